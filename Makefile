@@ -1,0 +1,121 @@
+# leakwatch — build, test, install and benchmark.
+#
+#   make              build leakwatchd and leakwatch into build/
+#   make test         build and run every test (unit tests with cmocka, then integration)
+#   make check-asan   the same tests built with AddressSanitizer and UBSan
+#   make check-valgrind  the unit tests under valgrind (leaks and descriptors)
+#   make bench        benchmarks; prints figures
+#   make install      honours PREFIX and DESTDIR
+#
+# Variables: BUILD (output directory), SAN=1 (sanitizers), WERROR= (to drop -Werror).
+
+PREFIX      ?= /usr/local
+BINDIR      ?= $(PREFIX)/bin
+SBINDIR     ?= $(PREFIX)/sbin
+MANDIR      ?= $(PREFIX)/share/man
+DATADIR     ?= $(PREFIX)/share
+SYSCONFDIR  ?= /etc
+DESTDIR     ?=
+
+BUILD       ?= build
+CC          ?= cc
+PKG_CONFIG  ?= pkg-config
+WERROR      ?= -Werror
+
+PKGS        := libsystemd libproc2 sqlite3 json-c inih
+PKG_CFLAGS  := $(shell $(PKG_CONFIG) --cflags $(PKGS))
+PKG_LIBS    := $(shell $(PKG_CONFIG) --libs $(PKGS))
+CMOCKA_LIBS := $(shell $(PKG_CONFIG) --libs cmocka)
+
+WARN := -Wall -Wextra -Wshadow -Wformat=2 -Wformat-signedness -Wmissing-prototypes \
+        -Wstrict-prototypes -Wold-style-definition -Wpointer-arith -Wwrite-strings \
+        -Wundef -Wvla -Wcast-align -Wimplicit-fallthrough=5 -Wmissing-declarations \
+        -Wredundant-decls -Wnested-externs -Wduplicated-cond -Wlogical-op \
+        -Wnull-dereference -Wdate-time -Wstrict-overflow=2 $(WERROR)
+
+OPT      ?= -O2 -g
+CPPFLAGS += -D_GNU_SOURCE -Ilib -I$(BUILD)/gen
+CFLAGS   += -std=gnu11 $(OPT) $(WARN) -fstack-protector-strong -fno-common $(PKG_CFLAGS)
+LDFLAGS  += -Wl,-z,relro -Wl,-z,now -Wl,--as-needed
+LDLIBS   += $(PKG_LIBS) -lm
+
+ifeq ($(SAN),1)
+CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS += -fsanitize=address,undefined
+else
+CPPFLAGS += -D_FORTIFY_SOURCE=2
+endif
+
+LIB_SRC    := $(wildcard lib/*.c)
+DAEMON_SRC := $(filter-out daemon/main.c,$(wildcard daemon/*.c))
+CLIENT_SRC := $(filter-out client/main.c,$(wildcard client/*.c))
+SQL        := $(sort $(wildcard sql/*.sql))
+
+LIB_OBJ    := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/sql-embed.o
+DAEMON_OBJ := $(DAEMON_SRC:%.c=$(BUILD)/%.o)
+CLIENT_OBJ := $(CLIENT_SRC:%.c=$(BUILD)/%.o)
+
+UNIT_SRC   := $(wildcard tests/unit/test-*.c)
+UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+
+PROGRAMS   := $(BUILD)/leakwatchd $(if $(wildcard client/main.c),$(BUILD)/leakwatch)
+TEST_HELPERS := $(patsubst tests/workloads/%.c,$(BUILD)/tests/workloads/%,$(wildcard tests/workloads/*.c))
+
+.PHONY: all test unit integration check-asan check-valgrind bench install clean
+all: $(PROGRAMS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+# The schema and its migrations are compiled into the binaries, so the
+# daemon and the client can never disagree with the database about them.
+$(BUILD)/gen/sql-embed.c: tools/embed-sql.sh $(SQL)
+	@mkdir -p $(dir $@)
+	sh tools/embed-sql.sh $(SQL) > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/gen/sql-embed.o: $(BUILD)/gen/sql-embed.c
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/leakwatchd: $(BUILD)/daemon/main.o $(DAEMON_OBJ) $(LIB_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/leakwatch: $(BUILD)/client/main.o $(CLIENT_OBJ) $(LIB_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# Unit tests link every object but the two mains (the chrony way), so a test
+# exercises the real module and may override nothing.
+$(BUILD)/tests/test-%: tests/unit/test-%.c $(DAEMON_OBJ) $(CLIENT_OBJ) $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -Idaemon -Iclient -Itests/unit $(CFLAGS) -MMD -MP -o $@ $^ $(LDFLAGS) $(LDLIBS) $(CMOCKA_LIBS)
+
+$(BUILD)/tests/workloads/%: tests/workloads/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LDFLAGS) -lm
+
+unit: $(UNIT_BIN)
+	@sh tests/run-unit.sh $(UNIT_BIN)
+
+integration: $(PROGRAMS) $(TEST_HELPERS)
+	@BUILD=$(BUILD) sh tests/run-integration.sh
+
+test: unit integration
+
+check-asan:
+	$(MAKE) BUILD=build-asan SAN=1 OPT="-O1 -g" test
+
+check-valgrind: $(UNIT_BIN) $(PROGRAMS)
+	@VALGRIND=1 sh tests/run-unit.sh $(UNIT_BIN)
+
+bench: $(PROGRAMS) $(TEST_HELPERS)
+	@BUILD=$(BUILD) sh bench/run.sh
+
+install: $(PROGRAMS)
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR)
+	install -m 0755 $(BUILD)/leakwatchd $(DESTDIR)$(SBINDIR)/leakwatchd
+	$(if $(wildcard client/main.c),install -m 0755 $(BUILD)/leakwatch $(DESTDIR)$(BINDIR)/leakwatch)
+
+clean:
+	rm -rf build build-asan
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

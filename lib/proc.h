@@ -1,0 +1,176 @@
+/* proc: the kernel's /proc text formats — pure parsers over buffers, and readers that
+ * work relative to a proc root directory descriptor, so tests point them at fixtures.
+ *
+ * Everything read here is untrusted: a process chooses its own name (up to 15 bytes
+ * through prctl, or 64 for some kernel threads), and that name may contain spaces,
+ * parentheses, newlines, "VmRSS: 999999" or invalid UTF-8. Parsers never trust a
+ * field they cannot locate unambiguously, bound every copy, and report a missing field
+ * as missing (a bit in `have`), never as 0.
+ *
+ * Conventions: functions return 0 (or a length) on success and -errno on failure;
+ * out-parameters are ret_* and are not written on failure, except where a parser
+ * documents partial results through `have`. No function here logs. */
+#ifndef LEAKWATCH_PROC_H
+#define LEAKWATCH_PROC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "sample.h"
+
+/* Kernel threads may show names up to 64 bytes in stat (workqueue workers); user tasks
+ * at most 15 (TASK_COMM_LEN 16 with the NUL). */
+#define PROC_COMM_MAX 64
+/* A cgroup path is cut here; real ones are far shorter, and rules compare prefixes. */
+#define PROC_CGROUP_MAX 512
+/* The command line kept for matching and display; longer ones are cut (pgrep -f reads
+ * 4 KiB too). */
+#define PROC_CMDLINE_MAX 4096
+/* A systemd unit name is at most 256 bytes (UNIT_NAME_MAX). */
+#define PROC_UNIT_MAX 256
+/* /proc/sys/kernel/random/boot_id: 36 characters of UUID. */
+#define PROC_BOOT_ID_LEN 36
+
+/* ---- parsers over buffers ---- */
+
+/* /proc/PID/stat. The name is between the first '(' and the *last* ')', because the
+ * name itself may contain ')'; fields are then counted from that last ')'. */
+struct proc_stat {
+        char comm[PROC_COMM_MAX + 1];   /* as the kernel printed it, NUL-terminated */
+        char state;                     /* R S D Z T t X I ... */
+        pid_t ppid;
+        pid_t pgrp;
+        pid_t session;
+        uint32_t flags;                 /* PF_* flags; PF_KTHREAD marks kernel threads */
+        uint64_t minflt, majflt;
+        uint64_t utime, stime;          /* clock ticks */
+        int64_t num_threads;
+        uint64_t starttime;             /* clock ticks after boot: part of process identity */
+        uint64_t vsize;                 /* bytes */
+        int64_t rss_pages;
+};
+/* Returns 0, or -EINVAL if the text is not a stat line (too few fields, no parens). */
+int proc_parse_stat(const char *buf, size_t len, struct proc_stat *ret);
+bool proc_stat_is_kthread(const struct proc_stat *st);
+bool proc_stat_is_zombie(const struct proc_stat *st);
+
+/* /proc/PID/status. Only lines that start with a known key count; if a key appears
+ * twice the last one wins, because only the first line (Name:) can carry text the
+ * process chose, so anything spoofed through a name comes before the real line. */
+enum proc_status_field {
+        PS_UID, PS_PPID, PS_TGID, PS_VMSIZE, PS_VMRSS, PS_RSSANON, PS_RSSFILE,
+        PS_RSSSHMEM, PS_VMDATA, PS_VMSWAP, PS_THREADS, PS__MAX
+};
+struct proc_status {
+        uint32_t have;                  /* bit (1u << PS_*) set when the line was found */
+        uid_t uid_real, uid_eff;        /* Uid: real effective saved fs */
+        pid_t ppid, tgid;
+        uint64_t vmsize_kb, vmrss_kb, rssanon_kb, rssfile_kb, rssshmem_kb, vmdata_kb, vmswap_kb;
+        int64_t threads;
+};
+/* Returns 0 (fields it did not find are absent from have), or -EINVAL if nothing
+ * resembling a status file was found. */
+int proc_parse_status(const char *buf, size_t len, struct proc_status *ret);
+
+/* /proc/PID/smaps_rollup, values in KiB. */
+enum proc_rollup_field {
+        PR_RSS, PR_PSS, PR_PSS_ANON, PR_PSS_FILE, PR_PSS_SHMEM, PR_SHARED_CLEAN,
+        PR_SHARED_DIRTY, PR_PRIVATE_CLEAN, PR_PRIVATE_DIRTY, PR_ANONYMOUS, PR_SWAP,
+        PR_SWAP_PSS, PR__MAX
+};
+struct proc_rollup {
+        uint32_t have;                  /* bit (1u << PR_*) */
+        uint64_t kb[PR__MAX];
+};
+/* Returns 0; -ENODATA for empty text (kernel threads and zombies have no mm, and the
+ * kernel prints nothing: never report that as zeros); -EINVAL for text without the
+ * [rollup] header line. */
+int proc_parse_smaps_rollup(const char *buf, size_t len, struct proc_rollup *ret);
+
+/* The [heap] (brk) record of /proc/PID/smaps text, which may be only a prefix of the
+ * file: the heap sits right after the executable's mappings, so a reader can stop
+ * early instead of making the kernel walk every mapping.
+ * Returns 0 when the record and its Rss: line were found; -EAGAIN when the text ends
+ * before that and more may follow (complete == false); -ENOENT when the text is
+ * complete (or has moved past the heap's address range) and has no heap; -EINVAL for
+ * malformed text. */
+struct proc_heap {
+        uint64_t size_kb;               /* end - start of the mapping */
+        uint64_t rss_kb;
+};
+int proc_parse_smaps_heap(const char *buf, size_t len, bool complete, struct proc_heap *ret);
+
+/* /proc/PID/cgroup: the unified hierarchy's path ("0::/system.slice/x.service") or, on
+ * a legacy host, the name=systemd hierarchy's. Returns 0, -ENOENT if neither is there,
+ * -ENAMETOOLONG if the path does not fit. */
+int proc_parse_cgroup(const char *buf, size_t len, char *ret_path, size_t pathsz);
+
+/* The systemd unit a cgroup path belongs to: the last component that ends in .service,
+ * .scope or .socket... e.g. "/user.slice/user-1000.slice/user@1000.service/app.slice/
+ * foo.service" gives "foo.service". Returns 0 or -ENOENT. */
+int proc_cgroup_unit(const char *path, char *ret_unit, size_t unitsz);
+
+/* /proc/PID/cmdline (NUL-separated) joined with spaces, like pgrep -f, without the
+ * trailing NUL; cut to outsz - 1 bytes. Returns the length (0 for kernel threads). */
+size_t proc_cmdline_join(const char *buf, size_t len, char *out, size_t outsz);
+
+/* /proc/meminfo lines needed for forecasts, in KiB. */
+struct proc_meminfo {
+        uint32_t have;                  /* bit 0 MemTotal, 1 MemAvailable, 2 SwapFree */
+        uint64_t mem_total_kb, mem_available_kb, swap_free_kb;
+};
+int proc_parse_meminfo(const char *buf, size_t len, struct proc_meminfo *ret);
+
+/* ---- readers relative to a proc root ---- */
+
+/* Opens the proc root ("/proc" or a fixture directory). Returns an fd or -errno. */
+int proc_root_open(const char *path);
+
+/* Reads the whole of dirfd/name into buf, NUL-terminated, at most bufsz - 1 bytes.
+ * Returns the length, -E2BIG if the file did not fit (buf holds the prefix), or
+ * -errno from open/read (ENOENT, EACCES, ESRCH when the process is gone). */
+ssize_t proc_read_file(int dirfd, const char *name, char *buf, size_t bufsz);
+
+/* Re-reads a kept-open /proc file from offset 0 with pread; same returns as above. */
+ssize_t proc_pread(int fd, char *buf, size_t bufsz);
+
+/* The files the sampler keeps open across ticks for one process. A kept descriptor of
+ * a process that exited reads as ESRCH (or 0 bytes), so a reused PID can never be read
+ * through an old process's descriptors. */
+struct proc_files {
+        int dir;                        /* O_PATH|O_DIRECTORY of PID */
+        int stat;                       /* O_RDONLY stat */
+        int status;                     /* O_RDONLY status */
+};
+#define PROC_FILES_INIT { .dir = -1, .stat = -1, .status = -1 }
+/* Returns 0 or -errno (ENOENT: no such process; EACCES: not permitted). */
+int proc_files_open(int rootfd, pid_t pid, struct proc_files *ret);
+void proc_files_close(struct proc_files *f);
+
+/* Number of open descriptors: st_size of PID/fd (Linux 6.2 and later report the count
+ * there); on older kernels, or a fixture, counts the entries. Returns 0 or -errno
+ * (EACCES is common: other users' fd directories need CAP_DAC_READ_SEARCH). */
+int proc_count_fds(int piddir, uint64_t *ret_count);
+
+/* Reads smaps_rollup of the process into ret. Returns 0, -ENODATA (no mm: kernel
+ * thread or zombie), or -errno. buf is scratch space (4 KiB is enough). */
+int proc_read_rollup(int piddir, char *buf, size_t bufsz, struct proc_rollup *ret);
+
+/* Reads /proc/PID/smaps only as far as the [heap] record (bounded by bufsz). Returns
+ * 0, -ENOENT (no heap found within the bounded prefix), -ENODATA or -errno. */
+int proc_read_heap(int piddir, char *buf, size_t bufsz, struct proc_heap *ret);
+
+/* Reads the boot id (the UUID the kernel makes at every boot) from
+ * root/sys/kernel/random/boot_id into ret (PROC_BOOT_ID_LEN + 1 bytes). */
+int proc_read_boot_id(int rootfd, char *ret, size_t retsz);
+
+/* Lists the numeric entries of the proc root (the processes) into *pids, growing the
+ * array (and *cap) as needed with realloc. Returns the count or -errno. */
+ssize_t proc_list_pids(int rootfd, pid_t **pids, size_t *cap);
+
+/* Maps an errno from the readers above to the reason stored with an unknown value. */
+enum unknown_reason proc_errno_reason(int negative_errno);
+
+#endif

@@ -1,0 +1,356 @@
+/* util: small helpers shared by every module — time, value parsing, safe text, fds. */
+#include "util.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+int safe_close(int fd)
+{
+        if (fd >= 0) {
+                int saved = errno;
+                close(fd);
+                errno = saved;
+        }
+        return -1;
+}
+
+usec_t now_usec(clockid_t clock)
+{
+        struct timespec ts;
+
+        /* Only fails for an invalid clock id, which is a programming error. */
+        if (clock_gettime(clock, &ts) < 0)
+                abort();
+        return (usec_t)ts.tv_sec * USEC_PER_SEC + (usec_t)ts.tv_nsec / 1000;
+}
+
+static const char *skip_space(const char *p)
+{
+        while (*p && isspace((unsigned char)*p))
+                p++;
+        return p;
+}
+
+/* Parses one non-negative finite decimal at *p with strtod but refuses the forms
+ * strtod also accepts that no human means here (hex, inf, nan, leading sign). */
+static int parse_decimal(const char **p, double *ret)
+{
+        const char *s = *p;
+        char *end;
+        double v;
+
+        if (!isdigit((unsigned char)s[0]) && !(s[0] == '.' && isdigit((unsigned char)s[1])))
+                return -EINVAL;
+        if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X'))
+                return -EINVAL;
+        errno = 0;
+        v = strtod(s, &end);
+        if (errno == ERANGE || !isfinite(v))
+                return -ERANGE;
+        if (end == s)
+                return -EINVAL;
+        *p = end;
+        *ret = v;
+        return 0;
+}
+
+int parse_duration(const char *s, double *ret_seconds)
+{
+        static const struct {
+                const char *suffix;
+                double factor;
+        } units[] = {
+                /* Longest first, so "ms" is not read as "m" followed by garbage. */
+                { "min", 60 }, { "ms", 1e-3 }, { "s", 1 }, { "m", 60 },
+                { "h", 3600 }, { "d", 86400 }, { "w", 7 * 86400 },
+        };
+        const char *p;
+        double total = 0;
+        int terms = 0;
+
+        if (!s)
+                return -EINVAL;
+        p = skip_space(s);
+        while (*p) {
+                double v, factor = 1;
+                size_t i;
+                int r;
+
+                r = parse_decimal(&p, &v);
+                if (r < 0)
+                        return r;
+                for (i = 0; i < ELEMENTSOF(units); i++) {
+                        size_t n = strlen(units[i].suffix);
+                        if (strncmp(p, units[i].suffix, n) == 0 && !isalpha((unsigned char)p[n])) {
+                                factor = units[i].factor;
+                                p += n;
+                                break;
+                        }
+                }
+                if (i == ELEMENTSOF(units) && isalpha((unsigned char)*p))
+                        return -EINVAL;
+                if (i == ELEMENTSOF(units) && terms > 0)
+                        return -EINVAL; /* "1h30" is ambiguous: refuse it */
+                total += v * factor;
+                terms++;
+                p = skip_space(p);
+        }
+        if (terms == 0)
+                return -EINVAL;
+        if (!isfinite(total) || total > 1e12)
+                return -ERANGE;
+        *ret_seconds = total;
+        return 0;
+}
+
+int parse_size(const char *s, uint64_t *ret_bytes)
+{
+        const char *p;
+        double v, factor = 1;
+        int r;
+
+        if (!s)
+                return -EINVAL;
+        p = skip_space(s);
+        r = parse_decimal(&p, &v);
+        if (r < 0)
+                return r;
+        p = skip_space(p);
+        switch (toupper((unsigned char)*p)) {
+        case 'K': factor = 1024.0; p++; break;
+        case 'M': factor = 1024.0 * 1024; p++; break;
+        case 'G': factor = 1024.0 * 1024 * 1024; p++; break;
+        case 'T': factor = 1024.0 * 1024 * 1024 * 1024; p++; break;
+        case 'B': break;
+        case '\0': break;
+        default: return -EINVAL;
+        }
+        if (factor > 1 && (p[0] == 'i' || p[0] == 'I') && (p[1] == 'B' || p[1] == 'b'))
+                p += 2;
+        else if (p[0] == 'B' || p[0] == 'b')
+                p++;
+        p = skip_space(p);
+        if (*p)
+                return -EINVAL;
+        v *= factor;
+        if (v >= 18446744073709551615.0)
+                return -ERANGE;
+        *ret_bytes = (uint64_t)v;
+        return 0;
+}
+
+int parse_bool(const char *s, bool *ret)
+{
+        static const char *const yes[] = { "1", "yes", "y", "true", "on" };
+        static const char *const no[] = { "0", "no", "n", "false", "off" };
+
+        if (!s)
+                return -EINVAL;
+        for (size_t i = 0; i < ELEMENTSOF(yes); i++)
+                if (strcasecmp(s, yes[i]) == 0) {
+                        *ret = true;
+                        return 0;
+                }
+        for (size_t i = 0; i < ELEMENTSOF(no); i++)
+                if (strcasecmp(s, no[i]) == 0) {
+                        *ret = false;
+                        return 0;
+                }
+        return -EINVAL;
+}
+
+int parse_int64(const char *s, int64_t min, int64_t max, int64_t *ret)
+{
+        char *end;
+        long long v;
+
+        if (!s || !*s || isspace((unsigned char)*s))
+                return -EINVAL;
+        errno = 0;
+        v = strtoll(s, &end, 10);
+        if (errno == ERANGE)
+                return -ERANGE;
+        if (end == s || *end)
+                return -EINVAL;
+        if (v < min || v > max)
+                return -ERANGE;
+        *ret = v;
+        return 0;
+}
+
+const char *format_size(uint64_t bytes, char *buf, size_t bufsz)
+{
+        static const char *const unit[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB" };
+        double v = (double)bytes;
+        size_t u = 0;
+
+        while (v >= 1024 && u + 1 < ELEMENTSOF(unit)) {
+                v /= 1024;
+                u++;
+        }
+        if (u == 0)
+                snprintf(buf, bufsz, "%" PRIu64 " B", bytes);
+        else
+                snprintf(buf, bufsz, v < 10 ? "%.2f %s" : v < 100 ? "%.1f %s" : "%.0f %s", v, unit[u]);
+        return buf;
+}
+
+const char *format_duration(double seconds, char *buf, size_t bufsz)
+{
+        if (!isfinite(seconds) || seconds < 0)
+                snprintf(buf, bufsz, "-");
+        else if (seconds < 1)
+                snprintf(buf, bufsz, "%.0fms", seconds * 1000);
+        else if (seconds < 60)
+                snprintf(buf, bufsz, seconds < 10 ? "%.1fs" : "%.0fs", seconds);
+        else if (seconds < 3600)
+                snprintf(buf, bufsz, "%.0fm%02.0fs", floor(seconds / 60), fmod(seconds, 60));
+        else if (seconds < 86400)
+                snprintf(buf, bufsz, "%.0fh%02.0fm", floor(seconds / 3600), floor(fmod(seconds, 3600) / 60));
+        else
+                snprintf(buf, bufsz, "%.0fd%02.0fh", floor(seconds / 86400), floor(fmod(seconds, 86400) / 3600));
+        return buf;
+}
+
+/* Length of the valid UTF-8 sequence at s (at most len bytes), or 0 if invalid.
+ * Rejects overlong forms, surrogates and code points above U+10FFFF. */
+static size_t utf8_seq(const unsigned char *s, size_t len)
+{
+        uint32_t cp;
+        size_t n;
+
+        if (s[0] < 0x80)
+                return 1;
+        if (s[0] >= 0xc2 && s[0] <= 0xdf)
+                n = 2, cp = s[0] & 0x1f;
+        else if (s[0] >= 0xe0 && s[0] <= 0xef)
+                n = 3, cp = s[0] & 0x0f;
+        else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+                n = 4, cp = s[0] & 0x07;
+        else
+                return 0;
+        if (len < n)
+                return 0;
+        for (size_t i = 1; i < n; i++) {
+                if ((s[i] & 0xc0) != 0x80)
+                        return 0;
+                cp = (cp << 6) | (s[i] & 0x3f);
+        }
+        if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || cp > 0x10ffff ||
+            (cp >= 0xd800 && cp <= 0xdfff))
+                return 0;
+        return n;
+}
+
+bool utf8_valid(const char *s, size_t len)
+{
+        const unsigned char *p = (const unsigned char *)s;
+
+        for (size_t i = 0; i < len;) {
+                size_t n;
+
+                if (p[i] == 0)
+                        return false;
+                n = utf8_seq(p + i, len - i);
+                if (n == 0)
+                        return false;
+                i += n;
+        }
+        return true;
+}
+
+size_t str_escape(const char *src, size_t srclen, char *dst, size_t dstsz)
+{
+        const unsigned char *s = (const unsigned char *)src;
+        size_t o = 0;
+
+        if (dstsz == 0)
+                return 0;
+        for (size_t i = 0; i < srclen;) {
+                char tmp[5];
+                size_t n = 0, take = 1;
+
+                if (s[i] >= 0x20 && s[i] < 0x7f && s[i] != '\\') {
+                        tmp[n++] = (char)s[i];
+                } else if (s[i] == '\\') {
+                        tmp[n++] = '\\', tmp[n++] = '\\';
+                } else if (s[i] == '\n') {
+                        tmp[n++] = '\\', tmp[n++] = 'n';
+                } else if (s[i] == '\t') {
+                        tmp[n++] = '\\', tmp[n++] = 't';
+                } else if (s[i] == '\r') {
+                        tmp[n++] = '\\', tmp[n++] = 'r';
+                } else if (s[i] >= 0x80 && (take = utf8_seq(s + i, srclen - i)) > 0) {
+                        /* A valid multibyte sequence (UTF-8 never encodes C1 controls as
+                         * single bytes, but U+0080..U+009F are two-byte controls: escape). */
+                        if (take == 2 && s[i] == 0xc2 && s[i + 1] < 0xa0) {
+                                n = (size_t)snprintf(tmp, sizeof(tmp), "\\x%02x", s[i]);
+                                take = 1;
+                        } else {
+                                memcpy(tmp, s + i, take);
+                                n = take;
+                        }
+                } else {
+                        n = (size_t)snprintf(tmp, sizeof(tmp), "\\x%02x", s[i]);
+                        take = 1;
+                }
+                if (o + n >= dstsz)
+                        break;
+                memcpy(dst + o, tmp, n);
+                o += n;
+                i += take;
+        }
+        dst[o] = '\0';
+        return o;
+}
+
+bool str_copy(char *dst, size_t dstsz, const char *src, size_t srclen)
+{
+        size_t n;
+
+        if (dstsz == 0)
+                return srclen == 0;
+        n = MIN(srclen, dstsz - 1);
+        memcpy(dst, src, n);
+        dst[n] = '\0';
+        return n == srclen;
+}
+
+ssize_t pread_full(int fd, void *buf, size_t count, off_t offset)
+{
+        size_t done = 0;
+
+        while (done < count) {
+                ssize_t n = pread(fd, (char *)buf + done, count - done, offset + (off_t)done);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                if (n == 0)
+                        break;
+                done += (size_t)n;
+        }
+        return (ssize_t)done;
+}
+
+int write_full(int fd, const void *buf, size_t count)
+{
+        const char *p = buf;
+
+        while (count > 0) {
+                ssize_t n = write(fd, p, count);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                p += n;
+                count -= (size_t)n;
+        }
+        return 0;
+}
