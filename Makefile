@@ -64,34 +64,45 @@ TEST_HELPERS := $(patsubst tests/workloads/%.c,$(BUILD)/tests/workloads/%,$(wild
 .PHONY: all test unit integration check-asan check-valgrind bench install clean
 all: $(PROGRAMS)
 
+# V=1 shows the full commands.
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
 
 # The schema and its migrations are compiled into the binaries, so the
 # daemon and the client can never disagree with the database about them.
 $(BUILD)/gen/sql-embed.c: tools/embed-sql.sh $(SQL)
 	@mkdir -p $(dir $@)
-	sh tools/embed-sql.sh $(SQL) > $@.tmp && mv $@.tmp $@
+	$(Q)sh tools/embed-sql.sh $(SQL) > $@.tmp && mv $@.tmp $@
 
 $(BUILD)/gen/sql-embed.o: $(BUILD)/gen/sql-embed.c
-	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
 $(BUILD)/leakwatchd: $(BUILD)/daemon/main.o $(DAEMON_OBJ) $(LIB_OBJ)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/leakwatch: $(BUILD)/client/main.o $(CLIENT_OBJ) $(LIB_OBJ)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # Unit tests link every object but the two mains (the chrony way), so a test
 # exercises the real module and may override nothing.
 $(BUILD)/tests/test-%: tests/unit/test-%.c $(DAEMON_OBJ) $(CLIENT_OBJ) $(LIB_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) -Idaemon -Iclient -Itests/unit $(CFLAGS) -MMD -MP -o $@ $^ $(LDFLAGS) $(LDLIBS) $(CMOCKA_LIBS)
+	@$(if $(Q),echo "  TEST    $@")
+	$(Q)$(CC) $(CPPFLAGS) -Idaemon -Iclient -Itests/unit $(CFLAGS) -MMD -MP -o $@ $^ $(LDFLAGS) $(LDLIBS) $(CMOCKA_LIBS)
 
 $(BUILD)/tests/workloads/%: tests/workloads/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LDFLAGS) -lm
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LDFLAGS) -lm
 
 unit: $(UNIT_BIN)
 	@sh tests/run-unit.sh $(UNIT_BIN)

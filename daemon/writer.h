@@ -1,0 +1,49 @@
+/* writer: holds what the daemon has measured until the database takes it — batched
+ * into one transaction per flush, kept in a bounded backlog while the disk is full or
+ * the database is locked, and written in order when it recovers.
+ *
+ * Nothing here decides policy: the caller chooses when to flush and what to log; the
+ * writer reports what happened (written, pending, dropped) so that it can. */
+#ifndef LEAKWATCH_WRITER_H
+#define LEAKWATCH_WRITER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sample.h"
+#include "store.h"
+
+struct writer;
+
+struct writer_stats {
+        uint64_t written;               /* samples committed, since start */
+        uint64_t dropped;               /* samples lost to a full backlog, since start */
+        uint64_t pending;               /* samples waiting now */
+        uint64_t pending_ops;           /* process rows and ends waiting now */
+        uint64_t failures;              /* failed flushes, since start */
+        uint64_t commits;               /* successful flushes, since start */
+        int last_error;                 /* -errno of the last failed flush, 0 after a success */
+};
+
+/* backlog: how many samples may wait; beyond it the oldest are dropped (and counted).
+ * Memory grows with what is pending, not with backlog, so a healthy daemon stays small. */
+int writer_new(struct store *st, size_t backlog, struct writer **ret);
+void writer_free(struct writer *w);
+
+/* Queue a new watched process (strings are copied), its end, a sample, a rule sum.
+ * Returns 0 or -ENOMEM; samples never fail (a full backlog drops the oldest). */
+int writer_put_process(struct writer *w, const struct store_process *p);
+int writer_end_process(struct writer *w, int64_t id, int64_t end_ms, const char *reason);
+int writer_put_sample(struct writer *w, int64_t process_id, const struct sample *smp);
+int writer_put_rule_sample(struct writer *w, int64_t rule_id, int64_t generation, unsigned nproc,
+                           const struct sample *smp);
+int writer_put_event(struct writer *w, int64_t t_ms, const char *kind, const char *detail);
+
+/* Writes everything pending in one transaction. On failure nothing is lost: the
+ * transaction is rolled back, the queue kept, and the error returned (-ENOSPC, -EIO,
+ * -EBUSY, ...) for the caller to log and retry later. */
+int writer_flush(struct writer *w);
+
+void writer_get_stats(const struct writer *w, struct writer_stats *ret);
+
+#endif

@@ -1,0 +1,1107 @@
+/* store: the only owner of SQLite — schema and migrations, the daemon's batched writes,
+ * retention (rollups and pruning), and the read queries the client and the daemon share.
+ *
+ * Layout (sql/001-initial.sql). A tick's samples go to sample_recent, whose key starts
+ * with the time, so a tick of a thousand processes appends to a few pages instead of
+ * dirtying one page per process. Every few minutes store_fold() moves them, sorted by
+ * process, into `sample`, whose key starts with the process, so one process's series is
+ * one range scan; the same fold computes the per-minute and per-hour rollups of exactly
+ * those rows, so retention never has to scan the big tables by time. */
+#include "store.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <math.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "sql-migrations.h"
+#include "util.h"
+
+#define MINUTE_MS INT64_C(60000)
+#define HOUR_MS   INT64_C(3600000)
+
+/* The daemon must never wait long on a lock (it would stall sampling), so it gives up
+ * quickly and keeps the batch for the next commit; a reader can afford to wait. */
+#define BUSY_TIMEOUT_WRITER_MS 200
+#define BUSY_TIMEOUT_READER_MS 5000
+/* Page cache per connection, in KiB (negative cache_size means KiB): enough for the hot
+ * pages of a tick and an index walk, small enough to keep the daemon's RSS flat. */
+#define CACHE_KIB 4096
+/* After a checkpoint the WAL file is truncated back to at most this size, so a burst of
+ * writes does not leave a large file behind for good. */
+#define WAL_SIZE_LIMIT (16 * 1024 * 1024)
+
+/* The metrics that have rollup columns: what a leak is judged on and what people plot. */
+static const enum metric rollup_metrics[] = { M_RSS, M_ANON, M_FILE, M_SHMEM, M_SWAP,
+                                              M_VSIZE, M_FDS, M_PSS, M_USS };
+
+enum stmt_id {
+        ST_PUT_SAMPLE,
+        ST_PUT_RULE_SAMPLE,
+        ST_PUT_PROCESS,
+        ST_END_PROCESS,
+        ST_TOUCH_PROCESS,
+        ST_PUT_RULE,
+        ST_RULE_GEN,
+        ST_PUT_EVENT,
+        ST__MAX
+};
+
+struct store {
+        sqlite3 *db;
+        char *path;
+        enum store_mode mode;
+        sqlite3_stmt *stmt[ST__MAX];
+        char errmsg[256];
+};
+
+static int errno_from_sqlite(int rc)
+{
+        switch (rc & 0xff) {
+        case SQLITE_OK:
+        case SQLITE_DONE:
+        case SQLITE_ROW:
+                return 0;
+        case SQLITE_FULL:
+                return -ENOSPC;
+        case SQLITE_IOERR:
+                return -EIO;
+        case SQLITE_BUSY:
+        case SQLITE_LOCKED:
+                return -EBUSY;
+        case SQLITE_READONLY:
+                return -EROFS;
+        case SQLITE_CANTOPEN:
+        case SQLITE_PERM:
+        case SQLITE_AUTH:
+                return -EACCES;
+        case SQLITE_NOTADB:
+        case SQLITE_CORRUPT:
+                return -EBADMSG;
+        case SQLITE_NOMEM:
+                return -ENOMEM;
+        case SQLITE_TOOBIG:
+        case SQLITE_RANGE:
+                return -E2BIG;
+        case SQLITE_CONSTRAINT:
+                return -EEXIST;
+        default:
+                return -EIO;
+        }
+}
+
+/* Records SQLite's message for the caller's log and returns the errno. */
+static int fail(struct store *s, int rc)
+{
+        if (s->db)
+                snprintf(s->errmsg, sizeof(s->errmsg), "%s", sqlite3_errmsg(s->db));
+        else
+                snprintf(s->errmsg, sizeof(s->errmsg), "%s", sqlite3_errstr(rc));
+        return errno_from_sqlite(rc);
+}
+
+const char *store_errmsg(const struct store *s)
+{
+        return s && s->errmsg[0] ? s->errmsg : "no error";
+}
+
+static int exec(struct store *s, const char *sql)
+{
+        char *msg = NULL;
+        int rc = sqlite3_exec(s->db, sql, NULL, NULL, &msg);
+
+        if (rc != SQLITE_OK) {
+                snprintf(s->errmsg, sizeof(s->errmsg), "%s", msg ? msg : sqlite3_errstr(rc));
+                sqlite3_free(msg);
+                return errno_from_sqlite(rc);
+        }
+        return 0;
+}
+
+static int prepare(struct store *s, const char *sql, sqlite3_stmt **ret)
+{
+        int rc = sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, ret, NULL);
+        return rc == SQLITE_OK ? 0 : fail(s, rc);
+}
+
+/* Runs a prepared statement to completion and resets it. */
+static int step_done(struct store *s, sqlite3_stmt *st)
+{
+        int rc = sqlite3_step(st);
+        int r = (rc == SQLITE_DONE || rc == SQLITE_ROW) ? 0 : fail(s, rc);
+
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+        return r;
+}
+
+static int query_int64(struct store *s, const char *sql, int64_t *ret)
+{
+        sqlite3_stmt *st;
+        int rc, r;
+
+        r = prepare(s, sql, &st);
+        if (r < 0)
+                return r;
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) {
+                *ret = sqlite3_column_int64(st, 0);
+                r = 0;
+        } else {
+                r = rc == SQLITE_DONE ? -ENOENT : fail(s, rc);
+        }
+        sqlite3_finalize(st);
+        return r;
+}
+
+int store_latest_schema_version(void)
+{
+        return sql_migrations_count ? (int)sql_migrations[sql_migrations_count - 1].version : 0;
+}
+
+int store_schema_version(struct store *s)
+{
+        int64_t v;
+        int r = query_int64(s, "PRAGMA user_version", &v);
+
+        return r < 0 ? r : (int)v;
+}
+
+/* A database that has tables but no version is someone else's: refuse to touch it. */
+static int check_foreign(struct store *s, int version)
+{
+        int64_t n;
+        int r;
+
+        if (version != 0)
+                return 0;
+        r = query_int64(s, "SELECT count(*) FROM sqlite_master", &n);
+        if (r < 0)
+                return r;
+        if (n > 0) {
+                snprintf(s->errmsg, sizeof(s->errmsg), "not a leakwatch database (unversioned tables)");
+                return -EBADMSG;
+        }
+        return 0;
+}
+
+static int migrate(struct store *s)
+{
+        int version = store_schema_version(s);
+        int r;
+
+        if (version < 0)
+                return version;
+        r = check_foreign(s, version);
+        if (r < 0)
+                return r;
+        if (version > store_latest_schema_version()) {
+                snprintf(s->errmsg, sizeof(s->errmsg), "schema version %d is newer than this program's %d",
+                         version, store_latest_schema_version());
+                return -EPROTO;
+        }
+        for (unsigned i = 0; i < sql_migrations_count; i++) {
+                const struct sql_migration *m = &sql_migrations[i];
+                char pragma[64];
+
+                if ((int)m->version <= version)
+                        continue;
+                /* Each file and its version bump commit together or not at all. */
+                r = exec(s, "BEGIN IMMEDIATE");
+                if (r < 0)
+                        return r;
+                snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %u", m->version);
+                r = exec(s, m->sql);
+                if (r >= 0)
+                        r = exec(s, pragma);
+                if (r >= 0)
+                        r = exec(s, "COMMIT");
+                if (r < 0) {
+                        char why[200];
+
+                        memcpy(why, s->errmsg, sizeof(why) - 1);
+                        why[sizeof(why) - 1] = '\0';
+                        (void)exec(s, "ROLLBACK");
+                        snprintf(s->errmsg, sizeof(s->errmsg), "migration %.40s: %s", m->name, why);
+                        return r;
+                }
+        }
+        return 0;
+}
+
+/* Column list "rss, anon, ..." of the sample tables, in metric order. */
+static void metric_columns(char *buf, size_t bufsz, const char *prefix)
+{
+        size_t o = 0;
+
+        buf[0] = '\0';
+        for (int m = 0; m < M__MAX && o < bufsz; m++)
+                o += (size_t)snprintf(buf + o, bufsz - o, "%s%s%s", m ? ", " : "", prefix, metric_info[m].name);
+}
+
+static int prepare_writer(struct store *s)
+{
+        char cols[512], marks[128], sql[1024];
+        size_t o = 0;
+        int r;
+
+        metric_columns(cols, sizeof(cols), "");
+        for (int m = 0; m < M__MAX; m++)
+                o += (size_t)snprintf(marks + o, sizeof(marks) - o, ", ?");
+
+        snprintf(sql, sizeof(sql), "INSERT OR IGNORE INTO sample_recent (process_id, t, %s, unknown) "
+                 "VALUES (?, ?%s, ?)", cols, marks);
+        r = prepare(s, sql, &s->stmt[ST_PUT_SAMPLE]);
+        if (r < 0)
+                return r;
+        snprintf(sql, sizeof(sql), "INSERT OR IGNORE INTO rule_sample (rule_id, generation, nproc, t, %s, unknown) "
+                 "VALUES (?, ?, ?, ?%s, ?)", cols, marks);
+        r = prepare(s, sql, &s->stmt[ST_PUT_RULE_SAMPLE]);
+        if (r < 0)
+                return r;
+        r = prepare(s, "INSERT OR IGNORE INTO process (id, boot_id, pid, start_ticks, start_ms, ppid, uid, comm, "
+                       "cmdline, unit, cgroup, rule_id, generation, parent_id, first_ms, last_ms) "
+                       "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    &s->stmt[ST_PUT_PROCESS]);
+        if (r < 0)
+                return r;
+        r = prepare(s, "UPDATE process SET end_ms = ?2, end_reason = ?3, last_ms = max(last_ms, ?2) "
+                       "WHERE id = ?1 AND end_ms IS NULL", &s->stmt[ST_END_PROCESS]);
+        if (r < 0)
+                return r;
+        r = prepare(s, "UPDATE process SET last_ms = ?2 WHERE id = ?1 AND last_ms < ?2", &s->stmt[ST_TOUCH_PROCESS]);
+        if (r < 0)
+                return r;
+        r = prepare(s, "INSERT INTO rule (name, spec, first_ms, last_ms) VALUES (?1, ?2, ?3, ?3) "
+                       "ON CONFLICT (name) DO UPDATE SET spec = excluded.spec, last_ms = excluded.last_ms "
+                       "RETURNING id", &s->stmt[ST_PUT_RULE]);
+        if (r < 0)
+                return r;
+        r = prepare(s, "UPDATE rule SET generation = ?2, last_ms = ?3 WHERE id = ?1", &s->stmt[ST_RULE_GEN]);
+        if (r < 0)
+                return r;
+        return prepare(s, "INSERT INTO daemon_event (t, kind, detail) VALUES (?, ?, ?)", &s->stmt[ST_PUT_EVENT]);
+}
+
+/* The database holds process names and command lines of every user: not for the world.
+ * SQLite creates the -wal and -shm files with the main file's mode. */
+static int create_private(const char *path)
+{
+        struct stat st;
+        int fd;
+
+        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
+        if (fd < 0)
+                return -errno;
+        if (fstat(fd, &st) == 0 && (st.st_mode & 0007))
+                (void)fchmod(fd, st.st_mode & 0770);
+        close(fd);
+        return 0;
+}
+
+int store_open(const char *path, enum store_mode mode, struct store **ret, char *errbuf, size_t errsz)
+{
+        struct store *s;
+        int flags, rc, r;
+
+        s = calloc(1, sizeof(*s));
+        if (!s)
+                return -ENOMEM;
+        s->mode = mode;
+        s->path = strdup(path);
+        if (!s->path) {
+                free(s);
+                return -ENOMEM;
+        }
+        if (mode == STORE_RW) {
+                r = create_private(path);
+                if (r < 0) {
+                        snprintf(s->errmsg, sizeof(s->errmsg), "%s", strerror(-r));
+                        goto fail;
+                }
+                flags = SQLITE_OPEN_READWRITE;
+        } else {
+                flags = SQLITE_OPEN_READONLY;
+        }
+        /* NOMUTEX: each connection is used by one thread; EXRESCODE: detailed codes. */
+        rc = sqlite3_open_v2(path, &s->db, flags | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE, NULL);
+        if (rc != SQLITE_OK) {
+                r = fail(s, rc);
+                goto fail;
+        }
+        sqlite3_busy_timeout(s->db, mode == STORE_RW ? BUSY_TIMEOUT_WRITER_MS : BUSY_TIMEOUT_READER_MS);
+        sqlite3_extended_result_codes(s->db, 1);
+
+        if (mode == STORE_RW) {
+                char pragmas[256];
+
+                /* WAL: readers never block the writer. synchronous=NORMAL: in WAL mode a
+                 * crash of the daemon loses nothing; a power cut may lose the last commits,
+                 * which for monitoring samples is the right trade against an fsync per tick. */
+                snprintf(pragmas, sizeof(pragmas),
+                         "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; "
+                         "PRAGMA cache_size = -%d; PRAGMA temp_store = MEMORY; "
+                         "PRAGMA journal_size_limit = %d; PRAGMA foreign_keys = OFF;",
+                         CACHE_KIB, WAL_SIZE_LIMIT);
+                r = exec(s, pragmas);
+                if (r < 0)
+                        goto fail;
+                r = migrate(s);
+                if (r < 0)
+                        goto fail;
+                r = prepare_writer(s);
+                if (r < 0)
+                        goto fail;
+        } else {
+                int v = store_schema_version(s);
+
+                if (v < 0) {
+                        r = v;
+                        goto fail;
+                }
+                r = check_foreign(s, v);
+                if (r < 0)
+                        goto fail;
+                if (v == 0) {
+                        snprintf(s->errmsg, sizeof(s->errmsg), "empty database (the daemon has not written it yet)");
+                        r = -EBADMSG;
+                        goto fail;
+                }
+                if (v > store_latest_schema_version()) {
+                        snprintf(s->errmsg, sizeof(s->errmsg), "schema version %d is newer than this program's %d",
+                                 v, store_latest_schema_version());
+                        r = -EPROTO;
+                        goto fail;
+                }
+                r = exec(s, "PRAGMA cache_size = -8192; PRAGMA query_only = ON;");
+                if (r < 0)
+                        goto fail;
+        }
+        *ret = s;
+        return 0;
+fail:
+        /* The caller gets no handle back, so it gets the reason here. */
+        if (errbuf && errsz)
+                snprintf(errbuf, errsz, "%s", s->errmsg[0] ? s->errmsg : strerror(-r));
+        store_close(s);
+        return r;
+}
+
+void store_close(struct store *s)
+{
+        if (!s)
+                return;
+        for (int i = 0; i < ST__MAX; i++)
+                sqlite3_finalize(s->stmt[i]);
+        /* close_v2 defers the close if a statement were still open rather than leaking. */
+        if (s->db)
+                sqlite3_close_v2(s->db);
+        free(s->path);
+        free(s);
+}
+
+/* ---- transactions ---- */
+
+int store_begin(struct store *s)
+{
+        /* IMMEDIATE takes the write lock now, so a locked database fails here, before
+         * any work, rather than at COMMIT. */
+        return exec(s, "BEGIN IMMEDIATE");
+}
+
+int store_commit(struct store *s)
+{
+        return exec(s, "COMMIT");
+}
+
+void store_rollback(struct store *s)
+{
+        if (!sqlite3_get_autocommit(s->db))
+                (void)exec(s, "ROLLBACK");
+}
+
+/* ---- identities ---- */
+
+static void bind_text_or_null(sqlite3_stmt *st, int idx, const char *text, size_t len)
+{
+        if (text)
+                sqlite3_bind_text(st, idx, text, (int)MIN(len, (size_t)INT_MAX), SQLITE_TRANSIENT);
+        else
+                sqlite3_bind_null(st, idx);
+}
+
+int store_put_rule(struct store *s, const char *name, const char *spec, int64_t now_ms, int64_t *ret_id)
+{
+        sqlite3_stmt *st = s->stmt[ST_PUT_RULE];
+        int rc, r = 0;
+
+        sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 2, spec, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 3, now_ms);
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW)
+                *ret_id = sqlite3_column_int64(st, 0);
+        else
+                r = fail(s, rc);
+        /* RETURNING rows must be stepped to the end for the statement to finish. */
+        while (rc == SQLITE_ROW)
+                rc = sqlite3_step(st);
+        if (r == 0 && rc != SQLITE_DONE)
+                r = fail(s, rc);
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+        return r;
+}
+
+int store_set_rule_generation(struct store *s, int64_t rule_id, int64_t generation, int64_t now_ms)
+{
+        sqlite3_stmt *st = s->stmt[ST_RULE_GEN];
+
+        sqlite3_bind_int64(st, 1, rule_id);
+        sqlite3_bind_int64(st, 2, generation);
+        sqlite3_bind_int64(st, 3, now_ms);
+        return step_done(s, st);
+}
+
+int store_max_process_id(struct store *s, int64_t *ret)
+{
+        return query_int64(s, "SELECT coalesce(max(id), 0) FROM process", ret);
+}
+
+int store_put_process(struct store *s, const struct store_process *p)
+{
+        sqlite3_stmt *st = s->stmt[ST_PUT_PROCESS];
+
+        sqlite3_bind_int64(st, 1, p->id);
+        sqlite3_bind_text(st, 2, p->boot_id, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 3, p->pid);
+        sqlite3_bind_int64(st, 4, p->start_ticks);
+        if (p->start_ms)
+                sqlite3_bind_int64(st, 5, p->start_ms);
+        sqlite3_bind_int64(st, 6, p->ppid);
+        if (p->uid >= 0)
+                sqlite3_bind_int64(st, 7, p->uid);
+        bind_text_or_null(st, 8, p->comm ? p->comm : "", p->comm ? p->comm_len : 0);
+        bind_text_or_null(st, 9, p->cmdline ? p->cmdline : "", p->cmdline ? p->cmdline_len : 0);
+        bind_text_or_null(st, 10, p->unit, p->unit ? strlen(p->unit) : 0);
+        bind_text_or_null(st, 11, p->cgroup, p->cgroup ? strlen(p->cgroup) : 0);
+        sqlite3_bind_int64(st, 12, p->rule_id);
+        sqlite3_bind_int64(st, 13, p->generation);
+        if (p->parent_id)
+                sqlite3_bind_int64(st, 14, p->parent_id);
+        sqlite3_bind_int64(st, 15, p->first_ms);
+        sqlite3_bind_int64(st, 16, p->first_ms);
+        return step_done(s, st);
+}
+
+int store_end_process(struct store *s, int64_t id, int64_t end_ms, const char *reason)
+{
+        sqlite3_stmt *st = s->stmt[ST_END_PROCESS];
+
+        sqlite3_bind_int64(st, 1, id);
+        sqlite3_bind_int64(st, 2, end_ms);
+        sqlite3_bind_text(st, 3, reason ? reason : "exited", -1, SQLITE_TRANSIENT);
+        return step_done(s, st);
+}
+
+int store_touch_process(struct store *s, int64_t id, int64_t last_ms)
+{
+        sqlite3_stmt *st = s->stmt[ST_TOUCH_PROCESS];
+
+        sqlite3_bind_int64(st, 1, id);
+        sqlite3_bind_int64(st, 2, last_ms);
+        return step_done(s, st);
+}
+
+static const char *column_text(sqlite3_stmt *st, int col, size_t *ret_len)
+{
+        const char *t = (const char *)sqlite3_column_text(st, col);
+
+        if (ret_len)
+                *ret_len = t ? (size_t)sqlite3_column_bytes(st, col) : 0;
+        return t;
+}
+
+int store_for_each_live_process(struct store *s, const char *boot_id, store_process_cb cb, void *userdata)
+{
+        sqlite3_stmt *st;
+        int rc, r;
+
+        r = prepare(s, "SELECT id, boot_id, pid, start_ticks, coalesce(start_ms, 0), coalesce(ppid, 0), "
+                       "coalesce(uid, -1), comm, cmdline, unit, cgroup, rule_id, generation, "
+                       "coalesce(parent_id, 0), first_ms, last_ms FROM process "
+                       "WHERE end_ms IS NULL AND boot_id = ? ORDER BY id", &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_text(st, 1, boot_id, -1, SQLITE_STATIC);
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                struct store_process p = {
+                        .id = sqlite3_column_int64(st, 0),
+                        .pid = (int32_t)sqlite3_column_int64(st, 2),
+                        .start_ticks = sqlite3_column_int64(st, 3),
+                        .start_ms = sqlite3_column_int64(st, 4),
+                        .ppid = (int32_t)sqlite3_column_int64(st, 5),
+                        .uid = sqlite3_column_int64(st, 6),
+                        .rule_id = sqlite3_column_int64(st, 11),
+                        .generation = sqlite3_column_int64(st, 12),
+                        .parent_id = sqlite3_column_int64(st, 13),
+                        .first_ms = sqlite3_column_int64(st, 14),
+                };
+                const char *b = column_text(st, 1, NULL);
+
+                snprintf(p.boot_id, sizeof(p.boot_id), "%s", b ? b : "");
+                p.comm = column_text(st, 7, &p.comm_len);
+                p.cmdline = column_text(st, 8, &p.cmdline_len);
+                p.unit = column_text(st, 9, NULL);
+                p.cgroup = column_text(st, 10, NULL);
+                r = cb(&p, sqlite3_column_int64(st, 15), userdata);
+                if (r != 0)
+                        break;
+        }
+        if (r == 0 && rc != SQLITE_DONE)
+                r = fail(s, rc);
+        sqlite3_finalize(st);
+        return r;
+}
+
+int store_end_other_boots(struct store *s, const char *boot_id)
+{
+        sqlite3_stmt *st;
+        int r;
+
+        r = prepare(s, "UPDATE process SET end_ms = last_ms, end_reason = 'reboot' "
+                       "WHERE end_ms IS NULL AND boot_id != ?", &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_text(st, 1, boot_id, -1, SQLITE_STATIC);
+        r = step_done(s, st);
+        sqlite3_finalize(st);
+        return r;
+}
+
+/* ---- samples ---- */
+
+/* Binds the metric columns starting at idx, memory as KiB. Returns the next index. */
+static int bind_metrics(sqlite3_stmt *st, int idx, const struct sample *smp)
+{
+        for (int m = 0; m < M__MAX; m++, idx++) {
+                if (!sample_has(smp, (enum metric)m))
+                        sqlite3_bind_null(st, idx);
+                else if (metric_info[m].unit == UNIT_BYTES)
+                        sqlite3_bind_int64(st, idx, smp->v[m] / 1024);
+                else
+                        sqlite3_bind_int64(st, idx, smp->v[m]);
+        }
+        sqlite3_bind_int64(st, idx, sample_pack_why(smp));
+        return idx + 1;
+}
+
+int store_put_sample(struct store *s, int64_t process_id, const struct sample *smp)
+{
+        sqlite3_stmt *st = s->stmt[ST_PUT_SAMPLE];
+
+        sqlite3_bind_int64(st, 1, process_id);
+        sqlite3_bind_int64(st, 2, smp->t_ms);
+        bind_metrics(st, 3, smp);
+        return step_done(s, st);
+}
+
+int store_put_rule_sample(struct store *s, int64_t rule_id, int64_t generation, unsigned nproc,
+                          const struct sample *smp)
+{
+        sqlite3_stmt *st = s->stmt[ST_PUT_RULE_SAMPLE];
+
+        sqlite3_bind_int64(st, 1, rule_id);
+        sqlite3_bind_int64(st, 2, generation);
+        sqlite3_bind_int64(st, 3, nproc);
+        sqlite3_bind_int64(st, 4, smp->t_ms);
+        bind_metrics(st, 5, smp);
+        return step_done(s, st);
+}
+
+int store_put_event(struct store *s, int64_t t_ms, const char *kind, const char *detail)
+{
+        sqlite3_stmt *st = s->stmt[ST_PUT_EVENT];
+
+        sqlite3_bind_int64(st, 1, t_ms);
+        sqlite3_bind_text(st, 2, kind, -1, SQLITE_TRANSIENT);
+        bind_text_or_null(st, 3, detail, detail ? strlen(detail) : 0);
+        return step_done(s, st);
+}
+
+/* ---- retention ---- */
+
+static int meta_get(struct store *s, const char *key, int64_t *ret)
+{
+        sqlite3_stmt *st;
+        int rc, r;
+
+        r = prepare(s, "SELECT value FROM meta WHERE key = ?", &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW)
+                *ret = sqlite3_column_int64(st, 0);
+        r = rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ENOENT : fail(s, rc);
+        sqlite3_finalize(st);
+        return r;
+}
+
+static int meta_set(struct store *s, const char *key, int64_t value)
+{
+        sqlite3_stmt *st;
+        int r;
+
+        r = prepare(s, "INSERT INTO meta (key, value) VALUES (?, ?) "
+                       "ON CONFLICT (key) DO UPDATE SET value = excluded.value", &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, value);
+        r = step_done(s, st);
+        sqlite3_finalize(st);
+        return r;
+}
+
+/* Builds the rollup upsert for bucket width res: aggregates of the recent rows below
+ * ?1, merged into an existing bucket row (late samples after a full disk, or a bucket
+ * that spans two folds) instead of replacing it. */
+static int rollup_sql(char *sql, size_t sz, int64_t res)
+{
+        size_t o = 0;
+
+#define OUT(...) do { o += (size_t)snprintf(sql + o, o < sz ? sz - o : 0, __VA_ARGS__); } while (0)
+        OUT("INSERT INTO rollup (process_id, res, t, n");
+        for (size_t i = 0; i < ELEMENTSOF(rollup_metrics); i++) {
+                const char *c = metric_info[rollup_metrics[i]].name;
+                OUT(", %s_min, %s_max, %s_avg", c, c, c);
+        }
+        OUT(") SELECT process_id, %" PRId64 ", t - t %% %" PRId64 ", count(*)", res, res);
+        for (size_t i = 0; i < ELEMENTSOF(rollup_metrics); i++) {
+                const char *c = metric_info[rollup_metrics[i]].name;
+                OUT(", min(%s), max(%s), avg(%s)", c, c, c);
+        }
+        OUT(" FROM sample_recent WHERE t < ?1 GROUP BY process_id, t - t %% %" PRId64
+            " ON CONFLICT (process_id, res, t) DO UPDATE SET n = n + excluded.n", res);
+        for (size_t i = 0; i < ELEMENTSOF(rollup_metrics); i++) {
+                const char *c = metric_info[rollup_metrics[i]].name;
+                /* min()/max() of two values is NULL if either is: merge by hand. */
+                OUT(", %s_min = CASE WHEN %s_min IS NULL THEN excluded.%s_min "
+                    "WHEN excluded.%s_min IS NULL THEN %s_min ELSE min(%s_min, excluded.%s_min) END",
+                    c, c, c, c, c, c, c);
+                OUT(", %s_max = CASE WHEN %s_max IS NULL THEN excluded.%s_max "
+                    "WHEN excluded.%s_max IS NULL THEN %s_max ELSE max(%s_max, excluded.%s_max) END",
+                    c, c, c, c, c, c, c);
+                OUT(", %s_avg = CASE WHEN %s_avg IS NULL THEN excluded.%s_avg "
+                    "WHEN excluded.%s_avg IS NULL THEN %s_avg "
+                    "ELSE (%s_avg * n + excluded.%s_avg * excluded.n) / (n + excluded.n) END",
+                    c, c, c, c, c, c, c);
+        }
+#undef OUT
+        return o < sz ? 0 : -E2BIG;
+}
+
+static int exec_bound(struct store *s, const char *sql, int64_t a, int64_t *ret_changes)
+{
+        sqlite3_stmt *st;
+        int r;
+
+        r = prepare(s, sql, &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_int64(st, 1, a);
+        r = step_done(s, st);
+        if (r == 0 && ret_changes)
+                *ret_changes += sqlite3_changes64(s->db);
+        sqlite3_finalize(st);
+        return r;
+}
+
+int store_fold(struct store *s, int64_t fold_before_ms, int64_t *ret_folded)
+{
+        char cols[512], sql[8192];
+        int64_t folded = 0, dummy = 0;
+        int r;
+
+        r = store_begin(s);
+        if (r < 0)
+                return r;
+        /* Rollups first: they read the rows the fold is about to move. */
+        r = rollup_sql(sql, sizeof(sql), MINUTE_MS);
+        if (r == 0)
+                r = exec_bound(s, sql, fold_before_ms, &dummy);
+        if (r == 0)
+                r = rollup_sql(sql, sizeof(sql), HOUR_MS);
+        if (r == 0)
+                r = exec_bound(s, sql, fold_before_ms, &dummy);
+        if (r == 0) {
+                metric_columns(cols, sizeof(cols), "");
+                snprintf(sql, sizeof(sql), "INSERT OR IGNORE INTO sample (process_id, t, %s, unknown) "
+                         "SELECT process_id, t, %s, unknown FROM sample_recent WHERE t < ?1 "
+                         "ORDER BY process_id, t", cols, cols);
+                r = exec_bound(s, sql, fold_before_ms, &folded);
+        }
+        if (r == 0)
+                r = exec_bound(s, "DELETE FROM sample_recent WHERE t < ?1", fold_before_ms, &dummy);
+        if (r == 0)
+                r = meta_set(s, "folded_upto", fold_before_ms);
+        if (r == 0)
+                r = store_commit(s);
+        if (r < 0) {
+                store_rollback(s);
+                return r;
+        }
+        if (ret_folded)
+                *ret_folded = folded;
+        return 0;
+}
+
+/* Deletes one process's rows older than cutoff from table (with an extra condition),
+ * for every process that can still have such rows: those seen before the cutoff and not
+ * ended before the previous pass's cutoff (their old rows are already gone). Walking by
+ * process keeps every delete a range scan of the clustered key. */
+static int prune_by_process(struct store *s, const char *meta_key, int64_t cutoff, const char *delete_sql,
+                            int64_t *ret_pruned)
+{
+        sqlite3_stmt *ids = NULL, *del = NULL;
+        int64_t prev = 0;
+        int rc, r;
+
+        r = meta_get(s, meta_key, &prev);
+        if (r < 0 && r != -ENOENT)
+                return r;
+        if (cutoff <= prev)
+                return 0;
+        r = prepare(s, "SELECT id FROM process WHERE first_ms < ?1 AND (end_ms IS NULL OR end_ms >= ?2)", &ids);
+        if (r < 0)
+                return r;
+        r = prepare(s, delete_sql, &del);
+        if (r < 0)
+                goto out;
+        sqlite3_bind_int64(ids, 1, cutoff);
+        sqlite3_bind_int64(ids, 2, prev);
+        while ((rc = sqlite3_step(ids)) == SQLITE_ROW) {
+                sqlite3_bind_int64(del, 1, sqlite3_column_int64(ids, 0));
+                sqlite3_bind_int64(del, 2, cutoff);
+                r = step_done(s, del);
+                if (r < 0)
+                        goto out;
+                *ret_pruned += sqlite3_changes64(s->db);
+        }
+        if (rc != SQLITE_DONE) {
+                r = fail(s, rc);
+                goto out;
+        }
+        r = meta_set(s, meta_key, cutoff);
+out:
+        sqlite3_finalize(ids);
+        sqlite3_finalize(del);
+        return r;
+}
+
+int store_maintain(struct store *s, int64_t now_ms, const struct store_retention *rt,
+                   struct store_maintenance *ret)
+{
+        struct store_maintenance m = { 0 };
+        int64_t raw_cut = now_ms - rt->raw_ms;
+        int64_t min_cut = now_ms - rt->minute_ms;
+        int64_t hour_cut = now_ms - rt->hour_ms;
+        int r;
+
+        r = store_begin(s);
+        if (r < 0)
+                return r;
+        r = prune_by_process(s, "raw_pruned_upto", raw_cut,
+                             "DELETE FROM sample WHERE process_id = ?1 AND t < ?2", &m.pruned);
+        if (r == 0)
+                r = exec_bound(s, "DELETE FROM sample_recent WHERE t < ?1", raw_cut, &m.pruned);
+        if (r == 0)
+                r = prune_by_process(s, "minute_pruned_upto", min_cut,
+                                     "DELETE FROM rollup WHERE process_id = ?1 AND res = 60000 AND t < ?2",
+                                     &m.pruned);
+        if (r == 0)
+                r = prune_by_process(s, "hour_pruned_upto", hour_cut,
+                                     "DELETE FROM rollup WHERE process_id = ?1 AND res = 3600000 AND t < ?2",
+                                     &m.pruned);
+        /* Rule sums are few rows per tick (one per rule); they are kept as long as the
+         * per-minute rollups so a rule's history outlives its raw process samples. */
+        if (r == 0)
+                r = exec_bound(s, "DELETE FROM rule_sample WHERE t < ?1", min_cut, &m.pruned);
+        if (r == 0)
+                r = exec_bound(s, "DELETE FROM process WHERE end_ms IS NOT NULL AND end_ms < ?1", hour_cut,
+                               &m.pruned);
+        if (r == 0)
+                r = exec_bound(s, "DELETE FROM daemon_event WHERE t < ?1", hour_cut, &m.pruned);
+        if (r == 0)
+                r = store_commit(s);
+        if (r < 0) {
+                store_rollback(s);
+                return r;
+        }
+        if (ret)
+                *ret = m;
+        return 0;
+}
+
+/* ---- reads ---- */
+
+static void read_metrics(sqlite3_stmt *st, int col, struct sample *smp)
+{
+        for (int m = 0; m < M__MAX; m++, col++) {
+                if (sqlite3_column_type(st, col) == SQLITE_NULL)
+                        continue;
+                sample_set(smp, (enum metric)m, sqlite3_column_int64(st, col) *
+                                                        (metric_info[m].unit == UNIT_BYTES ? 1024 : 1));
+        }
+        sample_unpack_why(smp, sqlite3_column_int64(st, col));
+}
+
+int store_for_each_sample(struct store *s, int64_t process_id, int64_t from_ms, int64_t to_ms,
+                          store_sample_cb cb, void *userdata)
+{
+        char cols[512], sql[2048];
+        sqlite3_stmt *st;
+        int rc, r;
+
+        metric_columns(cols, sizeof(cols), "");
+        snprintf(sql, sizeof(sql),
+                 "SELECT t, %s, unknown FROM sample WHERE process_id = ?1 AND t >= ?2 AND t < ?3 "
+                 "UNION ALL SELECT t, %s, unknown FROM sample_recent WHERE t >= ?2 AND t < ?3 AND process_id = ?1 "
+                 "ORDER BY 1", cols, cols);
+        r = prepare(s, sql, &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_int64(st, 1, process_id);
+        sqlite3_bind_int64(st, 2, from_ms);
+        sqlite3_bind_int64(st, 3, to_ms);
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                struct sample smp = { .t_ms = sqlite3_column_int64(st, 0) };
+
+                read_metrics(st, 1, &smp);
+                r = cb(&smp, userdata);
+                if (r != 0)
+                        break;
+        }
+        if (r == 0 && rc != SQLITE_DONE)
+                r = fail(s, rc);
+        sqlite3_finalize(st);
+        return r;
+}
+
+static bool has_rollup(enum metric m)
+{
+        for (size_t i = 0; i < ELEMENTSOF(rollup_metrics); i++)
+                if (rollup_metrics[i] == m)
+                        return true;
+        return false;
+}
+
+/* Emits rollup buckets of width res in [from, to); returns the count through *ret_n. */
+static int series_rollup(struct store *s, int64_t process_id, enum metric m, int64_t res, int64_t from,
+                         int64_t to, store_point_cb cb, void *userdata)
+{
+        const char *c = metric_info[m].name;
+        double scale = metric_info[m].unit == UNIT_BYTES ? 1024 : 1;
+        char sql[512];
+        sqlite3_stmt *st;
+        int rc, r;
+
+        if (from >= to)
+                return 0;
+        snprintf(sql, sizeof(sql), "SELECT t, n, %s_min, %s_max, %s_avg FROM rollup "
+                 "WHERE process_id = ?1 AND res = ?2 AND t >= ?3 AND t < ?4 ORDER BY t", c, c, c);
+        r = prepare(s, sql, &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_int64(st, 1, process_id);
+        sqlite3_bind_int64(st, 2, res);
+        sqlite3_bind_int64(st, 3, from);
+        sqlite3_bind_int64(st, 4, to);
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                struct store_point pt = {
+                        .t_ms = sqlite3_column_int64(st, 0),
+                        .n = sqlite3_column_int64(st, 1),
+                        .known = sqlite3_column_type(st, 4) != SQLITE_NULL,
+                };
+                if (pt.known) {
+                        pt.min = (double)sqlite3_column_int64(st, 2) * scale;
+                        pt.max = (double)sqlite3_column_int64(st, 3) * scale;
+                        pt.value = sqlite3_column_double(st, 4) * scale;
+                } else {
+                        pt.why = UNK_ERROR;
+                }
+                r = cb(&pt, userdata);
+                if (r != 0)
+                        break;
+        }
+        if (r == 0 && rc != SQLITE_DONE)
+                r = fail(s, rc);
+        sqlite3_finalize(st);
+        return r;
+}
+
+static int first_time(struct store *s, const char *sql, int64_t process_id, int64_t from, int64_t to,
+                      int64_t *ret)
+{
+        sqlite3_stmt *st;
+        int rc, r;
+
+        r = prepare(s, sql, &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_int64(st, 1, process_id);
+        sqlite3_bind_int64(st, 2, from);
+        sqlite3_bind_int64(st, 3, to);
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW)
+                *ret = sqlite3_column_type(st, 0) == SQLITE_NULL ? to : sqlite3_column_int64(st, 0);
+        r = rc == SQLITE_ROW ? 0 : fail(s, rc);
+        sqlite3_finalize(st);
+        return r;
+}
+
+struct raw_series_ctx {
+        enum metric m;
+        store_point_cb cb;
+        void *userdata;
+};
+
+static int raw_point(const struct sample *smp, void *userdata)
+{
+        struct raw_series_ctx *c = userdata;
+        struct store_point pt = { .t_ms = smp->t_ms, .n = 1 };
+
+        if (sample_has(smp, c->m)) {
+                pt.known = true;
+                pt.value = pt.min = pt.max = (double)smp->v[c->m];
+        } else {
+                pt.why = smp->why[metric_info[c->m].group];
+        }
+        return c->cb(&pt, c->userdata);
+}
+
+int store_series(struct store *s, int64_t process_id, enum metric m, int64_t from_ms, int64_t to_ms,
+                 store_point_cb cb, void *userdata)
+{
+        struct raw_series_ctx ctx = { .m = m, .cb = cb, .userdata = userdata };
+        int64_t raw_start = from_ms, minute_start = from_ms;
+        int r;
+
+        if (has_rollup(m)) {
+                /* Raw samples are kept for the most recent stretch, minute rollups for a
+                 * longer one, hour rollups beyond: use the finest available for each part. */
+                r = first_time(s, "SELECT min(t) FROM (SELECT min(t) AS t FROM sample WHERE process_id = ?1 "
+                                  "AND t >= ?2 AND t < ?3 UNION ALL SELECT min(t) FROM sample_recent "
+                                  "WHERE t >= ?2 AND t < ?3 AND process_id = ?1)",
+                               process_id, from_ms, to_ms, &raw_start);
+                if (r < 0)
+                        return r;
+                r = first_time(s, "SELECT min(t) FROM rollup WHERE process_id = ?1 AND res = 60000 "
+                                  "AND t >= ?2 AND t < ?3", process_id, from_ms, raw_start, &minute_start);
+                if (r < 0)
+                        return r;
+                /* A rollup bucket that overlaps the next finer source is left to that source. */
+                r = series_rollup(s, process_id, m, HOUR_MS, from_ms,
+                                  minute_start - (minute_start % HOUR_MS), cb, userdata);
+                if (r != 0)
+                        return r;
+                r = series_rollup(s, process_id, m, MINUTE_MS, minute_start,
+                                  raw_start - (raw_start % MINUTE_MS), cb, userdata);
+                if (r != 0)
+                        return r;
+        }
+        return store_for_each_sample(s, process_id, raw_start, to_ms, raw_point, &ctx);
+}
+
+int store_disk_usage(struct store *s, int64_t *ret_bytes)
+{
+        int64_t pages, page_size;
+        char wal[PATH_MAX];
+        struct stat st;
+        int r;
+
+        r = query_int64(s, "PRAGMA page_count", &pages);
+        if (r < 0)
+                return r;
+        r = query_int64(s, "PRAGMA page_size", &page_size);
+        if (r < 0)
+                return r;
+        *ret_bytes = pages * page_size;
+        if ((size_t)snprintf(wal, sizeof(wal), "%s-wal", s->path) < sizeof(wal) && stat(wal, &st) == 0)
+                *ret_bytes += st.st_size;
+        return 0;
+}
+
+int store_set_size_limit(struct store *s, int64_t bytes)
+{
+        int64_t page_size, pages;
+        char sql[80];
+        int r;
+
+        r = query_int64(s, "PRAGMA page_size", &page_size);
+        if (r < 0)
+                return r;
+        /* max_page_count cannot go below the current size; 0 means "no cap". */
+        pages = bytes > 0 ? MAX(bytes / page_size, 1) : INT64_C(4294967294);
+        snprintf(sql, sizeof(sql), "PRAGMA max_page_count = %" PRId64, pages);
+        return query_int64(s, sql, &pages);
+}
+
+int store_find_process(struct store *s, const char *boot_id, int32_t pid, int64_t start_ticks, int64_t *ret_id)
+{
+        sqlite3_stmt *st;
+        int rc, r;
+
+        r = prepare(s, "SELECT id FROM process WHERE boot_id = ? AND pid = ? AND start_ticks = ?", &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_text(st, 1, boot_id, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, pid);
+        sqlite3_bind_int64(st, 3, start_ticks);
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW)
+                *ret_id = sqlite3_column_int64(st, 0);
+        r = rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ENOENT : fail(s, rc);
+        sqlite3_finalize(st);
+        return r;
+}
+
+int store_last_sample_ms(struct store *s, int64_t process_id, int64_t *ret_ms)
+{
+        int64_t t = -1;
+        int r;
+
+        r = first_time(s, "SELECT max(t) FROM (SELECT max(t) AS t FROM sample WHERE process_id = ?1 "
+                          "AND t >= ?2 AND t < ?3 UNION ALL SELECT max(t) FROM sample_recent "
+                          "WHERE process_id = ?1 AND t >= ?2 AND t < ?3)",
+                       process_id, 0, INT64_MAX, &t);
+        if (r < 0)
+                return r;
+        if (t == INT64_MAX)
+                return -ENOENT;
+        *ret_ms = t;
+        return 0;
+}
+
+int store_reopen_process(struct store *s, int64_t id, int64_t rule_id, int64_t generation)
+{
+        sqlite3_stmt *st;
+        int r;
+
+        r = prepare(s, "UPDATE process SET end_ms = NULL, end_reason = NULL, rule_id = ?2, generation = ?3 "
+                       "WHERE id = ?1", &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_int64(st, 1, id);
+        sqlite3_bind_int64(st, 2, rule_id);
+        sqlite3_bind_int64(st, 3, generation);
+        r = step_done(s, st);
+        sqlite3_finalize(st);
+        return r;
+}

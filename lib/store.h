@@ -1,0 +1,155 @@
+/* store: the only owner of SQLite — schema and migrations, the daemon's batched writes,
+ * retention (rollups and pruning), and the read queries the client and the daemon share.
+ *
+ * The daemon is the single writer; the client opens the same file read-only. WAL mode
+ * lets readers run while the writer commits, and a reader never blocks the writer.
+ *
+ * Functions return 0 (or a count) on success and a negative errno on failure, mapped
+ * from SQLite's result codes so callers can decide without knowing SQLite:
+ *   -ENOSPC  the disk (or a quota) is full          -EIO     I/O error
+ *   -EBUSY   the database is locked by another writer -EROFS  read-only file or mode
+ *   -EACCES  cannot open or create the file          -EBADMSG not a leakwatch database,
+ *   -EPROTO  the schema is newer than this program         or corrupt
+ * store_errmsg() gives SQLite's own words for the last failure, for the log. */
+#ifndef LEAKWATCH_STORE_H
+#define LEAKWATCH_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "sample.h"
+
+struct store;
+
+enum store_mode {
+        STORE_RW,       /* create if missing (mode 0640), migrate, write */
+        STORE_RO,       /* read-only: never creates, migrates or writes */
+};
+
+/* On failure errbuf (if not NULL) gets the reason in words. */
+int store_open(const char *path, enum store_mode mode, struct store **ret, char *errbuf, size_t errsz);
+void store_close(struct store *s);
+const char *store_errmsg(const struct store *s);
+int store_schema_version(struct store *s);              /* PRAGMA user_version, or -errno */
+int store_latest_schema_version(void);                   /* what this program writes */
+
+/* ---- identities ---- */
+
+/* A configured rule; returns its id (existing row for the same name, spec updated). */
+struct store_rule {
+        int64_t id;
+        const char *name;
+        const char *spec;               /* selectors in words */
+        int64_t generation;
+        int64_t first_ms, last_ms;
+};
+int store_put_rule(struct store *s, const char *name, const char *spec, int64_t now_ms, int64_t *ret_id);
+int store_set_rule_generation(struct store *s, int64_t rule_id, int64_t generation, int64_t now_ms);
+
+/* A watched process. Ids are chosen by the daemon: store_max_process_id() at start,
+ * then counting up, so rows can be queued while the disk is full. */
+struct store_process {
+        int64_t id;
+        char boot_id[40];
+        int32_t pid;
+        int64_t start_ticks;
+        int64_t start_ms;               /* 0 if unknown */
+        int32_t ppid;
+        int64_t uid;                    /* -1 if unknown */
+        const char *comm;               /* bytes as the kernel gave them */
+        size_t comm_len;
+        const char *cmdline;
+        size_t cmdline_len;
+        const char *unit;               /* NULL if none */
+        const char *cgroup;
+        int64_t rule_id;
+        int64_t generation;
+        int64_t parent_id;              /* 0 unless watched as a child */
+        int64_t first_ms;
+};
+int store_max_process_id(struct store *s, int64_t *ret);
+/* Inserts the process; an existing row with the same id is left alone (a retried
+ * batch may replay it). */
+int store_put_process(struct store *s, const struct store_process *p);
+int store_end_process(struct store *s, int64_t id, int64_t end_ms, const char *reason);
+int store_touch_process(struct store *s, int64_t id, int64_t last_ms);
+
+/* The id of the process with this identity, or -ENOENT. */
+int store_find_process(struct store *s, const char *boot_id, int32_t pid, int64_t start_ticks, int64_t *ret_id);
+/* Time of the newest raw sample of a process, or -ENOENT. */
+int store_last_sample_ms(struct store *s, int64_t process_id, int64_t *ret_ms);
+/* Clears a process's end (it is watched again after a reload put it out of scope). */
+int store_reopen_process(struct store *s, int64_t id, int64_t rule_id, int64_t generation);
+
+/* Processes of this boot that were not marked ended (the daemon stopped while they ran).
+ * The callback gets each; a non-zero return stops the walk and is returned. */
+typedef int (*store_process_cb)(const struct store_process *p, int64_t last_ms, void *userdata);
+int store_for_each_live_process(struct store *s, const char *boot_id, store_process_cb cb, void *userdata);
+
+/* Marks every not-ended process of other boots ended at its last sample. */
+int store_end_other_boots(struct store *s, const char *boot_id);
+
+/* ---- samples ---- */
+
+int store_begin(struct store *s);
+int store_commit(struct store *s);
+void store_rollback(struct store *s);   /* safe to call after a failed commit */
+
+int store_put_sample(struct store *s, int64_t process_id, const struct sample *smp);
+int store_put_rule_sample(struct store *s, int64_t rule_id, int64_t generation, unsigned nproc,
+                          const struct sample *smp);
+int store_put_event(struct store *s, int64_t t_ms, const char *kind, const char *detail);
+
+/* ---- retention ---- */
+
+struct store_retention {
+        int64_t raw_ms;                 /* keep raw samples this long */
+        int64_t minute_ms;              /* keep per-minute rollups this long */
+        int64_t hour_ms;                /* keep per-hour rollups this long */
+};
+struct store_maintenance {
+        int64_t folded;                 /* recent samples moved into the per-process table */
+        int64_t minute_rows, hour_rows; /* rollup rows written */
+        int64_t pruned;                 /* rows deleted */
+};
+/* Moves recent samples older than fold_before_ms into the per-process table (one bulk
+ * insert ordered by process, so each process's page is touched once per fold). */
+int store_fold(struct store *s, int64_t fold_before_ms, int64_t *ret_folded);
+/* Rolls complete minutes and hours up and prunes what retention no longer keeps.
+ * Incremental (remembers where it stopped), idempotent, one transaction per call. */
+int store_maintain(struct store *s, int64_t now_ms, const struct store_retention *r,
+                   struct store_maintenance *ret);
+
+/* ---- reads ---- */
+
+/* A point of a series: raw (n == 1, min == max == value) or a rollup bucket. */
+struct store_point {
+        int64_t t_ms;
+        double value;                   /* raw value, or the bucket mean */
+        double min, max;
+        int64_t n;
+        bool known;                     /* false: unknown at this time (see why) */
+        uint8_t why;                    /* enum unknown_reason when !known */
+};
+typedef int (*store_point_cb)(const struct store_point *pt, void *userdata);
+typedef int (*store_sample_cb)(const struct sample *smp, void *userdata);
+
+/* Every raw sample of a process in [from_ms, to_ms), in time order, from both tables. */
+int store_for_each_sample(struct store *s, int64_t process_id, int64_t from_ms, int64_t to_ms,
+                          store_sample_cb cb, void *userdata);
+
+/* One metric of a process over [from_ms, to_ms): raw samples where they are still kept,
+ * rollups (the finest kept) before that. */
+int store_series(struct store *s, int64_t process_id, enum metric m, int64_t from_ms, int64_t to_ms,
+                 store_point_cb cb, void *userdata);
+
+/* Caps the database file: writes that would grow it further fail with -ENOSPC, like a
+ * full disk (and are handled the same way). 0 removes the cap. */
+int store_set_size_limit(struct store *s, int64_t bytes);
+
+/* Size of the database and its WAL in bytes. */
+int store_disk_usage(struct store *s, int64_t *ret_bytes);
+
+#endif
