@@ -9,6 +9,7 @@
 #
 # Variables: BUILD (output directory), SAN=1 (sanitizers), WERROR= (to drop -Werror).
 
+VERSION     := 0.1.0
 PREFIX      ?= /usr/local
 BINDIR      ?= $(PREFIX)/bin
 SBINDIR     ?= $(PREFIX)/sbin
@@ -34,7 +35,7 @@ WARN := -Wall -Wextra -Wshadow -Wformat=2 -Wformat-signedness -Wmissing-prototyp
         -Wnull-dereference -Wdate-time -Wstrict-overflow=2 $(WERROR)
 
 OPT      ?= -O2 -g
-CPPFLAGS += -D_GNU_SOURCE -Ilib -I$(BUILD)/gen
+CPPFLAGS += -D_GNU_SOURCE -DLEAKWATCH_VERSION='"$(VERSION)"' -Ilib -I$(BUILD)/gen
 CFLAGS   += -std=gnu11 $(OPT) $(WARN) -fstack-protector-strong -fno-common $(PKG_CFLAGS)
 LDFLAGS  += -Wl,-z,relro -Wl,-z,now -Wl,--as-needed
 LDLIBS   += $(PKG_LIBS) -lm

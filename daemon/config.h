@@ -1,4 +1,4 @@
-/* config: leakwatch.conf and conf.d/*.conf parsed into a plain struct, with every error
+/* config: leakwatch.conf and the conf.d drop-ins parsed into a plain struct, with every error
  * naming file, line and what is wrong; and the rules that say which processes to watch.
  *
  * The format is INI (parsed by inih):
@@ -11,7 +11,7 @@
  *     name = nginx*
  *     children = yes
  *
- * Files: the main file, then <dir of main file>/conf.d/*.conf in byte order. [daemon]
+ * Files: the main file, then <dir of main file>/conf.d/NAME.conf in byte order. [daemon]
  * keys set later override earlier ones; rules accumulate, and a rule name may be
  * defined only once across all files. The full key reference is leakwatch.conf(5). */
 #ifndef LEAKWATCH_CONFIG_H

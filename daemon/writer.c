@@ -18,7 +18,7 @@ struct pending_sample {
         struct sample s;
 };
 
-enum op_kind { OP_PROCESS, OP_END, OP_EVENT };
+enum op_kind { OP_PROCESS, OP_REOPEN, OP_END, OP_EVENT };
 
 /* Identity changes and events: few compared with samples, never dropped, because a
  * sample without its process row cannot be interpreted. */
@@ -26,7 +26,8 @@ struct pending_op {
         enum op_kind kind;
         struct store_process p;         /* OP_PROCESS; strings owned below */
         char *comm, *cmdline, *unit, *cgroup;
-        int64_t id, t_ms;               /* OP_END, OP_EVENT */
+        int64_t id, t_ms;               /* OP_END, OP_EVENT, OP_REOPEN (t_ms: rule id) */
+        int64_t generation;             /* OP_REOPEN */
         char *text, *text2;             /* OP_END reason; OP_EVENT kind and detail */
 };
 
@@ -151,6 +152,19 @@ int writer_end_process(struct writer *w, int64_t id, int64_t end_ms, const char 
         return 0;
 }
 
+int writer_reopen_process(struct writer *w, int64_t id, int64_t rule_id, int64_t generation)
+{
+        struct pending_op *op = op_new(w);
+
+        if (!op)
+                return -ENOMEM;
+        op->kind = OP_REOPEN;
+        op->id = id;
+        op->t_ms = rule_id;
+        op->generation = generation;
+        return 0;
+}
+
 int writer_put_event(struct writer *w, int64_t t_ms, const char *kind, const char *detail)
 {
         struct pending_op *op = op_new(w);
@@ -236,6 +250,8 @@ int writer_flush(struct writer *w)
         for (size_t i = 0; r >= 0 && i < w->n_ops; i++)
                 if (w->ops[i].kind == OP_PROCESS)
                         r = store_put_process(w->st, &w->ops[i].p);
+                else if (w->ops[i].kind == OP_REOPEN)
+                        r = store_reopen_process(w->st, w->ops[i].id, w->ops[i].t_ms, w->ops[i].generation);
         for (size_t i = 0; r >= 0 && i < w->count; i++) {
                 const struct pending_sample *ps = &w->ring[(w->head + i) % w->cap];
 

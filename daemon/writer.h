@@ -34,6 +34,8 @@ void writer_free(struct writer *w);
  * Returns 0 or -ENOMEM; samples never fail (a full backlog drops the oldest). */
 int writer_put_process(struct writer *w, const struct store_process *p);
 int writer_end_process(struct writer *w, int64_t id, int64_t end_ms, const char *reason);
+/* A process watched again (after a reload or an explicit watch): clear its end. */
+int writer_reopen_process(struct writer *w, int64_t id, int64_t rule_id, int64_t generation);
 int writer_put_sample(struct writer *w, int64_t process_id, const struct sample *smp);
 int writer_put_rule_sample(struct writer *w, int64_t rule_id, int64_t generation, unsigned nproc,
                            const struct sample *smp);

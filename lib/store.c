@@ -47,7 +47,6 @@ enum stmt_id {
         ST_END_PROCESS,
         ST_TOUCH_PROCESS,
         ST_PUT_RULE,
-        ST_RULE_GEN,
         ST_PUT_EVENT,
         ST__MAX
 };
@@ -282,9 +281,6 @@ static int prepare_writer(struct store *s)
                        "RETURNING id", &s->stmt[ST_PUT_RULE]);
         if (r < 0)
                 return r;
-        r = prepare(s, "UPDATE rule SET generation = ?2, last_ms = ?3 WHERE id = ?1", &s->stmt[ST_RULE_GEN]);
-        if (r < 0)
-                return r;
         return prepare(s, "INSERT INTO daemon_event (t, kind, detail) VALUES (?, ?, ?)", &s->stmt[ST_PUT_EVENT]);
 }
 
@@ -427,6 +423,9 @@ void store_rollback(struct store *s)
 
 /* ---- identities ---- */
 
+static int first_time(struct store *s, const char *sql, int64_t process_id, int64_t from, int64_t to,
+                      int64_t *ret);
+
 static void bind_text_or_null(sqlite3_stmt *st, int idx, const char *text, size_t len)
 {
         if (text)
@@ -458,14 +457,17 @@ int store_put_rule(struct store *s, const char *name, const char *spec, int64_t 
         return r;
 }
 
-int store_set_rule_generation(struct store *s, int64_t rule_id, int64_t generation, int64_t now_ms)
+int store_rule_generation(struct store *s, int64_t rule_id, int64_t *ret)
 {
-        sqlite3_stmt *st = s->stmt[ST_RULE_GEN];
+        int64_t g = 0;
+        int r;
 
-        sqlite3_bind_int64(st, 1, rule_id);
-        sqlite3_bind_int64(st, 2, generation);
-        sqlite3_bind_int64(st, 3, now_ms);
-        return step_done(s, st);
+        r = first_time(s, "SELECT coalesce(max(generation), 0) FROM process WHERE rule_id = ?1 AND ?2 <= ?3",
+                       rule_id, 0, 0, &g);
+        if (r < 0)
+                return r;
+        *ret = g;
+        return 0;
 }
 
 int store_max_process_id(struct store *s, int64_t *ret)

@@ -42,11 +42,11 @@ struct store_rule {
         int64_t id;
         const char *name;
         const char *spec;               /* selectors in words */
-        int64_t generation;
         int64_t first_ms, last_ms;
 };
 int store_put_rule(struct store *s, const char *name, const char *spec, int64_t now_ms, int64_t *ret_id);
-int store_set_rule_generation(struct store *s, int64_t rule_id, int64_t generation, int64_t now_ms);
+/* The newest generation any process of the rule was recorded with (0 if none). */
+int store_rule_generation(struct store *s, int64_t rule_id, int64_t *ret);
 
 /* A watched process. Ids are chosen by the daemon: store_max_process_id() at start,
  * then counting up, so rows can be queued while the disk is full. */

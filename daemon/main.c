@@ -1,0 +1,778 @@
+/* leakwatchd: watches processes' memory from outside and keeps its history in SQLite.
+ *
+ * main wires the modules together and alone decides what is fatal: a bad command line
+ * or configuration, or a database that cannot be opened at start, ends the program;
+ * everything that goes wrong later (a full disk, a locked database, an unreadable
+ * process, a broken configuration on reload) is logged, rate-limited, and survived. */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <systemd/sd-daemon.h>
+#include <systemd/sd-event.h>
+
+#include "config.h"
+#include "host.h"
+#include "log.h"
+#include "proc.h"
+#include "sampler.h"
+#include "store.h"
+#include "util.h"
+#include "writer.h"
+
+#define EXIT_USAGE 2
+
+/* While the database refuses writes, say so at most this often: once a minute is
+ * enough to be noticed and not enough to flood the journal. */
+#define DB_FAIL_LOG_USEC (60 * USEC_PER_SEC)
+/* Retention work (pruning) runs this often; it is incremental, so often is cheap. */
+#define MAINTAIN_USEC (10 * 60 * USEC_PER_SEC)
+/* Samples are folded into the per-process table when about this many ticks of them
+ * have gathered: each process then gains about one B-tree page per fold. */
+#define FOLD_TICKS 64
+/* ...but at least this often, so the time-ordered table stays small. */
+#define FOLD_MAX_USEC (15 * 60 * USEC_PER_SEC)
+/* STATUS= updates are cheap but pointless faster than a person can read them. */
+#define STATUS_USEC (1 * USEC_PER_SEC)
+
+/* Command-line settings, re-applied over the file on every reload. */
+struct options {
+        const char *config_path;
+        bool config_explicit;
+        const char *db_path;
+        double interval;                /* 0: not given */
+        double window;
+        const char *proc_root;
+        const char *runtime_dir;
+        int log_level;                  /* -1: not given */
+        pid_t *pids;
+        size_t n_pids;
+        char **matches;
+        size_t n_matches;
+        bool check_config;
+};
+
+struct daemon {
+        struct options opt;
+        struct config cfg;
+        int64_t *rule_ids;
+        int64_t *generations;
+        sd_event *event;
+        sd_event_source *timer;
+        int proc_root;
+        char boot_id[PROC_BOOT_ID_LEN + 1];
+        struct store *store;
+        struct writer *writer;
+        struct sampler *sampler;
+
+        /* Wall-clock anchor: timestamps are anchor + monotonic elapsed, so a clock step
+         * (NTP, a manual date) neither reorders nor duplicates a process's samples. */
+        int64_t anchor_real_ms;
+        usec_t anchor_mono;
+
+        usec_t next_tick;               /* monotonic deadline of the next tick */
+        usec_t next_scan, next_commit, next_fold, next_maintain, next_status;
+        usec_t last_tick_cost;
+        struct ratelimit db_fail_rl;
+        struct ratelimit overrun_rl;
+        struct ratelimit cap_rl;
+        uint64_t reported_drops, reported_capped;
+        bool db_failing;
+        int exit_code;
+};
+
+static int64_t wall_ms(const struct daemon *d, usec_t mono)
+{
+        return d->anchor_real_ms + (int64_t)((mono - d->anchor_mono) / USEC_PER_MSEC);
+}
+
+static usec_t usec_of(double seconds)
+{
+        return (usec_t)llround(seconds * (double)USEC_PER_SEC);
+}
+
+/* ---- configuration ---- */
+
+static void print_diag(const struct config_diag *diag)
+{
+        for (size_t i = 0; i < diag->n; i++)
+                log_error("%s", diag->msgs[i]);
+}
+
+/* Loads the file and applies the command line over it. Returns 0, or -EINVAL after
+ * logging every problem. */
+static int load_config(const struct options *opt, struct config *cfg)
+{
+        struct config_diag diag = { 0 };
+        int r;
+
+        config_defaults(cfg);
+        r = config_load(cfg, opt->config_path, opt->config_explicit, &diag);
+        if (r >= 0) {
+                if (opt->db_path && !(cfg->db_path = strdup(opt->db_path)))
+                        r = -ENOMEM;
+                if (opt->interval > 0) {
+                        cfg->interval = opt->interval;
+                        /* Derived periods follow a command-line interval unless they
+                         * would fall below it. */
+                        cfg->scan_interval = MAX(cfg->scan_interval, cfg->interval);
+                        cfg->commit_interval = MAX(cfg->commit_interval, cfg->interval);
+                }
+                if (opt->window > 0)
+                        cfg->window = opt->window;
+                if (opt->log_level >= 0)
+                        cfg->log_level = opt->log_level;
+                if (opt->proc_root && !(cfg->proc_root = strdup(opt->proc_root)))
+                        r = -ENOMEM;
+                if (opt->runtime_dir && !(cfg->runtime_dir = strdup(opt->runtime_dir)))
+                        r = -ENOMEM;
+        }
+        /* Targets on the command line replace the file's rules: that is what someone
+         * typing --pid means. */
+        if (r >= 0 && (opt->n_pids || opt->n_matches)) {
+                config_drop_rules(cfg);
+                for (size_t i = 0; r >= 0 && i < opt->n_pids; i++)
+                        r = config_add_pid_rule(cfg, opt->pids[i], &diag);
+                for (size_t i = 0; r >= 0 && i < opt->n_matches; i++)
+                        r = config_add_match_rule(cfg, opt->matches[i], &diag);
+        }
+        if (r >= 0 && cfg->n_rules == 0)
+                r = config_add_default_rule(cfg);
+        if (r < 0) {
+                if (diag.n == 0)
+                        log_error("%s: %s", opt->config_path, strerror(-r));
+                print_diag(&diag);
+        }
+        config_diag_free(&diag);
+        return r;
+}
+
+/* Describes a rule's selectors in words for the database (shown by the client). */
+static void rule_spec(const struct rule_cfg *r, char *buf, size_t sz)
+{
+        size_t o = 0;
+
+#define ADD(...) do { if (o < sz) o += (size_t)snprintf(buf + o, sz - o, __VA_ARGS__); } while (0)
+        buf[0] = '\0';
+        if (r->all)
+                ADD("all processes ");
+        for (size_t i = 0; i < r->n_pids && i < 8; i++)
+                ADD("pid=%d ", (int)r->pids[i]);
+        if (r->n_pids > 8)
+                ADD("(+%zu pids) ", r->n_pids - 8);
+        if (r->comm_glob)
+                ADD("name=%s ", r->comm_glob);
+        if (r->cmdline_re_src)
+                ADD("cmdline=%s ", r->cmdline_re_src);
+        if (r->has_uid)
+                ADD("uid=%u ", (unsigned)r->uid);
+        if (r->unit_glob)
+                ADD("unit=%s ", r->unit_glob);
+        if (r->cgroup_prefix)
+                ADD("cgroup=%s ", r->cgroup_prefix);
+        if (r->min_rss) {
+                char sz_buf[32];
+                ADD("min-rss=%s ", format_size(r->min_rss, sz_buf, sizeof(sz_buf)));
+        }
+        if (r->children)
+                ADD("children ");
+#undef ADD
+        if (o > 0 && o <= sz)
+                buf[o - 1] = '\0';
+}
+
+/* Registers the rules in the database. Returns their ids and last generations. */
+static int register_rules(struct daemon *d, const struct config *cfg, int64_t now_ms, int64_t **ret_ids,
+                          int64_t **ret_gens)
+{
+        int64_t *ids = calloc(cfg->n_rules + 1, sizeof(*ids));
+        int64_t *gens = calloc(cfg->n_rules + 1, sizeof(*gens));
+        int r = 0;
+
+        if (!ids || !gens) {
+                free(ids);
+                free(gens);
+                return -ENOMEM;
+        }
+        r = store_begin(d->store);
+        for (size_t i = 0; r >= 0 && i < cfg->n_rules; i++) {
+                char spec[1024];
+
+                rule_spec(&cfg->rules[i], spec, sizeof(spec));
+                r = store_put_rule(d->store, cfg->rules[i].name, spec, now_ms, &ids[i]);
+                if (r >= 0)
+                        r = store_rule_generation(d->store, ids[i], &gens[i]);
+        }
+        if (r >= 0)
+                r = store_commit(d->store);
+        if (r < 0) {
+                store_rollback(d->store);
+                free(ids);
+                free(gens);
+                return r;
+        }
+        *ret_ids = ids;
+        *ret_gens = gens;
+        return 0;
+}
+
+/* ---- the periodic work ---- */
+
+static void flush(struct daemon *d, usec_t mono)
+{
+        struct writer_stats ws;
+        unsigned suppressed;
+        int r;
+
+        r = writer_flush(d->writer);
+        writer_get_stats(d->writer, &ws);
+        if (r < 0) {
+                if (ratelimit_allow(&d->db_fail_rl, mono, &suppressed))
+                        log_error("database %s: write failed: %s (%s); %" PRIu64 " samples waiting, %" PRIu64
+                                  " dropped so far; retrying", d->cfg.db_path, strerror(-r),
+                                  store_errmsg(d->store), ws.pending, ws.dropped);
+                d->db_failing = true;
+                return;
+        }
+        if (d->db_failing) {
+                log_notice("database %s: writable again, backlog written (%" PRIu64 " samples dropped while it "
+                           "failed)", d->cfg.db_path, ws.dropped - d->reported_drops);
+                if (ws.dropped > d->reported_drops) {
+                        char detail[128];
+
+                        snprintf(detail, sizeof(detail), "%" PRIu64 " samples dropped: database unwritable",
+                                 ws.dropped - d->reported_drops);
+                        (void)writer_put_event(d->writer, wall_ms(d, mono), "dropped", detail);
+                }
+                d->reported_drops = ws.dropped;
+                d->db_failing = false;
+                d->db_fail_rl.begin = 0;
+        }
+}
+
+static void fold_and_maintain(struct daemon *d, usec_t mono)
+{
+        int64_t now_ms = wall_ms(d, mono), folded = 0;
+        int r;
+
+        if (d->db_failing)
+                return;
+        if (mono >= d->next_fold) {
+                /* Only whole minutes move, so each minute's rollup is computed once. */
+                r = store_fold(d->store, now_ms - now_ms % 60000, &folded);
+                if (r < 0)
+                        log_warning("database %s: fold failed: %s, will retry", d->cfg.db_path, store_errmsg(d->store));
+                else
+                        log_debug("folded %" PRId64 " samples", folded);
+                d->next_fold = mono + MIN(usec_of(d->cfg.interval) * FOLD_TICKS, FOLD_MAX_USEC);
+        }
+        if (mono >= d->next_maintain) {
+                struct store_retention rt = {
+                        .raw_ms = (int64_t)(d->cfg.retention_raw * 1000),
+                        .minute_ms = (int64_t)(d->cfg.retention_minute * 1000),
+                        .hour_ms = (int64_t)(d->cfg.retention_hour * 1000),
+                };
+                struct store_maintenance m;
+
+                r = store_maintain(d->store, now_ms, &rt, &m);
+                if (r < 0)
+                        log_warning("database %s: retention pass failed: %s, will retry", d->cfg.db_path,
+                                    store_errmsg(d->store));
+                else if (m.pruned > 0)
+                        log_debug("retention: pruned %" PRId64 " rows", m.pruned);
+                d->next_maintain = mono + MAINTAIN_USEC;
+        }
+}
+
+static void update_status(struct daemon *d, usec_t mono)
+{
+        struct sampler_stats ss;
+        struct writer_stats ws;
+        char cost[32];
+
+        if (mono < d->next_status)
+                return;
+        d->next_status = mono + STATUS_USEC;
+        sampler_get_stats(d->sampler, &ss);
+        writer_get_stats(d->writer, &ws);
+        (void)sd_notifyf(false, "STATUS=Watching %u processes (%zu rules); last tick %s%s",
+                         ss.watched, d->cfg.n_rules, format_duration((double)d->last_tick_cost / 1e6, cost, sizeof(cost)),
+                         d->db_failing ? "; database unwritable, buffering" : "");
+        if (ss.capped > d->reported_capped) {
+                unsigned suppressed;
+
+                if (ratelimit_allow(&d->cap_rl, mono, &suppressed))
+                        log_warning("max-processes (%" PRIu64 ") reached: %" PRIu64 " matching processes not watched",
+                                    d->cfg.max_processes, ss.capped - d->reported_capped);
+                d->reported_capped = ss.capped;
+        }
+}
+
+static void schedule(struct daemon *d, usec_t started, usec_t finished)
+{
+        usec_t interval = usec_of(d->cfg.interval);
+
+        d->last_tick_cost = finished - started;
+        d->next_tick += interval;
+        if (d->next_tick <= finished) {
+                /* The tick did not fit in its interval. Catching up would only queue more
+                 * ticks behind this one; skip to the next free slot, and leave at least as
+                 * much idle time as the tick took, so sampling degrades to a longer
+                 * interval instead of falling behind without bound. */
+                usec_t next = finished + MAX(d->last_tick_cost, interval / 2);
+                unsigned suppressed;
+                char a[32], b[32];
+
+                if (ratelimit_allow(&d->overrun_rl, finished, &suppressed))
+                        log_warning("a tick took %s, longer than the interval %s: sampling less often (this "
+                                    "happened %u more times)",
+                                    format_duration((double)d->last_tick_cost / 1e6, a, sizeof(a)),
+                                    format_duration(d->cfg.interval, b, sizeof(b)), suppressed);
+                d->next_tick = next;
+        }
+        (void)sd_event_source_set_time(d->timer, d->next_tick);
+}
+
+static void run_once(struct daemon *d, usec_t mono)
+{
+        int64_t now_ms = wall_ms(d, mono);
+        int r;
+
+        if (mono >= d->next_scan) {
+                r = sampler_scan(d->sampler, mono, now_ms);
+                if (r < 0)
+                        log_error("scanning %s failed: %s", d->cfg.proc_root, strerror(-r));
+                d->next_scan = mono + usec_of(d->cfg.scan_interval);
+        }
+        (void)sampler_tick(d->sampler, mono, now_ms);
+        if (mono >= d->next_commit) {
+                flush(d, mono);
+                d->next_commit = mono + usec_of(d->cfg.commit_interval);
+        }
+        fold_and_maintain(d, mono);
+}
+
+static int on_timer(sd_event_source *s UNUSED, uint64_t usec UNUSED, void *userdata)
+{
+        struct daemon *d = userdata;
+        usec_t started = now_usec(CLOCK_MONOTONIC);
+
+        run_once(d, started);
+        schedule(d, started, now_usec(CLOCK_MONOTONIC));
+        update_status(d, now_usec(CLOCK_MONOTONIC));
+        return 0;
+}
+
+/* ---- signals ---- */
+
+static int on_terminate(sd_event_source *s UNUSED, const struct signalfd_siginfo *si, void *userdata)
+{
+        struct daemon *d = userdata;
+
+        log_info("received %s, flushing and exiting", strsignal((int)si->ssi_signo));
+        (void)sd_notify(false, "STOPPING=1\nSTATUS=Flushing samples and exiting");
+        return sd_event_exit(d->event, 0);
+}
+
+static void reload(struct daemon *d)
+{
+        struct config cfg;
+        int64_t *ids = NULL, *gens = NULL;
+        usec_t mono = now_usec(CLOCK_MONOTONIC);
+        int r;
+
+        (void)sd_notifyf(false, "RELOADING=1\nMONOTONIC_USEC=%" PRIu64 "\nSTATUS=Reloading configuration", mono);
+        r = load_config(&d->opt, &cfg);
+        if (r < 0) {
+                log_error("reload: configuration has errors; keeping the running configuration");
+                config_free(&cfg);
+                goto done;
+        }
+        if (strcmp(cfg.db_path, d->cfg.db_path) != 0 || strcmp(cfg.proc_root, d->cfg.proc_root) != 0)
+                log_warning("reload: database and proc-root changes take effect at the next restart");
+        r = register_rules(d, &cfg, wall_ms(d, mono), &ids, &gens);
+        if (r < 0) {
+                log_error("reload: cannot record rules in the database (%s); keeping the running configuration",
+                          store_errmsg(d->store));
+                config_free(&cfg);
+                goto done;
+        }
+        /* Keep what only a restart can change. */
+        free(cfg.db_path);
+        cfg.db_path = strdup(d->cfg.db_path);
+        free(cfg.proc_root);
+        cfg.proc_root = strdup(d->cfg.proc_root);
+        if (!cfg.db_path || !cfg.proc_root) {
+                log_error("reload: out of memory; keeping the running configuration");
+                config_free(&cfg);
+                free(ids);
+                free(gens);
+                goto done;
+        }
+        r = sampler_reconfigure(d->sampler, &cfg, ids, gens, wall_ms(d, mono));
+        if (r < 0) {
+                log_error("reload: %s; keeping the running configuration", strerror(-r));
+                config_free(&cfg);
+                free(ids);
+                free(gens);
+                goto done;
+        }
+        config_free(&d->cfg);
+        free(d->rule_ids);
+        free(d->generations);
+        d->cfg = cfg;
+        d->rule_ids = ids;
+        d->generations = gens;
+        log_set_max_level(d->cfg.log_level);
+        d->next_scan = 0;
+        (void)writer_put_event(d->writer, wall_ms(d, mono), "reload", NULL);
+        log_info("configuration reloaded: %zu rules", d->cfg.n_rules);
+done:
+        (void)sd_notify(false, "READY=1");
+        d->next_status = 0;
+}
+
+static int on_hup(sd_event_source *s UNUSED, const struct signalfd_siginfo *si UNUSED, void *userdata)
+{
+        reload(userdata);
+        return 0;
+}
+
+/* ---- start and stop ---- */
+
+static void usage(FILE *f)
+{
+        fprintf(f,
+                "Usage: leakwatchd [OPTION]...\n"
+                "Watch processes' memory and keep its history; detect leaks.\n\n"
+                "  -c, --config FILE      configuration file (default " CONFIG_DEFAULT_PATH ")\n"
+                "  -d, --db PATH          database file (default " CONFIG_DEFAULT_DB ")\n"
+                "  -i, --interval SECONDS sampling interval; fractions allowed (0.2)\n"
+                "  -p, --pid PID          watch this process (repeatable); replaces the file's rules\n"
+                "  -m, --match REGEX      watch processes whose command line matches (repeatable)\n"
+                "  -w, --window DURATION  detector time scale (6h on servers, 2m for short jobs)\n"
+                "      --proc-root PATH   read processes from PATH instead of /proc\n"
+                "      --runtime-dir PATH control and agent sockets (default /run/leakwatch)\n"
+                "      --log-level LEVEL  err, warning, notice, info or debug\n"
+                "      --check-config     validate the configuration and exit\n"
+                "  -h, --help             show this help\n"
+                "      --version          show the version\n");
+}
+
+static int parse_level(const char *s)
+{
+        static const char *const names[] = { "emerg", "alert", "crit", "err", "warning", "notice", "info", "debug" };
+
+        for (size_t i = 0; i < ELEMENTSOF(names); i++)
+                if (strcmp(s, names[i]) == 0)
+                        return (int)i;
+        return -1;
+}
+
+static int parse_args(int argc, char **argv, struct options *o)
+{
+        enum { OPT_PROC_ROOT = 256, OPT_RUNTIME_DIR, OPT_LOG_LEVEL, OPT_CHECK, OPT_VERSION };
+        static const struct option longopts[] = {
+                { "config", required_argument, NULL, 'c' },
+                { "db", required_argument, NULL, 'd' },
+                { "interval", required_argument, NULL, 'i' },
+                { "pid", required_argument, NULL, 'p' },
+                { "match", required_argument, NULL, 'm' },
+                { "window", required_argument, NULL, 'w' },
+                { "proc-root", required_argument, NULL, OPT_PROC_ROOT },
+                { "runtime-dir", required_argument, NULL, OPT_RUNTIME_DIR },
+                { "log-level", required_argument, NULL, OPT_LOG_LEVEL },
+                { "check-config", no_argument, NULL, OPT_CHECK },
+                { "help", no_argument, NULL, 'h' },
+                { "version", no_argument, NULL, OPT_VERSION },
+                {}
+        };
+        int c;
+
+        o->config_path = CONFIG_DEFAULT_PATH;
+        o->log_level = -1;
+        while ((c = getopt_long(argc, argv, "c:d:i:p:m:w:h", longopts, NULL)) != -1) {
+                switch (c) {
+                case 'c':
+                        o->config_path = optarg;
+                        o->config_explicit = true;
+                        break;
+                case 'd':
+                        if (!*optarg) {
+                                fprintf(stderr, "leakwatchd: --db: empty path\n");
+                                return -EINVAL;
+                        }
+                        o->db_path = optarg;
+                        break;
+                case 'i':
+                        /* The same bounds the configuration file enforces. */
+                        if (parse_duration(optarg, &o->interval) < 0 || o->interval < 0.05 || o->interval > 3600) {
+                                fprintf(stderr, "leakwatchd: --interval '%s': expected seconds between 0.05 and 3600\n",
+                                        optarg);
+                                return -EINVAL;
+                        }
+                        break;
+                case 'w':
+                        if (parse_duration(optarg, &o->window) < 0 || o->window < 1) {
+                                fprintf(stderr, "leakwatchd: --window '%s': expected a duration such as 2m or 6h\n",
+                                        optarg);
+                                return -EINVAL;
+                        }
+                        break;
+                case 'p': {
+                        int64_t v;
+                        pid_t *n;
+
+                        if (parse_int64(optarg, 1, INT32_MAX, &v) < 0) {
+                                fprintf(stderr, "leakwatchd: --pid '%s': expected a process ID\n", optarg);
+                                return -EINVAL;
+                        }
+                        n = realloc(o->pids, (o->n_pids + 1) * sizeof(*n));
+                        if (!n)
+                                return -ENOMEM;
+                        o->pids = n;
+                        o->pids[o->n_pids++] = (pid_t)v;
+                        break;
+                }
+                case 'm': {
+                        char **n = realloc(o->matches, (o->n_matches + 1) * sizeof(*n));
+
+                        if (!n)
+                                return -ENOMEM;
+                        o->matches = n;
+                        o->matches[o->n_matches++] = optarg;
+                        break;
+                }
+                case OPT_PROC_ROOT:
+                        o->proc_root = optarg;
+                        break;
+                case OPT_RUNTIME_DIR:
+                        o->runtime_dir = optarg;
+                        break;
+                case OPT_LOG_LEVEL:
+                        o->log_level = parse_level(optarg);
+                        if (o->log_level < 0) {
+                                fprintf(stderr, "leakwatchd: --log-level '%s': expected err, warning, notice, info "
+                                                "or debug\n", optarg);
+                                return -EINVAL;
+                        }
+                        break;
+                case OPT_CHECK:
+                        o->check_config = true;
+                        break;
+                case 'h':
+                        usage(stdout);
+                        exit(EXIT_SUCCESS);
+                case OPT_VERSION:
+                        printf("leakwatchd " LEAKWATCH_VERSION "\n");
+                        exit(EXIT_SUCCESS);
+                default:
+                        usage(stderr);
+                        return -EDOM; /* usage error */
+                }
+        }
+        if (optind < argc) {
+                fprintf(stderr, "leakwatchd: unexpected argument '%s'\n", argv[optind]);
+                usage(stderr);
+                return -EDOM;
+        }
+        return 0;
+}
+
+/* Each watched process holds three descriptors open; systemd's default soft limit
+ * (1024) would cap us near 300 processes, while the hard limit is meant to be raised
+ * to by programs that need it. */
+static void raise_fd_limit(void)
+{
+        struct rlimit rl;
+
+        if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+                rl.rlim_cur = rl.rlim_max;
+                (void)setrlimit(RLIMIT_NOFILE, &rl);
+        }
+}
+
+static int setup(struct daemon *d)
+{
+        struct sampler_env env;
+        char err[256];
+        int64_t btime_ms = 0;
+        usec_t mono;
+        sigset_t ss;
+        int r;
+
+        d->proc_root = proc_root_open(d->cfg.proc_root);
+        if (d->proc_root < 0) {
+                log_error("cannot open proc root %s: %s", d->cfg.proc_root, strerror(-d->proc_root));
+                return d->proc_root;
+        }
+        r = proc_read_boot_id(d->proc_root, d->boot_id, sizeof(d->boot_id));
+        if (r < 0) {
+                log_error("cannot read the boot id under %s: %s", d->cfg.proc_root, strerror(-r));
+                return r;
+        }
+        if (host_boot_time_ms(&btime_ms) < 0)
+                log_warning("cannot read the boot time; process start times will be unknown");
+
+        r = store_open(d->cfg.db_path, STORE_RW, &d->store, err, sizeof(err));
+        if (r < 0) {
+                log_error("cannot open database %s: %s", d->cfg.db_path, err);
+                return r;
+        }
+        if (d->cfg.max_db_size > 0) {
+                r = store_set_size_limit(d->store, (int64_t)d->cfg.max_db_size);
+                if (r < 0)
+                        log_warning("cannot cap the database size: %s", store_errmsg(d->store));
+        }
+        mono = now_usec(CLOCK_MONOTONIC);
+        d->anchor_mono = mono;
+        d->anchor_real_ms = (int64_t)(now_usec(CLOCK_REALTIME) / USEC_PER_MSEC);
+
+        r = register_rules(d, &d->cfg, wall_ms(d, mono), &d->rule_ids, &d->generations);
+        if (r < 0) {
+                log_error("cannot record rules in database %s: %s", d->cfg.db_path, store_errmsg(d->store));
+                return r;
+        }
+        r = writer_new(d->store, d->cfg.backlog, &d->writer);
+        if (r < 0)
+                return r;
+        env = (struct sampler_env){
+                .proc_root = d->proc_root,
+                .boot_id = d->boot_id,
+                .btime_ms = btime_ms,
+                .hz = host_clock_ticks(),
+                .self = getpid(),
+                .store = d->store,
+                .writer = d->writer,
+        };
+        r = sampler_new(&env, &d->cfg, d->rule_ids, d->generations, NULL, &d->sampler);
+        if (r < 0) {
+                log_error("cannot set up sampling: %s", strerror(-r));
+                return r;
+        }
+        r = sampler_resume(d->sampler, wall_ms(d, mono));
+        if (r < 0)
+                log_warning("cannot resume the previous run's processes: %s", store_errmsg(d->store));
+
+        r = sd_event_default(&d->event);
+        if (r < 0)
+                return r;
+        sigemptyset(&ss);
+        sigaddset(&ss, SIGTERM);
+        sigaddset(&ss, SIGINT);
+        sigaddset(&ss, SIGHUP);
+        sigprocmask(SIG_BLOCK, &ss, NULL);
+        r = sd_event_add_signal(d->event, NULL, SIGTERM, on_terminate, d);
+        if (r >= 0)
+                r = sd_event_add_signal(d->event, NULL, SIGINT, on_terminate, d);
+        if (r >= 0)
+                r = sd_event_add_signal(d->event, NULL, SIGHUP, on_hup, d);
+        if (r >= 0)
+                r = sd_event_add_time(d->event, &d->timer, CLOCK_MONOTONIC, mono, 0, on_timer, d);
+        if (r < 0) {
+                log_error("cannot set up the event loop: %s", strerror(-r));
+                return r;
+        }
+        /* Pings WATCHDOG=1 from the loop itself when WATCHDOG_USEC is set: a stuck loop
+         * stops pinging and systemd restarts us. */
+        (void)sd_event_set_watchdog(d->event, true);
+        (void)sd_event_source_set_enabled(d->timer, SD_EVENT_ON);
+        d->next_tick = mono;
+        d->next_fold = mono + MIN(usec_of(d->cfg.interval) * FOLD_TICKS, FOLD_MAX_USEC);
+        d->next_maintain = mono;
+        return 0;
+}
+
+static void teardown(struct daemon *d)
+{
+        int r;
+
+        if (d->writer) {
+                (void)writer_put_event(d->writer, wall_ms(d, now_usec(CLOCK_MONOTONIC)), "stop", NULL);
+                r = writer_flush(d->writer);
+                if (r < 0) {
+                        struct writer_stats ws;
+
+                        writer_get_stats(d->writer, &ws);
+                        log_error("database %s: final write failed: %s; %" PRIu64 " samples lost", d->cfg.db_path,
+                                  store_errmsg(d->store), ws.pending);
+                        d->exit_code = EXIT_FAILURE;
+                }
+        }
+        sd_event_source_unref(d->timer);
+        sd_event_unref(d->event);
+        sampler_free(d->sampler);
+        writer_free(d->writer);
+        store_close(d->store);
+        safe_close(d->proc_root);
+        config_free(&d->cfg);
+        free(d->rule_ids);
+        free(d->generations);
+        free(d->opt.pids);
+        free(d->opt.matches);
+}
+
+int main(int argc, char **argv)
+{
+        struct daemon d = {
+                .proc_root = -1,
+                .db_fail_rl = RATELIMIT_INIT(DB_FAIL_LOG_USEC, 1),
+                .overrun_rl = RATELIMIT_INIT(60 * USEC_PER_SEC, 1),
+                .cap_rl = RATELIMIT_INIT(60 * USEC_PER_SEC, 1),
+        };
+        int r;
+
+        log_open("leakwatchd", false);
+        r = parse_args(argc, argv, &d.opt);
+        if (r < 0) {
+                free(d.opt.pids);
+                free(d.opt.matches);
+                return r == -EDOM ? EXIT_USAGE : EXIT_FAILURE;
+        }
+        r = load_config(&d.opt, &d.cfg);
+        if (d.opt.check_config) {
+                if (r >= 0)
+                        printf("%s: configuration OK (%zu rules)\n", d.opt.config_path, d.cfg.n_rules);
+                config_free(&d.cfg);
+                free(d.opt.pids);
+                free(d.opt.matches);
+                return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+        }
+        if (r < 0) {
+                config_free(&d.cfg);
+                free(d.opt.pids);
+                free(d.opt.matches);
+                return EXIT_FAILURE;
+        }
+        log_set_max_level(d.cfg.log_level);
+        raise_fd_limit();
+
+        r = setup(&d);
+        if (r < 0) {
+                (void)sd_notifyf(false, "STATUS=Failed to start: %s\nERRNO=%d", strerror(-r), -r);
+                d.writer = NULL; /* nothing measured yet: nothing to flush */
+                teardown(&d);
+                return EXIT_FAILURE;
+        }
+        /* Ready once the first pass has stored its data: a client started right after
+         * systemd reports us up finds something to show. */
+        on_timer(NULL, 0, &d);
+        flush(&d, now_usec(CLOCK_MONOTONIC));
+        d.next_commit = now_usec(CLOCK_MONOTONIC) + usec_of(d.cfg.commit_interval);
+        (void)writer_put_event(d.writer, wall_ms(&d, now_usec(CLOCK_MONOTONIC)), "start", NULL);
+        (void)sd_notify(false, "READY=1");
+        log_info("watching with %zu rules, interval %gs, database %s", d.cfg.n_rules, d.cfg.interval, d.cfg.db_path);
+
+        r = sd_event_loop(d.event);
+        if (r < 0) {
+                log_error("event loop failed: %s", strerror(-r));
+                d.exit_code = EXIT_FAILURE;
+        }
+        teardown(&d);
+        return d.exit_code;
+}

@@ -1,0 +1,1017 @@
+/* sampler: finds the processes the rules ask for and measures them every tick through
+ * /proc descriptors kept open across ticks, handing samples to the writer and to
+ * whoever listens (the detector engine). */
+#include "sampler.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pidmap.h"
+#include "proc.h"
+
+/* A process chain deeper than this is not walked for ancestry (children rules and
+ * self-exclusion); real trees are a handful deep, and the bound keeps a forged or
+ * cyclic ppid chain (PID reuse mid-walk) from looping. */
+#define ANCESTRY_MAX 64
+/* After the fd directory refused us (another user's process without
+ * CAP_DAC_READ_SEARCH), try again this much later rather than every tick: the answer
+ * changes only if the process changes credentials. */
+#define FDS_RETRY_USEC (60 * USEC_PER_SEC)
+/* Scratch space for one /proc read. status is ~1.5 KiB, smaps_rollup ~1 KiB; the smaps
+ * prefix that holds the heap record is bounded by this too (the heap follows the
+ * executable's few mappings, well inside 64 KiB of smaps text). */
+#define SCRATCH_SIZE (64 * 1024)
+
+/* Every process on the host as of the last scan, watched or not. */
+struct known {
+        pid_t pid;
+        pid_t ppid;
+        uint64_t start_ticks;
+        uint64_t rss_at_class;          /* RSS (bytes) when last classified */
+        char comm[PROC_COMM_MAX + 1];
+        int32_t watched;                /* index into watched[], or -1 */
+        uint32_t seen;                  /* scan generation that last listed it */
+        bool excluded;                  /* the daemon or one of its descendants */
+        bool kthread;
+        bool classified;
+};
+
+struct watched {
+        bool used;
+        struct sampler_proc p;          /* the listeners' view; strings point below */
+        char comm[PROC_COMM_MAX + 1];
+        char unit[PROC_UNIT_MAX];
+        char cgroup[PROC_CGROUP_MAX];
+        char *cmdline;
+        struct proc_files files;
+        usec_t next_rollup;             /* smaps_rollup not before this (monotonic) */
+        usec_t next_fds;                /* fd count not before this, after a refusal */
+        uint8_t fds_why;                /* why the fd count is unknown meanwhile */
+        struct sample last;
+};
+
+struct rule_state {
+        int64_t id;
+        int64_t generation;
+        unsigned live;
+        struct sample sum;              /* this tick's sum over the rule's processes */
+        unsigned nsum;
+        unsigned known_count[M__MAX];   /* members that had metric m this tick */
+};
+
+struct sampler {
+        struct sampler_env env;
+        const struct config *cfg;
+        struct rule_state *rules;
+        struct sampler_listener listener;
+        bool need_uid, need_cmdline, need_cgroup, any_children;
+        uint64_t *min_rss;              /* distinct rule thresholds, ascending */
+        size_t n_min_rss;
+
+        struct known *known;
+        size_t n_known, cap_known;
+        int32_t *known_free;            /* stack of free known[] slots */
+        size_t n_known_free;
+        struct pidmap by_pid;
+
+        struct watched *watched;
+        size_t cap_watched;
+        unsigned n_watched;
+
+        int64_t next_id;
+        uint32_t scan_gen;
+        uint64_t tick_no;
+        pid_t *pids;
+        size_t cap_pids;
+        long page_size;
+        char *buf;
+        struct sampler_stats stats;
+};
+
+/* ---- configuration ---- */
+
+static int cmp_u64(const void *a, const void *b)
+{
+        uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+        return x < y ? -1 : x > y;
+}
+
+static int apply_config(struct sampler *s, const struct config *cfg, const int64_t *rule_ids,
+                        const int64_t *generations)
+{
+        struct rule_state *rules;
+        uint64_t *thresholds;
+        size_t n = 0;
+
+        rules = calloc(cfg->n_rules ? cfg->n_rules : 1, sizeof(*rules));
+        thresholds = calloc(cfg->n_rules ? cfg->n_rules : 1, sizeof(*thresholds));
+        if (!rules || !thresholds) {
+                free(rules);
+                free(thresholds);
+                return -ENOMEM;
+        }
+        s->need_uid = s->need_cmdline = s->need_cgroup = s->any_children = false;
+        for (size_t i = 0; i < cfg->n_rules; i++) {
+                const struct rule_cfg *r = &cfg->rules[i];
+
+                rules[i].id = rule_ids[i];
+                rules[i].generation = generations ? generations[i] : 0;
+                s->need_uid |= r->has_uid;
+                s->need_cmdline |= r->cmdline_re_src != NULL;
+                s->need_cgroup |= r->unit_glob != NULL || r->cgroup_prefix != NULL;
+                s->any_children |= r->children;
+                if (r->min_rss > 0)
+                        thresholds[n++] = r->min_rss;
+        }
+        qsort(thresholds, n, sizeof(*thresholds), cmp_u64);
+        free(s->rules);
+        free(s->min_rss);
+        s->rules = rules;
+        s->min_rss = thresholds;
+        s->n_min_rss = n;
+        s->cfg = cfg;
+        return 0;
+}
+
+int sampler_new(const struct sampler_env *env, const struct config *cfg, const int64_t *rule_ids,
+                const int64_t *generations, const struct sampler_listener *listener, struct sampler **ret)
+{
+        struct sampler *s;
+        int r;
+
+        s = calloc(1, sizeof(*s));
+        if (!s)
+                return -ENOMEM;
+        s->env = *env;
+        if (listener)
+                s->listener = *listener;
+        pidmap_init(&s->by_pid);
+        s->page_size = sysconf(_SC_PAGESIZE);
+        s->buf = malloc(SCRATCH_SIZE);
+        if (!s->buf) {
+                sampler_free(s);
+                return -ENOMEM;
+        }
+        r = apply_config(s, cfg, rule_ids, generations);
+        if (r < 0) {
+                sampler_free(s);
+                return r;
+        }
+        r = store_max_process_id(env->store, &s->next_id);
+        if (r < 0) {
+                sampler_free(s);
+                return r;
+        }
+        s->next_id++;
+        *ret = s;
+        return 0;
+}
+
+void sampler_free(struct sampler *s)
+{
+        if (!s)
+                return;
+        for (size_t i = 0; i < s->cap_watched; i++)
+                if (s->watched[i].used) {
+                        proc_files_close(&s->watched[i].files);
+                        free(s->watched[i].cmdline);
+                }
+        free(s->watched);
+        free(s->known);
+        free(s->known_free);
+        pidmap_free(&s->by_pid);
+        free(s->rules);
+        free(s->min_rss);
+        free(s->pids);
+        free(s->buf);
+        free(s);
+}
+
+/* ---- the known table ---- */
+
+static struct known *known_get(struct sampler *s, pid_t pid)
+{
+        int32_t i = pidmap_get(&s->by_pid, pid);
+        return i < 0 ? NULL : &s->known[i];
+}
+
+static struct known *known_add(struct sampler *s, pid_t pid)
+{
+        int32_t i;
+
+        if (s->n_known_free > 0) {
+                i = s->known_free[--s->n_known_free];
+        } else {
+                if (s->n_known == s->cap_known) {
+                        size_t cap = s->cap_known ? s->cap_known * 2 : 256;
+                        struct known *k = realloc(s->known, cap * sizeof(*k));
+                        int32_t *f;
+
+                        if (!k)
+                                return NULL;
+                        s->known = k;
+                        f = realloc(s->known_free, cap * sizeof(*f));
+                        if (!f)
+                                return NULL;
+                        s->known_free = f;
+                        s->cap_known = cap;
+                }
+                i = (int32_t)s->n_known++;
+        }
+        if (pidmap_put(&s->by_pid, pid, i) < 0) {
+                s->known_free[s->n_known_free++] = i;
+                return NULL;
+        }
+        s->known[i] = (struct known){ .pid = pid, .watched = -1 };
+        return &s->known[i];
+}
+
+static void known_del(struct sampler *s, struct known *k)
+{
+        int32_t i = (int32_t)(k - s->known);
+
+        pidmap_del(&s->by_pid, k->pid);
+        k->pid = 0;
+        s->known_free[s->n_known_free++] = i;
+}
+
+/* ---- watching ---- */
+
+static void rule_end_member(struct sampler *s, struct watched *w)
+{
+        if (w->p.rule < s->cfg->n_rules && s->rules[w->p.rule].live > 0)
+                s->rules[w->p.rule].live--;
+}
+
+/* Stops watching: records the end (or the loss of interest) and frees the slot. */
+static void unwatch(struct sampler *s, struct watched *w, int64_t now_ms, const char *reason, bool gone)
+{
+        struct known *k = known_get(s, w->p.pid);
+
+        (void)writer_end_process(s->env.writer, w->p.id, now_ms, reason);
+        if (s->listener.ended)
+                s->listener.ended(s->listener.userdata, &w->p, now_ms, reason);
+        rule_end_member(s, w);
+        proc_files_close(&w->files);
+        free(w->cmdline);
+        w->cmdline = NULL;
+        w->used = false;
+        s->n_watched--;
+        s->stats.ended++;
+        if (k && k->start_ticks == w->p.start_ticks) {
+                if (gone)
+                        known_del(s, k);
+                else
+                        k->watched = -1;
+        }
+}
+
+static struct watched *watched_slot(struct sampler *s, int32_t *ret_index)
+{
+        for (size_t i = 0; i < s->cap_watched; i++)
+                if (!s->watched[i].used) {
+                        *ret_index = (int32_t)i;
+                        return &s->watched[i];
+                }
+        {
+                size_t cap = s->cap_watched ? s->cap_watched * 2 : 64;
+                struct watched *n = realloc(s->watched, cap * sizeof(*n));
+
+                if (!n)
+                        return NULL;
+                memset(n + s->cap_watched, 0, (cap - s->cap_watched) * sizeof(*n));
+                /* The listeners' views point into the slots: fix them after the move. */
+                for (size_t i = 0; i < s->cap_watched; i++)
+                        if (n[i].used) {
+                                n[i].p.comm = n[i].comm;
+                                n[i].p.unit = n[i].unit;
+                                n[i].p.cgroup = n[i].cgroup;
+                        }
+                *ret_index = (int32_t)s->cap_watched;
+                s->watched = n;
+                s->cap_watched = cap;
+                return &n[*ret_index];
+        }
+}
+
+/* The details a stored process row and a rule match need beyond stat. */
+struct details {
+        uid_t uid;
+        bool has_uid;
+        char cmdline[PROC_CMDLINE_MAX];
+        char cgroup[PROC_CGROUP_MAX];
+        char unit[PROC_UNIT_MAX];
+};
+
+static void read_details(struct sampler *s, int piddir, bool uid, bool cmdline, bool cgroup, struct details *d)
+{
+        ssize_t n;
+
+        if (uid && !d->has_uid) {
+                struct proc_status st;
+
+                n = proc_read_file(piddir, "status", s->buf, SCRATCH_SIZE);
+                if (n >= 0 && proc_parse_status(s->buf, (size_t)n, &st) == 0 && (st.have & (1u << PS_UID))) {
+                        d->uid = st.uid_eff;
+                        d->has_uid = true;
+                }
+        }
+        if (cmdline && !d->cmdline[0]) {
+                n = proc_read_file(piddir, "cmdline", s->buf, SCRATCH_SIZE);
+                /* A command line longer than the buffer is still usable as a prefix. */
+                if (n >= 0 || n == -E2BIG)
+                        proc_cmdline_join(s->buf, n >= 0 ? (size_t)n : strnlen(s->buf, SCRATCH_SIZE),
+                                          d->cmdline, sizeof(d->cmdline));
+        }
+        if (cgroup && !d->cgroup[0]) {
+                n = proc_read_file(piddir, "cgroup", s->buf, SCRATCH_SIZE);
+                if (n >= 0 && proc_parse_cgroup(s->buf, (size_t)n, d->cgroup, sizeof(d->cgroup)) == 0)
+                        (void)proc_cgroup_unit(d->cgroup, d->unit, sizeof(d->unit));
+        }
+}
+
+/* Starts watching the process of k under rule (as a child of parent_id if not 0).
+ * Returns 0, or -errno when it could not (gone, refused, cap reached, database). */
+static int watch(struct sampler *s, struct known *k, size_t rule, int64_t parent_id, struct details *d,
+                 int64_t now_ms, usec_t mono, int64_t resume_id)
+{
+        struct rule_state *rs = &s->rules[rule];
+        struct proc_files files = PROC_FILES_INIT;
+        struct store_process row;
+        struct proc_stat st;
+        struct watched *w;
+        int64_t id = resume_id;
+        bool is_new = false;
+        int32_t slot;
+        ssize_t n;
+        int r;
+
+        if (s->n_watched >= s->cfg->max_processes) {
+                s->stats.capped++;
+                return -E2BIG;
+        }
+        r = proc_files_open(s->env.proc_root, k->pid, &files);
+        if (r < 0)
+                return r;
+        /* The PID may have been reused between the scan's read and this open: only the
+         * start time read through the new descriptors proves which process they hold. */
+        n = proc_pread(files.stat, s->buf, SCRATCH_SIZE);
+        if (n <= 0 || proc_parse_stat(s->buf, (size_t)n, &st) < 0 || st.starttime != k->start_ticks) {
+                proc_files_close(&files);
+                return -ESRCH;
+        }
+        read_details(s, files.dir, true, true, true, d);
+
+        if (id == 0) {
+                r = store_find_process(s->env.store, s->env.boot_id, k->pid, (int64_t)k->start_ticks, &id);
+                if (r == 0) {
+                        r = writer_reopen_process(s->env.writer, id, rs->id,
+                                                  rs->live == 0 ? rs->generation + 1 : rs->generation);
+                } else if (r == -ENOENT) {
+                        id = s->next_id++;
+                        is_new = true;
+                        r = 0;
+                } else {
+                        /* Cannot tell whether it is known: try again at the next scan
+                         * rather than risk two rows for one process. */
+                        proc_files_close(&files);
+                        return r;
+                }
+                if (r < 0) {
+                        proc_files_close(&files);
+                        return r;
+                }
+        }
+        w = watched_slot(s, &slot);
+        if (!w) {
+                proc_files_close(&files);
+                return -ENOMEM;
+        }
+        /* A rule whose processes had all ended starts a new generation: a restarted
+         * service is not a continuation of the old one. */
+        if (rs->live == 0 && resume_id == 0)
+                rs->generation++;
+        rs->live++;
+
+        memset(w, 0, sizeof(*w));
+        w->used = true;
+        w->files = files;
+        snprintf(w->comm, sizeof(w->comm), "%s", k->comm);
+        snprintf(w->unit, sizeof(w->unit), "%s", d->unit);
+        snprintf(w->cgroup, sizeof(w->cgroup), "%s", d->cgroup);
+        w->cmdline = strdup(d->cmdline);
+        w->next_rollup = mono;
+        w->p = (struct sampler_proc){
+                .id = id,
+                .pid = k->pid,
+                .start_ticks = k->start_ticks,
+                .start_ms = s->env.btime_ms + (int64_t)(k->start_ticks * 1000 / (uint64_t)s->env.hz),
+                .comm = w->comm,
+                .cmdline = w->cmdline ? w->cmdline : "",
+                .unit = w->unit,
+                .cgroup = w->cgroup,
+                .uid = d->has_uid ? d->uid : (uid_t)-1,
+                .rule = rule,
+                .rule_id = rs->id,
+                .generation = rs->generation,
+                .parent_id = parent_id,
+        };
+        s->n_watched++;
+        s->stats.started++;
+        k->watched = slot;
+
+        if (is_new) {
+                row = (struct store_process){
+                        .id = id,
+                        .pid = k->pid,
+                        .start_ticks = (int64_t)k->start_ticks,
+                        .start_ms = w->p.start_ms,
+                        .ppid = k->ppid,
+                        .uid = d->has_uid ? (int64_t)d->uid : -1,
+                        .comm = w->comm,
+                        .comm_len = strlen(w->comm),
+                        .cmdline = w->p.cmdline,
+                        .cmdline_len = strlen(w->p.cmdline),
+                        .unit = d->unit[0] ? d->unit : NULL,
+                        .cgroup = d->cgroup[0] ? d->cgroup : NULL,
+                        .rule_id = rs->id,
+                        .generation = rs->generation,
+                        .parent_id = parent_id,
+                        .first_ms = now_ms,
+                };
+                snprintf(row.boot_id, sizeof(row.boot_id), "%s", s->env.boot_id);
+                (void)writer_put_process(s->env.writer, &row);
+        }
+        if (s->listener.started)
+                s->listener.started(s->listener.userdata, &w->p, resume_id != 0);
+        return 0;
+}
+
+/* ---- classification ---- */
+
+static int read_stat_of(struct sampler *s, pid_t pid, struct proc_stat *ret)
+{
+        char path[32];
+        ssize_t n;
+
+        snprintf(path, sizeof(path), "%d/stat", (int)pid);
+        n = proc_read_file(s->env.proc_root, path, s->buf, SCRATCH_SIZE);
+        if (n < 0)
+                return (int)n;
+        return proc_parse_stat(s->buf, (size_t)n, ret);
+}
+
+static void fill_known(struct known *k, const struct proc_stat *st, long page_size)
+{
+        k->ppid = st->ppid;
+        k->start_ticks = st->starttime;
+        k->kthread = proc_stat_is_kthread(st);
+        k->rss_at_class = st->rss_pages > 0 ? (uint64_t)st->rss_pages * (uint64_t)page_size : 0;
+        snprintf(k->comm, sizeof(k->comm), "%s", st->comm);
+}
+
+static int classify(struct sampler *s, struct known *k, const struct proc_stat *st, int depth, int64_t now_ms,
+                    usec_t mono);
+
+/* Returns the known entry of pid, classifying it first if this scan has not (a parent
+ * can carry a higher PID than its child once PIDs wrap). */
+static struct known *ensure_known(struct sampler *s, pid_t pid, int depth, int64_t now_ms, usec_t mono)
+{
+        struct proc_stat st;
+        struct known *k;
+
+        if (pid <= 0 || depth > ANCESTRY_MAX)
+                return NULL;
+        k = known_get(s, pid);
+        if (k && k->seen == s->scan_gen)
+                return k;
+        if (read_stat_of(s, pid, &st) < 0)
+                return k;
+        if (k && k->start_ticks != st.starttime) {
+                if (k->watched >= 0)
+                        return k; /* the tick will notice the old one is gone */
+                known_del(s, k);
+                k = NULL;
+        }
+        if (!k) {
+                k = known_add(s, pid);
+                if (!k)
+                        return NULL;
+        }
+        (void)classify(s, k, &st, depth + 1, now_ms, mono);
+        /* classify() may have grown known[]: look it up again. */
+        return known_get(s, pid);
+}
+
+/* The watched ancestor whose rule takes children, or NULL. */
+static struct watched *watched_ancestor(struct sampler *s, const struct known *k, int depth, int64_t now_ms,
+                                        usec_t mono)
+{
+        pid_t ppid = k->ppid;
+
+        for (int i = 0; i < ANCESTRY_MAX && ppid > 0; i++) {
+                struct known *a = ensure_known(s, ppid, depth + i, now_ms, mono);
+
+                if (!a)
+                        return NULL;
+                if (a->watched >= 0) {
+                        struct watched *w = &s->watched[a->watched];
+                        if (s->cfg->rules[w->p.rule].children)
+                                return w;
+                }
+                if (a->ppid == ppid)
+                        return NULL;
+                ppid = a->ppid;
+        }
+        return NULL;
+}
+
+static int classify(struct sampler *s, struct known *k, const struct proc_stat *st, int depth, int64_t now_ms,
+                    usec_t mono)
+{
+        pid_t pid = k->pid;
+        struct details d = { 0 };
+        struct proc_desc desc;
+        struct known *parent;
+        struct watched *anc;
+        char dirname[16];
+        int piddir;
+
+        fill_known(k, st, s->page_size);
+        k->seen = s->scan_gen;
+        k->classified = true;
+
+        /* Never the daemon, nor anything it started (hooks and their children). */
+        parent = pid == s->env.self ? NULL : ensure_known(s, k->ppid, depth, now_ms, mono);
+        k = known_get(s, pid);
+        if (!k)
+                return -ENOMEM;
+        k->excluded = pid == s->env.self || k->ppid == s->env.self || (parent && parent->excluded);
+        if (k->excluded || k->watched >= 0)
+                return 0;
+
+        snprintf(dirname, sizeof(dirname), "%d", (int)pid);
+        piddir = openat(s->env.proc_root, dirname, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (piddir < 0)
+                return -errno;
+        read_details(s, piddir, s->need_uid, s->need_cmdline, s->need_cgroup, &d);
+        close(piddir);
+
+        desc = (struct proc_desc){
+                .pid = pid,
+                .uid = d.has_uid ? d.uid : (uid_t)-1,
+                .comm = k->comm,
+                .cmdline = d.cmdline,
+                .cgroup = d.cgroup,
+                .unit = d.unit,
+                .rss = k->rss_at_class,
+                .kthread = k->kthread,
+        };
+        /* A rule with a user selector cannot match a process whose uid we could not read. */
+        for (size_t i = 0; i < s->cfg->n_rules; i++) {
+                if (s->cfg->rules[i].has_uid && !d.has_uid)
+                        continue;
+                if (rule_matches(&s->cfg->rules[i], &desc))
+                        return watch(s, k, i, 0, &d, now_ms, mono, 0);
+        }
+        if (s->any_children && !k->kthread) {
+                anc = watched_ancestor(s, k, depth, now_ms, mono);
+                k = known_get(s, pid);
+                if (anc && k)
+                        return watch(s, k, anc->p.rule, anc->p.id, &d, now_ms, mono, 0);
+        }
+        return 0;
+}
+
+/* True if the process grew across a rule's min-rss since it was classified. */
+static bool crossed_min_rss(const struct sampler *s, uint64_t before, uint64_t now)
+{
+        for (size_t i = 0; i < s->n_min_rss; i++)
+                if (s->min_rss[i] > before && s->min_rss[i] <= now)
+                        return true;
+        return false;
+}
+
+int sampler_scan(struct sampler *s, usec_t mono_now, int64_t now_ms)
+{
+        ssize_t n;
+
+        n = proc_list_pids(s->env.proc_root, &s->pids, &s->cap_pids);
+        if (n < 0)
+                return (int)n;
+        s->scan_gen++;
+        s->stats.scans++;
+        for (ssize_t i = 0; i < n; i++) {
+                pid_t pid = s->pids[i];
+                struct known *k = known_get(s, pid);
+                struct proc_stat st;
+                uint64_t rss;
+
+                if (k && k->seen == s->scan_gen)
+                        continue; /* classified earlier in this scan, as someone's parent */
+                if (k && k->watched >= 0) {
+                        k->seen = s->scan_gen;
+                        continue; /* the tick follows it through its own descriptors */
+                }
+                if (read_stat_of(s, pid, &st) < 0)
+                        continue; /* gone already, or unreadable: nothing to watch */
+                if (k && k->classified && k->start_ticks == st.starttime) {
+                        rss = st.rss_pages > 0 ? (uint64_t)st.rss_pages * (uint64_t)s->page_size : 0;
+                        /* Unchanged since it was judged: same program, still small. A new
+                         * name means exec; growth past a min-rss means it now qualifies. */
+                        if (k->excluded ||
+                            (strcmp(k->comm, st.comm) == 0 && !crossed_min_rss(s, k->rss_at_class, rss))) {
+                                k->seen = s->scan_gen;
+                                continue;
+                        }
+                } else if (k) {
+                        known_del(s, k); /* the PID now belongs to another process */
+                        k = NULL;
+                }
+                if (!k) {
+                        k = known_add(s, pid);
+                        if (!k)
+                                return -ENOMEM;
+                }
+                (void)classify(s, k, &st, 0, now_ms, mono_now);
+        }
+        /* Forget PIDs that were not listed: they exited. Watched ones are ended by the
+         * tick, which reads them through their own descriptors. */
+        for (size_t i = 0; i < s->n_known; i++) {
+                struct known *k = &s->known[i];
+                if (k->pid > 0 && k->seen != s->scan_gen && k->watched < 0)
+                        known_del(s, k);
+        }
+        s->stats.known = (unsigned)s->by_pid.used;
+        return 0;
+}
+
+/* ---- the tick ---- */
+
+static void sample_status(struct sample *smp, const struct proc_status *st, bool kthread)
+{
+        static const struct {
+                enum proc_status_field f;
+                enum metric m;
+        } map[] = {
+                { PS_VMRSS, M_RSS }, { PS_RSSANON, M_ANON }, { PS_RSSFILE, M_FILE },
+                { PS_RSSSHMEM, M_SHMEM }, { PS_VMSWAP, M_SWAP }, { PS_VMDATA, M_DATA },
+                { PS_VMSIZE, M_VSIZE },
+        };
+        const uint64_t *kb[] = {
+                [PS_VMRSS] = &st->vmrss_kb, [PS_RSSANON] = &st->rssanon_kb, [PS_RSSFILE] = &st->rssfile_kb,
+                [PS_RSSSHMEM] = &st->rssshmem_kb, [PS_VMSWAP] = &st->vmswap_kb, [PS_VMDATA] = &st->vmdata_kb,
+                [PS_VMSIZE] = &st->vmsize_kb,
+        };
+        bool missing = false;
+
+        for (size_t i = 0; i < ELEMENTSOF(map); i++) {
+                if (st->have & (1u << map[i].f))
+                        sample_set(smp, map[i].m, (int64_t)(*kb[map[i].f] * 1024));
+                else
+                        missing = true;
+        }
+        if (st->have & (1u << PS_THREADS))
+                sample_set(smp, M_THREADS, st->threads);
+        else
+                missing = true;
+        if (missing)
+                smp->why[G_STATUS] = kthread ? UNK_KTHREAD : UNK_ABSENT;
+}
+
+static void sample_rollup(struct sampler *s, struct watched *w, struct sample *smp, usec_t mono)
+{
+        struct proc_rollup ru;
+        struct proc_heap heap;
+        int r;
+
+        w->next_rollup = mono + (usec_t)(s->cfg->smaps_min_interval * (double)USEC_PER_SEC);
+        s->stats.rollups++;
+        r = proc_read_rollup(w->files.dir, s->buf, SCRATCH_SIZE, &ru);
+        if (r == 0) {
+                /* Trust only fields the kernel printed: a missing one stays unknown
+                 * (libproc2 would report it as 0). */
+                if (ru.have & (1u << PR_PSS))
+                        sample_set(smp, M_PSS, (int64_t)ru.kb[PR_PSS] * 1024);
+                if ((ru.have & (1u << PR_PRIVATE_CLEAN)) && (ru.have & (1u << PR_PRIVATE_DIRTY)))
+                        sample_set(smp, M_USS, (int64_t)(ru.kb[PR_PRIVATE_CLEAN] + ru.kb[PR_PRIVATE_DIRTY]) * 1024);
+                if (ru.have & (1u << PR_PSS_ANON))
+                        sample_set(smp, M_PSS_ANON, (int64_t)ru.kb[PR_PSS_ANON] * 1024);
+                if (ru.have & (1u << PR_SWAP_PSS))
+                        sample_set(smp, M_SWAP_PSS, (int64_t)ru.kb[PR_SWAP_PSS] * 1024);
+                if ((ru.have & 0xf) != 0xf)
+                        smp->why[G_SMAPS] = UNK_ABSENT;
+        } else {
+                sample_set_unknown(smp, G_SMAPS, proc_errno_reason(r));
+        }
+        r = proc_read_heap(w->files.dir, s->buf, SCRATCH_SIZE, &heap);
+        if (r == 0) {
+                sample_set(smp, M_HEAP_SIZE, (int64_t)heap.size_kb * 1024);
+                sample_set(smp, M_HEAP_RSS, (int64_t)heap.rss_kb * 1024);
+        } else {
+                sample_set_unknown(smp, G_HEAP, r == -ENOENT ? UNK_ABSENT : proc_errno_reason(r));
+        }
+}
+
+/* Reads one watched process. Returns false if it has gone (and was ended). */
+static bool sample_one(struct sampler *s, struct watched *w, struct sample *smp, usec_t mono, int64_t now_ms,
+                       bool rollup_tick)
+{
+        struct proc_status status;
+        struct proc_stat st;
+        ssize_t n;
+        int r;
+
+        n = proc_pread(w->files.stat, s->buf, SCRATCH_SIZE);
+        if (n == 0 || n == -ESRCH || n == -ENOENT) {
+                unwatch(s, w, now_ms, "exited", true);
+                return false;
+        }
+        if (n < 0 || proc_parse_stat(s->buf, (size_t)n, &st) < 0) {
+                s->stats.read_errors++;
+                sample_set_unknown(smp, G_STAT, n < 0 ? proc_errno_reason((int)n) : UNK_ERROR);
+                sample_set_unknown(smp, G_STATUS, UNK_ERROR);
+                sample_set_unknown(smp, G_FDS, UNK_ERROR);
+                sample_set_unknown(smp, G_SMAPS, UNK_ERROR);
+                sample_set_unknown(smp, G_HEAP, UNK_ERROR);
+                return true;
+        }
+        if (st.starttime != w->p.start_ticks) {
+                unwatch(s, w, now_ms, "exited", true);
+                return false;
+        }
+        sample_set(smp, M_MINFLT, (int64_t)st.minflt);
+        sample_set(smp, M_MAJFLT, (int64_t)st.majflt);
+        if (proc_stat_is_zombie(&st)) {
+                /* Exited, not yet reaped: its memory is already released. */
+                sample_set_unknown(smp, G_STATUS, UNK_ZOMBIE);
+                sample_set_unknown(smp, G_FDS, UNK_ZOMBIE);
+                sample_set_unknown(smp, G_SMAPS, UNK_ZOMBIE);
+                sample_set_unknown(smp, G_HEAP, UNK_ZOMBIE);
+                return true;
+        }
+
+        n = proc_pread(w->files.status, s->buf, SCRATCH_SIZE);
+        if (n == 0 || n == -ESRCH || n == -ENOENT) {
+                /* Exited between the two reads: a half sample would mix a live reading
+                 * with nothing; drop it. */
+                unwatch(s, w, now_ms, "exited", true);
+                return false;
+        }
+        if (n > 0 && proc_parse_status(s->buf, (size_t)n, &status) == 0) {
+                sample_status(smp, &status, proc_stat_is_kthread(&st));
+        } else {
+                s->stats.read_errors++;
+                sample_set_unknown(smp, G_STATUS, n < 0 ? proc_errno_reason((int)n) : UNK_ERROR);
+        }
+
+        if (mono >= w->next_fds) {
+                uint64_t fds;
+
+                r = proc_count_fds(w->files.dir, &fds);
+                if (r == 0) {
+                        sample_set(smp, M_FDS, (int64_t)fds);
+                        w->fds_why = UNK_NONE;
+                } else {
+                        w->fds_why = (uint8_t)proc_errno_reason(r);
+                        sample_set_unknown(smp, G_FDS, w->fds_why);
+                        if (w->fds_why == UNK_DENIED)
+                                w->next_fds = mono + FDS_RETRY_USEC;
+                }
+        } else {
+                sample_set_unknown(smp, G_FDS, w->fds_why);
+        }
+
+        if (rollup_tick && mono >= w->next_rollup && !proc_stat_is_kthread(&st)) {
+                sample_rollup(s, w, smp, mono);
+        } else {
+                if (rollup_tick)
+                        s->stats.rollups_skipped++;
+                sample_set_unknown(smp, G_SMAPS, proc_stat_is_kthread(&st) ? UNK_KTHREAD : UNK_SKIPPED);
+                sample_set_unknown(smp, G_HEAP, proc_stat_is_kthread(&st) ? UNK_KTHREAD : UNK_SKIPPED);
+        }
+        return true;
+}
+
+static void rule_sum_add(struct rule_state *rs, const struct sample *smp)
+{
+        rs->nsum++;
+        for (int m = 0; m < M__MAX; m++)
+                if (sample_has(smp, (enum metric)m)) {
+                        rs->sum.v[m] += smp->v[m];
+                        rs->known_count[m]++;
+                }
+}
+
+static void rule_sums_flush(struct sampler *s, int64_t now_ms)
+{
+        for (size_t i = 0; i < s->cfg->n_rules; i++) {
+                struct rule_state *rs = &s->rules[i];
+                struct sample sum = { .t_ms = now_ms };
+
+                if (rs->nsum == 0)
+                        continue;
+                /* A sum is only a sum if every member contributed: a metric some members
+                 * lacked this tick (permissions, rate-limited smaps) stays unknown. */
+                for (int m = 0; m < M__MAX; m++)
+                        if (rs->known_count[m] == rs->nsum)
+                                sample_set(&sum, (enum metric)m, rs->sum.v[m]);
+                        else
+                                sum.why[metric_info[m].group] = UNK_SKIPPED;
+                (void)writer_put_rule_sample(s->env.writer, rs->id, rs->generation, rs->nsum, &sum);
+                memset(&rs->sum, 0, sizeof(rs->sum));
+                memset(rs->known_count, 0, sizeof(rs->known_count));
+                rs->nsum = 0;
+        }
+}
+
+int sampler_tick(struct sampler *s, usec_t mono_now, int64_t now_ms)
+{
+        bool rollup_tick = s->cfg->smaps_every > 0 && s->tick_no % s->cfg->smaps_every == 0;
+
+        s->tick_no++;
+        s->stats.ticks++;
+        for (size_t i = 0; i < s->cap_watched; i++) {
+                struct watched *w = &s->watched[i];
+                struct sample smp = { .t_ms = now_ms };
+
+                if (!w->used)
+                        continue;
+                if (!sample_one(s, w, &smp, mono_now, now_ms, rollup_tick))
+                        continue;
+                w->last = smp;
+                s->stats.samples++;
+                (void)writer_put_sample(s->env.writer, w->p.id, &smp);
+                rule_sum_add(&s->rules[w->p.rule], &smp);
+                if (s->listener.sampled)
+                        s->listener.sampled(s->listener.userdata, &w->p, &smp);
+        }
+        rule_sums_flush(s, now_ms);
+        return 0;
+}
+
+/* ---- resume, reconfigure, control ---- */
+
+static ssize_t rule_index_by_id(const struct sampler *s, int64_t rule_id)
+{
+        for (size_t i = 0; i < s->cfg->n_rules; i++)
+                if (s->rules[i].id == rule_id)
+                        return (ssize_t)i;
+        return -1;
+}
+
+struct resume_ctx {
+        struct sampler *s;
+        int64_t now_ms;
+        usec_t mono;
+};
+
+static int resume_one(const struct store_process *p, int64_t last_ms, void *userdata)
+{
+        struct resume_ctx *c = userdata;
+        struct sampler *s = c->s;
+        struct details d = { 0 };
+        struct proc_stat st;
+        struct known *k;
+        ssize_t rule = rule_index_by_id(s, p->rule_id);
+        int64_t last = last_ms;
+
+        (void)store_last_sample_ms(s->env.store, p->id, &last);
+        if (read_stat_of(s, p->pid, &st) < 0 || st.starttime != (uint64_t)p->start_ticks) {
+                (void)writer_end_process(s->env.writer, p->id, last, "exited while leakwatchd was stopped");
+                return 0;
+        }
+        if (rule < 0) {
+                (void)writer_end_process(s->env.writer, p->id, c->now_ms, "rule removed");
+                return 0;
+        }
+        k = known_get(s, p->pid);
+        if (!k)
+                k = known_add(s, p->pid);
+        if (!k)
+                return -ENOMEM;
+        fill_known(k, &st, s->page_size);
+        k->classified = true;
+        if (p->generation > s->rules[rule].generation)
+                s->rules[rule].generation = p->generation;
+        if (watch(s, k, (size_t)rule, p->parent_id, &d, c->now_ms, c->mono, p->id) < 0) {
+                (void)writer_end_process(s->env.writer, p->id, last, "could not be watched again");
+                known_del(s, k);
+        }
+        return 0;
+}
+
+int sampler_resume(struct sampler *s, int64_t now_ms)
+{
+        struct resume_ctx c = { .s = s, .now_ms = now_ms, .mono = now_usec(CLOCK_MONOTONIC) };
+        int r;
+
+        r = store_end_other_boots(s->env.store, s->env.boot_id);
+        if (r < 0)
+                return r;
+        return store_for_each_live_process(s->env.store, s->env.boot_id, resume_one, &c);
+}
+
+int sampler_reconfigure(struct sampler *s, const struct config *cfg, const int64_t *rule_ids,
+                        const int64_t *generations, int64_t now_ms)
+{
+        const struct config *old = s->cfg;
+        struct rule_state *old_rules = s->rules;
+        size_t *map;
+        int r;
+
+        map = calloc(old->n_rules ? old->n_rules : 1, sizeof(*map));
+        if (!map)
+                return -ENOMEM;
+        for (size_t i = 0; i < old->n_rules; i++) {
+                map[i] = SIZE_MAX;
+                for (size_t j = 0; j < cfg->n_rules; j++)
+                        if (strcmp(old->rules[i].name, cfg->rules[j].name) == 0)
+                                map[i] = j;
+        }
+        s->rules = NULL;
+        r = apply_config(s, cfg, rule_ids, generations);
+        if (r < 0) {
+                s->rules = old_rules;
+                free(map);
+                return r;
+        }
+        for (size_t i = 0; i < old->n_rules; i++)
+                if (map[i] != SIZE_MAX && old_rules[i].generation > s->rules[map[i]].generation)
+                        s->rules[map[i]].generation = old_rules[i].generation;
+        for (size_t i = 0; i < s->cap_watched; i++) {
+                struct watched *w = &s->watched[i];
+                size_t to;
+
+                if (!w->used)
+                        continue;
+                to = map[w->p.rule];
+                if (to == SIZE_MAX) {
+                        /* Its rule is gone: stop (the old rule index is no longer valid for
+                         * the live count, which belongs to the old table). */
+                        w->p.rule = SIZE_MAX;
+                        unwatch(s, w, now_ms, "rule removed", false);
+                        continue;
+                }
+                w->p.rule = to;
+                w->p.rule_id = s->rules[to].id;
+                w->p.generation = s->rules[to].generation;
+                s->rules[to].live++;
+        }
+        free(old_rules);
+        free(map);
+        /* Everything not watched is judged again under the new rules at the next scan. */
+        for (size_t i = 0; i < s->n_known; i++)
+                s->known[i].classified = false;
+        return 0;
+}
+
+int sampler_watch_pid(struct sampler *s, pid_t pid, const char *rule, int64_t now_ms)
+{
+        struct details d = { 0 };
+        struct proc_stat st;
+        struct known *k;
+        size_t i;
+
+        for (i = 0; i < s->cfg->n_rules; i++)
+                if (strcmp(s->cfg->rules[i].name, rule) == 0)
+                        break;
+        if (i == s->cfg->n_rules)
+                return -ENOENT;
+        k = ensure_known(s, pid, 0, now_ms, now_usec(CLOCK_MONOTONIC));
+        if (!k || read_stat_of(s, pid, &st) < 0 || st.starttime != k->start_ticks)
+                return -ENOENT;
+        if (k->excluded)
+                return -EPERM;
+        if (k->watched >= 0)
+                return -EEXIST;
+        return watch(s, k, i, 0, &d, now_ms, now_usec(CLOCK_MONOTONIC), 0);
+}
+
+int sampler_unwatch_pid(struct sampler *s, pid_t pid, int64_t now_ms)
+{
+        struct known *k = known_get(s, pid);
+
+        if (!k || k->watched < 0)
+                return -ENOENT;
+        unwatch(s, &s->watched[k->watched], now_ms, "unwatched", false);
+        return 0;
+}
+
+void sampler_for_each(const struct sampler *s, void (*fn)(void *userdata, const struct sampler_proc *p,
+                                                           const struct sample *last), void *userdata)
+{
+        for (size_t i = 0; i < s->cap_watched; i++)
+                if (s->watched[i].used)
+                        fn(userdata, &s->watched[i].p, &s->watched[i].last);
+}
+
+void sampler_get_stats(const struct sampler *s, struct sampler_stats *ret)
+{
+        *ret = s->stats;
+        ret->watched = s->n_watched;
+}

@@ -1,0 +1,111 @@
+/* sampler: finds the processes the rules ask for and measures them every tick through
+ * /proc descriptors kept open across ticks, handing samples to the writer and to
+ * whoever listens (the detector engine).
+ *
+ * Two passes with their own periods:
+ *   scan  — list the proc root, classify new PIDs against the rules (and as children of
+ *           watched processes), notice exec (a changed name) and processes that grew past
+ *           a rule's min-rss, and forget PIDs that are gone;
+ *   tick  — for each watched process: pread stat and status, count descriptors, and now
+ *           and then (rate-limited per process) read smaps_rollup and the heap record.
+ *
+ * A process is (boot id, PID, start time): its descriptors are opened once, and a
+ * descriptor of a process that exited reads as gone, so a reused PID can never continue
+ * another process's series. The daemon itself and its descendants (hooks) are never
+ * watched. Nothing here sleeps, logs policy, or decides what is fatal; main does. */
+#ifndef LEAKWATCH_SAMPLER_H
+#define LEAKWATCH_SAMPLER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "config.h"
+#include "sample.h"
+#include "store.h"
+#include "util.h"
+#include "writer.h"
+
+struct sampler;
+
+/* What main wires in. */
+struct sampler_env {
+        int proc_root;                  /* fd of the proc root ("/proc" or a fixture) */
+        const char *boot_id;
+        int64_t btime_ms;               /* boot time, ms since the epoch (start times) */
+        long hz;                        /* clock ticks per second (start times) */
+        pid_t self;                     /* never watched, nor its descendants */
+        struct store *store;            /* reads only: finding a known process's id */
+        struct writer *writer;          /* every database write goes through it */
+};
+
+/* A watched process, as listeners see it. */
+struct sampler_proc {
+        int64_t id;                     /* process row id */
+        pid_t pid;
+        uint64_t start_ticks;
+        int64_t start_ms;
+        const char *comm;
+        const char *cmdline;
+        const char *unit;               /* "" if none */
+        const char *cgroup;             /* "" if unknown */
+        uid_t uid;
+        size_t rule;                    /* index into the configuration's rules */
+        int64_t rule_id;
+        int64_t generation;
+        int64_t parent_id;              /* watched ancestor when watched as a child, or 0 */
+};
+
+/* Listeners: called synchronously from scan/tick; they must not block. */
+struct sampler_listener {
+        void (*started)(void *userdata, const struct sampler_proc *p, bool resumed);
+        void (*sampled)(void *userdata, const struct sampler_proc *p, const struct sample *smp);
+        void (*ended)(void *userdata, const struct sampler_proc *p, int64_t end_ms, const char *reason);
+        void *userdata;
+};
+
+struct sampler_stats {
+        unsigned watched;               /* now */
+        unsigned known;                 /* PIDs seen at the last scan */
+        uint64_t ticks, scans;
+        uint64_t samples;               /* process samples taken */
+        uint64_t started, ended;        /* processes, since start */
+        uint64_t rollups, rollups_skipped;      /* smaps_rollup reads, and reads deferred */
+        uint64_t capped;                /* matches not watched: max-processes reached */
+        uint64_t read_errors;           /* unexpected /proc errors */
+};
+
+/* rule_ids[i] is the database id of cfg->rules[i]; generations[i] its last generation. */
+int sampler_new(const struct sampler_env *env, const struct config *cfg, const int64_t *rule_ids,
+                const int64_t *generations, const struct sampler_listener *listener, struct sampler **ret);
+/* Closes every descriptor; the database is not touched (processes continue after a
+ * restart). */
+void sampler_free(struct sampler *s);
+
+/* Takes over the processes an earlier run was watching: those still running (same
+ * identity) continue their series; the others are ended at their last sample. */
+int sampler_resume(struct sampler *s, int64_t now_ms);
+
+/* Switches to a new configuration: processes whose rule (by name) is gone stop being
+ * watched; everything else is classified again at the next scan. cfg must outlive s or
+ * the next reconfigure. */
+int sampler_reconfigure(struct sampler *s, const struct config *cfg, const int64_t *rule_ids,
+                        const int64_t *generations, int64_t now_ms);
+
+int sampler_scan(struct sampler *s, usec_t mono_now, int64_t now_ms);
+/* Reads every watched process once. A tick counter drives smaps-every. */
+int sampler_tick(struct sampler *s, usec_t mono_now, int64_t now_ms);
+
+/* Watches one PID now under the rule of that name (the control socket's "watch"), or
+ * stops watching it. Returns 0, -ENOENT (no such process/rule), -EEXIST (already), -EPERM
+ * (the daemon or its child), -E2BIG (max-processes). */
+int sampler_watch_pid(struct sampler *s, pid_t pid, const char *rule, int64_t now_ms);
+int sampler_unwatch_pid(struct sampler *s, pid_t pid, int64_t now_ms);
+
+/* Calls fn for each watched process (status, control socket). */
+void sampler_for_each(const struct sampler *s, void (*fn)(void *userdata, const struct sampler_proc *p,
+                                                           const struct sample *last), void *userdata);
+
+void sampler_get_stats(const struct sampler *s, struct sampler_stats *ret);
+
+#endif

@@ -1,0 +1,59 @@
+/* host: facts about the machine as a whole — boot time, clock ticks, available memory —
+ * read through libproc2, which already parses /proc/stat and /proc/meminfo. */
+#include "host.h"
+
+#include <errno.h>
+#include <libproc2/meminfo.h>
+#include <libproc2/misc.h>
+#include <libproc2/stat.h>
+#include <unistd.h>
+
+int host_boot_time_ms(int64_t *ret)
+{
+        struct stat_info *info = NULL;
+        struct stat_result *r;
+        int rc;
+
+        rc = procps_stat_new(&info);
+        if (rc < 0)
+                return rc;
+        r = procps_stat_get(info, STAT_SYS_TIME_OF_BOOT);
+        rc = r ? 0 : -errno ? -errno : -EIO;
+        if (r)
+                *ret = (int64_t)r->result.ul_int * 1000;
+        procps_stat_unref(&info);
+        return rc;
+}
+
+long host_clock_ticks(void)
+{
+        long hz = procps_hertz_get();
+
+        /* Every Linux architecture reports USER_HZ = 100 to user space; fall back to it. */
+        return hz > 0 ? hz : 100;
+}
+
+int host_memory(struct host_memory *ret)
+{
+        struct meminfo_info *info = NULL;
+        struct meminfo_result *total, *avail, *swap;
+        int rc;
+
+        rc = procps_meminfo_new(&info);
+        if (rc < 0)
+                return rc;
+        total = procps_meminfo_get(info, MEMINFO_MEM_TOTAL);
+        avail = procps_meminfo_get(info, MEMINFO_MEM_AVAILABLE);
+        swap = procps_meminfo_get(info, MEMINFO_SWAP_FREE);
+        if (total && avail && swap) {
+                /* libproc2 reports these in KiB, as the kernel does. */
+                ret->total = (uint64_t)total->result.ul_int * 1024;
+                ret->available = (uint64_t)avail->result.ul_int * 1024;
+                ret->swap_free = (uint64_t)swap->result.ul_int * 1024;
+                rc = 0;
+        } else {
+                rc = -EIO;
+        }
+        procps_meminfo_unref(&info);
+        return rc;
+}

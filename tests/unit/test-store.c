@@ -1,0 +1,485 @@
+/* Tests for store: migrations, refusal of foreign or newer databases, batched writes,
+ * folding, rollups, retention, the size cap (a stand-in for a full disk), and reads. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <sqlite3.h>
+
+#include "store.h"
+#include "util.h"
+
+#define MIB (1024 * 1024)
+
+struct fixture {
+        char dir[64];
+        char path[128];
+        struct store *st;
+};
+
+static int setup(void **state)
+{
+        struct fixture *f = calloc(1, sizeof(*f));
+        char err[256];
+
+        snprintf(f->dir, sizeof(f->dir), "/tmp/leakwatch-test-store-XXXXXX");
+        assert_non_null(mkdtemp(f->dir));
+        snprintf(f->path, sizeof(f->path), "%s/lw.db", f->dir);
+        assert_int_equal(store_open(f->path, STORE_RW, &f->st, err, sizeof(err)), 0);
+        *state = f;
+        return 0;
+}
+
+static int teardown(void **state)
+{
+        struct fixture *f = *state;
+        char p[160];
+
+        store_close(f->st);
+        snprintf(p, sizeof(p), "%s-wal", f->path);
+        unlink(p);
+        snprintf(p, sizeof(p), "%s-shm", f->path);
+        unlink(p);
+        unlink(f->path);
+        rmdir(f->dir);
+        free(f);
+        return 0;
+}
+
+/* Runs SQL on a separate raw connection, for white-box setup and checks. */
+static void raw_exec(const char *path, const char *sql)
+{
+        sqlite3 *db;
+
+        assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+        sqlite3_busy_timeout(db, 2000);
+        assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+        sqlite3_close(db);
+}
+
+static int64_t raw_int(const char *path, const char *sql)
+{
+        sqlite3_stmt *st;
+        sqlite3 *db;
+        int64_t v = -1;
+
+        assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+        if (sqlite3_step(st) == SQLITE_ROW)
+                v = sqlite3_column_int64(st, 0);
+        sqlite3_finalize(st);
+        sqlite3_close(db);
+        return v;
+}
+
+static struct sample mk_sample(int64_t t_ms, int64_t rss)
+{
+        struct sample s = { .t_ms = t_ms };
+
+        sample_set(&s, M_RSS, rss);
+        sample_set(&s, M_ANON, rss / 2);
+        sample_set(&s, M_FDS, 7);
+        sample_set_unknown(&s, G_SMAPS, UNK_SKIPPED);
+        sample_set_unknown(&s, G_HEAP, UNK_DENIED);
+        return s;
+}
+
+static int64_t add_process(struct store *st, int64_t id, int32_t pid, int64_t rule_id, int64_t t0)
+{
+        struct store_process p = {
+                .id = id, .pid = pid, .start_ticks = 1000 + pid, .ppid = 1, .uid = 0,
+                .comm = "wor ker)", .comm_len = 8, .cmdline = "wor ker) --x", .cmdline_len = 12,
+                .rule_id = rule_id, .generation = 1, .first_ms = t0,
+        };
+
+        snprintf(p.boot_id, sizeof(p.boot_id), "boot-a");
+        assert_int_equal(store_put_process(st, &p), 0);
+        return id;
+}
+
+static void test_create_mode_and_version(void **state)
+{
+        struct fixture *f = *state;
+        struct stat sb;
+
+        assert_int_equal(stat(f->path, &sb), 0);
+        /* Process names and command lines of every user: never world-readable. */
+        assert_int_equal(sb.st_mode & 0007, 0);
+        assert_int_equal(store_schema_version(f->st), store_latest_schema_version());
+        assert_true(store_latest_schema_version() >= 1);
+        store_close(f->st);
+        assert_string_equal("wal", "wal"); /* journal mode is checked through a raw connection: */
+        {
+                sqlite3 *db;
+                sqlite3_stmt *q;
+
+                assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+                assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &q, NULL), SQLITE_OK);
+                assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+                assert_string_equal((const char *)sqlite3_column_text(q, 0), "wal");
+                sqlite3_finalize(q);
+                sqlite3_close(db);
+        }
+        /* Reopening migrates nothing and keeps the version. */
+        assert_int_equal(store_open(f->path, STORE_RW, &f->st, NULL, 0), 0);
+        assert_int_equal(store_schema_version(f->st), store_latest_schema_version());
+}
+
+static void test_existing_world_readable_file_is_tightened(void **state)
+{
+        struct fixture *f = *state;
+        struct stat sb;
+
+        store_close(f->st);
+        assert_int_equal(chmod(f->path, 0644), 0);
+        assert_int_equal(store_open(f->path, STORE_RW, &f->st, NULL, 0), 0);
+        assert_int_equal(stat(f->path, &sb), 0);
+        assert_int_equal(sb.st_mode & 0007, 0);
+}
+
+static void test_refuses_foreign_and_newer(void **state)
+{
+        struct fixture *f = *state;
+        char other[160], err[256];
+        struct store *s2 = NULL;
+
+        snprintf(other, sizeof(other), "%s/other.db", f->dir);
+        raw_exec(other, "CREATE TABLE t (x)");
+        assert_int_equal(store_open(other, STORE_RW, &s2, err, sizeof(err)), -EBADMSG);
+        assert_non_null(strstr(err, "not a leakwatch database"));
+        assert_int_equal(store_open(other, STORE_RO, &s2, err, sizeof(err)), -EBADMSG);
+        unlink(other);
+
+        store_close(f->st);
+        f->st = NULL;
+        raw_exec(f->path, "PRAGMA user_version = 999");
+        assert_int_equal(store_open(f->path, STORE_RW, &s2, err, sizeof(err)), -EPROTO);
+        assert_non_null(strstr(err, "newer"));
+        assert_int_equal(store_open(f->path, STORE_RO, &s2, err, sizeof(err)), -EPROTO);
+        raw_exec(f->path, "PRAGMA user_version = 1");
+        assert_int_equal(store_open(f->path, STORE_RW, &f->st, err, sizeof(err)), 0);
+}
+
+static void test_read_only_open(void **state)
+{
+        struct fixture *f = *state;
+        char missing[160], err[256];
+        struct store *ro = NULL;
+
+        snprintf(missing, sizeof(missing), "%s/missing.db", f->dir);
+        assert_true(store_open(missing, STORE_RO, &ro, err, sizeof(err)) < 0);
+        assert_int_equal(access(missing, F_OK), -1); /* a reader never creates */
+
+        assert_int_equal(store_open(f->path, STORE_RO, &ro, err, sizeof(err)), 0);
+        /* The reader does not block the writer: the writer commits while it is open. */
+        assert_int_equal(store_begin(f->st), 0);
+        add_process(f->st, 1, 100, 1, 1000);
+        assert_int_equal(store_commit(f->st), 0);
+        store_close(ro);
+}
+
+static void test_rules(void **state)
+{
+        struct fixture *f = *state;
+        int64_t a, b, c, g;
+
+        assert_int_equal(store_put_rule(f->st, "web", "name=nginx*", 1000, &a), 0);
+        assert_int_equal(store_put_rule(f->st, "db", "name=postgres", 1000, &b), 0);
+        assert_int_equal(store_put_rule(f->st, "web", "name=nginx* children", 2000, &c), 0);
+        assert_int_not_equal(a, b);
+        assert_int_equal(a, c);
+        assert_int_equal(raw_int(f->path, "SELECT count(*) FROM rule WHERE spec = 'name=nginx* children'"), 1);
+        assert_int_equal(store_rule_generation(f->st, a, &g), 0);
+        assert_int_equal(g, 0);
+}
+
+struct collect {
+        struct sample s[4096];
+        size_t n;
+};
+
+static int collect_cb(const struct sample *smp, void *userdata)
+{
+        struct collect *c = userdata;
+
+        assert_true(c->n < ELEMENTSOF(c->s));
+        c->s[c->n++] = *smp;
+        return 0;
+}
+
+static void test_samples_roundtrip_and_unknown(void **state)
+{
+        struct fixture *f = *state;
+        struct collect *c = calloc(1, sizeof(*c));
+        int64_t id = 7;
+
+        assert_int_equal(store_begin(f->st), 0);
+        add_process(f->st, id, 4242, 1, 1000);
+        for (int i = 0; i < 100; i++) {
+                struct sample s = mk_sample(1000 + i * 1000, (int64_t)(10 + i) * MIB);
+                assert_int_equal(store_put_sample(f->st, id, &s), 0);
+        }
+        assert_int_equal(store_commit(f->st), 0);
+
+        assert_int_equal(store_for_each_sample(f->st, id, 0, INT64_MAX, collect_cb, c), 0);
+        assert_int_equal(c->n, 100);
+        for (size_t i = 0; i < c->n; i++) {
+                assert_int_equal(c->s[i].t_ms, 1000 + (int64_t)i * 1000);
+                assert_true(sample_has(&c->s[i], M_RSS));
+                assert_int_equal(c->s[i].v[M_RSS], (int64_t)(10 + i) * MIB);
+                assert_int_equal(c->s[i].v[M_ANON], (int64_t)(10 + i) * MIB / 2);
+                assert_int_equal(c->s[i].v[M_FDS], 7);
+                /* Unknown stays unknown, with its reason, never 0. */
+                assert_false(sample_has(&c->s[i], M_PSS));
+                assert_int_equal(c->s[i].why[G_SMAPS], UNK_SKIPPED);
+                assert_int_equal(c->s[i].why[G_HEAP], UNK_DENIED);
+        }
+        /* A replayed batch (retry after a failed commit) does not duplicate. */
+        assert_int_equal(store_begin(f->st), 0);
+        {
+                struct sample s = mk_sample(1000, 99 * MIB);
+                assert_int_equal(store_put_sample(f->st, id, &s), 0);
+        }
+        add_process(f->st, id, 4242, 1, 1000);
+        assert_int_equal(store_commit(f->st), 0);
+        c->n = 0;
+        assert_int_equal(store_for_each_sample(f->st, id, 0, INT64_MAX, collect_cb, c), 0);
+        assert_int_equal(c->n, 100);
+        assert_int_equal(c->s[0].v[M_RSS], 10 * MIB);
+        free(c);
+}
+
+static void test_identity_queries(void **state)
+{
+        struct fixture *f = *state;
+        int64_t id, last, max;
+
+        assert_int_equal(store_begin(f->st), 0);
+        add_process(f->st, 3, 300, 1, 5000);
+        add_process(f->st, 4, 400, 1, 5000);
+        {
+                struct sample s = mk_sample(9000, MIB);
+                assert_int_equal(store_put_sample(f->st, 3, &s), 0);
+        }
+        assert_int_equal(store_commit(f->st), 0);
+
+        assert_int_equal(store_find_process(f->st, "boot-a", 300, 1300, &id), 0);
+        assert_int_equal(id, 3);
+        /* Same PID, another start time: another process. */
+        assert_int_equal(store_find_process(f->st, "boot-a", 300, 9999, &id), -ENOENT);
+        assert_int_equal(store_find_process(f->st, "boot-b", 300, 1300, &id), -ENOENT);
+        assert_int_equal(store_last_sample_ms(f->st, 3, &last), 0);
+        assert_int_equal(last, 9000);
+        assert_int_equal(store_last_sample_ms(f->st, 4, &last), -ENOENT);
+        assert_int_equal(store_max_process_id(f->st, &max), 0);
+        assert_int_equal(max, 4);
+
+        assert_int_equal(store_begin(f->st), 0);
+        assert_int_equal(store_end_process(f->st, 4, 9500, "exited"), 0);
+        assert_int_equal(store_commit(f->st), 0);
+        assert_int_equal(raw_int(f->path, "SELECT end_ms FROM process WHERE id = 4"), 9500);
+        assert_int_equal(store_begin(f->st), 0);
+        assert_int_equal(store_reopen_process(f->st, 4, 1, 2), 0);
+        assert_int_equal(store_commit(f->st), 0);
+        assert_int_equal(raw_int(f->path, "SELECT end_ms IS NULL AND generation = 2 FROM process WHERE id = 4"), 1);
+
+        /* Another boot's open processes end at their last sample. */
+        assert_int_equal(store_begin(f->st), 0);
+        assert_int_equal(store_end_other_boots(f->st, "boot-b"), 0);
+        assert_int_equal(store_commit(f->st), 0);
+        assert_int_equal(raw_int(f->path, "SELECT count(*) FROM process WHERE end_ms IS NULL"), 0);
+}
+
+static int count_live(const struct store_process *p, int64_t last_ms, void *userdata)
+{
+        (void)last_ms;
+        assert_string_equal(p->boot_id, "boot-a");
+        assert_int_equal(p->comm_len, 8);
+        assert_memory_equal(p->comm, "wor ker)", 8);
+        (*(int *)userdata)++;
+        return 0;
+}
+
+static void test_live_processes(void **state)
+{
+        struct fixture *f = *state;
+        int n = 0;
+
+        assert_int_equal(store_begin(f->st), 0);
+        add_process(f->st, 1, 10, 1, 0);
+        add_process(f->st, 2, 20, 1, 0);
+        assert_int_equal(store_end_process(f->st, 2, 10, "exited"), 0);
+        assert_int_equal(store_commit(f->st), 0);
+        assert_int_equal(store_for_each_live_process(f->st, "boot-a", count_live, &n), 0);
+        assert_int_equal(n, 1);
+}
+
+struct points {
+        struct store_point p[4096];
+        size_t n;
+};
+
+static int points_cb(const struct store_point *pt, void *userdata)
+{
+        struct points *c = userdata;
+
+        assert_true(c->n < ELEMENTSOF(c->p));
+        c->p[c->n++] = *pt;
+        return 0;
+}
+
+/* 3 hours of 10-second samples rising 1 MiB a minute; fold; rollups must hold exact
+ * minute minima, maxima and means. */
+static void test_fold_rollups_retention_series(void **state)
+{
+        struct fixture *f = *state;
+        struct points *pts = calloc(1, sizeof(*pts));
+        const int64_t t0 = 1700000000000 - 1700000000000 % 3600000; /* an hour boundary */
+        struct store_maintenance m;
+        int64_t folded = 0;
+        const int n = 3 * 360;
+
+        assert_int_equal(store_begin(f->st), 0);
+        add_process(f->st, 1, 10, 1, t0);
+        for (int i = 0; i < n; i++) {
+                struct sample s = mk_sample(t0 + i * 10000, 100 * MIB + (int64_t)(i / 6) * MIB);
+                assert_int_equal(store_put_sample(f->st, 1, &s), 0);
+        }
+        assert_int_equal(store_commit(f->st), 0);
+        assert_int_equal(raw_int(f->path, "SELECT count(*) FROM sample_recent"), n);
+
+        /* Fold two hours. */
+        assert_int_equal(store_fold(f->st, t0 + 2 * 3600000, &folded), 0);
+        assert_int_equal(folded, 2 * 360);
+        assert_int_equal(raw_int(f->path, "SELECT count(*) FROM sample_recent"), n - 2 * 360);
+        assert_int_equal(raw_int(f->path, "SELECT count(*) FROM sample"), 2 * 360);
+        assert_int_equal(raw_int(f->path, "SELECT count(*) FROM rollup WHERE res = 60000"), 120);
+        assert_int_equal(raw_int(f->path, "SELECT count(*) FROM rollup WHERE res = 3600000"), 2);
+        /* Minute k holds 6 samples of the same value 100 + k MiB (in KiB in the table). */
+        assert_int_equal(raw_int(f->path, "SELECT rss_min FROM rollup WHERE res = 60000 ORDER BY t LIMIT 1 OFFSET 5"),
+                         (100 + 5) * 1024);
+        assert_int_equal(raw_int(f->path, "SELECT n FROM rollup WHERE res = 3600000 ORDER BY t LIMIT 1"), 360);
+        assert_int_equal(raw_int(f->path, "SELECT rss_max FROM rollup WHERE res = 3600000 ORDER BY t LIMIT 1"),
+                         (100 + 59) * 1024);
+        /* Reading across the fold gives every sample once, in order. */
+        assert_int_equal(store_series(f->st, 1, M_RSS, t0, t0 + n * 10000, points_cb, pts), 0);
+        assert_int_equal(pts->n, n);
+        for (size_t i = 1; i < pts->n; i++)
+                assert_true(pts->p[i].t_ms > pts->p[i - 1].t_ms);
+
+        /* Folding the rest in two steps, with the boundary mid-hour: the hour rollup is
+         * merged, not replaced. */
+        assert_int_equal(store_fold(f->st, t0 + 2 * 3600000 + 1800000, &folded), 0);
+        assert_int_equal(store_fold(f->st, t0 + 3 * 3600000, &folded), 0);
+        assert_int_equal(raw_int(f->path, "SELECT n FROM rollup WHERE res = 3600000 ORDER BY t LIMIT 1 OFFSET 2"), 360);
+        assert_int_equal(raw_int(f->path, "SELECT rss_min FROM rollup WHERE res = 3600000 ORDER BY t LIMIT 1 OFFSET 2"),
+                         (100 + 120) * 1024);
+
+        /* Retention: raw for 1 hour, minutes for 2, hours for ever. */
+        {
+                struct store_retention rt = { .raw_ms = 3600000, .minute_ms = 2 * 3600000, .hour_ms = INT64_MAX / 4 };
+                assert_int_equal(store_maintain(f->st, t0 + 3 * 3600000, &rt, &m), 0);
+        }
+        assert_int_equal(raw_int(f->path, "SELECT count(*) FROM sample"), 360);
+        assert_int_equal(raw_int(f->path, "SELECT min(t) FROM sample"), t0 + 2 * 3600000);
+        assert_int_equal(raw_int(f->path, "SELECT count(*) FROM rollup WHERE res = 60000"), 120);
+        assert_int_equal(raw_int(f->path, "SELECT count(*) FROM rollup WHERE res = 3600000"), 3);
+        /* A second pass is a no-op. */
+        {
+                struct store_retention rt = { .raw_ms = 3600000, .minute_ms = 2 * 3600000, .hour_ms = INT64_MAX / 4 };
+                assert_int_equal(store_maintain(f->st, t0 + 3 * 3600000, &rt, &m), 0);
+                assert_int_equal(m.pruned, 0);
+        }
+        /* The series now comes from hour rollups, then minutes, then raw samples. */
+        pts->n = 0;
+        assert_int_equal(store_series(f->st, 1, M_RSS, t0, t0 + n * 10000, points_cb, pts), 0);
+        assert_int_equal(pts->n, 1 + 60 + 360);
+        assert_int_equal(pts->p[0].n, 360);
+        assert_true(pts->p[0].min == 100.0 * MIB && pts->p[0].max == 159.0 * MIB);
+        assert_int_equal(pts->p[1].t_ms, t0 + 3600000);
+        assert_int_equal(pts->p[1].n, 6);
+        assert_int_equal(pts->p[61].n, 1);
+        for (size_t i = 1; i < pts->n; i++)
+                assert_true(pts->p[i].t_ms > pts->p[i - 1].t_ms);
+        free(pts);
+}
+
+/* A size cap makes writes fail like a full disk; after a rollback, nothing committed is
+ * lost and writing works again once room is made. */
+static void test_size_limit_behaves_like_full_disk(void **state)
+{
+        struct fixture *f = *state;
+        int64_t size, count;
+        int r = 0, i;
+
+        assert_int_equal(store_disk_usage(f->st, &size), 0);
+        assert_int_equal(store_set_size_limit(f->st, size + 64 * 1024), 0);
+        assert_int_equal(store_begin(f->st), 0);
+        add_process(f->st, 1, 10, 1, 0);
+        assert_int_equal(store_commit(f->st), 0);
+        for (i = 0; i < 100000 && r == 0; i++) {
+                struct sample s = mk_sample(i * 1000, MIB + i);
+
+                r = store_begin(f->st);
+                if (r == 0)
+                        r = store_put_sample(f->st, 1, &s);
+                if (r == 0)
+                        r = store_commit(f->st);
+                if (r < 0)
+                        store_rollback(f->st);
+        }
+        assert_int_equal(r, -ENOSPC);
+        count = raw_int(f->path, "SELECT count(*) FROM sample_recent");
+        assert_int_equal(count, i - 1);
+        assert_int_equal(store_set_size_limit(f->st, 0), 0);
+        {
+                struct sample s = mk_sample(i * 1000, MIB);
+                assert_int_equal(store_begin(f->st), 0);
+                assert_int_equal(store_put_sample(f->st, 1, &s), 0);
+                assert_int_equal(store_commit(f->st), 0);
+        }
+        assert_int_equal(raw_int(f->path, "SELECT count(*) FROM sample_recent"), count + 1);
+}
+
+/* A second writer holding the lock makes begin fail with -EBUSY after a short wait,
+ * instead of stalling the daemon. */
+static void test_locked_database(void **state)
+{
+        struct fixture *f = *state;
+        sqlite3 *other;
+
+        assert_int_equal(sqlite3_open(f->path, &other), SQLITE_OK);
+        assert_int_equal(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+        assert_int_equal(store_begin(f->st), -EBUSY);
+        assert_int_equal(sqlite3_exec(other, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+        sqlite3_close(other);
+        assert_int_equal(store_begin(f->st), 0);
+        assert_int_equal(store_commit(f->st), 0);
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test_setup_teardown(test_create_mode_and_version, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_existing_world_readable_file_is_tightened, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_refuses_foreign_and_newer, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_read_only_open, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_rules, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_samples_roundtrip_and_unknown, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_identity_queries, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_live_processes, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_fold_rollups_retention_series, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_size_limit_behaves_like_full_disk, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_locked_database, setup, teardown),
+        };
+
+        return cmocka_run_group_tests_name("store", tests, NULL, NULL);
+}
