@@ -165,8 +165,10 @@ int proc_parse_meminfo(const char *buf, size_t len, struct proc_meminfo *ret);
 int proc_root_open(const char *path);
 
 /* Reads the whole of dirfd/name into buf, NUL-terminated, at most bufsz - 1 bytes.
- * Returns the length, -E2BIG if the file did not fit (buf holds the prefix), or
- * -errno from open/read (ENOENT, EACCES, ESRCH when the process is gone). */
+ * Returns the length, -E2BIG if the file did not fit (buf then holds its first
+ * bufsz - 1 bytes and a NUL: a prefix of cmdline has NULs of its own, so its length
+ * is bufsz - 1, not strlen), or -errno from open/read (ENOENT, EACCES, ESRCH when the
+ * process is gone). */
 ssize_t proc_read_file(int dirfd, const char *name, char *buf, size_t bufsz);
 
 /* Re-reads a kept-open /proc file from offset 0 with pread; same returns as above. */
