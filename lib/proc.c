@@ -423,9 +423,9 @@ int proc_parse_status(const char *buf, size_t len, struct proc_status *ret)
          * of its own, so everything up to the first line the kernel always prints
          * next — Umask: (since 4.7) or State: (zombies have no Umask:) — is skipped.
          * A user task's name has 15 bytes, too few to forge both that anchor line and
-         * a memory line ("\nUmask:\nVmRSS:\t9" is 16), and the lines that every task
-         * has (PPid, Uid, Threads...) come later, so the last occurrence wins for
-         * them anyway. */
+         * a memory line (the shortest, "\nUmask:\nVmRSS:9 kB", has 18), and the lines
+         * that every task has (PPid, Uid, Threads...) come later, so the last
+         * occurrence wins for them anyway. */
         if (starts_with(p, end, "Name:")) {
                 const char *q;
 
