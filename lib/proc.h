@@ -49,16 +49,27 @@ struct proc_stat {
         int64_t num_threads;
         uint64_t starttime;             /* clock ticks after boot: part of process identity */
         uint64_t vsize;                 /* bytes */
-        int64_t rss_pages;
+        int64_t rss_pages;              /* approximate since Linux 6.2: the per-CPU
+                                         * counters unsummed (use status VmRSS) */
+        uint64_t start_brk;             /* field 47, where the brk heap begins; 0 when
+                                         * absent, or hidden (no ptrace access) */
 };
-/* Returns 0, or -EINVAL if the text is not a stat line (too few fields, no parens). */
+/* Returns 0, or -EINVAL if the text is not a stat line (too few fields, no parens, a
+ * field that is not a number). Fields up to rss (24) are required; a field counts only
+ * when a space or the newline ends it within len, so a cut line never gives a cut
+ * number. A name longer than PROC_COMM_MAX (never printed by a kernel) is cut. */
 int proc_parse_stat(const char *buf, size_t len, struct proc_stat *ret);
 bool proc_stat_is_kthread(const struct proc_stat *st);
+/* State Z, or X (being reaped): either way the memory is already released. */
 bool proc_stat_is_zombie(const struct proc_stat *st);
 
 /* /proc/PID/status. Only lines that start with a known key count; if a key appears
  * twice the last one wins, because only the first line (Name:) can carry text the
- * process chose, so anything spoofed through a name comes before the real line. */
+ * process chose, so anything spoofed through a name comes before the real line. For
+ * the lines only some tasks have (Vm*, Rss*), the lines between Name: and the first
+ * Umask: or State: line are ignored too (see proc.c). Linux escapes '\n' in Name:
+ * (observed on 6.18), so this is defence in depth. A known line whose value does not parse makes
+ * that field absent; a line counts only if its newline lies within len. */
 enum proc_status_field {
         PS_UID, PS_PPID, PS_TGID, PS_VMSIZE, PS_VMRSS, PS_RSSANON, PS_RSSFILE,
         PS_RSSSHMEM, PS_VMDATA, PS_VMSWAP, PS_THREADS, PS__MAX
@@ -70,8 +81,8 @@ struct proc_status {
         uint64_t vmsize_kb, vmrss_kb, rssanon_kb, rssfile_kb, rssshmem_kb, vmdata_kb, vmswap_kb;
         int64_t threads;
 };
-/* Returns 0 (fields it did not find are absent from have), or -EINVAL if nothing
- * resembling a status file was found. */
+/* Returns 0 (fields it did not find are absent from have), or -EINVAL if none of the
+ * fields was found. */
 int proc_parse_status(const char *buf, size_t len, struct proc_status *ret);
 
 /* /proc/PID/smaps_rollup, values in KiB. */
@@ -84,43 +95,68 @@ struct proc_rollup {
         uint32_t have;                  /* bit (1u << PR_*) */
         uint64_t kb[PR__MAX];
 };
-/* Returns 0; -ENODATA for empty text (kernel threads and zombies have no mm, and the
- * kernel prints nothing: never report that as zeros); -EINVAL for text without the
- * [rollup] header line. */
+/* Returns 0; -ENODATA for empty text (a process without mm: never report that as
+ * zeros); -EINVAL for text without the [rollup] header line. */
 int proc_parse_smaps_rollup(const char *buf, size_t len, struct proc_rollup *ret);
 
-/* The [heap] (brk) record of /proc/PID/smaps text, which may be only a prefix of the
- * file: the heap sits right after the executable's mappings, so a reader can stop
- * early instead of making the kernel walk every mapping.
- * Returns 0 when the record and its Rss: line were found; -EAGAIN when the text ends
- * before that and more may follow (complete == false); -ENOENT when the text is
- * complete (or has moved past the heap's address range) and has no heap; -EINVAL for
+/* The [heap] (brk) records of /proc/PID/smaps text, which may be only a prefix of the
+ * file: mappings come in address order and the heap usually sits right after the
+ * executable's, so a reader can stop early instead of making the kernel walk every
+ * mapping. Only a header whose name is exactly "[heap]" counts (a file's path starts
+ * with '/', a named anonymous mapping is "[anon:...]"). The heap may be several
+ * consecutive [heap] records (a child's brk memory grown after fork() does not merge
+ * with the inherited part); the result is their sum.
+ * Returns 0 when the records and their Rss: lines were found and the next record has
+ * begun (or the text is complete); -EAGAIN when the text ends before that and more may
+ * follow (complete == false); -ENOENT when the text is complete and has no heap;
+ * -ENODATA when it is complete and empty (no mm: kernel thread or zombie); -EINVAL for
  * malformed text. */
 struct proc_heap {
-        uint64_t size_kb;               /* end - start of the mapping */
+        uint64_t size_kb;               /* end - start of the mappings */
         uint64_t rss_kb;
 };
 int proc_parse_smaps_heap(const char *buf, size_t len, bool complete, struct proc_heap *ret);
+/* The same, told the process's start_brk (struct proc_stat; 0 for unknown): the heap
+ * never begins above it, so the first mapping that does (beyond a small slack) ends
+ * the search with -ENOENT without the rest of the file. Sound for every address-space
+ * layout, the legacy one with mmap regions below the executable included. */
+int proc_parse_smaps_heap_brk(const char *buf, size_t len, bool complete, uint64_t start_brk,
+                              struct proc_heap *ret);
 
 /* /proc/PID/cgroup: the unified hierarchy's path ("0::/system.slice/x.service") or, on
- * a legacy host, the name=systemd hierarchy's. Returns 0, -ENOENT if neither is there,
- * -ENAMETOOLONG if the path does not fit. */
+ * a legacy host, the name=systemd hierarchy's; also the latter when the unified one is
+ * mounted but unused (every process in its root "/"). The path is as printed, with
+ * " (deleted)" if the cgroup was removed. Returns 0, -ENOENT if neither is there,
+ * -ENAMETOOLONG if the path does not fit, -EINVAL if a hierarchy is listed twice (only
+ * forged text can do that: the kernel refuses cgroup names holding a newline). */
 int proc_parse_cgroup(const char *buf, size_t len, char *ret_path, size_t pathsz);
 
-/* The systemd unit a cgroup path belongs to: the last component that ends in .service,
- * .scope or .socket... e.g. "/user.slice/user-1000.slice/user@1000.service/app.slice/
- * foo.service" gives "foo.service". Returns 0 or -ENOENT. */
+/* The systemd unit a cgroup path belongs to, read the way systemd reads it: leading
+ * slices are skipped and the next component must be a unit of a type that holds
+ * processes (.service, .scope, .socket, .mount, .swap); inside a user manager
+ * (user@UID.service) its own unit below its slices is taken instead. Cgroups below a
+ * unit are that unit's delegated business, named by the service itself, and never
+ * give the answer. So "/user.slice/user-1000.slice/user@1000.service/app.slice/
+ * foo.service" gives "foo.service", ".../user@1000.service/init.scope" "init.scope",
+ * and "/system.slice/foo.service/sshd.service" "foo.service".
+ * A user manager's units are named by that user: anything that acts on a unit (a
+ * hook, systemctl) must use proc_cgroup_system_unit().
+ * Returns 0, -ENOENT (not in a unit: "/", a container's own tree), -ENAMETOOLONG. */
 int proc_cgroup_unit(const char *path, char *ret_unit, size_t unitsz);
+/* The unit of the system manager: "user@1000.service" for the example above. */
+int proc_cgroup_system_unit(const char *path, char *ret_unit, size_t unitsz);
 
 /* /proc/PID/cmdline (NUL-separated) joined with spaces, like pgrep -f, without the
  * trailing NUL; cut to outsz - 1 bytes. Returns the length (0 for kernel threads). */
 size_t proc_cmdline_join(const char *buf, size_t len, char *out, size_t outsz);
 
 /* /proc/meminfo lines needed for forecasts, in KiB. */
+enum proc_meminfo_field { PM_MEM_TOTAL, PM_MEM_AVAILABLE, PM_SWAP_FREE };
 struct proc_meminfo {
-        uint32_t have;                  /* bit 0 MemTotal, 1 MemAvailable, 2 SwapFree */
+        uint32_t have;                  /* bit (1u << PM_*) */
         uint64_t mem_total_kb, mem_available_kb, swap_free_kb;
 };
+/* Returns 0, or -EINVAL without a MemTotal line or with a malformed known line. */
 int proc_parse_meminfo(const char *buf, size_t len, struct proc_meminfo *ret);
 
 /* ---- readers relative to a proc root ---- */
@@ -129,16 +165,19 @@ int proc_parse_meminfo(const char *buf, size_t len, struct proc_meminfo *ret);
 int proc_root_open(const char *path);
 
 /* Reads the whole of dirfd/name into buf, NUL-terminated, at most bufsz - 1 bytes.
- * Returns the length, -E2BIG if the file did not fit (buf holds the prefix), or
- * -errno from open/read (ENOENT, EACCES, ESRCH when the process is gone). */
+ * Returns the length, -E2BIG if the file did not fit (buf then holds its first
+ * bufsz - 1 bytes and a NUL: a prefix of cmdline has NULs of its own, so its length
+ * is bufsz - 1, not strlen), or -errno from open/read (ENOENT, EACCES, ESRCH when the
+ * process is gone). */
 ssize_t proc_read_file(int dirfd, const char *name, char *buf, size_t bufsz);
 
 /* Re-reads a kept-open /proc file from offset 0 with pread; same returns as above. */
 ssize_t proc_pread(int fd, char *buf, size_t bufsz);
 
-/* The files the sampler keeps open across ticks for one process. A kept descriptor of
- * a process that exited reads as ESRCH (or 0 bytes), so a reused PID can never be read
- * through an old process's descriptors. */
+/* The files the sampler keeps open across ticks for one process. Kept descriptors of a
+ * zombie still read (state Z, no memory lines); once it is reaped they read with
+ * ESRCH, as do opens relative to dir (observed on 6.18, see proc.c), so a reused PID
+ * can never be read through an old process's descriptors. */
 struct proc_files {
         int dir;                        /* O_PATH|O_DIRECTORY of PID */
         int stat;                       /* O_RDONLY stat */
@@ -155,22 +194,37 @@ void proc_files_close(struct proc_files *f);
 int proc_count_fds(int piddir, uint64_t *ret_count);
 
 /* Reads smaps_rollup of the process into ret. Returns 0, -ENODATA (no mm: kernel
- * thread or zombie), or -errno. buf is scratch space (4 KiB is enough). */
+ * thread or zombie; the kernel refuses the open with ESRCH for both, told apart from a
+ * process that is gone here), or -errno; -ENOENT if the kernel has no smaps_rollup
+ * (before 4.14, or without CONFIG_PROC_PAGE_MONITOR) — the process itself being gone
+ * gives ESRCH. buf is scratch space (4 KiB is enough). */
 int proc_read_rollup(int piddir, char *buf, size_t bufsz, struct proc_rollup *ret);
 
-/* Reads /proc/PID/smaps only as far as the [heap] record (bounded by bufsz). Returns
- * 0, -ENOENT (no heap found within the bounded prefix), -ENODATA or -errno. */
+/* Reads /proc/PID/smaps only as far as the [heap] records, in small reads, never more
+ * than bufsz bytes; reads the process's stat first for start_brk, which lets it stop
+ * early when there is no heap (proc_parse_smaps_heap_brk()). Returns 0; -ENOENT: no
+ * heap (common: many programs, Go ones among them, never call brk), or no smaps in
+ * this kernel — record it as absent, not through proc_errno_reason(), whose ENOENT
+ * means gone; -E2BIG: bufsz ran out before the answer (a PIE's heap usually begins
+ * within the first 8 KiB, after the executable's five records); -ENODATA: no mm; or
+ * -errno (ESRCH: gone). */
 int proc_read_heap(int piddir, char *buf, size_t bufsz, struct proc_heap *ret);
 
 /* Reads the boot id (the UUID the kernel makes at every boot) from
- * root/sys/kernel/random/boot_id into ret (PROC_BOOT_ID_LEN + 1 bytes). */
+ * root/sys/kernel/random/boot_id into ret (PROC_BOOT_ID_LEN + 1 bytes). Returns 0,
+ * -EINVAL if ret is too small or the file is not one UUID line, or -errno. */
 int proc_read_boot_id(int rootfd, char *ret, size_t retsz);
 
 /* Lists the numeric entries of the proc root (the processes) into *pids, growing the
- * array (and *cap) as needed with realloc. Returns the count or -errno. */
+ * array (and *cap) as needed with realloc; the caller frees *pids. Returns the count
+ * or -errno; on failure *pids and *cap stay a valid pair (possibly grown). */
 ssize_t proc_list_pids(int rootfd, pid_t **pids, size_t *cap);
 
-/* Maps an errno from the readers above to the reason stored with an unknown value. */
+/* Maps an errno from the readers above to the reason stored with an unknown value:
+ * EACCES/EPERM denied; ESRCH/ENOENT gone; ENODATA zombie (no mm: the sampler has set
+ * kernel threads aside by their stat flags before reading memory, so a process
+ * without mm is one that exited since; a caller with a stat at hand should prefer
+ * proc_stat_is_kthread()); 0 none; anything else error. */
 enum unknown_reason proc_errno_reason(int negative_errno);
 
 #endif
