@@ -99,7 +99,7 @@ $(BUILD)/leakwatch: $(BUILD)/client/main.o $(CLIENT_OBJ) $(LIB_OBJ)
 $(BUILD)/tests/test-%: tests/unit/test-%.c $(DAEMON_OBJ) $(CLIENT_OBJ) $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  TEST    $@")
-	$(Q)$(CC) $(CPPFLAGS) -Idaemon -Iclient -Itests/unit $(CFLAGS) -MMD -MP -o $@ $^ $(LDFLAGS) $(LDLIBS) $(CMOCKA_LIBS)
+	$(Q)$(CC) $(CPPFLAGS) -Idaemon -Iclient -Itests/unit $(CFLAGS) -MMD -MP -o $@ $(filter %.c %.o,$^) $(LDFLAGS) $(LDLIBS) $(CMOCKA_LIBS)
 
 $(BUILD)/tests/workloads/%: tests/workloads/%.c
 	@mkdir -p $(dir $@)

@@ -324,8 +324,8 @@ static void read_details(struct sampler *s, int piddir, bool uid, bool cmdline, 
                 n = proc_read_file(piddir, "cmdline", s->buf, SCRATCH_SIZE);
                 /* A command line longer than the buffer is still usable as a prefix. */
                 if (n >= 0 || n == -E2BIG)
-                        proc_cmdline_join(s->buf, n >= 0 ? (size_t)n : strnlen(s->buf, SCRATCH_SIZE),
-                                          d->cmdline, sizeof(d->cmdline));
+                        proc_cmdline_join(s->buf, n >= 0 ? (size_t)n : SCRATCH_SIZE - 1, d->cmdline,
+                                          sizeof(d->cmdline));
         }
         if (cgroup && !d->cgroup[0]) {
                 n = proc_read_file(piddir, "cgroup", s->buf, SCRATCH_SIZE);

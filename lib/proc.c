@@ -178,7 +178,7 @@ static const char *skip_blank(const char *p, const char *end)
         return p;
 }
 
-/* "   1234 kB" up to eol, the format of every memory line in status, smaps and meminfo. */
+/* "   1234 kB" up to eol, the format of every memory line in status and smaps. */
 static bool value_kb(const char *p, const char *eol, uint64_t *ret)
 {
         p = skip_blank(p, eol);
@@ -895,45 +895,6 @@ size_t proc_cmdline_join(const char *buf, size_t len, char *out, size_t outsz)
                 out[i] = buf[i] == '\0' ? ' ' : buf[i];
         out[n] = '\0';
         return n;
-}
-
-/* ---- meminfo ---- */
-
-int proc_parse_meminfo(const char *buf, size_t len, struct proc_meminfo *ret)
-{
-        static const char *const keys[] = {
-                [PM_MEM_TOTAL] = "MemTotal",
-                [PM_MEM_AVAILABLE] = "MemAvailable",
-                [PM_SWAP_FREE] = "SwapFree",
-        };
-        const char *end = buf + len, *p = buf, *eol;
-        struct proc_meminfo m = { 0 };
-
-        if (!buf)
-                return -EINVAL;
-        for (; p < end && (eol = line_end(p, end)); p = eol + 1)
-                for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
-                        const char *v = line_key(p, eol, keys[i]);
-                        uint64_t kb;
-
-                        if (!v)
-                                continue;
-                        if (!value_kb(v, eol, &kb))
-                                return -EINVAL;
-                        if (i == PM_MEM_TOTAL)
-                                m.mem_total_kb = kb;
-                        else if (i == PM_MEM_AVAILABLE)
-                                m.mem_available_kb = kb;
-                        else
-                                m.swap_free_kb = kb;
-                        m.have |= 1u << i;
-                        break;
-                }
-        /* Every meminfo since Linux 2.6 starts with MemTotal. */
-        if (!(m.have & (1u << PM_MEM_TOTAL)))
-                return -EINVAL;
-        *ret = m;
-        return 0;
 }
 
 /* ---- readers ---- */

@@ -150,15 +150,6 @@ int proc_cgroup_system_unit(const char *path, char *ret_unit, size_t unitsz);
  * trailing NUL; cut to outsz - 1 bytes. Returns the length (0 for kernel threads). */
 size_t proc_cmdline_join(const char *buf, size_t len, char *out, size_t outsz);
 
-/* /proc/meminfo lines needed for forecasts, in KiB. */
-enum proc_meminfo_field { PM_MEM_TOTAL, PM_MEM_AVAILABLE, PM_SWAP_FREE };
-struct proc_meminfo {
-        uint32_t have;                  /* bit (1u << PM_*) */
-        uint64_t mem_total_kb, mem_available_kb, swap_free_kb;
-};
-/* Returns 0, or -EINVAL without a MemTotal line or with a malformed known line. */
-int proc_parse_meminfo(const char *buf, size_t len, struct proc_meminfo *ret);
-
 /* ---- readers relative to a proc root ---- */
 
 /* Opens the proc root ("/proc" or a fixture directory). Returns an fd or -errno. */

@@ -843,33 +843,6 @@ static void test_cmdline(void **state)
         }
 }
 
-/* ---- meminfo ---- */
-
-static void test_meminfo(void **state)
-{
-        struct proc_meminfo m;
-        size_t len;
-        char *b;
-
-        (void)state;
-        b = fixture("meminfo", &len);
-        assert_int_equal(proc_parse_meminfo(b, len, &m), 0);
-        assert_int_equal(m.have, 7);
-        assert_int_equal(m.mem_total_kb, 24683620);
-        assert_int_equal(m.mem_available_kb, 24439356);
-        assert_int_equal(m.swap_free_kb, 0);
-        free(b);
-
-        /* Before 3.14 there was no MemAvailable. */
-        assert_int_equal(proc_parse_meminfo(ST("MemTotal:  100 kB\nMemFree:  50 kB\nSwapFree:  7 kB\n"), &m), 0);
-        assert_int_equal(m.have, (1u << PM_MEM_TOTAL) | (1u << PM_SWAP_FREE));
-        assert_int_equal(m.swap_free_kb, 7);
-        assert_int_equal(proc_parse_meminfo(ST("MemFree:  50 kB\n"), &m), -EINVAL);
-        assert_int_equal(proc_parse_meminfo(ST("MemTotal:  abc kB\n"), &m), -EINVAL);
-        assert_int_equal(proc_parse_meminfo(ST("MemTotal:  100 kB"), &m), -EINVAL);
-        assert_int_equal(proc_parse_meminfo(ST(""), &m), -EINVAL);
-}
-
 /* ---- readers over the fixture tree ---- */
 
 static void test_read_file(void **state)
@@ -912,7 +885,7 @@ static void test_root_open(void **state)
 
         (void)state;
         assert_int_equal(proc_root_open("/nonexistent/leakwatch-proc"), -ENOENT);
-        snprintf(path, sizeof(path), "%s/proc/root/meminfo", fixtures_dir());
+        snprintf(path, sizeof(path), "%s/proc/root/sys/kernel/random/boot_id", fixtures_dir());
         assert_int_equal(proc_root_open(path), -ENOTDIR);
         assert_int_equal(proc_root_open(NULL), -EINVAL);
 }
@@ -1479,7 +1452,6 @@ static void test_live_misc(void **state)
 {
         char id[PROC_BOOT_ID_LEN + 1], path[PROC_CGROUP_MAX], buf[8192];
         pid_t *pids = NULL;
-        struct proc_meminfo m;
         size_t cap = 0;
         bool self = false;
         ssize_t n;
@@ -1493,11 +1465,6 @@ static void test_live_misc(void **state)
                 self |= pids[i] == getpid();
         assert_true(self);
         free(pids);
-        n = proc_read_file(live, "meminfo", buf, sizeof(buf));
-        assert_true(n > 0);
-        assert_int_equal(proc_parse_meminfo(buf, (size_t)n, &m), 0);
-        assert_true(m.have & (1u << PM_MEM_TOTAL));
-        assert_true(m.mem_total_kb > 0);
         n = proc_read_file(live, "self/cgroup", buf, sizeof(buf));
         assert_true(n > 0);
         r = proc_parse_cgroup(buf, (size_t)n, path, sizeof(path));
@@ -1666,7 +1633,6 @@ int main(void)
                 cmocka_unit_test(test_cgroup),
                 cmocka_unit_test(test_cgroup_unit),
                 cmocka_unit_test(test_cmdline),
-                cmocka_unit_test(test_meminfo),
                 cmocka_unit_test(test_root_open),
                 cmocka_unit_test(test_read_file),
                 cmocka_unit_test(test_files_open),

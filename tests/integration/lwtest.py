@@ -1,0 +1,149 @@
+"""Helpers for leakwatch's integration tests: start the real daemon and real workloads,
+wait for what they store, and clean up every process by PID."""
+
+import os
+import signal
+import sqlite3
+import subprocess
+import tempfile
+import time
+import unittest
+
+BUILD = os.path.abspath(os.environ.get("BUILD", "build"))
+DAEMON = os.path.join(BUILD, "leakwatchd")
+CLIENT = os.path.join(BUILD, "leakwatch")
+ALLOC = os.path.join(BUILD, "tests", "workloads", "alloc")
+MIB = 1024 * 1024
+
+# Generous upper bounds for waits: a slow, loaded CI machine must not fail a test; a
+# broken daemon still fails it, only later.
+WAIT = 60
+
+
+class Daemon:
+    """A leakwatchd process with its own database and log file."""
+
+    def __init__(self, tmp, args, env=None, preexec=None, db=None, wrap=()):
+        self.tmp = tmp
+        self.db = db or os.path.join(tmp, "leakwatch.db")
+        self.log_path = os.path.join(tmp, "daemon-%d.log" % time.monotonic_ns())
+        self.log = open(self.log_path, "wb")
+        argv = [DAEMON, "--db", self.db]
+        if "--config" not in args:
+            # An explicit, empty configuration keeps the host's /etc out of the test.
+            empty = os.path.join(tmp, "empty.conf")
+            open(empty, "w").close()
+            argv += ["--config", empty]
+        argv += args
+        # wrap: a command to run the daemon under, e.g. setpriv to drop privileges.
+        self.argv = list(wrap) + argv
+        self.proc = subprocess.Popen(self.argv, stdout=self.log, stderr=subprocess.STDOUT,
+                                     env=env, preexec_fn=preexec)
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def output(self):
+        self.log.flush()
+        with open(self.log_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def stop(self, timeout=WAIT):
+        """SIGTERM and wait; returns the exit code."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise AssertionError("leakwatchd did not exit on SIGTERM:\n" + self.output())
+        self.log.close()
+        return self.proc.returncode
+
+    def wait_log(self, text, timeout=WAIT):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if text in self.output():
+                return True
+            if not self.alive():
+                break
+            time.sleep(0.05)
+        raise AssertionError("no %r in the daemon's output:\n%s" % (text, self.output()))
+
+
+def query(db, sql, args=()):
+    """Runs a read-only query on the database while the daemon may be writing."""
+    con = sqlite3.connect("file:%s?mode=ro" % db, uri=True, timeout=10)
+    try:
+        return con.execute(sql, args).fetchall()
+    finally:
+        con.close()
+
+
+def wait_for(fn, timeout=WAIT, what="condition"):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            last = fn()
+            if last:
+                return last
+        except sqlite3.OperationalError as e:
+            last = e  # not created yet, or busy: try again
+        time.sleep(0.05)
+    raise AssertionError("timed out waiting for %s (last: %r)" % (what, last))
+
+
+def samples(db, pid, column="rss"):
+    """(t, value) of a process's raw samples, both tables, in time order."""
+    return query(db, """
+        SELECT t, {c} FROM (
+            SELECT s.t, s.{c} FROM sample s JOIN process p ON p.id = s.process_id WHERE p.pid = ?
+            UNION ALL
+            SELECT s.t, s.{c} FROM sample_recent s JOIN process p ON p.id = s.process_id WHERE p.pid = ?)
+        ORDER BY t""".format(c=column), (pid, pid))
+
+
+class Case(unittest.TestCase):
+    """A test case with a temp directory and cleanup of every process it started."""
+
+    def setUp(self):
+        self._tmp = tempfile.TemporaryDirectory(prefix="leakwatch-it-")
+        self.tmp = self._tmp.name
+        os.chmod(self.tmp, 0o755)
+        self.procs = []
+        self.daemons = []
+
+    def tearDown(self):
+        for d in self.daemons:
+            if d.alive():
+                d.proc.kill()
+                d.proc.wait()
+            if not d.log.closed:
+                d.log.close()
+        for p in self.procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        self._tmp.cleanup()
+
+    def daemon(self, *args, **kw):
+        d = Daemon(self.tmp, list(args), **kw)
+        self.daemons.append(d)
+        return d
+
+    def spawn(self, argv, **kw):
+        p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **kw)
+        self.procs.append(p)
+        return p
+
+    def alloc(self, *args, **kw):
+        return self.spawn([ALLOC] + [str(a) for a in args], **kw)
