@@ -161,6 +161,15 @@ static void rule_free(struct rule_cfg *r)
         memset(r, 0, sizeof(*r));
 }
 
+void config_drop_rules(struct config *cfg)
+{
+        for (size_t i = 0; i < cfg->n_rules; i++)
+                rule_free(&cfg->rules[i]);
+        free(cfg->rules);
+        cfg->rules = NULL;
+        cfg->n_rules = 0;
+}
+
 void config_free(struct config *cfg)
 {
         if (!cfg)
@@ -170,9 +179,7 @@ void config_free(struct config *cfg)
         free(cfg->runtime_dir);
         for (size_t i = 0; i < cfg->n_hooks; i++)
                 hook_free(&cfg->hooks[i]);
-        for (size_t i = 0; i < cfg->n_rules; i++)
-                rule_free(&cfg->rules[i]);
-        free(cfg->rules);
+        config_drop_rules(cfg);
         memset(cfg, 0, sizeof(*cfg));
 }
 

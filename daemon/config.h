@@ -181,6 +181,10 @@ int config_add_default_rule(struct config *cfg);
 int config_add_pid_rule(struct config *cfg, pid_t pid, struct config_diag *diag);
 int config_add_match_rule(struct config *cfg, const char *regex, struct config_diag *diag);
 
+/* Removes every rule, keeping the rest: rules given on the command line replace the
+ * configured ones. */
+void config_drop_rules(struct config *cfg);
+
 /* Frees everything cfg owns; cfg may then be reused with config_defaults(). Accepts a
  * zeroed struct and may be called twice. */
 void config_free(struct config *cfg);

@@ -882,9 +882,18 @@ static void test_cmdline_rules(void **state)
         assert_string_equal(f->cfg.rules[2].name, "match-2");
 
         /* With a configured "match-1", the next --match takes the next free name. */
-        expect_clean(f, load(f, "[rule match-1]\nname = x\n"));
+        expect_clean(f, load(f, "[daemon]\nhook = /x\n[rule match-1]\nname = x\n[rule b]\ncmdline = y\n"));
         assert_int_equal(config_add_match_rule(&f->cfg, "y", &f->diag), 0);
-        assert_string_equal(f->cfg.rules[1].name, "match-2");
+        assert_string_equal(f->cfg.rules[2].name, "match-2");
+
+        /* The command line's rules replace the file's; the rest stays. */
+        config_drop_rules(&f->cfg);
+        assert_int_equal(f->cfg.n_rules, 0);
+        assert_int_equal(f->cfg.n_hooks, 1);
+        assert_int_equal(config_add_match_rule(&f->cfg, "z", &f->diag), 0);
+        assert_string_equal(f->cfg.rules[0].name, "match-1");
+        config_drop_rules(&f->cfg);
+        config_drop_rules(&f->cfg);
 }
 
 static void test_cmdline_rule_cap(void **state)
