@@ -1,4 +1,4 @@
-/* config: leakwatch.conf and conf.d drop-ins parsed into a plain struct, with every error
+/* config: leakwatch.conf and the conf.d drop-ins parsed into a plain struct, with every error
  * naming file, line and what is wrong; and the rules that say which processes to watch.
  *
  * The format is INI (parsed by inih):
@@ -11,13 +11,14 @@
  *     name = nginx*
  *     children = yes
  *
- * Files: the main file, then <dir of main file>/conf.d/NAME.conf in byte order (names
- * starting with '.' and names not ending in ".conf" are ignored). [daemon] keys set
- * in a later file override earlier ones; within one file a key may be set only once.
- * The hook keys (hook, on-start, on-escalate, on-end) accumulate instead, so a drop-in
- * can add a hook. Rules accumulate, and a rule name may be defined only once across
- * all files. The full key reference, with every type, default and range, is
- * leakwatch.conf(5).
+ * Files: the main file, then <dir of main file>/conf.d/NAME.conf in byte order. [daemon]
+ * keys set later override earlier ones; rules accumulate, and a rule name may be
+ * defined only once across all files. The full key reference is leakwatch.conf(5). */
+
+/* More precisely: drop-in names starting with '.' or not ending in ".conf" are
+ * ignored. Within one file a [daemon] key may be set only once. The hook keys (hook,
+ * on-start, on-escalate, on-end) accumulate across files instead of overriding, so a
+ * drop-in can add a hook.
  *
  * Syntax, stricter than inih's defaults because regexes and hook commands hold any
  * character: a line is a comment only when its first non-blank character is '#' or
