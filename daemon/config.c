@@ -217,6 +217,9 @@ int config_defaults(struct config *cfg)
                 /* Long enough to see through allocator and cache sawtooth and traffic
                  * ramps, short enough to report a leak on the day it starts. */
                 .window = 6 * 3600.0,
+                /* No cap: retention bounds the database, and a cap set too low
+                 * silently turns into lost samples, so it is for the user to choose. */
+                .max_db_size = 0,
                 .log_level = LOG_INFO,
                 /* A hook that pages someone or saves a heap profile finishes in seconds;
                  * 30 s bounds one that hangs. */
@@ -238,10 +241,10 @@ int config_defaults(struct config *cfg)
 
 /* ---- the keys ---- */
 
-enum value_type { V_PATH, V_DURATION, V_COUNT, V_LOG_LEVEL, V_HOOK };
+enum value_type { V_PATH, V_DURATION, V_COUNT, V_SIZE, V_LOG_LEVEL, V_HOOK };
 
 enum daemon_key {
-        DK_DATABASE, DK_INTERVAL, DK_SCAN_INTERVAL, DK_SMAPS_EVERY, DK_SMAPS_MIN_INTERVAL,
+        DK_DATABASE, DK_MAX_DB_SIZE, DK_INTERVAL, DK_SCAN_INTERVAL, DK_SMAPS_EVERY, DK_SMAPS_MIN_INTERVAL,
         DK_COMMIT_INTERVAL, DK_BACKLOG, DK_MAX_PROCESSES, DK_RETENTION_RAW,
         DK_RETENTION_MINUTE, DK_RETENTION_HOUR, DK_WINDOW, DK_LOG_LEVEL, DK_PROC_ROOT,
         DK_RUNTIME_DIR, DK_HOOK_TIMEOUT, DK_HOOK_MAX_RUNNING, DK_HOOK, DK_ON_START,
@@ -259,7 +262,8 @@ struct key_def {
         enum value_type type;
         size_t offset;                  /* of the field in struct config */
         size_t size;                    /* of that field (V_COUNT: unsigned or uint64_t) */
-        double min, max;                /* V_DURATION: seconds; V_COUNT; V_PATH: max length */
+        double min, max;                /* V_DURATION: seconds; V_COUNT; V_SIZE: bytes (0 is
+                                         * always allowed); V_PATH: max length */
         const char *range;              /* the bounds as a message shows them */
         unsigned events;                /* V_HOOK */
 };
@@ -268,6 +272,10 @@ struct key_def {
 
 static const struct key_def daemon_keys[DK__MAX] = {
         [DK_DATABASE] = { "database", V_PATH, FIELD(db_path), 0, PATH_MAX - 1, NULL, 0 },
+        /* Under 16 MiB the schema and one busy tick would not fit; over 16 TiB is past
+         * any disk it could protect. */
+        [DK_MAX_DB_SIZE] = { "max-db-size", V_SIZE, FIELD(max_db_size), 16 * 1048576.0,
+                             16 * 1099511627776.0, "0, or 16M..16T", 0 },
         /* Under 50 ms, reading /proc would cost real CPU and show nothing new (the
          * kernel's RSS counters are themselves updated in batches); over an hour, a
          * leak could fill memory between two samples. */
@@ -742,6 +750,23 @@ static void daemon_key(struct load_ctx *ctx, const char *name, const char *value
                         *(uint64_t *)field = (uint64_t)v;
                 else
                         *(unsigned *)field = (unsigned)v;
+                break;
+        }
+        case V_SIZE: {
+                uint64_t v;
+                int r;
+
+                r = parse_size(value, &v);
+                if (r == -ERANGE || (r == 0 && v != 0 && ((double)v < d->min || (double)v > d->max))) {
+                        report(ctx, "%s: '%s' is out of range (%s)", d->name, quote(&q, value), d->range);
+                        return;
+                }
+                if (r < 0) {
+                        report(ctx, "%s: invalid size '%s' (examples: 100M, 1.5G, 4096)", d->name,
+                               quote(&q, value));
+                        return;
+                }
+                *(uint64_t *)field = v;
                 break;
         }
         case V_LOG_LEVEL: {

@@ -118,6 +118,8 @@ struct rule_cfg {
 
 struct config {
         char *db_path;                  /* database = PATH */
+        uint64_t max_db_size;           /* max-db-size = SIZE: cap on the database file,
+                                         * whose writes then fail like a full disk; 0: none */
         double interval;                /* interval = DURATION: sampling period */
         double scan_interval;           /* scan-interval = DURATION: looking for new
                                          * processes; follows interval unless set */

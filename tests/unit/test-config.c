@@ -154,6 +154,7 @@ static bool close_to(double a, double b)
 static void check_defaults(const struct config *c)
 {
         assert_string_equal(c->db_path, CONFIG_DEFAULT_DB);
+        assert_int_equal(c->max_db_size, 0);
         assert_true(close_to(c->interval, 10));
         assert_true(close_to(c->scan_interval, 10));
         assert_int_equal(c->smaps_every, 6);
@@ -275,6 +276,7 @@ static void test_full_config(void **state)
                 "\n"
                 "[daemon]\n"
                 "database = /srv/lw/db.sqlite\n"
+                "max-db-size = 2G\n"
                 "interval = 0.2\n"
                 "scan-interval = 500ms\n"
                 "smaps-every = 3\n"
@@ -315,6 +317,7 @@ static void test_full_config(void **state)
                 "[rule top]\n"
                 "cgroup = /\n"));
         assert_string_equal(f->cfg.db_path, "/srv/lw/db.sqlite");
+        assert_int_equal(f->cfg.max_db_size, UINT64_C(2147483648));
         assert_true(close_to(f->cfg.interval, 0.2));
         assert_true(close_to(f->cfg.scan_interval, 0.5));
         assert_int_equal(f->cfg.smaps_every, 3);
@@ -343,7 +346,7 @@ static void test_full_config(void **state)
         r = &f->cfg.rules[0];
         assert_string_equal(r->name, "web");
         assert_string_equal(r->file, f->path);
-        assert_int_equal(r->line, 26);
+        assert_int_equal(r->line, 27);
         assert_string_equal(r->comm_glob, "nginx*");
         assert_true(r->children);
         assert_int_equal(r->min_rss, UINT64_C(1610612736));
@@ -412,6 +415,9 @@ static const struct {
         { "[daemon]\nhook-timeout = 50ms\n", 2, "hook-timeout: '50ms' is out of range (100ms..1h)" },
         { "[daemon]\nretention-raw = 30m\n", 2, "retention-raw: '30m' is out of range (1h..3650d)" },
         { "[daemon]\nwindow = 91d\n", 2, "window: '91d' is out of range (1m..90d)" },
+        { "[daemon]\nmax-db-size = 1M\n", 2, "max-db-size: '1M' is out of range (0, or 16M..16T)" },
+        { "[daemon]\nmax-db-size = 17T\n", 2, "max-db-size: '17T' is out of range (0, or 16M..16T)" },
+        { "[daemon]\nmax-db-size = big\n", 2, "max-db-size: invalid size 'big' (examples: " },
         { "[daemon]\nlog-level = loud\n", 2, "log-level: unknown level 'loud' (err, warning, notice, info or debug)" },
         { "[daemon]\ndatabase = leak.db\n", 2, "database: 'leak.db' is not an absolute path" },
         { "[daemon]\nruntime-dir = /run/xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\n",
