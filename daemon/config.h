@@ -14,6 +14,17 @@
  * Files: the main file, then <dir of main file>/conf.d/NAME.conf in byte order. [daemon]
  * keys set later override earlier ones; rules accumulate, and a rule name may be
  * defined only once across all files. The full key reference is leakwatch.conf(5). */
+
+/* More precisely: drop-in names starting with '.' or not ending in ".conf" are
+ * ignored. Within one file a [daemon] key may be set only once. The hook keys (hook,
+ * on-start, on-escalate, on-end) accumulate across files instead of overriding, so a
+ * drop-in can add a hook.
+ *
+ * Syntax, stricter than inih's defaults because regexes and hook commands hold any
+ * character: a line is a comment only when its first non-blank character is '#' or
+ * ';' (never inline, so "cmdline = a;b" keeps its ';'); values are never continued on
+ * the next line; "key = value" only (no "key: value"); CR LF line ends are accepted;
+ * a line may not hold control characters other than tab. */
 #ifndef LEAKWATCH_CONFIG_H
 #define LEAKWATCH_CONFIG_H
 
@@ -34,8 +45,30 @@
 #define RULE_PIDS_MAX 1024
 /* Hooks per rule (and globally). */
 #define HOOKS_MAX 8
-/* Arguments of one hook command. */
+/* Words of one hook command, the program included. */
 #define HOOK_ARGV_MAX 32
+/* Longest line, CR LF excluded. inih's own default (200) is too short for a regex or a
+ * hook command; 4 KiB holds any sensible one (and is the command-line length the
+ * sampler keeps, PROC_CMDLINE_MAX), while inih's line buffer stays a small stack array.
+ * A longer line is an error, never split or cut. */
+#define CONFIG_LINE_MAX 4096
+/* Largest file: a configuration is hand-written text, so anything bigger is a mistake
+ * (a log or a database given as --config), and it bounds what a reload allocates. */
+#define CONFIG_FILE_MAX (1024 * 1024)
+/* Drop-ins read from conf.d: one per rule is a plausible layout. */
+#define CONFIG_DROPINS_MAX CONFIG_RULES_MAX
+/* Messages kept in a config_diag; a last one then says the rest were left out, so a
+ * megabyte of garbage cannot become a gigabyte of messages. */
+#define CONFIG_DIAG_MAX 100
+/* The default rule's min-rss: on a server a process under 32 MiB rarely matters even
+ * when it leaks, and there are many of them (shells, gettys, agents); skipping them
+ * saves descriptors and database rows. One that grows past it is picked up then. */
+#define CONFIG_DEFAULT_MIN_RSS (UINT64_C(32) * 1024 * 1024)
+/* The control and agent sockets live in runtime-dir, and a socket path must fit
+ * sun_path (108 bytes with the NUL): this leaves room for the socket's own name. */
+#define CONFIG_RUNTIME_DIR_MAX 80
+/* The kernel's largest possible pid (PID_MAX_LIMIT on 64-bit: 4 * 1024 * 1024). */
+#define CONFIG_PID_MAX (4 * 1024 * 1024)
 
 /* When a hook runs: hook = (every event), on-start =, on-escalate =, on-end =. */
 enum {
@@ -46,89 +79,120 @@ enum {
 };
 
 /* A hook: an absolute program path and its arguments, split on whitespace at parse time
- * (double quotes group words, backslash escapes the next character); never run through
- * a shell. */
+ * (double quotes group words, backslash escapes the next character, inside quotes too;
+ * single quotes are ordinary characters); never run through a shell. */
 struct hook_cfg {
-        char **argv;                    /* NULL-terminated; argv[0] is the absolute path */
+        char **argv;                    /* NULL-terminated, at most HOOK_ARGV_MAX words;
+                                         * argv[0] is the absolute path */
         unsigned events;                /* HOOK_ON_* */
 };
 
 /* A target rule. Every selector that is set must match (they are AND-ed); a rule with
- * no selector is refused at parse time. */
+ * no selector is refused at parse time. The selectors are pid, name, cmdline, user,
+ * unit, cgroup and all; `all = yes` must be the only selector of its rule (with it, any
+ * other selector would either be redundant or be meant as "or", which it is not). */
 struct rule_cfg {
         char *name;
-        pid_t *pids;                    /* pid = ...; matches exactly these processes */
+        pid_t *pids;                    /* pid = ...; matches exactly these processes;
+                                         * sorted, without duplicates */
         size_t n_pids;
-        char *comm_glob;                /* name = GLOB (fnmatch) against the process name */
-        char *cmdline_re_src;           /* cmdline = REGEX (POSIX extended) */
+        char *comm_glob;                /* name = GLOB (fnmatch, no flags) against the
+                                         * process name */
+        char *cmdline_re_src;           /* cmdline = REGEX (POSIX extended, unanchored) */
         regex_t cmdline_re;             /* compiled, valid when cmdline_re_src != NULL */
         bool has_uid;
         uid_t uid;                      /* user = NAME or UID (effective uid) */
         char *unit_glob;                /* unit = GLOB against the systemd unit */
-        char *cgroup_prefix;            /* cgroup = /PATH: the path or anything below it */
+        char *cgroup_prefix;            /* cgroup = /PATH: the path or anything below it;
+                                         * stored without a trailing '/' (but "/") */
         bool all;                       /* all = yes: every user process on the host */
         uint64_t min_rss;               /* bytes; processes below it are not watched (yet) */
         bool children;                  /* also watch descendants, each and summed per rule */
         double window;                  /* seconds; 0: the global window */
         struct hook_cfg hooks[HOOKS_MAX];
         size_t n_hooks;
-        char *file;                     /* where the rule was defined, for messages */
-        unsigned line;
+        char *file;                     /* where the rule was defined, escaped for
+                                         * messages; "--pid", "--match", "built-in" */
+        unsigned line;                  /* of its [rule] header; 0 if not from a file */
 };
 
 struct config {
         char *db_path;                  /* database = PATH */
+        uint64_t max_db_size;           /* max-db-size = SIZE: cap on the database file,
+                                         * whose writes then fail like a full disk; 0: none */
         double interval;                /* interval = DURATION: sampling period */
-        double scan_interval;           /* scan-interval = DURATION: looking for new processes */
+        double scan_interval;           /* scan-interval = DURATION: looking for new
+                                         * processes; follows interval unless set */
         unsigned smaps_every;           /* smaps-every = N: smaps_rollup every N-th tick at most */
         double smaps_min_interval;      /* smaps-min-interval = DURATION: per process, at least */
-        double commit_interval;         /* commit-interval = DURATION: batch writes this often */
+        double commit_interval;         /* commit-interval = DURATION: batch writes this
+                                         * often; follows interval unless set */
         uint64_t backlog;               /* backlog = N: samples held while the database fails */
         uint64_t max_processes;         /* max-processes = N: watched at once */
         double retention_raw;           /* retention-raw = DURATION */
         double retention_minute;        /* retention-minute = DURATION */
         double retention_hour;          /* retention-hour = DURATION */
         double window;                  /* window = DURATION: detector time scale */
-        int log_level;                  /* log-level = err|warning|notice|info|debug */
+        int log_level;                  /* log-level = err|warning|notice|info|debug:
+                                         * LOG_ERR .. LOG_DEBUG ("error" is accepted) */
         char *proc_root;                /* proc-root = PATH (tests) */
         char *runtime_dir;              /* runtime-dir = PATH: control and agent sockets */
         double hook_timeout;            /* hook-timeout = DURATION: then SIGTERM, then SIGKILL */
         unsigned hook_max_running;      /* hook-max-running = N: concurrent hooks */
-        struct hook_cfg hooks[HOOKS_MAX];       /* global hooks: run for every rule */
+        struct hook_cfg hooks[HOOKS_MAX];       /* global hooks: run for every rule;
+                                                 * accumulate across files */
         size_t n_hooks;
         struct rule_cfg *rules;
         size_t n_rules;
 };
 
 /* Accumulated problems: --check-config prints them all, not just the first. Each
- * message reads "FILE:LINE: what is wrong" (or "FILE: ..." for file-level errors). */
+ * message reads "FILE:LINE: what is wrong" (or "FILE: ..." for file-level errors, or
+ * "--pid ...:"/"--match ...:" for command-line rules), with file names and values
+ * escaped (str_escape) so a message is one printable line. At most CONFIG_DIAG_MAX
+ * messages are kept, then one saying that more were left out. Start zeroed. */
 struct config_diag {
         char **msgs;
         size_t n;
 };
 
-/* Fills cfg with built-in defaults (no rules). */
-void config_defaults(struct config *cfg);
+/* Fills cfg with built-in defaults (no rules); the reason for each is beside it in
+ * config.c. Returns 0, or -ENOMEM (cfg is then freeable). */
+int config_defaults(struct config *cfg);
 
 /* Loads path and its conf.d drop-ins over cfg (which should hold defaults). If the file
- * does not exist and must_exist is false, cfg keeps its defaults and 0 is returned;
- * any other problem adds messages to diag and returns -EINVAL (or -errno for a file
- * that exists but cannot be read). On error cfg is left in an unspecified but freeable
+ * does not exist and must_exist is false, it counts as empty: cfg keeps its defaults
+ * (drop-ins, if any, still apply) and 0 is returned. If must_exist is true, a missing
+ * file is an error naming it (-ENOENT). Any other problem adds messages to diag (which
+ * may be NULL) and returns -EINVAL, or -errno when a file exists but cannot be read
+ * (the first such error; every file is still tried, so all problems are reported).
+ * -ENOMEM on allocation failure. On error cfg is left in an unspecified but freeable
  * state: callers load into a fresh struct and swap on success, so a broken reload
- * never replaces a working configuration. */
+ * never replaces a working configuration.
+ * Not thread-safe: it sets libinih's process-wide options. */
 int config_load(struct config *cfg, const char *path, bool must_exist, struct config_diag *diag);
 
-/* Adds the rule used when no rule is configured: every process of at least 32 MiB. */
+/* Adds the rule used when no rule is configured, named "host": every process of at
+ * least CONFIG_DEFAULT_MIN_RSS (all = yes). Returns 0, -EEXIST if a rule has that name,
+ * -E2BIG at CONFIG_RULES_MAX, or -ENOMEM. */
 int config_add_default_rule(struct config *cfg);
 
 /* Adds a rule for one PID (--pid) or a command-line regex (--match), as the command line
- * does; diag gets the reason for a bad regex. Rule names: "pid-N", "match-N". */
+ * does; diag (may be NULL) gets the reason for a bad pid or regex. Rule names: "pid-N"
+ * (N the pid) and "match-N" (N the first free number from 1). Returns 0, -EINVAL (bad
+ * value), -EEXIST (the name is taken), -E2BIG (CONFIG_RULES_MAX) or -ENOMEM. */
 int config_add_pid_rule(struct config *cfg, pid_t pid, struct config_diag *diag);
 int config_add_match_rule(struct config *cfg, const char *regex, struct config_diag *diag);
 
-/* Frees everything cfg owns; cfg may then be reused with config_defaults(). */
+/* Removes every rule, keeping the rest: rules given on the command line replace the
+ * configured ones. */
+void config_drop_rules(struct config *cfg);
+
+/* Frees everything cfg owns; cfg may then be reused with config_defaults(). Accepts a
+ * zeroed struct and may be called twice. */
 void config_free(struct config *cfg);
 
+/* Frees the messages; diag is then empty and may be reused. */
 void config_diag_free(struct config_diag *diag);
 
 /* ---- matching ---- */
@@ -147,7 +211,10 @@ struct proc_desc {
 
 /* True if every selector of the rule matches d. `all` and the name/cmdline/user/unit/
  * cgroup selectors never match kernel threads; a listed pid does. min_rss is applied
- * here too, so a small process is not watched until it grows past it. Pure. */
+ * here too, so a small process is not watched until it grows past it. A process with
+ * no unit ("") never matches a unit glob, nor one with an unknown cgroup ("") a cgroup
+ * prefix, which matches whole path components only (/a/b matches /a/b and /a/b/c, not
+ * /a/bc). NULL strings in d read as "". Pure. */
 bool rule_matches(const struct rule_cfg *r, const struct proc_desc *d);
 
 #endif

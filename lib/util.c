@@ -35,26 +35,33 @@ static const char *skip_space(const char *p)
         return p;
 }
 
-/* Parses one non-negative finite decimal at *p with strtod but refuses the forms
- * strtod also accepts that no human means here (hex, inf, nan, leading sign). */
+/* Parses one non-negative decimal at *p: digits, optionally a point and more digits.
+ * Written out rather than left to strtod, which also reads hex, exponents, "inf" and
+ * "nan" (forms no human means in a configuration file) and follows LC_NUMERIC, so
+ * "0.2" would fail under a locale with a decimal comma. The integer part is exact
+ * below 10^15; fraction digits past the 15th are ignored (a femtosecond or byte). */
 static int parse_decimal(const char **p, double *ret)
 {
         const char *s = *p;
-        char *end;
-        double v;
+        double ip = 0, fp = 0, scale = 1;
+        size_t digits = 0, frac = 0;
 
-        if (!isdigit((unsigned char)s[0]) && !(s[0] == '.' && isdigit((unsigned char)s[1])))
+        for (; isdigit((unsigned char)*s); s++, digits++) {
+                if (ip >= 1e14)         /* one more digit could pass 10^15 */
+                        return -ERANGE;
+                ip = ip * 10 + (*s - '0');
+        }
+        if (*s == '.') {
+                for (s++; isdigit((unsigned char)*s); s++, digits++)
+                        if (frac++ < 15) {
+                                fp = fp * 10 + (*s - '0');
+                                scale *= 10;
+                        }
+        }
+        if (digits == 0)
                 return -EINVAL;
-        if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X'))
-                return -EINVAL;
-        errno = 0;
-        v = strtod(s, &end);
-        if (errno == ERANGE || !isfinite(v))
-                return -ERANGE;
-        if (end == s)
-                return -EINVAL;
-        *p = end;
-        *ret = v;
+        *p = s;
+        *ret = ip + fp / scale;
         return 0;
 }
 
@@ -62,21 +69,24 @@ int parse_duration(const char *s, double *ret_seconds)
 {
         static const struct {
                 const char *suffix;
-                double factor;
+                double mul, div;
         } units[] = {
-                /* Longest first, so "ms" is not read as "m" followed by garbage. */
-                { "min", 60 }, { "ms", 1e-3 }, { "s", 1 }, { "m", 60 },
-                { "h", 3600 }, { "d", 86400 }, { "w", 7 * 86400 },
+                /* Longest first, so "ms" is not read as "m" followed by garbage.
+                 * Milliseconds divide rather than multiply by 1e-3 (inexact in binary),
+                 * so "50ms" is the same double as "0.05". */
+                { "min", 60, 1 }, { "ms", 1, 1000 }, { "s", 1, 1 }, { "m", 60, 1 },
+                { "h", 3600, 1 }, { "d", 86400, 1 }, { "w", 7 * 86400, 1 },
         };
         const char *p;
         double total = 0;
         int terms = 0;
+        bool bare = false;
 
         if (!s)
                 return -EINVAL;
         p = skip_space(s);
         while (*p) {
-                double v, factor = 1;
+                double v, mul = 1, div = 1;
                 size_t i;
                 int r;
 
@@ -86,20 +96,23 @@ int parse_duration(const char *s, double *ret_seconds)
                 for (i = 0; i < ELEMENTSOF(units); i++) {
                         size_t n = strlen(units[i].suffix);
                         if (strncmp(p, units[i].suffix, n) == 0 && !isalpha((unsigned char)p[n])) {
-                                factor = units[i].factor;
+                                mul = units[i].mul;
+                                div = units[i].div;
                                 p += n;
                                 break;
                         }
                 }
-                if (i == ELEMENTSOF(units) && isalpha((unsigned char)*p))
-                        return -EINVAL;
-                if (i == ELEMENTSOF(units) && terms > 0)
-                        return -EINVAL; /* "1h30" is ambiguous: refuse it */
-                total += v * factor;
+                if (i == ELEMENTSOF(units)) {
+                        if (isalpha((unsigned char)*p))
+                                return -EINVAL;
+                        bare = true;
+                }
+                total += v * mul / div;
                 terms++;
                 p = skip_space(p);
         }
-        if (terms == 0)
+        /* A bare number is seconds only on its own: "1h30" (or "30 1h") is ambiguous. */
+        if (terms == 0 || (bare && terms > 1))
                 return -EINVAL;
         if (!isfinite(total) || total > 1e12)
                 return -ERANGE;
@@ -188,7 +201,8 @@ const char *format_size(uint64_t bytes, char *buf, size_t bufsz)
         double v = (double)bytes;
         size_t u = 0;
 
-        while (v >= 1024 && u + 1 < ELEMENTSOF(unit)) {
+        /* 1023.5 and up would print as "1024 KiB": show "1.00 MiB" instead. */
+        while (v >= 1023.5 && u + 1 < ELEMENTSOF(unit)) {
                 v /= 1024;
                 u++;
         }
@@ -199,20 +213,51 @@ const char *format_size(uint64_t bytes, char *buf, size_t bufsz)
         return buf;
 }
 
+/* The two largest units, the second dropped when zero ("6h", "1h30m", "2d3h"). The value
+ * is rounded once, to whole seconds from 10 s up, so a carry can never print "1m60s". */
 const char *format_duration(double seconds, char *buf, size_t bufsz)
 {
-        if (!isfinite(seconds) || seconds < 0)
+        static const struct {
+                const char *name;
+                long long len;
+        } units[] = { { "d", 86400 }, { "h", 3600 }, { "m", 60 }, { "s", 1 } };
+        long long t;
+
+        if (!isfinite(seconds) || seconds < 0) {
                 snprintf(buf, bufsz, "-");
-        else if (seconds < 1)
-                snprintf(buf, bufsz, "%.0fms", seconds * 1000);
-        else if (seconds < 60)
-                snprintf(buf, bufsz, seconds < 10 ? "%.1fs" : "%.0fs", seconds);
-        else if (seconds < 3600)
-                snprintf(buf, bufsz, "%.0fm%02.0fs", floor(seconds / 60), fmod(seconds, 60));
-        else if (seconds < 86400)
-                snprintf(buf, bufsz, "%.0fh%02.0fm", floor(seconds / 3600), floor(fmod(seconds, 3600) / 60));
-        else
-                snprintf(buf, bufsz, "%.0fd%02.0fh", floor(seconds / 86400), floor(fmod(seconds, 86400) / 3600));
+                return buf;
+        }
+        /* Past about 30 million years llround() would overflow; no caller means it. */
+        if (seconds >= 1e15) {
+                snprintf(buf, bufsz, "%.0fd", seconds / 86400);
+                return buf;
+        }
+        if (llround(seconds * 1000) < 1000) {
+                snprintf(buf, bufsz, "%lldms", llround(seconds * 1000));
+                return buf;
+        }
+        if (llround(seconds * 10) < 100) {
+                t = llround(seconds * 10);
+                if (t % 10 == 0)
+                        snprintf(buf, bufsz, "%llds", t / 10);
+                else
+                        snprintf(buf, bufsz, "%lld.%llds", t / 10, t % 10);
+                return buf;
+        }
+        t = llround(seconds);
+        for (size_t i = 0; i < ELEMENTSOF(units); i++) {
+                long long hi, lo;
+
+                if (t < units[i].len)
+                        continue;
+                hi = t / units[i].len;
+                lo = i + 1 < ELEMENTSOF(units) ? t % units[i].len / units[i + 1].len : 0;
+                if (lo)
+                        snprintf(buf, bufsz, "%lld%s%lld%s", hi, units[i].name, lo, units[i + 1].name);
+                else
+                        snprintf(buf, bufsz, "%lld%s", hi, units[i].name);
+                break;
+        }
         return buf;
 }
 
@@ -263,6 +308,17 @@ bool utf8_valid(const char *s, size_t len)
         return true;
 }
 
+/* True for the three-byte sequences of characters that can move or split text on a
+ * terminal or in a log viewer though they are not controls in the C sense: U+2028 LINE
+ * SEPARATOR, U+2029 PARAGRAPH SEPARATOR, and the bidirectional embeddings, overrides
+ * and isolates (U+202A..U+202E, U+2066..U+2069) that can make a process name display
+ * as something else. */
+static bool utf8_is_format_control(const unsigned char *s)
+{
+        return s[0] == 0xe2 && ((s[1] == 0x80 && s[2] >= 0xa8 && s[2] <= 0xae) ||
+                                (s[1] == 0x81 && s[2] >= 0xa6 && s[2] <= 0xa9));
+}
+
 size_t str_escape(const char *src, size_t srclen, char *dst, size_t dstsz)
 {
         const unsigned char *s = (const unsigned char *)src;
@@ -271,7 +327,7 @@ size_t str_escape(const char *src, size_t srclen, char *dst, size_t dstsz)
         if (dstsz == 0)
                 return 0;
         for (size_t i = 0; i < srclen;) {
-                char tmp[5];
+                char tmp[16];           /* the longest unit: three bytes as \xNN */
                 size_t n = 0, take = 1;
 
                 if (s[i] >= 0x20 && s[i] < 0x7f && s[i] != '\\') {
@@ -285,11 +341,13 @@ size_t str_escape(const char *src, size_t srclen, char *dst, size_t dstsz)
                 } else if (s[i] == '\r') {
                         tmp[n++] = '\\', tmp[n++] = 'r';
                 } else if (s[i] >= 0x80 && (take = utf8_seq(s + i, srclen - i)) > 0) {
-                        /* A valid multibyte sequence (UTF-8 never encodes C1 controls as
-                         * single bytes, but U+0080..U+009F are two-byte controls: escape). */
-                        if (take == 2 && s[i] == 0xc2 && s[i + 1] < 0xa0) {
-                                n = (size_t)snprintf(tmp, sizeof(tmp), "\\x%02x", s[i]);
-                                take = 1;
+                        /* A valid multibyte sequence is kept, except the C1 controls
+                         * U+0080..U+009F (two bytes, C2 80..C2 9F) and the format controls
+                         * above, which are escaped whole so a cut never splits them. */
+                        if ((take == 2 && s[i] == 0xc2 && s[i + 1] < 0xa0) ||
+                            (take == 3 && utf8_is_format_control(s + i))) {
+                                for (size_t k = 0; k < take; k++)
+                                        n += (size_t)snprintf(tmp + n, sizeof(tmp) - n, "\\x%02x", s[i + k]);
                         } else {
                                 memcpy(tmp, s + i, take);
                                 n = take;
@@ -349,6 +407,9 @@ int write_full(int fd, const void *buf, size_t count)
                                 continue;
                         return -errno;
                 }
+                /* Only possible on odd devices; retrying would spin forever. */
+                if (n == 0)
+                        return -EIO;
                 p += n;
                 count -= (size_t)n;
         }

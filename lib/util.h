@@ -38,13 +38,16 @@ typedef uint64_t usec_t;
 #define MSEC_PER_SEC  INT64_C(1000)
 usec_t now_usec(clockid_t clock);
 
-/* Parses a duration: a decimal number with an optional unit (ms, s, m or min, h, d, w);
- * a bare number is seconds. Several terms may follow each other ("1h30m"). Rejects
- * negative, non-finite and empty values. Returns 0 or -EINVAL / -ERANGE. */
+/* Parses a duration: a decimal number (digits with an optional fraction: "0.2", ".5";
+ * no sign, exponent or hex; the same in every locale) with an optional lower-case unit
+ * (ms, s, m or min, h, d, w); a bare number is seconds. Several terms may follow each
+ * other ("1h30m"), each with a unit ("1h30" is refused as ambiguous). Returns 0,
+ * -EINVAL, or -ERANGE past 10^12 seconds or 15 integer digits. */
 int parse_duration(const char *s, double *ret_seconds);
 
-/* Parses a size: a decimal number with an optional binary unit (K, M, G, T, with or
- * without "iB"/"B"); a bare number is bytes. Returns 0 or -EINVAL / -ERANGE. */
+/* Parses a size: a decimal number as for parse_duration with an optional binary unit
+ * (K, M, G, T in either case, with or without "iB"/"B"); a bare number is bytes. A
+ * fraction of a byte is rounded down. Returns 0 or -EINVAL / -ERANGE. */
 int parse_size(const char *s, uint64_t *ret_bytes);
 
 /* Parses yes/no, true/false, on/off, 1/0. Returns 0 or -EINVAL. */
@@ -56,15 +59,18 @@ int parse_int64(const char *s, int64_t min, int64_t max, int64_t *ret);
 /* Human-readable IEC size ("12.3 MiB", "512 B") into buf; returns buf. */
 const char *format_size(uint64_t bytes, char *buf, size_t bufsz);
 
-/* Human-readable duration ("250ms", "42s", "6h", "2d3h") into buf; returns buf. */
+/* Human-readable duration ("250ms", "1.5s", "42s", "1m40s", "6h", "2d3h": the two
+ * largest units, the second left out when zero) into buf; returns buf. */
 const char *format_duration(double seconds, char *buf, size_t bufsz);
 
 /* ---- untrusted text ---- */
 
 /* Copies src (srclen bytes, may hold NULs) to dst as printable text: control bytes,
  * backslash, DEL and bytes that are not valid UTF-8 become C escapes (\n, \t, \\,
- * \xNN); valid multibyte UTF-8 is kept. The result is always NUL-terminated and is
- * cut before an escape that would not fit. Returns the length written. */
+ * \xNN); so do the C1 controls (U+0080..U+009F), the line and paragraph separators
+ * and the bidirectional overrides, which can split or reorder a line on display.
+ * Other valid multibyte UTF-8 is kept. The result is always NUL-terminated and is
+ * cut before an escape (or character) that would not fit. Returns the length written. */
 size_t str_escape(const char *src, size_t srclen, char *dst, size_t dstsz);
 
 /* Bounded copy that always terminates dst; returns false if src was cut. */
