@@ -172,6 +172,38 @@ void detect_init(struct detect *d, double t_start)
         d->status = DETECT_OK;
         d->since = t_start;
         d->last_evidence = -INFINITY;
+        d->past_high = -INFINITY;
+        d->past_upto = INT64_MIN;
+}
+
+/* Folds the buckets that are leaving the window (numbered below first) into
+ * past_high, the highest floor the process held before the window: each as the
+ * minimum of the block of buckets it starts, so that one bucket caught at the top of
+ * a GC cycle does not count as a floor. Called before a bucket is pushed, so nothing
+ * leaves the ring unfolded; O(block) per bucket. */
+static void fold_past(struct detect *d, const struct detect_params *p, int64_t first)
+{
+        for (unsigned k = d->ring_len; k > 0; k--) {
+                unsigned i = (d->ring_head + DETECT_MAX_BUCKETS - k) % DETECT_MAX_BUCKETS;
+                int64_t idx = d->ring_idx[i];
+                double v;
+
+                if (idx >= first)
+                        break;
+                if (idx <= d->past_upto)
+                        continue;
+                v = d->ring_floor[i];
+                for (unsigned m = k - 1; m > 0; m--) {
+                        unsigned j = (d->ring_head + DETECT_MAX_BUCKETS - m) % DETECT_MAX_BUCKETS;
+                        if (d->ring_idx[j] >= idx + (int64_t)p->block)
+                                break;
+                        if (d->ring_floor[j] < v)
+                                v = d->ring_floor[j];
+                }
+                if (v > d->past_high)
+                        d->past_high = v;
+                d->past_upto = idx;
+        }
 }
 
 bool detect_add(struct detect *d, const struct detect_params *p, double t, double value)
@@ -201,6 +233,7 @@ bool detect_add(struct detect *d, const struct detect_params *p, double t, doubl
                 return false;
         }
         if (d->cur_n > 0) {
+                fold_past(d, p, d->cur_idx - (int64_t)p->buckets + 1);
                 d->ring_idx[d->ring_head] = d->cur_idx;
                 d->ring_floor[d->ring_head] = d->cur_min;
                 d->ring_head = (d->ring_head + 1) % DETECT_MAX_BUCKETS;
@@ -532,13 +565,39 @@ static void enter(struct detect *d, enum detect_status s, double now)
         d->since = now;
 }
 
-static void enter_leaking(struct detect *d, double now, double level, bool near)
+/* t_data: the end of the newest closed bucket. The recovery clock runs on data time,
+ * so a gap in the samples (the daemon was down) does not count as a pause. */
+static void enter_leaking(struct detect *d, double now, double t_data, double level, bool near)
 {
         enter(d, DETECT_LEAKING, now);
         d->high = level;
-        d->high_t = now;
+        d->high_t = t_data;
         d->imminent = near;
         d->n_alerts++;
+}
+
+/* The bucket number of the newest closed bucket; the ring must not be empty. */
+static int64_t newest_idx(const struct detect *d)
+{
+        return d->ring_idx[(d->ring_head + DETECT_MAX_BUCKETS - 1) % DETECT_MAX_BUCKETS];
+}
+
+/* The current floor: the minimum of the last block of buckets, so a GC cycle longer
+ * than a bucket does not make the level jump with the phase of the cycle. The ring
+ * must not be empty. */
+static double current_floor(const struct detect *d, const struct detect_params *p)
+{
+        int64_t last = newest_idx(d);
+        double v = INFINITY;
+
+        for (unsigned k = 1; k <= d->ring_len; k++) {
+                unsigned i = (d->ring_head + DETECT_MAX_BUCKETS - k) % DETECT_MAX_BUCKETS;
+                if (d->ring_idx[i] <= last - (int64_t)p->block)
+                        break;
+                if (d->ring_floor[i] < v)
+                        v = d->ring_floor[i];
+        }
+        return v;
 }
 
 /* What the checks say about the floors of one stretch of buckets. */
@@ -596,6 +655,8 @@ static void judge(const struct detect *d, const struct detect_params *p, int64_t
                 j->why = "growth below the minimum";
         else if (!(st->z_rw > p->rw_z))
                 j->why = "rise within a random walk's reach";
+        else if (!(current_floor(d, p) > d->past_high + p->new_high * growth_min(p, d->past_high)))
+                j->why = "floor below an earlier high";
         else if (!st->quarters || !(rise > 0) ||
                  st->q[1] - st->q[0] < p->quarter_share * rise ||
                  st->q[2] - st->q[1] < p->quarter_share * rise ||
@@ -607,30 +668,6 @@ static void judge(const struct detect *d, const struct detect_params *p, int64_t
                 j->why = "floor rising in every quarter";
                 j->evidence = true;
         }
-}
-
-/* The bucket number of the newest closed bucket; the ring must not be empty. */
-static int64_t newest_idx(const struct detect *d)
-{
-        return d->ring_idx[(d->ring_head + DETECT_MAX_BUCKETS - 1) % DETECT_MAX_BUCKETS];
-}
-
-/* The current floor: the minimum of the last block of buckets, so a GC cycle longer
- * than a bucket does not make the level jump with the phase of the cycle. The ring
- * must not be empty. */
-static double current_floor(const struct detect *d, const struct detect_params *p)
-{
-        int64_t last = newest_idx(d);
-        double v = INFINITY;
-
-        for (unsigned k = 1; k <= d->ring_len; k++) {
-                unsigned i = (d->ring_head + DETECT_MAX_BUCKETS - k) % DETECT_MAX_BUCKETS;
-                if (d->ring_idx[i] <= last - (int64_t)p->block)
-                        break;
-                if (d->ring_floor[i] < v)
-                        v = d->ring_floor[i];
-        }
-        return v;
 }
 
 static void become_suspect(struct detect *d, double now, const struct judgement *j)
@@ -698,7 +735,7 @@ void detect_evaluate(struct detect *d, const struct detect_params *p, double now
                 if (evidence) {
                         become_suspect(d, now, &j);
                         if (near) {
-                                enter_leaking(d, now, v.level, near);
+                                enter_leaking(d, now, v.t_to, v.level, near);
                                 why = "limit near: alerting without confirmation";
                         }
                 }
@@ -714,7 +751,7 @@ void detect_evaluate(struct detect *d, const struct detect_params *p, double now
                         enter(d, DETECT_OK, now);
                         why = "suspicion dropped: evidence lapsed";
                 } else if (evidence && near) {
-                        enter_leaking(d, now, v.level, near);
+                        enter_leaking(d, now, v.t_to, v.level, near);
                         why = "limit near: alerting without confirmation";
                 } else if (evidence && now - d->since >= p->confirm) {
                         /* Confirmation: the whole stretch since the rise was first seen,
@@ -728,7 +765,7 @@ void detect_evaluate(struct detect *d, const struct detect_params *p, double now
                                 first = last - DETECT_MAX_BUCKETS + 1;
                         judge(d, p, first, &jx);
                         if (jx.evidence) {
-                                enter_leaking(d, now, v.level, near);
+                                enter_leaking(d, now, v.t_to, v.level, near);
                                 why = "floor kept rising: confirmed";
                         } else
                                 why = "floor rising, not yet over the whole stretch";
@@ -740,9 +777,9 @@ void detect_evaluate(struct detect *d, const struct detect_params *p, double now
         case DETECT_LEAKING:
                 if (v.level > d->high + p->new_high * growth_min(p, d->high)) {
                         d->high = v.level;
-                        d->high_t = now;
+                        d->high_t = v.t_to;
                 }
-                if (now - d->high_t >= p->recovery) {
+                if (v.t_to - d->high_t >= p->recovery) {
                         enter(d, DETECT_RECOVERED, now);
                         d->imminent = 0;
                         why = "floor stopped rising";
@@ -761,7 +798,7 @@ void detect_evaluate(struct detect *d, const struct detect_params *p, double now
                                 become_suspect(d, now, &j);
                                 why = j.why;
                                 if (near) {
-                                        enter_leaking(d, now, v.level, near);
+                                        enter_leaking(d, now, v.t_to, v.level, near);
                                         why = "limit near: alerting without confirmation";
                                 }
                         }

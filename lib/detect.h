@@ -119,6 +119,10 @@ struct detect {
         uint32_t ring_head;             /* where the next closed bucket goes */
         uint32_t ring_len;
 
+        /* the floors that have left the window */
+        double past_high;               /* highest block floor before the window */
+        int64_t past_upto;              /* buckets up to this number are folded in */
+
         /* the hysteresis */
         uint32_t status;                /* enum detect_status */
         uint32_t imminent;              /* 1: leaking and the forecast is inside the horizon */
@@ -127,7 +131,7 @@ struct detect {
         double suspect_floor;           /* the evidence's starting floor when suspicion began */
         int64_t suspect_from;           /* and the number of its first bucket */
         double high;                    /* leaking: highest floor so far */
-        double high_t;                  /* and when it was set */
+        double high_t;                  /* and the end of the bucket that set it (data time) */
         uint64_t n_alerts;              /* times LEAKING was entered */
 };
 
