@@ -13,15 +13,18 @@
  *   3. Theil-Sen: the median of the pairwise slopes, and Sen's confidence bounds taken
  *      from the same (corrected) variance.
  *   4. The growth must be worth reporting: an absolute and a relative minimum per
- *      window.
- *   5. The shape: the window is cut into quarters, and the minimum of each quarter
- *      must rise, each rise carrying a fair share of the total, the last not much
- *      smaller than the earlier ones. This is what a one-off step, a cache that warmed
- *      up and stopped, a batch that grew and let go, or fragmentation that plateaued
- *      cannot do; a leak does it all the time.
- *   6. The state machine: ok -> suspect (all checks pass) -> leaking (they still pass
- *      after `confirm`, or at once if the forecast is inside `horizon`) -> recovered
- *      (no new floor high for `recovery`) -> ok (after `cooldown`). */
+ *      window, which the lower confidence bound of the slope must reach.
+ *   5. A random walk must not reach it by chance (the drift against the spread of the
+ *      increments of block minima); the floor must beat the highest floor held before
+ *      the window; and the shape: the window is cut into quarters, and the minimum of
+ *      each quarter must rise, each rise carrying a fair share of the total, the last
+ *      not much smaller than the earlier ones. This is what a one-off step, a cache
+ *      that warmed up and stopped, a batch that grew and let go, or fragmentation
+ *      that plateaued cannot do; a leak does it all the time.
+ *   6. The state machine: ok -> suspect (all checks pass) -> leaking (they still pass,
+ *      over the whole stretch since the suspicion, after `confirm`; or at once if the
+ *      forecast is inside `horizon`) -> recovered (no new floor high for `recovery` of
+ *      data) -> ok (after `cooldown`). */
 #include "detect.h"
 
 #include <errno.h>
@@ -102,7 +105,16 @@ void detect_params_init(struct detect_params *p, enum detect_kind kind, double w
          * the noise of a flat floor stops producing such records soon after it stops. */
         p->new_high = 0.125;
 
+        /* Blocks of 3 buckets (W/8): their minima absorb GC cycles up to about 2.5
+         * buckets for the current level, the new-high check and the random-walk
+         * check, and a window still holds 8 of them, 7 increments to estimate a
+         * spread from. */
         p->block = 3;
+
+        /* The random-walk statistic's null spread is 1.3 to 1.6, not 1 (Sen's slope is
+         * noisier than the endpoints, sigma is estimated from 7 increments): 3.0 is
+         * about its 98th-99th percentile at one evaluation, measured on simulated
+         * walks. Confirmation then asks it again over a longer stretch. */
         p->rw_z = 3.0;
 
         switch (kind) {
@@ -153,6 +165,9 @@ int detect_params_check(const struct detect_params *p)
                 return -EINVAL;
         if (!(p->min_growth >= 0 && isfinite(p->min_growth) && p->min_growth_rel >= 0 &&
               isfinite(p->min_growth_rel)))
+                return -EINVAL;
+        /* At least 4 blocks a window: the random-walk check needs 3 increments. */
+        if (p->block < 1 || p->block > p->buckets / 4 || !(p->rw_z >= 0 && isfinite(p->rw_z)))
                 return -EINVAL;
         if (!(p->quarter_share >= 0 && p->quarter_share <= 1 && p->last_quarter >= 0 &&
               p->last_quarter <= 1 && p->new_high >= 0 && isfinite(p->new_high)))

@@ -13,13 +13,15 @@
  * collector's sawtooth, a burst of temporary allocations or a spike says nothing. Once
  * a bucket closes, the floors of the last window are judged: a Mann-Kendall trend test
  * whose variance is corrected for autocorrelated floors (Hamed and Rao), the
- * Theil-Sen slope with Sen's confidence bound, a minimum absolute and relative growth,
- * and a shape check — the floor must rise in every quarter of the window, and the
- * latest quarter must not have slowed down much. A series that passes them all is
- * suspect; it is leaking if it still passes after a confirmation time. A leak that
- * sets no new floor high for a while has recovered, and may alert again only after a
- * cool-down. When the caller knows how much room is left (headroom), the verdict
- * forecasts when it runs out, and a near limit skips the confirmation.
+ * Theil-Sen slope with Sen's confidence bound, a minimum absolute and relative growth
+ * that even the lower bound must reach, a drift check against a random walk, a new
+ * floor high above anything held before the window, and a shape check — the floor
+ * must rise in every quarter of the window, the latest quarter not much slower than
+ * the others. A series that passes them all is suspect; it is leaking if the whole
+ * stretch since then still passes after a confirmation time. A leak that sets no new
+ * floor high for a while has recovered, and may alert again only after a cool-down.
+ * When the caller knows how much room is left (headroom), the verdict forecasts when
+ * it runs out, and a near limit skips the confirmation.
  *
  * Use: one struct detect per process and metric, one struct detect_params per kind and
  * window. Feed every sample to detect_add(); when it returns true (a bucket closed),
@@ -27,8 +29,9 @@
  * same way gives the same states and verdicts. A state must always be used with the
  * same parameters: after changing them, detect_init() and replay.
  *
- * Costs: detect_add() is O(1); detect_evaluate() is O(B^2) in the number B of buckets
- * per window, a constant (24 by default, DETECT_MAX_BUCKETS at most). */
+ * Costs: detect_add() is O(1) (O(block) when a bucket closes); detect_evaluate() is
+ * O(B^2) in the number B of buckets per window, a constant (24 by default,
+ * DETECT_MAX_BUCKETS at most; the confirming evaluation judges up to 48). */
 #ifndef LEAKWATCH_DETECT_H
 #define LEAKWATCH_DETECT_H
 
@@ -174,8 +177,10 @@ bool detect_add(struct detect *d, const struct detect_params *p, double t, doubl
 /* Judges the closed buckets of the last window at time now (normally the time of the
  * sample that made detect_add() return true), moves the state machine, and fills
  * *ret. headroom: units left before a known limit (cgroup memory.max minus usage,
- * MemAvailable...), NAN if unknown. Calling it when no bucket closed is allowed: only
- * time-driven transitions (recovery, cool-down) can then happen. */
+ * MemAvailable...), NAN if unknown. Calling it when no bucket closed is allowed (the
+ * evidence is then the same as at the last call; only transitions that wait for time
+ * can happen), but a replay reproduces the state only if evaluations happen at the
+ * same moments. */
 void detect_evaluate(struct detect *d, const struct detect_params *p, double now, double headroom,
                      struct detect_verdict *ret);
 

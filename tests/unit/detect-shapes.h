@@ -24,6 +24,9 @@
 #include "baseline.h"
 #include "detect.h"
 
+/* Every program including this uses only some of the functions. */
+#define SHAPE_FN static __attribute__((unused))
+
 enum shape {
         /* not leaks */
         SHAPE_FLAT,             /* a steady level with noise */
@@ -99,7 +102,7 @@ struct shape_gen {
 
 /* ---- the PRNG: splitmix64, tiny and good enough for test data ---- */
 
-static uint64_t shape_rand(struct shape_gen *g)
+SHAPE_FN uint64_t shape_rand(struct shape_gen *g)
 {
         uint64_t z = (g->rng += UINT64_C(0x9e3779b97f4a7c15));
         z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
@@ -108,24 +111,24 @@ static uint64_t shape_rand(struct shape_gen *g)
 }
 
 /* Uniform in [0, 1). */
-static double shape_unif(struct shape_gen *g)
+SHAPE_FN double shape_unif(struct shape_gen *g)
 {
         return (double)(shape_rand(g) >> 11) * 0x1.0p-53;
 }
 
-static double shape_range(struct shape_gen *g, double lo, double hi)
+SHAPE_FN double shape_range(struct shape_gen *g, double lo, double hi)
 {
         return lo + (hi - lo) * shape_unif(g);
 }
 
-static double shape_normal(struct shape_gen *g)
+SHAPE_FN double shape_normal(struct shape_gen *g)
 {
         /* Box-Muller; one of the pair is thrown away to keep the state simple. */
         double u = shape_unif(g), v = shape_unif(g);
         return sqrt(-2 * log(1 - u)) * cos(2 * M_PI * v);
 }
 
-static double shape_exp(struct shape_gen *g, double mean)
+SHAPE_FN double shape_exp(struct shape_gen *g, double mean)
 {
         return -mean * log(1 - shape_unif(g));
 }
@@ -135,7 +138,7 @@ static double shape_exp(struct shape_gen *g, double mean)
 /* Sets up a series. base: the steady level; quantum: rounding (4096 for bytes, 1 for
  * counts). Leaks grow by 8% to 30% of base per window: from just above the detector's
  * 5% minimum to brisk. */
-static void shape_init(struct shape_gen *g, enum shape s, uint64_t seed, double window, double dt_min,
+SHAPE_FN void shape_init(struct shape_gen *g, enum shape s, uint64_t seed, double window, double dt_min,
                        double dt_max, double base, double quantum)
 {
         double W = window;
@@ -239,7 +242,7 @@ static void shape_init(struct shape_gen *g, enum shape s, uint64_t seed, double 
 }
 
 /* The next sample: returns its time (plus the offset) in *t and value in *v. */
-static void shape_next(struct shape_gen *g, double *ret_t, double *ret_v)
+SHAPE_FN void shape_next(struct shape_gen *g, double *ret_t, double *ret_v)
 {
         double W = g->window, dt = shape_range(g, g->dt_min, g->dt_max), t = g->t + dt, v = 0;
 
@@ -357,7 +360,7 @@ struct shape_result {
  * each closed bucket and the baselines at the same moments. The baselines see the
  * same samples after the warm-up (so they are not blamed for start-up) and alert at
  * the detector's own minimum growth, for the detector's confirmation time. */
-static void shape_run(enum shape s, uint64_t seed, double window, double dt_min, double dt_max,
+SHAPE_FN void shape_run(enum shape s, uint64_t seed, double window, double dt_min, double dt_max,
                       double duration, struct shape_result *r)
 {
         struct shape_gen g;

@@ -158,6 +158,9 @@ static void test_params(void **state)
         bad.alpha = 0.7;
         assert_int_equal(detect_params_check(&bad), -EINVAL);
         bad = p;
+        bad.block = 0;
+        assert_int_equal(detect_params_check(&bad), -EINVAL);
+        bad = p;
         bad.recovery = NAN;
         assert_int_equal(detect_params_check(&bad), -EINVAL);
 
