@@ -37,6 +37,9 @@
 #define FOLD_TICKS 64
 /* ...but at least this often, so the time-ordered table stays small. */
 #define FOLD_MAX_USEC (15 * 60 * USEC_PER_SEC)
+/* sd-event lets a timer fire this late to batch wake-ups (its default is 250 ms, which
+ * would distort sub-second intervals). 1 ms keeps 0.05 s intervals within 2%. */
+#define TIMER_ACCURACY_USEC (1 * USEC_PER_MSEC)
 /* STATUS= updates are cheap but pointless faster than a person can read them. */
 #define STATUS_USEC (1 * USEC_PER_SEC)
 
@@ -59,7 +62,7 @@ struct options {
 
 struct daemon {
         struct options opt;
-        struct config cfg;
+        struct config *cfg;             /* heap: the sampler keeps a pointer across reloads */
         int64_t *rule_ids;
         int64_t *generations;
         sd_event *event;
@@ -104,6 +107,39 @@ static void print_diag(const struct config_diag *diag)
                 log_error("%s", diag->msgs[i]);
 }
 
+static int replace_str(char **field, const char *value)
+{
+        char *n = strdup(value);
+
+        if (!n)
+                return -ENOMEM;
+        free(*field);
+        *field = n;
+        return 0;
+}
+
+/* A window needs enough samples to show a trend: the same rule the file obeys
+ * (config.c), applied after --interval or --window changed either side. */
+static int check_window(const struct config *cfg)
+{
+        char w[32], i[32];
+
+        if (cfg->window < cfg->interval * 10) {
+                log_error("--window %s must be at least 10 times the interval (%s): fewer samples than that "
+                          "cannot show a trend", format_duration(cfg->window, w, sizeof(w)),
+                          format_duration(cfg->interval, i, sizeof(i)));
+                return -EINVAL;
+        }
+        for (size_t k = 0; k < cfg->n_rules; k++)
+                if (cfg->rules[k].window > 0 && cfg->rules[k].window < cfg->interval * 10) {
+                        log_error("--interval %s is too long for rule '%s' (window %s): it needs at least 10 "
+                                  "samples per window", format_duration(cfg->interval, i, sizeof(i)),
+                                  cfg->rules[k].name, format_duration(cfg->rules[k].window, w, sizeof(w)));
+                        return -EINVAL;
+                }
+        return 0;
+}
+
 /* Loads the file and applies the command line over it. Returns 0, or -EINVAL after
  * logging every problem. */
 static int load_config(const struct options *opt, struct config *cfg)
@@ -114,7 +150,7 @@ static int load_config(const struct options *opt, struct config *cfg)
         config_defaults(cfg);
         r = config_load(cfg, opt->config_path, opt->config_explicit, &diag);
         if (r >= 0) {
-                if (opt->db_path && !(cfg->db_path = strdup(opt->db_path)))
+                if (opt->db_path && replace_str(&cfg->db_path, opt->db_path) < 0)
                         r = -ENOMEM;
                 if (opt->interval > 0) {
                         cfg->interval = opt->interval;
@@ -127,10 +163,13 @@ static int load_config(const struct options *opt, struct config *cfg)
                         cfg->window = opt->window;
                 if (opt->log_level >= 0)
                         cfg->log_level = opt->log_level;
-                if (opt->proc_root && !(cfg->proc_root = strdup(opt->proc_root)))
+                if (opt->proc_root && replace_str(&cfg->proc_root, opt->proc_root) < 0)
                         r = -ENOMEM;
-                if (opt->runtime_dir && !(cfg->runtime_dir = strdup(opt->runtime_dir)))
+                if (opt->runtime_dir && replace_str(&cfg->runtime_dir, opt->runtime_dir) < 0)
                         r = -ENOMEM;
+                /* The file's own checks ran before the command line changed these. */
+                if (r >= 0 && (opt->interval > 0 || opt->window > 0))
+                        r = check_window(cfg);
         }
         /* Targets on the command line replace the file's rules: that is what someone
          * typing --pid means. */
@@ -234,14 +273,14 @@ static void flush(struct daemon *d, usec_t mono)
         if (r < 0) {
                 if (ratelimit_allow(&d->db_fail_rl, mono, &suppressed))
                         log_error("database %s: write failed: %s (%s); %" PRIu64 " samples waiting, %" PRIu64
-                                  " dropped so far; retrying", d->cfg.db_path, strerror(-r),
+                                  " dropped so far; retrying", d->cfg->db_path, strerror(-r),
                                   store_errmsg(d->store), ws.pending, ws.dropped);
                 d->db_failing = true;
                 return;
         }
         if (d->db_failing) {
                 log_notice("database %s: writable again, backlog written (%" PRIu64 " samples dropped while it "
-                           "failed)", d->cfg.db_path, ws.dropped - d->reported_drops);
+                           "failed)", d->cfg->db_path, ws.dropped - d->reported_drops);
                 if (ws.dropped > d->reported_drops) {
                         char detail[128];
 
@@ -266,22 +305,22 @@ static void fold_and_maintain(struct daemon *d, usec_t mono)
                 /* Only whole minutes move, so each minute's rollup is computed once. */
                 r = store_fold(d->store, now_ms - now_ms % 60000, &folded);
                 if (r < 0)
-                        log_warning("database %s: fold failed: %s, will retry", d->cfg.db_path, store_errmsg(d->store));
+                        log_warning("database %s: fold failed: %s, will retry", d->cfg->db_path, store_errmsg(d->store));
                 else
                         log_debug("folded %" PRId64 " samples", folded);
-                d->next_fold = mono + MIN(usec_of(d->cfg.interval) * FOLD_TICKS, FOLD_MAX_USEC);
+                d->next_fold = mono + MIN(usec_of(d->cfg->interval) * FOLD_TICKS, FOLD_MAX_USEC);
         }
         if (mono >= d->next_maintain) {
                 struct store_retention rt = {
-                        .raw_ms = (int64_t)(d->cfg.retention_raw * 1000),
-                        .minute_ms = (int64_t)(d->cfg.retention_minute * 1000),
-                        .hour_ms = (int64_t)(d->cfg.retention_hour * 1000),
+                        .raw_ms = (int64_t)(d->cfg->retention_raw * 1000),
+                        .minute_ms = (int64_t)(d->cfg->retention_minute * 1000),
+                        .hour_ms = (int64_t)(d->cfg->retention_hour * 1000),
                 };
                 struct store_maintenance m;
 
                 r = store_maintain(d->store, now_ms, &rt, &m);
                 if (r < 0)
-                        log_warning("database %s: retention pass failed: %s, will retry", d->cfg.db_path,
+                        log_warning("database %s: retention pass failed: %s, will retry", d->cfg->db_path,
                                     store_errmsg(d->store));
                 else if (m.pruned > 0)
                         log_debug("retention: pruned %" PRId64 " rows", m.pruned);
@@ -301,41 +340,46 @@ static void update_status(struct daemon *d, usec_t mono)
         sampler_get_stats(d->sampler, &ss);
         writer_get_stats(d->writer, &ws);
         (void)sd_notifyf(false, "STATUS=Watching %u processes (%zu rules); last tick %s%s",
-                         ss.watched, d->cfg.n_rules, format_duration((double)d->last_tick_cost / 1e6, cost, sizeof(cost)),
+                         ss.watched, d->cfg->n_rules, format_duration((double)d->last_tick_cost / 1e6, cost, sizeof(cost)),
                          d->db_failing ? "; database unwritable, buffering" : "");
         if (ss.capped > d->reported_capped) {
                 unsigned suppressed;
 
                 if (ratelimit_allow(&d->cap_rl, mono, &suppressed))
                         log_warning("max-processes (%" PRIu64 ") reached: %" PRIu64 " matching processes not watched",
-                                    d->cfg.max_processes, ss.capped - d->reported_capped);
+                                    d->cfg->max_processes, ss.capped - d->reported_capped);
                 d->reported_capped = ss.capped;
         }
 }
 
 static void schedule(struct daemon *d, usec_t started, usec_t finished)
 {
-        usec_t interval = usec_of(d->cfg.interval);
+        usec_t interval = usec_of(d->cfg->interval);
 
         d->last_tick_cost = finished - started;
         d->next_tick += interval;
-        if (d->next_tick <= finished) {
+        if (d->next_tick <= finished && d->last_tick_cost >= interval) {
                 /* The tick did not fit in its interval. Catching up would only queue more
-                 * ticks behind this one; skip to the next free slot, and leave at least as
-                 * much idle time as the tick took, so sampling degrades to a longer
-                 * interval instead of falling behind without bound. */
-                usec_t next = finished + MAX(d->last_tick_cost, interval / 2);
+                 * ticks behind this one; leave at least as much idle time as the tick took,
+                 * so sampling degrades to a longer interval instead of falling behind
+                 * without bound. */
                 unsigned suppressed;
                 char a[32], b[32];
 
                 if (ratelimit_allow(&d->overrun_rl, finished, &suppressed))
-                        log_warning("a tick took %s, longer than the interval %s: sampling less often (this "
-                                    "happened %u more times)",
+                        log_warning("a tick took %s, longer than the interval %s: sampling less often (%u more "
+                                    "such ticks not reported)",
                                     format_duration((double)d->last_tick_cost / 1e6, a, sizeof(a)),
-                                    format_duration(d->cfg.interval, b, sizeof(b)), suppressed);
-                d->next_tick = next;
+                                    format_duration(d->cfg->interval, b, sizeof(b)), suppressed);
+                d->next_tick = finished + d->last_tick_cost;
+        } else if (d->next_tick <= finished) {
+                /* Woken late (a suspended machine, a stalled host): skip the missed
+                 * ticks and keep to the grid. */
+                d->next_tick += (finished - d->next_tick) / interval * interval + interval;
         }
+        /* A time source is one-shot: arm it again for the next deadline. */
         (void)sd_event_source_set_time(d->timer, d->next_tick);
+        (void)sd_event_source_set_enabled(d->timer, SD_EVENT_ONESHOT);
 }
 
 static void run_once(struct daemon *d, usec_t mono)
@@ -346,13 +390,13 @@ static void run_once(struct daemon *d, usec_t mono)
         if (mono >= d->next_scan) {
                 r = sampler_scan(d->sampler, mono, now_ms);
                 if (r < 0)
-                        log_error("scanning %s failed: %s", d->cfg.proc_root, strerror(-r));
-                d->next_scan = mono + usec_of(d->cfg.scan_interval);
+                        log_error("scanning %s failed: %s", d->cfg->proc_root, strerror(-r));
+                d->next_scan = mono + usec_of(d->cfg->scan_interval);
         }
         (void)sampler_tick(d->sampler, mono, now_ms);
         if (mono >= d->next_commit) {
                 flush(d, mono);
-                d->next_commit = mono + usec_of(d->cfg.commit_interval);
+                d->next_commit = mono + usec_of(d->cfg->commit_interval);
         }
         fold_and_maintain(d, mono);
 }
@@ -379,59 +423,69 @@ static int on_terminate(sd_event_source *s UNUSED, const struct signalfd_siginfo
         return sd_event_exit(d->event, 0);
 }
 
+static void free_config(struct config *cfg)
+{
+        if (cfg) {
+                config_free(cfg);
+                free(cfg);
+        }
+}
+
 static void reload(struct daemon *d)
 {
-        struct config cfg;
+        struct config *cfg = calloc(1, sizeof(*cfg));
         int64_t *ids = NULL, *gens = NULL;
         usec_t mono = now_usec(CLOCK_MONOTONIC);
         int r;
 
         (void)sd_notifyf(false, "RELOADING=1\nMONOTONIC_USEC=%" PRIu64 "\nSTATUS=Reloading configuration", mono);
-        r = load_config(&d->opt, &cfg);
-        if (r < 0) {
-                log_error("reload: configuration has errors; keeping the running configuration");
-                config_free(&cfg);
+        if (!cfg) {
+                log_error("reload: out of memory; keeping the running configuration");
                 goto done;
         }
-        if (strcmp(cfg.db_path, d->cfg.db_path) != 0 || strcmp(cfg.proc_root, d->cfg.proc_root) != 0)
+        r = load_config(&d->opt, cfg);
+        if (r < 0) {
+                log_error("reload: configuration has errors; keeping the running configuration");
+                goto fail;
+        }
+        if (strcmp(cfg->db_path, d->cfg->db_path) != 0 || strcmp(cfg->proc_root, d->cfg->proc_root) != 0)
                 log_warning("reload: database and proc-root changes take effect at the next restart");
-        r = register_rules(d, &cfg, wall_ms(d, mono), &ids, &gens);
+        /* Keep what only a restart can change. */
+        if (replace_str(&cfg->db_path, d->cfg->db_path) < 0 || replace_str(&cfg->proc_root, d->cfg->proc_root) < 0) {
+                log_error("reload: out of memory; keeping the running configuration");
+                goto fail;
+        }
+        r = register_rules(d, cfg, wall_ms(d, mono), &ids, &gens);
         if (r < 0) {
                 log_error("reload: cannot record rules in the database (%s); keeping the running configuration",
                           store_errmsg(d->store));
-                config_free(&cfg);
-                goto done;
+                goto fail;
         }
-        /* Keep what only a restart can change. */
-        free(cfg.db_path);
-        cfg.db_path = strdup(d->cfg.db_path);
-        free(cfg.proc_root);
-        cfg.proc_root = strdup(d->cfg.proc_root);
-        if (!cfg.db_path || !cfg.proc_root) {
-                log_error("reload: out of memory; keeping the running configuration");
-                config_free(&cfg);
-                free(ids);
-                free(gens);
-                goto done;
-        }
-        r = sampler_reconfigure(d->sampler, &cfg, ids, gens, wall_ms(d, mono));
+        r = sampler_reconfigure(d->sampler, cfg, ids, gens, wall_ms(d, mono));
         if (r < 0) {
                 log_error("reload: %s; keeping the running configuration", strerror(-r));
-                config_free(&cfg);
-                free(ids);
-                free(gens);
-                goto done;
+                goto fail;
         }
-        config_free(&d->cfg);
+        if (cfg->max_db_size != d->cfg->max_db_size) {
+                r = store_set_size_limit(d->store, (int64_t)cfg->max_db_size);
+                if (r < 0)
+                        log_warning("reload: cannot change the database size cap: %s", store_errmsg(d->store));
+        }
+        free_config(d->cfg);
         free(d->rule_ids);
         free(d->generations);
         d->cfg = cfg;
         d->rule_ids = ids;
         d->generations = gens;
-        log_set_max_level(d->cfg.log_level);
+        log_set_max_level(d->cfg->log_level);
         d->next_scan = 0;
         (void)writer_put_event(d->writer, wall_ms(d, mono), "reload", NULL);
-        log_info("configuration reloaded: %zu rules", d->cfg.n_rules);
+        log_info("configuration reloaded: %zu rules", d->cfg->n_rules);
+        goto done;
+fail:
+        free_config(cfg);
+        free(ids);
+        free(gens);
 done:
         (void)sd_notify(false, "READY=1");
         d->next_status = 0;
@@ -518,9 +572,10 @@ static int parse_args(int argc, char **argv, struct options *o)
                         }
                         break;
                 case 'w':
-                        if (parse_duration(optarg, &o->window) < 0 || o->window < 1) {
-                                fprintf(stderr, "leakwatchd: --window '%s': expected a duration such as 2m or 6h\n",
-                                        optarg);
+                        /* The bounds of the file's window key (leakwatch.conf(5)). */
+                        if (parse_duration(optarg, &o->window) < 0 || o->window < 60 || o->window > 90 * 86400) {
+                                fprintf(stderr, "leakwatchd: --window '%s': expected a duration from 1m to 90d, "
+                                        "such as 2m or 6h\n", optarg);
                                 return -EINVAL;
                         }
                         break;
@@ -606,26 +661,26 @@ static int setup(struct daemon *d)
         sigset_t ss;
         int r;
 
-        d->proc_root = proc_root_open(d->cfg.proc_root);
+        d->proc_root = proc_root_open(d->cfg->proc_root);
         if (d->proc_root < 0) {
-                log_error("cannot open proc root %s: %s", d->cfg.proc_root, strerror(-d->proc_root));
+                log_error("cannot open proc root %s: %s", d->cfg->proc_root, strerror(-d->proc_root));
                 return d->proc_root;
         }
         r = proc_read_boot_id(d->proc_root, d->boot_id, sizeof(d->boot_id));
         if (r < 0) {
-                log_error("cannot read the boot id under %s: %s", d->cfg.proc_root, strerror(-r));
+                log_error("cannot read the boot id under %s: %s", d->cfg->proc_root, strerror(-r));
                 return r;
         }
         if (host_boot_time_ms(&btime_ms) < 0)
                 log_warning("cannot read the boot time; process start times will be unknown");
 
-        r = store_open(d->cfg.db_path, STORE_RW, &d->store, err, sizeof(err));
+        r = store_open(d->cfg->db_path, STORE_RW, &d->store, err, sizeof(err));
         if (r < 0) {
-                log_error("cannot open database %s: %s", d->cfg.db_path, err);
+                log_error("cannot open database %s: %s", d->cfg->db_path, err);
                 return r;
         }
-        if (d->cfg.max_db_size > 0) {
-                r = store_set_size_limit(d->store, (int64_t)d->cfg.max_db_size);
+        if (d->cfg->max_db_size > 0) {
+                r = store_set_size_limit(d->store, (int64_t)d->cfg->max_db_size);
                 if (r < 0)
                         log_warning("cannot cap the database size: %s", store_errmsg(d->store));
         }
@@ -633,12 +688,12 @@ static int setup(struct daemon *d)
         d->anchor_mono = mono;
         d->anchor_real_ms = (int64_t)(now_usec(CLOCK_REALTIME) / USEC_PER_MSEC);
 
-        r = register_rules(d, &d->cfg, wall_ms(d, mono), &d->rule_ids, &d->generations);
+        r = register_rules(d, d->cfg, wall_ms(d, mono), &d->rule_ids, &d->generations);
         if (r < 0) {
-                log_error("cannot record rules in database %s: %s", d->cfg.db_path, store_errmsg(d->store));
+                log_error("cannot record rules in database %s: %s", d->cfg->db_path, store_errmsg(d->store));
                 return r;
         }
-        r = writer_new(d->store, d->cfg.backlog, &d->writer);
+        r = writer_new(d->store, d->cfg->backlog, &d->writer);
         if (r < 0)
                 return r;
         env = (struct sampler_env){
@@ -650,7 +705,7 @@ static int setup(struct daemon *d)
                 .store = d->store,
                 .writer = d->writer,
         };
-        r = sampler_new(&env, &d->cfg, d->rule_ids, d->generations, NULL, &d->sampler);
+        r = sampler_new(&env, d->cfg, d->rule_ids, d->generations, NULL, &d->sampler);
         if (r < 0) {
                 log_error("cannot set up sampling: %s", strerror(-r));
                 return r;
@@ -673,7 +728,7 @@ static int setup(struct daemon *d)
         if (r >= 0)
                 r = sd_event_add_signal(d->event, NULL, SIGHUP, on_hup, d);
         if (r >= 0)
-                r = sd_event_add_time(d->event, &d->timer, CLOCK_MONOTONIC, mono, 0, on_timer, d);
+                r = sd_event_add_time(d->event, &d->timer, CLOCK_MONOTONIC, mono, TIMER_ACCURACY_USEC, on_timer, d);
         if (r < 0) {
                 log_error("cannot set up the event loop: %s", strerror(-r));
                 return r;
@@ -681,9 +736,8 @@ static int setup(struct daemon *d)
         /* Pings WATCHDOG=1 from the loop itself when WATCHDOG_USEC is set: a stuck loop
          * stops pinging and systemd restarts us. */
         (void)sd_event_set_watchdog(d->event, true);
-        (void)sd_event_source_set_enabled(d->timer, SD_EVENT_ON);
         d->next_tick = mono;
-        d->next_fold = mono + MIN(usec_of(d->cfg.interval) * FOLD_TICKS, FOLD_MAX_USEC);
+        d->next_fold = mono + MIN(usec_of(d->cfg->interval) * FOLD_TICKS, FOLD_MAX_USEC);
         d->next_maintain = mono;
         return 0;
 }
@@ -699,7 +753,7 @@ static void teardown(struct daemon *d)
                         struct writer_stats ws;
 
                         writer_get_stats(d->writer, &ws);
-                        log_error("database %s: final write failed: %s; %" PRIu64 " samples lost", d->cfg.db_path,
+                        log_error("database %s: final write failed: %s; %" PRIu64 " samples lost", d->cfg->db_path,
                                   store_errmsg(d->store), ws.pending);
                         d->exit_code = EXIT_FAILURE;
                 }
@@ -710,7 +764,7 @@ static void teardown(struct daemon *d)
         writer_free(d->writer);
         store_close(d->store);
         safe_close(d->proc_root);
-        config_free(&d->cfg);
+        free_config(d->cfg);
         free(d->rule_ids);
         free(d->generations);
         free(d->opt.pids);
@@ -734,22 +788,23 @@ int main(int argc, char **argv)
                 free(d.opt.matches);
                 return r == -EDOM ? EXIT_USAGE : EXIT_FAILURE;
         }
-        r = load_config(&d.opt, &d.cfg);
+        d.cfg = calloc(1, sizeof(*d.cfg));
+        r = d.cfg ? load_config(&d.opt, d.cfg) : -ENOMEM;
         if (d.opt.check_config) {
                 if (r >= 0)
-                        printf("%s: configuration OK (%zu rules)\n", d.opt.config_path, d.cfg.n_rules);
-                config_free(&d.cfg);
+                        printf("%s: configuration OK (%zu rules)\n", d.opt.config_path, d.cfg->n_rules);
+                free_config(d.cfg);
                 free(d.opt.pids);
                 free(d.opt.matches);
                 return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
         }
         if (r < 0) {
-                config_free(&d.cfg);
+                free_config(d.cfg);
                 free(d.opt.pids);
                 free(d.opt.matches);
                 return EXIT_FAILURE;
         }
-        log_set_max_level(d.cfg.log_level);
+        log_set_max_level(d.cfg->log_level);
         raise_fd_limit();
 
         r = setup(&d);
@@ -761,12 +816,13 @@ int main(int argc, char **argv)
         }
         /* Ready once the first pass has stored its data: a client started right after
          * systemd reports us up finds something to show. */
+        d.next_tick = now_usec(CLOCK_MONOTONIC);
         on_timer(NULL, 0, &d);
         flush(&d, now_usec(CLOCK_MONOTONIC));
-        d.next_commit = now_usec(CLOCK_MONOTONIC) + usec_of(d.cfg.commit_interval);
+        d.next_commit = now_usec(CLOCK_MONOTONIC) + usec_of(d.cfg->commit_interval);
         (void)writer_put_event(d.writer, wall_ms(&d, now_usec(CLOCK_MONOTONIC)), "start", NULL);
         (void)sd_notify(false, "READY=1");
-        log_info("watching with %zu rules, interval %gs, database %s", d.cfg.n_rules, d.cfg.interval, d.cfg.db_path);
+        log_info("watching with %zu rules, interval %gs, database %s", d.cfg->n_rules, d.cfg->interval, d.cfg->db_path);
 
         r = sd_event_loop(d.event);
         if (r < 0) {

@@ -553,6 +553,9 @@ static int classify(struct sampler *s, struct known *k, const struct proc_stat *
         k->excluded = pid == s->env.self || k->ppid == s->env.self || (parent && parent->excluded);
         if (k->excluded || k->watched >= 0)
                 return 0;
+        /* A zombie has no memory left to watch; an explicit watch of its PID says so. */
+        if (proc_stat_is_zombie(st))
+                return 0;
 
         snprintf(dirname, sizeof(dirname), "%d", (int)pid);
         piddir = openat(s->env.proc_root, dirname, O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -573,10 +576,23 @@ static int classify(struct sampler *s, struct known *k, const struct proc_stat *
         };
         /* A rule with a user selector cannot match a process whose uid we could not read. */
         for (size_t i = 0; i < s->cfg->n_rules; i++) {
+                int64_t parent_id = 0;
+
                 if (s->cfg->rules[i].has_uid && !d.has_uid)
                         continue;
-                if (rule_matches(&s->cfg->rules[i], &desc))
-                        return watch(s, k, i, 0, &d, now_ms, mono, 0);
+                if (!rule_matches(&s->cfg->rules[i], &desc))
+                        continue;
+                /* Workers often carry their master's name and match the rule on their
+                 * own: under a children rule they are still its children. */
+                if (s->cfg->rules[i].children && !k->kthread) {
+                        anc = watched_ancestor(s, k, depth, now_ms, mono);
+                        k = known_get(s, pid);
+                        if (!k)
+                                return -ENOMEM;
+                        if (anc && anc->p.rule == i)
+                                parent_id = anc->p.id;
+                }
+                return watch(s, k, i, parent_id, &d, now_ms, mono, 0);
         }
         if (s->any_children && !k->kthread) {
                 anc = watched_ancestor(s, k, depth, now_ms, mono);
@@ -717,9 +733,15 @@ static void sample_rollup(struct sampler *s, struct watched *w, struct sample *s
         }
 }
 
-/* Reads one watched process. Returns false if it has gone (and was ended). */
-static bool sample_one(struct sampler *s, struct watched *w, struct sample *smp, usec_t mono, int64_t now_ms,
-                       bool rollup_tick)
+enum sample_result {
+        SAMPLED,                        /* a sample of a running process */
+        SAMPLED_LAST,                   /* its last sample: it exited (a zombie) */
+        GONE,                           /* nothing to record: it was ended */
+};
+
+/* Reads one watched process. */
+static enum sample_result sample_one(struct sampler *s, struct watched *w, struct sample *smp, usec_t mono,
+                                     int64_t now_ms, bool rollup_tick)
 {
         struct proc_status status;
         struct proc_stat st;
@@ -729,7 +751,7 @@ static bool sample_one(struct sampler *s, struct watched *w, struct sample *smp,
         n = proc_pread(w->files.stat, s->buf, SCRATCH_SIZE);
         if (n == 0 || n == -ESRCH || n == -ENOENT) {
                 unwatch(s, w, now_ms, "exited", true);
-                return false;
+                return GONE;
         }
         if (n < 0 || proc_parse_stat(s->buf, (size_t)n, &st) < 0) {
                 s->stats.read_errors++;
@@ -738,21 +760,23 @@ static bool sample_one(struct sampler *s, struct watched *w, struct sample *smp,
                 sample_set_unknown(smp, G_FDS, UNK_ERROR);
                 sample_set_unknown(smp, G_SMAPS, UNK_ERROR);
                 sample_set_unknown(smp, G_HEAP, UNK_ERROR);
-                return true;
+                return SAMPLED;
         }
         if (st.starttime != w->p.start_ticks) {
                 unwatch(s, w, now_ms, "exited", true);
-                return false;
+                return GONE;
         }
         sample_set(smp, M_MINFLT, (int64_t)st.minflt);
         sample_set(smp, M_MAJFLT, (int64_t)st.majflt);
         if (proc_stat_is_zombie(&st)) {
-                /* Exited, not yet reaped: its memory is already released. */
+                /* Exited, not yet reaped by its parent: its memory is already released,
+                 * so this sample says so and the process ends here, not when (if ever)
+                 * the parent calls wait(). */
                 sample_set_unknown(smp, G_STATUS, UNK_ZOMBIE);
                 sample_set_unknown(smp, G_FDS, UNK_ZOMBIE);
                 sample_set_unknown(smp, G_SMAPS, UNK_ZOMBIE);
                 sample_set_unknown(smp, G_HEAP, UNK_ZOMBIE);
-                return true;
+                return SAMPLED_LAST;
         }
 
         n = proc_pread(w->files.status, s->buf, SCRATCH_SIZE);
@@ -760,7 +784,7 @@ static bool sample_one(struct sampler *s, struct watched *w, struct sample *smp,
                 /* Exited between the two reads: a half sample would mix a live reading
                  * with nothing; drop it. */
                 unwatch(s, w, now_ms, "exited", true);
-                return false;
+                return GONE;
         }
         if (n > 0 && proc_parse_status(s->buf, (size_t)n, &status) == 0) {
                 sample_status(smp, &status, proc_stat_is_kthread(&st));
@@ -794,7 +818,7 @@ static bool sample_one(struct sampler *s, struct watched *w, struct sample *smp,
                 sample_set_unknown(smp, G_SMAPS, proc_stat_is_kthread(&st) ? UNK_KTHREAD : UNK_SKIPPED);
                 sample_set_unknown(smp, G_HEAP, proc_stat_is_kthread(&st) ? UNK_KTHREAD : UNK_SKIPPED);
         }
-        return true;
+        return SAMPLED;
 }
 
 static void rule_sum_add(struct rule_state *rs, const struct sample *smp)
@@ -839,9 +863,12 @@ int sampler_tick(struct sampler *s, usec_t mono_now, int64_t now_ms)
                 struct watched *w = &s->watched[i];
                 struct sample smp = { .t_ms = now_ms };
 
+                enum sample_result res;
+
                 if (!w->used)
                         continue;
-                if (!sample_one(s, w, &smp, mono_now, now_ms, rollup_tick))
+                res = sample_one(s, w, &smp, mono_now, now_ms, rollup_tick);
+                if (res == GONE)
                         continue;
                 w->last = smp;
                 s->stats.samples++;
@@ -849,6 +876,8 @@ int sampler_tick(struct sampler *s, usec_t mono_now, int64_t now_ms)
                 rule_sum_add(&s->rules[w->p.rule], &smp);
                 if (s->listener.sampled)
                         s->listener.sampled(s->listener.userdata, &w->p, &smp);
+                if (res == SAMPLED_LAST)
+                        unwatch(s, w, now_ms, "exited", false);
         }
         rule_sums_flush(s, now_ms);
         return 0;

@@ -52,6 +52,30 @@ static const char *prio_name(int prio)
         return prio >= 0 && prio < (int)ELEMENTSOF(names) ? names[prio] : "?";
 }
 
+/* Escapes control bytes and invalid UTF-8 so text cannot forge a line; a backslash is
+ * kept as it is, because messages often quote text that was escaped already (config
+ * errors quote the offending value) and doubling it would garble them. */
+static size_t escape_for_line(const char *s, char *out, size_t outsz)
+{
+        size_t o = 0, len = strlen(s);
+
+        for (size_t i = 0; i < len && o + 1 < outsz;) {
+                const char *bs = memchr(s + i, '\\', len - i);
+                size_t run = bs ? (size_t)(bs - (s + i)) : len - i;
+
+                o += str_escape(s + i, run, out + o, outsz - o);
+                i += run;
+                if (bs && o + 1 < outsz) {
+                        out[o++] = '\\';
+                        out[o] = '\0';
+                        i++;
+                } else if (bs) {
+                        break;
+                }
+        }
+        return o;
+}
+
 static void log_stderr(int prio, const struct log_field *fields, size_t n, const char *msg)
 {
         char line[LOG_MSG_MAX * 2];
@@ -61,7 +85,7 @@ static void log_stderr(int prio, const struct log_field *fields, size_t n, const
         if (prio <= LOG_WARNING)
                 o += (size_t)snprintf(line + o, sizeof(line) - o, "%s: ", prio_name(prio));
         if (o < sizeof(line))
-                o += str_escape(msg, strlen(msg), line + o, sizeof(line) - o);
+                o += escape_for_line(msg, line + o, sizeof(line) - o);
         for (size_t i = 0; i < n && o + 4 < sizeof(line); i++) {
                 const char *k = fields[i].key;
 

@@ -13,14 +13,13 @@ CREATE TABLE meta (
         value ANY
 ) WITHOUT ROWID;
 
--- A rule as configured; `spec` is its selectors in words, for the client.
--- A generation starts when the rule matches again after all its processes ended: a
--- restarted service is a new generation, not a continuation.
+-- A rule as configured; `spec` is its selectors in words, for the client. Its
+-- generation (process.generation) grows when the rule matches again after all its
+-- processes ended: a restarted service is a new generation, not a continuation.
 CREATE TABLE rule (
         id         INTEGER PRIMARY KEY,
         name       TEXT NOT NULL UNIQUE,
         spec       TEXT NOT NULL,
-        generation INTEGER NOT NULL DEFAULT 0,
         first_ms   INTEGER NOT NULL,
         last_ms    INTEGER NOT NULL
 );
@@ -69,8 +68,8 @@ CREATE TABLE sample (
 ) WITHOUT ROWID;
 
 CREATE TABLE sample_recent (
-        t          INTEGER NOT NULL,
         process_id INTEGER NOT NULL,
+        t          INTEGER NOT NULL,
         rss INTEGER, anon INTEGER, file INTEGER, shmem INTEGER, swap INTEGER,
         data INTEGER, vsize INTEGER, threads INTEGER, fds INTEGER,
         minflt INTEGER, majflt INTEGER,

@@ -34,7 +34,7 @@ class Daemon:
             empty = os.path.join(tmp, "empty.conf")
             open(empty, "w").close()
             argv += ["--config", empty]
-        argv += args
+        argv += [str(a) for a in args]
         # wrap: a command to run the daemon under, e.g. setpriv to drop privileges.
         self.argv = list(wrap) + argv
         self.proc = subprocess.Popen(self.argv, stdout=self.log, stderr=subprocess.STDOUT,
@@ -45,7 +45,8 @@ class Daemon:
         return self.proc.pid
 
     def output(self):
-        self.log.flush()
+        if not self.log.closed:
+            self.log.flush()
         with open(self.log_path, "rb") as f:
             return f.read().decode("utf-8", "replace")
 
