@@ -18,7 +18,7 @@ struct pending_sample {
         struct sample s;
 };
 
-enum op_kind { OP_PROCESS, OP_REOPEN, OP_END, OP_EVENT };
+enum op_kind { OP_PROCESS, OP_REOPEN, OP_END, OP_EVENT, OP_ALERT, OP_VERDICT, OP_HOOK_RUN };
 
 /* Identity changes and events: few compared with samples, never dropped, because a
  * sample without its process row cannot be interpreted. */
@@ -29,6 +29,10 @@ struct pending_op {
         int64_t id, t_ms;               /* OP_END, OP_EVENT, OP_REOPEN (t_ms: rule id) */
         int64_t generation;             /* OP_REOPEN */
         char *text, *text2;             /* OP_END reason; OP_EVENT kind and detail */
+        struct store_alert alert;       /* OP_ALERT */
+        struct store_verdict verdict;   /* OP_VERDICT */
+        struct store_hook_run run;      /* OP_HOOK_RUN */
+        char *str[6];                   /* copies the three above point into */
 };
 
 struct writer {
@@ -59,6 +63,8 @@ int writer_new(struct store *st, size_t backlog, struct writer **ret)
 
 static void op_free(struct pending_op *op)
 {
+        for (size_t i = 0; i < ELEMENTSOF(op->str); i++)
+                free(op->str[i]);
         free(op->comm);
         free(op->cmdline);
         free(op->unit);
@@ -165,6 +171,77 @@ int writer_reopen_process(struct writer *w, int64_t id, int64_t rule_id, int64_t
         return 0;
 }
 
+/* Copies a string field into the op's own storage slot i and points the field at it. */
+static void own_str(struct pending_op *op, size_t i, const char **field, bool *oom)
+{
+        if (*field) {
+                op->str[i] = dup_bytes(*field, strlen(*field), oom);
+                *field = op->str[i];
+        }
+}
+
+static int op_done(struct writer *w, struct pending_op *op, bool oom)
+{
+        if (oom) {
+                op_free(op);
+                w->n_ops--;
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+int writer_put_alert(struct writer *w, const struct store_alert *a)
+{
+        struct pending_op *op = op_new(w);
+        bool oom = false;
+
+        if (!op)
+                return -ENOMEM;
+        op->kind = OP_ALERT;
+        op->alert = *a;
+        own_str(op, 0, &op->alert.metric, &oom);
+        own_str(op, 1, &op->alert.state, &oom);
+        own_str(op, 2, &op->alert.end_reason, &oom);
+        own_str(op, 3, &op->alert.limit_kind, &oom);
+        own_str(op, 4, &op->alert.reason, &oom);
+        own_str(op, 5, &op->alert.kind, &oom);
+        return op_done(w, op, oom);
+}
+
+int writer_put_verdict(struct writer *w, const struct store_verdict *v)
+{
+        struct pending_op *op = op_new(w);
+        bool oom = false;
+
+        if (!op)
+                return -ENOMEM;
+        op->kind = OP_VERDICT;
+        op->verdict = *v;
+        own_str(op, 0, &op->verdict.metric, &oom);
+        own_str(op, 1, &op->verdict.state, &oom);
+        own_str(op, 2, &op->verdict.previous, &oom);
+        own_str(op, 3, &op->verdict.reason, &oom);
+        return op_done(w, op, oom);
+}
+
+int writer_put_hook_run(struct writer *w, const struct store_hook_run *h)
+{
+        struct pending_op *op = op_new(w);
+        bool oom = false;
+
+        if (!op)
+                return -ENOMEM;
+        op->kind = OP_HOOK_RUN;
+        op->run = *h;
+        own_str(op, 0, &op->run.event, &oom);
+        own_str(op, 1, &op->run.program, &oom);
+        if (h->output) {
+                op->str[2] = dup_bytes(h->output, h->output_len, &oom);
+                op->run.output = op->str[2];
+        }
+        return op_done(w, op, oom);
+}
+
 int writer_put_event(struct writer *w, int64_t t_ms, const char *kind, const char *detail)
 {
         struct pending_op *op = op_new(w);
@@ -265,6 +342,12 @@ int writer_flush(struct writer *w)
                         r = store_end_process(w->st, w->ops[i].id, w->ops[i].t_ms, w->ops[i].text);
                 else if (w->ops[i].kind == OP_EVENT)
                         r = store_put_event(w->st, w->ops[i].t_ms, w->ops[i].text, w->ops[i].text2);
+                else if (w->ops[i].kind == OP_ALERT)
+                        r = store_put_alert(w->st, &w->ops[i].alert);
+                else if (w->ops[i].kind == OP_VERDICT)
+                        r = store_put_verdict(w->st, &w->ops[i].verdict);
+                else if (w->ops[i].kind == OP_HOOK_RUN)
+                        r = store_put_hook_run(w->st, &w->ops[i].run);
         }
         if (r >= 0)
                 r = store_commit(w->st);

@@ -40,6 +40,10 @@ int writer_put_sample(struct writer *w, int64_t process_id, const struct sample 
 int writer_put_rule_sample(struct writer *w, int64_t rule_id, int64_t generation, unsigned nproc,
                            const struct sample *smp);
 int writer_put_event(struct writer *w, int64_t t_ms, const char *kind, const char *detail);
+/* Alerts, verdicts and hook runs, copied (strings included). */
+int writer_put_alert(struct writer *w, const struct store_alert *a);
+int writer_put_verdict(struct writer *w, const struct store_verdict *v);
+int writer_put_hook_run(struct writer *w, const struct store_hook_run *h);
 
 /* Writes everything pending in one transaction. On failure nothing is lost: the
  * transaction is rolled back, the queue kept, and the error returned (-ENOSPC, -EIO,

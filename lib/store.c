@@ -48,6 +48,9 @@ enum stmt_id {
         ST_TOUCH_PROCESS,
         ST_PUT_RULE,
         ST_PUT_EVENT,
+        ST_PUT_ALERT,
+        ST_PUT_VERDICT,
+        ST_PUT_HOOK_RUN,
         ST__MAX
 };
 
@@ -281,7 +284,25 @@ static int prepare_writer(struct store *s)
                        "RETURNING id", &s->stmt[ST_PUT_RULE]);
         if (r < 0)
                 return r;
-        return prepare(s, "INSERT INTO daemon_event (t, kind, detail) VALUES (?, ?, ?)", &s->stmt[ST_PUT_EVENT]);
+        r = prepare(s, "INSERT INTO daemon_event (t, kind, detail) VALUES (?, ?, ?)", &s->stmt[ST_PUT_EVENT]);
+        if (r < 0)
+                return r;
+        r = prepare(s, "INSERT OR REPLACE INTO alert (id, process_id, rule_id, metric, state, start_ms, end_ms, "
+                       "end_reason, escalated_ms, slope, slope_low, slope_high, growth, growth_rel, level, p_value, "
+                       "forecast_s, limit_kind, evidence_from, evidence_to, reason, kind) "
+                       "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    &s->stmt[ST_PUT_ALERT]);
+        if (r < 0)
+                return r;
+        r = prepare(s, "INSERT OR IGNORE INTO verdict (id, process_id, alert_id, t, metric, state, previous, escalated, "
+                       "slope, slope_low, slope_high, growth, growth_rel, level, p_value, forecast_s, evidence_from, "
+                       "evidence_to, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    &s->stmt[ST_PUT_VERDICT]);
+        if (r < 0)
+                return r;
+        return prepare(s, "INSERT OR REPLACE INTO hook_run (id, alert_id, event, program, start_ms, end_ms, exit_code, "
+                          "signal, timed_out, output) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                       &s->stmt[ST_PUT_HOOK_RUN]);
 }
 
 /* The database holds process names and command lines of every user: not for the world.
@@ -335,6 +356,12 @@ int store_open(const char *path, enum store_mode mode, struct store **ret, char 
 
         if (mode == STORE_RW) {
                 char pragmas[256];
+                int v = store_schema_version(s);
+
+                /* Look before touching: someone else's database keeps its journal mode. */
+                r = v < 0 ? v : check_foreign(s, v);
+                if (r < 0)
+                        goto fail;
 
                 /* WAL: readers never block the writer. synchronous=NORMAL: in WAL mode a
                  * crash of the daemon loses nothing; a power cut may lose the last commits,
@@ -636,6 +663,164 @@ int store_put_event(struct store *s, int64_t t_ms, const char *kind, const char 
         return step_done(s, st);
 }
 
+/* ---- verdicts, alerts, hook runs ---- */
+
+static void bind_real(sqlite3_stmt *st, int idx, double v)
+{
+        if (isfinite(v))
+                sqlite3_bind_double(st, idx, v);
+        else
+                sqlite3_bind_null(st, idx);
+}
+
+static void bind_time(sqlite3_stmt *st, int idx, int64_t ms)
+{
+        if (ms)
+                sqlite3_bind_int64(st, idx, ms);
+        else
+                sqlite3_bind_null(st, idx);
+}
+
+static void bind_str(sqlite3_stmt *st, int idx, const char *v)
+{
+        bind_text_or_null(st, idx, v, v ? strlen(v) : 0);
+}
+
+int store_put_alert(struct store *s, const struct store_alert *a)
+{
+        sqlite3_stmt *st = s->stmt[ST_PUT_ALERT];
+
+        sqlite3_bind_int64(st, 1, a->id);
+        sqlite3_bind_int64(st, 2, a->process_id);
+        sqlite3_bind_int64(st, 3, a->rule_id);
+        bind_str(st, 4, a->metric);
+        bind_str(st, 5, a->state);
+        sqlite3_bind_int64(st, 6, a->start_ms);
+        bind_time(st, 7, a->end_ms);
+        bind_str(st, 8, a->end_reason);
+        bind_time(st, 9, a->escalated_ms);
+        bind_real(st, 10, a->slope);
+        bind_real(st, 11, a->slope_low);
+        bind_real(st, 12, a->slope_high);
+        bind_real(st, 13, a->growth);
+        bind_real(st, 14, a->growth_rel);
+        bind_real(st, 15, a->level);
+        bind_real(st, 16, a->p_value);
+        bind_real(st, 17, a->forecast_s);
+        bind_str(st, 18, a->limit_kind);
+        bind_time(st, 19, a->evidence_from);
+        bind_time(st, 20, a->evidence_to);
+        bind_str(st, 21, a->reason);
+        bind_str(st, 22, a->kind);
+        return step_done(s, st);
+}
+
+int store_put_verdict(struct store *s, const struct store_verdict *v)
+{
+        sqlite3_stmt *st = s->stmt[ST_PUT_VERDICT];
+
+        sqlite3_bind_int64(st, 1, v->id);
+        sqlite3_bind_int64(st, 2, v->process_id);
+        bind_time(st, 3, v->alert_id);
+        sqlite3_bind_int64(st, 4, v->t_ms);
+        bind_str(st, 5, v->metric);
+        bind_str(st, 6, v->state);
+        bind_str(st, 7, v->previous);
+        sqlite3_bind_int(st, 8, v->escalated);
+        bind_real(st, 9, v->slope);
+        bind_real(st, 10, v->slope_low);
+        bind_real(st, 11, v->slope_high);
+        bind_real(st, 12, v->growth);
+        bind_real(st, 13, v->growth_rel);
+        bind_real(st, 14, v->level);
+        bind_real(st, 15, v->p_value);
+        bind_real(st, 16, v->forecast_s);
+        bind_time(st, 17, v->evidence_from);
+        bind_time(st, 18, v->evidence_to);
+        bind_str(st, 19, v->reason);
+        return step_done(s, st);
+}
+
+int store_put_hook_run(struct store *s, const struct store_hook_run *h)
+{
+        sqlite3_stmt *st = s->stmt[ST_PUT_HOOK_RUN];
+
+        sqlite3_bind_int64(st, 1, h->id);
+        bind_time(st, 2, h->alert_id);
+        bind_str(st, 3, h->event);
+        bind_str(st, 4, h->program);
+        sqlite3_bind_int64(st, 5, h->start_ms);
+        bind_time(st, 6, h->end_ms);
+        if (h->exit_code >= 0)
+                sqlite3_bind_int(st, 7, h->exit_code);
+        if (h->signal)
+                sqlite3_bind_int(st, 8, h->signal);
+        sqlite3_bind_int(st, 9, h->timed_out);
+        bind_text_or_null(st, 10, h->output, h->output_len);
+        return step_done(s, st);
+}
+
+int store_max_ids(struct store *s, int64_t *ret_alert, int64_t *ret_verdict, int64_t *ret_hook_run)
+{
+        int r;
+
+        r = query_int64(s, "SELECT coalesce(max(id), 0) FROM alert", ret_alert);
+        if (r >= 0)
+                r = query_int64(s, "SELECT coalesce(max(id), 0) FROM verdict", ret_verdict);
+        if (r >= 0)
+                r = query_int64(s, "SELECT coalesce(max(id), 0) FROM hook_run", ret_hook_run);
+        return r;
+}
+
+static double column_real(sqlite3_stmt *st, int col)
+{
+        return sqlite3_column_type(st, col) == SQLITE_NULL ? NAN : sqlite3_column_double(st, col);
+}
+
+int store_for_each_open_alert(struct store *s, store_alert_cb cb, void *userdata)
+{
+        sqlite3_stmt *st;
+        int rc, r;
+
+        r = prepare(s, "SELECT id, process_id, rule_id, metric, state, start_ms, coalesce(escalated_ms, 0), slope, "
+                       "slope_low, slope_high, growth, growth_rel, level, p_value, forecast_s, limit_kind, "
+                       "coalesce(evidence_from, 0), coalesce(evidence_to, 0), reason, kind "
+                       "FROM alert WHERE end_ms IS NULL ORDER BY id", &st);
+        if (r < 0)
+                return r;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                struct store_alert a = {
+                        .id = sqlite3_column_int64(st, 0),
+                        .process_id = sqlite3_column_int64(st, 1),
+                        .rule_id = sqlite3_column_int64(st, 2),
+                        .metric = column_text(st, 3, NULL),
+                        .state = column_text(st, 4, NULL),
+                        .start_ms = sqlite3_column_int64(st, 5),
+                        .escalated_ms = sqlite3_column_int64(st, 6),
+                        .slope = column_real(st, 7),
+                        .slope_low = column_real(st, 8),
+                        .slope_high = column_real(st, 9),
+                        .growth = column_real(st, 10),
+                        .growth_rel = column_real(st, 11),
+                        .level = column_real(st, 12),
+                        .p_value = column_real(st, 13),
+                        .forecast_s = column_real(st, 14),
+                        .limit_kind = column_text(st, 15, NULL),
+                        .evidence_from = sqlite3_column_int64(st, 16),
+                        .evidence_to = sqlite3_column_int64(st, 17),
+                        .reason = column_text(st, 18, NULL),
+                        .kind = column_text(st, 19, NULL),
+                };
+                r = cb(&a, userdata);
+                if (r != 0)
+                        break;
+        }
+        if (r == 0 && rc != SQLITE_DONE)
+                r = fail(s, rc);
+        sqlite3_finalize(st);
+        return r;
+}
+
 /* ---- retention ---- */
 
 static int meta_get(struct store *s, const char *key, int64_t *ret)
@@ -840,6 +1025,13 @@ int store_maintain(struct store *s, int64_t now_ms, const struct store_retention
                                &m.pruned);
         if (r == 0)
                 r = exec_bound(s, "DELETE FROM daemon_event WHERE t < ?1", hour_cut, &m.pruned);
+        /* Alerts and their evidence live as long as the coarsest history they explain. */
+        if (r == 0)
+                r = exec_bound(s, "DELETE FROM verdict WHERE t < ?1", hour_cut, &m.pruned);
+        if (r == 0)
+                r = exec_bound(s, "DELETE FROM hook_run WHERE start_ms < ?1", hour_cut, &m.pruned);
+        if (r == 0)
+                r = exec_bound(s, "DELETE FROM alert WHERE end_ms IS NOT NULL AND end_ms < ?1", hour_cut, &m.pruned);
         if (r == 0)
                 r = store_commit(s);
         if (r < 0) {

@@ -102,6 +102,55 @@ int store_put_rule_sample(struct store *s, int64_t rule_id, int64_t generation, 
                           const struct sample *smp);
 int store_put_event(struct store *s, int64_t t_ms, const char *kind, const char *detail);
 
+/* ---- verdicts, alerts, hook runs (ids chosen by the daemon, like process ids) ---- */
+
+/* NAN or an infinity in a REAL field is stored as NULL ("none"). A 0 time is NULL. */
+struct store_alert {
+        int64_t id, process_id, rule_id;
+        const char *metric;             /* "memory" or "fds" */
+        const char *state;              /* "leaking", "recovered", "ended" */
+        int64_t start_ms, end_ms, escalated_ms;
+        const char *end_reason;
+        double slope, slope_low, slope_high, growth, growth_rel, level, p_value, forecast_s;
+        const char *limit_kind;         /* "cgroup", "memory" or NULL */
+        int64_t evidence_from, evidence_to;
+        const char *reason;
+        const char *kind;               /* what kind of leak, or NULL */
+};
+/* Inserts or replaces (by id) the alert row. */
+int store_put_alert(struct store *s, const struct store_alert *a);
+
+struct store_verdict {
+        int64_t id, process_id, alert_id;       /* alert_id 0: none */
+        int64_t t_ms;
+        const char *metric, *state, *previous;
+        bool escalated;
+        double slope, slope_low, slope_high, growth, growth_rel, level, p_value, forecast_s;
+        int64_t evidence_from, evidence_to;
+        const char *reason;
+};
+int store_put_verdict(struct store *s, const struct store_verdict *v);
+
+struct store_hook_run {
+        int64_t id, alert_id;
+        const char *event, *program;
+        int64_t start_ms, end_ms;       /* end 0: still running */
+        int exit_code;                  /* -1: none (killed by a signal or running) */
+        int signal;                     /* 0: none */
+        bool timed_out;
+        const char *output;             /* may be NULL */
+        size_t output_len;
+};
+/* Inserts or replaces (by id): a run is written when it starts and again when it ends. */
+int store_put_hook_run(struct store *s, const struct store_hook_run *h);
+
+/* Highest ids in use, so the daemon can continue counting: alert, verdict, hook_run. */
+int store_max_ids(struct store *s, int64_t *ret_alert, int64_t *ret_verdict, int64_t *ret_hook_run);
+
+/* Open alerts (end_ms NULL) of processes of this boot, for the daemon to take over. */
+typedef int (*store_alert_cb)(const struct store_alert *a, void *userdata);
+int store_for_each_open_alert(struct store *s, store_alert_cb cb, void *userdata);
+
 /* ---- retention ---- */
 
 struct store_retention {

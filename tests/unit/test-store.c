@@ -9,11 +9,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <ftw.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 #include <sqlite3.h>
 
+#include "sql-migrations.h"
 #include "store.h"
 #include "util.h"
 
@@ -38,18 +41,21 @@ static int setup(void **state)
         return 0;
 }
 
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+        (void)sb;
+        (void)flag;
+        (void)ftw;
+        return remove(path);
+}
+
 static int teardown(void **state)
 {
         struct fixture *f = *state;
-        char p[160];
 
         store_close(f->st);
-        snprintf(p, sizeof(p), "%s-wal", f->path);
-        unlink(p);
-        snprintf(p, sizeof(p), "%s-shm", f->path);
-        unlink(p);
-        unlink(f->path);
-        rmdir(f->dir);
+        /* Everything the test left in its directory: databases, -wal and -shm files. */
+        nftw(f->dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
         free(f);
         return 0;
 }
@@ -157,6 +163,9 @@ static void test_refuses_foreign_and_newer(void **state)
         assert_non_null(strstr(err, "not a leakwatch database"));
         assert_int_equal(store_open(other, STORE_RO, &s2, err, sizeof(err)), -EBADMSG);
         unlink(other);
+        /* Refusing must not have turned someone else's database to WAL mode either. */
+        snprintf(other, sizeof(other), "%s/other.db-wal", f->dir);
+        assert_int_equal(access(other, F_OK), -1);
 
         store_close(f->st);
         f->st = NULL;
@@ -164,8 +173,36 @@ static void test_refuses_foreign_and_newer(void **state)
         assert_int_equal(store_open(f->path, STORE_RW, &s2, err, sizeof(err)), -EPROTO);
         assert_non_null(strstr(err, "newer"));
         assert_int_equal(store_open(f->path, STORE_RO, &s2, err, sizeof(err)), -EPROTO);
-        raw_exec(f->path, "PRAGMA user_version = 1");
+        {
+                char sql[64];
+                snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", store_latest_schema_version());
+                raw_exec(f->path, sql);
+        }
         assert_int_equal(store_open(f->path, STORE_RW, &f->st, err, sizeof(err)), 0);
+}
+
+/* A database at version 1 is brought to the latest version, step by step, keeping its
+ * data. */
+static void test_migrates_old_schema(void **state)
+{
+        struct fixture *f = *state;
+        char old[160];
+        struct store *s2 = NULL;
+        sqlite3 *db;
+
+        snprintf(old, sizeof(old), "%s/v1.db", f->dir);
+        assert_int_equal(sqlite3_open(old, &db), SQLITE_OK);
+        assert_int_equal(sql_migrations[0].version, 1);
+        assert_int_equal(sqlite3_exec(db, sql_migrations[0].sql, NULL, NULL, NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 1; INSERT INTO rule (name, spec, first_ms, last_ms) "
+                                          "VALUES ('old', 'x', 1, 1)", NULL, NULL, NULL), SQLITE_OK);
+        sqlite3_close(db);
+        assert_int_equal(store_open(old, STORE_RW, &s2, NULL, 0), 0);
+        assert_int_equal(store_schema_version(s2), store_latest_schema_version());
+        store_close(s2);
+        assert_int_equal(raw_int(old, "SELECT count(*) FROM rule WHERE name = 'old'"), 1);
+        assert_int_equal(raw_int(old, "SELECT count(*) FROM sqlite_master WHERE name = 'alert'"), 1);
+        unlink(old);
 }
 
 static void test_read_only_open(void **state)
@@ -471,6 +508,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_create_mode_and_version, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_existing_world_readable_file_is_tightened, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_refuses_foreign_and_newer, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_migrates_old_schema, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_read_only_open, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_rules, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_samples_roundtrip_and_unknown, setup, teardown),

@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <ftw.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -41,19 +43,22 @@ static int setup_backlog(void **state, size_t backlog)
 static int setup(void **state) { return setup_backlog(state, 1000); }
 static int setup_small(void **state) { return setup_backlog(state, 10); }
 
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+        (void)sb;
+        (void)flag;
+        (void)ftw;
+        return remove(path);
+}
+
 static int teardown(void **state)
 {
         struct fixture *f = *state;
-        char p[160];
 
         writer_free(f->w);
         store_close(f->st);
-        snprintf(p, sizeof(p), "%s-wal", f->path);
-        unlink(p);
-        snprintf(p, sizeof(p), "%s-shm", f->path);
-        unlink(p);
-        unlink(f->path);
-        rmdir(f->dir);
+        /* Everything the test left in its directory: databases, -wal and -shm files. */
+        nftw(f->dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
         free(f);
         return 0;
 }
