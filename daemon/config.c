@@ -176,6 +176,7 @@ void config_free(struct config *cfg)
                 return;
         free(cfg->db_path);
         free(cfg->proc_root);
+        free(cfg->cgroup_root);
         free(cfg->runtime_dir);
         for (size_t i = 0; i < cfg->n_hooks; i++)
                 hook_free(&cfg->hooks[i]);
@@ -230,9 +231,10 @@ int config_defaults(struct config *cfg)
         };
         cfg->db_path = strdup(CONFIG_DEFAULT_DB);
         cfg->proc_root = strdup("/proc");
+        cfg->cgroup_root = strdup("/sys/fs/cgroup");
         /* systemd's RuntimeDirectory=leakwatch. */
         cfg->runtime_dir = strdup("/run/leakwatch");
-        if (!cfg->db_path || !cfg->proc_root || !cfg->runtime_dir) {
+        if (!cfg->db_path || !cfg->proc_root || !cfg->cgroup_root || !cfg->runtime_dir) {
                 config_free(cfg);
                 return -ENOMEM;
         }
@@ -247,7 +249,7 @@ enum daemon_key {
         DK_DATABASE, DK_MAX_DB_SIZE, DK_INTERVAL, DK_SCAN_INTERVAL, DK_SMAPS_EVERY, DK_SMAPS_MIN_INTERVAL,
         DK_COMMIT_INTERVAL, DK_BACKLOG, DK_MAX_PROCESSES, DK_RETENTION_RAW,
         DK_RETENTION_MINUTE, DK_RETENTION_HOUR, DK_WINDOW, DK_LOG_LEVEL, DK_PROC_ROOT,
-        DK_RUNTIME_DIR, DK_HOOK_TIMEOUT, DK_HOOK_MAX_RUNNING, DK_HOOK, DK_ON_START,
+        DK_CGROUP_ROOT, DK_RUNTIME_DIR, DK_HOOK_TIMEOUT, DK_HOOK_MAX_RUNNING, DK_HOOK, DK_ON_START,
         DK_ON_ESCALATE, DK_ON_END, DK__MAX
 };
 
@@ -306,6 +308,7 @@ static const struct key_def daemon_keys[DK__MAX] = {
         [DK_WINDOW] = { "window", V_DURATION, FIELD(window), WINDOW_MIN, WINDOW_MAX, WINDOW_RANGE, 0 },
         [DK_LOG_LEVEL] = { "log-level", V_LOG_LEVEL, FIELD(log_level), 0, 0, NULL, 0 },
         [DK_PROC_ROOT] = { "proc-root", V_PATH, FIELD(proc_root), 0, PATH_MAX - 1, NULL, 0 },
+        [DK_CGROUP_ROOT] = { "cgroup-root", V_PATH, FIELD(cgroup_root), 0, PATH_MAX - 1, NULL, 0 },
         [DK_RUNTIME_DIR] = { "runtime-dir", V_PATH, FIELD(runtime_dir), 0, CONFIG_RUNTIME_DIR_MAX,
                              NULL, 0 },
         /* A hook gets at least 100 ms before SIGTERM, and at most an hour. */

@@ -136,6 +136,7 @@ struct config {
         int log_level;                  /* log-level = err|warning|notice|info|debug:
                                          * LOG_ERR .. LOG_DEBUG ("error" is accepted) */
         char *proc_root;                /* proc-root = PATH (tests) */
+        char *cgroup_root;              /* cgroup-root = PATH: the cgroup2 mount (tests) */
         char *runtime_dir;              /* runtime-dir = PATH: control and agent sockets */
         double hook_timeout;            /* hook-timeout = DURATION: then SIGTERM, then SIGKILL */
         unsigned hook_max_running;      /* hook-max-running = N: concurrent hooks */

@@ -16,7 +16,10 @@
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-event.h>
 
+#include "cgroup.h"
 #include "config.h"
+#include "engine.h"
+#include "hook.h"
 #include "host.h"
 #include "log.h"
 #include "proc.h"
@@ -72,6 +75,9 @@ struct daemon {
         struct store *store;
         struct writer *writer;
         struct sampler *sampler;
+        struct engine *engine;
+        struct hooks *hooks;
+        int cgroup_root;
 
         /* Wall-clock anchor: timestamps are anchor + monotonic elapsed, so a clock step
          * (NTP, a manual date) neither reorders nor duplicates a process's samples. */
@@ -140,6 +146,38 @@ static int check_window(const struct config *cfg)
         return 0;
 }
 
+/* A hook runs with the daemon's privileges: refuse one that is missing, not executable,
+ * or that someone other than root (or our own user) could change. Checked again right
+ * before each run, on the open file. */
+static int check_hook_list(const struct options *opt, const struct hook_cfg *hooks, size_t n, const char *where)
+{
+        int r = 0;
+
+        for (size_t i = 0; i < n; i++) {
+                char why[160];
+
+                if (hook_check_program(hooks[i].argv[0], getuid(), why, sizeof(why)) < 0) {
+                        log_error("%s: hook %s (%s): %s", opt->config_path, hooks[i].argv[0], where, why);
+                        r = -EINVAL;
+                }
+        }
+        return r;
+}
+
+static int check_hooks(const struct options *opt, const struct config *cfg)
+{
+        int r = check_hook_list(opt, cfg->hooks, cfg->n_hooks, "[daemon]");
+
+        for (size_t i = 0; i < cfg->n_rules; i++) {
+                char where[RULE_NAME_MAX + 16];
+
+                snprintf(where, sizeof(where), "rule %s", cfg->rules[i].name);
+                if (check_hook_list(opt, cfg->rules[i].hooks, cfg->rules[i].n_hooks, where) < 0)
+                        r = -EINVAL;
+        }
+        return r;
+}
+
 /* Loads the file and applies the command line over it. Returns 0, or -EINVAL after
  * logging every problem. */
 static int load_config(const struct options *opt, struct config *cfg)
@@ -182,6 +220,8 @@ static int load_config(const struct options *opt, struct config *cfg)
         }
         if (r >= 0 && cfg->n_rules == 0)
                 r = config_add_default_rule(cfg);
+        if (r >= 0)
+                r = check_hooks(opt, cfg);
         if (r < 0) {
                 if (diag.n == 0)
                         log_error("%s: %s", opt->config_path, strerror(-r));
@@ -331,6 +371,7 @@ static void fold_and_maintain(struct daemon *d, usec_t mono)
 static void update_status(struct daemon *d, usec_t mono)
 {
         struct sampler_stats ss;
+        struct engine_stats es;
         struct writer_stats ws;
         char cost[32];
 
@@ -339,8 +380,10 @@ static void update_status(struct daemon *d, usec_t mono)
         d->next_status = mono + STATUS_USEC;
         sampler_get_stats(d->sampler, &ss);
         writer_get_stats(d->writer, &ws);
-        (void)sd_notifyf(false, "STATUS=Watching %u processes (%zu rules); last tick %s%s",
-                         ss.watched, d->cfg->n_rules, format_duration((double)d->last_tick_cost / 1e6, cost, sizeof(cost)),
+        engine_get_stats(d->engine, &es);
+        (void)sd_notifyf(false, "STATUS=Watching %u processes (%zu rules); %u leak alerts open; last tick %s%s",
+                         ss.watched, d->cfg->n_rules, es.open_alerts,
+                         format_duration((double)d->last_tick_cost / 1e6, cost, sizeof(cost)),
                          d->db_failing ? "; database unwritable, buffering" : "");
         if (ss.capped > d->reported_capped) {
                 unsigned suppressed;
@@ -466,6 +509,12 @@ static void reload(struct daemon *d)
                 log_error("reload: %s; keeping the running configuration", strerror(-r));
                 goto fail;
         }
+        /* After the sampler: processes it stops watching close their alerts under the
+         * old rules. From here on the new configuration is in force. */
+        r = engine_reconfigure(d->engine, cfg);
+        if (r < 0)
+                log_error("reload: detection keeps the old parameters: %s", strerror(-r));
+        hooks_set_limits(d->hooks, usec_of(cfg->hook_timeout), cfg->hook_max_running);
         if (cfg->max_db_size != d->cfg->max_db_size) {
                 r = store_set_size_limit(d->store, (int64_t)cfg->max_db_size);
                 if (r < 0)
@@ -652,13 +701,62 @@ static void raise_fd_limit(void)
         }
 }
 
+/* Bytes the host can still give before it swaps or kills: MemAvailable + SwapFree. */
+static int64_t host_headroom(void *userdata UNUSED)
+{
+        struct host_memory m;
+
+        if (host_memory(&m) < 0)
+                return -1;
+        return (int64_t)(m.available + m.swap_free);
+}
+
+static void on_hook_done(void *userdata, const struct hook_result *res)
+{
+        struct daemon *d = userdata;
+
+        engine_hook_done(d->engine, res);
+}
+
+static int setup_event_loop(struct daemon *d, usec_t mono)
+{
+        sigset_t ss;
+        int r;
+
+        r = sd_event_default(&d->event);
+        if (r < 0)
+                return r;
+        /* Signals arrive through the loop (signalfd); SIGCHLD too, for hook children. */
+        sigemptyset(&ss);
+        sigaddset(&ss, SIGTERM);
+        sigaddset(&ss, SIGINT);
+        sigaddset(&ss, SIGHUP);
+        sigaddset(&ss, SIGCHLD);
+        sigprocmask(SIG_BLOCK, &ss, NULL);
+        r = sd_event_add_signal(d->event, NULL, SIGTERM, on_terminate, d);
+        if (r >= 0)
+                r = sd_event_add_signal(d->event, NULL, SIGINT, on_terminate, d);
+        if (r >= 0)
+                r = sd_event_add_signal(d->event, NULL, SIGHUP, on_hup, d);
+        if (r >= 0)
+                r = sd_event_add_time(d->event, &d->timer, CLOCK_MONOTONIC, mono, TIMER_ACCURACY_USEC, on_timer, d);
+        if (r < 0)
+                return r;
+        /* Pings WATCHDOG=1 from the loop itself when WATCHDOG_USEC is set: a stuck loop
+         * stops pinging and systemd restarts us. */
+        (void)sd_event_set_watchdog(d->event, true);
+        return 0;
+}
+
 static int setup(struct daemon *d)
 {
+        struct sampler_listener listener;
         struct sampler_env env;
+        struct engine_env eenv;
+        struct hooks_opts hopts;
         char err[256];
         int64_t btime_ms = 0;
         usec_t mono;
-        sigset_t ss;
         int r;
 
         d->proc_root = proc_root_open(d->cfg->proc_root);
@@ -673,6 +771,10 @@ static int setup(struct daemon *d)
         }
         if (host_boot_time_ms(&btime_ms) < 0)
                 log_warning("cannot read the boot time; process start times will be unknown");
+        d->cgroup_root = cgroup_root_open(d->cfg->cgroup_root);
+        if (d->cgroup_root < 0)
+                log_info("no cgroup hierarchy at %s (%s): forecasts use the host's memory only",
+                         d->cfg->cgroup_root, strerror(-d->cgroup_root));
 
         r = store_open(d->cfg->db_path, STORE_RW, &d->store, err, sizeof(err));
         if (r < 0) {
@@ -696,6 +798,36 @@ static int setup(struct daemon *d)
         r = writer_new(d->store, d->cfg->backlog, &d->writer);
         if (r < 0)
                 return r;
+        r = setup_event_loop(d, mono);
+        if (r < 0) {
+                log_error("cannot set up the event loop: %s", strerror(-r));
+                return r;
+        }
+        hopts = (struct hooks_opts){
+                .timeout = usec_of(d->cfg->hook_timeout),
+                .max_running = d->cfg->hook_max_running,
+                .owner = getuid(),
+                .done = on_hook_done,
+                .userdata = d,
+        };
+        r = hooks_new(d->event, &hopts, &d->hooks);
+        if (r < 0)
+                return r;
+        eenv = (struct engine_env){
+                .store = d->store,
+                .writer = d->writer,
+                .hooks = d->hooks,
+                .proc_root = d->proc_root,
+                .cgroup_root = d->cgroup_root,
+                .boot_id = d->boot_id,
+                .host_headroom = host_headroom,
+        };
+        r = engine_new(&eenv, d->cfg, &d->engine);
+        if (r < 0) {
+                log_error("cannot set up detection: %s (%s)", strerror(-r), store_errmsg(d->store));
+                return r;
+        }
+        engine_listener(d->engine, &listener);
         env = (struct sampler_env){
                 .proc_root = d->proc_root,
                 .boot_id = d->boot_id,
@@ -705,7 +837,7 @@ static int setup(struct daemon *d)
                 .store = d->store,
                 .writer = d->writer,
         };
-        r = sampler_new(&env, d->cfg, d->rule_ids, d->generations, NULL, &d->sampler);
+        r = sampler_new(&env, d->cfg, d->rule_ids, d->generations, &listener, &d->sampler);
         if (r < 0) {
                 log_error("cannot set up sampling: %s", strerror(-r));
                 return r;
@@ -713,29 +845,8 @@ static int setup(struct daemon *d)
         r = sampler_resume(d->sampler, wall_ms(d, mono));
         if (r < 0)
                 log_warning("cannot resume the previous run's processes: %s", store_errmsg(d->store));
+        (void)engine_finish_resume(d->engine, wall_ms(d, mono));
 
-        r = sd_event_default(&d->event);
-        if (r < 0)
-                return r;
-        sigemptyset(&ss);
-        sigaddset(&ss, SIGTERM);
-        sigaddset(&ss, SIGINT);
-        sigaddset(&ss, SIGHUP);
-        sigprocmask(SIG_BLOCK, &ss, NULL);
-        r = sd_event_add_signal(d->event, NULL, SIGTERM, on_terminate, d);
-        if (r >= 0)
-                r = sd_event_add_signal(d->event, NULL, SIGINT, on_terminate, d);
-        if (r >= 0)
-                r = sd_event_add_signal(d->event, NULL, SIGHUP, on_hup, d);
-        if (r >= 0)
-                r = sd_event_add_time(d->event, &d->timer, CLOCK_MONOTONIC, mono, TIMER_ACCURACY_USEC, on_timer, d);
-        if (r < 0) {
-                log_error("cannot set up the event loop: %s", strerror(-r));
-                return r;
-        }
-        /* Pings WATCHDOG=1 from the loop itself when WATCHDOG_USEC is set: a stuck loop
-         * stops pinging and systemd restarts us. */
-        (void)sd_event_set_watchdog(d->event, true);
         d->next_tick = mono;
         d->next_fold = mono + MIN(usec_of(d->cfg->interval) * FOLD_TICKS, FOLD_MAX_USEC);
         d->next_maintain = mono;
@@ -746,6 +857,8 @@ static void teardown(struct daemon *d)
 {
         int r;
 
+        /* Hooks first: their last results are written with everything else. */
+        hooks_free(d->hooks);
         if (d->writer) {
                 (void)writer_put_event(d->writer, wall_ms(d, now_usec(CLOCK_MONOTONIC)), "stop", NULL);
                 r = writer_flush(d->writer);
@@ -759,11 +872,13 @@ static void teardown(struct daemon *d)
                 }
         }
         sd_event_source_unref(d->timer);
-        sd_event_unref(d->event);
         sampler_free(d->sampler);
+        engine_free(d->engine);
+        sd_event_unref(d->event);
         writer_free(d->writer);
         store_close(d->store);
         safe_close(d->proc_root);
+        safe_close(d->cgroup_root);
         free_config(d->cfg);
         free(d->rule_ids);
         free(d->generations);
@@ -775,6 +890,7 @@ int main(int argc, char **argv)
 {
         struct daemon d = {
                 .proc_root = -1,
+                .cgroup_root = -1,
                 .db_fail_rl = RATELIMIT_INIT(DB_FAIL_LOG_USEC, 1),
                 .overrun_rl = RATELIMIT_INIT(60 * USEC_PER_SEC, 1),
                 .cap_rl = RATELIMIT_INIT(60 * USEC_PER_SEC, 1),

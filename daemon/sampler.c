@@ -407,6 +407,7 @@ static int watch(struct sampler *s, struct known *k, size_t rule, int64_t parent
         w->next_rollup = mono;
         w->p = (struct sampler_proc){
                 .id = id,
+                .slot = (size_t)slot,
                 .pid = k->pid,
                 .start_ticks = k->start_ticks,
                 .start_ms = s->env.btime_ms + (int64_t)(k->start_ticks * 1000 / (uint64_t)s->env.hz),

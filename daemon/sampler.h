@@ -42,6 +42,7 @@ struct sampler_env {
 /* A watched process, as listeners see it. */
 struct sampler_proc {
         int64_t id;                     /* process row id */
+        size_t slot;                    /* stable while watched: listeners may index by it */
         pid_t pid;
         uint64_t start_ticks;
         int64_t start_ms;

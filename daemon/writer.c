@@ -18,7 +18,7 @@ struct pending_sample {
         struct sample s;
 };
 
-enum op_kind { OP_PROCESS, OP_REOPEN, OP_END, OP_EVENT, OP_ALERT, OP_VERDICT, OP_HOOK_RUN };
+enum op_kind { OP_PROCESS, OP_REOPEN, OP_END, OP_EVENT, OP_ALERT, OP_VERDICT, OP_HOOK_RUN, OP_END_ALERT };
 
 /* Identity changes and events: few compared with samples, never dropped, because a
  * sample without its process row cannot be interpreted. */
@@ -242,6 +242,21 @@ int writer_put_hook_run(struct writer *w, const struct store_hook_run *h)
         return op_done(w, op, oom);
 }
 
+int writer_end_alert(struct writer *w, int64_t id, int64_t end_ms, const char *state, const char *reason)
+{
+        struct pending_op *op = op_new(w);
+        bool oom = false;
+
+        if (!op)
+                return -ENOMEM;
+        op->kind = OP_END_ALERT;
+        op->id = id;
+        op->t_ms = end_ms;
+        op->text = dup_bytes(state, strlen(state), &oom);
+        op->text2 = dup_bytes(reason, strlen(reason), &oom);
+        return op_done(w, op, oom);
+}
+
 int writer_put_event(struct writer *w, int64_t t_ms, const char *kind, const char *detail)
 {
         struct pending_op *op = op_new(w);
@@ -348,6 +363,8 @@ int writer_flush(struct writer *w)
                         r = store_put_verdict(w->st, &w->ops[i].verdict);
                 else if (w->ops[i].kind == OP_HOOK_RUN)
                         r = store_put_hook_run(w->st, &w->ops[i].run);
+                else if (w->ops[i].kind == OP_END_ALERT)
+                        r = store_end_alert(w->st, w->ops[i].id, w->ops[i].t_ms, w->ops[i].text, w->ops[i].text2);
         }
         if (r >= 0)
                 r = store_commit(w->st);

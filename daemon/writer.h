@@ -44,6 +44,7 @@ int writer_put_event(struct writer *w, int64_t t_ms, const char *kind, const cha
 int writer_put_alert(struct writer *w, const struct store_alert *a);
 int writer_put_verdict(struct writer *w, const struct store_verdict *v);
 int writer_put_hook_run(struct writer *w, const struct store_hook_run *h);
+int writer_end_alert(struct writer *w, int64_t id, int64_t end_ms, const char *state, const char *reason);
 
 /* Writes everything pending in one transaction. On failure nothing is lost: the
  * transaction is rolled back, the queue kept, and the error returned (-ENOSPC, -EIO,

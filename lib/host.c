@@ -33,26 +33,37 @@ long host_clock_ticks(void)
         return hz > 0 ? hz : 100;
 }
 
+/* procps_meminfo_get() returns a pointer to one result slot that the next call
+ * overwrites: take each value before asking for the next. */
+static int meminfo_kib(struct meminfo_info *info, enum meminfo_item item, uint64_t *ret)
+{
+        struct meminfo_result *r = procps_meminfo_get(info, item);
+
+        if (!r)
+                return -EIO;
+        *ret = (uint64_t)r->result.ul_int;
+        return 0;
+}
+
 int host_memory(struct host_memory *ret)
 {
         struct meminfo_info *info = NULL;
-        struct meminfo_result *total, *avail, *swap;
+        uint64_t total, avail, swap;
         int rc;
 
         rc = procps_meminfo_new(&info);
         if (rc < 0)
                 return rc;
-        total = procps_meminfo_get(info, MEMINFO_MEM_TOTAL);
-        avail = procps_meminfo_get(info, MEMINFO_MEM_AVAILABLE);
-        swap = procps_meminfo_get(info, MEMINFO_SWAP_FREE);
-        if (total && avail && swap) {
+        rc = meminfo_kib(info, MEMINFO_MEM_TOTAL, &total);
+        if (rc == 0)
+                rc = meminfo_kib(info, MEMINFO_MEM_AVAILABLE, &avail);
+        if (rc == 0)
+                rc = meminfo_kib(info, MEMINFO_SWAP_FREE, &swap);
+        if (rc == 0) {
                 /* libproc2 reports these in KiB, as the kernel does. */
-                ret->total = (uint64_t)total->result.ul_int * 1024;
-                ret->available = (uint64_t)avail->result.ul_int * 1024;
-                ret->swap_free = (uint64_t)swap->result.ul_int * 1024;
-                rc = 0;
-        } else {
-                rc = -EIO;
+                ret->total = total * 1024;
+                ret->available = avail * 1024;
+                ret->swap_free = swap * 1024;
         }
         procps_meminfo_unref(&info);
         return rc;

@@ -897,6 +897,34 @@ size_t proc_cmdline_join(const char *buf, size_t len, char *out, size_t outsz)
         return n;
 }
 
+/* ---- limits ---- */
+
+int proc_parse_limits_nofile(const char *buf, size_t len, uint64_t *ret_soft)
+{
+        static const char key[] = "Max open files";
+        const char *end = buf + len, *p = buf, *eol;
+
+        if (!buf)
+                return -EINVAL;
+        for (; p < end && (eol = line_end(p, end)); p = eol + 1) {
+                uint64_t v;
+
+                if (!starts_with(p, eol, key))
+                        continue;
+                /* The columns are "Limit  Soft  Hard  Units", padded with spaces. */
+                p = skip_blank(p + sizeof(key) - 1, eol);
+                if (starts_with(p, eol, "unlimited")) {
+                        *ret_soft = UINT64_MAX;
+                        return 0;
+                }
+                if (!scan_u64(&p, eol, &v) || (p < eol && *p != ' '))
+                        return -EINVAL;
+                *ret_soft = v;
+                return 0;
+        }
+        return -ENOENT;
+}
+
 /* ---- readers ---- */
 
 int proc_root_open(const char *path)

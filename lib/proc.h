@@ -150,6 +150,11 @@ int proc_cgroup_system_unit(const char *path, char *ret_unit, size_t unitsz);
  * trailing NUL; cut to outsz - 1 bytes. Returns the length (0 for kernel threads). */
 size_t proc_cmdline_join(const char *buf, size_t len, char *out, size_t outsz);
 
+/* The soft limit on open descriptors from /proc/PID/limits ("Max open files"), the
+ * ceiling a descriptor leak runs into. "unlimited" gives UINT64_MAX. Returns 0, or
+ * -ENOENT without that line, -EINVAL if it is malformed. */
+int proc_parse_limits_nofile(const char *buf, size_t len, uint64_t *ret_soft);
+
 /* ---- readers relative to a proc root ---- */
 
 /* Opens the proc root ("/proc" or a fixture directory). Returns an fd or -errno. */

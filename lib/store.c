@@ -760,6 +760,24 @@ int store_put_hook_run(struct store *s, const struct store_hook_run *h)
         return step_done(s, st);
 }
 
+int store_end_alert(struct store *s, int64_t id, int64_t end_ms, const char *state, const char *reason)
+{
+        sqlite3_stmt *st;
+        int r;
+
+        r = prepare(s, "UPDATE alert SET end_ms = ?2, state = ?3, end_reason = ?4 WHERE id = ?1 AND end_ms IS NULL",
+                    &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_int64(st, 1, id);
+        sqlite3_bind_int64(st, 2, end_ms);
+        bind_str(st, 3, state);
+        bind_str(st, 4, reason);
+        r = step_done(s, st);
+        sqlite3_finalize(st);
+        return r;
+}
+
 int store_max_ids(struct store *s, int64_t *ret_alert, int64_t *ret_verdict, int64_t *ret_hook_run)
 {
         int r;

@@ -144,6 +144,9 @@ struct store_hook_run {
 /* Inserts or replaces (by id): a run is written when it starts and again when it ends. */
 int store_put_hook_run(struct store *s, const struct store_hook_run *h);
 
+/* Closes an alert without touching its numbers. */
+int store_end_alert(struct store *s, int64_t id, int64_t end_ms, const char *state, const char *reason);
+
 /* Highest ids in use, so the daemon can continue counting: alert, verdict, hook_run. */
 int store_max_ids(struct store *s, int64_t *ret_alert, int64_t *ret_verdict, int64_t *ret_hook_run);
 

@@ -1,0 +1,68 @@
+/* hook: runs alert hooks — programs executed directly with an argv (never a shell),
+ * context in the environment and one JSON document on stdin, output captured with a
+ * bound, a timeout that ends in SIGTERM and then SIGKILL to the hook's process group,
+ * and at most N running at once. Everything happens inside the daemon's event loop, so
+ * a slow or hung hook never delays sampling. */
+#ifndef LEAKWATCH_HOOK_H
+#define LEAKWATCH_HOOK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <systemd/sd-event.h>
+
+#include "util.h"
+
+/* Output kept per run (stdout and stderr together); the rest is read and dropped so a
+ * chatty hook cannot block on a full pipe or fill the log. */
+#define HOOK_OUTPUT_MAX (16 * 1024)
+/* Runs waiting for a free slot; beyond this an alert storm drops hook runs (and says
+ * so) rather than queue work without bound. */
+#define HOOK_QUEUE_MAX 64
+/* After SIGTERM, a hook gets this long to exit before SIGKILL. */
+#define HOOK_KILL_GRACE_USEC (5 * USEC_PER_SEC)
+
+struct hook_result {
+        int64_t tag;                    /* the caller's id for this run */
+        const char *program;
+        int exit_code;                  /* -1 when killed by a signal or never started */
+        int signal;                     /* the signal that ended it, or 0 */
+        bool timed_out;
+        const char *error;              /* why it did not run (refused, queue full), or NULL */
+        const char *output;             /* captured stdout+stderr, not NUL-terminated */
+        size_t output_len;
+        bool output_cut;                /* more was written than HOOK_OUTPUT_MAX */
+        usec_t duration;
+};
+
+struct hooks_opts {
+        usec_t timeout;
+        unsigned max_running;
+        uid_t owner;                    /* besides root, who may own a hook program */
+        void (*started)(void *userdata, int64_t tag, const char *program, pid_t pid);
+        void (*done)(void *userdata, const struct hook_result *res);
+        void *userdata;
+};
+
+struct hooks;
+
+int hooks_new(sd_event *event, const struct hooks_opts *opts, struct hooks **ret);
+/* Sends SIGTERM to every running hook's process group and forgets them. */
+void hooks_free(struct hooks *h);
+void hooks_set_limits(struct hooks *h, usec_t timeout, unsigned max_running);
+
+/* Runs argv (argv[0] an absolute path) with envp and stdin_data, now or when a slot
+ * frees up. Everything is copied. Returns 0, or -EAGAIN when the queue is full (done()
+ * is called with the error as well, so every submission gets exactly one result). */
+int hooks_submit(struct hooks *h, int64_t tag, char *const argv[], char *const envp[], const char *stdin_data,
+                 size_t stdin_len);
+
+/* Whether path may be run as a hook: a regular, executable file, owned by root or
+ * owner, not writable by group or others (a hook runs with the daemon's privileges).
+ * Returns 0, or -errno with a reason in why. */
+int hook_check_program(const char *path, uid_t owner, char *why, size_t whysz);
+
+unsigned hooks_running(const struct hooks *h);
+unsigned hooks_queued(const struct hooks *h);
+
+#endif

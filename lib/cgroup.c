@@ -1,0 +1,90 @@
+/* cgroup: how much memory a process's cgroup (v2) may still take before its limit —
+ * read relative to a cgroup root, so tests use fixture trees. */
+#include "cgroup.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "proc.h"
+#include "util.h"
+
+/* Cgroup trees are shallow (slices, a unit, maybe a delegated level or two); the
+ * bound keeps a forged path from costing more. */
+#define CGROUP_DEPTH_MAX 32
+
+int cgroup_root_open(const char *path)
+{
+        int fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+
+        return fd < 0 ? -errno : fd;
+}
+
+/* Reads one number (or "max") from dir/name. Returns 0, 1 for "max", or -errno. */
+static int read_value(int rootfd, const char *dir, const char *name, uint64_t *ret)
+{
+        char path[PROC_CGROUP_MAX + 32], buf[64];
+        int64_t v;
+        ssize_t n;
+
+        snprintf(path, sizeof(path), "%s%s%s", dir[0] ? dir : "", dir[0] ? "/" : "", name);
+        n = proc_read_file(rootfd, path, buf, sizeof(buf));
+        if (n < 0)
+                return (int)n;
+        while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
+                buf[--n] = '\0';
+        if (strcmp(buf, "max") == 0)
+                return 1;
+        if (parse_int64(buf, 0, INT64_MAX, &v) < 0)
+                return -EINVAL;
+        *ret = (uint64_t)v;
+        return 0;
+}
+
+int cgroup_memory_headroom(int rootfd, const char *path, uint64_t *ret_headroom)
+{
+        char rel[PROC_CGROUP_MAX];
+        uint64_t best = UINT64_MAX;
+        bool found = false;
+        size_t len;
+
+        if (!path || path[0] != '/')
+                return -EINVAL;
+        if (strstr(path, " (deleted)"))
+                return -ENOENT;
+        /* Relative to the root: "/system.slice/x.service" -> "system.slice/x.service". */
+        if (!str_copy(rel, sizeof(rel), path + 1, strlen(path + 1)))
+                return -EINVAL;
+        if (strstr(rel, "..") || strstr(rel, "//"))
+                return -EINVAL;
+        len = strlen(rel);
+        for (int depth = 0; depth < CGROUP_DEPTH_MAX && len > 0; depth++) {
+                uint64_t max, cur;
+                int r;
+
+                r = read_value(rootfd, rel, "memory.max", &max);
+                if (r == 0) {
+                        r = read_value(rootfd, rel, "memory.current", &cur);
+                        if (r == 0) {
+                                best = MIN(best, max > cur ? max - cur : 0);
+                                found = true;
+                        }
+                }
+                if (r < 0 && r != -ENOENT)
+                        return r;
+                /* Up one level. */
+                while (len > 0 && rel[len - 1] != '/')
+                        len--;
+                if (len > 0)
+                        len--;
+                rel[len] = '\0';
+        }
+        if (!found)
+                return -ENOENT;
+        *ret_headroom = best;
+        return 0;
+}

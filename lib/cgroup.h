@@ -1,0 +1,18 @@
+/* cgroup: how much memory a process's cgroup (v2) may still take before its limit —
+ * read relative to a cgroup root, so tests use fixture trees. */
+#ifndef LEAKWATCH_CGROUP_H
+#define LEAKWATCH_CGROUP_H
+
+#include <stdint.h>
+
+/* Opens the cgroup root ("/sys/fs/cgroup" or a fixture). Returns an fd or -errno. */
+int cgroup_root_open(const char *path);
+
+/* The room left under memory.max for the cgroup at path (as /proc/PID/cgroup prints
+ * it) and every ancestor that has a limit: the smallest max - current on the way up,
+ * since any of them stops the process. Returns 0; -ENOENT if no limit is set on the
+ * way ("max" everywhere, a v1 host, a removed cgroup); -EINVAL for a malformed path
+ * or file; or -errno. */
+int cgroup_memory_headroom(int rootfd, const char *path, uint64_t *ret_headroom);
+
+#endif
