@@ -215,7 +215,8 @@ static void run_hooks_of(struct engine *e, const struct hook_cfg *hooks, size_t 
                                                .start_ms = c->t_ms, .exit_code = -1 };
                 (void)writer_put_hook_run(e->env.writer, &row);
                 e->stats.hook_runs++;
-                (void)hooks_submit(e->env.hooks, run->id, hooks[i].argv, envp, json, strlen(json));
+                (void)hooks_submit(e->env.hooks, run->id, (const char *const *)hooks[i].argv,
+                                   (const char *const *)envp, json, strlen(json));
         }
         free(json);
 }

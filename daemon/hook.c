@@ -51,7 +51,7 @@ static void strv_free(char **v)
         free(v);
 }
 
-static char **strv_copy(char *const v[])
+static char **strv_copy(const char *const v[])
 {
         size_t n = 0;
         char **c;
@@ -194,10 +194,12 @@ _Noreturn static void child_exec(struct hook_job *j, int in_fd, int out_fd)
         }
         if (fstat(fd, &st) < 0 || check_stat(&st, j->h->o.owner, why, sizeof(why)) < 0) {
                 dprintf(STDERR_FILENO, "leakwatchd: hook %s refused: %s\n", j->argv[0], why);
+                close(fd);
                 _exit(126);
         }
         fexecve(fd, j->argv, j->envp);
         dprintf(STDERR_FILENO, "leakwatchd: hook %s: %s\n", j->argv[0], strerror(errno));
+        close(fd);
         _exit(127);
 }
 
@@ -383,7 +385,7 @@ static void start_next(struct hooks *h)
         }
 }
 
-int hooks_submit(struct hooks *h, int64_t tag, char *const argv[], char *const envp[], const char *stdin_data,
+int hooks_submit(struct hooks *h, int64_t tag, const char *const argv[], const char *const envp[], const char *stdin_data,
                  size_t stdin_len)
 {
         struct hook_job *j = calloc(1, sizeof(*j));

@@ -54,7 +54,7 @@ void hooks_set_limits(struct hooks *h, usec_t timeout, unsigned max_running);
 /* Runs argv (argv[0] an absolute path) with envp and stdin_data, now or when a slot
  * frees up. Everything is copied. Returns 0, or -EAGAIN when the queue is full (done()
  * is called with the error as well, so every submission gets exactly one result). */
-int hooks_submit(struct hooks *h, int64_t tag, char *const argv[], char *const envp[], const char *stdin_data,
+int hooks_submit(struct hooks *h, int64_t tag, const char *const argv[], const char *const envp[], const char *stdin_data,
                  size_t stdin_len);
 
 /* Whether path may be run as a hook: a regular, executable file, owned by root or

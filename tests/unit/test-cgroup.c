@@ -1,0 +1,85 @@
+/* Tests for cgroup: the room under memory.max on a fixture tree, the nearest limit on
+ * the way up winning, and refusal of paths that are not a cgroup's. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "cgroup.h"
+
+static int root = -1;
+
+static int setup(void **state)
+{
+        const char *fixtures = getenv("LEAKWATCH_TEST_FIXTURES");
+        char path[PATH_MAX];
+
+        (void)state;
+        snprintf(path, sizeof(path), "%s/cgroup", fixtures ? fixtures : "tests/fixtures");
+        root = cgroup_root_open(path);
+        return root < 0 ? -1 : 0;
+}
+
+static int teardown(void **state)
+{
+        (void)state;
+        close(root);
+        return 0;
+}
+
+static void test_headroom(void **state)
+{
+        uint64_t room = 0;
+
+        (void)state;
+        assert_int_equal(cgroup_memory_headroom(root, "/system.slice/app.service", &room), 0);
+        assert_int_equal(room, 1048576 - 524288);
+        /* Its own limit is "max": the parent's limit is the one it will hit. */
+        assert_int_equal(cgroup_memory_headroom(root, "/limited.slice/child.service", &room), 0);
+        assert_int_equal(room, 100000);
+        assert_int_equal(cgroup_memory_headroom(root, "/over.slice", &room), 0);
+        assert_int_equal(room, 0);
+}
+
+static void test_no_limit(void **state)
+{
+        uint64_t room = 7;
+
+        (void)state;
+        assert_int_equal(cgroup_memory_headroom(root, "/system.slice/nolimit.service", &room), -ENOENT);
+        assert_int_equal(cgroup_memory_headroom(root, "/", &room), -ENOENT);
+        assert_int_equal(cgroup_memory_headroom(root, "/no/such/cgroup", &room), -ENOENT);
+        assert_int_equal(cgroup_memory_headroom(root, "/system.slice/gone.service (deleted)", &room), -ENOENT);
+        assert_int_equal(room, 7); /* not written on failure */
+}
+
+static void test_bad_input(void **state)
+{
+        uint64_t room;
+
+        (void)state;
+        assert_int_equal(cgroup_memory_headroom(root, "system.slice", &room), -EINVAL);
+        assert_int_equal(cgroup_memory_headroom(root, "/system.slice/../../etc", &room), -EINVAL);
+        assert_int_equal(cgroup_memory_headroom(root, NULL, &room), -EINVAL);
+        assert_int_equal(cgroup_memory_headroom(root, "/broken.slice", &room), -EINVAL);
+        assert_int_equal(cgroup_root_open("/nonexistent/cgroup"), -ENOENT);
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_headroom),
+                cmocka_unit_test(test_no_limit),
+                cmocka_unit_test(test_bad_input),
+        };
+
+        return cmocka_run_group_tests_name("cgroup", tests, setup, teardown);
+}
