@@ -10,6 +10,9 @@ import time
 
 from lwtest import Case, query, wait_for
 
+# The example hook shipped in hooks/, run for real.
+EVIDENCE = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "hooks", "save-evidence"))
+
 HOOK = """#!/bin/sh
 # Records what leakwatchd passed: the environment and the JSON document on stdin.
 out="{out}/$LEAKWATCH_ALERT_ID-$LEAKWATCH_EVENT"
@@ -33,6 +36,7 @@ hook-timeout = 2s
 [rule leak]
 name = lw-leak*
 on-start = {hook}
+on-start = {evidence} {out}/evidence
 on-end = {hook}
 
 [rule flat]
@@ -72,7 +76,7 @@ class TestAlerts(Case):
         write_exec(self.hang, HANG)
         self.conf = os.path.join(self.tmp, "a.conf")
         with open(self.conf, "w") as f:
-            f.write(CONF.format(hook=self.hook, hang=self.hang))
+            f.write(CONF.format(hook=self.hook, hang=self.hang, evidence=EVIDENCE, out=self.out))
 
     def test_leaks_alert_once_lookalikes_do_not(self):
         d = self.daemon("--config", self.conf)
@@ -119,6 +123,18 @@ class TestAlerts(Case):
         self.assertEqual(env["LEAKWATCH_NAME"], name)
         self.assertEqual(env["LEAKWATCH_EVENT"], "start")
         self.assertFalse(os.path.exists(os.path.join(self.tmp, "uid=0(root)")))
+        # The shipped evidence hook saved the process's maps while it was leaking.
+        saved = wait_for(lambda: [e for e in os.listdir(os.path.join(self.out, "evidence"))
+                                  if e.startswith("alert-%d-start-" % aid)]
+                         if os.path.isdir(os.path.join(self.out, "evidence")) else None,
+                         what="the evidence directory")
+        ev = os.path.join(self.out, "evidence", saved[0])
+        wait_for(lambda: os.path.exists(os.path.join(ev, "cmdline.txt")), what="the evidence files")
+        with open(os.path.join(ev, "status")) as f:
+            self.assertIn("Pid:\t%d" % leak.pid, f.read())
+        self.assertGreater(os.path.getsize(os.path.join(ev, "smaps")), 1000)
+        with open(os.path.join(ev, "alert.json")) as f:
+            self.assertEqual(json.load(f)["pid"], leak.pid)
         wait_for(lambda: ("start", 0, 0, "recorded start\n") in
                  query(d.db, "SELECT event, exit_code, timed_out, output FROM hook_run WHERE alert_id = ?", (aid,)),
                  what="the start hook's run to be recorded with its output")
