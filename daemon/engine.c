@@ -699,3 +699,22 @@ void engine_get_stats(const struct engine *e, struct engine_stats *ret)
                         for (int m = 0; m < ALERT__METRIC_MAX; m++)
                                 ret->open_alerts += e->procs[i].m[m].alert_id != 0;
 }
+
+int engine_proc_state(const struct engine *e, size_t slot, int m, struct engine_proc_state *ret)
+{
+        const struct metric_state *ms;
+
+        if (slot >= e->cap_procs || !e->procs[slot].used || m < 0 || m >= ALERT__METRIC_MAX)
+                return -ENOENT;
+        ms = &e->procs[slot].m[m];
+        *ret = (struct engine_proc_state){
+                .status = ms->status,
+                .evaluated = ms->has_last,
+                .slope = ms->has_last ? ms->last.slope : NAN,
+                .slope_low = ms->has_last ? ms->last.slope_low : NAN,
+                .level = ms->has_last ? ms->last.level : NAN,
+                .forecast = ms->has_last ? ms->last.forecast : INFINITY,
+                .alert_id = ms->alert_id,
+        };
+        return 0;
+}

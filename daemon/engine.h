@@ -57,4 +57,17 @@ void engine_hook_done(void *userdata, const struct hook_result *res);
 
 void engine_get_stats(const struct engine *e, struct engine_stats *ret);
 
+/* What the detectors currently think of one watched process (by the sampler's slot). */
+struct engine_proc_state {
+        enum detect_status status;      /* DETECT_OK until the first evaluation */
+        bool evaluated;                 /* false: no evaluation yet (young process) */
+        double slope, slope_low;        /* units per second, NAN before an evaluation */
+        double level;
+        double forecast;                /* seconds to the limit, INFINITY if none */
+        int64_t alert_id;               /* open alert, or 0 */
+};
+/* Returns 0, or -ENOENT if the slot holds no process. m: 0 memory, 1 descriptors
+ * (enum alert_metric). */
+int engine_proc_state(const struct engine *e, size_t slot, int m, struct engine_proc_state *ret);
+
 #endif
