@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "detect.h"
 #include "hook.h"
 #include "sampler.h"
 #include "store.h"
