@@ -44,10 +44,12 @@ class TestSampling(Case):
             self.assertEqual((samples(d.db, w.pid, "unknown")[-1][1] >> 4) & 0xf, 3)
             anon = anon[:-1]
         self.assertTrue(all(v is not None for v in anon))
-        growth_kib = anon[-1] - anon[0]
-        # 30 steps of 2 MiB = 60 MiB; the first sample may already include a few steps.
-        self.assertGreater(growth_kib, 40 * 1024)
-        self.assertLess(growth_kib, 70 * 1024)
+        # 30 steps of 2 MiB = 60 MiB, all touched: the last samples hold all of it (plus
+        # the program's own few hundred KiB), and the series never goes down.
+        self.assertGreater(anon[-1], 60 * 1024)
+        self.assertLess(anon[-1], 70 * 1024)
+        self.assertLess(anon[0], anon[-1])
+        self.assertEqual(anon, sorted(anon))
         for col in ("rss", "file", "shmem", "swap", "data", "vsize", "threads", "fds", "minflt"):
             vals = [v for _, v in samples(d.db, w.pid, col)][:len(anon)]
             self.assertTrue(all(v is not None for v in vals), col)
@@ -310,16 +312,17 @@ class TestDiskFull(Case):
             except OSError:
                 pass
         d.wait_log("write failed")
+        failed_at = time.time() * 1000
         time.sleep(2)
         self.assertTrue(d.alive())
         self.assertLessEqual(d.output().count("write failed"), 2, "the failure must be rate-limited")
         os.unlink(filler)
         d.wait_log("writable again")
+        freed_at = time.time() * 1000
         self.assertEqual(d.stop(), 0, d.output())
-        ts = [t for t, _ in samples(db, w.pid)]
-        gaps = [b - a for a, b in zip(ts, ts[1:])]
-        # Nothing lost: no gap much longer than the interval across the outage.
-        self.assertLess(max(gaps), 1000, "a gap of %d ms means samples were lost" % max(gaps))
+        # What was measured while the disk was full was kept and written afterwards.
+        during = [t for t, _ in samples(db, w.pid) if failed_at < t < freed_at]
+        self.assertGreater(len(during), 0, "samples taken during the outage were lost")
         self.assertIn("0 samples dropped", d.output())
 
 
