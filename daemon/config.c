@@ -1691,6 +1691,22 @@ int config_add_pid_rule(struct config *cfg, pid_t pid, struct config_diag *diag)
         return 0;
 }
 
+int config_add_manual_rule(struct config *cfg)
+{
+        struct rule_cfg *r;
+        int ret;
+
+        /* A configured rule of the same name wins: its selectors and hooks apply. */
+        if (find_rule(cfg, CONFIG_MANUAL_RULE))
+                return 0;
+        ret = rule_append(cfg, CONFIG_MANUAL_RULE, "control socket", 0, &r);
+        if (ret < 0)
+                return ret;
+        r->manual = true;
+        r->children = true;
+        return 0;
+}
+
 int config_add_match_rule(struct config *cfg, const char *regex, struct config_diag *diag)
 {
         char name[32], why[256];

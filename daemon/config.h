@@ -108,6 +108,8 @@ struct rule_cfg {
         bool all;                       /* all = yes: every user process on the host */
         uint64_t min_rss;               /* bytes; processes below it are not watched (yet) */
         bool children;                  /* also watch descendants, each and summed per rule */
+        bool manual;                    /* matches nothing by itself: PIDs are put under it
+                                         * through the control socket (`leakwatch run`) */
         double window;                  /* seconds; 0: the global window */
         struct hook_cfg hooks[HOOKS_MAX];
         size_t n_hooks;
@@ -188,6 +190,12 @@ int config_add_match_rule(struct config *cfg, const char *regex, struct config_d
 /* Removes every rule, keeping the rest: rules given on the command line replace the
  * configured ones. */
 void config_drop_rules(struct config *cfg);
+
+/* Adds the rule that processes watched on request (control socket) belong to: it has
+ * no selector, takes children, and is never matched by a scan. A configured rule of
+ * that name takes its place. Returns 0 or -errno. */
+#define CONFIG_MANUAL_RULE "run"
+int config_add_manual_rule(struct config *cfg);
 
 /* Frees everything cfg owns; cfg may then be reused with config_defaults(). Accepts a
  * zeroed struct and may be called twice. */

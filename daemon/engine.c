@@ -42,6 +42,10 @@ struct eproc {
         int64_t process_id;
         size_t rule;
         double window;                  /* the window its detectors were built with */
+        int64_t start_ms;               /* process start, for detect_init */
+        pid_t pid;                      /* for messages */
+        bool own;                       /* judged with its own window (own_params) */
+        struct detect_params own_params[ALERT__METRIC_MAX];
         struct metric_state m[ALERT__METRIC_MAX];
 };
 
@@ -99,9 +103,9 @@ static int build_params(struct engine *e, const struct config *cfg)
         return 0;
 }
 
-static const struct detect_params *params_of(const struct engine *e, size_t rule, enum alert_metric m)
+static const struct detect_params *params_of(const struct engine *e, const struct eproc *ep, enum alert_metric m)
 {
-        return &e->params[rule * 2 + m];
+        return ep->own ? &ep->own_params[m] : &e->params[ep->rule * 2 + m];
 }
 
 static int load_open_alert(const struct store_alert *a, void *userdata)
@@ -453,7 +457,7 @@ static void evaluate(struct engine *e, const struct sampler_proc *p, struct epro
                      double t)
 {
         struct metric_state *ms = &ep->m[m];
-        const struct detect_params *par = params_of(e, ep->rule, m);
+        const struct detect_params *par = params_of(e, ep, m);
         struct detect_verdict v;
         const char *limit_kind = NULL;
         int64_t t_ms = (int64_t)llround(t * 1000);
@@ -547,7 +551,7 @@ static int replay_sample(const struct sample *smp, void *userdata)
          * happened (or, if the daemon was down, is reconciled after the replay). */
         for (int m = 0; m < ALERT__METRIC_MAX; m++) {
                 struct metric_state *ms = &c->ep->m[m];
-                const struct detect_params *par = params_of(c->e, c->ep->rule, (enum alert_metric)m);
+                const struct detect_params *par = params_of(c->e, c->ep, (enum alert_metric)m);
                 struct detect_verdict dv;
 
                 if (!metric_value(smp, (enum alert_metric)m, &v))
@@ -565,7 +569,7 @@ static int replay_sample(const struct sample *smp, void *userdata)
 static void rebuild(struct engine *e, const struct sampler_proc *p, struct eproc *ep)
 {
         struct replay_ctx c = { .e = e, .ep = ep };
-        double window = rule_window(e->cfg, p->rule);
+        double window = ep->own ? ep->window : rule_window(e->cfg, p->rule);
         int64_t now = wall_now_ms();
         int r;
 
@@ -596,6 +600,8 @@ static void on_started(void *userdata, const struct sampler_proc *p, bool resume
         ep->used = true;
         ep->process_id = p->id;
         ep->rule = p->rule;
+        ep->start_ms = p->start_ms;
+        ep->pid = p->pid;
         rebuild(e, p, ep);
         /* Alerts that were open when the daemon stopped belong to this process again. */
         for (size_t i = 0; i < e->n_open; i++) {
@@ -634,7 +640,7 @@ static void on_sampled(void *userdata, const struct sampler_proc *p, const struc
                 return;
         /* A reload may have moved the process to another rule index or changed its
          * window: a detector is only valid with the parameters it was built with. */
-        if (ep->rule != p->rule || rule_window(e->cfg, p->rule) != ep->window) {
+        if (!ep->own && (ep->rule != p->rule || rule_window(e->cfg, p->rule) != ep->window)) {
                 ep->rule = p->rule;
                 if (rule_window(e->cfg, p->rule) != ep->window)
                         rebuild(e, p, ep);
@@ -642,7 +648,7 @@ static void on_sampled(void *userdata, const struct sampler_proc *p, const struc
         for (int m = 0; m < ALERT__METRIC_MAX; m++) {
                 if (!metric_value(smp, (enum alert_metric)m, &v))
                         continue;
-                if (detect_add(&ep->m[m].d, params_of(e, ep->rule, (enum alert_metric)m), t, v))
+                if (detect_add(&ep->m[m].d, params_of(e, ep, (enum alert_metric)m), t, v))
                         evaluate(e, p, ep, (enum alert_metric)m, t);
         }
 }
@@ -698,6 +704,28 @@ void engine_get_stats(const struct engine *e, struct engine_stats *ret)
                 if (e->procs[i].used)
                         for (int m = 0; m < ALERT__METRIC_MAX; m++)
                                 ret->open_alerts += e->procs[i].m[m].alert_id != 0;
+}
+
+int engine_set_window(struct engine *e, size_t slot, double window)
+{
+        struct eproc *ep = slot < e->cap_procs ? &e->procs[slot] : NULL;
+        struct sampler_proc p;
+
+        if (!ep || !ep->used)
+                return -ENOENT;
+        ep->own = true;
+        ep->window = window;
+        detect_params_init(&ep->own_params[ALERT_MEMORY], DETECT_MEMORY, window);
+        detect_params_init(&ep->own_params[ALERT_FDS], DETECT_FDS, window);
+        /* Nothing but its identity is needed to replay its history. */
+        memset(&p, 0, sizeof(p));
+        p.id = ep->process_id;
+        p.pid = ep->pid;
+        p.comm = "";
+        p.rule = ep->rule;
+        p.start_ms = ep->start_ms;
+        rebuild(e, &p, ep);
+        return 0;
 }
 
 int engine_proc_state(const struct engine *e, size_t slot, int m, struct engine_proc_state *ret)

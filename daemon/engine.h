@@ -58,6 +58,10 @@ void engine_hook_done(void *userdata, const struct hook_result *res);
 
 void engine_get_stats(const struct engine *e, struct engine_stats *ret);
 
+/* Judges one process on its own time scale (a `leakwatch run --window`), rebuilding its
+ * detectors from history. Returns 0 or -ENOENT. */
+int engine_set_window(struct engine *e, size_t slot, double window);
+
 /* What the detectors currently think of one watched process (by the sampler's slot). */
 struct engine_proc_state {
         enum detect_status status;      /* DETECT_OK until the first evaluation */

@@ -18,6 +18,7 @@
 
 #include "cgroup.h"
 #include "config.h"
+#include "control.h"
 #include "engine.h"
 #include "hook.h"
 #include "host.h"
@@ -77,6 +78,8 @@ struct daemon {
         struct sampler *sampler;
         struct engine *engine;
         struct hooks *hooks;
+        struct control *control;
+        usec_t started_mono;
         int cgroup_root;
 
         /* Wall-clock anchor: timestamps are anchor + monotonic elapsed, so a clock step
@@ -221,6 +224,8 @@ static int load_config(const struct options *opt, struct config *cfg)
         if (r >= 0 && cfg->n_rules == 0)
                 r = config_add_default_rule(cfg);
         if (r >= 0)
+                r = config_add_manual_rule(cfg);
+        if (r >= 0)
                 r = check_hooks(opt, cfg);
         if (r < 0) {
                 if (diag.n == 0)
@@ -238,6 +243,8 @@ static void rule_spec(const struct rule_cfg *r, char *buf, size_t sz)
 
 #define ADD(...) do { if (o < sz) o += (size_t)snprintf(buf + o, sz - o, __VA_ARGS__); } while (0)
         buf[0] = '\0';
+        if (r->manual)
+                ADD("processes watched on request ");
         if (r->all)
                 ADD("all processes ");
         for (size_t i = 0; i < r->n_pids && i < 8; i++)
@@ -474,7 +481,8 @@ static void free_config(struct config *cfg)
         }
 }
 
-static void reload(struct daemon *d)
+/* Returns 0 if the new configuration is in force, -errno if the old one stays. */
+static int reload(struct daemon *d)
 {
         struct config *cfg = calloc(1, sizeof(*cfg));
         int64_t *ids = NULL, *gens = NULL;
@@ -484,6 +492,7 @@ static void reload(struct daemon *d)
         (void)sd_notifyf(false, "RELOADING=1\nMONOTONIC_USEC=%" PRIu64 "\nSTATUS=Reloading configuration", mono);
         if (!cfg) {
                 log_error("reload: out of memory; keeping the running configuration");
+                r = -ENOMEM;
                 goto done;
         }
         r = load_config(&d->opt, cfg);
@@ -496,6 +505,7 @@ static void reload(struct daemon *d)
         /* Keep what only a restart can change. */
         if (replace_str(&cfg->db_path, d->cfg->db_path) < 0 || replace_str(&cfg->proc_root, d->cfg->proc_root) < 0) {
                 log_error("reload: out of memory; keeping the running configuration");
+                r = -ENOMEM;
                 goto fail;
         }
         r = register_rules(d, cfg, wall_ms(d, mono), &ids, &gens);
@@ -530,6 +540,7 @@ static void reload(struct daemon *d)
         d->next_scan = 0;
         (void)writer_put_event(d->writer, wall_ms(d, mono), "reload", NULL);
         log_info("configuration reloaded: %zu rules", d->cfg->n_rules);
+        r = 0;
         goto done;
 fail:
         free_config(cfg);
@@ -538,12 +549,153 @@ fail:
 done:
         (void)sd_notify(false, "READY=1");
         d->next_status = 0;
+        return r;
 }
 
 static int on_hup(sd_event_source *s UNUSED, const struct signalfd_siginfo *si UNUSED, void *userdata)
 {
-        reload(userdata);
+        (void)reload(userdata);
         return 0;
+}
+
+/* ---- the control socket ---- */
+
+static int req_int(struct json_object *req, const char *key, int64_t min, int64_t max, bool required,
+                   int64_t *ret, char *why, size_t whysz)
+{
+        struct json_object *v;
+
+        if (!json_object_object_get_ex(req, key, &v)) {
+                if (!required)
+                        return 0;
+                snprintf(why, whysz, "\"%s\" is required", key);
+                return -EINVAL;
+        }
+        if (!json_object_is_type(v, json_type_int) || json_object_get_int64(v) < min ||
+            json_object_get_int64(v) > max) {
+                snprintf(why, whysz, "\"%s\" must be an integer from %" PRId64 " to %" PRId64, key, min, max);
+                return -EINVAL;
+        }
+        *ret = json_object_get_int64(v);
+        return 1;
+}
+
+static void add_int(struct json_object *o, const char *key, int64_t v)
+{
+        json_object_object_add(o, key, json_object_new_int64(v));
+}
+
+static int control_status(struct daemon *d, struct json_object *reply)
+{
+        struct sampler_stats ss;
+        struct engine_stats es;
+        struct writer_stats ws;
+        int64_t db_size = -1;
+
+        sampler_get_stats(d->sampler, &ss);
+        engine_get_stats(d->engine, &es);
+        writer_get_stats(d->writer, &ws);
+        (void)store_disk_usage(d->store, &db_size);
+        json_object_object_add(reply, "version", json_object_new_string(LEAKWATCH_VERSION));
+        add_int(reply, "pid", getpid());
+        add_int(reply, "uptime_s", (int64_t)((now_usec(CLOCK_MONOTONIC) - d->started_mono) / USEC_PER_SEC));
+        json_object_object_add(reply, "database", json_object_new_string(d->cfg->db_path));
+        add_int(reply, "database_bytes", db_size);
+        json_object_object_add(reply, "database_failing", json_object_new_boolean(d->db_failing));
+        json_object_object_add(reply, "interval_s", json_object_new_double(d->cfg->interval));
+        json_object_object_add(reply, "window_s", json_object_new_double(d->cfg->window));
+        add_int(reply, "rules", (int64_t)d->cfg->n_rules);
+        add_int(reply, "watched", ss.watched);
+        add_int(reply, "known", ss.known);
+        add_int(reply, "open_alerts", es.open_alerts);
+        add_int(reply, "alerts_total", (int64_t)es.alerts);
+        add_int(reply, "samples_written", (int64_t)ws.written);
+        add_int(reply, "samples_pending", (int64_t)ws.pending);
+        add_int(reply, "samples_dropped", (int64_t)ws.dropped);
+        add_int(reply, "last_tick_us", (int64_t)d->last_tick_cost);
+        add_int(reply, "hooks_running", hooks_running(d->hooks));
+        add_int(reply, "hooks_queued", hooks_queued(d->hooks));
+        return 0;
+}
+
+static int control_watch(struct daemon *d, struct json_object *req, struct json_object *reply, char *why,
+                         size_t whysz)
+{
+        const char *rule = CONFIG_MANUAL_RULE;
+        struct json_object *v;
+        int64_t pid, window = 0, id = 0;
+        size_t slot = 0;
+        int r;
+
+        r = req_int(req, "pid", 1, INT32_MAX, true, &pid, why, whysz);
+        if (r >= 0)
+                r = req_int(req, "window_s", 60, 90 * 86400, false, &window, why, whysz);
+        if (r < 0)
+                return r;
+        if (json_object_object_get_ex(req, "rule", &v)) {
+                if (!json_object_is_type(v, json_type_string)) {
+                        snprintf(why, whysz, "\"rule\" must be a string");
+                        return -EINVAL;
+                }
+                rule = json_object_get_string(v);
+        }
+        r = sampler_watch_pid(d->sampler, (pid_t)pid, rule, wall_ms(d, now_usec(CLOCK_MONOTONIC)), &slot, &id);
+        switch (r) {
+        case 0:
+                break;
+        case -ENOENT:
+                snprintf(why, whysz, "no process %" PRId64 " or no rule '%.64s'", pid, rule);
+                return r;
+        case -EEXIST:
+                snprintf(why, whysz, "process %" PRId64 " is already watched", pid);
+                return r;
+        case -EPERM:
+                snprintf(why, whysz, "process %" PRId64 " is leakwatchd or one of its hooks", pid);
+                return r;
+        case -E2BIG:
+                snprintf(why, whysz, "max-processes (%" PRIu64 ") reached", d->cfg->max_processes);
+                return r;
+        default:
+                snprintf(why, whysz, "cannot watch process %" PRId64 ": %s", pid, strerror(-r));
+                return r;
+        }
+        if (window > 0)
+                (void)engine_set_window(d->engine, slot, (double)window);
+        add_int(reply, "process_id", id);
+        json_object_object_add(reply, "rule", json_object_new_string(rule));
+        log_info("watching pid %" PRId64 " on request (rule %s)", pid, rule);
+        return 0;
+}
+
+static int control_handle(void *userdata, const char *cmd, struct json_object *req, struct json_object *reply,
+                          char *why, size_t whysz)
+{
+        struct daemon *d = userdata;
+        int64_t pid;
+        int r;
+
+        if (strcmp(cmd, "status") == 0)
+                return control_status(d, reply);
+        if (strcmp(cmd, "watch") == 0)
+                return control_watch(d, req, reply, why, whysz);
+        if (strcmp(cmd, "unwatch") == 0) {
+                r = req_int(req, "pid", 1, INT32_MAX, true, &pid, why, whysz);
+                if (r < 0)
+                        return r;
+                r = sampler_unwatch_pid(d->sampler, (pid_t)pid, wall_ms(d, now_usec(CLOCK_MONOTONIC)));
+                if (r < 0)
+                        snprintf(why, whysz, "process %" PRId64 " is not watched", pid);
+                return r;
+        }
+        if (strcmp(cmd, "reload") == 0) {
+                r = reload(d);
+                if (r < 0)
+                        snprintf(why, whysz, "the new configuration was refused (see the daemon's log); the "
+                                 "running one stays");
+                return r;
+        }
+        snprintf(why, whysz, "unknown command '%.32s'", cmd);
+        return -EOPNOTSUPP;
 }
 
 /* ---- start and stop ---- */
@@ -846,6 +998,12 @@ static int setup(struct daemon *d)
         if (r < 0)
                 log_warning("cannot resume the previous run's processes: %s", store_errmsg(d->store));
         (void)engine_finish_resume(d->engine, wall_ms(d, mono));
+        /* Live operations are a convenience: without the socket the daemon still does
+         * its job, so a missing runtime directory is a warning, not a failure. */
+        r = control_new(d->event, d->cfg->runtime_dir, control_handle, d, &d->control);
+        if (r < 0)
+                log_warning("no control socket in %s: %s", d->cfg->runtime_dir, strerror(-r));
+        d->started_mono = mono;
 
         d->next_tick = mono;
         d->next_fold = mono + MIN(usec_of(d->cfg->interval) * FOLD_TICKS, FOLD_MAX_USEC);
@@ -857,6 +1015,7 @@ static void teardown(struct daemon *d)
 {
         int r;
 
+        control_free(d->control);
         /* Hooks first: their last results are written with everything else. */
         hooks_free(d->hooks);
         if (d->writer) {

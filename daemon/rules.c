@@ -35,6 +35,8 @@ bool rule_matches(const struct rule_cfg *r, const struct proc_desc *d)
 {
         const char *unit = str_or_empty(d->unit), *cgroup = str_or_empty(d->cgroup);
 
+        if (r->manual)
+                return false;
         /* A kernel thread has no user memory to leak; only naming its pid watches it. */
         if (d->kthread && (r->all || r->comm_glob || r->cmdline_re_src || r->has_uid || r->unit_glob ||
                            r->cgroup_prefix))

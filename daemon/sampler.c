@@ -1000,12 +1000,14 @@ int sampler_reconfigure(struct sampler *s, const struct config *cfg, const int64
         return 0;
 }
 
-int sampler_watch_pid(struct sampler *s, pid_t pid, const char *rule, int64_t now_ms)
+int sampler_watch_pid(struct sampler *s, pid_t pid, const char *rule, int64_t now_ms, size_t *ret_slot,
+                      int64_t *ret_id)
 {
         struct details d = { 0 };
         struct proc_stat st;
         struct known *k;
         size_t i;
+        int r;
 
         for (i = 0; i < s->cfg->n_rules; i++)
                 if (strcmp(s->cfg->rules[i].name, rule) == 0)
@@ -1019,7 +1021,17 @@ int sampler_watch_pid(struct sampler *s, pid_t pid, const char *rule, int64_t no
                 return -EPERM;
         if (k->watched >= 0)
                 return -EEXIST;
-        return watch(s, k, i, 0, &d, now_ms, now_usec(CLOCK_MONOTONIC), 0);
+        r = watch(s, k, i, 0, &d, now_ms, now_usec(CLOCK_MONOTONIC), 0);
+        if (r < 0)
+                return r;
+        k = known_get(s, pid);
+        if (!k || k->watched < 0)
+                return -ESRCH;
+        if (ret_slot)
+                *ret_slot = (size_t)k->watched;
+        if (ret_id)
+                *ret_id = s->watched[k->watched].p.id;
+        return 0;
 }
 
 int sampler_unwatch_pid(struct sampler *s, pid_t pid, int64_t now_ms)

@@ -100,7 +100,8 @@ int sampler_tick(struct sampler *s, usec_t mono_now, int64_t now_ms);
 /* Watches one PID now under the rule of that name (the control socket's "watch"), or
  * stops watching it. Returns 0, -ENOENT (no such process/rule), -EEXIST (already), -EPERM
  * (the daemon or its child), -E2BIG (max-processes). */
-int sampler_watch_pid(struct sampler *s, pid_t pid, const char *rule, int64_t now_ms);
+int sampler_watch_pid(struct sampler *s, pid_t pid, const char *rule, int64_t now_ms, size_t *ret_slot,
+                      int64_t *ret_id);
 int sampler_unwatch_pid(struct sampler *s, pid_t pid, int64_t now_ms);
 
 /* Calls fn for each watched process (status, control socket). */

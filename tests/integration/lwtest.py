@@ -34,6 +34,10 @@ class Daemon:
             empty = os.path.join(tmp, "empty.conf")
             open(empty, "w").close()
             argv += ["--config", empty]
+        if "--runtime-dir" not in args:
+            # Its own runtime directory: the control socket of one test's daemon must not
+            # replace another's (or the host's).
+            argv += ["--runtime-dir", tmp]
         argv += [str(a) for a in args]
         # wrap: a command to run the daemon under, e.g. setpriv to drop privileges.
         self.argv = list(wrap) + argv
@@ -78,6 +82,17 @@ class Daemon:
                 break
             time.sleep(0.05)
         raise AssertionError("no %r in the daemon's output:\n%s" % (text, self.output()))
+
+
+def control(runtime_dir, request, raw=None):
+    """One request on the daemon's control socket; returns the decoded reply."""
+    import json
+    import socket
+    with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as s:
+        s.settimeout(WAIT)
+        s.connect(os.path.join(runtime_dir, "control"))
+        s.send(raw if raw is not None else json.dumps(request).encode())
+        return json.loads(s.recv(65536).decode())
 
 
 def query(db, sql, args=()):

@@ -1,0 +1,281 @@
+/* control: the daemon's control socket — bounded JSON requests over SOCK_SEQPACKET,
+ * checked peers, replies from main's handler. */
+#include "control.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+/* Supplementary groups read per peer; a user in more than this many groups is judged by
+ * the first ones (the kernel's own limit is 65536). */
+#define PEER_GROUPS_MAX 256
+
+struct conn {
+        struct control *c;
+        struct conn *next;
+        int fd;
+        sd_event_source *io, *timer;
+};
+
+struct control {
+        sd_event *event;
+        char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+        int fd;
+        sd_event_source *io;
+        control_handler handler;
+        void *userdata;
+        struct conn *conns;
+        unsigned n_conns;
+};
+
+bool control_peer_allowed(uid_t peer_uid, gid_t peer_gid, const gid_t *peer_groups, size_t n_groups,
+                          uid_t our_uid, gid_t our_gid)
+{
+        if (peer_uid == 0 || peer_uid == our_uid || peer_gid == our_gid)
+                return true;
+        for (size_t i = 0; i < n_groups; i++)
+                if (peer_groups[i] == our_gid)
+                        return true;
+        return false;
+}
+
+static void conn_free(struct conn *k)
+{
+        struct control *c = k->c;
+        struct conn **p;
+
+        for (p = &c->conns; *p; p = &(*p)->next)
+                if (*p == k) {
+                        *p = k->next;
+                        break;
+                }
+        c->n_conns--;
+        sd_event_source_disable_unref(k->io);
+        sd_event_source_disable_unref(k->timer);
+        safe_close(k->fd);
+        free(k);
+}
+
+static void send_json(int fd, struct json_object *o)
+{
+        const char *text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+
+        /* A peer that does not read its replies loses them; the daemon never waits. */
+        if (text)
+                (void)send(fd, text, strlen(text), MSG_DONTWAIT | MSG_NOSIGNAL);
+}
+
+static void send_error(int fd, const char *why)
+{
+        struct json_object *o = json_object_new_object();
+
+        json_object_object_add(o, "ok", json_object_new_boolean(false));
+        json_object_object_add(o, "error", json_object_new_string(why));
+        send_json(fd, o);
+        json_object_put(o);
+}
+
+/* Parses one request strictly: a JSON object, nothing after it, bounded depth, with a
+ * string "cmd". Returns the object or NULL with why filled. */
+static struct json_object *parse_request(const char *buf, size_t len, char *why, size_t whysz)
+{
+        struct json_tokener *tok = json_tokener_new_ex(CONTROL_JSON_DEPTH);
+        struct json_object *o, *cmd;
+
+        if (!tok) {
+                snprintf(why, whysz, "out of memory");
+                return NULL;
+        }
+        o = json_tokener_parse_ex(tok, buf, (int)len);
+        if (!o || json_tokener_get_error(tok) != json_tokener_success ||
+            json_tokener_get_parse_end(tok) != len) {
+                snprintf(why, whysz, "malformed request: expected one JSON object");
+                json_object_put(o);
+                json_tokener_free(tok);
+                return NULL;
+        }
+        json_tokener_free(tok);
+        if (!json_object_is_type(o, json_type_object) || !json_object_object_get_ex(o, "cmd", &cmd) ||
+            !json_object_is_type(cmd, json_type_string)) {
+                snprintf(why, whysz, "malformed request: an object with a string \"cmd\" is expected");
+                json_object_put(o);
+                return NULL;
+        }
+        return o;
+}
+
+static int on_conn_io(sd_event_source *s UNUSED, int fd, uint32_t revents, void *userdata)
+{
+        struct conn *k = userdata;
+        char buf[CONTROL_MSG_MAX + 1], why[256] = "";
+        struct json_object *req, *reply, *cmd;
+        ssize_t n;
+        int r;
+
+        if (revents & (EPOLLHUP | EPOLLERR)) {
+                conn_free(k);
+                return 0;
+        }
+        n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT | MSG_TRUNC);
+        if (n < 0) {
+                if (errno != EAGAIN && errno != EINTR)
+                        conn_free(k);
+                return 0;
+        }
+        if (n == 0) {
+                conn_free(k);
+                return 0;
+        }
+        (void)sd_event_source_set_time_relative(k->timer, CONTROL_IDLE_USEC);
+        if ((size_t)n > CONTROL_MSG_MAX) {
+                /* MSG_TRUNC reports the real length: refuse rather than parse a prefix. */
+                snprintf(why, sizeof(why), "request too long (%zd bytes, at most %d)", n, CONTROL_MSG_MAX);
+                send_error(fd, why);
+                return 0;
+        }
+        req = parse_request(buf, (size_t)n, why, sizeof(why));
+        if (!req) {
+                send_error(fd, why);
+                return 0;
+        }
+        json_object_object_get_ex(req, "cmd", &cmd);
+        reply = json_object_new_object();
+        r = k->c->handler(k->c->userdata, json_object_get_string(cmd), req, reply, why, sizeof(why));
+        if (r < 0) {
+                send_error(fd, why[0] ? why : strerror(-r));
+        } else {
+                json_object_object_add(reply, "ok", json_object_new_boolean(true));
+                send_json(fd, reply);
+        }
+        json_object_put(reply);
+        json_object_put(req);
+        return 0;
+}
+
+static int on_conn_idle(sd_event_source *s UNUSED, uint64_t usec UNUSED, void *userdata)
+{
+        conn_free(userdata);
+        return 0;
+}
+
+static int on_accept(sd_event_source *s UNUSED, int fd, uint32_t revents UNUSED, void *userdata)
+{
+        struct control *c = userdata;
+        gid_t groups[PEER_GROUPS_MAX];
+        socklen_t len = sizeof(struct ucred);
+        struct ucred cred;
+        struct conn *k;
+        size_t n_groups = 0;
+        int cfd, r;
+
+        cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (cfd < 0)
+                return 0;
+        if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+                close(cfd);
+                return 0;
+        }
+        len = sizeof(groups);
+        /* SO_PEERGROUPS (Linux 4.13) lists the peer's supplementary groups as they were
+         * when it connected; without it, only the primary group counts. */
+        if (getsockopt(cfd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) == 0)
+                n_groups = len / sizeof(gid_t);
+        if (!control_peer_allowed(cred.uid, cred.gid, groups, n_groups, getuid(), getgid())) {
+                send_error(cfd, "permission denied: root or the leakwatch group only");
+                close(cfd);
+                return 0;
+        }
+        if (c->n_conns >= CONTROL_CONN_MAX) {
+                send_error(cfd, "too many connections");
+                close(cfd);
+                return 0;
+        }
+        k = calloc(1, sizeof(*k));
+        if (!k) {
+                close(cfd);
+                return 0;
+        }
+        k->c = c;
+        k->fd = cfd;
+        r = sd_event_add_io(c->event, &k->io, cfd, EPOLLIN, on_conn_io, k);
+        if (r >= 0)
+                r = sd_event_add_time_relative(c->event, &k->timer, CLOCK_MONOTONIC, CONTROL_IDLE_USEC,
+                                               USEC_PER_SEC, on_conn_idle, k);
+        k->next = c->conns;
+        c->conns = k;
+        c->n_conns++;
+        if (r < 0)
+                conn_free(k);
+        return 0;
+}
+
+int control_new(sd_event *event, const char *runtime_dir, control_handler handler, void *userdata,
+                struct control **ret)
+{
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        struct control *c;
+        mode_t old_mask;
+        int r;
+
+        c = calloc(1, sizeof(*c));
+        if (!c)
+                return -ENOMEM;
+        c->fd = -1;
+        if ((size_t)snprintf(c->path, sizeof(c->path), "%s/%s", runtime_dir, CONTROL_SOCKET_NAME) >=
+            sizeof(c->path)) {
+                free(c);
+                return -ENAMETOOLONG;
+        }
+        c->event = sd_event_ref(event);
+        c->handler = handler;
+        c->userdata = userdata;
+        memcpy(sa.sun_path, c->path, strlen(c->path));
+        c->fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (c->fd < 0) {
+                r = -errno;
+                goto fail;
+        }
+        /* A socket left by a daemon that died would make bind() fail. */
+        (void)unlink(c->path);
+        /* Created under a tight umask, so it is never accessible to others even for an
+         * instant, then set to exactly 0660. */
+        old_mask = umask(0177);
+        r = bind(c->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ? -errno : 0;
+        umask(old_mask);
+        if (r < 0)
+                goto fail;
+        if (chmod(c->path, 0660) < 0 || listen(c->fd, CONTROL_CONN_MAX) < 0) {
+                r = -errno;
+                goto fail;
+        }
+        r = sd_event_add_io(event, &c->io, c->fd, EPOLLIN, on_accept, c);
+        if (r < 0)
+                goto fail;
+        *ret = c;
+        return 0;
+fail:
+        control_free(c);
+        return r;
+}
+
+void control_free(struct control *c)
+{
+        if (!c)
+                return;
+        while (c->conns)
+                conn_free(c->conns);
+        sd_event_source_disable_unref(c->io);
+        if (c->fd >= 0) {
+                close(c->fd);
+                (void)unlink(c->path);
+        }
+        sd_event_unref(c->event);
+        free(c);
+}
