@@ -11,7 +11,7 @@
 
 static void test_peer_allowed(void **state)
 {
-        const gid_t groups[] = { 100, 998, 27 };
+        const gid_t groups[] = { 100, 27, 998 };
 
         (void)state;
         /* The daemon runs as leakwatch (uid 990, gid 998). */
