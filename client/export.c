@@ -63,7 +63,7 @@ static void csv_header(const struct export *e)
         char name[64];
 
         out_csv_field(o, "time", 4, true);
-        out_csv_field(o, "t_ms", 4, false);
+        out_csv_field(o, "time_ms", 7, false);
         out_csv_field(o, "source", 6, false);
         out_csv_field(o, "n", 1, false);
         if (e->rule)

@@ -432,7 +432,7 @@ void table_layout(struct table *t, const struct out *o, bool legend)
         }
 }
 
-static void print_cell(const struct out *o, const char *s, unsigned width, enum table_align align,
+static void print_cell(const struct out *o, FILE *f, const char *s, unsigned width, enum table_align align,
                        enum out_color color, bool last)
 {
         char buf[4096];
@@ -441,10 +441,41 @@ static void print_cell(const struct out *o, const char *s, unsigned width, enum 
         out_fit(o, s ? s : "", width, buf, sizeof(buf));
         w = out_text_width(buf);
         if (align == ALIGN_RIGHT)
-                fprintf(o->f, "%*s", (int)(width > w ? width - w : 0), "");
-        fprintf(o->f, "%s%s%s", out_color(o, color), buf, color ? out_reset(o) : "");
+                fprintf(f, "%*s", (int)(width > w ? width - w : 0), "");
+        fprintf(f, "%s%s%s", out_color(o, color), buf, color ? out_reset(o) : "");
         if (align == ALIGN_LEFT && !last)
-                fprintf(o->f, "%*s", (int)(width > w ? width - w : 0), "");
+                fprintf(f, "%*s", (int)(width > w ? width - w : 0), "");
+}
+
+/* Prints one line of cells (the header when row is SIZE_MAX) without trailing blanks. */
+static void print_line(struct table *t, const struct out *o, size_t row, size_t last)
+{
+        char *line = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&line, &len);
+        bool first = true;
+
+        if (!f)
+                return;
+        if (row == SIZE_MAX)
+                fputs(out_color(o, C_BOLD), f);
+        for (size_t c = 0; c < t->ncols; c++) {
+                const struct table_cell *cell = row == SIZE_MAX ? NULL : &t->cells[row * t->ncols + c];
+
+                if (t->hidden[c])
+                        continue;
+                if (!first)
+                        fprintf(f, "%*s", TABLE_GAP, "");
+                first = false;
+                print_cell(o, f, cell ? cell->text : t->cols[c].header, t->width[c], t->cols[c].align,
+                           cell ? cell->color : C_NONE, c == last);
+        }
+        if (fclose(f) == 0 && line) {
+                while (len > 0 && line[len - 1] == ' ')
+                        line[--len] = '\0';
+                fprintf(o->f, "%s%s\n", line, row == SIZE_MAX && o->color ? out_reset(o) : "");
+        }
+        free(line);
 }
 
 void table_print(struct table *t, const struct out *o, bool legend)
@@ -454,35 +485,10 @@ void table_print(struct table *t, const struct out *o, bool legend)
         for (size_t c = 0; c < t->ncols; c++)
                 if (!t->hidden[c])
                         last = c;
-        if (legend) {
-                bool first = true;
-
-                fputs(out_color(o, C_BOLD), o->f);
-                for (size_t c = 0; c < t->ncols; c++) {
-                        if (t->hidden[c])
-                                continue;
-                        if (!first)
-                                fprintf(o->f, "%*s", TABLE_GAP, "");
-                        first = false;
-                        print_cell(o, t->cols[c].header, t->width[c], t->cols[c].align, C_NONE, c == last);
-                }
-                fprintf(o->f, "%s\n", o->color ? out_reset(o) : "");
-        }
-        for (size_t r = 0; r < t->nrows; r++) {
-                bool first = true;
-
-                for (size_t c = 0; c < t->ncols; c++) {
-                        const struct table_cell *cell = &t->cells[r * t->ncols + c];
-
-                        if (t->hidden[c])
-                                continue;
-                        if (!first)
-                                fprintf(o->f, "%*s", TABLE_GAP, "");
-                        first = false;
-                        print_cell(o, cell->text, t->width[c], t->cols[c].align, cell->color, c == last);
-                }
-                fputc('\n', o->f);
-        }
+        if (legend)
+                print_line(t, o, SIZE_MAX, last);
+        for (size_t r = 0; r < t->nrows; r++)
+                print_line(t, o, r, last);
 }
 
 /* ---- JSON ---- */

@@ -204,7 +204,7 @@ int target_resolve(struct cli *c, const char *arg, struct target *ret)
 
 int target_default_range(struct cli *c, const struct target *t, int64_t *ret_from, int64_t *ret_to)
 {
-        int64_t to = c->now_ms, from, newest = 0;
+        int64_t to = c->now_ms, from, newest = 0;     /* the end is exclusive: now is in */
         struct sample latest = { 0 };
         int r;
 
@@ -221,7 +221,9 @@ int target_default_range(struct cli *c, const struct target *t, int64_t *ret_fro
         /* Up to the newest data: on a copy, or after the daemon stopped, "now" may be
          * long after anything was recorded. */
         if (newest)
-                to = MIN(to, newest + 1);
+                to = MIN(to, newest) + 1;
+        else
+                to++;
         from = to - DEFAULT_RANGE_MS;
         if (t->kind == TARGET_PROCESS)
                 from = MAX(from, t->proc.first_ms);
