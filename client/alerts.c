@@ -32,17 +32,17 @@ enum { COL_ID, COL_PID, COL_NAME, COL_RULE, COL_METRIC, COL_STATE, COL_SINCE, CO
 static int list_human(struct cli *c, const struct query_alert *a, size_t n)
 {
         static const struct table_col cols[] = {
-                [COL_ID] = { "ID", ALIGN_RIGHT, 0 },
-                [COL_PID] = { "PID", ALIGN_RIGHT, 0 },
-                [COL_NAME] = { "NAME", ALIGN_LEFT, 6 },
-                [COL_RULE] = { "RULE", ALIGN_LEFT, 4 },
-                [COL_METRIC] = { "METRIC", ALIGN_LEFT, 0 },
-                [COL_STATE] = { "STATE", ALIGN_LEFT, 0 },
-                [COL_SINCE] = { "SINCE", ALIGN_LEFT, 0 },
-                [COL_FOR] = { "FOR", ALIGN_RIGHT, 0 },
-                [COL_SLOPE] = { "SLOPE", ALIGN_RIGHT, 0 },
-                [COL_LEVEL] = { "LEVEL", ALIGN_RIGHT, 0 },
-                [COL_FORECAST] = { "LIMIT IN", ALIGN_RIGHT, 0 },
+                [COL_ID] = { "ID", ALIGN_RIGHT, 0, false },
+                [COL_PID] = { "PID", ALIGN_RIGHT, 0, false },
+                [COL_NAME] = { "NAME", ALIGN_LEFT, 6, false },
+                [COL_RULE] = { "RULE", ALIGN_LEFT, 4, false },
+                [COL_METRIC] = { "METRIC", ALIGN_LEFT, 0, true },
+                [COL_STATE] = { "STATE", ALIGN_LEFT, 0, false },
+                [COL_SINCE] = { "SINCE", ALIGN_LEFT, 0, false },
+                [COL_FOR] = { "FOR", ALIGN_RIGHT, 0, true },
+                [COL_SLOPE] = { "SLOPE", ALIGN_RIGHT, 0, false },
+                [COL_LEVEL] = { "LEVEL", ALIGN_RIGHT, 0, true },
+                [COL_FORECAST] = { "LIMIT IN", ALIGN_RIGHT, 0, true },
         };
         const struct out *o = &c->out;
         size_t open = 0;
@@ -181,9 +181,9 @@ static void field(const struct out *o, const char *name, const char *value)
 static void print_verdicts(struct cli *c, const struct query_alert *a, const struct query_verdict *v, size_t n)
 {
         static const struct table_col cols[] = {
-                { "TIME", ALIGN_LEFT, 0 }, { "STATE", ALIGN_LEFT, 0 }, { "FROM", ALIGN_LEFT, 0 },
-                { "SLOPE", ALIGN_RIGHT, 0 }, { "LEVEL", ALIGN_RIGHT, 0 }, { "P", ALIGN_RIGHT, 0 },
-                { "REASON", ALIGN_LEFT, 10 },
+                { "TIME", ALIGN_LEFT, 0, false }, { "STATE", ALIGN_LEFT, 0, false }, { "FROM", ALIGN_LEFT, 0, false },
+                { "SLOPE", ALIGN_RIGHT, 0, false }, { "LEVEL", ALIGN_RIGHT, 0, false }, { "P", ALIGN_RIGHT, 0, false },
+                { "REASON", ALIGN_LEFT, 10, false },
         };
         const struct out *o = &c->out;
         struct table t;
@@ -219,8 +219,8 @@ static void print_verdicts(struct cli *c, const struct query_alert *a, const str
 static void print_hook_runs(struct cli *c, const struct query_hook_run *h, size_t n)
 {
         static const struct table_col cols[] = {
-                { "STARTED", ALIGN_LEFT, 0 }, { "EVENT", ALIGN_LEFT, 0 }, { "PROGRAM", ALIGN_LEFT, 10 },
-                { "RESULT", ALIGN_LEFT, 0 }, { "OUTPUT", ALIGN_LEFT, 10 },
+                { "STARTED", ALIGN_LEFT, 0, false }, { "EVENT", ALIGN_LEFT, 0, false }, { "PROGRAM", ALIGN_LEFT, 10, false },
+                { "RESULT", ALIGN_LEFT, 0, false }, { "OUTPUT", ALIGN_LEFT, 10, false },
         };
         const struct out *o = &c->out;
         struct table t;

@@ -218,9 +218,9 @@ static const char *when(const struct replay *rp, double t, char *buf, size_t sz)
 static void print_human(struct replay *rp, const char *title)
 {
         static const struct table_col cols[] = {
-                { "TIME", ALIGN_LEFT, 0 }, { "STATE", ALIGN_LEFT, 0 }, { "FROM", ALIGN_LEFT, 0 },
-                { "SLOPE", ALIGN_RIGHT, 0 }, { "GROWTH", ALIGN_RIGHT, 0 }, { "LEVEL", ALIGN_RIGHT, 0 },
-                { "LIMIT IN", ALIGN_RIGHT, 0 }, { "REASON", ALIGN_LEFT, 10 },
+                { "TIME", ALIGN_LEFT, 0, false }, { "STATE", ALIGN_LEFT, 0, false }, { "FROM", ALIGN_LEFT, 0, false },
+                { "SLOPE", ALIGN_RIGHT, 0, false }, { "GROWTH", ALIGN_RIGHT, 0, false }, { "LEVEL", ALIGN_RIGHT, 0, false },
+                { "LIMIT IN", ALIGN_RIGHT, 0, false }, { "REASON", ALIGN_LEFT, 10, false },
         };
         const struct out *o = &rp->c->out;
         char b1[64], b2[64], b3[64], b4[64];

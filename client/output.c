@@ -399,36 +399,55 @@ int table_set_untrusted(struct table *t, size_t row, size_t col, const char *tex
         return table_set(t, row, col, e, C_NONE);
 }
 
-void table_layout(struct table *t, const struct out *o, bool legend)
+/* Natural widths of the visible columns, shrunk to fit; returns the total width. */
+static size_t layout_pass(struct table *t, const struct out *o, bool legend)
 {
         size_t total = 0;
 
         for (size_t c = 0; c < t->ncols; c++) {
                 size_t w = legend ? out_text_width(t->cols[c].header) : 0;
 
+                if (t->hidden[c]) {
+                        t->width[c] = 0;
+                        continue;
+                }
                 for (size_t r = 0; r < t->nrows; r++) {
                         const char *s = t->cells[r * t->ncols + c].text;
                         if (s)
                                 w = MAX(w, out_text_width(s));
                 }
                 t->width[c] = (unsigned)MIN(w, (size_t)UINT32_MAX / 4);
-                total += t->width[c] + (c ? TABLE_GAP : 0);
+                total += t->width[c] + (total ? TABLE_GAP : 0);
         }
         if (o->full)
-                return;
+                return total;
         /* Take one column at a time from the widest shrinkable column, so long names
          * and command lines give way before anything else does. */
         while (total > o->width) {
                 size_t best = t->ncols;
 
                 for (size_t c = 0; c < t->ncols; c++)
-                        if (t->cols[c].min && t->width[c] > t->cols[c].min &&
+                        if (!t->hidden[c] && t->cols[c].min && t->width[c] > t->cols[c].min &&
                             (best == t->ncols || t->width[c] > t->width[best]))
                                 best = c;
                 if (best == t->ncols)
                         break;
                 t->width[best]--;
                 total--;
+        }
+        return total;
+}
+
+void table_layout(struct table *t, const struct out *o, bool legend)
+{
+        while (layout_pass(t, o, legend) > o->width && !o->full) {
+                size_t c = t->ncols;
+
+                while (c > 0 && !(t->cols[c - 1].optional && !t->hidden[c - 1]))
+                        c--;
+                if (c == 0)
+                        break;
+                t->hidden[c - 1] = true;
         }
 }
 

@@ -111,6 +111,7 @@ struct table_col {
         const char *header;
         enum table_align align;
         unsigned min;                   /* may shrink to this many columns (0: never shrinks) */
+        bool optional;                  /* left out when the table does not fit otherwise */
 };
 
 struct table_cell {
@@ -136,7 +137,8 @@ int table_set(struct table *t, size_t row, size_t col, const char *text, enum ou
 /* Escapes untrusted text (len bytes) into a cell. */
 int table_set_untrusted(struct table *t, size_t row, size_t col, const char *text, size_t len);
 /* Chooses column widths for the terminal: natural widths, then the shrinkable columns
- * give up space (widest first) down to their minimum; with o->full nothing shrinks. */
+ * give up space (widest first) down to their minimum, then optional columns are left
+ * out (rightmost first) until the table fits; with o->full nothing shrinks. */
 void table_layout(struct table *t, const struct out *o, bool legend);
 /* Prints the header (if legend) and the rows, cells shortened to their widths. */
 void table_print(struct table *t, const struct out *o, bool legend);

@@ -189,28 +189,28 @@ enum { COL_PID, COL_NAME, COL_RULE, COL_RSS, COL_MEM, COL_FDS, COL_GROWTH, COL_S
 static int print_human_ps(struct cli *c, struct item *items, size_t n, double window_s, bool top)
 {
         static const struct table_col cols[] = {
-                [COL_PID] = { "PID", ALIGN_RIGHT, 0 },
-                [COL_NAME] = { "NAME", ALIGN_LEFT, 6 },
-                [COL_RULE] = { "RULE", ALIGN_LEFT, 4 },
-                [COL_RSS] = { "RSS", ALIGN_RIGHT, 0 },
-                [COL_MEM] = { "MEMORY", ALIGN_RIGHT, 0 },
-                [COL_FDS] = { "FDS", ALIGN_RIGHT, 0 },
-                [COL_GROWTH] = { "GROWTH", ALIGN_RIGHT, 0 },
-                [COL_STATE] = { "STATE", ALIGN_LEFT, 0 },
-                [COL_TREND] = { "TREND", ALIGN_LEFT, SPARK_MIN },
-                [COL_ENDED] = { "ENDED", ALIGN_LEFT, 0 },
+                [COL_PID] = { "PID", ALIGN_RIGHT, 0, false },
+                [COL_NAME] = { "NAME", ALIGN_LEFT, 6, false },
+                [COL_RULE] = { "RULE", ALIGN_LEFT, 4, false },
+                [COL_RSS] = { "RSS", ALIGN_RIGHT, 0, true },
+                [COL_MEM] = { "MEMORY", ALIGN_RIGHT, 0, false },
+                [COL_FDS] = { "FDS", ALIGN_RIGHT, 0, true },
+                [COL_GROWTH] = { "GROWTH", ALIGN_RIGHT, 0, false },
+                [COL_STATE] = { "STATE", ALIGN_LEFT, 0, false },
+                [COL_TREND] = { "TREND", ALIGN_LEFT, SPARK_MIN, true },
+                [COL_ENDED] = { "ENDED", ALIGN_LEFT, 0, false },
         };
         static const struct table_col top_cols[] = {
-                [COL_PID] = { "PID", ALIGN_RIGHT, 0 },
-                [COL_NAME] = { "NAME", ALIGN_LEFT, 6 },
-                [COL_RULE] = { "RULE", ALIGN_LEFT, 4 },
-                [COL_RSS] = { "FROM", ALIGN_RIGHT, 0 },
-                [COL_MEM] = { "TO", ALIGN_RIGHT, 0 },
-                [COL_FDS] = { "GROWTH", ALIGN_RIGHT, 0 },
-                [COL_GROWTH] = { "RATE", ALIGN_RIGHT, 0 },
-                [COL_STATE] = { "STATE", ALIGN_LEFT, 0 },
-                [COL_TREND] = { "TREND", ALIGN_LEFT, SPARK_MIN },
-                [COL_ENDED] = { "ENDED", ALIGN_LEFT, 0 },
+                [COL_PID] = { "PID", ALIGN_RIGHT, 0, false },
+                [COL_NAME] = { "NAME", ALIGN_LEFT, 6, false },
+                [COL_RULE] = { "RULE", ALIGN_LEFT, 4, false },
+                [COL_RSS] = { "FROM", ALIGN_RIGHT, 0, true },
+                [COL_MEM] = { "TO", ALIGN_RIGHT, 0, false },
+                [COL_FDS] = { "GROWTH", ALIGN_RIGHT, 0, false },
+                [COL_GROWTH] = { "RATE", ALIGN_RIGHT, 0, false },
+                [COL_STATE] = { "STATE", ALIGN_LEFT, 0, false },
+                [COL_TREND] = { "TREND", ALIGN_LEFT, SPARK_MIN, true },
+                [COL_ENDED] = { "ENDED", ALIGN_LEFT, 0, false },
         };
         const struct out *o = &c->out;
         size_t running = 0;
@@ -227,7 +227,14 @@ static int print_human_ps(struct cli *c, struct item *items, size_t n, double wi
                 const struct item *it = &items[i];
                 const struct query_process *p = it->p;
                 const char *state = p->state_memory[0] ? p->state_memory : "-";
+                char fds_state[24];
                 int row = table_add_row(&t);
+
+                /* Descriptors leak too: their state shows when it is the graver one. */
+                if (state_rank(p->state_fds) > state_rank(p->state_memory)) {
+                        snprintf(fds_state, sizeof(fds_state), "fds:%s", p->state_fds);
+                        state = fds_state;
+                }
 
                 if (row < 0)
                         break;
@@ -249,15 +256,23 @@ static int print_human_ps(struct cli *c, struct item *items, size_t n, double wi
                 }
                 table_set(&t, (size_t)row, COL_GROWTH,
                           out_rate(o, it->have_growth ? it->g.rate : NAN, true, buf, sizeof(buf)), C_NONE);
-                table_set(&t, (size_t)row, COL_STATE, state, state_color(state));
+                table_set(&t, (size_t)row, COL_STATE, state, state_color(state + (state == fds_state ? 4 : 0)));
                 table_set(&t, (size_t)row, COL_ENDED,
                           p->end_ms ? out_time(o, p->end_ms, TIME_SHORT, buf, sizeof(buf)) : "running", C_NONE);
                 /* The sparkline is drawn once its width is known. */
                 table_set(&t, (size_t)row, COL_TREND, "################", C_NONE);
         }
         table_layout(&t, o, c->legend);
+        /* A sparkline is a whole number of floors: all 16, or pairs of them as 8; the
+         * columns saved go back to the names. */
+        if (t.width[COL_TREND] < FLOOR_BUCKETS) {
+                for (size_t i = 0; i < t.nrows; i++)
+                        table_set(&t, i, COL_TREND, "########", C_NONE);
+                table_layout(&t, o, c->legend);
+        }
         for (size_t i = 0; i < t.nrows; i++) {
-                sparkline(o, items[i].floors, t.width[COL_TREND], buf, sizeof(buf));
+                sparkline(o, items[i].floors, t.width[COL_TREND] < FLOOR_BUCKETS ? SPARK_MIN : FLOOR_BUCKETS, buf,
+                          sizeof(buf));
                 table_set(&t, i, COL_TREND, buf, C_NONE);
         }
         if (n > 0)

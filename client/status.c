@@ -130,8 +130,8 @@ static void print_daemon(struct cli *c, const struct status *s)
 static void print_rules(struct cli *c, const struct status *s)
 {
         static const struct table_col cols[] = {
-                { "RULE", ALIGN_LEFT, 8 }, { "RUNNING", ALIGN_RIGHT, 0 }, { "SEEN", ALIGN_RIGHT, 0 },
-                { "SELECTS", ALIGN_LEFT, 12 },
+                { "RULE", ALIGN_LEFT, 8, false }, { "RUNNING", ALIGN_RIGHT, 0, false }, { "SEEN", ALIGN_RIGHT, 0, false },
+                { "SELECTS", ALIGN_LEFT, 12, false },
         };
         struct table t;
 

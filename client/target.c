@@ -33,9 +33,9 @@ static bool all_digits(const char *s)
 static void list_candidates(const struct cli *c, const char *arg, const struct query_process *p, size_t n)
 {
         static const struct table_col cols[] = {
-                { "ID", ALIGN_RIGHT, 0 }, { "PID", ALIGN_RIGHT, 0 }, { "NAME", ALIGN_LEFT, 8 },
-                { "RULE", ALIGN_LEFT, 6 }, { "UNIT", ALIGN_LEFT, 6 }, { "FIRST SEEN", ALIGN_LEFT, 0 },
-                { "ENDED", ALIGN_LEFT, 0 },
+                { "ID", ALIGN_RIGHT, 0, false }, { "PID", ALIGN_RIGHT, 0, false }, { "NAME", ALIGN_LEFT, 8, false },
+                { "RULE", ALIGN_LEFT, 6, false }, { "UNIT", ALIGN_LEFT, 6, false }, { "FIRST SEEN", ALIGN_LEFT, 0, false },
+                { "ENDED", ALIGN_LEFT, 0, false },
         };
         _cleanup_free_ char *e = out_escape(arg, strlen(arg));
         struct table t;

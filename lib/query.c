@@ -705,6 +705,11 @@ static const struct id_index *find_id(const struct id_index *ix, size_t n, int64
         return bsearch(&key, ix, n, sizeof(*ix), cmp_id_index);
 }
 
+/* Up to this many processes are looked up one by one (a backward walk of the recent
+ * table finds a running process within its last tick); more, and one forward pass over
+ * the whole recent table is cheaper. */
+#define LATEST_ONE_BY_ONE 8
+
 int query_latest_samples(struct query *q, const int64_t *ids, size_t n, struct sample *ret)
 {
         _cleanup_free_ struct id_index *ix = NULL;
@@ -720,23 +725,42 @@ int query_latest_samples(struct query *q, const int64_t *ids, size_t n, struct s
         if (!ix || !out)
                 return -ENOMEM;
         metric_columns(cols, sizeof(cols));
-        /* One pass over the recent table: with max(), SQLite takes the other columns from
-         * the row holding the maximum. */
-        snprintf(sql, sizeof(sql), "SELECT process_id, max(t), %s, unknown FROM sample_recent GROUP BY process_id",
-                 cols);
-        r = prepare(q, sql, &st);
-        if (r < 0)
-                return r;
-        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-                const struct id_index *hit = find_id(ix, n, sqlite3_column_int64(st, 0));
+        if (n <= LATEST_ONE_BY_ONE) {
+                snprintf(sql, sizeof(sql), "SELECT t, %s, unknown FROM sample_recent WHERE process_id = ?1 "
+                         "ORDER BY t DESC LIMIT 1", cols);
+                r = prepare(q, sql, &st);
+                if (r < 0)
+                        return r;
+                for (size_t i = 0; i < n; i++) {
+                        sqlite3_reset(st);
+                        sqlite3_bind_int64(st, 1, ids[i]);
+                        rc = sqlite3_step(st);
+                        if (rc == SQLITE_ROW) {
+                                out[i] = (struct sample){ .t_ms = sqlite3_column_int64(st, 0) };
+                                read_metrics(st, 1, &out[i]);
+                        } else if (rc != SQLITE_DONE) {
+                                r = fail(q, rc);
+                                break;
+                        }
+                }
+        } else {
+                /* In key order (time first), so the last row seen of a process is its
+                 * newest; no sort, unlike GROUP BY. */
+                snprintf(sql, sizeof(sql), "SELECT process_id, t, %s, unknown FROM sample_recent", cols);
+                r = prepare(q, sql, &st);
+                if (r < 0)
+                        return r;
+                while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                        const struct id_index *hit = find_id(ix, n, sqlite3_column_int64(st, 0));
 
-                if (!hit)
-                        continue;
-                out[hit->pos] = (struct sample){ .t_ms = sqlite3_column_int64(st, 1) };
-                read_metrics(st, 2, &out[hit->pos]);
+                        if (!hit)
+                                continue;
+                        out[hit->pos] = (struct sample){ .t_ms = sqlite3_column_int64(st, 1) };
+                        read_metrics(st, 2, &out[hit->pos]);
+                }
+                if (rc != SQLITE_DONE)
+                        r = fail(q, rc);
         }
-        if (rc != SQLITE_DONE)
-                r = fail(q, rc);
         sqlite3_finalize(st);
         if (r < 0)
                 return r;
