@@ -272,12 +272,21 @@ static void print_alert_lines(struct cli *c, const struct view *w)
                 bool bytes = strcmp(a->metric, "fds") != 0;
                 char rate[48], lo[48], hi[48], t1[64], fc[32], line[512];
 
-                snprintf(line, sizeof(line), "#%" PRId64 " %s %s since %s: %s (%s .. %s)", a->id, a->metric, a->state,
-                         out_time(o, a->start_ms, TIME_SHORT, t1, sizeof(t1)), out_rate(o, a->slope, bytes, rate, sizeof(rate)),
-                         out_rate(o, a->slope_low, bytes, lo, sizeof(lo)), out_rate(o, a->slope_high, bytes, hi, sizeof(hi)));
+                char t2[64];
+
                 if (a->end_ms)
-                        snprintf(line + strlen(line), sizeof(line) - strlen(line), ", ended %s",
-                                 out_time(o, a->end_ms, TIME_SHORT, t1, sizeof(t1)));
+                        snprintf(line, sizeof(line), "#%" PRId64 " %s leak %s .. %s (%s): %s (%s .. %s)", a->id,
+                                 a->metric, out_time(o, a->start_ms, TIME_SHORT, t1, sizeof(t1)),
+                                 out_time(o, a->end_ms, TIME_SHORT, t2, sizeof(t2)), a->state,
+                                 out_rate(o, a->slope, bytes, rate, sizeof(rate)),
+                                 out_rate(o, a->slope_low, bytes, lo, sizeof(lo)),
+                                 out_rate(o, a->slope_high, bytes, hi, sizeof(hi)));
+                else
+                        snprintf(line, sizeof(line), "#%" PRId64 " %s %s since %s: %s (%s .. %s)", a->id, a->metric,
+                                 a->state, out_time(o, a->start_ms, TIME_SHORT, t1, sizeof(t1)),
+                                 out_rate(o, a->slope, bytes, rate, sizeof(rate)),
+                                 out_rate(o, a->slope_low, bytes, lo, sizeof(lo)),
+                                 out_rate(o, a->slope_high, bytes, hi, sizeof(hi)));
                 if (isfinite(a->forecast_s))
                         snprintf(line + strlen(line), sizeof(line) - strlen(line), ", limit in %s",
                                  format_duration(a->forecast_s, fc, sizeof(fc)));
