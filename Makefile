@@ -136,6 +136,8 @@ install: $(PROGRAMS)
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR)
 	install -m 0755 $(BUILD)/leakwatchd $(DESTDIR)$(SBINDIR)/leakwatchd
 	$(if $(wildcard client/main.c),install -m 0755 $(BUILD)/leakwatch $(DESTDIR)$(BINDIR)/leakwatch)
+	$(if $(wildcard client/main.c),install -d $(DESTDIR)$(MANDIR)/man1)
+	$(if $(wildcard client/main.c),install -m 0644 man/leakwatch.1 $(DESTDIR)$(MANDIR)/man1/leakwatch.1)
 
 clean:
 	rm -rf build build-asan
