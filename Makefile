@@ -62,7 +62,7 @@ UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 PROGRAMS   := $(BUILD)/leakwatchd $(if $(wildcard client/main.c),$(BUILD)/leakwatch)
 TEST_HELPERS := $(patsubst tests/workloads/%.c,$(BUILD)/tests/workloads/%,$(wildcard tests/workloads/*.c))
 
-.PHONY: all test unit integration check-asan check-valgrind bench install clean
+.PHONY: all test unit integration check-asan check-valgrind bench bench-client install clean
 all: $(PROGRAMS)
 
 # V=1 shows the full commands.
@@ -125,10 +125,22 @@ check-valgrind: $(UNIT_BIN) $(PROGRAMS)
 bench: $(PROGRAMS) $(TEST_HELPERS)
 	@BUILD=$(BUILD) sh bench/run.sh
 
+# The client's query benchmark: a month of history for 1000 processes (generated once,
+# kept under $(BUILD)/bench), then median times of the heavy commands.
+$(BUILD)/bench/gen-history: bench/gen-history.c $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $(filter %.c %.o,$^) $(LDFLAGS) $(LDLIBS)
+
+bench-client: $(PROGRAMS) $(BUILD)/bench/gen-history
+	@BUILD=$(BUILD) sh bench/client-queries.sh
+
 install: $(PROGRAMS)
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR)
 	install -m 0755 $(BUILD)/leakwatchd $(DESTDIR)$(SBINDIR)/leakwatchd
 	$(if $(wildcard client/main.c),install -m 0755 $(BUILD)/leakwatch $(DESTDIR)$(BINDIR)/leakwatch)
+	$(if $(wildcard client/main.c),install -d $(DESTDIR)$(MANDIR)/man1)
+	$(if $(wildcard client/main.c),install -m 0644 man/leakwatch.1 $(DESTDIR)$(MANDIR)/man1/leakwatch.1)
 
 clean:
 	rm -rf build build-asan

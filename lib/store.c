@@ -1250,6 +1250,11 @@ int store_disk_usage(struct store *s, int64_t *ret_bytes)
         return 0;
 }
 
+struct sqlite3 *store_sqlite(struct store *s)
+{
+        return s->db;
+}
+
 int store_set_size_limit(struct store *s, int64_t bytes)
 {
         int64_t page_size, pages;

@@ -204,4 +204,8 @@ int store_set_size_limit(struct store *s, int64_t bytes);
 /* Size of the database and its WAL in bytes. */
 int store_disk_usage(struct store *s, int64_t *ret_bytes);
 
+/* The connection itself, for the storage module's other file, lib/query.c: the
+ * client's questions are SQL too, and must run in the same snapshot as the reads above. */
+struct sqlite3 *store_sqlite(struct store *s);
+
 #endif

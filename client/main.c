@@ -1,0 +1,393 @@
+/* leakwatch: reads what leakwatchd knows — the processes it watches, their memory over
+ * time, the alerts it raised — from its database, for people and for scripts.
+ *
+ * main parses the command line, finds the subcommand and alone turns its result into
+ * the exit status. Options may come before or after the subcommand; each subcommand
+ * says which of the optional ones it takes, and any other is a usage error. */
+#include <errno.h>
+#include <getopt.h>
+#include <locale.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alerts.h"
+#include "backtest.h"
+#include "cli.h"
+#include "export.h"
+#include "ps.h"
+#include "show.h"
+#include "status.h"
+#include "svg.h"
+#include "timearg.h"
+
+/* Chart heights people may ask for: two rows show a trend, and two hundred are taller
+ * than any screen. */
+#define HEIGHT_MIN 2
+#define HEIGHT_MAX 200
+/* --limit: a list longer than a million rows is not read by anyone. */
+#define LIMIT_MAX 1000000
+/* Default image size: fits a ticket or a slide at full resolution. */
+#define SVG_WIDTH 960
+#define SVG_HEIGHT 420
+
+struct command {
+        const char *name;
+        int (*run)(struct cli *c, int argc, char **argv);
+        unsigned opts;
+        const char *args;
+        const char *help;
+};
+
+static const struct command commands[] = {
+        { "status", cmd_status, OPT_JSON, "", "overview: database, daemon, rules, processes, open alerts" },
+        { "ps", cmd_ps, OPT_ALL | OPT_WINDOW | OPT_SORT | OPT_BOOT | OPT_JSON | OPT_CSV, "",
+          "watched processes: memory, growth, state, trend" },
+        { "top", cmd_top, OPT_WINDOW | OPT_UNTIL | OPT_LIMIT | OPT_BOOT | OPT_JSON | OPT_CSV, "",
+          "the processes whose memory floor grew most over a window" },
+        { "show", cmd_show, OPT_SINCE | OPT_UNTIL | OPT_METRIC | OPT_HEIGHT | OPT_ALL | OPT_BOOT | OPT_JSON,
+          "TARGET", "one process or rule: identity, chart with trend and alerts, summary" },
+        { "alerts", cmd_alerts, OPT_ALL | OPT_SINCE | OPT_UNTIL | OPT_LIMIT | OPT_JSON | OPT_CSV, "[ID]",
+          "open (--all: also past) alerts; one alert in detail" },
+        { "export", cmd_export, OPT_SINCE | OPT_UNTIL | OPT_METRIC | OPT_ALL | OPT_BOOT | OPT_JSON | OPT_CSV,
+          "TARGET", "a series with exact values, as CSV or JSON lines" },
+        { "plot", cmd_plot, OPT_SINCE | OPT_UNTIL | OPT_METRIC | OPT_OUTPUT | OPT_SIZE | OPT_ALL | OPT_BOOT,
+          "TARGET -o FILE.svg", "a series as an SVG image with trend and alerts" },
+        { "backtest", cmd_backtest,
+          OPT_SINCE | OPT_UNTIL | OPT_METRIC | OPT_WINDOW | OPT_FILE | OPT_ALL | OPT_BOOT | OPT_MEMLIMIT |
+          OPT_JSON | OPT_CSV,
+          "TARGET | -f FILE.csv", "replay the leak detector over stored history or a CSV file" },
+};
+
+enum {
+        ARG_VERSION = 0x100,
+        ARG_DB,
+        ARG_JSON,
+        ARG_CSV,
+        ARG_NO_LEGEND,
+        ARG_BYTES,
+        ARG_COLOR,
+        ARG_UTC,
+        ARG_SIZE,
+        ARG_HEIGHT,
+        ARG_BOOT,
+        ARG_SORT,
+        ARG_MEMLIMIT,
+};
+
+static const struct option long_options[] = {
+        { "help", no_argument, NULL, 'h' },
+        { "version", no_argument, NULL, ARG_VERSION },
+        { "db", required_argument, NULL, ARG_DB },
+        { "json", optional_argument, NULL, ARG_JSON },
+        { "csv", no_argument, NULL, ARG_CSV },
+        { "no-legend", no_argument, NULL, ARG_NO_LEGEND },
+        { "bytes", no_argument, NULL, ARG_BYTES },
+        { "color", optional_argument, NULL, ARG_COLOR },
+        { "colour", optional_argument, NULL, ARG_COLOR },
+        { "utc", no_argument, NULL, ARG_UTC },
+        { "since", required_argument, NULL, 'S' },
+        { "until", required_argument, NULL, 'U' },
+        { "all", no_argument, NULL, 'a' },
+        { "full", no_argument, NULL, 'l' },
+        { "window", required_argument, NULL, 'w' },
+        { "limit", required_argument, NULL, 'n' },
+        { "metric", required_argument, NULL, 'm' },
+        { "output", required_argument, NULL, 'o' },
+        { "size", required_argument, NULL, ARG_SIZE },
+        { "height", required_argument, NULL, ARG_HEIGHT },
+        { "file", required_argument, NULL, 'f' },
+        { "boot", required_argument, NULL, ARG_BOOT },
+        { "sort", required_argument, NULL, ARG_SORT },
+        { "memory-limit", required_argument, NULL, ARG_MEMLIMIT },
+        {}
+};
+
+/* Which option bit each option sets, for the per-command check. */
+static const struct {
+        int val;
+        unsigned bit;
+        const char *name;
+} option_bits[] = {
+        { 'S', OPT_SINCE, "--since" }, { 'U', OPT_UNTIL, "--until" }, { 'w', OPT_WINDOW, "--window" },
+        { 'a', OPT_ALL, "--all" }, { 'n', OPT_LIMIT, "--limit" }, { 'm', OPT_METRIC, "--metric" },
+        { 'o', OPT_OUTPUT, "--output" }, { ARG_SIZE, OPT_SIZE, "--size" }, { ARG_HEIGHT, OPT_HEIGHT, "--height" },
+        { 'f', OPT_FILE, "--file" }, { ARG_BOOT, OPT_BOOT, "--boot" }, { ARG_SORT, OPT_SORT, "--sort" },
+        { ARG_JSON, OPT_JSON, "--json" }, { ARG_CSV, OPT_CSV, "--csv" }, { ARG_MEMLIMIT, OPT_MEMLIMIT, "--memory-limit" },
+};
+
+static void help(FILE *f)
+{
+        fprintf(f, "Usage: leakwatch [OPTIONS] [COMMAND] [ARGS]\n\n"
+                   "Reads what leakwatchd recorded: watched processes, their memory over time, leak alerts.\n\n"
+                   "Commands (default: status):\n");
+        for (size_t i = 0; i < ELEMENTSOF(commands); i++) {
+                char lead[64];
+
+                snprintf(lead, sizeof(lead), "%s %s", commands[i].name, commands[i].args);
+                fprintf(f, "  %-30s %s\n", lead, commands[i].help);
+        }
+        fprintf(f, "\nTARGET: a PID, a process name (name:NAME), unit:NAME, rule:NAME or id:N.\n\n"
+                   "Options:\n"
+                   "      --db PATH          database (default: $LEAKWATCH_DB, else " DEFAULT_DB_PATH ")\n"
+                   "      --json[=pretty]    one JSON document (export: JSON lines)\n"
+                   "      --csv              CSV with a header line\n"
+                   "      --no-legend        no header or footer\n"
+                   "      --bytes            exact byte counts instead of IEC sizes\n"
+                   "      --color[=WHEN]     auto (default), always or never; NO_COLOR is honoured\n"
+                   "      --utc              times in UTC\n"
+                   "  -S, --since TIME       start of the range (2026-11-24 10:00, -1h, today, yesterday)\n"
+                   "  -U, --until TIME       end of the range (default: now)\n"
+                   "  -w, --window DURATION  growth window (ps, top: 1h) or detector window (backtest: 6h)\n"
+                   "  -a, --all              ps: ended processes too; alerts: past alerts too;\n"
+                   "                         TARGET: several matches are ambiguous; backtest: every evaluation\n"
+                   "  -l, --full             never shorten table cells to the terminal width\n"
+                   "  -n, --limit N          top: rows (default 10); alerts: at most N\n"
+                   "  -m, --metric NAME      memory (anon+swap, default), rss, anon, swap, fds, ...\n"
+                   "                         (export: a comma-separated list, or all)\n"
+                   "  -o, --output FILE      plot: the SVG file (- for standard output)\n"
+                   "      --size WxH         plot: image size in pixels (default %dx%d)\n"
+                   "      --height N         show: chart height in rows\n"
+                   "  -f, --file FILE        backtest: read t,value rows from FILE (- for standard input)\n"
+                   "      --boot ID          TARGET: only processes of this boot\n"
+                   "      --sort KEY         ps: pid, id, name, rule, rss, memory, growth, state\n"
+                   "      --memory-limit SIZE  backtest: forecast the time until memory reaches SIZE\n"
+                   "  -h, --help             this help\n"
+                   "      --version          the version\n\n"
+                   "See leakwatch(1).\n", SVG_WIDTH, SVG_HEIGHT);
+}
+
+static int usage_error(const char *fmt, ...) PRINTF(1, 2);
+static int usage_error(const char *fmt, ...)
+{
+        va_list ap;
+
+        fputs("leakwatch: ", stderr);
+        va_start(ap, fmt);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+        fputs("\nTry 'leakwatch --help'.\n", stderr);
+        return EXIT_USAGE;
+}
+
+struct raw_args {
+        const char *since, *until, *window, *limit, *size, *height, *memlimit, *color;
+        unsigned given;
+        bool json, csv;
+};
+
+static int parse_times(struct cli *c, const struct raw_args *a)
+{
+        int r;
+
+        if (a->since) {
+                r = timearg_parse(a->since, c->now_ms, c->out.utc, &c->since_ms);
+                if (r < 0)
+                        return usage_error("--since: cannot read '%s' as a time (2026-11-24 10:00, -1h, today, "
+                                           "yesterday, 1 hour ago)", a->since);
+        }
+        if (a->until) {
+                r = timearg_parse(a->until, c->now_ms, c->out.utc, &c->until_ms);
+                if (r < 0)
+                        return usage_error("--until: cannot read '%s' as a time (2026-11-24 10:00, -1h, today, "
+                                           "now)", a->until);
+        }
+        if (c->since_ms && c->until_ms && c->since_ms >= c->until_ms)
+                return usage_error("--since must be before --until");
+        return EXIT_OK;
+}
+
+static int parse_values(struct cli *c, const struct raw_args *a)
+{
+        int64_t v;
+        uint64_t sz;
+
+        if (a->window && (parse_duration(a->window, &c->window_s) < 0 || c->window_s <= 0))
+                return usage_error("--window: '%s' is not a duration (30m, 1h, 6h, 2d)", a->window);
+        if (a->limit) {
+                if (parse_int64(a->limit, 1, LIMIT_MAX, &v) < 0)
+                        return usage_error("--limit: '%s' is not a number from 1 to 1000000", a->limit);
+                c->limit = v;
+        }
+        if (a->height) {
+                if (parse_int64(a->height, HEIGHT_MIN, HEIGHT_MAX, &v) < 0)
+                        return usage_error("--height: '%s' is not a number from 2 to 200", a->height);
+                c->height = (unsigned)v;
+        }
+        if (a->size) {
+                unsigned w, h;
+                char extra;
+
+                if (sscanf(a->size, "%ux%u%c", &w, &h, &extra) != 2 || w < SVG_MIN_WIDTH || h < SVG_MIN_HEIGHT ||
+                    w > SVG_MAX_SIDE || h > SVG_MAX_SIDE)
+                        return usage_error("--size: '%s' is not WIDTHxHEIGHT in pixels (320x200 to 10000x10000)",
+                                           a->size);
+                c->svg_width = w;
+                c->svg_height = h;
+        }
+        if (a->memlimit) {
+                if (parse_size(a->memlimit, &sz) < 0 || sz == 0)
+                        return usage_error("--memory-limit: '%s' is not a size (512M, 4G)", a->memlimit);
+                c->memory_limit = (double)sz;
+        }
+        return EXIT_OK;
+}
+
+static int now_ms(int64_t *ret)
+{
+        const char *fixed = getenv("LEAKWATCH_NOW");
+        int64_t real = (int64_t)(now_usec(CLOCK_REALTIME) / USEC_PER_MSEC);
+
+        /* A fixed clock makes output reproducible (tests, or a report "as of" a time). */
+        if (fixed && *fixed)
+                return timearg_parse(fixed, real, true, ret);
+        *ret = real;
+        return 0;
+}
+
+int main(int argc, char **argv)
+{
+        struct cli c = { .legend = true, .svg_width = SVG_WIDTH, .svg_height = SVG_HEIGHT };
+        struct raw_args a = { 0 };
+        enum out_color_mode color = COLOR_AUTO;
+        const struct command *cmd = NULL;
+        bool bytes = false, utc = false, full = false;
+        int opt, r;
+
+        /* Character classes only, for the display width of names and the charset of
+         * the charts; numbers stay in the C locale, as scripts expect. */
+        setlocale(LC_CTYPE, "");
+
+        while ((opt = getopt_long(argc, argv, "hS:U:alw:n:m:o:f:", long_options, NULL)) != -1) {
+                for (size_t i = 0; i < ELEMENTSOF(option_bits); i++)
+                        if (option_bits[i].val == opt)
+                                a.given |= option_bits[i].bit;
+                switch (opt) {
+                case 'h':
+                        help(stdout);
+                        return EXIT_OK;
+                case ARG_VERSION:
+                        printf("leakwatch %s\n", LEAKWATCH_VERSION);
+                        return EXIT_OK;
+                case ARG_DB:
+                        c.db_path = optarg;
+                        break;
+                case ARG_JSON:
+                        if (optarg && strcmp(optarg, "pretty") != 0 && strcmp(optarg, "short") != 0)
+                                return usage_error("--json: '%s' is not pretty or short", optarg);
+                        a.json = true;
+                        c.json_pretty = optarg && strcmp(optarg, "pretty") == 0;
+                        break;
+                case ARG_CSV:
+                        a.csv = true;
+                        break;
+                case ARG_NO_LEGEND:
+                        c.legend = false;
+                        break;
+                case ARG_BYTES:
+                        bytes = true;
+                        break;
+                case ARG_COLOR:
+                        if (!optarg || strcmp(optarg, "always") == 0)
+                                color = COLOR_ALWAYS;
+                        else if (strcmp(optarg, "never") == 0)
+                                color = COLOR_NEVER;
+                        else if (strcmp(optarg, "auto") == 0)
+                                color = COLOR_AUTO;
+                        else
+                                return usage_error("--color: '%s' is not auto, always or never", optarg);
+                        break;
+                case ARG_UTC:
+                        utc = true;
+                        break;
+                case 'S':
+                        a.since = optarg;
+                        break;
+                case 'U':
+                        a.until = optarg;
+                        break;
+                case 'a':
+                        c.all = true;
+                        break;
+                case 'l':
+                        full = true;
+                        break;
+                case 'w':
+                        a.window = optarg;
+                        break;
+                case 'n':
+                        a.limit = optarg;
+                        break;
+                case 'm':
+                        c.metric_arg = optarg;
+                        break;
+                case 'o':
+                        c.output_path = optarg;
+                        break;
+                case ARG_SIZE:
+                        a.size = optarg;
+                        break;
+                case ARG_HEIGHT:
+                        a.height = optarg;
+                        break;
+                case 'f':
+                        c.file = optarg;
+                        break;
+                case ARG_BOOT:
+                        c.boot_id = optarg;
+                        break;
+                case ARG_SORT:
+                        c.sort = optarg;
+                        break;
+                case ARG_MEMLIMIT:
+                        a.memlimit = optarg;
+                        break;
+                default:
+                        fputs("Try 'leakwatch --help'.\n", stderr);
+                        return EXIT_USAGE;
+                }
+        }
+        if (optind < argc) {
+                for (size_t i = 0; i < ELEMENTSOF(commands); i++)
+                        if (strcmp(argv[optind], commands[i].name) == 0)
+                                cmd = &commands[i];
+                if (!cmd)
+                        return usage_error("unknown command '%s'", argv[optind]);
+                optind++;
+        } else {
+                cmd = &commands[0];
+        }
+        for (size_t i = 0; i < ELEMENTSOF(option_bits); i++)
+                if ((a.given & option_bits[i].bit) && !(cmd->opts & option_bits[i].bit)) {
+                        fprintf(stderr, "leakwatch: %s does not apply to '%s'\n", option_bits[i].name, cmd->name);
+                        return EXIT_USAGE;
+                }
+        if (a.json && a.csv)
+                return usage_error("--json and --csv exclude each other");
+        c.format = a.json ? FORMAT_JSON : a.csv ? FORMAT_CSV : FORMAT_HUMAN;
+        if (!c.db_path)
+                c.db_path = getenv("LEAKWATCH_DB");
+        if (!c.db_path || !*c.db_path)
+                c.db_path = DEFAULT_DB_PATH;
+
+        out_init(&c.out, stdout, color);
+        c.out.bytes = bytes;
+        c.out.utc = utc;
+        c.out.full = full;
+        if (now_ms(&c.now_ms) < 0)
+                return usage_error("LEAKWATCH_NOW: cannot read '%s' as a time", getenv("LEAKWATCH_NOW"));
+        r = parse_times(&c, &a);
+        if (r == EXIT_OK)
+                r = parse_values(&c, &a);
+        if (r != EXIT_OK)
+                return r;
+
+        r = cmd->run(&c, argc - optind, argv + optind);
+        cli_done(&c);
+        if (fflush(stdout) != 0 || ferror(stdout)) {
+                if (r == EXIT_OK)
+                        r = cli_error(EXIT_FAIL, "writing the output: %s", strerror(errno));
+        }
+        return r;
+}

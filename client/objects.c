@@ -1,0 +1,198 @@
+/* objects: the JSON objects of the stable output, built in one place. */
+#include "objects.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "output.h"
+
+int json_add_time(struct json_object *o, const char *key, int64_t ms)
+{
+        char k[64];
+        int r;
+
+        r = json_add(o, key, json_time(ms));
+        snprintf(k, sizeof(k), "%s_ms", key);
+        if (r == 0)
+                r = json_add(o, k, ms ? json_object_new_int64(ms) : NULL);
+        return r;
+}
+
+static int add_int(struct json_object *o, const char *key, int64_t v)
+{
+        return json_add(o, key, json_object_new_int64(v));
+}
+
+/* An integer, or null for the "none" value. */
+static int add_int_or_null(struct json_object *o, const char *key, int64_t v, int64_t none)
+{
+        return json_add(o, key, v == none ? NULL : json_object_new_int64(v));
+}
+
+static int add_state(struct json_object *o, const char *key, const char *state)
+{
+        return json_add(o, key, state && *state ? json_str(state) : NULL);
+}
+
+/* Builds with r accumulating the first failure: each step runs only while r == 0. */
+#define ADD(expr) do { if (r == 0) r = (expr); } while (0)
+
+struct json_object *obj_process(const struct query_process *p)
+{
+        struct json_object *o = json_object_new_object();
+        int r = o ? 0 : -ENOMEM;
+
+        ADD(add_int(o, "id", p->id));
+        ADD(add_int(o, "pid", p->pid));
+        ADD(json_add(o, "name", json_text(p->comm, p->comm_len)));
+        ADD(json_add(o, "cmdline", json_text(p->cmdline, p->cmdline_len)));
+        ADD(json_add(o, "rule", json_str(p->rule)));
+        ADD(add_int(o, "rule_id", p->rule_id));
+        ADD(add_int(o, "generation", p->generation));
+        ADD(json_add(o, "unit", json_str(p->unit)));
+        ADD(json_add(o, "cgroup", json_str(p->cgroup)));
+        ADD(json_add(o, "boot_id", json_str(p->boot_id)));
+        ADD(add_int_or_null(o, "ppid", p->ppid, 0));
+        ADD(add_int_or_null(o, "uid", p->uid, -1));
+        ADD(add_int_or_null(o, "parent_id", p->parent_id, 0));
+        ADD(json_add_time(o, "start", p->start_ms));
+        ADD(json_add_time(o, "first_seen", p->first_ms));
+        ADD(json_add_time(o, "end", p->end_ms));
+        ADD(json_add(o, "end_reason", json_str(p->end_reason)));
+        ADD(json_add(o, "running", json_object_new_boolean(p->end_ms == 0)));
+        ADD(add_state(o, "state", p->state_memory));
+        ADD(add_state(o, "state_fds", p->state_fds));
+        ADD(add_int_or_null(o, "alert_id", p->alert_id, 0));
+        if (r < 0) {
+                json_object_put(o);
+                return NULL;
+        }
+        return o;
+}
+
+int obj_add_sample(struct json_object *o, const struct sample *s)
+{
+        static const enum metric shown[] = { M_RSS, M_ANON, M_FILE, M_SHMEM, M_SWAP, M_FDS, M_THREADS, M_PSS, M_USS };
+        bool have = s && s->t_ms;
+        int r = 0;
+
+        ADD(json_add_time(o, "sample_time", have ? s->t_ms : 0));
+        for (size_t i = 0; i < ELEMENTSOF(shown); i++)
+                ADD(json_add(o, metric_info[shown[i]].name,
+                             have && sample_has(s, shown[i]) ? json_object_new_int64(s->v[shown[i]]) : NULL));
+        ADD(json_add(o, "memory", have && sample_has(s, M_ANON) ?
+                     json_object_new_int64(s->v[M_ANON] + (sample_has(s, M_SWAP) ? s->v[M_SWAP] : 0)) : NULL));
+        return r;
+}
+
+struct json_object *obj_rule(const struct query_rule *rl)
+{
+        struct json_object *o = json_object_new_object();
+        int r = o ? 0 : -ENOMEM;
+
+        ADD(add_int(o, "id", rl->id));
+        ADD(json_add(o, "name", json_str(rl->name)));
+        ADD(json_add(o, "spec", json_str(rl->spec)));
+        ADD(json_add_time(o, "first_seen", rl->first_ms));
+        ADD(json_add_time(o, "last_seen", rl->last_ms));
+        ADD(add_int(o, "processes", rl->processes));
+        ADD(add_int(o, "running", rl->live));
+        if (r < 0) {
+                json_object_put(o);
+                return NULL;
+        }
+        return o;
+}
+
+struct json_object *obj_alert(const struct query_alert *a)
+{
+        struct json_object *o = json_object_new_object();
+        int r = o ? 0 : -ENOMEM;
+
+        ADD(add_int(o, "id", a->id));
+        ADD(add_int_or_null(o, "pid", a->pid, 0));
+        ADD(json_add(o, "name", json_text(a->name, a->name_len)));
+        ADD(json_add(o, "cmdline", json_text(a->cmdline, a->cmdline_len)));
+        ADD(add_int(o, "process_id", a->process_id));
+        ADD(json_add(o, "boot_id", a->boot_id[0] ? json_str(a->boot_id) : NULL));
+        ADD(json_add(o, "rule", json_str(a->rule)));
+        ADD(add_int(o, "rule_id", a->rule_id));
+        ADD(json_add(o, "unit", json_str(a->unit)));
+        ADD(json_add(o, "metric", json_str(a->metric)));
+        ADD(json_add(o, "state", json_str(a->state)));
+        ADD(json_add(o, "kind", json_str(a->kind)));
+        ADD(json_add(o, "slope", json_num(a->slope)));
+        ADD(json_add(o, "slope_low", json_num(a->slope_low)));
+        ADD(json_add(o, "slope_high", json_num(a->slope_high)));
+        ADD(json_add(o, "growth", json_num(a->growth)));
+        ADD(json_add(o, "growth_rel", json_num(a->growth_rel)));
+        ADD(json_add(o, "level", json_num(a->level)));
+        ADD(json_add(o, "p_value", json_num(a->p_value)));
+        ADD(json_add(o, "forecast_s", json_num(a->forecast_s)));
+        ADD(json_add(o, "limit_kind", json_str(a->limit_kind)));
+        ADD(json_add_time(o, "start", a->start_ms));
+        ADD(json_add_time(o, "end", a->end_ms));
+        ADD(json_add(o, "end_reason", json_str(a->end_reason)));
+        ADD(json_add_time(o, "escalated", a->escalated_ms));
+        ADD(json_add_time(o, "evidence_from", a->evidence_from));
+        ADD(json_add_time(o, "evidence_to", a->evidence_to));
+        ADD(json_add(o, "reason", json_str(a->reason)));
+        if (r < 0) {
+                json_object_put(o);
+                return NULL;
+        }
+        return o;
+}
+
+struct json_object *obj_verdict(const struct query_verdict *v)
+{
+        struct json_object *o = json_object_new_object();
+        int r = o ? 0 : -ENOMEM;
+
+        ADD(add_int(o, "id", v->id));
+        ADD(add_int_or_null(o, "alert_id", v->alert_id, 0));
+        ADD(json_add_time(o, "t", v->t_ms));
+        ADD(json_add(o, "metric", json_str(v->metric)));
+        ADD(json_add(o, "state", json_str(v->state)));
+        ADD(json_add(o, "previous", json_str(v->previous)));
+        ADD(json_add(o, "escalated", json_object_new_boolean(v->escalated)));
+        ADD(json_add(o, "slope", json_num(v->slope)));
+        ADD(json_add(o, "slope_low", json_num(v->slope_low)));
+        ADD(json_add(o, "slope_high", json_num(v->slope_high)));
+        ADD(json_add(o, "growth", json_num(v->growth)));
+        ADD(json_add(o, "growth_rel", json_num(v->growth_rel)));
+        ADD(json_add(o, "level", json_num(v->level)));
+        ADD(json_add(o, "p_value", json_num(v->p_value)));
+        ADD(json_add(o, "forecast_s", json_num(v->forecast_s)));
+        ADD(json_add_time(o, "evidence_from", v->evidence_from));
+        ADD(json_add_time(o, "evidence_to", v->evidence_to));
+        ADD(json_add(o, "reason", json_str(v->reason)));
+        if (r < 0) {
+                json_object_put(o);
+                return NULL;
+        }
+        return o;
+}
+
+struct json_object *obj_hook_run(const struct query_hook_run *h)
+{
+        struct json_object *o = json_object_new_object();
+        int r = o ? 0 : -ENOMEM;
+
+        ADD(add_int(o, "id", h->id));
+        ADD(add_int_or_null(o, "alert_id", h->alert_id, 0));
+        ADD(json_add(o, "event", json_str(h->event)));
+        ADD(json_add(o, "program", json_text(h->program, strlen(h->program))));
+        ADD(json_add_time(o, "start", h->start_ms));
+        ADD(json_add_time(o, "end", h->end_ms));
+        ADD(add_int_or_null(o, "exit_code", h->exit_code, -1));
+        ADD(add_int_or_null(o, "signal", h->signal, 0));
+        ADD(json_add(o, "timed_out", json_object_new_boolean(h->timed_out)));
+        ADD(json_add(o, "output", h->output ? json_text(h->output, h->output_len) : NULL));
+        if (r < 0) {
+                json_object_put(o);
+                return NULL;
+        }
+        return o;
+}

@@ -1,0 +1,50 @@
+/* svg: a series as an SVG image for a report or a ticket — axes with round values and
+ * times, the series as a band (its min..max per pixel column, a line where they
+ * agree), the trend as a dashed line, alert spans shaded and labelled. Self-contained
+ * SVG 1.1, no scripts, no external references; text is escaped for XML. */
+#ifndef LEAKWATCH_SVG_H
+#define LEAKWATCH_SVG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "output.h"
+
+#define SVG_MAX_SPANS 8
+/* Images smaller than this have no room for axes; larger than this are a typo. */
+#define SVG_MIN_WIDTH 320
+#define SVG_MIN_HEIGHT 200
+#define SVG_MAX_SIDE 10000
+
+struct svg_span {
+        int64_t from_ms, to_ms;
+        char label[96];                 /* escaped */
+};
+
+struct svg_plot {
+        int64_t from_ms, to_ms;
+        unsigned width, height;         /* of the image, pixels */
+        unsigned plot_x, plot_y, plot_w, plot_h;
+        bool is_bytes;
+        double *lo, *hi;                /* per pixel column of the plot, NAN if none */
+        bool have_trend;
+        double trend_slope, trend_at_from;      /* units per ms; value at from_ms */
+        struct svg_span spans[SVG_MAX_SPANS];
+        size_t nspans;
+};
+
+/* Returns 0, -EINVAL (empty range, size out of bounds), -ENOMEM. */
+int svg_init(struct svg_plot *p, int64_t from_ms, int64_t to_ms, unsigned width, unsigned height, bool is_bytes);
+void svg_done(struct svg_plot *p);
+void svg_add(struct svg_plot *p, int64_t t_ms, double min, double max);
+void svg_set_trend(struct svg_plot *p, double slope_per_ms, double at_from);
+/* label: untrusted text is fine, it is escaped. */
+void svg_add_span(struct svg_plot *p, int64_t from_ms, int64_t to_ms, const char *label);
+
+/* Writes the document (joining a sparse series across its empty pixels first). title
+ * and subtitle may hold untrusted text (escaped here); times are labelled in local
+ * time or UTC as o->utc says, sizes as IEC units. */
+int svg_write(struct svg_plot *p, const struct out *o, FILE *f, const char *title, const char *subtitle);
+
+#endif

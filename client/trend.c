@@ -1,0 +1,83 @@
+/* trend: the numbers behind the pictures — Theil-Sen lines and floor growth. */
+#include "trend.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+
+#include "util.h"
+
+static int cmp_double(const void *a, const void *b)
+{
+        double x = *(const double *)a, y = *(const double *)b;
+        return x < y ? -1 : x > y;
+}
+
+/* Median of v[0..n) (n > 0), sorting v. */
+static double median(double *v, size_t n)
+{
+        qsort(v, n, sizeof(*v), cmp_double);
+        return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+int trend_fit(const double *x, const double *y, size_t n, double *ret_slope, double *ret_intercept)
+{
+        _cleanup_free_ double *pairs = NULL;
+        size_t np = 0, nk = 0;
+        double slope;
+
+        if (n > TREND_MAX_POINTS)
+                return -EINVAL;
+        pairs = malloc(MAX(n * (n - (n > 0)) / 2, n) * sizeof(double) + sizeof(double));
+        if (!pairs)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                if (!isfinite(x[i]) || !isfinite(y[i]))
+                        continue;
+                for (size_t j = i + 1; j < n; j++)
+                        if (isfinite(x[j]) && isfinite(y[j]) && x[j] != x[i])
+                                pairs[np++] = (y[j] - y[i]) / (x[j] - x[i]);
+        }
+        if (np == 0)
+                return -EINVAL;
+        slope = median(pairs, np);
+        for (size_t i = 0; i < n; i++)
+                if (isfinite(x[i]) && isfinite(y[i]))
+                        pairs[nk++] = y[i] - slope * x[i];
+        *ret_intercept = median(pairs, nk);
+        *ret_slope = slope;
+        return 0;
+}
+
+int trend_growth(const double *floors, unsigned nb, double span_s, struct trend_growth *ret)
+{
+        unsigned first = nb, last = 0, k;
+        double lo1 = NAN, lo2 = NAN, width, c1, c2;
+
+        if (nb < 2 || !(span_s > 0))
+                return -EINVAL;
+        for (unsigned i = 0; i < nb; i++)
+                if (!isnan(floors[i])) {
+                        first = MIN(first, i);
+                        last = i;
+                }
+        if (first == nb)
+                return -EINVAL;
+        /* An eighth of the whole window, so the two floors of a young process are as
+         * far apart in time as they can be but never overlap. */
+        k = MAX(nb / 8, 1u);
+        if (last + 1 < first + 2 * k)
+                return -EINVAL;
+        for (unsigned i = first; i < first + k; i++)
+                if (!isnan(floors[i]) && (isnan(lo1) || floors[i] < lo1))
+                        lo1 = floors[i];
+        for (unsigned i = last + 1 - k; i <= last; i++)
+                if (!isnan(floors[i]) && (isnan(lo2) || floors[i] < lo2))
+                        lo2 = floors[i];
+        width = span_s / nb;
+        c1 = (first + k / 2.0) * width;
+        c2 = (last + 1 - k / 2.0) * width;
+        *ret = (struct trend_growth){ .first = lo1, .last = lo2, .growth = lo2 - lo1,
+                                      .rate = (lo2 - lo1) / (c2 - c1) };
+        return 0;
+}

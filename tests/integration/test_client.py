@@ -1,0 +1,497 @@
+"""leakwatch, the query client: every subcommand against a prepared database with
+golden output, JSON parsed and checked against the documented fields, the error paths,
+colour and width on a terminal, and a database the real daemon is writing.
+
+Golden files live in tests/golden/NAME.txt: the standard output, then, if anything was
+written to standard error, a line "--- stderr" and that. LEAKWATCH_UPDATE_GOLDEN=1
+rewrites them from the current output (review the diff before committing)."""
+
+import csv
+import io
+import json
+import os
+import pty
+import shutil
+import sqlite3
+import struct
+import subprocess
+import termios
+import fcntl
+import unittest
+
+import mkdb
+from lwtest import ALLOC, CLIENT, WAIT, Case, query, samples, wait_for
+
+GOLDEN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "golden")
+UPDATE = os.environ.get("LEAKWATCH_UPDATE_GOLDEN") == "1"
+
+# Fields leakwatch(1) documents under JSON OUTPUT; the objects must carry each.
+ALERT_FIELDS = {"id", "pid", "name", "cmdline", "process_id", "boot_id", "rule", "rule_id", "unit", "metric",
+                "state", "kind", "slope", "slope_low", "slope_high", "growth", "growth_rel", "level", "p_value",
+                "forecast_s", "limit_kind", "start", "start_ms", "end", "end_ms", "end_reason", "escalated",
+                "escalated_ms", "evidence_from", "evidence_from_ms", "evidence_to", "evidence_to_ms", "reason"}
+PROCESS_FIELDS = {"id", "pid", "name", "cmdline", "rule", "rule_id", "generation", "unit", "cgroup", "boot_id",
+                  "ppid", "uid", "parent_id", "start", "start_ms", "first_seen", "first_seen_ms", "end", "end_ms",
+                  "end_reason", "running", "state", "state_fds", "alert_id"}
+SAMPLE_FIELDS = {"sample_time", "sample_time_ms", "rss", "anon", "file", "shmem", "swap", "fds", "threads", "pss",
+                 "uss", "memory"}
+PS_FIELDS = PROCESS_FIELDS | SAMPLE_FIELDS | {"window_s", "floor_first", "floor_last", "growth", "growth_rate",
+                                              "floors"}
+VERDICT_FIELDS = {"id", "alert_id", "t", "t_ms", "metric", "state", "previous", "escalated", "slope", "slope_low",
+                  "slope_high", "growth", "growth_rel", "level", "p_value", "forecast_s", "evidence_from",
+                  "evidence_from_ms", "evidence_to", "evidence_to_ms", "reason"}
+HOOK_FIELDS = {"id", "alert_id", "event", "program", "start", "start_ms", "end", "end_ms", "exit_code", "signal",
+               "timed_out", "output"}
+
+# Exit codes (leakwatch(1), EXIT STATUS).
+EXIT_USAGE, EXIT_NODB, EXIT_NOTFOUND, EXIT_AMBIGUOUS = 2, 3, 4, 5
+
+
+def env(**extra):
+    e = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "TZ": "UTC", "LC_ALL": "C.UTF-8",
+         "LEAKWATCH_NOW": mkdb.NOW_ISO}
+    e.update(extra)
+    return e
+
+
+def run(args, cwd, **kw):
+    p = subprocess.run([CLIENT] + list(args), cwd=cwd, env=kw.pop("env", env()), stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=WAIT, **kw)
+    return p.returncode, p.stdout, p.stderr
+
+
+class Prepared(unittest.TestCase):
+    """The prepared database, built once in a temporary directory; commands run there
+    with --db golden.db, so the path in the output is the same everywhere."""
+
+    @classmethod
+    def setUpClass(cls):
+        import tempfile
+        cls._tmp = tempfile.TemporaryDirectory(prefix="leakwatch-client-")
+        cls.dir = cls._tmp.name
+        os.chmod(cls.dir, 0o755)
+        mkdb.build(os.path.join(cls.dir, "golden.db"))
+
+    @classmethod
+    def tearDownClass(cls):
+        cls._tmp.cleanup()
+
+    def lw(self, *args, code=0, **kw):
+        rc, out, err = run(("--db", "golden.db") + args, self.dir, **kw)
+        self.assertEqual(rc, code, "exit %d, stderr: %s" % (rc, err.decode(errors="replace")))
+        return out, err
+
+    def golden(self, name, *args, code=0, **kw):
+        out, err = self.lw(*args, code=code, **kw)
+        text = out.decode("utf-8")
+        if err:
+            text += "--- stderr\n" + err.decode("utf-8")
+        path = os.path.join(GOLDEN, name + ".txt")
+        if UPDATE:
+            os.makedirs(GOLDEN, exist_ok=True)
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(text)
+        with open(path, encoding="utf-8") as f:
+            want = f.read()
+        self.maxDiff = None
+        self.assertEqual(text, want, "output of %s differs from %s" % (" ".join(args), path))
+        return out
+
+    def json(self, *args):
+        out, _ = self.lw(*args)
+        return json.loads(out.decode("utf-8"))
+
+
+class TestGolden(Prepared):
+    def test_status(self):
+        self.golden("status", "status")
+
+    def test_default_is_status(self):
+        out, _ = self.lw()
+        self.assertEqual(out, self.lw("status")[0])
+
+    def test_ps(self):
+        self.golden("ps", "ps")
+
+    def test_ps_all_by_memory(self):
+        self.golden("ps-all", "ps", "--all", "--sort", "memory")
+
+    def test_ps_bytes_no_legend(self):
+        self.golden("ps-bytes", "ps", "--bytes", "--no-legend")
+
+    def test_ps_csv(self):
+        self.golden("ps-csv", "ps", "--csv")
+
+    def test_top(self):
+        self.golden("top", "top")
+
+    def test_top_day(self):
+        self.golden("top-day", "top", "--window", "1d", "-n", "3")
+
+    def test_show(self):
+        self.golden("show", "show", "webapp")
+
+    def test_show_pid_three_days(self):
+        """A PID used twice: the running process, with a hint; rollups before raw."""
+        self.golden("show-pid-3d", "show", "4242", "--since", "-3d", "--height", "8")
+
+    def test_show_rule(self):
+        self.golden("show-rule", "show", "rule:web", "--since", "-6h", "--height", "6")
+
+    def test_show_fds(self):
+        self.golden("show-fds", "show", "666", "--metric", "fds", "--since", "-12h", "--height", "6")
+
+    def test_show_ended_ascii(self):
+        """An ended process, its hostile name escaped; without UTF-8 the chart is ASCII."""
+        self.golden("show-ended-ascii", "show", "id:5", "--height", "5", env=env(LC_ALL="C"))
+
+    def test_alerts(self):
+        self.golden("alerts", "alerts")
+
+    def test_alerts_all(self):
+        self.golden("alerts-all", "alerts", "--all")
+
+    def test_alerts_csv(self):
+        self.golden("alerts-csv", "alerts", "--all", "--csv")
+
+    def test_alert_details(self):
+        self.golden("alert-1", "alerts", "1")
+
+    def test_alert_details_past(self):
+        self.golden("alert-2", "alerts", "#2")
+
+    def test_export_csv(self):
+        self.golden("export", "export", "webapp", "--since", "-10min", "--metric", "memory,rss,fds,pss")
+
+    def test_export_rollups(self):
+        self.golden("export-hour", "export", "id:1", "--until", "2026-11-21 15:00", "--metric", "memory,threads")
+
+    def test_export_rule_json_lines(self):
+        self.golden("export-rule-json", "export", "rule:web", "--since", "-3min", "--metric", "memory", "--json")
+
+    def test_plot(self):
+        self.golden("plot", "plot", "webapp", "--since", "-1h", "-o", "-", "--size", "480x240")
+
+    def test_backtest(self):
+        self.golden("backtest", "backtest", "webapp")
+
+    def test_backtest_fds(self):
+        self.golden("backtest-fds", "backtest", "666", "--metric", "fds", "--window", "2h")
+
+    def test_backtest_csv_file(self):
+        """A CSV of t,value rows: the leak's raw samples, times as offsets."""
+        out, _ = self.lw("export", "webapp", "--since", "-20h", "--metric", "memory", "--no-legend")
+        with open(os.path.join(self.dir, "series.csv"), "w") as f:
+            f.write("# t,value\nt,value\n")
+            for row in csv.reader(io.StringIO(out.decode())):
+                f.write("%d,%s\n" % ((int(row[1]) - mkdb.NOW + 20 * 3600 * 1000) // 1000, row[4]))
+        self.golden("backtest-file", "backtest", "-f", "series.csv", "--window", "6h")
+
+
+class TestJson(Prepared):
+    def check_alert(self, a):
+        self.assertLessEqual(ALERT_FIELDS, set(a), ALERT_FIELDS - set(a))
+
+    def test_status(self):
+        s = self.json("status", "--json")
+        self.assertEqual(s["schema"], 2)
+        self.assertEqual(s["processes_running"], 6)
+        self.assertEqual(s["processes_ended"], 2)
+        self.assertEqual(s["alerts_open"], 1)
+        self.assertEqual(s["last_sample_ms"], mkdb.NOW)
+        self.assertEqual([r["name"] for r in s["rules"]], ["db", "host", "web"])
+        self.check_alert(s["open_alerts"][0])
+
+    def test_ps(self):
+        ps = self.json("ps", "--json")
+        self.assertIsInstance(ps, list)
+        self.assertEqual(len(ps), 6)
+        for p in ps:
+            self.assertLessEqual(PS_FIELDS, set(p), PS_FIELDS - set(p))
+            self.assertEqual(len(p["floors"]), 16)
+        web = next(p for p in ps if p["name"] == "webapp")
+        self.assertEqual(web["pid"], 4242)
+        self.assertEqual(web["state"], "leaking")
+        self.assertEqual(web["alert_id"], 1)
+        self.assertEqual(web["memory"], web["anon"] + web["swap"])
+        self.assertEqual(web["sample_time"], "2026-11-24T12:00:00.000Z")
+        # The generator's leak: 2 MiB/h, measured on floors of a sawtooth.
+        self.assertAlmostEqual(web["growth_rate"] * 3600 / 2**20, 2.0, delta=0.3)
+        evil = next(p for p in ps if p["pid"] == 666)
+        self.assertEqual(evil["name"], "evil\x1b[31mred\x07")
+        self.assertEqual(evil["state_fds"], "suspect")
+
+    def test_ps_all_invalid_utf8(self):
+        ps = self.json("ps", "--all", "--json")
+        bad = next(p for p in ps if p["pid"] == 777)
+        # Each byte that is not UTF-8 becomes U+FFFD.
+        self.assertEqual(bad["name"], "bad\ufffd\ufffdname")
+        self.assertEqual(bad["cmdline"], "run\u202egpj.exe\nsecond line")
+        self.assertFalse(bad["running"])
+        self.assertEqual(bad["end_reason"], "exited")
+
+    def test_json_escapes_terminal_controls(self):
+        out, _ = self.lw("ps", "--all", "--json")
+        # Controls are \u escapes, never raw bytes, bidi overrides included.
+        self.assertNotIn(b"\x1b", out)
+        self.assertNotIn(b"\x07", out)
+        self.assertNotIn("\u202e".encode(), out)
+        self.assertIn(b"\\u001b[31mred\\u0007", out)
+        self.assertIn(b"\\u202e", out)
+
+    def test_top(self):
+        top = self.json("top", "--json")
+        self.assertEqual(top[0]["name"], "webapp")
+        self.assertGreater(top[0]["growth"], 0)
+        self.assertEqual([t["growth"] for t in top], sorted((t["growth"] for t in top), reverse=True))
+
+    def test_show(self):
+        s = self.json("show", "webapp", "--json")
+        self.assertLessEqual(PROCESS_FIELDS | SAMPLE_FIELDS, set(s["process"]))
+        self.assertEqual(s["metric"], "memory")
+        self.assertEqual(s["points"], {"raw": 1440, "minute": 0, "hour": 0})
+        self.assertAlmostEqual(s["trend"]["slope"] * 3600 / 2**20, 2.0, delta=0.2)
+        self.assertEqual([a["id"] for a in s["alerts"]], [1])
+        self.assertEqual(s["to_ms"] - s["from_ms"], 24 * 3600 * 1000)
+
+    def test_show_rule(self):
+        s = self.json("show", "rule:web", "--json", "--since", "-1h")
+        self.assertEqual(s["rule"]["name"], "web")
+        self.assertEqual(s["rule"]["running"], 2)
+
+    def test_alerts(self):
+        alerts = self.json("alerts", "--all", "--json")
+        self.assertEqual([a["id"] for a in alerts], [1, 3, 2])
+        for a in alerts:
+            self.check_alert(a)
+        a = alerts[0]
+        self.assertEqual((a["pid"], a["name"], a["rule"], a["metric"], a["state"]),
+                         (4242, "webapp", "web", "memory", "leaking"))
+        self.assertAlmostEqual(a["slope"], 2 * 2**20 / 3600)
+        self.assertLess(a["slope_low"], a["slope"])
+        self.assertGreater(a["slope_high"], a["slope"])
+        self.assertEqual(a["start"], "2026-11-24T06:00:00.000Z")
+        self.assertEqual(a["start_ms"], mkdb.NOW - 6 * 3600 * 1000)
+        self.assertIsNone(a["end"])
+        self.assertEqual(a["forecast_s"], 7200)
+        self.assertEqual(alerts[2]["end_ms"], mkdb.NOW - 60 * 3600 * 1000)
+
+    def test_alert_details(self):
+        a = self.json("alerts", "1", "--json")
+        self.check_alert(a)
+        self.assertEqual([v["state"] for v in a["verdicts"]], ["ok", "suspect", "leaking"])
+        for v in a["verdicts"]:
+            self.assertLessEqual(VERDICT_FIELDS, set(v))
+        self.assertEqual([h["event"] for h in a["hook_runs"]], ["start", "escalate"])
+        for h in a["hook_runs"]:
+            self.assertLessEqual(HOOK_FIELDS, set(h))
+        self.assertEqual(a["hook_runs"][1]["output"], "\x1b]0;pwned\x07still waiting\n")
+        self.assertTrue(a["hook_runs"][1]["timed_out"])
+
+    def test_export_json_lines_exact(self):
+        out, _ = self.lw("export", "webapp", "--since", "-5min", "--json")
+        lines = [json.loads(l) for l in out.decode().splitlines()]
+        self.assertEqual(len(lines), 6)
+        raw = query(os.path.join(self.dir, "golden.db"),
+                    "SELECT t, anon, swap, rss FROM sample_recent WHERE process_id = 1 AND t >= ? ORDER BY t",
+                    (mkdb.NOW - 5 * 60000,))
+        for line, (t, anon, swap, rss) in zip(lines, raw):
+            self.assertEqual(line["time_ms"], t)
+            self.assertEqual(line["rss"], rss * 1024)
+            self.assertEqual(line["memory"], (anon + swap) * 1024)
+            self.assertIsInstance(line["memory"], int)
+
+    def test_backtest(self):
+        b = self.json("backtest", "webapp", "--json")
+        self.assertEqual(b["source"]["process"]["pid"], 4242)
+        self.assertEqual(b["window_s"], 6 * 3600)
+        states = [v["state"] for v in b["verdicts"]]
+        self.assertIn("leaking", states)
+        self.assertEqual(b["verdicts"][-1]["state"], "leaking")
+
+
+class TestErrors(Prepared):
+    def test_missing_database(self):
+        rc, out, err = run(("--db", "nope.db", "ps"), self.dir)
+        self.assertEqual(rc, EXIT_NODB)
+        self.assertIn(b"nope.db does not exist", err)
+        self.assertEqual(out, b"")
+
+    def test_default_database_from_environment(self):
+        rc, _, err = run(("ps",), self.dir, env=env(LEAKWATCH_DB="elsewhere.db"))
+        self.assertEqual(rc, EXIT_NODB)
+        self.assertIn(b"elsewhere.db", err)
+
+    def test_not_a_leakwatch_database(self):
+        other = os.path.join(self.dir, "other.db")
+        con = sqlite3.connect(other)
+        con.execute("CREATE TABLE t (x)")
+        con.close()
+        rc, _, err = run(("--db", "other.db", "status"), self.dir)
+        self.assertEqual(rc, EXIT_NODB)
+        self.assertIn(b"not a leakwatch database", err)
+        garbage = os.path.join(self.dir, "garbage.db")
+        with open(garbage, "wb") as f:
+            f.write(b"this is not sqlite" * 100)
+        rc, _, err = run(("--db", "garbage.db", "status"), self.dir)
+        self.assertEqual(rc, EXIT_NODB)
+
+    def test_permission_denied_names_the_file(self):
+        if os.geteuid() != 0:
+            self.skipTest("SKIP: needs root to run the client as another user")
+        private = os.path.join(self.dir, "private")
+        os.makedirs(private, exist_ok=True)
+        shutil.copy(os.path.join(self.dir, "golden.db"), os.path.join(private, "p.db"))
+        os.chmod(os.path.join(private, "p.db"), 0o600)
+        rc, _, err = self._as_nobody(os.path.join(private, "p.db"))
+        self.assertEqual(rc, EXIT_NODB)
+        self.assertIn(b"permission denied", err)
+        self.assertIn(b"p.db", err)
+        os.chmod(private, 0o700)
+        os.chmod(os.path.join(private, "p.db"), 0o644)
+        rc, _, err = self._as_nobody(os.path.join(private, "p.db"))
+        self.assertEqual(rc, EXIT_NODB)
+        self.assertIn(b"cannot enter directory " + private.encode(), err)
+
+    def _as_nobody(self, db):
+        if not shutil.which("setpriv"):
+            self.skipTest("SKIP: setpriv (util-linux) is not installed")
+        p = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", CLIENT, "--db", db,
+                            "status"], env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=WAIT)
+        return p.returncode, p.stdout, p.stderr
+
+    def test_unknown_process(self):
+        self.golden("error-unknown", "show", "nosuch", code=EXIT_NOTFOUND)
+        self.lw("show", "99999", code=EXIT_NOTFOUND)
+        self.lw("show", "rule:nosuch", code=EXIT_NOTFOUND)
+        self.lw("show", "unit:nosuch.service", code=EXIT_NOTFOUND)
+        self.lw("alerts", "42", code=EXIT_NOTFOUND)
+
+    def test_ambiguous_name(self):
+        self.golden("error-ambiguous", "show", "worker", code=EXIT_AMBIGUOUS)
+        self.lw("export", "worker", code=EXIT_AMBIGUOUS)
+        # A PID names the running process; with --all every match counts.
+        self.lw("show", "4242", "--all", code=EXIT_AMBIGUOUS)
+        # The unit's main process wins over its watched child.
+        s = self.json("show", "unit:webapp.service", "--json")
+        self.assertEqual(s["process"]["pid"], 4242)
+
+    def test_usage(self):
+        self.golden("error-usage", "ps", "--window", "soon", code=EXIT_USAGE)
+        self.lw("status", "--window", "1h", code=EXIT_USAGE)
+        self.lw("bogus", code=EXIT_USAGE)
+        self.lw("ps", "--json", "--csv", code=EXIT_USAGE)
+        self.lw("show", code=EXIT_USAGE)
+        self.lw("show", "webapp", "--since", "tomorrow", "--until", "yesterday", code=EXIT_USAGE)
+        self.lw("plot", "webapp", code=EXIT_USAGE)
+        self.lw("show", "webapp", "--metric", "nonsense", code=EXIT_USAGE)
+
+    def test_bad_csv_input(self):
+        with open(os.path.join(self.dir, "bad.csv"), "w") as f:
+            f.write("t,value\n1,100\n2,200\n2,300\n")
+        _, err = self.lw("backtest", "-f", "bad.csv", code=1)
+        self.assertIn(b"bad.csv:4:", err)
+        with open(os.path.join(self.dir, "long.csv"), "w") as f:
+            f.write("1," + "9" * 1000 + "\n")
+        _, err = self.lw("backtest", "-f", "long.csv", code=1)
+        self.assertIn(b"long.csv:1: line longer", err)
+
+
+class TestTerminal(Prepared):
+    def on_tty(self, args, cols=60, **envs):
+        """Runs the client with its stdout on a pseudo-terminal of the given width."""
+        master, slave = pty.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, cols, 0, 0))
+        p = subprocess.Popen([CLIENT, "--db", "golden.db"] + list(args), cwd=self.dir, env=env(**envs),
+                             stdout=slave, stderr=subprocess.DEVNULL)
+        os.close(slave)
+        chunks = []
+        while True:
+            try:
+                data = os.read(master, 65536)
+            except OSError:
+                break
+            if not data:
+                break
+            chunks.append(data)
+        os.close(master)
+        p.wait(WAIT)
+        return b"".join(chunks).decode("utf-8", "replace").replace("\r\n", "\n")
+
+    def test_colour_only_on_a_terminal(self):
+        self.assertIn("\x1b[", self.on_tty(["ps"]))
+        self.assertNotIn(b"\x1b[", self.lw("ps")[0])
+        self.assertIn(b"\x1b[", self.lw("ps", "--color=always")[0])
+
+    def test_no_color(self):
+        self.assertNotIn("\x1b[", self.on_tty(["ps"], NO_COLOR="1"))
+        self.assertNotIn("\x1b[", self.on_tty(["ps", "--color=never"]))
+        # An explicit request wins over the environment (no-color.org).
+        self.assertIn("\x1b[", self.on_tty(["ps", "--color=always"], NO_COLOR="1"))
+
+    def test_table_fits_the_terminal(self):
+        out = self.on_tty(["ps", "--no-legend"], cols=60, NO_COLOR="1")
+        for line in out.splitlines():
+            self.assertLessEqual(len(line), 60, line)
+        out = self.on_tty(["ps", "--no-legend", "--full"], cols=40, NO_COLOR="1")
+        self.assertIn("evil\\x1b[31mred\\x07", out)
+
+    def test_hostile_text_never_raw(self):
+        """Escape, bell, OSC and bidi bytes from names, command lines and hook output
+        reach the terminal only as escapes, in every human view."""
+        for args in (["ps", "--all"], ["show", "666"], ["show", "id:5"], ["alerts", "--all"], ["alerts", "1"],
+                     ["alerts", "3"], ["ps", "--all", "--csv"], ["alerts", "--all", "--csv"]):
+            out = self.on_tty(args, NO_COLOR="1")
+            for bad in ("\x07", "\u202e", "\x1b]"):
+                self.assertNotIn(bad, out, args)
+            self.assertNotIn("\x1b", out.replace("\x1b[", ""), args)
+
+
+class TestLiveDaemon(Case):
+    """Against a database the real daemon is writing, then after it stopped."""
+
+    def test_reads_while_daemon_writes(self):
+        w = self.alloc("--step-kib", 1024, "--every-ms", 100, "--steps", 40, "--hold-ms", 60000,
+                       "--name", "lw-client")
+        d = self.daemon("--interval", "0.1", "--pid", w.pid)
+        wait_for(lambda: len(samples(d.db, w.pid)) > 20, what="samples")
+
+        def lw(*args):
+            p = subprocess.run([CLIENT, "--db", d.db] + list(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               timeout=WAIT, env=env(LEAKWATCH_NOW=""))
+            self.assertEqual(p.returncode, 0, p.stderr.decode(errors="replace"))
+            return p.stdout
+
+        # Many reads while the daemon commits: each one sees a consistent snapshot.
+        for _ in range(5):
+            ps = json.loads(lw("ps", "--json"))
+            mine = [p for p in ps if p["pid"] == w.pid]
+            self.assertEqual(len(mine), 1)
+            self.assertEqual(mine[0]["name"], "lw-client")
+            self.assertEqual(mine[0]["memory"], mine[0]["anon"] + mine[0]["swap"])
+        show = json.loads(lw("show", str(w.pid), "--json"))
+        self.assertGreater(show["points"]["raw"], 20)
+        self.assertGreater(show["max"] - show["min"], 10 * 2**20)
+        rows = list(csv.DictReader(io.StringIO(lw("export", str(w.pid)).decode())))
+        self.assertGreater(len(rows), 20)
+        status = json.loads(lw("status", "--json"))
+        self.assertEqual(status["processes_running"], 1)
+        self.assertIn(b"lw-client", lw("show", "lw-client"))
+        self.assertEqual(d.stop(), 0, d.output())
+
+        # Post mortem: the daemon is gone, the database is all there is.
+        n = len(samples(d.db, w.pid))
+        show = json.loads(lw("show", str(w.pid), "--json"))
+        self.assertEqual(show["points"]["raw"], n)
+        rows = list(csv.DictReader(io.StringIO(lw("export", str(w.pid), "--metric", "anon").decode())))
+        self.assertEqual([int(r["anon"]) for r in rows], [v * 1024 for _, v in samples(d.db, w.pid, "anon")])
+        self.assertIn(b"Backtest of lw-client", lw("backtest", str(w.pid), "--window", "2m"))
+        svg = os.path.join(self.tmp, "p.svg")
+        lw("plot", str(w.pid), "-o", svg)
+        import xml.dom.minidom
+        doc = xml.dom.minidom.parse(svg)
+        self.assertEqual(doc.documentElement.tagName, "svg")
+
+
+if __name__ == "__main__":
+    unittest.main()
