@@ -321,6 +321,41 @@ static int create_private(const char *path)
         return 0;
 }
 
+/* A reader of a WAL database needs its -shm file, and creates it if the writer is not
+ * running — which a user who may read the database but not write its directory cannot.
+ * When there is no -wal file (the daemon stopped and checkpointed everything), nothing
+ * can change under the reader: open it as immutable, which needs no -shm. */
+static int reopen_immutable(struct store *s)
+{
+        static const char hex[] = "0123456789abcdef";
+        char uri[PATH_MAX * 3 + 32], wal[PATH_MAX];
+        size_t o;
+        int rc;
+
+        if ((size_t)snprintf(wal, sizeof(wal), "%s-wal", s->path) >= sizeof(wal) || access(wal, F_OK) == 0)
+                return -EACCES;
+        o = (size_t)snprintf(uri, sizeof(uri), "file:");
+        /* Percent-encode everything a URI would read as syntax. */
+        for (const char *p = s->path; *p && o + 4 < sizeof(uri); p++) {
+                unsigned char ch = (unsigned char)*p;
+
+                if (ch == '%' || ch == '?' || ch == '#' || ch < 0x21 || ch >= 0x7f) {
+                        uri[o++] = '%';
+                        uri[o++] = hex[ch >> 4];
+                        uri[o++] = hex[ch & 0xf];
+                } else {
+                        uri[o++] = (char)ch;
+                }
+        }
+        if ((size_t)snprintf(uri + o, sizeof(uri) - o, "?immutable=1") >= sizeof(uri) - o)
+                return -ENAMETOOLONG;
+        sqlite3_close_v2(s->db);
+        s->db = NULL;
+        rc = sqlite3_open_v2(uri, &s->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX |
+                             SQLITE_OPEN_EXRESCODE, NULL);
+        return rc == SQLITE_OK ? 0 : fail(s, rc);
+}
+
 int store_open(const char *path, enum store_mode mode, struct store **ret, char *errbuf, size_t errsz)
 {
         struct store *s;
@@ -383,6 +418,8 @@ int store_open(const char *path, enum store_mode mode, struct store **ret, char 
         } else {
                 int v = store_schema_version(s);
 
+                if ((v == -EACCES || v == -EROFS) && reopen_immutable(s) == 0)
+                        v = store_schema_version(s);
                 if (v < 0) {
                         r = v;
                         goto fail;

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <ftw.h>
+#include <sys/wait.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -221,6 +222,51 @@ static void test_read_only_open(void **state)
         add_process(f->st, 1, 100, 1, 1000);
         assert_int_equal(store_commit(f->st), 0);
         store_close(ro);
+}
+
+/* Someone who may read the database but not write its directory (the leakwatch group,
+ * with the daemon stopped) can still read it. */
+static void test_reader_without_write_access(void **state)
+{
+        struct fixture *f = *state;
+        int status;
+        pid_t pid;
+
+        assert_int_equal(store_begin(f->st), 0);
+        add_process(f->st, 1, 100, 1, 1000);
+        assert_int_equal(store_commit(f->st), 0);
+        store_close(f->st);
+        f->st = NULL;
+        assert_int_equal(chmod(f->path, 0644), 0);
+        assert_int_equal(chmod(f->dir, getuid() == 0 ? 0755 : 0555), 0);
+        pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                struct store *ro = NULL;
+                char err[256];
+                int r;
+
+                /* Root may write anywhere: read as nobody instead. */
+                if (getuid() == 0 && (setgid(65534) < 0 || setuid(65534) < 0))
+                        _exit(2);
+                r = store_open(f->path, STORE_RO, &ro, err, sizeof(err));
+                if (r == 0 && store_schema_version(ro) == store_latest_schema_version()) {
+                        store_close(ro);
+                        _exit(0);
+                }
+                fprintf(stderr, "store_open: %s\n", err);
+                _exit(1);
+        }
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_int_equal(chmod(f->dir, 0700), 0);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 0);
+        /* The reader created nothing next to it. */
+        {
+                char shm[160];
+                snprintf(shm, sizeof(shm), "%s-shm", f->path);
+                assert_int_equal(access(shm, F_OK), -1);
+        }
 }
 
 static void test_rules(void **state)
@@ -510,6 +556,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_refuses_foreign_and_newer, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_migrates_old_schema, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_read_only_open, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_reader_without_write_access, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_rules, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_samples_roundtrip_and_unknown, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_identity_queries, setup, teardown),
