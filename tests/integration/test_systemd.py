@@ -590,7 +590,9 @@ class TestCapabilities(Case):
         return int(eff, 16), rows
 
     def test_with_the_units_capabilities_everything_is_read(self):
-        """Every value is read; smaps ones are only ever "not due this tick" (7)."""
+        """Nothing is unknown for want of permission: status, stat and the descriptor
+        count every time, smaps_rollup whenever it is due. (The heap record may be
+        absent: a workload built with a sanitizer allocates without brk.)"""
         caps = unit_caps()
         self.assertEqual(sorted(caps), ["dac_read_search", "sys_ptrace"])
         eff, rows = self.watch_root_process(caps)
@@ -599,12 +601,11 @@ class TestCapabilities(Case):
         self.assertTrue(rows)
         for r in rows:
             self.assertTrue(all(v is not None for v in r[:5]), r)
-            self.assertEqual(r[8] & ~(0xF << (4 * G_SMAPS)) & ~(0xF << (4 * (G_SMAPS + 1))), 0, r)
-            for g in (G_SMAPS, G_SMAPS + 1):
-                self.assertIn(reason(r[8], g), (0, 7), r)
+            self.assertNotIn(UNK_DENIED, [reason(r[8], g) for g in range(5)], r)
+            self.assertIn(reason(r[8], G_SMAPS), (0, 7), r)
         read = [r for r in rows if r[5] is not None]
         self.assertTrue(read, "smaps_rollup was read")
-        self.assertTrue(all(r[5] > 0 and r[6] > 0 and r[7] > 0 for r in read), read)
+        self.assertTrue(all(r[5] > 0 and r[6] > 0 for r in read), read)
 
     def test_without_them_values_are_unknown_for_permission(self):
         eff, rows = self.watch_root_process([])
