@@ -150,10 +150,18 @@ class TestNotify(NotifyCase):
         conf = self.config("[daemon]\ninterval = 0.1\ncommit-interval = 1h\n[rule one]\npid = %d\n" % w.pid)
         db = os.path.join(self.tmp, "leakwatch.db")
         at_ready = []
-        self.notify.on_ready = lambda f: at_ready or at_ready.append(len(samples(db, w.pid)))
+
+        def count_samples(fields):
+            if not at_ready:
+                try:
+                    at_ready.append(len(samples(db, w.pid)))
+                except Exception as e:  # reported by the assertion below
+                    at_ready.append(e)
+        self.notify.on_ready = count_samples
         d = self.daemon("--config", conf, env=self.notify.env())
 
         first_ready = self.notify.wait("READY", "1")
+        self.assertIsInstance(at_ready[0], int, at_ready)
         self.assertGreater(at_ready[0], 0, "READY=1 came before the first samples were stored")
         self.assertTrue(any("STATUS" in f for f in self.notify.fields()[:first_ready]),
                         "a status line before READY=1 says what is watched")
@@ -294,11 +302,14 @@ class TestWatchdog(NotifyCase):
             paused[0] = True
         filler = os.open("/proc/self/fd/%d" % wfd, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
         os.close(wfd)
-        try:
-            while True:
-                os.write(filler, b"x" * 512)
-        except BlockingIOError:
-            pass
+        # Large writes first, then single bytes: a write of up to a page is all or
+        # nothing, and the daemon's line must not fit in what a large one left.
+        for size in (512, 1):
+            try:
+                while True:
+                    os.write(filler, b"x" * size)
+            except BlockingIOError:
+                pass
         os.close(filler)
         mark = len(self.notify.fields())
         p.send_signal(signal.SIGHUP)
