@@ -5,7 +5,7 @@
 #   make check-asan   the same tests built with AddressSanitizer and UBSan
 #   make check-valgrind  the unit tests under valgrind (leaks and descriptors)
 #   make bench        benchmarks; prints figures
-#   make install      honours PREFIX and DESTDIR
+#   make install      honours PREFIX and DESTDIR; make uninstall undoes it
 #
 # Variables: BUILD (output directory), SAN=1 (sanitizers), WERROR= (to drop -Werror).
 
@@ -17,6 +17,10 @@ MANDIR      ?= $(PREFIX)/share/man
 DATADIR     ?= $(PREFIX)/share
 SYSCONFDIR  ?= /etc
 DESTDIR     ?=
+# systemd's own directories, whatever PREFIX is: systemd looks for units there.
+UNITDIR     ?= $(shell $(PKG_CONFIG) --variable=systemdsystemunitdir systemd)
+SYSUSERSDIR ?= $(shell $(PKG_CONFIG) --variable=sysusersdir systemd)
+TMPFILESDIR ?= $(shell $(PKG_CONFIG) --variable=tmpfilesdir systemd)
 
 BUILD       ?= build
 CC          ?= cc
@@ -62,8 +66,8 @@ UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 PROGRAMS   := $(BUILD)/leakwatchd $(if $(wildcard client/main.c),$(BUILD)/leakwatch)
 TEST_HELPERS := $(patsubst tests/workloads/%.c,$(BUILD)/tests/workloads/%,$(wildcard tests/workloads/*.c))
 
-.PHONY: all test unit integration check-asan check-valgrind bench bench-client install clean
-all: $(PROGRAMS)
+.PHONY: all test unit integration check-asan check-valgrind bench bench-client install uninstall clean FORCE
+all: $(PROGRAMS) $(BUILD)/leakwatchd.service
 
 # V=1 shows the full commands.
 ifeq ($(V),1)
@@ -135,12 +139,78 @@ $(BUILD)/bench/gen-history: bench/gen-history.c $(LIB_OBJ)
 bench-client: $(PROGRAMS) $(BUILD)/bench/gen-history
 	@BUILD=$(BUILD) sh bench/client-queries.sh
 
-install: $(PROGRAMS)
-	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR)
+# The unit names the installed daemon, so it is made for this SBINDIR; a different PREFIX
+# on a later make rewrites it (FORCE), and an unchanged one leaves it untouched. systemd
+# splits ExecStart= on blanks, so the path must be absolute and plain.
+$(BUILD)/leakwatchd.service: systemd/leakwatchd.service.in FORCE
+	$(if $(filter /%,$(SBINDIR)),,$(error SBINDIR must be an absolute path, not '$(SBINDIR)'))
+	$(if $(findstring |,$(SBINDIR))$(word 2,$(SBINDIR)),$(error SBINDIR '$(SBINDIR)' must not hold blanks or '|'))
+	@mkdir -p $(dir $@)
+	$(Q)sed 's|@SBINDIR@|$(SBINDIR)|g' $< > $@.tmp && \
+		if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
+
+MAN_PAGES  := $(wildcard man/*.1 man/*.5 man/*.8)
+HOOK_FILES := $(filter-out %~ $(patsubst %/.,%,$(wildcard hooks/*/.)),$(wildcard hooks/*))
+# Paths install writes (directories apart), for uninstall to remove.
+INSTALLED  := $(SBINDIR)/leakwatchd $(if $(wildcard client/main.c),$(BINDIR)/leakwatch) \
+              $(UNITDIR)/leakwatchd.service $(SYSUSERSDIR)/leakwatch.conf $(TMPFILESDIR)/leakwatch.conf \
+              $(DATADIR)/leakwatch/leakwatch.conf \
+              $(foreach m,$(MAN_PAGES),$(MANDIR)/man$(subst .,,$(suffix $(m)))/$(notdir $(m))) \
+              $(addprefix $(DATADIR)/leakwatch/hooks/,$(notdir $(HOOK_FILES)))
+
+# The configuration in /etc is the administrator's: it is installed only where there is
+# none, and the shipped copy goes to $(DATADIR)/leakwatch to compare it with after an
+# upgrade. Example hooks keep their executable bit; nothing in hooks/ runs unless the
+# configuration names it.
+install: $(PROGRAMS) $(BUILD)/leakwatchd.service
+	$(if $(UNITDIR),,$(error no systemd unit directory: install systemd's pkg-config file or set UNITDIR))
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR) \
+		$(DESTDIR)$(SYSCONFDIR)/leakwatch/conf.d $(DESTDIR)$(DATADIR)/leakwatch
 	install -m 0755 $(BUILD)/leakwatchd $(DESTDIR)$(SBINDIR)/leakwatchd
+	$(if $(wildcard client/main.c),install -d $(DESTDIR)$(BINDIR))
 	$(if $(wildcard client/main.c),install -m 0755 $(BUILD)/leakwatch $(DESTDIR)$(BINDIR)/leakwatch)
-	$(if $(wildcard client/main.c),install -d $(DESTDIR)$(MANDIR)/man1)
-	$(if $(wildcard client/main.c),install -m 0644 man/leakwatch.1 $(DESTDIR)$(MANDIR)/man1/leakwatch.1)
+	install -m 0644 $(BUILD)/leakwatchd.service $(DESTDIR)$(UNITDIR)/leakwatchd.service
+	install -m 0644 systemd/sysusers.conf $(DESTDIR)$(SYSUSERSDIR)/leakwatch.conf
+	install -m 0644 systemd/tmpfiles.conf $(DESTDIR)$(TMPFILESDIR)/leakwatch.conf
+	install -m 0644 systemd/leakwatch.conf $(DESTDIR)$(DATADIR)/leakwatch/leakwatch.conf
+	@if [ -e $(DESTDIR)$(SYSCONFDIR)/leakwatch/leakwatch.conf ]; then \
+		echo "keeping $(DESTDIR)$(SYSCONFDIR)/leakwatch/leakwatch.conf (the default is in $(DATADIR)/leakwatch)"; \
+	else \
+		echo "install -m 0644 systemd/leakwatch.conf $(DESTDIR)$(SYSCONFDIR)/leakwatch/leakwatch.conf"; \
+		install -m 0644 systemd/leakwatch.conf $(DESTDIR)$(SYSCONFDIR)/leakwatch/leakwatch.conf; \
+	fi
+	@set -e; for m in $(MAN_PAGES); do \
+		d=$(DESTDIR)$(MANDIR)/man$${m##*.}; \
+		echo "install -m 0644 $$m $$d/"; \
+		install -d "$$d"; \
+		install -m 0644 "$$m" "$$d/"; \
+	done
+	@set -e; for f in $(HOOK_FILES); do \
+		[ -f "$$f" ] || continue; \
+		if [ -x "$$f" ]; then m=0755; else m=0644; fi; \
+		echo "install -m $$m $$f $(DESTDIR)$(DATADIR)/leakwatch/hooks/"; \
+		install -d $(DESTDIR)$(DATADIR)/leakwatch/hooks; \
+		install -m $$m "$$f" $(DESTDIR)$(DATADIR)/leakwatch/hooks/; \
+	done
+	@$(if $(DESTDIR),:,echo "Then: systemd-sysusers; systemd-tmpfiles --create; systemctl daemon-reload;" \
+		"systemctl enable --now leakwatchd")
+
+# Removes what install wrote. The database (/var/lib/leakwatch) and the leakwatch user
+# stay: history outlives the program. The configuration goes only if it is still the
+# default shipped with it; directories go only if empty.
+uninstall:
+	$(if $(UNITDIR),,$(error no systemd unit directory: install systemd's pkg-config file or set UNITDIR))
+	@if cmp -s $(DESTDIR)$(DATADIR)/leakwatch/leakwatch.conf $(DESTDIR)$(SYSCONFDIR)/leakwatch/leakwatch.conf; then \
+		echo "rm -f $(DESTDIR)$(SYSCONFDIR)/leakwatch/leakwatch.conf"; \
+		rm -f $(DESTDIR)$(SYSCONFDIR)/leakwatch/leakwatch.conf; \
+	elif [ -e $(DESTDIR)$(SYSCONFDIR)/leakwatch/leakwatch.conf ]; then \
+		echo "keeping $(DESTDIR)$(SYSCONFDIR)/leakwatch/leakwatch.conf: it was changed"; \
+	fi
+	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
+	@for d in $(DESTDIR)$(DATADIR)/leakwatch/hooks $(DESTDIR)$(DATADIR)/leakwatch \
+		$(DESTDIR)$(SYSCONFDIR)/leakwatch/conf.d $(DESTDIR)$(SYSCONFDIR)/leakwatch; do \
+		rmdir "$$d" 2>/dev/null || true; \
+	done
 
 clean:
 	rm -rf build build-asan

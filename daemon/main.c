@@ -13,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <systemd/sd-daemon.h>
 #include <systemd/sd-event.h>
 
 #include "cgroup.h"
@@ -23,6 +22,7 @@
 #include "hook.h"
 #include "host.h"
 #include "log.h"
+#include "notify.h"
 #include "proc.h"
 #include "sampler.h"
 #include "store.h"
@@ -95,6 +95,7 @@ struct daemon {
         struct ratelimit cap_rl;
         uint64_t reported_drops, reported_capped;
         bool db_failing;
+        bool reload_failed;             /* shown in STATUS= until a reload succeeds */
         int exit_code;
 };
 
@@ -380,7 +381,6 @@ static void update_status(struct daemon *d, usec_t mono)
         struct sampler_stats ss;
         struct engine_stats es;
         struct writer_stats ws;
-        char cost[32];
 
         if (mono < d->next_status)
                 return;
@@ -388,10 +388,14 @@ static void update_status(struct daemon *d, usec_t mono)
         sampler_get_stats(d->sampler, &ss);
         writer_get_stats(d->writer, &ws);
         engine_get_stats(d->engine, &es);
-        (void)sd_notifyf(false, "STATUS=Watching %u processes (%zu rules); %u leak alerts open; last tick %s%s",
-                         ss.watched, d->cfg->n_rules, es.open_alerts,
-                         format_duration((double)d->last_tick_cost / 1e6, cost, sizeof(cost)),
-                         d->db_failing ? "; database unwritable, buffering" : "");
+        (void)notify_status(&(struct notify_status){
+                .processes = ss.watched,
+                .rules = d->cfg->n_rules,
+                .alerts = (int)es.open_alerts,
+                .last_tick = d->last_tick_cost,
+                .db_failing = d->db_failing,
+                .reload_failed = d->reload_failed,
+        });
         if (ss.capped > d->reported_capped) {
                 unsigned suppressed;
 
@@ -469,7 +473,7 @@ static int on_terminate(sd_event_source *s UNUSED, const struct signalfd_siginfo
         struct daemon *d = userdata;
 
         log_info("received %s, flushing and exiting", strsignal((int)si->ssi_signo));
-        (void)sd_notify(false, "STOPPING=1\nSTATUS=Flushing samples and exiting");
+        (void)notify_stopping();
         return sd_event_exit(d->event, 0);
 }
 
@@ -489,7 +493,8 @@ static int reload(struct daemon *d)
         usec_t mono = now_usec(CLOCK_MONOTONIC);
         int r;
 
-        (void)sd_notifyf(false, "RELOADING=1\nMONOTONIC_USEC=%" PRIu64 "\nSTATUS=Reloading configuration", mono);
+        (void)notify_reloading(mono);
+        d->reload_failed = true;        /* until it succeeds */
         if (!cfg) {
                 log_error("reload: out of memory; keeping the running configuration");
                 r = -ENOMEM;
@@ -540,6 +545,7 @@ static int reload(struct daemon *d)
         d->next_scan = 0;
         (void)writer_put_event(d->writer, wall_ms(d, mono), "reload", NULL);
         log_info("configuration reloaded: %zu rules", d->cfg->n_rules);
+        d->reload_failed = false;
         r = 0;
         goto done;
 fail:
@@ -547,8 +553,9 @@ fail:
         free(ids);
         free(gens);
 done:
-        (void)sd_notify(false, "READY=1");
+        (void)notify_ready();
         d->next_status = 0;
+        update_status(d, now_usec(CLOCK_MONOTONIC));
         return r;
 }
 
@@ -1074,6 +1081,7 @@ int main(int argc, char **argv)
                 return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
         }
         if (r < 0) {
+                (void)notify_failed("configuration has errors", r);
                 free_config(d.cfg);
                 free(d.opt.pids);
                 free(d.opt.matches);
@@ -1084,7 +1092,7 @@ int main(int argc, char **argv)
 
         r = setup(&d);
         if (r < 0) {
-                (void)sd_notifyf(false, "STATUS=Failed to start: %s\nERRNO=%d", strerror(-r), -r);
+                (void)notify_failed(NULL, r);
                 d.writer = NULL; /* nothing measured yet: nothing to flush */
                 teardown(&d);
                 return EXIT_FAILURE;
@@ -1096,7 +1104,7 @@ int main(int argc, char **argv)
         flush(&d, now_usec(CLOCK_MONOTONIC));
         d.next_commit = now_usec(CLOCK_MONOTONIC) + usec_of(d.cfg->commit_interval);
         (void)writer_put_event(d.writer, wall_ms(&d, now_usec(CLOCK_MONOTONIC)), "start", NULL);
-        (void)sd_notify(false, "READY=1");
+        (void)notify_ready();
         log_info("watching with %zu rules, interval %gs, database %s", d.cfg->n_rules, d.cfg->interval, d.cfg->db_path);
 
         r = sd_event_loop(d.event);
