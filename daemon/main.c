@@ -237,6 +237,16 @@ static int load_config(const struct options *opt, struct config *cfg)
         return r;
 }
 
+/* Rules people configured (or typed): the built-in on-request rule is not one of them. */
+static size_t configured_rules(const struct config *cfg)
+{
+        size_t n = 0;
+
+        for (size_t i = 0; i < cfg->n_rules; i++)
+                n += !cfg->rules[i].manual;
+        return n;
+}
+
 /* Describes a rule's selectors in words for the database (shown by the client). */
 static void rule_spec(const struct rule_cfg *r, char *buf, size_t sz)
 {
@@ -390,7 +400,7 @@ static void update_status(struct daemon *d, usec_t mono)
         engine_get_stats(d->engine, &es);
         (void)notify_status(&(struct notify_status){
                 .processes = ss.watched,
-                .rules = d->cfg->n_rules,
+                .rules = configured_rules(d->cfg),
                 .alerts = (int)es.open_alerts,
                 .last_tick = d->last_tick_cost,
                 .db_failing = d->db_failing,
@@ -544,7 +554,8 @@ static int reload(struct daemon *d)
         log_set_max_level(d->cfg->log_level);
         d->next_scan = 0;
         (void)writer_put_event(d->writer, wall_ms(d, mono), "reload", NULL);
-        log_info("configuration reloaded: %zu rules", d->cfg->n_rules);
+        log_info("configuration reloaded: %zu rule%s", configured_rules(d->cfg),
+                 configured_rules(d->cfg) == 1 ? "" : "s");
         d->reload_failed = false;
         r = 0;
         goto done;
@@ -611,7 +622,7 @@ static int control_status(struct daemon *d, struct json_object *reply)
         json_object_object_add(reply, "database_failing", json_object_new_boolean(d->db_failing));
         json_object_object_add(reply, "interval_s", json_object_new_double(d->cfg->interval));
         json_object_object_add(reply, "window_s", json_object_new_double(d->cfg->window));
-        add_int(reply, "rules", (int64_t)d->cfg->n_rules);
+        add_int(reply, "rules", (int64_t)configured_rules(d->cfg));
         add_int(reply, "watched", ss.watched);
         add_int(reply, "known", ss.known);
         add_int(reply, "open_alerts", es.open_alerts);
@@ -1074,7 +1085,8 @@ int main(int argc, char **argv)
         r = d.cfg ? load_config(&d.opt, d.cfg) : -ENOMEM;
         if (d.opt.check_config) {
                 if (r >= 0)
-                        printf("%s: configuration OK (%zu rules)\n", d.opt.config_path, d.cfg->n_rules);
+                        printf("%s: configuration OK (%zu rule%s)\n", d.opt.config_path,
+                               configured_rules(d.cfg), configured_rules(d.cfg) == 1 ? "" : "s");
                 free_config(d.cfg);
                 free(d.opt.pids);
                 free(d.opt.matches);
@@ -1105,7 +1117,8 @@ int main(int argc, char **argv)
         d.next_commit = now_usec(CLOCK_MONOTONIC) + usec_of(d.cfg->commit_interval);
         (void)writer_put_event(d.writer, wall_ms(&d, now_usec(CLOCK_MONOTONIC)), "start", NULL);
         (void)notify_ready();
-        log_info("watching with %zu rules, interval %gs, database %s", d.cfg->n_rules, d.cfg->interval, d.cfg->db_path);
+        log_info("watching with %zu rule%s, interval %gs, database %s", configured_rules(d.cfg),
+                 configured_rules(d.cfg) == 1 ? "" : "s", d.cfg->interval, d.cfg->db_path);
 
         r = sd_event_loop(d.event);
         if (r < 0) {

@@ -167,7 +167,7 @@ class TestNotify(NotifyCase):
                         "a status line before READY=1 says what is watched")
         self.notify.wait("WATCHDOG", "1", since=first_ready, n=3)
         status = [f["STATUS"] for f in self.notify.fields() if "STATUS" in f]
-        self.assertTrue(any(s.startswith("Watching 1 process (1 rule); last tick took ") for s in status), status)
+        self.assertTrue(any(s.startswith("Watching 1 process (1 rule); 0 alerts; last tick took ") for s in status), status)
 
         before = time.monotonic_ns() // 1000
         mark = len(self.notify.fields())
@@ -871,7 +871,7 @@ class TestJournal(Case):
     def test_structured_records_when_stderr_is_the_journal(self):
         got, text = self.run_daemon(journal_stream=True)
         msgs = [g["MESSAGE"] for g in got]
-        self.assertTrue(any(m.startswith("watching with 1 rules") for m in msgs), got)
+        self.assertTrue(any(m.startswith("watching with 1 rule,") for m in msgs), got)
         self.assertTrue(any(m.startswith("received Terminated") for m in msgs), got)
         for g in got:
             self.assertEqual(g["SYSLOG_IDENTIFIER"], "leakwatchd")
@@ -882,7 +882,7 @@ class TestJournal(Case):
     def test_stderr_when_journal_stream_names_another_file(self):
         got, text = self.run_daemon(journal_stream=False)
         self.assertEqual(got, [])
-        self.assertIn("leakwatchd: watching with 1 rules", text)
+        self.assertIn("leakwatchd: watching with 1 rule,", text)
 
 
 if __name__ == "__main__":
