@@ -23,7 +23,7 @@ CC          ?= cc
 PKG_CONFIG  ?= pkg-config
 WERROR      ?= -Werror
 
-PKGS        := libsystemd libproc2 sqlite3 json-c inih
+PKGS        := libsystemd libproc2 sqlite3 json-c inih libmicrohttpd
 PKG_CFLAGS  := $(shell $(PKG_CONFIG) --cflags $(PKGS))
 PKG_LIBS    := $(shell $(PKG_CONFIG) --libs $(PKGS))
 CMOCKA_LIBS := $(shell $(PKG_CONFIG) --libs cmocka)

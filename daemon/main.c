@@ -19,6 +19,7 @@
 #include "cgroup.h"
 #include "config.h"
 #include "engine.h"
+#include "export.h"
 #include "hook.h"
 #include "host.h"
 #include "log.h"
@@ -77,6 +78,7 @@ struct daemon {
         struct sampler *sampler;
         struct engine *engine;
         struct hooks *hooks;
+        struct export *export;          /* Prometheus metrics; NULL if they failed to start */
         int cgroup_root;
 
         /* Wall-clock anchor: timestamps are anchor + monotonic elapsed, so a clock step
@@ -451,6 +453,7 @@ static int on_timer(sd_event_source *s UNUSED, uint64_t usec UNUSED, void *userd
 
         run_once(d, started);
         schedule(d, started, now_usec(CLOCK_MONOTONIC));
+        export_tick(d->export, started, d->last_tick_cost);
         update_status(d, now_usec(CLOCK_MONOTONIC));
         return 0;
 }
@@ -847,6 +850,13 @@ static int setup(struct daemon *d)
                 log_warning("cannot resume the previous run's processes: %s", store_errmsg(d->store));
         (void)engine_finish_resume(d->engine, wall_ms(d, mono));
 
+        /* Metrics are for others to read: without them the watching goes on. */
+        r = export_new(&(struct export_env){ .event = d->event, .cfg = &d->cfg, .sampler = d->sampler,
+                                             .engine = d->engine, .writer = d->writer, .store = d->store },
+                       &d->export, err, sizeof(err));
+        if (r < 0)
+                log_error("metrics: %s; watching goes on without them", err);
+
         d->next_tick = mono;
         d->next_fold = mono + MIN(usec_of(d->cfg->interval) * FOLD_TICKS, FOLD_MAX_USEC);
         d->next_maintain = mono;
@@ -871,6 +881,7 @@ static void teardown(struct daemon *d)
                         d->exit_code = EXIT_FAILURE;
                 }
         }
+        export_free(d->export);
         sd_event_source_unref(d->timer);
         sampler_free(d->sampler);
         engine_free(d->engine);
