@@ -5,6 +5,7 @@
 #   make check-asan   the same tests built with AddressSanitizer and UBSan
 #   make check-valgrind  the unit tests under valgrind (leaks and descriptors)
 #   make bench        benchmarks; prints figures
+#   make bench-metrics  the cost of a metrics scrape with 1,000 watched processes
 #   make install      honours PREFIX and DESTDIR
 #
 # Variables: BUILD (output directory), SAN=1 (sanitizers), WERROR= (to drop -Werror).
@@ -62,7 +63,7 @@ UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 PROGRAMS   := $(BUILD)/leakwatchd $(if $(wildcard client/main.c),$(BUILD)/leakwatch)
 TEST_HELPERS := $(patsubst tests/workloads/%.c,$(BUILD)/tests/workloads/%,$(wildcard tests/workloads/*.c))
 
-.PHONY: all test unit integration check-asan check-valgrind bench install clean
+.PHONY: all test unit integration check-asan check-valgrind bench bench-metrics install clean
 all: $(PROGRAMS)
 
 # V=1 shows the full commands.
@@ -121,6 +122,14 @@ check-valgrind: $(UNIT_BIN) $(PROGRAMS)
 
 bench: $(PROGRAMS) $(TEST_HELPERS)
 	@BUILD=$(BUILD) sh bench/run.sh
+
+# What one Prometheus scrape costs with 1,000 watched processes (docs/performance.md).
+$(BUILD)/bench/metrics-scrape: bench/metrics-scrape.c $(DAEMON_OBJ) $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(CPPFLAGS) -Idaemon $(CFLAGS) -o $@ $(filter %.c %.o,$^) $(LDFLAGS) $(LDLIBS)
+
+bench-metrics: $(BUILD)/bench/metrics-scrape
+	@$(BUILD)/bench/metrics-scrape
 
 install: $(PROGRAMS)
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR)
