@@ -128,8 +128,9 @@ $(BUILD)/bench/metrics-scrape: bench/metrics-scrape.c $(DAEMON_OBJ) $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(CPPFLAGS) -Idaemon $(CFLAGS) -o $@ $(filter %.c %.o,$^) $(LDFLAGS) $(LDLIBS)
 
-bench-metrics: $(BUILD)/bench/metrics-scrape
+bench-metrics: $(BUILD)/bench/metrics-scrape $(PROGRAMS) $(TEST_HELPERS)
 	@$(BUILD)/bench/metrics-scrape
+	@BUILD=$(BUILD) python3 bench/metrics-daemon.py
 
 install: $(PROGRAMS)
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR)
