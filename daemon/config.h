@@ -149,7 +149,7 @@ struct config {
         char *metrics_textfile;         /* metrics-textfile = PATH.prom: node_exporter's
                                          * textfile collector; NULL: off */
         double metrics_textfile_interval;       /* metrics-textfile-interval = DURATION */
-        uint64_t metrics_max_series;    /* metrics-max-series = N: per-process series */
+        uint64_t metrics_max_series;    /* metrics-max-series = N: process-group series */
         bool metrics_pid_label;         /* metrics-pid-label = yes: a series per process */
         struct hook_cfg hooks[HOOKS_MAX];       /* global hooks: run for every rule;
                                                  * accumulate across files */

@@ -266,6 +266,23 @@ class TestPrometheus(Case):
         self.assertEqual(d.stop(), 0, d.output())
         self.assertEqual(os.listdir(outdir), [], "the file (and any temporary one) must be gone after a clean stop")
 
+    def test_port_taken(self):
+        """An address that cannot be bound is logged, and the daemon goes on watching
+        without metrics rather than stopping."""
+        with socket.socket() as taken:
+            taken.bind(("127.0.0.1", 0))
+            taken.listen(1)
+            conf = os.path.join(self.tmp, "lw.conf")
+            with open(conf, "w") as f:
+                f.write("[daemon]\ninterval = 0.2\nmetrics-listen = 127.0.0.1:%d\n[rule none]\nname = lw-none\n"
+                        % taken.getsockname()[1])
+            d = self.daemon("--config", conf)
+            d.wait_log("watching with 1 rules")
+            self.assertIn("metrics: cannot listen on 127.0.0.1:%d: Address already in use; watching goes on "
+                          "without them" % taken.getsockname()[1], d.output())
+            self.assertTrue(d.alive())
+            self.assertEqual(d.stop(), 0, d.output())
+
     def test_socket_activation(self):
         """Under systemd-socket-activate, which binds the port and passes it named
         "metrics": the daemon serves that socket, with no metrics-listen set."""
