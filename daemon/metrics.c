@@ -184,7 +184,8 @@ static void put_i64(struct out *o, int64_t v)
 }
 
 /* The spellings both formats share for the special values; otherwise the shortest of
- * %.15g and %.17g that reads back as the same double. */
+ * %.15g and %.17g that reads back as the same double. The daemon never calls
+ * setlocale(), so the decimal point is always '.', as both formats require. */
 static void put_double(struct out *o, double v)
 {
         char tmp[32];
