@@ -19,6 +19,7 @@
 #include "config.h"
 #include "control.h"
 #include "engine.h"
+#include "export.h"
 #include "hook.h"
 #include "host.h"
 #include "log.h"
@@ -80,6 +81,7 @@ struct daemon {
         struct hooks *hooks;
         struct control *control;
         usec_t started_mono;
+        struct export *export;          /* Prometheus metrics; NULL if they failed to start */
         int cgroup_root;
 
         /* Wall-clock anchor: timestamps are anchor + monotonic elapsed, so a clock step
@@ -472,6 +474,7 @@ static int on_timer(sd_event_source *s UNUSED, uint64_t usec UNUSED, void *userd
 
         run_once(d, started);
         schedule(d, started, now_usec(CLOCK_MONOTONIC));
+        export_tick(d->export, started, d->last_tick_cost);
         update_status(d, now_usec(CLOCK_MONOTONIC));
         return 0;
 }
@@ -1023,6 +1026,13 @@ static int setup(struct daemon *d)
                 log_warning("no control socket in %s: %s", d->cfg->runtime_dir, strerror(-r));
         d->started_mono = mono;
 
+        /* Metrics are for others to read: without them the watching goes on. */
+        r = export_new(&(struct export_env){ .event = d->event, .cfg = &d->cfg, .sampler = d->sampler,
+                                             .engine = d->engine, .writer = d->writer, .store = d->store },
+                       &d->export, err, sizeof(err));
+        if (r < 0)
+                log_error("metrics: %s; watching goes on without them", err);
+
         d->next_tick = mono;
         d->next_fold = mono + MIN(usec_of(d->cfg->interval) * FOLD_TICKS, FOLD_MAX_USEC);
         d->next_maintain = mono;
@@ -1048,6 +1058,7 @@ static void teardown(struct daemon *d)
                         d->exit_code = EXIT_FAILURE;
                 }
         }
+        export_free(d->export);
         sd_event_source_unref(d->timer);
         sampler_free(d->sampler);
         engine_free(d->engine);
