@@ -277,7 +277,7 @@ class TestPrometheus(Case):
                 f.write("[daemon]\ninterval = 0.2\nmetrics-listen = 127.0.0.1:%d\n[rule none]\nname = lw-none\n"
                         % taken.getsockname()[1])
             d = self.daemon("--config", conf)
-            d.wait_log("watching with 1 rules")
+            d.wait_log("watching with 1 rule,")
             self.assertIn("metrics: cannot listen on 127.0.0.1:%d: Address already in use; watching goes on "
                           "without them" % taken.getsockname()[1], d.output())
             self.assertTrue(d.alive())
