@@ -117,7 +117,7 @@ unit: $(UNIT_BIN)
 	@sh tests/run-unit.sh $(UNIT_BIN)
 
 integration: $(PROGRAMS) $(TEST_HELPERS)
-	@BUILD=$(BUILD) sh tests/run-integration.sh
+	@BUILD=$(BUILD) bash tests/run-integration.sh
 
 test: unit integration
 
