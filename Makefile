@@ -5,6 +5,8 @@
 #   make check-asan   the same tests built with AddressSanitizer and UBSan
 #   make check-valgrind  the unit tests under valgrind (leaks and descriptors)
 #   make bench        benchmarks; prints figures
+#   make bench-detect the scenario suite under the daemon: the detector against deriv()
+#                     and linear regression on real workloads (DETECT_WINDOW, DETECT_INTERVAL)
 #   make install      honours PREFIX and DESTDIR
 #
 # Variables: BUILD (output directory), SAN=1 (sanitizers), WERROR= (to drop -Werror).
@@ -62,7 +64,7 @@ UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 PROGRAMS   := $(BUILD)/leakwatchd $(if $(wildcard client/main.c),$(BUILD)/leakwatch)
 TEST_HELPERS := $(patsubst tests/workloads/%.c,$(BUILD)/tests/workloads/%,$(wildcard tests/workloads/*.c))
 
-.PHONY: all test unit integration check-asan check-valgrind bench install clean
+.PHONY: all test unit integration check-asan check-valgrind bench bench-detect install clean
 all: $(PROGRAMS)
 
 # V=1 shows the full commands.
@@ -121,6 +123,20 @@ check-valgrind: $(UNIT_BIN) $(PROGRAMS)
 
 bench: $(PROGRAMS) $(TEST_HELPERS)
 	@BUILD=$(BUILD) sh bench/run.sh
+
+# The scenario suite: every workload of tests/workloads at once under one leakwatchd,
+# then the detector and the simple slope rules replayed over what it stored
+# (docs/detector.md, "Scenario suite"). At a 2-minute window it takes about 11 minutes.
+DETECT_WINDOW   ?= 2m
+DETECT_INTERVAL ?= 0.5
+
+$(BUILD)/bench/replay: bench/replay.c $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -o $@ $(filter %.c %.o,$^) $(LDFLAGS) $(LDLIBS)
+
+bench-detect: $(PROGRAMS) $(TEST_HELPERS) $(BUILD)/bench/replay
+	@python3 tests/scenarios/bench_detect.py --build $(BUILD) --window $(DETECT_WINDOW) --interval $(DETECT_INTERVAL)
 
 install: $(PROGRAMS)
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR)
