@@ -9,14 +9,14 @@
  *
  * Every time scale is a fraction of --window (the detector's window, default 120 s) and
  * every rate is bytes per window, so one suite runs at any window. The program holds a
- * base of BASE_BYTES (a mid-sized service), exits 0 after --duration seconds (default
- * five windows) or on SIGTERM, and never holds more than about BASE_BYTES plus
- * 2 x LEAK_PER_WINDOW x duration/window (the sawtooth and churn add transient peaks
- * of at most SAW_BYTES + CHURN_MAX). --name sets the process name (default
+ * base of BASE_BYTES (a mid-sized service; idle holds nothing) and exits 0 after
+ * --duration seconds (default five windows) or on SIGTERM. What it adds is bounded:
+ * leaks stop at LEAK_MAX, the cache at 24 MiB, the fragmented heap at about twice
+ * FRAG_LIVE_MAX, the mapping at MAP_BYTES, and the sawtooth and churn add transient
+ * peaks of at most SAW_BYTES + CHURN_MAX. --name sets the process name (default
  * "lw-" NAME); --tag is ignored: it puts a word in the command line for a rule to
  * select the run by. --dir is where mapfile creates (and at once unlinks) its file. */
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <malloc.h>
 #include <math.h>
@@ -40,6 +40,9 @@
  * the detector's minimum growth (max(1 MiB, 5% of the level)) even at its lower
  * confidence bound, and slow enough that five windows stay under 100 MiB. */
 #define LEAK_PER_WINDOW (8 * 1024 * 1024)
+/* No leak goes past 1 GiB: the suite's leak 40 MiB in five windows, and a mistyped
+ * --duration must not take the machine down. */
+#define LEAK_MAX (1024.0 * 1024 * 1024)
 /* A garbage collector's sawtooth: garbage piles up to 24 MiB (75% of the base) and is
  * freed at once, 16 times a window — cycles of 1.5 detector buckets, which the floor of
  * each bucket (or of a block of three) does not see. */
@@ -55,8 +58,8 @@
  * the memory at once, as a compacting collector's heap would. */
 #define RECORD_BYTES 4096
 #define CHUNK_BYTES (256 * 1024)
-/* The tick: 10 per second is finer than any sampling interval the daemon allows a
- * one-minute window (10 samples per window at least). */
+/* The tick: 10 a second, finer than the sampling interval of any run of the suite
+ * (0.25 s at its shortest window), so every sample sees the shape as it is then. */
 #define TICK_NS 100000000L
 
 enum shape {
@@ -129,9 +132,12 @@ static void *touched(size_t n, int fill)
         return p;
 }
 
-/* Leaks records until `target` bytes have leaked in all: the pointers are dropped. */
+/* Leaks records until `target` bytes (at most LEAK_MAX) have leaked in all: the
+ * pointers are dropped. */
 static void leak_to(double *leaked, double target)
 {
+        if (target > LEAK_MAX)
+                target = LEAK_MAX;
         while (*leaked + RECORD_BYTES <= target) {
                 (void)touched(RECORD_BYTES, 0x5a);
                 *leaked += RECORD_BYTES;
@@ -313,12 +319,11 @@ int main(int argc, char **argv)
                 { "tag", required_argument, NULL, 'T' },
                 {}
         };
-        /* A window from 1 s (quick manual runs) to a day; a run of at most a week. */
         double W = 120, duration = -1, seed = 1;
         const char *name = NULL, *dir = "/tmp";
         char comm[16];
         int shape = -1, c;
-        double t0, t, leaked = 0, base_leaked = 0, next_burst, burst_end = -1;
+        double t0, t, leaked = 0, burst_due = 0, next_burst, burst_end = -1;
         struct garbage g = { .n = 0 };
         struct frag f = { 0 };
         struct mapped m = { 0 };
@@ -327,6 +332,7 @@ int main(int argc, char **argv)
         while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
                 switch (c) {
                 case 'w':
+                        /* From 1 s (a quick look at a shape) to a day; runs of a week. */
                         if (parse_double(optarg, 1, 86400, &W) < 0) {
                                 fprintf(stderr, "shape: bad --window '%s'\n", optarg);
                                 return 2;
@@ -368,9 +374,9 @@ int main(int argc, char **argv)
         prctl(PR_SET_NAME, name ? name : comm);
         signal(SIGTERM, on_term);
         signal(SIGINT, on_term);
-        /* A fixed threshold (setting it turns off glibc's dynamic one, which moves up
-         * after the first free of a large chunk): chunks and churn buffers stay mmap'ed
-         * and return to the kernel when freed, in every run alike. */
+        /* glibc's default threshold, fixed (setting it turns off the dynamic one, which
+         * moves up after the first free of a large chunk): chunks and churn buffers stay
+         * mmap'ed and return to the kernel when freed, in every run alike. */
         mallopt(M_MMAP_THRESHOLD, 128 * 1024);
 
         t0 = now_s();
@@ -438,8 +444,8 @@ int main(int argc, char **argv)
                         /* Under load the leak runs at three times the mean rate: the mean
                          * over bursts and pauses is the same 8 MiB a window. */
                         if (burst_end >= 0) {
-                                base_leaked += 3 * rate * 0.1;
-                                leak_to(&leaked, base_leaked);
+                                burst_due += 3 * rate * TICK_NS / 1e9;
+                                leak_to(&leaked, burst_due);
                                 churn(0.9);
                         } else {
                                 churn(0.1);
