@@ -34,7 +34,8 @@ class TestScenarios(unittest.TestCase):
             run.wait()
             alerts = run.daemon_alerts()
             result = sc.score(run.scenarios, WINDOW, alerts)
-            detail = "alerts (metric, seconds after start): %r\n%s" % (alerts, run.daemon_output()[-4000:])
+            detail = "alerts (metric, seconds after start): %r; %d verdicts stored\n%s" % (
+                alerts, run.daemon_verdicts(), run.daemon_output()[-4000:])
             self.assertEqual(result["missed"], [], "leaks without an alert; " + detail)
             self.assertEqual(result["false"], [], "false alarms; " + detail)
             self.assertEqual(len(result["caught"]), sum(1 for s in run.scenarios if s.expect))

@@ -118,6 +118,14 @@ def main():
         line("precision", lambda r: "-" if r["precision"] is None else "%.2f" % r["precision"])
         line("median time to detect", lambda r: sc.fmt_s(r["median_ttd"]))
         line("slowest detection", lambda r: sc.fmt_s(max(r["ttd"])) if r["ttd"] else "-")
+        for key, label in (("daemon", "leakwatchd"), ("leakwatch", "replayed detector")):
+            r = scores[key]
+            if key == "daemon" and verdicts == 0:
+                continue
+            met = (not r["missed"] and not r["false"] and len(r["false"]) < len(scores["deriv"]["false"])
+                   and len(r["false"]) < len(scores["linreg"]["false"]))
+            print("aim for the %s (every leak caught, no false alarm, fewer than both slope rules): %s"
+                  % (label, "met" if met else "NOT met"))
         if verdicts == 0:
             print("\nleakwatchd recorded no verdict at all: this build has no detection engine, so its "
                   "column is empty;\nthe replay column is lib/detect over the same stored series.")
