@@ -144,6 +144,8 @@ class Run:
         return [PYTHON, PYSHAPE, sc.shape] + common
 
     def start(self):
+        if os.path.exists(self.db):
+            raise RuntimeError("%s exists: each run needs a directory of its own" % self.db)
         # Under `make check-asan` the C workloads are built with AddressSanitizer: its
         # quarantine would hold freed memory back (the sawtooth would look like growth)
         # and its leak check would fail the leaks' exit. The workloads are what is
