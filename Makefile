@@ -126,7 +126,7 @@ bench: $(PROGRAMS) $(TEST_HELPERS)
 
 # The scenario suite: every workload of tests/workloads at once under one leakwatchd,
 # then the detector and the simple slope rules replayed over what it stored
-# (docs/detector.md, "Scenario suite"). At a 2-minute window it takes about 11 minutes.
+# (docs/detector.md, "Scenario suite"). At a 2-minute window it takes about 10 minutes.
 DETECT_WINDOW   ?= 2m
 DETECT_INTERVAL ?= 0.5
 
