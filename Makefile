@@ -6,6 +6,8 @@
 #   make check-valgrind  the unit tests under valgrind (leaks and descriptors)
 #   make bench        benchmarks; prints figures
 #   make bench-metrics  the cost of a metrics scrape with 1,000 watched processes
+#   make bench-detect the scenario suite under the daemon: the detector against deriv()
+#                     and linear regression on real workloads (DETECT_WINDOW, DETECT_INTERVAL)
 #   make install      honours PREFIX and DESTDIR; make uninstall undoes it
 #
 # Variables: BUILD (output directory), SAN=1 (sanitizers), WERROR= (to drop -Werror).
@@ -67,7 +69,8 @@ UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 PROGRAMS   := $(BUILD)/leakwatchd $(if $(wildcard client/main.c),$(BUILD)/leakwatch)
 TEST_HELPERS := $(patsubst tests/workloads/%.c,$(BUILD)/tests/workloads/%,$(wildcard tests/workloads/*.c))
 
-.PHONY: all test unit integration check-asan check-valgrind bench bench-client bench-metrics install uninstall clean FORCE
+.PHONY: all test unit integration check-asan check-valgrind bench bench-client bench-metrics bench-detect \
+        install uninstall clean FORCE
 all: $(PROGRAMS) $(BUILD)/leakwatchd.service
 
 # V=1 shows the full commands.
@@ -129,6 +132,20 @@ check-valgrind: $(UNIT_BIN) $(PROGRAMS)
 
 bench: $(PROGRAMS) $(TEST_HELPERS)
 	@BUILD=$(BUILD) sh bench/run.sh
+
+# The scenario suite: every workload of tests/workloads at once under one leakwatchd,
+# then the detector and the simple slope rules replayed over what it stored
+# (docs/detector.md, "Scenario suite"). At a 2-minute window it takes about 10 minutes.
+DETECT_WINDOW   ?= 2m
+DETECT_INTERVAL ?= 0.5
+
+$(BUILD)/bench/replay: bench/replay.c $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -o $@ $(filter %.c %.o,$^) $(LDFLAGS) $(LDLIBS)
+
+bench-detect: $(PROGRAMS) $(TEST_HELPERS) $(BUILD)/bench/replay
+	@python3 tests/scenarios/bench_detect.py --build $(BUILD) --window $(DETECT_WINDOW) --interval $(DETECT_INTERVAL)
 
 # What one Prometheus scrape costs with 1,000 watched processes (docs/performance.md).
 $(BUILD)/bench/metrics-scrape: bench/metrics-scrape.c $(DAEMON_OBJ) $(LIB_OBJ)
