@@ -241,6 +241,12 @@ int config_defaults(struct config *cfg)
                  * at about 25 series per process group that is 400 groups, more than a
                  * host usually runs, and the groups left out are the quiet ones. */
                 .metrics_max_series = 10000,
+                /* In-process agents report every 10 s by default; one report a second
+                 * per process leaves room for faster settings and for a Python agent
+                 * and an allocator probe in one process, and bounds what a process can
+                 * make the daemon do. */
+                .agent_socket = true,
+                .agent_interval = 1,
         };
         cfg->db_path = strdup(CONFIG_DEFAULT_DB);
         cfg->proc_root = strdup("/proc");
@@ -264,7 +270,8 @@ enum daemon_key {
         DK_RETENTION_MINUTE, DK_RETENTION_HOUR, DK_WINDOW, DK_LOG_LEVEL, DK_PROC_ROOT,
         DK_CGROUP_ROOT, DK_RUNTIME_DIR, DK_HOOK_TIMEOUT, DK_HOOK_MAX_RUNNING, DK_METRICS_LISTEN,
         DK_METRICS_TEXTFILE, DK_METRICS_TEXTFILE_INTERVAL, DK_METRICS_MAX_SERIES, DK_METRICS_PID_LABEL,
-        DK_HOOK, DK_ON_START, DK_ON_ESCALATE, DK_ON_END, DK__MAX
+        DK_HOOK, DK_ON_START, DK_ON_ESCALATE, DK_ON_END, DK_AGENT_SOCKET, DK_AGENT_INTERVAL,
+        DK__MAX
 };
 
 /* The window's bounds, for [daemon] and rules alike: under a minute there is no trend
@@ -347,6 +354,10 @@ static const struct key_def daemon_keys[DK__MAX] = {
         [DK_ON_START] = { "on-start", V_HOOK, 0, 0, 0, 0, NULL, HOOK_ON_START },
         [DK_ON_ESCALATE] = { "on-escalate", V_HOOK, 0, 0, 0, 0, NULL, HOOK_ON_ESCALATE },
         [DK_ON_END] = { "on-end", V_HOOK, 0, 0, 0, 0, NULL, HOOK_ON_END },
+        [DK_AGENT_SOCKET] = { "agent-socket", V_BOOL, FIELD(agent_socket), 0, 0, NULL, 0 },
+        /* 100 ms is ten times faster than any agent needs to report; an hour still
+         * gives a long window a few reports. */
+        [DK_AGENT_INTERVAL] = { "agent-interval", V_DURATION, FIELD(agent_interval), 0.1, 3600, "100ms..1h", 0 },
 };
 
 enum rule_key {

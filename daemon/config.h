@@ -144,6 +144,9 @@ struct config {
         char *proc_root;                /* proc-root = PATH (tests) */
         char *cgroup_root;              /* cgroup-root = PATH: the cgroup2 mount (tests) */
         char *runtime_dir;              /* runtime-dir = PATH: control and agent sockets */
+        bool agent_socket;              /* agent-socket = yes|no: listen for in-process agents */
+        double agent_interval;          /* agent-interval = DURATION: one report per process per
+                                         * this long on average; faster ones are dropped */
         double hook_timeout;            /* hook-timeout = DURATION: then SIGTERM, then SIGKILL */
         unsigned hook_max_running;      /* hook-max-running = N: concurrent hooks */
         char *metrics_listen;           /* metrics-listen = ADDRESS:PORT: the HTTP endpoint;

@@ -15,6 +15,7 @@
 #include <sys/resource.h>
 #include <systemd/sd-event.h>
 
+#include "agent.h"
 #include "cgroup.h"
 #include "config.h"
 #include "control.h"
@@ -82,6 +83,7 @@ struct daemon {
         struct control *control;
         usec_t started_mono;
         struct export *export;          /* Prometheus metrics; NULL if they failed to start */
+        struct agent *agent;            /* NULL: agent-socket = no, or it failed */
         int cgroup_root;
 
         /* Wall-clock anchor: timestamps are anchor + monotonic elapsed, so a clock step
@@ -543,6 +545,7 @@ static int reload(struct daemon *d)
         if (r < 0)
                 log_error("reload: detection keeps the old parameters: %s", strerror(-r));
         hooks_set_limits(d->hooks, usec_of(cfg->hook_timeout), cfg->hook_max_running);
+        agent_reconfigure(d->agent, cfg);
         if (cfg->max_db_size != d->cfg->max_db_size) {
                 r = store_set_size_limit(d->store, (int64_t)cfg->max_db_size);
                 if (r < 0)
@@ -1025,6 +1028,17 @@ static int setup(struct daemon *d)
         if (r < 0)
                 log_warning("no control socket in %s: %s", d->cfg->runtime_dir, strerror(-r));
         d->started_mono = mono;
+        if (d->cfg->agent_socket) {
+                struct agent_env aenv = { .event = d->event, .runtime_dir = d->cfg->runtime_dir, .sampler = d->sampler,
+                                          .writer = d->writer, .anchor_real_ms = d->anchor_real_ms,
+                                          .anchor_mono = d->anchor_mono };
+
+                /* Agents only add detail to alerts: the daemon runs on without them. */
+                r = agent_new(&aenv, d->cfg, &d->agent);
+                if (r < 0)
+                        log_warning("cannot listen for in-process agents in %s: %s; running without them",
+                                    d->cfg->runtime_dir, strerror(-r));
+        }
 
         /* Metrics are for others to read: without them the watching goes on. */
         r = export_new(&(struct export_env){ .event = d->event, .cfg = &d->cfg, .sampler = d->sampler,
@@ -1060,6 +1074,7 @@ static void teardown(struct daemon *d)
         }
         export_free(d->export);
         sd_event_source_unref(d->timer);
+        agent_free(d->agent);
         sampler_free(d->sampler);
         engine_free(d->engine);
         sd_event_unref(d->event);
