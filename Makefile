@@ -18,6 +18,7 @@ BINDIR      ?= $(PREFIX)/bin
 SBINDIR     ?= $(PREFIX)/sbin
 MANDIR      ?= $(PREFIX)/share/man
 DATADIR     ?= $(PREFIX)/share
+LIBDIR      ?= $(PREFIX)/lib
 SYSCONFDIR  ?= /etc
 DESTDIR     ?=
 # systemd's own directories, whatever PREFIX is: systemd looks for units there.
@@ -238,6 +239,37 @@ uninstall:
 		$(DESTDIR)$(SYSCONFDIR)/leakwatch/conf.d $(DESTDIR)$(SYSCONFDIR)/leakwatch; do \
 		rmdir "$$d" 2>/dev/null || true; \
 	done
+
+# ---- in-process agents (docs/agents.md) ----
+#
+# The allocator probe is preloaded into other programs: it is built without the
+# sanitizers (an ASan library cannot be preloaded into a program built without ASan)
+# and links nothing of ours.
+PROBE        := $(BUILD)/libleakwatch-probe.so
+PROBE_CFLAGS := -std=gnu11 $(OPT) $(WARN) -fPIC -fstack-protector-strong -fvisibility=hidden \
+                -D_GNU_SOURCE -D_FORTIFY_SOURCE=2
+AGENT_PY     := agents/python/leakwatch_agent.py agents/python/sitecustomize.py
+
+.PHONY: install-agents bench-agents
+all: $(PROBE)
+integration: $(PROBE)
+
+$(PROBE): agents/probe/leakwatch-probe.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $@")
+	$(Q)$(CC) $(PROBE_CFLAGS) -shared -pthread -Wl,-z,relro -Wl,-z,now -Wl,--as-needed -o $@ $<
+
+# `leakwatch run` finds both here: the probe for LD_PRELOAD, the Python directory for
+# PYTHONPATH (docs/agents.md, "Loading the agents").
+install: install-agents
+install-agents: $(PROBE)
+	install -d $(DESTDIR)$(LIBDIR)/leakwatch/python
+	install -m 0644 $(PROBE) $(DESTDIR)$(LIBDIR)/leakwatch/libleakwatch-probe.so
+	install -m 0644 $(AGENT_PY) $(DESTDIR)$(LIBDIR)/leakwatch/python/
+
+# The agents' cost, side by side with and without (docs/performance.md).
+bench-agents: $(PROBE) $(TEST_HELPERS)
+	@BUILD=$(BUILD) python3 bench/agents.py
 
 clean:
 	rm -rf build build-asan
