@@ -254,7 +254,7 @@ int agent_parse(const char *buf, size_t len, struct store_agent_sample *ret, con
 {
         char text[AGENT_MSG_MAX + 1];
         struct store_agent_sample a;
-        unsigned seen = 0, lines = 0;
+        unsigned seen = 0;
         char *p;
 
         if (len > AGENT_MSG_MAX)
@@ -270,9 +270,9 @@ int agent_parse(const char *buf, size_t len, struct store_agent_sample *ret, con
                 char *nl = strchr(p, '\n');
                 int r;
 
+                /* Every key but type may come once, and types are capped: a report has
+                 * at most 28 lines, whatever its length. */
                 *nl = '\0';
-                if (++lines > AGENT_LINES_MAX)
-                        return bad(ret_why, "too many lines");
                 r = parse_line(p, &a, &seen, ret_why);
                 if (r < 0)
                         return r;

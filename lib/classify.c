@@ -14,6 +14,11 @@
  * by its own size, which is what the alert is about. */
 #define PY_FLAT_REL 0.02
 #define PY_FLAT_BLOCKS 1000.0
+/* ...and Python's growth explains the alert only if it could account for a quarter of
+ * it, at the bytes of anonymous memory per allocated block at the start of the window
+ * (an overestimate, as the interpreter's own memory is counted in: the doubt goes to
+ * Python). A ctypes program keeping its pointers in a list grows blocks, not bytes. */
+#define PY_SHARE 0.25
 /* With tracemalloc on, Python's heap counts as flat while its traced bytes grow by less
  * than a tenth of what the detector saw: the rest of the growth is not Python's. */
 #define TRACED_SHARE 0.1
@@ -29,8 +34,8 @@
  * the anonymous memory the detector watches. */
 #define FILE_SHARE 2.0
 /* Types named in the sentence, and the smallest growth worth naming relative to the
- * largest: three keep the line short; a tenth leaves out the noise of sampled counts. */
-#define TYPES_SHOWN 3
+ * largest: four keep the line short; a tenth leaves out the noise of sampled counts. */
+#define TYPES_SHOWN 4
 #define TYPE_SHARE 0.1
 
 const char *const classify_class_name[CLASS__MAX] = {
@@ -69,10 +74,12 @@ static void floor_add(struct classify_floor *f, const struct classify_input *in,
         }
 }
 
-/* last - first; NAN unless both quarters had a value. */
+/* The growth over the whole window: the floors of the first and last quarters are
+ * three quarters of a window apart, so for steady growth their difference is 3/4 of it.
+ * NAN unless both quarters had a value. */
 static double growth_of(const struct classify_floor *f)
 {
-        return f->last - f->first;
+        return (f->last - f->first) * 4 / 3;
 }
 
 void classify_init(struct classify_input *in, double from, double to, bool fds, double growth)
@@ -205,12 +212,15 @@ static const char *size_words(double v, char *buf, size_t sz)
 
 /* ---- the rules ---- */
 
-/* The growth the alert is about: the detector's own number when it has one. */
+/* The growth the alert is about, measured like the agents' series (floors) so the two
+ * compare; the detector's own number when the samples do not cover the window. */
 static double outside_growth(const struct classify_input *in)
 {
         double g = growth_of(&in->anon) + (isfinite(growth_of(&in->swap)) ? growth_of(&in->swap) : 0);
 
-        return isfinite(in->growth) && in->growth > 0 ? in->growth : g;
+        if (in->fds)
+                g = growth_of(&in->nfds);
+        return isfinite(g) && g > 0 ? g : in->growth;
 }
 
 static bool agent_covers(unsigned reports, const struct classify_floor *f)
@@ -221,13 +231,16 @@ static bool agent_covers(unsigned reports, const struct classify_floor *f)
 /* Python's heap: 1 growing, 0 flat, -1 unknown. */
 static int python_growing(const struct classify_input *in, double g)
 {
-        double b = growth_of(&in->blocks);
+        double b = growth_of(&in->blocks), per_block;
 
         if (!agent_covers(in->py_reports, &in->blocks))
                 return -1;
         if (isfinite(growth_of(&in->traced)) && isfinite(g) && g > 0)
                 return growth_of(&in->traced) >= TRACED_SHARE * g;
-        return b >= MAX(PY_FLAT_REL * in->blocks.first, PY_FLAT_BLOCKS);
+        if (b < MAX(PY_FLAT_REL * in->blocks.first, PY_FLAT_BLOCKS))
+                return 0;
+        per_block = in->blocks.first > 0 ? in->anon.first / in->blocks.first : NAN;
+        return !(isfinite(per_block) && isfinite(g) && g > 0 && b * per_block < PY_SHARE * g);
 }
 
 struct type_growth {
