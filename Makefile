@@ -268,8 +268,12 @@ install-agents: $(PROBE)
 	install -m 0644 $(AGENT_PY) $(DESTDIR)$(LIBDIR)/leakwatch/python/
 
 # The agents' cost, side by side with and without (docs/performance.md).
-bench-agents: $(PROBE) $(TEST_HELPERS)
+bench-agents: $(PROBE) $(BUILD)/bench/agents-malloc
 	@BUILD=$(BUILD) python3 bench/agents.py
+
+$(BUILD)/bench/agents-malloc: bench/agents-malloc.c
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LDFLAGS)
 
 clean:
 	rm -rf build build-asan

@@ -32,8 +32,9 @@
 /* Datagrams read per wake-up before the event loop gets its turn (a tick may be due). */
 #define AGENT_BATCH 64
 /* All senders together: 2000 datagrams a second is 200 processes at the fastest
- * allowed interval of 0.1 s... and some 4 ms of the daemon's CPU a second at the
- * ~2 us a datagram costs (bench-agents). Past it the socket is paused this long. */
+ * allowed agent-interval (100 ms), and a bound on the daemon's CPU spent on them
+ * whatever any number of local processes send. Past it the socket is paused this long
+ * (the kernel's queue then refuses senders, who drop their report). */
 #define AGENT_GLOBAL_RATE 2000.0
 #define AGENT_PAUSE_USEC (100 * USEC_PER_MSEC)
 /* Messages about dropped or malformed reports: at most one per this interval. */
