@@ -379,6 +379,7 @@ static void test_datagrams_through_the_socket(void **state)
         char big[AGENT_MSG_MAX + 100];
         int fd, pipefd[2], before;
 
+        memset(&ctl, 0, sizeof(ctl));
         snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", f->sock);
         fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
         assert_true(fd >= 0);
