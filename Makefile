@@ -262,6 +262,7 @@ $(PROBE): agents/probe/leakwatch-probe.c
 # `leakwatch run` finds both here: the probe for LD_PRELOAD, the Python directory for
 # PYTHONPATH (docs/agents.md, "Loading the agents").
 install: install-agents
+INSTALLED += $(LIBDIR)/leakwatch/libleakwatch-probe.so $(addprefix $(LIBDIR)/leakwatch/python/,$(notdir $(AGENT_PY)))
 install-agents: $(PROBE)
 	install -d $(DESTDIR)$(LIBDIR)/leakwatch/python
 	install -m 0644 $(PROBE) $(DESTDIR)$(LIBDIR)/leakwatch/libleakwatch-probe.so
