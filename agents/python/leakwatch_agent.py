@@ -42,8 +42,9 @@ SOCKET = "/run/leakwatch/agent.sock"
 # Every 10 s: a leak that matters takes minutes to show, and the daemon's default
 # window is hours; the reports themselves cost microseconds without a count.
 INTERVAL = 10.0
-# Object counts may take 1% of the program's time, averaged: a count of a heap of a
-# million objects takes some 0.1 s (docs/performance.md), so it then runs every 10 s.
+# Object counts may take 1% of the time the agent has run, in total: a count of a heap
+# of a million tracked objects takes some 0.1 s (docs/performance.md), so it then
+# runs every 10 s at most, and not before the program has run 10 s.
 BUDGET = 0.01
 # Types sent per report (the daemon keeps at most 16).
 TOP_TYPES = 16
@@ -166,7 +167,8 @@ class _Agent:
         self.stopping = threading.Event()
         self.sock = None
         self.failures = 0
-        self.next_count = 0.0
+        self.started = time.monotonic()
+        self.spent = 0.0                # seconds spent counting objects
         self.thread = None
 
     def start(self):
@@ -195,21 +197,21 @@ class _Agent:
         if not self._present():
             return
         now = time.monotonic()
-        count = False
-        if now >= self.next_count:
-            # The count's cost grows with the heap: predicted from the last one (per
-            # allocated block), it must fit the stall bound, or it waits for a smaller heap.
-            blocks = sys.getallocatedblocks()
-            count = self.cost_per_block * blocks <= self.max_stall
-            if not count:
-                self.next_count = now + self.interval
+        # The count's cost grows with the heap: predicted from the last one (per
+        # allocated block). It is made only if it fits the stall bound, and if all the
+        # counting so far, this one included, stays within the budget of the time the
+        # agent has run: a short program is not charged a count up front.
+        blocks = sys.getallocatedblocks()
+        predicted = self.cost_per_block * blocks
+        # Unused budget is not saved up beyond one count: no burst of counts later.
+        self.spent = max(self.spent, self.budget * (now - self.started) - self.max_stall)
+        count = predicted <= self.max_stall and self.spent + predicted <= self.budget * (now - self.started)
         t0 = time.perf_counter()
         data = report(count=count)
         if count:
-            # The next count waits until the time spent counting is within budget.
             cost = time.perf_counter() - t0
+            self.spent += cost
             self.cost_per_block = cost / max(blocks, 1)
-            self.next_count = time.monotonic() + cost / self.budget
         self._send(data)
 
     def _run(self):
