@@ -390,7 +390,8 @@ static void refresh(struct agent *a, usec_t now)
                 free(s.w);
                 return;         /* keep the old set */
         }
-        qsort(s.w, s.n, sizeof(*s.w), cmp_watched);
+        if (s.n > 1)
+                qsort(s.w, s.n, sizeof(*s.w), cmp_watched);
         for (size_t i = 0; i < s.n; i++) {
                 struct watched *old = find(a->w, a->n_w, s.w[i].pid);
 
