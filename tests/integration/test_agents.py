@@ -180,3 +180,21 @@ time.sleep(30)
         p = subprocess.run([PYTHON, "-c", "import time, leakwatch_agent; time.sleep(1.5); print('done')"],
                            env=env, capture_output=True, timeout=60)
         self.assertEqual((p.returncode, p.stdout, p.stderr), (0, b"done\n", b""))
+
+    def test_sitecustomize_loads_the_agent_and_chains(self):
+        # The loader `leakwatch run` relies on: the agent is loaded when asked for, and
+        # a sitecustomize it shadows (Debian ships one) still runs.
+        other = os.path.join(self.tmp, "other")
+        os.makedirs(other)
+        with open(os.path.join(other, "sitecustomize.py"), "w") as f:
+            f.write("import builtins\nbuiltins.OTHER_SITECUSTOMIZE = True\n")
+        probe = ("import sys, builtins, threading; print('leakwatch_agent' in sys.modules, "
+                 "getattr(builtins, 'OTHER_SITECUSTOMIZE', False), "
+                 "any(t.name == 'leakwatch-agent' for t in threading.enumerate()))")
+        env = self.env()
+        env["PYTHONPATH"] = AGENT_DIR + ":" + other
+        p = subprocess.run([PYTHON, "-c", probe], env=env, capture_output=True, timeout=60)
+        self.assertEqual((p.stdout, p.stderr), (b"True True True\n", b""))
+        env["LEAKWATCH_AGENT"] = "0"
+        p = subprocess.run([PYTHON, "-c", probe], env=env, capture_output=True, timeout=60)
+        self.assertEqual((p.stdout, p.stderr), (b"False True False\n", b""))
