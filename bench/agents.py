@@ -102,6 +102,10 @@ def main():
                    LEAKWATCH_AGENT_INTERVAL=interval, LEAKWATCH_AGENT_BUDGET=budget)
         side_by_side("python agent, every %s s, budget %s" % (interval, budget), py, base, env)
     c = [os.path.join(BUILD, "bench", "agents-malloc")]
+    # Preloaded but told not to start (LEAKWATCH_AGENT=0): the cost of loading alone,
+    # without the probe's thread (which ends glibc's single-thread malloc shortcuts).
+    env = dict(base, LD_PRELOAD=os.path.join(BUILD, "libleakwatch-probe.so"), LEAKWATCH_AGENT="0")
+    side_by_side("malloc probe preloaded, not started", c, base, env)
     for interval in ("10", "0.1"):
         env = dict(base, LD_PRELOAD=os.path.join(BUILD, "libleakwatch-probe.so"), LEAKWATCH_PROBE_INTERVAL=interval)
         side_by_side("malloc probe, every %s s" % interval, c, base, env)
