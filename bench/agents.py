@@ -80,7 +80,8 @@ def side_by_side(label, argv, base_env, with_env):
         without.append(timed(argv, base_env))
         with_.append(timed(argv, with_env))
     a, b = statistics.median(without), statistics.median(with_)
-    print("| %s | %.3f | %.3f | %.3f |" % (label, a, b, b / a))
+    print("| %s | %.3f (%.3f-%.3f) | %.3f (%.3f-%.3f) | %.3f |" % (label, a, min(without), max(without), b,
+                                                            min(with_), max(with_), b / a))
 
 
 def main():
@@ -94,7 +95,7 @@ def main():
     base["LEAKWATCH_AGENT_SOCKET"] = path
 
     print("Runs: %d each, alternating; medians of CPU seconds (user + system).\n" % RUNS)
-    print("| workload | without | with | ratio |")
+    print("| workload | without: median (min-max) | with: median (min-max) | ratio of medians |")
     print("| --- | --- | --- | --- |")
     py = [PYTHON, "-c", PY_WORKLOAD]
     for interval, budget in (("10", "0.01"), ("1", "0.01"), ("1", "0.1")):
