@@ -274,7 +274,7 @@ bench-agents: $(PROBE) $(BUILD)/bench/agents-malloc
 
 $(BUILD)/bench/agents-malloc: bench/agents-malloc.c
 	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LDFLAGS)
+	$(Q)$(CC) $(WORKLOAD_CFLAGS) -o $@ $<
 
 clean:
 	rm -rf build build-asan
