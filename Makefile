@@ -262,11 +262,15 @@ $(PROBE): agents/probe/leakwatch-probe.c
 # `leakwatch run` finds both here: the probe for LD_PRELOAD, the Python directory for
 # PYTHONPATH (docs/agents.md, "Loading the agents").
 install: install-agents
-INSTALLED += $(LIBDIR)/leakwatch/libleakwatch-probe.so $(addprefix $(LIBDIR)/leakwatch/python/,$(notdir $(AGENT_PY)))
+INSTALLED += $(LIBDIR)/leakwatch/libleakwatch-probe.so $(addprefix $(LIBDIR)/leakwatch/python/,$(notdir $(AGENT_PY))) \
+             $(LIBDIR)/leakwatch/python/__pycache__/*.pyc
 install-agents: $(PROBE)
 	install -d $(DESTDIR)$(LIBDIR)/leakwatch/python
 	install -m 0644 $(PROBE) $(DESTDIR)$(LIBDIR)/leakwatch/libleakwatch-probe.so
 	install -m 0644 $(AGENT_PY) $(DESTDIR)$(LIBDIR)/leakwatch/python/
+	@# Compiled now: the programs that load the agent usually cannot write here, and
+	@# compiling it at every start would cost them some 8 ms (docs/performance.md).
+	-python3 -m compileall -q -d $(LIBDIR)/leakwatch/python $(DESTDIR)$(LIBDIR)/leakwatch/python
 
 # The agents' cost, side by side with and without (docs/performance.md).
 bench-agents: $(PROBE) $(BUILD)/bench/agents-malloc

@@ -92,6 +92,9 @@ def main():
     threading.Thread(target=drain, args=(sock,), daemon=True).start()
     base = dict(os.environ)
     base.pop("LD_PRELOAD", None)
+    # As installed: the agent compiled once (make install does it), not at every start.
+    base.pop("PYTHONDONTWRITEBYTECODE", None)
+    subprocess.run([PYTHON, "-m", "compileall", "-q", os.path.join(ROOT, "agents", "python")], check=True)
     base["LEAKWATCH_AGENT_SOCKET"] = path
 
     print("Runs: %d each, alternating; medians of CPU seconds (user + system).\n" % RUNS)

@@ -23,14 +23,12 @@ Environment:
 Standard library only; Python 3.8 or later.
 """
 
-import collections
+# Only what the interpreter has loaded anyway, and threading: socket, collections and
+# the rest are imported when first needed (a daemon is there, a count is due), so a
+# program that never reports pays almost nothing for the import (docs/performance.md).
 import errno
 import gc
-import itertools
-import operator
 import os
-import random
-import socket
 import stat
 import sys
 import threading
@@ -102,6 +100,10 @@ def count_types(referent_sample=REFERENT_SAMPLE):
     bytes, and containers holding only those, which gc does not track): the referents
     of every k-th tracked object, each counted once and scaled by k. Returns (objects,
     stride, Counter); stride is that k (1: the untracked counts are exact too)."""
+    import collections
+    import itertools
+    import operator
+
     objs = gc.get_objects()
     n = len(objs)
     counts = collections.Counter(map(type, objs))
@@ -182,6 +184,8 @@ class _Agent:
             return False
 
     def _send(self, data):
+        import socket
+
         if self.sock is None:
             self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
             self.sock.setblocking(False)
@@ -215,8 +219,9 @@ class _Agent:
         self._send(data)
 
     def _run(self):
-        # A random start spreads many processes' reports over the interval.
-        wait = random.uniform(0.1, 1.0) * self.interval
+        # A start spread over the interval by the pid (as good as random here, and no
+        # import): many processes started together do not report together.
+        wait = (0.1 + 0.9 * (os.getpid() * 2654435761 % 1000) / 1000) * self.interval
         while not self.stopping.wait(wait):
             wait = self.interval
             try:
