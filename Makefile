@@ -236,7 +236,9 @@ uninstall:
 	fi
 	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
 	@for d in $(DESTDIR)$(DATADIR)/leakwatch/hooks $(DESTDIR)$(DATADIR)/leakwatch \
-		$(DESTDIR)$(SYSCONFDIR)/leakwatch/conf.d $(DESTDIR)$(SYSCONFDIR)/leakwatch; do \
+		$(DESTDIR)$(SYSCONFDIR)/leakwatch/conf.d $(DESTDIR)$(SYSCONFDIR)/leakwatch \
+		$(DESTDIR)$(LIBDIR)/leakwatch/python/__pycache__ $(DESTDIR)$(LIBDIR)/leakwatch/python \
+		$(DESTDIR)$(LIBDIR)/leakwatch; do \
 		rmdir "$$d" 2>/dev/null || true; \
 	done
 

@@ -348,6 +348,15 @@ def expected_files(prefix="/usr/local"):
         section = name.rsplit(".", 1)[-1]
         if section in ("1", "5", "8"):
             files["%s/share/man/man%s/%s" % (prefix, section, name)] = 0o644
+    # The in-process agents (docs/agents.md), the Python ones compiled by the python3
+    # that make runs.
+    files[prefix + "/lib/leakwatch/libleakwatch-probe.so"] = 0o644
+    tag = subprocess.run(["python3", "-c", "import sys; print(sys.implementation.cache_tag)"],
+                         capture_output=True, text=True).stdout.strip()
+    for name in ("leakwatch_agent", "sitecustomize"):
+        files["%s/lib/leakwatch/python/%s.py" % (prefix, name)] = 0o644
+        if tag:
+            files["%s/lib/leakwatch/python/__pycache__/%s.%s.pyc" % (prefix, name, tag)] = 0o644
     hooks = os.path.join(ROOT, "hooks")
     if os.path.isdir(hooks):
         for name in os.listdir(hooks):
