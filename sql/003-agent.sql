@@ -1,8 +1,7 @@
--- leakwatch schema version 4: what in-process agents report from inside a watched
+-- leakwatch schema version 3: what in-process agents report from inside a watched
 -- process (docs/agents.md), and the kind of leak each alert was classified as.
 --
--- Numbered 004 so that 003 stays free for the client's indexes. Values are what the
--- agent reported: counts are counts, memory is bytes (not KiB: the allocator's numbers
+-- Values are what the agent reported: counts are counts, memory is bytes (not KiB: the allocator's numbers
 -- are exact, and these tables are small). NULL means "not reported".
 
 -- One report: from the Python agent (agent = 'python') or the allocator probe
