@@ -61,6 +61,10 @@ UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 PROGRAMS   := $(BUILD)/leakwatchd $(if $(wildcard client/main.c),$(BUILD)/leakwatch)
 TEST_HELPERS := $(patsubst tests/workloads/%.c,$(BUILD)/tests/workloads/%,$(wildcard tests/workloads/*.c))
+# bench/farm.c and bench/proc-floor.c stand alone (a floor must not share the daemon's
+# code); the others link every object but the mains, like the unit tests.
+BENCH_ALONE := $(BUILD)/bench/farm $(BUILD)/bench/proc-floor
+BENCH_BIN  := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
 
 .PHONY: all test unit integration check-asan check-valgrind bench install clean
 all: $(PROGRAMS)
@@ -105,6 +109,16 @@ $(BUILD)/tests/workloads/%: tests/workloads/%.c
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LDFLAGS) -lm
 
+$(BENCH_ALONE): $(BUILD)/bench/%: bench/%.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $@")
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LDFLAGS)
+
+$(filter-out $(BENCH_ALONE),$(BENCH_BIN)): $(BUILD)/bench/%: bench/%.c $(DAEMON_OBJ) $(CLIENT_OBJ) $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $@")
+	$(Q)$(CC) $(CPPFLAGS) -Idaemon -Itests/unit $(CFLAGS) -MMD -MP -o $@ $(filter %.c %.o,$^) $(LDFLAGS) $(LDLIBS)
+
 unit: $(UNIT_BIN)
 	@sh tests/run-unit.sh $(UNIT_BIN)
 
@@ -119,8 +133,9 @@ check-asan:
 check-valgrind: $(UNIT_BIN) $(PROGRAMS)
 	@VALGRIND=1 sh tests/run-unit.sh $(UNIT_BIN)
 
-bench: $(PROGRAMS) $(TEST_HELPERS)
-	@BUILD=$(BUILD) sh bench/run.sh
+# About ten minutes: each daemon measurement is a whole minute (see bench/run.py).
+bench: $(PROGRAMS) $(BENCH_BIN)
+	@BUILD=$(BUILD) python3 bench/run.py
 
 install: $(PROGRAMS)
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR)
