@@ -909,16 +909,13 @@ int proc_root_open(const char *path)
         return fd < 0 ? -errno : fd;
 }
 
-/* Reads fd from offset 0 into buf (bufsz - 1 bytes at most) and terminates it. A full
- * buffer is followed by a one-byte read to tell "exactly fits" from "cut". */
-static ssize_t read_whole(int fd, char *buf, size_t bufsz)
+/* Terminates the n bytes read from offset 0 into buf; a full buffer (bufsz - 1 bytes)
+ * is followed by a one-byte read to tell "exactly fits" from "cut". */
+static ssize_t finish_read(int fd, char *buf, size_t bufsz, ssize_t n)
 {
-        ssize_t n, probe;
+        ssize_t probe;
         char c;
 
-        n = pread_full(fd, buf, bufsz - 1, 0);
-        if (n < 0)
-                return n;
         buf[n] = '\0';
         if ((size_t)n < bufsz - 1)
                 return n;
@@ -928,6 +925,14 @@ static ssize_t read_whole(int fd, char *buf, size_t bufsz)
         if (probe < 0)
                 return -errno;
         return probe > 0 ? -E2BIG : n;
+}
+
+/* Reads fd from offset 0 until the buffer is full or the file ends. */
+static ssize_t read_whole(int fd, char *buf, size_t bufsz)
+{
+        ssize_t n = pread_full(fd, buf, bufsz - 1, 0);
+
+        return n < 0 ? n : finish_read(fd, buf, bufsz, n);
 }
 
 ssize_t proc_read_file(int dirfd, const char *name, char *buf, size_t bufsz)
@@ -944,9 +949,21 @@ ssize_t proc_read_file(int dirfd, const char *name, char *buf, size_t bufsz)
 
 ssize_t proc_pread(int fd, char *buf, size_t bufsz)
 {
+        ssize_t n;
+
         if (fd < 0 || !buf || bufsz == 0)
                 return -EINVAL;
-        return read_whole(fd, buf, bufsz);
+        /* One read, not read_whole()'s loop: stat and status are seq_files of a single
+         * record, which the kernel formats whole and hands out in one read as far as
+         * the buffer allows, so a shorter read is the end of the text. The loop's
+         * second read, which only sees that end, was a quarter of the system calls of
+         * a tick. A regular file (a fixture) ends at a short read as well. */
+        do
+                n = pread(fd, buf, bufsz - 1, 0);
+        while (n < 0 && errno == EINTR);
+        if (n < 0)
+                return -errno;
+        return finish_read(fd, buf, bufsz, n);
 }
 
 int proc_files_open(int rootfd, pid_t pid, struct proc_files *ret)

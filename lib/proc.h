@@ -162,7 +162,9 @@ int proc_root_open(const char *path);
  * process is gone). */
 ssize_t proc_read_file(int dirfd, const char *name, char *buf, size_t bufsz);
 
-/* Re-reads a kept-open /proc file from offset 0 with pread; same returns as above. */
+/* Re-reads a kept-open stat or status from offset 0 with one pread (the kernel formats
+ * these whole in every read, so a short read is their end); same returns as above.
+ * Not for files the kernel hands out in pieces (smaps, maps). */
 ssize_t proc_pread(int fd, char *buf, size_t bufsz);
 
 /* The files the sampler keeps open across ticks for one process. Kept descriptors of a
