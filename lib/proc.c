@@ -966,6 +966,13 @@ ssize_t proc_pread(int fd, char *buf, size_t bufsz)
         return finish_read(fd, buf, bufsz, n);
 }
 
+static bool on_procfs(int fd)
+{
+        struct statfs sfs;
+
+        return fstatfs(fd, &sfs) == 0 && sfs.f_type == PROC_SUPER_MAGIC;
+}
+
 int proc_files_open(int rootfd, pid_t pid, struct proc_files *ret)
 {
         struct proc_files f = PROC_FILES_INIT;
@@ -979,6 +986,7 @@ int proc_files_open(int rootfd, pid_t pid, struct proc_files *ret)
         f.dir = openat(rootfd, name, O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (f.dir < 0)
                 return -errno;
+        f.procfs = on_procfs(f.dir);
         f.stat = openat(f.dir, "stat", O_RDONLY | O_CLOEXEC | O_NOCTTY);
         if (f.stat < 0)
                 goto fail;
@@ -1037,9 +1045,9 @@ static int count_entries(int dirfd, const char *name, uint64_t *ret_count)
         return 0;
 }
 
-int proc_count_fds(int piddir, uint64_t *ret_count)
+/* procfs: 1 yes, 0 no, -1 unknown (then asked only when the answer matters). */
+static int count_fds(int piddir, int procfs, uint64_t *ret_count)
 {
-        struct statfs sfs;
         struct stat st;
 
         if (!ret_count)
@@ -1052,11 +1060,25 @@ int proc_count_fds(int piddir, uint64_t *ret_count)
          * kernels say 0 there, and so does a process with none (a zombie), which the
          * count below also finds to be 0. Another file system (a fixture) has its own
          * idea of a directory's size, hence the check that this is procfs. */
-        if (st.st_size > 0 && fstatfs(piddir, &sfs) == 0 && sfs.f_type == PROC_SUPER_MAGIC) {
+        if (st.st_size > 0 && procfs < 0)
+                procfs = on_procfs(piddir);
+        if (st.st_size > 0 && procfs > 0) {
                 *ret_count = (uint64_t)st.st_size;
                 return 0;
         }
         return count_entries(piddir, "fd", ret_count);
+}
+
+int proc_count_fds(int piddir, uint64_t *ret_count)
+{
+        return count_fds(piddir, -1, ret_count);
+}
+
+int proc_files_count_fds(const struct proc_files *f, uint64_t *ret_count)
+{
+        if (!f)
+                return -EINVAL;
+        return count_fds(f->dir, f->procfs, ret_count);
 }
 
 /* Whether the process behind piddir still exists (perhaps as a zombie): once it is
