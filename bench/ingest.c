@@ -17,6 +17,8 @@
  *   samples            process samples written (rule sums not counted)
  *   tick_cpu_us        median CPU µs of one tick's queueing + commit, per sample
  *   fold_cpu_us        median CPU µs of one fold, per sample folded
+ *   fold_first_cpu_us  the same for the first fold and the last: the per-process table
+ *   fold_last_cpu_us   grows under the folds
  *   total_wall_s       wall time of the whole run (queue, commits, folds)
  *   rate_wall          samples / total_wall_s: the sustained ingest rate
  *   rate_cpu           samples / total CPU time of the run
@@ -306,6 +308,8 @@ int main(int argc, char **argv)
                 }
                 printf("samples %" PRId64 "\n", samples);
                 printf("tick_cpu_us %.3f\n", median(tick_cost, (size_t)ticks) * 1e6);
+                printf("fold_first_cpu_us %.3f\n", n_fold ? fold_cost[0] * 1e6 : 0.0);
+                printf("fold_last_cpu_us %.3f\n", n_fold ? fold_cost[n_fold - 1] * 1e6 : 0.0);
                 printf("fold_cpu_us %.3f\n", n_fold ? median(fold_cost, n_fold) * 1e6 : 0.0);
                 printf("total_wall_s %.3f\n", total_wall);
                 printf("rate_wall %.0f\n", (double)samples / total_wall);

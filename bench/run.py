@@ -9,21 +9,28 @@ the files each round, (b) through descriptors kept open (pread at offset 0); rou
 paced like the daemon's ticks and the median round is reported. Then leakwatchd runs
 against the farm with a rule `name = lwb-target`, interval 0.5 s, smaps-every 10000 (so
 smaps_rollup is read at the first tick only, before the measurement: the stat + status
-path alone, the one the floor reads), and its whole-process CPU time (user + system, all
-threads, /proc/PID/task/*/schedstat, nanoseconds) over a measured window is divided by
-the process samples it stored in that window (rows of sample + sample_recent).
+path alone, the one the floor reads). Its CPU time (user + system, all threads, from
+/proc/PID/task/*/schedstat in nanoseconds) is read just before every tick, and the
+samples of each tick come from its rule_sample row (nproc; checked against the rows of
+sample + sample_recent).
 
-Everything the daemon does in the window counts: the scan of /proc for new processes
-(every tick: scan-interval follows interval), reading, parsing, the queue, one commit
-per tick, and the folds. A fold moves the samples of each completed minute into the
-per-process table and computes the rollups, so its cost depends on how many minutes it
-moves; the window is placed so that it pays for exactly as many folded samples as it
-takes: it is a whole number of minutes long and starts FOLD_OFFSET seconds after a
-minute boundary (the fold after a boundary comes within 65 ticks, 32.5 s at 0.5 s), so
-it contains, for each minute boundary in it, the one fold that moves the minute before
-that boundary. The daemon is started WARMUP seconds before the first of those minutes.
-The run checks this: it prints how many samples the folds in the window moved (those
-of the minutes that ended in it) next to how many the window took.
+Everything the daemon does counts: the scan of /proc for new processes (every tick:
+scan-interval follows interval), reading, parsing, the queue, one commit per tick, and
+the folds. A fold (every 64 ticks) moves the samples of the minutes completed since the
+last one into the per-process table and computes their rollups: its cost follows the
+samples it moves, not the ticks around it, so a window of a minute or two would charge
+a fold to whatever it happened to contain. The figure is therefore the long-run cost of
+a sample, taken once and folded once:
+    sampling  CPU of the intervals without a fold / samples taken in them
+    fold      (CPU of the intervals of a fold - the sampling of the samples taken in
+              them) / the samples it moved (the daemon logs "folded N samples" at
+              log-level debug)
+    daemon    sampling + fold
+The daemon starts START_PHASE s past a minute, so its first fold (32 s later) comes after
+a minute boundary and moves every sample taken before it; the run ends once that fold
+is over (for the largest size, once a second one is: the memory figures cover both).
+The plain ratio over the whole run (CPU / samples, with whatever folds it held) is
+printed as well.
 
 smaps_rollup. The same with smaps-every 1 and smaps-min-interval 0 (every tick), on
 fewer processes that each touch 50 MiB of heap: smaps_rollup walks the page tables, so
@@ -34,12 +41,11 @@ Storage (bench/ingest.c): the writer and the store directly, 1000 processes, a c
 per tick of 1000 samples, a fold every 64 ticks; then the bytes per row of each table,
 from SQLite's dbstat (pages, including their free space), and the cost of pruning.
 
-Memory: the daemon's VmRSS and VmHWM at the start of the window, every 15 s, and at
-its end.
+Memory: the daemon's VmRSS and VmHWM every 10 s while it runs.
 
 Environment: BUILD (build directory), LWBENCH_SIZES (default "100 1000 5000"),
-LWBENCH_MINUTES (window length in minutes, default 1), LWBENCH_SMAPS ("COUNT MIB",
-default "200 50"), LWBENCH_SKIP (words: daemon smaps storage detect).
+LWBENCH_SMAPS ("COUNT MIB", default "200 50"), LWBENCH_SKIP (words: daemon smaps
+storage detect).
 """
 
 import os
@@ -63,15 +69,16 @@ INGEST = os.path.join(BUILD, "bench", "ingest")
 # take about a tenth of a second of CPU per tick, which must fit with room to spare on
 # a shared 2-core machine, or the daemon leaves ticks out.
 INTERVAL = 0.5
-# daemon/main.c FOLD_TICKS: a fold every 64 ticks (65 when a tick starts a little
-# later after its deadline than the fold's did): 32.5 s at most at 0.5 s. The fold of a
-# minute of 5000 processes (600,000 samples) takes about 4 s, so 45 s after a boundary
-# the fold that moves the minute before it is over, and the one after the next boundary
-# (due by 32.5 s past it) has 12 s to finish before the window ends.
-FOLD_OFFSET = 45.0
-# The daemon starts this long before the minute boundary that begins its first whole
-# minute: time to find and open 5000 processes.
-WARMUP = 10
+# daemon/main.c FOLD_TICKS: a fold every 64 ticks, 32 s at 0.5 s.
+FOLD_TICKS = 64
+# Started this far past a minute, the daemon's first fold comes 12 s after the next
+# boundary and moves the 20 s before it; 40 s also leaves room for start-up.
+START_PHASE = 40
+# How long to wait for the first fold that moves samples (it is due 32 s after the
+# start), and then for each further one: the next fold moves nothing if no minute ended
+# since, the one after it does; a fold of 5000 processes' samples takes seconds.
+FIRST_FOLD_WAIT = 60
+NEXT_FOLD_WAIT = 2 * FOLD_TICKS * INTERVAL + 15
 # CPU readings are taken this long before a tick is due, when the daemon is idle.
 READ_AHEAD = 0.02
 # Floor rounds per mode; the median is reported.
@@ -119,6 +126,11 @@ def machine():
         pass
     return "%s, %d cores, %.0f GiB, Linux %s, %s, THP %s, SQLite %s" % (
         model, os.cpu_count(), mem / (1 << 30), platform.release(), distro, thp, sqlite3.sqlite_version)
+
+
+def other_processes(farm):
+    """Processes on the host besides a farm of that size (and the farm's parent)."""
+    return sum(1 for e in os.listdir("/proc") if e.isdigit()) - farm - 1
 
 
 def mem_available():
@@ -235,28 +247,32 @@ def next_phase(phase):
     return t if t >= now else t + 60
 
 
-def run_daemon(tmp, pids, smaps, minutes):
-    """Runs leakwatchd against pids; returns the figures of the measured window."""
+def run_daemon(tmp, pids, smaps, folds):
+    """Runs leakwatchd against pids until `folds` folds have moved samples; returns the
+    figures (see the top of this file)."""
     n = len(pids)
     db = os.path.join(tmp, "daemon.db")
     conf = os.path.join(tmp, "bench.conf")
     with open(conf, "w") as f:
-        f.write("[daemon]\ndatabase = %s\ninterval = %gs\nmax-processes = %d\n" % (db, INTERVAL, n + 100))
+        f.write("[daemon]\ndatabase = %s\ninterval = %gs\nmax-processes = %d\nlog-level = debug\n" % (
+            db, INTERVAL, n + 100))
         if smaps:
             f.write("smaps-every = 1\nsmaps-min-interval = 0\n")
         else:
             f.write("smaps-every = 10000\nsmaps-min-interval = 1d\n")
         f.write("\n[rule farm]\nname = lwb-target\n")
-    logf = open(os.path.join(tmp, "daemon.log"), "wb")
-    # Started WARMUP before a minute boundary, which is the first minute it samples whole.
-    sleep_until(next_phase(60 - WARMUP))
+    log_path = os.path.join(tmp, "daemon.log")
+    logf = open(log_path, "wb")
+    sleep_until(next_phase(START_PHASE))
     d = subprocess.Popen([DAEMON, "--config", conf], stdout=logf, stderr=subprocess.STDOUT)
-    boundary = (int(time.time()) // 60 + 1) * 60
+    readings = []               # (wall, cpu ns), just before each tick
+    moved = []                  # (index into readings, samples) of each fold that moved some
+    rss = []
     try:
-        deadline = time.time() + 120
+        deadline = time.time() + 60
         while True:
             if d.poll() is not None:
-                raise RuntimeError("leakwatchd exited: " + open(logf.name, errors="replace").read())
+                raise RuntimeError("leakwatchd exited: " + open(log_path, errors="replace").read())
             try:
                 rows = query(db, "SELECT t, nproc FROM rule_sample ORDER BY t DESC LIMIT 1")
             except sqlite3.OperationalError:
@@ -264,30 +280,39 @@ def run_daemon(tmp, pids, smaps, minutes):
             if rows and rows[0][1] == n:
                 break
             if time.time() > deadline:
-                raise RuntimeError("leakwatchd did not sample all %d processes within 120 s" % n)
-            time.sleep(0.1)
-        if time.time() > boundary - 2 * INTERVAL:
-            boundary += 60      # a slow start: the next minute is the first whole one
-        sleep_until(boundary)
-        grid = query(db, "SELECT max(t) FROM rule_sample")[0][0] / 1000.0
-        start = boundary + FOLD_OFFSET
-        k0 = int((start + READ_AHEAD - grid) / INTERVAL) + 1
-        ticks = int(round(minutes * 60 / INTERVAL))
-        readings = []           # (wall, cpu ns) just before each tick k0 .. k0 + ticks
-        rss = []
+                raise RuntimeError("leakwatchd did not sample all %d processes within 60 s" % n)
+            time.sleep(0.05)
+        others = other_processes(n)
+        # Readings on the daemon's grid: a tick starts on it unless the one before
+        # overran, so a reading just before it finds the daemon idle.
+        grid = rows[0][0] / 1000.0
+        k = int((time.time() - grid) / INTERVAL) + 2
+        give_up = time.time() + FIRST_FOLD_WAIT
+        seen = 0
         next_rss = 0
-        stat0 = None
-        for k in range(k0, k0 + ticks + 1):
+        while len(moved) < folds and time.time() < give_up:
             at = grid + k * INTERVAL - READ_AHEAD
+            k += 1
             sleep_until(at)
-            c = cpu_ns(d.pid)
-            if stat0 is None:
-                stat0 = stat_cpu_ticks(d.pid)
-            readings.append((at, c))
-            if at >= next_rss or k == k0 + ticks:
-                rss.append((round(at - readings[0][0]), *vm(d.pid)))
-                next_rss = at + 15
-        stat1 = stat_cpu_ticks(d.pid)
+            readings.append((at, cpu_ns(d.pid)))
+            if at >= next_rss:
+                rss.append((at, *vm(d.pid)))
+                next_rss = at + 10
+            with open(log_path, errors="replace") as f:
+                lines = f.read().splitlines()
+            for line in lines[seen:]:
+                if "folded " in line and int(line.split("folded ")[1].split()[0]) > 0:
+                    moved.append((len(readings) - 1, int(line.split("folded ")[1].split()[0])))
+                    give_up = time.time() + NEXT_FOLD_WAIT
+            seen = len(lines)
+        # Two more intervals: the daemon idles after a long fold, and the sampling
+        # figure needs an interval on each side of it.
+        for _ in range(2):
+            at = grid + k * INTERVAL - READ_AHEAD
+            k += 1
+            sleep_until(at)
+            readings.append((at, cpu_ns(d.pid)))
+        rss.append((readings[-1][0], *vm(d.pid)))
     finally:
         if d.poll() is None:
             d.send_signal(signal.SIGTERM)
@@ -298,42 +323,60 @@ def run_daemon(tmp, pids, smaps, minutes):
                 d.wait()
         logf.close()
     if d.returncode != 0:
-        raise RuntimeError("leakwatchd exited with %s: %s" % (d.returncode, open(logf.name, errors="replace").read()))
+        raise RuntimeError("leakwatchd exited with %s: %s" % (d.returncode, open(log_path, errors="replace").read()))
+    if not moved:
+        raise RuntimeError("no fold moved samples within %d s" % FIRST_FOLD_WAIT)
 
-    w0, w1 = readings[0][0], readings[-1][0]
-    ms0, ms1 = int(w0 * 1000), int(w1 * 1000)
-    def count(a, b):
-        return sum(query(db, "SELECT count(*) FROM %s WHERE t >= ? AND t < ?" % t, (a, b))[0][0]
-                   for t in ("sample", "sample_recent"))
-    samples = count(ms0, ms1)
-    # What the folds in the window moved: the minutes that ended inside it.
-    folded = count(boundary * 1000, (boundary + minutes * 60) * 1000)
-    tick_ts = [r[0] for r in query(db, "SELECT t FROM rule_sample WHERE t >= ? AND t < ? ORDER BY t", (ms0, ms1))]
-    rule_sum = query(db, "SELECT coalesce(sum(nproc), 0) FROM rule_sample WHERE t >= ? AND t < ?", (ms0, ms1))[0][0]
-    per_tick = [(b[1] - a[1]) / 1000.0 for a, b in zip(readings, readings[1:])]
-    total_us = (readings[-1][1] - readings[0][1]) / 1000.0
-    hz = os.sysconf("SC_CLK_TCK")
-    overruns = open(logf.name, errors="replace").read().count("longer than the interval")
+    # Samples taken in each interval between readings, by the time of their tick.
+    ms0, ms1 = int(readings[0][0] * 1000), int(readings[-1][0] * 1000)
+    ticks = query(db, "SELECT t, nproc FROM rule_sample WHERE t >= ? AND t < ? ORDER BY t", (ms0, ms1))
+    taken = [0] * (len(readings) - 1)
+    i = 0
+    for t, nproc in ticks:
+        while readings[i + 1][0] * 1000 <= t:
+            i += 1
+        taken[i] += nproc
+    in_tables = sum(query(db, "SELECT count(*) FROM %s WHERE t >= ? AND t < ?" % t, (ms0, ms1))[0][0]
+                    for t in ("sample", "sample_recent"))
+    cpu = [(b[1] - a[1]) / 1000.0 for a, b in zip(readings, readings[1:])]     # µs
+    typical = statistics.median(cpu)
+
+    # A fold's intervals: the one in which its log line appeared and the busy ones
+    # before it (a fold of seconds spans several); after it the daemon idles.
+    blocks = []
+    for idx, _ in moved:
+        block = {idx - 1}
+        j = idx - 2
+        while j >= 0 and cpu[j] > 2.5 * typical:
+            block.add(j)
+            j -= 1
+        j = idx
+        while j < len(cpu) and cpu[j] > 2.5 * typical:     # the line came out just after
+            block.add(j)
+            j += 1
+        blocks.append(block)
+    in_fold = set().union(*blocks)
+    plain = [j for j in range(len(cpu)) if j not in in_fold]
+    sampling = sum(cpu[j] for j in plain) / sum(taken[j] for j in plain)
+    fold_cpu = [sum(cpu[j] for j in b) - sampling * sum(taken[j] for j in b) for b in blocks]
+    fold = sum(fold_cpu) / sum(m for _, m in moved)
     return {
         "processes": n,
-        "samples": samples,
-        "folded": folded,
-        "ticks": len(tick_ts),
-        "expected_ticks": ticks,
-        "rule_sum": rule_sum,
-        "us_per_sample": total_us / samples if samples else float("nan"),
-        "stat_us_per_sample": (stat1 - stat0) * 1e6 / hz / samples if samples else float("nan"),
-        # The typical tick: the median is a tick without a fold.
-        "median_tick_us_per_sample": statistics.median(per_tick) / n,
-        "tick_deciles_us_per_sample": (statistics.quantiles(per_tick, n=10)[0] / n,
-                                       statistics.quantiles(per_tick, n=10)[-1] / n),
-        "max_tick_ms": max(per_tick) / 1000.0,
-        # A window edge inside a long tick (a fold) would split its cost unevenly.
-        "edge_in_long_tick": max(per_tick[0], per_tick[-1]) > 5 * statistics.median(per_tick),
-        "core_share": total_us / 1e6 / (w1 - w0),
-        "rss": rss,
-        "overruns": overruns,
-        "window_s": w1 - w0,
+        "others": others,
+        "samples": sum(taken),
+        "in_tables": in_tables,
+        "seconds": readings[-1][0] - readings[0][0],
+        "sampling": sampling,
+        "fold": fold,
+        "daemon": sampling + fold,
+        "plain": sum(cpu) / sum(taken),
+        "moved": [m for _, m in moved],
+        "fold_ms": [c / 1000.0 for c in fold_cpu],
+        "typical_tick_ms": typical / 1000.0,
+        "skipped": sum(1 for c in cpu if c < 0.1 * typical),
+        "core_share": sum(cpu) / 1e6 / (readings[-1][0] - readings[0][0]),
+        "rss": [(round(t - readings[0][0]), a, b) for t, a, b in rss],
+        "overruns": open(log_path, errors="replace").read().count("longer than the interval"),
     }
 
 
@@ -345,33 +388,28 @@ def fmt_us(v):
 
 def detail(r):
     notes = []
-    if r["ticks"] != r["expected_ticks"]:
-        notes.append("%d ticks of %d (the daemon leaves a tick out after one that overran)" % (
-            r["ticks"], r["expected_ticks"]))
-    if r["rule_sum"] != r["samples"]:
-        notes.append("MISMATCH: rule sums count %d samples, the tables %d" % (r["rule_sum"], r["samples"]))
-    if r["edge_in_long_tick"]:
-        notes.append("WARNING: a window edge fell inside a long tick")
+    if r["in_tables"] != r["samples"]:
+        notes.append("MISMATCH: the rule sums count %d samples, the tables %d" % (r["samples"], r["in_tables"]))
+    if r["skipped"]:
+        notes.append("%d ticks left out after ticks that overran" % r["skipped"])
     if "floor_open" in r:
         notes.append("floor rounds: open %s..%s, kept %s..%s" % (
             fmt_us(r["floor_open"][1]), fmt_us(r["floor_open"][2]), fmt_us(r["floor_kept"][1]),
             fmt_us(r["floor_kept"][2])))
-    lo, hi = r["tick_deciles_us_per_sample"]
-    return ("  %5d: %d samples in %.1f s, %.2f%% of a core at %gs; folds in the window moved %d samples "
-            "(%.3f of those taken); utime+stime: %s µs/sample; ticks p10..p90 %s..%s µs/sample, slowest %.0f ms%s" % (
-                r["processes"], r["samples"], r["window_s"], r["core_share"] * 100, INTERVAL, r["folded"],
-                r["folded"] / r["samples"], fmt_us(r["stat_us_per_sample"]), fmt_us(lo), fmt_us(hi), r["max_tick_ms"],
+    return ("  %5d: %d samples in %.0f s (%.2f%% of a core at %gs), typical tick %.1f ms; folds moved %s samples "
+            "in %s ms of CPU; CPU / samples over the whole run %s µs%s" % (
+                r["processes"], r["samples"], r["seconds"], r["core_share"] * 100, INTERVAL, r["typical_tick_ms"],
+                ", ".join(str(m) for m in r["moved"]), ", ".join("%.0f" % c for c in r["fold_ms"]), fmt_us(r["plain"]),
                 "".join("; " + x for x in notes)))
 
 
-def daemon_section(sizes, minutes):
+def daemon_section(sizes):
     print("\n== Daemon sampling: CPU µs per process-sample (user + system) ==")
-    print("interval %gs, window %d min, scan every tick, one commit per tick, folds included; "
-          "floors: median of %d paced rounds" % (INTERVAL, minutes, FLOOR_ROUNDS))
-    hdr = "%9s %11s %11s %9s %11s %11s %12s %10s %12s %s" % (
-        "processes", "floor open", "floor kept", "daemon", "daemon/kept", "daemon/open", "typical tick",
-        "fold+rest", "1 s interval", "daemon RSS (start..end)")
-    print(hdr)
+    print("interval %gs, scan every tick, one commit per tick; daemon = sampling + fold (see bench/run.py); "
+          "floors: median of %d paced rounds" % (INTERVAL, FLOOR_ROUNDS))
+    print("%9s %11s %11s %9s %9s %7s %12s %12s %13s %s" % (
+        "processes", "floor open", "floor kept", "sampling", "fold", "daemon", "daemon/kept", "daemon/open",
+        "core at 1 s", "daemon VmRSS"))
     results = []
     for n in sizes:
         why = pid_room(n) or ensure_nofile(3 * n + 1024)
@@ -383,26 +421,41 @@ def daemon_section(sizes, minutes):
             fo = floor("open", farm.pids)
             fk = floor("kept", farm.pids)
             with tempfile.TemporaryDirectory(prefix="lwbench-", dir="/var/tmp") as tmp:
-                r = run_daemon(tmp, farm.pids, False, minutes)
+                r = run_daemon(tmp, farm.pids, False, 2 if n == max(sizes) else 1)
         finally:
             farm.stop()
         r.update(floor_open=fo, floor_kept=fk)
         results.append(r)
-        d = r["us_per_sample"]
-        print("%9d %11s %11s %9s %10.2fx %10.2fx %12s %10s %11.2f%% %s" % (
-            n, fmt_us(fo[0]), fmt_us(fk[0]), fmt_us(d), d / fk[0], d / fo[0],
-            fmt_us(r["median_tick_us_per_sample"]), fmt_us(d - r["median_tick_us_per_sample"]),
-            d * n / 1e6 * 100, "%.1f..%.1f MiB" % (r["rss"][0][1] / MIB, r["rss"][-1][1] / MIB)), flush=True)
+        d = r["daemon"]
+        print("%9d %11s %11s %9s %9s %7s %11.2fx %11.2fx %12.2f%% %s" % (
+            n, fmt_us(fo[0]), fmt_us(fk[0]), fmt_us(r["sampling"]), fmt_us(r["fold"]), fmt_us(d), d / fk[0],
+            d / fo[0], d * n / 1e6 * 100, "%.1f..%.1f MiB" % (r["rss"][0][1] / MIB, max(x[1] for x in r["rss"]) / MIB)),
+            flush=True)
     for r in results:
         print(detail(r))
+    if len(results) >= 2:
+        # Sampling per tick against the number of processes: the slope is what one
+        # more watched process costs, the intercept what a tick costs whatever it
+        # watches (the scan re-reads the stat of every process it does not watch, the
+        # commit).
+        xs = [r["processes"] for r in results]
+        ys = [r["sampling"] * r["processes"] for r in results]
+        mx, my = statistics.fmean(xs), statistics.fmean(ys)
+        slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)
+        kept = statistics.median(r["floor_kept"][0] for r in results)
+        lo, hi = min(r["others"] for r in results), max(r["others"] for r in results)
+        print("  sampling per tick = %.2f ms + %s µs per watched process (least squares over the sizes; %s other "
+              "processes on the host): %.2fx the kept floor (%s), %.2fx with the fold" % (
+                  (my - slope * mx) / 1000, fmt_us(slope), lo if lo == hi else "%d..%d" % (lo, hi), slope / kept,
+                  fmt_us(kept), (slope + statistics.median(r["fold"] for r in results)) / kept))
     big = [r for r in results if r["processes"] == max(sizes)]
     if big:
-        print("  daemon memory with %d targets (s into the window: VmRSS / VmHWM):" % big[0]["processes"])
-        print("    " + ", ".join("%ds %.1f/%.1f MiB" % (t, a / MIB, b / MIB) for t, a, b in big[0]["rss"]))
+        print("  daemon memory with %d targets (s after the first reading: VmRSS / VmHWM):" % big[0]["processes"])
+        print("    " + ", ".join("%ds %.1f/%.1f" % (t, a / MIB, b / MIB) for t, a, b in big[0]["rss"]) + " MiB")
     return results
 
 
-def smaps_section(count, mib, minutes):
+def smaps_section(count, mib):
     print("\n== smaps_rollup every tick: CPU µs per process-sample ==")
     need = count * mib * MIB
     if mem_available() < 2 * need:
@@ -417,16 +470,16 @@ def smaps_section(count, mib, minutes):
         fk = floor("kept", farm.pids)
         fr = floor("rollup", farm.pids)
         with tempfile.TemporaryDirectory(prefix="lwbench-", dir="/var/tmp") as tmp:
-            r = run_daemon(tmp, farm.pids, True, minutes)
+            r = run_daemon(tmp, farm.pids, True, 1)
     finally:
         farm.stop()
-    d = r["us_per_sample"]
+    d = r["daemon"]
     print("%d processes of %d MiB (heap, touched), smaps-every 1, smaps-min-interval 0, interval %gs" % (
         count, mib, INTERVAL))
-    print("%22s %22s %9s %13s %12s" % ("floor kept (no smaps)", "floor kept + smaps", "daemon",
-                                       "daemon/floor", "typical tick"))
-    print("%22s %22s %9s %12.2fx %12s" % (fmt_us(fk[0]), fmt_us(fr[0]), fmt_us(d), d / fr[0],
-                                          fmt_us(r["median_tick_us_per_sample"])))
+    print("%22s %22s %9s %9s %7s %13s" % ("floor kept (no smaps)", "floor kept + smaps", "sampling", "fold",
+                                         "daemon", "daemon/floor"))
+    print("%22s %22s %9s %9s %7s %12.2fx" % (fmt_us(fk[0]), fmt_us(fr[0]), fmt_us(r["sampling"]), fmt_us(r["fold"]),
+                                            fmt_us(d), d / fr[0]))
     print(detail(r))
     print("  floor kept + smaps: rounds %s..%s" % (fmt_us(fr[1]), fmt_us(fr[2])))
     return r
@@ -456,8 +509,9 @@ def storage_section():
     print("1000 processes, a commit per tick of 1000 samples, a fold every 64 ticks, %d samples" % samples)
     print("  ingest rate: %.0f samples/s wall, %.0f samples/s of CPU (whole run: queue, commits, folds)" % (
         r["rate_wall"], r["rate_cpu"]))
-    print("  CPU µs per sample: tick (queue + commit) %s, fold %s (medians)%s" % (
-        fmt_us(r["tick_cpu_us"]), fmt_us(r["fold_cpu_us"]),
+    print("  CPU µs per sample: tick (queue + commit) %s, fold %s (medians; the first fold %s, the last %s)%s" % (
+        fmt_us(r["tick_cpu_us"]), fmt_us(r["fold_cpu_us"]), fmt_us(r["fold_first_cpu_us"]),
+        fmt_us(r["fold_last_cpu_us"]),
         (", pruning a raw sample %s" % fmt_us(prune["prune_cpu_us"])) if "prune_cpu_us" in prune else ""))
     size, used = pages.get("sample", (0, 0))
     print("  bytes per stored sample (per-process table, after folds): %.1f (pages), %.1f (used bytes in them)" % (
@@ -481,7 +535,6 @@ def detect_section():
 
 def main():
     sizes = [int(s) for s in os.environ.get("LWBENCH_SIZES", "100 1000 5000").split()]
-    minutes = int(os.environ.get("LWBENCH_MINUTES", "1"))
     smaps = [int(s) for s in os.environ.get("LWBENCH_SMAPS", "200 50").split()]
     skips = os.environ.get("LWBENCH_SKIP", "").split()
     started = time.time()
@@ -491,9 +544,9 @@ def main():
     if "storage" not in skips:
         storage_section()
     if "daemon" not in skips:
-        daemon_section(sizes, minutes)
+        daemon_section(sizes)
     if "smaps" not in skips:
-        smaps_section(smaps[0], smaps[1], minutes)
+        smaps_section(smaps[0], smaps[1])
     if "detect" not in skips:
         detect_section()
     print("\n(%.0f s)" % (time.time() - started))
