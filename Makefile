@@ -61,10 +61,10 @@ UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 PROGRAMS   := $(BUILD)/leakwatchd $(if $(wildcard client/main.c),$(BUILD)/leakwatch)
 TEST_HELPERS := $(patsubst tests/workloads/%.c,$(BUILD)/tests/workloads/%,$(wildcard tests/workloads/*.c))
-# bench/farm.c and bench/proc-floor.c stand alone (a floor must not share the daemon's
-# code); the others link every object but the mains, like the unit tests.
+# make bench's programs. farm and proc-floor stand alone (a floor must not share the
+# daemon's code); the others link every object but the mains, like the unit tests.
 BENCH_ALONE := $(BUILD)/bench/farm $(BUILD)/bench/proc-floor
-BENCH_BIN  := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
+BENCH_BIN  := $(BENCH_ALONE) $(addprefix $(BUILD)/bench/,ingest detect-cost detect-shapes)
 
 .PHONY: all test unit integration check-asan check-valgrind bench install clean
 all: $(PROGRAMS)

@@ -240,5 +240,13 @@ int main(int argc, char **argv)
                 while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL) == EINTR)
                         ;
         }
+        if (mode != M_OPEN)
+                for (size_t i = 0; i < n; i++) {
+                        close(t[i].dir);
+                        close(t[i].stat);
+                        close(t[i].status);
+                }
+        close(rootfd);
+        free(t);
         return 0;
 }

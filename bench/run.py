@@ -6,10 +6,11 @@ Daemon sampling. For each size a target farm (bench/farm.c) forks that many smal
 sleeping processes named lwb-target. First the floor (bench/proc-floor.c): the CPU time
 of reading, per process, stat + status + the descriptor count, (a) opening and closing
 the files each round, (b) through descriptors kept open (pread at offset 0); rounds are
-paced like the daemon's ticks and the median round is reported. Then leakwatchd runs
-against the farm with a rule `name = lwb-target`, interval 0.5 s, smaps-every 10000 (so
-smaps_rollup is read at the first tick only, before the measurement: the stat + status
-path alone, the one the floor reads). Its CPU time (user + system, all threads, from
+paced like the daemon's ticks, half are taken before the daemon runs and half after,
+and the median round is reported. Then leakwatchd runs against the farm with a rule
+`name = lwb-target`, interval 0.5 s, smaps-every 10000 (so smaps_rollup is read at the
+first tick only, before the measurement: the stat + status path alone, the one the
+floor reads). Its CPU time (user + system, all threads, from
 /proc/PID/task/*/schedstat in nanoseconds) is read just before every tick, and the
 samples of each tick come from its rule_sample row (nproc; checked against the rows of
 sample + sample_recent).
@@ -45,7 +46,8 @@ Memory: the daemon's VmRSS and VmHWM every 10 s while it runs.
 
 Environment: BUILD (build directory), LWBENCH_SIZES (default "100 1000 5000"),
 LWBENCH_SMAPS ("COUNT MIB", default "200 50"), LWBENCH_SKIP (words: daemon smaps
-storage detect).
+storage detect), LWBENCH_SOAK (seconds: also run the largest size that long and print
+the daemon's memory every 30 s).
 """
 
 import os
@@ -55,7 +57,6 @@ import signal
 import sqlite3
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 
@@ -81,13 +82,10 @@ FIRST_FOLD_WAIT = 60
 NEXT_FOLD_WAIT = 2 * FOLD_TICKS * INTERVAL + 15
 # CPU readings are taken this long before a tick is due, when the daemon is idle.
 READ_AHEAD = 0.02
-# Floor rounds per mode; the median is reported.
-FLOOR_ROUNDS = 25
+# Floor rounds per mode, half before the daemon runs and half after, so that the floor
+# and the daemon see the same shared machine; the median is reported.
+FLOOR_ROUNDS = 26
 MIB = 1024 * 1024
-
-
-def log(*a):
-    print(*a, file=sys.stderr, flush=True)
 
 
 def skip(what, why):
@@ -187,14 +185,29 @@ class Farm:
                 self.proc.wait()
 
 
-def floor(mode, pids, rounds=FLOOR_ROUNDS):
-    """Median CPU µs per process of one paced round (and min, max)."""
+def floor_rounds(mode, pids, rounds):
+    """CPU µs per process of each of `rounds` paced rounds."""
     out = subprocess.run([FLOOR, mode, str(INTERVAL), str(rounds)], input="\n".join(map(str, pids)) + "\n",
                          capture_output=True, text=True)
     if out.returncode != 0:
         raise RuntimeError("proc-floor %s: %s" % (mode, out.stderr.strip()))
-    per = [int(a) / int(b) / 1000 for a, b in (l.split() for l in out.stdout.splitlines())]
+    return [int(a) / int(b) / 1000 for a, b in (l.split() for l in out.stdout.splitlines())]
+
+
+def floor(mode, pids, rounds=FLOOR_ROUNDS):
+    """Median CPU µs per process of one paced round (and min, max)."""
+    per = floor_rounds(mode, pids, rounds)
     return statistics.median(per), min(per), max(per)
+
+
+def with_floors(modes, pids, run):
+    """run() between two halves of the floor rounds of each mode; returns its result
+    and, per mode, the median, min and max of all rounds."""
+    rounds = dict((m, floor_rounds(m, pids, FLOOR_ROUNDS // 2)) for m in modes)
+    result = run()
+    for m in modes:
+        rounds[m] += floor_rounds(m, pids, FLOOR_ROUNDS - FLOOR_ROUNDS // 2)
+    return result, [(statistics.median(r), min(r), max(r)) for r in (rounds[m] for m in modes)]
 
 
 # ---- the daemon ----
@@ -406,7 +419,7 @@ def detail(r):
 def daemon_section(sizes):
     print("\n== Daemon sampling: CPU µs per process-sample (user + system) ==")
     print("interval %gs, scan every tick, one commit per tick; daemon = sampling + fold (see bench/run.py); "
-          "floors: median of %d paced rounds" % (INTERVAL, FLOOR_ROUNDS))
+          "floors: median of %d paced rounds, half before the daemon, half after" % (INTERVAL, FLOOR_ROUNDS))
     print("%9s %11s %11s %9s %9s %7s %12s %12s %13s %s" % (
         "processes", "floor open", "floor kept", "sampling", "fold", "daemon", "daemon/kept", "daemon/open",
         "core at 1 s", "daemon VmRSS"))
@@ -418,10 +431,9 @@ def daemon_section(sizes):
             continue
         farm = Farm(n, 0)
         try:
-            fo = floor("open", farm.pids)
-            fk = floor("kept", farm.pids)
             with tempfile.TemporaryDirectory(prefix="lwbench-", dir="/var/tmp") as tmp:
-                r = run_daemon(tmp, farm.pids, False, 2 if n == max(sizes) else 1)
+                r, (fo, fk) = with_floors(("open", "kept"), farm.pids,
+                                          lambda: run_daemon(tmp, farm.pids, False, 2 if n == max(sizes) else 1))
         finally:
             farm.stop()
         r.update(floor_open=fo, floor_kept=fk)
@@ -467,10 +479,8 @@ def smaps_section(count, mib):
         return None
     farm = Farm(count, mib)
     try:
-        fk = floor("kept", farm.pids)
-        fr = floor("rollup", farm.pids)
         with tempfile.TemporaryDirectory(prefix="lwbench-", dir="/var/tmp") as tmp:
-            r = run_daemon(tmp, farm.pids, True, 1)
+            r, (fk, fr) = with_floors(("kept", "rollup"), farm.pids, lambda: run_daemon(tmp, farm.pids, True, 1))
     finally:
         farm.stop()
     d = r["daemon"]
@@ -483,6 +493,37 @@ def smaps_section(count, mib):
     print(detail(r))
     print("  floor kept + smaps: rounds %s..%s" % (fmt_us(fr[1]), fmt_us(fr[2])))
     return r
+
+
+def soak_section(n, seconds):
+    """The daemon's memory over a longer run (not part of make bench's default)."""
+    print("\n== Daemon memory over %d s with %d targets (interval %gs) ==" % (seconds, n, INTERVAL))
+    why = pid_room(n) or ensure_nofile(3 * n + 1024)
+    if why:
+        skip("soak", why)
+        return
+    farm = Farm(n, 0)
+    try:
+        with tempfile.TemporaryDirectory(prefix="lwbench-", dir="/var/tmp") as tmp:
+            db = os.path.join(tmp, "daemon.db")
+            conf = os.path.join(tmp, "bench.conf")
+            with open(conf, "w") as f:
+                f.write("[daemon]\ndatabase = %s\ninterval = %gs\nmax-processes = %d\n\n[rule farm]\n"
+                        "name = lwb-target\n" % (db, INTERVAL, n + 100))
+            d = subprocess.Popen([DAEMON, "--config", conf], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            try:
+                start = time.time()
+                line = []
+                while time.time() - start < seconds:
+                    sleep_until(start + 30 * (len(line) + 1))
+                    rss, hwm = vm(d.pid)
+                    line.append("%ds %.1f/%.1f" % (time.time() - start, rss / MIB, hwm / MIB))
+                print("  VmRSS/VmHWM MiB: " + ", ".join(line))
+            finally:
+                d.send_signal(signal.SIGTERM)
+                d.wait(120)
+    finally:
+        farm.stop()
 
 
 def storage_section():
@@ -518,7 +559,7 @@ def storage_section():
         size / rows["sample"], used / rows["sample"]))
     rsize = pages.get("rollup", (0, 0))[0]
     print("  rollups: %.1f bytes per row; %d minute rows of %d samples, %d hour rows of %d: %.2f bytes per "
-          "sample summarised per level" % (rsize / max(1, rows["rollup"]), minute_rows[0], minute_rows[1],
+          "raw sample for both levels together" % (rsize / max(1, rows["rollup"]), minute_rows[0], minute_rows[1],
                                             hour_rows[0], hour_rows[1], rsize / max(1, minute_rows[1])))
     print("  database file: %.1f bytes per sample (all tables, free pages included)" % (r["file_bytes"] / samples))
     return r
@@ -547,6 +588,8 @@ def main():
         daemon_section(sizes)
     if "smaps" not in skips:
         smaps_section(smaps[0], smaps[1])
+    if os.environ.get("LWBENCH_SOAK"):
+        soak_section(max(sizes), int(os.environ["LWBENCH_SOAK"]))
     if "detect" not in skips:
         detect_section()
     print("\n(%.0f s)" % (time.time() - started))
