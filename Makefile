@@ -133,7 +133,7 @@ check-asan:
 check-valgrind: $(UNIT_BIN) $(PROGRAMS)
 	@VALGRIND=1 sh tests/run-unit.sh $(UNIT_BIN)
 
-# About ten minutes: each daemon measurement is a whole minute (see bench/run.py).
+# About ten minutes; bench/run.py says what each figure counts.
 bench: $(PROGRAMS) $(BENCH_BIN)
 	@BUILD=$(BUILD) python3 bench/run.py
 
