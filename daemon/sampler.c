@@ -797,7 +797,7 @@ static enum sample_result sample_one(struct sampler *s, struct watched *w, struc
         if (mono >= w->next_fds) {
                 uint64_t fds;
 
-                r = proc_count_fds(w->files.dir, &fds);
+                r = proc_files_count_fds(&w->files, &fds);
                 if (r == 0) {
                         sample_set(smp, M_FDS, (int64_t)fds);
                         w->fds_why = UNK_NONE;

@@ -334,23 +334,26 @@ bool proc_stat_is_zombie(const struct proc_stat *st)
 
 enum value_kind { V_KB, V_COUNT, V_UID };
 
+#define KEY(k) k, sizeof(k) - 1
 static const struct {
         const char *key;
+        size_t len;
         enum proc_status_field field;
         enum value_kind kind;
 } status_keys[] = {
-        { "Uid", PS_UID, V_UID },
-        { "PPid", PS_PPID, V_COUNT },
-        { "Tgid", PS_TGID, V_COUNT },
-        { "VmSize", PS_VMSIZE, V_KB },
-        { "VmRSS", PS_VMRSS, V_KB },
-        { "RssAnon", PS_RSSANON, V_KB },
-        { "RssFile", PS_RSSFILE, V_KB },
-        { "RssShmem", PS_RSSSHMEM, V_KB },
-        { "VmData", PS_VMDATA, V_KB },
-        { "VmSwap", PS_VMSWAP, V_KB },
-        { "Threads", PS_THREADS, V_COUNT },
+        { KEY("Uid"), PS_UID, V_UID },
+        { KEY("PPid"), PS_PPID, V_COUNT },
+        { KEY("Tgid"), PS_TGID, V_COUNT },
+        { KEY("VmSize"), PS_VMSIZE, V_KB },
+        { KEY("VmRSS"), PS_VMRSS, V_KB },
+        { KEY("RssAnon"), PS_RSSANON, V_KB },
+        { KEY("RssFile"), PS_RSSFILE, V_KB },
+        { KEY("RssShmem"), PS_RSSSHMEM, V_KB },
+        { KEY("VmData"), PS_VMDATA, V_KB },
+        { KEY("VmSwap"), PS_VMSWAP, V_KB },
+        { KEY("Threads"), PS_THREADS, V_COUNT },
 };
+#undef KEY
 
 /* "Uid:\t0\t0\t0\t0": real, effective, saved, filesystem. */
 static bool value_uids(const char *p, const char *eol, uid_t *ret_real, uid_t *ret_eff)
@@ -372,13 +375,24 @@ static bool value_uids(const char *p, const char *eol, uid_t *ret_real, uid_t *r
 
 static void status_line(struct proc_status *st, const char *p, const char *eol)
 {
+        /* A key is the text before the line's first ':' (no key holds one), matched by
+         * its length and first letter before its bytes: status has some 55 lines, and
+         * comparing every line with every key took over half of the daemon's
+         * instructions (callgrind). */
+        const char *colon = memchr(p, ':', (size_t)(eol - p));
+        size_t len;
+
+        if (!colon)
+                return;
+        len = (size_t)(colon - p);
         for (size_t i = 0; i < ELEMENTSOF(status_keys); i++) {
-                const char *v = line_key(p, eol, status_keys[i].key);
+                const char *v = colon + 1;
                 uint32_t bit = 1u << status_keys[i].field;
                 uint64_t u = 0;
                 bool ok;
 
-                if (!v)
+                if (status_keys[i].len != len || status_keys[i].key[0] != p[0] ||
+                    memcmp(p, status_keys[i].key, len) != 0)
                         continue;
                 if (status_keys[i].kind == V_UID)
                         ok = value_uids(v, eol, &st->uid_real, &st->uid_eff);
@@ -937,16 +951,13 @@ int proc_root_open(const char *path)
         return fd < 0 ? -errno : fd;
 }
 
-/* Reads fd from offset 0 into buf (bufsz - 1 bytes at most) and terminates it. A full
- * buffer is followed by a one-byte read to tell "exactly fits" from "cut". */
-static ssize_t read_whole(int fd, char *buf, size_t bufsz)
+/* Terminates the n bytes read from offset 0 into buf; a full buffer (bufsz - 1 bytes)
+ * is followed by a one-byte read to tell "exactly fits" from "cut". */
+static ssize_t finish_read(int fd, char *buf, size_t bufsz, ssize_t n)
 {
-        ssize_t n, probe;
+        ssize_t probe;
         char c;
 
-        n = pread_full(fd, buf, bufsz - 1, 0);
-        if (n < 0)
-                return n;
         buf[n] = '\0';
         if ((size_t)n < bufsz - 1)
                 return n;
@@ -956,6 +967,14 @@ static ssize_t read_whole(int fd, char *buf, size_t bufsz)
         if (probe < 0)
                 return -errno;
         return probe > 0 ? -E2BIG : n;
+}
+
+/* Reads fd from offset 0 until the buffer is full or the file ends. */
+static ssize_t read_whole(int fd, char *buf, size_t bufsz)
+{
+        ssize_t n = pread_full(fd, buf, bufsz - 1, 0);
+
+        return n < 0 ? n : finish_read(fd, buf, bufsz, n);
 }
 
 ssize_t proc_read_file(int dirfd, const char *name, char *buf, size_t bufsz)
@@ -972,9 +991,28 @@ ssize_t proc_read_file(int dirfd, const char *name, char *buf, size_t bufsz)
 
 ssize_t proc_pread(int fd, char *buf, size_t bufsz)
 {
+        ssize_t n;
+
         if (fd < 0 || !buf || bufsz == 0)
                 return -EINVAL;
-        return read_whole(fd, buf, bufsz);
+        /* One read, not read_whole()'s loop: stat and status are seq_files of a single
+         * record, which the kernel formats whole and hands out in one read as far as
+         * the buffer allows, so a shorter read is the end of the text. The loop's
+         * second read, which only sees that end, was a quarter of the system calls of
+         * a tick. A regular file (a fixture) ends at a short read as well. */
+        do
+                n = pread(fd, buf, bufsz - 1, 0);
+        while (n < 0 && errno == EINTR);
+        if (n < 0)
+                return -errno;
+        return finish_read(fd, buf, bufsz, n);
+}
+
+static bool on_procfs(int fd)
+{
+        struct statfs sfs;
+
+        return fstatfs(fd, &sfs) == 0 && sfs.f_type == PROC_SUPER_MAGIC;
 }
 
 int proc_files_open(int rootfd, pid_t pid, struct proc_files *ret)
@@ -990,6 +1028,7 @@ int proc_files_open(int rootfd, pid_t pid, struct proc_files *ret)
         f.dir = openat(rootfd, name, O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (f.dir < 0)
                 return -errno;
+        f.procfs = on_procfs(f.dir);
         f.stat = openat(f.dir, "stat", O_RDONLY | O_CLOEXEC | O_NOCTTY);
         if (f.stat < 0)
                 goto fail;
@@ -1048,9 +1087,9 @@ static int count_entries(int dirfd, const char *name, uint64_t *ret_count)
         return 0;
 }
 
-int proc_count_fds(int piddir, uint64_t *ret_count)
+/* procfs: 1 yes, 0 no, -1 unknown (then asked only when the answer matters). */
+static int count_fds(int piddir, int procfs, uint64_t *ret_count)
 {
-        struct statfs sfs;
         struct stat st;
 
         if (!ret_count)
@@ -1063,11 +1102,25 @@ int proc_count_fds(int piddir, uint64_t *ret_count)
          * kernels say 0 there, and so does a process with none (a zombie), which the
          * count below also finds to be 0. Another file system (a fixture) has its own
          * idea of a directory's size, hence the check that this is procfs. */
-        if (st.st_size > 0 && fstatfs(piddir, &sfs) == 0 && sfs.f_type == PROC_SUPER_MAGIC) {
+        if (st.st_size > 0 && procfs < 0)
+                procfs = on_procfs(piddir);
+        if (st.st_size > 0 && procfs > 0) {
                 *ret_count = (uint64_t)st.st_size;
                 return 0;
         }
         return count_entries(piddir, "fd", ret_count);
+}
+
+int proc_count_fds(int piddir, uint64_t *ret_count)
+{
+        return count_fds(piddir, -1, ret_count);
+}
+
+int proc_files_count_fds(const struct proc_files *f, uint64_t *ret_count)
+{
+        if (!f)
+                return -EINVAL;
+        return count_fds(f->dir, f->procfs, ret_count);
 }
 
 /* Whether the process behind piddir still exists (perhaps as a zombie): once it is

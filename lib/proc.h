@@ -167,7 +167,9 @@ int proc_root_open(const char *path);
  * process is gone). */
 ssize_t proc_read_file(int dirfd, const char *name, char *buf, size_t bufsz);
 
-/* Re-reads a kept-open /proc file from offset 0 with pread; same returns as above. */
+/* Re-reads a kept-open stat or status from offset 0 with one pread (the kernel formats
+ * these whole in every read, so a short read is their end); same returns as above.
+ * Not for files the kernel hands out in pieces (smaps, maps). */
 ssize_t proc_pread(int fd, char *buf, size_t bufsz);
 
 /* The files the sampler keeps open across ticks for one process. Kept descriptors of a
@@ -178,6 +180,7 @@ struct proc_files {
         int dir;                        /* O_PATH|O_DIRECTORY of PID */
         int stat;                       /* O_RDONLY stat */
         int status;                     /* O_RDONLY status */
+        bool procfs;                    /* dir is on procfs (asked once, at open) */
 };
 #define PROC_FILES_INIT { .dir = -1, .stat = -1, .status = -1 }
 /* Returns 0 or -errno (ENOENT: no such process; EACCES: not permitted). */
@@ -188,6 +191,8 @@ void proc_files_close(struct proc_files *f);
  * there); on older kernels, or a fixture, counts the entries. Returns 0 or -errno
  * (EACCES is common: other users' fd directories need CAP_DAC_READ_SEARCH). */
 int proc_count_fds(int piddir, uint64_t *ret_count);
+/* The same for kept files, which know their file system: no fstatfs() per count. */
+int proc_files_count_fds(const struct proc_files *f, uint64_t *ret_count);
 
 /* Reads smaps_rollup of the process into ret. Returns 0, -ENODATA (no mm: kernel
  * thread or zombie; the kernel refuses the open with ESRCH for both, told apart from a

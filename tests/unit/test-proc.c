@@ -895,11 +895,17 @@ static void test_files_open(void **state)
         struct proc_files f = PROC_FILES_INIT;
         struct proc_status ps;
         struct proc_stat st;
+        uint64_t fds = 0;
         char buf[4096];
         ssize_t n;
 
         (void)state;
         assert_int_equal(proc_files_open(root, 100, &f), 0);
+        /* A fixture is not procfs: its fd directory's size is no count. */
+        assert_false(f.procfs);
+        assert_int_equal(proc_files_count_fds(&f, &fds), 0);
+        assert_int_equal(fds, 4);
+        assert_int_equal(proc_files_count_fds(NULL, &fds), -EINVAL);
         for (int i = 0; i < 2; i++) {   /* re-read from offset 0 */
                 n = proc_pread(f.stat, buf, sizeof(buf));
                 assert_true(n > 0);
@@ -1315,6 +1321,10 @@ static void test_live_zombie_then_reaped(void **state)
         assert_true(r.kb[PR_RSS] > 0);
         assert_int_equal(proc_count_fds(f.dir, &fds), 0);
         assert_true(fds >= 2);
+        assert_true(f.procfs);
+        fds = 0;
+        assert_int_equal(proc_files_count_fds(&f, &fds), 0);
+        assert_true(fds >= 2);
 
         child_zombie(&c);
         read_stat(f.stat, &st);
@@ -1334,6 +1344,9 @@ static void test_live_zombie_then_reaped(void **state)
         n = proc_read_file(f.dir, "smaps", buf, sizeof(buf));
         assert_true(n == 0 || n == -ESRCH);
         assert_int_equal(proc_count_fds(f.dir, &fds), 0);
+        assert_int_equal(fds, 0);
+        fds = 1;
+        assert_int_equal(proc_files_count_fds(&f, &fds), 0);
         assert_int_equal(fds, 0);
 
         /* Once reaped, ESRCH everywhere: a kept seq_file finds no task, and a lookup
