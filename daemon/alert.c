@@ -110,12 +110,9 @@ static struct json_object *json_text(const char *s)
         if (!clean)
                 return NULL;
         for (size_t i = 0; i < len;) {
-                size_t n = 1;
+                size_t n = utf8_decode((const unsigned char *)s + i, len - i, NULL);
 
-                /* The longest valid sequence starting here, 1..4 bytes. */
-                while (n <= 4 && i + n <= len && !utf8_valid(s + i, n))
-                        n++;
-                if (n <= 4 && i + n <= len) {
+                if (n > 0) {
                         memcpy(clean + k, s + i, n);
                         k += n;
                         i += n;

@@ -54,37 +54,10 @@ struct query {
 
 /* ---- plumbing ---- */
 
-static int errno_from_sqlite(int rc)
-{
-        switch (rc & 0xff) {
-        case SQLITE_OK:
-        case SQLITE_DONE:
-        case SQLITE_ROW:
-                return 0;
-        case SQLITE_BUSY:
-        case SQLITE_LOCKED:
-                return -EBUSY;
-        case SQLITE_NOMEM:
-                return -ENOMEM;
-        case SQLITE_CANTOPEN:
-        case SQLITE_PERM:
-        case SQLITE_AUTH:
-                return -EACCES;
-        case SQLITE_READONLY:
-                return -EROFS;
-        case SQLITE_NOTADB:
-        case SQLITE_CORRUPT:
-        case SQLITE_ERROR:      /* a missing table or column: not the schema we know */
-                return -EBADMSG;
-        default:
-                return -EIO;
-        }
-}
-
 static int fail(struct query *q, int rc)
 {
         snprintf(q->errmsg, sizeof(q->errmsg), "%s", sqlite3_errmsg(q->db));
-        return errno_from_sqlite(rc);
+        return store_errno(rc);
 }
 
 const char *query_errmsg(const struct query *q)
@@ -226,7 +199,7 @@ int query_open(const char *path, struct query **ret, char *errbuf, size_t errsz)
                 if (errbuf && errsz)
                         snprintf(errbuf, errsz, "%s", msg ? msg : sqlite3_errstr(rc));
                 sqlite3_free(msg);
-                r = errno_from_sqlite(rc);
+                r = store_errno(rc);
                 store_close(q->store);
                 free(q);
                 return r;

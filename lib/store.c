@@ -65,7 +65,7 @@ struct store {
         char errmsg[256];
 };
 
-static int errno_from_sqlite(int rc)
+int store_errno(int rc)
 {
         switch (rc & 0xff) {
         case SQLITE_OK:
@@ -87,6 +87,7 @@ static int errno_from_sqlite(int rc)
                 return -EACCES;
         case SQLITE_NOTADB:
         case SQLITE_CORRUPT:
+        case SQLITE_ERROR:      /* a missing table or column: not the schema we know */
                 return -EBADMSG;
         case SQLITE_NOMEM:
                 return -ENOMEM;
@@ -107,7 +108,7 @@ static int fail(struct store *s, int rc)
                 snprintf(s->errmsg, sizeof(s->errmsg), "%s", sqlite3_errmsg(s->db));
         else
                 snprintf(s->errmsg, sizeof(s->errmsg), "%s", sqlite3_errstr(rc));
-        return errno_from_sqlite(rc);
+        return store_errno(rc);
 }
 
 const char *store_errmsg(const struct store *s)
@@ -123,7 +124,7 @@ static int exec(struct store *s, const char *sql)
         if (rc != SQLITE_OK) {
                 snprintf(s->errmsg, sizeof(s->errmsg), "%s", msg ? msg : sqlite3_errstr(rc));
                 sqlite3_free(msg);
-                return errno_from_sqlite(rc);
+                return store_errno(rc);
         }
         return 0;
 }

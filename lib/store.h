@@ -252,5 +252,8 @@ int store_disk_usage(struct store *s, int64_t *ret_bytes);
 /* The connection itself, for the storage module's other file, lib/query.c: the
  * client's questions are SQL too, and must run in the same snapshot as the reads above. */
 struct sqlite3 *store_sqlite(struct store *s);
+/* The errno the storage module reports for an SQLite result code (see the top of this
+ * file), shared with lib/query.c so both speak the same. */
+int store_errno(int sqlite_rc);
 
 #endif

@@ -261,15 +261,18 @@ const char *format_duration(double seconds, char *buf, size_t bufsz)
         return buf;
 }
 
-/* Length of the valid UTF-8 sequence at s (at most len bytes), or 0 if invalid.
- * Rejects overlong forms, surrogates and code points above U+10FFFF. */
-static size_t utf8_seq(const unsigned char *s, size_t len)
+size_t utf8_decode(const unsigned char *s, size_t len, uint32_t *ret_cp)
 {
         uint32_t cp;
         size_t n;
 
-        if (s[0] < 0x80)
+        if (len == 0)
+                return 0;
+        if (s[0] < 0x80) {
+                if (ret_cp)
+                        *ret_cp = s[0];
                 return 1;
+        }
         if (s[0] >= 0xc2 && s[0] <= 0xdf)
                 n = 2, cp = s[0] & 0x1f;
         else if (s[0] >= 0xe0 && s[0] <= 0xef)
@@ -288,6 +291,8 @@ static size_t utf8_seq(const unsigned char *s, size_t len)
         if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || cp > 0x10ffff ||
             (cp >= 0xd800 && cp <= 0xdfff))
                 return 0;
+        if (ret_cp)
+                *ret_cp = cp;
         return n;
 }
 
@@ -300,7 +305,7 @@ bool utf8_valid(const char *s, size_t len)
 
                 if (p[i] == 0)
                         return false;
-                n = utf8_seq(p + i, len - i);
+                n = utf8_decode(p + i, len - i, NULL);
                 if (n == 0)
                         return false;
                 i += n;
@@ -340,7 +345,7 @@ size_t str_escape(const char *src, size_t srclen, char *dst, size_t dstsz)
                         tmp[n++] = '\\', tmp[n++] = 't';
                 } else if (s[i] == '\r') {
                         tmp[n++] = '\\', tmp[n++] = 'r';
-                } else if (s[i] >= 0x80 && (take = utf8_seq(s + i, srclen - i)) > 0) {
+                } else if (s[i] >= 0x80 && (take = utf8_decode(s + i, srclen - i, NULL)) > 0) {
                         /* A valid multibyte sequence is kept, except the C1 controls
                          * U+0080..U+009F (two bytes, C2 80..C2 9F) and the format controls
                          * above, which are escaped whole so a cut never splits them. */

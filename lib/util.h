@@ -76,6 +76,11 @@ size_t str_escape(const char *src, size_t srclen, char *dst, size_t dstsz);
 /* Bounded copy that always terminates dst; returns false if src was cut. */
 bool str_copy(char *dst, size_t dstsz, const char *src, size_t srclen);
 
+/* Length of the valid UTF-8 sequence at s (at most len bytes) and, if ret_cp is not
+ * NULL, its code point; 0 if invalid (overlong forms, surrogates and code points above
+ * U+10FFFF included). */
+size_t utf8_decode(const unsigned char *s, size_t len, uint32_t *ret_cp);
+
 /* True if s (len bytes) is valid UTF-8 without NUL bytes. */
 bool utf8_valid(const char *s, size_t len);
 
