@@ -24,7 +24,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -33,6 +32,7 @@
 #include "live.h"
 #include "local.h"
 #include "log.h"
+#include "proc.h"
 #include "verdict.h"
 
 /* The window's bounds: those of the daemon's watch request (control_watch in
@@ -42,7 +42,8 @@
 /* Five samples to each of the detector's 24 buckets: a bucket's floor is then a real
  * minimum, not one lucky sample. */
 #define SAMPLES_PER_WINDOW 120
-/* leakwatchd's default interval: no run needs finer than its window asks, nor coarser. */
+/* The default interval is never longer than leakwatchd's own default: a long window
+ * gains nothing from sampling less often than a server does. */
 #define INTERVAL_CAP 10.0
 /* How often the database is read while the command runs: a state change shows within
  * a second, and each read is one short read transaction. */
@@ -103,26 +104,39 @@ struct run {
         struct local *local;
         char tmpdir[PATH_MAX - 16];     /* a temporary database's directory, or "";
                                          * shorter than db by room for "/run.db" */
-        char db[PATH_MAX];
+        char db[PATH_MAX];              /* the database the samples go to */
 
-        /* through the daemon */
-        char note[384];
-        char watch_error[384];
-        int64_t last_verdict;
-
+        char note[384];                 /* why in-process, for the report */
+        char watch_error[384];          /* why it could not be watched */
+        int64_t last_verdict;           /* the newest state change printed */
         bool reaped;
 };
 
 /* ---- who samples ---- */
+
+/* Whether path can be read as a leakwatch database; if so it goes into r->db. */
+static bool readable_db(struct run *r, const char *path, char *err, size_t errsz)
+{
+        struct query *q;
+
+        if ((size_t)snprintf(r->db, sizeof(r->db), "%s", path) >= sizeof(r->db)) {
+                if (err)
+                        snprintf(err, errsz, "path too long");
+                return false;
+        }
+        if (query_open(r->db, &q, err, errsz) < 0)
+                return false;
+        query_close(q);
+        return true;
+}
 
 /* Whether leakwatchd can do the watching; if not, why not in r->note. On success the
  * database path to read is in r->db. */
 static bool daemon_usable(struct run *r)
 {
         struct live_status ls;
-        struct query *q = NULL;
-        char err[256], iv[32], need[32], w[32];
-        int k;
+        _cleanup_free_ char *esc = NULL;
+        char err[256], iv[32], need[32], w[32], its[sizeof(ls.database) + 48];
 
         live_status_get(r->c, &ls);
         if (ls.state != LIVE_RUNNING) {
@@ -145,28 +159,20 @@ static bool daemon_usable(struct run *r)
                 return false;
         }
         /* Its database as it names it; a relative name is relative to its own
-         * directory, which /proc shows to whoever may see it. --db names it for us. */
-        if (r->c->db_given)
-                k = snprintf(r->db, sizeof(r->db), "%s", r->c->db_path);
-        else if (ls.database[0] == '/')
-                k = snprintf(r->db, sizeof(r->db), "%s", ls.database);
+         * directory, which /proc shows to whoever may see it. When that cannot be read
+         * here (another mount namespace, a bind mount), --db names it for us. */
+        if (ls.database[0] == '/')
+                snprintf(its, sizeof(its), "%s", ls.database);
         else
-                k = snprintf(r->db, sizeof(r->db), "/proc/%" PRId64 "/cwd/%s", ls.pid, ls.database);
+                snprintf(its, sizeof(its), "/proc/%" PRId64 "/cwd/%s", ls.pid, ls.database);
         r->ri.daemon_pid = ls.pid;
         r->ri.interval = ls.interval_s;
         live_status_clear(&ls);
-        if (k < 0 || (size_t)k >= sizeof(r->db)) {
-                snprintf(r->note, sizeof(r->note), "leakwatchd's database path is too long");
-                return false;
-        }
-        if (query_open(r->db, &q, err, sizeof(err)) < 0) {
-                _cleanup_free_ char *esc = out_escape(r->db, strlen(r->db));
-
-                snprintf(r->note, sizeof(r->note), "cannot read leakwatchd's database %s: %s", esc ? esc : "?", err);
-                return false;
-        }
-        query_close(q);
-        return true;
+        if (readable_db(r, its, err, sizeof(err)) || (r->c->db_given && readable_db(r, r->c->db_path, NULL, 0)))
+                return true;
+        esc = out_escape(its, strlen(its));
+        snprintf(r->note, sizeof(r->note), "cannot read leakwatchd's database %s: %s", esc ? esc : "?", err);
+        return false;
 }
 
 static int make_temp_db(struct run *r)
@@ -404,6 +410,19 @@ static int finish_local(struct run *r)
         return EXIT_OK;
 }
 
+/* Whether the process of row p still runs: its PID holds a process of the same start
+ * time, so letting it go can never hit another process that got the PID since. */
+static bool same_process(int proc, const struct query_process *p)
+{
+        char name[32], buf[1024];
+        struct proc_stat st;
+        ssize_t n;
+
+        snprintf(name, sizeof(name), "%" PRId32 "/stat", p->pid);
+        n = proc_read_file(proc, name, buf, sizeof(buf));
+        return n > 0 && proc_parse_stat(buf, (size_t)n, &st) == 0 && (int64_t)st.starttime == p->start_ticks;
+}
+
 /* Through the daemon: waits until it has recorded the command's end (or gave it a
  * fair time), then asks it to let go of the command's children that still run. */
 static void finish_daemon(struct run *r)
@@ -412,6 +431,7 @@ static void finish_daemon(struct run *r)
         struct run_tree t = { 0 };
         struct query *q = NULL;
         bool ended = false;
+        int proc;
 
         while (!ended && now_usec(CLOCK_MONOTONIC) < deadline) {
                 if (query_open(r->ri.db_path, &q, NULL, 0) == 0) {
@@ -432,12 +452,13 @@ static void finish_daemon(struct run *r)
         }
         if (query_open(r->ri.db_path, &q, NULL, 0) < 0)
                 return;
-        if (run_tree_load(q, r->ri.root_id, &t) == 0) {
+        proc = proc_root_open("/proc");
+        if (proc >= 0 && run_tree_load(q, r->ri.root_id, &t) == 0) {
                 for (size_t i = 0; i < t.n; i++) {
                         struct json_object *req;
                         struct ctl_reply reply;
 
-                        if (t.p[i].end_ms)
+                        if (t.p[i].end_ms || !same_process(proc, &t.p[i]))
                                 continue;
                         req = json_object_new_object();
                         if (!req)
@@ -451,6 +472,7 @@ static void finish_daemon(struct run *r)
                 }
                 run_tree_free(&t);
         }
+        safe_close(proc);
         query_close(q);
 }
 

@@ -160,8 +160,9 @@ class TestJudged(unittest.TestCase):
 
 
 class TestRun(Case):
-    def run_lw(self, *args, code=None, **kw):
-        p = subprocess.run([CLIENT, "--runtime-dir", os.path.join(self.tmp, "no-daemon")] + [str(a) for a in args],
+    def run_lw(self, *args, code=None, runtime_dir=None, **kw):
+        p = subprocess.run([CLIENT, "--runtime-dir", runtime_dir or os.path.join(self.tmp, "no-daemon")] +
+                           [str(a) for a in args],
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=RUN_LIMIT, cwd=self.tmp,
                            env=kw.pop("env", env()), **kw)
         if code is not None:
@@ -231,6 +232,38 @@ class TestRun(Case):
             self.assertEqual(code, EXIT_USAGE, (args, err))
             self.assertEqual(out, "")
         self.assertEqual(os.path.getsize(existing), 0, "an existing file is never written")
+
+    def test_daemon_lets_go_of_leftover_children(self):
+        """A child that outlives the command is the daemon's no longer once the run ends."""
+        # The daemon finds new children at its scans (every 10 s by default): here as
+        # often as it samples.
+        conf = os.path.join(self.tmp, "scan.conf")
+        with open(conf, "w") as f:
+            f.write("[daemon]\ninterval = 0.2\nscan-interval = 0.2\n")
+        d = self.daemon("--config", conf, "--match", "^nothing-matches-this$")
+        d.wait_log("watching")
+        pidfile = os.path.join(self.tmp, "orphan.pid")
+        # The command waits long enough for the daemon's scan to find its child; the
+        # child keeps none of the test's pipes open.
+        _, _, err = self.run_lw("run", "--window", "1m", "--", "sh", "-c",
+                                '"$1" --steps 1 --hold-ms 600000 --name lw-orphan >/dev/null 2>&1 & '
+                                'echo $! > "$2"; sleep 2',
+                                "sh", ALLOC, pidfile, code=0, runtime_dir=self.tmp)
+        with open(pidfile) as f:
+            orphan = int(f.read())
+        try:
+            self.assertIn("by leakwatchd (pid %d)" % d.pid, err)
+            root = int(err.split("Ran:       pid ")[1].split(",")[0])
+            rows = query(d.db, "SELECT p.id, p.parent_id FROM process p JOIN rule r ON r.id = p.rule_id "
+                               "WHERE r.name = 'run' AND p.pid IN (?, ?) ORDER BY p.id", (root, orphan))
+            self.assertEqual(len(rows), 2, rows)
+            self.assertEqual(rows[1][1], rows[0][0], "the child was watched as the command's child")
+            wait_for(lambda: query(d.db, "SELECT end_reason FROM process WHERE pid = ?", (orphan,)) ==
+                     [("unwatched",)], what="the leftover child to be let go")
+            os.kill(orphan, 0)  # it still runs: let go of, not killed
+        finally:
+            os.kill(orphan, signal.SIGKILL)
+        self.assertEqual(d.stop(), 0, d.output())
 
     def test_signals_are_passed_on(self):
         for sig in (signal.SIGTERM, signal.SIGINT):
