@@ -5,7 +5,10 @@
 #   make check-asan   the same tests built with AddressSanitizer and UBSan
 #   make check-valgrind  the unit tests under valgrind (leaks and descriptors)
 #   make bench        benchmarks; prints figures
-#   make install      honours PREFIX and DESTDIR
+#   make bench-metrics  the cost of a metrics scrape with 1,000 watched processes
+#   make bench-detect the scenario suite under the daemon: the detector against deriv()
+#                     and linear regression on real workloads (DETECT_WINDOW, DETECT_INTERVAL)
+#   make install      honours PREFIX and DESTDIR; make uninstall undoes it
 #
 # Variables: BUILD (output directory), SAN=1 (sanitizers), WERROR= (to drop -Werror).
 
@@ -15,18 +18,23 @@ BINDIR      ?= $(PREFIX)/bin
 SBINDIR     ?= $(PREFIX)/sbin
 MANDIR      ?= $(PREFIX)/share/man
 DATADIR     ?= $(PREFIX)/share
+LIBDIR      ?= $(PREFIX)/lib
 SYSCONFDIR  ?= /etc
 DESTDIR     ?=
+# systemd's own directories, whatever PREFIX is: systemd looks for units there.
+UNITDIR     ?= $(shell $(PKG_CONFIG) --variable=systemdsystemunitdir systemd)
+SYSUSERSDIR ?= $(shell $(PKG_CONFIG) --variable=sysusersdir systemd)
+TMPFILESDIR ?= $(shell $(PKG_CONFIG) --variable=tmpfilesdir systemd)
 
 BUILD       ?= build
 CC          ?= cc
 PKG_CONFIG  ?= pkg-config
 WERROR      ?= -Werror
 
-PKGS        := libsystemd libproc2 sqlite3 json-c inih
+PKGS        := libsystemd libproc2 sqlite3 json-c inih libmicrohttpd
 PKG_CFLAGS  := $(shell $(PKG_CONFIG) --cflags $(PKGS))
 PKG_LIBS    := $(shell $(PKG_CONFIG) --libs $(PKGS))
-CMOCKA_LIBS := $(shell $(PKG_CONFIG) --libs cmocka)
+CMOCKA_LIBS := $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null)
 
 WARN := -Wall -Wextra -Wshadow -Wformat=2 -Wformat-signedness -Wmissing-prototypes \
         -Wstrict-prototypes -Wold-style-definition -Wpointer-arith -Wwrite-strings \
@@ -62,8 +70,9 @@ UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 PROGRAMS   := $(BUILD)/leakwatchd $(if $(wildcard client/main.c),$(BUILD)/leakwatch)
 TEST_HELPERS := $(patsubst tests/workloads/%.c,$(BUILD)/tests/workloads/%,$(wildcard tests/workloads/*.c))
 
-.PHONY: all test unit integration check-asan check-valgrind bench bench-client install clean
-all: $(PROGRAMS)
+.PHONY: all test unit integration check-asan check-valgrind bench bench-client bench-metrics bench-detect \
+        install uninstall clean FORCE
+all: $(PROGRAMS) $(BUILD)/leakwatchd.service
 
 # V=1 shows the full commands.
 ifeq ($(V),1)
@@ -115,7 +124,7 @@ unit: $(UNIT_BIN)
 	@sh tests/run-unit.sh $(UNIT_BIN)
 
 integration: $(PROGRAMS) $(TEST_HELPERS)
-	@BUILD=$(BUILD) sh tests/run-integration.sh
+	@BUILD=$(BUILD) bash tests/run-integration.sh
 
 test: unit integration
 
@@ -128,6 +137,29 @@ check-valgrind: $(UNIT_BIN) $(PROGRAMS)
 bench: $(PROGRAMS) $(TEST_HELPERS)
 	@BUILD=$(BUILD) sh bench/run.sh
 
+# The scenario suite: every workload of tests/workloads at once under one leakwatchd,
+# then the detector and the simple slope rules replayed over what it stored
+# (docs/detector.md, "Scenario suite"). At a 2-minute window it takes about 10 minutes.
+DETECT_WINDOW   ?= 2m
+DETECT_INTERVAL ?= 0.5
+
+$(BUILD)/bench/replay: bench/replay.c $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -o $@ $(filter %.c %.o,$^) $(LDFLAGS) $(LDLIBS)
+
+bench-detect: $(PROGRAMS) $(TEST_HELPERS) $(BUILD)/bench/replay
+	@python3 tests/scenarios/bench_detect.py --build $(BUILD) --window $(DETECT_WINDOW) --interval $(DETECT_INTERVAL)
+
+# What one Prometheus scrape costs with 1,000 watched processes (docs/performance.md).
+$(BUILD)/bench/metrics-scrape: bench/metrics-scrape.c $(DAEMON_OBJ) $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(CPPFLAGS) -Idaemon $(CFLAGS) -o $@ $(filter %.c %.o,$^) $(LDFLAGS) $(LDLIBS)
+
+bench-metrics: $(BUILD)/bench/metrics-scrape $(PROGRAMS) $(TEST_HELPERS)
+	@$(BUILD)/bench/metrics-scrape
+	@BUILD=$(BUILD) python3 bench/metrics-daemon.py
+
 # The client's query benchmark: a month of history for 1000 processes (generated once,
 # kept under $(BUILD)/bench), then median times of the heavy commands.
 $(BUILD)/bench/gen-history: bench/gen-history.c $(LIB_OBJ)
@@ -138,12 +170,120 @@ $(BUILD)/bench/gen-history: bench/gen-history.c $(LIB_OBJ)
 bench-client: $(PROGRAMS) $(BUILD)/bench/gen-history
 	@BUILD=$(BUILD) sh bench/client-queries.sh
 
-install: $(PROGRAMS)
-	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR)
+# The unit names the installed daemon, so it is made for this SBINDIR; a different PREFIX
+# on a later make rewrites it (FORCE), and an unchanged one leaves it untouched. systemd
+# splits ExecStart= on blanks, so the path must be absolute and plain.
+$(BUILD)/leakwatchd.service: systemd/leakwatchd.service.in FORCE
+	$(if $(filter /%,$(SBINDIR)),,$(error SBINDIR must be an absolute path, not '$(SBINDIR)'))
+	$(if $(findstring |,$(SBINDIR))$(word 2,$(SBINDIR)),$(error SBINDIR '$(SBINDIR)' must not hold blanks or '|'))
+	@mkdir -p $(dir $@)
+	$(Q)sed 's|@SBINDIR@|$(SBINDIR)|g' $< > $@.tmp && \
+		if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
+
+MAN_PAGES  := $(wildcard man/*.1 man/*.5 man/*.8)
+HOOK_FILES := $(filter-out %~ $(patsubst %/.,%,$(wildcard hooks/*/.)),$(wildcard hooks/*))
+# Paths install writes (directories apart), for uninstall to remove.
+INSTALLED  := $(SBINDIR)/leakwatchd $(if $(wildcard client/main.c),$(BINDIR)/leakwatch) \
+              $(UNITDIR)/leakwatchd.service $(SYSUSERSDIR)/leakwatch.conf $(TMPFILESDIR)/leakwatch.conf \
+              $(DATADIR)/leakwatch/leakwatch.conf \
+              $(foreach m,$(MAN_PAGES),$(MANDIR)/man$(subst .,,$(suffix $(m)))/$(notdir $(m))) \
+              $(addprefix $(DATADIR)/leakwatch/hooks/,$(notdir $(HOOK_FILES)))
+
+# The configuration in /etc is the administrator's: it is installed only where there is
+# none, and the shipped copy goes to $(DATADIR)/leakwatch to compare it with after an
+# upgrade. Example hooks keep their executable bit; nothing in hooks/ runs unless the
+# configuration names it.
+install: $(PROGRAMS) $(BUILD)/leakwatchd.service
+	$(if $(UNITDIR),,$(error no systemd unit directory: install systemd's pkg-config file or set UNITDIR))
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR) \
+		$(DESTDIR)$(SYSCONFDIR)/leakwatch/conf.d $(DESTDIR)$(DATADIR)/leakwatch
 	install -m 0755 $(BUILD)/leakwatchd $(DESTDIR)$(SBINDIR)/leakwatchd
+	$(if $(wildcard client/main.c),install -d $(DESTDIR)$(BINDIR))
 	$(if $(wildcard client/main.c),install -m 0755 $(BUILD)/leakwatch $(DESTDIR)$(BINDIR)/leakwatch)
-	$(if $(wildcard client/main.c),install -d $(DESTDIR)$(MANDIR)/man1)
-	$(if $(wildcard client/main.c),install -m 0644 man/leakwatch.1 $(DESTDIR)$(MANDIR)/man1/leakwatch.1)
+	install -m 0644 $(BUILD)/leakwatchd.service $(DESTDIR)$(UNITDIR)/leakwatchd.service
+	install -m 0644 systemd/sysusers.conf $(DESTDIR)$(SYSUSERSDIR)/leakwatch.conf
+	install -m 0644 systemd/tmpfiles.conf $(DESTDIR)$(TMPFILESDIR)/leakwatch.conf
+	install -m 0644 systemd/leakwatch.conf $(DESTDIR)$(DATADIR)/leakwatch/leakwatch.conf
+	@if [ -e $(DESTDIR)$(SYSCONFDIR)/leakwatch/leakwatch.conf ]; then \
+		echo "keeping $(DESTDIR)$(SYSCONFDIR)/leakwatch/leakwatch.conf (the default is in $(DATADIR)/leakwatch)"; \
+	else \
+		echo "install -m 0644 systemd/leakwatch.conf $(DESTDIR)$(SYSCONFDIR)/leakwatch/leakwatch.conf"; \
+		install -m 0644 systemd/leakwatch.conf $(DESTDIR)$(SYSCONFDIR)/leakwatch/leakwatch.conf; \
+	fi
+	@set -e; for m in $(MAN_PAGES); do \
+		d=$(DESTDIR)$(MANDIR)/man$${m##*.}; \
+		echo "install -m 0644 $$m $$d/"; \
+		install -d "$$d"; \
+		install -m 0644 "$$m" "$$d/"; \
+	done
+	@set -e; for f in $(HOOK_FILES); do \
+		[ -f "$$f" ] || continue; \
+		if [ -x "$$f" ]; then m=0755; else m=0644; fi; \
+		echo "install -m $$m $$f $(DESTDIR)$(DATADIR)/leakwatch/hooks/"; \
+		install -d $(DESTDIR)$(DATADIR)/leakwatch/hooks; \
+		install -m $$m "$$f" $(DESTDIR)$(DATADIR)/leakwatch/hooks/; \
+	done
+	@$(if $(DESTDIR),:,echo "Then: systemd-sysusers; systemd-tmpfiles --create; systemctl daemon-reload;" \
+		"systemctl enable --now leakwatchd")
+
+# Removes what install wrote. The database (/var/lib/leakwatch) and the leakwatch user
+# stay: history outlives the program. The configuration goes only if it is still the
+# default shipped with it; directories go only if empty.
+uninstall:
+	$(if $(UNITDIR),,$(error no systemd unit directory: install systemd's pkg-config file or set UNITDIR))
+	@if cmp -s $(DESTDIR)$(DATADIR)/leakwatch/leakwatch.conf $(DESTDIR)$(SYSCONFDIR)/leakwatch/leakwatch.conf; then \
+		echo "rm -f $(DESTDIR)$(SYSCONFDIR)/leakwatch/leakwatch.conf"; \
+		rm -f $(DESTDIR)$(SYSCONFDIR)/leakwatch/leakwatch.conf; \
+	elif [ -e $(DESTDIR)$(SYSCONFDIR)/leakwatch/leakwatch.conf ]; then \
+		echo "keeping $(DESTDIR)$(SYSCONFDIR)/leakwatch/leakwatch.conf: it was changed"; \
+	fi
+	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
+	@for d in $(DESTDIR)$(DATADIR)/leakwatch/hooks $(DESTDIR)$(DATADIR)/leakwatch \
+		$(DESTDIR)$(SYSCONFDIR)/leakwatch/conf.d $(DESTDIR)$(SYSCONFDIR)/leakwatch \
+		$(DESTDIR)$(LIBDIR)/leakwatch/python/__pycache__ $(DESTDIR)$(LIBDIR)/leakwatch/python \
+		$(DESTDIR)$(LIBDIR)/leakwatch; do \
+		rmdir "$$d" 2>/dev/null || true; \
+	done
+
+# ---- in-process agents (docs/agents.md) ----
+#
+# The allocator probe is preloaded into other programs: it is built without the
+# sanitizers (an ASan library cannot be preloaded into a program built without ASan)
+# and links nothing of ours.
+PROBE        := $(BUILD)/libleakwatch-probe.so
+PROBE_CFLAGS := -std=gnu11 $(OPT) $(WARN) -fPIC -fstack-protector-strong -fvisibility=hidden \
+                -D_GNU_SOURCE -D_FORTIFY_SOURCE=2
+AGENT_PY     := agents/python/leakwatch_agent.py agents/python/sitecustomize.py
+
+.PHONY: install-agents bench-agents
+all: $(PROBE)
+integration: $(PROBE)
+
+$(PROBE): agents/probe/leakwatch-probe.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $@")
+	$(Q)$(CC) $(PROBE_CFLAGS) -shared -pthread -Wl,-z,relro -Wl,-z,now -Wl,--as-needed -o $@ $<
+
+# `leakwatch run` finds both here: the probe for LD_PRELOAD, the Python directory for
+# PYTHONPATH (docs/agents.md, "Loading the agents").
+install: install-agents
+INSTALLED += $(LIBDIR)/leakwatch/libleakwatch-probe.so $(addprefix $(LIBDIR)/leakwatch/python/,$(notdir $(AGENT_PY))) \
+             $(LIBDIR)/leakwatch/python/__pycache__/*.pyc
+install-agents: $(PROBE)
+	install -d $(DESTDIR)$(LIBDIR)/leakwatch/python
+	install -m 0644 $(PROBE) $(DESTDIR)$(LIBDIR)/leakwatch/libleakwatch-probe.so
+	install -m 0644 $(AGENT_PY) $(DESTDIR)$(LIBDIR)/leakwatch/python/
+	@# Compiled now: the programs that load the agent usually cannot write here, and
+	@# compiling it at every start would cost them some 8 ms (docs/performance.md).
+	-python3 -m compileall -q -d $(LIBDIR)/leakwatch/python $(DESTDIR)$(LIBDIR)/leakwatch/python
+
+# The agents' cost, side by side with and without (docs/performance.md).
+bench-agents: $(PROBE) $(BUILD)/bench/agents-malloc
+	@BUILD=$(BUILD) python3 bench/agents.py
+
+$(BUILD)/bench/agents-malloc: bench/agents-malloc.c
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(WORKLOAD_CFLAGS) -o $@ $<
 
 clean:
 	rm -rf build build-asan

@@ -21,12 +21,14 @@
  * message goes into the caller's struct config_diag. */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ini.h>
 #include <limits.h>
+#include <netinet/in.h>
 #include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -178,6 +180,8 @@ void config_free(struct config *cfg)
         free(cfg->proc_root);
         free(cfg->cgroup_root);
         free(cfg->runtime_dir);
+        free(cfg->metrics_listen);
+        free(cfg->metrics_textfile);
         for (size_t i = 0; i < cfg->n_hooks; i++)
                 hook_free(&cfg->hooks[i]);
         config_drop_rules(cfg);
@@ -228,6 +232,21 @@ int config_defaults(struct config *cfg)
                 /* Enough for a few alerts at once; a storm of alerts must not become a
                  * storm of processes on a host already short of memory. */
                 .hook_max_running = 4,
+                /* The textfile is read by node_exporter at its own scrapes (15 s to 1 min
+                 * apart as usually set up) and a leak takes hours to show: once a minute
+                 * keeps it current without rewriting a file on disk at every tick.
+                 * Unless set, it follows a longer interval. */
+                .metrics_textfile_interval = 60,
+                /* Prometheus's own advice is to keep one target under 10,000 series;
+                 * at about 25 series per process group that is 400 groups, more than a
+                 * host usually runs, and the groups left out are the quiet ones. */
+                .metrics_max_series = 10000,
+                /* In-process agents report every 10 s by default; one report a second
+                 * per process leaves room for faster settings and for a Python agent
+                 * and an allocator probe in one process, and bounds what a process can
+                 * make the daemon do. */
+                .agent_socket = true,
+                .agent_interval = 1,
         };
         cfg->db_path = strdup(CONFIG_DEFAULT_DB);
         cfg->proc_root = strdup("/proc");
@@ -243,14 +262,16 @@ int config_defaults(struct config *cfg)
 
 /* ---- the keys ---- */
 
-enum value_type { V_PATH, V_DURATION, V_COUNT, V_SIZE, V_LOG_LEVEL, V_HOOK };
+enum value_type { V_PATH, V_DURATION, V_COUNT, V_SIZE, V_LOG_LEVEL, V_HOOK, V_BOOL, V_LISTEN, V_TEXTFILE };
 
 enum daemon_key {
         DK_DATABASE, DK_MAX_DB_SIZE, DK_INTERVAL, DK_SCAN_INTERVAL, DK_SMAPS_EVERY, DK_SMAPS_MIN_INTERVAL,
         DK_COMMIT_INTERVAL, DK_BACKLOG, DK_MAX_PROCESSES, DK_RETENTION_RAW,
         DK_RETENTION_MINUTE, DK_RETENTION_HOUR, DK_WINDOW, DK_LOG_LEVEL, DK_PROC_ROOT,
-        DK_CGROUP_ROOT, DK_RUNTIME_DIR, DK_HOOK_TIMEOUT, DK_HOOK_MAX_RUNNING, DK_HOOK, DK_ON_START,
-        DK_ON_ESCALATE, DK_ON_END, DK__MAX
+        DK_CGROUP_ROOT, DK_RUNTIME_DIR, DK_HOOK_TIMEOUT, DK_HOOK_MAX_RUNNING, DK_METRICS_LISTEN,
+        DK_METRICS_TEXTFILE, DK_METRICS_TEXTFILE_INTERVAL, DK_METRICS_MAX_SERIES, DK_METRICS_PID_LABEL,
+        DK_HOOK, DK_ON_START, DK_ON_ESCALATE, DK_ON_END, DK_AGENT_SOCKET, DK_AGENT_INTERVAL,
+        DK__MAX
 };
 
 /* The window's bounds, for [daemon] and rules alike: under a minute there is no trend
@@ -318,10 +339,25 @@ static const struct key_def daemon_keys[DK__MAX] = {
          * storm. */
         [DK_HOOK_MAX_RUNNING] = { "hook-max-running", V_COUNT, FIELD(hook_max_running), 1, 64,
                                   "1..64", 0 },
+        [DK_METRICS_LISTEN] = { "metrics-listen", V_LISTEN, FIELD(metrics_listen), 0, CONFIG_LISTEN_MAX,
+                                NULL, 0 },
+        [DK_METRICS_TEXTFILE] = { "metrics-textfile", V_TEXTFILE, FIELD(metrics_textfile), 0, PATH_MAX - 1,
+                                  NULL, 0 },
+        [DK_METRICS_TEXTFILE_INTERVAL] = { "metrics-textfile-interval", V_DURATION,
+                                           FIELD(metrics_textfile_interval), 0.05, 3600, "50ms..1h", 0 },
+        /* 100 holds four process groups; past a million series a single scrape would be
+         * some 100 MiB of text, more than one host should send. */
+        [DK_METRICS_MAX_SERIES] = { "metrics-max-series", V_COUNT, FIELD(metrics_max_series), 100, 1000000,
+                                    "100..1000000", 0 },
+        [DK_METRICS_PID_LABEL] = { "metrics-pid-label", V_BOOL, FIELD(metrics_pid_label), 0, 0, NULL, 0 },
         [DK_HOOK] = { "hook", V_HOOK, 0, 0, 0, 0, NULL, HOOK_ON_ALL },
         [DK_ON_START] = { "on-start", V_HOOK, 0, 0, 0, 0, NULL, HOOK_ON_START },
         [DK_ON_ESCALATE] = { "on-escalate", V_HOOK, 0, 0, 0, 0, NULL, HOOK_ON_ESCALATE },
         [DK_ON_END] = { "on-end", V_HOOK, 0, 0, 0, 0, NULL, HOOK_ON_END },
+        [DK_AGENT_SOCKET] = { "agent-socket", V_BOOL, FIELD(agent_socket), 0, 0, NULL, 0 },
+        /* 100 ms is ten times faster than any agent needs to report; an hour still
+         * gives a long window a few reports. */
+        [DK_AGENT_INTERVAL] = { "agent-interval", V_DURATION, FIELD(agent_interval), 0.1, 3600, "100ms..1h", 0 },
 };
 
 enum rule_key {
@@ -791,6 +827,48 @@ static void daemon_key(struct load_ctx *ctx, const char *name, const char *value
                 if (bad)
                         return;
                 break;
+        case V_BOOL:
+                if (get_bool(ctx, d->name, value, (bool *)field) < 0)
+                        return;
+                break;
+        case V_LISTEN:
+        case V_TEXTFILE: {
+                char *p = NULL;
+                bool off;
+
+                if (parse_bool(value, &off) == 0 && !off) {
+                        /* "no": off, so a drop-in can turn off what an earlier file set. */
+                } else if (d->type == V_LISTEN) {
+                        struct sockaddr_storage sa;
+                        socklen_t len;
+
+                        if (strlen(value) > (size_t)d->max || config_parse_listen(value, &sa, &len) < 0) {
+                                report(ctx, "%s: '%s' is not an address and port (examples: 127.0.0.1:9184, "
+                                       "[::1]:9184, or no)", d->name, quote(&q, value));
+                                return;
+                        }
+                        p = strdup(value);
+                        if (!p) {
+                                ctx->oom = true;
+                                return;
+                        }
+                } else {
+                        size_t len = strlen(value);
+
+                        /* node_exporter reads only *.prom, and the file is written next to
+                         * it under another name that must not end in .prom. */
+                        if (len < 6 || strcmp(value + len - 5, ".prom") != 0 || value[len - 6] == '/') {
+                                report(ctx, "%s: '%s' must name a file ending in .prom (the only files "
+                                       "node_exporter's textfile collector reads)", d->name, quote(&q, value));
+                                return;
+                        }
+                        if (get_path(ctx, d->name, value, (size_t)d->max, &p) < 0)
+                                return;
+                }
+                free(*(char **)field);
+                *(char **)field = p;
+                break;
+        }
         }
         ctx->origin[k] = (struct origin){ ctx->file, ctx->line, ++ctx->seq };
 }
@@ -1585,11 +1663,15 @@ static void cross_checks(struct load_ctx *ctx)
                 cfg->scan_interval = cfg->interval;
         if (ctx->origin[DK_COMMIT_INTERVAL].seq == 0)
                 cfg->commit_interval = cfg->interval;
+        if (ctx->origin[DK_METRICS_TEXTFILE_INTERVAL].seq == 0)
+                cfg->metrics_textfile_interval = MAX(cfg->metrics_textfile_interval, cfg->interval);
 
         check_order(ctx, DK_SCAN_INTERVAL, cfg->scan_interval, DK_INTERVAL, cfg->interval, 1,
                     "new processes are looked for at a tick, not between ticks");
         check_order(ctx, DK_COMMIT_INTERVAL, cfg->commit_interval, DK_INTERVAL, cfg->interval, 1,
                     "there is nothing new to commit between two ticks");
+        check_order(ctx, DK_METRICS_TEXTFILE_INTERVAL, cfg->metrics_textfile_interval, DK_INTERVAL,
+                    cfg->interval, 1, "the numbers change only at a tick");
         check_order(ctx, DK_RETENTION_MINUTE, cfg->retention_minute, DK_RETENTION_RAW, cfg->retention_raw, 1,
                     "a coarser level is kept at least as long as the finer one it summarises");
         check_order(ctx, DK_RETENTION_HOUR, cfg->retention_hour, DK_RETENTION_MINUTE, cfg->retention_minute, 1,
@@ -1634,6 +1716,54 @@ int config_load(struct config *cfg, const char *path, bool must_exist, struct co
                 free(ctx.files[i]);
         free(ctx.files);
         return r;
+}
+
+/* ---- values other modules parse again ---- */
+
+int config_parse_listen(const char *s, struct sockaddr_storage *ret_addr, socklen_t *ret_len)
+{
+        char host[INET6_ADDRSTRLEN];
+        struct sockaddr_storage sa = { 0 };
+        const char *colon, *h = s;
+        size_t hlen;
+        int64_t port;
+
+        colon = strrchr(s, ':');
+        if (!colon)
+                return -EINVAL;
+        hlen = (size_t)(colon - s);
+        if (s[0] == '[') {
+                /* An IPv6 address holds colons: it must be bracketed, as in a URL. */
+                if (hlen < 2 || s[hlen - 1] != ']')
+                        return -EINVAL;
+                h = s + 1;
+                hlen -= 2;
+        }
+        if (hlen == 0 || hlen >= sizeof(host))
+                return -EINVAL;
+        memcpy(host, h, hlen);
+        host[hlen] = '\0';
+        if (!isdigit((unsigned char)colon[1]) || parse_int64(colon + 1, 0, 65535, &port) < 0)
+                return -EINVAL;
+        if (s[0] == '[') {
+                struct sockaddr_in6 *a = (struct sockaddr_in6 *)&sa;
+
+                if (inet_pton(AF_INET6, host, &a->sin6_addr) != 1)
+                        return -EINVAL;
+                a->sin6_family = AF_INET6;
+                a->sin6_port = htons((uint16_t)port);
+                *ret_len = sizeof(*a);
+        } else {
+                struct sockaddr_in *a = (struct sockaddr_in *)&sa;
+
+                if (inet_pton(AF_INET, host, &a->sin_addr) != 1)
+                        return -EINVAL;
+                a->sin_family = AF_INET;
+                a->sin_port = htons((uint16_t)port);
+                *ret_len = sizeof(*a);
+        }
+        *ret_addr = sa;
+        return 0;
 }
 
 /* ---- rules from the command line and the default ---- */

@@ -32,6 +32,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 
 #define CONFIG_DEFAULT_PATH "/etc/leakwatch/leakwatch.conf"
@@ -69,6 +70,9 @@
 #define CONFIG_RUNTIME_DIR_MAX 80
 /* The kernel's largest possible pid (PID_MAX_LIMIT on 64-bit: 4 * 1024 * 1024). */
 #define CONFIG_PID_MAX (4 * 1024 * 1024)
+/* The longest metrics-listen value: "[" an IPv6 address (at most 45 characters, with an
+ * embedded IPv4 address) "]:" and five digits. */
+#define CONFIG_LISTEN_MAX 54
 
 /* When a hook runs: hook = (every event), on-start =, on-escalate =, on-end =. */
 enum {
@@ -140,8 +144,18 @@ struct config {
         char *proc_root;                /* proc-root = PATH (tests) */
         char *cgroup_root;              /* cgroup-root = PATH: the cgroup2 mount (tests) */
         char *runtime_dir;              /* runtime-dir = PATH: control and agent sockets */
+        bool agent_socket;              /* agent-socket = yes|no: listen for in-process agents */
+        double agent_interval;          /* agent-interval = DURATION: one report per process per
+                                         * this long on average; faster ones are dropped */
         double hook_timeout;            /* hook-timeout = DURATION: then SIGTERM, then SIGKILL */
         unsigned hook_max_running;      /* hook-max-running = N: concurrent hooks */
+        char *metrics_listen;           /* metrics-listen = ADDRESS:PORT: the HTTP endpoint;
+                                         * NULL: off (the default, or "no") */
+        char *metrics_textfile;         /* metrics-textfile = PATH.prom: node_exporter's
+                                         * textfile collector; NULL: off */
+        double metrics_textfile_interval;       /* metrics-textfile-interval = DURATION */
+        uint64_t metrics_max_series;    /* metrics-max-series = N: process-group series */
+        bool metrics_pid_label;         /* metrics-pid-label = yes: a series per process */
         struct hook_cfg hooks[HOOKS_MAX];       /* global hooks: run for every rule;
                                                  * accumulate across files */
         size_t n_hooks;
@@ -203,6 +217,12 @@ void config_free(struct config *cfg);
 
 /* Frees the messages; diag is then empty and may be reused. */
 void config_diag_free(struct config_diag *diag);
+
+/* Parses a metrics-listen value: an IPv4 address or an IPv6 address in brackets, a
+ * colon and a port (0..65535; 0 lets the kernel choose one): "127.0.0.1:9184",
+ * "[::1]:9184". Names are not resolved (a daemon must not wait for DNS). Returns 0 or
+ * -EINVAL. */
+int config_parse_listen(const char *s, struct sockaddr_storage *ret_addr, socklen_t *ret_len);
 
 /* ---- matching ---- */
 

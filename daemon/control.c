@@ -21,6 +21,7 @@ struct conn {
         struct control *c;
         struct conn *next;
         int fd;
+        bool refused;                   /* told "no": input is read and dropped until EOF */
         sd_event_source *io, *timer;
 };
 
@@ -138,6 +139,8 @@ static int on_conn_io(sd_event_source *s UNUSED, int fd, uint32_t revents, void 
                 conn_free(k);
                 return 0;
         }
+        if (k->refused)
+                return 0;
         (void)sd_event_source_set_time_relative(k->timer, CONTROL_IDLE_USEC);
         if ((size_t)n > CONTROL_MSG_MAX) {
                 /* MSG_TRUNC reports the real length: refuse rather than parse a prefix. */
@@ -192,11 +195,6 @@ static int on_accept(sd_event_source *s UNUSED, int fd, uint32_t revents UNUSED,
          * when it connected; without it, only the primary group counts. */
         if (getsockopt(cfd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) == 0)
                 n_groups = len / sizeof(gid_t);
-        if (!control_peer_allowed(cred.uid, cred.gid, groups, n_groups, getuid(), getgid())) {
-                send_error(cfd, "permission denied: root or the leakwatch group only", EACCES);
-                close(cfd);
-                return 0;
-        }
         if (c->n_conns >= CONTROL_CONN_MAX) {
                 send_error(cfd, "too many connections", EBUSY);
                 close(cfd);
@@ -209,6 +207,14 @@ static int on_accept(sd_event_source *s UNUSED, int fd, uint32_t revents UNUSED,
         }
         k->c = c;
         k->fd = cfd;
+        if (!control_peer_allowed(cred.uid, cred.gid, groups, n_groups, getuid(), getgid())) {
+                /* Say no, but do not hang up on unread input: closing a socket with a
+                 * request still queued resets the peer, which may lose the reply. The
+                 * peer's further messages are dropped; its hang-up or the idle timer
+                 * ends it. */
+                send_error(cfd, "permission denied: root or the leakwatch group only", EACCES);
+                k->refused = true;
+        }
         r = sd_event_add_io(c->event, &k->io, cfd, EPOLLIN, on_conn_io, k);
         if (r >= 0)
                 r = sd_event_add_time_relative(c->event, &k->timer, CLOCK_MONOTONIC, CONTROL_IDLE_USEC,

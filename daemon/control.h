@@ -7,7 +7,7 @@
  *
  * Replies: {"ok": true, ...the command's fields} or {"ok": false, "error": "words",
  * "code": "ENOENT"}; code is the errno name of the failure, for programs (a refused peer
- * gets EACCES and is disconnected at once).
+ * gets EACCES).
  *
  * This module owns the transport and the checks; what a command does is main's, through
  * the handler it registers. */

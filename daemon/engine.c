@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent.h"
 #include "alert.h"
 #include "cgroup.h"
 #include "detect.h"
@@ -35,6 +36,9 @@ struct metric_state {
         bool escalated;
         struct detect_verdict last;     /* the latest evaluation, for closing numbers */
         bool has_last;
+        char kind[CLASSIFY_TEXT_MAX];   /* what kind of leak the open alert is; "" unknown */
+        int kind_class;                 /* enum classify_class recorded, -1 none */
+        const char *kind_agents;
 };
 
 struct eproc {
@@ -55,6 +59,7 @@ struct open_alert {
         enum alert_metric metric;
         bool escalated;
         bool taken;
+        char kind[CLASSIFY_TEXT_MAX];
 };
 
 /* A hook run between submission and its result. */
@@ -125,6 +130,7 @@ static int load_open_alert(const struct store_alert *a, void *userdata)
                 .escalated = a->escalated_ms != 0,
                 .escalated_ms = a->escalated_ms,
         };
+        snprintf(e->open[e->n_open - 1].kind, sizeof(e->open[0].kind), "%s", a->kind ? a->kind : "");
         return 0;
 }
 
@@ -321,7 +327,7 @@ static void fill_context(struct engine *e, const struct sampler_proc *p, size_t 
                 .reason = v ? v->reason : NULL,
                 /* Outside data tells anonymous memory (the heap, anonymous mappings) from
                  * descriptors, and no more. */
-                .kind = m == ALERT_FDS ? "descriptors" : "anonymous memory",
+                .kind = ms->kind[0] ? ms->kind : m == ALERT_FDS ? "descriptors" : "anonymous memory",
         };
 }
 
@@ -356,6 +362,7 @@ static void log_alert(const struct alert_context *c, int prio)
                 { "LEAKWATCH_UNIT", c->unit && c->unit[0] ? c->unit : NULL },
                 { "LEAKWATCH_METRIC", alert_metric_name[c->metric] },
                 { "LEAKWATCH_STATE", c->state },
+                { "LEAKWATCH_KIND", c->kind },
                 { "LEAKWATCH_SLOPE", isfinite(c->slope) ? slope : NULL },
                 { "LEAKWATCH_SLOPE_LOW", isfinite(c->slope_low) ? low : NULL },
                 { "LEAKWATCH_GROWTH", isfinite(c->growth) ? growth : NULL },
@@ -409,6 +416,28 @@ static double headroom(struct engine *e, const struct sampler_proc *p, enum aler
         return best;
 }
 
+/* Names the kind of leak (lib/classify) from the evidence window's stored samples and
+ * agent reports; its class is recorded when it changes. */
+static void update_kind(struct engine *e, const struct sampler_proc *p, struct metric_state *ms, enum alert_metric m,
+                        const struct detect_verdict *v, int64_t t_ms)
+{
+        struct classify_result res;
+
+        if (!v || !isfinite(v->t_from) || !isfinite(v->t_to) || !ms->alert_id)
+                return;
+        if (agent_classify(e->env.store, p->id, m == ALERT_FDS, (int64_t)(v->t_from * 1000),
+                           (int64_t)(v->t_to * 1000), v->growth, &res) < 0)
+                log_debug("pid %d: cannot read its history to classify the alert: %s", (int)p->pid,
+                          store_errmsg(e->env.store));
+        snprintf(ms->kind, sizeof(ms->kind), "%s", res.text);
+        if (ms->kind_class != (int)res.cls || ms->kind_agents != classify_agents(&res)) {
+                ms->kind_class = (int)res.cls;
+                ms->kind_agents = classify_agents(&res);
+                (void)writer_put_alert_kind(e->env.writer, ms->alert_id, t_ms, classify_class_name[res.cls],
+                                            ms->kind_agents);
+        }
+}
+
 /* Writes, logs and announces an alert event for metric m of the process. */
 static void announce(struct engine *e, const struct sampler_proc *p, struct eproc *ep, enum alert_metric m,
                      const struct detect_verdict *v, int64_t t_ms, enum alert_event event, const char *state,
@@ -436,6 +465,8 @@ static void open_alert(struct engine *e, const struct sampler_proc *p, struct ep
         ms->alert_start_ms = t_ms;
         ms->escalated = false;
         ms->escalated_ms = 0;
+        ms->kind_class = -1;
+        update_kind(e, p, ms, m, v, t_ms);
         e->stats.alerts++;
         announce(e, p, ep, m, v, t_ms, ALERT_EVENT_START, "leaking", limit_kind, NULL, false);
 }
@@ -451,6 +482,7 @@ static void close_alert(struct engine *e, const struct sampler_proc *p, struct e
         ms->alert_id = 0;
         ms->escalated = false;
         ms->escalated_ms = 0;
+        ms->kind[0] = '\0';
 }
 
 static void evaluate(struct engine *e, const struct sampler_proc *p, struct eproc *ep, enum alert_metric m,
@@ -499,12 +531,14 @@ static void evaluate(struct engine *e, const struct sampler_proc *p, struct epro
         case ALERT_ESCALATE:
                 ms->escalated = true;
                 ms->escalated_ms = t_ms;
+                update_kind(e, p, ms, m, &v, t_ms);
                 announce(e, p, ep, m, &v, t_ms, ALERT_EVENT_ESCALATE, "leaking", limit_kind, NULL, false);
                 break;
         case ALERT_UPDATE: {
                 struct alert_context c;
 
-                /* Fresh numbers for the open alert; nobody is told. */
+                /* Fresh numbers (and kind) for the open alert; nobody is told. */
+                update_kind(e, p, ms, m, &v, t_ms);
                 fill_context(e, p, ep->rule, m, ms, &v, t_ms, &c);
                 c.state = "leaking";
                 c.limit_kind = limit_kind;
@@ -615,6 +649,8 @@ static void on_started(void *userdata, const struct sampler_proc *p, bool resume
                 ms->alert_start_ms = oa->start_ms;
                 ms->escalated = oa->escalated;
                 ms->escalated_ms = oa->escalated_ms;
+                snprintf(ms->kind, sizeof(ms->kind), "%s", oa->kind);
+                ms->kind_class = -1;
         }
         /* Reconcile what the history says with what the database says. */
         for (int m = 0; m < ALERT__METRIC_MAX; m++) {

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -181,6 +182,11 @@ _Noreturn static void child_exec(struct hook_job *j, int in_fd, int out_fd)
         /* Its own session and process group, so a timeout can end it and everything it
          * started with one kill(-pid). */
         setsid();
+        /* Under systemd the daemon holds CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH as ambient
+         * capabilities, which exec would pass on: a hook would read any file on the
+         * host. It gets none (an old kernel without ambient capabilities has none to
+         * clear, and the EINVAL is ignored). */
+        (void)prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
         if (dup2(in_fd, STDIN_FILENO) < 0 || dup2(out_fd, STDOUT_FILENO) < 0 || dup2(out_fd, STDERR_FILENO) < 0)
                 _exit(127);
         /* Nothing of the daemon's (the database, /proc descriptors) reaches the hook. */

@@ -13,16 +13,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <systemd/sd-daemon.h>
 #include <systemd/sd-event.h>
 
+#include "agent.h"
 #include "cgroup.h"
 #include "config.h"
 #include "control.h"
 #include "engine.h"
+#include "export.h"
 #include "hook.h"
 #include "host.h"
 #include "log.h"
+#include "notify.h"
 #include "proc.h"
 #include "sampler.h"
 #include "store.h"
@@ -80,6 +82,8 @@ struct daemon {
         struct hooks *hooks;
         struct control *control;
         usec_t started_mono;
+        struct export *export;          /* Prometheus metrics; NULL if they failed to start */
+        struct agent *agent;            /* NULL: agent-socket = no, or it failed */
         int cgroup_root;
 
         /* Wall-clock anchor: timestamps are anchor + monotonic elapsed, so a clock step
@@ -95,6 +99,7 @@ struct daemon {
         struct ratelimit cap_rl;
         uint64_t reported_drops, reported_capped;
         bool db_failing;
+        bool reload_failed;             /* shown in STATUS= until a reload succeeds */
         int exit_code;
 };
 
@@ -234,6 +239,16 @@ static int load_config(const struct options *opt, struct config *cfg)
         }
         config_diag_free(&diag);
         return r;
+}
+
+/* Rules people configured (or typed): the built-in on-request rule is not one of them. */
+static size_t configured_rules(const struct config *cfg)
+{
+        size_t n = 0;
+
+        for (size_t i = 0; i < cfg->n_rules; i++)
+                n += !cfg->rules[i].manual;
+        return n;
 }
 
 /* Describes a rule's selectors in words for the database (shown by the client). */
@@ -380,7 +395,6 @@ static void update_status(struct daemon *d, usec_t mono)
         struct sampler_stats ss;
         struct engine_stats es;
         struct writer_stats ws;
-        char cost[32];
 
         if (mono < d->next_status)
                 return;
@@ -388,10 +402,14 @@ static void update_status(struct daemon *d, usec_t mono)
         sampler_get_stats(d->sampler, &ss);
         writer_get_stats(d->writer, &ws);
         engine_get_stats(d->engine, &es);
-        (void)sd_notifyf(false, "STATUS=Watching %u processes (%zu rules); %u leak alerts open; last tick %s%s",
-                         ss.watched, d->cfg->n_rules, es.open_alerts,
-                         format_duration((double)d->last_tick_cost / 1e6, cost, sizeof(cost)),
-                         d->db_failing ? "; database unwritable, buffering" : "");
+        (void)notify_status(&(struct notify_status){
+                .processes = ss.watched,
+                .rules = configured_rules(d->cfg),
+                .alerts = (int)es.open_alerts,
+                .last_tick = d->last_tick_cost,
+                .db_failing = d->db_failing,
+                .reload_failed = d->reload_failed,
+        });
         if (ss.capped > d->reported_capped) {
                 unsigned suppressed;
 
@@ -458,6 +476,7 @@ static int on_timer(sd_event_source *s UNUSED, uint64_t usec UNUSED, void *userd
 
         run_once(d, started);
         schedule(d, started, now_usec(CLOCK_MONOTONIC));
+        export_tick(d->export, started, d->last_tick_cost);
         update_status(d, now_usec(CLOCK_MONOTONIC));
         return 0;
 }
@@ -469,7 +488,7 @@ static int on_terminate(sd_event_source *s UNUSED, const struct signalfd_siginfo
         struct daemon *d = userdata;
 
         log_info("received %s, flushing and exiting", strsignal((int)si->ssi_signo));
-        (void)sd_notify(false, "STOPPING=1\nSTATUS=Flushing samples and exiting");
+        (void)notify_stopping();
         return sd_event_exit(d->event, 0);
 }
 
@@ -489,7 +508,8 @@ static int reload(struct daemon *d)
         usec_t mono = now_usec(CLOCK_MONOTONIC);
         int r;
 
-        (void)sd_notifyf(false, "RELOADING=1\nMONOTONIC_USEC=%" PRIu64 "\nSTATUS=Reloading configuration", mono);
+        (void)notify_reloading(mono);
+        d->reload_failed = true;        /* until it succeeds */
         if (!cfg) {
                 log_error("reload: out of memory; keeping the running configuration");
                 r = -ENOMEM;
@@ -525,6 +545,7 @@ static int reload(struct daemon *d)
         if (r < 0)
                 log_error("reload: detection keeps the old parameters: %s", strerror(-r));
         hooks_set_limits(d->hooks, usec_of(cfg->hook_timeout), cfg->hook_max_running);
+        agent_reconfigure(d->agent, cfg);
         if (cfg->max_db_size != d->cfg->max_db_size) {
                 r = store_set_size_limit(d->store, (int64_t)cfg->max_db_size);
                 if (r < 0)
@@ -539,7 +560,9 @@ static int reload(struct daemon *d)
         log_set_max_level(d->cfg->log_level);
         d->next_scan = 0;
         (void)writer_put_event(d->writer, wall_ms(d, mono), "reload", NULL);
-        log_info("configuration reloaded: %zu rules", d->cfg->n_rules);
+        log_info("configuration reloaded: %zu rule%s", configured_rules(d->cfg),
+                 configured_rules(d->cfg) == 1 ? "" : "s");
+        d->reload_failed = false;
         r = 0;
         goto done;
 fail:
@@ -547,8 +570,9 @@ fail:
         free(ids);
         free(gens);
 done:
-        (void)sd_notify(false, "READY=1");
+        (void)notify_ready();
         d->next_status = 0;
+        update_status(d, now_usec(CLOCK_MONOTONIC));
         return r;
 }
 
@@ -604,7 +628,7 @@ static int control_status(struct daemon *d, struct json_object *reply)
         json_object_object_add(reply, "database_failing", json_object_new_boolean(d->db_failing));
         json_object_object_add(reply, "interval_s", json_object_new_double(d->cfg->interval));
         json_object_object_add(reply, "window_s", json_object_new_double(d->cfg->window));
-        add_int(reply, "rules", (int64_t)d->cfg->n_rules);
+        add_int(reply, "rules", (int64_t)configured_rules(d->cfg));
         add_int(reply, "watched", ss.watched);
         add_int(reply, "known", ss.known);
         add_int(reply, "open_alerts", es.open_alerts);
@@ -1004,6 +1028,24 @@ static int setup(struct daemon *d)
         if (r < 0)
                 log_warning("no control socket in %s: %s", d->cfg->runtime_dir, strerror(-r));
         d->started_mono = mono;
+        if (d->cfg->agent_socket) {
+                struct agent_env aenv = { .event = d->event, .runtime_dir = d->cfg->runtime_dir, .sampler = d->sampler,
+                                          .writer = d->writer, .anchor_real_ms = d->anchor_real_ms,
+                                          .anchor_mono = d->anchor_mono };
+
+                /* Agents only add detail to alerts: the daemon runs on without them. */
+                r = agent_new(&aenv, d->cfg, &d->agent);
+                if (r < 0)
+                        log_warning("cannot listen for in-process agents in %s: %s; running without them",
+                                    d->cfg->runtime_dir, strerror(-r));
+        }
+
+        /* Metrics are for others to read: without them the watching goes on. */
+        r = export_new(&(struct export_env){ .event = d->event, .cfg = &d->cfg, .sampler = d->sampler,
+                                             .engine = d->engine, .writer = d->writer, .store = d->store },
+                       &d->export, err, sizeof(err));
+        if (r < 0)
+                log_error("metrics: %s; watching goes on without them", err);
 
         d->next_tick = mono;
         d->next_fold = mono + MIN(usec_of(d->cfg->interval) * FOLD_TICKS, FOLD_MAX_USEC);
@@ -1030,7 +1072,9 @@ static void teardown(struct daemon *d)
                         d->exit_code = EXIT_FAILURE;
                 }
         }
+        export_free(d->export);
         sd_event_source_unref(d->timer);
+        agent_free(d->agent);
         sampler_free(d->sampler);
         engine_free(d->engine);
         sd_event_unref(d->event);
@@ -1067,13 +1111,15 @@ int main(int argc, char **argv)
         r = d.cfg ? load_config(&d.opt, d.cfg) : -ENOMEM;
         if (d.opt.check_config) {
                 if (r >= 0)
-                        printf("%s: configuration OK (%zu rules)\n", d.opt.config_path, d.cfg->n_rules);
+                        printf("%s: configuration OK (%zu rule%s)\n", d.opt.config_path,
+                               configured_rules(d.cfg), configured_rules(d.cfg) == 1 ? "" : "s");
                 free_config(d.cfg);
                 free(d.opt.pids);
                 free(d.opt.matches);
                 return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
         }
         if (r < 0) {
+                (void)notify_failed("configuration has errors", r);
                 free_config(d.cfg);
                 free(d.opt.pids);
                 free(d.opt.matches);
@@ -1084,7 +1130,7 @@ int main(int argc, char **argv)
 
         r = setup(&d);
         if (r < 0) {
-                (void)sd_notifyf(false, "STATUS=Failed to start: %s\nERRNO=%d", strerror(-r), -r);
+                (void)notify_failed(NULL, r);
                 d.writer = NULL; /* nothing measured yet: nothing to flush */
                 teardown(&d);
                 return EXIT_FAILURE;
@@ -1096,8 +1142,9 @@ int main(int argc, char **argv)
         flush(&d, now_usec(CLOCK_MONOTONIC));
         d.next_commit = now_usec(CLOCK_MONOTONIC) + usec_of(d.cfg->commit_interval);
         (void)writer_put_event(d.writer, wall_ms(&d, now_usec(CLOCK_MONOTONIC)), "start", NULL);
-        (void)sd_notify(false, "READY=1");
-        log_info("watching with %zu rules, interval %gs, database %s", d.cfg->n_rules, d.cfg->interval, d.cfg->db_path);
+        (void)notify_ready();
+        log_info("watching with %zu rule%s, interval %gs, database %s", configured_rules(d.cfg),
+                 configured_rules(d.cfg) == 1 ? "" : "s", d.cfg->interval, d.cfg->db_path);
 
         r = sd_event_loop(d.event);
         if (r < 0) {

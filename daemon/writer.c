@@ -18,7 +18,13 @@ struct pending_sample {
         struct sample s;
 };
 
-enum op_kind { OP_PROCESS, OP_REOPEN, OP_END, OP_EVENT, OP_ALERT, OP_VERDICT, OP_HOOK_RUN, OP_END_ALERT };
+enum op_kind { OP_PROCESS, OP_REOPEN, OP_END, OP_EVENT, OP_ALERT, OP_VERDICT, OP_HOOK_RUN, OP_END_ALERT,
+               OP_ALERT_KIND };
+
+struct pending_agent {
+        int64_t process_id;
+        struct store_agent_sample a;
+};
 
 /* Identity changes and events: few compared with samples, never dropped, because a
  * sample without its process row cannot be interpreted. */
@@ -43,6 +49,9 @@ struct writer {
         size_t cap, head, count;
         struct pending_op *ops;
         size_t n_ops, cap_ops;
+        /* Agent reports: a second ring, like the samples', of at most agent_backlog. */
+        struct pending_agent *agents;
+        size_t agent_backlog, agent_cap, agent_head, agent_count;
         struct writer_stats stats;
 };
 
@@ -57,6 +66,7 @@ int writer_new(struct store *st, size_t backlog, struct writer **ret)
                 return -ENOMEM;
         w->st = st;
         w->backlog = backlog;
+        w->agent_backlog = MAX(backlog / 10, (size_t)1);
         *ret = w;
         return 0;
 }
@@ -81,6 +91,7 @@ void writer_free(struct writer *w)
                 op_free(&w->ops[i]);
         free(w->ops);
         free(w->ring);
+        free(w->agents);
         free(w);
 }
 
@@ -331,11 +342,58 @@ int writer_put_rule_sample(struct writer *w, int64_t rule_id, int64_t generation
         return 0;
 }
 
+int writer_put_agent_sample(struct writer *w, int64_t process_id, const struct store_agent_sample *a)
+{
+        struct pending_agent *pa;
+
+        if (w->agent_count == w->agent_cap && w->agent_cap < w->agent_backlog) {
+                size_t cap = MIN(MAX(w->agent_cap * 2, (size_t)16), w->agent_backlog);
+                struct pending_agent *n = malloc(cap * sizeof(*n));
+
+                if (n) {
+                        for (size_t i = 0; i < w->agent_count; i++)
+                                n[i] = w->agents[(w->agent_head + i) % w->agent_cap];
+                        free(w->agents);
+                        w->agents = n;
+                        w->agent_cap = cap;
+                        w->agent_head = 0;
+                }
+        }
+        if (w->agent_cap == 0) {
+                w->stats.agent_dropped++;
+                return -ENOMEM;
+        }
+        if (w->agent_count == w->agent_cap) {
+                w->agent_head = (w->agent_head + 1) % w->agent_cap;
+                w->agent_count--;
+                w->stats.agent_dropped++;
+        }
+        pa = &w->agents[(w->agent_head + w->agent_count++) % w->agent_cap];
+        pa->process_id = process_id;
+        pa->a = *a;
+        return 0;
+}
+
+int writer_put_alert_kind(struct writer *w, int64_t alert_id, int64_t t_ms, const char *cls, const char *agents)
+{
+        struct pending_op *op = op_new(w);
+        bool oom = false;
+
+        if (!op)
+                return -ENOMEM;
+        op->kind = OP_ALERT_KIND;
+        op->id = alert_id;
+        op->t_ms = t_ms;
+        op->text = dup_bytes(cls, strlen(cls), &oom);
+        op->text2 = dup_bytes(agents, agents ? strlen(agents) : 0, &oom);
+        return op_done(w, op, oom);
+}
+
 int writer_flush(struct writer *w)
 {
         int r;
 
-        if (w->count == 0 && w->n_ops == 0)
+        if (w->count == 0 && w->n_ops == 0 && w->agent_count == 0)
                 return 0;
         r = store_begin(w->st);
         /* Process rows first, then samples, then ends: the order a reader expects. */
@@ -352,6 +410,11 @@ int writer_flush(struct writer *w)
                 else
                         r = store_put_sample(w->st, ps->process_id, &ps->s);
         }
+        for (size_t i = 0; r >= 0 && i < w->agent_count; i++) {
+                const struct pending_agent *pa = &w->agents[(w->agent_head + i) % w->agent_cap];
+
+                r = store_put_agent_sample(w->st, pa->process_id, &pa->a);
+        }
         for (size_t i = 0; r >= 0 && i < w->n_ops; i++) {
                 if (w->ops[i].kind == OP_END)
                         r = store_end_process(w->st, w->ops[i].id, w->ops[i].t_ms, w->ops[i].text);
@@ -365,6 +428,9 @@ int writer_flush(struct writer *w)
                         r = store_put_hook_run(w->st, &w->ops[i].run);
                 else if (w->ops[i].kind == OP_END_ALERT)
                         r = store_end_alert(w->st, w->ops[i].id, w->ops[i].t_ms, w->ops[i].text, w->ops[i].text2);
+                else if (w->ops[i].kind == OP_ALERT_KIND)
+                        r = store_put_alert_kind(w->st, w->ops[i].id, w->ops[i].t_ms, w->ops[i].text,
+                                                 w->ops[i].text2);
         }
         if (r >= 0)
                 r = store_commit(w->st);
@@ -375,10 +441,13 @@ int writer_flush(struct writer *w)
                 return r;
         }
         w->stats.written += w->count;
+        w->stats.agent_written += w->agent_count;
         w->stats.commits++;
         w->stats.last_error = 0;
         w->count = 0;
         w->head = 0;
+        w->agent_count = 0;
+        w->agent_head = 0;
         for (size_t i = 0; i < w->n_ops; i++)
                 op_free(&w->ops[i]);
         w->n_ops = 0;

@@ -23,6 +23,8 @@ struct writer_stats {
         uint64_t failures;              /* failed flushes, since start */
         uint64_t commits;               /* successful flushes, since start */
         int last_error;                 /* -errno of the last failed flush, 0 after a success */
+        uint64_t agent_written;         /* agent reports committed, since start */
+        uint64_t agent_dropped;         /* agent reports lost to their full backlog */
 };
 
 /* backlog: how many samples may wait; beyond it the oldest are dropped (and counted).
@@ -45,6 +47,14 @@ int writer_put_alert(struct writer *w, const struct store_alert *a);
 int writer_put_verdict(struct writer *w, const struct store_verdict *v);
 int writer_put_hook_run(struct writer *w, const struct store_hook_run *h);
 int writer_end_alert(struct writer *w, int64_t id, int64_t end_ms, const char *state, const char *reason);
+
+/* An in-process agent's report (copied). Reports wait in their own ring of backlog/10
+ * entries (a report is about ten times the size of a sample, so the two backlogs hold
+ * about the same memory); when it is full the oldest report is dropped and counted.
+ * Returns 0 or -ENOMEM. */
+int writer_put_agent_sample(struct writer *w, int64_t process_id, const struct store_agent_sample *a);
+/* The class of an alert's kind (alert_kind); agents may be NULL. */
+int writer_put_alert_kind(struct writer *w, int64_t alert_id, int64_t t_ms, const char *cls, const char *agents);
 
 /* Writes everything pending in one transaction. On failure nothing is lost: the
  * transaction is rolled back, the queue kept, and the error returned (-ENOSPC, -EIO,

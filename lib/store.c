@@ -51,6 +51,9 @@ enum stmt_id {
         ST_PUT_ALERT,
         ST_PUT_VERDICT,
         ST_PUT_HOOK_RUN,
+        ST_PUT_AGENT,
+        ST_PUT_AGENT_TYPE,
+        ST_PUT_ALERT_KIND,
         ST__MAX
 };
 
@@ -305,6 +308,35 @@ static int prepare_writer(struct store *s)
                        &s->stmt[ST_PUT_HOOK_RUN]);
 }
 
+/* The columns of agent_sample after (process_id, t, agent), in the order
+ * store_put_agent_sample binds them and store_for_each_agent_sample reads them. */
+#define AGENT_COLUMNS "gc_enabled, gc_threshold0, gc_threshold1, gc_threshold2, gc_count0, gc_count1, " \
+        "gc_count2, gc_collections0, gc_collections1, gc_collections2, gc_collected0, gc_collected1, " \
+        "gc_collected2, gc_uncollectable0, gc_uncollectable1, gc_uncollectable2, gc_garbage, blocks, traced, " \
+        "traced_peak, objects, stride, arena, in_use, free, mmapped, keepcost"
+#define AGENT_NCOLUMNS 27
+
+static int prepare_agent(struct store *s)
+{
+        char marks[AGENT_NCOLUMNS * 3 + 1], sql[1024];
+        size_t o = 0;
+        int r;
+
+        for (int i = 0; i < AGENT_NCOLUMNS; i++)
+                o += (size_t)snprintf(marks + o, sizeof(marks) - o, ", ?");
+        snprintf(sql, sizeof(sql), "INSERT OR IGNORE INTO agent_sample (process_id, t, agent, " AGENT_COLUMNS ") "
+                 "VALUES (?, ?, ?%s)", marks);
+        r = prepare(s, sql, &s->stmt[ST_PUT_AGENT]);
+        if (r < 0)
+                return r;
+        r = prepare(s, "INSERT OR IGNORE INTO agent_type (process_id, t, type, count) VALUES (?, ?, ?, ?)",
+                    &s->stmt[ST_PUT_AGENT_TYPE]);
+        if (r < 0)
+                return r;
+        return prepare(s, "INSERT OR REPLACE INTO alert_kind (alert_id, t, class, agents) VALUES (?, ?, ?, ?)",
+                       &s->stmt[ST_PUT_ALERT_KIND]);
+}
+
 /* The database holds process names and command lines of every user: not for the world.
  * SQLite creates the -wal and -shm files with the main file's mode. */
 static int create_private(const char *path)
@@ -319,6 +351,41 @@ static int create_private(const char *path)
                 (void)fchmod(fd, st.st_mode & 0770);
         close(fd);
         return 0;
+}
+
+/* A reader of a WAL database needs its -shm file, and creates it if the writer is not
+ * running — which a user who may read the database but not write its directory cannot.
+ * When there is no -wal file (the daemon stopped and checkpointed everything), nothing
+ * can change under the reader: open it as immutable, which needs no -shm. */
+static int reopen_immutable(struct store *s)
+{
+        static const char hex[] = "0123456789abcdef";
+        char uri[PATH_MAX * 3 + 32], wal[PATH_MAX];
+        size_t o;
+        int rc;
+
+        if ((size_t)snprintf(wal, sizeof(wal), "%s-wal", s->path) >= sizeof(wal) || access(wal, F_OK) == 0)
+                return -EACCES;
+        o = (size_t)snprintf(uri, sizeof(uri), "file:");
+        /* Percent-encode everything a URI would read as syntax. */
+        for (const char *p = s->path; *p && o + 4 < sizeof(uri); p++) {
+                unsigned char ch = (unsigned char)*p;
+
+                if (ch == '%' || ch == '?' || ch == '#' || ch < 0x21 || ch >= 0x7f) {
+                        uri[o++] = '%';
+                        uri[o++] = hex[ch >> 4];
+                        uri[o++] = hex[ch & 0xf];
+                } else {
+                        uri[o++] = (char)ch;
+                }
+        }
+        if ((size_t)snprintf(uri + o, sizeof(uri) - o, "?immutable=1") >= sizeof(uri) - o)
+                return -ENAMETOOLONG;
+        sqlite3_close_v2(s->db);
+        s->db = NULL;
+        rc = sqlite3_open_v2(uri, &s->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX |
+                             SQLITE_OPEN_EXRESCODE, NULL);
+        return rc == SQLITE_OK ? 0 : fail(s, rc);
 }
 
 int store_open(const char *path, enum store_mode mode, struct store **ret, char *errbuf, size_t errsz)
@@ -378,11 +445,15 @@ int store_open(const char *path, enum store_mode mode, struct store **ret, char 
                 if (r < 0)
                         goto fail;
                 r = prepare_writer(s);
+                if (r >= 0)
+                        r = prepare_agent(s);
                 if (r < 0)
                         goto fail;
         } else {
                 int v = store_schema_version(s);
 
+                if ((v == -EACCES || v == -EROFS) && reopen_immutable(s) == 0)
+                        v = store_schema_version(s);
                 if (v < 0) {
                         r = v;
                         goto fail;
@@ -839,6 +910,167 @@ int store_for_each_open_alert(struct store *s, store_alert_cb cb, void *userdata
         return r;
 }
 
+/* ---- in-process agents ---- */
+
+const char *const store_agent_name[STORE_AGENT__MAX] = { "python", "malloc" };
+
+void store_agent_sample_init(struct store_agent_sample *a)
+{
+        *a = (struct store_agent_sample){ .gc_enabled = -1 };
+        for (int g = 0; g < 3; g++)
+                a->gc_threshold[g] = a->gc_count[g] = a->gc_collections[g] = a->gc_collected[g] =
+                        a->gc_uncollectable[g] = -1;
+        a->gc_garbage = a->blocks = a->traced = a->traced_peak = a->objects = a->stride = -1;
+        a->arena = a->in_use = a->free = a->mmapped = a->keepcost = -1;
+}
+
+static void bind_known(sqlite3_stmt *st, int idx, int64_t v)
+{
+        if (v >= 0)
+                sqlite3_bind_int64(st, idx, v);
+        else
+                sqlite3_bind_null(st, idx);
+}
+
+int store_put_agent_sample(struct store *s, int64_t process_id, const struct store_agent_sample *a)
+{
+        sqlite3_stmt *st = s->stmt[ST_PUT_AGENT];
+        const int64_t *gens[] = { a->gc_threshold, a->gc_count, a->gc_collections, a->gc_collected,
+                                  a->gc_uncollectable };
+        const int64_t rest[] = { a->gc_garbage, a->blocks, a->traced, a->traced_peak, a->objects, a->stride,
+                                 a->arena, a->in_use, a->free, a->mmapped, a->keepcost };
+        int idx = 1, r;
+
+        if ((unsigned)a->agent >= STORE_AGENT__MAX || a->n_types > STORE_AGENT_TYPES_MAX)
+                return -EINVAL;
+        sqlite3_bind_int64(st, idx++, process_id);
+        sqlite3_bind_int64(st, idx++, a->t_ms);
+        sqlite3_bind_text(st, idx++, store_agent_name[a->agent], -1, SQLITE_STATIC);
+        bind_known(st, idx++, a->gc_enabled);
+        for (size_t i = 0; i < ELEMENTSOF(gens); i++)
+                for (int g = 0; g < 3; g++)
+                        bind_known(st, idx++, gens[i][g]);
+        for (size_t i = 0; i < ELEMENTSOF(rest); i++)
+                bind_known(st, idx++, rest[i]);
+        r = step_done(s, st);
+        /* A replayed batch inserts nothing new: its types are ignored the same way. */
+        st = s->stmt[ST_PUT_AGENT_TYPE];
+        for (size_t i = 0; r >= 0 && i < a->n_types; i++) {
+                sqlite3_bind_int64(st, 1, process_id);
+                sqlite3_bind_int64(st, 2, a->t_ms);
+                sqlite3_bind_text(st, 3, a->types[i].name, -1, SQLITE_STATIC);
+                sqlite3_bind_int64(st, 4, a->types[i].count);
+                r = step_done(s, st);
+        }
+        return r;
+}
+
+static int64_t column_known(sqlite3_stmt *st, int col)
+{
+        return sqlite3_column_type(st, col) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, col);
+}
+
+/* Reads the types of the report at time t into a. */
+static int read_agent_types(struct store *s, sqlite3_stmt *st, int64_t process_id, int64_t t,
+                            struct store_agent_sample *a)
+{
+        int rc;
+
+        sqlite3_bind_int64(st, 1, process_id);
+        sqlite3_bind_int64(st, 2, t);
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW && a->n_types < STORE_AGENT_TYPES_MAX) {
+                struct store_agent_type *ty = &a->types[a->n_types++];
+                size_t len;
+                const char *name = column_text(st, 0, &len);
+
+                str_copy(ty->name, sizeof(ty->name), name, len);
+                ty->count = sqlite3_column_int64(st, 1);
+        }
+        sqlite3_reset(st);
+        return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : fail(s, rc);
+}
+
+int store_for_each_agent_sample(struct store *s, int64_t process_id, int64_t from_ms, int64_t to_ms,
+                                store_agent_cb cb, void *userdata)
+{
+        sqlite3_stmt *st = NULL, *types = NULL;
+        int rc = SQLITE_DONE, r;
+
+        r = prepare(s, "SELECT t, agent, " AGENT_COLUMNS " FROM agent_sample "
+                       "WHERE process_id = ?1 AND t >= ?2 AND t < ?3 ORDER BY t, agent", &st);
+        if (r == 0)
+                r = prepare(s, "SELECT type, count FROM agent_type WHERE process_id = ?1 AND t = ?2 "
+                               "ORDER BY count DESC, type", &types);
+        if (r < 0)
+                goto out;
+        sqlite3_bind_int64(st, 1, process_id);
+        sqlite3_bind_int64(st, 2, from_ms);
+        sqlite3_bind_int64(st, 3, to_ms);
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                struct store_agent_sample a;
+                const char *agent = column_text(st, 1, NULL);
+                int col = 2;
+
+                store_agent_sample_init(&a);
+                a.t_ms = sqlite3_column_int64(st, 0);
+                if (!agent)
+                        continue;
+                if (strcmp(agent, "python") == 0)
+                        a.agent = STORE_AGENT_PYTHON;
+                else if (strcmp(agent, "malloc") == 0)
+                        a.agent = STORE_AGENT_MALLOC;
+                else
+                        continue;       /* a newer program's agent: not ours to read */
+                a.gc_enabled = (int)column_known(st, col++);
+                for (int g = 0; g < 3; g++)
+                        a.gc_threshold[g] = column_known(st, col++);
+                for (int g = 0; g < 3; g++)
+                        a.gc_count[g] = column_known(st, col++);
+                for (int g = 0; g < 3; g++)
+                        a.gc_collections[g] = column_known(st, col++);
+                for (int g = 0; g < 3; g++)
+                        a.gc_collected[g] = column_known(st, col++);
+                for (int g = 0; g < 3; g++)
+                        a.gc_uncollectable[g] = column_known(st, col++);
+                a.gc_garbage = column_known(st, col++);
+                a.blocks = column_known(st, col++);
+                a.traced = column_known(st, col++);
+                a.traced_peak = column_known(st, col++);
+                a.objects = column_known(st, col++);
+                a.stride = column_known(st, col++);
+                a.arena = column_known(st, col++);
+                a.in_use = column_known(st, col++);
+                a.free = column_known(st, col++);
+                a.mmapped = column_known(st, col++);
+                a.keepcost = column_known(st, col++);
+                if (a.objects >= 0) {
+                        r = read_agent_types(s, types, process_id, a.t_ms, &a);
+                        if (r < 0)
+                                break;
+                }
+                r = cb(&a, userdata);
+                if (r != 0)
+                        break;
+        }
+        if (r == 0 && rc != SQLITE_DONE)
+                r = fail(s, rc);
+out:
+        sqlite3_finalize(st);
+        sqlite3_finalize(types);
+        return r;
+}
+
+int store_put_alert_kind(struct store *s, int64_t alert_id, int64_t t_ms, const char *cls, const char *agents)
+{
+        sqlite3_stmt *st = s->stmt[ST_PUT_ALERT_KIND];
+
+        sqlite3_bind_int64(st, 1, alert_id);
+        sqlite3_bind_int64(st, 2, t_ms);
+        bind_str(st, 3, cls);
+        bind_str(st, 4, agents);
+        return step_done(s, st);
+}
+
 /* ---- retention ---- */
 
 static int meta_get(struct store *s, const char *key, int64_t *ret)
@@ -1050,6 +1282,17 @@ int store_maintain(struct store *s, int64_t now_ms, const struct store_retention
                 r = exec_bound(s, "DELETE FROM hook_run WHERE start_ms < ?1", hour_cut, &m.pruned);
         if (r == 0)
                 r = exec_bound(s, "DELETE FROM alert WHERE end_ms IS NOT NULL AND end_ms < ?1", hour_cut, &m.pruned);
+        /* Agent reports are raw data and go with the raw samples; an alert's class with
+         * its alert. */
+        if (r == 0)
+                r = prune_by_process(s, "agent_pruned_upto", raw_cut,
+                                     "DELETE FROM agent_sample WHERE process_id = ?1 AND t < ?2", &m.pruned);
+        if (r == 0)
+                r = prune_by_process(s, "agent_type_pruned_upto", raw_cut,
+                                     "DELETE FROM agent_type WHERE process_id = ?1 AND t < ?2", &m.pruned);
+        if (r == 0)
+                r = exec_bound(s, "DELETE FROM alert_kind WHERE alert_id NOT IN (SELECT id FROM alert) AND t < ?1",
+                               hour_cut, &m.pruned);
         if (r == 0)
                 r = store_commit(s);
         if (r < 0) {

@@ -154,6 +154,51 @@ int store_max_ids(struct store *s, int64_t *ret_alert, int64_t *ret_verdict, int
 typedef int (*store_alert_cb)(const struct store_alert *a, void *userdata);
 int store_for_each_open_alert(struct store *s, store_alert_cb cb, void *userdata);
 
+/* ---- in-process agents (docs/agents.md) ---- */
+
+/* Types per Python report: the agent sends the most numerous ones only, so a report
+ * and its stored rows stay small whatever the program defines. */
+#define STORE_AGENT_TYPES_MAX 16
+/* A type's name (module.qualname) in bytes: long enough for real qualified names,
+ * short enough that 16 of them fit a datagram with room to spare. */
+#define STORE_AGENT_TYPE_NAME_MAX 64
+
+enum store_agent { STORE_AGENT_PYTHON, STORE_AGENT_MALLOC, STORE_AGENT__MAX };
+extern const char *const store_agent_name[STORE_AGENT__MAX];        /* "python", "malloc" */
+
+struct store_agent_type {
+        char name[STORE_AGENT_TYPE_NAME_MAX + 1];       /* validated text, NUL-terminated */
+        int64_t count;
+};
+
+/* One report. A value of -1 was not reported (stored as NULL). */
+struct store_agent_sample {
+        int64_t t_ms;
+        enum store_agent agent;
+        /* python */
+        int gc_enabled;                 /* 0, 1, or -1 */
+        int64_t gc_threshold[3], gc_count[3], gc_collections[3], gc_collected[3], gc_uncollectable[3];
+        int64_t gc_garbage, blocks, traced, traced_peak;
+        int64_t objects, stride;        /* the type count, if this report made one */
+        struct store_agent_type types[STORE_AGENT_TYPES_MAX];
+        size_t n_types;
+        /* malloc */
+        int64_t arena, in_use, free, mmapped, keepcost;
+};
+
+/* Sets every value of a to "not reported" (and the time and agent to 0). */
+void store_agent_sample_init(struct store_agent_sample *a);
+
+int store_put_agent_sample(struct store *s, int64_t process_id, const struct store_agent_sample *a);
+
+/* Every report of a process in [from_ms, to_ms), in time order, types included. */
+typedef int (*store_agent_cb)(const struct store_agent_sample *a, void *userdata);
+int store_for_each_agent_sample(struct store *s, int64_t process_id, int64_t from_ms, int64_t to_ms,
+                                store_agent_cb cb, void *userdata);
+
+/* Records (or replaces) the class of an alert's kind; agents may be NULL. */
+int store_put_alert_kind(struct store *s, int64_t alert_id, int64_t t_ms, const char *cls, const char *agents);
+
 /* ---- retention ---- */
 
 struct store_retention {

@@ -107,8 +107,11 @@ class TestAlerts(Case):
         self.assertLess(slope, 1.5 * 2 * 1024 * 1024)
         self.assertEqual([r[4] for r in by_rule["fds"]], ["fds"])
 
-        # The start hook got the context in its environment and one JSON document.
-        wait_for(lambda: os.path.exists(os.path.join(self.out, "%d-start.json" % aid)), what="the start hook")
+        # The start hook got the context in its environment and one JSON document (read
+        # once the run is over: the file exists as soon as the hook opens it).
+        wait_for(lambda: ("start", 0, 0, "recorded start\n") in
+                 query(d.db, "SELECT event, exit_code, timed_out, output FROM hook_run WHERE alert_id = ?", (aid,)),
+                 what="the start hook's run to be recorded with its output")
         with open(os.path.join(self.out, "%d-start.json" % aid)) as f:
             doc = json.load(f)
         self.assertEqual(doc["pid"], leak.pid)
@@ -135,9 +138,6 @@ class TestAlerts(Case):
         self.assertGreater(os.path.getsize(os.path.join(ev, "smaps")), 1000)
         with open(os.path.join(ev, "alert.json")) as f:
             self.assertEqual(json.load(f)["pid"], leak.pid)
-        wait_for(lambda: ("start", 0, 0, "recorded start\n") in
-                 query(d.db, "SELECT event, exit_code, timed_out, output FROM hook_run WHERE alert_id = ?", (aid,)),
-                 what="the start hook's run to be recorded with its output")
 
         # The hanging hook is killed after its timeout; sampling went on meanwhile.
         hang_alert = by_rule["hang"][0][0]

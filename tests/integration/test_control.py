@@ -90,8 +90,8 @@ class TestControl(Case):
         # Open the file itself so the peer check, not the file mode, is what refuses.
         os.chmod(sock, 0o666)
         nobody = pwd.getpwnam("nobody")
-        # The daemon answers a refused peer at once and hangs up, so its reply may be
-        # waiting before the request can even be sent.
+        # The daemon answers a refused peer at once, before any request: the reply may be
+        # waiting before the request is sent.
         script = ("import socket, sys\n"
                   "s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)\n"
                   "s.connect(sys.argv[1])\n"

@@ -171,6 +171,8 @@ static void check_defaults(const struct config *c)
         assert_string_equal(c->runtime_dir, "/run/leakwatch");
         assert_true(close_to(c->hook_timeout, 30));
         assert_int_equal(c->hook_max_running, 4);
+        assert_true(c->agent_socket);
+        assert_true(c->agent_interval == 1);
         assert_int_equal(c->n_hooks, 0);
         assert_int_equal(c->n_rules, 0);
 }
@@ -261,6 +263,16 @@ static void test_shipped_examples_valid(void **state)
         assert_string_equal(f->cfg.rules[1].cmdline_re_src, "^/usr/bin/java .*-jar /opt/(billing|orders)/");
         free(text);
         free(out);
+}
+
+/* The agent socket's keys (docs/agents.md). */
+static void test_agent_keys(void **state)
+{
+        struct fixture *f = *state;
+
+        expect_clean(f, load(f, "[daemon]\nagent-socket = no\nagent-interval = 250ms\n"));
+        assert_false(f->cfg.agent_socket);
+        assert_true(close_to(f->cfg.agent_interval, 0.25));
 }
 
 /* Every key, set to something other than its default. */
@@ -412,6 +424,8 @@ static const struct {
         { "[daemon]\nmax-processes = 0\n", 2, "max-processes: '0' is out of range (1..100000)" },
         { "[daemon]\nmax-processes = many\n", 2, "max-processes: 'many' is not a whole number" },
         { "[daemon]\nhook-max-running = 65\n", 2, "hook-max-running: '65' is out of range (1..64)" },
+        { "[daemon]\nagent-interval = 50ms\n", 2, "agent-interval: '50ms' is out of range (100ms..1h)" },
+        { "[daemon]\nagent-socket = maybe\n", 2, "agent-socket: invalid boolean 'maybe' (yes or no)" },
         { "[daemon]\nhook-timeout = 50ms\n", 2, "hook-timeout: '50ms' is out of range (100ms..1h)" },
         { "[daemon]\nretention-raw = 30m\n", 2, "retention-raw: '30m' is out of range (1h..3650d)" },
         { "[daemon]\nwindow = 91d\n", 2, "window: '91d' is out of range (1m..90d)" },
@@ -938,6 +952,7 @@ int main(void)
                 TEST(test_shipped),
                 TEST(test_shipped_examples_valid),
                 TEST(test_full_config),
+                TEST(test_agent_keys),
                 TEST(test_intervals_follow),
                 TEST(test_errors),
                 TEST(test_all_errors),

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <ftw.h>
+#include <sys/wait.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -221,6 +222,51 @@ static void test_read_only_open(void **state)
         add_process(f->st, 1, 100, 1, 1000);
         assert_int_equal(store_commit(f->st), 0);
         store_close(ro);
+}
+
+/* Someone who may read the database but not write its directory (the leakwatch group,
+ * with the daemon stopped) can still read it. */
+static void test_reader_without_write_access(void **state)
+{
+        struct fixture *f = *state;
+        int status;
+        pid_t pid;
+
+        assert_int_equal(store_begin(f->st), 0);
+        add_process(f->st, 1, 100, 1, 1000);
+        assert_int_equal(store_commit(f->st), 0);
+        store_close(f->st);
+        f->st = NULL;
+        assert_int_equal(chmod(f->path, 0644), 0);
+        assert_int_equal(chmod(f->dir, getuid() == 0 ? 0755 : 0555), 0);
+        pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                struct store *ro = NULL;
+                char err[256];
+                int r;
+
+                /* Root may write anywhere: read as nobody instead. */
+                if (getuid() == 0 && (setgid(65534) < 0 || setuid(65534) < 0))
+                        _exit(2);
+                r = store_open(f->path, STORE_RO, &ro, err, sizeof(err));
+                if (r == 0 && store_schema_version(ro) == store_latest_schema_version()) {
+                        store_close(ro);
+                        _exit(0);
+                }
+                fprintf(stderr, "store_open: %s\n", err);
+                _exit(1);
+        }
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_int_equal(chmod(f->dir, 0700), 0);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 0);
+        /* The reader created nothing next to it. */
+        {
+                char shm[160];
+                snprintf(shm, sizeof(shm), "%s-shm", f->path);
+                assert_int_equal(access(shm, F_OK), -1);
+        }
 }
 
 static void test_rules(void **state)
@@ -449,6 +495,58 @@ static void test_fold_rollups_retention_series(void **state)
         free(pts);
 }
 
+/* Agent reports: stored with their types, read back in order, pruned with the raw
+ * samples; an alert's class goes with its alert. */
+static void test_agent_reports_and_retention(void **state)
+{
+        struct fixture *f = *state;
+        const int64_t t0 = 1700000000000;
+        struct store_maintenance m;
+        struct store_agent_sample a;
+
+        assert_int_equal(store_begin(f->st), 0);
+        add_process(f->st, 1, 10, 1, t0);
+        for (int i = 0; i < 4; i++) {
+                store_agent_sample_init(&a);
+                a.t_ms = t0 + i * 3600000;
+                a.agent = i % 2 ? STORE_AGENT_MALLOC : STORE_AGENT_PYTHON;
+                a.gc_enabled = 1;
+                a.blocks = 100 + i;
+                a.in_use = 1000 + i;
+                a.objects = 50;
+                a.stride = 1;
+                snprintf(a.types[0].name, sizeof(a.types[0].name), "dict");
+                a.types[0].count = 40;
+                snprintf(a.types[1].name, sizeof(a.types[1].name), "__main__.Person");
+                a.types[1].count = 10;
+                a.n_types = 2;
+                assert_int_equal(store_put_agent_sample(f->st, 1, &a), 0);
+                /* The same report again (a replayed batch): ignored. */
+                assert_int_equal(store_put_agent_sample(f->st, 1, &a), 0);
+        }
+        a.n_types = STORE_AGENT_TYPES_MAX + 1;
+        assert_int_equal(store_put_agent_sample(f->st, 1, &a), -EINVAL);
+        assert_int_equal(store_put_alert_kind(f->st, 7, t0, "python-objects", "python"), 0);
+        assert_int_equal(store_put_alert_kind(f->st, 7, t0 + 1, "native", NULL), 0);
+        assert_int_equal(store_commit(f->st), 0);
+        assert_int_equal(raw_int(f->path, "SELECT count(*) FROM agent_sample"), 4);
+        assert_int_equal(raw_int(f->path, "SELECT count(*) FROM agent_type"), 8);
+        assert_int_equal(raw_int(f->path, "SELECT count(*) FROM alert_kind WHERE class = 'native'"), 1);
+        assert_int_equal(raw_int(f->path, "SELECT blocks FROM agent_sample WHERE agent = 'python' ORDER BY t LIMIT 1"),
+                         100);
+
+        /* Raw retention of 1.5 hours at t0 + 3 h: the first two reports go. The alert
+         * behind the class is not in the table: its class goes once old enough. */
+        {
+                struct store_retention rt = { .raw_ms = 5400000, .minute_ms = 5400000, .hour_ms = 5400000 };
+                assert_int_equal(store_maintain(f->st, t0 + 3 * 3600000, &rt, &m), 0);
+        }
+        assert_int_equal(raw_int(f->path, "SELECT count(*) FROM agent_sample"), 2);
+        assert_int_equal(raw_int(f->path, "SELECT count(*) FROM agent_type"), 4);
+        assert_int_equal(raw_int(f->path, "SELECT min(t) FROM agent_sample"), t0 + 2 * 3600000);
+        assert_int_equal(raw_int(f->path, "SELECT count(*) FROM alert_kind"), 0);
+}
+
 /* A size cap makes writes fail like a full disk; after a rollback, nothing committed is
  * lost and writing works again once room is made. */
 static void test_size_limit_behaves_like_full_disk(void **state)
@@ -506,10 +604,12 @@ int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_create_mode_and_version, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_agent_reports_and_retention, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_existing_world_readable_file_is_tightened, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_refuses_foreign_and_newer, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_migrates_old_schema, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_read_only_open, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_reader_without_write_access, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_rules, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_samples_roundtrip_and_unknown, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_identity_queries, setup, teardown),

@@ -1,0 +1,34 @@
+/* agents-malloc: a malloc-heavy workload for the allocator probe's benchmark
+ * (bench/agents.py): ROUNDS rounds of replacing a random block among LIVE live blocks
+ * of 16 to 1024 bytes, touching each new block. Prints nothing; its run time is the
+ * measurement. A fixed seed makes every run do the same work. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define LIVE 10000
+#define ROUNDS 20000000L
+
+int main(void)
+{
+        static char *live[LIVE];
+        uint64_t x = 88172645463325252ULL;     /* xorshift64: same sequence every run */
+
+        for (long r = 0; r < ROUNDS; r++) {
+                size_t i, sz;
+
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                i = (size_t)(x % LIVE);
+                sz = 16 + (size_t)((x >> 20) % 1009);
+                free(live[i]);
+                live[i] = malloc(sz);
+                if (!live[i])
+                        return 1;
+                live[i][0] = (char)r;
+        }
+        for (size_t i = 0; i < LIVE; i++)
+                free(live[i]);
+        return 0;
+}

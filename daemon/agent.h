@@ -1,0 +1,87 @@
+/* agent: the socket in-process agents report to (agent.sock under the runtime
+ * directory), what a report may say, and the classification of alerts that uses it.
+ *
+ * A report is one datagram of text (docs/agents.md has the format). The kernel tells
+ * which process sent it (SCM_CREDENTIALS): a report is kept only for that process, and
+ * only if the daemon watches it; nothing in the message can name another process. A
+ * report is at most AGENT_MSG_MAX bytes, parsed strictly, and each process may send
+ * one per agent-interval on average (a token bucket with a burst of AGENT_BURST);
+ * everything else is dropped and counted. Reports go to the writer like samples.
+ *
+ * The socket is open to every local user (mode 0666): any process may report about
+ * itself, and about nothing else, so no report can change what the daemon says about
+ * another user's process. */
+#ifndef LEAKWATCH_AGENT_H
+#define LEAKWATCH_AGENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <systemd/sd-event.h>
+
+#include "classify.h"
+#include "config.h"
+#include "sampler.h"
+#include "store.h"
+#include "writer.h"
+
+#define AGENT_SOCKET_NAME "agent.sock"
+/* The largest report: 16 types with 64-byte names and every counter fit in under 2 KiB;
+ * 8 KiB leaves room for growth and is still one page-sized read per datagram. */
+#define AGENT_MSG_MAX 8192
+/* Reports a process may send at once after a quiet spell: a Python agent and a probe in
+ * the same process, a few reports delayed together, are not flooding. */
+#define AGENT_BURST 10
+
+struct agent;
+
+struct agent_env {
+        sd_event *event;
+        const char *runtime_dir;
+        const struct sampler *sampler;  /* who is watched */
+        struct writer *writer;
+        /* The daemon's clock: a row's time is anchor_real_ms + the monotonic time since
+         * anchor_mono, as for samples, so agent rows line up with them. */
+        int64_t anchor_real_ms;
+        usec_t anchor_mono;
+};
+
+struct agent_stats {
+        uint64_t received;              /* datagrams read */
+        uint64_t stored;                /* reports queued for the database */
+        uint64_t unwatched;             /* from processes the daemon does not watch */
+        uint64_t rate_limited;          /* over the sender's rate */
+        uint64_t invalid;               /* too long, malformed, or without credentials */
+        uint64_t deferred;              /* times the socket was paused: too many reports */
+};
+
+/* Creates the socket (replacing a stale one) and listens in the event loop. Returns 0,
+ * or -errno (the daemon runs on without agents). */
+int agent_new(const struct agent_env *env, const struct config *cfg, struct agent **ret);
+/* Stops listening and removes the socket. Accepts NULL. */
+void agent_free(struct agent *a);
+/* A reload: the rate (agent-interval) may change; the socket stays. Accepts NULL. */
+void agent_reconfigure(struct agent *a, const struct config *cfg);
+void agent_get_stats(const struct agent *a, struct agent_stats *ret);
+
+/* Handles one datagram as if pid had sent it, at monotonic time now (the socket's path,
+ * and the tests'). */
+void agent_handle(struct agent *a, pid_t pid, const char *buf, size_t len, usec_t now);
+
+/* Parses one report. Returns 0, or -EBADMSG with the reason (a static phrase) in
+ * *ret_why. Pure. */
+int agent_parse(const char *buf, size_t len, struct store_agent_sample *ret, const char **ret_why);
+
+/* Formats a report the way the agents do (for the tests and the benchmark). Returns the
+ * length, or -E2BIG if it does not fit. Pure. */
+int agent_format(const struct store_agent_sample *a, char *buf, size_t sz);
+
+/* Classifies an alert of a process over its evidence window [from_ms, to_ms] from its
+ * stored samples and agent reports. growth: the detector's growth over the window.
+ * Returns 0, or -errno if the store could not be read (*ret then still holds what the
+ * outside data alone says). */
+int agent_classify(struct store *st, int64_t process_id, bool fds, int64_t from_ms, int64_t to_ms, double growth,
+                   struct classify_result *ret);
+
+#endif

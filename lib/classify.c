@@ -1,0 +1,408 @@
+/* classify: what kind of leak an alert is, from outside and inside data over its window. */
+#include "classify.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "util.h"
+
+/* Python's heap counts as flat while its allocated blocks grow by less than 2% of their
+ * floor at the start of the window (and by fewer than 1000 blocks, some 64 KiB, for a
+ * small heap): a steady program's floor moves less than that, a leak of objects moves it
+ * by its own size, which is what the alert is about. */
+#define PY_FLAT_REL 0.02
+#define PY_FLAT_BLOCKS 1000.0
+/* ...and Python's growth explains the alert only if it could account for a quarter of
+ * it, at the bytes of anonymous memory per allocated block at the start of the window
+ * (an overestimate, as the interpreter's own memory is counted in: the doubt goes to
+ * Python). A ctypes program keeping its pointers in a list grows blocks, not bytes. */
+#define PY_SHARE 0.25
+/* With tracemalloc on, Python's heap counts as flat while its traced bytes grow by less
+ * than a tenth of what the detector saw: the rest of the growth is not Python's. */
+#define TRACED_SHARE 0.1
+/* malloc's bytes in use "explain" the growth when they rose by at least half of it,
+ * and count as flat below a quarter of it: between the two the probe says no more than
+ * the outside data. */
+#define IN_USE_SHARE 0.5
+#define IN_USE_FLAT_SHARE 0.25
+/* The allocator holds the growth when its arenas (free space included) grew by at
+ * least half of it while the bytes in use stayed flat. */
+#define HELD_SHARE 0.5
+/* File-backed and shared memory is the story when it grew at least twice as much as
+ * the anonymous memory the detector watches. */
+#define FILE_SHARE 2.0
+/* Types named in the sentence, and the smallest growth worth naming relative to the
+ * largest: four keep the line short; a tenth leaves out the noise of sampled counts. */
+#define TYPES_SHOWN 4
+#define TYPE_SHARE 0.1
+
+const char *const classify_class_name[CLASS__MAX] = {
+        [CLASS_DESCRIPTORS] = "descriptors",
+        [CLASS_PYTHON_OBJECTS] = "python-objects",
+        [CLASS_PYTHON_HEAP] = "python-heap",
+        [CLASS_NATIVE] = "native",
+        [CLASS_ALLOCATOR] = "allocator",
+        [CLASS_MALLOC_HEAP] = "malloc-heap",
+        [CLASS_OUTSIDE_MALLOC] = "outside-malloc",
+        [CLASS_FILE_SHARED] = "file-shared",
+        [CLASS_ANONYMOUS] = "anonymous",
+};
+
+/* ---- feeding ---- */
+
+static void floor_init(struct classify_floor *f)
+{
+        *f = (struct classify_floor){ .first = NAN, .last = NAN, .latest = NAN, .latest_t = -INFINITY };
+}
+
+static void floor_add(struct classify_floor *f, const struct classify_input *in, double t, double v)
+{
+        double quarter = (in->to - in->from) / 4;
+
+        if (!isfinite(v) || t < in->from || t > in->to)
+                return;
+        f->n++;
+        if (t <= in->from + quarter && !(f->first <= v))
+                f->first = v;
+        if (t >= in->to - quarter && !(f->last <= v))
+                f->last = v;
+        if (t >= f->latest_t) {
+                f->latest = v;
+                f->latest_t = t;
+        }
+}
+
+/* The growth over the whole window: the floors of the first and last quarters are
+ * three quarters of a window apart, so for steady growth their difference is 3/4 of it.
+ * NAN unless both quarters had a value. */
+static double growth_of(const struct classify_floor *f)
+{
+        return (f->last - f->first) * 4 / 3;
+}
+
+void classify_init(struct classify_input *in, double from, double to, bool fds, double growth)
+{
+        *in = (struct classify_input){ .from = from, .to = to, .fds = fds, .growth = growth, .gc_enabled = -1 };
+        floor_init(&in->anon);
+        floor_init(&in->swap);
+        floor_init(&in->file);
+        floor_init(&in->shmem);
+        floor_init(&in->nfds);
+        floor_init(&in->blocks);
+        floor_init(&in->traced);
+        floor_init(&in->garbage);
+        floor_init(&in->uncollectable);
+        floor_init(&in->in_use);
+        floor_init(&in->free);
+        floor_init(&in->arena);
+}
+
+static void add_metric(struct classify_input *in, struct classify_floor *f, const struct sample *smp, enum metric m)
+{
+        if (sample_has(smp, m))
+                floor_add(f, in, (double)smp->t_ms / 1000, (double)smp->v[m]);
+}
+
+void classify_add_sample(struct classify_input *in, const struct sample *smp)
+{
+        add_metric(in, &in->anon, smp, M_ANON);
+        add_metric(in, &in->swap, smp, M_SWAP);
+        add_metric(in, &in->file, smp, M_FILE);
+        add_metric(in, &in->shmem, smp, M_SHMEM);
+        add_metric(in, &in->nfds, smp, M_FDS);
+}
+
+static void add_known(struct classify_input *in, struct classify_floor *f, double t, int64_t v)
+{
+        if (v >= 0)
+                floor_add(f, in, t, (double)v);
+}
+
+static void keep_types(struct classify_types *ty, const struct store_agent_sample *a)
+{
+        ty->known = true;
+        ty->objects = a->objects;
+        ty->n = MIN(a->n_types, (size_t)STORE_AGENT_TYPES_MAX);
+        memcpy(ty->t, a->types, ty->n * sizeof(ty->t[0]));
+}
+
+void classify_add_agent(struct classify_input *in, const struct store_agent_sample *a)
+{
+        double t = (double)a->t_ms / 1000;
+
+        if (t < in->from || t > in->to)
+                return;
+        if (a->agent == STORE_AGENT_PYTHON) {
+                int64_t unc = 0;
+
+                in->py_reports++;
+                if (a->gc_enabled >= 0)
+                        in->gc_enabled = a->gc_enabled;
+                add_known(in, &in->blocks, t, a->blocks);
+                add_known(in, &in->traced, t, a->traced);
+                add_known(in, &in->garbage, t, a->gc_garbage);
+                for (int g = 0; g < 3; g++)
+                        unc += MAX(a->gc_uncollectable[g], 0);
+                add_known(in, &in->uncollectable, t, unc);
+                if (a->objects >= 0) {
+                        if (!in->types_first.known)
+                                keep_types(&in->types_first, a);
+                        keep_types(&in->types_last, a);
+                }
+        } else if (a->agent == STORE_AGENT_MALLOC) {
+                in->malloc_reports++;
+                /* Bytes in use: in the arenas and in blocks mmapped one by one. */
+                if (a->in_use >= 0 && a->mmapped >= 0)
+                        add_known(in, &in->in_use, t, a->in_use + a->mmapped);
+                add_known(in, &in->free, t, a->free);
+                if (a->arena >= 0 && a->mmapped >= 0)
+                        add_known(in, &in->arena, t, a->arena + a->mmapped);
+        }
+}
+
+/* ---- words ---- */
+
+struct text {
+        char *buf;
+        size_t sz, len;
+};
+
+static void PRINTF(2, 3) put(struct text *t, const char *fmt, ...)
+{
+        va_list ap;
+        int n;
+
+        if (t->len >= t->sz)
+                return;
+        va_start(ap, fmt);
+        n = vsnprintf(t->buf + t->len, t->sz - t->len, fmt, ap);
+        va_end(ap);
+        if (n > 0)
+                t->len = MIN(t->len + (size_t)n, t->sz);
+}
+
+/* "+950", "+12k", "+1.5M", "-3k". */
+static const char *count_words(double v, char *buf, size_t sz)
+{
+        double a = fabs(v);
+        const char *sign = v < 0 ? "-" : "+";
+
+        if (a < 1000)
+                snprintf(buf, sz, "%s%.0f", sign, a);
+        else if (a < 10000)
+                snprintf(buf, sz, "%s%.1fk", sign, a / 1000);
+        else if (a < 1e6)
+                snprintf(buf, sz, "%s%.0fk", sign, a / 1000);
+        else
+                snprintf(buf, sz, "%s%.1fM", sign, a / 1e6);
+        return buf;
+}
+
+/* "+12.0 MiB", "-3.0 KiB". */
+static const char *size_words(double v, char *buf, size_t sz)
+{
+        char s[32];
+
+        format_size((uint64_t)fabs(v), s, sizeof(s));
+        snprintf(buf, sz, "%s%s", v < 0 ? "-" : "+", s);
+        return buf;
+}
+
+/* ---- the rules ---- */
+
+/* The growth the alert is about, measured like the agents' series (floors) so the two
+ * compare; the detector's own number when the samples do not cover the window. */
+static double outside_growth(const struct classify_input *in)
+{
+        double g = growth_of(&in->anon) + (isfinite(growth_of(&in->swap)) ? growth_of(&in->swap) : 0);
+
+        if (in->fds)
+                g = growth_of(&in->nfds);
+        return isfinite(g) && g > 0 ? g : in->growth;
+}
+
+static bool agent_covers(unsigned reports, const struct classify_floor *f)
+{
+        return reports >= 2 && isfinite(growth_of(f));
+}
+
+/* Python's heap: 1 growing, 0 flat, -1 unknown. */
+static int python_growing(const struct classify_input *in, double g)
+{
+        double b = growth_of(&in->blocks), per_block;
+
+        if (!agent_covers(in->py_reports, &in->blocks))
+                return -1;
+        if (isfinite(growth_of(&in->traced)) && isfinite(g) && g > 0)
+                return growth_of(&in->traced) >= TRACED_SHARE * g;
+        if (b < MAX(PY_FLAT_REL * in->blocks.first, PY_FLAT_BLOCKS))
+                return 0;
+        per_block = in->blocks.first > 0 ? in->anon.first / in->blocks.first : NAN;
+        return !(isfinite(per_block) && isfinite(g) && g > 0 && b * per_block < PY_SHARE * g);
+}
+
+struct type_growth {
+        const char *name;
+        double growth;
+};
+
+/* The growth of each type of the newest count against the oldest one. A type missing
+ * from the oldest full list (fewer than the maximum sent) was absent; missing from a
+ * cut list, it had at most the smallest count listed. */
+static size_t type_growths(const struct classify_input *in, struct type_growth *out)
+{
+        const struct classify_types *a = &in->types_first, *b = &in->types_last;
+        int64_t floor_count = 0;
+        size_t n = 0;
+
+        if (!a->known || !b->known)
+                return 0;
+        if (a->n == STORE_AGENT_TYPES_MAX)
+                for (size_t i = 0; i < a->n; i++)
+                        if (i == 0 || a->t[i].count < floor_count)
+                                floor_count = a->t[i].count;
+        for (size_t i = 0; i < b->n; i++) {
+                int64_t before = floor_count;
+
+                for (size_t j = 0; j < a->n; j++)
+                        if (strcmp(a->t[j].name, b->t[i].name) == 0) {
+                                before = a->t[j].count;
+                                break;
+                        }
+                if (b->t[i].count > before)
+                        out[n++] = (struct type_growth){ b->t[i].name, (double)(b->t[i].count - before) };
+        }
+        /* Largest growth first (a handful of entries: insertion sort). */
+        for (size_t i = 1; i < n; i++)
+                for (size_t j = i; j > 0 && out[j].growth > out[j - 1].growth; j--) {
+                        struct type_growth tmp = out[j];
+                        out[j] = out[j - 1];
+                        out[j - 1] = tmp;
+                }
+        return n;
+}
+
+static void python_words(const struct classify_input *in, struct classify_result *r, struct text *t)
+{
+        struct type_growth g[STORE_AGENT_TYPES_MAX];
+        size_t n = type_growths(in, g);
+        char num[32];
+
+        if (n > 0) {
+                r->cls = CLASS_PYTHON_OBJECTS;
+                put(t, "python objects growing:");
+                for (size_t i = 0; i < n && i < TYPES_SHOWN && g[i].growth >= TYPE_SHARE * g[0].growth; i++) {
+                        char name[STORE_AGENT_TYPE_NAME_MAX * 4 + 1];
+
+                        /* Names come from the program: printable, whatever it chose. */
+                        str_escape(g[i].name, strlen(g[i].name), name, sizeof(name));
+                        put(t, "%s %s %s", i ? "," : "", name, count_words(g[i].growth, num, sizeof(num)));
+                }
+        } else {
+                r->cls = CLASS_PYTHON_HEAP;
+                put(t, "python heap growing: %s allocated blocks (no object counts over the window yet)",
+                    count_words(growth_of(&in->blocks), num, sizeof(num)));
+        }
+        if (in->gc_enabled == 0)
+                put(t, "; gc disabled");
+        if (growth_of(&in->garbage) > 0 || growth_of(&in->uncollectable) > 0)
+                put(t, "; %s uncollectable objects in gc.garbage",
+                    count_words(MAX(growth_of(&in->garbage), growth_of(&in->uncollectable)), num, sizeof(num)));
+}
+
+/* What the allocator probe says, when Python's heap does not explain the growth (or
+ * there is no Python). Returns false if it says nothing decisive. */
+static bool malloc_words(const struct classify_input *in, double g, bool python, struct classify_result *r,
+                         struct text *t)
+{
+        double used = growth_of(&in->in_use), held = growth_of(&in->arena);
+        char a[48], b[48], c[48];
+
+        if (!agent_covers(in->malloc_reports, &in->in_use) || !(g > 0))
+                return false;
+        r->malloc = true;
+        if (used >= IN_USE_SHARE * g) {
+                r->cls = python ? CLASS_NATIVE : CLASS_MALLOC_HEAP;
+                if (python)
+                        put(t, "native memory growing outside Python's heap (a C extension or ctypes): "
+                               "malloc bytes in use %s while Python's heap stayed flat", size_words(used, a, sizeof(a)));
+                else
+                        put(t, "malloc heap growing: bytes in use %s of anonymous %s", size_words(used, a, sizeof(a)),
+                            size_words(g, b, sizeof(b)));
+                return true;
+        }
+        if (used < IN_USE_FLAT_SHARE * g &&
+            ((isfinite(held) && held >= HELD_SHARE * g) || in->free.latest > in->in_use.latest)) {
+                r->cls = CLASS_ALLOCATOR;
+                put(t, "allocator retention or fragmentation: resident %s while malloc bytes in use stayed flat (%s); "
+                       "%s free inside malloc's arenas", size_words(g, a, sizeof(a)), size_words(used, b, sizeof(b)),
+                    format_size((uint64_t)MAX(in->free.latest, 0.0), c, sizeof(c)));
+                return true;
+        }
+        if (used < IN_USE_FLAT_SHARE * g) {
+                r->cls = python ? CLASS_NATIVE : CLASS_OUTSIDE_MALLOC;
+                put(t, "anonymous memory growing outside malloc (%s; direct mmap, another allocator, or thread stacks)%s",
+                    size_words(g, a, sizeof(a)), python ? "; Python's heap stayed flat" : "");
+                return true;
+        }
+        r->malloc = false;
+        return false;
+}
+
+void classify(const struct classify_input *in, struct classify_result *ret)
+{
+        struct text t = { .buf = ret->text, .sz = sizeof(ret->text) };
+        double g = outside_growth(in), fs;
+        char a[48], b[48];
+        int py;
+
+        *ret = (struct classify_result){ .cls = CLASS_ANONYMOUS };
+        if (in->fds) {
+                ret->cls = CLASS_DESCRIPTORS;
+                if (isfinite(g) && g > 0)
+                        put(&t, "descriptor leak: %s open descriptors over the window", count_words(g, a, sizeof(a)));
+                else
+                        put(&t, "descriptor leak: open descriptors keep rising");
+                return;
+        }
+        fs = (isfinite(growth_of(&in->file)) ? growth_of(&in->file) : 0) +
+             (isfinite(growth_of(&in->shmem)) ? growth_of(&in->shmem) : 0);
+        if (fs > 0 && fs >= FILE_SHARE * MAX(g, 0.0)) {
+                ret->cls = CLASS_FILE_SHARED;
+                put(&t, "file-backed or shared memory growing (%s; not a heap leak), anonymous %s",
+                    size_words(fs, a, sizeof(a)), size_words(isfinite(g) ? g : 0, b, sizeof(b)));
+                return;
+        }
+        py = python_growing(in, g);
+        ret->python = py >= 0;
+        if (py == 1) {
+                python_words(in, ret, &t);
+                return;
+        }
+        if (malloc_words(in, g, py == 0, ret, &t))
+                return;
+        if (py == 0) {
+                double rel = in->blocks.first > 0 ? growth_of(&in->blocks) / in->blocks.first * 100 : 0;
+
+                ret->cls = CLASS_NATIVE;
+                put(&t, "native memory growing outside Python's heap (a C extension or ctypes): anonymous %s while "
+                        "Python's allocated blocks stayed flat (%+.1f%%)", size_words(isfinite(g) ? g : 0, a, sizeof(a)),
+                    rel);
+                return;
+        }
+        ret->cls = CLASS_ANONYMOUS;
+        put(&t, "anonymous memory growing (heap or anonymous mappings, not file-backed); no in-process agent data");
+}
+
+const char *classify_agents(const struct classify_result *r)
+{
+        if (r->python && r->malloc)
+                return "python malloc";
+        if (r->python)
+                return "python";
+        if (r->malloc)
+                return "malloc";
+        return NULL;
+}

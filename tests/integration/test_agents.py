@@ -1,0 +1,200 @@
+"""In-process agents end to end: the seed article's Python leaks and a fragmenting C
+heap, watched by the real daemon with the Python agent and the allocator probe loaded
+the way `leakwatch run` loads them, alert with the kind of leak they are; their healthy
+twins raise nothing. The agent socket keeps a report only for the process that sent
+it, only if it is watched, and only if it is well-formed; an agent without a daemon
+stays silent."""
+
+import os
+import socket
+import stat
+import subprocess
+import sys
+import time
+
+from lwtest import BUILD, Case, query, wait_for
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+AGENT_DIR = os.path.join(ROOT, "agents", "python")
+SEED = os.path.join(ROOT, "tests", "workloads", "agent_seed.py")
+FRAG = os.path.join(BUILD, "tests", "workloads", "agent_frag")
+PROBE = os.path.join(BUILD, "libleakwatch-probe.so")
+# Debian's own interpreter, the one the agent is meant for; another python3 otherwise.
+PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
+
+# One-minute window (the shortest), half-second samples: an alert within about two
+# minutes of growth.
+CONF = """[daemon]
+interval = 0.5
+window = 1m
+
+[rule seed]
+cmdline = agent_seed\\.py|agent_frag|agent_target
+"""
+
+
+def kinds(db):
+    """{pid: (metric, kind, class, agents)} of every alert."""
+    rows = query(db, """SELECT p.pid, a.metric, a.kind, k.class, k.agents
+                        FROM alert a JOIN process p ON p.id = a.process_id
+                        LEFT JOIN alert_kind k ON k.alert_id = a.id ORDER BY a.id""")
+    return {r[0]: r[1:] for r in rows}
+
+
+class TestAgents(Case):
+    def setUp(self):
+        super().setUp()
+        self.run_dir = os.path.join(self.tmp, "run")
+        self.sock = os.path.join(self.run_dir, "agent.sock")
+        self.conf = os.path.join(self.tmp, "agents.conf")
+        with open(self.conf, "w") as f:
+            f.write(CONF)
+
+    def env(self, python=True, probe=False, interval="1"):
+        e = dict(os.environ)
+        e["LEAKWATCH_AGENT_SOCKET"] = self.sock
+        if python:
+            # What `leakwatch run -- python ...` does (docs/agents.md).
+            e["PYTHONPATH"] = AGENT_DIR
+            e["LEAKWATCH_AGENT"] = "1"
+            e["LEAKWATCH_AGENT_INTERVAL"] = interval
+            # Counts as often as the test needs them; the default budget is 1%.
+            e["LEAKWATCH_AGENT_BUDGET"] = "0.1"
+        if probe:
+            e["LD_PRELOAD"] = PROBE
+            e["LEAKWATCH_PROBE_INTERVAL"] = interval
+        return e
+
+    def start(self):
+        d = self.daemon("--config", self.conf, "--runtime-dir", self.run_dir)
+        d.wait_log("watching")
+        wait_for(lambda: os.path.exists(self.sock), what="the agent socket")
+        return d
+
+    def test_seed_programs_are_classified(self):
+        d = self.start()
+        procs = {
+            "cache": self.spawn([PYTHON, SEED, "cache"], env=self.env()),
+            "cycles": self.spawn([PYTHON, SEED, "cycles"], env=self.env()),
+            "ctypes": self.spawn([PYTHON, SEED, "ctypes"], env=self.env()),
+            "lru": self.spawn([PYTHON, SEED, "lru"], env=self.env()),
+            "cycles-gc": self.spawn([PYTHON, SEED, "cycles-gc"], env=self.env()),
+            "frag": self.spawn([FRAG], env=self.env(python=False, probe=True)),
+        }
+        leaks = {"cache": "python-objects", "cycles": "python-objects", "ctypes": "native", "frag": "allocator"}
+
+        def classified():
+            k = kinds(d.db)
+            got = {name: k.get(p.pid) for name, p in procs.items()}
+            if all(got[n] and got[n][2] == cls for n, cls in leaks.items()):
+                return got
+            return None
+        try:
+            got = wait_for(classified, timeout=400, what="the four leaks classified")
+        except AssertionError:
+            print(kinds(d.db), d.output()[-3000:])
+            raise
+        self.assertIsNone(got["lru"], "a bounded lru_cache must not alert")
+        self.assertIsNone(got["cycles-gc"], "cycles the collector frees must not alert")
+
+        metric, kind, cls, agents = got["cache"]
+        self.assertEqual(metric, "memory")
+        self.assertTrue(kind.startswith("python objects growing:"), kind)
+        for t in ("dict", "str", "list"):
+            self.assertIn(" %s +" % t, kind)
+        self.assertNotIn("gc disabled", kind)
+        self.assertEqual(agents, "python")
+
+        metric, kind, cls, agents = got["cycles"]
+        self.assertIn("__main__.Person +", kind)
+        self.assertIn("__main__.Car +", kind)
+        self.assertIn("gc disabled", kind)
+
+        metric, kind, cls, agents = got["ctypes"]
+        self.assertTrue(kind.startswith("native memory growing outside Python's heap"), kind)
+
+        metric, kind, cls, agents = got["frag"]
+        self.assertIn("fragmentation", kind)
+        self.assertEqual(agents, "malloc")
+
+        # The reports themselves are stored like any other series.
+        n = query(d.db, """SELECT count(*) FROM agent_sample s JOIN process p ON p.id = s.process_id
+                           WHERE p.pid = ? AND s.agent = 'malloc'""", (procs["frag"].pid,))[0][0]
+        self.assertGreater(n, 10)
+        types = query(d.db, """SELECT count(DISTINCT t), max(n) FROM (SELECT t, count(*) AS n FROM agent_type
+                               JOIN process p ON p.id = agent_type.process_id WHERE p.pid = ? GROUP BY t)""",
+                      (procs["cache"].pid,))[0]
+        self.assertGreater(types[0], 2)
+        self.assertLessEqual(types[1], 16)
+        self.assertEqual(d.stop(), 0)
+
+    def test_socket_takes_reports_from_their_sender_only(self):
+        d = self.start()
+        st = os.stat(self.sock)
+        self.assertTrue(stat.S_ISSOCK(st.st_mode))
+        self.assertEqual(stat.S_IMODE(st.st_mode), 0o666, "any process may report about itself")
+
+        # A watched process (its command line matches) sends a good report, a malformed
+        # one, and then a burst past its rate; an unwatched one sends a good report.
+        good = "leakwatch-agent 1\nagent malloc\nmallinfo2 1 2 3 4 5\n"
+        sender = """
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+path, n, msg = sys.argv[1], int(sys.argv[2]), sys.argv[3].encode()
+time.sleep(float(sys.argv[4]))
+s.sendto(b"leakwatch-agent 1\\nagent malloc\\nmallinfo2 1 2\\n", path)
+for i in range(n):
+    s.sendto(msg, path)
+    time.sleep(0.005)  # one report per millisecond at most is stored: (process, t, agent)
+time.sleep(30)
+"""
+        watched = self.spawn([PYTHON, "-c", sender, self.sock, "40", good, "2", "agent_target"])
+        unwatched = self.spawn([PYTHON, "-c", sender, self.sock, "1", good, "2", "other"])
+
+        def stored():
+            return query(d.db, """SELECT p.pid, count(*) FROM agent_sample s JOIN process p
+                                  ON p.id = s.process_id GROUP BY p.pid""")
+        rows = wait_for(stored, what="the watched sender's reports")
+        time.sleep(2)
+        rows = dict(stored())
+        self.assertNotIn(unwatched.pid, rows, "a process that is not watched is not stored")
+        # The burst of 40 is cut to the bucket's 10 (plus what refilled meanwhile).
+        self.assertGreaterEqual(rows[watched.pid], 5)
+        self.assertLessEqual(rows[watched.pid], 14)
+        r = query(d.db, """SELECT in_use, free, mmapped FROM agent_sample s JOIN process p
+                           ON p.id = s.process_id WHERE p.pid = ? LIMIT 1""", (watched.pid,))
+        self.assertEqual(r, [(2, 3, 4)])
+        self.assertEqual(d.stop(), 0)
+        self.assertIn("refused: bad mallinfo2 line", d.output())
+        self.assertFalse(os.path.exists(self.sock), "the socket goes with the daemon")
+
+    def test_agents_without_a_daemon_are_silent(self):
+        # No daemon at all: the program runs and exits normally, printing nothing.
+        env = self.env(probe=True, interval="0.2")
+        p = subprocess.run([PYTHON, "-c", "import time, leakwatch_agent; time.sleep(1.5); print('done')"],
+                           env=env, capture_output=True, timeout=60)
+        self.assertEqual((p.returncode, p.stdout, p.stderr), (0, b"done\n", b""))
+        # A socket path that is a plain file: the same.
+        os.makedirs(self.run_dir)
+        open(self.sock, "w").close()
+        p = subprocess.run([PYTHON, "-c", "import time, leakwatch_agent; time.sleep(1.5); print('done')"],
+                           env=env, capture_output=True, timeout=60)
+        self.assertEqual((p.returncode, p.stdout, p.stderr), (0, b"done\n", b""))
+
+    def test_sitecustomize_loads_the_agent_and_chains(self):
+        # The loader `leakwatch run` relies on: the agent is loaded when asked for, and
+        # a sitecustomize it shadows (Debian ships one) still runs.
+        other = os.path.join(self.tmp, "other")
+        os.makedirs(other)
+        with open(os.path.join(other, "sitecustomize.py"), "w") as f:
+            f.write("import builtins\nbuiltins.OTHER_SITECUSTOMIZE = True\n")
+        probe = ("import sys, builtins, threading; print('leakwatch_agent' in sys.modules, "
+                 "getattr(builtins, 'OTHER_SITECUSTOMIZE', False), "
+                 "any(t.name == 'leakwatch-agent' for t in threading.enumerate()))")
+        env = self.env()
+        env["PYTHONPATH"] = AGENT_DIR + ":" + other
+        p = subprocess.run([PYTHON, "-c", probe], env=env, capture_output=True, timeout=60)
+        self.assertEqual((p.stdout, p.stderr), (b"True True True\n", b""))
+        env["LEAKWATCH_AGENT"] = "0"
+        p = subprocess.run([PYTHON, "-c", probe], env=env, capture_output=True, timeout=60)
+        self.assertEqual((p.stdout, p.stderr), (b"False True False\n", b""))

@@ -1,0 +1,428 @@
+/* Tests for classify: every class from synthetic windows of outside samples and agent
+ * reports, the floors that see through a sawtooth, the naming of growing types, and
+ * the words with hostile type names. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "classify.h"
+
+#define MIB (1024.0 * 1024.0)
+/* A window of 100 s with a sample a second. */
+#define FROM 1000.0
+#define TO 1100.0
+
+/* Anonymous memory from anon0 growing by anon_growth over the window (file, shmem
+ * likewise), sampled every second. */
+static void outside(struct classify_input *in, double anon0, double anon_growth, double file_growth,
+                    double shmem_growth)
+{
+        for (int i = 0; i <= 100; i++) {
+                struct sample s = { .t_ms = (int64_t)((FROM + i) * 1000) };
+                double f = i / 100.0;
+
+                sample_set(&s, M_ANON, (int64_t)(anon0 + anon_growth * f));
+                sample_set(&s, M_SWAP, 0);
+                sample_set(&s, M_FILE, (int64_t)(10 * MIB + file_growth * f));
+                sample_set(&s, M_SHMEM, (int64_t)(shmem_growth * f));
+                sample_set(&s, M_FDS, 10);
+                classify_add_sample(in, &s);
+        }
+}
+
+struct py {
+        double blocks0, blocks_growth;
+        int gc_enabled;
+        /* types: name, count at the start, count at the end */
+        const char *names[4];
+        int64_t first[4], last[4];
+        bool sawtooth;          /* blocks swing by half their level between reports */
+};
+
+/* Python reports every 5 s; type counts in every report. */
+static void python(struct classify_input *in, const struct py *p)
+{
+        for (int i = 0; i <= 20; i++) {
+                struct store_agent_sample a;
+                double f = i / 20.0;
+
+                store_agent_sample_init(&a);
+                a.agent = STORE_AGENT_PYTHON;
+                a.t_ms = (int64_t)((FROM + i * 5) * 1000);
+                a.gc_enabled = p->gc_enabled;
+                a.blocks = (int64_t)(p->blocks0 + p->blocks_growth * f +
+                                     (p->sawtooth && i % 2 ? p->blocks0 / 2 : 0));
+                a.gc_garbage = 0;
+                if (p->names[0]) {
+                        a.objects = 1000;
+                        a.stride = 1;
+                        for (int k = 0; k < 4 && p->names[k]; k++) {
+                                snprintf(a.types[k].name, sizeof(a.types[k].name), "%s", p->names[k]);
+                                a.types[k].count = (int64_t)((double)p->first[k] +
+                                                             (double)(p->last[k] - p->first[k]) * f);
+                                a.n_types++;
+                        }
+                }
+                classify_add_agent(in, &a);
+        }
+}
+
+/* malloc reports every 5 s: bytes in use, free in the arenas, arena size. */
+static void probe(struct classify_input *in, double used0, double used_growth, double free0, double free_growth)
+{
+        for (int i = 0; i <= 20; i++) {
+                struct store_agent_sample a;
+                double f = i / 20.0;
+
+                store_agent_sample_init(&a);
+                a.agent = STORE_AGENT_MALLOC;
+                a.t_ms = (int64_t)((FROM + i * 5) * 1000);
+                a.in_use = (int64_t)(used0 + used_growth * f);
+                a.free = (int64_t)(free0 + free_growth * f);
+                a.mmapped = 0;
+                a.arena = a.in_use + a.free;
+                a.keepcost = 0;
+                classify_add_agent(in, &a);
+        }
+}
+
+static void judge(struct classify_input *in, struct classify_result *r)
+{
+        classify(in, r);
+        print_message("  %s: %s\n", classify_class_name[r->cls], r->text);
+}
+
+static void test_descriptors(void **state)
+{
+        struct classify_input in;
+        struct classify_result r;
+
+        (void)state;
+        classify_init(&in, FROM, TO, true, 250);
+        outside(&in, 50 * MIB, 0, 0, 0);
+        judge(&in, &r);
+        assert_int_equal(r.cls, CLASS_DESCRIPTORS);
+        assert_string_equal(r.text, "descriptor leak: +250 open descriptors over the window");
+        assert_null(classify_agents(&r));
+}
+
+static void test_without_agent_says_anonymous_only(void **state)
+{
+        struct classify_input in;
+        struct classify_result r;
+
+        (void)state;
+        classify_init(&in, FROM, TO, false, 40 * MIB);
+        outside(&in, 50 * MIB, 40 * MIB, 0, 0);
+        judge(&in, &r);
+        assert_int_equal(r.cls, CLASS_ANONYMOUS);
+        assert_non_null(strstr(r.text, "anonymous memory growing"));
+        assert_non_null(strstr(r.text, "not file-backed"));
+        assert_null(classify_agents(&r));
+}
+
+static void test_file_backed_and_shared(void **state)
+{
+        struct classify_input in;
+        struct classify_result r;
+
+        (void)state;
+        classify_init(&in, FROM, TO, false, 4 * MIB);
+        outside(&in, 50 * MIB, 4 * MIB, 30 * MIB, 20 * MIB);
+        judge(&in, &r);
+        assert_int_equal(r.cls, CLASS_FILE_SHARED);
+        assert_non_null(strstr(r.text, "not a heap leak"));
+        assert_non_null(strstr(r.text, "+50.0 MiB"));
+}
+
+static void test_python_objects_with_gc_disabled(void **state)
+{
+        struct py p = { .blocks0 = 200000, .blocks_growth = 300000, .gc_enabled = 0,
+                        .names = { "__main__.Person", "__main__.Car", "list", "function" },
+                        .first = { 10, 10, 5000, 3000 }, .last = { 100010, 100010, 105000, 3000 } };
+        struct classify_input in;
+        struct classify_result r;
+
+        (void)state;
+        classify_init(&in, FROM, TO, false, 40 * MIB);
+        outside(&in, 50 * MIB, 40 * MIB, 0, 0);
+        python(&in, &p);
+        judge(&in, &r);
+        assert_int_equal(r.cls, CLASS_PYTHON_OBJECTS);
+        assert_string_equal(r.text, "python objects growing: __main__.Person +100k, __main__.Car +100k, list +100k; "
+                                    "gc disabled");
+        assert_string_equal(classify_agents(&r), "python");
+}
+
+static void test_python_types_missing_from_the_first_count(void **state)
+{
+        /* The oldest count was cut at 16 types: a type absent from it had at most the
+         * smallest count listed, so its growth is at least the difference. */
+        struct classify_input in;
+        struct classify_result r;
+        struct store_agent_sample a;
+
+        (void)state;
+        classify_init(&in, FROM, TO, false, 40 * MIB);
+        outside(&in, 50 * MIB, 40 * MIB, 0, 0);
+        for (int i = 0; i <= 1; i++) {
+                store_agent_sample_init(&a);
+                a.agent = STORE_AGENT_PYTHON;
+                a.t_ms = (int64_t)((FROM + i * 100) * 1000);
+                a.gc_enabled = 1;
+                a.blocks = i ? 900000 : 100000;
+                a.objects = 1000;
+                a.stride = 1;
+                for (int k = 0; k < STORE_AGENT_TYPES_MAX; k++) {
+                        snprintf(a.types[k].name, sizeof(a.types[k].name), "%s%d", i && k == 0 ? "new" : "t", k);
+                        a.types[k].count = i && k == 0 ? 500000 : 1000 + k;
+                }
+                a.n_types = STORE_AGENT_TYPES_MAX;
+                classify_add_agent(&in, &a);
+        }
+        judge(&in, &r);
+        assert_int_equal(r.cls, CLASS_PYTHON_OBJECTS);
+        assert_string_equal(r.text, "python objects growing: new0 +499k");
+}
+
+static void test_python_heap_without_counts(void **state)
+{
+        struct py p = { .blocks0 = 200000, .blocks_growth = 300000, .gc_enabled = 1 };
+        struct classify_input in;
+        struct classify_result r;
+
+        (void)state;
+        classify_init(&in, FROM, TO, false, 40 * MIB);
+        outside(&in, 50 * MIB, 40 * MIB, 0, 0);
+        python(&in, &p);
+        judge(&in, &r);
+        assert_int_equal(r.cls, CLASS_PYTHON_HEAP);
+        assert_non_null(strstr(r.text, "+300k allocated blocks"));
+        assert_null(strstr(r.text, "gc disabled"));
+}
+
+static void test_native_growth_python_flat(void **state)
+{
+        /* The collector's sawtooth (blocks swinging by half) is not growth: floors. */
+        struct py p = { .blocks0 = 400000, .blocks_growth = 2000, .gc_enabled = 1, .sawtooth = true,
+                        .names = { "dict", "str" }, .first = { 5000, 9000 }, .last = { 5000, 9000 } };
+        struct classify_input in;
+        struct classify_result r;
+
+        (void)state;
+        classify_init(&in, FROM, TO, false, 40 * MIB);
+        outside(&in, 50 * MIB, 40 * MIB, 0, 0);
+        python(&in, &p);
+        judge(&in, &r);
+        assert_int_equal(r.cls, CLASS_NATIVE);
+        assert_non_null(strstr(r.text, "(a C extension or ctypes)"));
+        assert_non_null(strstr(r.text, "+40.0 MiB"));
+        assert_non_null(strstr(r.text, "(+0.5%)"));
+}
+
+static void test_native_with_a_little_python_growth(void **state)
+{
+        /* Python's blocks grow by 4% (a list of the pointers), far too few bytes for the
+         * 40 MiB: 50 MiB over 400k blocks is some 130 bytes a block, 16k blocks 2 MiB. */
+        struct py p = { .blocks0 = 400000, .blocks_growth = 16000, .gc_enabled = 1,
+                        .names = { "int" }, .first = { 1000 }, .last = { 17000 } };
+        struct classify_input in;
+        struct classify_result r;
+
+        (void)state;
+        classify_init(&in, FROM, TO, false, 40 * MIB);
+        outside(&in, 50 * MIB, 40 * MIB, 0, 0);
+        python(&in, &p);
+        judge(&in, &r);
+        assert_int_equal(r.cls, CLASS_NATIVE);
+        assert_non_null(strstr(r.text, "(+4.0%)"));
+}
+
+static void test_native_with_tracemalloc(void **state)
+{
+        /* tracemalloc on: the traced bytes decide, not the block count. */
+        struct classify_input in;
+        struct classify_result r;
+
+        (void)state;
+        classify_init(&in, FROM, TO, false, 40 * MIB);
+        outside(&in, 50 * MIB, 40 * MIB, 0, 0);
+        for (int i = 0; i <= 20; i++) {
+                struct store_agent_sample a;
+
+                store_agent_sample_init(&a);
+                a.agent = STORE_AGENT_PYTHON;
+                a.t_ms = (int64_t)((FROM + i * 5) * 1000);
+                a.gc_enabled = 1;
+                a.blocks = 100000 + i * 2000;   /* +40%, but small objects */
+                a.traced = (int64_t)(5 * MIB + i * 10000);
+                a.traced_peak = a.traced;
+                classify_add_agent(&in, &a);
+        }
+        judge(&in, &r);
+        assert_int_equal(r.cls, CLASS_NATIVE);
+}
+
+static void test_native_seen_by_both_agents(void **state)
+{
+        struct py p = { .blocks0 = 400000, .blocks_growth = 100, .gc_enabled = 1 };
+        struct classify_input in;
+        struct classify_result r;
+
+        (void)state;
+        classify_init(&in, FROM, TO, false, 40 * MIB);
+        outside(&in, 50 * MIB, 40 * MIB, 0, 0);
+        python(&in, &p);
+        probe(&in, 20 * MIB, 39 * MIB, 2 * MIB, 0);
+        judge(&in, &r);
+        assert_int_equal(r.cls, CLASS_NATIVE);
+        assert_non_null(strstr(r.text, "malloc bytes in use +39.0 MiB"));
+        assert_string_equal(classify_agents(&r), "python malloc");
+}
+
+static void test_allocator_retention(void **state)
+{
+        struct classify_input in;
+        struct classify_result r;
+
+        (void)state;
+        classify_init(&in, FROM, TO, false, 40 * MIB);
+        outside(&in, 50 * MIB, 40 * MIB, 0, 0);
+        probe(&in, 10 * MIB, 0.1 * MIB, 5 * MIB, 39 * MIB);
+        judge(&in, &r);
+        assert_int_equal(r.cls, CLASS_ALLOCATOR);
+        assert_string_equal(r.text, "allocator retention or fragmentation: resident +40.0 MiB while malloc bytes "
+                                    "in use stayed flat (+102 KiB); 44.0 MiB free inside malloc's arenas");
+        assert_string_equal(classify_agents(&r), "malloc");
+}
+
+static void test_malloc_heap_leak(void **state)
+{
+        struct classify_input in;
+        struct classify_result r;
+
+        (void)state;
+        classify_init(&in, FROM, TO, false, 40 * MIB);
+        outside(&in, 50 * MIB, 40 * MIB, 0, 0);
+        probe(&in, 10 * MIB, 38 * MIB, 1 * MIB, 0);
+        judge(&in, &r);
+        assert_int_equal(r.cls, CLASS_MALLOC_HEAP);
+        assert_non_null(strstr(r.text, "bytes in use +38.0 MiB"));
+}
+
+static void test_outside_malloc(void **state)
+{
+        struct classify_input in;
+        struct classify_result r;
+
+        (void)state;
+        classify_init(&in, FROM, TO, false, 40 * MIB);
+        outside(&in, 50 * MIB, 40 * MIB, 0, 0);
+        probe(&in, 10 * MIB, 0, 1 * MIB, 0);
+        judge(&in, &r);
+        assert_int_equal(r.cls, CLASS_OUTSIDE_MALLOC);
+        assert_non_null(strstr(r.text, "outside malloc"));
+}
+
+static void test_agent_with_too_little_data_is_ignored(void **state)
+{
+        /* One report, or none in the first quarter: the outside data alone speaks. */
+        struct classify_input in;
+        struct classify_result r;
+        struct store_agent_sample a;
+
+        (void)state;
+        classify_init(&in, FROM, TO, false, 40 * MIB);
+        outside(&in, 50 * MIB, 40 * MIB, 0, 0);
+        store_agent_sample_init(&a);
+        a.agent = STORE_AGENT_PYTHON;
+        a.t_ms = (int64_t)((TO - 1) * 1000);
+        a.gc_enabled = 0;
+        a.blocks = 5;
+        classify_add_agent(&in, &a);
+        a.t_ms = (int64_t)((TO + 50) * 1000);   /* outside the window: ignored */
+        classify_add_agent(&in, &a);
+        judge(&in, &r);
+        assert_int_equal(r.cls, CLASS_ANONYMOUS);
+        assert_int_equal(in.py_reports, 1);
+}
+
+static void test_hostile_type_names_are_escaped(void **state)
+{
+        struct py p = { .blocks0 = 1000, .blocks_growth = 300000, .gc_enabled = 1,
+                        .names = { "evil\x1b[2J\xe2\x80\xaeX" }, .first = { 0 }, .last = { 5000 } };
+        struct classify_input in;
+        struct classify_result r;
+
+        (void)state;
+        classify_init(&in, FROM, TO, false, 40 * MIB);
+        outside(&in, 50 * MIB, 40 * MIB, 0, 0);
+        python(&in, &p);
+        judge(&in, &r);
+        assert_int_equal(r.cls, CLASS_PYTHON_OBJECTS);
+        assert_string_equal(r.text, "python objects growing: evil\\x1b[2J\\xe2\\x80\\xaeX +5.0k");
+}
+
+static void test_long_text_is_cut_not_overflowed(void **state)
+{
+        struct classify_input in;
+        struct classify_result r;
+        struct store_agent_sample a;
+
+        (void)state;
+        classify_init(&in, FROM, TO, false, 40 * MIB);
+        outside(&in, 50 * MIB, 40 * MIB, 0, 0);
+        for (int i = 0; i <= 1; i++) {
+                store_agent_sample_init(&a);
+                a.agent = STORE_AGENT_PYTHON;
+                a.t_ms = (int64_t)((FROM + i * 100) * 1000);
+                a.gc_enabled = 0;
+                a.blocks = i ? 900000 : 1000;
+                a.gc_garbage = i ? 70000 : 0;
+                a.objects = 1;
+                a.stride = 1;
+                for (int k = 0; k < 3; k++) {
+                        /* 64 bytes that escape to four times as many characters */
+                        memset(a.types[k].name, '\x01', STORE_AGENT_TYPE_NAME_MAX);
+                        a.types[k].name[STORE_AGENT_TYPE_NAME_MAX] = '\0';
+                        a.types[k].name[0] = (char)('a' + k);
+                        a.types[k].count = i ? 100000 : 1;
+                }
+                a.n_types = 3;
+                classify_add_agent(&in, &a);
+        }
+        judge(&in, &r);
+        assert_int_equal(r.cls, CLASS_PYTHON_OBJECTS);
+        assert_true(strlen(r.text) < CLASSIFY_TEXT_MAX);
+        assert_non_null(strstr(r.text, "python objects growing: a\\x01"));
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_descriptors),
+                cmocka_unit_test(test_without_agent_says_anonymous_only),
+                cmocka_unit_test(test_file_backed_and_shared),
+                cmocka_unit_test(test_python_objects_with_gc_disabled),
+                cmocka_unit_test(test_python_types_missing_from_the_first_count),
+                cmocka_unit_test(test_python_heap_without_counts),
+                cmocka_unit_test(test_native_growth_python_flat),
+                cmocka_unit_test(test_native_with_a_little_python_growth),
+                cmocka_unit_test(test_native_with_tracemalloc),
+                cmocka_unit_test(test_native_seen_by_both_agents),
+                cmocka_unit_test(test_allocator_retention),
+                cmocka_unit_test(test_malloc_heap_leak),
+                cmocka_unit_test(test_outside_malloc),
+                cmocka_unit_test(test_agent_with_too_little_data_is_ignored),
+                cmocka_unit_test(test_hostile_type_names_are_escaped),
+                cmocka_unit_test(test_long_text_is_cut_not_overflowed),
+        };
+
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
