@@ -99,6 +99,7 @@ struct run {
         FILE *report_file;              /* opened for -o FILE, else NULL */
         bool events;                    /* print state changes while it runs */
         sigset_t blocked, saved;
+        struct sigaction saved_pipe;    /* SIGPIPE as we got it, for the command */
 
         /* in-process */
         struct local *local;
@@ -259,8 +260,10 @@ static pid_t spawn(struct run *r, char **argv, char **env)
                 return -cli_error(EXIT_FAIL, "run: cannot fork: %s", strerror(err));
         }
         if (pid == 0) {
-                /* The child: our blocked signals are not the program's business. */
+                /* The child: our blocked and ignored signals are not the program's
+                 * business. */
                 close(pipefd[0]);
+                sigaction(SIGPIPE, &r->saved_pipe, NULL);
                 sigprocmask(SIG_SETMASK, &r->saved, NULL);
                 execvpe(argv[0], argv, env);
                 err = errno;
@@ -523,10 +526,14 @@ static int open_report(struct run *r)
         return EXIT_OK;
 }
 
+/* Flushes (and closes a file of) the report; returns code, or EXIT_FAIL when the
+ * report could not be written. */
 static int close_report(struct run *r, int code)
 {
         FILE *f = r->report.f;
 
+        if (!f)
+                return code;
         if (fflush(f) != 0 || ferror(f))
                 code = cli_error(EXIT_FAIL, "run: writing the report: %s", strerror(errno));
         if (r->report_file && fclose(r->report_file) != 0 && code != EXIT_FAIL)
@@ -549,9 +556,12 @@ int cmd_run(struct cli *c, int argc, char **argv)
         if (code != EXIT_OK)
                 return code;
         r.ri.argv = argv;
+        /* A report nobody reads any more (its pipe's reader died with ^C) is an error
+         * to say, not a death that leaves a temporary database behind. */
+        sigaction(SIGPIPE, &(struct sigaction){ .sa_handler = SIG_IGN }, &r.saved_pipe);
         code = open_report(&r);
         if (code != EXIT_OK)
-                return code;
+                goto out;
         if (c->local)
                 snprintf(r.note, sizeof(r.note), "--local");
         else if (c->interval_s || c->db_out)
@@ -564,7 +574,7 @@ int cmd_run(struct cli *c, int argc, char **argv)
         } else {
                 code = start_local(&r);
                 if (code != EXIT_OK)
-                        return close_report(&r, code);
+                        goto out;
         }
         env = run_child_environment(environ);
         if (!env) {
@@ -612,5 +622,7 @@ out_mask:
 out:
         local_free(r.local);
         remove_temp_db(&r);
-        return close_report(&r, code);
+        code = close_report(&r, code);
+        sigaction(SIGPIPE, &r.saved_pipe, NULL);
+        return code;
 }

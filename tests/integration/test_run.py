@@ -221,6 +221,22 @@ class TestRun(Case):
         with open(os.path.join(self.tmp, "report.txt")) as f:
             self.assertIn("Verdict:", f.read())
 
+    def test_temporary_database_removed(self):
+        tmpdir = os.path.join(self.tmp, "t")
+        os.mkdir(tmpdir)
+        self.run_lw("run", "--", "true", code=0, env=env(TMPDIR=tmpdir))
+        self.assertEqual(os.listdir(tmpdir), [])
+        # Even when nobody reads the report any more: a pipe whose reader is gone.
+        rfd, wfd = os.pipe()
+        os.close(rfd)
+        p = subprocess.Popen([CLIENT, "--runtime-dir", os.path.join(self.tmp, "no-daemon"), "run", "-o", "-", "--",
+                              "true"], stdout=wfd, stderr=subprocess.PIPE, env=env(TMPDIR=tmpdir))
+        os.close(wfd)
+        _, err = p.communicate(timeout=RUN_LIMIT)
+        self.assertEqual(p.returncode, 1, err)
+        self.assertIn(b"writing the report: Broken pipe", err)
+        self.assertEqual(os.listdir(tmpdir), [])
+
     def test_usage(self):
         existing = os.path.join(self.tmp, "exists.db")
         open(existing, "w").close()
