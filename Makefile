@@ -103,7 +103,10 @@ $(BUILD)/leakwatchd: $(BUILD)/daemon/main.o $(DAEMON_OBJ) $(LIB_OBJ)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/leakwatch: $(BUILD)/client/main.o $(CLIENT_OBJ) $(LIB_OBJ)
+# The client links the daemon's modules too: leakwatch run samples and judges
+# in-process with the daemon's own code when the daemon is not there to ask.
+$(BUILD)/client/%.o: CPPFLAGS += -Idaemon
+$(BUILD)/leakwatch: $(BUILD)/client/main.o $(CLIENT_OBJ) $(DAEMON_OBJ) $(LIB_OBJ)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 

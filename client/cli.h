@@ -18,6 +18,8 @@ enum {
         EXIT_NODB = 3,                  /* the database cannot be read (missing, denied, not ours) */
         EXIT_NOTFOUND = 4,              /* no such process, rule, unit or alert */
         EXIT_AMBIGUOUS = 5,             /* a name matched several processes; candidates listed */
+        EXIT_DAEMON = 6,                /* leakwatchd is not running, or refused us access */
+        EXIT_LEAK = 10,                 /* run: a leak was detected in the command */
 };
 
 #define DEFAULT_DB_PATH "/var/lib/leakwatch/leakwatch.db"
@@ -41,10 +43,16 @@ enum {
         OPT_JSON = 1 << 12,
         OPT_CSV = 1 << 13,
         OPT_MEMLIMIT = 1 << 14,
+        OPT_RULE = 1 << 15,
+        OPT_INTERVAL = 1 << 16,
+        OPT_DB_OUT = 1 << 17,
+        OPT_LOCAL = 1 << 18,
 };
 
 struct cli {
         const char *db_path;
+        bool db_given;                  /* --db or $LEAKWATCH_DB, not the default */
+        const char *runtime_dir;        /* where the daemon's control socket is */
         enum cli_format format;
         bool json_pretty;
         bool legend;                    /* headers and footers (--no-legend clears it) */
@@ -60,6 +68,11 @@ struct cli {
         const char *boot_id;
         const char *sort;
         double memory_limit;            /* 0: not given */
+        const char *rule;               /* --rule; NULL: not given */
+        double interval_s;              /* --interval; 0: not given */
+        const char *db_out;             /* --db-out */
+        bool local;                     /* --local: run never uses the daemon */
+        enum out_color_mode color_mode; /* as asked, for output on another stream */
 
         int64_t now_ms;                 /* the clock every relative time is read against */
         struct out out;

@@ -1,9 +1,12 @@
 /* leakwatch: reads what leakwatchd knows — the processes it watches, their memory over
- * time, the alerts it raised — from its database, for people and for scripts.
+ * time, the alerts it raised — from its database, for people and for scripts; asks the
+ * running daemon for live operations; and runs a command under watch.
  *
  * main parses the command line, finds the subcommand and alone turns its result into
  * the exit status. Options may come before or after the subcommand; each subcommand
- * says which of the optional ones it takes, and any other is a usage error. */
+ * says which of the optional ones it takes, and any other is a usage error. After
+ * "run", the first word that is not an option is the command to run: everything from
+ * there on is its own. */
 #include <errno.h>
 #include <getopt.h>
 #include <locale.h>
@@ -15,8 +18,11 @@
 #include "alerts.h"
 #include "backtest.h"
 #include "cli.h"
+#include "ctl.h"
 #include "export.h"
+#include "live.h"
 #include "ps.h"
+#include "run.h"
 #include "show.h"
 #include "status.h"
 #include "svg.h"
@@ -28,6 +34,10 @@
 #define HEIGHT_MAX 200
 /* --limit: a list longer than a million rows is not read by anyone. */
 #define LIMIT_MAX 1000000
+/* --interval: the daemon's own bounds (leakwatch.conf(5)): 50 ms is as fast as reading
+ * /proc keeps up with, an hour the slowest that still shows a trend in a day. */
+#define INTERVAL_MIN 0.05
+#define INTERVAL_MAX 3600
 /* Default image size: fits a ticket or a slide at full resolution. */
 #define SVG_WIDTH 960
 #define SVG_HEIGHT 420
@@ -58,6 +68,11 @@ static const struct command commands[] = {
           OPT_SINCE | OPT_UNTIL | OPT_METRIC | OPT_WINDOW | OPT_FILE | OPT_ALL | OPT_BOOT | OPT_MEMLIMIT |
           OPT_JSON | OPT_CSV,
           "TARGET | -f FILE.csv", "replay the leak detector over stored history or a CSV file" },
+        { "watch", cmd_watch, OPT_RULE | OPT_WINDOW, "PID", "make the daemon watch a process now" },
+        { "unwatch", cmd_unwatch, 0, "PID", "make the daemon stop watching a process" },
+        { "reload", cmd_reload, 0, "", "make the daemon reload its configuration" },
+        { "run", cmd_run, OPT_WINDOW | OPT_INTERVAL | OPT_DB_OUT | OPT_LOCAL | OPT_OUTPUT | OPT_HEIGHT | OPT_JSON,
+          "[--] COMMAND [ARG]...", "run a command, watch it and its children, give a leak verdict" },
 };
 
 enum {
@@ -74,6 +89,11 @@ enum {
         ARG_BOOT,
         ARG_SORT,
         ARG_MEMLIMIT,
+        ARG_RUNTIME_DIR,
+        ARG_RULE,
+        ARG_INTERVAL,
+        ARG_DB_OUT,
+        ARG_LOCAL,
 };
 
 static const struct option long_options[] = {
@@ -101,6 +121,11 @@ static const struct option long_options[] = {
         { "boot", required_argument, NULL, ARG_BOOT },
         { "sort", required_argument, NULL, ARG_SORT },
         { "memory-limit", required_argument, NULL, ARG_MEMLIMIT },
+        { "runtime-dir", required_argument, NULL, ARG_RUNTIME_DIR },
+        { "rule", required_argument, NULL, ARG_RULE },
+        { "interval", required_argument, NULL, ARG_INTERVAL },
+        { "db-out", required_argument, NULL, ARG_DB_OUT },
+        { "local", no_argument, NULL, ARG_LOCAL },
         {}
 };
 
@@ -115,6 +140,8 @@ static const struct {
         { 'o', OPT_OUTPUT, "--output" }, { ARG_SIZE, OPT_SIZE, "--size" }, { ARG_HEIGHT, OPT_HEIGHT, "--height" },
         { 'f', OPT_FILE, "--file" }, { ARG_BOOT, OPT_BOOT, "--boot" }, { ARG_SORT, OPT_SORT, "--sort" },
         { ARG_JSON, OPT_JSON, "--json" }, { ARG_CSV, OPT_CSV, "--csv" }, { ARG_MEMLIMIT, OPT_MEMLIMIT, "--memory-limit" },
+        { ARG_RULE, OPT_RULE, "--rule" }, { ARG_INTERVAL, OPT_INTERVAL, "--interval" },
+        { ARG_DB_OUT, OPT_DB_OUT, "--db-out" }, { ARG_LOCAL, OPT_LOCAL, "--local" },
 };
 
 static void help(FILE *f)
@@ -131,6 +158,8 @@ static void help(FILE *f)
         fprintf(f, "\nTARGET: a PID, a process name (name:NAME), unit:NAME, rule:NAME or id:N.\n\n"
                    "Options:\n"
                    "      --db PATH          database (default: $LEAKWATCH_DB, else " DEFAULT_DB_PATH ")\n"
+                   "      --runtime-dir PATH the daemon's control socket's directory (default:\n"
+                   "                         $LEAKWATCH_RUNTIME_DIR, else " CTL_DEFAULT_RUNTIME_DIR ")\n"
                    "      --json[=pretty]    one JSON document (export: JSON lines)\n"
                    "      --csv              CSV with a header line\n"
                    "      --no-legend        no header or footer\n"
@@ -139,20 +168,26 @@ static void help(FILE *f)
                    "      --utc              times in UTC\n"
                    "  -S, --since TIME       start of the range (2026-11-24 10:00, -1h, today, yesterday)\n"
                    "  -U, --until TIME       end of the range (default: now)\n"
-                   "  -w, --window DURATION  growth window (ps, top: 1h) or detector window (backtest: 6h)\n"
+                   "  -w, --window DURATION  growth window (ps, top: 1h) or detector window (backtest: 6h;\n"
+                   "                         watch: the daemon's; run: 2m)\n"
                    "  -a, --all              ps: ended processes too; alerts: past alerts too;\n"
                    "                         TARGET: several matches are ambiguous; backtest: every evaluation\n"
                    "  -l, --full             never shorten table cells to the terminal width\n"
                    "  -n, --limit N          top: rows (default 10); alerts: at most N\n"
                    "  -m, --metric NAME      memory (anon+swap, default), rss, anon, swap, fds, ...\n"
                    "                         (export: a comma-separated list, or all)\n"
-                   "  -o, --output FILE      plot: the SVG file (- for standard output)\n"
+                   "  -o, --output FILE      plot: the SVG file (- for standard output);\n"
+                   "                         run: the report (default: standard error)\n"
                    "      --size WxH         plot: image size in pixels (default %dx%d)\n"
-                   "      --height N         show: chart height in rows\n"
+                   "      --height N         show, run: chart height in rows\n"
                    "  -f, --file FILE        backtest: read t,value rows from FILE (- for standard input)\n"
                    "      --boot ID          TARGET: only processes of this boot\n"
                    "      --sort KEY         ps: pid, id, name, rule, rss, memory, growth, state\n"
                    "      --memory-limit SIZE  backtest: forecast the time until memory reaches SIZE\n"
+                   "      --rule NAME        watch: the daemon's rule to watch under (default: run)\n"
+                   "      --interval SECONDS run: sample this often (default: the window / 120)\n"
+                   "      --local            run: sample in-process even when the daemon runs\n"
+                   "      --db-out FILE      run: keep the in-process samples in FILE (a new database)\n"
                    "  -h, --help             this help\n"
                    "      --version          the version\n\n"
                    "See leakwatch(1).\n", SVG_WIDTH, SVG_HEIGHT);
@@ -172,9 +207,11 @@ static int usage_error(const char *fmt, ...)
 }
 
 struct raw_args {
-        const char *since, *until, *window, *limit, *size, *height, *memlimit, *color;
+        const char *since, *until, *window, *limit, *size, *height, *memlimit, *interval, *runtime_dir;
         unsigned given;
-        bool json, csv;
+        bool json, csv, bytes, utc, full;
+        bool stop;                      /* --help or --version: printed, nothing more to do */
+        enum out_color_mode color;
 };
 
 static int parse_times(struct cli *c, const struct raw_args *a)
@@ -231,6 +268,9 @@ static int parse_values(struct cli *c, const struct raw_args *a)
                         return usage_error("--memory-limit: '%s' is not a size (512M, 4G)", a->memlimit);
                 c->memory_limit = (double)sz;
         }
+        if (a->interval && (parse_duration(a->interval, &c->interval_s) < 0 || c->interval_s < INTERVAL_MIN ||
+                            c->interval_s > INTERVAL_MAX))
+                return usage_error("--interval: '%s' is not a duration from 0.05s to 1h", a->interval);
         return EXIT_OK;
 }
 
@@ -246,118 +286,173 @@ static int now_ms(int64_t *ret)
         return 0;
 }
 
+/* Takes one option as getopt_long() returned it. Returns EXIT_OK or a usage error. */
+static int take_option(int opt, struct cli *c, struct raw_args *a)
+{
+        for (size_t i = 0; i < ELEMENTSOF(option_bits); i++)
+                if (option_bits[i].val == opt)
+                        a->given |= option_bits[i].bit;
+        switch (opt) {
+        case 'h':
+                help(stdout);
+                a->stop = true;
+                break;
+        case ARG_VERSION:
+                printf("leakwatch %s\n", LEAKWATCH_VERSION);
+                a->stop = true;
+                break;
+        case ARG_DB:
+                c->db_path = optarg;
+                break;
+        case ARG_JSON:
+                if (optarg && strcmp(optarg, "pretty") != 0 && strcmp(optarg, "short") != 0)
+                        return usage_error("--json: '%s' is not pretty or short", optarg);
+                a->json = true;
+                c->json_pretty = optarg && strcmp(optarg, "pretty") == 0;
+                break;
+        case ARG_CSV:
+                a->csv = true;
+                break;
+        case ARG_NO_LEGEND:
+                c->legend = false;
+                break;
+        case ARG_BYTES:
+                a->bytes = true;
+                break;
+        case ARG_COLOR:
+                if (!optarg || strcmp(optarg, "always") == 0)
+                        a->color = COLOR_ALWAYS;
+                else if (strcmp(optarg, "never") == 0)
+                        a->color = COLOR_NEVER;
+                else if (strcmp(optarg, "auto") == 0)
+                        a->color = COLOR_AUTO;
+                else
+                        return usage_error("--color: '%s' is not auto, always or never", optarg);
+                break;
+        case ARG_UTC:
+                a->utc = true;
+                break;
+        case 'S':
+                a->since = optarg;
+                break;
+        case 'U':
+                a->until = optarg;
+                break;
+        case 'a':
+                c->all = true;
+                break;
+        case 'l':
+                a->full = true;
+                break;
+        case 'w':
+                a->window = optarg;
+                break;
+        case 'n':
+                a->limit = optarg;
+                break;
+        case 'm':
+                c->metric_arg = optarg;
+                break;
+        case 'o':
+                c->output_path = optarg;
+                break;
+        case ARG_SIZE:
+                a->size = optarg;
+                break;
+        case ARG_HEIGHT:
+                a->height = optarg;
+                break;
+        case 'f':
+                c->file = optarg;
+                break;
+        case ARG_BOOT:
+                c->boot_id = optarg;
+                break;
+        case ARG_SORT:
+                c->sort = optarg;
+                break;
+        case ARG_MEMLIMIT:
+                a->memlimit = optarg;
+                break;
+        case ARG_RUNTIME_DIR:
+                a->runtime_dir = optarg;
+                break;
+        case ARG_RULE:
+                c->rule = optarg;
+                break;
+        case ARG_INTERVAL:
+                a->interval = optarg;
+                break;
+        case ARG_DB_OUT:
+                c->db_out = optarg;
+                break;
+        case ARG_LOCAL:
+                c->local = true;
+                break;
+        default:
+                fputs("Try 'leakwatch --help'.\n", stderr);
+                return EXIT_USAGE;
+        }
+        return EXIT_OK;
+}
+
+#define SHORT_OPTIONS "hS:U:alw:n:m:o:f:"
+
+/* Parses the options of args[0..n) (args[0] stands for the program's name). With
+ * in_order, parsing stops at the first word that is not an option; otherwise options
+ * and words may mix and the words end up at args[*ret_first..n). */
+static int parse_options(int n, char **args, bool in_order, struct cli *c, struct raw_args *a, int *ret_first)
+{
+        int opt, r;
+
+        /* 0 makes getopt start afresh on this array. */
+        optind = 0;
+        while ((opt = getopt_long(n, args, in_order ? "+" SHORT_OPTIONS : SHORT_OPTIONS, long_options, NULL)) != -1) {
+                r = take_option(opt, c, a);
+                if (r != EXIT_OK || a->stop)
+                        return r;
+        }
+        *ret_first = optind;
+        return EXIT_OK;
+}
+
 int main(int argc, char **argv)
 {
         struct cli c = { .legend = true, .svg_width = SVG_WIDTH, .svg_height = SVG_HEIGHT };
-        struct raw_args a = { 0 };
-        enum out_color_mode color = COLOR_AUTO;
+        struct raw_args a = { .color = COLOR_AUTO };
         const struct command *cmd = NULL;
-        bool bytes = false, utc = false, full = false;
-        int opt, r;
+        _cleanup_free_ char **rest = NULL;
+        int first, nrest, r;
 
-        /* Character classes only, for the display width of names and the charset of
-         * the charts; numbers stay in the C locale, as scripts expect. */
+        /* Character classes only, for the display width of names and the charts'
+         * charset; numbers stay in the C locale, as scripts expect. */
         setlocale(LC_CTYPE, "");
 
-        while ((opt = getopt_long(argc, argv, "hS:U:alw:n:m:o:f:", long_options, NULL)) != -1) {
-                for (size_t i = 0; i < ELEMENTSOF(option_bits); i++)
-                        if (option_bits[i].val == opt)
-                                a.given |= option_bits[i].bit;
-                switch (opt) {
-                case 'h':
-                        help(stdout);
-                        return EXIT_OK;
-                case ARG_VERSION:
-                        printf("leakwatch %s\n", LEAKWATCH_VERSION);
-                        return EXIT_OK;
-                case ARG_DB:
-                        c.db_path = optarg;
-                        break;
-                case ARG_JSON:
-                        if (optarg && strcmp(optarg, "pretty") != 0 && strcmp(optarg, "short") != 0)
-                                return usage_error("--json: '%s' is not pretty or short", optarg);
-                        a.json = true;
-                        c.json_pretty = optarg && strcmp(optarg, "pretty") == 0;
-                        break;
-                case ARG_CSV:
-                        a.csv = true;
-                        break;
-                case ARG_NO_LEGEND:
-                        c.legend = false;
-                        break;
-                case ARG_BYTES:
-                        bytes = true;
-                        break;
-                case ARG_COLOR:
-                        if (!optarg || strcmp(optarg, "always") == 0)
-                                color = COLOR_ALWAYS;
-                        else if (strcmp(optarg, "never") == 0)
-                                color = COLOR_NEVER;
-                        else if (strcmp(optarg, "auto") == 0)
-                                color = COLOR_AUTO;
-                        else
-                                return usage_error("--color: '%s' is not auto, always or never", optarg);
-                        break;
-                case ARG_UTC:
-                        utc = true;
-                        break;
-                case 'S':
-                        a.since = optarg;
-                        break;
-                case 'U':
-                        a.until = optarg;
-                        break;
-                case 'a':
-                        c.all = true;
-                        break;
-                case 'l':
-                        full = true;
-                        break;
-                case 'w':
-                        a.window = optarg;
-                        break;
-                case 'n':
-                        a.limit = optarg;
-                        break;
-                case 'm':
-                        c.metric_arg = optarg;
-                        break;
-                case 'o':
-                        c.output_path = optarg;
-                        break;
-                case ARG_SIZE:
-                        a.size = optarg;
-                        break;
-                case ARG_HEIGHT:
-                        a.height = optarg;
-                        break;
-                case 'f':
-                        c.file = optarg;
-                        break;
-                case ARG_BOOT:
-                        c.boot_id = optarg;
-                        break;
-                case ARG_SORT:
-                        c.sort = optarg;
-                        break;
-                case ARG_MEMLIMIT:
-                        a.memlimit = optarg;
-                        break;
-                default:
-                        fputs("Try 'leakwatch --help'.\n", stderr);
-                        return EXIT_USAGE;
-                }
-        }
-        if (optind < argc) {
+        /* The options before the command, then the command's own: a copy of the rest
+         * with our name in front, so getopt's messages still start with "leakwatch". */
+        r = parse_options(argc, argv, true, &c, &a, &first);
+        if (r != EXIT_OK || a.stop)
+                return r;
+        if (first < argc) {
                 for (size_t i = 0; i < ELEMENTSOF(commands); i++)
-                        if (strcmp(argv[optind], commands[i].name) == 0)
+                        if (strcmp(argv[first], commands[i].name) == 0)
                                 cmd = &commands[i];
                 if (!cmd)
-                        return usage_error("unknown command '%s'", argv[optind]);
-                optind++;
+                        return usage_error("unknown command '%s'", argv[first]);
+                first++;
         } else {
                 cmd = &commands[0];
         }
+        nrest = argc - first + 1;
+        rest = calloc((size_t)nrest + 1, sizeof(*rest));
+        if (!rest)
+                return cli_error(EXIT_FAIL, "out of memory");
+        rest[0] = argv[0];
+        memcpy(rest + 1, argv + first, (size_t)(argc - first) * sizeof(*rest));
+        r = parse_options(nrest, rest, cmd->run == cmd_run, &c, &a, &first);
+        if (r != EXIT_OK || a.stop)
+                return r;
+
         for (size_t i = 0; i < ELEMENTSOF(option_bits); i++)
                 if ((a.given & option_bits[i].bit) && !(cmd->opts & option_bits[i].bit)) {
                         fprintf(stderr, "leakwatch: %s does not apply to '%s'\n", option_bits[i].name, cmd->name);
@@ -366,15 +461,22 @@ int main(int argc, char **argv)
         if (a.json && a.csv)
                 return usage_error("--json and --csv exclude each other");
         c.format = a.json ? FORMAT_JSON : a.csv ? FORMAT_CSV : FORMAT_HUMAN;
+        c.db_given = c.db_path != NULL;
         if (!c.db_path)
                 c.db_path = getenv("LEAKWATCH_DB");
-        if (!c.db_path || !*c.db_path)
+        if (c.db_path && *c.db_path)
+                c.db_given = true;
+        else
                 c.db_path = DEFAULT_DB_PATH;
+        c.runtime_dir = a.runtime_dir ? a.runtime_dir : getenv("LEAKWATCH_RUNTIME_DIR");
+        if (!c.runtime_dir || !*c.runtime_dir)
+                c.runtime_dir = CTL_DEFAULT_RUNTIME_DIR;
 
-        out_init(&c.out, stdout, color);
-        c.out.bytes = bytes;
-        c.out.utc = utc;
-        c.out.full = full;
+        out_init(&c.out, stdout, a.color);
+        c.color_mode = a.color;
+        c.out.bytes = a.bytes;
+        c.out.utc = a.utc;
+        c.out.full = a.full;
         if (now_ms(&c.now_ms) < 0)
                 return usage_error("LEAKWATCH_NOW: cannot read '%s' as a time", getenv("LEAKWATCH_NOW"));
         r = parse_times(&c, &a);
@@ -383,7 +485,7 @@ int main(int argc, char **argv)
         if (r != EXIT_OK)
                 return r;
 
-        r = cmd->run(&c, argc - optind, argv + optind);
+        r = cmd->run(&c, nrest - first, rest + first);
         cli_done(&c);
         if (fflush(stdout) != 0 || ferror(stdout)) {
                 if (r == EXIT_OK)

@@ -19,11 +19,6 @@
 #include "target.h"
 #include "trend.h"
 
-/* Buckets the trend is fitted over: the detector's own count per window (24) would
- * do; 32 gives a steadier line over a long range and costs nothing. */
-#define TREND_BUCKETS 32
-/* Fewer known buckets than this make no line worth drawing. */
-#define TREND_MIN_BUCKETS 4
 /* Chart rows by default: a quarter of a classic terminal, room for the text around. */
 #define DEFAULT_HEIGHT 12
 /* Alerts marked on one picture; more are listed, not drawn. */
@@ -95,30 +90,14 @@ static int collect(const struct query_row *row, void *userdata)
 
 static void fit_trend(struct view *w)
 {
-        double x[TREND_BUCKETS], y[TREND_BUCKETS], width = (double)(w->to_ms - w->from_ms) / TREND_BUCKETS;
-        unsigned known = 0;
-
-        for (int b = 0; b < TREND_BUCKETS; b++) {
-                x[b] = (b + 0.5) * width;
-                y[b] = NAN;
-        }
         w->vmin = w->vmax = NAN;
         for (size_t i = 0; i < w->n; i++) {
-                int64_t b = (w->ts[i] - w->from_ms) * TREND_BUCKETS / (w->to_ms - w->from_ms);
-
                 if (isnan(w->lo[i]))
                         continue;
                 w->vmin = isnan(w->vmin) || w->lo[i] < w->vmin ? w->lo[i] : w->vmin;
                 w->vmax = isnan(w->vmax) || w->hi[i] > w->vmax ? w->hi[i] : w->vmax;
-                if (b < 0 || b >= TREND_BUCKETS)
-                        continue;
-                if (isnan(y[b]))
-                        known++;
-                if (isnan(y[b]) || w->lo[i] < y[b])
-                        y[b] = w->lo[i];
         }
-        if (known >= TREND_MIN_BUCKETS && trend_fit(x, y, TREND_BUCKETS, &w->slope_ms, &w->at_from) == 0)
-                w->have_trend = true;
+        w->have_trend = trend_floor_fit(w->ts, w->lo, w->n, w->from_ms, w->to_ms, &w->slope_ms, &w->at_from) == 0;
 }
 
 static int parse_metric(const struct cli *c, int *ret)

@@ -1,17 +1,20 @@
 /* status: leakwatch status — what the database says about the daemon and what it watches.
  *
- * Everything here comes from the database, so it works on a copy and when the daemon
- * is stopped. What the running daemon itself would say (its state, its live view)
- * belongs to its control socket; the "Daemon" line is where that view goes, and until
- * then it shows the daemon's own start and stop records. */
+ * Everything but the "Daemon" lines comes from the database, so it works on a copy and
+ * when the daemon is stopped. The "Daemon" lines are the running daemon's own live view,
+ * asked on its control socket; when it does not answer they say why (not running, or
+ * not allowed to ask) and show its start and stop records from the database instead. */
 #include "status.h"
 
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "live.h"
 #include "objects.h"
 
 /* Open alerts listed under the overview; past that many, a count and a pointer to
@@ -26,6 +29,7 @@ struct status {
         size_t nstarts, nstops;
         struct query_alert *alerts;
         size_t nalerts;
+        struct live_status live;
 };
 
 static void status_free(struct status *s)
@@ -34,6 +38,7 @@ static void status_free(struct status *s)
         query_events_free(s->starts, s->nstarts);
         query_events_free(s->stops, s->nstops);
         query_alerts_free(s->alerts, s->nalerts);
+        live_status_clear(&s->live);
 }
 
 static int load(struct cli *c, struct status *s)
@@ -53,6 +58,63 @@ static int load(struct cli *c, struct status *s)
         return r;
 }
 
+static const char *const live_state_name[] = {
+        [LIVE_RUNNING] = "running",
+        [LIVE_NOT_RUNNING] = "not running",
+        [LIVE_DENIED] = "permission denied",
+        [LIVE_NO_ANSWER] = "no answer",
+};
+
+static struct json_object *int_or_null(int64_t v)
+{
+        return v < 0 ? NULL : json_object_new_int64(v);
+}
+
+/* The daemon's live view: its status reply, field by field (leakwatch(1) lists them). */
+static struct json_object *live_json(const struct live_status *l)
+{
+        struct json_object *o = json_object_new_object();
+        int r = o ? 0 : -ENOMEM;
+
+        if (r == 0)
+                r = json_add(o, "pid", int_or_null(l->pid));
+        if (r == 0)
+                r = json_add(o, "version", json_str(l->version));
+        if (r == 0)
+                r = json_add(o, "uptime_s", int_or_null(l->uptime_s));
+        if (r == 0)
+                r = json_add(o, "database", json_text(l->database, strlen(l->database)));
+        if (r == 0)
+                r = json_add(o, "database_bytes", int_or_null(l->database_bytes));
+        if (r == 0)
+                r = json_add(o, "database_failing", json_object_new_boolean(l->database_failing));
+        if (r == 0)
+                r = json_add(o, "interval_s", json_num(l->interval_s));
+        if (r == 0)
+                r = json_add(o, "window_s", json_num(l->window_s));
+        if (r == 0)
+                r = json_add(o, "watched", int_or_null(l->watched));
+        if (r == 0)
+                r = json_add(o, "known", int_or_null(l->known));
+        if (r == 0)
+                r = json_add(o, "open_alerts", int_or_null(l->open_alerts));
+        if (r == 0)
+                r = json_add(o, "alerts_total", int_or_null(l->alerts_total));
+        if (r == 0)
+                r = json_add(o, "last_tick_us", int_or_null(l->last_tick_us));
+        if (r == 0)
+                r = json_add(o, "samples_written", int_or_null(l->samples_written));
+        if (r == 0)
+                r = json_add(o, "samples_pending", int_or_null(l->samples_pending));
+        if (r == 0)
+                r = json_add(o, "samples_dropped", int_or_null(l->samples_dropped));
+        if (r < 0) {
+                json_object_put(o);
+                return NULL;
+        }
+        return o;
+}
+
 static int print_json(struct cli *c, const struct status *s)
 {
         struct json_object *doc = json_object_new_object(), *rules = json_object_new_array(),
@@ -69,6 +131,21 @@ static int print_json(struct cli *c, const struct status *s)
                 r = json_add_time(daemon, "last_start", s->nstarts ? s->starts[0].t_ms : 0);
         if (r == 0)
                 r = json_add_time(daemon, "last_stop", s->nstops ? s->stops[0].t_ms : 0);
+        if (r == 0)
+                r = json_add(daemon, "running", s->live.state == LIVE_RUNNING ? json_object_new_boolean(true)
+                                               : s->live.state == LIVE_NOT_RUNNING ? json_object_new_boolean(false)
+                                               : NULL);
+        if (r == 0)
+                r = json_add(daemon, "control", json_str(live_state_name[s->live.state]));
+        if (r == 0)
+                r = json_add(daemon, "control_error", s->live.state == LIVE_RUNNING ? NULL : json_str(s->live.why));
+        if (r == 0 && s->live.state == LIVE_RUNNING) {
+                struct json_object *l = live_json(&s->live);
+
+                r = l ? json_add(daemon, "live", l) : -ENOMEM;
+        } else if (r == 0) {
+                r = json_add(daemon, "live", NULL);
+        }
         if (r == 0)
                 r = json_add(doc, "database", json_str(c->db_path));
         if (r == 0)
@@ -104,13 +181,14 @@ static int print_json(struct cli *c, const struct status *s)
         return r < 0 ? cli_error(EXIT_FAIL, "status: out of memory") : EXIT_OK;
 }
 
-static void print_daemon(struct cli *c, const struct status *s)
+/* The daemon's start and stop as it recorded them, for when it does not answer. */
+static void print_records(struct cli *c, const struct status *s)
 {
         const struct out *o = &c->out;
         int64_t start = s->nstarts ? s->starts[0].t_ms : 0, stop = s->nstops ? s->stops[0].t_ms : 0;
         char t1[64], t2[64];
 
-        fprintf(o->f, "%-11s ", "Daemon:");
+        fprintf(o->f, "%-11s ", "");
         if (!start)
                 fprintf(o->f, "no start recorded");
         else if (stop >= start)
@@ -120,6 +198,79 @@ static void print_daemon(struct cli *c, const struct status *s)
                 fprintf(o->f, "started %s (%s), no stop recorded", out_time(o, start, TIME_FULL, t1, sizeof(t1)),
                         out_ago(start, c->now_ms, t2, sizeof(t2)));
         fputc('\n', o->f);
+}
+
+/* A tick's cost: well under a millisecond when few processes are watched, where
+ * format_duration() would say 0ms. */
+static const char *tick_cost(const struct out *o, int64_t us, char *buf, size_t bufsz)
+{
+        if (us < 0)
+                return "-";
+        if (us < 1000) {
+                snprintf(buf, bufsz, "%" PRId64 "%s", us, o->utf8 ? "\u00b5s" : "us");
+                return buf;
+        }
+        return format_duration((double)us / 1e6, buf, bufsz);
+}
+
+/* The running daemon's live view. */
+static void print_live(struct cli *c, const struct live_status *l)
+{
+        const struct out *o = &c->out;
+        char up[32], tick[32], iv[32], win[32];
+
+        fprintf(o->f, "%-11s %srunning%s, pid %" PRId64 ", up %s (leakwatchd %s), every %s, window %s\n", "Daemon:",
+                out_color(o, C_GREEN), out_reset(o), l->pid,
+                l->uptime_s == 0 ? "0s" : format_duration(l->uptime_s > 0 ? (double)l->uptime_s : NAN, up, sizeof(up)),
+                l->version,
+                format_duration(l->interval_s, iv, sizeof(iv)), format_duration(l->window_s, win, sizeof(win)));
+        fprintf(o->f, "%-11s watching %" PRId64 " process%s, %s%" PRId64 " open alert%s%s, last tick %s, %" PRId64
+                      " samples dropped\n", "", l->watched, l->watched == 1 ? "" : "es",
+                out_color(o, l->open_alerts > 0 ? C_RED : C_NONE), l->open_alerts, l->open_alerts == 1 ? "" : "s",
+                l->open_alerts > 0 ? out_reset(o) : "",
+                tick_cost(o, l->last_tick_us, tick, sizeof(tick)),
+                MAX(l->samples_dropped, (int64_t)0));
+        if (l->database_failing)
+                fprintf(o->f, "%-11s %sdatabase unwritable%s: %" PRId64 " samples waiting to be written\n", "",
+                        out_color(o, C_RED), out_reset(o), MAX(l->samples_pending, (int64_t)0));
+}
+
+/* The daemon's database, when it is not the one shown: the user may want --db. */
+static void print_other_db(struct cli *c, const struct live_status *l)
+{
+        char a[PATH_MAX], b[PATH_MAX];
+        const char *mine = realpath(c->db_path, a), *its;
+
+        if (!l->database[0])
+                return;
+        its = realpath(l->database, b);
+        if (strcmp(mine ? mine : c->db_path, its ? its : l->database) == 0)
+                return;
+        {
+                _cleanup_free_ char *esc = out_escape(l->database, strlen(l->database));
+
+                fprintf(c->out.f, "%-11s it writes %s, not the database shown here (--db reads it)\n", "",
+                        esc ? esc : "?");
+        }
+}
+
+static void print_daemon(struct cli *c, const struct status *s)
+{
+        const struct out *o = &c->out;
+        char t1[64], t2[64];
+
+        if (s->live.state == LIVE_RUNNING) {
+                print_live(c, &s->live);
+                print_other_db(c, &s->live);
+        } else {
+                if (s->live.state == LIVE_NOT_RUNNING)
+                        fprintf(o->f, "%-11s %snot running%s (reading the database)\n", "Daemon:",
+                                out_color(o, C_YELLOW), out_reset(o));
+                else
+                        fprintf(o->f, "%-11s %s%s%s; reading the database\n", "Daemon:",
+                                out_color(o, C_RED), s->live.why, out_reset(o));
+                print_records(c, s);
+        }
         fprintf(o->f, "%-11s %s", "Newest:", s->ov.last_ms ? out_time(o, s->ov.last_ms, TIME_FULL, t1, sizeof(t1))
                                                                : "no samples");
         if (s->ov.last_ms)
@@ -200,6 +351,7 @@ int cmd_status(struct cli *c, int argc, char **argv)
                 status_free(&s);
                 return cli_query_error(c, r, "reading the overview");
         }
+        live_status_get(c, &s.live);
         if (c->format == FORMAT_JSON) {
                 r = print_json(c, &s);
                 status_free(&s);

@@ -81,3 +81,34 @@ int trend_growth(const double *floors, unsigned nb, double span_s, struct trend_
                                       .rate = (lo2 - lo1) / (c2 - c1) };
         return 0;
 }
+
+int trend_floor_fit(const int64_t *t_ms, const double *lo, size_t n, int64_t from_ms, int64_t to_ms,
+                    double *ret_slope_per_ms, double *ret_at_from)
+{
+        double x[TREND_BUCKETS], y[TREND_BUCKETS], width;
+        unsigned known = 0;
+
+        if (to_ms <= from_ms)
+                return -EINVAL;
+        width = (double)(to_ms - from_ms) / TREND_BUCKETS;
+        for (int b = 0; b < TREND_BUCKETS; b++) {
+                x[b] = (b + 0.5) * width;
+                y[b] = NAN;
+        }
+        for (size_t i = 0; i < n; i++) {
+                int64_t b;
+
+                if (isnan(lo[i]))
+                        continue;
+                b = (t_ms[i] - from_ms) * TREND_BUCKETS / (to_ms - from_ms);
+                if (b < 0 || b >= TREND_BUCKETS)
+                        continue;
+                if (isnan(y[b]))
+                        known++;
+                if (isnan(y[b]) || lo[i] < y[b])
+                        y[b] = lo[i];
+        }
+        if (known < TREND_MIN_BUCKETS)
+                return -EINVAL;
+        return trend_fit(x, y, TREND_BUCKETS, ret_slope_per_ms, ret_at_from);
+}

@@ -5,6 +5,7 @@
 #define LEAKWATCH_TREND_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* The most points trend_fit() takes: its pairwise slopes (n(n-1)/2, 32,640 at 256)
  * are sorted on the heap, a quarter of a megabyte. Callers fit bucket floors, a few
@@ -16,6 +17,22 @@
  * against a sawtooth and a few wild points, as a least-squares line is not. Returns 0,
  * -EINVAL with fewer than two points at distinct x or n > TREND_MAX_POINTS, -ENOMEM. */
 int trend_fit(const double *x, const double *y, size_t n, double *ret_slope, double *ret_intercept);
+
+/* Buckets a picture's trend is fitted over (show, plot, run): the detector's own count
+ * per window (24) would do; 32 gives a steadier line over a long range and costs
+ * nothing. Fewer known buckets than TREND_MIN_BUCKETS make no line worth drawing. */
+#define TREND_BUCKETS 32
+#define TREND_MIN_BUCKETS 4
+
+/* The line a chart draws through a series: Theil-Sen through the floors (lowest lo)
+ * of TREND_BUCKETS equal buckets of [from_ms, to_ms), each at its centre; a point less
+ * than a bucket's width before from_ms (a rollup bucket that began before the range)
+ * counts in the first, later or earlier points and NAN values are left out. The detector judges floors, so the
+ * line shows what it sees; a sawtooth or a spike does not tilt it. Returns 0 with the
+ * slope (units per ms) and the value at from_ms, -EINVAL with fewer than
+ * TREND_MIN_BUCKETS known buckets or an empty range, -ENOMEM. */
+int trend_floor_fit(const int64_t *t_ms, const double *lo, size_t n, int64_t from_ms, int64_t to_ms,
+                    double *ret_slope_per_ms, double *ret_at_from);
 
 /* The rise of a floor over a window cut into nb buckets (nb >= 2; NAN: an empty
  * bucket): the lowest value of the last eighth of the known buckets minus the lowest

@@ -73,12 +73,17 @@ static void send_json(int fd, struct json_object *o)
                 (void)send(fd, text, strlen(text), MSG_DONTWAIT | MSG_NOSIGNAL);
 }
 
-static void send_error(int fd, const char *why)
+/* err (a positive errno) also goes out by name ("code": "ENOENT"), so a client can
+ * tell "no such process" from "not allowed" without reading the words. */
+static void send_error(int fd, const char *why, int err)
 {
         struct json_object *o = json_object_new_object();
+        const char *code = strerrorname_np(err);
 
         json_object_object_add(o, "ok", json_object_new_boolean(false));
         json_object_object_add(o, "error", json_object_new_string(why));
+        if (code)
+                json_object_object_add(o, "code", json_object_new_string(code));
         send_json(fd, o);
         json_object_put(o);
 }
@@ -140,19 +145,19 @@ static int on_conn_io(sd_event_source *s UNUSED, int fd, uint32_t revents, void 
         if ((size_t)n > CONTROL_MSG_MAX) {
                 /* MSG_TRUNC reports the real length: refuse rather than parse a prefix. */
                 snprintf(why, sizeof(why), "request too long (%zd bytes, at most %d)", n, CONTROL_MSG_MAX);
-                send_error(fd, why);
+                send_error(fd, why, EMSGSIZE);
                 return 0;
         }
         req = parse_request(buf, (size_t)n, why, sizeof(why));
         if (!req) {
-                send_error(fd, why);
+                send_error(fd, why, EINVAL);
                 return 0;
         }
         json_object_object_get_ex(req, "cmd", &cmd);
         reply = json_object_new_object();
         r = k->c->handler(k->c->userdata, json_object_get_string(cmd), req, reply, why, sizeof(why));
         if (r < 0) {
-                send_error(fd, why[0] ? why : strerror(-r));
+                send_error(fd, why[0] ? why : strerror(-r), -r);
         } else {
                 json_object_object_add(reply, "ok", json_object_new_boolean(true));
                 send_json(fd, reply);
@@ -191,7 +196,7 @@ static int on_accept(sd_event_source *s UNUSED, int fd, uint32_t revents UNUSED,
         if (getsockopt(cfd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) == 0)
                 n_groups = len / sizeof(gid_t);
         if (c->n_conns >= CONTROL_CONN_MAX) {
-                send_error(cfd, "too many connections");
+                send_error(cfd, "too many connections", EBUSY);
                 close(cfd);
                 return 0;
         }
@@ -207,7 +212,7 @@ static int on_accept(sd_event_source *s UNUSED, int fd, uint32_t revents UNUSED,
                  * request still queued resets the peer, which may lose the reply. The
                  * peer's further messages are dropped; its hang-up or the idle timer
                  * ends it. */
-                send_error(cfd, "permission denied: root or the leakwatch group only");
+                send_error(cfd, "permission denied: root or the leakwatch group only", EACCES);
                 k->refused = true;
         }
         r = sd_event_add_io(c->event, &k->io, cfd, EPOLLIN, on_conn_io, k);

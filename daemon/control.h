@@ -5,6 +5,10 @@
  * or a member of the daemon's group. Everything from the socket is untrusted and
  * bounded: message size, JSON depth, connections, and idle time.
  *
+ * Replies: {"ok": true, ...the command's fields} or {"ok": false, "error": "words",
+ * "code": "ENOENT"}; code is the errno name of the failure, for programs (a refused peer
+ * gets EACCES).
+ *
  * This module owns the transport and the checks; what a command does is main's, through
  * the handler it registers. */
 #ifndef LEAKWATCH_CONTROL_H
@@ -32,7 +36,7 @@ struct control;
 
 /* Handles one request: req is the parsed object (with a string "cmd"); fill reply (an
  * empty object) with "ok" and the command's fields, or return -errno with a message in
- * why (the module replies {"ok": false, "error": why}). */
+ * why (the module replies {"ok": false, "error": why, "code": the errno's name}). */
 typedef int (*control_handler)(void *userdata, const char *cmd, struct json_object *req,
                                struct json_object *reply, char *why, size_t whysz);
 

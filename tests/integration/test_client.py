@@ -48,8 +48,10 @@ EXIT_USAGE, EXIT_NODB, EXIT_NOTFOUND, EXIT_AMBIGUOUS = 2, 3, 4, 5
 
 
 def env(**extra):
+    # No daemon answers under that runtime directory, whatever runs on the host: the
+    # golden status says "not running".
     e = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "TZ": "UTC", "LC_ALL": "C.UTF-8",
-         "LEAKWATCH_NOW": mkdb.NOW_ISO}
+         "LEAKWATCH_NOW": mkdb.NOW_ISO, "LEAKWATCH_RUNTIME_DIR": "/nonexistent/leakwatch-test"}
     e.update(extra)
     return e
 

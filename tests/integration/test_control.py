@@ -45,6 +45,9 @@ class TestControl(Case):
         missing = control(self.tmp, {"cmd": "watch", "pid": 2 ** 31 - 1})
         self.assertFalse(missing["ok"])
         self.assertIn("no process", missing["error"])
+        # The failure by name, for programs.
+        self.assertEqual(missing["code"], "ENOENT")
+        self.assertEqual(again["code"], "EEXIST")
         own = control(self.tmp, {"cmd": "watch", "pid": d.pid})
         self.assertFalse(own["ok"])
 
@@ -73,6 +76,7 @@ class TestControl(Case):
             r = control(self.tmp, None, raw=raw)
             self.assertFalse(r["ok"], raw[:40])
             self.assertIn(fragment, r["error"], raw[:40])
+            self.assertIn(r["code"], ("EINVAL", "EOPNOTSUPP", "EMSGSIZE"), raw[:40])
         # Still alive and answering after all that.
         self.assertTrue(control(self.tmp, {"cmd": "status"})["ok"])
         self.assertEqual(d.stop(), 0, d.output())
@@ -92,7 +96,10 @@ class TestControl(Case):
                   "s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)\n"
                   "s.connect(sys.argv[1])\n"
                   "try:\n    s.send(b'{\"cmd\": \"status\"}')\nexcept BrokenPipeError:\n    pass\n"
-                  "print(s.recv(4096).decode())\n")
+                  "try:\n    r = s.recv(4096)\n"
+                  # Hung up with the request unread: the reset is reported first, then the reply.
+                  "except ConnectionResetError:\n    r = s.recv(4096)\n"
+                  "print(r.decode())\n")
 
         def as_nobody():
             os.setgid(nobody.pw_gid)
@@ -101,4 +108,5 @@ class TestControl(Case):
         r = subprocess.run(["/usr/bin/python3", "-c", script, sock], capture_output=True, text=True,
                            preexec_fn=as_nobody, timeout=60)
         self.assertIn("permission denied", r.stdout, r.stderr)
+        self.assertIn('"code":"EACCES"', r.stdout.replace(" ", ""))
         self.assertEqual(d.stop(), 0, d.output())
