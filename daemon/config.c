@@ -1649,10 +1649,11 @@ static void check_order(struct load_ctx *ctx, enum daemon_key a, double va, enum
         ctx->file = saved;
 }
 
-/* Why the window needs ten samples: a slope fitted to fewer points is noise, and the
- * detector could not tell a leak from one allocation burst. */
-#define WINDOW_MIN_SAMPLES 10
-#define WINDOW_WHY "fewer samples than that cannot show a trend"
+/* Why the window needs 24 samples: the detector judges the floors of 24 buckets a window
+ * and wants 16 of them filled (lib/detect.h); with fewer samples than buckets it would
+ * never decide, and a slope fitted to a handful of points is noise anyway. */
+#define WINDOW_MIN_SAMPLES 24
+#define WINDOW_WHY "the detector needs a sample in each of the window's 24 buckets"
 
 static void cross_checks(struct load_ctx *ctx)
 {

@@ -132,23 +132,25 @@ static int replace_str(char **field, const char *value)
         return 0;
 }
 
-/* A window needs enough samples to show a trend: the same rule the file obeys
- * (config.c), applied after --interval or --window changed either side. */
+/* A window needs a sample in each of the detector's 24 buckets: the same rule the file
+ * obeys (config.c), applied after --interval or --window changed either side. */
+#define WINDOW_MIN_SAMPLES 24
 static int check_window(const struct config *cfg)
 {
         char w[32], i[32];
 
-        if (cfg->window < cfg->interval * 10) {
-                log_error("--window %s must be at least 10 times the interval (%s): fewer samples than that "
-                          "cannot show a trend", format_duration(cfg->window, w, sizeof(w)),
-                          format_duration(cfg->interval, i, sizeof(i)));
+        if (cfg->window < cfg->interval * WINDOW_MIN_SAMPLES) {
+                log_error("--window %s must be at least %d times the interval (%s): the detector needs a sample "
+                          "in each of the window's %d buckets", format_duration(cfg->window, w, sizeof(w)),
+                          WINDOW_MIN_SAMPLES, format_duration(cfg->interval, i, sizeof(i)), WINDOW_MIN_SAMPLES);
                 return -EINVAL;
         }
         for (size_t k = 0; k < cfg->n_rules; k++)
-                if (cfg->rules[k].window > 0 && cfg->rules[k].window < cfg->interval * 10) {
-                        log_error("--interval %s is too long for rule '%s' (window %s): it needs at least 10 "
+                if (cfg->rules[k].window > 0 && cfg->rules[k].window < cfg->interval * WINDOW_MIN_SAMPLES) {
+                        log_error("--interval %s is too long for rule '%s' (window %s): it needs at least %d "
                                   "samples per window", format_duration(cfg->interval, i, sizeof(i)),
-                                  cfg->rules[k].name, format_duration(cfg->rules[k].window, w, sizeof(w)));
+                                  cfg->rules[k].name, format_duration(cfg->rules[k].window, w, sizeof(w)),
+                                  WINDOW_MIN_SAMPLES);
                         return -EINVAL;
                 }
         return 0;
@@ -685,6 +687,9 @@ static int control_watch(struct daemon *d, struct json_object *req, struct json_
         }
         if (window > 0)
                 (void)engine_set_window(d->engine, slot, (double)window);
+        /* Its children are found by a scan: make the next tick do one, rather than wait
+         * for scan-interval (a short job's children may not live that long). */
+        d->next_scan = 0;
         add_int(reply, "process_id", id);
         json_object_object_add(reply, "rule", json_object_new_string(rule));
         log_info("watching pid %" PRId64 " on request (rule %s)", pid, rule);

@@ -515,12 +515,12 @@ static const struct {
         { "[daemon]\nretention-hour = 7d\n", 2,
           "retention-hour (7d) must be at least retention-minute (14d, the default)" },
         { "[daemon]\nwindow = 1m\n", 2,
-          "window (1m) must be at least 10 times interval (10s, the default): fewer samples than that "
-          "cannot show a trend" },
+          "window (1m) must be at least 24 times interval (10s, the default): the detector needs a sample "
+          "in each of the window's 24 buckets" },
         { "[daemon]\nwindow = 10m\ninterval = 2m\n", 3, "window (10m, set at /" },
-        { "[daemon]\ninterval = 1h\n", 2, "window (6h, the default) must be at least 10 times interval (1h)" },
+        { "[daemon]\ninterval = 1h\n", 2, "window (6h, the default) must be at least 24 times interval (1h)" },
         { "[daemon]\ninterval = 1m\n[rule a]\nall = yes\nwindow = 5m\n", 5,
-          "rule 'a': window (5m) must be at least 10 times interval (1m, set at /" },
+          "rule 'a': window (5m) must be at least 24 times interval (1m, set at /" },
 };
 
 static void test_errors(void **state)
