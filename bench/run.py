@@ -270,7 +270,7 @@ def run_daemon(tmp, pids, smaps, folds):
         f.write("[daemon]\ndatabase = %s\ninterval = %gs\nmax-processes = %d\nlog-level = debug\n" % (
             db, INTERVAL, n + 100))
         if smaps:
-            f.write("smaps-every = 1\nsmaps-min-interval = 0\n")
+            f.write("smaps-every = 1\nsmaps-min-interval = 0\nsmaps-max-interval = 0\nsmaps-budget = 100%\n")
         else:
             f.write("smaps-every = 10000\nsmaps-min-interval = 1d\n")
         f.write("\n[rule farm]\nname = lwb-target\n")

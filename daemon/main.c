@@ -96,8 +96,8 @@ struct daemon {
         usec_t last_tick_cost;
         struct ratelimit db_fail_rl;
         struct ratelimit overrun_rl;
-        struct ratelimit cap_rl;
-        uint64_t reported_drops, reported_capped;
+        struct ratelimit cap_rl, budget_rl;
+        uint64_t reported_drops, reported_capped, reported_over_budget;
         bool db_failing;
         bool reload_failed;             /* shown in STATUS= until a reload succeeds */
         int exit_code;
@@ -419,6 +419,16 @@ static void update_status(struct daemon *d, usec_t mono)
                         log_warning("max-processes (%" PRIu64 ") reached: %" PRIu64 " matching processes not watched",
                                     d->cfg->max_processes, ss.capped - d->reported_capped);
                 d->reported_capped = ss.capped;
+        }
+        if (ss.rollups_over_budget > d->reported_over_budget) {
+                unsigned suppressed;
+
+                /* Not a fault: the budget doing its job. Said now and then so that
+                 * whoever wonders why PSS is sparse finds the reason. */
+                if (ratelimit_allow(&d->budget_rl, mono, &suppressed))
+                        log_notice("smaps-budget (%.3g%% of a core) spent: %" PRIu64 " smaps reads postponed",
+                                   d->cfg->smaps_budget * 100, ss.rollups_over_budget - d->reported_over_budget);
+                d->reported_over_budget = ss.rollups_over_budget;
         }
 }
 
@@ -1102,6 +1112,8 @@ int main(int argc, char **argv)
                 .db_fail_rl = RATELIMIT_INIT(DB_FAIL_LOG_USEC, 1),
                 .overrun_rl = RATELIMIT_INIT(60 * USEC_PER_SEC, 1),
                 .cap_rl = RATELIMIT_INIT(60 * USEC_PER_SEC, 1),
+                /* Hourly: on a host the budget cannot cover this is the normal state. */
+                .budget_rl = RATELIMIT_INIT(3600 * USEC_PER_SEC, 1),
         };
         int r;
 
