@@ -162,8 +162,9 @@ def pid_room(n):
 # ---- the target farm ----
 
 class Farm:
-    def __init__(self, count, mib):
-        self.proc = subprocess.Popen([FARM, str(count), str(mib)], stdin=subprocess.PIPE,
+    def __init__(self, count, mib, churn=0):
+        churn_args = ["lwb-target", str(churn)] if churn else []
+        self.proc = subprocess.Popen([FARM, str(count), str(mib)] + churn_args, stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, text=True)
         self.pids = []
         for line in self.proc.stdout:
