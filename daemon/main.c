@@ -71,6 +71,7 @@ struct daemon {
         struct config *cfg;             /* heap: the sampler keeps a pointer across reloads */
         int64_t *rule_ids;
         int64_t *generations;
+        uint64_t max_watch;             /* processes the descriptor limit leaves room for */
         sd_event *event;
         sd_event_source *timer;
         int proc_root;
@@ -130,6 +131,42 @@ static int replace_str(char **field, const char *value)
         free(*field);
         *field = n;
         return 0;
+}
+
+/* Descriptors kept for everything but watched processes: hooks at their cap (64 running,
+ * three pipes each), the database and its WAL, the event loop, the control, agent and
+ * metrics sockets with their clients, the proc and cgroup roots. */
+#define FD_RESERVE 256
+
+/* Each watched process holds three descriptors open; systemd's default soft limit
+ * (1024) would cap us near 300 processes, while the hard limit is meant to be raised
+ * to by programs that need it. Returns how many processes the limit leaves room for
+ * (0: no limit). */
+static uint64_t raise_fd_limit(void)
+{
+        struct rlimit rl;
+
+        if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+                return 0;
+        if (rl.rlim_cur < rl.rlim_max) {
+                rl.rlim_cur = rl.rlim_max;
+                if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+                        (void)getrlimit(RLIMIT_NOFILE, &rl);
+        }
+        if (rl.rlim_cur == RLIM_INFINITY)
+                return 0;
+        return rl.rlim_cur > FD_RESERVE + PROC_FILES_FDS ? (rl.rlim_cur - FD_RESERVE) / PROC_FILES_FDS : 1;
+}
+
+/* Says once, at start and after a reload that raised max-processes, when descriptors
+ * and not max-processes will bound what is watched: otherwise descriptors would run out
+ * for the database and hooks first. */
+static void check_fd_room(const struct config *cfg, uint64_t max_watch)
+{
+        if (max_watch && cfg->max_processes > max_watch)
+                log_warning("max-processes %" PRIu64 " needs %" PRIu64 " descriptors but RLIMIT_NOFILE leaves room "
+                            "for %" PRIu64 " processes: watching at most that many (raise LimitNOFILE=)",
+                            cfg->max_processes, cfg->max_processes * PROC_FILES_FDS + FD_RESERVE, max_watch);
 }
 
 /* A window needs a sample in each of the detector's 24 buckets: the same rule the file
@@ -551,6 +588,8 @@ static int reload(struct daemon *d)
                 log_error("reload: %s; keeping the running configuration", strerror(-r));
                 goto fail;
         }
+        if (cfg->max_processes != d->cfg->max_processes)
+                check_fd_room(cfg, d->max_watch);
         /* After the sampler: processes it stops watching close their alerts under the
          * old rules. From here on the new configuration is in force. */
         r = engine_reconfigure(d->engine, cfg);
@@ -879,18 +918,6 @@ static int parse_args(int argc, char **argv, struct options *o)
         return 0;
 }
 
-/* Each watched process holds three descriptors open; systemd's default soft limit
- * (1024) would cap us near 300 processes, while the hard limit is meant to be raised
- * to by programs that need it. */
-static void raise_fd_limit(void)
-{
-        struct rlimit rl;
-
-        if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-                rl.rlim_cur = rl.rlim_max;
-                (void)setrlimit(RLIMIT_NOFILE, &rl);
-        }
-}
 
 /* Bytes the host can still give before it swaps or kills: MemAvailable + SwapFree. */
 static int64_t host_headroom(void *userdata UNUSED)
@@ -1027,6 +1054,7 @@ static int setup(struct daemon *d)
                 .self = getpid(),
                 .store = d->store,
                 .writer = d->writer,
+                .max_watch = d->max_watch,
         };
         r = sampler_new(&env, d->cfg, d->rule_ids, d->generations, &listener, &d->sampler);
         if (r < 0) {
@@ -1143,7 +1171,8 @@ int main(int argc, char **argv)
                 return EXIT_FAILURE;
         }
         log_set_max_level(d.cfg->log_level);
-        raise_fd_limit();
+        d.max_watch = raise_fd_limit();
+        check_fd_room(d.cfg, d.max_watch);
 
         r = setup(&d);
         if (r < 0) {

@@ -362,7 +362,7 @@ static int watch(struct sampler *s, struct known *k, size_t rule, int64_t parent
         ssize_t n;
         int r;
 
-        if (s->n_watched >= s->cfg->max_processes) {
+        if (s->n_watched >= s->cfg->max_processes || (s->env.max_watch && s->n_watched >= s->env.max_watch)) {
                 s->stats.capped++;
                 return -E2BIG;
         }

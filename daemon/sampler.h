@@ -40,6 +40,8 @@ struct sampler_env {
         pid_t self;                     /* never watched, nor its descendants */
         struct store *store;            /* reads only: finding a known process's id */
         struct writer *writer;          /* every database write goes through it */
+        uint64_t max_watch;             /* descriptors allow this many watched processes
+                                         * (PROC_FILES_FDS each); 0: no limit but max-processes */
         usec_t (*cpu_clock)(void);      /* CPU time smaps reads are charged in; NULL: this
                                          * thread's (CLOCK_THREAD_CPUTIME_ID). For tests. */
 };

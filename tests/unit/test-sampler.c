@@ -50,6 +50,7 @@ struct fixture {
         struct sample last[1024];       /* by pid */
         unsigned smaps_reads[1024];     /* by pid: samples whose smaps were read */
         bool attention[1024];           /* by pid: what the attention listener says */
+        uint64_t max_watch;             /* the descriptor limit's room, as main passes it */
         int64_t now_ms;
 };
 
@@ -249,7 +250,8 @@ static void start(struct fixture *f, const char *rules)
         load_rules(f, rules);
         env = (struct sampler_env){ .proc_root = f->rootfd, .boot_id = "boot", .btime_ms = 1000, .hz = 100,
                                     .self = SELF, .store = f->st, .writer = f->w,
-                                    .cpu_clock = fake_read_cost ? fake_cpu_clock : NULL };
+                                    .cpu_clock = fake_read_cost ? fake_cpu_clock : NULL,
+                                    .max_watch = f->max_watch };
         assert_int_equal(sampler_new(&env, &f->cfg, f->rule_ids, NULL, &l, &f->s), 0);
 }
 
@@ -559,6 +561,23 @@ static void test_smaps_budget_round_robin(void **state)
         fake_read_cost = 0;
 }
 
+/* When descriptors leave room for fewer processes than max-processes, the room is the
+ * cap, counted like max-processes. */
+static void test_descriptor_room_caps(void **state)
+{
+        struct fixture *f = *state;
+        struct sampler_stats ss;
+
+        for (pid_t p = 100; p < 103; p++)
+                write_proc(f, p, 1, "web", 'S', (uint64_t)(1000 + p), 40 * 1024, false);
+        f->max_watch = 2;
+        start(f, "[rule web]\nname = web\n");
+        scan_and_tick(f);
+        sampler_get_stats(f->s, &ss);
+        assert_int_equal(ss.watched, 2);
+        assert_true(ss.capped >= 1);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -571,6 +590,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_rows_written, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_smaps_follow_attention, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_smaps_budget_round_robin, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_descriptor_room_caps, setup, teardown),
         };
 
         return cmocka_run_group_tests_name("sampler", tests, NULL, NULL);
