@@ -25,6 +25,7 @@
 #include "host.h"
 #include "log.h"
 #include "notify.h"
+#include "pace.h"
 #include "proc.h"
 #include "sampler.h"
 #include "store.h"
@@ -95,6 +96,7 @@ struct daemon {
         usec_t next_tick;               /* monotonic deadline of the next tick */
         usec_t next_scan, next_commit, next_fold, next_maintain, next_status;
         usec_t last_tick_cost;
+        usec_t housekeeping_cost;       /* of the last tick: fold and retention pass */
         struct ratelimit db_fail_rl;
         struct ratelimit overrun_rl;
         struct ratelimit cap_rl, budget_rl;
@@ -400,15 +402,18 @@ static void fold_and_maintain(struct daemon *d, usec_t mono)
         int64_t now_ms = wall_ms(d, mono), folded = 0;
         int r;
 
+        d->housekeeping_cost = 0;
         if (d->db_failing)
                 return;
         if (mono >= d->next_fold) {
                 /* Only whole minutes move, so each minute's rollup is computed once. */
                 r = store_fold(d->store, now_ms - now_ms % 60000, &folded);
+                d->housekeeping_cost = now_usec(CLOCK_MONOTONIC) - mono;
                 if (r < 0)
                         log_warning("database %s: fold failed: %s, will retry", d->cfg->db_path, store_errmsg(d->store));
                 else
-                        log_debug("folded %" PRId64 " samples", folded);
+                        log_debug("folded %" PRId64 " samples in %.3f s", folded,
+                                  (double)d->housekeeping_cost / (double)USEC_PER_SEC);
                 d->next_fold = mono + MIN(usec_of(d->cfg->interval) * FOLD_TICKS, FOLD_MAX_USEC);
         }
         if (mono >= d->next_maintain) {
@@ -419,7 +424,10 @@ static void fold_and_maintain(struct daemon *d, usec_t mono)
                 };
                 struct store_maintenance m;
 
+                usec_t t0 = now_usec(CLOCK_MONOTONIC);
+
                 r = store_maintain(d->store, now_ms, &rt, &m);
+                d->housekeeping_cost += now_usec(CLOCK_MONOTONIC) - t0;
                 if (r < 0)
                         log_warning("database %s: retention pass failed: %s, will retry", d->cfg->db_path,
                                     store_errmsg(d->store));
@@ -471,28 +479,19 @@ static void update_status(struct daemon *d, usec_t mono)
 
 static void schedule(struct daemon *d, usec_t started, usec_t finished)
 {
-        usec_t interval = usec_of(d->cfg->interval);
+        usec_t work;
 
         d->last_tick_cost = finished - started;
-        d->next_tick += interval;
-        if (d->next_tick <= finished && d->last_tick_cost >= interval) {
-                /* The tick did not fit in its interval. Catching up would only queue more
-                 * ticks behind this one; leave at least as much idle time as the tick took,
-                 * so sampling degrades to a longer interval instead of falling behind
-                 * without bound. */
+        work = d->last_tick_cost - MIN(d->housekeeping_cost, d->last_tick_cost);
+        if (pace_next(&d->next_tick, usec_of(d->cfg->interval), finished, work) == PACE_OVERRUN) {
                 unsigned suppressed;
                 char a[32], b[32];
 
                 if (ratelimit_allow(&d->overrun_rl, finished, &suppressed))
-                        log_warning("a tick took %s, longer than the interval %s: sampling less often (%u more "
+                        log_warning("sampling took %s, longer than the interval %s: sampling less often (%u more "
                                     "such ticks not reported)",
-                                    format_duration((double)d->last_tick_cost / 1e6, a, sizeof(a)),
+                                    format_duration((double)work / 1e6, a, sizeof(a)),
                                     format_duration(d->cfg->interval, b, sizeof(b)), suppressed);
-                d->next_tick = finished + d->last_tick_cost;
-        } else if (d->next_tick <= finished) {
-                /* Woken late (a suspended machine, a stalled host): skip the missed
-                 * ticks and keep to the grid. */
-                d->next_tick += (finished - d->next_tick) / interval * interval + interval;
         }
         /* A time source is one-shot: arm it again for the next deadline. */
         (void)sd_event_source_set_time(d->timer, d->next_tick);
