@@ -74,7 +74,7 @@ TEST_HELPERS := $(patsubst tests/workloads/%.c,$(BUILD)/tests/workloads/%,$(wild
 BENCH_ALONE := $(BUILD)/bench/farm $(BUILD)/bench/proc-floor
 BENCH_BIN  := $(BENCH_ALONE) $(addprefix $(BUILD)/bench/,ingest detect-cost detect-shapes)
 
-.PHONY: all test unit integration check-asan check-valgrind bench bench-client bench-metrics bench-detect \
+.PHONY: all test unit integration check-asan check-valgrind bench bench-scale bench-client bench-metrics bench-detect \
         install uninstall clean FORCE
 all: $(PROGRAMS) $(BUILD)/leakwatchd.service
 
@@ -151,6 +151,11 @@ check-valgrind: $(UNIT_BIN) $(PROGRAMS)
 # About ten minutes; bench/run.py says what each figure counts.
 bench: $(PROGRAMS) $(BENCH_BIN)
 	@BUILD=$(BUILD) python3 bench/run.py
+
+# 10,000 processes at a 1 s interval with processes coming and going, for an hour
+# (docs/performance.md, "Scale and churn"); LWBENCH_SCALE_* in bench/scale.py.
+bench-scale: $(PROGRAMS) $(BENCH_BIN)
+	@BUILD=$(BUILD) python3 bench/scale.py
 
 # The scenario suite: every workload of tests/workloads at once under one leakwatchd,
 # then the detector and the simple slope rules replayed over what it stored

@@ -1,7 +1,12 @@
 /* farm: a target farm for the benchmarks — forks COUNT children that each touch MIB MiB
  * of heap and then sleep, prints their PIDs, and kills exactly those PIDs when told to.
  *
- *     farm COUNT MIB [NAME]        (NAME, the children's process name: default lwb-target)
+ *     farm COUNT MIB [NAME [CHURN]]   (NAME, the children's process name: default
+ *                                      lwb-target; CHURN, children replaced per second)
+ *
+ * With CHURN, after "ready" the farm kills its oldest children and forks new ones in
+ * their place, CHURN a second in ten steps, so COUNT stay alive while processes come and
+ * go (the scale benchmark's churn). It prints "churned N" on stderr when it stops.
  *
  * Output on stdout: one PID per line, then "ready" once every child has touched its
  * memory. SIGTERM, SIGINT or end of stdin kill every child by its PID (SIGKILL) and reap
@@ -70,15 +75,17 @@ static void child(pid_t farm, int ready_fd, unsigned mib, const char *name)
 int main(int argc, char **argv)
 {
         const char *name = argc > 3 ? argv[3] : "lwb-target";
-        unsigned long count, mib;
+        unsigned long count, mib, churn = 0, churned = 0, next_victim = 0;
+        double owed = 0;
+        int devnull;
         struct pollfd pfd;
         sigset_t mask;
         pid_t *pids, farm = getpid();
         int ready[2];
         char *end;
 
-        if (argc < 3 || argc > 4) {
-                fprintf(stderr, "usage: farm COUNT MIB [NAME]\n");
+        if (argc < 3 || argc > 5) {
+                fprintf(stderr, "usage: farm COUNT MIB [NAME [CHURN]]\n");
                 return 2;
         }
         errno = 0;
@@ -91,6 +98,13 @@ int main(int argc, char **argv)
         if (errno || *end || mib > MIB_MAX) {
                 fprintf(stderr, "farm: MIB must be 0..%d\n", MIB_MAX);
                 return 2;
+        }
+        if (argc > 4) {
+                churn = strtoul(argv[4], &end, 10);
+                if (errno || *end || churn > COUNT_MAX) {
+                        fprintf(stderr, "farm: CHURN must be 0..%d\n", COUNT_MAX);
+                        return 2;
+                }
         }
         if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
                 die("prctl");
@@ -144,7 +158,33 @@ int main(int argc, char **argv)
                         break;
                 if (poll(&pfd, 1, 100) > 0 && read(STDIN_FILENO, &c, 1) <= 0)
                         break;
+                /* A tenth of a second's share of the churn, the remainder carried over. */
+                for (owed += (double)churn / 10; owed >= 1; owed -= 1) {
+                        unsigned long i = next_victim;
+                        pid_t pid;
+
+                        next_victim = (next_victim + 1) % count;
+                        (void)kill(pids[i], SIGKILL);
+                        while (waitpid(pids[i], NULL, 0) < 0 && errno == EINTR)
+                                ;
+                        pids[i] = 0;
+                        pid = fork();
+                        if (pid < 0) {
+                                fprintf(stderr, "farm: churn fork: %s\n", strerror(errno));
+                                goto out;
+                        }
+                        if (pid == 0) {
+                                sigprocmask(SIG_UNBLOCK, &mask, NULL);
+                                /* Nobody waits for a replacement to be ready. */
+                                devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
+                                child(farm, devnull, (unsigned)mib, name);
+                        }
+                        pids[i] = pid;
+                        churned++;
+                }
         }
+        if (churn)
+                fprintf(stderr, "churned %lu\n", churned);
 out:
         for (unsigned long i = 0; i < count; i++)
                 if (pids[i] > 0)

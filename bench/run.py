@@ -162,8 +162,9 @@ def pid_room(n):
 # ---- the target farm ----
 
 class Farm:
-    def __init__(self, count, mib):
-        self.proc = subprocess.Popen([FARM, str(count), str(mib)], stdin=subprocess.PIPE,
+    def __init__(self, count, mib, churn=0):
+        churn_args = ["lwb-target", str(churn)] if churn else []
+        self.proc = subprocess.Popen([FARM, str(count), str(mib)] + churn_args, stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, text=True)
         self.pids = []
         for line in self.proc.stdout:
@@ -270,7 +271,7 @@ def run_daemon(tmp, pids, smaps, folds):
         f.write("[daemon]\ndatabase = %s\ninterval = %gs\nmax-processes = %d\nlog-level = debug\n" % (
             db, INTERVAL, n + 100))
         if smaps:
-            f.write("smaps-every = 1\nsmaps-min-interval = 0\n")
+            f.write("smaps-every = 1\nsmaps-min-interval = 0\nsmaps-max-interval = 0\nsmaps-budget = 100%\n")
         else:
             f.write("smaps-every = 10000\nsmaps-min-interval = 1d\n")
         f.write("\n[rule farm]\nname = lwb-target\n")

@@ -200,10 +200,16 @@ int config_defaults(struct config *cfg)
                 /* New processes are picked up within one tick. */
                 .scan_interval = 10,
                 /* smaps_rollup makes the kernel walk every mapping under the mm lock,
-                 * far dearer than status: PSS/USS once a minute at the default
-                 * interval, and never more than once a minute per process. */
+                 * far dearer than status (docs/performance.md: ~0.5 ms for 50 MiB, several
+                 * ms per GiB). Checked once a minute at the default interval; a process
+                 * the detector suspects is read at most once a minute (the classification
+                 * of its alert wants fresh PSS and heap figures), a stable one every ten
+                 * minutes (enough to chart PSS); and all of it within 1% of one core,
+                 * so a host of big processes cannot make the watchdog its biggest cost. */
                 .smaps_every = 6,
                 .smaps_min_interval = 60,
+                .smaps_max_interval = 600,
+                .smaps_budget = 0.01,
                 /* One transaction per tick: a crash loses at most one tick. */
                 .commit_interval = 10,
                 /* About 15 MiB of samples (some 150 bytes each), held only while the
@@ -262,11 +268,11 @@ int config_defaults(struct config *cfg)
 
 /* ---- the keys ---- */
 
-enum value_type { V_PATH, V_DURATION, V_COUNT, V_SIZE, V_LOG_LEVEL, V_HOOK, V_BOOL, V_LISTEN, V_TEXTFILE };
+enum value_type { V_PATH, V_DURATION, V_COUNT, V_SIZE, V_PERCENT, V_LOG_LEVEL, V_HOOK, V_BOOL, V_LISTEN, V_TEXTFILE };
 
 enum daemon_key {
         DK_DATABASE, DK_MAX_DB_SIZE, DK_INTERVAL, DK_SCAN_INTERVAL, DK_SMAPS_EVERY, DK_SMAPS_MIN_INTERVAL,
-        DK_COMMIT_INTERVAL, DK_BACKLOG, DK_MAX_PROCESSES, DK_RETENTION_RAW,
+        DK_SMAPS_MAX_INTERVAL, DK_SMAPS_BUDGET,        DK_COMMIT_INTERVAL, DK_BACKLOG, DK_MAX_PROCESSES, DK_RETENTION_RAW,
         DK_RETENTION_MINUTE, DK_RETENTION_HOUR, DK_WINDOW, DK_LOG_LEVEL, DK_PROC_ROOT,
         DK_CGROUP_ROOT, DK_RUNTIME_DIR, DK_HOOK_TIMEOUT, DK_HOOK_MAX_RUNNING, DK_METRICS_LISTEN,
         DK_METRICS_TEXTFILE, DK_METRICS_TEXTFILE_INTERVAL, DK_METRICS_MAX_SERIES, DK_METRICS_PID_LABEL,
@@ -309,6 +315,11 @@ static const struct key_def daemon_keys[DK__MAX] = {
         /* 0 turns the floor off; a day is the most that still gives a daily reading. */
         [DK_SMAPS_MIN_INTERVAL] = { "smaps-min-interval", V_DURATION, FIELD(smaps_min_interval),
                                     0, 86400, "0..1d", 0 },
+        [DK_SMAPS_MAX_INTERVAL] = { "smaps-max-interval", V_DURATION, FIELD(smaps_max_interval),
+                                    0, 86400, "0..1d", 0 },
+        /* Under 0.1% of a core a single read of a big process would leave minutes of
+         * debt; 100% is no limit at all. */
+        [DK_SMAPS_BUDGET] = { "smaps-budget", V_PERCENT, FIELD(smaps_budget), 0.001, 1, "0.1%..100%", 0 },
         [DK_COMMIT_INTERVAL] = { "commit-interval", V_DURATION, FIELD(commit_interval), 0.05,
                                  3600, "50ms..1h", 0 },
         /* 0 drops samples at once when the database fails; a million samples is some
@@ -789,6 +800,21 @@ static void daemon_key(struct load_ctx *ctx, const char *name, const char *value
                         *(uint64_t *)field = (uint64_t)v;
                 else
                         *(unsigned *)field = (unsigned)v;
+                break;
+        }
+        case V_PERCENT: {
+                double v;
+
+                if (parse_percent(value, &v) < 0) {
+                        report(ctx, "%s: invalid share '%s' (examples: 1%%, 0.5%%, 25%%)", d->name,
+                               quote(&q, value));
+                        return;
+                }
+                if (v < d->min * (1 - EPSILON) || v > d->max * (1 + EPSILON)) {
+                        report(ctx, "%s: '%s' is out of range (%s)", d->name, quote(&q, value), d->range);
+                        return;
+                }
+                *(double *)field = v;
                 break;
         }
         case V_SIZE: {
@@ -1666,6 +1692,8 @@ static void cross_checks(struct load_ctx *ctx)
                 cfg->commit_interval = cfg->interval;
         if (ctx->origin[DK_METRICS_TEXTFILE_INTERVAL].seq == 0)
                 cfg->metrics_textfile_interval = MAX(cfg->metrics_textfile_interval, cfg->interval);
+        if (ctx->origin[DK_SMAPS_MAX_INTERVAL].seq == 0)
+                cfg->smaps_max_interval = MAX(cfg->smaps_max_interval, cfg->smaps_min_interval);
 
         check_order(ctx, DK_SCAN_INTERVAL, cfg->scan_interval, DK_INTERVAL, cfg->interval, 1,
                     "new processes are looked for at a tick, not between ticks");
@@ -1673,6 +1701,8 @@ static void cross_checks(struct load_ctx *ctx)
                     "there is nothing new to commit between two ticks");
         check_order(ctx, DK_METRICS_TEXTFILE_INTERVAL, cfg->metrics_textfile_interval, DK_INTERVAL,
                     cfg->interval, 1, "the numbers change only at a tick");
+        check_order(ctx, DK_SMAPS_MAX_INTERVAL, cfg->smaps_max_interval, DK_SMAPS_MIN_INTERVAL,
+                    cfg->smaps_min_interval, 1, "a stable process is read no more often than a suspect one");
         check_order(ctx, DK_RETENTION_MINUTE, cfg->retention_minute, DK_RETENTION_RAW, cfg->retention_raw, 1,
                     "a coarser level is kept at least as long as the finer one it summarises");
         check_order(ctx, DK_RETENTION_HOUR, cfg->retention_hour, DK_RETENTION_MINUTE, cfg->retention_minute, 1,

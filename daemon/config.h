@@ -130,7 +130,12 @@ struct config {
         double scan_interval;           /* scan-interval = DURATION: looking for new
                                          * processes; follows interval unless set */
         unsigned smaps_every;           /* smaps-every = N: smaps_rollup every N-th tick at most */
-        double smaps_min_interval;      /* smaps-min-interval = DURATION: per process, at least */
+        double smaps_min_interval;      /* smaps-min-interval = DURATION: per process under
+                                         * suspicion (suspect, leaking), at least */
+        double smaps_max_interval;      /* smaps-max-interval = DURATION: per stable process;
+                                         * follows smaps-min-interval up unless set */
+        double smaps_budget;            /* smaps-budget = PERCENT: share of one core (0..1)
+                                         * smaps reads may take, host-wide */
         double commit_interval;         /* commit-interval = DURATION: batch writes this
                                          * often; follows interval unless set */
         uint64_t backlog;               /* backlog = N: samples held while the database fails */

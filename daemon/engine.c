@@ -701,12 +701,26 @@ static void on_ended(void *userdata, const struct sampler_proc *p, int64_t end_m
         ep->used = false;
 }
 
+/* A process whose memory the detector suspects, or that leaks, gets its smaps read
+ * sooner: an alert's classification wants fresh PSS and heap figures. */
+static bool on_attention(void *userdata, const struct sampler_proc *p)
+{
+        const struct engine *e = userdata;
+        enum detect_status st;
+
+        if (p->slot >= e->cap_procs || !e->procs[p->slot].used)
+                return false;
+        st = e->procs[p->slot].m[ALERT_MEMORY].status;
+        return st == DETECT_SUSPECT || st == DETECT_LEAKING;
+}
+
 void engine_listener(struct engine *e, struct sampler_listener *ret)
 {
         *ret = (struct sampler_listener){
                 .started = on_started,
                 .sampled = on_sampled,
                 .ended = on_ended,
+                .attention = on_attention,
                 .userdata = e,
         };
 }

@@ -25,6 +25,7 @@
 #include "host.h"
 #include "log.h"
 #include "notify.h"
+#include "pace.h"
 #include "proc.h"
 #include "sampler.h"
 #include "store.h"
@@ -71,6 +72,7 @@ struct daemon {
         struct config *cfg;             /* heap: the sampler keeps a pointer across reloads */
         int64_t *rule_ids;
         int64_t *generations;
+        uint64_t max_watch;             /* processes the descriptor limit leaves room for */
         sd_event *event;
         sd_event_source *timer;
         int proc_root;
@@ -94,10 +96,11 @@ struct daemon {
         usec_t next_tick;               /* monotonic deadline of the next tick */
         usec_t next_scan, next_commit, next_fold, next_maintain, next_status;
         usec_t last_tick_cost;
+        usec_t housekeeping_cost;       /* of the last tick: fold and retention pass */
         struct ratelimit db_fail_rl;
         struct ratelimit overrun_rl;
-        struct ratelimit cap_rl;
-        uint64_t reported_drops, reported_capped;
+        struct ratelimit cap_rl, budget_rl;
+        uint64_t reported_drops, reported_capped, reported_over_budget;
         bool db_failing;
         bool reload_failed;             /* shown in STATUS= until a reload succeeds */
         int exit_code;
@@ -130,6 +133,42 @@ static int replace_str(char **field, const char *value)
         free(*field);
         *field = n;
         return 0;
+}
+
+/* Descriptors kept for everything but watched processes: hooks at their cap (64 running,
+ * three pipes each), the database and its WAL, the event loop, the control, agent and
+ * metrics sockets with their clients, the proc and cgroup roots. */
+#define FD_RESERVE 256
+
+/* Each watched process holds three descriptors open; systemd's default soft limit
+ * (1024) would cap us near 300 processes, while the hard limit is meant to be raised
+ * to by programs that need it. Returns how many processes the limit leaves room for
+ * (0: no limit). */
+static uint64_t raise_fd_limit(void)
+{
+        struct rlimit rl;
+
+        if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+                return 0;
+        if (rl.rlim_cur < rl.rlim_max) {
+                rl.rlim_cur = rl.rlim_max;
+                if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+                        (void)getrlimit(RLIMIT_NOFILE, &rl);
+        }
+        if (rl.rlim_cur == RLIM_INFINITY)
+                return 0;
+        return rl.rlim_cur > FD_RESERVE + PROC_FILES_FDS ? (rl.rlim_cur - FD_RESERVE) / PROC_FILES_FDS : 1;
+}
+
+/* Says once, at start and after a reload that raised max-processes, when descriptors
+ * and not max-processes will bound what is watched: otherwise descriptors would run out
+ * for the database and hooks first. */
+static void check_fd_room(const struct config *cfg, uint64_t max_watch)
+{
+        if (max_watch && cfg->max_processes > max_watch)
+                log_warning("max-processes %" PRIu64 " needs %" PRIu64 " descriptors but RLIMIT_NOFILE leaves room "
+                            "for %" PRIu64 " processes: watching at most that many (raise LimitNOFILE=)",
+                            cfg->max_processes, cfg->max_processes * PROC_FILES_FDS + FD_RESERVE, max_watch);
 }
 
 /* A window needs a sample in each of the detector's 24 buckets: the same rule the file
@@ -363,15 +402,18 @@ static void fold_and_maintain(struct daemon *d, usec_t mono)
         int64_t now_ms = wall_ms(d, mono), folded = 0;
         int r;
 
+        d->housekeeping_cost = 0;
         if (d->db_failing)
                 return;
         if (mono >= d->next_fold) {
                 /* Only whole minutes move, so each minute's rollup is computed once. */
                 r = store_fold(d->store, now_ms - now_ms % 60000, &folded);
+                d->housekeeping_cost = now_usec(CLOCK_MONOTONIC) - mono;
                 if (r < 0)
                         log_warning("database %s: fold failed: %s, will retry", d->cfg->db_path, store_errmsg(d->store));
                 else
-                        log_debug("folded %" PRId64 " samples", folded);
+                        log_debug("folded %" PRId64 " samples in %.3f s", folded,
+                                  (double)d->housekeeping_cost / (double)USEC_PER_SEC);
                 d->next_fold = mono + MIN(usec_of(d->cfg->interval) * FOLD_TICKS, FOLD_MAX_USEC);
         }
         if (mono >= d->next_maintain) {
@@ -382,7 +424,10 @@ static void fold_and_maintain(struct daemon *d, usec_t mono)
                 };
                 struct store_maintenance m;
 
+                usec_t t0 = now_usec(CLOCK_MONOTONIC);
+
                 r = store_maintain(d->store, now_ms, &rt, &m);
+                d->housekeeping_cost += now_usec(CLOCK_MONOTONIC) - t0;
                 if (r < 0)
                         log_warning("database %s: retention pass failed: %s, will retry", d->cfg->db_path,
                                     store_errmsg(d->store));
@@ -420,32 +465,33 @@ static void update_status(struct daemon *d, usec_t mono)
                                     d->cfg->max_processes, ss.capped - d->reported_capped);
                 d->reported_capped = ss.capped;
         }
+        if (ss.rollups_over_budget > d->reported_over_budget) {
+                unsigned suppressed;
+
+                /* Not a fault: the budget doing its job. Said now and then so that
+                 * whoever wonders why PSS is sparse finds the reason. */
+                if (ratelimit_allow(&d->budget_rl, mono, &suppressed))
+                        log_notice("smaps-budget (%.3g%% of a core) spent: %" PRIu64 " smaps reads postponed",
+                                   d->cfg->smaps_budget * 100, ss.rollups_over_budget - d->reported_over_budget);
+                d->reported_over_budget = ss.rollups_over_budget;
+        }
 }
 
 static void schedule(struct daemon *d, usec_t started, usec_t finished)
 {
-        usec_t interval = usec_of(d->cfg->interval);
+        usec_t work;
 
         d->last_tick_cost = finished - started;
-        d->next_tick += interval;
-        if (d->next_tick <= finished && d->last_tick_cost >= interval) {
-                /* The tick did not fit in its interval. Catching up would only queue more
-                 * ticks behind this one; leave at least as much idle time as the tick took,
-                 * so sampling degrades to a longer interval instead of falling behind
-                 * without bound. */
+        work = d->last_tick_cost - MIN(d->housekeeping_cost, d->last_tick_cost);
+        if (pace_next(&d->next_tick, usec_of(d->cfg->interval), finished, work) == PACE_OVERRUN) {
                 unsigned suppressed;
                 char a[32], b[32];
 
                 if (ratelimit_allow(&d->overrun_rl, finished, &suppressed))
-                        log_warning("a tick took %s, longer than the interval %s: sampling less often (%u more "
+                        log_warning("sampling took %s, longer than the interval %s: sampling less often (%u more "
                                     "such ticks not reported)",
-                                    format_duration((double)d->last_tick_cost / 1e6, a, sizeof(a)),
+                                    format_duration((double)work / 1e6, a, sizeof(a)),
                                     format_duration(d->cfg->interval, b, sizeof(b)), suppressed);
-                d->next_tick = finished + d->last_tick_cost;
-        } else if (d->next_tick <= finished) {
-                /* Woken late (a suspended machine, a stalled host): skip the missed
-                 * ticks and keep to the grid. */
-                d->next_tick += (finished - d->next_tick) / interval * interval + interval;
         }
         /* A time source is one-shot: arm it again for the next deadline. */
         (void)sd_event_source_set_time(d->timer, d->next_tick);
@@ -541,6 +587,8 @@ static int reload(struct daemon *d)
                 log_error("reload: %s; keeping the running configuration", strerror(-r));
                 goto fail;
         }
+        if (cfg->max_processes != d->cfg->max_processes)
+                check_fd_room(cfg, d->max_watch);
         /* After the sampler: processes it stops watching close their alerts under the
          * old rules. From here on the new configuration is in force. */
         r = engine_reconfigure(d->engine, cfg);
@@ -869,18 +917,6 @@ static int parse_args(int argc, char **argv, struct options *o)
         return 0;
 }
 
-/* Each watched process holds three descriptors open; systemd's default soft limit
- * (1024) would cap us near 300 processes, while the hard limit is meant to be raised
- * to by programs that need it. */
-static void raise_fd_limit(void)
-{
-        struct rlimit rl;
-
-        if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-                rl.rlim_cur = rl.rlim_max;
-                (void)setrlimit(RLIMIT_NOFILE, &rl);
-        }
-}
 
 /* Bytes the host can still give before it swaps or kills: MemAvailable + SwapFree. */
 static int64_t host_headroom(void *userdata UNUSED)
@@ -1017,6 +1053,7 @@ static int setup(struct daemon *d)
                 .self = getpid(),
                 .store = d->store,
                 .writer = d->writer,
+                .max_watch = d->max_watch,
         };
         r = sampler_new(&env, d->cfg, d->rule_ids, d->generations, &listener, &d->sampler);
         if (r < 0) {
@@ -1102,6 +1139,8 @@ int main(int argc, char **argv)
                 .db_fail_rl = RATELIMIT_INIT(DB_FAIL_LOG_USEC, 1),
                 .overrun_rl = RATELIMIT_INIT(60 * USEC_PER_SEC, 1),
                 .cap_rl = RATELIMIT_INIT(60 * USEC_PER_SEC, 1),
+                /* Hourly: on a host the budget cannot cover this is the normal state. */
+                .budget_rl = RATELIMIT_INIT(3600 * USEC_PER_SEC, 1),
         };
         int r;
 
@@ -1131,7 +1170,8 @@ int main(int argc, char **argv)
                 return EXIT_FAILURE;
         }
         log_set_max_level(d.cfg->log_level);
-        raise_fd_limit();
+        d.max_watch = raise_fd_limit();
+        check_fd_room(d.cfg, d.max_watch);
 
         r = setup(&d);
         if (r < 0) {

@@ -294,6 +294,10 @@ static const struct family
         f_unwatched = { "leakwatch_unwatched_matches", COUNTER, NULL,
                         "Attempts to watch a matching process refused because max-processes was reached." },
         f_read_errors = { "leakwatch_proc_read_errors", COUNTER, NULL, "Unexpected errors reading /proc." },
+        f_smaps = { "leakwatch_smaps_reads", COUNTER, NULL, "Reads of /proc/PID/smaps_rollup." },
+        f_smaps_postponed = { "leakwatch_smaps_reads_postponed", COUNTER, NULL,
+                              "smaps_rollup reads that were due but waited: smaps-budget was spent." },
+        f_evaluations = { "leakwatch_detector_evaluations", COUNTER, NULL, "Detector evaluations since start." },
         f_written = { "leakwatch_samples_written", COUNTER, NULL, "Samples committed to the database." },
         f_dropped = { "leakwatch_samples_dropped", COUNTER, NULL,
                       "Samples lost because the database could not take them before the backlog filled." },
@@ -640,6 +644,9 @@ static void write_daemon(struct out *o, enum metrics_format fmt, const struct me
         daemon_u64(o, fmt, &f_samples, d->samples);
         daemon_u64(o, fmt, &f_unwatched, d->capped);
         daemon_u64(o, fmt, &f_read_errors, d->read_errors);
+        daemon_u64(o, fmt, &f_smaps, d->smaps_reads);
+        daemon_u64(o, fmt, &f_smaps_postponed, d->smaps_postponed);
+        daemon_u64(o, fmt, &f_evaluations, d->evaluations);
         daemon_u64(o, fmt, &f_written, d->written);
         daemon_u64(o, fmt, &f_dropped, d->dropped);
         daemon_u64(o, fmt, &f_pending, d->pending);

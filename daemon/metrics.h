@@ -77,6 +77,9 @@ struct metrics_daemon {
         uint64_t samples;               /* process samples taken */
         uint64_t capped;                /* matches not watched: max-processes */
         uint64_t read_errors;           /* unexpected /proc errors */
+        uint64_t smaps_reads;           /* smaps_rollup reads */
+        uint64_t smaps_postponed;       /* due, but smaps-budget was spent */
+        uint64_t evaluations;           /* detector evaluations */
         uint64_t written, dropped, pending;     /* samples: committed, lost, waiting */
         uint64_t flush_failures;
         int64_t db_bytes;               /* database and WAL; -1: unknown */

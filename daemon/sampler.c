@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "budget.h"
 #include "pidmap.h"
 #include "proc.h"
 
@@ -48,7 +49,8 @@ struct watched {
         char cgroup[PROC_CGROUP_MAX];
         char *cmdline;
         struct proc_files files;
-        usec_t next_rollup;             /* smaps_rollup not before this (monotonic) */
+        usec_t last_rollup;             /* last smaps_rollup read (monotonic) */
+        bool rollup_read;               /* read at least once while watched */
         usec_t next_fds;                /* fd count not before this, after a refusal */
         uint8_t fds_why;                /* why the fd count is unknown meanwhile */
         struct sample last;
@@ -89,6 +91,8 @@ struct sampler {
         size_t cap_pids;
         long page_size;
         char *buf;
+        struct budget smaps_budget;     /* CPU share smaps reads may take */
+        size_t first_slot;              /* a tick starts here: where the budget ran out */
         struct sampler_stats stats;
 };
 
@@ -106,6 +110,7 @@ static int apply_config(struct sampler *s, const struct config *cfg, const int64
         struct rule_state *rules;
         uint64_t *thresholds;
         size_t n = 0;
+        double burst;
 
         rules = calloc(cfg->n_rules ? cfg->n_rules : 1, sizeof(*rules));
         thresholds = calloc(cfg->n_rules ? cfg->n_rules : 1, sizeof(*thresholds));
@@ -128,6 +133,13 @@ static int apply_config(struct sampler *s, const struct config *cfg, const int64
                         thresholds[n++] = r->min_rss;
         }
         qsort(thresholds, n, sizeof(*thresholds), cmp_u64);
+        /* The bucket holds what the share earns between two smaps ticks: a quiet
+         * stretch cannot bank more than one round of reads. */
+        burst = cfg->smaps_budget * cfg->interval * (cfg->smaps_every ? cfg->smaps_every : 1) * (double)USEC_PER_SEC;
+        if (!s->cfg)
+                budget_init(&s->smaps_budget, cfg->smaps_budget, burst, 0);
+        else
+                budget_set(&s->smaps_budget, cfg->smaps_budget, burst);
         free(s->rules);
         free(s->min_rss);
         s->rules = rules;
@@ -350,7 +362,7 @@ static int watch(struct sampler *s, struct known *k, size_t rule, int64_t parent
         ssize_t n;
         int r;
 
-        if (s->n_watched >= s->cfg->max_processes) {
+        if (s->n_watched >= s->cfg->max_processes || (s->env.max_watch && s->n_watched >= s->env.max_watch)) {
                 s->stats.capped++;
                 return -E2BIG;
         }
@@ -404,7 +416,7 @@ static int watch(struct sampler *s, struct known *k, size_t rule, int64_t parent
         snprintf(w->unit, sizeof(w->unit), "%s", d->unit);
         snprintf(w->cgroup, sizeof(w->cgroup), "%s", d->cgroup);
         w->cmdline = strdup(d->cmdline);
-        w->next_rollup = mono;
+        w->last_rollup = mono; /* not yet read: rollup_read is false, so it is due now */
         w->p = (struct sampler_proc){
                 .id = id,
                 .slot = (size_t)slot,
@@ -706,7 +718,8 @@ static void sample_rollup(struct sampler *s, struct watched *w, struct sample *s
         struct proc_heap heap;
         int r;
 
-        w->next_rollup = mono + (usec_t)(s->cfg->smaps_min_interval * (double)USEC_PER_SEC);
+        w->last_rollup = mono;
+        w->rollup_read = true;
         s->stats.rollups++;
         r = proc_read_rollup(w->files.dir, s->buf, SCRATCH_SIZE, &ru);
         if (r == 0) {
@@ -740,9 +753,52 @@ enum sample_result {
         GONE,                           /* nothing to record: it was ended */
 };
 
-/* Reads one watched process. */
+/* Whether a process's smaps are due: at most every smaps-min-interval, at least every
+ * smaps-max-interval, and in between when the detector has its eye on it. */
+static bool rollup_due(struct sampler *s, struct watched *w, usec_t mono)
+{
+        usec_t since = mono - w->last_rollup;
+
+        if (!w->rollup_read)
+                return true;
+        if (since < (usec_t)(s->cfg->smaps_min_interval * (double)USEC_PER_SEC))
+                return false;
+        if (since >= (usec_t)(s->cfg->smaps_max_interval * (double)USEC_PER_SEC))
+                return true;
+        return s->listener.attention && s->listener.attention(s->listener.userdata, &w->p);
+}
+
+static usec_t cpu_now(const struct sampler *s)
+{
+        return s->env.cpu_clock ? s->env.cpu_clock() : now_usec(CLOCK_THREAD_CPUTIME_ID);
+}
+
+/* Reads smaps if due and the budget allows; returns false if the budget said no. */
+static bool maybe_rollup(struct sampler *s, struct watched *w, struct sample *smp, usec_t mono, bool kthread)
+{
+        enum unknown_reason why = kthread ? UNK_KTHREAD : UNK_SKIPPED;
+        bool allowed = true;
+
+        if (!kthread && rollup_due(s, w, mono)) {
+                allowed = budget_allow(&s->smaps_budget, mono);
+                if (allowed) {
+                        usec_t c0 = cpu_now(s);
+
+                        sample_rollup(s, w, smp, mono);
+                        budget_spend(&s->smaps_budget, cpu_now(s) - c0);
+                        return true;
+                }
+                s->stats.rollups_over_budget++;
+        }
+        s->stats.rollups_skipped++;
+        sample_set_unknown(smp, G_SMAPS, why);
+        sample_set_unknown(smp, G_HEAP, why);
+        return allowed;
+}
+
+/* Reads one watched process. *ret_over_budget: smaps were due and the budget refused. */
 static enum sample_result sample_one(struct sampler *s, struct watched *w, struct sample *smp, usec_t mono,
-                                     int64_t now_ms, bool rollup_tick)
+                                     int64_t now_ms, bool rollup_tick, bool *ret_over_budget)
 {
         struct proc_status status;
         struct proc_stat st;
@@ -811,11 +867,9 @@ static enum sample_result sample_one(struct sampler *s, struct watched *w, struc
                 sample_set_unknown(smp, G_FDS, w->fds_why);
         }
 
-        if (rollup_tick && mono >= w->next_rollup && !proc_stat_is_kthread(&st)) {
-                sample_rollup(s, w, smp, mono);
+        if (rollup_tick) {
+                *ret_over_budget = !maybe_rollup(s, w, smp, mono, proc_stat_is_kthread(&st));
         } else {
-                if (rollup_tick)
-                        s->stats.rollups_skipped++;
                 sample_set_unknown(smp, G_SMAPS, proc_stat_is_kthread(&st) ? UNK_KTHREAD : UNK_SKIPPED);
                 sample_set_unknown(smp, G_HEAP, proc_stat_is_kthread(&st) ? UNK_KTHREAD : UNK_SKIPPED);
         }
@@ -857,18 +911,27 @@ static void rule_sums_flush(struct sampler *s, int64_t now_ms)
 int sampler_tick(struct sampler *s, usec_t mono_now, int64_t now_ms)
 {
         bool rollup_tick = s->cfg->smaps_every > 0 && s->tick_no % s->cfg->smaps_every == 0;
+        size_t start = s->first_slot < s->cap_watched ? s->first_slot : 0;
+        bool refused = false;
 
         s->tick_no++;
         s->stats.ticks++;
-        for (size_t i = 0; i < s->cap_watched; i++) {
+        /* Round robin: a tick starts with the process the smaps budget last refused, so
+         * when the budget cannot cover everyone, everyone still gets a turn. */
+        for (size_t k = 0; k < s->cap_watched; k++) {
+                size_t i = (start + k) % s->cap_watched;
                 struct watched *w = &s->watched[i];
                 struct sample smp = { .t_ms = now_ms };
-
+                bool over = false;
                 enum sample_result res;
 
                 if (!w->used)
                         continue;
-                res = sample_one(s, w, &smp, mono_now, now_ms, rollup_tick);
+                res = sample_one(s, w, &smp, mono_now, now_ms, rollup_tick, &over);
+                if (over && !refused) {
+                        s->first_slot = i;
+                        refused = true;
+                }
                 if (res == GONE)
                         continue;
                 w->last = smp;

@@ -7,7 +7,10 @@
  *           watched processes), notice exec (a changed name) and processes that grew past
  *           a rule's min-rss, and forget PIDs that are gone;
  *   tick  — for each watched process: pread stat and status, count descriptors, and now
- *           and then (rate-limited per process) read smaps_rollup and the heap record.
+ *           and then read smaps_rollup and the heap record: every smaps-every-th tick,
+ *           per process between smaps-min-interval (the detector suspects it) and
+ *           smaps-max-interval (stable), and host-wide within smaps-budget of one core
+ *           (daemon/budget.h), measured in the CPU time the reads really took.
  *
  * A process is (boot id, PID, start time): its descriptors are opened once, and a
  * descriptor of a process that exited reads as gone, so a reused PID can never continue
@@ -37,6 +40,10 @@ struct sampler_env {
         pid_t self;                     /* never watched, nor its descendants */
         struct store *store;            /* reads only: finding a known process's id */
         struct writer *writer;          /* every database write goes through it */
+        uint64_t max_watch;             /* descriptors allow this many watched processes
+                                         * (PROC_FILES_FDS each); 0: no limit but max-processes */
+        usec_t (*cpu_clock)(void);      /* CPU time smaps reads are charged in; NULL: this
+                                         * thread's (CLOCK_THREAD_CPUTIME_ID). For tests. */
 };
 
 /* A watched process, as listeners see it. */
@@ -62,6 +69,10 @@ struct sampler_listener {
         void (*started)(void *userdata, const struct sampler_proc *p, bool resumed);
         void (*sampled)(void *userdata, const struct sampler_proc *p, const struct sample *smp);
         void (*ended)(void *userdata, const struct sampler_proc *p, int64_t end_ms, const char *reason);
+        /* Whether the process deserves a closer look (the detector suspects it): its
+         * smaps are then read every smaps-min-interval instead of smaps-max-interval.
+         * May be NULL. */
+        bool (*attention)(void *userdata, const struct sampler_proc *p);
         void *userdata;
 };
 
@@ -72,6 +83,7 @@ struct sampler_stats {
         uint64_t samples;               /* process samples taken */
         uint64_t started, ended;        /* processes, since start */
         uint64_t rollups, rollups_skipped;      /* smaps_rollup reads, and reads deferred */
+        uint64_t rollups_over_budget;   /* of those deferred: due, but smaps-budget was spent */
         uint64_t capped;                /* matches not watched: max-processes reached */
         uint64_t read_errors;           /* unexpected /proc errors */
 };

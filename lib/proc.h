@@ -183,6 +183,8 @@ struct proc_files {
         bool procfs;                    /* dir is on procfs (asked once, at open) */
 };
 #define PROC_FILES_INIT { .dir = -1, .stat = -1, .status = -1 }
+/* Descriptors one struct proc_files holds open. */
+#define PROC_FILES_FDS 3
 /* Returns 0 or -errno (ENOENT: no such process; EACCES: not permitted). */
 int proc_files_open(int rootfd, pid_t pid, struct proc_files *ret);
 void proc_files_close(struct proc_files *f);

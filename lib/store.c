@@ -16,6 +16,7 @@
 #include <math.h>
 #include <sqlite3.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -1107,10 +1108,11 @@ static int meta_set(struct store *s, const char *key, int64_t value)
         return r;
 }
 
-/* Builds the rollup upsert for bucket width res: aggregates of the recent rows below
- * ?1, merged into an existing bucket row (late samples after a full disk, or a bucket
- * that spans two folds) instead of replacing it. */
-static int rollup_sql(char *sql, size_t sz, int64_t res)
+/* Builds the rollup upsert for one bucket: ?1 process, ?2 width, ?3 start, ?4 count,
+ * then min, max and mean of each rollup metric. It merges into an existing bucket row
+ * (late samples after a full disk, or a bucket that spans two folds) instead of
+ * replacing it. */
+static int rollup_sql(char *sql, size_t sz)
 {
         size_t o = 0;
 
@@ -1120,13 +1122,10 @@ static int rollup_sql(char *sql, size_t sz, int64_t res)
                 const char *c = metric_info[rollup_metrics[i]].name;
                 OUT(", %s_min, %s_max, %s_avg", c, c, c);
         }
-        OUT(") SELECT process_id, %" PRId64 ", t - t %% %" PRId64 ", count(*)", res, res);
-        for (size_t i = 0; i < ELEMENTSOF(rollup_metrics); i++) {
-                const char *c = metric_info[rollup_metrics[i]].name;
-                OUT(", min(%s), max(%s), avg(%s)", c, c, c);
-        }
-        OUT(" FROM sample_recent WHERE t < ?1 GROUP BY process_id, t - t %% %" PRId64
-            " ON CONFLICT (process_id, res, t) DO UPDATE SET n = n + excluded.n", res);
+        OUT(") VALUES (?, ?, ?, ?");
+        for (size_t i = 0; i < ELEMENTSOF(rollup_metrics); i++)
+                OUT(", ?, ?, ?");
+        OUT(") ON CONFLICT (process_id, res, t) DO UPDATE SET n = n + excluded.n");
         for (size_t i = 0; i < ELEMENTSOF(rollup_metrics); i++) {
                 const char *c = metric_info[rollup_metrics[i]].name;
                 /* min()/max() of two values is NULL if either is: merge by hand. */
@@ -1143,6 +1142,186 @@ static int rollup_sql(char *sql, size_t sz, int64_t res)
         }
 #undef OUT
         return o < sz ? 0 : -E2BIG;
+}
+
+/* ---- the fold's rollups ----
+ *
+ * The rollups are summed in one pass over the rows being folded, in the recent table's
+ * own (time, process) order, so nothing is sorted for them: each process keeps one open
+ * minute bucket and one open hour bucket, and a bucket is written when a row of that
+ * process falls past it (rows come in time order, so it is complete for this fold) or
+ * at the end. What is written is what SQL's count(*), min(), max() and avg() give over
+ * the same rows: NULLs are skipped, a metric with no value stays NULL, and the mean is
+ * the sum in double precision over the count, as SQLite's avg() computes it. */
+
+#define N_ROLLUP ELEMENTSOF(rollup_metrics)
+/* The two rollup levels; their widths are the `res` column. */
+static const int64_t rollup_res[] = { MINUTE_MS, HOUR_MS };
+#define N_LEVELS ELEMENTSOF(rollup_res)
+/* The first table holds this many processes; it doubles when half full, so a fold of
+ * a typical host (up to max-processes' default 1000) never rehashes. */
+#define FOLD_TABLE_MIN 2048
+
+struct bucket {
+        int64_t t;                      /* start; n == 0: none open */
+        int64_t n;
+        int64_t cnt[N_ROLLUP];          /* rows with a value */
+        int64_t min[N_ROLLUP], max[N_ROLLUP];
+        double sum[N_ROLLUP];
+};
+
+struct fold_proc {
+        int64_t id;                     /* 0: free entry (process ids start at 1) */
+        struct bucket b[N_LEVELS];
+};
+
+struct fold_table {
+        struct fold_proc *e;
+        size_t cap, used;               /* cap is a power of two */
+};
+
+static size_t fold_hash(int64_t id, size_t cap)
+{
+        /* Fibonacci hashing: process ids are dense, this spreads them. */
+        return (size_t)(((uint64_t)id * UINT64_C(0x9e3779b97f4a7c15)) >> 32) & (cap - 1);
+}
+
+static int fold_table_grow(struct fold_table *ft)
+{
+        size_t cap = ft->cap ? ft->cap * 2 : FOLD_TABLE_MIN;
+        struct fold_proc *e = calloc(cap, sizeof(*e));
+
+        if (!e)
+                return -ENOMEM;
+        for (size_t i = 0; i < ft->cap; i++) {
+                size_t j;
+
+                if (ft->e[i].id == 0)
+                        continue;
+                for (j = fold_hash(ft->e[i].id, cap); e[j].id != 0; j = (j + 1) & (cap - 1))
+                        ;
+                e[j] = ft->e[i];
+        }
+        free(ft->e);
+        ft->e = e;
+        ft->cap = cap;
+        return 0;
+}
+
+static struct fold_proc *fold_table_get(struct fold_table *ft, int64_t id)
+{
+        size_t j;
+
+        if (ft->used * 2 >= ft->cap && fold_table_grow(ft) < 0)
+                return NULL;
+        for (j = fold_hash(id, ft->cap); ft->e[j].id != 0; j = (j + 1) & (ft->cap - 1))
+                if (ft->e[j].id == id)
+                        return &ft->e[j];
+        ft->e[j].id = id;
+        ft->used++;
+        return &ft->e[j];
+}
+
+static int bucket_write(struct store *s, sqlite3_stmt *up, int64_t id, int64_t res, const struct bucket *b)
+{
+        int col = 5;
+
+        sqlite3_bind_int64(up, 1, id);
+        sqlite3_bind_int64(up, 2, res);
+        sqlite3_bind_int64(up, 3, b->t);
+        sqlite3_bind_int64(up, 4, b->n);
+        for (size_t i = 0; i < N_ROLLUP; i++, col += 3) {
+                if (b->cnt[i] == 0)
+                        continue; /* cleared bindings are NULL */
+                sqlite3_bind_int64(up, col, b->min[i]);
+                sqlite3_bind_int64(up, col + 1, b->max[i]);
+                sqlite3_bind_double(up, col + 2, b->sum[i] / (double)b->cnt[i]);
+        }
+        return step_done(s, up);
+}
+
+static void bucket_add(struct bucket *b, int64_t t, sqlite3_stmt *rows)
+{
+        if (b->n == 0) {
+                memset(b, 0, sizeof(*b));
+                b->t = t;
+        }
+        b->n++;
+        for (size_t i = 0; i < N_ROLLUP; i++) {
+                int64_t v;
+
+                if (sqlite3_column_type(rows, 2 + (int)i) == SQLITE_NULL)
+                        continue;
+                v = sqlite3_column_int64(rows, 2 + (int)i);
+                if (b->cnt[i] == 0 || v < b->min[i])
+                        b->min[i] = v;
+                if (b->cnt[i] == 0 || v > b->max[i])
+                        b->max[i] = v;
+                b->sum[i] += (double)v;
+                b->cnt[i]++;
+        }
+}
+
+/* Writes the minute and hour rollups of the recent rows below fold_before_ms. */
+static int fold_rollups(struct store *s, int64_t fold_before_ms)
+{
+        struct fold_table ft = { 0 };
+        sqlite3_stmt *rows = NULL, *up = NULL;
+        char sql[8192];
+        size_t o;
+        int rc, r;
+
+        o = (size_t)snprintf(sql, sizeof(sql), "SELECT process_id, t");
+        for (size_t i = 0; i < N_ROLLUP && o < sizeof(sql); i++)
+                o += (size_t)snprintf(sql + o, sizeof(sql) - o, ", %s", metric_info[rollup_metrics[i]].name);
+        if (o < sizeof(sql))
+                snprintf(sql + o, sizeof(sql) - o, " FROM sample_recent WHERE t < ?1");
+        r = prepare(s, sql, &rows);
+        if (r < 0)
+                return r;
+        r = rollup_sql(sql, sizeof(sql));
+        if (r == 0)
+                r = prepare(s, sql, &up);
+        if (r < 0)
+                goto out;
+        sqlite3_bind_int64(rows, 1, fold_before_ms);
+        while ((rc = sqlite3_step(rows)) == SQLITE_ROW) {
+                int64_t id = sqlite3_column_int64(rows, 0), t = sqlite3_column_int64(rows, 1);
+                struct fold_proc *p;
+
+                if (id <= 0)
+                        continue; /* never written by the writer; no slot for it */
+                p = fold_table_get(&ft, id);
+                if (!p) {
+                        r = -ENOMEM;
+                        goto out;
+                }
+                for (size_t l = 0; l < N_LEVELS; l++) {
+                        struct bucket *b = &p->b[l];
+                        int64_t start = t - t % rollup_res[l];
+
+                        if (b->n > 0 && b->t != start) {
+                                r = bucket_write(s, up, id, rollup_res[l], b);
+                                if (r < 0)
+                                        goto out;
+                                b->n = 0;
+                        }
+                        bucket_add(b, start, rows);
+                }
+        }
+        if (rc != SQLITE_DONE) {
+                r = fail(s, rc);
+                goto out;
+        }
+        for (size_t i = 0; i < ft.cap && r == 0; i++)
+                for (size_t l = 0; l < N_LEVELS && r == 0; l++)
+                        if (ft.e[i].id != 0 && ft.e[i].b[l].n > 0)
+                                r = bucket_write(s, up, ft.e[i].id, rollup_res[l], &ft.e[i].b[l]);
+out:
+        sqlite3_finalize(rows);
+        sqlite3_finalize(up);
+        free(ft.e);
+        return r;
 }
 
 static int exec_bound(struct store *s, const char *sql, int64_t a, int64_t *ret_changes)
@@ -1171,13 +1350,7 @@ int store_fold(struct store *s, int64_t fold_before_ms, int64_t *ret_folded)
         if (r < 0)
                 return r;
         /* Rollups first: they read the rows the fold is about to move. */
-        r = rollup_sql(sql, sizeof(sql), MINUTE_MS);
-        if (r == 0)
-                r = exec_bound(s, sql, fold_before_ms, &dummy);
-        if (r == 0)
-                r = rollup_sql(sql, sizeof(sql), HOUR_MS);
-        if (r == 0)
-                r = exec_bound(s, sql, fold_before_ms, &dummy);
+        r = fold_rollups(s, fold_before_ms);
         if (r == 0) {
                 metric_columns(cols, sizeof(cols), "");
                 snprintf(sql, sizeof(sql), "INSERT OR IGNORE INTO sample (process_id, t, %s, unknown) "

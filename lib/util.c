@@ -156,6 +156,28 @@ int parse_size(const char *s, uint64_t *ret_bytes)
         return 0;
 }
 
+int parse_percent(const char *s, double *ret_fraction)
+{
+        const char *p;
+        double v;
+        int r;
+
+        if (!s)
+                return -EINVAL;
+        p = skip_space(s);
+        r = parse_decimal(&p, &v);
+        if (r < 0)
+                return r;
+        p = skip_space(p);
+        if (*p != '%')
+                return -EINVAL;
+        p = skip_space(p + 1);
+        if (*p)
+                return -EINVAL;
+        *ret_fraction = v / 100;
+        return 0;
+}
+
 int parse_bool(const char *s, bool *ret)
 {
         static const char *const yes[] = { "1", "yes", "y", "true", "on" };

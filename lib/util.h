@@ -50,6 +50,11 @@ int parse_duration(const char *s, double *ret_seconds);
  * fraction of a byte is rounded down. Returns 0 or -EINVAL / -ERANGE. */
 int parse_size(const char *s, uint64_t *ret_bytes);
 
+/* Parses a share written as a percentage: a decimal number as for parse_duration and
+ * a '%' sign, which is required ("1%", "0.5 %"; a bare "1" could mean 1% or 100%).
+ * Returns 0 and the fraction (1% is 0.01), or -EINVAL / -ERANGE. */
+int parse_percent(const char *s, double *ret_fraction);
+
 /* Parses yes/no, true/false, on/off, 1/0. Returns 0 or -EINVAL. */
 int parse_bool(const char *s, bool *ret);
 

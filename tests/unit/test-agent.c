@@ -204,7 +204,7 @@ static void on_ended(void *u UNUSED, const struct sampler_proc *p UNUSED, int64_
 static int setup(void **state)
 {
         struct fixture *f = calloc(1, sizeof(*f));
-        struct sampler_listener l = { on_started, on_sampled, on_ended, NULL };
+        struct sampler_listener l = { .started = on_started, .sampled = on_sampled, .ended = on_ended };
         struct sampler_env env;
         struct agent_env aenv;
 

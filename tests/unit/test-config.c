@@ -159,6 +159,8 @@ static void check_defaults(const struct config *c)
         assert_true(close_to(c->scan_interval, 10));
         assert_int_equal(c->smaps_every, 6);
         assert_true(close_to(c->smaps_min_interval, 60));
+        assert_true(close_to(c->smaps_max_interval, 600));
+        assert_true(close_to(c->smaps_budget, 0.01));
         assert_true(close_to(c->commit_interval, 10));
         assert_int_equal(c->backlog, 100000);
         assert_int_equal(c->max_processes, 1000);
@@ -514,6 +516,12 @@ static const struct {
           "retention-minute (14d, the default) must be at least retention-raw (30d): a coarser level" },
         { "[daemon]\nretention-hour = 7d\n", 2,
           "retention-hour (7d) must be at least retention-minute (14d, the default)" },
+        { "[daemon]\nsmaps-budget = 1\n", 2, "smaps-budget: invalid share '1' (examples: 1%, 0.5%, 25%)" },
+        { "[daemon]\nsmaps-budget = 0.01%\n", 2, "smaps-budget: '0.01%' is out of range (0.1%..100%)" },
+        { "[daemon]\nsmaps-budget = 101%\n", 2, "smaps-budget: '101%' is out of range (0.1%..100%)" },
+        { "[daemon]\nsmaps-max-interval = 30s\n", 2,
+          "smaps-max-interval (30s) must be at least smaps-min-interval (1m, the default): a stable process is "
+          "read no more often than a suspect one" },
         { "[daemon]\nwindow = 1m\n", 2,
           "window (1m) must be at least 24 times interval (10s, the default): the detector needs a sample "
           "in each of the window's 24 buckets" },

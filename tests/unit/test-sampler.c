@@ -48,6 +48,9 @@ struct fixture {
         struct event ev[MAX_EVENTS];
         size_t n_ev;
         struct sample last[1024];       /* by pid */
+        unsigned smaps_reads[1024];     /* by pid: samples whose smaps were read */
+        bool attention[1024];           /* by pid: what the attention listener says */
+        uint64_t max_watch;             /* the descriptor limit's room, as main passes it */
         int64_t now_ms;
 };
 
@@ -151,8 +154,31 @@ static void on_sampled(void *userdata, const struct sampler_proc *p, const struc
 {
         struct fixture *f = userdata;
 
-        if (p->pid >= 0 && p->pid < 1024)
+        if (p->pid >= 0 && p->pid < 1024) {
                 f->last[p->pid] = *smp;
+                if (smp->why[G_SMAPS] != UNK_SKIPPED && smp->why[G_SMAPS] != UNK_KTHREAD)
+                        f->smaps_reads[p->pid]++;
+        }
+}
+
+static bool on_attention(void *userdata, const struct sampler_proc *p)
+{
+        struct fixture *f = userdata;
+
+        return p->pid >= 0 && p->pid < 1024 && f->attention[p->pid];
+}
+
+/* A CPU clock for smaps reads: each read costs exactly fake_read_cost µs. */
+static usec_t fake_cpu, fake_read_cost;
+static bool fake_in_read;
+
+static usec_t fake_cpu_clock(void)
+{
+        /* Called before and after each read: the second call has moved on by the cost. */
+        if (fake_in_read)
+                fake_cpu += fake_read_cost;
+        fake_in_read = !fake_in_read;
+        return fake_cpu;
 }
 
 static void on_ended(void *userdata, const struct sampler_proc *p, int64_t end_ms, const char *reason)
@@ -218,12 +244,14 @@ static void load_rules(struct fixture *f, const char *text)
 static void start(struct fixture *f, const char *rules)
 {
         struct sampler_listener l = { .started = on_started, .sampled = on_sampled, .ended = on_ended,
-                                      .userdata = f };
+                                      .attention = on_attention, .userdata = f };
         struct sampler_env env;
 
         load_rules(f, rules);
         env = (struct sampler_env){ .proc_root = f->rootfd, .boot_id = "boot", .btime_ms = 1000, .hz = 100,
-                                    .self = SELF, .store = f->st, .writer = f->w };
+                                    .self = SELF, .store = f->st, .writer = f->w,
+                                    .cpu_clock = fake_read_cost ? fake_cpu_clock : NULL,
+                                    .max_watch = f->max_watch };
         assert_int_equal(sampler_new(&env, &f->cfg, f->rule_ids, NULL, &l, &f->s), 0);
 }
 
@@ -470,6 +498,86 @@ static void test_rows_written(void **state)
         }
 }
 
+/* smaps are read every smaps-min-interval for a process the detector has its eye on,
+ * every smaps-max-interval for a stable one, and never for a kernel thread. */
+static void test_smaps_follow_attention(void **state)
+{
+        struct fixture *f = *state;
+        struct sampler_stats ss;
+
+        write_proc(f, 100, 1, "web", 'S', 1000, 40 * 1024, false);
+        write_proc(f, 101, 1, "web", 'S', 1001, 40 * 1024, false);
+        write_proc(f, 2, 0, "kthreadd", 'S', 1, 0, true);
+        f->attention[101] = true;
+        start(f, "[daemon]\ninterval = 1\nsmaps-every = 1\nsmaps-min-interval = 2\nsmaps-max-interval = 5\n"
+                 "smaps-budget = 100%\n[rule web]\nname = web\n[rule k]\npid = 2\n");
+        for (int i = 0; i < 10; i++)
+                scan_and_tick(f);
+        /* Ticks at 1..10 s: the first reads both; then 101 every 2 s (3, 5, 7, 9) and 100
+         * every 5 s (6). */
+        assert_int_equal(f->smaps_reads[101], 5);
+        assert_int_equal(f->smaps_reads[100], 2);
+        assert_int_equal(f->smaps_reads[2], 0);
+        assert_int_equal(f->last[2].why[G_SMAPS], UNK_KTHREAD);
+        sampler_get_stats(f->s, &ss);
+        assert_int_equal(ss.rollups, 7);
+        assert_int_equal(ss.rollups_over_budget, 0);
+        /* Suspicion ends: back to the slow pace. */
+        f->attention[101] = false;
+        for (int i = 0; i < 5; i++)
+                scan_and_tick(f);
+        assert_int_equal(f->smaps_reads[101], 6);
+}
+
+/* The budget bounds the CPU spent on smaps host-wide, charged at what each read really
+ * cost, and when it cannot cover every process, they take turns. */
+static void test_smaps_budget_round_robin(void **state)
+{
+        struct fixture *f = *state;
+        struct sampler_stats ss;
+
+        for (pid_t p = 100; p < 104; p++)
+                write_proc(f, p, 1, "web", 'S', (uint64_t)(1000 + p), 40 * 1024, false);
+        /* 0.1% of a core with a tick a second earns 1 ms a tick, and a read costs 1 ms:
+         * one read a tick, though all four are due every tick. */
+        fake_read_cost = 1000;
+        start(f, "[daemon]\ninterval = 1\nsmaps-every = 1\nsmaps-min-interval = 0\nsmaps-max-interval = 0\n"
+                 "smaps-budget = 0.1%\n[rule web]\nname = web\n");
+        fake_read_cost = 1000;
+        for (int i = 0; i < 8; i++)
+                scan_and_tick(f);
+        for (pid_t p = 100; p < 104; p++)
+                assert_int_equal(f->smaps_reads[p], 2);
+        sampler_get_stats(f->s, &ss);
+        assert_int_equal(ss.rollups, 8);
+        assert_int_equal(ss.rollups_over_budget, 8 * 3);
+        /* A dearer read leaves a debt that the next ticks pay off: 3 ms, then two idle
+         * ticks. */
+        fake_read_cost = 3000;
+        for (int i = 0; i < 6; i++)
+                scan_and_tick(f);
+        sampler_get_stats(f->s, &ss);
+        assert_int_equal(ss.rollups, 8 + 2);
+        fake_read_cost = 0;
+}
+
+/* When descriptors leave room for fewer processes than max-processes, the room is the
+ * cap, counted like max-processes. */
+static void test_descriptor_room_caps(void **state)
+{
+        struct fixture *f = *state;
+        struct sampler_stats ss;
+
+        for (pid_t p = 100; p < 103; p++)
+                write_proc(f, p, 1, "web", 'S', (uint64_t)(1000 + p), 40 * 1024, false);
+        f->max_watch = 2;
+        start(f, "[rule web]\nname = web\n");
+        scan_and_tick(f);
+        sampler_get_stats(f->s, &ss);
+        assert_int_equal(ss.watched, 2);
+        assert_true(ss.capped >= 1);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -480,6 +588,9 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_exec_and_min_rss_reclassify, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_reconfigure_and_cap, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_rows_written, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_smaps_follow_attention, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_smaps_budget_round_robin, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_descriptor_room_caps, setup, teardown),
         };
 
         return cmocka_run_group_tests_name("sampler", tests, NULL, NULL);

@@ -1,6 +1,7 @@
 /* Tests for store: migrations, refusal of foreign or newer databases, batched writes,
  * folding, rollups, retention, the size cap (a stand-in for a full disk), and reads. */
 #include <errno.h>
+#include <inttypes.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -600,6 +601,84 @@ static void test_locked_database(void **state)
         assert_int_equal(store_commit(f->st), 0);
 }
 
+/* The fold's rollups are what SQL's count(*), min(), max() and avg() give over the same
+ * rows, grouped by process and bucket: checked against that query over the rows the fold
+ * moved, for thousands of processes (more than the fold's first table holds) sampled at
+ * irregular times across several hours, with metrics unknown now and then. */
+static void test_fold_rollups_match_sql_aggregates(void **state)
+{
+        struct fixture *f = *state;
+        const int64_t t0 = 1700000000000 - 1700000000000 % 3600000 + 3300000; /* 55 min into an hour */
+        const int procs = 3000, ticks = 90;
+        uint64_t x = 88172645463325252u;
+        int64_t folded = 0, n = 0;
+        char sql[4096];
+
+        assert_int_equal(store_begin(f->st), 0);
+        for (int p = 1; p <= procs; p++)
+                add_process(f->st, p, p, 1, t0);
+        for (int k = 0; k < ticks; k++) {
+                for (int p = 1; p <= procs; p++) {
+                        struct sample s;
+                        int64_t t;
+
+                        /* xorshift: a fixed sequence, so a failure repeats. */
+                        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+                        if (x % 7 == 0)
+                                continue; /* not every process at every tick */
+                        t = t0 + k * 97000 + (int64_t)(x % 1000);
+                        s = mk_sample(t, (int64_t)(x >> 24));
+                        sample_set(&s, M_VSIZE, (int64_t)(x % 100000) * 4096);
+                        if (x % 5 == 0) {
+                                sample_set(&s, M_PSS, (int64_t)(x % 65536) * 1024);
+                                sample_set(&s, M_USS, (int64_t)(x % 32768) * 1024);
+                        }
+                        if (x % 11 == 0)
+                                sample_set_unknown(&s, G_FDS, UNK_DENIED);
+                        if (x % 13 == 0)
+                                sample_set_unknown(&s, G_STATUS, UNK_ERROR);
+                        assert_int_equal(store_put_sample(f->st, p, &s), 0);
+                        n++;
+                }
+        }
+        assert_int_equal(store_commit(f->st), 0);
+        assert_int_equal(store_fold(f->st, t0 + ticks * 97000 + 1000, &folded), 0);
+        assert_int_equal(folded, n);
+
+        for (int res = 0; res < 2; res++) {
+                int64_t w = res ? 3600000 : 60000;
+                const char *cols = "rss, anon, file, shmem, swap, vsize, fds, pss, uss";
+                char agg[1024];
+                size_t o = 0;
+                char *save = NULL, *tok, list[128];
+
+                snprintf(list, sizeof(list), "%s", cols);
+                for (tok = strtok_r(list, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save))
+                        o += (size_t)snprintf(agg + o, sizeof(agg) - o, ", min(%s), max(%s), avg(%s)", tok, tok, tok);
+                /* Rows in one and not the other, both ways. */
+                snprintf(sql, sizeof(sql),
+                         "SELECT count(*) FROM (SELECT * FROM (SELECT process_id, t, n, rss_min, rss_max, rss_avg, "
+                         "anon_min, anon_max, anon_avg, file_min, file_max, file_avg, shmem_min, shmem_max, "
+                         "shmem_avg, swap_min, swap_max, swap_avg, vsize_min, vsize_max, vsize_avg, fds_min, "
+                         "fds_max, fds_avg, pss_min, pss_max, pss_avg, uss_min, uss_max, uss_avg FROM rollup "
+                         "WHERE res = %" PRId64 " EXCEPT SELECT process_id, t - t %% %" PRId64 ", count(*)%s "
+                         "FROM sample GROUP BY 1, 2) UNION ALL SELECT * FROM (SELECT process_id, t - t %% %"
+                         PRId64 ", count(*)%s FROM sample GROUP BY 1, 2 EXCEPT SELECT process_id, t, n, rss_min, "
+                         "rss_max, rss_avg, anon_min, anon_max, anon_avg, file_min, file_max, file_avg, "
+                         "shmem_min, shmem_max, shmem_avg, swap_min, swap_max, swap_avg, vsize_min, vsize_max, "
+                         "vsize_avg, fds_min, fds_max, fds_avg, pss_min, pss_max, pss_avg, uss_min, uss_max, "
+                         "uss_avg FROM rollup WHERE res = %" PRId64 "))",
+                         w, w, agg, w, agg, w);
+                assert_int_equal(raw_int(f->path, sql), 0);
+        }
+        /* The comparison is not vacuous: buckets of both widths exist, some with a metric
+         * known in only part of their rows and some with it never known. */
+        assert_true(raw_int(f->path, "SELECT count(*) FROM rollup WHERE res = 60000") > procs * 50);
+        assert_true(raw_int(f->path, "SELECT count(*) FROM rollup WHERE res = 3600000") >= procs * 2);
+        assert_true(raw_int(f->path, "SELECT count(*) FROM rollup WHERE pss_min IS NULL") > 0);
+        assert_true(raw_int(f->path, "SELECT count(*) FROM rollup WHERE res = 3600000 AND pss_min IS NOT NULL") > 0);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -615,6 +694,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_identity_queries, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_live_processes, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_fold_rollups_retention_series, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_fold_rollups_match_sql_aggregates, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_size_limit_behaves_like_full_disk, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_locked_database, setup, teardown),
         };

@@ -79,6 +79,25 @@ static void test_parse_duration_exact(void **state)
 
 /* ---- parse_size ---- */
 
+static void test_parse_percent(void **state)
+{
+        static const struct {
+                const char *s;
+                double v;
+        } good[] = { { "1%", 0.01 }, { "0.5%", 0.005 }, { " 25 % ", 0.25 }, { "100%", 1 }, { "0%", 0 },
+                     { ".1%", 0.001 } };
+        static const char *const invalid[] = { "", "%", "1", "0.01", "1%%", "-1%", "1e2%", "1 %x", "x%" };
+        double v;
+
+        (void)state;
+        for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+                assert_int_equal(parse_percent(good[i].s, &v), 0);
+                assert_float_equal(v, good[i].v, 1e-12);
+        }
+        for (size_t i = 0; i < sizeof(invalid) / sizeof(invalid[0]); i++)
+                assert_int_equal(parse_percent(invalid[i], &v), -EINVAL);
+}
+
 static void test_parse_size(void **state)
 {
         static const struct {
@@ -423,6 +442,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_parse_duration),
                 cmocka_unit_test(test_parse_duration_exact),
+                cmocka_unit_test(test_parse_percent),
                 cmocka_unit_test(test_parse_size),
                 cmocka_unit_test(test_parse_bool),
                 cmocka_unit_test(test_parse_int64),
