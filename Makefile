@@ -106,6 +106,18 @@ $(BUILD)/leakwatchd: $(BUILD)/daemon/main.o $(DAEMON_OBJ) $(LIB_OBJ)
 # The client links the daemon's modules too: leakwatch run samples and judges
 # in-process with the daemon's own code when the daemon is not there to ask.
 $(BUILD)/client/%.o: CPPFLAGS += -Idaemon
+# leakwatch run looks for the in-process agents where make install puts them. The path
+# is recorded in a file rewritten only when LIBDIR changes (FORCE), so run.o is rebuilt
+# for a new PREFIX and left alone otherwise.
+AGENT_LIBDIR := $(LIBDIR)/leakwatch
+$(BUILD)/gen/agent-libdir: FORCE
+	$(if $(findstring ",$(AGENT_LIBDIR))$(findstring \,$(AGENT_LIBDIR)),$(error LIBDIR '$(LIBDIR)' must not hold '"' or '\'))
+	@mkdir -p $(dir $@)
+	$(Q)printf '%s\n' '$(AGENT_LIBDIR)' > $@.tmp && \
+		if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
+$(BUILD)/client/run.o: $(BUILD)/gen/agent-libdir
+$(BUILD)/client/run.o: CPPFLAGS += -DLEAKWATCH_AGENT_LIBDIR='"$(AGENT_LIBDIR)"'
+
 $(BUILD)/leakwatch: $(BUILD)/client/main.o $(CLIENT_OBJ) $(DAEMON_OBJ) $(LIB_OBJ)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -275,9 +287,17 @@ PROBE_CFLAGS := -std=gnu11 $(OPT) $(WARN) -fPIC -fstack-protector-strong -fvisib
                 -D_GNU_SOURCE -D_FORTIFY_SOURCE=2
 AGENT_PY     := agents/python/leakwatch_agent.py agents/python/sitecustomize.py
 
+# The build tree holds the agents as $(LIBDIR)/leakwatch does (the probe, python/), so
+# leakwatch run finds them next to build/leakwatch before anything is installed.
+AGENT_PY_BUILD := $(addprefix $(BUILD)/python/,$(notdir $(AGENT_PY)))
+
 .PHONY: install-agents bench-agents
-all: $(PROBE)
-integration: $(PROBE)
+all: $(PROBE) $(AGENT_PY_BUILD)
+integration: $(PROBE) $(AGENT_PY_BUILD)
+
+$(BUILD)/python/%.py: agents/python/%.py
+	@mkdir -p $(dir $@)
+	$(Q)cp $< $@
 
 $(PROBE): agents/probe/leakwatch-probe.c
 	@mkdir -p $(dir $@)

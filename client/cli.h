@@ -47,6 +47,7 @@ enum {
         OPT_INTERVAL = 1 << 16,
         OPT_DB_OUT = 1 << 17,
         OPT_LOCAL = 1 << 18,
+        OPT_NO_AGENT = 1 << 19,
 };
 
 struct cli {
@@ -72,6 +73,7 @@ struct cli {
         double interval_s;              /* --interval; 0: not given */
         const char *db_out;             /* --db-out */
         bool local;                     /* --local: run never uses the daemon */
+        bool no_agent;                  /* --no-agent: run loads no in-process agent */
         enum out_color_mode color_mode; /* as asked, for output on another stream */
 
         int64_t now_ms;                 /* the clock every relative time is read against */

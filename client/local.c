@@ -1,13 +1,17 @@
-/* local: the daemon's sampler, engine and writer run in-process for leakwatch run. */
+/* local: the daemon's sampler, engine, writer and agent receiver run in-process for
+ * leakwatch run. */
 #include "local.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <systemd/sd-event.h>
 
+#include "agent.h"
 #include "cgroup.h"
 #include "config.h"
 #include "engine.h"
@@ -27,6 +31,10 @@
 #define FOLD_TICKS 64
 /* What the rule's row says it selects, for `leakwatch --db FILE status`. */
 #define RULE_SPEC "the command of leakwatch run and its children"
+/* Turns of the event loop per tick, none of them waiting: each reads up to a batch of
+ * agent reports (AGENT_BATCH) or ends a pause of the socket; a few are ample for the
+ * handful of processes of a run reporting every couple of seconds. */
+#define EVENT_TURNS_MAX 8
 
 struct local {
         struct config cfg;
@@ -37,6 +45,10 @@ struct local {
         struct writer *writer;
         struct engine *engine;
         struct sampler *sampler;
+        sd_event *event;                /* the agent receiver's, turned at each tick */
+        struct agent *agent;            /* NULL: none asked for, or agent_error */
+        int agent_error;
+        char agent_socket[PATH_MAX];
 
         /* Wall clock anchored once: timestamps follow the monotonic clock, as in the
          * daemon, so a clock step cannot reorder samples. */
@@ -117,6 +129,34 @@ static int open_store(struct local *l, const char *path, char *err, size_t errsz
         return r;
 }
 
+/* Listens for agents in o->agent_dir; they only add detail, so a failure is kept in
+ * l->agent_error for the caller to tell and the run goes on without them. */
+static void setup_agent(struct local *l, const struct local_opts *o)
+{
+        struct agent_env aenv;
+        int r;
+
+        l->agent_error = -ENOENT;
+        if (!o->agent_dir)
+                return;
+        r = sd_event_new(&l->event);
+        if (r < 0) {
+                l->agent_error = r;
+                return;
+        }
+        aenv = (struct agent_env){ .event = l->event, .runtime_dir = o->agent_dir, .sampler = l->sampler,
+                                   .writer = l->writer, .anchor_real_ms = l->anchor_ms,
+                                   .anchor_mono = l->anchor_mono };
+        r = agent_new(&aenv, &l->cfg, &l->agent);
+        if (r < 0) {
+                l->agent_error = r;
+                l->event = sd_event_unref(l->event);
+                return;
+        }
+        l->agent_error = 0;
+        snprintf(l->agent_socket, sizeof(l->agent_socket), "%s/%s", o->agent_dir, AGENT_SOCKET_NAME);
+}
+
 int local_new(const struct local_opts *o, struct local **ret, char *err, size_t errsz)
 {
         struct sampler_listener listener;
@@ -193,6 +233,7 @@ int local_new(const struct local_opts *o, struct local **ret, char *err, size_t 
                 snprintf(err, errsz, "cannot set up sampling: %s", strerror(-r));
                 goto fail;
         }
+        setup_agent(l, o);
         (void)writer_put_event(l->writer, wall_ms(l, l->anchor_mono), "start", "leakwatch run");
         l->interval = usec_of(o->interval);
         l->commit_interval = usec_of(l->cfg.commit_interval);
@@ -209,6 +250,9 @@ void local_free(struct local *l)
 {
         if (!l)
                 return;
+        /* The receiver reads the sampler's watched set: it goes first. */
+        agent_free(l->agent);
+        sd_event_unref(l->event);
         sampler_free(l->sampler);
         engine_free(l->engine);
         writer_free(l->writer);
@@ -217,6 +261,15 @@ void local_free(struct local *l)
         safe_close(l->cgroup_root);
         config_free(&l->cfg);
         free(l);
+}
+
+int local_agent_socket(const struct local *l, char *buf, size_t bufsz)
+{
+        if (!l->agent)
+                return l->agent_error;
+        if ((size_t)snprintf(buf, bufsz, "%s", l->agent_socket) >= bufsz)
+                return -ENAMETOOLONG;
+        return 0;
 }
 
 int local_watch(struct local *l, pid_t pid, int64_t *ret_id)
@@ -244,6 +297,10 @@ int local_tick(struct local *l, usec_t mono)
         int64_t now_ms = wall_ms(l, mono), folded;
         int r = 0;
 
+        /* Reports that came since the last tick, before the samples they go with. */
+        for (int i = 0; l->event && i < EVENT_TURNS_MAX; i++)
+                if (sd_event_run(l->event, 0) <= 0)
+                        break;
         if (mono >= l->next_scan) {
                 (void)sampler_scan(l->sampler, mono, now_ms);
                 l->next_scan = mono + l->interval;

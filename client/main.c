@@ -71,7 +71,8 @@ static const struct command commands[] = {
         { "watch", cmd_watch, OPT_RULE | OPT_WINDOW, "PID", "make the daemon watch a process now" },
         { "unwatch", cmd_unwatch, 0, "PID", "make the daemon stop watching a process" },
         { "reload", cmd_reload, 0, "", "make the daemon reload its configuration" },
-        { "run", cmd_run, OPT_WINDOW | OPT_INTERVAL | OPT_DB_OUT | OPT_LOCAL | OPT_OUTPUT | OPT_HEIGHT | OPT_JSON,
+        { "run", cmd_run, OPT_WINDOW | OPT_INTERVAL | OPT_DB_OUT | OPT_LOCAL | OPT_NO_AGENT | OPT_OUTPUT |
+                  OPT_HEIGHT | OPT_JSON,
           "[--] COMMAND [ARG]...", "run a command, watch it and its children, give a leak verdict" },
 };
 
@@ -94,6 +95,7 @@ enum {
         ARG_INTERVAL,
         ARG_DB_OUT,
         ARG_LOCAL,
+        ARG_NO_AGENT,
 };
 
 static const struct option long_options[] = {
@@ -126,6 +128,7 @@ static const struct option long_options[] = {
         { "interval", required_argument, NULL, ARG_INTERVAL },
         { "db-out", required_argument, NULL, ARG_DB_OUT },
         { "local", no_argument, NULL, ARG_LOCAL },
+        { "no-agent", no_argument, NULL, ARG_NO_AGENT },
         {}
 };
 
@@ -142,6 +145,7 @@ static const struct {
         { ARG_JSON, OPT_JSON, "--json" }, { ARG_CSV, OPT_CSV, "--csv" }, { ARG_MEMLIMIT, OPT_MEMLIMIT, "--memory-limit" },
         { ARG_RULE, OPT_RULE, "--rule" }, { ARG_INTERVAL, OPT_INTERVAL, "--interval" },
         { ARG_DB_OUT, OPT_DB_OUT, "--db-out" }, { ARG_LOCAL, OPT_LOCAL, "--local" },
+        { ARG_NO_AGENT, OPT_NO_AGENT, "--no-agent" },
 };
 
 static void help(FILE *f)
@@ -188,6 +192,7 @@ static void help(FILE *f)
                    "      --interval SECONDS run: sample this often (default: the window / 120)\n"
                    "      --local            run: sample in-process even when the daemon runs\n"
                    "      --db-out FILE      run: keep the in-process samples in FILE (a new database)\n"
+                   "      --no-agent         run: load no in-process agent into the command\n"
                    "  -h, --help             this help\n"
                    "      --version          the version\n\n"
                    "See leakwatch(1).\n", SVG_WIDTH, SVG_HEIGHT);
@@ -388,6 +393,9 @@ static int take_option(int opt, struct cli *c, struct raw_args *a)
                 break;
         case ARG_LOCAL:
                 c->local = true;
+                break;
+        case ARG_NO_AGENT:
+                c->no_agent = true;
                 break;
         default:
                 fputs("Try 'leakwatch --help'.\n", stderr);

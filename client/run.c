@@ -24,9 +24,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "agent.h"
 #include "ctl.h"
 #include "detect.h"
 #include "live.h"
@@ -58,23 +60,176 @@
 #define EXIT_NOT_FOUND 127
 #define EXIT_NOT_EXECUTABLE 126
 
-static char run_marker[] = "LEAKWATCH_RUN=1";
+/* The agents report no more often than this during a run: a Python agent and a probe in
+ * one process, each every 2 s, make the one report a second per process that the
+ * receiver keeps by default (agent-interval, docs/agents.md); faster ones would be
+ * dropped. A one-minute window's quarter, what classification compares, then still
+ * holds some seven reports of each. */
+#define AGENT_INTERVAL_MIN 2.0
+/* ... and at least this often: the agents' own default, which a run never slows. */
+#define AGENT_INTERVAL_MAX 10.0
+/* The variables the environment gets for the agents, at most: PYTHONPATH, LD_PRELOAD,
+ * LEAKWATCH_AGENT, _AGENT_SOCKET, _AGENT_INTERVAL, _PROBE_INTERVAL, and LEAKWATCH_RUN. */
+#define ENV_ADDED_MAX 7
+#define PROBE_NAME "libleakwatch-probe.so"
+/* Where make install puts the agents (the Makefile passes $(LIBDIR)/leakwatch). */
+#ifndef LEAKWATCH_AGENT_LIBDIR
+#error "LEAKWATCH_AGENT_LIBDIR must be defined"
+#endif
+#define PYTHON_SUBDIR "python"
 
-char **run_child_environment(char *const *base)
+/* Whether entry (NAME=VALUE) sets name. */
+static bool env_is(const char *entry, const char *name)
 {
-        size_t n = 0, k = 0;
-        char **env;
+        size_t len = strlen(name);
 
+        return strncmp(entry, name, len) == 0 && entry[len] == '=';
+}
+
+/* The value of base's first name, or NULL. */
+static const char *env_value(char *const *base, const char *name)
+{
+        for (size_t i = 0; base && base[i]; i++)
+                if (env_is(base[i], name))
+                        return base[i] + strlen(name) + 1;
+        return NULL;
+}
+
+/* NAME=ours, or NAME=old SEP ours when prepend is false (NAME=ours SEP old when true);
+ * an empty old value is left out (an empty PYTHONPATH entry would mean the current
+ * directory). */
+static char *env_join(const char *name, const char *ours, const char *old, bool prepend)
+{
+        char *s;
+        int k;
+
+        if (!old || !*old)
+                k = asprintf(&s, "%s=%s", name, ours);
+        else if (prepend)
+                k = asprintf(&s, "%s=%s:%s", name, ours, old);
+        else
+                k = asprintf(&s, "%s=%s:%s", name, old, ours);
+        return k < 0 ? NULL : s;
+}
+
+/* Whether entries a and b (NAME=VALUE) set the same name. */
+static bool env_same_name(const char *a, const char *b)
+{
+        size_t len = strcspn(b, "=");
+
+        return strncmp(a, b, len) == 0 && a[len] == '=';
+}
+
+char **run_child_environment(char *const *base, const struct run_agents *agents)
+{
+        char *added[ENV_ADDED_MAX] = { 0 }, **env = NULL, *p;
+        size_t n = 0, n_added = 0, k = 0, bytes = 0;
+        bool oom = false;
+
+        added[n_added++] = strdup("LEAKWATCH_RUN=1");
+        if (agents && (agents->python_dir || agents->probe)) {
+                /* The run's values win over inherited ones, which may name another
+                 * daemon's socket or turn the agents off. */
+                added[n_added++] = strdup("LEAKWATCH_AGENT=1");
+                if (agents->socket && asprintf(&added[n_added++], "LEAKWATCH_AGENT_SOCKET=%s", agents->socket) < 0)
+                        added[n_added - 1] = NULL;
+                if (agents->interval > 0) {
+                        /* Numbers print in the C locale here (main sets LC_CTYPE only),
+                         * as the agents read them. */
+                        if (asprintf(&added[n_added++], "LEAKWATCH_AGENT_INTERVAL=%g", agents->interval) < 0)
+                                added[n_added - 1] = NULL;
+                        if (asprintf(&added[n_added++], "LEAKWATCH_PROBE_INTERVAL=%g", agents->interval) < 0)
+                                added[n_added - 1] = NULL;
+                }
+                if (agents->python_dir)
+                        added[n_added++] = env_join("PYTHONPATH", agents->python_dir, env_value(base, "PYTHONPATH"),
+                                                    true);
+                if (agents->probe)
+                        added[n_added++] = env_join("LD_PRELOAD", agents->probe, env_value(base, "LD_PRELOAD"),
+                                                    false);
+        }
+        for (size_t i = 0; i < n_added; i++) {
+                if (!added[i])
+                        oom = true;
+                else
+                        bytes += strlen(added[i]) + 1;
+        }
+        if (oom)
+                goto out;
         while (base && base[n])
                 n++;
-        env = calloc(n + 2, sizeof(*env));
+        /* One allocation: the array, then the new strings after it. */
+        env = malloc((n + n_added + 1) * sizeof(*env) + bytes);
         if (!env)
-                return NULL;
-        for (size_t i = 0; i < n; i++)
-                if (strncmp(base[i], "LEAKWATCH_RUN=", strlen("LEAKWATCH_RUN=")) != 0)
+                goto out;
+        /* What base sets that we set too gives way (a merged list holds its value). */
+        for (size_t i = 0; i < n; i++) {
+                bool keep = true;
+
+                for (size_t j = 0; j < n_added && keep; j++)
+                        keep = !env_same_name(base[i], added[j]);
+                if (keep)
                         env[k++] = base[i];
-        env[k] = run_marker;
+        }
+        p = (char *)(env + n + n_added + 1);
+        for (size_t i = 0; i < n_added; i++) {
+                size_t len = strlen(added[i]) + 1;
+
+                memcpy(p, added[i], len);
+                env[k++] = p;
+                p += len;
+        }
+        env[k] = NULL;
+out:
+        for (size_t i = 0; i < n_added; i++)
+                free(added[i]);
         return env;
+}
+
+/* Whether path is a regular file (a symbolic link to one counts: installed libraries
+ * often are). */
+static bool regular_file(const char *path)
+{
+        struct stat st;
+
+        return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+int run_find_agents(const char *const *dirs, size_t n, struct run_agent_files *ret)
+{
+        struct run_agent_files f;
+
+        for (size_t i = 0; i < n; i++) {
+                char dir[PATH_MAX], a[PATH_MAX + 64], b[PATH_MAX + 64];
+
+                memset(&f, 0, sizeof(f));
+                /* Absolute and without symbolic links: the command may change directory,
+                 * and the loaders split their lists at ':' (ld.so at blanks too). */
+                if (!dirs[i] || !*dirs[i] || !realpath(dirs[i], dir) || strchr(dir, ':'))
+                        continue;
+                snprintf(a, sizeof(a), "%s/%s", dir, PROBE_NAME);
+                if (!strpbrk(dir, " \t\n") && strlen(a) < sizeof(f.probe) && regular_file(a))
+                        memcpy(f.probe, a, strlen(a) + 1);
+                snprintf(a, sizeof(a), "%s/%s/sitecustomize.py", dir, PYTHON_SUBDIR);
+                snprintf(b, sizeof(b), "%s/%s/leakwatch_agent.py", dir, PYTHON_SUBDIR);
+                if (regular_file(a) && regular_file(b)) {
+                        snprintf(a, sizeof(a), "%s/%s", dir, PYTHON_SUBDIR);
+                        if (strlen(a) < sizeof(f.python_dir))
+                                memcpy(f.python_dir, a, strlen(a) + 1);
+                }
+                if (f.probe[0] || f.python_dir[0]) {
+                        memcpy(f.dir, dir, strlen(dir) + 1);
+                        *ret = f;
+                        return 0;
+                }
+        }
+        memset(ret, 0, sizeof(*ret));
+        return -ENOENT;
+}
+
+double run_agent_interval(double interval)
+{
+        return MIN(MAX(interval, AGENT_INTERVAL_MIN), AGENT_INTERVAL_MAX);
 }
 
 double run_default_interval(double window)
@@ -103,9 +258,15 @@ struct run {
 
         /* in-process */
         struct local *local;
-        char tmpdir[PATH_MAX - 16];     /* a temporary database's directory, or "";
+        char tmpdir[PATH_MAX - 16];     /* the run's private directory, or "";
                                          * shorter than db by room for "/run.db" */
         char db[PATH_MAX];              /* the database the samples go to */
+
+        /* in-process agents */
+        struct run_agent_files agent_files;
+        char agent_socket[PATH_MAX];
+        struct run_agents agents;
+        bool agents_on;                 /* agents is filled in */
 
         char note[384];                 /* why in-process, for the report */
         char watch_error[384];          /* why it could not be watched */
@@ -176,7 +337,9 @@ static bool daemon_usable(struct run *r)
         return false;
 }
 
-static int make_temp_db(struct run *r)
+/* The run's private directory: the temporary database (unless --db-out) and the
+ * agents' socket. */
+static int make_temp_dir(struct run *r)
 {
         const char *base = getenv("TMPDIR");
 
@@ -190,18 +353,21 @@ static int make_temp_db(struct run *r)
                 r->tmpdir[0] = '\0';
                 return -errno;
         }
-        snprintf(r->db, sizeof(r->db), "%s/run.db", r->tmpdir);
+        if (!r->c->db_out)
+                snprintf(r->db, sizeof(r->db), "%s/run.db", r->tmpdir);
         return 0;
 }
 
-static void remove_temp_db(struct run *r)
+/* Removes the private directory, and the database in it; the agents' socket went
+ * with them (local_free). */
+static void remove_temp_dir(struct run *r)
 {
         static const char *const suffixes[] = { "", "-wal", "-shm", "-journal" };
         char path[PATH_MAX + 16];
 
         if (!r->tmpdir[0])
                 return;
-        for (size_t i = 0; i < ELEMENTSOF(suffixes); i++) {
+        for (size_t i = 0; !r->c->db_out && i < ELEMENTSOF(suffixes); i++) {
                 snprintf(path, sizeof(path), "%s%s", r->db, suffixes[i]);
                 (void)unlink(path);
         }
@@ -216,17 +382,19 @@ static int start_local(struct run *r)
         char err[512];
         int k;
 
-        if (r->c->db_out) {
+        if (r->c->db_out)
                 snprintf(r->db, sizeof(r->db), "%s", r->c->db_out);
-        } else {
-                k = make_temp_db(r);
+        /* With --db-out and no agents there is nothing to put in it. */
+        if (!r->c->db_out || !r->c->no_agent) {
+                k = make_temp_dir(r);
                 if (k < 0)
                         return cli_error(EXIT_FAIL, "run: cannot make a temporary directory: %s", strerror(-k));
         }
         lo.db_path = r->db;
+        lo.agent_dir = r->c->no_agent ? NULL : r->tmpdir;
         k = local_new(&lo, &r->local, err, sizeof(err));
         if (k < 0) {
-                remove_temp_db(r);
+                remove_temp_dir(r);
                 return cli_error(k == -EEXIST ? EXIT_USAGE : EXIT_FAIL, "run: %s", err);
         }
         /* The daemon's modules log as the daemon would (an alert is a warning); here the
@@ -238,6 +406,66 @@ static int start_local(struct run *r)
         r->ri.db_kept = r->c->db_out != NULL;
         r->ri.note = r->note[0] ? r->note : NULL;
         return EXIT_OK;
+}
+
+/* ---- the agents ---- */
+
+/* Finds the agents and where they report, into r->agents; says in one line what is
+ * missing. Nothing here stops the run: agents only add detail to a verdict. */
+static void setup_agents(struct run *r)
+{
+        const char *dirs[3] = { getenv("LEAKWATCH_AGENT_DIR"), LEAKWATCH_AGENT_LIBDIR, NULL };
+        char self[PATH_MAX], esc[PATH_MAX * 4 + 1];
+        ssize_t n;
+        int k;
+
+        if (r->c->no_agent)
+                return;
+        /* The build tree: the binary's own directory holds the probe and a copy of the
+         * Python agent (the Makefile puts them there). */
+        n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+        if (n > 0) {
+                char *slash;
+
+                self[n] = '\0';
+                slash = strrchr(self, '/');
+                if (slash) {
+                        *slash = '\0';
+                        dirs[2] = self;
+                }
+        }
+        if (run_find_agents(dirs, ELEMENTSOF(dirs), &r->agent_files) < 0) {
+                (void)cli_error(EXIT_OK, "run: no in-process agents found (LEAKWATCH_AGENT_DIR, %s, or next to "
+                                "leakwatch); running without them", LEAKWATCH_AGENT_LIBDIR);
+                return;
+        }
+        if (r->local) {
+                k = local_agent_socket(r->local, r->agent_socket, sizeof(r->agent_socket));
+                if (k < 0) {
+                        str_escape(r->tmpdir, strlen(r->tmpdir), esc, sizeof(esc));
+                        (void)cli_error(EXIT_OK, "run: cannot listen for in-process agents in %s: %s; running "
+                                        "without them", esc, strerror(-k));
+                        return;
+                }
+        } else if ((size_t)snprintf(r->agent_socket, sizeof(r->agent_socket), "%s/%s", r->c->runtime_dir,
+                                    AGENT_SOCKET_NAME) >= sizeof(r->agent_socket)) {
+                (void)cli_error(EXIT_OK, "run: the runtime directory's path is too long for the agents' socket; "
+                                "running without them");
+                return;
+        }
+        str_escape(r->agent_files.dir, strlen(r->agent_files.dir), esc, sizeof(esc));
+        if (!r->agent_files.probe[0])
+                (void)cli_error(EXIT_OK, "run: no allocator probe (%s) in %s; the Python agent only", PROBE_NAME, esc);
+        else if (!r->agent_files.python_dir[0])
+                (void)cli_error(EXIT_OK, "run: no Python agent (%s/) in %s; the allocator probe only", PYTHON_SUBDIR,
+                                esc);
+        r->agents = (struct run_agents){
+                .python_dir = r->agent_files.python_dir[0] ? r->agent_files.python_dir : NULL,
+                .probe = r->agent_files.probe[0] ? r->agent_files.probe : NULL,
+                .socket = r->agent_socket,
+                .interval = run_agent_interval(r->ri.interval),
+        };
+        r->agents_on = true;
 }
 
 /* ---- the command ---- */
@@ -576,7 +804,8 @@ int cmd_run(struct cli *c, int argc, char **argv)
                 if (code != EXIT_OK)
                         goto out;
         }
-        env = run_child_environment(environ);
+        setup_agents(&r);
+        env = run_child_environment(environ, r.agents_on ? &r.agents : NULL);
         if (!env) {
                 code = cli_error(EXIT_FAIL, "run: out of memory");
                 goto out;
@@ -621,7 +850,7 @@ out_mask:
         sigprocmask(SIG_SETMASK, &r.saved, NULL);
 out:
         local_free(r.local);
-        remove_temp_db(&r);
+        remove_temp_dir(&r);
         code = close_report(&r, code);
         sigaction(SIGPIPE, &r.saved_pipe, NULL);
         return code;

@@ -462,6 +462,13 @@ static void print_verdict(const struct out *o, const struct run_info *ri, const 
                                         since_start(ri, a->start_ms, when, sizeof(when)),
                                         rate_s(o, a->slope, bytes, rate, sizeof(rate)),
                                         rate_s(o, a->slope_low, bytes, low, sizeof(low)), why[0] ? ", " : "", why);
+                                /* What kind of leak, in the classification's words
+                                 * (docs/agents.md); names come from the program. */
+                                if (a->kind) {
+                                        _cleanup_free_ char *kind = out_escape(a->kind, strlen(a->kind));
+
+                                        fprintf(o->f, "%-10s    %s\n", "", kind ? kind : "?");
+                                }
                         }
                 }
                 break;

@@ -7,14 +7,16 @@ setUpClass and are checked by their own tests, so the slow part costs one run's 
 
 import json
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
+import sys
 import tempfile
 import time
 import unittest
 
-from lwtest import ALLOC, CLIENT, WAIT, Case, Daemon, query, wait_for
+from lwtest import ALLOC, BUILD, CLIENT, WAIT, Case, Daemon, query, wait_for
 
 EXIT_USAGE, EXIT_LEAK = 2, 10
 # A run takes the workload's time and a little more; this only stops a hung test.
@@ -23,6 +25,16 @@ RUN_LIMIT = 900
 LEAK = ["--step-kib", 512, "--every-ms", 250, "--steps", 480]
 # The same rhythm, each step freed: flat, and long enough for a 1m window (90 s).
 FLAT = ["--free", "--step-kib", 512, "--every-ms", 250, "--steps", 400]
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+# The seed article's unbounded dict cache (~0.25 MiB/s), for as long as a 1m window needs
+# to be judged (90 s) and a little more.
+SEED_CACHE = [os.path.join(ROOT, "tests", "workloads", "agent_seed.py"), "cache", 95]
+# Debian's own interpreter, the one the agent is meant for; another python3 otherwise.
+PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
+# What a Python command tells about the agents in it.
+SHOW_AGENT = ("import os, sys; print(os.environ.get('LEAKWATCH_AGENT'), os.environ.get('LD_PRELOAD'), "
+              "os.environ.get('PYTHONPATH'), os.environ.get('LEAKWATCH_AGENT_SOCKET'), "
+              "os.environ.get('LEAKWATCH_AGENT_INTERVAL'), 'leakwatch_agent' in sys.modules)")
 
 
 def env(**extra):
@@ -76,13 +88,17 @@ class TestJudged(unittest.TestCase):
                                          ALLOC] + LEAK + ["--name", "lw-run"])
         cls.leak_daemon = start(cls.tmp, ["run", "--window", "1m", "--", ALLOC] + LEAK + ["--name", "lw-drun"],
                                 runtime_dir=cls.daemon_dir)
+        # A Python program leaking objects, the agents loaded by run alone.
+        cls.py_db = os.path.join(cls.tmp, "py.db")
+        cls.py_leak = start(cls.tmp, ["run", "--window", "1m", "--interval", "0.5", "--local", "--db-out", cls.py_db,
+                                      "--", PYTHON] + SEED_CACHE, env=env(LEAKWATCH_AGENT_DIR=BUILD))
         cls.flat_json = os.path.join(cls.tmp, "flat.json")
         cls.flat = start(cls.tmp, ["run", "--window", "1m", "--json", "-o", cls.flat_json, "--", ALLOC] + FLAT +
                          ["--children", 1, "--name", "lw-flat"])
 
     @classmethod
     def tearDownClass(cls):
-        for p in (cls.leak_local, cls.leak_daemon, cls.flat):
+        for p in (cls.leak_local, cls.leak_daemon, cls.flat, cls.py_leak):
             if p.poll() is None:
                 p.kill()
                 p.wait()
@@ -127,6 +143,20 @@ class TestJudged(unittest.TestCase):
         self.assertIn("Samples:   %s (leakwatch --db %s show id:%d)" % (self.daemon.db, self.daemon.db, rows[0][0]),
                       err)
         self.assertIn("watching pid %d on request (rule run)" % pid, self.daemon.output())
+
+    def test_python_leak_named_by_the_agent(self):
+        """python app.py, unchanged: the agent run loads names the growing objects."""
+        code, out, err = finish(self.py_leak)
+        self.assertEqual(code, EXIT_LEAK, err)
+        self.assertIn("LEAK DETECTED", err)
+        self.assertRegex(err, r"\n +python objects growing: .*\bdict \+")
+        p = subprocess.run([CLIENT, "--db", self.py_db, "alerts", "--all", "--json"], stdout=subprocess.PIPE,
+                           timeout=WAIT, env=env())
+        alert = json.loads(p.stdout)[0]
+        self.assertEqual(alert["metric"], "memory")
+        self.assertTrue(alert["kind"].startswith("python objects growing:"), alert["kind"])
+        self.assertIn(" dict +", alert["kind"])
+        self.assertEqual(query(self.py_db, "SELECT class, agents FROM alert_kind"), [("python-objects", "python")])
 
     def test_flat_with_a_child(self):
         code, out, err = finish(self.flat)
@@ -220,6 +250,64 @@ class TestRun(Case):
         self.run_lw("run", "-o", "report.txt", "--", "true", code=0)
         with open(os.path.join(self.tmp, "report.txt")) as f:
             self.assertIn("Verdict:", f.read())
+
+    def test_agents_in_the_environment(self):
+        """The agents are loaded from where they are found, and only when asked for."""
+        agent_dir = os.path.join(self.tmp, "agents")
+        shutil.copytree(os.path.join(BUILD, "python"), os.path.join(agent_dir, "python"))
+        shutil.copy(os.path.join(BUILD, "libleakwatch-probe.so"), agent_dir)
+        probe = os.path.join(agent_dir, "libleakwatch-probe.so")
+        tmpdir = os.path.join(self.tmp, "t")
+        os.mkdir(tmpdir)
+        e = env(LEAKWATCH_AGENT_DIR=agent_dir, PYTHONPATH="/nowhere", LD_PRELOAD="", LEAKWATCH_AGENT="0",
+                LEAKWATCH_AGENT_INTERVAL="60", TMPDIR=tmpdir)
+        _, out, err = self.run_lw("run", "--", PYTHON, "-c", SHOW_AGENT, code=0, env=e)
+        agent, preload, path, sock, interval, loaded = out.split()
+        self.assertEqual((agent, preload, path, interval, loaded),
+                         ("1", probe, os.path.join(agent_dir, "python") + ":/nowhere", "2", "True"))
+        # In-process: a socket in the run's own directory, gone with it.
+        self.assertRegex(sock, "^%s/leakwatch-run-[^/]+/agent.sock$" % tmpdir)
+        self.assertEqual(os.listdir(tmpdir), [])
+        self.assertNotIn("agent", err)
+        # --no-agent: the environment as it was, and LEAKWATCH_RUN=1.
+        _, out, _ = self.run_lw("run", "--no-agent", "--", PYTHON, "-c", SHOW_AGENT, code=0,
+                                env=env(LEAKWATCH_AGENT_DIR=agent_dir))
+        self.assertEqual(out, "None None None None None False\n")
+        # A missing agent is said once, and the rest is loaded.
+        os.remove(probe)
+        _, out, err = self.run_lw("run", "--", PYTHON, "-c", SHOW_AGENT, code=0, env=env(LEAKWATCH_AGENT_DIR=agent_dir))
+        self.assertEqual(out.split()[:2], ["1", "None"])
+        self.assertEqual(out.split()[-1], "True")
+        self.assertEqual([line for line in err.splitlines() if "agent" in line],
+                         ["leakwatch: run: no allocator probe (libleakwatch-probe.so) in %s; the Python agent only"
+                          % agent_dir])
+        # No agent anywhere (a copy of leakwatch without the build tree beside it): the
+        # command runs without, and run says so in one line. A file that is not a
+        # regular one is not an agent.
+        if os.path.exists("/usr/local/lib/leakwatch"):
+            return
+        os.mkdir(probe)
+        shutil.rmtree(os.path.join(agent_dir, "python"))
+        lonely = os.path.join(self.tmp, "bin")
+        os.mkdir(lonely)
+        shutil.copy(CLIENT, lonely)
+        p = subprocess.run([os.path.join(lonely, "leakwatch"), "--runtime-dir", os.path.join(self.tmp, "no-daemon"),
+                            "run", "--", PYTHON, "-c", SHOW_AGENT], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           timeout=RUN_LIMIT, env=env(LEAKWATCH_AGENT_DIR=agent_dir))
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(p.stdout, b"None None None None None False\n")
+        self.assertEqual(len([line for line in p.stderr.splitlines() if b"agent" in line]), 1, p.stderr)
+        self.assertIn(b"leakwatch: run: no in-process agents found", p.stderr)
+
+    def test_agents_report_to_the_daemon(self):
+        d = self.daemon("--interval", "0.2", "--match", "^nothing-matches-this$")
+        d.wait_log("watching")
+        _, out, err = self.run_lw("run", "--window", "1m", "--", PYTHON, "-c", SHOW_AGENT, code=0, runtime_dir=self.tmp,
+                                  env=env(LEAKWATCH_AGENT_DIR=BUILD))
+        self.assertIn("by leakwatchd (pid %d)" % d.pid, err)
+        self.assertEqual(out.split()[3], os.path.join(self.tmp, "agent.sock"))
+        self.assertEqual(out.split()[-1], "True")
+        self.assertEqual(d.stop(), 0, d.output())
 
     def test_temporary_database_removed(self):
         tmpdir = os.path.join(self.tmp, "t")

@@ -3,6 +3,7 @@
  * for ctl, the client's side of the control socket, against a fake daemon that answers
  * each way a daemon, or something else on that path, might. */
 #include <errno.h>
+#include <ftw.h>
 #include <math.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -113,6 +114,29 @@ static void test_tree(void **state)
         run_tree_select(ids, parents, 0, 3, in);
 }
 
+/* The value env gives name, or NULL; fails the test if it is set twice. */
+static const char *env_get(char **env, const char *name)
+{
+        size_t len = strlen(name);
+        const char *v = NULL;
+
+        for (size_t i = 0; env[i]; i++)
+                if (strncmp(env[i], name, len) == 0 && env[i][len] == '=') {
+                        assert_null(v);
+                        v = env[i] + len + 1;
+                }
+        return v;
+}
+
+static size_t env_count(char **env)
+{
+        size_t n = 0;
+
+        while (env[n])
+                n++;
+        return n;
+}
+
 static void test_environment(void **state)
 {
         char e0[] = "PATH=/usr/bin", e1[] = "LEAKWATCH_RUN=0", e2[] = "HOME=/root", e3[] = "LEAKWATCH_RUNX=keep";
@@ -121,7 +145,8 @@ static void test_environment(void **state)
         size_t n = 0, marks = 0;
 
         (void)state;
-        env = run_child_environment(base);
+        /* --no-agent: LEAKWATCH_RUN=1 and nothing else. */
+        env = run_child_environment(base, NULL);
         assert_non_null(env);
         for (; env[n]; n++)
                 marks += strcmp(env[n], "LEAKWATCH_RUN=1") == 0;
@@ -132,11 +157,180 @@ static void test_environment(void **state)
         assert_string_equal(env[1], "HOME=/root");
         assert_string_equal(env[2], "LEAKWATCH_RUNX=keep");
         free(env);
-        env = run_child_environment(NULL);
+        env = run_child_environment(NULL, NULL);
         assert_non_null(env);
         assert_string_equal(env[0], "LEAKWATCH_RUN=1");
         assert_null(env[1]);
         free(env);
+        /* No agent file found: nothing of the agents, whatever else is known. */
+        env = run_child_environment(base, &(struct run_agents){ .socket = "/run/x/agent.sock", .interval = 2 });
+        assert_non_null(env);
+        assert_int_equal(env_count(env), 4);
+        assert_null(env_get(env, "LEAKWATCH_AGENT"));
+        assert_null(env_get(env, "LEAKWATCH_AGENT_SOCKET"));
+        free(env);
+}
+
+static void test_environment_agents(void **state)
+{
+        const struct run_agents both = { .python_dir = "/lib/lw/python", .probe = "/lib/lw/libleakwatch-probe.so",
+                                         .socket = "/tmp/r/agent.sock", .interval = 2.5 };
+        char e0[] = "PATH=/usr/bin", e1[] = "PYTHONPATH=/opt/mine:/opt/theirs", e2[] = "LD_PRELOAD=/lib/a.so",
+             e3[] = "LEAKWATCH_AGENT=0", e4[] = "LEAKWATCH_AGENT_SOCKET=/elsewhere", e5[] = "LEAKWATCH_RUN=x",
+             e6[] = "LEAKWATCH_AGENT_INTERVAL=60", e7[] = "LEAKWATCH_PROBE_INTERVAL=60", e8[] = "PYTHONPATH=/second",
+             e9[] = "LEAKWATCH_AGENT_BUDGET=0.05", e10[] = "PYTHONPATH=";
+        char *full[] = { e0, e1, e2, e3, e4, e5, e6, e7, e8, e9, NULL };
+        char *some[] = { e0, e1, e2, e3, e6, NULL };
+        char *bare[] = { e0, NULL };
+        char *empty[] = { e10, NULL };
+        char **env;
+
+        (void)state;
+        /* Nothing there before: ours alone. */
+        env = run_child_environment(bare, &both);
+        assert_non_null(env);
+        assert_int_equal(env_count(env), 8);
+        assert_string_equal(env[0], "PATH=/usr/bin");
+        assert_string_equal(env_get(env, "PYTHONPATH"), "/lib/lw/python");
+        assert_string_equal(env_get(env, "LD_PRELOAD"), "/lib/lw/libleakwatch-probe.so");
+        assert_string_equal(env_get(env, "LEAKWATCH_AGENT"), "1");
+        assert_string_equal(env_get(env, "LEAKWATCH_RUN"), "1");
+        assert_string_equal(env_get(env, "LEAKWATCH_AGENT_SOCKET"), "/tmp/r/agent.sock");
+        assert_string_equal(env_get(env, "LEAKWATCH_AGENT_INTERVAL"), "2.5");
+        assert_string_equal(env_get(env, "LEAKWATCH_PROBE_INTERVAL"), "2.5");
+        free(env);
+
+        /* Inherited: the lists keep their (first) value, PYTHONPATH after ours and
+         * LD_PRELOAD before ours; the run's own variables replace theirs, once each; a
+         * variable the run does not set passes through. */
+        env = run_child_environment(full, &both);
+        assert_non_null(env);
+        assert_int_equal(env_count(env), 9);
+        assert_string_equal(env_get(env, "PYTHONPATH"), "/lib/lw/python:/opt/mine:/opt/theirs");
+        assert_string_equal(env_get(env, "LD_PRELOAD"), "/lib/a.so:/lib/lw/libleakwatch-probe.so");
+        assert_string_equal(env_get(env, "LEAKWATCH_AGENT"), "1");
+        assert_string_equal(env_get(env, "LEAKWATCH_RUN"), "1");
+        assert_string_equal(env_get(env, "LEAKWATCH_AGENT_SOCKET"), "/tmp/r/agent.sock");
+        assert_string_equal(env_get(env, "LEAKWATCH_AGENT_INTERVAL"), "2.5");
+        assert_string_equal(env_get(env, "LEAKWATCH_PROBE_INTERVAL"), "2.5");
+        assert_string_equal(env_get(env, "LEAKWATCH_AGENT_BUDGET"), "0.05");
+        free(env);
+
+        /* An empty PYTHONPATH is not kept: an empty entry would add the current
+         * directory to the program's path. */
+        env = run_child_environment(empty, &both);
+        assert_non_null(env);
+        assert_string_equal(env_get(env, "PYTHONPATH"), "/lib/lw/python");
+        free(env);
+
+        /* The probe alone: PYTHONPATH is left as it was. */
+        env = run_child_environment(some, &(struct run_agents){ .probe = "/p.so", .socket = "/s" });
+        assert_non_null(env);
+        assert_string_equal(env_get(env, "PYTHONPATH"), "/opt/mine:/opt/theirs");
+        assert_string_equal(env_get(env, "LD_PRELOAD"), "/lib/a.so:/p.so");
+        assert_string_equal(env_get(env, "LEAKWATCH_AGENT"), "1");
+        /* No interval given: theirs stays (the agents' own default otherwise). */
+        assert_string_equal(env_get(env, "LEAKWATCH_AGENT_INTERVAL"), "60");
+        free(env);
+
+        /* The Python agent alone: LD_PRELOAD is left as it was. */
+        env = run_child_environment(bare, &(struct run_agents){ .python_dir = "/py", .interval = 2 });
+        assert_non_null(env);
+        assert_null(env_get(env, "LD_PRELOAD"));
+        assert_null(env_get(env, "LEAKWATCH_AGENT_SOCKET"));
+        assert_string_equal(env_get(env, "PYTHONPATH"), "/py");
+        assert_string_equal(env_get(env, "LEAKWATCH_PROBE_INTERVAL"), "2");
+        free(env);
+}
+
+static void touch(const char *dir, const char *name)
+{
+        char path[512];
+        FILE *f;
+
+        snprintf(path, sizeof(path), "%s/%s", dir, name);
+        f = fopen(path, "we");
+        assert_non_null(f);
+        fclose(f);
+}
+
+static int remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+        (void)st;
+        (void)flag;
+        (void)ftw;
+        return remove(path);
+}
+
+static void test_find_agents(void **state)
+{
+        char root[] = "/tmp/leakwatch-test-agents-XXXXXX", a[256], b[256], c[256], d[256], e[256], sub[300];
+        struct run_agent_files f;
+        const char *dirs[4];
+
+        (void)state;
+        assert_non_null(mkdtemp(root));
+        snprintf(a, sizeof(a), "%s/a", root);   /* nothing */
+        snprintf(b, sizeof(b), "%s/b", root);   /* not regular files, half an agent */
+        snprintf(c, sizeof(c), "%s/c", root);   /* the probe only */
+        snprintf(d, sizeof(d), "%s/d", root);   /* both */
+        assert_int_equal(mkdir(a, 0755), 0);
+        assert_int_equal(mkdir(b, 0755), 0);
+        assert_int_equal(mkdir(c, 0755), 0);
+        assert_int_equal(mkdir(d, 0755), 0);
+        snprintf(sub, sizeof(sub), "%s/libleakwatch-probe.so", b);
+        assert_int_equal(mkdir(sub, 0755), 0);
+        snprintf(sub, sizeof(sub), "%s/python", b);
+        assert_int_equal(mkdir(sub, 0755), 0);
+        touch(sub, "sitecustomize.py");
+        /* A link to nothing is no agent. */
+        snprintf(sub, sizeof(sub), "%s/python/leakwatch_agent.py", b);
+        assert_int_equal(symlink("/nonexistent/leakwatch_agent.py", sub), 0);
+        touch(c, "libleakwatch-probe.so");
+        snprintf(sub, sizeof(sub), "%s/python", d);
+        assert_int_equal(mkdir(sub, 0755), 0);
+        touch(sub, "sitecustomize.py");
+        touch(sub, "leakwatch_agent.py");
+        touch(d, "libleakwatch-probe.so");
+        /* Both, but at a path the loaders would split. */
+        snprintf(e, sizeof(e), "%s/e:x", root);
+        assert_int_equal(mkdir(e, 0755), 0);
+        touch(e, "libleakwatch-probe.so");
+
+        /* Missing files add nothing. */
+        dirs[0] = e;
+        dirs[1] = b;
+        dirs[2] = NULL;
+        dirs[3] = "/nonexistent/leakwatch";
+        assert_int_equal(run_find_agents(dirs, 4, &f), -ENOENT);
+        assert_string_equal(f.probe, "");
+        assert_string_equal(f.python_dir, "");
+        dirs[0] = a;
+        assert_int_equal(run_find_agents(dirs, 4, &f), -ENOENT);
+        /* The first directory that holds either, with what it holds. */
+        dirs[2] = c;
+        dirs[3] = d;
+        assert_int_equal(run_find_agents(dirs, 4, &f), 0);
+        snprintf(sub, sizeof(sub), "%s/libleakwatch-probe.so", c);
+        assert_string_equal(f.probe, sub);
+        assert_string_equal(f.python_dir, "");
+        assert_string_equal(f.dir, c);
+        assert_int_equal(run_find_agents(dirs + 3, 1, &f), 0);
+        snprintf(sub, sizeof(sub), "%s/python", d);
+        assert_string_equal(f.python_dir, sub);
+        assert_string_equal(f.dir, d);
+
+        assert_int_equal(nftw(root, remove_one, 16, FTW_DEPTH | FTW_PHYS), 0);
+}
+
+/* The agents report as often as the run samples, within what the receiver keeps and
+ * never less often than their own default. */
+static void test_agent_interval(void **state)
+{
+        (void)state;
+        assert_true(fabs(run_agent_interval(0.5) - 2) < 1e-9);
+        assert_true(fabs(run_agent_interval(5) - 5) < 1e-9);
+        assert_true(fabs(run_agent_interval(60) - 10) < 1e-9);
 }
 
 static void test_default_interval(void **state)
@@ -342,6 +536,9 @@ int main(void)
                 cmocka_unit_test(test_exit_status),
                 cmocka_unit_test(test_tree),
                 cmocka_unit_test(test_environment),
+                cmocka_unit_test(test_environment_agents),
+                cmocka_unit_test(test_find_agents),
+                cmocka_unit_test(test_agent_interval),
                 cmocka_unit_test(test_default_interval),
                 cmocka_unit_test(test_floor_fit),
                 cmocka_unit_test(test_ctl_replies),
