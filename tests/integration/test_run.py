@@ -149,14 +149,24 @@ class TestJudged(unittest.TestCase):
         code, out, err = finish(self.py_leak)
         self.assertEqual(code, EXIT_LEAK, err)
         self.assertIn("LEAK DETECTED", err)
-        self.assertRegex(err, r"\n +python objects growing: .*\bdict \+")
         p = subprocess.run([CLIENT, "--db", self.py_db, "alerts", "--all", "--json"], stdout=subprocess.PIPE,
                            timeout=WAIT, env=env())
         alert = json.loads(p.stdout)[0]
         self.assertEqual(alert["metric"], "memory")
-        self.assertTrue(alert["kind"].startswith("python objects growing:"), alert["kind"])
-        self.assertIn(" dict +", alert["kind"])
-        self.assertEqual(query(self.py_db, "SELECT class, agents FROM alert_kind"), [("python-objects", "python")])
+        (cls, agents), = query(self.py_db, "SELECT class, agents FROM alert_kind")
+        self.assertEqual(agents, "python")
+        if cls == "python-heap":
+            # The agent counts objects within a share of the program's time: on a
+            # machine so busy that no two counts fell inside the one-minute window, the
+            # alert can only say the Python heap grows. It still says Python, from the
+            # agent; which types is what the object counts add when they come.
+            self.assertRegex(err, r"\n +python heap growing: ")
+            self.assertTrue(alert["kind"].startswith("python heap growing:"), alert["kind"])
+        else:
+            self.assertEqual(cls, "python-objects")
+            self.assertRegex(err, r"\n +python objects growing: .*\bdict \+")
+            self.assertTrue(alert["kind"].startswith("python objects growing:"), alert["kind"])
+            self.assertIn(" dict +", alert["kind"])
 
     def test_flat_with_a_child(self):
         code, out, err = finish(self.flat)
