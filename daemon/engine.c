@@ -600,7 +600,10 @@ static int replay_sample(const struct sample *smp, void *userdata)
         return 0;
 }
 
-static void rebuild(struct engine *e, const struct sampler_proc *p, struct eproc *ep)
+/* replay: false for a process the database knows nothing about yet, whose history would
+ * be empty: the query would still walk every recent sample (that table is ordered by
+ * time), which on a host where processes come and go was most of the daemon's work. */
+static void rebuild(struct engine *e, const struct sampler_proc *p, struct eproc *ep, bool replay)
 {
         struct replay_ctx c = { .e = e, .ep = ep };
         double window = ep->own ? ep->window : rule_window(e->cfg, p->rule);
@@ -613,6 +616,8 @@ static void rebuild(struct engine *e, const struct sampler_proc *p, struct eproc
                 ep->m[m].status = DETECT_OK;
                 ep->m[m].has_last = false;
         }
+        if (!replay)
+                return;
         r = store_for_each_sample(e->env.store, p->id, now - (int64_t)(window * REPLAY_WINDOWS * 1000), INT64_MAX,
                                   replay_sample, &c);
         if (r < 0)
@@ -636,7 +641,7 @@ static void on_started(void *userdata, const struct sampler_proc *p, bool resume
         ep->rule = p->rule;
         ep->start_ms = p->start_ms;
         ep->pid = p->pid;
-        rebuild(e, p, ep);
+        rebuild(e, p, ep, !p->is_new);
         /* Alerts that were open when the daemon stopped belong to this process again. */
         for (size_t i = 0; i < e->n_open; i++) {
                 struct open_alert *oa = &e->open[i];
@@ -679,7 +684,7 @@ static void on_sampled(void *userdata, const struct sampler_proc *p, const struc
         if (!ep->own && (ep->rule != p->rule || rule_window(e->cfg, p->rule) != ep->window)) {
                 ep->rule = p->rule;
                 if (rule_window(e->cfg, p->rule) != ep->window)
-                        rebuild(e, p, ep);
+                        rebuild(e, p, ep, true);
         }
         for (int m = 0; m < ALERT__METRIC_MAX; m++) {
                 if (!metric_value(smp, (enum alert_metric)m, &v))
@@ -774,7 +779,7 @@ int engine_set_window(struct engine *e, size_t slot, double window)
         p.comm = "";
         p.rule = ep->rule;
         p.start_ms = ep->start_ms;
-        rebuild(e, &p, ep);
+        rebuild(e, &p, ep, true);
         return 0;
 }
 

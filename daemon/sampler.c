@@ -432,6 +432,7 @@ static int watch(struct sampler *s, struct known *k, size_t rule, int64_t parent
                 .rule_id = rs->id,
                 .generation = rs->generation,
                 .parent_id = parent_id,
+                .is_new = is_new,
         };
         s->n_watched++;
         s->stats.started++;

@@ -62,6 +62,7 @@ struct sampler_proc {
         int64_t rule_id;
         int64_t generation;
         int64_t parent_id;              /* watched ancestor when watched as a child, or 0 */
+        bool is_new;                    /* first seen now: the database holds no history */
 };
 
 /* Listeners: called synchronously from scan/tick; they must not block. */
