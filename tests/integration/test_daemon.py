@@ -66,7 +66,7 @@ class TestSampling(Case):
         conf = os.path.join(self.tmp, "k.conf")
         with open(conf, "w") as f:
             f.write("[daemon]\ninterval = 0.1\nsmaps-every = 3\nsmaps-min-interval = 0.1\n"
-                    "smaps-max-interval = 0.1\n"
+                    "smaps-max-interval = 0.1\nsmaps-budget = 100%\n"
                     "[rule w]\nname = lw-smaps\n")
         w = self.alloc("--step-kib", 1024, "--every-ms", 100, "--steps", 20, "--name", "lw-smaps")
         d = self.daemon("--config", conf)
@@ -353,7 +353,8 @@ class TestUnprivileged(Case):
         w = self.alloc("--steps", 1, "--step-kib", 8192, "--hold-ms", 60000)
         conf = os.path.join(self.tmp, "u.conf")
         with open(conf, "w") as f:
-            f.write("[daemon]\ninterval = 0.1\nsmaps-every = 1\nsmaps-min-interval = 0.1\nsmaps-max-interval = 0.1\n")
+            f.write("[daemon]\ninterval = 0.1\nsmaps-every = 1\nsmaps-min-interval = 0.1\nsmaps-max-interval = 0.1\n"
+                    "smaps-budget = 100%\n")
         d = self.daemon("--config", conf, "--pid", str(w.pid),
                         wrap=["setpriv", "--reuid", str(nb.pw_uid), "--regid", str(nb.pw_gid),
                               "--clear-groups", "--inh-caps=-all", "--bounding-set=-all"])

@@ -598,7 +598,8 @@ class TestCapabilities(Case):
         w = self.alloc("--steps", 1, "--step-kib", 8192, "--hold-ms", 60000)
         conf = os.path.join(self.tmp, "c.conf")
         with open(conf, "w") as f:
-            f.write("[daemon]\ninterval = 0.1\nsmaps-every = 1\nsmaps-min-interval = 0.1\nsmaps-max-interval = 0.1\n")
+            f.write("[daemon]\ninterval = 0.1\nsmaps-every = 1\nsmaps-min-interval = 0.1\nsmaps-max-interval = 0.1\n"
+                    "smaps-budget = 100%\n")
         d = self.daemon("--config", conf, "--pid", w.pid, wrap=setpriv(caps))
         wait_for(lambda: len(samples(d.db, w.pid)) > 5, what="samples")
         with open("/proc/%d/status" % d.pid) as f:
@@ -740,7 +741,7 @@ def syscall_config(tmp, pid):
         # A cmdline and a unit rule make every scan read every process's command line
         # and cgroup; strace slows each call, hence a scan only every second.
         f.write("[daemon]\ninterval = 0.1\nscan-interval = 1\ncommit-interval = 0.2\nsmaps-every = 1\n"
-                "smaps-min-interval = 0.1\nsmaps-max-interval = 0.1\n[rule one]\npid = %d\n[rule none]\ncmdline = ^/nonexistent/\n"
+                "smaps-min-interval = 0.1\nsmaps-max-interval = 0.1\nsmaps-budget = 100%\n[rule one]\npid = %d\n[rule none]\ncmdline = ^/nonexistent/\n"
                 "unit = nothing.service\n" % pid)
     return conf
 
