@@ -261,6 +261,17 @@ def next_phase(phase):
     return t if t >= now else t + 60
 
 
+def stop_daemon(d):
+    """SIGTERM (it flushes and exits), SIGKILL if it has not after two minutes."""
+    if d.poll() is None:
+        d.send_signal(signal.SIGTERM)
+        try:
+            d.wait(120)
+        except subprocess.TimeoutExpired:
+            d.kill()
+            d.wait()
+
+
 def run_daemon(tmp, pids, smaps, folds):
     """Runs leakwatchd against pids until `folds` folds have moved samples; returns the
     figures (see the top of this file)."""
@@ -328,13 +339,7 @@ def run_daemon(tmp, pids, smaps, folds):
             readings.append((at, cpu_ns(d.pid)))
         rss.append((readings[-1][0], *vm(d.pid)))
     finally:
-        if d.poll() is None:
-            d.send_signal(signal.SIGTERM)
-            try:
-                d.wait(120)
-            except subprocess.TimeoutExpired:
-                d.kill()
-                d.wait()
+        stop_daemon(d)
         logf.close()
     if d.returncode != 0:
         raise RuntimeError("leakwatchd exited with %s: %s" % (d.returncode, open(log_path, errors="replace").read()))

@@ -25,7 +25,6 @@ Environment: BUILD, LWBENCH_SCALE_N (10000), LWBENCH_SCALE_MIB (0: the farm chil
 touch no extra heap), LWBENCH_SCALE_CHURN (processes replaced a second, 10),
 LWBENCH_SCALE_SECONDS (3600), LWBENCH_SCALE_INTERVAL (1)."""
 import os
-import signal
 import statistics
 import subprocess
 import sys
@@ -110,12 +109,7 @@ def main():
                 if el >= SECONDS:
                     break
         finally:
-            d.send_signal(signal.SIGTERM)
-            try:
-                d.wait(120)
-            except subprocess.TimeoutExpired:
-                d.kill()
-                d.wait()
+            bench.stop_daemon(d)
             farm.stop()
             logf.close()
         summary(rows, log_path, d.returncode)

@@ -120,19 +120,32 @@ int parse_duration(const char *s, double *ret_seconds)
         return 0;
 }
 
+/* The number a size or a share starts with: *ret_rest points past it and the blanks
+ * after it, at the unit. */
+static int leading_number(const char *s, const char **ret_rest, double *ret)
+{
+        const char *p;
+        int r;
+
+        if (!s)
+                return -EINVAL;
+        p = skip_space(s);
+        r = parse_decimal(&p, ret);
+        if (r < 0)
+                return r;
+        *ret_rest = skip_space(p);
+        return 0;
+}
+
 int parse_size(const char *s, uint64_t *ret_bytes)
 {
         const char *p;
         double v, factor = 1;
         int r;
 
-        if (!s)
-                return -EINVAL;
-        p = skip_space(s);
-        r = parse_decimal(&p, &v);
+        r = leading_number(s, &p, &v);
         if (r < 0)
                 return r;
-        p = skip_space(p);
         switch (toupper((unsigned char)*p)) {
         case 'K': factor = 1024.0; p++; break;
         case 'M': factor = 1024.0 * 1024; p++; break;
@@ -162,13 +175,9 @@ int parse_percent(const char *s, double *ret_fraction)
         double v;
         int r;
 
-        if (!s)
-                return -EINVAL;
-        p = skip_space(s);
-        r = parse_decimal(&p, &v);
+        r = leading_number(s, &p, &v);
         if (r < 0)
                 return r;
-        p = skip_space(p);
         if (*p != '%')
                 return -EINVAL;
         p = skip_space(p + 1);
