@@ -27,6 +27,14 @@
  * executable's few mappings, well inside 64 KiB of smaps text). */
 #define SCRATCH_SIZE (64 * 1024)
 
+/* A process that matched no rule is read again (its stat: a new name after exec, growth
+ * past a min-rss) at most this often, however often the scan runs. On a host of
+ * thousands of processes scanned every second those re-reads were most of the daemon's
+ * work; ten seconds is the default scan interval, so nothing is noticed later than it
+ * would be at the defaults. New PIDs are still classified at the first scan that
+ * lists them. */
+#define RECHECK_USEC (10 * USEC_PER_SEC)
+
 /* Every process on the host as of the last scan, watched or not. */
 struct known {
         pid_t pid;
@@ -39,6 +47,7 @@ struct known {
         bool excluded;                  /* the daemon or one of its descendants */
         bool kthread;
         bool classified;
+        usec_t recheck_at;              /* not watched: read its stat again from then */
 };
 
 struct watched {
@@ -647,6 +656,10 @@ int sampler_scan(struct sampler *s, usec_t mono_now, int64_t now_ms)
                         k->seen = s->scan_gen;
                         continue; /* the tick follows it through its own descriptors */
                 }
+                if (k && k->classified && mono_now < k->recheck_at) {
+                        k->seen = s->scan_gen;
+                        continue;
+                }
                 if (read_stat_of(s, pid, &st) < 0)
                         continue; /* gone already, or unreadable: nothing to watch */
                 if (k && k->classified && k->start_ticks == st.starttime) {
@@ -656,6 +669,7 @@ int sampler_scan(struct sampler *s, usec_t mono_now, int64_t now_ms)
                         if (k->excluded ||
                             (strcmp(k->comm, st.comm) == 0 && !crossed_min_rss(s, k->rss_at_class, rss))) {
                                 k->seen = s->scan_gen;
+                                k->recheck_at = mono_now + RECHECK_USEC;
                                 continue;
                         }
                 } else if (k) {
@@ -668,6 +682,7 @@ int sampler_scan(struct sampler *s, usec_t mono_now, int64_t now_ms)
                                 return -ENOMEM;
                 }
                 (void)classify(s, k, &st, 0, now_ms, mono_now);
+                k->recheck_at = mono_now + RECHECK_USEC;
         }
         /* Forget PIDs that were not listed: they exited. Watched ones are ended by the
          * tick, which reads them through their own descriptors. */

@@ -5,7 +5,8 @@
  * Two passes with their own periods:
  *   scan  — list the proc root, classify new PIDs against the rules (and as children of
  *           watched processes), notice exec (a changed name) and processes that grew past
- *           a rule's min-rss, and forget PIDs that are gone;
+ *           a rule's min-rss (an unwatched process is re-read every 10 s at most), and
+ *           forget PIDs that are gone;
  *   tick  — for each watched process: pread stat and status, count descriptors, and now
  *           and then read smaps_rollup and the heap record: every smaps-every-th tick,
  *           per process between smaps-min-interval (the detector suspects it) and

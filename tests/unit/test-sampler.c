@@ -425,6 +425,11 @@ static void test_exec_and_min_rss_reclassify(void **state)
         write_proc(f, 100, 1, "web", 'S', 1000, 4 * 1024, false);
         /* small grows past min-rss. */
         write_proc(f, 101, 1, "small", 'S', 1001, 64 * 1024, false);
+        /* A process that matched nothing is read again every 10 s, not at every scan. */
+        scan_and_tick(f);
+        assert_null(find_event(f, 's', 100));
+        assert_null(find_event(f, 's', 101));
+        f->now_ms += 9000;
         scan_and_tick(f);
         assert_non_null(find_event(f, 's', 100));
         assert_int_equal(must(find_event(f, 's', 100))->rule, 0);
