@@ -33,9 +33,15 @@ the exporter's. Peak RSS is the tool's VmHWM (with its descendants') at the end 
 window. Timestamps are whole seconds for pidstat and atop, so a window may hold one round
 more or less than the CPU it measured (1/SECONDS).
 
-leakwatchd is started 56 s past a minute: its first fold (64 ticks later, 2 s past the
-next minute) then falls in the window and moves the samples of about one window, so the
-window holds its long-run cost, sampling and fold (docs/performance.md).
+leakwatchd is started 58 s past a minute and its window opens 34 s later: its first fold
+(64 ticks after the start, 2 s past a minute) then falls in the middle of the window and
+moves the 62 s of samples before that minute, about one window's worth, so the window
+holds its long-run cost, sampling and fold (docs/performance.md).
+
+With LWBENCH_PEERS_PIDNS=1 the whole benchmark runs in a PID namespace of its own with
+its own /proc (unshare --pid --mount-proc): the tools that scan every process (leakwatchd,
+process-exporter, collectd, atop) then find the farm and the benchmark's own processes
+only, whatever else the machine runs. Without it they also scan the host's.
 
 Floors (bench/proc-floor.c, paced rounds at 1 s, half before the tools and half after;
 their total CPU over their process-samples): kept = one pread of stat and status and an fstatat of fd/ through descriptors
@@ -86,7 +92,7 @@ READY_WAIT = 60
 STOP_WAIT = 10
 # leakwatchd's first fold comes 64 ticks after its start (daemon/main.c FOLD_TICKS).
 FOLD_TICKS = 64
-LEAKWATCHD_PHASE = 56
+LEAKWATCHD_PHASE = 58
 # Debian's python3-psutil is for Debian's python3, whatever python3 runs this script.
 PSUTIL_PYTHON = "/usr/bin/python3"
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -223,6 +229,10 @@ class Tool:
     def missing(self):
         return None
 
+    def opens(self):
+        """The earliest wall time the window may open."""
+        return 0
+
     def finish(self):
         if self.proc:
             stop(self.proc)
@@ -263,6 +273,10 @@ class Leakwatchd(Tool):
         self.started = time.time()
         self.proc = start([run.DAEMON, "--config", conf], stdout=open(self.log, "wb"), stderr=subprocess.STDOUT)
         return self.proc
+
+    def opens(self):
+        # The first fold in the middle of the window (see the top of this file).
+        return self.started + FOLD_TICKS * INTERVAL - SECONDS / 2
 
     def ready(self):
         try:
@@ -520,6 +534,7 @@ def measure(tool):
                 raise RuntimeError("did not report all %d targets within %d s: %s" % (N, READY_WAIT, tail(tool.log)))
             time.sleep(0.2)
         time.sleep(WARMUP)
+        run.sleep_until(tool.opens())
         hosts = host_processes()
         t0, (c0, k0) = time.time(), tool_cpu(p.pid)
         time.sleep(SECONDS)
@@ -595,6 +610,12 @@ def report(rows, failed, floors):
 
 
 def main():
+    if os.environ.get("LWBENCH_PEERS_PIDNS") == "1" and os.getpid() != 1:
+        unshare = shutil.which("unshare")
+        if not unshare:
+            sys.exit("bench-peers: LWBENCH_PEERS_PIDNS=1 needs unshare (util-linux)")
+        os.execv(unshare, [unshare, "--pid", "--fork", "--mount-proc", "--kill-child", "--", sys.executable,
+                           os.path.abspath(__file__)])
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     atexit.register(stop_all)
@@ -602,8 +623,11 @@ def main():
     need = N * MIB * MiB
     print("leakwatch side by side with other tools, %s" % time.strftime("%Y-%m-%d %H:%M"))
     print("machine: %s; load average %s" % (run.machine(), " ".join("%.2f" % x for x in os.getloadavg())))
-    print("command: make bench-peers (LWBENCH_PEERS_N=%d LWBENCH_PEERS_MIB=%d LWBENCH_PEERS_SECONDS=%d%s BUILD=%s)" % (
-        N, MIB, SECONDS, (" LWBENCH_PEERS_ONLY='%s'" % " ".join(ONLY)) if ONLY else "", os.path.relpath(run.BUILD)))
+    print("command: make bench-peers (LWBENCH_PEERS_N=%d LWBENCH_PEERS_MIB=%d LWBENCH_PEERS_SECONDS=%d%s%s BUILD=%s)" % (
+        N, MIB, SECONDS, (" LWBENCH_PEERS_ONLY='%s'" % " ".join(ONLY)) if ONLY else "",
+        " LWBENCH_PEERS_PIDNS=1" if os.getpid() == 1 else "", os.path.relpath(run.BUILD)))
+    print("processes on the host before the farm: %d%s" % (
+        host_processes(), " (in the benchmark's own PID namespace)" if os.getpid() == 1 else ""))
     if run.mem_available() < 2 * need:
         sys.exit("bench-peers: %d processes of %d MiB need %.1f GiB, twice that available; %.1f GiB is" % (
             N, MIB, need / (1 << 30), run.mem_available() / (1 << 30)))
