@@ -6,6 +6,8 @@
 #   make check-valgrind  the unit tests under valgrind (leaks and descriptors)
 #   make bench        benchmarks; prints figures
 #   make bench-metrics  the cost of a metrics scrape with 1,000 watched processes
+#   make bench-peers  leakwatchd side by side with process-exporter, pidstat, collectd, atop
+#                     and psutil (installs them: tools/install-deps --bench; about 15 minutes)
 #   make bench-detect the scenario suite under the daemon: the detector against deriv()
 #                     and linear regression on real workloads (DETECT_WINDOW, DETECT_INTERVAL)
 #   make install      honours PREFIX and DESTDIR; make uninstall undoes it
@@ -74,7 +76,7 @@ TEST_HELPERS := $(patsubst tests/workloads/%.c,$(BUILD)/tests/workloads/%,$(wild
 BENCH_ALONE := $(BUILD)/bench/farm $(BUILD)/bench/proc-floor
 BENCH_BIN  := $(BENCH_ALONE) $(addprefix $(BUILD)/bench/,ingest detect-cost detect-shapes)
 
-.PHONY: all test unit integration check-asan check-valgrind bench bench-scale bench-client bench-metrics bench-detect \
+.PHONY: all test unit integration check-asan check-valgrind bench bench-scale bench-client bench-metrics bench-detect bench-peers \
         install uninstall clean FORCE
 all: $(PROGRAMS) $(BUILD)/leakwatchd.service
 
@@ -168,6 +170,12 @@ bench: $(PROGRAMS) $(BENCH_BIN)
 # (docs/performance.md, "Scale and churn"); LWBENCH_SCALE_* in bench/scale.py.
 bench-scale: $(PROGRAMS) $(BENCH_BIN)
 	@BUILD=$(BUILD) python3 bench/scale.py
+
+# The same targets watched by each peer in turn, then by leakwatchd (docs/performance.md,
+# "Side by side with other tools"); bench/peers.py says what each figure counts.
+bench-peers: $(PROGRAMS) $(BENCH_ALONE)
+	./tools/install-deps --bench
+	@BUILD=$(BUILD) python3 bench/peers.py
 
 # The scenario suite: every workload of tests/workloads at once under one leakwatchd,
 # then the detector and the simple slope rules replayed over what it stored

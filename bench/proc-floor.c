@@ -11,7 +11,9 @@
  *           pread() at offset 0 of each file, fstatat() of "fd" below an O_PATH PID
  *           directory (the daemon's own way of keeping them);
  *   rollup  kept, plus open, read, close of smaps_rollup and of smaps as far as the end
- *           of the [heap] record in 4 KiB reads (what a smaps tick adds).
+ *           of the [heap] record in 4 KiB reads (what a smaps tick adds);
+ *   smaps-rollup  kept, plus open, read, close of smaps_rollup alone (what tools that
+ *           report PSS and USS without the heap's own record read: bench/peers.py).
  * Rounds are paced INTERVAL seconds apart, like the daemon's ticks, so caches are as
  * cold or as warm as the daemon finds them. Each round prints one line:
  *     CPU_NS PROCESSES
@@ -37,7 +39,7 @@
 /* pid_max's largest value is 4194304; a list longer than the default 32768 is a mistake. */
 #define PIDS_MAX 100000
 
-enum mode { M_OPEN, M_KEPT, M_ROLLUP };
+enum mode { M_OPEN, M_KEPT, M_ROLLUP, M_SMAPS_ROLLUP };
 
 struct target {
         int pid;
@@ -162,7 +164,7 @@ int main(int argc, char **argv)
         int rootfd, pid;
 
         if (argc != 4) {
-                fprintf(stderr, "usage: proc-floor open|kept|rollup INTERVAL ROUNDS < PIDS\n");
+                fprintf(stderr, "usage: proc-floor open|kept|rollup|smaps-rollup INTERVAL ROUNDS < PIDS\n");
                 return 2;
         }
         if (strcmp(argv[1], "open") == 0)
@@ -171,6 +173,8 @@ int main(int argc, char **argv)
                 mode = M_KEPT;
         else if (strcmp(argv[1], "rollup") == 0)
                 mode = M_ROLLUP;
+        else if (strcmp(argv[1], "smaps-rollup") == 0)
+                mode = M_SMAPS_ROLLUP;
         else {
                 fprintf(stderr, "proc-floor: unknown mode '%s'\n", argv[1]);
                 return 2;
@@ -226,10 +230,10 @@ int main(int argc, char **argv)
                                 round_open(&t[i], rootfd);
                         } else {
                                 round_kept(&t[i]);
-                                if (mode == M_ROLLUP) {
+                                if (mode != M_KEPT)
                                         open_read_close(&t[i], t[i].dir, "smaps_rollup");
+                                if (mode == M_ROLLUP)
                                         read_heap(&t[i]);
-                                }
                         }
                 }
                 printf("%lld %zu\n", (long long)(cpu_ns() - before), n);

@@ -58,6 +58,7 @@ import sqlite3
 import statistics
 import subprocess
 import tempfile
+import threading
 import time
 
 BUILD = os.path.abspath(os.environ.get("BUILD", "build"))
@@ -162,16 +163,26 @@ def pid_room(n):
 # ---- the target farm ----
 
 class Farm:
-    def __init__(self, count, mib, churn=0):
-        churn_args = ["lwb-target", str(churn)] if churn else []
-        self.proc = subprocess.Popen([FARM, str(count), str(mib)] + churn_args, stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, text=True)
+    """COUNT processes named NAME (bench/farm.c's default: lwb-target) that each touched
+    MIB MiB, CHURN of them replaced a second; a farm that is not ready within `timeout` s
+    is killed."""
+
+    def __init__(self, count, mib, name=None, timeout=600, churn=0):
+        extra = [name or "lwb-target", str(churn)] if churn else ([name] if name else [])
+        self.proc = subprocess.Popen([FARM, str(count), str(mib)] + extra,
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         self.pids = []
-        for line in self.proc.stdout:
-            line = line.strip()
-            if line == "ready":
-                break
-            self.pids.append(int(line))
+        # The farm kills its children by PID when it dies (and they die with it).
+        watchdog = threading.Timer(timeout, self.proc.kill)
+        watchdog.start()
+        try:
+            for line in self.proc.stdout:
+                line = line.strip()
+                if line == "ready":
+                    break
+                self.pids.append(int(line))
+        finally:
+            watchdog.cancel()
         if len(self.pids) != count:
             self.stop()
             raise RuntimeError("the farm started %d of %d processes" % (len(self.pids), count))
@@ -186,10 +197,10 @@ class Farm:
                 self.proc.wait()
 
 
-def floor_rounds(mode, pids, rounds):
+def floor_rounds(mode, pids, rounds, interval=INTERVAL):
     """CPU µs per process of each of `rounds` paced rounds."""
-    out = subprocess.run([FLOOR, mode, str(INTERVAL), str(rounds)], input="\n".join(map(str, pids)) + "\n",
-                         capture_output=True, text=True)
+    out = subprocess.run([FLOOR, mode, str(interval), str(rounds)], input="\n".join(map(str, pids)) + "\n",
+                         capture_output=True, text=True, timeout=rounds * interval * 3 + 120)
     if out.returncode != 0:
         raise RuntimeError("proc-floor %s: %s" % (mode, out.stderr.strip()))
     return [int(a) / int(b) / 1000 for a, b in (l.split() for l in out.stdout.splitlines())]
