@@ -253,9 +253,10 @@ class Leakwatchd(Tool):
     def __init__(self, ctx, smaps):
         if smaps:
             super().__init__(ctx, "leakwatchd-smaps", "leakwatchd, smaps every tick",
-                             "smaps-every 1, smaps-min-interval 0: smaps_rollup and the [heap] record of smaps", "smaps")
+                             "smaps-every 1, smaps-min-interval 0, smaps-max-interval 0, smaps-budget 100%: smaps_rollup and the [heap] record of smaps", "smaps")
         else:
-            super().__init__(ctx, "leakwatchd", "leakwatchd", "defaults: smaps_rollup at most once a minute per process")
+            super().__init__(ctx, "leakwatchd", "leakwatchd",
+                             "defaults: smaps_rollup every 10 min per stable process, within 1% of a core")
         self.smaps = smaps
         self.db = os.path.join(ctx["tmp"], self.key + ".db")
 
@@ -267,7 +268,7 @@ class Leakwatchd(Tool):
         with open(conf, "w") as f:
             f.write("[daemon]\ndatabase = %s\ninterval = %gs\nmax-processes = %d\n" % (self.db, INTERVAL, N + 100))
             if self.smaps:
-                f.write("smaps-every = 1\nsmaps-min-interval = 0\n")
+                f.write("smaps-every = 1\nsmaps-min-interval = 0\nsmaps-max-interval = 0\nsmaps-budget = 100%\n")
             f.write("\n[rule peers]\nname = %s\n" % self.ctx["name"])
         run.sleep_until(run.next_phase(LEAKWATCHD_PHASE))
         self.started = time.time()

@@ -741,7 +741,7 @@ def syscall_config(tmp, pid):
         # A cmdline and a unit rule make every scan read every process's command line
         # and cgroup; strace slows each call, hence a scan only every second.
         f.write("[daemon]\ninterval = 0.1\nscan-interval = 1\ncommit-interval = 0.2\nsmaps-every = 1\n"
-                "smaps-min-interval = 0.1\nsmaps-max-interval = 0.1\nsmaps-budget = 100%\n[rule one]\npid = %d\n[rule none]\ncmdline = ^/nonexistent/\n"
+                "smaps-min-interval = 0.1\nsmaps-max-interval = 0.1\nsmaps-budget = 100%%\n[rule one]\npid = %d\n[rule none]\ncmdline = ^/nonexistent/\n"
                 "unit = nothing.service\n" % pid)
     return conf
 
