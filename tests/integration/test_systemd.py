@@ -4,6 +4,7 @@ installed files, systemd-analyze verify and security of the installed unit, the
 sysusers and tmpfiles files, the two capabilities the unit grants, the system calls its
 filter allows, and logging to the journal."""
 
+import atexit
 import errno
 import fcntl
 import os
@@ -14,6 +15,7 @@ import signal
 import socket
 import stat
 import struct
+import tempfile
 import subprocess
 import threading
 import time
@@ -38,10 +40,25 @@ def have(*tools):
     return all(shutil.which(t) for t in tools)
 
 
+_private_build = None
+
+
 def make(*args):
-    """Runs make in the source tree with this test run's build directory."""
-    return subprocess.run(["make", "-C", ROOT, "--no-print-directory", "BUILD=" + BUILD] + list(args),
+    """Runs make in the source tree on a private copy of this test run's build directory
+    (made once, modification times kept, so nothing is rebuilt for nothing): an install
+    for another PREFIX rebuilds `leakwatch run`'s agent path into the client, and must not
+    relink a binary that the tests running beside this one are executing."""
+    return subprocess.run(["make", "-C", ROOT, "--no-print-directory", "BUILD=" + private_build()] + list(args),
                           capture_output=True, text=True, timeout=600)
+
+
+def private_build():
+    global _private_build
+    if _private_build is None:
+        _private_build = tempfile.mkdtemp(prefix="leakwatch-build-")
+        atexit.register(shutil.rmtree, _private_build, True)
+        shutil.copytree(BUILD, _private_build, symlinks=True, dirs_exist_ok=True)
+    return _private_build
 
 
 class Notify:
@@ -396,7 +413,7 @@ class TestInstall(Case):
 
     def tearDown(self):
         # The unit in the build directory follows the last PREFIX: put the default back.
-        make(os.path.join(BUILD, "leakwatchd.service"))
+        make(os.path.join(private_build(), "leakwatchd.service"))
         super().tearDown()
 
     def test_install_file_by_file_and_uninstall(self):
