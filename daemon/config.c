@@ -1675,10 +1675,6 @@ static void check_order(struct load_ctx *ctx, enum daemon_key a, double va, enum
         ctx->file = saved;
 }
 
-/* Why the window needs 24 samples: the detector judges the floors of 24 buckets a window
- * and wants 16 of them filled (lib/detect.h); with fewer samples than buckets it would
- * never decide, and a slope fitted to a handful of points is noise anyway. */
-#define WINDOW_MIN_SAMPLES 24
 #define WINDOW_WHY "the detector needs a sample in each of the window's 24 buckets"
 
 static void cross_checks(struct load_ctx *ctx)
@@ -1707,20 +1703,20 @@ static void cross_checks(struct load_ctx *ctx)
                     "a coarser level is kept at least as long as the finer one it summarises");
         check_order(ctx, DK_RETENTION_HOUR, cfg->retention_hour, DK_RETENTION_MINUTE, cfg->retention_minute, 1,
                     "a coarser level is kept at least as long as the finer one it summarises");
-        check_order(ctx, DK_WINDOW, cfg->window, DK_INTERVAL, cfg->interval, WINDOW_MIN_SAMPLES, WINDOW_WHY);
+        check_order(ctx, DK_WINDOW, cfg->window, DK_INTERVAL, cfg->interval, CONFIG_WINDOW_MIN_SAMPLES, WINDOW_WHY);
 
         for (size_t i = 0; i < cfg->n_rules; i++) {
                 const struct rule_cfg *r = &cfg->rules[i];
                 char d[32], di[256];
 
-                if (r->window == 0 || r->window >= cfg->interval * WINDOW_MIN_SAMPLES * (1 - EPSILON))
+                if (r->window == 0 || r->window >= cfg->interval * CONFIG_WINDOW_MIN_SAMPLES * (1 - EPSILON))
                         continue;
                 ctx->file = r->file;
                 format_duration(r->window, d, sizeof(d));
                 describe(ctx, DK_INTERVAL, cfg->interval, di, sizeof(di));
                 report_at(ctx, ctx->rule_window_line[i],
                           "rule '%s': window (%s) must be at least %d times interval (%s): %s", r->name, d,
-                          WINDOW_MIN_SAMPLES, di, WINDOW_WHY);
+                          CONFIG_WINDOW_MIN_SAMPLES, di, WINDOW_WHY);
         }
 }
 

@@ -122,6 +122,12 @@ struct rule_cfg {
         unsigned line;                  /* of its [rule] header; 0 if not from a file */
 };
 
+/* A window holds at least this many samples (window >= interval x this), checked for
+ * the file and for flags alike: the detector judges the floors of 24 buckets a window
+ * and wants 16 of them filled (lib/detect.h); with fewer samples than buckets it would
+ * never decide, and a slope fitted to a handful of points is noise anyway. */
+#define CONFIG_WINDOW_MIN_SAMPLES 24
+
 struct config {
         char *db_path;                  /* database = PATH */
         uint64_t max_db_size;           /* max-db-size = SIZE: cap on the database file,

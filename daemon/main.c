@@ -173,23 +173,23 @@ static void check_fd_room(const struct config *cfg, uint64_t max_watch)
 
 /* A window needs a sample in each of the detector's 24 buckets: the same rule the file
  * obeys (config.c), applied after --interval or --window changed either side. */
-#define WINDOW_MIN_SAMPLES 24
 static int check_window(const struct config *cfg)
 {
         char w[32], i[32];
 
-        if (cfg->window < cfg->interval * WINDOW_MIN_SAMPLES) {
+        if (cfg->window < cfg->interval * CONFIG_WINDOW_MIN_SAMPLES) {
                 log_error("--window %s must be at least %d times the interval (%s): the detector needs a sample "
                           "in each of the window's %d buckets", format_duration(cfg->window, w, sizeof(w)),
-                          WINDOW_MIN_SAMPLES, format_duration(cfg->interval, i, sizeof(i)), WINDOW_MIN_SAMPLES);
+                          CONFIG_WINDOW_MIN_SAMPLES, format_duration(cfg->interval, i, sizeof(i)),
+                          CONFIG_WINDOW_MIN_SAMPLES);
                 return -EINVAL;
         }
         for (size_t k = 0; k < cfg->n_rules; k++)
-                if (cfg->rules[k].window > 0 && cfg->rules[k].window < cfg->interval * WINDOW_MIN_SAMPLES) {
+                if (cfg->rules[k].window > 0 && cfg->rules[k].window < cfg->interval * CONFIG_WINDOW_MIN_SAMPLES) {
                         log_error("--interval %s is too long for rule '%s' (window %s): it needs at least %d "
                                   "samples per window", format_duration(cfg->interval, i, sizeof(i)),
                                   cfg->rules[k].name, format_duration(cfg->rules[k].window, w, sizeof(w)),
-                                  WINDOW_MIN_SAMPLES);
+                                  CONFIG_WINDOW_MIN_SAMPLES);
                         return -EINVAL;
                 }
         return 0;
