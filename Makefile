@@ -4,6 +4,7 @@
 #   make test         build and run every test (unit tests with cmocka, then integration)
 #   make check-asan   the same tests built with AddressSanitizer and UBSan
 #   make check-valgrind  the unit tests under valgrind (leaks and descriptors)
+#   make check-adversarial  attacks and faults against the real daemon (tests/adversarial)
 #   make bench        benchmarks; prints figures
 #   make bench-metrics  the cost of a metrics scrape with 1,000 watched processes
 #   make bench-peers  leakwatchd side by side with process-exporter, pidstat, collectd, atop
@@ -76,7 +77,7 @@ TEST_HELPERS := $(patsubst tests/workloads/%.c,$(BUILD)/tests/workloads/%,$(wild
 BENCH_ALONE := $(BUILD)/bench/farm $(BUILD)/bench/proc-floor
 BENCH_BIN  := $(BENCH_ALONE) $(addprefix $(BUILD)/bench/,ingest detect-cost detect-shapes)
 
-.PHONY: all test unit integration check-asan check-valgrind bench bench-scale bench-client bench-metrics bench-detect bench-peers \
+.PHONY: all test unit integration check-asan check-valgrind check-adversarial bench bench-scale bench-client bench-metrics bench-detect bench-peers \
         install uninstall clean FORCE
 all: $(PROGRAMS) $(BUILD)/leakwatchd.service
 
@@ -155,6 +156,9 @@ integration: $(PROGRAMS) $(TEST_HELPERS)
 	@BUILD=$(BUILD) bash tests/run-integration.sh
 
 test: unit integration
+
+check-adversarial: $(PROGRAMS) $(TEST_HELPERS)
+	@SUITE=adversarial BUILD=$(BUILD) bash tests/run-integration.sh
 
 check-asan:
 	$(MAKE) BUILD=build-asan SAN=1 OPT="-O1 -g" test
@@ -301,7 +305,7 @@ AGENT_PY_BUILD := $(addprefix $(BUILD)/python/,$(notdir $(AGENT_PY)))
 
 .PHONY: install-agents bench-agents
 all: $(PROBE) $(AGENT_PY_BUILD)
-integration: $(PROBE) $(AGENT_PY_BUILD)
+integration check-adversarial: $(PROBE) $(AGENT_PY_BUILD)
 
 $(BUILD)/python/%.py: agents/python/%.py
 	@mkdir -p $(dir $@)

@@ -128,6 +128,22 @@ def samples(db, pid, column="rss"):
         ORDER BY t""".format(c=column), (pid, pid))
 
 
+def root_tier_skip(case, reason):
+    """Skips a test that needs root (or what only root can make: mounts, namespaces,
+    other users) and cannot run here. Run as root, such a test may not skip: whatever
+    stops it is a failure of the machine or of the test, so it fails, saying why. The
+    runners also fail a root run whose output holds a "SKIP: root-tier" line."""
+    if os.geteuid() == 0:
+        case.fail("root-tier test cannot run as root: " + reason)
+    case.skipTest("root-tier: " + reason)
+
+
+def require_root(case, what):
+    """Skips (as a root-tier test) unless running as root."""
+    if os.geteuid() != 0:
+        case.skipTest("root-tier: needs root to " + what)
+
+
 class Case(unittest.TestCase):
     """A test case with a temp directory and cleanup of every process it started."""
 

@@ -9,7 +9,7 @@ import subprocess
 import time
 import unittest
 
-from lwtest import DAEMON, WAIT, Case, control, query, samples, wait_for
+from lwtest import DAEMON, WAIT, Case, control, query, root_tier_skip, samples, wait_for
 
 
 def ended(db, pid):
@@ -295,7 +295,7 @@ class TestDiskFull(Case):
         r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", self.mnt],
                            capture_output=True, text=True)
         if r.returncode != 0:
-            self.skipTest("cannot mount a tmpfs here: " + r.stderr.strip())
+            root_tier_skip(self, "cannot mount a tmpfs here: " + r.stderr.strip())
 
     def tearDown(self):
         for d in self.daemons:
