@@ -5,9 +5,22 @@
  * I/O source and its timeout an sd-event timer, both at a lower priority than the
  * sampling timer. MHD_run() never blocks: a scraper that reads slowly, or sends half a
  * request and waits, only leaves a connection open until its turn comes again, and the
- * loop goes on sampling. What a request can cost is bounded: HTTP_MAX_CONNECTIONS at
- * once, each idle for at most HTTP_IDLE_TIMEOUT_S, headers within libmicrohttpd's
- * per-connection memory pool, and one copy of the document each.
+ * loop goes on sampling.
+ *
+ * The listening socket is this module's, not libmicrohttpd's: it accepts, decides who
+ * gets a slot, and hands the connection over. A connection is never left without a way
+ * out, and a new one is never left without a way in:
+ *   - HTTP_MAX_CONNECTIONS at once, at most HTTP_PER_ADDRESS_MAX of them from one address;
+ *   - each request, from the moment the connection waits for it (accepted, or its
+ *     previous answer sent) until its answer is sent, within HTTP_REQUEST_DEADLINE_S,
+ *     however the peer trickles its bytes; past it the connection is closed;
+ *   - when a slot is needed (all taken, or the address has its share), the connection
+ *     that has waited longest for a request it has not sent is closed to make room:
+ *     holding idle connections keeps nobody out. Connections whose answer is being
+ *     sent are never closed for room, only at their deadline; while all slots are such,
+ *     new connections wait in the listen backlog.
+ * What a request can cost is bounded too: headers within libmicrohttpd's per-connection
+ * memory pool, one copy of the document each.
  *
  * Answers: GET or HEAD /metrics → 200 with what the handler gives; another path → 404;
  * another method → 405. */
@@ -15,15 +28,21 @@
 #define LEAKWATCH_HTTP_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/socket.h>
 #include <systemd/sd-event.h>
 
-/* Scrapers at once: Prometheus servers in HA pairs, a person with curl, a few more;
- * every connection past it waits in the listen backlog instead of costing memory. */
+/* Scrapers at once: Prometheus servers in HA pairs, a person with curl, a few more. */
 #define HTTP_MAX_CONNECTIONS 16
-/* A connection idle this long is closed: Prometheus's default scrape timeout, so a
- * scraper still waiting is never cut off, and a stalled one does not hold a slot. */
-#define HTTP_IDLE_TIMEOUT_S 10
+/* Connections from one address: a Prometheus server keeps one open between scrapes, and
+ * a person with curl or a proxy on the same host adds a few. On the loopback every local
+ * user shares 127.0.0.1 (and may pick any of 127.0.0.0/8), so this bounds what one
+ * address takes, and room-making, not refusal, keeps the others in. */
+#define HTTP_PER_ADDRESS_MAX 4
+/* A request must arrive and its answer be taken within this: Prometheus's default
+ * scrape timeout, past which the scraper has given up anyway. It is also the idle
+ * limit libmicrohttpd enforces on its own, which the deadline always meets first. */
+#define HTTP_REQUEST_DEADLINE_S 10
 
 struct http;
 
@@ -48,6 +67,15 @@ struct http_opts {
 int http_new(sd_event *event, const struct http_opts *opts, struct http **ret);
 /* Closes every connection and the listening socket. Accepts NULL. */
 void http_free(struct http *h);
+
+/* What the endpoint did to keep its slots free, since it started. */
+struct http_stats {
+        uint64_t accepted;              /* connections handed to libmicrohttpd */
+        uint64_t evicted;               /* closed to make room for a new one */
+        uint64_t expired;               /* closed at their request deadline */
+        uint64_t refused;               /* closed at once: their address had its share, all busy */
+};
+void http_get_stats(const struct http *h, struct http_stats *ret);
 
 /* The address served, as "127.0.0.1:9184" or "[::1]:9184" (a port 0 asked for is
  * shown as the one the kernel chose). Returns 0 or -errno. */
