@@ -34,13 +34,16 @@
 
 #include "util.h"
 
-/* Pending connections the kernel holds while every slot is answering a request (idle
- * connections make room at once, so only a deadline's worth of busy ones can keep new
- * ones waiting here). */
-#define LISTEN_BACKLOG 16
+/* Connections the kernel holds while they wait for a slot. Past it the kernel drops a
+ * connection attempt and the client tries again only a second later (then 3 s, 7 s),
+ * so it has room for a flood several times the slots; and at the slowest, when every
+ * slot is held by a connection in its grace, slots turn over HTTP_MAX_CONNECTIONS per
+ * grace, so the last of these waits four graces, within a scrape timeout. */
+#define LISTEN_BACKLOG 64
 /* After the sampling timer (priority 0): a scrape never runs ahead of a tick. */
 #define HTTP_PRIORITY 10
 #define REQUEST_DEADLINE_USEC ((usec_t)HTTP_REQUEST_DEADLINE_S * USEC_PER_SEC)
+#define GRACE_USEC ((usec_t)HTTP_GRACE_MS * USEC_PER_MSEC)
 /* accept() failing for want of descriptors or memory leaves the connection in the
  * backlog, and the socket readable: wait this long before trying again rather than
  * spin. */
@@ -61,7 +64,7 @@ struct http {
         struct MHD_Daemon *mhd;
         sd_event_source *listen, *io, *timer;
         int listen_fd;
-        usec_t accept_retry;            /* accept() failed: not before this (0: no wait) */
+        usec_t paused_until;            /* no accept() before this (0: none) */
         struct conn *conns;
         unsigned n_open;                /* connections not closing */
         struct http_stats stats;
@@ -235,53 +238,89 @@ static bool same_address(const struct sockaddr_storage *a, const struct sockaddr
         return false;
 }
 
-/* The open connection (from addr, or from anyone if addr is NULL) that has waited
- * longest for a request and is not being answered, or NULL. */
-static struct conn *longest_waiting(struct http *h, const struct sockaddr_storage *addr)
+/* Whether k's peer has shut its side with nothing left unread, so that it can send no
+ * request. libmicrohttpd may not notice until the deadline: it reads an edge-triggered
+ * socket until a short read, so an end of file that came with the last bytes of half
+ * a request waits for an event that never comes. */
+static bool peer_gone(const struct conn *k)
+{
+        char c;
+
+        return recv(k->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
+}
+
+/* Whether k may be closed at now to make room: it waits for a request (none is being
+ * answered) and has had its grace, or its peer is gone. */
+static bool evictable(const struct conn *k, usec_t now)
+{
+        return !k->closing && !k->answering && (k->since + GRACE_USEC <= now || peer_gone(k));
+}
+
+/* The connection (from addr, or from anyone if addr is NULL) that may be closed for
+ * room and has waited longest for a request, or NULL. */
+static struct conn *longest_waiting(struct http *h, const struct sockaddr_storage *addr, usec_t now)
 {
         struct conn *best = NULL;
 
+        /* The list is newest first, and connections accepted in one wake-up share a
+         * time: on a tie the one found last came first. */
         for (struct conn *k = h->conns; k; k = k->next)
-                if (!k->closing && !k->answering && (!addr || same_address(&k->addr, addr)) &&
-                    (!best || k->since < best->since))
+                if (evictable(k, now) && (!addr || same_address(&k->addr, addr)) && (!best || k->since <= best->since))
                         best = k;
         return best;
 }
 
-/* Frees a slot for a new connection from addr: when every slot is taken, or addr has
- * its share, the connection that has waited longest for a request (from addr in the
- * second case) is closed. Returns 0, or -EBUSY if every candidate is being answered. */
-static int make_room(struct http *h, const struct sockaddr_storage *addr)
+/* When a connection will next be able to make room: the end of a waiting one's grace,
+ * or of an answered one's deadline. */
+static usec_t next_room(struct http *h)
 {
-        struct conn *victim;
+        usec_t t = UINT64_MAX;
+
+        for (struct conn *k = h->conns; k; k = k->next)
+                if (!k->closing)
+                        t = MIN(t, k->since + (k->answering ? REQUEST_DEADLINE_USEC : GRACE_USEC));
+        return t;
+}
+
+/* Makes room for a newcomer from addr. An address past its share gives up its own
+ * connection that has waited longest for a request, once past its grace; with every
+ * slot taken, the connection that has waited longest, whoever's, once past its grace.
+ * Returns 0, or -EBUSY if every slot is taken and none may be closed yet (listening
+ * then pauses until one may, a grace at most). */
+static int make_room(struct http *h, const struct sockaddr_storage *addr, usec_t now)
+{
+        struct conn *victim = NULL;
         unsigned same = 0;
 
         for (struct conn *k = h->conns; k; k = k->next)
                 same += !k->closing && same_address(&k->addr, addr);
         if (same >= HTTP_PER_ADDRESS_MAX)
-                victim = longest_waiting(h, addr);
-        else if (h->n_open >= HTTP_MAX_CONNECTIONS)
-                victim = longest_waiting(h, NULL);
-        else
-                return 0;
-        if (!victim)
+                victim = longest_waiting(h, addr, now);
+        if (!victim && h->n_open >= HTTP_MAX_CONNECTIONS)
+                victim = longest_waiting(h, NULL, now);
+        if (!victim) {
+                if (h->n_open < HTTP_MAX_CONNECTIONS)
+                        return 0;
+                h->paused_until = MIN(next_room(h), now + GRACE_USEC);
                 return -EBUSY;
+        }
         conn_close(victim);
         h->stats.evicted++;
-        /* libmicrohttpd holds the slot (and the address's share) until it has seen the
-         * hang-up and closed the connection: let it, before it counts the new one. */
+        /* libmicrohttpd holds the slot until it has seen the hang-up and closed the
+         * connection: let it, before it counts the new one. */
         (void)MHD_run(h->mhd);
         return 0;
 }
 
 /* Sets the timer to the earliest of libmicrohttpd's timeout, the connections' request
- * deadlines and a pending accept retry; listens only while a new connection can have a
- * slot (one free, or one waiting for a request to close), so that connections past the
- * last slot wait in the backlog instead of being accepted and dropped. */
+ * deadlines and the end of a pause; listens only while a new connection can have a
+ * slot (one is free, or a connection may be closed for room), so that connections past
+ * the last slot wait in the backlog instead of being accepted and dropped, and the
+ * timer then also wakes when a connection's grace ends. */
 static void rearm(struct http *h)
 {
         MHD_UNSIGNED_LONG_LONG ms;
-        usec_t now = loop_now(h), next = UINT64_MAX;
+        usec_t now = loop_now(h), next = UINT64_MAX, room_at = UINT64_MAX;
         bool room = h->n_open < HTTP_MAX_CONNECTIONS;
 
         /* No timeout MHD sets is longer than a connection's idle limit; the cap only
@@ -291,13 +330,18 @@ static void rearm(struct http *h)
         for (struct conn *k = h->conns; k; k = k->next)
                 if (!k->closing) {
                         next = MIN(next, k->since + REQUEST_DEADLINE_USEC);
-                        room = room || !k->answering;
+                        if (evictable(k, now))
+                                room = true;
+                        else if (!k->answering)
+                                room_at = MIN(room_at, k->since + GRACE_USEC);
                 }
-        if (h->accept_retry > now) {
-                next = MIN(next, h->accept_retry);
+        if (!room)
+                next = MIN(next, room_at);
+        if (h->paused_until > now) {
+                next = MIN(next, h->paused_until);
                 room = false;
         } else {
-                h->accept_retry = 0;
+                h->paused_until = 0;
         }
         (void)sd_event_source_set_enabled(h->listen, room ? SD_EVENT_ON : SD_EVENT_OFF);
         if (next == UINT64_MAX) {
@@ -314,37 +358,53 @@ static void run(struct http *h)
         rearm(h);
 }
 
+/* Whether a newcomer can have a slot at now: one is free, or a connection may be
+ * closed for it. */
+static bool has_room(struct http *h, usec_t now)
+{
+        if (h->n_open < HTTP_MAX_CONNECTIONS)
+                return true;
+        for (struct conn *k = h->conns; k; k = k->next)
+                if (evictable(k, now))
+                        return true;
+        return false;
+}
+
 static int on_listen(sd_event_source *s UNUSED, int fd, uint32_t revents UNUSED, void *userdata)
 {
         struct http *h = userdata;
-        struct sockaddr_storage sa = { 0 };
-        socklen_t len = sizeof(sa);
-        int cfd;
+        usec_t now = loop_now(h);
 
-        /* One connection per wake-up: the loop, and the request this one may already
-         * have sent, get their turn before the next. */
-        cfd = accept4(fd, (struct sockaddr *)&sa, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (cfd < 0) {
-                if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-                        h->accept_retry = loop_now(h) + ACCEPT_RETRY_USEC;
-                        rearm(h);
+        /* Up to a slot's worth of connections per wake-up, each handed over and its
+         * request (if it came with the connection) answered before the next: a burst
+         * is drained at once, leaving the kernel's queue room for a scraper, and the
+         * loop has its turn between bursts. */
+        for (int i = 0; i < HTTP_MAX_CONNECTIONS && h->paused_until <= now && has_room(h, now); i++) {
+                struct sockaddr_storage sa = { 0 };
+                socklen_t len = sizeof(sa);
+                int cfd;
+
+                cfd = accept4(fd, (struct sockaddr *)&sa, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+                if (cfd < 0) {
+                        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+                                h->paused_until = now + ACCEPT_RETRY_USEC;
+                        break;
                 }
-                return 0;
+                if (make_room(h, &sa, now) < 0) {
+                        /* has_room() said yes: not reached, but a newcomer without a
+                         * slot is closed rather than left unserved. */
+                        h->stats.refused++;
+                        close(cfd);
+                        break;
+                }
+                /* libmicrohttpd closes the socket if it cannot take it. */
+                if (MHD_add_connection(h->mhd, cfd, (const struct sockaddr *)&sa, len) == MHD_YES)
+                        h->stats.accepted++;
+                else
+                        h->stats.refused++;
+                (void)MHD_run(h->mhd);
         }
-        if (make_room(h, &sa) < 0) {
-                /* Its address's share is all being answered: that address is busy
-                 * enough. */
-                h->stats.refused++;
-                close(cfd);
-                rearm(h);
-                return 0;
-        }
-        /* libmicrohttpd closes the socket if it cannot take it. */
-        if (MHD_add_connection(h->mhd, cfd, (const struct sockaddr *)&sa, len) == MHD_YES)
-                h->stats.accepted++;
-        else
-                h->stats.refused++;
-        run(h);
+        rearm(h);
         return 0;
 }
 
@@ -443,11 +503,14 @@ int http_new(sd_event *event, const struct http_opts *opts, struct http **ret)
         }
         *h = (struct http){ .event = sd_event_ref(event), .listen_fd = fd, .document = opts->document,
                             .userdata = opts->userdata };
-        /* The limits are libmicrohttpd's too, as a backstop: make_room() keeps within
-         * them, and its idle limit is never reached before the request deadline. */
+        /* The cap and the idle limit are libmicrohttpd's too, as a backstop: make_room()
+         * keeps within the cap, and the request deadline comes before the idle limit.
+         * Its per-address limit is not used: it refuses a newcomer outright, where an
+         * address past its share here gives up its own oldest connection instead (on
+         * the loopback every local user shares 127.0.0.1, and a refusal there would let
+         * one lock out another). */
         h->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_NO_LISTEN_SOCKET, 0, NULL, NULL, on_request, h,
                                   MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_MAX_CONNECTIONS,
-                                  MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)HTTP_PER_ADDRESS_MAX,
                                   MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_REQUEST_DEADLINE_S,
                                   MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
                                   MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,

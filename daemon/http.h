@@ -10,15 +10,17 @@
  * The listening socket is this module's, not libmicrohttpd's: it accepts, decides who
  * gets a slot, and hands the connection over. A connection is never left without a way
  * out, and a new one is never left without a way in:
- *   - HTTP_MAX_CONNECTIONS at once, at most HTTP_PER_ADDRESS_MAX of them from one address;
+ *   - HTTP_MAX_CONNECTIONS at once;
  *   - each request, from the moment the connection waits for it (accepted, or its
  *     previous answer sent) until its answer is sent, within HTTP_REQUEST_DEADLINE_S,
  *     however the peer trickles its bytes; past it the connection is closed;
- *   - when a slot is needed (all taken, or the address has its share), the connection
- *     that has waited longest for a request it has not sent is closed to make room:
- *     holding idle connections keeps nobody out. Connections whose answer is being
- *     sent are never closed for room, only at their deadline; while all slots are such,
- *     new connections wait in the listen backlog.
+ *   - a newcomer is never refused for want of room: the connection that has waited
+ *     longest for a request it has not sent is closed to make room, once it has
+ *     waited HTTP_GRACE_MS, so holding idle connections keeps nobody out. An address
+ *     holding HTTP_PER_ADDRESS_MAX or more gives up its own first, even while slots
+ *     are free. Connections whose answer is being sent are never closed for room,
+ *     only at their deadline. While no slot can be had, newcomers wait in the listen
+ *     backlog, which is read again as soon as one can.
  * What a request can cost is bounded too: headers within libmicrohttpd's per-connection
  * memory pool, one copy of the document each.
  *
@@ -34,15 +36,22 @@
 
 /* Scrapers at once: Prometheus servers in HA pairs, a person with curl, a few more. */
 #define HTTP_MAX_CONNECTIONS 16
-/* Connections from one address: a Prometheus server keeps one open between scrapes, and
- * a person with curl or a proxy on the same host adds a few. On the loopback every local
- * user shares 127.0.0.1 (and may pick any of 127.0.0.0/8), so this bounds what one
- * address takes, and room-making, not refusal, keeps the others in. */
+/* Connections from one address past which its newcomers displace its own connections
+ * rather than anyone else's: a Prometheus server keeps one open between scrapes, a
+ * person with curl or a proxy on the same host adds a few. It is a share, not a cap:
+ * on the loopback every local user shares 127.0.0.1, and a cap there would let one
+ * lock another out. */
 #define HTTP_PER_ADDRESS_MAX 4
 /* A request must arrive and its answer be taken within this: Prometheus's default
  * scrape timeout, past which the scraper has given up anyway. It is also the idle
  * limit libmicrohttpd enforces on its own, which the deadline always meets first. */
 #define HTTP_REQUEST_DEADLINE_S 10
+/* A connection may be closed for room only once it has waited this long for a request.
+ * A client sends its request as soon as it is connected, so a newcomer is answered
+ * before anyone connecting after it can displace it, however fast they reconnect; and
+ * each slot turns over at most once per grace, which bounds what connecting in a loop
+ * costs the daemon. */
+#define HTTP_GRACE_MS 1000
 
 struct http;
 
@@ -73,7 +82,7 @@ struct http_stats {
         uint64_t accepted;              /* connections handed to libmicrohttpd */
         uint64_t evicted;               /* closed to make room for a new one */
         uint64_t expired;               /* closed at their request deadline */
-        uint64_t refused;               /* closed at once: their address had its share, all busy */
+        uint64_t refused;               /* closed at once: libmicrohttpd could not take them */
 };
 void http_get_stats(const struct http *h, struct http_stats *ret);
 

@@ -992,19 +992,21 @@ static void test_http_flood_then_scrape(void **state)
 }
 
 /* Slow clients from every slot's worth of addresses, each sending half a request: a
- * scrape is answered at once, not after their deadline; one address holding more than
- * its share only displaces its own connections. */
+ * scrape is answered as soon as the one that waited longest has had its grace, not
+ * after their deadline; and a newcomer is not displaced, during its grace, by any
+ * number of connections made after it. */
 static void test_http_slow_clients_make_room(void **state)
 {
         struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
         struct served s = { 0 };
         struct http_opts o = { .listen_fd = -1, .addr = (struct sockaddr *)&sa, .addr_len = sizeof(sa),
                                .document = serve_doc, .userdata = &s };
-        int slow[HTTP_MAX_CONNECTIONS], same[HTTP_PER_ADDRESS_MAX + 3];
+        int slow[HTTP_MAX_CONNECTIONS], late[HTTP_MAX_CONNECTIONS + 1], mine;
         struct http_stats st;
         struct http *h;
         sd_event *e;
-        char *r, src[32];
+        char *r, src[32], buf[4096];
+        ssize_t n;
 
         (void)state;
         assert_int_equal(sd_event_new(&e), 0);
@@ -1025,44 +1027,103 @@ static void test_http_slow_clients_make_room(void **state)
         for (size_t i = 1; i < ELEMENTSOF(slow); i++)
                 assert_false(closed_by_server(slow[i]));
 
-        /* One address, more connections than its share: its oldest make room for its
-         * newest, and the other addresses keep theirs. */
-        for (size_t i = 0; i < ELEMENTSOF(same); i++) {
-                same[i] = connect_from(h, "127.0.1.1", 0);
+        /* All slots held by connections past their grace. A newcomer that has not sent
+         * its request yet, then a slot's worth and one more of others: they displace
+         * the old ones, never the newcomer, and the last waits in the backlog. */
+        spin(e, (HTTP_GRACE_MS + 100) * USEC_PER_MSEC);
+        mine = connect_from(h, "127.0.3.1", 0);
+        spin(e, 10 * USEC_PER_MSEC);
+        for (size_t i = 0; i < ELEMENTSOF(late); i++) {
+                snprintf(src, sizeof(src), "127.0.4.%zu", 1 + i);
+                late[i] = connect_from(h, src, 0);
                 spin(e, 2 * USEC_PER_MSEC);
         }
-        spin(e, 100 * USEC_PER_MSEC);
-        for (size_t i = 0; i < ELEMENTSOF(same); i++)
-                assert_true(closed_by_server(same[i]) == (i < ELEMENTSOF(same) - HTTP_PER_ADDRESS_MAX));
-        r = exchange(e, h, SCRAPE);
-        assert_non_null(strstr(r, "\r\n\r\ntext 1\n"));
-        free(r);
-        for (size_t i = 0; i < ELEMENTSOF(same); i++)
-                close(same[i]);
+        spin(e, 50 * USEC_PER_MSEC);
+        http_get_stats(h, &st);
+        assert_int_equal(st.evicted, HTTP_MAX_CONNECTIONS);
+        assert_int_equal(st.refused, 0);
+        assert_int_equal(send(mine, SCRAPE, strlen(SCRAPE), MSG_NOSIGNAL), (ssize_t)strlen(SCRAPE));
+        spin(e, 50 * USEC_PER_MSEC);
+        n = read(mine, buf, sizeof(buf) - 1);
+        assert_true(n > 0);
+        buf[n] = '\0';
+        assert_non_null(strstr(buf, "HTTP/1.1 200"));
+        close(mine);
+        for (size_t i = 0; i < ELEMENTSOF(late); i++)
+                close(late[i]);
         for (size_t i = 0; i < ELEMENTSOF(slow); i++)
                 close(slow[i]);
         http_free(h);
         sd_event_unref(e);
 }
 
-/* Connections whose answer is still being sent (their peers do not read) are not
- * closed for room: past an address's share, that address's newcomer is refused, and
- * everyone else is still served. */
+/* One address, more connections than its share: newcomers are let in while slots are
+ * free (the address's connections are all in their grace); past the grace, its next
+ * newcomer displaces its own oldest connection, not another address's older one. */
+static void test_http_address_share(void **state)
+{
+        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        struct served s = { 0 };
+        struct http_opts o = { .listen_fd = -1, .addr = (struct sockaddr *)&sa, .addr_len = sizeof(sa),
+                               .document = serve_doc, .userdata = &s };
+        int other, same[HTTP_PER_ADDRESS_MAX + 1], later;
+        struct http_stats st;
+        struct http *h;
+        sd_event *e;
+        char *r;
+
+        (void)state;
+        assert_int_equal(sd_event_new(&e), 0);
+        assert_int_equal(http_new(e, &o, &h), 0);
+        other = connect_from(h, "127.0.1.2", 0);
+        spin(e, 10 * USEC_PER_MSEC);
+        for (size_t i = 0; i < ELEMENTSOF(same); i++) {
+                same[i] = connect_from(h, "127.0.1.1", 0);
+                spin(e, 2 * USEC_PER_MSEC);
+        }
+        spin(e, 50 * USEC_PER_MSEC);
+        http_get_stats(h, &st);
+        assert_int_equal(st.evicted, 0);
+        for (size_t i = 0; i < ELEMENTSOF(same); i++)
+                assert_false(closed_by_server(same[i]));
+
+        spin(e, (HTTP_GRACE_MS + 100) * USEC_PER_MSEC);
+        later = connect_from(h, "127.0.1.1", 0);
+        spin(e, 50 * USEC_PER_MSEC);
+        http_get_stats(h, &st);
+        assert_int_equal(st.evicted, 1);
+        assert_int_equal(st.refused, 0);
+        assert_true(closed_by_server(same[0]));
+        assert_false(closed_by_server(other));
+        assert_false(closed_by_server(later));
+        r = exchange(e, h, SCRAPE);
+        assert_non_null(strstr(r, "\r\n\r\ntext 1\n"));
+        free(r);
+        close(other);
+        close(later);
+        for (size_t i = 0; i < ELEMENTSOF(same); i++)
+                close(same[i]);
+        http_free(h);
+        sd_event_unref(e);
+}
+
+/* A connection whose answer is still being sent (its peer does not read) is not closed
+ * for room, though it is the oldest: a connection waiting for a request is. */
 static void test_http_answering_not_evicted(void **state)
 {
         struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
         /* Far more than the kernel buffers between a peer with a 4 KiB receive buffer
          * and the server (tcp_wmem's 4 MiB at most): the answer stays unsent. */
         size_t big = 16u << 20;
-        char *body = malloc(big + 1);
+        char *body = malloc(big + 1), c;
         struct served s = { .body = body };
         struct http_opts o = { .listen_fd = -1, .addr = (struct sockaddr *)&sa, .addr_len = sizeof(sa),
                                .document = serve_doc, .userdata = &s };
-        int mute[HTTP_PER_ADDRESS_MAX], extra;
+        int mute, idle[HTTP_MAX_CONNECTIONS - 1];
         struct http_stats st;
         struct http *h;
         sd_event *e;
-        char *r;
+        char *r, src[32];
 
         (void)state;
         assert_non_null(body);
@@ -1070,26 +1131,31 @@ static void test_http_answering_not_evicted(void **state)
         body[big] = '\0';
         assert_int_equal(sd_event_new(&e), 0);
         assert_int_equal(http_new(e, &o, &h), 0);
-        for (size_t i = 0; i < ELEMENTSOF(mute); i++) {
-                mute[i] = connect_from(h, "127.0.2.1", 4096);
-                spin(e, 5 * USEC_PER_MSEC);
-                assert_int_equal(send(mute[i], SCRAPE, strlen(SCRAPE), MSG_NOSIGNAL), (ssize_t)strlen(SCRAPE));
-                spin(e, 20 * USEC_PER_MSEC);
-        }
-        assert_int_equal(s.calls, HTTP_PER_ADDRESS_MAX);
-        extra = connect_from(h, "127.0.2.1", 0);
-        spin(e, 100 * USEC_PER_MSEC);
-        http_get_stats(h, &st);
-        assert_int_equal(st.refused, 1);
-        assert_int_equal(st.evicted, 0);
-        assert_true(closed_by_server(extra));
+        mute = connect_from(h, "127.0.2.1", 4096);
+        spin(e, 5 * USEC_PER_MSEC);
+        assert_int_equal(send(mute, SCRAPE, strlen(SCRAPE), MSG_NOSIGNAL), (ssize_t)strlen(SCRAPE));
+        spin(e, 20 * USEC_PER_MSEC);
+        assert_int_equal(s.calls, 1);
         s.body = NULL;
+        for (size_t i = 0; i < ELEMENTSOF(idle); i++) {
+                snprintf(src, sizeof(src), "127.0.5.%zu", 1 + i);
+                idle[i] = connect_from(h, src, 0);
+                spin(e, 2 * USEC_PER_MSEC);
+        }
+        spin(e, (HTTP_GRACE_MS + 100) * USEC_PER_MSEC);
         r = exchange(e, h, SCRAPE);
         assert_non_null(strstr(r, "\r\n\r\ntext 1\n"));
         free(r);
-        close(extra);
-        for (size_t i = 0; i < ELEMENTSOF(mute); i++)
-                close(mute[i]);
+        http_get_stats(h, &st);
+        assert_int_equal(st.evicted, 1);
+        assert_true(closed_by_server(idle[0]));
+        /* Still open, its answer still coming. */
+        assert_int_equal(recv(mute, &c, 1, MSG_PEEK | MSG_DONTWAIT), 1);
+        for (size_t i = 1; i < ELEMENTSOF(idle); i++)
+                assert_false(closed_by_server(idle[i]));
+        for (size_t i = 0; i < ELEMENTSOF(idle); i++)
+                close(idle[i]);
+        close(mute);
         http_free(h);
         sd_event_unref(e);
         free(body);
@@ -1322,6 +1388,7 @@ int main(void)
                 cmocka_unit_test(test_http_stalled_scrapers),
                 cmocka_unit_test(test_http_flood_then_scrape),
                 cmocka_unit_test(test_http_slow_clients_make_room),
+                cmocka_unit_test(test_http_address_share),
                 cmocka_unit_test(test_http_answering_not_evicted),
                 cmocka_unit_test(test_http_errors),
                 cmocka_unit_test(test_socket_activation),
