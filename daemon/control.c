@@ -34,7 +34,8 @@ struct control {
         dev_t dev;                      /* the socket file made, so that only it is removed */
         ino_t ino;
         int fd;
-        sd_event_source *io;
+        sd_event_source *io;            /* off while no slot can be had */
+        sd_event_source *resume;        /* when a connection's grace ends */
         control_handler handler;
         void *userdata;
         struct conn *conns;
@@ -93,6 +94,9 @@ static void conn_free(struct conn *k)
         sd_event_source_disable_unref(k->timer);
         safe_close(k->fd);
         free(k);
+        /* A slot is free: peers waiting in the backlog may come in. */
+        if (c->io)
+                (void)sd_event_source_set_enabled(c->io, SD_EVENT_ON);
 }
 
 static void send_json(int fd, struct json_object *o)
@@ -203,19 +207,47 @@ static int on_conn_deadline(sd_event_source *s UNUSED, uint64_t usec UNUSED, voi
         return 0;
 }
 
-/* All connections are taken: closes one (control_pick_evictee()) for a new peer. */
-static void make_room(struct control *c)
+static usec_t loop_now(struct control *c)
+{
+        uint64_t now;
+
+        if (sd_event_now(c->event, CLOCK_MONOTONIC, &now) < 0)
+                now = now_usec(CLOCK_MONOTONIC);
+        return now;
+}
+
+/* Whether k may be closed at now for a new peer: it was refused, or has had its grace. */
+static bool evictable(const struct conn *k, usec_t now)
+{
+        return k->refused || k->since + CONTROL_GRACE_USEC <= now;
+}
+
+/* All connections are taken: closes one for a new peer, chosen by
+ * control_pick_evictee() among those that may be closed (on_accept() made sure one
+ * may). */
+static void make_room(struct control *c, usec_t now)
 {
         struct control_peer peers[CONTROL_CONN_MAX];
         struct conn *k, *victims[CONTROL_CONN_MAX];
         size_t n = 0;
 
-        for (k = c->conns; k && n < ELEMENTSOF(peers); k = k->next) {
-                peers[n] = (struct control_peer){ .uid = k->uid, .since = k->since, .refused = k->refused };
-                victims[n++] = k;
-        }
+        for (k = c->conns; k && n < ELEMENTSOF(peers); k = k->next)
+                if (evictable(k, now)) {
+                        peers[n] = (struct control_peer){ .uid = k->uid, .since = k->since, .refused = k->refused };
+                        victims[n++] = k;
+                }
         if (n == 0)
                 return;
+        /* The list is newest first; control_pick_evictee() wants them as they came. */
+        for (size_t i = 0; i < n / 2; i++) {
+                struct control_peer p = peers[i];
+
+                peers[i] = peers[n - 1 - i];
+                peers[n - 1 - i] = p;
+                k = victims[i];
+                victims[i] = victims[n - 1 - i];
+                victims[n - 1 - i] = k;
+        }
         k = victims[control_pick_evictee(peers, n)];
         if (!k->refused) {
                 char why[96];
@@ -227,6 +259,27 @@ static void make_room(struct control *c)
         conn_free(k);
 }
 
+static int on_resume(sd_event_source *s UNUSED, uint64_t usec UNUSED, void *userdata)
+{
+        struct control *c = userdata;
+
+        (void)sd_event_source_set_enabled(c->io, SD_EVENT_ON);
+        return 0;
+}
+
+/* Leaves new peers in the backlog until when: no slot can be had before. */
+static void pause_accepting(struct control *c, usec_t when)
+{
+        (void)sd_event_source_set_enabled(c->io, SD_EVENT_OFF);
+        if (!c->resume) {
+                if (sd_event_add_time(c->event, &c->resume, CLOCK_MONOTONIC, when, USEC_PER_MSEC, on_resume, c) < 0)
+                        (void)sd_event_source_set_enabled(c->io, SD_EVENT_ON);
+                return;
+        }
+        (void)sd_event_source_set_time(c->resume, when);
+        (void)sd_event_source_set_enabled(c->resume, SD_EVENT_ONESHOT);
+}
+
 static int on_accept(sd_event_source *s UNUSED, int fd, uint32_t revents UNUSED, void *userdata)
 {
         struct control *c = userdata;
@@ -235,9 +288,26 @@ static int on_accept(sd_event_source *s UNUSED, int fd, uint32_t revents UNUSED,
         struct ucred cred;
         struct conn *k;
         size_t n_groups = 0;
+        usec_t now = loop_now(c);
         bool allowed;
         int cfd, r;
 
+        /* Full, and every connection in its grace: the newcomer waits in the backlog
+         * (the kernel's queue, then connect() itself) rather than displace a peer that
+         * has just come in and is about to ask. */
+        if (c->n_conns >= CONTROL_CONN_MAX) {
+                usec_t when = UINT64_MAX;
+                bool any = false;
+
+                for (k = c->conns; k; k = k->next) {
+                        any = any || evictable(k, now);
+                        when = MIN(when, k->since + CONTROL_GRACE_USEC);
+                }
+                if (!any) {
+                        pause_accepting(c, when);
+                        return 0;
+                }
+        }
         cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (cfd < 0)
                 return 0;
@@ -259,7 +329,7 @@ static int on_accept(sd_event_source *s UNUSED, int fd, uint32_t revents UNUSED,
                         close(cfd);
                         return 0;
                 }
-                make_room(c);
+                make_room(c, now);
         }
         k = calloc(1, sizeof(*k));
         if (!k) {
@@ -269,8 +339,7 @@ static int on_accept(sd_event_source *s UNUSED, int fd, uint32_t revents UNUSED,
         k->c = c;
         k->fd = cfd;
         k->uid = cred.uid;
-        if (sd_event_now(c->event, CLOCK_MONOTONIC, &k->since) < 0)
-                k->since = now_usec(CLOCK_MONOTONIC);
+        k->since = now;
         if (!allowed) {
                 /* Say no, but do not hang up on unread input: closing a socket with a
                  * request still queued resets the peer, which may lose the reply. The
@@ -286,9 +355,13 @@ static int on_accept(sd_event_source *s UNUSED, int fd, uint32_t revents UNUSED,
         k->next = c->conns;
         c->conns = k;
         c->n_conns++;
-        if (r < 0)
+        if (r < 0) {
                 conn_free(k);
-        return 0;
+                return 0;
+        }
+        /* A client sends its request as it connects: answer it now if it is there,
+         * before anyone else comes in. */
+        return on_conn_io(k->io, cfd, EPOLLIN, k);
 }
 
 int control_new(sd_event *event, const char *runtime_dir, control_handler handler, void *userdata,
@@ -355,9 +428,11 @@ void control_free(struct control *c)
 
         if (!c)
                 return;
+        sd_event_source_disable_unref(c->io);
+        sd_event_source_disable_unref(c->resume);
+        c->io = NULL;
         while (c->conns)
                 conn_free(c->conns);
-        sd_event_source_disable_unref(c->io);
         /* Only the socket this daemon made: never a path it failed to bind, nor a
          * socket someone put there since. */
         if (c->ino && lstat(c->path, &st) == 0 && st.st_dev == c->dev && st.st_ino == c->ino)

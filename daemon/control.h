@@ -7,9 +7,10 @@
  *
  * No peer can keep another out. A connection lives at most CONTROL_DEADLINE_USEC from
  * accept, whatever it sends (a request does not extend it). When all CONTROL_CONN_MAX
- * are taken, a new peer still gets in: one connection is closed to make room (told so,
- * "code": "EBUSY"), chosen by control_pick_evictee(). The loop never waits on a peer:
- * replies a peer does not read are dropped.
+ * are taken, a new peer still gets in: one connection past its CONTROL_GRACE_USEC is
+ * closed to make room (told so, "code": "EBUSY"), chosen by control_pick_evictee();
+ * while all are in their grace, the newcomer waits in the backlog. The loop never
+ * waits on a peer: replies a peer does not read are dropped.
  *
  * Replies: {"ok": true, ...the command's fields} or {"ok": false, "error": "words",
  * "code": "ENOENT"}; code is the errno name of the failure, for programs (a refused peer
@@ -36,6 +37,13 @@
  * and waits at most this long (CTL_TIMEOUT_MS) for its reply, which the daemon gives at
  * once, so no client of ours is ever cut off. */
 #define CONTROL_DEADLINE_USEC (10 * USEC_PER_SEC)
+/* A connection may be closed to make room for a new peer only once it has been open
+ * this long: a client sends its request as it connects, and is answered, however fast
+ * others connect after it; and slots turn over at most CONTROL_CONN_MAX times per
+ * grace, which bounds what connecting in a loop costs the daemon. A local client is
+ * never this slow between connect() and send(); the wait it can cause a newcomer is
+ * short. */
+#define CONTROL_GRACE_USEC (250 * USEC_PER_MSEC)
 /* JSON nesting accepted in a request (requests are flat objects). */
 #define CONTROL_JSON_DEPTH 4
 #define CONTROL_SOCKET_NAME "control"
@@ -69,9 +77,10 @@ struct control_peer {
         bool refused;                   /* not allowed: told so, waiting to hang up */
 };
 
-/* Which of the n (> 0) open connections is closed to make room for a new one: a
- * refused peer's, the oldest first; otherwise the oldest connection of the user who
- * holds the most (on a tie, the oldest of those users' connections). A user holding
+/* Which of the n (> 0) open connections, in the order they came, is closed to make
+ * room for a new one: a refused peer's, the oldest first; otherwise the oldest
+ * connection of the user who holds the most (on a tie, the oldest of those users'
+ * connections; of connections with the same since, the first). A user holding
  * many connections thus displaces only their own, and a user's single connection is
  * kept while anyone holds more. Returns its index. Pure; exposed for tests. */
 size_t control_pick_evictee(const struct control_peer *peers, size_t n);
