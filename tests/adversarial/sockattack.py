@@ -37,6 +37,29 @@ def done(**figures):
     print(json.dumps(figures), flush=True)
 
 
+def arrivals(conns):
+    """(socket, bytes) for each of conns that has something to read within 0.1 s; the
+    bytes are empty when the daemon closed or reset it."""
+    r, _, _ = select.select(list(conns), [], [], 0.1)
+    for s in r:
+        try:
+            yield s, s.recv(65536)
+        except BlockingIOError:
+            continue
+        except OSError:
+            yield s, b""
+
+
+def done_holding(conns, lifetimes, **figures):
+    """Closes what is still open and reports, with the figures, how long connections
+    lived: the closed ones, and all of them counting those still open."""
+    still = [time.monotonic() - st[0] for st in conns.values()]
+    for s in conns:
+        s.close()
+    done(closed=len(lifetimes), max_lifetime=max(lifetimes + still),
+         max_closed_lifetime=max(lifetimes, default=0.0), **figures)
+
+
 def control_holders(path, n, every, seconds):
     conns = {}  # socket -> [opened, next send]
     lifetimes = []
@@ -62,14 +85,7 @@ def control_holders(path, n, every, seconds):
                 except OSError:
                     pass
                 st[1] = now + every
-        r, _, _ = select.select(list(conns), [], [], 0.1)
-        for s in r:
-            try:
-                data = s.recv(65536)
-            except BlockingIOError:
-                continue
-            except OSError:
-                data = b""
+        for s, data in arrivals(conns):
             if data:
                 replies += 1
                 busy += b"EBUSY" in data
@@ -77,11 +93,7 @@ def control_holders(path, n, every, seconds):
             lifetimes.append(time.monotonic() - conns.pop(s)[0])
             s.close()
             open_one()
-    still = [time.monotonic() - st[0] for st in conns.values()]
-    for s in conns:
-        s.close()
-    done(replies=replies, evicted_told=busy, closed=len(lifetimes),
-         max_lifetime=max(lifetimes + still), max_closed_lifetime=max(lifetimes, default=0.0))
+    done_holding(conns, lifetimes, replies=replies, evicted_told=busy)
 
 
 def agent_flood(path, seconds):
@@ -140,25 +152,14 @@ def http_hold(port, n, mode, seconds, src=None):
                     s.send(b"a")
                 except OSError:
                     pass
-        r, _, _ = select.select(list(conns), [], [], 0.1)
-        for s in r:
-            try:
-                data = s.recv(4096)
-            except BlockingIOError:
-                continue
-            except OSError:
-                data = b""
+        for s, data in arrivals(conns):
             if data:
                 continue
             st = conns.pop(s)
             lifetimes.append(now - st[0])
             s.close()
             open_one(st[1])
-    still = [time.monotonic() - st[0] for st in conns.values()]
-    for s in conns:
-        s.close()
-    done(opened=opened, closed=len(lifetimes), max_lifetime=max(lifetimes + still),
-         max_closed_lifetime=max(lifetimes, default=0.0))
+    done_holding(conns, lifetimes, opened=opened)
 
 
 def main(argv):

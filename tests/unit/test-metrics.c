@@ -942,24 +942,48 @@ static void test_http_stalled_scrapers(void **state)
 
 #define SCRAPE "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
 
+/* An endpoint on 127.0.0.1, on a port the kernel picks, serving s under a new loop. */
+static struct http *serve(struct served *s, sd_event **ret_e)
+{
+        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        struct http_opts o = { .listen_fd = -1, .addr = (struct sockaddr *)&sa, .addr_len = sizeof(sa),
+                               .document = serve_doc, .userdata = s };
+        struct http *h;
+
+        assert_int_equal(sd_event_new(ret_e), 0);
+        assert_int_equal(http_new(*ret_e, &o, &h), 0);
+        return h;
+}
+
+/* A scrape on a new connection is answered with the small text document. */
+static void assert_scraped(sd_event *e, const struct http *h)
+{
+        char *r = exchange(e, h, SCRAPE);
+
+        assert_non_null(strstr(r, "\r\n\r\ntext 1\n"));
+        free(r);
+}
+
+static void close_all(const int *fds, size_t n)
+{
+        for (size_t i = 0; i < n; i++)
+                close(fds[i]);
+}
+
 /* 17 connections at once, closed together: the endpoint reaches its limit, then has
  * none, and must still accept (libmicrohttpd alone stopped here for good: at its limit
  * it takes the listening socket out of its epoll set until a later run that nothing
  * calls). */
 static void test_http_flood_then_scrape(void **state)
 {
-        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
         struct served s = { 0 };
-        struct http_opts o = { .listen_fd = -1, .addr = (struct sockaddr *)&sa, .addr_len = sizeof(sa),
-                               .document = serve_doc, .userdata = &s };
         int fds[HTTP_MAX_CONNECTIONS + 1];
         struct http *h;
         sd_event *e;
-        char *r, src[32];
+        char src[32];
 
         (void)state;
-        assert_int_equal(sd_event_new(&e), 0);
-        assert_int_equal(http_new(e, &o, &h), 0);
+        h = serve(&s, &e);
         /* From as many addresses as slots, and one more: the address share is not what
          * limits here. */
         for (size_t i = 0; i < ELEMENTSOF(fds); i++) {
@@ -967,12 +991,9 @@ static void test_http_flood_then_scrape(void **state)
                 fds[i] = connect_from(h, src, 0);
         }
         spin(e, 200 * USEC_PER_MSEC);
-        for (size_t i = 0; i < ELEMENTSOF(fds); i++)
-                close(fds[i]);
+        close_all(fds, ELEMENTSOF(fds));
         spin(e, 200 * USEC_PER_MSEC);
-        r = exchange(e, h, SCRAPE);
-        assert_non_null(strstr(r, "\r\n\r\ntext 1\n"));
-        free(r);
+        assert_scraped(e, h);
         /* And again with the 17 left open: the newcomer takes the slot of the one that
          * waited longest without asking. */
         for (size_t i = 0; i < ELEMENTSOF(fds); i++) {
@@ -980,13 +1001,10 @@ static void test_http_flood_then_scrape(void **state)
                 fds[i] = connect_from(h, src, 0);
         }
         spin(e, 200 * USEC_PER_MSEC);
-        r = exchange(e, h, SCRAPE);
-        assert_non_null(strstr(r, "\r\n\r\ntext 1\n"));
-        free(r);
+        assert_scraped(e, h);
         assert_true(closed_by_server(fds[0]));
         assert_false(closed_by_server(fds[ELEMENTSOF(fds) - 1]));
-        for (size_t i = 0; i < ELEMENTSOF(fds); i++)
-                close(fds[i]);
+        close_all(fds, ELEMENTSOF(fds));
         http_free(h);
         sd_event_unref(e);
 }
@@ -997,20 +1015,16 @@ static void test_http_flood_then_scrape(void **state)
  * number of connections made after it. */
 static void test_http_slow_clients_make_room(void **state)
 {
-        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
         struct served s = { 0 };
-        struct http_opts o = { .listen_fd = -1, .addr = (struct sockaddr *)&sa, .addr_len = sizeof(sa),
-                               .document = serve_doc, .userdata = &s };
         int slow[HTTP_MAX_CONNECTIONS], late[HTTP_MAX_CONNECTIONS + 1], mine;
         struct http_stats st;
         struct http *h;
         sd_event *e;
-        char *r, src[32], buf[4096];
+        char src[32], buf[4096];
         ssize_t n;
 
         (void)state;
-        assert_int_equal(sd_event_new(&e), 0);
-        assert_int_equal(http_new(e, &o, &h), 0);
+        h = serve(&s, &e);
         for (size_t i = 0; i < ELEMENTSOF(slow); i++) {
                 snprintf(src, sizeof(src), "127.0.0.%zu", 2 + i);
                 slow[i] = connect_from(h, src, 0);
@@ -1018,9 +1032,7 @@ static void test_http_slow_clients_make_room(void **state)
                 assert_int_equal(send(slow[i], "GET /met", 8, MSG_NOSIGNAL), 8);
         }
         spin(e, 100 * USEC_PER_MSEC);
-        r = exchange(e, h, SCRAPE);
-        assert_non_null(strstr(r, "\r\n\r\ntext 1\n"));
-        free(r);
+        assert_scraped(e, h);
         http_get_stats(h, &st);
         assert_int_equal(st.evicted, 1);
         assert_true(closed_by_server(slow[0]));
@@ -1049,10 +1061,8 @@ static void test_http_slow_clients_make_room(void **state)
         buf[n] = '\0';
         assert_non_null(strstr(buf, "HTTP/1.1 200"));
         close(mine);
-        for (size_t i = 0; i < ELEMENTSOF(late); i++)
-                close(late[i]);
-        for (size_t i = 0; i < ELEMENTSOF(slow); i++)
-                close(slow[i]);
+        close_all(late, ELEMENTSOF(late));
+        close_all(slow, ELEMENTSOF(slow));
         http_free(h);
         sd_event_unref(e);
 }
@@ -1062,19 +1072,14 @@ static void test_http_slow_clients_make_room(void **state)
  * newcomer displaces its own oldest connection, not another address's older one. */
 static void test_http_address_share(void **state)
 {
-        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
         struct served s = { 0 };
-        struct http_opts o = { .listen_fd = -1, .addr = (struct sockaddr *)&sa, .addr_len = sizeof(sa),
-                               .document = serve_doc, .userdata = &s };
         int other, same[HTTP_PER_ADDRESS_MAX + 1], later;
         struct http_stats st;
         struct http *h;
         sd_event *e;
-        char *r;
 
         (void)state;
-        assert_int_equal(sd_event_new(&e), 0);
-        assert_int_equal(http_new(e, &o, &h), 0);
+        h = serve(&s, &e);
         other = connect_from(h, "127.0.1.2", 0);
         spin(e, 10 * USEC_PER_MSEC);
         for (size_t i = 0; i < ELEMENTSOF(same); i++) {
@@ -1096,13 +1101,10 @@ static void test_http_address_share(void **state)
         assert_true(closed_by_server(same[0]));
         assert_false(closed_by_server(other));
         assert_false(closed_by_server(later));
-        r = exchange(e, h, SCRAPE);
-        assert_non_null(strstr(r, "\r\n\r\ntext 1\n"));
-        free(r);
+        assert_scraped(e, h);
         close(other);
         close(later);
-        for (size_t i = 0; i < ELEMENTSOF(same); i++)
-                close(same[i]);
+        close_all(same, ELEMENTSOF(same));
         http_free(h);
         sd_event_unref(e);
 }
@@ -1111,26 +1113,22 @@ static void test_http_address_share(void **state)
  * for room, though it is the oldest: a connection waiting for a request is. */
 static void test_http_answering_not_evicted(void **state)
 {
-        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
         /* Far more than the kernel buffers between a peer with a 4 KiB receive buffer
          * and the server (tcp_wmem's 4 MiB at most): the answer stays unsent. */
         size_t big = 16u << 20;
         char *body = malloc(big + 1), c;
         struct served s = { .body = body };
-        struct http_opts o = { .listen_fd = -1, .addr = (struct sockaddr *)&sa, .addr_len = sizeof(sa),
-                               .document = serve_doc, .userdata = &s };
         int mute, idle[HTTP_MAX_CONNECTIONS - 1];
         struct http_stats st;
         struct http *h;
         sd_event *e;
-        char *r, src[32];
+        char src[32];
 
         (void)state;
         assert_non_null(body);
         memset(body, 'x', big);
         body[big] = '\0';
-        assert_int_equal(sd_event_new(&e), 0);
-        assert_int_equal(http_new(e, &o, &h), 0);
+        h = serve(&s, &e);
         mute = connect_from(h, "127.0.2.1", 4096);
         spin(e, 5 * USEC_PER_MSEC);
         assert_int_equal(send(mute, SCRAPE, strlen(SCRAPE), MSG_NOSIGNAL), (ssize_t)strlen(SCRAPE));
@@ -1143,9 +1141,7 @@ static void test_http_answering_not_evicted(void **state)
                 spin(e, 2 * USEC_PER_MSEC);
         }
         spin(e, (HTTP_GRACE_MS + 100) * USEC_PER_MSEC);
-        r = exchange(e, h, SCRAPE);
-        assert_non_null(strstr(r, "\r\n\r\ntext 1\n"));
-        free(r);
+        assert_scraped(e, h);
         http_get_stats(h, &st);
         assert_int_equal(st.evicted, 1);
         assert_true(closed_by_server(idle[0]));
@@ -1153,8 +1149,7 @@ static void test_http_answering_not_evicted(void **state)
         assert_int_equal(recv(mute, &c, 1, MSG_PEEK | MSG_DONTWAIT), 1);
         for (size_t i = 1; i < ELEMENTSOF(idle); i++)
                 assert_false(closed_by_server(idle[i]));
-        for (size_t i = 0; i < ELEMENTSOF(idle); i++)
-                close(idle[i]);
+        close_all(idle, ELEMENTSOF(idle));
         close(mute);
         http_free(h);
         sd_event_unref(e);
