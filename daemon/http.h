@@ -5,9 +5,24 @@
  * I/O source and its timeout an sd-event timer, both at a lower priority than the
  * sampling timer. MHD_run() never blocks: a scraper that reads slowly, or sends half a
  * request and waits, only leaves a connection open until its turn comes again, and the
- * loop goes on sampling. What a request can cost is bounded: HTTP_MAX_CONNECTIONS at
- * once, each idle for at most HTTP_IDLE_TIMEOUT_S, headers within libmicrohttpd's
- * per-connection memory pool, and one copy of the document each.
+ * loop goes on sampling.
+ *
+ * The listening socket is this module's, not libmicrohttpd's: it accepts, decides who
+ * gets a slot, and hands the connection over. A connection is never left without a way
+ * out, and a new one is never left without a way in:
+ *   - HTTP_MAX_CONNECTIONS at once;
+ *   - each request, from the moment the connection waits for it (accepted, or its
+ *     previous answer sent) until its answer is sent, within HTTP_REQUEST_DEADLINE_S,
+ *     however the peer trickles its bytes; past it the connection is closed;
+ *   - a newcomer is never refused for want of room: the connection that has waited
+ *     longest for a request it has not sent is closed to make room, once it has
+ *     waited HTTP_GRACE_MS, so holding idle connections keeps nobody out. An address
+ *     holding HTTP_PER_ADDRESS_MAX or more gives up its own first, even while slots
+ *     are free. Connections whose answer is being sent are never closed for room,
+ *     only at their deadline. While no slot can be had, newcomers wait in the listen
+ *     backlog, which is read again as soon as one can.
+ * What a request can cost is bounded too: headers within libmicrohttpd's per-connection
+ * memory pool, one copy of the document each.
  *
  * Answers: GET or HEAD /metrics → 200 with what the handler gives; another path → 404;
  * another method → 405. */
@@ -15,15 +30,28 @@
 #define LEAKWATCH_HTTP_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/socket.h>
 #include <systemd/sd-event.h>
 
-/* Scrapers at once: Prometheus servers in HA pairs, a person with curl, a few more;
- * every connection past it waits in the listen backlog instead of costing memory. */
+/* Scrapers at once: Prometheus servers in HA pairs, a person with curl, a few more. */
 #define HTTP_MAX_CONNECTIONS 16
-/* A connection idle this long is closed: Prometheus's default scrape timeout, so a
- * scraper still waiting is never cut off, and a stalled one does not hold a slot. */
-#define HTTP_IDLE_TIMEOUT_S 10
+/* Connections from one address past which its newcomers displace its own connections
+ * rather than anyone else's: a Prometheus server keeps one open between scrapes, a
+ * person with curl or a proxy on the same host adds a few. It is a share, not a cap:
+ * on the loopback every local user shares 127.0.0.1, and a cap there would let one
+ * lock another out. */
+#define HTTP_PER_ADDRESS_MAX 4
+/* A request must arrive and its answer be taken within this: Prometheus's default
+ * scrape timeout, past which the scraper has given up anyway. It is also the idle
+ * limit libmicrohttpd enforces on its own, which the deadline always meets first. */
+#define HTTP_REQUEST_DEADLINE_S 10
+/* A connection may be closed for room only once it has waited this long for a request.
+ * A client sends its request as soon as it is connected, so a newcomer is answered
+ * before anyone connecting after it can displace it, however fast they reconnect; and
+ * each slot turns over at most once per grace, which bounds what connecting in a loop
+ * costs the daemon. */
+#define HTTP_GRACE_MS 1000
 
 struct http;
 
@@ -48,6 +76,15 @@ struct http_opts {
 int http_new(sd_event *event, const struct http_opts *opts, struct http **ret);
 /* Closes every connection and the listening socket. Accepts NULL. */
 void http_free(struct http *h);
+
+/* What the endpoint did to keep its slots free, since it started. */
+struct http_stats {
+        uint64_t accepted;              /* connections handed to libmicrohttpd */
+        uint64_t evicted;               /* closed to make room for a new one */
+        uint64_t expired;               /* closed at their request deadline */
+        uint64_t refused;               /* closed at once: libmicrohttpd could not take them */
+};
+void http_get_stats(const struct http *h, struct http_stats *ret);
 
 /* The address served, as "127.0.0.1:9184" or "[::1]:9184" (a port 0 asked for is
  * shown as the one the kernel chose). Returns 0 or -errno. */

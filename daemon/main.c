@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -27,6 +28,7 @@
 #include "notify.h"
 #include "pace.h"
 #include "proc.h"
+#include "rundir.h"
 #include "sampler.h"
 #include "store.h"
 #include "util.h"
@@ -82,6 +84,7 @@ struct daemon {
         struct sampler *sampler;
         struct engine *engine;
         struct hooks *hooks;
+        struct rundir *rundir;          /* NULL: no runtime directory, hence no sockets */
         struct control *control;
         usec_t started_mono;
         struct export *export;          /* Prometheus metrics; NULL if they failed to start */
@@ -568,10 +571,12 @@ static int reload(struct daemon *d)
                 log_error("reload: configuration has errors; keeping the running configuration");
                 goto fail;
         }
-        if (strcmp(cfg->db_path, d->cfg->db_path) != 0 || strcmp(cfg->proc_root, d->cfg->proc_root) != 0)
-                log_warning("reload: database and proc-root changes take effect at the next restart");
+        if (strcmp(cfg->db_path, d->cfg->db_path) != 0 || strcmp(cfg->proc_root, d->cfg->proc_root) != 0 ||
+            strcmp(cfg->runtime_dir, d->cfg->runtime_dir) != 0)
+                log_warning("reload: database, proc-root and runtime-dir changes take effect at the next restart");
         /* Keep what only a restart can change. */
-        if (replace_str(&cfg->db_path, d->cfg->db_path) < 0 || replace_str(&cfg->proc_root, d->cfg->proc_root) < 0) {
+        if (replace_str(&cfg->db_path, d->cfg->db_path) < 0 || replace_str(&cfg->proc_root, d->cfg->proc_root) < 0 ||
+            replace_str(&cfg->runtime_dir, d->cfg->runtime_dir) < 0) {
                 log_error("reload: out of memory; keeping the running configuration");
                 r = -ENOMEM;
                 goto fail;
@@ -965,6 +970,32 @@ static int setup_event_loop(struct daemon *d, usec_t mono)
         return 0;
 }
 
+/* The runtime directory holds the sockets, and its lock says that this daemon alone
+ * owns them. Another daemon using it, or a directory someone else could change, stops
+ * the start here, before anything is touched; a directory that merely cannot be made
+ * (run by hand as a user who may not write under /run) leaves the daemon without
+ * sockets, which it can do its job without. */
+static int open_runtime_dir(struct daemon *d)
+{
+        char why[PATH_MAX + 160];
+        pid_t holder;
+        int r;
+
+        r = rundir_open(d->cfg->runtime_dir, getuid(), &d->rundir, &holder, why, sizeof(why));
+        if (r == -EBUSY) {
+                log_error("runtime directory %s: %s; not starting a second daemon there", d->cfg->runtime_dir, why);
+                return r;
+        }
+        if (r == -EPERM) {
+                log_error("runtime directory %s: %s; refusing to use it", d->cfg->runtime_dir, why);
+                return r;
+        }
+        if (r < 0)
+                log_warning("runtime directory %s: %s; running without the control and agent sockets",
+                            d->cfg->runtime_dir, why);
+        return 0;
+}
+
 static int setup(struct daemon *d)
 {
         struct sampler_listener listener;
@@ -976,6 +1007,9 @@ static int setup(struct daemon *d)
         usec_t mono;
         int r;
 
+        r = open_runtime_dir(d);
+        if (r < 0)
+                return r;
         d->proc_root = proc_root_open(d->cfg->proc_root);
         if (d->proc_root < 0) {
                 log_error("cannot open proc root %s: %s", d->cfg->proc_root, strerror(-d->proc_root));
@@ -1065,21 +1099,23 @@ static int setup(struct daemon *d)
                 log_warning("cannot resume the previous run's processes: %s", store_errmsg(d->store));
         (void)engine_finish_resume(d->engine, wall_ms(d, mono));
         /* Live operations are a convenience: without the socket the daemon still does
-         * its job, so a missing runtime directory is a warning, not a failure. */
-        r = control_new(d->event, d->cfg->runtime_dir, control_handle, d, &d->control);
-        if (r < 0)
-                log_warning("no control socket in %s: %s", d->cfg->runtime_dir, strerror(-r));
+         * its job, so a socket that cannot be made is a warning, not a failure. */
+        if (d->rundir) {
+                r = control_new(d->event, rundir_path(d->rundir), control_handle, d, &d->control);
+                if (r < 0)
+                        log_warning("no control socket in %s: %s", rundir_path(d->rundir), strerror(-r));
+        }
         d->started_mono = mono;
-        if (d->cfg->agent_socket) {
-                struct agent_env aenv = { .event = d->event, .runtime_dir = d->cfg->runtime_dir, .sampler = d->sampler,
-                                          .writer = d->writer, .anchor_real_ms = d->anchor_real_ms,
-                                          .anchor_mono = d->anchor_mono };
+        if (d->rundir && d->cfg->agent_socket) {
+                struct agent_env aenv = { .event = d->event, .runtime_dir = rundir_path(d->rundir),
+                                          .sampler = d->sampler, .writer = d->writer,
+                                          .anchor_real_ms = d->anchor_real_ms, .anchor_mono = d->anchor_mono };
 
                 /* Agents only add detail to alerts: the daemon runs on without them. */
                 r = agent_new(&aenv, d->cfg, &d->agent);
                 if (r < 0)
                         log_warning("cannot listen for in-process agents in %s: %s; running without them",
-                                    d->cfg->runtime_dir, strerror(-r));
+                                    rundir_path(d->rundir), strerror(-r));
         }
 
         /* Metrics are for others to read: without them the watching goes on. */
@@ -1117,6 +1153,8 @@ static void teardown(struct daemon *d)
         export_free(d->export);
         sd_event_source_unref(d->timer);
         agent_free(d->agent);
+        /* After the sockets: they are removed while the lock says they are ours. */
+        rundir_free(d->rundir);
         sampler_free(d->sampler);
         engine_free(d->engine);
         sd_event_unref(d->event);

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <math.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <setjmp.h>
@@ -704,6 +705,7 @@ struct served {
         const char *last_accept;
         char accept[256];
         bool fail;
+        const char *body;               /* instead of the small documents, if set */
 };
 
 static int serve_doc(void *userdata, const char *accept, const char **ret_body, size_t *ret_len,
@@ -716,13 +718,16 @@ static int serve_doc(void *userdata, const char *accept, const char **ret_body, 
         snprintf(s->accept, sizeof(s->accept), "%s", accept ? accept : "(none)");
         if (s->fail)
                 return -EIO;
-        *ret_body = fmt == METRICS_OPENMETRICS ? "om 1\n# EOF\n" : "text 1\n";
+        *ret_body = s->body ? s->body : fmt == METRICS_OPENMETRICS ? "om 1\n# EOF\n" : "text 1\n";
         *ret_len = strlen(*ret_body);
         *ret_type = metrics_content_type[fmt];
         return 0;
 }
 
-static int connect_to(const struct http *h)
+/* A non-blocking connection to the endpoint from the loopback address src ("127.0.0.N";
+ * NULL: whatever the kernel picks, 127.0.0.1), rcvbuf bytes of receive buffer (0: the
+ * default). */
+static int connect_from(const struct http *h, const char *src, int rcvbuf)
 {
         char addr[80];
         struct sockaddr_in sa = { .sin_family = AF_INET };
@@ -731,22 +736,46 @@ static int connect_to(const struct http *h)
 
         assert_int_equal(http_address(h, addr, sizeof(addr)), 0);
         assert_int_equal(sscanf(addr, "127.0.0.1:%u", &port), 1);
-        sa.sin_port = htons((uint16_t)port);
-        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
         fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
         assert_true(fd >= 0);
+        if (rcvbuf)
+                assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf)), 0);
+        if (src) {
+                struct sockaddr_in me = { .sin_family = AF_INET };
+
+                assert_int_equal(inet_pton(AF_INET, src, &me.sin_addr), 1);
+                assert_int_equal(bind(fd, (struct sockaddr *)&me, sizeof(me)), 0);
+        }
+        sa.sin_port = htons((uint16_t)port);
+        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
         /* A loopback connect completes or is in progress; either way writes follow. */
         assert_true(connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 || errno == EINPROGRESS);
         return fd;
 }
 
+static int connect_to(const struct http *h)
+{
+        return connect_from(h, NULL, 0);
+}
+
+/* Runs the loop for about usec. */
+static void spin(sd_event *e, usec_t usec)
+{
+        usec_t end = now_usec(CLOCK_MONOTONIC) + usec;
+
+        while (now_usec(CLOCK_MONOTONIC) < end)
+                assert_true(sd_event_run(e, 5 * USEC_PER_MSEC) >= 0);
+}
+
 /* Sends request on a new connection and runs the loop until the server closes it;
- * returns the whole response. */
+ * returns the whole response. A server that has not answered within 5 s fails the
+ * test (the endpoint answers a loopback request at once). */
 static char *exchange(sd_event *e, const struct http *h, const char *request)
 {
         size_t cap = 65536, got = 0, sent = 0;
         char *buf = malloc(cap);
         int fd = connect_to(h);
+        usec_t deadline = now_usec(CLOCK_MONOTONIC) + 5 * USEC_PER_SEC;
 
         assert_non_null(buf);
         for (;;) {
@@ -766,11 +795,24 @@ static char *exchange(sd_event *e, const struct http *h, const char *request)
                         continue;
                 }
                 assert_true(errno == EAGAIN || errno == ENOTCONN);
+                if (now_usec(CLOCK_MONOTONIC) > deadline)
+                        fail_msg("no answer within 5 s (sent %zu of %zu bytes)", sent, strlen(request));
                 assert_true(sd_event_run(e, 100 * USEC_PER_MSEC) >= 0);
         }
         close(fd);
         buf[got] = '\0';
         return buf;
+}
+
+/* Whether the server has closed fd (reads end of file or a reset). */
+static bool closed_by_server(int fd)
+{
+        char c[256];
+        ssize_t n;
+
+        while ((n = read(fd, c, sizeof(c))) > 0)
+                ;
+        return n == 0 || (n < 0 && errno == ECONNRESET);
 }
 
 static void test_http(void **state)
@@ -896,6 +938,222 @@ static void test_http_stalled_scrapers(void **state)
         sd_event_source_unref(timer);
         http_free(h);
         sd_event_unref(e);
+}
+
+#define SCRAPE "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+
+/* An endpoint on 127.0.0.1, on a port the kernel picks, serving s under a new loop. */
+static struct http *serve(struct served *s, sd_event **ret_e)
+{
+        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        struct http_opts o = { .listen_fd = -1, .addr = (struct sockaddr *)&sa, .addr_len = sizeof(sa),
+                               .document = serve_doc, .userdata = s };
+        struct http *h;
+
+        assert_int_equal(sd_event_new(ret_e), 0);
+        assert_int_equal(http_new(*ret_e, &o, &h), 0);
+        return h;
+}
+
+/* A scrape on a new connection is answered with the small text document. */
+static void assert_scraped(sd_event *e, const struct http *h)
+{
+        char *r = exchange(e, h, SCRAPE);
+
+        assert_non_null(strstr(r, "\r\n\r\ntext 1\n"));
+        free(r);
+}
+
+static void close_all(const int *fds, size_t n)
+{
+        for (size_t i = 0; i < n; i++)
+                close(fds[i]);
+}
+
+/* 17 connections at once, closed together: the endpoint reaches its limit, then has
+ * none, and must still accept (libmicrohttpd alone stopped here for good: at its limit
+ * it takes the listening socket out of its epoll set until a later run that nothing
+ * calls). */
+static void test_http_flood_then_scrape(void **state)
+{
+        struct served s = { 0 };
+        int fds[HTTP_MAX_CONNECTIONS + 1];
+        struct http *h;
+        sd_event *e;
+        char src[32];
+
+        (void)state;
+        h = serve(&s, &e);
+        /* From as many addresses as slots, and one more: the address share is not what
+         * limits here. */
+        for (size_t i = 0; i < ELEMENTSOF(fds); i++) {
+                snprintf(src, sizeof(src), "127.0.0.%zu", 2 + i);
+                fds[i] = connect_from(h, src, 0);
+        }
+        spin(e, 200 * USEC_PER_MSEC);
+        close_all(fds, ELEMENTSOF(fds));
+        spin(e, 200 * USEC_PER_MSEC);
+        assert_scraped(e, h);
+        /* And again with the 17 left open: the newcomer takes the slot of the one that
+         * waited longest without asking. */
+        for (size_t i = 0; i < ELEMENTSOF(fds); i++) {
+                snprintf(src, sizeof(src), "127.0.0.%zu", 2 + i);
+                fds[i] = connect_from(h, src, 0);
+        }
+        spin(e, 200 * USEC_PER_MSEC);
+        assert_scraped(e, h);
+        assert_true(closed_by_server(fds[0]));
+        assert_false(closed_by_server(fds[ELEMENTSOF(fds) - 1]));
+        close_all(fds, ELEMENTSOF(fds));
+        http_free(h);
+        sd_event_unref(e);
+}
+
+/* Slow clients from every slot's worth of addresses, each sending half a request: a
+ * scrape is answered as soon as the one that waited longest has had its grace, not
+ * after their deadline; and a newcomer is not displaced, during its grace, by any
+ * number of connections made after it. */
+static void test_http_slow_clients_make_room(void **state)
+{
+        struct served s = { 0 };
+        int slow[HTTP_MAX_CONNECTIONS], late[HTTP_MAX_CONNECTIONS + 1], mine;
+        struct http_stats st;
+        struct http *h;
+        sd_event *e;
+        char src[32], buf[4096];
+        ssize_t n;
+
+        (void)state;
+        h = serve(&s, &e);
+        for (size_t i = 0; i < ELEMENTSOF(slow); i++) {
+                snprintf(src, sizeof(src), "127.0.0.%zu", 2 + i);
+                slow[i] = connect_from(h, src, 0);
+                spin(e, 2 * USEC_PER_MSEC);
+                assert_int_equal(send(slow[i], "GET /met", 8, MSG_NOSIGNAL), 8);
+        }
+        spin(e, 100 * USEC_PER_MSEC);
+        assert_scraped(e, h);
+        http_get_stats(h, &st);
+        assert_int_equal(st.evicted, 1);
+        assert_true(closed_by_server(slow[0]));
+        for (size_t i = 1; i < ELEMENTSOF(slow); i++)
+                assert_false(closed_by_server(slow[i]));
+
+        /* All slots held by connections past their grace. A newcomer that has not sent
+         * its request yet, then a slot's worth and one more of others: they displace
+         * the old ones, never the newcomer, and the last waits in the backlog. */
+        spin(e, (HTTP_GRACE_MS + 100) * USEC_PER_MSEC);
+        mine = connect_from(h, "127.0.3.1", 0);
+        spin(e, 10 * USEC_PER_MSEC);
+        for (size_t i = 0; i < ELEMENTSOF(late); i++) {
+                snprintf(src, sizeof(src), "127.0.4.%zu", 1 + i);
+                late[i] = connect_from(h, src, 0);
+                spin(e, 2 * USEC_PER_MSEC);
+        }
+        spin(e, 50 * USEC_PER_MSEC);
+        http_get_stats(h, &st);
+        assert_int_equal(st.evicted, HTTP_MAX_CONNECTIONS);
+        assert_int_equal(st.refused, 0);
+        assert_int_equal(send(mine, SCRAPE, strlen(SCRAPE), MSG_NOSIGNAL), (ssize_t)strlen(SCRAPE));
+        spin(e, 50 * USEC_PER_MSEC);
+        n = read(mine, buf, sizeof(buf) - 1);
+        assert_true(n > 0);
+        buf[n] = '\0';
+        assert_non_null(strstr(buf, "HTTP/1.1 200"));
+        close(mine);
+        close_all(late, ELEMENTSOF(late));
+        close_all(slow, ELEMENTSOF(slow));
+        http_free(h);
+        sd_event_unref(e);
+}
+
+/* One address, more connections than its share: newcomers are let in while slots are
+ * free (the address's connections are all in their grace); past the grace, its next
+ * newcomer displaces its own oldest connection, not another address's older one. */
+static void test_http_address_share(void **state)
+{
+        struct served s = { 0 };
+        int other, same[HTTP_PER_ADDRESS_MAX + 1], later;
+        struct http_stats st;
+        struct http *h;
+        sd_event *e;
+
+        (void)state;
+        h = serve(&s, &e);
+        other = connect_from(h, "127.0.1.2", 0);
+        spin(e, 10 * USEC_PER_MSEC);
+        for (size_t i = 0; i < ELEMENTSOF(same); i++) {
+                same[i] = connect_from(h, "127.0.1.1", 0);
+                spin(e, 2 * USEC_PER_MSEC);
+        }
+        spin(e, 50 * USEC_PER_MSEC);
+        http_get_stats(h, &st);
+        assert_int_equal(st.evicted, 0);
+        for (size_t i = 0; i < ELEMENTSOF(same); i++)
+                assert_false(closed_by_server(same[i]));
+
+        spin(e, (HTTP_GRACE_MS + 100) * USEC_PER_MSEC);
+        later = connect_from(h, "127.0.1.1", 0);
+        spin(e, 50 * USEC_PER_MSEC);
+        http_get_stats(h, &st);
+        assert_int_equal(st.evicted, 1);
+        assert_int_equal(st.refused, 0);
+        assert_true(closed_by_server(same[0]));
+        assert_false(closed_by_server(other));
+        assert_false(closed_by_server(later));
+        assert_scraped(e, h);
+        close(other);
+        close(later);
+        close_all(same, ELEMENTSOF(same));
+        http_free(h);
+        sd_event_unref(e);
+}
+
+/* A connection whose answer is still being sent (its peer does not read) is not closed
+ * for room, though it is the oldest: a connection waiting for a request is. */
+static void test_http_answering_not_evicted(void **state)
+{
+        /* Far more than the kernel buffers between a peer with a 4 KiB receive buffer
+         * and the server (tcp_wmem's 4 MiB at most): the answer stays unsent. */
+        size_t big = 16u << 20;
+        char *body = malloc(big + 1), c;
+        struct served s = { .body = body };
+        int mute, idle[HTTP_MAX_CONNECTIONS - 1];
+        struct http_stats st;
+        struct http *h;
+        sd_event *e;
+        char src[32];
+
+        (void)state;
+        assert_non_null(body);
+        memset(body, 'x', big);
+        body[big] = '\0';
+        h = serve(&s, &e);
+        mute = connect_from(h, "127.0.2.1", 4096);
+        spin(e, 5 * USEC_PER_MSEC);
+        assert_int_equal(send(mute, SCRAPE, strlen(SCRAPE), MSG_NOSIGNAL), (ssize_t)strlen(SCRAPE));
+        spin(e, 20 * USEC_PER_MSEC);
+        assert_int_equal(s.calls, 1);
+        s.body = NULL;
+        for (size_t i = 0; i < ELEMENTSOF(idle); i++) {
+                snprintf(src, sizeof(src), "127.0.5.%zu", 1 + i);
+                idle[i] = connect_from(h, src, 0);
+                spin(e, 2 * USEC_PER_MSEC);
+        }
+        spin(e, (HTTP_GRACE_MS + 100) * USEC_PER_MSEC);
+        assert_scraped(e, h);
+        http_get_stats(h, &st);
+        assert_int_equal(st.evicted, 1);
+        assert_true(closed_by_server(idle[0]));
+        /* Still open, its answer still coming. */
+        assert_int_equal(recv(mute, &c, 1, MSG_PEEK | MSG_DONTWAIT), 1);
+        for (size_t i = 1; i < ELEMENTSOF(idle); i++)
+                assert_false(closed_by_server(idle[i]));
+        close_all(idle, ELEMENTSOF(idle));
+        close(mute);
+        http_free(h);
+        sd_event_unref(e);
+        free(body);
 }
 
 static void test_http_errors(void **state)
@@ -1123,6 +1381,10 @@ int main(void)
                 cmocka_unit_test(test_write_file),
                 cmocka_unit_test(test_http),
                 cmocka_unit_test(test_http_stalled_scrapers),
+                cmocka_unit_test(test_http_flood_then_scrape),
+                cmocka_unit_test(test_http_slow_clients_make_room),
+                cmocka_unit_test(test_http_address_share),
+                cmocka_unit_test(test_http_answering_not_evicted),
                 cmocka_unit_test(test_http_errors),
                 cmocka_unit_test(test_socket_activation),
                 cmocka_unit_test(test_config),
