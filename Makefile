@@ -298,6 +298,12 @@ PROBE        := $(BUILD)/libleakwatch-probe.so
 PROBE_CFLAGS := -std=gnu11 $(OPT) $(WARN) -fPIC -fstack-protector-strong -fvisibility=hidden \
                 -D_GNU_SOURCE -D_FORTIFY_SOURCE=2
 AGENT_PY     := agents/python/leakwatch_agent.py agents/python/sitecustomize.py
+# The Python that byte-compiles the agent at install time: the system's, whose cache tag
+# (cpython-311 on Debian 12) is the one the host's Python programs look for, never
+# whichever python3 is first on PATH (a pyenv shim or a virtual environment would leave
+# bytecode no program here loads). Empty: install no bytecode, as the Debian package
+# does (py3compile compiles it at installation for the Pythons installed then).
+PYTHON3      ?= $(wildcard /usr/bin/python3)
 
 # The build tree holds the agents as $(LIBDIR)/leakwatch does (the probe, python/), so
 # leakwatch run finds them next to build/leakwatch before anything is installed.
@@ -327,7 +333,7 @@ install-agents: $(PROBE)
 	install -m 0644 $(AGENT_PY) $(DESTDIR)$(LIBDIR)/leakwatch/python/
 	@# Compiled now: the programs that load the agent usually cannot write here, and
 	@# compiling it at every start would cost them some 8 ms (docs/performance.md).
-	-python3 -m compileall -q -d $(LIBDIR)/leakwatch/python $(DESTDIR)$(LIBDIR)/leakwatch/python
+	$(if $(PYTHON3),$(PYTHON3) -m compileall -q -d $(LIBDIR)/leakwatch/python $(DESTDIR)$(LIBDIR)/leakwatch/python)
 
 # The agents' cost, side by side with and without (docs/performance.md).
 bench-agents: $(PROBE) $(BUILD)/bench/agents-malloc
