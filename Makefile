@@ -230,13 +230,17 @@ HOOK_FILES := $(filter-out %~ $(patsubst %/.,%,$(wildcard hooks/*/.)),$(wildcard
 INSTALLED  := $(SBINDIR)/leakwatchd $(if $(wildcard client/main.c),$(BINDIR)/leakwatch) \
               $(UNITDIR)/leakwatchd.service $(SYSUSERSDIR)/leakwatch.conf $(TMPFILESDIR)/leakwatch.conf \
               $(DATADIR)/leakwatch/leakwatch.conf \
+              $(UNITDIR)/leakwatch-metrics.socket $(DATADIR)/leakwatch/metrics-listen.conf \
+              $(DATADIR)/leakwatch/prometheus/alerts.yml $(DATADIR)/leakwatch/grafana/leakwatch.json \
               $(foreach m,$(MAN_PAGES),$(MANDIR)/man$(subst .,,$(suffix $(m)))/$(notdir $(m))) \
               $(addprefix $(DATADIR)/leakwatch/hooks/,$(notdir $(HOOK_FILES)))
 
 # The configuration in /etc is the administrator's: it is installed only where there is
 # none, and the shipped copy goes to $(DATADIR)/leakwatch to compare it with after an
 # upgrade. Example hooks keep their executable bit; nothing in hooks/ runs unless the
-# configuration names it.
+# configuration names it. For a fleet: the socket unit that serves metrics without
+# loosening the sandbox (disabled until enabled), the drop-in metrics-listen needs
+# instead (docs/systemd.md), the Prometheus alerting rules and the Grafana dashboard.
 install: $(PROGRAMS) $(BUILD)/leakwatchd.service
 	$(if $(UNITDIR),,$(error no systemd unit directory: install systemd's pkg-config file or set UNITDIR))
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR) \
@@ -245,6 +249,11 @@ install: $(PROGRAMS) $(BUILD)/leakwatchd.service
 	$(if $(wildcard client/main.c),install -d $(DESTDIR)$(BINDIR))
 	$(if $(wildcard client/main.c),install -m 0755 $(BUILD)/leakwatch $(DESTDIR)$(BINDIR)/leakwatch)
 	install -m 0644 $(BUILD)/leakwatchd.service $(DESTDIR)$(UNITDIR)/leakwatchd.service
+	install -m 0644 systemd/leakwatch-metrics.socket $(DESTDIR)$(UNITDIR)/leakwatch-metrics.socket
+	install -m 0644 systemd/metrics-listen.conf $(DESTDIR)$(DATADIR)/leakwatch/metrics-listen.conf
+	install -d $(DESTDIR)$(DATADIR)/leakwatch/prometheus $(DESTDIR)$(DATADIR)/leakwatch/grafana
+	install -m 0644 docs/prometheus/alerts.yml $(DESTDIR)$(DATADIR)/leakwatch/prometheus/alerts.yml
+	install -m 0644 docs/grafana/leakwatch.json $(DESTDIR)$(DATADIR)/leakwatch/grafana/leakwatch.json
 	install -m 0644 systemd/sysusers.conf $(DESTDIR)$(SYSUSERSDIR)/leakwatch.conf
 	install -m 0644 systemd/tmpfiles.conf $(DESTDIR)$(TMPFILESDIR)/leakwatch.conf
 	install -m 0644 systemd/leakwatch.conf $(DESTDIR)$(DATADIR)/leakwatch/leakwatch.conf
@@ -282,7 +291,8 @@ uninstall:
 		echo "keeping $(DESTDIR)$(SYSCONFDIR)/leakwatch/leakwatch.conf: it was changed"; \
 	fi
 	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
-	@for d in $(DESTDIR)$(DATADIR)/leakwatch/hooks $(DESTDIR)$(DATADIR)/leakwatch \
+	@for d in $(DESTDIR)$(DATADIR)/leakwatch/hooks $(DESTDIR)$(DATADIR)/leakwatch/prometheus \
+		$(DESTDIR)$(DATADIR)/leakwatch/grafana $(DESTDIR)$(DATADIR)/leakwatch \
 		$(DESTDIR)$(SYSCONFDIR)/leakwatch/conf.d $(DESTDIR)$(SYSCONFDIR)/leakwatch \
 		$(DESTDIR)$(LIBDIR)/leakwatch/python/__pycache__ $(DESTDIR)$(LIBDIR)/leakwatch/python \
 		$(DESTDIR)$(LIBDIR)/leakwatch; do \

@@ -357,10 +357,14 @@ def expected_files(prefix="/usr/local"):
     files = {
         prefix + "/sbin/leakwatchd": 0o755,
         pc("systemdsystemunitdir") + "/leakwatchd.service": 0o644,
+        pc("systemdsystemunitdir") + "/leakwatch-metrics.socket": 0o644,
         pc("sysusersdir") + "/leakwatch.conf": 0o644,
         pc("tmpfilesdir") + "/leakwatch.conf": 0o644,
         "/etc/leakwatch/leakwatch.conf": 0o644,
         prefix + "/share/leakwatch/leakwatch.conf": 0o644,
+        prefix + "/share/leakwatch/metrics-listen.conf": 0o644,
+        prefix + "/share/leakwatch/prometheus/alerts.yml": 0o644,
+        prefix + "/share/leakwatch/grafana/leakwatch.json": 0o644,
     }
     if os.path.exists(os.path.join(ROOT, "client", "main.c")):
         files[prefix + "/bin/leakwatch"] = 0o755
