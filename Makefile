@@ -12,6 +12,12 @@
 #   make bench-detect the scenario suite under the daemon: the detector against deriv()
 #                     and linear regression on real workloads (DETECT_WINDOW, DETECT_INTERVAL)
 #   make install      honours PREFIX and DESTDIR; make uninstall undoes it
+#   make run          the daemon from build/, in the foreground, as root (through sudo
+#                     when not root), with the database and sockets the client reads
+#   make deb          the Debian package (debian/) in $(BUILD)/deb, checked by lintian;
+#                     make install-deb installs it with apt
+#   make check-systemd  the package under a real systemd: a Debian 12 container booted
+#                     with systemd-nspawn (tests/system; a few minutes)
 #
 # Variables: BUILD (output directory), SAN=1 (sanitizers), WERROR= (to drop -Werror).
 
@@ -78,7 +84,7 @@ BENCH_ALONE := $(BUILD)/bench/farm $(BUILD)/bench/proc-floor
 BENCH_BIN  := $(BENCH_ALONE) $(addprefix $(BUILD)/bench/,ingest detect-cost detect-shapes)
 
 .PHONY: all test unit integration check-asan check-valgrind check-adversarial bench bench-scale bench-client bench-metrics bench-detect bench-peers \
-        install uninstall clean FORCE
+        install uninstall run deb install-deb check-systemd clean FORCE
 all: $(PROGRAMS) $(BUILD)/leakwatchd.service
 
 # V=1 shows the full commands.
@@ -299,6 +305,47 @@ uninstall:
 		rmdir "$$d" 2>/dev/null || true; \
 	done
 
+# The README's first command: the daemon from the build tree, in the foreground, as root
+# (through sudo when not root), at the defaults the client reads too: the database in
+# /var/lib/leakwatch, the sockets in /run/leakwatch, the configuration in /etc/leakwatch
+# (none: every process of 32 MiB or more). The state directory is made as tmpfiles.d
+# makes it. Ctrl-C stops the daemon, which flushes and exits 0.
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+run: all
+	$(SUDO) install -d -m 0750 /var/lib/leakwatch
+	$(SUDO) $(BUILD)/leakwatchd
+
+# The Debian package, built by dpkg-buildpackage in a copy of the tree under $(BUILD)/deb
+# (the .deb, .changes and .buildinfo land beside the copy, not beside this tree), then
+# checked by lintian: an error or a warning fails. debian/rules only calls this Makefile.
+# The copy is the files git knows, committed or not (ignored ones left out), or the
+# tree without its build directories where there is no git.
+DEB_DIR := $(BUILD)/deb
+deb:
+	./tools/install-deps --deb
+	rm -rf $(DEB_DIR)
+	mkdir -p $(DEB_DIR)/src
+	$(Q)if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then \
+		git ls-files -z --cached --others --exclude-standard | tar --null -T - --ignore-failed-read -cf -; \
+	else \
+		tar --exclude=./.git --exclude=./build --exclude=./build-asan --exclude=./build-nspawn --exclude=./$(BUILD) -cf - .; \
+	fi | tar -xf - -C $(DEB_DIR)/src
+	cd $(DEB_DIR)/src && dpkg-buildpackage -us -uc -b
+	lintian --fail-on error,warning $(DEB_DIR)/leakwatch_*.changes
+	@ls -l $(DEB_DIR)/*.deb
+
+# Installs what make deb built, with apt, which brings the libraries it depends on too.
+install-deb:
+	@set -- $(DEB_DIR)/leakwatch_*.deb; [ -f "$$1" ] || { echo "no package in $(DEB_DIR): run make deb" >&2; exit 1; }
+	$(SUDO) apt-get install -y $(abspath $(DEB_DIR))/$$(basename $(DEB_DIR)/leakwatch_*.deb)
+
+# The package under a real systemd: tests/system boots a Debian 12 tree (debootstrap,
+# cached in build-nspawn) with systemd-nspawn, installs the package from make deb in
+# it and checks the service, the metrics socket, a hook, upgrades, removal and purge.
+check-systemd: deb $(TEST_HELPERS)
+	./tools/install-deps --systemd
+	@SUITE=system BUILD=$(BUILD) bash tests/run-integration.sh
+
 # ---- in-process agents (docs/agents.md) ----
 #
 # The allocator probe is preloaded into other programs: it is built without the
@@ -353,7 +400,10 @@ $(BUILD)/bench/agents-malloc: bench/agents-malloc.c
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(WORKLOAD_CFLAGS) -o $@ $<
 
+# build-nspawn is the Debian tree make check-systemd boots: never cross into a file
+# system that might still be mounted in it.
 clean:
-	rm -rf build build-asan
+	rm -rf --one-file-system build build-asan build-nspawn
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+# Not below $(BUILD)/deb: the package's own build, with its own dependency files.
+-include $(shell find $(BUILD) -path $(BUILD)/deb -prune -o -name '*.d' -type f -print 2>/dev/null)

@@ -57,7 +57,9 @@ def private_build():
     if _private_build is None:
         _private_build = tempfile.mkdtemp(prefix="leakwatch-build-")
         atexit.register(shutil.rmtree, _private_build, True)
-        shutil.copytree(BUILD, _private_build, symlinks=True, dirs_exist_ok=True)
+        # Not the Debian package's build (make deb), which is a whole tree of its own.
+        shutil.copytree(BUILD, _private_build, symlinks=True, dirs_exist_ok=True,
+                        ignore=lambda d, names: ["deb"] if os.path.samefile(d, BUILD) else [])
     return _private_build
 
 
