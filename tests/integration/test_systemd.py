@@ -482,6 +482,19 @@ class TestInstall(Case):
         self.install("PYTHON3=")
         self.assertEqual([p for p in tree(self.dest) if "__pycache__" in p], [])
 
+    @unittest.skipUnless(os.geteuid() == 0 and have("setpriv"), "needs root and setpriv to be another user too")
+    def test_make_run_is_root_without_sudo_and_a_user_through_it(self):
+        """The README's first command ends in make run: run by root it starts the daemon
+        directly (a root without sudo can run it), by a user through sudo; either way at
+        the defaults the client reads."""
+        argv = ["make", "-n", "--no-print-directory", "-C", ROOT, "BUILD=/nonexistent-build", "run"]
+        r = subprocess.run(argv, capture_output=True, text=True, timeout=WAIT)
+        self.assertEqual(r.stdout.splitlines()[-2:], ["install -d -m 0750 /var/lib/leakwatch",
+                                                      "/nonexistent-build/leakwatchd"], r.stdout + r.stderr)
+        r = subprocess.run(setpriv([]) + argv, capture_output=True, text=True, timeout=WAIT)
+        self.assertEqual(r.stdout.splitlines()[-2:], ["sudo install -d -m 0750 /var/lib/leakwatch",
+                                                      "sudo /nonexistent-build/leakwatchd"], r.stdout + r.stderr)
+
     def test_prefix_reaches_the_unit(self):
         self.install("PREFIX=/usr")
         units = [p for p in expected_files("/usr") if p.endswith(".service")]
