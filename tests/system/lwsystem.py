@@ -11,7 +11,6 @@ import re
 import shutil
 import signal
 import subprocess
-import tempfile
 import time
 
 from lwtest import BUILD, WAIT, require_root
@@ -257,16 +256,6 @@ class Container:
     def journal(self, unit):
         return self.sh("journalctl --no-pager -o cat -u %s" % unit).stdout
 
-    def wait(self, fn, timeout=WAIT, what="condition"):
-        deadline = time.monotonic() + timeout
-        last = None
-        while time.monotonic() < deadline:
-            last = fn()
-            if last:
-                return last
-            time.sleep(0.2)
-        raise AssertionError("timed out waiting for %s (last: %r)" % (what, last))
-
     def stop(self):
         """Powers the container off (nspawn turns SIGTERM into a clean shutdown) and
         waits for it; kills it if it does not stop."""
@@ -295,7 +284,3 @@ def prepared(case):
     require(case)
     deb = package_path()
     return debian_tree(deb, os.path.join(CACHE, "debootstrap.log")), deb
-
-
-def scratch():
-    return tempfile.TemporaryDirectory(prefix="leakwatch-sys-")

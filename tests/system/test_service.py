@@ -11,7 +11,7 @@ import shutil
 import time
 
 import lwsystem
-from lwtest import Case
+from lwtest import Case, wait_for
 
 # A short window (the shortest) and 0.5 s ticks: a steady leak is confirmed in about a
 # minute and a half. The rule watches the transient unit only; the shipped notify hook
@@ -97,40 +97,40 @@ class TestService(Case):
 
         # Watchdog pings: systemd records the time of the last one.
         stamps = set()
-        c.wait(lambda: stamps.add(c.show("leakwatchd", "WatchdogTimestampMonotonic")["WatchdogTimestampMonotonic"])
+        wait_for(lambda: stamps.add(c.show("leakwatchd", "WatchdogTimestampMonotonic")["WatchdogTimestampMonotonic"])
                or len(stamps) >= 3, timeout=30, what="three watchdog pings")
 
         # Reload: done; a broken configuration is refused by ExecReload's check, and the
         # daemon goes on with the one it has.
         reloads = c.journal("leakwatchd").count("configuration reloaded")
         c.sh("systemctl reload leakwatchd")
-        c.wait(lambda: c.journal("leakwatchd").count("configuration reloaded") > reloads, what="the reload")
+        wait_for(lambda: c.journal("leakwatchd").count("configuration reloaded") > reloads, what="the reload")
         c.sh("echo 'no-such-key = 1' > /etc/leakwatch/conf.d/60-broken.conf")
         r = c.sh("systemctl reload leakwatchd", check=False)
         self.assertNotEqual(r.returncode, 0, "a broken configuration fails systemctl reload")
         c.sh("rm /etc/leakwatch/conf.d/60-broken.conf")
-        c.wait(lambda: c.show("leakwatchd", "ActiveState")["ActiveState"] == "active", what="active after reload")
+        wait_for(lambda: c.show("leakwatchd", "ActiveState")["ActiveState"] == "active", what="active after reload")
         self.assertEqual(c.show("leakwatchd", "MainPID")["MainPID"], s["MainPID"])
 
         # Metrics through the socket systemd bound and passed in, though the daemon
         # itself has no network.
         self.assertIn("(socket from systemd)", c.journal("leakwatchd"))
         group = 'rule="leaker",name="lw-leaker",unit="lw-leaker.service"'
-        text = c.wait(lambda: (lambda t: t if "leakwatch_processes{%s} 1" % group in t else None)(
+        text = wait_for(lambda: (lambda t: t if "leakwatch_processes{%s} 1" % group in t else None)(
             self.get(c, "http://127.0.0.1:9184/metrics").stdout), what="the leaking unit's group in the metrics")
         self.assertIn("leakwatch_build_info{", text)
 
         # The leak is recorded, for the process of the other unit, and the hook ran.
         started = time.monotonic()
-        doc = c.wait(lambda: (lambda d: d if d and any(a[2] == "leaking" and a[1] == "memory" for a in d["alerts"])
+        doc = wait_for(lambda: (lambda d: d if d and any(a[2] == "leaking" and a[1] == "memory" for a in d["alerts"])
                               and d["hooks"] else None)(self.db(c)), timeout=300, what="the leak alert and its hook")
         print(", leak confirmed %.0f s after the reload" % (time.monotonic() - started), end="")
         alert = [a for a in doc["alerts"] if a[2] == "leaking"][0]
         self.assertEqual((str(alert[3]), alert[4], alert[5], alert[6]), (leaker, "lw-leaker", "lw-leaker.service", 0))
-        hook = c.wait(lambda: [h for h in self.db(c)["hooks"] if h[0] == alert[0] and h[3] is not None],
+        hook = wait_for(lambda: [h for h in self.db(c)["hooks"] if h[0] == alert[0] and h[3] is not None],
                       what="the hook's end")[0]
         self.assertEqual(hook[1:4], ["start", "/usr/share/leakwatch/hooks/notify", 0], hook)
-        line = c.wait(lambda: c.sh("journalctl --no-pager -o cat -t leakwatch-alert").stdout,
+        line = wait_for(lambda: c.sh("journalctl --no-pager -o cat -t leakwatch-alert").stdout,
                       what="the hook's line in the journal")
         self.assertIn("leak alert %d: pid %s (lw-leaker) of rule leaker is leaking memory" % (alert[0], leaker), line)
         self.assertIn("leakwatch_open_alerts{%s,resource=\"memory\"} 1" % group,
@@ -141,13 +141,13 @@ class TestService(Case):
         c.sh("systemctl disable --now leakwatch-metrics.socket 2>/dev/null")
         c.sh("echo '[daemon]\nmetrics-listen = 127.0.0.1:9185' > /etc/leakwatch/conf.d/70-listen.conf")
         c.sh("systemctl restart leakwatchd")
-        c.wait(lambda: "metrics: cannot listen on 127.0.0.1:9185" in c.journal("leakwatchd"),
+        wait_for(lambda: "metrics: cannot listen on 127.0.0.1:9185" in c.journal("leakwatchd"),
                what="metrics-listen refused without the drop-in")
         self.assertNotEqual(self.get(c, "http://127.0.0.1:9185/metrics", check=False).returncode, 0)
         c.sh("mkdir -p /etc/systemd/system/leakwatchd.service.d && "
              "cp /usr/share/leakwatch/metrics-listen.conf /etc/systemd/system/leakwatchd.service.d/ && "
              "systemctl daemon-reload && systemctl restart leakwatchd")
-        c.wait(lambda: "metrics: serving http://127.0.0.1:9185/metrics" in c.journal("leakwatchd"),
+        wait_for(lambda: "metrics: serving http://127.0.0.1:9185/metrics" in c.journal("leakwatchd"),
                what="metrics-listen with the drop-in")
         self.assertIn("leakwatch_open_alerts{%s,resource=\"memory\"} 1" % group,
                       self.get(c, "http://127.0.0.1:9185/metrics").stdout)
