@@ -379,8 +379,11 @@ class TestPrometheus(Case):
             port = free_port()
             log = os.path.join(self.tmp, "activate-%d.log" % port)
             with open(log, "wb") as out:
+                # Its own runtime directory, as every test daemon has: the default one may
+                # be locked by another daemon on this machine.
                 p = subprocess.Popen([SOCKET_ACTIVATE, "-l", "127.0.0.1:%d" % port, "--fdname=metrics", DAEMON,
-                                      "--config", conf, "--db", os.path.join(self.tmp, "sa.db")],
+                                      "--config", conf, "--db", os.path.join(self.tmp, "sa.db"),
+                                      "--runtime-dir", self.tmp],
                                      stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
             self.procs.append(p)
             # It listens, then starts the daemon at the first connection.
