@@ -12,6 +12,12 @@
 #   make bench-detect the scenario suite under the daemon: the detector against deriv()
 #                     and linear regression on real workloads (DETECT_WINDOW, DETECT_INTERVAL)
 #   make install      honours PREFIX and DESTDIR; make uninstall undoes it
+#   make run          the daemon from build/, in the foreground, as root (through sudo
+#                     when not root), with the database and sockets the client reads
+#   make deb          the Debian package (debian/) in $(BUILD)/deb, checked by lintian;
+#                     make install-deb installs it with apt
+#   make check-systemd  the package under a real systemd: a Debian 12 container booted
+#                     with systemd-nspawn (tests/system; a few minutes)
 #
 # Variables: BUILD (output directory), SAN=1 (sanitizers), WERROR= (to drop -Werror).
 
@@ -78,7 +84,7 @@ BENCH_ALONE := $(BUILD)/bench/farm $(BUILD)/bench/proc-floor
 BENCH_BIN  := $(BENCH_ALONE) $(addprefix $(BUILD)/bench/,ingest detect-cost detect-shapes)
 
 .PHONY: all test unit integration check-asan check-valgrind check-adversarial bench bench-scale bench-client bench-metrics bench-detect bench-peers \
-        install uninstall clean FORCE
+        install uninstall run deb install-deb check-systemd clean FORCE
 all: $(PROGRAMS) $(BUILD)/leakwatchd.service
 
 # V=1 shows the full commands.
@@ -230,13 +236,17 @@ HOOK_FILES := $(filter-out %~ $(patsubst %/.,%,$(wildcard hooks/*/.)),$(wildcard
 INSTALLED  := $(SBINDIR)/leakwatchd $(if $(wildcard client/main.c),$(BINDIR)/leakwatch) \
               $(UNITDIR)/leakwatchd.service $(SYSUSERSDIR)/leakwatch.conf $(TMPFILESDIR)/leakwatch.conf \
               $(DATADIR)/leakwatch/leakwatch.conf \
+              $(UNITDIR)/leakwatch-metrics.socket $(DATADIR)/leakwatch/metrics-listen.conf \
+              $(DATADIR)/leakwatch/prometheus/alerts.yml $(DATADIR)/leakwatch/grafana/leakwatch.json \
               $(foreach m,$(MAN_PAGES),$(MANDIR)/man$(subst .,,$(suffix $(m)))/$(notdir $(m))) \
               $(addprefix $(DATADIR)/leakwatch/hooks/,$(notdir $(HOOK_FILES)))
 
 # The configuration in /etc is the administrator's: it is installed only where there is
 # none, and the shipped copy goes to $(DATADIR)/leakwatch to compare it with after an
 # upgrade. Example hooks keep their executable bit; nothing in hooks/ runs unless the
-# configuration names it.
+# configuration names it. For a fleet: the socket unit that serves metrics without
+# loosening the sandbox (disabled until enabled), the drop-in metrics-listen needs
+# instead (docs/systemd.md), the Prometheus alerting rules and the Grafana dashboard.
 install: $(PROGRAMS) $(BUILD)/leakwatchd.service
 	$(if $(UNITDIR),,$(error no systemd unit directory: install systemd's pkg-config file or set UNITDIR))
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR) \
@@ -245,6 +255,11 @@ install: $(PROGRAMS) $(BUILD)/leakwatchd.service
 	$(if $(wildcard client/main.c),install -d $(DESTDIR)$(BINDIR))
 	$(if $(wildcard client/main.c),install -m 0755 $(BUILD)/leakwatch $(DESTDIR)$(BINDIR)/leakwatch)
 	install -m 0644 $(BUILD)/leakwatchd.service $(DESTDIR)$(UNITDIR)/leakwatchd.service
+	install -m 0644 systemd/leakwatch-metrics.socket $(DESTDIR)$(UNITDIR)/leakwatch-metrics.socket
+	install -m 0644 systemd/metrics-listen.conf $(DESTDIR)$(DATADIR)/leakwatch/metrics-listen.conf
+	install -d $(DESTDIR)$(DATADIR)/leakwatch/prometheus $(DESTDIR)$(DATADIR)/leakwatch/grafana
+	install -m 0644 docs/prometheus/alerts.yml $(DESTDIR)$(DATADIR)/leakwatch/prometheus/alerts.yml
+	install -m 0644 docs/grafana/leakwatch.json $(DESTDIR)$(DATADIR)/leakwatch/grafana/leakwatch.json
 	install -m 0644 systemd/sysusers.conf $(DESTDIR)$(SYSUSERSDIR)/leakwatch.conf
 	install -m 0644 systemd/tmpfiles.conf $(DESTDIR)$(TMPFILESDIR)/leakwatch.conf
 	install -m 0644 systemd/leakwatch.conf $(DESTDIR)$(DATADIR)/leakwatch/leakwatch.conf
@@ -282,12 +297,54 @@ uninstall:
 		echo "keeping $(DESTDIR)$(SYSCONFDIR)/leakwatch/leakwatch.conf: it was changed"; \
 	fi
 	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
-	@for d in $(DESTDIR)$(DATADIR)/leakwatch/hooks $(DESTDIR)$(DATADIR)/leakwatch \
+	@for d in $(DESTDIR)$(DATADIR)/leakwatch/hooks $(DESTDIR)$(DATADIR)/leakwatch/prometheus \
+		$(DESTDIR)$(DATADIR)/leakwatch/grafana $(DESTDIR)$(DATADIR)/leakwatch \
 		$(DESTDIR)$(SYSCONFDIR)/leakwatch/conf.d $(DESTDIR)$(SYSCONFDIR)/leakwatch \
 		$(DESTDIR)$(LIBDIR)/leakwatch/python/__pycache__ $(DESTDIR)$(LIBDIR)/leakwatch/python \
 		$(DESTDIR)$(LIBDIR)/leakwatch; do \
 		rmdir "$$d" 2>/dev/null || true; \
 	done
+
+# The README's first command: the daemon from the build tree, in the foreground, as root
+# (through sudo when not root), at the defaults the client reads too: the database in
+# /var/lib/leakwatch, the sockets in /run/leakwatch, the configuration in /etc/leakwatch
+# (none: every process of 32 MiB or more). The state directory is made as tmpfiles.d
+# makes it. Ctrl-C stops the daemon, which flushes and exits 0.
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+run: all
+	$(SUDO) install -d -m 0750 /var/lib/leakwatch
+	$(SUDO) $(BUILD)/leakwatchd
+
+# The Debian package, built by dpkg-buildpackage in a copy of the tree under $(BUILD)/deb
+# (the .deb, .changes and .buildinfo land beside the copy, not beside this tree), then
+# checked by lintian: an error or a warning fails. debian/rules only calls this Makefile.
+# The copy is the files git knows, committed or not (ignored ones left out), or the
+# tree without its build directories where there is no git.
+DEB_DIR := $(BUILD)/deb
+deb:
+	./tools/install-deps --deb
+	rm -rf $(DEB_DIR)
+	mkdir -p $(DEB_DIR)/src
+	$(Q)if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then \
+		git ls-files -z --cached --others --exclude-standard | tar --null -T - --ignore-failed-read -cf -; \
+	else \
+		tar --exclude=./.git --exclude=./build --exclude=./build-asan --exclude=./build-nspawn --exclude=./$(BUILD) -cf - .; \
+	fi | tar -xf - -C $(DEB_DIR)/src
+	cd $(DEB_DIR)/src && dpkg-buildpackage -us -uc -b
+	lintian --fail-on error,warning $(DEB_DIR)/leakwatch_*.changes
+	@ls -l $(DEB_DIR)/*.deb
+
+# Installs what make deb built, with apt, which brings the libraries it depends on too.
+install-deb:
+	@set -- $(DEB_DIR)/leakwatch_*.deb; [ -f "$$1" ] || { echo "no package in $(DEB_DIR): run make deb" >&2; exit 1; }
+	$(SUDO) apt-get install -y $(abspath $(DEB_DIR))/$$(basename $(DEB_DIR)/leakwatch_*.deb)
+
+# The package under a real systemd: tests/system boots a Debian 12 tree (debootstrap,
+# cached in build-nspawn) with systemd-nspawn, installs the package from make deb in
+# it and checks the service, the metrics socket, a hook, upgrades, removal and purge.
+check-systemd: deb $(TEST_HELPERS)
+	./tools/install-deps --systemd
+	@SUITE=system BUILD=$(BUILD) bash tests/run-integration.sh
 
 # ---- in-process agents (docs/agents.md) ----
 #
@@ -298,6 +355,12 @@ PROBE        := $(BUILD)/libleakwatch-probe.so
 PROBE_CFLAGS := -std=gnu11 $(OPT) $(WARN) -fPIC -fstack-protector-strong -fvisibility=hidden \
                 -D_GNU_SOURCE -D_FORTIFY_SOURCE=2
 AGENT_PY     := agents/python/leakwatch_agent.py agents/python/sitecustomize.py
+# The Python that byte-compiles the agent at install time: the system's, whose cache tag
+# (cpython-311 on Debian 12) is the one the host's Python programs look for, never
+# whichever python3 is first on PATH (a pyenv shim or a virtual environment would leave
+# bytecode no program here loads). Empty: install no bytecode, as the Debian package
+# does (py3compile compiles it at installation for the Pythons installed then).
+PYTHON3      ?= $(wildcard /usr/bin/python3)
 
 # The build tree holds the agents as $(LIBDIR)/leakwatch does (the probe, python/), so
 # leakwatch run finds them next to build/leakwatch before anything is installed.
@@ -327,7 +390,7 @@ install-agents: $(PROBE)
 	install -m 0644 $(AGENT_PY) $(DESTDIR)$(LIBDIR)/leakwatch/python/
 	@# Compiled now: the programs that load the agent usually cannot write here, and
 	@# compiling it at every start would cost them some 8 ms (docs/performance.md).
-	-python3 -m compileall -q -d $(LIBDIR)/leakwatch/python $(DESTDIR)$(LIBDIR)/leakwatch/python
+	$(if $(PYTHON3),$(PYTHON3) -m compileall -q -d $(LIBDIR)/leakwatch/python $(DESTDIR)$(LIBDIR)/leakwatch/python)
 
 # The agents' cost, side by side with and without (docs/performance.md).
 bench-agents: $(PROBE) $(BUILD)/bench/agents-malloc
@@ -337,7 +400,10 @@ $(BUILD)/bench/agents-malloc: bench/agents-malloc.c
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(WORKLOAD_CFLAGS) -o $@ $<
 
+# build-nspawn is the Debian tree make check-systemd boots: never cross into a file
+# system that might still be mounted in it.
 clean:
-	rm -rf build build-asan
+	rm -rf --one-file-system build build-asan build-nspawn
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+# Not below $(BUILD)/deb: the package's own build, with its own dependency files.
+-include $(shell find $(BUILD) -path $(BUILD)/deb -prune -o -name '*.d' -type f -print 2>/dev/null)

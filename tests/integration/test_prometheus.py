@@ -6,6 +6,7 @@ socket passed by systemd's socket activation is served."""
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -19,6 +20,29 @@ PROMETHEUS = "/usr/bin/prometheus"
 PROMTOOL = "/usr/bin/promtool"
 SOCKET_ACTIVATE = "/usr/bin/systemd-socket-activate"
 DOCS = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "docs", "prometheus"))
+DASHBOARD = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "docs", "grafana", "leakwatch.json"))
+# What Grafana puts in place of the dashboard's variables when every host of the job is
+# shown: "All" is the regular expression .*; $__rate_interval is at least four scrape
+# intervals (here 1 s).
+DASHBOARD_VARS = {"$job": "leakwatch", "$instance": ".*", "$__rate_interval": "30s"}
+
+
+def dashboard():
+    with open(DASHBOARD) as f:
+        return json.load(f)
+
+
+def dashboard_queries():
+    """(panel title, refId, expression with the variables filled in, instant?) of every
+    query of every panel."""
+    out = []
+    for p in dashboard()["panels"]:
+        for t in p.get("targets", []):
+            expr = t["expr"]
+            for var, value in DASHBOARD_VARS.items():
+                expr = expr.replace(var, value)
+            out.append((p["title"], t["refId"], expr, bool(t.get("instant"))))
+    return out
 
 # A window of one minute (the shortest) and 0.5 s ticks: the detector confirms a steady
 # leak in about a minute and a half (see test_alerts.py).
@@ -176,6 +200,27 @@ class TestPrometheus(Case):
             return False
         wait_for(firing, what="the shipped LeakwatchMemoryLeak rule to fire")
 
+        # Every panel of the Grafana dashboard shows something: each query returns series,
+        # as an instant query or over the last minute as a graph asks for it.
+        for title, ref, expr, instant in dashboard_queries():
+            if instant:
+                _, body = http_get(url + "/api/v1/query?" + urllib.parse.urlencode({"query": expr}))
+            else:
+                now = time.time()
+                _, body = http_get(url + "/api/v1/query_range?" + urllib.parse.urlencode(
+                    {"query": expr, "start": now - 60, "end": now, "step": 5}))
+            doc = json.loads(body)
+            self.assertEqual(doc["status"], "success", "%s (%s): %s" % (title, ref, body))
+            self.assertTrue(doc["data"]["result"], "panel %r, query %s returns no series: %s" % (title, ref, expr))
+        # The dashboard's variables list this job and this host.
+        for var in dashboard()["templating"]["list"]:
+            if var["type"] != "query":
+                continue
+            label = var["query"]["query"].rsplit(",", 1)[1].strip(" )")
+            _, body = http_get(url + "/api/v1/label/%s/values?" % label + urllib.parse.urlencode(
+                {"match[]": "leakwatch_build_info"}))
+            self.assertIn({"job": "leakwatch", "instance": target}[label], json.loads(body)["data"], var["name"])
+
         self.stop_prometheus(prom)
         self.assertEqual(d.stop(), 0, d.output())
         w.kill()
@@ -225,6 +270,46 @@ class TestPrometheus(Case):
         rc, out = promtool("check", "config", copy)
         self.assertEqual(rc, 0, out)
         self.assertEqual(d.stop(), 0, d.output())
+
+    def test_dashboard_is_whole(self):
+        """The Grafana dashboard: every panel asks the data source the dashboard's
+        variable names, has a query, and a place on the 24-column grid that no other
+        panel takes; the variables its queries use are defined."""
+        d = dashboard()
+        self.assertEqual(d["uid"], "leakwatch-fleet")
+        names = {v["name"] for v in d["templating"]["list"]}
+        self.assertEqual(names, {"datasource", "job", "instance"})
+        ids, cells = set(), {}
+        panels = [p for p in d["panels"] if p["type"] != "row"]
+        self.assertGreaterEqual(len(panels), 10)
+        for p in d["panels"]:
+            self.assertNotIn(p["id"], ids, p["title"])
+            ids.add(p["id"])
+            g = p["gridPos"]
+            self.assertLessEqual(g["x"] + g["w"], 24, p["title"])
+            for x in range(g["x"], g["x"] + g["w"]):
+                for y in range(g["y"], g["y"] + g["h"]):
+                    self.assertNotIn((x, y), cells, "%s overlaps %s" % (p["title"], cells.get((x, y))))
+                    cells[(x, y)] = p["title"]
+        for p in panels:
+            self.assertEqual(p["datasource"], {"type": "prometheus", "uid": "${datasource}"}, p["title"])
+            self.assertTrue(p["targets"], p["title"])
+            self.assertTrue(p.get("description"), p["title"])
+            for t in p["targets"]:
+                self.assertTrue(t["expr"], p["title"])
+                for var in re.findall(r"\$(\w+)", t["expr"]):
+                    self.assertIn(var, names | {"__rate_interval"}, p["title"])
+        queries = dashboard_queries()
+        self.assertTrue(all("$" not in q[2] for q in queries), queries)
+        if os.access(PROMTOOL, os.X_OK):
+            # Each expression parses (promtool checks them as rules).
+            rules = os.path.join(self.tmp, "dashboard-rules.yml")
+            with open(rules, "w") as f:
+                f.write("groups:\n  - name: dashboard\n    rules:\n")
+                for i, (_, _, expr, _) in enumerate(queries):
+                    f.write("      - record: dashboard:q%d\n        expr: %s\n" % (i, json.dumps(expr)))
+            rc, out = promtool("check", "rules", rules)
+            self.assertEqual(rc, 0, out)
 
     def test_textfile_atomic(self):
         """Rewritten ten times a second while read as fast as possible: every read is a
@@ -294,8 +379,11 @@ class TestPrometheus(Case):
             port = free_port()
             log = os.path.join(self.tmp, "activate-%d.log" % port)
             with open(log, "wb") as out:
+                # Its own runtime directory, as every test daemon has: the default one may
+                # be locked by another daemon on this machine.
                 p = subprocess.Popen([SOCKET_ACTIVATE, "-l", "127.0.0.1:%d" % port, "--fdname=metrics", DAEMON,
-                                      "--config", conf, "--db", os.path.join(self.tmp, "sa.db")],
+                                      "--config", conf, "--db", os.path.join(self.tmp, "sa.db"),
+                                      "--runtime-dir", self.tmp],
                                      stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
             self.procs.append(p)
             # It listens, then starts the daemon at the first connection.

@@ -43,13 +43,13 @@ def have(*tools):
 _private_build = None
 
 
-def make(*args):
+def make(*args, env=None):
     """Runs make in the source tree on a private copy of this test run's build directory
     (made once, modification times kept, so nothing is rebuilt for nothing): an install
     for another PREFIX rebuilds `leakwatch run`'s agent path into the client, and must not
     relink a binary that the tests running beside this one are executing."""
     return subprocess.run(["make", "-C", ROOT, "--no-print-directory", "BUILD=" + private_build()] + list(args),
-                          capture_output=True, text=True, timeout=600)
+                          capture_output=True, text=True, timeout=600, env=env)
 
 
 def private_build():
@@ -57,7 +57,9 @@ def private_build():
     if _private_build is None:
         _private_build = tempfile.mkdtemp(prefix="leakwatch-build-")
         atexit.register(shutil.rmtree, _private_build, True)
-        shutil.copytree(BUILD, _private_build, symlinks=True, dirs_exist_ok=True)
+        # Not the Debian package's build (make deb), which is a whole tree of its own.
+        shutil.copytree(BUILD, _private_build, symlinks=True, dirs_exist_ok=True,
+                        ignore=lambda d, names: ["deb"] if os.path.samefile(d, BUILD) else [])
     return _private_build
 
 
@@ -346,6 +348,9 @@ class TestWatchdog(NotifyCase):
 
 # ---- installation ----
 
+SYSTEM_PYTHON = "/usr/bin/python3"
+
+
 def expected_files(prefix="/usr/local"):
     """What make install must write, with modes: from the source tree, the optional
     parts (the client, man pages, example hooks) only where they exist."""
@@ -354,10 +359,14 @@ def expected_files(prefix="/usr/local"):
     files = {
         prefix + "/sbin/leakwatchd": 0o755,
         pc("systemdsystemunitdir") + "/leakwatchd.service": 0o644,
+        pc("systemdsystemunitdir") + "/leakwatch-metrics.socket": 0o644,
         pc("sysusersdir") + "/leakwatch.conf": 0o644,
         pc("tmpfilesdir") + "/leakwatch.conf": 0o644,
         "/etc/leakwatch/leakwatch.conf": 0o644,
         prefix + "/share/leakwatch/leakwatch.conf": 0o644,
+        prefix + "/share/leakwatch/metrics-listen.conf": 0o644,
+        prefix + "/share/leakwatch/prometheus/alerts.yml": 0o644,
+        prefix + "/share/leakwatch/grafana/leakwatch.json": 0o644,
     }
     if os.path.exists(os.path.join(ROOT, "client", "main.c")):
         files[prefix + "/bin/leakwatch"] = 0o755
@@ -365,11 +374,13 @@ def expected_files(prefix="/usr/local"):
         section = name.rsplit(".", 1)[-1]
         if section in ("1", "5", "8"):
             files["%s/share/man/man%s/%s" % (prefix, section, name)] = 0o644
-    # The in-process agents (docs/agents.md), the Python ones compiled by the python3
-    # that make runs.
+    # The in-process agents (docs/agents.md), the Python ones compiled by the system's
+    # Python, not by whichever python3 comes first on PATH.
     files[prefix + "/lib/leakwatch/libleakwatch-probe.so"] = 0o644
-    tag = subprocess.run(["python3", "-c", "import sys; print(sys.implementation.cache_tag)"],
-                         capture_output=True, text=True).stdout.strip()
+    tag = ""
+    if os.access(SYSTEM_PYTHON, os.X_OK):
+        tag = subprocess.run([SYSTEM_PYTHON, "-c", "import sys; print(sys.implementation.cache_tag)"],
+                             capture_output=True, text=True).stdout.strip()
     for name in ("leakwatch_agent", "sitecustomize"):
         files["%s/lib/leakwatch/python/%s.py" % (prefix, name)] = 0o644
         if tag:
@@ -449,6 +460,40 @@ class TestInstall(Case):
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         self.assertEqual(tree(self.dest), {})
         self.assertFalse(os.path.exists(self.dest + "/etc/leakwatch"))
+
+    @unittest.skipUnless(os.access(SYSTEM_PYTHON, os.X_OK), "needs the system's python3 (package python3)")
+    def test_bytecode_from_the_system_python(self):
+        """The agent's bytecode is compiled by the system's Python, not by a python3 that
+        comes first on PATH (here one that records that it ran and fails); PYTHON3=
+        installs none."""
+        shadow = os.path.join(self.tmp, "bin")
+        os.mkdir(shadow)
+        ran = os.path.join(self.tmp, "shadow-ran")
+        with open(os.path.join(shadow, "python3"), "w") as f:
+            f.write("#!/bin/sh\ntouch '%s'\nexit 1\n" % ran)
+        os.chmod(os.path.join(shadow, "python3"), 0o755)
+        r = make("install", "DESTDIR=" + self.dest, env=dict(os.environ, PATH=shadow + ":" + os.environ["PATH"]))
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertFalse(os.path.exists(ran), "make install ran the python3 first on PATH")
+        pyc = sorted(p for p in tree(self.dest) if p.endswith(".pyc"))
+        self.assertEqual(pyc, sorted(p for p in expected_files() if p.endswith(".pyc")))
+        self.assertTrue(pyc)
+        shutil.rmtree(self.dest)
+        self.install("PYTHON3=")
+        self.assertEqual([p for p in tree(self.dest) if "__pycache__" in p], [])
+
+    @unittest.skipUnless(os.geteuid() == 0 and have("setpriv"), "needs root and setpriv to be another user too")
+    def test_make_run_is_root_without_sudo_and_a_user_through_it(self):
+        """The README's first command ends in make run: run by root it starts the daemon
+        directly (a root without sudo can run it), by a user through sudo; either way at
+        the defaults the client reads."""
+        argv = ["make", "-n", "--no-print-directory", "-C", ROOT, "BUILD=/nonexistent-build", "run"]
+        r = subprocess.run(argv, capture_output=True, text=True, timeout=WAIT)
+        self.assertEqual(r.stdout.splitlines()[-2:], ["install -d -m 0750 /var/lib/leakwatch",
+                                                      "/nonexistent-build/leakwatchd"], r.stdout + r.stderr)
+        r = subprocess.run(setpriv([]) + argv, capture_output=True, text=True, timeout=WAIT)
+        self.assertEqual(r.stdout.splitlines()[-2:], ["sudo install -d -m 0750 /var/lib/leakwatch",
+                                                      "sudo /nonexistent-build/leakwatchd"], r.stdout + r.stderr)
 
     def test_prefix_reaches_the_unit(self):
         self.install("PREFIX=/usr")
