@@ -941,6 +941,16 @@ int proc_parse_limits_nofile(const char *buf, size_t len, uint64_t *ret_soft)
 
 /* ---- readers ---- */
 
+/* Opens a text file below dirfd for reading. O_NONBLOCK because a proc root that is not
+ * procfs (a fixture, or a tree someone else can write) may hold a FIFO, whose open for
+ * reading waits for a writer forever and would stall every process behind it; opened
+ * non-blocking, its read fails (ESPIPE from pread) and the file counts as unreadable.
+ * On procfs and on regular files the flag changes nothing. */
+static int open_text(int dirfd, const char *name)
+{
+        return openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+}
+
 int proc_root_open(const char *path)
 {
         int fd;
@@ -983,7 +993,7 @@ ssize_t proc_read_file(int dirfd, const char *name, char *buf, size_t bufsz)
 
         if (!name || !buf || bufsz == 0)
                 return -EINVAL;
-        fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        fd = open_text(dirfd, name);
         if (fd < 0)
                 return -errno;
         return read_whole(fd, buf, bufsz);
@@ -1029,10 +1039,10 @@ int proc_files_open(int rootfd, pid_t pid, struct proc_files *ret)
         if (f.dir < 0)
                 return -errno;
         f.procfs = on_procfs(f.dir);
-        f.stat = openat(f.dir, "stat", O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        f.stat = open_text(f.dir, "stat");
         if (f.stat < 0)
                 goto fail;
-        f.status = openat(f.dir, "status", O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        f.status = open_text(f.dir, "status");
         if (f.status < 0)
                 goto fail;
         *ret = f;
@@ -1181,7 +1191,7 @@ int proc_read_heap(int piddir, char *buf, size_t bufsz, struct proc_heap *ret)
         if (r < 0)
                 return r;
 
-        fd = openat(piddir, "smaps", O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        fd = open_text(piddir, "smaps");
         if (fd < 0) {
                 r = -errno;
                 return r == -ESRCH && process_exists(piddir) ? -ENODATA : r;
