@@ -36,6 +36,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/magic.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1025,6 +1026,41 @@ static bool on_procfs(int fd)
         return fstatfs(fd, &sfs) == 0 && sfs.f_type == PROC_SUPER_MAGIC;
 }
 
+/* Under hidepid=invisible every lookup below the directory of a process we may not see
+ * fails with ENOENT, as if nothing were there, while a reaped process gives ESRCH: an
+ * ENOENT for stat, which every process has, is a refusal, not an absence. Returns r,
+ * or -EACCES for an r of -ENOENT that is such a refusal. */
+static int refusal_of(int piddir, int r)
+{
+        struct stat st;
+
+        if (r == -ENOENT && fstatat(piddir, "stat", &st, 0) < 0 && errno == ENOENT && on_procfs(piddir))
+                return -EACCES;
+        return r;
+}
+
+bool proc_root_hides(int rootfd)
+{
+        struct stat st;
+
+        /* PID 1 of the mount's namespace exists as long as the namespace does. */
+        return on_procfs(rootfd) && fstatat(rootfd, "1", &st, 0) < 0 && errno == ENOENT;
+}
+
+bool proc_pid_hidden(int rootfd, pid_t pid)
+{
+        char name[PID_DIGITS_MAX + 2];
+        struct stat st;
+
+        if (pid <= 0)
+                return false;
+        snprintf(name, sizeof(name), "%d", (int)pid);
+        if (fstatat(rootfd, name, &st, 0) == 0 || errno != ENOENT || !on_procfs(rootfd))
+                return false;
+        /* kill() with no signal checks only that the process exists: EPERM says it does. */
+        return kill(pid, 0) == 0 || errno == EPERM;
+}
+
 int proc_files_open(int rootfd, pid_t pid, struct proc_files *ret)
 {
         struct proc_files f = PROC_FILES_INIT;
@@ -1105,7 +1141,7 @@ static int count_fds(int piddir, int procfs, uint64_t *ret_count)
         if (!ret_count)
                 return -EINVAL;
         if (fstatat(piddir, "fd", &st, 0) < 0)
-                return -errno;
+                return refusal_of(piddir, -errno);
         if (!S_ISDIR(st.st_mode))
                 return -ENOTDIR;
         /* Since Linux 6.2 procfs puts the number of descriptors in st_size; earlier
@@ -1153,7 +1189,7 @@ int proc_read_rollup(int piddir, char *buf, size_t bufsz, struct proc_rollup *re
         if (n == -ESRCH)
                 return process_exists(piddir) ? -ENODATA : -ESRCH;
         if (n < 0)
-                return (int)n;
+                return refusal_of(piddir, (int)n);
         return proc_parse_smaps_rollup(buf, (size_t)n, ret);
 }
 
@@ -1194,7 +1230,7 @@ int proc_read_heap(int piddir, char *buf, size_t bufsz, struct proc_heap *ret)
         fd = open_text(piddir, "smaps");
         if (fd < 0) {
                 r = -errno;
-                return r == -ESRCH && process_exists(piddir) ? -ENODATA : r;
+                return r == -ESRCH && process_exists(piddir) ? -ENODATA : refusal_of(piddir, r);
         }
 
         for (;;) {

@@ -992,6 +992,34 @@ static void test_read_fifo(void **state)
         assert_int_equal(rmdir(s.dir), 0);
 }
 
+/* hidepid itself needs a mount of its own (tests/adversarial/test_procfs.py mounts one);
+ * here: a fixture tree never hides, nor does this test's own /proc, and a PID that does
+ * not exist, or whose directory is there, is not hidden. */
+static void test_hidden(void **state)
+{
+        int proc = proc_root_open("/proc");
+        uint64_t n;
+        int dir;
+
+        (void)state;
+        assert_false(proc_root_hides(root));
+        assert_false(proc_pid_hidden(root, 100));
+        assert_false(proc_pid_hidden(root, getpid()));
+        assert_true(proc >= 0);
+        if (!proc_root_hides(proc)) {
+                assert_false(proc_pid_hidden(proc, getpid()));
+                assert_false(proc_pid_hidden(proc, 1));
+        }
+        assert_false(proc_pid_hidden(proc, 0));
+        assert_false(proc_pid_hidden(proc, 4194304 + 1));
+        /* A fixture's missing fd directory stays "absent", never "denied". */
+        dir = openat(root, "101", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        assert_true(dir >= 0);
+        assert_int_equal(proc_count_fds(dir, &n), -ENOENT);
+        close(dir);
+        close(proc);
+}
+
 static void test_count_fds(void **state)
 {
         struct scratch s;
@@ -1683,6 +1711,7 @@ int main(void)
                 cmocka_unit_test(test_root_open),
                 cmocka_unit_test(test_read_file),
                 cmocka_unit_test(test_read_fifo),
+                cmocka_unit_test(test_hidden),
                 cmocka_unit_test(test_files_open),
                 cmocka_unit_test(test_count_fds),
                 cmocka_unit_test(test_read_rollup_heap),
