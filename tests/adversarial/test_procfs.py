@@ -345,3 +345,83 @@ class TestPidReuse(Case):
         self.assertGreater(len(reused), 20, "the PID was forced onto the impostor: %r" % res["pairs"][:10])
         self.assertEqual(misattributed, 0)
         self.assertEqual(alerts, 0)
+
+
+def big_stack():
+    # The kernel allows a quarter of the stack limit for argv and the environment.
+    resource.setrlimit(resource.RLIMIT_STACK, (64 << 20, 64 << 20))
+
+
+def vm_rss_kib(pid):
+    for line in read("/proc/%d/status" % pid).decode().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+class TestOddProcesses(Case):
+    """P8 (CVE-2018-1124: procps' argv handling overflowed on a huge command line): eight
+    targets with over 2 MiB of command line each, a target in a PID namespace of its
+    own, a kernel thread and a zombie, watched at once. The command line is capped, the
+    daemon's memory barely moves, the namespaced target is stored under the PID the
+    daemon's proc shows, the kernel thread's memory is unknown for that reason, and the
+    zombie is never watched."""
+
+    def test_huge_argv_namespaces_kthread_zombie(self):
+        tag = "%d" % (os.getpid() % 10000)
+        if b"kthreadd" not in read("/proc/2/stat"):
+            root_tier_skip(self, "PID 2 is not kthreadd here (a PID namespace?)")
+        zombie = self.alloc("--steps", 0, "--name", "lwzomb" + tag)
+        wait_for(lambda: read("/proc/%d/stat" % zombie.pid).split(b") ")[1][:1] == b"Z", what="a zombie")
+        conf = os.path.join(self.tmp, "odd.conf")
+        write(conf, "[daemon]\ninterval = 0.1\n[rule huge]\ncmdline = ^lwhuge%s \n[rule ns]\nname = lwns%s\n"
+                    "[rule kthread]\npid = 2\n[rule zombie]\nname = lwzomb%s\n[rule zpid]\npid = %d\n"
+                    % (tag, tag, tag, zombie.pid))
+        d = self.daemon("--config", conf)
+        d.wait_log("watching")
+        rss0 = vm_rss_kib(d.pid)
+        huge = []
+        for i in range(8):
+            argv = [b"lwhuge" + tag.encode(), b"--steps", b"1", b"--hold-ms", b"60000", b"--"] + \
+                   [(b"%c" % (65 + k)) * (124 * 1024) for k in range(17)]
+            huge.append(self.spawn(argv, executable=ALLOC, preexec_fn=big_stack))
+        ns = self.spawn(["unshare", "--pid", "--fork", ALLOC, "--steps", "1", "--hold-ms", "60000",
+                         "--name", "lwns" + tag])
+
+        def host_pid():
+            for e in os.listdir("/proc"):
+                if e.isdigit():
+                    try:
+                        if read("/proc/%s/comm" % e) == ("lwns%s\n" % tag).encode():
+                            return int(e)
+                    except OSError:
+                        pass
+            return None
+        inner = wait_for(host_pid, what="the namespaced target")
+        nspid = [l for l in read("/proc/%d/status" % inner).decode().splitlines() if l.startswith("NSpid:")][0]
+        self.assertEqual(nspid.split()[1:], [str(inner), "1"])
+
+        def rows():
+            return {r[0]: r[1:] for r in query_bytes(d.db, "SELECT pid, id, cmdline, end_ms, ppid FROM process")}
+        wait_for(lambda: all(p.pid in rows() for p in huge) and inner in rows() and 2 in rows(),
+                 what="every target watched")
+        got = rows()
+        wait_for(lambda: query(d.db, "SELECT count(*) FROM sample_recent WHERE process_id = ?",
+                               (got[2][0],))[0][0] >= 5, what="samples of the kernel thread")
+        rss1 = vm_rss_kib(d.pid)
+        for p in huge:
+            cmd = got[p.pid][1]
+            self.assertLessEqual(len(cmd), 4096, "the command line is capped")
+            self.assertTrue(cmd.startswith(b"lwhuge%s --steps 1 --hold-ms 60000 -- AAAA" % tag.encode()))
+        self.assertEqual(got[inner][3], ns.pid, "the namespaced target's parent, as the host sees it")
+        for (unknown, rss) in query(d.db, "SELECT unknown, rss FROM sample_recent WHERE process_id = ?",
+                                    (got[2][0],)):
+            self.assertIsNone(rss)
+            self.assertEqual(unknown_reason(unknown, 1), 2, "a kernel thread's memory: unknown, kernel thread")
+        self.assertIsNone(got[2][2], "the kernel thread is watched on")
+        self.assertNotIn(zombie.pid, rows(), "a zombie is never watched")
+        self.assertTrue(d.alive())
+        self.assertEqual(d.stop(), 0, d.output())
+        figure("test_procfs.P8", huge_targets=len(huge), argv_bytes=17 * 124 * 1024,
+               stored_cmdline_max=max(len(got[p.pid][1]) for p in huge), daemon_rss_delta_kib=rss1 - rss0)
+        self.assertLess(rss1 - rss0, 16 * 1024, "the daemon's memory with eight huge command lines")

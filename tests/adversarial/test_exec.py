@@ -1,0 +1,164 @@
+"""What leakwatchd executes, traced: a whole run with alerts and hooks under
+`strace -f -e trace=execve,execveat`, with bait in a target's environment (a user-owned
+`python` with PYTHONPATH and LD_PRELOAD, as needrestart was led to run in
+CVE-2024-48990): only the configured hook is ever executed, with a clean environment.
+And storms and self-targeting (earlyoom#205, #309): a rule that matches every process
+(`name = *`) with a target that grows for the whole run gives one start hook per alert,
+and never watches the daemon or its hooks, nor alerts on the client."""
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+from lwtest import ALLOC, CLIENT, DAEMON, Case, query, wait_for
+from lwadv import figure
+
+STRACE = "/usr/bin/strace"
+NOBODY = 65534
+
+# Builtins only: the hook itself is the one program its run executes.
+HOOK = """#!/bin/sh
+printf '%s %s %s %s\\n' "$$" "$PPID" "$LEAKWATCH_EVENT" "$LEAKWATCH_PID" >> {out}/runs
+printf '%s\\n' "PYTHONPATH=${{PYTHONPATH-unset}} LD_PRELOAD=${{LD_PRELOAD-unset}} PATH=$PATH"
+"""
+
+# The bait: grows like a leak, from a user-owned interpreter, with an environment that
+# would take over any Python or any dynamically linked program started with it.
+BAIT = r"""
+import ctypes, sys, time
+ctypes.CDLL(None).prctl(15, b"lwbait", 0, 0, 0)
+keep = []
+while True:
+    keep.append(bytearray(64 * 1024))
+    time.sleep(0.1)
+"""
+
+SITE = """import os
+with open(os.path.join({marks!r}, str(os.getpid())), "w") as f:
+    f.write("imported")
+"""
+
+
+def children(pid):
+    out = []
+    for t in os.listdir("/proc/%d/task" % pid):
+        with open("/proc/%d/task/%s/children" % (pid, t)) as f:
+            out += [int(x) for x in f.read().split()]
+    return out
+
+
+class TestExec(Case):
+    def test_only_configured_hooks_run_and_storms_stay_one_alert(self):
+        if not os.access(STRACE, os.X_OK):
+            self.skipTest("strace is missing (Debian package strace; tools/install-deps --tests installs it)")
+        out = os.path.join(self.tmp, "out")
+        bait = os.path.join(self.tmp, "bait")
+        marks = os.path.join(bait, "marks")
+        for p in (out, bait, marks):
+            os.mkdir(p)
+        hook = os.path.join(self.tmp, "hook.sh")
+        with open(hook, "w") as f:
+            f.write(HOOK.format(out=out))
+        os.chmod(hook, 0o755)
+        # A python that belongs to an unprivileged user, in a directory that user owns.
+        python = os.path.join(bait, "python")
+        shutil.copy(os.path.realpath(sys.executable), python)
+        with open(os.path.join(bait, "sitecustomize.py"), "w") as f:
+            f.write(SITE.format(marks=marks))
+        for p in (bait, marks, python, os.path.join(bait, "sitecustomize.py")):
+            os.chown(p, NOBODY, NOBODY)
+        env = dict(PATH=bait + ":/usr/bin:/bin", PYTHONPATH=bait, LD_PRELOAD=os.path.join(bait, "libevil.so"))
+        bait_proc = self.spawn(["setpriv", "--reuid", str(NOBODY), "--regid", str(NOBODY), "--clear-groups",
+                                python, "-c", BAIT], env=env)
+        storm = self.alloc("--step-kib", 64, "--every-ms", 100, "--steps", 100000, "--name", "lwstorm")
+
+        conf = os.path.join(self.tmp, "exec.conf")
+        with open(conf, "w") as f:
+            f.write("[daemon]\ninterval = 0.2\nwindow = 1m\nhook-timeout = 5s\nhook = %s\n"
+                    "[rule everything]\nname = *\n" % hook)
+        trace = os.path.join(self.tmp, "strace.log")
+        d = self.daemon("--config", conf, wrap=[STRACE, "-f", "-y", "-qq", "--seccomp-bpf",
+                                                 "-e", "trace=execve,execveat", "-o", trace])
+        d.wait_log("watching")
+        daemon_pid = [p for p in children(d.pid) if os.path.realpath("/proc/%d/exe" % p) == DAEMON][0]
+
+        # The client, again and again while the daemon runs.
+        client_pids, stop = [], threading.Event()
+
+        def client_loop():
+            cenv = dict(os.environ, LEAKWATCH_DB=d.db, LEAKWATCH_RUNTIME_DIR=self.tmp)
+            while not stop.is_set():
+                p = subprocess.Popen([CLIENT, "status"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                     env=cenv)
+                client_pids.append(p.pid)
+                p.wait()
+                time.sleep(0.2)
+        t = threading.Thread(target=client_loop)
+        t.start()
+        try:
+            def alerted():
+                pids = {r[0] for r in query(d.db, "SELECT p.pid FROM alert a JOIN process p ON p.id = a.process_id")}
+                return {bait_proc.pid, storm.pid} <= pids
+            wait_for(alerted, timeout=300, what="alerts for the bait and the growing target")
+            wait_for(lambda: query(d.db, "SELECT count(*) FROM hook_run h JOIN alert a ON a.id = h.alert_id "
+                                         "JOIN process p ON p.id = a.process_id WHERE p.pid IN (?, ?) "
+                                         "AND h.end_ms IS NOT NULL", (bait_proc.pid, storm.pid))[0][0] >= 2,
+                     what="their start hooks to finish")
+            # Several more evaluations with the target still growing: no second alert.
+            time.sleep(5)
+        finally:
+            stop.set()
+            t.join()
+        self.assertTrue(os.path.exists("/proc/%d" % daemon_pid), d.output())
+        os.kill(daemon_pid, signal.SIGTERM)
+        self.assertEqual(d.stop(), 0, d.output())
+
+        # H2: every program executed under the trace is the daemon or the hook.
+        execs = []
+        with open(trace) as f:
+            for line in f:
+                m = re.match(r"(\d+) +execve\(\"([^\"]*)\"", line) or \
+                    re.match(r"(\d+) +execveat\(\d+<([^>]*)>, \"\"", line) or \
+                    re.match(r"(\d+) +execveat\([^,]*, \"([^\"]*)\"", line)
+                if m:
+                    execs.append((int(m.group(1)), m.group(2)))
+        self.assertTrue(execs, "strace saw no execve at all:\n" + open(trace).read()[:2000])
+        unexpected = [e for e in execs if e[1] not in (DAEMON, hook)]
+        hook_execs = [e for e in execs if e[1] == hook]
+        with open(os.path.join(out, "runs")) as f:
+            runs = [line.split() for line in f]
+        outputs = [r[0] for r in query(d.db, "SELECT output FROM hook_run")]
+        marks_by_others = [m for m in os.listdir(marks) if int(m) != bait_proc.pid]
+
+        # H5: per alert one start hook; no alert twice for one process and metric; no
+        # process row for the daemon or a hook; no alert for the client.
+        per = query(d.db, """SELECT a.process_id, a.metric, count(DISTINCT a.id),
+                                    sum(h.event = 'start') FROM alert a LEFT JOIN hook_run h ON h.alert_id = a.id
+                             GROUP BY a.process_id, a.metric""")
+        storm_alerts = [r for r in per if r[0] == query(d.db, "SELECT id FROM process WHERE pid = ?",
+                                                          (storm.pid,))[0][0]]
+        hook_pids = {int(r[0]) for r in runs}
+        watched_self = query(d.db, "SELECT pid FROM process WHERE pid IN (%s)" %
+                             ",".join(str(p) for p in {daemon_pid} | hook_pids))
+        client_alerts = query(d.db, "SELECT p.pid FROM alert a JOIN process p ON p.id = a.process_id "
+                                    "WHERE p.pid IN (%s)" % ",".join(str(p) for p in client_pids))
+        figure("test_exec", execs=len(execs), hook_execs=len(hook_execs), unexpected_execs=len(unexpected),
+               hook_runs=len(runs), alerts=sum(r[2] for r in per), repeated_alerts=sum(1 for r in per if r[2] > 1),
+               client_runs=len(client_pids), self_watched=len(watched_self), client_alerts=len(client_alerts))
+        self.assertEqual(unexpected, [], "programs executed besides the hook")
+        self.assertGreaterEqual(len(hook_execs), 2)
+        self.assertTrue(all(int(r[1]) == daemon_pid for r in runs), "hooks are the daemon's children: %r" % runs)
+        for o in outputs:
+            self.assertIn("PYTHONPATH=unset LD_PRELOAD=unset PATH=/usr/local/sbin:", o)
+            self.assertNotIn("ld.so", o)
+        self.assertEqual(marks_by_others, [], "the bait's sitecustomize ran in another process")
+        self.assertEqual([r for r in per if r[2] > 1 or (r[3] or 0) > r[2]], [],
+                         "one alert per process and metric, one start hook per alert")
+        self.assertEqual(len(storm_alerts), 1)
+        self.assertEqual(watched_self, [], "the daemon and its hooks are never watched")
+        self.assertEqual(client_alerts, [])
