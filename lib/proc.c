@@ -28,7 +28,11 @@
  *   - /proc/PID/status escapes '\n' and '\\' in Name:, while stat prints the name raw,
  *     newlines included.
  *   - The kernel refuses cgroup names containing '\n' (mkdir gives EINVAL, in v1 and
- *     v2 hierarchies alike), so every line of /proc/PID/cgroup is one hierarchy. */
+ *     v2 hierarchies alike), so every line of /proc/PID/cgroup is one hierarchy.
+ *   - With hidepid=invisible, once a watched process is hidden from us (it turned
+ *     non-dumpable; tests/adversarial/test_procfs.py), its kept stat and status
+ *     descriptors still read, while openat() and fstatat() below its kept directory
+ *     fail with ENOENT, not ESRCH. */
 #include "proc.h"
 
 #include <dirent.h>

@@ -212,6 +212,13 @@ class TestChurn(Case):
         churn = subprocess.run([CHURN, "--rate", "1000", "--seconds", "6", "--prefix", prefix],
                                stdout=subprocess.PIPE, check=True, timeout=60)
         self.assertTrue(d.alive(), d.output())
+        leftover = []
+        for e in os.listdir("/proc"):
+            try:
+                if e.isdigit() and read("/proc/%s/comm" % e).startswith(prefix.encode() + b"-"):
+                    leftover.append(int(e))
+            except OSError:
+                pass
 
         def rows():
             return query_bytes(d.db, "SELECT id, comm, end_ms, end_reason FROM process WHERE comm LIKE ?",
@@ -245,9 +252,10 @@ class TestChurn(Case):
         started, _, zombies, _, rate = churn.stdout.split()[1:6]
         figure("test_procfs.P4", children=int(started), zombies=int(zombies), rate_per_s=int(rate),
                watched=len(all_rows), samples=n_samples, zombie_samples=zombie_samples, mixed=mixed,
-               error_lines=len(errors))
+               error_lines=len(errors), leftover_processes=len(leftover))
         self.assertEqual(mixed, 0, "samples mixing two processes: %r" % examples[:10])
         self.assertEqual(errors, [])
+        self.assertEqual(leftover, [], "churn's children are all gone")
         self.assertGreater(len(all_rows), 50, "the daemon saw the children")
 
 
