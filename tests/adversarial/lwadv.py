@@ -4,6 +4,7 @@ on, the client run with a database and runtime directory, and the figures each t
 prints for docs/adversarial.md."""
 
 import os
+import resource
 import sqlite3
 import subprocess
 import sys
@@ -53,6 +54,12 @@ def c_escape(b):
         out.append("\\x%02x" % c)
         i += 1
     return "".join(out)
+
+
+def big_stack():
+    """preexec_fn for a command line of megabytes: the kernel allows argv and the
+    environment a quarter of the stack limit."""
+    resource.setrlimit(resource.RLIMIT_STACK, (64 << 20, 64 << 20))
 
 
 def raw_controls(data, allow_tab=True):

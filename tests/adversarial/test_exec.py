@@ -15,7 +15,7 @@ import sys
 import threading
 import time
 
-from lwtest import ALLOC, CLIENT, DAEMON, Case, query, wait_for
+from lwtest import CLIENT, DAEMON, Case, query, wait_for
 from lwadv import figure
 
 STRACE = "/usr/bin/strace"

@@ -2,6 +2,7 @@
 with a broken configuration, the wall clock jumping, and a reader that holds the
 database for a long time while the daemon writes."""
 
+import json
 import os
 import random
 import signal
@@ -10,7 +11,7 @@ import subprocess
 import threading
 import time
 
-from lwtest import ALLOC, CLIENT, Case, query, wait_for
+from lwtest import CLIENT, Case, query, wait_for
 from lwadv import figure
 
 FAKETIME = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
@@ -180,7 +181,6 @@ class TestLongReader(Case):
         wait_for(lambda: os.path.getsize(wal) <= WAL_SIZE_LIMIT, timeout=30, what="the WAL back under its limit")
         time.sleep(0.5)
         out = subprocess.run([CLIENT, "status", "--json"], stdout=subprocess.PIPE, env=env, check=True).stdout
-        import json
         live = json.loads(out)["daemon"]["live"]
         # Every watched process has a sample at every tick of the held stretch: its
         # count matches the ticks (the interval, with the scheduler's slack).

@@ -9,14 +9,12 @@ import csv
 import io
 import json
 import os
-import resource
 import subprocess
-import time
 import urllib.request
 import xml.etree.ElementTree as ET
 
 from lwtest import ALLOC, CLIENT, Case, query, wait_for
-from lwadv import Client, c_escape, figure, query_bytes, raw_controls
+from lwadv import big_stack, Client, c_escape, figure, query_bytes, raw_controls
 
 PROMTOOL = "/usr/bin/promtool"
 
@@ -72,11 +70,6 @@ HUGE_ARG = 124 * 1024
 def comm_of(pid):
     with open("/proc/%d/comm" % pid, "rb") as f:
         return f.read()[:-1]
-
-
-def big_stack():
-    # The kernel allows a quarter of the stack limit for argv and the environment.
-    resource.setrlimit(resource.RLIMIT_STACK, (64 << 20, 64 << 20))
 
 
 class TestHostileNames(Case):

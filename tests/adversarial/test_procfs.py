@@ -7,17 +7,14 @@ exit as an exit and a hidden process as unreadable."""
 
 import json
 import os
-import re
-import resource
 import shutil
 import signal
 import subprocess
 import sys
-import textwrap
 import time
 
-from lwtest import ALLOC, BUILD, DAEMON, WAIT, Case, query, require_root, root_tier_skip, samples, wait_for
-from lwadv import Client, figure, query_bytes
+from lwtest import ALLOC, BUILD, DAEMON, Case, query, require_root, root_tier_skip, samples, wait_for
+from lwadv import big_stack, figure, query_bytes
 
 CHURN = os.path.join(BUILD, "tests", "workloads", "churn")
 MIB = 1 << 20
@@ -353,11 +350,6 @@ class TestPidReuse(Case):
         self.assertGreater(len(reused), 20, "the PID was forced onto the impostor: %r" % res["pairs"][:10])
         self.assertEqual(misattributed, 0)
         self.assertEqual(alerts, 0)
-
-
-def big_stack():
-    # The kernel allows a quarter of the stack limit for argv and the environment.
-    resource.setrlimit(resource.RLIMIT_STACK, (64 << 20, 64 << 20))
 
 
 def vm_rss_kib(pid):
