@@ -259,10 +259,12 @@ class TestChurn(Case):
 # Runs inside `unshare -Urpf --mount-proc` as PID 1 of a new PID namespace: starts the
 # daemon, then again and again a target T, waits until the daemon samples it, kills it
 # and at once starts an impostor on the same PID (ns_last_pid = T - 1) with eight times
-# T's memory. Prints the (T, impostor) PIDs as JSON.
+# T's memory: for SECONDS, with at least LEAST trials (a minute more at most, on a slow
+# machine) and at most MOST. Prints the (T, impostor) PIDs as JSON.
 REUSE_DRIVER = r"""
 import json, os, sqlite3, subprocess, sys, time
 daemon_argv, alloc, seconds, log = json.loads(sys.argv[1]), sys.argv[2], float(sys.argv[3]), sys.argv[4]
+LEAST, MOST = 20, 200  # trials: at least, however slow the machine; at most, however fast
 db = daemon_argv[daemon_argv.index("--db") + 1]
 d = subprocess.Popen(daemon_argv, stdout=open(log, "wb"), stderr=subprocess.STDOUT)
 
@@ -288,7 +290,7 @@ def start(kib):
 
 pairs = []
 end = time.monotonic() + seconds
-while time.monotonic() < end:
+while len(pairs) < MOST and (time.monotonic() < end or len(pairs) < LEAST) and time.monotonic() < end + 60:
     t = start(8 * 1024)
     if not sampled(t.pid, time.monotonic() + 10):
         t.kill(); t.wait()
@@ -325,7 +327,7 @@ class TestPidReuse(Case):
         os.symlink(ALLOC, link)
         p = subprocess.run(["unshare", "-Urpf", "--mount-proc", sys.executable, "-c", REUSE_DRIVER,
                             json.dumps(argv), link, "15", log],
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120)
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=180)
         if p.returncode != 0 and b"unshare" in p.stderr:
             root_tier_skip(self, "unshare -Urpf failed: " + p.stderr.decode("utf-8", "replace"))
         self.assertEqual(p.returncode, 0, p.stderr.decode("utf-8", "replace"))
@@ -347,7 +349,7 @@ class TestPidReuse(Case):
         alerts = query(db, "SELECT count(*) FROM alert")[0][0]
         figure("test_procfs.P5", trials=len(res["pairs"]), pid_reused=len(reused), misattributed=misattributed,
                alerts=alerts)
-        self.assertGreater(len(reused), 20, "the PID was forced onto the impostor: %r" % res["pairs"][:10])
+        self.assertGreaterEqual(len(reused), 15, "the PID was forced onto the impostor: %r" % res["pairs"][:10])
         self.assertEqual(misattributed, 0)
         self.assertEqual(alerts, 0)
 
@@ -404,10 +406,10 @@ class TestOddProcesses(Case):
         def rows():
             return {r[0]: r[1:] for r in query_bytes(d.db, "SELECT pid, id, cmdline, end_ms, ppid FROM process")}
         wait_for(lambda: all(p.pid in rows() for p in huge) and inner in rows() and 2 in rows(),
-                 what="every target watched")
+                 timeout=300, what="every target watched")
         got = rows()
         wait_for(lambda: query(d.db, "SELECT count(*) FROM sample_recent WHERE process_id = ?",
-                               (got[2][0],))[0][0] >= 5, what="samples of the kernel thread")
+                               (got[2][0],))[0][0] >= 5, timeout=300, what="samples of the kernel thread")
         rss1 = vm_rss_kib(d.pid)
         for p in huge:
             cmd = got[p.pid][1]
