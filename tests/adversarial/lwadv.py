@@ -9,7 +9,7 @@ import sqlite3
 import subprocess
 import sys
 
-from lwtest import CLIENT, WAIT
+from lwtest import CLIENT, WAIT, wait_for
 
 
 def c_escape(b):
@@ -120,3 +120,18 @@ def query_bytes(db, sql, args=()):
         return con.execute(sql, args).fetchall()
     finally:
         con.close()
+
+
+def wait_daemon(d, fn, timeout=WAIT, what="condition", extra=None):
+    """wait_for, failing at once if the daemon d died, and saying what the daemon logged
+    (and what extra() returns) when the wait fails."""
+    def check():
+        if not d.alive():
+            raise AssertionError("leakwatchd exited (%r) while waiting for %s:\n%s" % (
+                d.proc.returncode, what, d.output()[-5000:]))
+        return fn()
+    try:
+        return wait_for(check, timeout=timeout, what=what)
+    except AssertionError as e:
+        raise AssertionError("%s\n--- leakwatchd's log (end):\n%s%s" % (
+            e, d.output()[-5000:], "\n--- " + repr(extra()) if extra else "")) from None

@@ -16,7 +16,7 @@ import threading
 import time
 
 from lwtest import CLIENT, DAEMON, Case, query, wait_for
-from lwadv import figure
+from lwadv import figure, wait_daemon
 
 STRACE = "/usr/bin/strace"
 NOBODY = 65534
@@ -108,11 +108,13 @@ class TestExec(Case):
             def alerted():
                 pids = {r[0] for r in query(d.db, "SELECT p.pid FROM alert a JOIN process p ON p.id = a.process_id")}
                 return {bait_proc.pid, storm.pid} <= pids
-            wait_for(alerted, timeout=300, what="alerts for the bait and the growing target")
-            wait_for(lambda: query(d.db, "SELECT count(*) FROM hook_run h JOIN alert a ON a.id = h.alert_id "
+            wait_daemon(d, alerted, timeout=300, what="alerts for the bait and the growing target")
+            wait_daemon(d, lambda: query(d.db, "SELECT count(*) FROM hook_run h JOIN alert a ON a.id = h.alert_id "
                                          "JOIN process p ON p.id = a.process_id WHERE p.pid IN (?, ?) "
-                                         "AND h.end_ms IS NOT NULL", (bait_proc.pid, storm.pid))[0][0] >= 2,
-                     timeout=300, what="their start hooks to finish")
+                                            "AND h.end_ms IS NOT NULL", (bait_proc.pid, storm.pid))[0][0] >= 2,
+                        timeout=300, what="their start hooks to finish",
+                        extra=lambda: query(d.db, "SELECT alert_id, event, start_ms, end_ms, exit_code, signal, "
+                                                  "timed_out FROM hook_run"))
             # Several more evaluations with the target still growing: no second alert.
             time.sleep(5)
         finally:

@@ -14,7 +14,7 @@ import sys
 import time
 
 from lwtest import ALLOC, BUILD, DAEMON, Case, query, require_root, root_tier_skip, samples, wait_for
-from lwadv import big_stack, figure, query_bytes
+from lwadv import big_stack, figure, query_bytes, wait_daemon
 
 CHURN = os.path.join(BUILD, "tests", "workloads", "churn")
 MIB = 1 << 20
@@ -405,11 +405,12 @@ class TestOddProcesses(Case):
 
         def rows():
             return {r[0]: r[1:] for r in query_bytes(d.db, "SELECT pid, id, cmdline, end_ms, ppid FROM process")}
-        wait_for(lambda: all(p.pid in rows() for p in huge) and inner in rows() and 2 in rows(),
-                 timeout=300, what="every target watched")
+        wait_daemon(d, lambda: all(p.pid in rows() for p in huge) and inner in rows() and 2 in rows(),
+                    timeout=300, what="every target watched",
+                    extra=lambda: ([p.pid for p in huge], inner, sorted(rows())))
         got = rows()
-        wait_for(lambda: query(d.db, "SELECT count(*) FROM sample_recent WHERE process_id = ?",
-                               (got[2][0],))[0][0] >= 5, timeout=300, what="samples of the kernel thread")
+        wait_daemon(d, lambda: query(d.db, "SELECT count(*) FROM sample_recent WHERE process_id = ?",
+                                     (got[2][0],))[0][0] >= 5, timeout=300, what="samples of the kernel thread")
         rss1 = vm_rss_kib(d.pid)
         for p in huge:
             cmd = got[p.pid][1]
