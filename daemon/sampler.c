@@ -623,6 +623,14 @@ static int classify(struct sampler *s, struct known *k, const struct proc_stat *
                 if (anc && k)
                         return watch(s, k, anc->p.rule, anc->p.id, &d, now_ms, mono, 0);
         }
+        /* An empty command line is what a process in the middle of execve shows (its
+         * new name is set before its new argv is), and judged on it, it would stay
+         * unmatched until it next changes its name: judge it again at the next scan. */
+        if (s->need_cmdline && !d.cmdline[0] && !k->kthread) {
+                k = known_get(s, pid);
+                if (k)
+                        k->classified = false;
+        }
         return 0;
 }
 
