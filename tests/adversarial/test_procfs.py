@@ -384,10 +384,10 @@ class TestOddProcesses(Case):
         rss0 = vm_rss_kib(d.pid)
         huge = []
         for i in range(8):
-            argv = [b"lwhuge" + tag.encode(), b"--steps", b"1", b"--hold-ms", b"60000", b"--"] + \
+            argv = [b"lwhuge" + tag.encode(), b"--steps", b"1", b"--hold-ms", b"600000", b"--"] + \
                    [(b"%c" % (65 + k)) * (124 * 1024) for k in range(17)]
             huge.append(self.spawn(argv, executable=ALLOC, preexec_fn=big_stack))
-        ns = self.spawn(["unshare", "--pid", "--fork", ALLOC, "--steps", "1", "--hold-ms", "60000",
+        ns = self.spawn(["unshare", "--pid", "--fork", ALLOC, "--steps", "1", "--hold-ms", "600000",
                          "--name", "lwns" + tag])
 
         def host_pid():
@@ -415,7 +415,7 @@ class TestOddProcesses(Case):
         for p in huge:
             cmd = got[p.pid][1]
             self.assertLessEqual(len(cmd), 4096, "the command line is capped")
-            self.assertTrue(cmd.startswith(b"lwhuge%s --steps 1 --hold-ms 60000 -- AAAA" % tag.encode()))
+            self.assertTrue(cmd.startswith(b"lwhuge%s --steps 1 --hold-ms 600000 -- AAAA" % tag.encode()))
         self.assertEqual(got[inner][3], ns.pid, "the namespaced target's parent, as the host sees it")
         for (unknown, rss) in query(d.db, "SELECT unknown, rss FROM sample_recent WHERE process_id = ?",
                                     (got[2][0],)):
