@@ -954,6 +954,10 @@ static int setup_event_loop(struct daemon *d, usec_t mono)
         sigaddset(&ss, SIGINT);
         sigaddset(&ss, SIGHUP);
         sigaddset(&ss, SIGCHLD);
+        /* Blocked and never read: a write to a pipe whose reader is gone (a hook that
+         * exits before it reads its JSON) fails with EPIPE instead of killing the daemon.
+         * Hooks start with no signal blocked (hook.c), so theirs is the default. */
+        sigaddset(&ss, SIGPIPE);
         sigprocmask(SIG_BLOCK, &ss, NULL);
         r = sd_event_add_signal(d->event, NULL, SIGTERM, on_terminate, d);
         if (r >= 0)

@@ -71,6 +71,25 @@ class TestTerminate(Case):
         self.assertLess(worst_tail, 500, "the samples waiting for a commit were written at exit")
 
 
+class TestBrokenPipe(Case):
+    """A hook that exits without reading the JSON on its standard input leaves the
+    daemon writing into a pipe nobody reads: SIGPIPE, whose default is to kill. Seen
+    under load (test_exec.py's daemon died of it); here made certain by sending the
+    signal: the daemon must survive it and go on sampling."""
+
+    def test_sigpipe_does_not_kill(self):
+        conf = os.path.join(self.tmp, "pipe.conf")
+        write(conf, "[daemon]\ninterval = 0.1\n[rule me]\npid = %d\n" % os.getpid())
+        d = self.daemon("--config", conf)
+        d.wait_log("watching")
+        d.signal(signal.SIGPIPE)
+        n0 = query(d.db, "SELECT count(*) FROM sample_recent")[0][0]
+        wait_for(lambda: not d.alive() or query(d.db, "SELECT count(*) FROM sample_recent")[0][0] >= n0 + 10,
+                 what="samples after SIGPIPE")
+        self.assertTrue(d.alive(), "SIGPIPE killed the daemon: %r" % d.proc.returncode)
+        self.assertEqual(d.stop(), 0, d.output())
+
+
 class TestReload(Case):
     """L1: SIGHUP with a configuration that has an error keeps the running one, says
     file:line and why; a good one then takes effect."""
