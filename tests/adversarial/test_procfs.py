@@ -387,7 +387,7 @@ class TestOddProcesses(Case):
             argv = [b"lwhuge" + tag.encode(), b"--steps", b"1", b"--hold-ms", b"600000", b"--"] + \
                    [(b"%c" % (65 + k)) * (124 * 1024) for k in range(17)]
             huge.append(self.spawn(argv, executable=ALLOC, preexec_fn=big_stack))
-        ns = self.spawn(["unshare", "--pid", "--fork", ALLOC, "--steps", "1", "--hold-ms", "600000",
+        ns = self.spawn(["unshare", "--pid", "--fork", "--kill-child", ALLOC, "--steps", "1", "--hold-ms", "600000",
                          "--name", "lwns" + tag])
 
         def host_pid():
