@@ -954,6 +954,10 @@ static int setup_event_loop(struct daemon *d, usec_t mono)
         sigaddset(&ss, SIGINT);
         sigaddset(&ss, SIGHUP);
         sigaddset(&ss, SIGCHLD);
+        /* Blocked and never read: a write to a pipe whose reader is gone (a hook that
+         * exits before it reads its JSON) fails with EPIPE instead of killing the daemon.
+         * Hooks start with no signal blocked (hook.c), so theirs is the default. */
+        sigaddset(&ss, SIGPIPE);
         sigprocmask(SIG_BLOCK, &ss, NULL);
         r = sd_event_add_signal(d->event, NULL, SIGTERM, on_terminate, d);
         if (r >= 0)
@@ -996,6 +1000,21 @@ static int open_runtime_dir(struct daemon *d)
         return 0;
 }
 
+/* Says at start that the proc root hides processes (hidepid), and names each
+ * configured PID it hides: those are unreadable, not absent. */
+static void warn_hidden(const struct daemon *d)
+{
+        if (!proc_root_hides(d->proc_root))
+                return;
+        log_warning("%s is mounted with hidepid and leakwatchd may not see through it (CAP_SYS_PTRACE): "
+                    "processes of other users are invisible and cannot be watched", d->cfg->proc_root);
+        for (size_t i = 0; i < d->cfg->n_rules; i++)
+                for (size_t j = 0; j < d->cfg->rules[i].n_pids; j++)
+                        if (proc_pid_hidden(d->proc_root, d->cfg->rules[i].pids[j]))
+                                log_warning("rule %s: pid %d runs but is hidden by hidepid: unreadable, not watched",
+                                            d->cfg->rules[i].name, (int)d->cfg->rules[i].pids[j]);
+}
+
 static int setup(struct daemon *d)
 {
         struct sampler_listener listener;
@@ -1020,6 +1039,7 @@ static int setup(struct daemon *d)
                 log_error("cannot read the boot id under %s: %s", d->cfg->proc_root, strerror(-r));
                 return r;
         }
+        warn_hidden(d);
         if (host_boot_time_ms(&btime_ms) < 0)
                 log_warning("cannot read the boot time; process start times will be unknown");
         d->cgroup_root = cgroup_root_open(d->cfg->cgroup_root);

@@ -623,6 +623,14 @@ static int classify(struct sampler *s, struct known *k, const struct proc_stat *
                 if (anc && k)
                         return watch(s, k, anc->p.rule, anc->p.id, &d, now_ms, mono, 0);
         }
+        /* An empty command line is what a process in the middle of execve shows (its
+         * new name is set before its new argv is), and judged on it, it would stay
+         * unmatched until it next changes its name: judge it again at the next scan. */
+        if (s->need_cmdline && !d.cmdline[0] && !k->kthread) {
+                k = known_get(s, pid);
+                if (k)
+                        k->classified = false;
+        }
         return 0;
 }
 
@@ -988,10 +996,16 @@ static int resume_one(const struct store_process *p, int64_t last_ms, void *user
         struct known *k;
         ssize_t rule = rule_index_by_id(s, p->rule_id);
         int64_t last = last_ms;
+        int r;
 
         (void)store_last_sample_ms(s->env.store, p->id, &last);
-        if (read_stat_of(s, p->pid, &st) < 0 || st.starttime != (uint64_t)p->start_ticks) {
-                (void)writer_end_process(s->env.writer, p->id, last, "exited while leakwatchd was stopped");
+        r = read_stat_of(s, p->pid, &st);
+        if (r < 0 || st.starttime != (uint64_t)p->start_ticks) {
+                /* hidepid hides a process that runs on as if it had exited: we cannot
+                 * tell it is the same one, nor that it ended. */
+                (void)writer_end_process(s->env.writer, p->id, last,
+                                         r == -ENOENT && proc_pid_hidden(s->env.proc_root, p->pid) ?
+                                         "unreadable: hidden by hidepid" : "exited while leakwatchd was stopped");
                 return 0;
         }
         if (rule < 0) {

@@ -28,7 +28,11 @@
  *   - /proc/PID/status escapes '\n' and '\\' in Name:, while stat prints the name raw,
  *     newlines included.
  *   - The kernel refuses cgroup names containing '\n' (mkdir gives EINVAL, in v1 and
- *     v2 hierarchies alike), so every line of /proc/PID/cgroup is one hierarchy. */
+ *     v2 hierarchies alike), so every line of /proc/PID/cgroup is one hierarchy.
+ *   - With hidepid=invisible, once a watched process is hidden from us (it turned
+ *     non-dumpable; tests/adversarial/test_procfs.py), its kept stat and status
+ *     descriptors still read, while openat() and fstatat() below its kept directory
+ *     fail with ENOENT, not ESRCH. */
 #include "proc.h"
 
 #include <dirent.h>
@@ -36,6 +40,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/magic.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -941,6 +946,16 @@ int proc_parse_limits_nofile(const char *buf, size_t len, uint64_t *ret_soft)
 
 /* ---- readers ---- */
 
+/* Opens a text file below dirfd for reading. O_NONBLOCK because a proc root that is not
+ * procfs (a fixture, or a tree someone else can write) may hold a FIFO, whose open for
+ * reading waits for a writer forever and would stall every process behind it; opened
+ * non-blocking, its read fails (ESPIPE from pread) and the file counts as unreadable.
+ * On procfs and on regular files the flag changes nothing. */
+static int open_text(int dirfd, const char *name)
+{
+        return openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+}
+
 int proc_root_open(const char *path)
 {
         int fd;
@@ -983,7 +998,7 @@ ssize_t proc_read_file(int dirfd, const char *name, char *buf, size_t bufsz)
 
         if (!name || !buf || bufsz == 0)
                 return -EINVAL;
-        fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        fd = open_text(dirfd, name);
         if (fd < 0)
                 return -errno;
         return read_whole(fd, buf, bufsz);
@@ -1015,6 +1030,41 @@ static bool on_procfs(int fd)
         return fstatfs(fd, &sfs) == 0 && sfs.f_type == PROC_SUPER_MAGIC;
 }
 
+/* Under hidepid=invisible every lookup below the directory of a process we may not see
+ * fails with ENOENT, as if nothing were there, while a reaped process gives ESRCH: an
+ * ENOENT for stat, which every process has, is a refusal, not an absence. Returns r,
+ * or -EACCES for an r of -ENOENT that is such a refusal. */
+static int refusal_of(int piddir, int r)
+{
+        struct stat st;
+
+        if (r == -ENOENT && fstatat(piddir, "stat", &st, 0) < 0 && errno == ENOENT && on_procfs(piddir))
+                return -EACCES;
+        return r;
+}
+
+bool proc_root_hides(int rootfd)
+{
+        struct stat st;
+
+        /* PID 1 of the mount's namespace exists as long as the namespace does. */
+        return on_procfs(rootfd) && fstatat(rootfd, "1", &st, 0) < 0 && errno == ENOENT;
+}
+
+bool proc_pid_hidden(int rootfd, pid_t pid)
+{
+        char name[PID_DIGITS_MAX + 2];
+        struct stat st;
+
+        if (pid <= 0)
+                return false;
+        snprintf(name, sizeof(name), "%d", (int)pid);
+        if (fstatat(rootfd, name, &st, 0) == 0 || errno != ENOENT || !on_procfs(rootfd))
+                return false;
+        /* kill() with no signal checks only that the process exists: EPERM says it does. */
+        return kill(pid, 0) == 0 || errno == EPERM;
+}
+
 int proc_files_open(int rootfd, pid_t pid, struct proc_files *ret)
 {
         struct proc_files f = PROC_FILES_INIT;
@@ -1029,10 +1079,10 @@ int proc_files_open(int rootfd, pid_t pid, struct proc_files *ret)
         if (f.dir < 0)
                 return -errno;
         f.procfs = on_procfs(f.dir);
-        f.stat = openat(f.dir, "stat", O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        f.stat = open_text(f.dir, "stat");
         if (f.stat < 0)
                 goto fail;
-        f.status = openat(f.dir, "status", O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        f.status = open_text(f.dir, "status");
         if (f.status < 0)
                 goto fail;
         *ret = f;
@@ -1095,7 +1145,7 @@ static int count_fds(int piddir, int procfs, uint64_t *ret_count)
         if (!ret_count)
                 return -EINVAL;
         if (fstatat(piddir, "fd", &st, 0) < 0)
-                return -errno;
+                return refusal_of(piddir, -errno);
         if (!S_ISDIR(st.st_mode))
                 return -ENOTDIR;
         /* Since Linux 6.2 procfs puts the number of descriptors in st_size; earlier
@@ -1143,7 +1193,7 @@ int proc_read_rollup(int piddir, char *buf, size_t bufsz, struct proc_rollup *re
         if (n == -ESRCH)
                 return process_exists(piddir) ? -ENODATA : -ESRCH;
         if (n < 0)
-                return (int)n;
+                return refusal_of(piddir, (int)n);
         return proc_parse_smaps_rollup(buf, (size_t)n, ret);
 }
 
@@ -1181,10 +1231,10 @@ int proc_read_heap(int piddir, char *buf, size_t bufsz, struct proc_heap *ret)
         if (r < 0)
                 return r;
 
-        fd = openat(piddir, "smaps", O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        fd = open_text(piddir, "smaps");
         if (fd < 0) {
                 r = -errno;
-                return r == -ESRCH && process_exists(piddir) ? -ENODATA : r;
+                return r == -ESRCH && process_exists(piddir) ? -ENODATA : refusal_of(piddir, r);
         }
 
         for (;;) {

@@ -223,6 +223,14 @@ int proc_read_boot_id(int rootfd, char *ret, size_t retsz);
  * or -errno; on failure *pids and *cap stay a valid pair (possibly grown). */
 ssize_t proc_list_pids(int rootfd, pid_t **pids, size_t *cap);
 
+/* Whether the proc root hides processes from us: procfs mounted with hidepid=invisible
+ * (or 2), and we lack the capability to see through it. Then another user's process is
+ * not listed, and one we watched vanishes from lookups while it runs: the readers above
+ * give EACCES for it, never ENOENT (gone). */
+bool proc_root_hides(int rootfd);
+/* Whether PID runs but the proc root hides it (it exists for kill(), not in proc). */
+bool proc_pid_hidden(int rootfd, pid_t pid);
+
 /* Maps an errno from the readers above to the reason stored with an unknown value:
  * EACCES/EPERM denied; ESRCH/ENOENT gone; ENODATA zombie (no mm: the sampler has set
  * kernel threads aside by their stat flags before reading memory, so a process

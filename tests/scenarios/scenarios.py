@@ -165,8 +165,10 @@ class Run:
                 time.sleep(0.01)
         empty = os.path.join(self.dir, "empty.conf")
         open(empty, "w").close()
+        # A runtime directory of its own: the daemon locks it, and /run/leakwatch may be
+        # another daemon's (a test running beside this one, or the host's).
         argv = [os.path.join(self.build, "leakwatchd"), "--db", self.db, "--config", empty,
-                "--interval", "%g" % self.interval, "--window", "%g" % self.window,
+                "--runtime-dir", self.dir, "--interval", "%g" % self.interval, "--window", "%g" % self.window,
                 "--match=--tag %s( |$)" % self.tag]
         self._log = open(self.daemon_log, "wb")
         self.daemon = subprocess.Popen(argv, stdout=self._log, stderr=subprocess.STDOUT)

@@ -958,6 +958,68 @@ static void scratch_write(struct scratch *s, const char *name, const char *text)
         close(fd);
 }
 
+/* A FIFO in a proc root that is not procfs: opening it for reading must not wait for a
+ * writer (nobody writes it), and it reads as an error, never as text. The test would
+ * hang without the non-blocking open, so an alarm turns a hang into a failure. */
+static void test_read_fifo(void **state)
+{
+        struct proc_files f = PROC_FILES_INIT;
+        struct proc_heap heap;
+        struct scratch s;
+        char buf[256];
+
+        (void)state;
+        scratch_make(&s);
+        alarm(10);
+        assert_int_equal(mkfifoat(s.fd, "cmdline", 0600), 0);
+        assert_true(proc_read_file(s.fd, "cmdline", buf, sizeof(buf)) < 0);
+        assert_int_equal(mkdirat(s.fd, "7", 0755), 0);
+        assert_int_equal(mkfifoat(s.fd, "7/stat", 0600), 0);
+        assert_int_equal(mkfifoat(s.fd, "7/status", 0600), 0);
+        assert_int_equal(mkfifoat(s.fd, "7/smaps", 0600), 0);
+        assert_int_equal(proc_files_open(s.fd, 7, &f), 0);
+        assert_true(proc_pread(f.stat, buf, sizeof(buf)) < 0);
+        assert_true(proc_pread(f.status, buf, sizeof(buf)) < 0);
+        assert_true(proc_read_heap(f.dir, buf, sizeof(buf), &heap) < 0 || heap.size_kb == 0);
+        proc_files_close(&f);
+        alarm(0);
+        assert_int_equal(unlinkat(s.fd, "7/stat", 0), 0);
+        assert_int_equal(unlinkat(s.fd, "7/status", 0), 0);
+        assert_int_equal(unlinkat(s.fd, "7/smaps", 0), 0);
+        assert_int_equal(unlinkat(s.fd, "7", AT_REMOVEDIR), 0);
+        assert_int_equal(unlinkat(s.fd, "cmdline", 0), 0);
+        close(s.fd);
+        assert_int_equal(rmdir(s.dir), 0);
+}
+
+/* hidepid itself needs a mount of its own (tests/adversarial/test_procfs.py mounts one);
+ * here: a fixture tree never hides, nor does this test's own /proc, and a PID that does
+ * not exist, or whose directory is there, is not hidden. */
+static void test_hidden(void **state)
+{
+        int proc = proc_root_open("/proc");
+        uint64_t n;
+        int dir;
+
+        (void)state;
+        assert_false(proc_root_hides(root));
+        assert_false(proc_pid_hidden(root, 100));
+        assert_false(proc_pid_hidden(root, getpid()));
+        assert_true(proc >= 0);
+        if (!proc_root_hides(proc)) {
+                assert_false(proc_pid_hidden(proc, getpid()));
+                assert_false(proc_pid_hidden(proc, 1));
+        }
+        assert_false(proc_pid_hidden(proc, 0));
+        assert_false(proc_pid_hidden(proc, 4194304 + 1));
+        /* A fixture's missing fd directory stays "absent", never "denied". */
+        dir = openat(root, "101", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        assert_true(dir >= 0);
+        assert_int_equal(proc_count_fds(dir, &n), -ENOENT);
+        close(dir);
+        close(proc);
+}
+
 static void test_count_fds(void **state)
 {
         struct scratch s;
@@ -1648,6 +1710,8 @@ int main(void)
                 cmocka_unit_test(test_cmdline),
                 cmocka_unit_test(test_root_open),
                 cmocka_unit_test(test_read_file),
+                cmocka_unit_test(test_read_fifo),
+                cmocka_unit_test(test_hidden),
                 cmocka_unit_test(test_files_open),
                 cmocka_unit_test(test_count_fds),
                 cmocka_unit_test(test_read_rollup_heap),

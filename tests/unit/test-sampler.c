@@ -437,6 +437,27 @@ static void test_exec_and_min_rss_reclassify(void **state)
         assert_int_equal(must(find_event(f, 's', 101))->rule, 1);
 }
 
+/* A process scanned in the middle of execve has its new name but an empty command line
+ * for a moment: it is judged again at the next scan, not ten seconds later on a name
+ * that no longer changes. */
+static void test_empty_cmdline_judged_again(void **state)
+{
+        struct fixture *f = *state;
+        char path[160];
+        int fd;
+
+        write_proc(f, 100, 1, "web", 'S', 1000, 4 * 1024, false);
+        snprintf(path, sizeof(path), "%s/100/cmdline", f->root);
+        fd = open(path, O_WRONLY | O_TRUNC);
+        close(fd);
+        start(f, "[rule web]\ncmdline = ^/usr/bin/web --serve\n");
+        scan_and_tick(f);
+        assert_null(find_event(f, 's', 100));
+        write_proc(f, 100, 1, "web", 'S', 1000, 4 * 1024, false);
+        scan_and_tick(f);
+        assert_non_null(find_event(f, 's', 100));
+}
+
 static void test_reconfigure_and_cap(void **state)
 {
         struct fixture *f = *state;
@@ -591,6 +612,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_exit_and_zombie, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_kernel_thread_by_pid, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_exec_and_min_rss_reclassify, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_empty_cmdline_judged_again, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_reconfigure_and_cap, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_rows_written, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_smaps_follow_attention, setup, teardown),
