@@ -109,6 +109,7 @@ struct daemon {
         struct ratelimit cap_rl, budget_rl;
         uint64_t reported_drops, reported_capped, reported_over_budget;
         bool db_failing;
+        enum store_fault store_fault;   /* being repaired; said once (store_check) */
         bool reload_failed;             /* shown in STATUS= until a reload succeeds */
         int exit_code;
 };
@@ -326,12 +327,103 @@ static int register_rules(struct daemon *d, const struct config *cfg, int64_t no
 
 /* ---- the periodic work ---- */
 
+struct reannounce {
+        struct daemon *d;
+        int64_t now_ms;
+};
+
+static void put_process_again(void *userdata, const struct sampler_proc *p, const struct sample *last UNUSED)
+{
+        struct reannounce *c = userdata;
+        struct store_process row = {
+                .id = p->id,
+                .pid = p->pid,
+                .start_ticks = (int64_t)p->start_ticks,
+                .start_ms = p->start_ms,
+                .uid = (int64_t)p->uid,
+                .comm = p->comm,
+                .comm_len = strlen(p->comm),
+                .cmdline = p->cmdline,
+                .cmdline_len = strlen(p->cmdline),
+                .unit = p->unit[0] ? p->unit : NULL,
+                .cgroup = p->cgroup[0] ? p->cgroup : NULL,
+                .rule_id = p->rule_id,
+                .generation = p->generation,
+                .parent_id = p->parent_id,
+                .first_ms = c->now_ms,
+        };
+
+        snprintf(row.boot_id, sizeof(row.boot_id), "%s", c->d->boot_id);
+        (void)writer_put_process(c->d->writer, &row);
+}
+
+/* After a damaged database was replaced by what could be read of it: the rules and the
+ * processes watched now are written again under the ids the daemon uses (rows that
+ * were read back are left as they are), so what it writes from here on has its rows. */
+static void reannounce(struct daemon *d, usec_t mono)
+{
+        struct reannounce c = { .d = d, .now_ms = wall_ms(d, mono) };
+        int r = store_begin(d->store);
+
+        for (size_t i = 0; r >= 0 && i < d->cfg->n_rules; i++) {
+                char spec[1024];
+
+                rule_spec(&d->cfg->rules[i], spec, sizeof(spec));
+                r = store_put_rule_id(d->store, d->rule_ids[i], d->cfg->rules[i].name, spec, c.now_ms);
+        }
+        if (r >= 0)
+                r = store_commit(d->store);
+        if (r < 0)
+                store_rollback(d->store);
+        sampler_for_each(d->sampler, put_process_again, &c);
+}
+
+/* Before each commit: are the database's files still the ones the connection holds, and
+ * sound? (A deleted -wal would take every commit since the last checkpoint with it.) A
+ * fault is said once, with what was done about it; a repair that must wait (a reader
+ * still needs the old log) is tried again at the next commit, and said again only as
+ * often as other database failures. */
+static void check_store(struct daemon *d, usec_t mono)
+{
+        struct store_repair rep;
+        unsigned suppressed;
+        char detail[PATH_MAX + 160];
+        int r;
+
+        r = store_check(d->store, &rep);
+        if (rep.fault == STORE_FAULT_NONE)
+                return;
+        if (d->store_fault == STORE_FAULT_NONE) {
+                log_error("database %s: %s; repairing", d->cfg->db_path, store_fault_name(rep.fault));
+                d->store_fault = rep.fault;
+        }
+        if (r < 0) {
+                if (ratelimit_allow(&d->db_fail_rl, mono, &suppressed))
+                        log_warning("database %s: repair not done yet: %s (%s); retrying at the next commit",
+                                    d->cfg->db_path, strerror(-r), store_errmsg(d->store));
+                return;
+        }
+        if (rep.fault == STORE_FAULT_DAMAGED || (rep.fault == STORE_FAULT_CLOSED && rep.aside[0])) {
+                snprintf(detail, sizeof(detail), "damaged file moved to %s, %" PRId64 " rows kept", rep.aside,
+                         rep.salvaged);
+                reannounce(d, mono);
+        }
+        else if (rep.aside[0])
+                snprintf(detail, sizeof(detail), "every commit kept; what took its place moved to %s", rep.aside);
+        else
+                snprintf(detail, sizeof(detail), "every commit kept");
+        log_notice("database %s: repaired (%s)", d->cfg->db_path, detail);
+        (void)writer_put_event(d->writer, wall_ms(d, mono), "repaired", detail);
+        d->store_fault = STORE_FAULT_NONE;
+}
+
 static void flush(struct daemon *d, usec_t mono)
 {
         struct writer_stats ws;
         unsigned suppressed;
         int r;
 
+        check_store(d, mono);
         r = writer_flush(d->writer);
         writer_get_stats(d->writer, &ws);
         if (r < 0) {
@@ -1004,6 +1096,14 @@ static int setup(struct daemon *d)
                 log_error("cannot open database %s: %s", d->cfg->db_path, err);
                 return r;
         }
+        {
+                int64_t kept = 0;
+                const char *aside = store_set_aside(d->store, &kept);
+
+                if (aside)
+                        log_error("database %s was damaged: moved to %s; %" PRId64 " rows of it kept in a new one",
+                                  d->cfg->db_path, aside, kept);
+        }
         if (d->cfg->max_db_size > 0) {
                 r = store_set_size_limit(d->store, (int64_t)d->cfg->max_db_size);
                 if (r < 0)
@@ -1112,6 +1212,8 @@ static void teardown(struct daemon *d)
         hooks_free(d->hooks);
         if (d->writer) {
                 (void)writer_put_event(d->writer, wall_ms(d, now_usec(CLOCK_MONOTONIC)), "stop", NULL);
+                /* A -wal deleted since the last commit would be gone with the close. */
+                check_store(d, now_usec(CLOCK_MONOTONIC));
                 r = writer_flush(d->writer);
                 if (r < 0) {
                         struct writer_stats ws;
