@@ -40,6 +40,12 @@
 /* While the database refuses writes, say so at most this often: once a minute is
  * enough to be noticed and not enough to flood the journal. */
 #define DB_FAIL_LOG_USEC (60 * USEC_PER_SEC)
+/* While the database refuses writes, the backlog is offered to it again at most this
+ * often: each attempt writes the whole backlog before it fails again (a full disk), or
+ * waits for a lock up to the busy timeout (another writer), and a tick spent on that is
+ * a tick not sampled. Once a second keeps sampling on schedule and still resumes within
+ * a second of the database taking writes again. */
+#define DB_RETRY_USEC (1 * USEC_PER_SEC)
 /* Retention work (pruning) runs this often; it is incremental, so often is cheap. */
 #define MAINTAIN_USEC (10 * 60 * USEC_PER_SEC)
 /* Samples are folded into the per-process table when about this many ticks of them
@@ -102,6 +108,7 @@ struct daemon {
 
         usec_t next_tick;               /* monotonic deadline of the next tick */
         usec_t next_scan, next_commit, next_fold, next_maintain, next_status;
+        usec_t next_retry;              /* db_failing: the backlog's next try (DB_RETRY_USEC) */
         usec_t last_tick_cost;
         usec_t housekeeping_cost;       /* of the last tick: fold and retention pass */
         struct ratelimit db_fail_rl;
@@ -424,9 +431,12 @@ static void flush(struct daemon *d, usec_t mono)
         int r;
 
         check_store(d, mono);
+        if (d->db_failing && mono < d->next_retry)
+                return;
         r = writer_flush(d->writer);
         writer_get_stats(d->writer, &ws);
         if (r < 0) {
+                d->next_retry = mono + DB_RETRY_USEC;
                 if (ratelimit_allow(&d->db_fail_rl, mono, &suppressed))
                         log_error("database %s: write failed: %s (%s); %" PRIu64 " samples waiting, %" PRIu64
                                   " dropped so far; retrying", d->cfg->db_path, strerror(-r),
@@ -460,6 +470,7 @@ static void fold_and_maintain(struct daemon *d, usec_t mono)
                 return;
         if (mono >= d->next_fold) {
                 /* Only whole minutes move, so each minute's rollup is computed once. */
+                log_debug("folding samples older than %" PRId64, now_ms - now_ms % 60000);
                 r = store_fold(d->store, now_ms - now_ms % 60000, &folded);
                 d->housekeeping_cost = now_usec(CLOCK_MONOTONIC) - mono;
                 if (r < 0)

@@ -252,6 +252,74 @@ static int check_foreign(struct store *s, int version)
         return 0;
 }
 
+/* The schema as this program's migrations leave it at version, in a database of its own
+ * in memory: what a leakwatch database of that version holds, to the byte. */
+static int schema_of_version(int version, sqlite3 **ret)
+{
+        sqlite3 *db = NULL;
+        int rc = sqlite3_open_v2(":memory:", &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+
+        for (unsigned i = 0; rc == SQLITE_OK && i < sql_migrations_count; i++)
+                if ((int)sql_migrations[i].version <= version)
+                        rc = sqlite3_exec(db, sql_migrations[i].sql, NULL, NULL, NULL);
+        if (rc != SQLITE_OK) {
+                sqlite3_close(db);
+                return store_errno(rc);
+        }
+        *ret = db;
+        return 0;
+}
+
+/* A flipped byte in the schema's text can leave a valid schema that is not ours (a
+ * column renamed, an index on another column): SQLite reads it without complaint, and
+ * statements fail or indexes disagree with their tables. So the schema must be exactly
+ * what the migrations made at the version the file says. Otherwise it is damaged. */
+static int check_schema(struct store *s, int version)
+{
+        static const char q[] = "SELECT type, name, tbl_name, coalesce(sql, '') FROM sqlite_schema ORDER BY 1, 2";
+        sqlite3_stmt *have = NULL, *want = NULL;
+        sqlite3 *ref = NULL;
+        int r, a = SQLITE_DONE, b = SQLITE_DONE;
+
+        if (version <= 0 || version > store_latest_schema_version())
+                return 0;
+        r = schema_of_version(version, &ref);
+        if (r < 0)
+                return r;
+        r = prepare(s, q, &have);
+        if (r == 0 && sqlite3_prepare_v2(ref, q, -1, &want, NULL) != SQLITE_OK)
+                r = -ENOMEM;
+        while (r == 0) {
+                a = sqlite3_step(have);
+                b = sqlite3_step(want);
+                if (a != SQLITE_ROW && a != SQLITE_DONE) {
+                        r = fail(s, a);
+                        break;
+                }
+                if (a == SQLITE_DONE && b == SQLITE_DONE)
+                        break;
+                if (a != b || strcmp((const char *)sqlite3_column_text(have, 1),
+                                     (const char *)sqlite3_column_text(want, 1)) != 0) {
+                        r = -EBADMSG;
+                        break;
+                }
+                for (int c = 0; c < 4 && r == 0; c++)
+                        if (strcmp((const char *)sqlite3_column_text(have, c),
+                                   (const char *)sqlite3_column_text(want, c)) != 0)
+                                r = -EBADMSG;
+        }
+        if (r == -EBADMSG) {
+                s->damaged = true;
+                snprintf(s->errmsg, sizeof(s->errmsg), "its schema is not the one of leakwatch's version %d "
+                         "(changed at %.64s)", version, a == SQLITE_ROW ? (const char *)sqlite3_column_text(have, 1) :
+                         b == SQLITE_ROW ? (const char *)sqlite3_column_text(want, 1) : "?");
+        }
+        sqlite3_finalize(have);
+        sqlite3_finalize(want);
+        sqlite3_close(ref);
+        return r;
+}
+
 static int migrate(struct store *s)
 {
         int version = store_schema_version(s);
@@ -618,6 +686,16 @@ static int open_rw(struct store *s, bool excl)
         /* Look before touching: someone else's database keeps its journal mode. */
         v = store_schema_version(s);
         r = v < 0 ? v : check_foreign(s, v);
+        if (r >= 0)
+                r = check_schema(s, v);
+        /* A file we may write that SQLite opens read-only says so in its header (a
+         * write version from the future, or a flipped byte). */
+        if (r >= 0 && sqlite3_db_readonly(s->db, "main") == 1 && access(s->path, W_OK) == 0) {
+                s->damaged = true;
+                snprintf(s->errmsg, sizeof(s->errmsg), "its header forbids writing it (damaged, or from a newer "
+                         "SQLite)");
+                r = -EBADMSG;
+        }
         if (r >= 0)
                 r = set_pragmas(s);
         if (r >= 0)
@@ -2453,9 +2531,12 @@ static int rebuild(struct store *s, char *aside, size_t asidesz)
         {
                 char wal[PATH_MAX + 8], shm[PATH_MAX + 8], to[PATH_MAX + 80];
 
-                if (file_name(s, F_WAL, wal, sizeof(wal)) == 0 && lstat(wal, &st) == 0 && S_ISREG(st.st_mode) &&
-                    (size_t)snprintf(to, sizeof(to), "%s-wal", moved) < sizeof(to))
-                        (void)renameat2(AT_FDCWD, wal, AT_FDCWD, to, RENAME_NOREPLACE);
+                if (file_name(s, F_WAL, wal, sizeof(wal)) == 0 && lstat(wal, &st) == 0 && S_ISREG(st.st_mode)) {
+                        if (st.st_size == 0)
+                                (void)unlink(wal);
+                        else if ((size_t)snprintf(to, sizeof(to), "%s-wal", moved) < sizeof(to))
+                                (void)renameat2(AT_FDCWD, wal, AT_FDCWD, to, RENAME_NOREPLACE);
+                }
                 if (file_name(s, F_SHM, shm, sizeof(shm)) == 0)
                         (void)unlink(shm);
         }
