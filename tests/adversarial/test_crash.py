@@ -27,8 +27,9 @@ WORKLOADS = 24
 SYNTH_BASE = 10 ** 9            # process ids of the test's own rows, above the daemon's
 # A crash loses what was sampled since the last commit: one commit interval, plus the
 # tick in which the kill landed. A loaded 2-core machine may run the daemon late by a
-# scheduling delay; that slack is added to the bound, not hidden in it.
-SCHED_SLACK = 0.5
+# scheduling delay: that slack is added to the bound on the worst trial, not hidden in
+# it; the median trial gets none.
+SCHED_SLACK = 0.75
 
 
 class Reader(threading.Thread):
@@ -152,6 +153,8 @@ class TestKill9(Case):
         self.assertEqual(lost, set(), "committed samples a reader saw were lost")
         self.assertEqual(unclean, [], "a restart after kill -9 was not clean")
         self.assertGreater(len(reader.seen), TRIALS * WORKLOADS, "the reader saw too little to judge")
+        self.assertLessEqual(losses[len(losses) // 2], COMMIT_INTERVAL + INTERVAL,
+                             "a crash typically lost more than one commit interval of samples")
         self.assertLessEqual(losses[-1], COMMIT_INTERVAL + INTERVAL + SCHED_SLACK,
                              "a crash lost more than one commit interval of samples")
         # The rows left for folds were folded (their rollups exist) by the later starts.

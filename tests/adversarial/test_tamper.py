@@ -194,12 +194,16 @@ class TestByteFlips(Tamper):
                 f.write(data)
             args = [DAEMON, "--config", self.conf, "--db", self.db, "--runtime-dir", self.tmp,
                     "--interval", INTERVAL, "--pid", str(self.workers[0].pid)]
-            p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-            try:
-                out, _ = p.communicate(timeout=0.6)
-            except subprocess.TimeoutExpired:
+            log = os.path.join(self.tmp, "flip.log")
+            with open(log, "w") as f:
+                p = subprocess.Popen(args, stdout=f, stderr=subprocess.STDOUT)
+            # Running (a few ticks after it is ready), or gone by itself.
+            wait_for(lambda: p.poll() is not None or "watching with" in open(log).read(), what="start or exit")
+            if p.poll() is None:
+                time.sleep(0.3)
                 p.send_signal(signal.SIGTERM)
-                out, _ = p.communicate(timeout=WAIT)
+            p.wait(WAIT)
+            out = open(log).read()
             self.assertGreaterEqual(p.returncode, 0, "killed by a signal:\n" + out)
             self.assertNotIn("AddressSanitizer", out)
             if p.returncode == 0:
