@@ -12,10 +12,9 @@ import random
 import signal
 import sqlite3
 import sys
-import threading
 import time
 
-from lwtest import Case, WAIT, query
+from lwtest import WAIT, Case, SampleReader, query
 
 INTERVAL = 0.05
 COMMIT_INTERVAL = INTERVAL      # what the daemon derives from --interval
@@ -30,37 +29,6 @@ SYNTH_BASE = 10 ** 9            # process ids of the test's own rows, above the 
 # scheduling delay: that slack is added to the bound on the worst trial, not hidden in
 # it; the median trial gets none.
 SCHED_SLACK = 0.75
-
-
-class Reader(threading.Thread):
-    """Polls the database like a client and records every sample it saw committed."""
-
-    def __init__(self, db):
-        super().__init__(daemon=True)
-        self.db = db
-        self.seen = set()
-        self.last_t = 0
-        self.polls = 0
-        self.failed_polls = 0
-        self.halt = threading.Event()
-
-    def run(self):
-        while not self.halt.is_set():
-            try:
-                con = sqlite3.connect("file:%s?mode=ro" % self.db, uri=True, timeout=2)
-                try:
-                    # Ticks commit in time order: a little overlap is enough.
-                    rows = con.execute("SELECT process_id, t FROM sample_recent WHERE t >= ? AND process_id < ?",
-                                       (self.last_t - 200, SYNTH_BASE)).fetchall()
-                finally:
-                    con.close()
-                self.seen.update(rows)
-                if rows:
-                    self.last_t = max(self.last_t, max(t for _, t in rows))
-                self.polls += 1
-            except sqlite3.Error:
-                self.failed_polls += 1  # no database yet, or busy while a restart recovers it
-            time.sleep(0.02)
 
 
 class TestKill9(Case):
@@ -95,7 +63,7 @@ class TestKill9(Case):
     def test_kill9_loses_no_seen_sample(self):
         rng = random.Random(int(os.environ.get("LEAKWATCH_SEED", time.time_ns() % 100000)))
         fold_trials = set(rng.sample(range(1, TRIALS), FOLD_TRIALS))
-        reader = Reader(self.db)
+        reader = SampleReader(self.db, max_process_id=SYNTH_BASE)
         synthetic = set()
         # Loss windows (kill time - the newest sample stored) of kills that came before any
         # fold, and of those that came during or after one (the loop samples nothing
@@ -136,8 +104,7 @@ class TestKill9(Case):
             d.wait_log("folded ")
             self.assertEqual(d.stop(), 0, d.output())
         finally:
-            reader.halt.set()
-            reader.join()
+            reader.finish()
         stored = set(query(self.db, "SELECT process_id, t FROM sample_recent UNION ALL "
                                     "SELECT process_id, t FROM sample"))
         lost = (reader.seen | synthetic) - stored
@@ -145,9 +112,9 @@ class TestKill9(Case):
         losses.sort()
         print("\nkill -9: %d trials (%d around a fold, %d of them mid-fold) in %.0f s; reader saw %d samples "
               "in %d polls (%d failed while a restart recovered); lost %d; loss window median %.3f s, max %.3f s "
-              "over %d kills outside folds (bound: commit interval %.2f s + interval %.2f s + %.1f s scheduling "
+              "over %d kills outside folds (bound: commit interval %.2f s + interval %.2f s + %.2f s scheduling "
               "slack); after a fold began: max %.3f s"
-              % (TRIALS, FOLD_TRIALS, mid_fold, elapsed, len(reader.seen), reader.polls, reader.failed_polls,
+              % (TRIALS, FOLD_TRIALS, mid_fold, elapsed, len(reader.seen), reader.polls, reader.failures,
                  len(lost), losses[len(losses) // 2], losses[-1], len(losses), COMMIT_INTERVAL, INTERVAL,
                  SCHED_SLACK, max(fold_windows, default=0)), file=sys.stderr)
         self.assertEqual(lost, set(), "committed samples a reader saw were lost")

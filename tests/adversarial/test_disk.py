@@ -8,10 +8,9 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 
-from lwtest import Case, query, require_root, root_tier_skip, wait_for
+from lwtest import Case, mount_tmpfs, query, require_root, wait_for
 
 INTERVAL = 0.05
 # main.c: DB_RETRY_USEC, how often the backlog is offered to a failing database.
@@ -25,11 +24,7 @@ class DiskFull(Case):
         super().setUp()
         require_root(self, "mount a small tmpfs")
         self.mnt = os.path.join(self.tmp, "small")
-        os.mkdir(self.mnt)
-        r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", self.mnt], capture_output=True,
-                           text=True)
-        if r.returncode != 0:
-            root_tier_skip(self, "cannot mount a tmpfs here: " + r.stderr.strip())
+        mount_tmpfs(self, self.mnt, "2m")
         self.db = os.path.join(self.mnt, "lw.db")
         self.workers = [self.alloc("--steps", 1, "--step-kib", 64, "--hold-ms", 600000) for _ in range(8)]
 

@@ -10,42 +10,14 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import threading
 import time
 
-from lwtest import CLIENT, DAEMON, Case, WAIT, query, wait_for
+from lwtest import CLIENT, DAEMON, WAIT, Case, SampleReader, query, wait_for
 
 INTERVAL = "0.05"
 # How long a fault may go unseen: the daemon looks once per commit interval (here a
 # tick); generous for a loaded machine, far below what a missed fault would take.
 NOTICE = 10
-
-
-class Reader(threading.Thread):
-    """Records every sample it sees committed, and how many of its reads failed."""
-
-    def __init__(self, db):
-        super().__init__(daemon=True)
-        self.db = db
-        self.seen = set()
-        self.failures = 0
-        self.halt = threading.Event()
-
-    def run(self):
-        while not self.halt.is_set():
-            try:
-                con = sqlite3.connect("file:%s?mode=ro" % self.db, uri=True, timeout=2)
-                try:
-                    self.seen.update(con.execute("SELECT process_id, t FROM sample_recent").fetchall())
-                finally:
-                    con.close()
-            except sqlite3.Error:
-                self.failures += 1
-            time.sleep(0.05)
-
-    def finish(self):
-        self.halt.set()
-        self.join()
 
 
 def stored(db):
@@ -82,7 +54,7 @@ class TestWalDeleted(Tamper):
         the stop: said once, repaired within a commit interval, nothing the reader saw
         lost (it was a 4 KiB file without a schema), the client reads again at once."""
         d = self.start()
-        reader = Reader(self.db)
+        reader = SampleReader(self.db)
         reader.start()
         wait_for(lambda: len(reader.seen) > 40, what="samples seen")
         first = min(t for _, t in reader.seen)
@@ -137,7 +109,7 @@ class TestSymlink(Tamper):
         its path back with everything in it, and the link is kept aside."""
         victim = self.victim()
         d = self.start()
-        reader = Reader(self.db)
+        reader = SampleReader(self.db)
         reader.start()
         wait_for(lambda: len(reader.seen) > 40, what="samples seen")
         os.rename(self.db, os.path.join(self.tmp, "moved.db"))
@@ -276,7 +248,7 @@ class TestLocked(Tamper):
         """Another writer holds the write lock for 2 s: the daemon says so once, keeps
         sampling into its backlog, and writes it all when the lock is released."""
         d = self.start()
-        reader = Reader(self.db)
+        reader = SampleReader(self.db)
         reader.start()
         wait_for(lambda: len(reader.seen) > 20, what="samples seen")
         other = sqlite3.connect(self.db, timeout=10, isolation_level=None)

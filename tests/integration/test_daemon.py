@@ -9,7 +9,7 @@ import subprocess
 import time
 import unittest
 
-from lwtest import DAEMON, WAIT, Case, control, query, root_tier_skip, samples, wait_for
+from lwtest import DAEMON, WAIT, Case, control, mount_tmpfs, query, samples, wait_for
 
 
 def ended(db, pid):
@@ -291,11 +291,7 @@ class TestDiskFull(Case):
     def setUp(self):
         super().setUp()
         self.mnt = os.path.join(self.tmp, "small")
-        os.mkdir(self.mnt)
-        r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", self.mnt],
-                           capture_output=True, text=True)
-        if r.returncode != 0:
-            root_tier_skip(self, "cannot mount a tmpfs here: " + r.stderr.strip())
+        mount_tmpfs(self, self.mnt, "2m")
 
     def tearDown(self):
         for d in self.daemons:

@@ -647,6 +647,29 @@ static void expect_nothing_wrong(struct store *st)
         assert_int_equal(rep.fault, STORE_FAULT_NONE);
 }
 
+/* Closes the store as the daemon does at a stop, then finds n samples in a sound file,
+ * which opens again. */
+static void expect_kept_after_close(struct fixture *f, int64_t n)
+{
+        store_close(f->st);
+        f->st = NULL;
+        assert_int_equal(sample_count(f->path), n);
+        expect_sound(f->path);
+        assert_int_equal(store_open(f->path, STORE_RW, &f->st, NULL, 0), 0);
+}
+
+/* A file the daemon must never write, at dir/victim. */
+static void write_victim(const struct fixture *f, char *path, size_t sz)
+{
+        FILE *v;
+
+        snprintf(path, sz, "%s/victim", f->dir);
+        v = fopen(path, "w");
+        assert_non_null(v);
+        fputs("precious\n", v);
+        fclose(v);
+}
+
 /* The -wal deleted while open, with a reader looking meanwhile: everything committed
  * before and after is kept (it was a 4 KiB file without a schema after the daemon
  * stopped), the reader reads again, and later commits go where readers look. */
@@ -690,7 +713,6 @@ static void test_wal_deleted_while_open(void **state)
         sqlite3_close(reader);
         assert_int_equal(sample_count(f->path), 110);
         expect_sound(f->path);
-        assert_int_equal(store_open(f->path, STORE_RW, &f->st, NULL, 0), 0);
 }
 
 /* The -wal replaced by another database's log, with frames: set aside, never replayed
@@ -719,11 +741,7 @@ static void test_wal_replaced(void **state)
         assert_int_equal(lstat(rep.aside, &st), 0);
         sqlite3_close(db);
         commit_samples(f->st, 2000, 5);
-        store_close(f->st);
-        f->st = NULL;
-        assert_int_equal(sample_count(f->path), 25);
-        expect_sound(f->path);
-        assert_int_equal(store_open(f->path, STORE_RW, &f->st, NULL, 0), 0);
+        expect_kept_after_close(f, 25);
 }
 
 /* The database file deleted, then replaced by another file, then by a symlink: each
@@ -737,7 +755,6 @@ static void test_database_deleted_replaced_linked(void **state)
         struct stat st;
         FILE *v;
 
-        snprintf(victim, sizeof(victim), "%s/victim", f->dir);
         snprintf(moved, sizeof(moved), "%s/moved.db", f->dir);
         commit_samples(f->st, 1000, 30);
 
@@ -764,10 +781,7 @@ static void test_database_deleted_replaced_linked(void **state)
         assert_int_equal(sample_count(f->path), 40);
 
         /* A symlink to a file the daemon must never write. */
-        v = fopen(victim, "w");
-        assert_non_null(v);
-        fputs("precious\n", v);
-        fclose(v);
+        write_victim(f, victim, sizeof(victim));
         assert_int_equal(unlink(f->path), 0);
         assert_int_equal(symlink(victim, f->path), 0);
         commit_samples(f->st, 3000, 10);
@@ -783,11 +797,7 @@ static void test_database_deleted_replaced_linked(void **state)
         fclose(v);
         assert_string_equal(buf, "precious\n");
         commit_samples(f->st, 4000, 10);
-        store_close(f->st);
-        f->st = NULL;
-        assert_int_equal(sample_count(f->path), 60);
-        expect_sound(f->path);
-        assert_int_equal(store_open(f->path, STORE_RW, &f->st, NULL, 0), 0);
+        expect_kept_after_close(f, 60);
 }
 
 /* A symlink in the database's place at start is refused, and its target left alone. */
@@ -797,15 +807,11 @@ static void test_symlink_refused_at_open(void **state)
         char victim[160], err[256];
         struct store *s2 = NULL;
         struct stat st;
-        FILE *v;
 
         snprintf(victim, sizeof(victim), "%s/victim", f->dir);
-        v = fopen(victim, "w");
-        assert_non_null(v);
-        fputs("precious\n", v);
-        fclose(v);
         store_close(f->st);
         f->st = NULL;
+        /* The database itself behind the link: even that is not opened through it. */
         assert_int_equal(rename(f->path, victim), 0);
         assert_int_equal(symlink(victim, f->path), 0);
         assert_int_equal(store_open(f->path, STORE_RW, &s2, err, sizeof(err)), -ELOOP);
