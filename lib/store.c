@@ -2252,10 +2252,11 @@ static int checkpoint_all(struct store *s)
 
 /* Before the connection opens the paths again: a -wal that is not the connection's and
  * holds frames was written by someone else and must not be replayed into this database,
- * so it is set aside; an empty one (a reader made it after the loss) and any regular
- * -shm (readers and this connection share what it says about that -wal) are taken as
- * they are; anything else (a link, a directory) is moved away, since SQLite would refuse
- * it. */
+ * so it is set aside; an empty one (a reader made it after the loss) is taken as it is.
+ * A -shm that is not the connection's describes a log as some reader found it, maybe
+ * the one just emptied: it is removed, and the index built again from the log by this
+ * connection (such a reader reads again once it reconnects). Anything else (a link, a
+ * directory) is moved away, since SQLite would refuse it. */
 static int clear_foreign(struct store *s, char *aside, size_t asidesz)
 {
         for (int f = F_WAL; f < F__MAX; f++) {
@@ -2267,8 +2268,16 @@ static int clear_foreign(struct store *s, char *aside, size_t asidesz)
                         continue;
                 if (s->files[f].known && st.st_dev == s->files[f].dev && st.st_ino == s->files[f].ino)
                         continue;
-                if (S_ISREG(st.st_mode) && (f == F_SHM || st.st_size == 0))
+                if (S_ISREG(st.st_mode) && f == F_WAL && st.st_size == 0)
                         continue;
+                if (S_ISREG(st.st_mode) && f == F_SHM) {
+                        if (unlink(name) < 0 && errno != ENOENT) {
+                                r = -errno;
+                                errorf(s, "cannot remove %s: %s", name, strerror(-r));
+                                return r;
+                        }
+                        continue;
+                }
                 r = move_aside(name, "displaced", "", moved, sizeof(moved));
                 if (r < 0) {
                         errorf(s, "cannot move %s aside: %s", name, strerror(-r));

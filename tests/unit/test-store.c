@@ -715,6 +715,34 @@ static void test_wal_deleted_while_open(void **state)
         expect_sound(f->path);
 }
 
+/* The -shm deleted while open, and a reader that came after built another one from the
+ * log: repaired, everything kept, and the reader that opens next sees what the writer
+ * writes. */
+static void test_shm_deleted_while_open(void **state)
+{
+        struct fixture *f = *state;
+        char shm[160];
+        struct store_repair rep;
+        sqlite3 *reader;
+
+        snprintf(shm, sizeof(shm), "%s-shm", f->path);
+        commit_samples(f->st, 1000, 30);
+        assert_int_equal(unlink(shm), 0);
+        commit_samples(f->st, 2000, 30);
+        assert_int_equal(sqlite3_open_v2(f->path, &reader, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_exec(reader, "SELECT count(*) FROM sample_recent", NULL, NULL, NULL), SQLITE_OK);
+        assert_int_equal(store_check(f->st, &rep), 0);
+        assert_int_equal(rep.fault, STORE_FAULT_WAL);
+        /* The writer goes on whatever that reader does meanwhile. */
+        commit_samples(f->st, 3000, 30);
+        (void)sqlite3_exec(reader, "SELECT count(*) FROM sample_recent", NULL, NULL, NULL);
+        commit_samples(f->st, 4000, 30);
+        sqlite3_close(reader);
+        assert_int_equal(sample_count(f->path), 120);
+        expect_nothing_wrong(f->st);
+        expect_kept_after_close(f, 120);
+}
+
 /* The -wal replaced by another database's log, with frames: set aside, never replayed
  * into this one. */
 static void test_wal_replaced(void **state)
@@ -1027,6 +1055,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_locked_database, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_wal_deleted_while_open, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_wal_replaced, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_shm_deleted_while_open, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_database_deleted_replaced_linked, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_symlink_refused_at_open, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_damaged_at_open_set_aside_and_salvaged, setup, teardown),
