@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 
-from lwtest import Case, mount_tmpfs, query, require_root, wait_for
+from lwtest import DAEMON, Case, mount_tmpfs, query, require_root, wait_for
 
 INTERVAL = 0.05
 # main.c: DB_RETRY_USEC, how often the backlog is offered to a failing database.
@@ -125,7 +125,7 @@ class DiskFull(Case):
         filler = self.fill()
         conf = os.path.join(self.tmp, "e.conf")
         open(conf, "w").close()
-        r = subprocess.run([os.path.join(os.environ.get("BUILD", "build"), "leakwatchd"), "--config", conf, "--db",
+        r = subprocess.run([DAEMON, "--config", conf, "--db",
                             self.db, "--runtime-dir", self.tmp, "--interval", str(INTERVAL)],
                            capture_output=True, text=True, timeout=60)
         self.assertEqual(r.returncode, 1, r.stderr)
