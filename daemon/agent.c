@@ -399,8 +399,9 @@ static void refresh(struct agent *a, usec_t now)
                 if (old && old->id == s.w[i].id) {
                         s.w[i].b = old->b;
                         memcpy(s.w[i].last_ms, old->last_ms, sizeof(old->last_ms));
-                } else
+                } else {
                         s.w[i].b = (struct bucket){ .tokens = AGENT_BURST, .last = now };
+                }
         }
         free(a->w);
         a->w = s.w;
