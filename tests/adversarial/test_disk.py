@@ -28,14 +28,6 @@ class DiskFull(Case):
         self.db = os.path.join(self.mnt, "lw.db")
         self.workers = [self.alloc("--steps", 1, "--step-kib", 64, "--hold-ms", 600000) for _ in range(8)]
 
-    def tearDown(self):
-        for d in self.daemons:
-            if d.alive():
-                d.proc.kill()
-                d.proc.wait()
-        subprocess.run(["umount", "-l", self.mnt])
-        super().tearDown()
-
     def start(self, *extra):
         conf = os.path.join(self.tmp, "disk.conf")
         with open(conf, "w") as f:

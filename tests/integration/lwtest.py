@@ -146,13 +146,14 @@ def require_root(case, what):
 
 
 def mount_tmpfs(case, path, size):
-    """Mounts a tmpfs of size ("2m") at path, made if missing: a disk that fills up. The
-    test unmounts it (umount -l) in its tearDown, before its directory goes. Needs root;
-    a root-tier skip when it cannot be done."""
+    """Mounts a tmpfs of size ("2m") at path, made if missing: a disk that fills up.
+    Case.tearDown unmounts it once the processes that use it are gone. Needs root; a
+    root-tier skip when it cannot be done."""
     os.makedirs(path, exist_ok=True)
     r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=" + size, "tmpfs", path], capture_output=True, text=True)
     if r.returncode != 0:
         root_tier_skip(case, "cannot mount a tmpfs here: " + r.stderr.strip())
+    case.mounts.append(path)
 
 
 class SampleReader(threading.Thread):
@@ -202,6 +203,7 @@ class Case(unittest.TestCase):
         os.chmod(self.tmp, 0o755)
         self.procs = []
         self.daemons = []
+        self.mounts = []                # mount_tmpfs's
 
     def tearDown(self):
         for d in self.daemons:
@@ -214,6 +216,8 @@ class Case(unittest.TestCase):
             if p.poll() is None:
                 p.kill()
                 p.wait()
+        for m in self.mounts:
+            subprocess.run(["umount", "-l", m])
         self._tmp.cleanup()
 
     def daemon(self, *args, **kw):

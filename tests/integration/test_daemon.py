@@ -293,14 +293,6 @@ class TestDiskFull(Case):
         self.mnt = os.path.join(self.tmp, "small")
         mount_tmpfs(self, self.mnt, "2m")
 
-    def tearDown(self):
-        for d in self.daemons:
-            if d.alive():
-                d.proc.kill()
-                d.proc.wait()
-        subprocess.run(["umount", "-l", self.mnt])
-        super().tearDown()
-
     def test_full_disk_degrades_and_recovers(self):
         """The disk fills up: sampling goes on into the backlog, the failure is logged
         (not once per tick), and when space returns the backlog is written."""
