@@ -233,7 +233,9 @@ class TestLifecycle(Case):
 
 class TestErrors(Case):
     def run_daemon(self, *args):
-        return subprocess.run([DAEMON] + list(args), capture_output=True, text=True, timeout=WAIT)
+        # Its own runtime directory: the default one is locked by whichever daemon has it.
+        return subprocess.run([DAEMON, "--runtime-dir", self.tmp] + list(args), capture_output=True, text=True,
+                              timeout=WAIT)
 
     def test_check_config(self):
         good = os.path.join(self.tmp, "good.conf")

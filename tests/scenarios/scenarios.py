@@ -165,8 +165,9 @@ class Run:
                 time.sleep(0.01)
         empty = os.path.join(self.dir, "empty.conf")
         open(empty, "w").close()
+        # Its own runtime directory: the default one is locked by whichever daemon has it.
         argv = [os.path.join(self.build, "leakwatchd"), "--db", self.db, "--config", empty,
-                "--interval", "%g" % self.interval, "--window", "%g" % self.window,
+                "--runtime-dir", self.dir, "--interval", "%g" % self.interval, "--window", "%g" % self.window,
                 "--match=--tag %s( |$)" % self.tag]
         self._log = open(self.daemon_log, "wb")
         self.daemon = subprocess.Popen(argv, stdout=self._log, stderr=subprocess.STDOUT)
