@@ -309,8 +309,8 @@ class TestWatchdog(NotifyCase):
         # Only the daemon holds the write end, so the pipe ends when it does.
         conf = self.config("[daemon]\ninterval = 0.1\n[rule one]\npid = 1\n")
         empty_db = os.path.join(self.tmp, "leakwatch.db")
-        p = subprocess.Popen([DAEMON, "--config", conf, "--db", empty_db], stdout=wfd, stderr=wfd,
-                             env=self.notify.env())
+        p = subprocess.Popen([DAEMON, "--config", conf, "--db", empty_db, "--runtime-dir", self.tmp], stdout=wfd,
+                             stderr=wfd, env=self.notify.env())
         self.procs.append(p)
         reader = threading.Thread(target=drain, daemon=True)
         reader.start()
@@ -915,7 +915,7 @@ class TestJournal(Case):
             env["JOURNAL_STREAM"] = "%d:%d" % (st.st_dev, st.st_ino) if journal_stream else "0:0"
             script = 'mount --bind "$1" /run/systemd && shift && exec "$@"'
             p = subprocess.Popen(mount_ns() + ["sh", "-c", script, "sh", run, DAEMON, "--config", conf, "--db",
-                                               os.path.join(self.tmp, "j.db")],
+                                               os.path.join(self.tmp, "j.db"), "--runtime-dir", self.tmp],
                                  stdout=log, stderr=log, env=env)
         self.procs.append(p)
 
