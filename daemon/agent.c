@@ -52,6 +52,7 @@ struct watched {
         pid_t pid;
         int64_t id;
         struct bucket b;
+        int64_t last_ms[STORE_AGENT__MAX];      /* time given to its last report of each agent */
 };
 
 struct agent {
@@ -395,10 +396,12 @@ static void refresh(struct agent *a, usec_t now)
         for (size_t i = 0; i < s.n; i++) {
                 struct watched *old = find(a->w, a->n_w, s.w[i].pid);
 
-                if (old && old->id == s.w[i].id)
+                if (old && old->id == s.w[i].id) {
                         s.w[i].b = old->b;
-                else
+                        memcpy(s.w[i].last_ms, old->last_ms, sizeof(old->last_ms));
+                } else {
                         s.w[i].b = (struct bucket){ .tokens = AGENT_BURST, .last = now };
+                }
         }
         free(a->w);
         a->w = s.w;
@@ -444,7 +447,13 @@ static void handle_at(struct agent *a, pid_t pid, const char *buf, size_t len, u
                                    suppressed);
                 return;
         }
-        s.t_ms = wall_of(a, now);
+        /* A report's time is the key of its row. Reports read in one wake-up share now,
+         * and two sent within a millisecond would share it anyway: each gets the
+         * millisecond after the previous report of its process and agent at the
+         * least, so none takes another's place. The rate bounds the shift: a burst of
+         * AGENT_BURST reports moves the last one AGENT_BURST - 1 ms. */
+        s.t_ms = MAX(wall_of(a, now), w->last_ms[s.agent] + 1);
+        w->last_ms[s.agent] = s.t_ms;
         if (writer_put_agent_sample(a->env.writer, w->id, &s) == 0)
                 a->stats.stored++;
 }

@@ -1642,6 +1642,8 @@ static const char *describe(struct load_ctx *ctx, enum daemon_key k, double v, c
         format_duration(v, d, sizeof(d));
         if (ctx->origin[k].seq == 0)
                 snprintf(buf, bufsz, "%s, the default", d);
+        else if (ctx->origin[k].line == 0)
+                snprintf(buf, bufsz, "%s, set by %s", d, ctx->origin[k].file);
         else
                 snprintf(buf, bufsz, "%s, set at %s:%u", d, ctx->origin[k].file, ctx->origin[k].line);
         return buf;
@@ -1720,7 +1722,24 @@ static void cross_checks(struct load_ctx *ctx)
         }
 }
 
-int config_load(struct config *cfg, const char *path, bool must_exist, struct config_diag *diag)
+/* The command line's settings, after every file: each is its key set once more, at a
+ * "line" 0 of a "file" named after the flag, so it is checked as the key is and what
+ * follows the key follows the flag. */
+static void load_flags(struct load_ctx *ctx, const struct config_flag *flags, size_t n_flags)
+{
+        for (size_t i = 0; i < n_flags && !ctx->oom; i++) {
+                if (ctx_set_file(ctx, flags[i].flag) < 0) {
+                        ctx->oom = true;
+                        return;
+                }
+                ctx->line = 0;
+                memset(ctx->daemon_line, 0, sizeof(ctx->daemon_line));
+                daemon_key(ctx, flags[i].key, flags[i].value);
+        }
+}
+
+int config_load_with_flags(struct config *cfg, const char *path, bool must_exist, const struct config_flag *flags,
+                           size_t n_flags, struct config_diag *diag)
 {
         struct load_ctx ctx = { .cfg = cfg, .diag = diag };
         int r;
@@ -1728,6 +1747,8 @@ int config_load(struct config *cfg, const char *path, bool must_exist, struct co
         load_file(&ctx, path, must_exist);
         if (!ctx.oom)
                 load_dropins(&ctx, path);
+        if (!ctx.oom)
+                load_flags(&ctx, flags, n_flags);
         if (!ctx.oom)
                 cross_checks(&ctx);
 
@@ -1743,6 +1764,11 @@ int config_load(struct config *cfg, const char *path, bool must_exist, struct co
                 free(ctx.files[i]);
         free(ctx.files);
         return r;
+}
+
+int config_load(struct config *cfg, const char *path, bool must_exist, struct config_diag *diag)
+{
+        return config_load_with_flags(cfg, path, must_exist, NULL, 0, diag);
 }
 
 /* ---- values other modules parse again ---- */

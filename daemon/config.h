@@ -200,6 +200,23 @@ int config_defaults(struct config *cfg);
  * Not thread-safe: it sets libinih's process-wide options. */
 int config_load(struct config *cfg, const char *path, bool must_exist, struct config_diag *diag);
 
+/* A [daemon] key given on the command line (--interval 0.2 is interval = 0.2). */
+struct config_flag {
+        const char *flag;               /* as messages name it: "--interval" */
+        const char *key;                /* the [daemon] key it sets: "interval" */
+        const char *value;              /* as typed */
+};
+
+/* config_load, then the flags, in order, over every file: a flag means what its key
+ * means in a file. It has the key's bounds; a value that follows the key unless set
+ * (commit-interval and scan-interval follow interval, ...) follows the flag too, and one
+ * set in a file keeps winning; the checks across keys (commit-interval at least
+ * interval, window at least 24 intervals, ...) see the flag's value. A message about a
+ * flag reads "--interval: ..." (no line), and one about another key names it as "set by
+ * --interval". */
+int config_load_with_flags(struct config *cfg, const char *path, bool must_exist, const struct config_flag *flags,
+                           size_t n_flags, struct config_diag *diag);
+
 /* Adds the rule used when no rule is configured, named "host": every process of at
  * least CONFIG_DEFAULT_MIN_RSS (all = yes). Returns 0, -EEXIST if a rule has that name,
  * -E2BIG at CONFIG_RULES_MAX, or -ENOMEM. */

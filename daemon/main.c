@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <systemd/sd-event.h>
+#include <unistd.h>
 
 #include "agent.h"
 #include "cgroup.h"
@@ -39,6 +40,12 @@
 /* While the database refuses writes, say so at most this often: once a minute is
  * enough to be noticed and not enough to flood the journal. */
 #define DB_FAIL_LOG_USEC (60 * USEC_PER_SEC)
+/* While the database refuses writes, the backlog is offered to it again at most this
+ * often: each attempt writes the whole backlog before it fails again (a full disk), or
+ * waits for a lock up to the busy timeout (another writer), and a tick spent on that is
+ * a tick not sampled. Once a second keeps sampling on schedule and still resumes within
+ * a second of the database taking writes again. */
+#define DB_RETRY_USEC (1 * USEC_PER_SEC)
 /* Retention work (pruning) runs this often; it is incremental, so often is cheap. */
 #define MAINTAIN_USEC (10 * 60 * USEC_PER_SEC)
 /* Samples are folded into the per-process table when about this many ticks of them
@@ -52,16 +59,19 @@
 /* STATUS= updates are cheap but pointless faster than a person can read them. */
 #define STATUS_USEC (1 * USEC_PER_SEC)
 
+/* The flags that set a [daemon] key: --db, --interval, --window, --proc-root,
+ * --runtime-dir, --log-level. */
+#define OPT_KEYS_MAX 6
+
 /* Command-line settings, re-applied over the file on every reload. */
 struct options {
         const char *config_path;
         bool config_explicit;
-        const char *db_path;
-        double interval;                /* 0: not given */
-        double window;
-        const char *proc_root;
-        const char *runtime_dir;
-        int log_level;                  /* -1: not given */
+        /* Each flag that sets a key, given as it is typed (a relative path made absolute):
+         * loaded as that key over the files, so it means what the key means. */
+        struct config_flag keys[OPT_KEYS_MAX];
+        char *owned[OPT_KEYS_MAX];      /* the absolute paths among those values */
+        size_t n_keys;
         pid_t *pids;
         size_t n_pids;
         char **matches;
@@ -98,6 +108,7 @@ struct daemon {
 
         usec_t next_tick;               /* monotonic deadline of the next tick */
         usec_t next_scan, next_commit, next_fold, next_maintain, next_status;
+        usec_t next_retry;              /* db_failing: the backlog's next try (DB_RETRY_USEC) */
         usec_t last_tick_cost;
         usec_t housekeeping_cost;       /* of the last tick: fold and retention pass */
         struct ratelimit db_fail_rl;
@@ -105,6 +116,7 @@ struct daemon {
         struct ratelimit cap_rl, budget_rl;
         uint64_t reported_drops, reported_capped, reported_over_budget;
         bool db_failing;
+        enum store_fault store_fault;   /* being repaired; said once (store_check) */
         bool reload_failed;             /* shown in STATUS= until a reload succeeds */
         int exit_code;
 };
@@ -174,30 +186,6 @@ static void check_fd_room(const struct config *cfg, uint64_t max_watch)
                             cfg->max_processes, cfg->max_processes * PROC_FILES_FDS + FD_RESERVE, max_watch);
 }
 
-/* A window needs a sample in each of the detector's 24 buckets: the same rule the file
- * obeys (config.c), applied after --interval or --window changed either side. */
-static int check_window(const struct config *cfg)
-{
-        char w[32], i[32];
-
-        if (cfg->window < cfg->interval * CONFIG_WINDOW_MIN_SAMPLES) {
-                log_error("--window %s must be at least %d times the interval (%s): the detector needs a sample "
-                          "in each of the window's %d buckets", format_duration(cfg->window, w, sizeof(w)),
-                          CONFIG_WINDOW_MIN_SAMPLES, format_duration(cfg->interval, i, sizeof(i)),
-                          CONFIG_WINDOW_MIN_SAMPLES);
-                return -EINVAL;
-        }
-        for (size_t k = 0; k < cfg->n_rules; k++)
-                if (cfg->rules[k].window > 0 && cfg->rules[k].window < cfg->interval * CONFIG_WINDOW_MIN_SAMPLES) {
-                        log_error("--interval %s is too long for rule '%s' (window %s): it needs at least %d "
-                                  "samples per window", format_duration(cfg->interval, i, sizeof(i)),
-                                  cfg->rules[k].name, format_duration(cfg->rules[k].window, w, sizeof(w)),
-                                  CONFIG_WINDOW_MIN_SAMPLES);
-                        return -EINVAL;
-                }
-        return 0;
-}
-
 /* A hook runs with the daemon's privileges: refuse one that is missing, not executable,
  * or that someone other than root (or our own user) could change. Checked again right
  * before each run, on the open file. */
@@ -238,29 +226,7 @@ static int load_config(const struct options *opt, struct config *cfg)
         int r;
 
         config_defaults(cfg);
-        r = config_load(cfg, opt->config_path, opt->config_explicit, &diag);
-        if (r >= 0) {
-                if (opt->db_path && replace_str(&cfg->db_path, opt->db_path) < 0)
-                        r = -ENOMEM;
-                if (opt->interval > 0) {
-                        cfg->interval = opt->interval;
-                        /* Derived periods follow a command-line interval unless they
-                         * would fall below it. */
-                        cfg->scan_interval = MAX(cfg->scan_interval, cfg->interval);
-                        cfg->commit_interval = MAX(cfg->commit_interval, cfg->interval);
-                }
-                if (opt->window > 0)
-                        cfg->window = opt->window;
-                if (opt->log_level >= 0)
-                        cfg->log_level = opt->log_level;
-                if (opt->proc_root && replace_str(&cfg->proc_root, opt->proc_root) < 0)
-                        r = -ENOMEM;
-                if (opt->runtime_dir && replace_str(&cfg->runtime_dir, opt->runtime_dir) < 0)
-                        r = -ENOMEM;
-                /* The file's own checks ran before the command line changed these. */
-                if (r >= 0 && (opt->interval > 0 || opt->window > 0))
-                        r = check_window(cfg);
-        }
+        r = config_load_with_flags(cfg, opt->config_path, opt->config_explicit, opt->keys, opt->n_keys, &diag);
         /* Targets on the command line replace the file's rules: that is what someone
          * typing --pid means. */
         if (r >= 0 && (opt->n_pids || opt->n_matches)) {
@@ -368,15 +334,109 @@ static int register_rules(struct daemon *d, const struct config *cfg, int64_t no
 
 /* ---- the periodic work ---- */
 
+struct reannounce {
+        struct daemon *d;
+        int64_t now_ms;
+};
+
+static void put_process_again(void *userdata, const struct sampler_proc *p, const struct sample *last UNUSED)
+{
+        struct reannounce *c = userdata;
+        struct store_process row = {
+                .id = p->id,
+                .pid = p->pid,
+                .start_ticks = (int64_t)p->start_ticks,
+                .start_ms = p->start_ms,
+                .uid = (int64_t)p->uid,
+                .comm = p->comm,
+                .comm_len = strlen(p->comm),
+                .cmdline = p->cmdline,
+                .cmdline_len = strlen(p->cmdline),
+                .unit = p->unit[0] ? p->unit : NULL,
+                .cgroup = p->cgroup[0] ? p->cgroup : NULL,
+                .rule_id = p->rule_id,
+                .generation = p->generation,
+                .parent_id = p->parent_id,
+                .first_ms = c->now_ms,
+        };
+
+        snprintf(row.boot_id, sizeof(row.boot_id), "%s", c->d->boot_id);
+        (void)writer_put_process(c->d->writer, &row);
+}
+
+/* After a damaged database was replaced by what could be read of it: the rules and the
+ * processes watched now are written again under the ids the daemon uses (rows that
+ * were read back are left as they are), so what it writes from here on has its rows. */
+static void reannounce(struct daemon *d, usec_t mono)
+{
+        struct reannounce c = { .d = d, .now_ms = wall_ms(d, mono) };
+        int r = store_begin(d->store);
+
+        for (size_t i = 0; r >= 0 && i < d->cfg->n_rules; i++) {
+                char spec[1024];
+
+                rule_spec(&d->cfg->rules[i], spec, sizeof(spec));
+                r = store_put_rule_id(d->store, d->rule_ids[i], d->cfg->rules[i].name, spec, c.now_ms);
+        }
+        if (r >= 0)
+                r = store_commit(d->store);
+        if (r < 0)
+                store_rollback(d->store);
+        sampler_for_each(d->sampler, put_process_again, &c);
+}
+
+/* Before each commit: are the database's files still the ones the connection holds, and
+ * sound? (A deleted -wal would take every commit since the last checkpoint with it.) A
+ * fault is said once, with what was done about it; a repair that must wait (a reader
+ * still needs the old log) is tried again at the next commit, and said again only as
+ * often as other database failures. */
+static void check_store(struct daemon *d, usec_t mono)
+{
+        struct store_repair rep;
+        unsigned suppressed;
+        char detail[PATH_MAX + 160];
+        int r;
+
+        r = store_check(d->store, &rep);
+        if (rep.fault == STORE_FAULT_NONE)
+                return;
+        if (d->store_fault == STORE_FAULT_NONE) {
+                log_error("database %s: %s; repairing", d->cfg->db_path, store_fault_name(rep.fault));
+                d->store_fault = rep.fault;
+        }
+        if (r < 0) {
+                if (ratelimit_allow(&d->db_fail_rl, mono, &suppressed))
+                        log_warning("database %s: repair not done yet: %s (%s); retrying at the next commit",
+                                    d->cfg->db_path, strerror(-r), store_errmsg(d->store));
+                return;
+        }
+        if (rep.fault == STORE_FAULT_DAMAGED || (rep.fault == STORE_FAULT_CLOSED && rep.aside[0])) {
+                snprintf(detail, sizeof(detail), "damaged file moved to %s, %" PRId64 " rows kept", rep.aside,
+                         rep.salvaged);
+                reannounce(d, mono);
+        }
+        else if (rep.aside[0])
+                snprintf(detail, sizeof(detail), "every commit kept; what took its place moved to %s", rep.aside);
+        else
+                snprintf(detail, sizeof(detail), "every commit kept");
+        log_notice("database %s: repaired (%s)", d->cfg->db_path, detail);
+        (void)writer_put_event(d->writer, wall_ms(d, mono), "repaired", detail);
+        d->store_fault = STORE_FAULT_NONE;
+}
+
 static void flush(struct daemon *d, usec_t mono)
 {
         struct writer_stats ws;
         unsigned suppressed;
         int r;
 
+        check_store(d, mono);
+        if (d->db_failing && mono < d->next_retry)
+                return;
         r = writer_flush(d->writer);
         writer_get_stats(d->writer, &ws);
         if (r < 0) {
+                d->next_retry = mono + DB_RETRY_USEC;
                 if (ratelimit_allow(&d->db_fail_rl, mono, &suppressed))
                         log_error("database %s: write failed: %s (%s); %" PRIu64 " samples waiting, %" PRIu64
                                   " dropped so far; retrying", d->cfg->db_path, strerror(-r),
@@ -410,6 +470,7 @@ static void fold_and_maintain(struct daemon *d, usec_t mono)
                 return;
         if (mono >= d->next_fold) {
                 /* Only whole minutes move, so each minute's rollup is computed once. */
+                log_debug("folding samples older than %" PRId64, now_ms - now_ms % 60000);
                 r = store_fold(d->store, now_ms - now_ms % 60000, &folded);
                 d->housekeeping_cost = now_usec(CLOCK_MONOTONIC) - mono;
                 if (r < 0)
@@ -801,14 +862,40 @@ static void usage(FILE *f)
                 "      --version          show the version\n");
 }
 
-static int parse_level(const char *s)
+/* Records a flag that sets the [daemon] key of the same meaning; given twice, the last
+ * one counts. A relative path is taken from the current directory, which is what it
+ * means on a command line (a file's paths must be absolute). */
+static int set_key(struct options *o, const char *flag, const char *key, const char *value, bool path)
 {
-        static const char *const names[] = { "emerg", "alert", "crit", "err", "warning", "notice", "info", "debug" };
+        char *abs = NULL;
+        size_t i;
 
-        for (size_t i = 0; i < ELEMENTSOF(names); i++)
-                if (strcmp(s, names[i]) == 0)
-                        return (int)i;
-        return -1;
+        if (path && value[0] != '/' && value[0] != '\0') {
+                char cwd[PATH_MAX];
+
+                if (!getcwd(cwd, sizeof(cwd)) || asprintf(&abs, "%s/%s", cwd, value) < 0) {
+                        fprintf(stderr, "leakwatchd: %s '%s': cannot make it an absolute path: %s\n", flag, value,
+                                strerror(errno));
+                        return -EINVAL;
+                }
+        }
+        for (i = 0; i < o->n_keys; i++)
+                if (strcmp(o->keys[i].key, key) == 0)
+                        break;
+        if (i == o->n_keys)
+                o->n_keys++;
+        free(o->owned[i]);
+        o->owned[i] = abs;
+        o->keys[i] = (struct config_flag){ .flag = flag, .key = key, .value = abs ? abs : value };
+        return 0;
+}
+
+static void free_options(struct options *o)
+{
+        for (size_t i = 0; i < ELEMENTSOF(o->owned); i++)
+                free(o->owned[i]);
+        free(o->pids);
+        free(o->matches);
 }
 
 static int parse_args(int argc, char **argv, struct options *o)
@@ -832,7 +919,6 @@ static int parse_args(int argc, char **argv, struct options *o)
         int c;
 
         o->config_path = CONFIG_DEFAULT_PATH;
-        o->log_level = -1;
         while ((c = getopt_long(argc, argv, "c:d:i:p:m:w:h", longopts, NULL)) != -1) {
                 switch (c) {
                 case 'c':
@@ -844,23 +930,15 @@ static int parse_args(int argc, char **argv, struct options *o)
                                 fprintf(stderr, "leakwatchd: --db: empty path\n");
                                 return -EINVAL;
                         }
-                        o->db_path = optarg;
-                        break;
-                case 'i':
-                        /* The same bounds the configuration file enforces. */
-                        if (parse_duration(optarg, &o->interval) < 0 || o->interval < 0.05 || o->interval > 3600) {
-                                fprintf(stderr, "leakwatchd: --interval '%s': expected seconds between 0.05 and 3600\n",
-                                        optarg);
+                        if (set_key(o, "--db", "database", optarg, true) < 0)
                                 return -EINVAL;
-                        }
+                        break;
+                /* Their values are checked with the file's: config_load_with_flags. */
+                case 'i':
+                        (void)set_key(o, "--interval", "interval", optarg, false);
                         break;
                 case 'w':
-                        /* The bounds of the file's window key (leakwatch.conf(5)). */
-                        if (parse_duration(optarg, &o->window) < 0 || o->window < 60 || o->window > 90 * 86400) {
-                                fprintf(stderr, "leakwatchd: --window '%s': expected a duration from 1m to 90d, "
-                                        "such as 2m or 6h\n", optarg);
-                                return -EINVAL;
-                        }
+                        (void)set_key(o, "--window", "window", optarg, false);
                         break;
                 case 'p': {
                         int64_t v;
@@ -887,18 +965,15 @@ static int parse_args(int argc, char **argv, struct options *o)
                         break;
                 }
                 case OPT_PROC_ROOT:
-                        o->proc_root = optarg;
+                        if (set_key(o, "--proc-root", "proc-root", optarg, true) < 0)
+                                return -EINVAL;
                         break;
                 case OPT_RUNTIME_DIR:
-                        o->runtime_dir = optarg;
+                        if (set_key(o, "--runtime-dir", "runtime-dir", optarg, true) < 0)
+                                return -EINVAL;
                         break;
                 case OPT_LOG_LEVEL:
-                        o->log_level = parse_level(optarg);
-                        if (o->log_level < 0) {
-                                fprintf(stderr, "leakwatchd: --log-level '%s': expected err, warning, notice, info "
-                                                "or debug\n", optarg);
-                                return -EINVAL;
-                        }
+                        (void)set_key(o, "--log-level", "log-level", optarg, false);
                         break;
                 case OPT_CHECK:
                         o->check_config = true;
@@ -1052,6 +1127,14 @@ static int setup(struct daemon *d)
                 log_error("cannot open database %s: %s", d->cfg->db_path, err);
                 return r;
         }
+        {
+                int64_t kept = 0;
+                const char *aside = store_set_aside(d->store, &kept);
+
+                if (aside)
+                        log_error("database %s was damaged: moved to %s; %" PRId64 " rows of it kept in a new one",
+                                  d->cfg->db_path, aside, kept);
+        }
         if (d->cfg->max_db_size > 0) {
                 r = store_set_size_limit(d->store, (int64_t)d->cfg->max_db_size);
                 if (r < 0)
@@ -1160,6 +1243,8 @@ static void teardown(struct daemon *d)
         hooks_free(d->hooks);
         if (d->writer) {
                 (void)writer_put_event(d->writer, wall_ms(d, now_usec(CLOCK_MONOTONIC)), "stop", NULL);
+                /* A -wal deleted since the last commit would be gone with the close. */
+                check_store(d, now_usec(CLOCK_MONOTONIC));
                 r = writer_flush(d->writer);
                 if (r < 0) {
                         struct writer_stats ws;
@@ -1185,8 +1270,7 @@ static void teardown(struct daemon *d)
         free_config(d->cfg);
         free(d->rule_ids);
         free(d->generations);
-        free(d->opt.pids);
-        free(d->opt.matches);
+        free_options(&d->opt);
 }
 
 int main(int argc, char **argv)
@@ -1205,8 +1289,7 @@ int main(int argc, char **argv)
         log_open("leakwatchd", false);
         r = parse_args(argc, argv, &d.opt);
         if (r < 0) {
-                free(d.opt.pids);
-                free(d.opt.matches);
+                free_options(&d.opt);
                 return r == -EDOM ? EXIT_USAGE : EXIT_FAILURE;
         }
         d.cfg = calloc(1, sizeof(*d.cfg));
@@ -1216,15 +1299,13 @@ int main(int argc, char **argv)
                         printf("%s: configuration OK (%zu rule%s)\n", d.opt.config_path,
                                configured_rules(d.cfg), configured_rules(d.cfg) == 1 ? "" : "s");
                 free_config(d.cfg);
-                free(d.opt.pids);
-                free(d.opt.matches);
+                free_options(&d.opt);
                 return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
         }
         if (r < 0) {
                 (void)notify_failed("configuration has errors", r);
                 free_config(d.cfg);
-                free(d.opt.pids);
-                free(d.opt.matches);
+                free_options(&d.opt);
                 return EXIT_FAILURE;
         }
         log_set_max_level(d.cfg->log_level);

@@ -15,10 +15,12 @@
 #include <limits.h>
 #include <math.h>
 #include <sqlite3.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "sql-migrations.h"
 #include "util.h"
@@ -58,12 +60,35 @@ enum stmt_id {
         ST__MAX
 };
 
+/* The files of a WAL database: the database, its write-ahead log, the log's index. */
+enum store_file { F_DB, F_WAL, F_SHM, F__MAX };
+static const char *const file_suffix[F__MAX] = { "", "-wal", "-shm" };
+
+/* Which file a path named when the daemon opened it. */
+struct file_id {
+        dev_t dev;
+        ino_t ino;
+        bool known;                     /* false: it did not exist (yet) */
+        /* F_DB: as the connection's last write left it. Only a checkpoint writes the
+         * database file, and only this connection checkpoints (or a writer that takes the
+         * lock from it): a change it did not make is someone writing behind SQLite's back,
+         * or another writer; either way the file is checked. */
+        struct timespec mtime;
+        off_t size;
+};
+
 struct store {
-        sqlite3 *db;
-        char *path;
+        sqlite3 *db;                    /* NULL only while a repair could not reopen it */
+        char *path;                     /* STORE_RW: its directory with symlinks resolved */
         enum store_mode mode;
         sqlite3_stmt *stmt[ST__MAX];
         char errmsg[256];
+        /* STORE_RW: what store_check() compares the paths with. */
+        struct file_id files[F__MAX];
+        int64_t size_limit;             /* store_set_size_limit's, set again after a reopen */
+        bool damaged;                   /* SQLite said the file is corrupt */
+        char *set_aside;                /* where store_open moved a damaged file, or NULL */
+        int64_t salvaged;               /* rows copied from it into the new file */
 };
 
 int store_errno(int rc)
@@ -102,9 +127,17 @@ int store_errno(int rc)
         }
 }
 
+/* SQLite's words for a file that is not (or no longer) a sound database. */
+static bool rc_damaged(int rc)
+{
+        return (rc & 0xff) == SQLITE_CORRUPT || (rc & 0xff) == SQLITE_NOTADB;
+}
+
 /* Records SQLite's message for the caller's log and returns the errno. */
 static int fail(struct store *s, int rc)
 {
+        if (rc_damaged(rc))
+                s->damaged = true;
         if (s->db)
                 snprintf(s->errmsg, sizeof(s->errmsg), "%s", sqlite3_errmsg(s->db));
         else
@@ -117,12 +150,24 @@ const char *store_errmsg(const struct store *s)
         return s && s->errmsg[0] ? s->errmsg : "no error";
 }
 
+/* After a repair that could not open the database again, until store_check() does. */
+static int closed(struct store *s)
+{
+        snprintf(s->errmsg, sizeof(s->errmsg), "the database is closed after a failed repair");
+        return -EIO;
+}
+
 static int exec(struct store *s, const char *sql)
 {
         char *msg = NULL;
-        int rc = sqlite3_exec(s->db, sql, NULL, NULL, &msg);
+        int rc;
 
+        if (!s->db)
+                return closed(s);
+        rc = sqlite3_exec(s->db, sql, NULL, NULL, &msg);
         if (rc != SQLITE_OK) {
+                if (rc_damaged(rc))
+                        s->damaged = true;
                 snprintf(s->errmsg, sizeof(s->errmsg), "%s", msg ? msg : sqlite3_errstr(rc));
                 sqlite3_free(msg);
                 return store_errno(rc);
@@ -132,15 +177,25 @@ static int exec(struct store *s, const char *sql)
 
 static int prepare(struct store *s, const char *sql, sqlite3_stmt **ret)
 {
-        int rc = sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, ret, NULL);
+        int rc;
+
+        if (!s->db) {
+                *ret = NULL;
+                return closed(s);
+        }
+        rc = sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, ret, NULL);
         return rc == SQLITE_OK ? 0 : fail(s, rc);
 }
 
 /* Runs a prepared statement to completion and resets it. */
 static int step_done(struct store *s, sqlite3_stmt *st)
 {
-        int rc = sqlite3_step(st);
-        int r = (rc == SQLITE_DONE || rc == SQLITE_ROW) ? 0 : fail(s, rc);
+        int rc, r;
+
+        if (!st)
+                return closed(s);
+        rc = sqlite3_step(st);
+        r = (rc == SQLITE_DONE || rc == SQLITE_ROW) ? 0 : fail(s, rc);
 
         sqlite3_reset(st);
         sqlite3_clear_bindings(st);
@@ -195,6 +250,74 @@ static int check_foreign(struct store *s, int version)
                 return -EBADMSG;
         }
         return 0;
+}
+
+/* The schema as this program's migrations leave it at version, in a database of its own
+ * in memory: what a leakwatch database of that version holds, to the byte. */
+static int schema_of_version(int version, sqlite3 **ret)
+{
+        sqlite3 *db = NULL;
+        int rc = sqlite3_open_v2(":memory:", &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+
+        for (unsigned i = 0; rc == SQLITE_OK && i < sql_migrations_count; i++)
+                if ((int)sql_migrations[i].version <= version)
+                        rc = sqlite3_exec(db, sql_migrations[i].sql, NULL, NULL, NULL);
+        if (rc != SQLITE_OK) {
+                sqlite3_close(db);
+                return store_errno(rc);
+        }
+        *ret = db;
+        return 0;
+}
+
+/* A flipped byte in the schema's text can leave a valid schema that is not ours (a
+ * column renamed, an index on another column): SQLite reads it without complaint, and
+ * statements fail or indexes disagree with their tables. So the schema must be exactly
+ * what the migrations made at the version the file says. Otherwise it is damaged. */
+static int check_schema(struct store *s, int version)
+{
+        static const char q[] = "SELECT type, name, tbl_name, coalesce(sql, '') FROM sqlite_schema ORDER BY 1, 2";
+        sqlite3_stmt *have = NULL, *want = NULL;
+        sqlite3 *ref = NULL;
+        int r, a = SQLITE_DONE, b = SQLITE_DONE;
+
+        if (version <= 0 || version > store_latest_schema_version())
+                return 0;
+        r = schema_of_version(version, &ref);
+        if (r < 0)
+                return r;
+        r = prepare(s, q, &have);
+        if (r == 0 && sqlite3_prepare_v2(ref, q, -1, &want, NULL) != SQLITE_OK)
+                r = -ENOMEM;
+        while (r == 0) {
+                a = sqlite3_step(have);
+                b = sqlite3_step(want);
+                if (a != SQLITE_ROW && a != SQLITE_DONE) {
+                        r = fail(s, a);
+                        break;
+                }
+                if (a == SQLITE_DONE && b == SQLITE_DONE)
+                        break;
+                if (a != b || strcmp((const char *)sqlite3_column_text(have, 1),
+                                     (const char *)sqlite3_column_text(want, 1)) != 0) {
+                        r = -EBADMSG;
+                        break;
+                }
+                for (int c = 0; c < 4 && r == 0; c++)
+                        if (strcmp((const char *)sqlite3_column_text(have, c),
+                                   (const char *)sqlite3_column_text(want, c)) != 0)
+                                r = -EBADMSG;
+        }
+        if (r == -EBADMSG) {
+                s->damaged = true;
+                snprintf(s->errmsg, sizeof(s->errmsg), "its schema is not the one of leakwatch's version %d "
+                         "(changed at %.64s)", version, a == SQLITE_ROW ? (const char *)sqlite3_column_text(have, 1) :
+                         b == SQLITE_ROW ? (const char *)sqlite3_column_text(want, 1) : "?");
+        }
+        sqlite3_finalize(have);
+        sqlite3_finalize(want);
+        sqlite3_close(ref);
+        return r;
 }
 
 static int migrate(struct store *s)
@@ -340,18 +463,53 @@ static int prepare_agent(struct store *s)
 }
 
 /* The database holds process names and command lines of every user: not for the world.
- * SQLite creates the -wal and -shm files with the main file's mode. */
-static int create_private(const char *path)
+ * SQLite creates the -wal and -shm files with the main file's mode. Never through a
+ * symlink: the daemon writes as root, and a link planted in its directory would make it
+ * write into any file. excl: a new file only (a repair's). */
+static int create_private(const char *path, bool excl, char *why, size_t whysz)
 {
         struct stat st;
         int fd;
 
-        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
-        if (fd < 0)
-                return -errno;
+        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | (excl ? O_EXCL : 0), 0640);
+        if (fd < 0) {
+                int e = errno;
+
+                if (e == ELOOP)
+                        snprintf(why, whysz, "%s is a symbolic link: refused (the database is written as root)",
+                                 path);
+                else
+                        snprintf(why, whysz, "%s", strerror(e));
+                return -e;
+        }
         if (fstat(fd, &st) == 0 && (st.st_mode & 0007))
                 (void)fchmod(fd, st.st_mode & 0770);
         close(fd);
+        return 0;
+}
+
+/* A file URI for path with query (e.g. "immutable=1"), percent-encoding everything a
+ * URI would read as syntax. */
+static int path_uri(const char *path, const char *query, char *uri, size_t sz)
+{
+        static const char hex[] = "0123456789abcdef";
+        size_t o = (size_t)snprintf(uri, sz, "file:");
+
+        for (const char *p = path; *p; p++) {
+                unsigned char ch = (unsigned char)*p;
+
+                if (o + 4 >= sz)
+                        return -ENAMETOOLONG;
+                if (ch == '%' || ch == '?' || ch == '#' || ch < 0x21 || ch >= 0x7f) {
+                        uri[o++] = '%';
+                        uri[o++] = hex[ch >> 4];
+                        uri[o++] = hex[ch & 0xf];
+                } else {
+                        uri[o++] = (char)ch;
+                }
+        }
+        if ((size_t)snprintf(uri + o, sz - o, "?%s", query) >= sz - o)
+                return -ENAMETOOLONG;
         return 0;
 }
 
@@ -361,28 +519,14 @@ static int create_private(const char *path)
  * can change under the reader: open it as immutable, which needs no -shm. */
 static int reopen_immutable(struct store *s)
 {
-        static const char hex[] = "0123456789abcdef";
         char uri[PATH_MAX * 3 + 32], wal[PATH_MAX];
-        size_t o;
-        int rc;
+        int rc, r;
 
         if ((size_t)snprintf(wal, sizeof(wal), "%s-wal", s->path) >= sizeof(wal) || access(wal, F_OK) == 0)
                 return -EACCES;
-        o = (size_t)snprintf(uri, sizeof(uri), "file:");
-        /* Percent-encode everything a URI would read as syntax. */
-        for (const char *p = s->path; *p && o + 4 < sizeof(uri); p++) {
-                unsigned char ch = (unsigned char)*p;
-
-                if (ch == '%' || ch == '?' || ch == '#' || ch < 0x21 || ch >= 0x7f) {
-                        uri[o++] = '%';
-                        uri[o++] = hex[ch >> 4];
-                        uri[o++] = hex[ch & 0xf];
-                } else {
-                        uri[o++] = (char)ch;
-                }
-        }
-        if ((size_t)snprintf(uri + o, sizeof(uri) - o, "?immutable=1") >= sizeof(uri) - o)
-                return -ENAMETOOLONG;
+        r = path_uri(s->path, "immutable=1", uri, sizeof(uri));
+        if (r < 0)
+                return r;
         sqlite3_close_v2(s->db);
         s->db = NULL;
         rc = sqlite3_open_v2(uri, &s->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX |
@@ -390,70 +534,239 @@ static int reopen_immutable(struct store *s)
         return rc == SQLITE_OK ? 0 : fail(s, rc);
 }
 
+/* The path with its directory's symlinks resolved: SQLITE_OPEN_NOFOLLOW refuses a link
+ * anywhere in the path, and only the file itself is the daemon's to guard (its directory
+ * is the operator's choice, /var/lib through a link included). */
+static int resolve_dir(const char *path, char **ret)
+{
+        _cleanup_free_ char *dir = strdup(path);
+        char *slash, real[PATH_MAX];
+        const char *base;
+
+        if (!dir)
+                return -ENOMEM;
+        slash = strrchr(dir, '/');
+        if (!slash) {
+                base = path;
+                if (!realpath(".", real))
+                        return -errno;
+        } else {
+                base = path + (slash - dir) + 1;
+                if (slash == dir)
+                        slash[1] = '\0';
+                else
+                        *slash = '\0';
+                if (!realpath(dir, real))
+                        return -errno;
+        }
+        if (!*base)
+                return -EISDIR;
+        if (asprintf(ret, "%s%s%s", real, strcmp(real, "/") == 0 ? "" : "/", base) < 0)
+                return -ENOMEM;
+        return 0;
+}
+
+/* path + suffix, in buf. */
+static int file_name(const struct store *s, enum store_file f, char *buf, size_t sz)
+{
+        return (size_t)snprintf(buf, sz, "%s%s", s->path, file_suffix[f]) < sz ? 0 : -ENAMETOOLONG;
+}
+
+/* Notes which files the paths name now, for store_check() to compare with later. The
+ * -wal and -shm files exist from the first read in WAL mode until the connection closes. */
+static void remember_files(struct store *s)
+{
+        for (int f = 0; f < F__MAX; f++) {
+                char name[PATH_MAX + 8];
+                struct stat st;
+
+                s->files[f] = (struct file_id){ 0 };
+                if (file_name(s, f, name, sizeof(name)) == 0 && lstat(name, &st) == 0 && S_ISREG(st.st_mode))
+                        s->files[f] = (struct file_id){ .dev = st.st_dev, .ino = st.st_ino, .known = true,
+                                                        .mtime = st.st_mtim, .size = st.st_size };
+        }
+}
+
+/* After a write of this connection (a commit may checkpoint): the database file's time
+ * and size as it left them. */
+static void remember_write(struct store *s)
+{
+        struct stat st;
+
+        if (s->files[F_DB].known && lstat(s->path, &st) == 0 && st.st_dev == s->files[F_DB].dev &&
+            st.st_ino == s->files[F_DB].ino) {
+                s->files[F_DB].mtime = st.st_mtim;
+                s->files[F_DB].size = st.st_size;
+        }
+}
+
+static void close_db(struct store *s)
+{
+        for (int i = 0; i < ST__MAX; i++) {
+                sqlite3_finalize(s->stmt[i]);
+                s->stmt[i] = NULL;
+        }
+        /* close_v2 defers the close if a statement were still open rather than leaking. */
+        if (s->db)
+                sqlite3_close_v2(s->db);
+        s->db = NULL;
+}
+
+/* WAL: readers never block the writer. synchronous=NORMAL: in WAL mode a crash of the
+ * daemon loses nothing; a power cut may lose the last commits, which for monitoring
+ * samples is the right trade against an fsync per tick. */
+static int set_pragmas(struct store *s)
+{
+        char pragmas[256];
+
+        snprintf(pragmas, sizeof(pragmas),
+                 "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; "
+                 "PRAGMA cache_size = -%d; PRAGMA temp_store = MEMORY; "
+                 "PRAGMA journal_size_limit = %d; PRAGMA foreign_keys = OFF;",
+                 CACHE_KIB, WAL_SIZE_LIMIT);
+        return exec(s, pragmas);
+}
+
+static int apply_size_limit(struct store *s);
+
+/* The tables the daemon reads as it starts (ids to go on from, its rules, the processes
+ * and alerts it takes over) are checked at each open: they are small, and damage in
+ * them would stop the daemon before store_check() ever runs. Damage elsewhere fails the
+ * statement that meets it, and store_check() acts on that. */
+static const char *const start_tables[] = { "meta", "rule", "process", "alert", "verdict", "hook_run" };
+
+static int check_start_tables(struct store *s)
+{
+        for (size_t i = 0; i < ELEMENTSOF(start_tables); i++) {
+                char sql[64];
+                sqlite3_stmt *st;
+                int rc, r;
+
+                snprintf(sql, sizeof(sql), "PRAGMA quick_check(%s)", start_tables[i]);
+                r = prepare(s, sql, &st);
+                if (r < 0)
+                        return r;
+                rc = sqlite3_step(st);
+                if (rc == SQLITE_ROW && strcmp((const char *)sqlite3_column_text(st, 0), "ok") != 0) {
+                        snprintf(s->errmsg, sizeof(s->errmsg), "%s", (const char *)sqlite3_column_text(st, 0));
+                        s->damaged = true;
+                        r = -EBADMSG;
+                } else if (rc != SQLITE_ROW) {
+                        r = fail(s, rc);
+                }
+                sqlite3_finalize(st);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* Opens s->path for writing: created if missing, migrated, statements prepared.
+ * excl: the file must not exist yet. On failure s->db is closed. */
+static int open_rw(struct store *s, bool excl)
+{
+        int rc, r, v;
+
+        s->damaged = false;
+        r = create_private(s->path, excl, s->errmsg, sizeof(s->errmsg));
+        if (r < 0)
+                return r;
+        /* NOMUTEX: each connection is used by one thread; EXRESCODE: detailed codes;
+         * NOFOLLOW: never through a link, even one made after create_private looked;
+         * URI: store_repair attaches the damaged file read-only by its URI (a path that
+         * starts with '/' is not one, so it reads as before). */
+        rc = sqlite3_open_v2(s->path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_URI |
+                             SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE, NULL);
+        if (rc != SQLITE_OK) {
+                r = fail(s, rc);
+                goto fail;
+        }
+        sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_WRITER_MS);
+        sqlite3_extended_result_codes(s->db, 1);
+        /* Look before touching: someone else's database keeps its journal mode. */
+        v = store_schema_version(s);
+        r = v < 0 ? v : check_foreign(s, v);
+        if (r >= 0)
+                r = check_schema(s, v);
+        /* A file we may write that SQLite opens read-only says so in its header (a
+         * write version from the future, or a flipped byte). */
+        if (r >= 0 && sqlite3_db_readonly(s->db, "main") == 1 && access(s->path, W_OK) == 0) {
+                s->damaged = true;
+                snprintf(s->errmsg, sizeof(s->errmsg), "its header forbids writing it (damaged, or from a newer "
+                         "SQLite)");
+                r = -EBADMSG;
+        }
+        if (r >= 0)
+                r = set_pragmas(s);
+        if (r >= 0)
+                r = migrate(s);
+        if (r >= 0)
+                r = check_start_tables(s);
+        if (r >= 0)
+                r = prepare_writer(s);
+        if (r >= 0)
+                r = prepare_agent(s);
+        if (r >= 0 && s->size_limit > 0)
+                r = apply_size_limit(s);
+        if (r < 0)
+                goto fail;
+        remember_files(s);
+        return 0;
+fail:
+        close_db(s);
+        return r;
+}
+
+static int rebuild(struct store *s, char *aside, size_t asidesz);
+
 int store_open(const char *path, enum store_mode mode, struct store **ret, char *errbuf, size_t errsz)
 {
         struct store *s;
-        int flags, rc, r;
+        int rc, r;
 
         s = calloc(1, sizeof(*s));
         if (!s)
                 return -ENOMEM;
         s->mode = mode;
-        s->path = strdup(path);
-        if (!s->path) {
-                free(s);
-                return -ENOMEM;
-        }
         if (mode == STORE_RW) {
-                r = create_private(path);
+                char aside[PATH_MAX + 64];
+
+                r = resolve_dir(path, &s->path);
                 if (r < 0) {
+                        if (r == -ENOMEM)
+                                goto fail;
                         snprintf(s->errmsg, sizeof(s->errmsg), "%s", strerror(-r));
                         goto fail;
                 }
-                flags = SQLITE_OPEN_READWRITE;
-        } else {
-                flags = SQLITE_OPEN_READONLY;
-        }
-        /* NOMUTEX: each connection is used by one thread; EXRESCODE: detailed codes. */
-        rc = sqlite3_open_v2(path, &s->db, flags | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE, NULL);
-        if (rc != SQLITE_OK) {
-                r = fail(s, rc);
-                goto fail;
-        }
-        sqlite3_busy_timeout(s->db, mode == STORE_RW ? BUSY_TIMEOUT_WRITER_MS : BUSY_TIMEOUT_READER_MS);
-        sqlite3_extended_result_codes(s->db, 1);
-
-        if (mode == STORE_RW) {
-                char pragmas[256];
-                int v = store_schema_version(s);
-
-                /* Look before touching: someone else's database keeps its journal mode. */
-                r = v < 0 ? v : check_foreign(s, v);
-                if (r < 0)
-                        goto fail;
-
-                /* WAL: readers never block the writer. synchronous=NORMAL: in WAL mode a
-                 * crash of the daemon loses nothing; a power cut may lose the last commits,
-                 * which for monitoring samples is the right trade against an fsync per tick. */
-                snprintf(pragmas, sizeof(pragmas),
-                         "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; "
-                         "PRAGMA cache_size = -%d; PRAGMA temp_store = MEMORY; "
-                         "PRAGMA journal_size_limit = %d; PRAGMA foreign_keys = OFF;",
-                         CACHE_KIB, WAL_SIZE_LIMIT);
-                r = exec(s, pragmas);
-                if (r < 0)
-                        goto fail;
-                r = migrate(s);
-                if (r < 0)
-                        goto fail;
-                r = prepare_writer(s);
-                if (r >= 0)
-                        r = prepare_agent(s);
+                r = open_rw(s, false);
+                /* A damaged database is set aside, not given up on: what can still be
+                 * read of it goes into a new one (store_check() does the same while
+                 * running). Only a file that starts as SQLite's do: the path might name
+                 * anything, and anything else is refused as it is. */
+                if (r < 0 && s->damaged) {
+                        r = rebuild(s, aside, sizeof(aside));
+                        if (r == 0 && !(s->set_aside = strdup(aside)))
+                                r = -ENOMEM;
+                }
                 if (r < 0)
                         goto fail;
         } else {
-                int v = store_schema_version(s);
+                int v;
 
+                s->path = strdup(path);
+                if (!s->path) {
+                        r = -ENOMEM;
+                        goto fail;
+                }
+                rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE,
+                                     NULL);
+                if (rc != SQLITE_OK) {
+                        r = fail(s, rc);
+                        goto fail;
+                }
+                sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_READER_MS);
+                sqlite3_extended_result_codes(s->db, 1);
+                v = store_schema_version(s);
                 if ((v == -EACCES || v == -EROFS) && reopen_immutable(s) == 0)
                         v = store_schema_version(s);
                 if (v < 0) {
@@ -488,15 +801,19 @@ fail:
         return r;
 }
 
+const char *store_set_aside(const struct store *s, int64_t *ret_salvaged)
+{
+        if (ret_salvaged)
+                *ret_salvaged = s->salvaged;
+        return s->set_aside;
+}
+
 void store_close(struct store *s)
 {
         if (!s)
                 return;
-        for (int i = 0; i < ST__MAX; i++)
-                sqlite3_finalize(s->stmt[i]);
-        /* close_v2 defers the close if a statement were still open rather than leaking. */
-        if (s->db)
-                sqlite3_close_v2(s->db);
+        close_db(s);
+        free(s->set_aside);
         free(s->path);
         free(s);
 }
@@ -512,12 +829,16 @@ int store_begin(struct store *s)
 
 int store_commit(struct store *s)
 {
-        return exec(s, "COMMIT");
+        int r = exec(s, "COMMIT");
+
+        if (r == 0)
+                remember_write(s);
+        return r;
 }
 
 void store_rollback(struct store *s)
 {
-        if (!sqlite3_get_autocommit(s->db))
+        if (s->db && !sqlite3_get_autocommit(s->db))
                 (void)exec(s, "ROLLBACK");
 }
 
@@ -554,6 +875,24 @@ int store_put_rule(struct store *s, const char *name, const char *spec, int64_t 
                 r = fail(s, rc);
         sqlite3_reset(st);
         sqlite3_clear_bindings(st);
+        return r;
+}
+
+int store_put_rule_id(struct store *s, int64_t id, const char *name, const char *spec, int64_t now_ms)
+{
+        sqlite3_stmt *st;
+        int r;
+
+        r = prepare(s, "INSERT OR IGNORE INTO rule (id, name, spec, first_ms, last_ms) VALUES (?1, ?2, ?3, ?4, ?4)",
+                    &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_int64(st, 1, id);
+        sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, spec, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 4, now_ms);
+        r = step_done(s, st);
+        sqlite3_finalize(st);
         return r;
 }
 
@@ -1368,6 +1707,14 @@ int store_fold(struct store *s, int64_t fold_before_ms, int64_t *ret_folded)
                 store_rollback(s);
                 return r;
         }
+        /* Committed data lives in the -wal file until a checkpoint copies it into the
+         * database, and SQLite checkpoints by itself only after 1000 pages, which a
+         * quiet host fills in hours. Whoever deletes the -wal file takes that much with
+         * it if the daemon dies before store_check() sees the loss and copies it back:
+         * a checkpoint here bounds it by the fold period. Passive: never waits for a
+         * reader; what a reader still needs is copied at the next one. */
+        (void)sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        remember_write(s);
         if (ret_folded)
                 *ret_folded = folded;
         return 0;
@@ -1674,7 +2021,15 @@ struct sqlite3 *store_sqlite(struct store *s)
 
 int store_set_size_limit(struct store *s, int64_t bytes)
 {
-        int64_t page_size, pages;
+        s->size_limit = bytes;
+        return apply_size_limit(s);
+}
+
+/* The cap is the connection's (max_page_count), so a repair's new connection sets it
+ * again. */
+static int apply_size_limit(struct store *s)
+{
+        int64_t page_size, pages, bytes = s->size_limit;
         char sql[80];
         int r;
 
@@ -1737,5 +2092,546 @@ int store_reopen_process(struct store *s, int64_t id, int64_t rule_id, int64_t g
         sqlite3_bind_int64(st, 3, generation);
         r = step_done(s, st);
         sqlite3_finalize(st);
+        return r;
+}
+
+/* ---- the files under the connection ----
+ *
+ * SQLite holds the database, its -wal and its -shm open and never looks at the paths
+ * again. If someone deletes the -wal file, SQLite goes on writing into the deleted file:
+ * the commits since the last checkpoint exist only there, readers that open the database
+ * afterwards fail ("disk I/O error"), and when the daemon closes, its checkpoint either
+ * copies them into the database (no reader open) or nothing does and they are gone. So
+ * store_check() compares each path with the file the connection holds, and repairs:
+ *
+ *  - -wal or -shm deleted or replaced: a TRUNCATE checkpoint copies every committed page
+ *    from the deleted log (still open, still whole) into the database and resets the
+ *    index to an empty log; then the connection is closed and opened again on the paths.
+ *    Nothing committed is lost and nothing held in memory is touched (the writer keeps
+ *    its batch until a commit succeeds). Relinking the deleted file is not possible (the
+ *    kernel refuses to link a file whose link count is 0) and copying it back would race
+ *    with the readers' index; the checkpoint moves exactly the committed pages under
+ *    SQLite's own locks. A reader that still reads an old snapshot makes the checkpoint
+ *    wait (-EBUSY): until it succeeds, commits go on into the deleted log, where a
+ *    checkpoint finds them later; only a crash before then loses them, and store_fold()'s
+ *    checkpoint bounds what is in the log at any time.
+ *  - the database deleted, moved, replaced by another file or by a symlink: after the
+ *    same checkpoint the connection's file is whole; a copy of it (SQLite's backup)
+ *    goes in its place under a new name and is renamed over the path, whatever had been
+ *    put there moved aside first (PATH.displaced-TIME, never followed, never written).
+ *  - damage (SQLite says SQLITE_CORRUPT or SQLITE_NOTADB): the file is set aside
+ *    (PATH.damaged-TIME, with its -wal) and a new one takes its place, holding every row
+ *    that can still be read from it: each table copied whole, or row by row up to the
+ *    damage from both ends. Ids are kept, so the daemon's processes and alerts in
+ *    memory still name their rows. */
+
+/* A message for store_errmsg() (cut to its buffer: a path may be long). */
+static void PRINTF(2, 3) errorf(struct store *s, const char *fmt, ...)
+{
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(s->errmsg, sizeof(s->errmsg), fmt, ap);
+        va_end(ap);
+}
+
+#define SET_ASIDE_TRIES 100
+
+/* Moves path to "<path>.<what>-<UTC time>" (-N if taken), suffix included for the
+ * -wal of a damaged file. Returns 0 and the new name, or -errno. */
+static int move_aside(const char *path, const char *what, const char *suffix, char *ret, size_t sz)
+{
+        char stamp[32];
+        time_t now = time(NULL);
+        struct tm tm;
+
+        if (!gmtime_r(&now, &tm) || strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm) == 0)
+                return -EINVAL;
+        for (int i = 1; i <= SET_ASIDE_TRIES; i++) {
+                char src[PATH_MAX + 8];
+                int n;
+
+                if (i == 1)
+                        n = snprintf(ret, sz, "%s.%s-%s", path, what, stamp);
+                else
+                        n = snprintf(ret, sz, "%s.%s-%s-%d", path, what, stamp, i);
+                if (n < 0 || (size_t)n + strlen(suffix) >= sz ||
+                    (size_t)snprintf(src, sizeof(src), "%s%s", path, suffix) >= sizeof(src))
+                        return -ENAMETOOLONG;
+                strcat(ret, suffix);
+                /* NOREPLACE: an earlier file set aside is never overwritten. */
+                if (renameat2(AT_FDCWD, src, AT_FDCWD, ret, RENAME_NOREPLACE) == 0)
+                        return 0;
+                if (errno != EEXIST)
+                        return -errno;
+                ret[n] = '\0';
+        }
+        return -EEXIST;
+}
+
+/* The directory's entries are durable once it is synced: a rename is not, alone. */
+static void sync_dir(const char *path)
+{
+        _cleanup_free_ char *dir = strdup(path);
+        char *slash = dir ? strrchr(dir, '/') : NULL;
+        int fd;
+
+        if (!slash)
+                return;
+        slash[slash == dir] = '\0';
+        fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd >= 0) {
+                (void)fsync(fd);
+                close(fd);
+        }
+}
+
+/* Which file no longer is at its path, or F__MAX if none. *ret_written: the database
+ * file is the connection's, but was written since its last write. */
+static enum store_file moved_file(const struct store *s, bool *ret_written)
+{
+        *ret_written = false;
+        for (int f = 0; f < F__MAX; f++) {
+                const struct file_id *id = &s->files[f];
+                char name[PATH_MAX + 8];
+                struct stat st;
+
+                if (!id->known || file_name(s, f, name, sizeof(name)) < 0)
+                        continue;
+                if (lstat(name, &st) < 0 || !S_ISREG(st.st_mode) || st.st_dev != id->dev || st.st_ino != id->ino)
+                        return f;
+                if (f == F_DB && (st.st_size != id->size || st.st_mtim.tv_sec != id->mtime.tv_sec ||
+                                  st.st_mtim.tv_nsec != id->mtime.tv_nsec))
+                        *ret_written = true;
+        }
+        return F__MAX;
+}
+
+/* The database file changed behind the connection: is it still sound? Read through a
+ * connection of its own, whose cache holds nothing (this one's may still hold the pages
+ * as they were, and would answer for them). quick_check reads every page once and skips
+ * only the cross-checks of indexes against tables; it runs only after such a change. */
+static int verify(struct store *s)
+{
+        sqlite3 *db = NULL;
+        sqlite3_stmt *st = NULL;
+        int rc;
+
+        rc = sqlite3_open_v2(s->path, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_EXRESCODE, NULL);
+        if (rc == SQLITE_OK) {
+                sqlite3_busy_timeout(db, BUSY_TIMEOUT_WRITER_MS);
+                rc = sqlite3_prepare_v2(db, "PRAGMA quick_check(1)", -1, &st, NULL);
+        }
+        if (rc == SQLITE_OK) {
+                rc = sqlite3_step(st);
+                if (rc == SQLITE_ROW)
+                        rc = strcmp((const char *)sqlite3_column_text(st, 0), "ok") == 0 ? SQLITE_OK : SQLITE_CORRUPT;
+        }
+        if (rc != SQLITE_OK && rc_damaged(rc)) {
+                s->damaged = true;
+                errorf(s, "%s", db && st && sqlite3_column_text(st, 0) && rc == SQLITE_CORRUPT ?
+                                        (const char *)sqlite3_column_text(st, 0) : sqlite3_errstr(rc));
+        }
+        sqlite3_finalize(st);
+        sqlite3_close(db);
+        return rc == SQLITE_OK ? 0 : s->damaged ? -EBADMSG : store_errno(rc);
+}
+
+/* Copies every committed page into the database file and empties the log (its index
+ * too). -EBUSY while a reader still needs the log. */
+static int checkpoint_all(struct store *s)
+{
+        int rc = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+
+        if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED) {
+                errorf(s, "a reader still uses the write-ahead log; retrying");
+                return -EBUSY;
+        }
+        return rc == SQLITE_OK ? 0 : fail(s, rc);
+}
+
+/* Before the connection opens the paths again: a -wal that is not the connection's and
+ * holds frames was written by someone else and must not be replayed into this database,
+ * so it is set aside; an empty one (a reader made it after the loss) is taken as it is.
+ * A -shm that is not the connection's describes a log as some reader found it, maybe
+ * the one just emptied: it is removed, and the index built again from the log by this
+ * connection (such a reader reads again once it reconnects). Anything else (a link, a
+ * directory) is moved away, since SQLite would refuse it. */
+static int clear_foreign(struct store *s, char *aside, size_t asidesz)
+{
+        for (int f = F_WAL; f < F__MAX; f++) {
+                char name[PATH_MAX + 8], moved[PATH_MAX + 64];
+                struct stat st;
+                int r;
+
+                if (file_name(s, f, name, sizeof(name)) < 0 || lstat(name, &st) < 0)
+                        continue;
+                if (s->files[f].known && st.st_dev == s->files[f].dev && st.st_ino == s->files[f].ino)
+                        continue;
+                if (S_ISREG(st.st_mode) && f == F_WAL && st.st_size == 0)
+                        continue;
+                if (S_ISREG(st.st_mode) && f == F_SHM) {
+                        if (unlink(name) < 0 && errno != ENOENT) {
+                                r = -errno;
+                                errorf(s, "cannot remove %s: %s", name, strerror(-r));
+                                return r;
+                        }
+                        continue;
+                }
+                r = move_aside(name, "displaced", "", moved, sizeof(moved));
+                if (r < 0) {
+                        errorf(s, "cannot move %s aside: %s", name, strerror(-r));
+                        return r;
+                }
+                if (!aside[0])
+                        snprintf(aside, asidesz, "%s", moved);
+        }
+        return 0;
+}
+
+/* A name for a new file beside the database. */
+static int new_name(const struct store *s, char *buf, size_t sz)
+{
+        static unsigned counter;
+
+        return (size_t)snprintf(buf, sz, "%s.new-%ld-%u", s->path, (long)getpid(), ++counter) < sz ? 0 :
+                                                                                              -ENAMETOOLONG;
+}
+
+/* Puts a copy of the connection's database (whole: the log is empty after
+ * checkpoint_all) at s->path, moving aside whatever is there now. */
+static int restore_copy(struct store *s, char *aside, size_t asidesz)
+{
+        char tmp[PATH_MAX + 64], moved[PATH_MAX + 64];
+        sqlite3 *dst = NULL;
+        sqlite3_backup *b;
+        struct stat st;
+        int rc, r;
+
+        r = new_name(s, tmp, sizeof(tmp));
+        if (r == 0)
+                r = create_private(tmp, true, s->errmsg, sizeof(s->errmsg));
+        if (r < 0)
+                return r;
+        rc = sqlite3_open_v2(tmp, &dst, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_EXRESCODE, NULL);
+        if (rc == SQLITE_OK) {
+                b = sqlite3_backup_init(dst, "main", s->db, "main");
+                if (!b) {
+                        rc = sqlite3_errcode(dst);
+                } else {
+                        int done = sqlite3_backup_step(b, -1);
+
+                        rc = sqlite3_backup_finish(b);
+                        if (done != SQLITE_DONE && rc == SQLITE_OK)
+                                rc = done;
+                }
+        }
+        if (rc != SQLITE_OK)
+                errorf(s, "copying the database to %s: %s", tmp,
+                         dst ? sqlite3_errmsg(dst) : sqlite3_errstr(rc));
+        if (sqlite3_close(dst) != SQLITE_OK && rc == SQLITE_OK)
+                rc = SQLITE_IOERR;
+        if (rc != SQLITE_OK) {
+                (void)unlink(tmp);
+                return store_errno(rc);
+        }
+        if (lstat(s->path, &st) == 0) {
+                r = move_aside(s->path, "displaced", "", moved, sizeof(moved));
+                if (r < 0) {
+                        errorf(s, "cannot move %s aside: %s", s->path, strerror(-r));
+                        (void)unlink(tmp);
+                        return r;
+                }
+                snprintf(aside, asidesz, "%s", moved);
+        }
+        if (rename(tmp, s->path) < 0) {
+                r = -errno;
+                errorf(s, "cannot rename %s to %s: %s", tmp, s->path, strerror(-r));
+                (void)unlink(tmp);
+                return r;
+        }
+        sync_dir(s->path);
+        return 0;
+}
+
+/* Copies the rows of table from `damaged` (attached) into main: in one statement, or,
+ * when that meets the damage, row by row from each end up to it. Returns the rows
+ * copied. */
+static int64_t salvage_table(struct store *fresh, const char *table)
+{
+        _cleanup_free_ char *cols = NULL, *order = NULL, *sql = NULL, *ins = NULL;
+        const char *ends[2];
+        sqlite3_stmt *st = NULL;
+        int64_t rows = 0;
+        int rc, n = 0;
+
+        /* The columns and the key of our own schema's table (the names are ours). */
+        if (prepare(fresh, "SELECT group_concat('\"' || name || '\"', ', '), count(*) FROM pragma_table_info(?1)",
+                    &st) < 0)
+                return 0;
+        sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
+        if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0)) {
+                cols = strdup((const char *)sqlite3_column_text(st, 0));
+                n = sqlite3_column_int(st, 1);
+        }
+        sqlite3_finalize(st);
+        if (prepare(fresh, "SELECT group_concat(c, ', ') FROM (SELECT '\"' || name || '\" DESC' AS c "
+                           "FROM pragma_table_info(?1) WHERE pk > 0 ORDER BY pk)", &st) < 0)
+                return 0;
+        sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
+        if (sqlite3_step(st) == SQLITE_ROW)
+                order = strdup(sqlite3_column_text(st, 0) ? (const char *)sqlite3_column_text(st, 0) : "rowid DESC");
+        sqlite3_finalize(st);
+        if (!cols || !order || n <= 0)
+                return 0;
+        if (asprintf(&sql, "INSERT OR IGNORE INTO main.\"%s\" (%s) SELECT %s FROM damaged.\"%s\"", table, cols, cols,
+                     table) < 0) {
+                sql = NULL;
+                return 0;
+        }
+        /* A transaction per table: damage met in one (SQLite may then refuse the
+         * whole transaction) costs that table only. */
+        if (exec(fresh, "BEGIN") == 0) {
+                if (exec(fresh, sql) == 0) {
+                        rows = sqlite3_changes64(fresh->db);
+                        if (exec(fresh, "COMMIT") == 0)
+                                return rows;
+                }
+                store_rollback(fresh);
+                rows = 0;
+        }
+        /* Row by row: forward up to the damage, then backward up to it. */
+        {
+                _cleanup_free_ char *marks = malloc(3 * (size_t)n + 1);
+
+                if (!marks)
+                        return rows;
+                marks[0] = '\0';
+                for (int c = 0; c < n; c++)
+                        strcat(marks, c ? ", ?" : "?");
+                if (asprintf(&ins, "INSERT OR IGNORE INTO main.\"%s\" (%s) VALUES (%s)", table, cols, marks) < 0) {
+                        ins = NULL;
+                        return rows;
+                }
+        }
+        ends[0] = "";
+        ends[1] = order;
+        if (exec(fresh, "BEGIN") < 0)
+                return 0;
+        for (size_t e = 0; e < ELEMENTSOF(ends); e++) {
+                _cleanup_free_ char *q = NULL;
+                sqlite3_stmt *sel = NULL, *put = NULL;
+
+                if (asprintf(&q, "SELECT %s FROM damaged.\"%s\"%s%s", cols, table, e ? " ORDER BY " : "",
+                             ends[e]) < 0) {
+                        q = NULL;
+                        break;
+                }
+                if (sqlite3_prepare_v2(fresh->db, q, -1, &sel, NULL) != SQLITE_OK ||
+                    sqlite3_prepare_v2(fresh->db, ins, -1, &put, NULL) != SQLITE_OK) {
+                        sqlite3_finalize(sel);
+                        sqlite3_finalize(put);
+                        continue;
+                }
+                while ((rc = sqlite3_step(sel)) == SQLITE_ROW) {
+                        for (int c = 0; c < n; c++)
+                                sqlite3_bind_value(put, c + 1, sqlite3_column_value(sel, c));
+                        if (sqlite3_step(put) == SQLITE_DONE)
+                                rows += sqlite3_changes64(fresh->db);
+                        sqlite3_reset(put);
+                }
+                sqlite3_finalize(sel);
+                sqlite3_finalize(put);
+        }
+        if (exec(fresh, "COMMIT") < 0) {
+                store_rollback(fresh);
+                rows = 0;
+        }
+        return rows;
+}
+
+/* Copies what can be read of the database at `from` into fresh (same schema version
+ * only: an older one would need its migrations, which its damage may stop). */
+static int64_t salvage(struct store *fresh, const char *from)
+{
+        char uri[PATH_MAX * 3 + 32];
+        sqlite3_stmt *st = NULL;
+        int64_t rows = 0, v = -1;
+
+        if (path_uri(from, "mode=ro", uri, sizeof(uri)) < 0 || prepare(fresh, "ATTACH ?1 AS damaged", &st) < 0)
+                return 0;
+        sqlite3_bind_text(st, 1, uri, -1, SQLITE_STATIC);
+        if (step_done(fresh, st) < 0) {
+                sqlite3_finalize(st);
+                return 0;
+        }
+        sqlite3_finalize(st);
+        if (query_int64(fresh, "PRAGMA damaged.user_version", &v) == 0 && v == store_latest_schema_version() &&
+            prepare(fresh, "SELECT name FROM main.sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite%' "
+                           "ORDER BY name", &st) == 0) {
+                /* The names first: a table's copy must not run under this statement. */
+                char *names[64];
+                size_t n = 0;
+
+                while (n < ELEMENTSOF(names) && sqlite3_step(st) == SQLITE_ROW)
+                        if ((names[n] = strdup((const char *)sqlite3_column_text(st, 0))))
+                                n++;
+                sqlite3_finalize(st);
+                for (size_t i = 0; i < n; i++) {
+                        rows += salvage_table(fresh, names[i]);
+                        free(names[i]);
+                }
+        }
+        (void)exec(fresh, "DETACH damaged");
+        return rows;
+}
+
+/* "SQLite format 3\0": the first 16 bytes of every SQLite database. */
+static bool looks_like_sqlite(const char *path)
+{
+        char head[16];
+        int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        bool yes;
+
+        if (fd < 0)
+                return false;
+        yes = pread_full(fd, head, sizeof(head), 0) == (ssize_t)sizeof(head) && memcmp(head, "SQLite format 3", 16) == 0;
+        close(fd);
+        return yes;
+}
+
+/* Sets the damaged database aside and opens a new one in its place with what could be
+ * read of it. s->db is open (damage found while running) or closed (at start); a file
+ * opened at start must look like an SQLite database to be moved: the path may name
+ * anything, and what is not SQLite's is not ours to move. */
+static int rebuild(struct store *s, char *aside, size_t asidesz)
+{
+        char tmp[PATH_MAX + 64], moved[PATH_MAX + 64];
+        struct store fresh = { .mode = STORE_RW, .path = tmp };
+        struct stat st;
+        int r;
+
+        aside[0] = '\0';
+        if (!s->db && !looks_like_sqlite(s->path))
+                return -EBADMSG;        /* s->errmsg: SQLite's words */
+        r = new_name(s, tmp, sizeof(tmp));
+        if (r == 0)
+                r = open_rw(&fresh, true);
+        if (r < 0) {
+                errorf(s, "cannot create %s for what is left of the damaged database: %s",
+                         tmp, fresh.errmsg[0] ? fresh.errmsg : strerror(-r));
+                (void)unlink(tmp);
+                return r;
+        }
+        if (s->db)
+                (void)sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+        s->salvaged = salvage(&fresh, s->path);
+        close_db(&fresh);       /* checkpoints it and removes its -wal and -shm */
+        close_db(s);
+        r = move_aside(s->path, "damaged", "", moved, sizeof(moved));
+        if (r < 0) {
+                errorf(s, "cannot move the damaged %s aside: %s", s->path, strerror(-r));
+                (void)unlink(tmp);
+                goto reopen;
+        }
+        snprintf(aside, asidesz, "%s", moved);
+        /* Its log goes with it (a forensic copy is the pair); its index is rebuilt from
+         * the log by whoever opens it. */
+        {
+                char wal[PATH_MAX + 8], shm[PATH_MAX + 8], to[PATH_MAX + 80];
+
+                if (file_name(s, F_WAL, wal, sizeof(wal)) == 0 && lstat(wal, &st) == 0 && S_ISREG(st.st_mode)) {
+                        if (st.st_size == 0)
+                                (void)unlink(wal);
+                        else if ((size_t)snprintf(to, sizeof(to), "%s-wal", moved) < sizeof(to))
+                                (void)renameat2(AT_FDCWD, wal, AT_FDCWD, to, RENAME_NOREPLACE);
+                }
+                if (file_name(s, F_SHM, shm, sizeof(shm)) == 0)
+                        (void)unlink(shm);
+        }
+        if (rename(tmp, s->path) < 0) {
+                r = -errno;
+                errorf(s, "cannot rename %s to %s: %s", tmp, s->path, strerror(-r));
+                (void)unlink(tmp);
+                goto reopen;
+        }
+        sync_dir(s->path);
+reopen:
+        {
+                int r2 = open_rw(s, false);
+
+                return r < 0 ? r : r2;
+        }
+}
+
+const char *store_fault_name(enum store_fault f)
+{
+        switch (f) {
+        case STORE_FAULT_NONE:
+                return "no fault";
+        case STORE_FAULT_WAL:
+                return "its write-ahead log (-wal or -shm) was deleted or replaced while open";
+        case STORE_FAULT_DB:
+                return "the database file was deleted, moved or replaced while open";
+        case STORE_FAULT_DAMAGED:
+                return "SQLite found the database damaged";
+        case STORE_FAULT_CLOSED:
+                return "it is closed after a failed repair";
+        }
+        return "?";
+}
+
+int store_check(struct store *s, struct store_repair *ret)
+{
+        enum store_file moved = F__MAX;
+        bool written = false;
+        int r;
+
+        *ret = (struct store_repair){ .fault = STORE_FAULT_NONE };
+        if (s->mode != STORE_RW)
+                return 0;
+        if (s->db && !s->damaged) {
+                moved = moved_file(s, &written);
+                /* Written behind our back and still sound (another SQLite writer, say):
+                 * nothing to repair. Not readable now (locked): looked at again next time. */
+                if (moved == F__MAX && written && verify(s) == 0)
+                        remember_write(s);
+        }
+        if (!s->db)
+                ret->fault = STORE_FAULT_CLOSED;
+        else if (s->damaged)
+                ret->fault = STORE_FAULT_DAMAGED;
+        else if (moved != F__MAX)
+                ret->fault = moved == F_DB ? STORE_FAULT_DB : STORE_FAULT_WAL;
+        else
+                return 0;
+
+        switch (ret->fault) {
+        case STORE_FAULT_WAL:
+        case STORE_FAULT_DB:
+                store_rollback(s);
+                r = checkpoint_all(s);
+                if (r == 0 && ret->fault == STORE_FAULT_DB)
+                        r = restore_copy(s, ret->aside, sizeof(ret->aside));
+                if (r == 0)
+                        r = clear_foreign(s, ret->aside, sizeof(ret->aside));
+                if (r < 0)
+                        return r;
+                close_db(s);
+                r = open_rw(s, false);
+                break;
+        case STORE_FAULT_DAMAGED:
+                r = rebuild(s, ret->aside, sizeof(ret->aside));
+                ret->salvaged = s->salvaged;
+                break;
+        default:
+                r = open_rw(s, false);
+                if (r < 0 && s->damaged) {
+                        r = rebuild(s, ret->aside, sizeof(ret->aside));
+                        ret->salvaged = s->salvaged;
+                }
+                break;
+        }
+        ret->repaired = r == 0;
         return r;
 }

@@ -14,6 +14,7 @@
 #ifndef LEAKWATCH_STORE_H
 #define LEAKWATCH_STORE_H
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -45,6 +46,9 @@ struct store_rule {
         int64_t first_ms, last_ms;
 };
 int store_put_rule(struct store *s, const char *name, const char *spec, int64_t now_ms, int64_t *ret_id);
+/* A rule under the id the daemon already uses for it, after a damaged database was
+ * replaced by what could be read of it; a row with that id or name is left alone. */
+int store_put_rule_id(struct store *s, int64_t id, const char *name, const char *spec, int64_t now_ms);
 /* The newest generation any process of the rule was recorded with (0 if none). */
 int store_rule_generation(struct store *s, int64_t rule_id, int64_t *ret);
 
@@ -248,6 +252,48 @@ int store_set_size_limit(struct store *s, int64_t bytes);
 
 /* Size of the database and its WAL in bytes. */
 int store_disk_usage(struct store *s, int64_t *ret_bytes);
+
+/* ---- the files under the connection (the daemon's writer only) ----
+ *
+ * A WAL database is three files: PATH, PATH-wal (the commits since the last checkpoint)
+ * and PATH-shm (the log's index). SQLite keeps them open and never looks at the paths
+ * again, so someone who deletes or replaces one while the daemon runs would take commits
+ * with them, or make the daemon write where readers never look. store_check() compares
+ * each path with the file the connection holds (device and inode), and SQLite's verdict
+ * that the file is damaged, and repairs; lib/store.c says how, and what a crash in the
+ * middle of it costs. Cheap (three lstat() calls when all is well): the daemon calls it
+ * once per commit interval and before its last commit. */
+enum store_fault {
+        STORE_FAULT_NONE,
+        STORE_FAULT_WAL,                /* -wal or -shm deleted or replaced */
+        STORE_FAULT_DB,                 /* the database file deleted, moved or replaced
+                                         * (a symlink included) */
+        STORE_FAULT_DAMAGED,            /* SQLite found it corrupt (SQLITE_CORRUPT, _NOTADB) */
+        STORE_FAULT_CLOSED,             /* an earlier repair could not open it again */
+};
+
+struct store_repair {
+        enum store_fault fault;         /* what was found; NONE: all is well */
+        bool repaired;                  /* the paths name the connection's files again */
+        char aside[PATH_MAX + 64];      /* a file moved out of the way, "" if none:
+                                         * PATH.displaced-TIME (what took the database's
+                                         * place) or PATH.damaged-TIME (with its -wal) */
+        int64_t salvaged;               /* DAMAGED: rows copied into the new file */
+};
+
+/* Returns 0 (nothing wrong, or repaired), -EBUSY (a reader still needs the old log: the
+ * repair is tried again at the next call, and commits go on meanwhile into the open
+ * file, from where the repair copies them), or another -errno (store_errmsg() says
+ * why; tried again at the next call; writes fail until then if the connection had to
+ * be closed). */
+int store_check(struct store *s, struct store_repair *ret);
+/* The fault in words, for the log: "its write-ahead log ... was deleted ...". */
+const char *store_fault_name(enum store_fault f);
+
+/* A damaged database found by store_open (STORE_RW) is set aside and a new one opened in
+ * its place, with what could be read of it: the name it was given, or NULL. A file that
+ * does not begin as SQLite's do is never moved: store_open fails with -EBADMSG. */
+const char *store_set_aside(const struct store *s, int64_t *ret_salvaged);
 
 /* The connection itself, for the storage module's other file, lib/query.c: the
  * client's questions are SQL too, and must run in the same snapshot as the reads above. */

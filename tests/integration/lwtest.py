@@ -6,6 +6,7 @@ import signal
 import sqlite3
 import subprocess
 import tempfile
+import threading
 import time
 import unittest
 
@@ -144,6 +145,55 @@ def require_root(case, what):
         case.skipTest("root-tier: needs root to " + what)
 
 
+def mount_tmpfs(case, path, size):
+    """Mounts a tmpfs of size ("2m") at path, made if missing: a disk that fills up.
+    Case.tearDown unmounts it once the processes that use it are gone. Needs root; a
+    root-tier skip when it cannot be done."""
+    os.makedirs(path, exist_ok=True)
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=" + size, "tmpfs", path], capture_output=True, text=True)
+    if r.returncode != 0:
+        root_tier_skip(case, "cannot mount a tmpfs here: " + r.stderr.strip())
+    case.mounts.append(path)
+
+
+class SampleReader(threading.Thread):
+    """A client polling the database all along, as someone looking at it would: records
+    every (process_id, t) of sample_recent it saw committed, and how many of its reads
+    failed. It asks for what is newer than what it saw, with a little overlap: ticks
+    commit in time order. Processes from max_process_id up are left out."""
+
+    def __init__(self, db, max_process_id=2 ** 62, every=0.02):
+        super().__init__(daemon=True)
+        self.db = db
+        self.max_process_id = max_process_id
+        self.every = every
+        self.seen = set()
+        self.last_t = 0
+        self.polls = 0
+        self.failures = 0
+        self.halt = threading.Event()
+
+    def run(self):
+        while not self.halt.is_set():
+            try:
+                con = sqlite3.connect("file:%s?mode=ro" % self.db, uri=True, timeout=2)
+                try:
+                    rows = con.execute("SELECT process_id, t FROM sample_recent WHERE t >= ? AND process_id < ?",
+                                       (self.last_t - 200, self.max_process_id)).fetchall()
+                finally:
+                    con.close()
+                self.seen.update(rows)
+                self.last_t = max([self.last_t] + [t for _, t in rows])
+                self.polls += 1
+            except sqlite3.Error:
+                self.failures += 1      # no database yet, busy, or broken under it
+            time.sleep(self.every)
+
+    def finish(self):
+        self.halt.set()
+        self.join()
+
+
 class Case(unittest.TestCase):
     """A test case with a temp directory and cleanup of every process it started."""
 
@@ -153,6 +203,7 @@ class Case(unittest.TestCase):
         os.chmod(self.tmp, 0o755)
         self.procs = []
         self.daemons = []
+        self.mounts = []                # mount_tmpfs's
 
     def tearDown(self):
         for d in self.daemons:
@@ -165,6 +216,8 @@ class Case(unittest.TestCase):
             if p.poll() is None:
                 p.kill()
                 p.wait()
+        for m in self.mounts:
+            subprocess.run(["umount", "-l", m])
         self._tmp.cleanup()
 
     def daemon(self, *args, **kw):

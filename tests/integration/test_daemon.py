@@ -9,7 +9,7 @@ import subprocess
 import time
 import unittest
 
-from lwtest import DAEMON, WAIT, Case, control, query, root_tier_skip, samples, wait_for
+from lwtest import DAEMON, WAIT, Case, control, mount_tmpfs, query, samples, wait_for
 
 
 def ended(db, pid):
@@ -233,7 +233,9 @@ class TestLifecycle(Case):
 
 class TestErrors(Case):
     def run_daemon(self, *args):
-        return subprocess.run([DAEMON] + list(args), capture_output=True, text=True, timeout=WAIT)
+        # Its own runtime directory: the default one is locked by whichever daemon has it.
+        return subprocess.run([DAEMON, "--runtime-dir", self.tmp] + list(args), capture_output=True, text=True,
+                              timeout=WAIT)
 
     def test_check_config(self):
         good = os.path.join(self.tmp, "good.conf")
@@ -291,19 +293,7 @@ class TestDiskFull(Case):
     def setUp(self):
         super().setUp()
         self.mnt = os.path.join(self.tmp, "small")
-        os.mkdir(self.mnt)
-        r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", self.mnt],
-                           capture_output=True, text=True)
-        if r.returncode != 0:
-            root_tier_skip(self, "cannot mount a tmpfs here: " + r.stderr.strip())
-
-    def tearDown(self):
-        for d in self.daemons:
-            if d.alive():
-                d.proc.kill()
-                d.proc.wait()
-        subprocess.run(["umount", "-l", self.mnt])
-        super().tearDown()
+        mount_tmpfs(self, self.mnt, "2m")
 
     def test_full_disk_degrades_and_recovers(self):
         """The disk fills up: sampling goes on into the backlog, the failure is logged

@@ -442,6 +442,48 @@ static void test_reports_reach_the_database(void **state)
         assert_int_equal(a.gc_threshold[0], -1);
 }
 
+static int collect_times(const struct store_agent_sample *a, void *userdata)
+{
+        int64_t *t = userdata;
+
+        for (int i = 0; i < 8; i++)
+                if (t[i] == 0) {
+                        t[i] = a->t_ms;
+                        assert_int_equal(a->n_types, a->agent == STORE_AGENT_PYTHON ? 1 : 0);
+                        return 0;
+                }
+        fail();
+        return 1;
+}
+
+/* Reports read in one batch share the moment they were read: each keeps a time of its
+ * own (the row's key), so every one is stored — none replaces another. */
+static void test_reports_read_together_all_kept(void **state)
+{
+        struct fixture *f = *state;
+        const char *malloc_report = ML "mallinfo2 1 2 3 4 5\n";
+        const char *py = PY "gc.enabled 1\ngc.count 1 1 1\nblocks 1\nobjects 1 1\ntype dict 1\n";
+        usec_t now = 7 * USEC_PER_SEC;
+        int64_t t[8] = { 0 };
+
+        for (int i = 0; i < 5; i++)
+                agent_handle(f->a, getpid(), malloc_report, strlen(malloc_report), now);
+        for (int i = 0; i < 2; i++)
+                agent_handle(f->a, getpid(), py, strlen(py), now);
+        assert_int_equal(stored(f), 7);
+        assert_int_equal(store_for_each_agent_sample(f->st, 1, 0, INT64_MAX, collect_times, t), 0);
+        /* In order, a millisecond apart per agent, starting at the moment they were read. */
+        assert_int_equal(t[0], 5000000 + 7000);
+        assert_int_equal(t[1], 5000000 + 7000);
+        assert_int_equal(t[2], 5000000 + 7001);
+        assert_int_equal(t[3], 5000000 + 7001);
+        assert_int_equal(t[4], 5000000 + 7002);
+        assert_int_equal(t[6], 5000000 + 7004);
+        /* Later reports get their own moment again. */
+        agent_handle(f->a, getpid(), malloc_report, strlen(malloc_report), now + USEC_PER_SEC);
+        assert_int_equal(stored(f), 8);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -453,6 +495,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_only_watched_senders_within_their_rate, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_datagrams_through_the_socket, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_reports_reach_the_database, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_reports_read_together_all_kept, setup, teardown),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

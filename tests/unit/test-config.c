@@ -404,6 +404,101 @@ static void test_intervals_follow(void **state)
         assert_true(close_to(f->cfg.commit_interval, 300));
 }
 
+/* Loads the main file with flags over it, as leakwatchd's command line does. */
+static int load_flags(struct fixture *f, const char *content, const struct config_flag *flags, size_t n)
+{
+        write_str(f, "leakwatch.conf", content);
+        config_free(&f->cfg);
+        config_diag_free(&f->diag);
+        assert_int_equal(config_defaults(&f->cfg), 0);
+        return config_load_with_flags(&f->cfg, f->path, true, flags, n, &f->diag);
+}
+
+/* A flag means what its key means in the file: --interval 0.2 gives what interval = 0.2
+ * gives, the periods that follow interval included (they stayed at 10 s when the flag
+ * was applied after the file's defaults: a crash lost 88% of what was sampled). */
+static void test_flags_as_keys(void **state)
+{
+        static const struct config_flag interval[] = { { "--interval", "interval", "0.2" } };
+        struct fixture *f = *state;
+        struct config by_file;
+
+        expect_clean(f, load(f, "[daemon]\ninterval = 0.2\n"));
+        by_file = f->cfg;
+        f->cfg = (struct config){ 0 };  /* by_file owns the strings now */
+        expect_clean(f, load_flags(f, "", interval, 1));
+        assert_true(close_to(f->cfg.interval, 0.2));
+        assert_true(close_to(f->cfg.commit_interval, 0.2));
+        assert_true(close_to(f->cfg.scan_interval, 0.2));
+        assert_true(close_to(f->cfg.commit_interval, by_file.commit_interval));
+        assert_true(close_to(f->cfg.scan_interval, by_file.scan_interval));
+        assert_true(close_to(f->cfg.metrics_textfile_interval, by_file.metrics_textfile_interval));
+        config_free(&by_file);
+
+        /* A longer interval raises what follows it past the defaults, as in the file. */
+        expect_clean(f, load_flags(f, "", (const struct config_flag[]){ { "--interval", "interval", "2m" } }, 1));
+        assert_true(close_to(f->cfg.commit_interval, 120));
+        assert_true(close_to(f->cfg.scan_interval, 120));
+        assert_true(close_to(f->cfg.metrics_textfile_interval, 120));
+
+        /* The flag wins over the file's interval; what the file sets explicitly still
+         * wins over what would follow. */
+        expect_clean(f, load_flags(f, "[daemon]\ninterval = 5s\ncommit-interval = 1m\n", interval, 1));
+        assert_true(close_to(f->cfg.interval, 0.2));
+        assert_true(close_to(f->cfg.commit_interval, 60));
+        assert_true(close_to(f->cfg.scan_interval, 0.2));
+
+        /* The other keys a flag sets. */
+        expect_clean(f, load_flags(f, "[daemon]\ninterval = 5s\nwindow = 1h\nlog-level = debug\n",
+                                   (const struct config_flag[]){ { "--window", "window", "2m" },
+                                                                 { "--log-level", "log-level", "error" },
+                                                                 { "--db", "database", "/x/y.db" },
+                                                                 { "--proc-root", "proc-root", "/p" },
+                                                                 { "--runtime-dir", "runtime-dir", "/r" } }, 5));
+        assert_true(close_to(f->cfg.window, 120));
+        assert_int_equal(f->cfg.log_level, LOG_ERR);
+        assert_string_equal(f->cfg.db_path, "/x/y.db");
+        assert_string_equal(f->cfg.proc_root, "/p");
+        assert_string_equal(f->cfg.runtime_dir, "/r");
+}
+
+/* A flag has its key's bounds and takes part in the checks across keys; messages name
+ * the flag. */
+static void test_flag_errors(void **state)
+{
+        struct fixture *f = *state;
+        char longdir[CONFIG_RUNTIME_DIR_MAX + 8];
+
+        assert_int_equal(load_flags(f, "", (const struct config_flag[]){ { "--interval", "interval", "0.01" } }, 1),
+                         -EINVAL);
+        expect_msg(f, 0, "--interval", 0, "interval: '0.01' is out of range (50ms..1h)");
+        assert_int_equal(load_flags(f, "", (const struct config_flag[]){ { "--interval", "interval", "fast" } }, 1),
+                         -EINVAL);
+        expect_msg(f, 0, "--interval", 0, "invalid duration 'fast'");
+        /* An explicit commit-interval below the flag's interval is refused, as it is
+         * below the file's. */
+        assert_int_equal(load_flags(f, "[daemon]\ncommit-interval = 1s\n",
+                                    (const struct config_flag[]){ { "--interval", "interval", "5s" } }, 1), -EINVAL);
+        assert_int_equal(f->diag.n, 1);
+        expect_msg(f, 0, "--interval", 0, "commit-interval (1s, set at ");
+        assert_non_null(strstr(f->diag.msgs[0], "must be at least interval (5s)"));
+        assert_int_equal(load_flags(f, "[daemon]\ninterval = 10s\n",
+                                    (const struct config_flag[]){ { "--window", "window", "1m" } }, 1), -EINVAL);
+        expect_msg(f, 0, "--window", 0, "window (1m) must be at least 24 times interval (10s, set at ");
+        assert_int_equal(load_flags(f, "[daemon]\nwindow = 1m\n",
+                                    (const struct config_flag[]){ { "--interval", "interval", "10s" } }, 1), -EINVAL);
+        expect_msg(f, 0, "--interval", 0, "window (1m, set at ");
+        assert_int_equal(load_flags(f, "", (const struct config_flag[]){ { "--log-level", "log-level", "emerg" } }, 1),
+                         -EINVAL);
+        expect_msg(f, 0, "--log-level", 0, "unknown level 'emerg'");
+        memset(longdir, 'r', sizeof(longdir) - 1);
+        longdir[0] = '/';
+        longdir[sizeof(longdir) - 1] = '\0';
+        assert_int_equal(load_flags(f, "", (const struct config_flag[]){ { "--runtime-dir", "runtime-dir", longdir } },
+                                    1), -EINVAL);
+        expect_msg(f, 0, "--runtime-dir", 0, "is too long (at most 80 bytes)");
+}
+
 /* ---- one error each ---- */
 
 static const struct {
@@ -962,6 +1057,8 @@ int main(void)
                 TEST(test_full_config),
                 TEST(test_agent_keys),
                 TEST(test_intervals_follow),
+                TEST(test_flags_as_keys),
+                TEST(test_flag_errors),
                 TEST(test_errors),
                 TEST(test_all_errors),
                 TEST(test_escaped_values),

@@ -601,6 +601,362 @@ static void test_locked_database(void **state)
         assert_int_equal(store_commit(f->st), 0);
 }
 
+/* ---- the files under the connection ---- */
+
+/* n samples of process 1 (created by the first call), committed one per transaction
+ * from time t0 on, as the daemon commits them. */
+static void commit_samples(struct store *st, int64_t t0, int n)
+{
+        int64_t max_id = 0;
+
+        assert_int_equal(store_max_process_id(st, &max_id), 0);
+        for (int i = 0; i < n; i++) {
+                struct sample smp = mk_sample(t0 + i, MIB + i);
+
+                assert_int_equal(store_begin(st), 0);
+                if (max_id == 0 && i == 0)
+                        add_process(st, 1, 10, 1, t0);
+                assert_int_equal(store_put_sample(st, 1, &smp), 0);
+                assert_int_equal(store_commit(st), 0);
+        }
+}
+
+static int64_t sample_count(const char *path)
+{
+        return raw_int(path, "SELECT (SELECT count(*) FROM sample_recent) + (SELECT count(*) FROM sample)");
+}
+
+static void expect_sound(const char *path)
+{
+        sqlite3 *db;
+        sqlite3_stmt *q;
+
+        assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &q, NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+        assert_string_equal((const char *)sqlite3_column_text(q, 0), "ok");
+        sqlite3_finalize(q);
+        sqlite3_close(db);
+}
+
+static void expect_nothing_wrong(struct store *st)
+{
+        struct store_repair rep;
+
+        assert_int_equal(store_check(st, &rep), 0);
+        assert_int_equal(rep.fault, STORE_FAULT_NONE);
+}
+
+/* Closes the store as the daemon does at a stop, then finds n samples in a sound file,
+ * which opens again. */
+static void expect_kept_after_close(struct fixture *f, int64_t n)
+{
+        store_close(f->st);
+        f->st = NULL;
+        assert_int_equal(sample_count(f->path), n);
+        expect_sound(f->path);
+        assert_int_equal(store_open(f->path, STORE_RW, &f->st, NULL, 0), 0);
+}
+
+/* A file the daemon must never write, at dir/victim. */
+static void write_victim(const struct fixture *f, char *path, size_t sz)
+{
+        FILE *v;
+
+        snprintf(path, sz, "%s/victim", f->dir);
+        v = fopen(path, "w");
+        assert_non_null(v);
+        fputs("precious\n", v);
+        fclose(v);
+}
+
+/* The -wal deleted while open, with a reader looking meanwhile: everything committed
+ * before and after is kept (it was a 4 KiB file without a schema after the daemon
+ * stopped), the reader reads again, and later commits go where readers look. */
+static void test_wal_deleted_while_open(void **state)
+{
+        struct fixture *f = *state;
+        char wal[160];
+        struct store_repair rep;
+        sqlite3 *reader;
+        sqlite3_stmt *q;
+        struct stat st;
+
+        snprintf(wal, sizeof(wal), "%s-wal", f->path);
+        commit_samples(f->st, 1000, 50);
+        expect_nothing_wrong(f->st);
+        assert_int_equal(unlink(wal), 0);
+        commit_samples(f->st, 2000, 50);
+        /* A reader that opens now finds no log where the index says there is one. */
+        assert_int_equal(sqlite3_open_v2(f->path, &reader, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+        assert_int_not_equal(sqlite3_prepare_v2(reader, "SELECT count(*) FROM sample_recent", -1, &q, NULL),
+                             SQLITE_OK);
+
+        assert_int_equal(store_check(f->st, &rep), 0);
+        assert_int_equal(rep.fault, STORE_FAULT_WAL);
+        assert_true(rep.repaired);
+        assert_string_equal(rep.aside, "");
+        assert_int_equal(sqlite3_prepare_v2(reader, "SELECT count(*) FROM sample_recent", -1, &q, NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+        assert_int_equal(sqlite3_column_int64(q, 0), 100);
+        sqlite3_reset(q);
+        /* Once repaired, all is well, and new commits reach the reader. */
+        expect_nothing_wrong(f->st);
+        assert_int_equal(lstat(wal, &st), 0);
+        commit_samples(f->st, 3000, 10);
+        assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+        assert_int_equal(sqlite3_column_int64(q, 0), 110);
+        sqlite3_finalize(q);
+        /* Closed with the reader still open, as after a clean stop of the daemon. */
+        store_close(f->st);
+        f->st = NULL;
+        sqlite3_close(reader);
+        assert_int_equal(sample_count(f->path), 110);
+        expect_sound(f->path);
+}
+
+/* The -shm deleted while open, and a reader that came after built another one from the
+ * log: repaired, everything kept, and the reader that opens next sees what the writer
+ * writes. */
+static void test_shm_deleted_while_open(void **state)
+{
+        struct fixture *f = *state;
+        char shm[160];
+        struct store_repair rep;
+        sqlite3 *reader;
+
+        snprintf(shm, sizeof(shm), "%s-shm", f->path);
+        commit_samples(f->st, 1000, 30);
+        assert_int_equal(unlink(shm), 0);
+        commit_samples(f->st, 2000, 30);
+        assert_int_equal(sqlite3_open_v2(f->path, &reader, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_exec(reader, "SELECT count(*) FROM sample_recent", NULL, NULL, NULL), SQLITE_OK);
+        assert_int_equal(store_check(f->st, &rep), 0);
+        assert_int_equal(rep.fault, STORE_FAULT_WAL);
+        /* The writer goes on whatever that reader does meanwhile. */
+        commit_samples(f->st, 3000, 30);
+        (void)sqlite3_exec(reader, "SELECT count(*) FROM sample_recent", NULL, NULL, NULL);
+        commit_samples(f->st, 4000, 30);
+        sqlite3_close(reader);
+        assert_int_equal(sample_count(f->path), 120);
+        expect_nothing_wrong(f->st);
+        expect_kept_after_close(f, 120);
+}
+
+/* The -wal replaced by another database's log, with frames: set aside, never replayed
+ * into this one. */
+static void test_wal_replaced(void **state)
+{
+        struct fixture *f = *state;
+        char wal[160], other[160], other_wal[170];
+        struct store_repair rep;
+        sqlite3 *db;
+        struct stat st;
+
+        snprintf(wal, sizeof(wal), "%s-wal", f->path);
+        snprintf(other, sizeof(other), "%s/other.db", f->dir);
+        snprintf(other_wal, sizeof(other_wal), "%s-wal", other);
+        commit_samples(f->st, 1000, 20);
+        /* Another database, left open so its log stays full. */
+        assert_int_equal(sqlite3_open(other, &db), SQLITE_OK);
+        assert_int_equal(sqlite3_exec(db, "PRAGMA journal_mode = WAL; CREATE TABLE x (a); INSERT INTO x VALUES (1)",
+                                      NULL, NULL, NULL), SQLITE_OK);
+        assert_int_equal(unlink(wal), 0);
+        assert_int_equal(link(other_wal, wal), 0);
+        assert_int_equal(store_check(f->st, &rep), 0);
+        assert_int_equal(rep.fault, STORE_FAULT_WAL);
+        assert_non_null(strstr(rep.aside, "-wal.displaced-"));
+        assert_int_equal(lstat(rep.aside, &st), 0);
+        sqlite3_close(db);
+        commit_samples(f->st, 2000, 5);
+        expect_kept_after_close(f, 25);
+}
+
+/* The database file deleted, then replaced by another file, then by a symlink: each
+ * time a copy of the connection's database takes the path back, what took its place is
+ * moved aside (never followed, never written), and nothing committed is lost. */
+static void test_database_deleted_replaced_linked(void **state)
+{
+        struct fixture *f = *state;
+        char victim[160], moved[160], buf[32];
+        struct store_repair rep;
+        struct stat st;
+        FILE *v;
+
+        snprintf(moved, sizeof(moved), "%s/moved.db", f->dir);
+        commit_samples(f->st, 1000, 30);
+
+        assert_int_equal(unlink(f->path), 0);
+        commit_samples(f->st, 2000, 10);
+        assert_int_equal(store_check(f->st, &rep), 0);
+        assert_int_equal(rep.fault, STORE_FAULT_DB);
+        assert_string_equal(rep.aside, "");
+        assert_int_equal(sample_count(f->path), 40);
+        assert_int_equal(stat(f->path, &st), 0);
+        assert_int_equal(st.st_mode & 0007, 0);
+        expect_nothing_wrong(f->st);
+
+        /* Moved away, an empty file in its place. */
+        assert_int_equal(rename(f->path, moved), 0);
+        v = fopen(f->path, "w");
+        assert_non_null(v);
+        fclose(v);
+        assert_int_equal(store_check(f->st, &rep), 0);
+        assert_int_equal(rep.fault, STORE_FAULT_DB);
+        assert_non_null(strstr(rep.aside, "lw.db.displaced-"));
+        assert_int_equal(stat(rep.aside, &st), 0);
+        assert_int_equal(st.st_size, 0);
+        assert_int_equal(sample_count(f->path), 40);
+
+        /* A symlink to a file the daemon must never write. */
+        write_victim(f, victim, sizeof(victim));
+        assert_int_equal(unlink(f->path), 0);
+        assert_int_equal(symlink(victim, f->path), 0);
+        commit_samples(f->st, 3000, 10);
+        assert_int_equal(store_check(f->st, &rep), 0);
+        assert_int_equal(rep.fault, STORE_FAULT_DB);
+        assert_int_equal(lstat(rep.aside, &st), 0);
+        assert_true(S_ISLNK(st.st_mode));
+        assert_int_equal(lstat(f->path, &st), 0);
+        assert_true(S_ISREG(st.st_mode));
+        v = fopen(victim, "r");
+        assert_non_null(v);
+        assert_non_null(fgets(buf, sizeof(buf), v));
+        fclose(v);
+        assert_string_equal(buf, "precious\n");
+        commit_samples(f->st, 4000, 10);
+        expect_kept_after_close(f, 60);
+}
+
+/* A symlink in the database's place at start is refused, and its target left alone. */
+static void test_symlink_refused_at_open(void **state)
+{
+        struct fixture *f = *state;
+        char victim[160], err[256];
+        struct store *s2 = NULL;
+        struct stat st;
+
+        snprintf(victim, sizeof(victim), "%s/victim", f->dir);
+        store_close(f->st);
+        f->st = NULL;
+        /* The database itself behind the link: even that is not opened through it. */
+        assert_int_equal(rename(f->path, victim), 0);
+        assert_int_equal(symlink(victim, f->path), 0);
+        assert_int_equal(store_open(f->path, STORE_RW, &s2, err, sizeof(err)), -ELOOP);
+        assert_non_null(strstr(err, "is a symbolic link: refused"));
+        assert_int_equal(lstat(f->path, &st), 0);
+        assert_true(S_ISLNK(st.st_mode));
+        assert_int_equal(unlink(f->path), 0);
+        assert_int_equal(store_open(f->path, STORE_RW, &f->st, NULL, 0), 0);
+}
+
+/* Overwrites the first bytes of the root page of table in the database at path (closed)
+ * with garbage. */
+static void damage_table(const char *path, const char *table)
+{
+        char sql[128];
+        int64_t root, page_size;
+        FILE *fp;
+
+        snprintf(sql, sizeof(sql), "SELECT rootpage FROM sqlite_schema WHERE name = '%s'", table);
+        root = raw_int(path, sql);
+        page_size = raw_int(path, "PRAGMA page_size");
+        assert_true(root > 1);
+        fp = fopen(path, "r+b");
+        assert_non_null(fp);
+        assert_int_equal(fseek(fp, (long)((root - 1) * page_size), SEEK_SET), 0);
+        assert_int_equal(fwrite("\x0b\xff\xff\xff\xff\xff\xff\xff", 1, 8, fp), 8);
+        fclose(fp);
+}
+
+/* A damaged database found at start is set aside with its log, and a new one opened in
+ * its place holding what could still be read: here everything but the damaged table. */
+static void test_damaged_at_open_set_aside_and_salvaged(void **state)
+{
+        struct fixture *f = *state;
+        struct store *s2 = NULL;
+        const char *aside;
+        int64_t kept = 0;
+        struct stat st;
+
+        commit_samples(f->st, 1000, 40);
+        assert_int_equal(store_begin(f->st), 0);
+        assert_int_equal(store_put_event(f->st, 5, "start", NULL), 0);
+        assert_int_equal(store_commit(f->st), 0);
+        store_close(f->st);
+        f->st = NULL;
+        /* A table the daemon reads as it starts. */
+        damage_table(f->path, "alert");
+
+        assert_int_equal(store_open(f->path, STORE_RW, &s2, NULL, 0), 0);
+        aside = store_set_aside(s2, &kept);
+        assert_non_null(aside);
+        assert_non_null(strstr(aside, "lw.db.damaged-"));
+        assert_int_equal(lstat(aside, &st), 0);
+        assert_true(kept >= 41);        /* 40 samples, the process, the rules and meta rows */
+        store_close(s2);
+        assert_int_equal(sample_count(f->path), 40);
+        assert_int_equal(raw_int(f->path, "SELECT count(*) FROM process"), 1);
+        assert_int_equal(raw_int(f->path, "SELECT count(*) FROM daemon_event"), 1);
+        expect_sound(f->path);
+        assert_int_equal(store_open(f->path, STORE_RW, &f->st, NULL, 0), 0);
+        assert_null(store_set_aside(f->st, NULL));
+}
+
+/* What does not begin as an SQLite database does is not ours to move: refused, left
+ * as it is. */
+static void test_not_a_database_refused(void **state)
+{
+        struct fixture *f = *state;
+        char other[160];
+        struct store *s2 = NULL;
+        struct stat st;
+        FILE *fp;
+
+        snprintf(other, sizeof(other), "%s/passwd", f->dir);
+        fp = fopen(other, "w");
+        assert_non_null(fp);
+        for (int i = 0; i < 200; i++)
+                fputs("root:x:0:0:root:/root:/bin/bash\n", fp);
+        fclose(fp);
+        assert_int_equal(store_open(other, STORE_RW, &s2, NULL, 0), -EBADMSG);
+        assert_int_equal(stat(other, &st), 0);
+        assert_int_equal(st.st_size, 200 * 32);
+}
+
+/* Damage written behind the connection's back while it is open (its cache would hide
+ * it): found at the next check, set aside, and the rows the daemon writes next have
+ * their process row (store_put_rule_id and the daemon's own process rows). */
+static void test_damaged_while_open(void **state)
+{
+        struct fixture *f = *state;
+        struct store_repair rep;
+        int64_t rule = 0;
+
+        assert_int_equal(store_begin(f->st), 0);
+        assert_int_equal(store_put_rule(f->st, "r", "all", 1, &rule), 0);
+        assert_int_equal(store_commit(f->st), 0);
+        commit_samples(f->st, 1000, 40);
+        /* Checkpointed into the file, as a fold or SQLite's own checkpoint does. */
+        assert_int_equal(store_fold(f->st, 0, NULL), 0);
+        expect_nothing_wrong(f->st);
+        damage_table(f->path, "sample_recent");
+        assert_int_equal(store_check(f->st, &rep), 0);
+        assert_int_equal(rep.fault, STORE_FAULT_DAMAGED);
+        assert_true(rep.repaired);
+        assert_non_null(strstr(rep.aside, "lw.db.damaged-"));
+        assert_true(rep.salvaged >= 2);         /* the process and the rule at least */
+        assert_int_equal(store_begin(f->st), 0);
+        assert_int_equal(store_put_rule_id(f->st, rule, "r", "all", 2), 0);
+        assert_int_equal(store_commit(f->st), 0);
+        commit_samples(f->st, 5000, 5);
+        expect_nothing_wrong(f->st);
+        assert_int_equal(raw_int(f->path, "SELECT count(*) FROM process"), 1);
+        assert_int_equal(raw_int(f->path, "SELECT count(*) FROM rule WHERE name = 'r'"), 1);
+        assert_int_equal(sample_count(f->path), 5);
+        expect_sound(f->path);
+}
+
 /* The fold's rollups are what SQL's count(*), min(), max() and avg() give over the same
  * rows, grouped by process and bucket: checked against that query over the rows the fold
  * moved, for thousands of processes (more than the fold's first table holds) sampled at
@@ -697,6 +1053,14 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_fold_rollups_match_sql_aggregates, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_size_limit_behaves_like_full_disk, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_locked_database, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_wal_deleted_while_open, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_wal_replaced, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_shm_deleted_while_open, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_database_deleted_replaced_linked, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_symlink_refused_at_open, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_damaged_at_open_set_aside_and_salvaged, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_not_a_database_refused, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_damaged_while_open, setup, teardown),
         };
 
         return cmocka_run_group_tests_name("store", tests, NULL, NULL);
