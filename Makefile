@@ -52,7 +52,7 @@ WARN := -Wall -Wextra -Wshadow -Wformat=2 -Wformat-signedness -Wmissing-prototyp
         -Wnull-dereference -Wdate-time -Wstrict-overflow=2 $(WERROR)
 
 OPT      ?= -O2 -g
-CPPFLAGS += -D_GNU_SOURCE -DLEAKWATCH_VERSION='"$(VERSION)"' -Ilib -I$(BUILD)/gen
+CPPFLAGS += -D_GNU_SOURCE -DLEAKWATCH_VERSION='"$(VERSION)"' -Ilib -Istore -Icore -Idaemon -I$(BUILD)/gen
 CFLAGS   += -std=gnu11 $(OPT) $(WARN) -fstack-protector-strong -fno-common $(PKG_CFLAGS)
 LDFLAGS  += -Wl,-z,relro -Wl,-z,now -Wl,--as-needed
 LDLIBS   += $(PKG_LIBS) -lm
@@ -64,13 +64,15 @@ else
 CPPFLAGS += -D_FORTIFY_SOURCE=2
 endif
 
-LIB_SRC    := $(wildcard lib/*.c)
+LIB_SRC    := $(wildcard lib/*.c) $(wildcard store/*.c)
+CORE_SRC   := $(wildcard core/*.c)
 DAEMON_SRC := $(filter-out daemon/main.c,$(wildcard daemon/*.c))
 CLIENT_SRC := $(filter-out client/main.c,$(wildcard client/*.c))
 SQL        := $(sort $(wildcard sql/*.sql))
 
 LIB_OBJ    := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/sql-embed.o
-DAEMON_OBJ := $(DAEMON_SRC:%.c=$(BUILD)/%.o)
+CORE_OBJ   := $(CORE_SRC:%.c=$(BUILD)/%.o)
+DAEMON_OBJ := $(DAEMON_SRC:%.c=$(BUILD)/%.o) $(CORE_OBJ)
 CLIENT_OBJ := $(CLIENT_SRC:%.c=$(BUILD)/%.o)
 
 UNIT_SRC   := $(wildcard tests/unit/test-*.c)
@@ -82,6 +84,9 @@ TEST_HELPERS := $(patsubst tests/workloads/%.c,$(BUILD)/tests/workloads/%,$(wild
 # daemon's code); the others link every object but the mains, like the unit tests.
 BENCH_ALONE := $(BUILD)/bench/farm $(BUILD)/bench/proc-floor
 BENCH_BIN  := $(BENCH_ALONE) $(addprefix $(BUILD)/bench/,ingest detect-cost detect-shapes)
+# The simple slope rules the detector is measured against: for the benchmarks and the
+# detector's tests, never linked into the programs.
+BASELINE_OBJ := $(BUILD)/bench/baseline.o
 
 .PHONY: all test unit integration check-asan check-valgrind check-adversarial bench bench-scale bench-client bench-metrics bench-detect bench-peers \
         install uninstall run deb install-deb check-systemd clean FORCE
@@ -133,10 +138,10 @@ $(BUILD)/leakwatch: $(BUILD)/client/main.o $(CLIENT_OBJ) $(DAEMON_OBJ) $(LIB_OBJ
 
 # Unit tests link every object but the two mains (the chrony way), so a test
 # exercises the real module and may override nothing.
-$(BUILD)/tests/test-%: tests/unit/test-%.c $(DAEMON_OBJ) $(CLIENT_OBJ) $(LIB_OBJ)
+$(BUILD)/tests/test-%: tests/unit/test-%.c $(DAEMON_OBJ) $(CLIENT_OBJ) $(LIB_OBJ) $(BASELINE_OBJ)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  TEST    $@")
-	$(Q)$(CC) $(CPPFLAGS) -Idaemon -Iclient -Itests/unit $(CFLAGS) -MMD -MP -o $@ $(filter %.c %.o,$^) $(LDFLAGS) $(LDLIBS) $(CMOCKA_LIBS)
+	$(Q)$(CC) $(CPPFLAGS) -Idaemon -Iclient -Ibench -Itests/unit $(CFLAGS) -MMD -MP -o $@ $(filter %.c %.o,$^) $(LDFLAGS) $(LDLIBS) $(CMOCKA_LIBS)
 
 # Workloads are what the daemon watches, not code under test: built without sanitizers
 # even in an ASan build, so their memory looks like a normal program's.
@@ -150,10 +155,10 @@ $(BENCH_ALONE): $(BUILD)/bench/%: bench/%.c
 	@$(if $(Q),echo "  CC      $@")
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LDFLAGS)
 
-$(filter-out $(BENCH_ALONE),$(BENCH_BIN)): $(BUILD)/bench/%: bench/%.c $(DAEMON_OBJ) $(CLIENT_OBJ) $(LIB_OBJ)
+$(filter-out $(BENCH_ALONE),$(BENCH_BIN)): $(BUILD)/bench/%: bench/%.c $(DAEMON_OBJ) $(CLIENT_OBJ) $(LIB_OBJ) $(BASELINE_OBJ)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $@")
-	$(Q)$(CC) $(CPPFLAGS) -Idaemon -Itests/unit $(CFLAGS) -MMD -MP -o $@ $(filter %.c %.o,$^) $(LDFLAGS) $(LDLIBS)
+	$(Q)$(CC) $(CPPFLAGS) -Idaemon -Ibench -Itests/unit $(CFLAGS) -MMD -MP -o $@ $(filter %.c %.o,$^) $(LDFLAGS) $(LDLIBS)
 
 unit: $(UNIT_BIN)
 	@sh tests/run-unit.sh $(UNIT_BIN)
@@ -193,10 +198,10 @@ bench-peers: $(PROGRAMS) $(BENCH_ALONE)
 DETECT_WINDOW   ?= 2m
 DETECT_INTERVAL ?= 0.5
 
-$(BUILD)/bench/replay: bench/replay.c $(LIB_OBJ)
+$(BUILD)/bench/replay: bench/replay.c $(LIB_OBJ) $(BASELINE_OBJ)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -o $@ $(filter %.c %.o,$^) $(LDFLAGS) $(LDLIBS)
+	$(Q)$(CC) $(CPPFLAGS) -Ibench $(CFLAGS) -MMD -MP -o $@ $(filter %.c %.o,$^) $(LDFLAGS) $(LDLIBS)
 
 bench-detect: $(PROGRAMS) $(TEST_HELPERS) $(BUILD)/bench/replay
 	@python3 tests/scenarios/bench_detect.py --build $(BUILD) --window $(DETECT_WINDOW) --interval $(DETECT_INTERVAL)

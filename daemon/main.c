@@ -22,7 +22,7 @@
 #include "config.h"
 #include "control.h"
 #include "engine.h"
-#include "export.h"
+#include "exporter.h"
 #include "hook.h"
 #include "host.h"
 #include "log.h"

@@ -28,7 +28,7 @@
 #include <cmocka.h>
 
 #include "config.h"
-#include "export.h"
+#include "exporter.h"
 #include "http.h"
 #include "metrics.h"
 #include "util.h"

@@ -6,7 +6,7 @@
  * few ticks: the last values read are kept per sampler slot (checked against the
  * process id, so a reused slot never inherits them) and used while the group is merely
  * not due; a real "unknown" (denied, gone) drops them. */
-#include "export.h"
+#include "exporter.h"
 
 #include <errno.h>
 #include <fcntl.h>
