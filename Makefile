@@ -358,7 +358,7 @@ check-systemd: deb $(TEST_HELPERS)
 # and links nothing of ours.
 PROBE        := $(BUILD)/libleakwatch-probe.so
 PROBE_CFLAGS := -std=gnu11 $(OPT) $(WARN) -fPIC -fstack-protector-strong -fvisibility=hidden \
-                -D_GNU_SOURCE -D_FORTIFY_SOURCE=2
+                -D_GNU_SOURCE -D_FORTIFY_SOURCE=2 -Ilib
 AGENT_PY     := agents/python/leakwatch_agent.py agents/python/sitecustomize.py
 # The Python that byte-compiles the agent at install time: the system's, whose cache tag
 # (cpython-311 on Debian 12) is the one the host's Python programs look for, never
@@ -379,7 +379,7 @@ $(BUILD)/python/%.py: agents/python/%.py
 	@mkdir -p $(dir $@)
 	$(Q)cp $< $@
 
-$(PROBE): agents/probe/leakwatch-probe.c
+$(PROBE): agents/probe/leakwatch-probe.c lib/proto.h
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $@")
 	$(Q)$(CC) $(PROBE_CFLAGS) -shared -pthread -Wl,-z,relro -Wl,-z,now -Wl,--as-needed -o $@ $<

@@ -8,7 +8,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "control.h"
+#include "proto.h"
 #include "util.h"
 
 /* Replies are flat objects; a little nesting is allowed so a later daemon may group

@@ -1,9 +1,6 @@
 /* ctl: the client's side of leakwatchd's control socket (daemon/control.h is the
- * daemon's side and the protocol): one connection per request, one JSON request out,
- * one JSON reply back, both bounded, with a time limit.
- *
- * Named ctl rather than control so the two sides' headers never shadow each other:
- * client objects are compiled with the daemon's headers on the include path. */
+ * daemon's side, lib/proto.h the words both use): one connection per request, one JSON
+ * request out, one JSON reply back, both bounded, with a time limit. */
 #ifndef LEAKWATCH_CTL_H
 #define LEAKWATCH_CTL_H
 
@@ -11,8 +8,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
-#define CTL_DEFAULT_RUNTIME_DIR "/run/leakwatch"
 
 /* A request the daemon answers from memory (status, watch, unwatch) is answered at
  * its next turn of the loop, after at most one tick; 10 s covers a tick stalled on a

@@ -7,12 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "config.h"
-
-/* The daemon's bounds for a window asked with watch (control_watch in daemon/main.c):
- * a minute is the shortest the detector judges on, 90 days the longest it keeps. */
-#define WATCH_WINDOW_MIN 60
-#define WATCH_WINDOW_MAX (90 * 86400)
+#include "proto.h"
 
 const char *live_describe(const struct cli *c, int r, char *buf, size_t bufsz)
 {
@@ -135,19 +130,6 @@ static int parse_pid(const char *cmd, int argc, char **argv, int64_t *ret)
         return EXIT_OK;
 }
 
-/* A rule name as the configuration allows it (leakwatch.conf(5)): checked here so a
- * typo is a usage error, not a round trip. */
-static bool rule_name_valid(const char *s)
-{
-        size_t n = strlen(s);
-
-        if (n == 0 || n > RULE_NAME_MAX)
-                return false;
-        for (size_t i = 0; i < n; i++)
-                if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.@:-", s[i]))
-                        return false;
-        return true;
-}
 
 /* Sends req and returns the exit code, having said what went wrong; the reply is
  * kept in ret on success. */
@@ -185,7 +167,7 @@ int cmd_watch(struct cli *c, int argc, char **argv)
                                  "%d)", c->rule, RULE_NAME_MAX);
         if (c->window_s) {
                 window = llround(c->window_s);
-                if (window < WATCH_WINDOW_MIN || window > WATCH_WINDOW_MAX)
+                if (window < WINDOW_MIN || window > WINDOW_MAX)
                         return cli_error(EXIT_USAGE, "--window: %s is outside 1m..90d",
                                          format_duration(c->window_s, w, sizeof(w)));
         }

@@ -21,6 +21,7 @@
 #include "ctl.h"
 #include "export.h"
 #include "live.h"
+#include "proto.h"
 #include "ps.h"
 #include "run.h"
 #include "show.h"
@@ -34,10 +35,6 @@
 #define HEIGHT_MAX 200
 /* --limit: a list longer than a million rows is not read by anyone. */
 #define LIMIT_MAX 1000000
-/* --interval: the daemon's own bounds (leakwatch.conf(5)): 50 ms is as fast as reading
- * /proc keeps up with, an hour the slowest that still shows a trend in a day. */
-#define INTERVAL_MIN 0.05
-#define INTERVAL_MAX 3600
 /* Default image size: fits a ticket or a slide at full resolution. */
 #define SVG_WIDTH 960
 #define SVG_HEIGHT 420
@@ -163,7 +160,7 @@ static void help(FILE *f)
                    "Options:\n"
                    "      --db PATH          database (default: $LEAKWATCH_DB, else " DEFAULT_DB_PATH ")\n"
                    "      --runtime-dir PATH the daemon's control socket's directory (default:\n"
-                   "                         $LEAKWATCH_RUNTIME_DIR, else " CTL_DEFAULT_RUNTIME_DIR ")\n"
+                   "                         $LEAKWATCH_RUNTIME_DIR, else " RUNTIME_DIR_DEFAULT ")\n"
                    "      --json[=pretty]    one JSON document (export: JSON lines)\n"
                    "      --csv              CSV with a header line\n"
                    "      --no-legend        no header or footer\n"
@@ -275,7 +272,7 @@ static int parse_values(struct cli *c, const struct raw_args *a)
         }
         if (a->interval && (parse_duration(a->interval, &c->interval_s) < 0 || c->interval_s < INTERVAL_MIN ||
                             c->interval_s > INTERVAL_MAX))
-                return usage_error("--interval: '%s' is not a duration from 0.05s to 1h", a->interval);
+                return usage_error("--interval: '%s' is not a duration from " INTERVAL_RANGE, a->interval);
         return EXIT_OK;
 }
 
@@ -478,7 +475,7 @@ int main(int argc, char **argv)
                 c.db_path = DEFAULT_DB_PATH;
         c.runtime_dir = a.runtime_dir ? a.runtime_dir : getenv("LEAKWATCH_RUNTIME_DIR");
         if (!c.runtime_dir || !*c.runtime_dir)
-                c.runtime_dir = CTL_DEFAULT_RUNTIME_DIR;
+                c.runtime_dir = RUNTIME_DIR_DEFAULT;
 
         out_init(&c.out, stdout, a.color);
         c.color_mode = a.color;

@@ -35,12 +35,9 @@
 #include "local.h"
 #include "log.h"
 #include "proc.h"
+#include "proto.h"
 #include "verdict.h"
 
-/* The window's bounds: those of the daemon's watch request (control_watch in
- * daemon/main.c) — a minute is the shortest the detector is tuned for. */
-#define WINDOW_MIN 60
-#define WINDOW_MAX (90 * 86400)
 /* Five samples to each of the detector's 24 buckets: a bucket's floor is then a real
  * minimum, not one lucky sample. */
 #define SAMPLES_PER_WINDOW 120
@@ -717,7 +714,7 @@ static int check_options(struct cli *c, int argc, double *ret_window, double *re
         if (argc < 1)
                 return cli_error(EXIT_USAGE, "run needs a command: leakwatch run [OPTIONS] [--] COMMAND [ARG]...");
         if (window < WINDOW_MIN || window > WINDOW_MAX)
-                return cli_error(EXIT_USAGE, "--window: %s is outside 1m..90d", format_duration(window, a, sizeof(a)));
+                return cli_error(EXIT_USAGE, "--window: %s is outside " WINDOW_RANGE, format_duration(window, a, sizeof(a)));
         interval = c->interval_s ? c->interval_s : run_default_interval(window);
         if (interval > max_interval(window))
                 return cli_error(EXIT_USAGE, "--interval %s is too long for a %s window: the detector needs a sample "

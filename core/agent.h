@@ -22,14 +22,11 @@
 
 #include "classify.h"
 #include "config.h"
+#include "proto.h"
 #include "sampler.h"
 #include "store.h"
 #include "writer.h"
 
-#define AGENT_SOCKET_NAME "agent.sock"
-/* The largest report: 16 types with 64-byte names and every counter fit in under 2 KiB;
- * 8 KiB leaves room for growth and is still one page-sized read per datagram. */
-#define AGENT_MSG_MAX 8192
 /* Reports a process may send at once after a quiet spell: a Python agent and a probe in
  * the same process, a few reports delayed together, are not flooding. */
 #define AGENT_BURST 10

@@ -258,7 +258,7 @@ int config_defaults(struct config *cfg)
         cfg->proc_root = strdup("/proc");
         cfg->cgroup_root = strdup("/sys/fs/cgroup");
         /* systemd's RuntimeDirectory=leakwatch. */
-        cfg->runtime_dir = strdup("/run/leakwatch");
+        cfg->runtime_dir = strdup(RUNTIME_DIR_DEFAULT);
         if (!cfg->db_path || !cfg->proc_root || !cfg->cgroup_root || !cfg->runtime_dir) {
                 config_free(cfg);
                 return -ENOMEM;
@@ -279,12 +279,6 @@ enum daemon_key {
         DK_HOOK, DK_ON_START, DK_ON_ESCALATE, DK_ON_END, DK_AGENT_SOCKET, DK_AGENT_INTERVAL,
         DK__MAX
 };
-
-/* The window's bounds, for [daemon] and rules alike: under a minute there is no trend
- * to see, and over 90 days the detector would be reading months of samples. */
-#define WINDOW_MIN 60.0
-#define WINDOW_MAX (90 * 86400.0)
-#define WINDOW_RANGE "1m..90d"
 
 struct key_def {
         const char *name;
@@ -308,7 +302,8 @@ static const struct key_def daemon_keys[DK__MAX] = {
         /* Under 50 ms, reading /proc would cost real CPU and show nothing new (the
          * kernel's RSS counters are themselves updated in batches); over an hour, a
          * leak could fill memory between two samples. */
-        [DK_INTERVAL] = { "interval", V_DURATION, FIELD(interval), 0.05, 3600, "50ms..1h", 0 },
+        [DK_INTERVAL] = { "interval", V_DURATION, FIELD(interval), INTERVAL_MIN, INTERVAL_MAX, INTERVAL_RANGE,
+                           0 },
         [DK_SCAN_INTERVAL] = { "scan-interval", V_DURATION, FIELD(scan_interval), 0.05, 3600,
                                "50ms..1h", 0 },
         [DK_SMAPS_EVERY] = { "smaps-every", V_COUNT, FIELD(smaps_every), 1, 10000, "1..10000", 0 },
@@ -907,18 +902,6 @@ static struct rule_cfg *find_rule(const struct config *cfg, const char *name)
                 if (strcmp(cfg->rules[i].name, name) == 0)
                         return &cfg->rules[i];
         return NULL;
-}
-
-static bool rule_name_valid(const char *name)
-{
-        size_t n = strlen(name);
-
-        if (n == 0 || n > RULE_NAME_MAX)
-                return false;
-        for (size_t i = 0; i < n; i++)
-                if (!isalnum((unsigned char)name[i]) && !strchr("_.@:-", name[i]))
-                        return false;
-        return true;
 }
 
 /* Appends an empty rule; returns 0, -E2BIG at CONFIG_RULES_MAX, or -ENOMEM. */

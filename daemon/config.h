@@ -35,11 +35,10 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
+#include "proto.h"
+
 #define CONFIG_DEFAULT_PATH "/etc/leakwatch/leakwatch.conf"
 #define CONFIG_DEFAULT_DB "/var/lib/leakwatch/leakwatch.db"
-/* A rule name is shown in tables and used in JSON and hook environments: keep it short
- * and printable ([A-Za-z0-9_.@:-]). */
-#define RULE_NAME_MAX 64
 /* Rules per configuration: each is matched against every new process. */
 #define CONFIG_RULES_MAX 256
 /* PIDs listed in one rule. */

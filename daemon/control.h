@@ -26,11 +26,9 @@
 #include <sys/types.h>
 #include <systemd/sd-event.h>
 
+#include "proto.h"
 #include "util.h"
 
-/* Requests and replies are small (the biggest is a status reply); 16 KiB bounds what a
- * client can make the daemon parse and still leaves room for growth. */
-#define CONTROL_MSG_MAX (16 * 1024)
 /* Concurrent connections: the client opens one per command; more than this is abuse. */
 #define CONTROL_CONN_MAX 16
 /* A connection is closed this long after it was accepted: the client sends one request
@@ -46,7 +44,6 @@
 #define CONTROL_GRACE_USEC (250 * USEC_PER_MSEC)
 /* JSON nesting accepted in a request (requests are flat objects). */
 #define CONTROL_JSON_DEPTH 4
-#define CONTROL_SOCKET_NAME "control"
 
 struct control;
 

@@ -769,7 +769,7 @@ static int control_watch(struct daemon *d, struct json_object *req, struct json_
 
         r = req_int(req, "pid", 1, INT32_MAX, true, &pid, why, whysz);
         if (r >= 0)
-                r = req_int(req, "window_s", 60, 90 * 86400, false, &window, why, whysz);
+                r = req_int(req, "window_s", WINDOW_MIN, WINDOW_MAX, false, &window, why, whysz);
         if (r < 0)
                 return r;
         if (json_object_object_get_ex(req, "rule", &v)) {

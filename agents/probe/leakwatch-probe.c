@@ -31,7 +31,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#define DEFAULT_SOCKET "/run/leakwatch/agent.sock"
+#include "proto.h"
+
+#define DEFAULT_SOCKET RUNTIME_DIR_DEFAULT "/" AGENT_SOCKET_NAME
 /* As often as the Python agent: minutes of growth make a leak, seconds are plenty. */
 #define DEFAULT_INTERVAL 10.0
 /* The thread's stack: it calls snprintf and sendto, nothing deep; 64 KiB keeps the
