@@ -112,7 +112,7 @@ static void csv_num(const struct out *o, double v)
 {
         char buf[40];
 
-        out_number(v, buf, sizeof(buf));
+        format_number(v, buf, sizeof(buf));
         out_csv_field(o, buf, strlen(buf), false);
 }
 
@@ -121,7 +121,7 @@ static void csv_time(const struct out *o, int64_t ms)
         char buf[40] = "";
 
         if (ms)
-                out_iso8601(ms, buf, sizeof(buf));
+                format_iso8601(ms, buf, sizeof(buf));
         out_csv_field(o, buf, strlen(buf), false);
 }
 

@@ -394,17 +394,17 @@ static int print_csv(struct replay *rp)
                                         v->p, v->forecast };
                 char buf[48] = "";
 
-                out_number(rp->recs[i].t, buf, sizeof(buf));
+                format_number(rp->recs[i].t, buf, sizeof(buf));
                 out_csv_field(o, buf, strlen(buf), true);
                 buf[0] = '\0';
                 if (rp->t_first >= EPOCH_THRESHOLD_S)
-                        out_iso8601(llround(rp->recs[i].t * 1000), buf, sizeof(buf));
+                        format_iso8601(llround(rp->recs[i].t * 1000), buf, sizeof(buf));
                 out_csv_field(o, buf, strlen(buf), false);
                 out_csv_field(o, detect_status_name[v->status], strlen(detect_status_name[v->status]), false);
                 out_csv_field(o, detect_status_name[v->previous], strlen(detect_status_name[v->previous]), false);
                 out_csv_field(o, v->escalated ? "yes" : "no", v->escalated ? 3 : 2, false);
                 for (size_t k = 0; k < ELEMENTSOF(nums); k++) {
-                        out_number(nums[k], buf, sizeof(buf));
+                        format_number(nums[k], buf, sizeof(buf));
                         out_csv_field(o, buf, strlen(buf), false);
                 }
                 out_csv_field(o, v->reason ? v->reason : "", v->reason ? strlen(v->reason) : 0, false);

@@ -86,7 +86,7 @@ static void csv_value(const struct out *o, const struct query_value *v, double x
 {
         char buf[40];
 
-        out_number(v->known ? x : NAN, buf, sizeof(buf));
+        format_number(v->known ? x : NAN, buf, sizeof(buf));
         out_csv_field(o, buf, strlen(buf), false);
 }
 
@@ -96,7 +96,7 @@ static int csv_row(const struct query_row *row, void *userdata)
         const struct out *o = &e->c->out;
         char buf[48];
 
-        out_iso8601(row->t_ms, buf, sizeof(buf));
+        format_iso8601(row->t_ms, buf, sizeof(buf));
         out_csv_field(o, buf, strlen(buf), true);
         snprintf(buf, sizeof(buf), "%" PRId64, row->t_ms);
         out_csv_field(o, buf, strlen(buf), false);

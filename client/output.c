@@ -172,27 +172,6 @@ const char *out_amount(const struct out *o, double v, bool is_bytes, char *buf, 
         return buf;
 }
 
-const char *out_number(double v, char *buf, size_t bufsz)
-{
-        if (!isfinite(v)) {
-                snprintf(buf, bufsz, "%s", "");
-                return buf;
-        }
-        /* Integers below 2^53 are exact in a double: print them whole. */
-        if (v == floor(v) && fabs(v) < 9007199254740992.0) {
-                snprintf(buf, bufsz, "%.0f", v);
-                return buf;
-        }
-        /* Otherwise the shortest of %.1g..%.17g that reads back exactly: 0.1, not
-         * 0.10000000000000001. */
-        for (int prec = 1; prec <= 17; prec++) {
-                snprintf(buf, bufsz, "%.*g", prec, v);
-                if (strtod(buf, NULL) == v)
-                        break;
-        }
-        return buf;
-}
-
 const char *out_rate(const struct out *o, double per_s, bool is_bytes, char *buf, size_t bufsz)
 {
         double h = per_s * 3600;
@@ -250,20 +229,6 @@ const char *out_ago(int64_t ms, int64_t now_ms, char *buf, size_t bufsz)
         }
         format_duration((double)(d < 0 ? -d : d) / 1000, tmp, sizeof(tmp));
         snprintf(buf, bufsz, d > 0 ? "%s ago" : "in %s", tmp);
-        return buf;
-}
-
-const char *out_iso8601(int64_t ms, char *buf, size_t bufsz)
-{
-        int64_t frac = ((ms % 1000) + 1000) % 1000;
-        struct tm tm;
-        char tmp[40];
-
-        if (!split_time(ms, true, &tm) || strftime(tmp, sizeof(tmp), "%Y-%m-%dT%H:%M:%S", &tm) == 0) {
-                snprintf(buf, bufsz, "?");
-                return buf;
-        }
-        snprintf(buf, bufsz, "%s.%03" PRId64 "Z", tmp, frac);
         return buf;
 }
 
@@ -479,66 +444,6 @@ void table_print(struct table *t, const struct out *o, bool legend)
 }
 
 /* ---- JSON ---- */
-
-struct json_object *json_text(const char *s, size_t len)
-{
-        const unsigned char *p = (const unsigned char *)s;
-        struct json_object *j;
-        char *buf;
-        size_t o = 0;
-
-        if (!s)
-                return NULL;
-        /* U+FFFD takes three bytes for each one byte it replaces. */
-        if (len > (SIZE_MAX - 1) / 3)
-                return NULL;
-        buf = malloc(len * 3 + 1);
-        if (!buf)
-                return NULL;
-        for (size_t i = 0; i < len;) {
-                uint32_t cp;
-                size_t n = utf8_decode(p + i, len - i, &cp);
-
-                if (n == 0) {
-                        memcpy(buf + o, "\xef\xbf\xbd", 3);
-                        o += 3;
-                        i++;
-                } else {
-                        memcpy(buf + o, p + i, n);
-                        o += n;
-                        i += n;
-                }
-        }
-        j = json_object_new_string_len(buf, (int)MIN(o, (size_t)INT32_MAX));
-        free(buf);
-        return j;
-}
-
-struct json_object *json_str(const char *s)
-{
-        return s ? json_text(s, strlen(s)) : NULL;
-}
-
-struct json_object *json_num(double v)
-{
-        char buf[40];
-
-        if (!isfinite(v))
-                return NULL;
-        return json_object_new_double_s(v, out_number(v, buf, sizeof(buf)));
-}
-
-struct json_object *json_time(int64_t ms)
-{
-        char buf[40];
-
-        return ms ? json_object_new_string(out_iso8601(ms, buf, sizeof(buf))) : NULL;
-}
-
-int json_add(struct json_object *obj, const char *key, struct json_object *value)
-{
-        return json_object_object_add(obj, key, value) == 0 ? 0 : -ENOMEM;
-}
 
 int out_json(const struct out *o, struct json_object *doc, bool pretty)
 {

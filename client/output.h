@@ -21,6 +21,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "jsonval.h"
 #include "util.h"
 
 enum out_color_mode { COLOR_AUTO, COLOR_NEVER, COLOR_ALWAYS };
@@ -73,9 +74,6 @@ char *out_fit(const struct out *o, const char *s, size_t width, char *buf, size_
 /* An amount of the given kind: bytes as an IEC size (or exact with --bytes), counts
  * as integers. NAN prints "-". */
 const char *out_amount(const struct out *o, double v, bool is_bytes, char *buf, size_t bufsz);
-/* A number in the shortest form that reads back as the same double ("0.1", "1048576"),
- * "" for NAN or an infinity: for CSV and JSON, where values are exact. */
-const char *out_number(double v, char *buf, size_t bufsz);
 /* A signed rate per hour ("+1.2 MiB/h", "-3/h"); NAN prints "-". */
 const char *out_rate(const struct out *o, double per_s, bool is_bytes, char *buf, size_t bufsz);
 
@@ -88,8 +86,6 @@ enum out_time_style {
 const char *out_time(const struct out *o, int64_t ms, enum out_time_style style, char *buf, size_t bufsz);
 /* "3h ago", "in 2m", "now" relative to now_ms. */
 const char *out_ago(int64_t ms, int64_t now_ms, char *buf, size_t bufsz);
-/* ISO 8601 in UTC with milliseconds: 2026-11-24T10:00:00.000Z. */
-const char *out_iso8601(int64_t ms, char *buf, size_t bufsz);
 
 /* Labels of a time axis: the finest part that changes between ticks. */
 enum out_tick_style {
@@ -144,18 +140,6 @@ void table_layout(struct table *t, const struct out *o, bool legend);
 void table_print(struct table *t, const struct out *o, bool legend);
 
 /* ---- JSON ---- */
-
-/* A JSON string from untrusted bytes (invalid UTF-8 replaced by U+FFFD). */
-struct json_object *json_text(const char *s, size_t len);
-/* A JSON string from text known to be ours, or null for NULL. */
-struct json_object *json_str(const char *s);
-/* A number, or null when not finite. Printed in the shortest form that reads back
- * as the same double. */
-struct json_object *json_num(double v);
-/* A time as ISO 8601 in UTC, or null for 0. */
-struct json_object *json_time(int64_t ms);
-/* Adds key = value to obj; value may be NULL (JSON null). Returns 0 or -ENOMEM. */
-int json_add(struct json_object *obj, const char *key, struct json_object *value);
 
 /* Writes a JSON document and a newline, the unsafe characters \u-escaped. */
 int out_json(const struct out *o, struct json_object *doc, bool pretty);

@@ -334,7 +334,7 @@ static void csv_num(const struct out *o, double v, bool first)
 {
         char buf[40];
 
-        out_number(v, buf, sizeof(buf));
+        format_number(v, buf, sizeof(buf));
         out_csv_field(o, buf, strlen(buf), first);
 }
 
@@ -380,11 +380,11 @@ static int print_csv_ps(struct cli *c, struct item *items, size_t n, double wind
                 csv_num(o, it->have_growth ? it->g.growth : NAN, false);
                 csv_num(o, it->have_growth ? it->g.rate : NAN, false);
                 csv_num(o, window_s, false);
-                out_iso8601(it->latest.t_ms, buf, sizeof(buf));
+                format_iso8601(it->latest.t_ms, buf, sizeof(buf));
                 out_csv_field(o, it->latest.t_ms ? buf : "", it->latest.t_ms ? strlen(buf) : 0, false);
-                out_iso8601(p->start_ms, buf, sizeof(buf));
+                format_iso8601(p->start_ms, buf, sizeof(buf));
                 out_csv_field(o, p->start_ms ? buf : "", p->start_ms ? strlen(buf) : 0, false);
-                out_iso8601(p->end_ms, buf, sizeof(buf));
+                format_iso8601(p->end_ms, buf, sizeof(buf));
                 out_csv_field(o, p->end_ms ? buf : "", p->end_ms ? strlen(buf) : 0, false);
                 out_csv_end(o);
         }

@@ -5,13 +5,12 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <inttypes.h>
-#include <json-c/json.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "jsonval.h"
 #include "util.h"
 
 const char *const alert_metric_name[ALERT__METRIC_MAX] = { "memory", "fds" };
@@ -92,58 +91,6 @@ void alert_summary(const struct alert_context *c, char *buf, size_t sz)
 
 /* ---- JSON ---- */
 
-/* Process text as a JSON string: invalid UTF-8 bytes become U+FFFD (json-c would emit
- * them raw, making the document invalid). */
-static struct json_object *json_text(const char *s)
-{
-        struct json_object *o;
-        size_t len, cap, k = 0;
-        char *clean;
-
-        if (!s)
-                return NULL;
-        len = strlen(s);
-        if (utf8_valid(s, len))
-                return json_object_new_string_len(s, (int)len);
-        cap = len * 3 + 1;
-        clean = malloc(cap);
-        if (!clean)
-                return NULL;
-        for (size_t i = 0; i < len;) {
-                size_t n = utf8_decode((const unsigned char *)s + i, len - i, NULL);
-
-                if (n > 0) {
-                        memcpy(clean + k, s + i, n);
-                        k += n;
-                        i += n;
-                } else {
-                        memcpy(clean + k, "\xef\xbf\xbd", 3);
-                        k += 3;
-                        i++;
-                }
-        }
-        o = json_object_new_string_len(clean, (int)k);
-        free(clean);
-        return o;
-}
-
-static struct json_object *json_real(double v)
-{
-        return isfinite(v) ? json_object_new_double(v) : NULL;
-}
-
-static struct json_object *json_time(int64_t ms)
-{
-        char buf[40];
-        time_t t = (time_t)(ms / 1000);
-        struct tm tm;
-
-        if (ms <= 0 || !gmtime_r(&t, &tm))
-                return NULL;
-        strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
-        return json_object_new_string(buf);
-}
-
 int alert_json(const struct alert_context *c, char **ret)
 {
         struct json_object *o = json_object_new_object();
@@ -156,32 +103,32 @@ int alert_json(const struct alert_context *c, char **ret)
                 { "time", json_time(c->t_ms) },
                 { "time_ms", json_object_new_int64(c->t_ms) },
                 { "metric", json_object_new_string(alert_metric_name[c->metric]) },
-                { "state", json_text(c->state) },
-                { "end_reason", json_text(c->end_reason) },
+                { "state", json_str(c->state) },
+                { "end_reason", json_str(c->end_reason) },
                 { "pid", json_object_new_int(c->pid) },
                 { "uid", c->uid == (uid_t)-1 ? NULL : json_object_new_int64(c->uid) },
-                { "name", json_text(c->name) },
-                { "cmdline", json_text(c->cmdline) },
-                { "unit", c->unit && c->unit[0] ? json_text(c->unit) : NULL },
-                { "cgroup", c->cgroup && c->cgroup[0] ? json_text(c->cgroup) : NULL },
-                { "rule", json_text(c->rule) },
-                { "boot_id", json_text(c->boot_id) },
+                { "name", json_str(c->name) },
+                { "cmdline", json_str(c->cmdline) },
+                { "unit", c->unit && c->unit[0] ? json_str(c->unit) : NULL },
+                { "cgroup", c->cgroup && c->cgroup[0] ? json_str(c->cgroup) : NULL },
+                { "rule", json_str(c->rule) },
+                { "boot_id", json_str(c->boot_id) },
                 { "process_id", json_object_new_int64(c->process_id) },
                 { "process_start", json_time(c->start_ms) },
                 { "alert_start", json_time(c->alert_start_ms) },
-                { "slope", json_real(c->slope) },
-                { "slope_low", json_real(c->slope_low) },
-                { "slope_high", json_real(c->slope_high) },
-                { "growth", json_real(c->growth) },
-                { "growth_rel", json_real(c->growth_rel) },
-                { "level", json_real(c->level) },
-                { "p_value", json_real(c->p_value) },
-                { "forecast_s", json_real(c->forecast_s) },
-                { "limit", json_text(c->limit_kind) },
+                { "slope", json_num(c->slope) },
+                { "slope_low", json_num(c->slope_low) },
+                { "slope_high", json_num(c->slope_high) },
+                { "growth", json_num(c->growth) },
+                { "growth_rel", json_num(c->growth_rel) },
+                { "level", json_num(c->level) },
+                { "p_value", json_num(c->p_value) },
+                { "forecast_s", json_num(c->forecast_s) },
+                { "limit", json_str(c->limit_kind) },
                 { "evidence_from", json_time(c->evidence_from_ms) },
                 { "evidence_to", json_time(c->evidence_to_ms) },
-                { "reason", json_text(c->reason) },
-                { "kind", json_text(c->kind) },
+                { "reason", json_str(c->reason) },
+                { "kind", json_str(c->kind) },
         };
         const char *text;
 

@@ -292,6 +292,44 @@ const char *format_duration(double seconds, char *buf, size_t bufsz)
         return buf;
 }
 
+const char *format_number(double v, char *buf, size_t bufsz)
+{
+        if (!isfinite(v)) {
+                snprintf(buf, bufsz, "%s", "");
+                return buf;
+        }
+        /* Integers below 2^53 are exact in a double: print them whole. */
+        if (v == floor(v) && fabs(v) < 9007199254740992.0) {
+                snprintf(buf, bufsz, "%.0f", v);
+                return buf;
+        }
+        /* Otherwise the shortest of %.1g..%.17g that reads back exactly: 0.1, not
+         * 0.10000000000000001. */
+        for (int prec = 1; prec <= 17; prec++) {
+                snprintf(buf, bufsz, "%.*g", prec, v);
+                if (strtod(buf, NULL) == v)
+                        break;
+        }
+        return buf;
+}
+
+const char *format_iso8601(int64_t ms, char *buf, size_t bufsz)
+{
+        /* Rounded down to the second, the fraction counted up from there, so a time
+         * before the epoch reads as it should. */
+        int64_t frac = ((ms % 1000) + 1000) % 1000;
+        time_t secs = (time_t)((ms - frac) / 1000);
+        struct tm tm;
+        char tmp[40];
+
+        if (!gmtime_r(&secs, &tm) || strftime(tmp, sizeof(tmp), "%Y-%m-%dT%H:%M:%S", &tm) == 0) {
+                snprintf(buf, bufsz, "?");
+                return buf;
+        }
+        snprintf(buf, bufsz, "%s.%03" PRId64 "Z", tmp, frac);
+        return buf;
+}
+
 size_t utf8_decode(const unsigned char *s, size_t len, uint32_t *ret_cp)
 {
         uint32_t cp;

@@ -68,6 +68,15 @@ const char *format_size(uint64_t bytes, char *buf, size_t bufsz);
  * largest units, the second left out when zero) into buf; returns buf. */
 const char *format_duration(double seconds, char *buf, size_t bufsz);
 
+/* A number in the shortest form that reads back as the same double ("0.1", "1048576"),
+ * "" for NAN or an infinity: for CSV and JSON, where values are exact. Returns buf. */
+const char *format_number(double v, char *buf, size_t bufsz);
+
+/* A time (ms since the epoch) as ISO 8601 in UTC with milliseconds,
+ * "2026-11-24T10:00:00.000Z": how every time leaves leakwatch as text for programs
+ * (the client's JSON and CSV, the hooks' JSON). "?" if it cannot be shown. Returns buf. */
+const char *format_iso8601(int64_t ms, char *buf, size_t bufsz);
+
 /* ---- untrusted text ---- */
 
 /* Copies src (srclen bytes, may hold NULs) to dst as printable text: control bytes,

@@ -110,7 +110,7 @@ static void test_json_is_valid_and_complete(void **state)
         assert_true(json_object_object_get_ex(o, "forecast_s", &v));
         assert_true(json_object_get_double(v) == 3 * 3600);
         assert_true(json_object_object_get_ex(o, "time", &v));
-        assert_string_equal(json_object_get_string(v), "2023-11-14T22:13:20Z");
+        assert_string_equal(json_object_get_string(v), "2023-11-14T22:13:20.000Z");
         /* Absent values are null, not missing. */
         assert_true(json_object_object_get_ex(o, "end_reason", &v));
         assert_null(v);

@@ -117,13 +117,13 @@ static void test_numbers_exact(void **state)
         char buf[48];
 
         (void)state;
-        assert_string_equal(out_number(1048576, buf, sizeof(buf)), "1048576");
-        assert_string_equal(out_number(0.1, buf, sizeof(buf)), "0.1");
-        assert_string_equal(out_number(NAN, buf, sizeof(buf)), "");
-        assert_string_equal(out_number(INFINITY, buf, sizeof(buf)), "");
+        assert_string_equal(format_number(1048576, buf, sizeof(buf)), "1048576");
+        assert_string_equal(format_number(0.1, buf, sizeof(buf)), "0.1");
+        assert_string_equal(format_number(NAN, buf, sizeof(buf)), "");
+        assert_string_equal(format_number(INFINITY, buf, sizeof(buf)), "");
         /* Every double reads back as itself. */
         for (size_t i = 0; i < ELEMENTSOF(values); i++) {
-                out_number(values[i], buf, sizeof(buf));
+                format_number(values[i], buf, sizeof(buf));
                 assert_true(strtod(buf, NULL) == values[i]);
         }
 }
@@ -134,8 +134,8 @@ static void test_times(void **state)
         char buf[64];
 
         (void)state;
-        assert_string_equal(out_iso8601(NOW + 123, buf, sizeof(buf)), "2026-11-24T12:00:00.123Z");
-        assert_string_equal(out_iso8601(-1, buf, sizeof(buf)), "1969-12-31T23:59:59.999Z");
+        assert_string_equal(format_iso8601(NOW + 123, buf, sizeof(buf)), "2026-11-24T12:00:00.123Z");
+        assert_string_equal(format_iso8601(-1, buf, sizeof(buf)), "1969-12-31T23:59:59.999Z");
         assert_string_equal(out_time(&o, NOW, TIME_FULL, buf, sizeof(buf)), "2026-11-24 12:00:00 UTC");
         assert_string_equal(out_time(&o, NOW, TIME_SHORT, buf, sizeof(buf)), "2026-11-24 12:00");
         assert_string_equal(out_time(&o, 0, TIME_SHORT, buf, sizeof(buf)), "-");
