@@ -59,7 +59,7 @@ static void snapshot(struct metrics_proc *p, int groups)
                 p[i] = (struct metrics_proc){ .rule = "host", .comm = names[i], .unit = units[i], .pid = 1000 + i };
                 for (int m = 0; m < M__MAX; m++)
                         sample_set(&p[i].last, (enum metric)m, (int64_t)(i + 1) * 40960 + m);
-                for (int k = 0; k < METRICS_DETECTORS; k++)
+                for (int k = 0; k < DETECT__KIND_MAX; k++)
                         p[i].det[k] = (struct metrics_detector){
                                 .status = i % 97 == 0 ? DETECT_LEAKING : DETECT_OK,
                                 .evaluated = i % 2 == 0,

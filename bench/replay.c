@@ -42,8 +42,6 @@
 /* Detector state changes kept per series, likewise. */
 #define CHANGES_MAX 256
 
-enum { METRIC_MEMORY, METRIC_FDS, METRIC__MAX };
-static const char *const metric_label[METRIC__MAX] = { "memory", "fds" };
 
 /* An alert from raise to clear; end_s is NAN while still raised at the last sample. */
 struct episode {
@@ -78,7 +76,7 @@ struct series {
 struct replay {
         int64_t start_ms;
         bool have_start;
-        struct series s[METRIC__MAX];
+        struct series s[DETECT__KIND_MAX];
 };
 
 static void rule_step(struct rule_log *r, bool alert, double t)
@@ -130,7 +128,7 @@ static void series_sample(struct series *s, double t, double v)
 static int on_sample(const struct sample *smp, void *userdata)
 {
         struct replay *r = userdata;
-        double t;
+        double t, v;
 
         if (!r->have_start) {
                 r->start_ms = smp->t_ms;
@@ -138,11 +136,9 @@ static int on_sample(const struct sample *smp, void *userdata)
         }
         t = (double)(smp->t_ms - r->start_ms) / 1000.0;
         /* A zombie's last sample has no memory values: it is simply not a sample. */
-        if (sample_has(smp, M_ANON))
-                series_sample(&r->s[METRIC_MEMORY], t,
-                              (double)smp->v[M_ANON] + (sample_has(smp, M_SWAP) ? (double)smp->v[M_SWAP] : 0));
-        if (sample_has(smp, M_FDS))
-                series_sample(&r->s[METRIC_FDS], t, (double)smp->v[M_FDS]);
+        for (int m = 0; m < DETECT__KIND_MAX; m++)
+                if (detect_value(smp, (enum detect_kind)m, &v))
+                        series_sample(&r->s[m], t, v);
         return 0;
 }
 
@@ -179,7 +175,7 @@ static void print_json(int64_t id, const struct replay *r, int m)
         static const char *const rule_names[] = { "leakwatch", "deriv", "linreg" };
 
         json_object_object_add(o, "process", json_object_new_int64(id));
-        json_object_object_add(o, "metric", json_object_new_string(metric_label[m]));
+        json_object_object_add(o, "metric", json_object_new_string(detect_kind_name[m]));
         json_object_object_add(o, "start_ms", json_object_new_int64(r->start_ms));
         json_object_object_add(o, "samples", json_object_new_int64((int64_t)s->samples));
         json_object_object_add(o, "evaluations", json_object_new_int64((int64_t)s->evaluations));
@@ -236,13 +232,13 @@ static void print_text(int64_t id, const struct replay *r, int m)
         const struct series *s = &r->s[m];
         char a[32], b[32];
 
-        printf("process %" PRId64 " %s: %" PRIu64 " samples, %" PRIu64 " evaluations\n", id, metric_label[m],
+        printf("process %" PRId64 " %s: %" PRIu64 " samples, %" PRIu64 " evaluations\n", id, detect_kind_name[m],
                s->samples, s->evaluations);
         for (unsigned i = 0; i < s->n_change; i++) {
                 const struct detect_verdict *v = &s->change[i].v;
 
                 printf("  %7.1fs %-9s", s->change[i].t_s, detect_status_name[v->status]);
-                if (m == METRIC_MEMORY)
+                if (m == DETECT_MEMORY)
                         printf(" level %s, growth %s/window", format_size((uint64_t)fmax(0, v->level), a, sizeof(a)),
                                isfinite(v->growth) ? format_size((uint64_t)fabs(v->growth), b, sizeof(b)) : "?");
                 else
@@ -323,8 +319,8 @@ int main(int argc, char **argv)
                 memset(r, 0, sizeof(*r));
                 r->start_ms = start;
                 r->have_start = at != NULL;
-                for (int m = 0; m < METRIC__MAX; m++) {
-                        detect_params_init(&r->s[m].p, m == METRIC_FDS ? DETECT_FDS : DETECT_MEMORY, window);
+                for (int m = 0; m < DETECT__KIND_MAX; m++) {
+                        detect_params_init(&r->s[m].p, (enum detect_kind)m, window);
                         /* Times are seconds after the start: the process starts at 0. */
                         detect_init(&r->s[m].d, 0);
                         baseline_init(&r->s[m].b);
@@ -335,7 +331,7 @@ int main(int argc, char **argv)
                         ret = 1;
                         break;
                 }
-                for (int m = 0; m < METRIC__MAX; m++) {
+                for (int m = 0; m < DETECT__KIND_MAX; m++) {
                         if (json)
                                 print_json(id, r, m);
                         else

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "detect.h"
 #include "objects.h"
 
 /* Hook output shown in the details: its first line, cut to the terminal; --json has
@@ -16,7 +17,7 @@
 
 static bool is_bytes(const struct query_alert *a)
 {
-        return strcmp(a->metric, "fds") != 0;
+        return detect_kind_from_name(a->metric) != DETECT_FDS;
 }
 
 static int64_t alert_end(const struct cli *c, const struct query_alert *a)

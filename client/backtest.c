@@ -354,7 +354,7 @@ static int print_json(struct replay *rp, struct json_object *source)
         if (r == 0)
                 r = json_add(doc, "source", source), source = NULL;
         if (r == 0)
-                r = json_add(doc, "kind", json_str(rp->p.kind == DETECT_FDS ? "fds" : "memory"));
+                r = json_add(doc, "kind", json_str(detect_kind_name[rp->p.kind]));
         if (r == 0)
                 r = json_add(doc, "window_s", json_num(rp->p.window));
         if (r == 0)

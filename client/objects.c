@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "detect.h"
 #include "output.h"
 
 int json_add_time(struct json_object *o, const char *key, int64_t ms)
@@ -75,14 +76,15 @@ int obj_add_sample(struct json_object *o, const struct sample *s)
 {
         static const enum metric shown[] = { M_RSS, M_ANON, M_FILE, M_SHMEM, M_SWAP, M_FDS, M_THREADS, M_PSS, M_USS };
         bool have = s && s->t_ms;
+        double memory;
         int r = 0;
 
         ADD(json_add_time(o, "sample_time", have ? s->t_ms : 0));
         for (size_t i = 0; i < ELEMENTSOF(shown); i++)
                 ADD(json_add(o, metric_info[shown[i]].name,
                              have && sample_has(s, shown[i]) ? json_object_new_int64(s->v[shown[i]]) : NULL));
-        ADD(json_add(o, "memory", have && sample_has(s, M_ANON) ?
-                     json_object_new_int64(s->v[M_ANON] + (sample_has(s, M_SWAP) ? s->v[M_SWAP] : 0)) : NULL));
+        ADD(json_add(o, detect_kind_name[DETECT_MEMORY], have && detect_value(s, DETECT_MEMORY, &memory) ?
+                     json_object_new_int64((int64_t)memory) : NULL));
         return r;
 }
 

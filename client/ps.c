@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "chart.h"
+#include "detect.h"
 #include "objects.h"
 #include "trend.h"
 
@@ -71,10 +72,9 @@ static int cmp_num(double a, double b)
 static double memory_of(const struct item *it)
 {
         const struct sample *s = &it->latest;
+        double v;
 
-        if (!s->t_ms || !sample_has(s, M_ANON))
-                return NAN;
-        return (double)(s->v[M_ANON] + (sample_has(s, M_SWAP) ? s->v[M_SWAP] : 0));
+        return s->t_ms && detect_value(s, DETECT_MEMORY, &v) ? v : NAN;
 }
 
 static int cmp_items(const void *a, const void *b, void *key)

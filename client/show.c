@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "chart.h"
+#include "detect.h"
 #include "objects.h"
 #include "svg.h"
 #include "target.h"
@@ -248,7 +249,7 @@ static void print_alert_lines(struct cli *c, const struct view *w)
 
         for (size_t i = 0; i < w->nalerts; i++) {
                 const struct query_alert *a = &w->alerts[i];
-                bool bytes = strcmp(a->metric, "fds") != 0;
+                bool bytes = detect_kind_from_name(a->metric) != DETECT_FDS;
                 char rate[48], lo[48], hi[48], t1[64], fc[32], line[512];
 
                 char t2[64];

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "detect.h"
 #include "live.h"
 #include "objects.h"
 
@@ -322,7 +323,7 @@ static void print_alerts(struct cli *c, const struct status *s)
                 snprintf(line, sizeof(line), "#%" PRId64 " %s (pid %" PRId32 ") %s %s since %s, %s", a->id,
                          name ? name : "?", a->pid, a->metric, a->state,
                          out_time(o, a->start_ms, TIME_SHORT, t1, sizeof(t1)),
-                         out_rate(o, a->slope, strcmp(a->metric, "fds") != 0, rate, sizeof(rate)));
+                         out_rate(o, a->slope, detect_kind_from_name(a->metric) != DETECT_FDS, rate, sizeof(rate)));
                 if (isfinite(a->forecast_s))
                         snprintf(line + strlen(line), sizeof(line) - strlen(line), ", limit in %s",
                                  format_duration(a->forecast_s, t2, sizeof(t2)));

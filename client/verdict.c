@@ -23,10 +23,6 @@
 /* The shortest window run takes (its --window bounds): worth suggesting to a command
  * too short for the one it was given. */
 #define SHORTEST_WINDOW 60
-/* The two metrics the detector judges (enum alert_metric's order). */
-#define N_METRICS 2
-
-static const char *const metric_names[N_METRICS] = { "memory", "fds" };
 
 const char *const run_outcome_name[RUN__MAX] = {
         [RUN_LEAK] = "leak",
@@ -185,7 +181,7 @@ static void print_event(const struct out *o, const struct run_info *ri, const st
                         const struct query_verdict *v)
 {
         _cleanup_free_ char *name = out_escape(p->comm, p->comm_len);
-        bool bytes = strcmp(v->metric, "fds") != 0;
+        bool bytes = detect_kind_from_name(v->metric) != DETECT_FDS;
         char when[40], rate[48], low[48], why[256];
 
         str_escape(v->reason ? v->reason : "", v->reason ? strlen(v->reason) : 0, why, sizeof(why));
@@ -231,7 +227,7 @@ struct proc_view {
         const struct query_process *p;
         struct query_verdict *v;        /* all its verdicts, in time order */
         size_t nv;
-        const struct query_verdict *last[N_METRICS];
+        const struct query_verdict *last[DETECT__KIND_MAX];
         struct query_alert *alerts;
         size_t nalerts;
         double lived_s;
@@ -335,10 +331,10 @@ static int load(struct query *q, const struct run_info *ri, struct report *rp)
                 if (r < 0)
                         return r;
                 for (size_t j = 0; j < pv->nv; j++)
-                        for (int m = 0; m < N_METRICS; m++)
-                                if (strcmp(pv->v[j].metric, metric_names[m]) == 0)
+                        for (int m = 0; m < DETECT__KIND_MAX; m++)
+                                if (strcmp(pv->v[j].metric, detect_kind_name[m]) == 0)
                                         pv->last[m] = &pv->v[j];
-                for (int m = 0; m < N_METRICS; m++)
+                for (int m = 0; m < DETECT__KIND_MAX; m++)
                         any_suspect |= pv->last[m] && strcmp(pv->last[m]->state, "suspect") == 0;
                 /* Alerts come newest first; the report tells the first one found. */
                 if (pv->nalerts && (!rp->first_alert ||
@@ -452,7 +448,7 @@ static void print_verdict(const struct out *o, const struct run_info *ri, const 
                         for (size_t k = pv->nalerts; k-- > 0;) {
                                 const struct query_alert *a = &pv->alerts[k];
                                 _cleanup_free_ char *name = out_escape(a->name, a->name_len);
-                                bool bytes = strcmp(a->metric, "fds") != 0;
+                                bool bytes = detect_kind_from_name(a->metric) != DETECT_FDS;
                                 char rate[48], low[48], when[40], why[256];
 
                                 str_escape(a->reason ? a->reason : "", a->reason ? strlen(a->reason) : 0, why,
@@ -515,7 +511,7 @@ static void print_table(struct cli *c, const struct out *o, const struct report 
 
                 if (!pv->listed)
                         continue;
-                for (int m = 0; m < N_METRICS; m++) {
+                for (int m = 0; m < DETECT__KIND_MAX; m++) {
                         const struct query_verdict *v = pv->last[m];
                         const char *state = row_state(rp, pv, m);
                         bool bytes = m == 0;
@@ -527,7 +523,7 @@ static void print_table(struct cli *c, const struct out *o, const struct report 
                         snprintf(buf, sizeof(buf), "%" PRId32, pv->p->pid);
                         table_set(&t, (size_t)row, 0, buf, C_NONE);
                         table_set_untrusted(&t, (size_t)row, 1, pv->p->comm, pv->p->comm_len);
-                        table_set(&t, (size_t)row, 2, metric_names[m], C_NONE);
+                        table_set(&t, (size_t)row, 2, detect_kind_name[m], C_NONE);
                         table_set(&t, (size_t)row, 3, state, state_color(state));
                         table_set(&t, (size_t)row, 4, rate_s(o, v ? v->slope : NAN, bytes, buf, sizeof(buf)), C_NONE);
                         table_set(&t, (size_t)row, 5, rate_s(o, v ? v->slope_low : NAN, bytes, buf, sizeof(buf)),
@@ -607,12 +603,12 @@ static struct json_object *proc_json(const struct report *rp, const struct proc_
 
         if (r == 0)
                 r = json_add(o, "lived_s", json_num(pv->lived_s));
-        for (int m = 0; m < N_METRICS && r == 0; m++) {
+        for (int m = 0; m < DETECT__KIND_MAX && r == 0; m++) {
                 char key[32];
 
-                snprintf(key, sizeof(key), "judged_%s", metric_names[m]);
+                snprintf(key, sizeof(key), "judged_%s", detect_kind_name[m]);
                 r = json_add(o, key, json_str(row_state(rp, pv, m)));
-                snprintf(key, sizeof(key), "verdict_%s", metric_names[m]);
+                snprintf(key, sizeof(key), "verdict_%s", detect_kind_name[m]);
                 if (r == 0 && pv->last[m]) {
                         struct json_object *v = obj_verdict(pv->last[m]);
 

@@ -13,7 +13,6 @@
 #include "jsonval.h"
 #include "util.h"
 
-const char *const alert_metric_name[ALERT__METRIC_MAX] = { "memory", "fds" };
 const char *const alert_event_name[ALERT__EVENT_MAX] = { "start", "escalate", "end" };
 
 enum alert_action alert_decide(bool open, bool escalated, const struct detect_verdict *v)
@@ -33,12 +32,12 @@ enum alert_action alert_decide(bool open, bool escalated, const struct detect_ve
 }
 
 /* Formats a rate in the metric's unit per minute or per hour, whichever reads better. */
-static void format_rate(enum alert_metric m, double per_s, char *buf, size_t sz)
+static void format_rate(enum detect_kind m, double per_s, char *buf, size_t sz)
 {
         char v[32];
         double per_min = per_s * 60;
 
-        if (m == ALERT_FDS) {
+        if (m == DETECT_FDS) {
                 if (per_min >= 1)
                         snprintf(buf, sz, "%.1f fds/min", per_min);
                 else
@@ -53,9 +52,9 @@ static void format_rate(enum alert_metric m, double per_s, char *buf, size_t sz)
                 snprintf(buf, sz, "%s/h", format_size((uint64_t)(per_s * 3600), v, sizeof(v)));
 }
 
-static void format_amount(enum alert_metric m, double units, char *buf, size_t sz)
+static void format_amount(enum detect_kind m, double units, char *buf, size_t sz)
 {
-        if (m == ALERT_FDS)
+        if (m == DETECT_FDS)
                 snprintf(buf, sz, "%.0f fds", units);
         else
                 format_size(units > 0 ? (uint64_t)units : 0, buf, sz);
@@ -71,7 +70,7 @@ void alert_summary(const struct alert_context *c, char *buf, size_t sz)
         if (o >= sz)
                 return;
         if (c->event == ALERT_EVENT_END) {
-                snprintf(buf + o, sz - o, "%s leak alert ended: %s", alert_metric_name[c->metric],
+                snprintf(buf + o, sz - o, "%s leak alert ended: %s", detect_kind_name[c->metric],
                          c->end_reason ? c->end_reason : c->state);
                 return;
         }
@@ -82,7 +81,7 @@ void alert_summary(const struct alert_context *c, char *buf, size_t sz)
         format_duration((double)(c->evidence_to_ms - c->evidence_from_ms) / 1000, span, sizeof(span));
         o += (size_t)snprintf(buf + o, sz - o, "%s%s leak, %s rising %s (at least %s), +%s over %s, now %s",
                               c->event == ALERT_EVENT_ESCALATE ? "worsening " : "",
-                              alert_metric_name[c->metric], c->metric == ALERT_FDS ? "descriptors" : "floor",
+                              detect_kind_name[c->metric], c->metric == DETECT_FDS ? "descriptors" : "floor",
                               rate, low, growth, span, level);
         if (o < sz && isfinite(c->forecast_s))
                 snprintf(buf + o, sz - o, "; %s limit in %s", c->limit_kind ? c->limit_kind : "a",
@@ -102,7 +101,7 @@ int alert_json(const struct alert_context *c, char **ret)
                 { "alert_id", json_object_new_int64(c->alert_id) },
                 { "time", json_time(c->t_ms) },
                 { "time_ms", json_object_new_int64(c->t_ms) },
-                { "metric", json_object_new_string(alert_metric_name[c->metric]) },
+                { "metric", json_object_new_string(detect_kind_name[c->metric]) },
                 { "state", json_str(c->state) },
                 { "end_reason", json_str(c->end_reason) },
                 { "pid", json_object_new_int(c->pid) },
@@ -193,7 +192,7 @@ int alert_env(const struct alert_context *c, char **envp, char *buf, size_t bufs
         env_add(&b, "LEAKWATCH_EVENT", "%s", alert_event_name[c->event]);
         env_add(&b, "LEAKWATCH_ALERT_ID", "%" PRId64, c->alert_id);
         env_add(&b, "LEAKWATCH_TIME_MS", "%" PRId64, c->t_ms);
-        env_add(&b, "LEAKWATCH_METRIC", "%s", alert_metric_name[c->metric]);
+        env_add(&b, "LEAKWATCH_METRIC", "%s", detect_kind_name[c->metric]);
         env_add(&b, "LEAKWATCH_STATE", "%s", c->state ? c->state : "");
         if (c->end_reason)
                 env_add(&b, "LEAKWATCH_END_REASON", "%s", c->end_reason);

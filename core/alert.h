@@ -15,9 +15,6 @@
 
 #include "detect.h"
 
-enum alert_metric { ALERT_MEMORY, ALERT_FDS, ALERT__METRIC_MAX };
-extern const char *const alert_metric_name[ALERT__METRIC_MAX];     /* "memory", "fds" */
-
 enum alert_action {
         ALERT_NONE,
         ALERT_OPEN,             /* a leak begins: hooks get "start" */
@@ -39,7 +36,7 @@ struct alert_context {
         enum alert_event event;
         int64_t alert_id;
         int64_t t_ms;                   /* when this happened */
-        enum alert_metric metric;
+        enum detect_kind metric;
         const char *state;              /* "leaking", "recovered", "ended" */
         const char *end_reason;         /* for "end", else NULL */
         /* the process */

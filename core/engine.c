@@ -49,14 +49,14 @@ struct eproc {
         int64_t start_ms;               /* process start, for detect_init */
         pid_t pid;                      /* for messages */
         bool own;                       /* judged with its own window (own_params) */
-        struct detect_params own_params[ALERT__METRIC_MAX];
-        struct metric_state m[ALERT__METRIC_MAX];
+        struct detect_params own_params[DETECT__KIND_MAX];
+        struct metric_state m[DETECT__KIND_MAX];
 };
 
 /* An alert found open in the database at start, waiting for its process to resume. */
 struct open_alert {
         int64_t id, process_id, start_ms, escalated_ms;
-        enum alert_metric metric;
+        enum detect_kind metric;
         bool escalated;
         bool taken;
         char kind[CLASSIFY_TEXT_MAX];
@@ -99,8 +99,8 @@ static int build_params(struct engine *e, const struct config *cfg)
         if (!p)
                 return -ENOMEM;
         for (size_t i = 0; i < cfg->n_rules; i++) {
-                detect_params_init(&p[i * 2 + ALERT_MEMORY], DETECT_MEMORY, rule_window(cfg, i));
-                detect_params_init(&p[i * 2 + ALERT_FDS], DETECT_FDS, rule_window(cfg, i));
+                detect_params_init(&p[i * 2 + DETECT_MEMORY], DETECT_MEMORY, rule_window(cfg, i));
+                detect_params_init(&p[i * 2 + DETECT_FDS], DETECT_FDS, rule_window(cfg, i));
         }
         free(e->params);
         e->params = p;
@@ -108,7 +108,7 @@ static int build_params(struct engine *e, const struct config *cfg)
         return 0;
 }
 
-static const struct detect_params *params_of(const struct engine *e, const struct eproc *ep, enum alert_metric m)
+static const struct detect_params *params_of(const struct engine *e, const struct eproc *ep, enum detect_kind m)
 {
         return ep->own ? &ep->own_params[m] : &e->params[ep->rule * 2 + m];
 }
@@ -126,7 +126,7 @@ static int load_open_alert(const struct store_alert *a, void *userdata)
                 .id = a->id,
                 .process_id = a->process_id,
                 .start_ms = a->start_ms,
-                .metric = a->metric && strcmp(a->metric, "fds") == 0 ? ALERT_FDS : ALERT_MEMORY,
+                .metric = a->metric && detect_kind_from_name(a->metric) == DETECT_FDS ? DETECT_FDS : DETECT_MEMORY,
                 .escalated = a->escalated_ms != 0,
                 .escalated_ms = a->escalated_ms,
         };
@@ -295,7 +295,7 @@ void engine_hook_done(void *userdata, const struct hook_result *res)
 
 /* ---- alerts ---- */
 
-static void fill_context(struct engine *e, const struct sampler_proc *p, size_t rule, enum alert_metric m,
+static void fill_context(struct engine *e, const struct sampler_proc *p, size_t rule, enum detect_kind m,
                          const struct metric_state *ms, const struct detect_verdict *v, int64_t t_ms,
                          struct alert_context *c)
 {
@@ -327,7 +327,7 @@ static void fill_context(struct engine *e, const struct sampler_proc *p, size_t 
                 .reason = v ? v->reason : NULL,
                 /* Outside data tells anonymous memory (the heap, anonymous mappings) from
                  * descriptors, and no more. */
-                .kind = ms->kind[0] ? ms->kind : m == ALERT_FDS ? "descriptors" : "anonymous memory",
+                .kind = ms->kind[0] ? ms->kind : m == DETECT_FDS ? "descriptors" : "anonymous memory",
         };
 }
 
@@ -336,7 +336,7 @@ static void store_alert_row(struct engine *e, const struct alert_context *c, int
 {
         struct store_alert a = {
                 .id = c->alert_id, .process_id = c->process_id, .rule_id = rule_id,
-                .metric = alert_metric_name[c->metric], .state = c->state,
+                .metric = detect_kind_name[c->metric], .state = c->state,
                 .start_ms = c->alert_start_ms, .end_ms = end_ms, .end_reason = c->end_reason,
                 .escalated_ms = escalated_ms, .slope = c->slope, .slope_low = c->slope_low,
                 .slope_high = c->slope_high, .growth = c->growth, .growth_rel = c->growth_rel,
@@ -360,7 +360,7 @@ static void log_alert(const struct alert_context *c, int prio)
                 { "LEAKWATCH_NAME", c->name },
                 { "LEAKWATCH_RULE", c->rule },
                 { "LEAKWATCH_UNIT", c->unit && c->unit[0] ? c->unit : NULL },
-                { "LEAKWATCH_METRIC", alert_metric_name[c->metric] },
+                { "LEAKWATCH_METRIC", detect_kind_name[c->metric] },
                 { "LEAKWATCH_STATE", c->state },
                 { "LEAKWATCH_KIND", c->kind },
                 { "LEAKWATCH_SLOPE", isfinite(c->slope) ? slope : NULL },
@@ -382,7 +382,7 @@ static void log_alert(const struct alert_context *c, int prio)
 }
 
 /* The room left before the process hits a limit, in the metric's unit; NAN if none. */
-static double headroom(struct engine *e, const struct sampler_proc *p, enum alert_metric m, double level,
+static double headroom(struct engine *e, const struct sampler_proc *p, enum detect_kind m, double level,
                        const char **ret_kind)
 {
         double best = NAN;
@@ -391,7 +391,7 @@ static double headroom(struct engine *e, const struct sampler_proc *p, enum aler
         ssize_t n;
 
         *ret_kind = NULL;
-        if (m == ALERT_FDS) {
+        if (m == DETECT_FDS) {
                 snprintf(path, sizeof(path), "%d/limits", (int)p->pid);
                 n = proc_read_file(e->env.proc_root, path, buf, sizeof(buf));
                 if (n > 0 && proc_parse_limits_nofile(buf, (size_t)n, &v) == 0 && v != UINT64_MAX) {
@@ -418,14 +418,14 @@ static double headroom(struct engine *e, const struct sampler_proc *p, enum aler
 
 /* Names the kind of leak (lib/classify) from the evidence window's stored samples and
  * agent reports; its class is recorded when it changes. */
-static void update_kind(struct engine *e, const struct sampler_proc *p, struct metric_state *ms, enum alert_metric m,
+static void update_kind(struct engine *e, const struct sampler_proc *p, struct metric_state *ms, enum detect_kind m,
                         const struct detect_verdict *v, int64_t t_ms)
 {
         struct classify_result res;
 
         if (!v || !isfinite(v->t_from) || !isfinite(v->t_to) || !ms->alert_id)
                 return;
-        if (agent_classify(e->env.store, p->id, m == ALERT_FDS, (int64_t)(v->t_from * 1000),
+        if (agent_classify(e->env.store, p->id, m == DETECT_FDS, (int64_t)(v->t_from * 1000),
                            (int64_t)(v->t_to * 1000), v->growth, &res) < 0)
                 log_debug("pid %d: cannot read its history to classify the alert: %s", (int)p->pid,
                           store_errmsg(e->env.store));
@@ -439,7 +439,7 @@ static void update_kind(struct engine *e, const struct sampler_proc *p, struct m
 }
 
 /* Writes, logs and announces an alert event for metric m of the process. */
-static void announce(struct engine *e, const struct sampler_proc *p, struct eproc *ep, enum alert_metric m,
+static void announce(struct engine *e, const struct sampler_proc *p, struct eproc *ep, enum detect_kind m,
                      const struct detect_verdict *v, int64_t t_ms, enum alert_event event, const char *state,
                      const char *limit_kind, const char *end_reason, bool closing)
 {
@@ -456,7 +456,7 @@ static void announce(struct engine *e, const struct sampler_proc *p, struct epro
         run_hooks(e, ep->rule, &c);
 }
 
-static void open_alert(struct engine *e, const struct sampler_proc *p, struct eproc *ep, enum alert_metric m,
+static void open_alert(struct engine *e, const struct sampler_proc *p, struct eproc *ep, enum detect_kind m,
                        const struct detect_verdict *v, int64_t t_ms, const char *limit_kind)
 {
         struct metric_state *ms = &ep->m[m];
@@ -471,7 +471,7 @@ static void open_alert(struct engine *e, const struct sampler_proc *p, struct ep
         announce(e, p, ep, m, v, t_ms, ALERT_EVENT_START, "leaking", limit_kind, NULL, false);
 }
 
-static void close_alert(struct engine *e, const struct sampler_proc *p, struct eproc *ep, enum alert_metric m,
+static void close_alert(struct engine *e, const struct sampler_proc *p, struct eproc *ep, enum detect_kind m,
                         int64_t t_ms, const char *state, const char *reason)
 {
         struct metric_state *ms = &ep->m[m];
@@ -485,7 +485,7 @@ static void close_alert(struct engine *e, const struct sampler_proc *p, struct e
         ms->kind[0] = '\0';
 }
 
-static void evaluate(struct engine *e, const struct sampler_proc *p, struct eproc *ep, enum alert_metric m,
+static void evaluate(struct engine *e, const struct sampler_proc *p, struct eproc *ep, enum detect_kind m,
                      double t)
 {
         struct metric_state *ms = &ep->m[m];
@@ -511,7 +511,7 @@ static void evaluate(struct engine *e, const struct sampler_proc *p, struct epro
         if (v.changed || act == ALERT_ESCALATE) {
                 struct store_verdict row = {
                         .id = e->next_verdict++, .process_id = p->id, .alert_id = ms->alert_id, .t_ms = t_ms,
-                        .metric = alert_metric_name[m], .state = detect_status_name[v.status],
+                        .metric = detect_kind_name[m], .state = detect_status_name[v.status],
                         .previous = detect_status_name[v.previous], .escalated = act == ALERT_ESCALATE,
                         .slope = v.slope, .slope_low = v.slope_low, .slope_high = v.slope_high,
                         .growth = v.growth, .growth_rel = v.growth_rel, .level = v.level, .p_value = v.p,
@@ -521,7 +521,7 @@ static void evaluate(struct engine *e, const struct sampler_proc *p, struct epro
 
                 (void)writer_put_verdict(e->env.writer, &row);
                 e->stats.verdicts++;
-                log_debug("pid %d (%s): %s %s -> %s: %s", (int)p->pid, p->comm, alert_metric_name[m],
+                log_debug("pid %d (%s): %s %s -> %s: %s", (int)p->pid, p->comm, detect_kind_name[m],
                           detect_status_name[v.previous], detect_status_name[v.status], v.reason);
         }
         switch (act) {
@@ -555,22 +555,6 @@ static void evaluate(struct engine *e, const struct sampler_proc *p, struct epro
 
 /* ---- feeding ---- */
 
-static bool metric_value(const struct sample *smp, enum alert_metric m, double *ret)
-{
-        if (m == ALERT_FDS) {
-                if (!sample_has(smp, M_FDS))
-                        return false;
-                *ret = (double)smp->v[M_FDS];
-                return true;
-        }
-        /* Anonymous memory plus swap: what a heap leak grows, wherever the kernel put it;
-         * file-backed and shared memory are not heap leaks. */
-        if (!sample_has(smp, M_ANON))
-                return false;
-        *ret = (double)smp->v[M_ANON] + (sample_has(smp, M_SWAP) ? (double)smp->v[M_SWAP] : 0);
-        return true;
-}
-
 struct replay_ctx {
         struct engine *e;
         struct eproc *ep;
@@ -583,12 +567,12 @@ static int replay_sample(const struct sample *smp, void *userdata)
 
         /* Rebuilding state only: what these evaluations concluded was recorded when it
          * happened (or, if the daemon was down, is reconciled after the replay). */
-        for (int m = 0; m < ALERT__METRIC_MAX; m++) {
+        for (int m = 0; m < DETECT__KIND_MAX; m++) {
                 struct metric_state *ms = &c->ep->m[m];
-                const struct detect_params *par = params_of(c->e, c->ep, (enum alert_metric)m);
+                const struct detect_params *par = params_of(c->e, c->ep, (enum detect_kind)m);
                 struct detect_verdict dv;
 
-                if (!metric_value(smp, (enum alert_metric)m, &v))
+                if (!detect_value(smp, (enum detect_kind)m, &v))
                         continue;
                 if (detect_add(&ms->d, par, t, v)) {
                         detect_evaluate(&ms->d, par, t, NAN, &dv);
@@ -611,7 +595,7 @@ static void rebuild(struct engine *e, const struct sampler_proc *p, struct eproc
         int r;
 
         ep->window = window;
-        for (int m = 0; m < ALERT__METRIC_MAX; m++) {
+        for (int m = 0; m < DETECT__KIND_MAX; m++) {
                 detect_init(&ep->m[m].d, (double)p->start_ms / 1000);
                 ep->m[m].status = DETECT_OK;
                 ep->m[m].has_last = false;
@@ -658,16 +642,16 @@ static void on_started(void *userdata, const struct sampler_proc *p, bool resume
                 ms->kind_class = -1;
         }
         /* Reconcile what the history says with what the database says. */
-        for (int m = 0; m < ALERT__METRIC_MAX; m++) {
+        for (int m = 0; m < DETECT__KIND_MAX; m++) {
                 struct metric_state *ms = &ep->m[m];
 
                 if (ms->alert_id && ms->status != DETECT_LEAKING)
-                        close_alert(e, p, ep, (enum alert_metric)m, wall_now_ms(), "recovered",
+                        close_alert(e, p, ep, (enum detect_kind)m, wall_now_ms(), "recovered",
                                     "no longer leaking when leakwatchd took over");
                 else if (!ms->alert_id && ms->status == DETECT_LEAKING && ms->has_last)
                         /* It began leaking while the daemon was down (or before it watched
                          * the process): the alert starts now. */
-                        open_alert(e, p, ep, (enum alert_metric)m, &ms->last, wall_now_ms(), NULL);
+                        open_alert(e, p, ep, (enum detect_kind)m, &ms->last, wall_now_ms(), NULL);
         }
 }
 
@@ -686,11 +670,11 @@ static void on_sampled(void *userdata, const struct sampler_proc *p, const struc
                 if (rule_window(e->cfg, p->rule) != ep->window)
                         rebuild(e, p, ep, true);
         }
-        for (int m = 0; m < ALERT__METRIC_MAX; m++) {
-                if (!metric_value(smp, (enum alert_metric)m, &v))
+        for (int m = 0; m < DETECT__KIND_MAX; m++) {
+                if (!detect_value(smp, (enum detect_kind)m, &v))
                         continue;
-                if (detect_add(&ep->m[m].d, params_of(e, ep, (enum alert_metric)m), t, v))
-                        evaluate(e, p, ep, (enum alert_metric)m, t);
+                if (detect_add(&ep->m[m].d, params_of(e, ep, (enum detect_kind)m), t, v))
+                        evaluate(e, p, ep, (enum detect_kind)m, t);
         }
 }
 
@@ -701,8 +685,8 @@ static void on_ended(void *userdata, const struct sampler_proc *p, int64_t end_m
 
         if (!ep || !ep->used || ep->process_id != p->id)
                 return;
-        for (int m = 0; m < ALERT__METRIC_MAX; m++)
-                close_alert(e, p, ep, (enum alert_metric)m, end_ms, "ended", reason);
+        for (int m = 0; m < DETECT__KIND_MAX; m++)
+                close_alert(e, p, ep, (enum detect_kind)m, end_ms, "ended", reason);
         ep->used = false;
 }
 
@@ -715,7 +699,7 @@ static bool on_attention(void *userdata, const struct sampler_proc *p)
 
         if (p->slot >= e->cap_procs || !e->procs[p->slot].used)
                 return false;
-        st = e->procs[p->slot].m[ALERT_MEMORY].status;
+        st = e->procs[p->slot].m[DETECT_MEMORY].status;
         return st == DETECT_SUSPECT || st == DETECT_LEAKING;
 }
 
@@ -757,7 +741,7 @@ void engine_get_stats(const struct engine *e, struct engine_stats *ret)
         ret->open_alerts = 0;
         for (size_t i = 0; i < e->cap_procs; i++)
                 if (e->procs[i].used)
-                        for (int m = 0; m < ALERT__METRIC_MAX; m++)
+                        for (int m = 0; m < DETECT__KIND_MAX; m++)
                                 ret->open_alerts += e->procs[i].m[m].alert_id != 0;
 }
 
@@ -770,8 +754,8 @@ int engine_set_window(struct engine *e, size_t slot, double window)
                 return -ENOENT;
         ep->own = true;
         ep->window = window;
-        detect_params_init(&ep->own_params[ALERT_MEMORY], DETECT_MEMORY, window);
-        detect_params_init(&ep->own_params[ALERT_FDS], DETECT_FDS, window);
+        detect_params_init(&ep->own_params[DETECT_MEMORY], DETECT_MEMORY, window);
+        detect_params_init(&ep->own_params[DETECT_FDS], DETECT_FDS, window);
         /* Nothing but its identity is needed to replay its history. */
         memset(&p, 0, sizeof(p));
         p.id = ep->process_id;
@@ -787,7 +771,7 @@ int engine_proc_state(const struct engine *e, size_t slot, int m, struct engine_
 {
         const struct metric_state *ms;
 
-        if (slot >= e->cap_procs || !e->procs[slot].used || m < 0 || m >= ALERT__METRIC_MAX)
+        if (slot >= e->cap_procs || !e->procs[slot].used || m < 0 || m >= DETECT__KIND_MAX)
                 return -ENOENT;
         ms = &e->procs[slot].m[m];
         *ret = (struct engine_proc_state){

@@ -72,7 +72,7 @@ struct engine_proc_state {
         int64_t alert_id;               /* open alert, or 0 */
 };
 /* Returns 0, or -ENOENT if the slot holds no process. m: 0 memory, 1 descriptors
- * (enum alert_metric). */
+ * (enum detect_kind). */
 int engine_proc_state(const struct engine *e, size_t slot, int m, struct engine_proc_state *ret);
 
 #endif

@@ -127,7 +127,7 @@ static void collect_one(void *userdata, const struct sampler_proc *p, const stru
                 if (!sample_has(&mp->last, M_USS) && m->have_uss)
                         sample_set(&mp->last, M_USS, m->uss);
         }
-        for (int k = 0; k < METRICS_DETECTORS; k++) {
+        for (int k = 0; k < DETECT__KIND_MAX; k++) {
                 struct engine_proc_state st;
                 struct metrics_detector *d = &mp->det[k];
 

@@ -334,19 +334,15 @@ static const struct family
                     "The group's processes whose detector is in this state (ok, suspect, leaking, recovered)." },
         f_open_alerts = { "leakwatch_open_alerts", GAUGE, NULL, "Open leak alerts of the group's processes." };
 
-/* The memory kinds exported, and the label each has. */
+/* The memory kinds exported; the kind label is the metric's own name (lib/sample.h). */
 enum { K_RSS, K_ANON, K_FILE, K_SHMEM, K_SWAP, K_PSS, K_USS, N_KINDS };
 static const struct {
         enum metric m;
-        const char *kind;
 } mem_kinds[N_KINDS] = {
-        [K_RSS] = { M_RSS, "rss" }, [K_ANON] = { M_ANON, "anon" }, [K_FILE] = { M_FILE, "file" },
-        [K_SHMEM] = { M_SHMEM, "shmem" }, [K_SWAP] = { M_SWAP, "swap" }, [K_PSS] = { M_PSS, "pss" },
-        [K_USS] = { M_USS, "uss" },
+        [K_RSS] = { M_RSS }, [K_ANON] = { M_ANON }, [K_FILE] = { M_FILE }, [K_SHMEM] = { M_SHMEM },
+        [K_SWAP] = { M_SWAP }, [K_PSS] = { M_PSS }, [K_USS] = { M_USS },
 };
 
-/* The detector resources, as label values (alert_metric_name's, without linking alert). */
-static const char *const resource_name[METRICS_DETECTORS] = { "memory", "fds" };
 
 /* ---- groups ---- */
 
@@ -365,9 +361,9 @@ struct group {
         uint32_t mem_known[N_KINDS];    /* members with a value: a sum needs all */
         int64_t fds;
         uint32_t fds_known;
-        double slope[METRICS_DETECTORS], slope_low[METRICS_DETECTORS], forecast[METRICS_DETECTORS];
-        uint32_t state[METRICS_DETECTORS][DETECT__MAX];
-        uint32_t alerts[METRICS_DETECTORS];
+        double slope[DETECT__KIND_MAX], slope_low[DETECT__KIND_MAX], forecast[DETECT__KIND_MAX];
+        uint32_t state[DETECT__KIND_MAX][DETECT__MAX];
+        uint32_t alerts[DETECT__KIND_MAX];
         size_t series;
         bool selected;
 };
@@ -456,7 +452,7 @@ static void group_add(struct group *g, const struct metrics_proc *p)
                 g->fds += p->last.v[M_FDS];
                 g->fds_known++;
         }
-        for (int m = 0; m < METRICS_DETECTORS; m++) {
+        for (int m = 0; m < DETECT__KIND_MAX; m++) {
                 const struct metrics_detector *dt = &p->det[m];
 
                 if (dt->evaluated) {
@@ -476,7 +472,7 @@ static void group_add(struct group *g, const struct metrics_proc *p)
  * per detector. */
 static size_t group_series(const struct group *g)
 {
-        size_t s = 1 + 4 + METRICS_DETECTORS * (1 + DETECT__MAX + 1);
+        size_t s = 1 + 4 + DETECT__KIND_MAX * (1 + DETECT__MAX + 1);
 
         for (size_t k = 0; k < N_KINDS; k++)
                 s += g->mem_known[k] == g->n;
@@ -505,7 +501,7 @@ static struct group *make_groups(const struct metrics_proc *procs, const struct 
                         cur = &g[ng++];
                         cur->labels = l;
                         cur->first = i;
-                        for (int m = 0; m < METRICS_DETECTORS; m++) {
+                        for (int m = 0; m < DETECT__KIND_MAX; m++) {
                                 cur->slope[m] = NAN;
                                 cur->slope_low[m] = NAN;
                                 cur->forecast[m] = INFINITY;
@@ -576,7 +572,7 @@ static void write_groups(struct out *o, enum metrics_format fmt, const struct gr
         for (size_t i = 0; i < ng; i++)
                 for (size_t k = 0; g[i].selected && k < N_KINDS; k++)
                         if (g[i].mem_known[k] == g[i].n) {
-                                snprintf(extra, sizeof(extra), "kind=\"%s\"", mem_kinds[k].kind);
+                                snprintf(extra, sizeof(extra), "kind=\"%s\"", metric_info[mem_kinds[k].m].name);
                                 group_sample(o, &f_memory, &g[i], extra);
                                 put_i64(o, g[i].mem[k]);
                                 put(o, "\n", 1);
@@ -601,17 +597,17 @@ static void write_groups(struct out *o, enum metrics_format fmt, const struct gr
         }
         family_header(o, fmt, &f_forecast);
         for (size_t i = 0; i < ng; i++)
-                for (int m = 0; g[i].selected && m < METRICS_DETECTORS; m++) {
-                        snprintf(extra, sizeof(extra), "resource=\"%s\"", resource_name[m]);
+                for (int m = 0; g[i].selected && m < DETECT__KIND_MAX; m++) {
+                        snprintf(extra, sizeof(extra), "resource=\"%s\"", detect_kind_name[m]);
                         group_sample(o, &f_forecast, &g[i], extra);
                         put_double(o, g[i].forecast[m]);
                         put(o, "\n", 1);
                 }
         family_header(o, fmt, &f_state);
         for (size_t i = 0; i < ng; i++)
-                for (int m = 0; g[i].selected && m < METRICS_DETECTORS; m++)
+                for (int m = 0; g[i].selected && m < DETECT__KIND_MAX; m++)
                         for (int s = 0; s < DETECT__MAX; s++) {
-                                snprintf(extra, sizeof(extra), "resource=\"%s\",state=\"%s\"", resource_name[m],
+                                snprintf(extra, sizeof(extra), "resource=\"%s\",state=\"%s\"", detect_kind_name[m],
                                          detect_status_name[s]);
                                 group_sample(o, &f_state, &g[i], extra);
                                 put_u64(o, g[i].state[m][s]);
@@ -619,8 +615,8 @@ static void write_groups(struct out *o, enum metrics_format fmt, const struct gr
                         }
         family_header(o, fmt, &f_open_alerts);
         for (size_t i = 0; i < ng; i++)
-                for (int m = 0; g[i].selected && m < METRICS_DETECTORS; m++) {
-                        snprintf(extra, sizeof(extra), "resource=\"%s\"", resource_name[m]);
+                for (int m = 0; g[i].selected && m < DETECT__KIND_MAX; m++) {
+                        snprintf(extra, sizeof(extra), "resource=\"%s\"", detect_kind_name[m]);
                         group_sample(o, &f_open_alerts, &g[i], extra);
                         put_u64(o, g[i].alerts[m]);
                         put(o, "\n", 1);

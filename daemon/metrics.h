@@ -44,9 +44,6 @@ extern const char *const metrics_content_type[METRICS__FORMAT_MAX];
  * NULL or unparsable: text, which every scraper reads. */
 enum metrics_format metrics_negotiate(const char *accept);
 
-/* The detectors of a process: [0] memory, [1] descriptors (enum alert_metric). */
-#define METRICS_DETECTORS 2
-
 struct metrics_detector {
         enum detect_status status;
         bool evaluated;                 /* false: slope and slope_low are NAN */
@@ -63,7 +60,7 @@ struct metrics_proc {
         const char *unit;               /* "" if none */
         pid_t pid;
         struct sample last;             /* values in have; memory in bytes */
-        struct metrics_detector det[METRICS_DETECTORS];
+        struct metrics_detector det[DETECT__KIND_MAX];    /* by enum detect_kind */
 };
 
 /* The daemon's own health. */

@@ -39,6 +39,30 @@ const char *const detect_status_name[DETECT__MAX] = {
         [DETECT_RECOVERED] = "recovered",
 };
 
+const char *const detect_kind_name[DETECT__KIND_MAX] = { "memory", "fds" };
+
+int detect_kind_from_name(const char *name)
+{
+        for (int k = 0; k < DETECT__KIND_MAX; k++)
+                if (strcmp(name, detect_kind_name[k]) == 0)
+                        return k;
+        return -1;
+}
+
+bool detect_value(const struct sample *smp, enum detect_kind k, double *ret)
+{
+        if (k == DETECT_FDS) {
+                if (!sample_has(smp, M_FDS))
+                        return false;
+                *ret = (double)smp->v[M_FDS];
+                return true;
+        }
+        if (!sample_has(smp, M_ANON))
+                return false;
+        *ret = (double)smp->v[M_ANON] + (sample_has(smp, M_SWAP) ? (double)smp->v[M_SWAP] : 0);
+        return true;
+}
+
 /* ---- parameters ---- */
 
 void detect_params_init(struct detect_params *p, enum detect_kind kind, double window)

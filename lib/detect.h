@@ -38,12 +38,27 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "sample.h"
+
 /* What is watched. The machinery is the same; the defaults differ (see
  * detect_params_init). */
 enum detect_kind {
         DETECT_MEMORY,          /* bytes: the caller feeds anon + swap, not RSS */
         DETECT_FDS,             /* open descriptors: a count */
+        DETECT__KIND_MAX
 };
+
+/* "memory", "fds": what the database, the client, the hooks, the log and the metrics
+ * call the two things judged. */
+extern const char *const detect_kind_name[DETECT__KIND_MAX];
+/* The kind of that name, or -1. */
+int detect_kind_from_name(const char *name);
+
+/* What a detector of kind k judges in a sample: for memory, resident anonymous memory
+ * plus swap — what a heap leak grows, wherever the kernel put it; file-backed and
+ * shared memory are not heap leaks — and for fds the open descriptors. Returns false,
+ * *ret untouched, if the sample does not hold it. */
+bool detect_value(const struct sample *smp, enum detect_kind k, double *ret);
 
 /* The alert states. Only LEAKING alerts: SUSPECT is internal bookkeeping (the evidence
  * is there but not yet confirmed) that a daemon may show but must not alert on. */

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "detect.h"
 #include "util.h"
 
 #define MINUTE_MS INT64_C(60000)
@@ -230,13 +231,13 @@ struct store *query_store(struct query *q)
 const char *query_metric_name(int m)
 {
         if (m == QM_MEMORY)
-                return "memory";
+                return detect_kind_name[DETECT_MEMORY];
         return m >= 0 && m < M__MAX ? metric_info[m].name : "?";
 }
 
 int query_metric_from_name(const char *name)
 {
-        if (strcmp(name, "memory") == 0)
+        if (detect_kind_from_name(name) == DETECT_MEMORY)
                 return QM_MEMORY;
         return metric_from_name(name);
 }

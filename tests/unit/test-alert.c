@@ -60,7 +60,7 @@ static struct alert_context hostile(void)
                 .event = ALERT_EVENT_START,
                 .alert_id = 42,
                 .t_ms = 1700000000000,
-                .metric = ALERT_MEMORY,
+                .metric = DETECT_MEMORY,
                 .state = "leaking",
                 .process_id = 7,
                 .pid = 4242,
@@ -175,7 +175,7 @@ static void test_summary(void **state)
         assert_non_null(strstr(buf, "2.00 MiB/min"));
         assert_non_null(strstr(buf, "cgroup limit in 3h"));
         assert_null(strchr(buf, '\n'));
-        c.metric = ALERT_FDS;
+        c.metric = DETECT_FDS;
         c.slope = 10.0 / 60;
         c.slope_low = 5.0 / 60;
         c.growth = 100;

@@ -59,7 +59,7 @@ static struct metrics_proc proc(const char *rule, const char *comm, const char *
         sample_set(&p.last, M_PSS, anon);
         sample_set(&p.last, M_USS, anon);
         sample_set(&p.last, M_FDS, 5);
-        for (int m = 0; m < METRICS_DETECTORS; m++)
+        for (int m = 0; m < DETECT__KIND_MAX; m++)
                 p.det[m] = (struct metrics_detector){ .status = DETECT_OK, .slope = NAN, .slope_low = NAN,
                                                       .forecast = INFINITY };
         return p;
