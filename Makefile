@@ -64,7 +64,8 @@ else
 CPPFLAGS += -D_FORTIFY_SOURCE=2
 endif
 
-LIB_SRC    := $(wildcard lib/*.c) $(wildcard store/*.c)
+# store/raw.c reaches below the store's API, for the tests and benchmarks only.
+LIB_SRC    := $(wildcard lib/*.c) $(filter-out store/raw.c,$(wildcard store/*.c))
 CORE_SRC   := $(wildcard core/*.c)
 DAEMON_SRC := $(filter-out daemon/main.c,$(wildcard daemon/*.c))
 CLIENT_SRC := $(filter-out client/main.c,$(wildcard client/*.c))
@@ -87,6 +88,7 @@ BENCH_BIN  := $(BENCH_ALONE) $(addprefix $(BUILD)/bench/,ingest detect-cost dete
 # The simple slope rules the detector is measured against: for the benchmarks and the
 # detector's tests, never linked into the programs.
 BASELINE_OBJ := $(BUILD)/bench/baseline.o
+RAW_OBJ    := $(BUILD)/store/raw.o
 
 .PHONY: all test unit integration check-asan check-valgrind check-adversarial bench bench-scale bench-client bench-metrics bench-detect bench-peers \
         install uninstall run deb install-deb check-systemd clean FORCE
@@ -138,7 +140,7 @@ $(BUILD)/leakwatch: $(BUILD)/client/main.o $(CLIENT_OBJ) $(DAEMON_OBJ) $(LIB_OBJ
 
 # Unit tests link every object but the two mains (the chrony way), so a test
 # exercises the real module and may override nothing.
-$(BUILD)/tests/test-%: tests/unit/test-%.c $(DAEMON_OBJ) $(CLIENT_OBJ) $(LIB_OBJ) $(BASELINE_OBJ)
+$(BUILD)/tests/test-%: tests/unit/test-%.c $(DAEMON_OBJ) $(CLIENT_OBJ) $(LIB_OBJ) $(BASELINE_OBJ) $(RAW_OBJ)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  TEST    $@")
 	$(Q)$(CC) $(CPPFLAGS) -Idaemon -Iclient -Ibench -Itests/unit $(CFLAGS) -MMD -MP -o $@ $(filter %.c %.o,$^) $(LDFLAGS) $(LDLIBS) $(CMOCKA_LIBS)
@@ -217,7 +219,7 @@ bench-metrics: $(BUILD)/bench/metrics-scrape $(PROGRAMS) $(TEST_HELPERS)
 
 # The client's query benchmark: a month of history for 1000 processes (generated once,
 # kept under $(BUILD)/bench), then median times of the heavy commands.
-$(BUILD)/bench/gen-history: bench/gen-history.c $(LIB_OBJ)
+$(BUILD)/bench/gen-history: bench/gen-history.c $(LIB_OBJ) $(RAW_OBJ)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $(filter %.c %.o,$^) $(LDFLAGS) $(LDLIBS)

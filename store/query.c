@@ -14,16 +14,13 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <math.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "db.h"
 #include "detect.h"
 #include "util.h"
-
-#define MINUTE_MS INT64_C(60000)
-#define HOUR_MS   INT64_C(3600000)
 
 /* A floor bucket at least this many times as wide as a rollup bucket loses at most a
  * tenth of its width at each edge when judged on whole rollup buckets, which does not
@@ -31,149 +28,16 @@
  * fewer. */
 #define ROLLUP_FACTOR 10
 
-/* The metrics with rollup columns (as lib/store.c keeps them), in column order. */
-static const enum metric rollup_metrics[] = { M_RSS, M_ANON, M_FILE, M_SHMEM, M_SWAP,
-                                              M_VSIZE, M_FDS, M_PSS, M_USS };
-
 const char *const query_source_name[3] = { "raw", "minute", "hour" };
 
-enum qst {
-        QST_FLOOR_RAW_FIRST,
-        QST_FLOOR_MINUTE_FIRST,
-        QST_FLOOR_ROLLUP,
-        QST_FLOOR_RAW,
-        QST_LATEST,
-        QST__MAX
-};
-
+/* A query handle is a read-only store in one read transaction. */
 struct query {
         struct store *store;
-        sqlite3 *db;
-        sqlite3_stmt *cache[QST__MAX];
-        char errmsg[256];
 };
-
-/* ---- plumbing ---- */
-
-static int fail(struct query *q, int rc)
-{
-        snprintf(q->errmsg, sizeof(q->errmsg), "%s", sqlite3_errmsg(q->db));
-        return store_errno(rc);
-}
 
 const char *query_errmsg(const struct query *q)
 {
-        return q && q->errmsg[0] ? q->errmsg : "no error";
-}
-
-static int prepare(struct query *q, const char *sql, sqlite3_stmt **ret)
-{
-        int rc = sqlite3_prepare_v2(q->db, sql, -1, ret, NULL);
-        return rc == SQLITE_OK ? 0 : fail(q, rc);
-}
-
-/* A statement kept for the life of the handle: the per-process lookups run once per
- * process, and preparing them each time would cost more than running them. */
-static int cached(struct query *q, enum qst id, const char *sql, sqlite3_stmt **ret)
-{
-        int r;
-
-        if (!q->cache[id]) {
-                r = sqlite3_prepare_v3(q->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &q->cache[id], NULL);
-                if (r != SQLITE_OK)
-                        return fail(q, r);
-        }
-        sqlite3_reset(q->cache[id]);
-        sqlite3_clear_bindings(q->cache[id]);
-        *ret = q->cache[id];
-        return 0;
-}
-
-/* Steps a statement that yields one row: the first column as an integer (def if NULL).
- * The statement is reset (cached) or finalized by the caller. */
-static int step_int64(struct query *q, sqlite3_stmt *st, int64_t def, int64_t *ret)
-{
-        int rc = sqlite3_step(st);
-
-        if (rc == SQLITE_ROW) {
-                *ret = sqlite3_column_type(st, 0) == SQLITE_NULL ? def : sqlite3_column_int64(st, 0);
-                return 0;
-        }
-        return rc == SQLITE_DONE ? -ENOENT : fail(q, rc);
-}
-
-static int query_int64(struct query *q, const char *sql, int64_t def, int64_t *ret)
-{
-        sqlite3_stmt *st;
-        int r;
-
-        r = prepare(q, sql, &st);
-        if (r < 0)
-                return r;
-        r = step_int64(q, st, def, ret);
-        sqlite3_finalize(st);
-        return r;
-}
-
-/* A copy of a text column, NUL-terminated, with its length (it may hold NUL bytes).
- * NULL stays NULL. Returns -ENOMEM only when a non-NULL value could not be copied. */
-static int dup_column(sqlite3_stmt *st, int col, char **ret, size_t *ret_len)
-{
-        const unsigned char *t;
-        size_t n;
-        char *c;
-
-        if (sqlite3_column_type(st, col) == SQLITE_NULL) {
-                *ret = NULL;
-                if (ret_len)
-                        *ret_len = 0;
-                return 0;
-        }
-        t = sqlite3_column_text(st, col);
-        n = (size_t)sqlite3_column_bytes(st, col);
-        c = malloc(n + 1);
-        if (!c)
-                return -ENOMEM;
-        if (n)
-                memcpy(c, t, n);
-        c[n] = '\0';
-        *ret = c;
-        if (ret_len)
-                *ret_len = n;
-        return 0;
-}
-
-static void copy_column(sqlite3_stmt *st, int col, char *buf, size_t sz)
-{
-        const unsigned char *t = sqlite3_column_text(st, col);
-
-        snprintf(buf, sz, "%s", t ? (const char *)t : "");
-}
-
-static double column_real(sqlite3_stmt *st, int col)
-{
-        return sqlite3_column_type(st, col) == SQLITE_NULL ? NAN : sqlite3_column_double(st, col);
-}
-
-static int64_t column_int_or0(sqlite3_stmt *st, int col)
-{
-        return sqlite3_column_type(st, col) == SQLITE_NULL ? 0 : sqlite3_column_int64(st, col);
-}
-
-/* Grows an array of elements of size sz by one slot; returns the new slot, zeroed. */
-static void *grow(void **arr, size_t *n, size_t *cap, size_t sz)
-{
-        if (*n == *cap) {
-                size_t nc = *cap ? *cap * 2 : 16;
-                void *na = reallocarray(*arr, nc, sz);
-
-                if (!na)
-                        return NULL;
-                *arr = na;
-                *cap = nc;
-        }
-        memset((char *)*arr + *n * sz, 0, sz);
-        return (char *)*arr + (*n)++ * sz;
+        return q ? store_errmsg(q->store) : "no error";
 }
 
 /* ---- open, close ---- */
@@ -181,8 +45,7 @@ static void *grow(void **arr, size_t *n, size_t *cap, size_t sz)
 int query_open(const char *path, struct query **ret, char *errbuf, size_t errsz)
 {
         struct query *q;
-        char *msg = NULL;
-        int r, rc;
+        int r;
 
         q = calloc(1, sizeof(*q));
         if (!q)
@@ -192,15 +55,12 @@ int query_open(const char *path, struct query **ret, char *errbuf, size_t errsz)
                 free(q);
                 return r;
         }
-        q->db = store_sqlite(q->store);
         /* One snapshot for the whole command: the list and the numbers next to it agree
          * even while the daemon commits. */
-        rc = sqlite3_exec(q->db, "BEGIN", NULL, NULL, &msg);
-        if (rc != SQLITE_OK) {
+        r = db_exec(q->store, "BEGIN");
+        if (r < 0) {
                 if (errbuf && errsz)
-                        snprintf(errbuf, errsz, "%s", msg ? msg : sqlite3_errstr(rc));
-                sqlite3_free(msg);
-                r = store_errno(rc);
+                        snprintf(errbuf, errsz, "%s", store_errmsg(q->store));
                 store_close(q->store);
                 free(q);
                 return r;
@@ -213,17 +73,10 @@ void query_close(struct query *q)
 {
         if (!q)
                 return;
-        for (int i = 0; i < QST__MAX; i++)
-                sqlite3_finalize(q->cache[i]);
-        if (!sqlite3_get_autocommit(q->db))
-                (void)sqlite3_exec(q->db, "COMMIT", NULL, NULL, NULL);
+        if (!sqlite3_get_autocommit(q->store->db))
+                (void)db_exec(q->store, "COMMIT");
         store_close(q->store);
         free(q);
-}
-
-struct store *query_store(struct query *q)
-{
-        return q->store;
 }
 
 /* ---- metrics ---- */
@@ -251,10 +104,7 @@ bool query_metric_has_rollup(int m)
 {
         if (m == QM_MEMORY)
                 return true;
-        for (size_t i = 0; i < ELEMENTSOF(rollup_metrics); i++)
-                if ((int)rollup_metrics[i] == m)
-                        return true;
-        return false;
+        return m >= 0 && m < M__MAX && db_has_rollup((enum metric)m);
 }
 
 /* ---- overview, events ---- */
@@ -266,9 +116,9 @@ int query_newest_ms(struct query *q, int64_t *ret_ms)
 
         /* The recent table is keyed by time: its end is cheap. When a fold has just
          * emptied it, the folded table is keyed by process: one keyed lookup each. */
-        r = query_int64(q, "SELECT max(t) FROM sample_recent", 0, &t);
+        r = db_int64(q->store, "SELECT max(t) FROM sample_recent", 0, &t);
         if (r >= 0 && t == 0)
-                r = query_int64(q, "SELECT max((SELECT max(t) FROM sample s WHERE s.process_id = p.id)) "
+                r = db_int64(q->store, "SELECT max((SELECT max(t) FROM sample s WHERE s.process_id = p.id)) "
                                    "FROM process p", 0, &t);
         if (r < 0)
                 return r;
@@ -288,27 +138,27 @@ int query_overview(struct query *q, struct query_overview *ret)
         o.schema = store_schema_version(q->store);
         if (o.schema < 0)
                 return o.schema;
-        r = query_int64(q, "SELECT count(*) FROM rule", 0, &o.rules);
+        r = db_int64(q->store, "SELECT count(*) FROM rule", 0, &o.rules);
         if (r >= 0)
-                r = query_int64(q, "SELECT count(*) FROM process", 0, &o.processes);
+                r = db_int64(q->store, "SELECT count(*) FROM process", 0, &o.processes);
         if (r >= 0)
-                r = query_int64(q, "SELECT count(*) FROM process WHERE end_ms IS NULL", 0, &o.live);
+                r = db_int64(q->store, "SELECT count(*) FROM process WHERE end_ms IS NULL", 0, &o.live);
         if (r >= 0)
-                r = query_int64(q, "SELECT count(*) FROM alert", 0, &o.alerts);
+                r = db_int64(q->store, "SELECT count(*) FROM alert", 0, &o.alerts);
         if (r >= 0)
-                r = query_int64(q, "SELECT count(*) FROM alert WHERE end_ms IS NULL", 0, &o.alerts_open);
+                r = db_int64(q->store, "SELECT count(*) FROM alert WHERE end_ms IS NULL", 0, &o.alerts_open);
         if (r >= 0) {
                 r = query_newest_ms(q, &o.last_ms);
                 if (r == -ENOENT)
                         r = 0;
         }
         if (r >= 0)
-                r = query_int64(q, "SELECT min(t) FROM sample_recent", 0, &recent_first);
+                r = db_int64(q->store, "SELECT min(t) FROM sample_recent", 0, &recent_first);
         /* A folded sample always has an hour rollup (the fold writes both), and hour
          * rollups are the last to be pruned, so the oldest hour bucket is the oldest
          * data kept: one keyed lookup per process. */
         if (r >= 0)
-                r = query_int64(q, "SELECT min((SELECT min(t) FROM rollup r WHERE r.process_id = p.id "
+                r = db_int64(q->store, "SELECT min((SELECT min(t) FROM rollup r WHERE r.process_id = p.id "
                                    "AND r.res = 3600000)) FROM process p", 0, &o.first_ms);
         if (r < 0)
                 return r;
@@ -317,14 +167,14 @@ int query_overview(struct query *q, struct query_overview *ret)
         r = store_disk_usage(q->store, &o.db_bytes);
         if (r < 0)
                 return r;
-        r = prepare(q, "SELECT boot_id FROM process ORDER BY id DESC LIMIT 1", &st);
+        r = db_prepare(q->store, "SELECT boot_id FROM process ORDER BY id DESC LIMIT 1", &st);
         if (r < 0)
                 return r;
         rc = sqlite3_step(st);
         if (rc == SQLITE_ROW)
-                copy_column(st, 0, o.boot_id, sizeof(o.boot_id));
+                db_column_copy(st, 0, o.boot_id, sizeof(o.boot_id));
         else if (rc != SQLITE_DONE)
-                r = fail(q, rc);
+                r = db_fail(q->store, rc);
         sqlite3_finalize(st);
         if (r < 0)
                 return r;
@@ -348,7 +198,7 @@ int query_events(struct query *q, const char *kind, size_t limit, struct query_e
         sqlite3_stmt *st;
         int r, rc;
 
-        r = prepare(q, "SELECT id, t, kind, detail FROM daemon_event WHERE ?1 IS NULL OR kind = ?1 "
+        r = db_prepare(q->store, "SELECT id, t, kind, detail FROM daemon_event WHERE ?1 IS NULL OR kind = ?1 "
                        "ORDER BY t DESC, id DESC LIMIT ?2", &st);
         if (r < 0)
                 return r;
@@ -356,7 +206,7 @@ int query_events(struct query *q, const char *kind, size_t limit, struct query_e
                 sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 2, limit > INT64_MAX ? INT64_MAX : (int64_t)limit);
         while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-                struct query_event *e = grow((void **)&arr, &n, &cap, sizeof(*arr));
+                struct query_event *e = db_grow((void **)&arr, &n, &cap, sizeof(*arr));
 
                 if (!e) {
                         r = -ENOMEM;
@@ -364,7 +214,7 @@ int query_events(struct query *q, const char *kind, size_t limit, struct query_e
                 }
                 e->id = sqlite3_column_int64(st, 0);
                 e->t_ms = sqlite3_column_int64(st, 1);
-                if (dup_column(st, 2, &e->kind, NULL) < 0 || dup_column(st, 3, &e->detail, NULL) < 0) {
+                if (db_column_dup(st, 2, &e->kind, NULL) < 0 || db_column_dup(st, 3, &e->detail, NULL) < 0) {
                         r = -ENOMEM;
                         break;
                 }
@@ -377,7 +227,7 @@ int query_events(struct query *q, const char *kind, size_t limit, struct query_e
                 }
         }
         if (r == 0 && rc != SQLITE_DONE)
-                r = fail(q, rc);
+                r = db_fail(q->store, rc);
         sqlite3_finalize(st);
         if (r < 0) {
                 query_events_free(arr, n);
@@ -417,7 +267,7 @@ static int read_rule(sqlite3_stmt *st, struct query_rule *r)
         r->last_ms = sqlite3_column_int64(st, 4);
         r->processes = sqlite3_column_int64(st, 5);
         r->live = sqlite3_column_int64(st, 6);
-        if (dup_column(st, 1, &r->name, NULL) < 0 || dup_column(st, 2, &r->spec, NULL) < 0) {
+        if (db_column_dup(st, 1, &r->name, NULL) < 0 || db_column_dup(st, 2, &r->spec, NULL) < 0) {
                 query_rule_clear(r);
                 return -ENOMEM;
         }
@@ -431,11 +281,11 @@ int query_rules(struct query *q, struct query_rule **ret, size_t *ret_n)
         sqlite3_stmt *st;
         int r, rc;
 
-        r = prepare(q, "SELECT " RULE_COLUMNS " FROM rule r ORDER BY r.name", &st);
+        r = db_prepare(q->store, "SELECT " RULE_COLUMNS " FROM rule r ORDER BY r.name", &st);
         if (r < 0)
                 return r;
         while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-                struct query_rule *e = grow((void **)&arr, &n, &cap, sizeof(*arr));
+                struct query_rule *e = db_grow((void **)&arr, &n, &cap, sizeof(*arr));
 
                 if (!e || read_rule(st, e) < 0) {
                         if (e)
@@ -445,7 +295,7 @@ int query_rules(struct query *q, struct query_rule **ret, size_t *ret_n)
                 }
         }
         if (r == 0 && rc != SQLITE_DONE)
-                r = fail(q, rc);
+                r = db_fail(q->store, rc);
         sqlite3_finalize(st);
         if (r < 0) {
                 query_rules_free(arr, n);
@@ -462,11 +312,11 @@ int query_rule_newest_ms(struct query *q, int64_t rule_id, int64_t *ret_ms)
         int64_t t = 0;
         int r;
 
-        r = prepare(q, "SELECT max(t) FROM rule_sample WHERE rule_id = ?1", &st);
+        r = db_prepare(q->store, "SELECT max(t) FROM rule_sample WHERE rule_id = ?1", &st);
         if (r < 0)
                 return r;
         sqlite3_bind_int64(st, 1, rule_id);
-        r = step_int64(q, st, 0, &t);
+        r = db_step_int64(q->store, st, 0, &t);
         sqlite3_finalize(st);
         if (r < 0)
                 return r;
@@ -482,7 +332,7 @@ int query_rule_by_name(struct query *q, const char *name, struct query_rule *ret
         sqlite3_stmt *st;
         int r, rc;
 
-        r = prepare(q, "SELECT " RULE_COLUMNS " FROM rule r WHERE r.name = ?1", &st);
+        r = db_prepare(q->store, "SELECT " RULE_COLUMNS " FROM rule r WHERE r.name = ?1", &st);
         if (r < 0)
                 return r;
         sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
@@ -490,7 +340,7 @@ int query_rule_by_name(struct query *q, const char *name, struct query_rule *ret
         if (rc == SQLITE_ROW)
                 r = read_rule(st, &rule);
         else
-                r = rc == SQLITE_DONE ? -ENOENT : fail(q, rc);
+                r = rc == SQLITE_DONE ? -ENOENT : db_fail(q->store, rc);
         sqlite3_finalize(st);
         if (r < 0)
                 return r;
@@ -523,24 +373,24 @@ void query_processes_free(struct query_process *p, size_t n)
 static int read_process(sqlite3_stmt *st, struct query_process *p)
 {
         p->id = sqlite3_column_int64(st, 0);
-        copy_column(st, 1, p->boot_id, sizeof(p->boot_id));
+        db_column_copy(st, 1, p->boot_id, sizeof(p->boot_id));
         p->pid = (int32_t)sqlite3_column_int64(st, 2);
-        p->ppid = (int32_t)column_int_or0(st, 3);
+        p->ppid = (int32_t)db_column_or(st, 3, 0);
         p->start_ticks = sqlite3_column_int64(st, 4);
-        p->start_ms = column_int_or0(st, 5);
+        p->start_ms = db_column_or(st, 5, 0);
         p->uid = sqlite3_column_type(st, 6) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 6);
         p->rule_id = sqlite3_column_int64(st, 11);
         p->generation = sqlite3_column_int64(st, 13);
-        p->parent_id = column_int_or0(st, 14);
+        p->parent_id = db_column_or(st, 14, 0);
         p->first_ms = sqlite3_column_int64(st, 15);
         p->last_ms = sqlite3_column_int64(st, 16);
-        p->end_ms = column_int_or0(st, 17);
-        copy_column(st, 19, p->state_memory, sizeof(p->state_memory));
-        copy_column(st, 20, p->state_fds, sizeof(p->state_fds));
-        p->alert_id = column_int_or0(st, 21);
-        if (dup_column(st, 7, &p->comm, &p->comm_len) < 0 || dup_column(st, 8, &p->cmdline, &p->cmdline_len) < 0 ||
-            dup_column(st, 9, &p->unit, NULL) < 0 || dup_column(st, 10, &p->cgroup, NULL) < 0 ||
-            dup_column(st, 12, &p->rule, NULL) < 0 || dup_column(st, 18, &p->end_reason, NULL) < 0)
+        p->end_ms = db_column_or(st, 17, 0);
+        db_column_copy(st, 19, p->state_memory, sizeof(p->state_memory));
+        db_column_copy(st, 20, p->state_fds, sizeof(p->state_fds));
+        p->alert_id = db_column_or(st, 21, 0);
+        if (db_column_dup(st, 7, &p->comm, &p->comm_len) < 0 || db_column_dup(st, 8, &p->cmdline, &p->cmdline_len) < 0 ||
+            db_column_dup(st, 9, &p->unit, NULL) < 0 || db_column_dup(st, 10, &p->cgroup, NULL) < 0 ||
+            db_column_dup(st, 12, &p->rule, NULL) < 0 || db_column_dup(st, 18, &p->end_reason, NULL) < 0)
                 goto oom;
         /* NOT NULL in the schema; a rule row pruned under a process is possible. */
         if (!p->comm && !(p->comm = strdup("")))
@@ -591,7 +441,7 @@ int query_processes(struct query *q, const struct query_filter *f, struct query_
                  f->boot_id ? " AND p.boot_id = ?3" : "",
                  f->active_from && f->active_to ? " AND p.first_ms < ?5 AND (p.end_ms IS NULL OR p.end_ms >= ?4)"
                                                 : "");
-        r = prepare(q, sql, &st);
+        r = db_prepare(q->store, sql, &st);
         if (r < 0)
                 return r;
         if (f->by == QUERY_ID || f->by == QUERY_PID || f->by == QUERY_RULE)
@@ -606,7 +456,7 @@ int query_processes(struct query *q, const struct query_filter *f, struct query_
                 sqlite3_bind_int64(st, 5, f->active_to);
         }
         while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-                struct query_process *e = grow((void **)&arr, &n, &cap, sizeof(*arr));
+                struct query_process *e = db_grow((void **)&arr, &n, &cap, sizeof(*arr));
 
                 if (!e || read_process(st, e) < 0) {
                         if (e)
@@ -616,7 +466,7 @@ int query_processes(struct query *q, const struct query_filter *f, struct query_
                 }
         }
         if (r == 0 && rc != SQLITE_DONE)
-                r = fail(q, rc);
+                r = db_fail(q->store, rc);
         sqlite3_finalize(st);
         if (r < 0) {
                 query_processes_free(arr, n);
@@ -625,28 +475,6 @@ int query_processes(struct query *q, const struct query_filter *f, struct query_
         *ret = arr;
         *ret_n = n;
         return 0;
-}
-
-/* Column list "rss, anon, ..." of the sample tables, in metric order. */
-static void metric_columns(char *buf, size_t bufsz)
-{
-        size_t o = 0;
-
-        buf[0] = '\0';
-        for (int m = 0; m < M__MAX && o < bufsz; m++)
-                o += (size_t)snprintf(buf + o, bufsz - o, "%s%s", m ? ", " : "", metric_info[m].name);
-}
-
-/* Reads the metric columns starting at col into smp; memory is stored in KiB. */
-static void read_metrics(sqlite3_stmt *st, int col, struct sample *smp)
-{
-        for (int m = 0; m < M__MAX; m++, col++) {
-                if (sqlite3_column_type(st, col) == SQLITE_NULL)
-                        continue;
-                sample_set(smp, (enum metric)m, sqlite3_column_int64(st, col) *
-                                                        (metric_info[m].unit == UNIT_BYTES ? 1024 : 1));
-        }
-        sample_unpack_why(smp, sqlite3_column_int64(st, col));
 }
 
 struct id_index {
@@ -698,11 +526,11 @@ int query_latest_samples(struct query *q, const int64_t *ids, size_t n, struct s
         out = calloc(n, sizeof(*out));
         if (!ix || !out)
                 return -ENOMEM;
-        metric_columns(cols, sizeof(cols));
+        db_metric_columns(cols, sizeof(cols));
         if (n <= LATEST_ONE_BY_ONE) {
                 snprintf(sql, sizeof(sql), "SELECT t, %s, unknown FROM sample_recent WHERE process_id = ?1 "
                          "ORDER BY t DESC LIMIT 1", cols);
-                r = prepare(q, sql, &st);
+                r = db_prepare(q->store, sql, &st);
                 if (r < 0)
                         return r;
                 for (size_t i = 0; i < n; i++) {
@@ -711,9 +539,9 @@ int query_latest_samples(struct query *q, const int64_t *ids, size_t n, struct s
                         rc = sqlite3_step(st);
                         if (rc == SQLITE_ROW) {
                                 out[i] = (struct sample){ .t_ms = sqlite3_column_int64(st, 0) };
-                                read_metrics(st, 1, &out[i]);
+                                db_read_metrics(st, 1, &out[i]);
                         } else if (rc != SQLITE_DONE) {
-                                r = fail(q, rc);
+                                r = db_fail(q->store, rc);
                                 break;
                         }
                 }
@@ -721,7 +549,7 @@ int query_latest_samples(struct query *q, const int64_t *ids, size_t n, struct s
                 /* In key order (time first), so the last row seen of a process is its
                  * newest; no sort, unlike GROUP BY. */
                 snprintf(sql, sizeof(sql), "SELECT process_id, t, %s, unknown FROM sample_recent", cols);
-                r = prepare(q, sql, &st);
+                r = db_prepare(q->store, sql, &st);
                 if (r < 0)
                         return r;
                 while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -730,10 +558,10 @@ int query_latest_samples(struct query *q, const int64_t *ids, size_t n, struct s
                         if (!hit)
                                 continue;
                         out[hit->pos] = (struct sample){ .t_ms = sqlite3_column_int64(st, 1) };
-                        read_metrics(st, 2, &out[hit->pos]);
+                        db_read_metrics(st, 2, &out[hit->pos]);
                 }
                 if (rc != SQLITE_DONE)
-                        r = fail(q, rc);
+                        r = db_fail(q->store, rc);
         }
         sqlite3_finalize(st);
         if (r < 0)
@@ -741,7 +569,7 @@ int query_latest_samples(struct query *q, const int64_t *ids, size_t n, struct s
         /* The others (ended, or just folded): the newest row of their own key range. */
         snprintf(sql, sizeof(sql), "SELECT t, %s, unknown FROM sample WHERE process_id = ?1 ORDER BY t DESC LIMIT 1",
                  cols);
-        r = cached(q, QST_LATEST, sql, &st);
+        r = db_cached(q->store, ST_LATEST, sql, &st);
         if (r < 0)
                 return r;
         for (size_t i = 0; i < n; i++) {
@@ -752,9 +580,9 @@ int query_latest_samples(struct query *q, const int64_t *ids, size_t n, struct s
                 rc = sqlite3_step(st);
                 if (rc == SQLITE_ROW) {
                         out[i] = (struct sample){ .t_ms = sqlite3_column_int64(st, 0) };
-                        read_metrics(st, 1, &out[i]);
+                        db_read_metrics(st, 1, &out[i]);
                 } else if (rc != SQLITE_DONE) {
-                        r = fail(q, rc);
+                        r = db_fail(q->store, rc);
                         break;
                 }
         }
@@ -822,7 +650,7 @@ static int first_raw(struct query *q, int64_t process_id, int64_t from, int64_t 
 
         /* Recent rows are newer than folded ones, so the folded table answers when it
          * has any row in the range. */
-        r = cached(q, QST_FLOOR_RAW_FIRST,
+        r = db_cached(q->store, ST_FLOOR_RAW_FIRST,
                    "SELECT coalesce((SELECT min(t) FROM sample WHERE process_id = ?1 AND t >= ?2 AND t < ?3), "
                    "(SELECT min(t) FROM sample_recent WHERE t >= ?2 AND t < ?3 AND process_id = ?1))", &st);
         if (r < 0)
@@ -830,7 +658,7 @@ static int first_raw(struct query *q, int64_t process_id, int64_t from, int64_t 
         sqlite3_bind_int64(st, 1, process_id);
         sqlite3_bind_int64(st, 2, from);
         sqlite3_bind_int64(st, 3, to);
-        r = step_int64(q, st, def, ret);
+        r = db_step_int64(q->store, st, def, ret);
         sqlite3_reset(st);
         return r;
 }
@@ -841,7 +669,7 @@ static int first_rollup(struct query *q, int64_t process_id, int64_t res, int64_
         sqlite3_stmt *st;
         int r;
 
-        r = cached(q, QST_FLOOR_MINUTE_FIRST,
+        r = db_cached(q->store, ST_FLOOR_MINUTE_FIRST,
                    "SELECT min(t) FROM rollup WHERE process_id = ?1 AND res = ?2 AND t >= ?3 AND t < ?4", &st);
         if (r < 0)
                 return r;
@@ -849,7 +677,7 @@ static int first_rollup(struct query *q, int64_t process_id, int64_t res, int64_
         sqlite3_bind_int64(st, 2, res);
         sqlite3_bind_int64(st, 3, from);
         sqlite3_bind_int64(st, 4, to);
-        r = step_int64(q, st, def, ret);
+        r = db_step_int64(q->store, st, def, ret);
         sqlite3_reset(st);
         return r;
 }
@@ -893,13 +721,13 @@ static int series_rollup(struct query *q, int64_t process_id, int64_t res, int64
         if (from >= to)
                 return 0;
         o += (size_t)snprintf(sql + o, sizeof(sql) - o, "SELECT t, n");
-        for (size_t i = 0; i < ELEMENTSOF(rollup_metrics); i++) {
-                const char *c = metric_info[rollup_metrics[i]].name;
+        for (size_t i = 0; i < DB_N_ROLLUP; i++) {
+                const char *c = metric_info[db_rollup_metrics[i]].name;
                 o += (size_t)snprintf(sql + o, sizeof(sql) - o, ", %s_min, %s_max, %s_avg", c, c, c);
         }
         snprintf(sql + o, sizeof(sql) - o, " FROM rollup WHERE process_id = ?1 AND res = ?2 AND t >= ?3 AND t < ?4 "
                  "ORDER BY t");
-        r = prepare(q, sql, &st);
+        r = db_prepare(q->store, sql, &st);
         if (r < 0)
                 return r;
         sqlite3_bind_int64(st, 1, process_id);
@@ -915,9 +743,9 @@ static int series_rollup(struct query *q, int64_t process_id, int64_t res, int64
 
                 for (int m = 0; m < M__MAX; m++)
                         row.m[m].why = UNK_ABSENT;
-                for (size_t i = 0; i < ELEMENTSOF(rollup_metrics); i++) {
+                for (size_t i = 0; i < DB_N_ROLLUP; i++) {
                         int col = 2 + 3 * (int)i;
-                        enum metric m = rollup_metrics[i];
+                        enum metric m = db_rollup_metrics[i];
                         double scale = metric_info[m].unit == UNIT_BYTES ? 1024 : 1;
                         struct query_value *v = &row.m[m];
 
@@ -938,7 +766,7 @@ static int series_rollup(struct query *q, int64_t process_id, int64_t res, int64
                         break;
         }
         if (r == 0 && rc != SQLITE_DONE)
-                r = fail(q, rc);
+                r = db_fail(q->store, rc);
         sqlite3_finalize(st);
         return r;
 }
@@ -962,10 +790,7 @@ int query_series(struct query *q, int64_t process_id, int64_t from_ms, int64_t t
         r = series_rollup(q, process_id, MINUTE_MS, minute, align_down(raw, MINUTE_MS), cb, userdata);
         if (r != 0)
                 return r;
-        r = store_for_each_sample(q->store, process_id, raw, to_ms, raw_row, &ctx);
-        if (r < 0)
-                snprintf(q->errmsg, sizeof(q->errmsg), "%s", store_errmsg(q->store));
-        return r;
+        return store_for_each_sample(q->store, process_id, raw, to_ms, raw_row, &ctx);
 }
 
 int query_rule_series(struct query *q, int64_t rule_id, int64_t from_ms, int64_t to_ms, query_row_cb cb,
@@ -983,7 +808,7 @@ int query_rule_series(struct query *q, int64_t rule_id, int64_t from_ms, int64_t
                 o += (size_t)snprintf(sql + o, sizeof(sql) - o, ", sum(%s)", metric_info[m].name);
         snprintf(sql + o, sizeof(sql) - o, ", max(unknown) FROM rule_sample WHERE rule_id = ?1 AND t >= ?2 AND t < ?3 "
                  "GROUP BY t ORDER BY t");
-        r = prepare(q, sql, &st);
+        r = db_prepare(q->store, sql, &st);
         if (r < 0)
                 return r;
         sqlite3_bind_int64(st, 1, rule_id);
@@ -993,7 +818,7 @@ int query_rule_series(struct query *q, int64_t rule_id, int64_t from_ms, int64_t
                 struct sample smp = { .t_ms = sqlite3_column_int64(st, 0) };
                 struct query_row row;
 
-                read_metrics(st, 2, &smp);
+                db_read_metrics(st, 2, &smp);
                 row_from_sample(&smp, &row);
                 row.nproc = sqlite3_column_int64(st, 1);
                 r = cb(&row, userdata);
@@ -1001,7 +826,7 @@ int query_rule_series(struct query *q, int64_t rule_id, int64_t from_ms, int64_t
                         break;
         }
         if (r == 0 && rc != SQLITE_DONE)
-                r = fail(q, rc);
+                r = db_fail(q->store, rc);
         sqlite3_finalize(st);
         return r;
 }
@@ -1047,7 +872,7 @@ static int floors_rollup(struct query *q, struct floors *fl, int64_t process_id,
 
         if (from >= to)
                 return 0;
-        r = cached(q, QST_FLOOR_ROLLUP, "SELECT t, anon_min, swap_min FROM rollup WHERE process_id = ?1 "
+        r = db_cached(q->store, ST_FLOOR_ROLLUP, "SELECT t, anon_min, swap_min FROM rollup WHERE process_id = ?1 "
                                         "AND res = ?2 AND t >= ?3 AND t < ?4", &st);
         if (r < 0)
                 return r;
@@ -1058,7 +883,7 @@ static int floors_rollup(struct query *q, struct floors *fl, int64_t process_id,
         while ((rc = sqlite3_step(st)) == SQLITE_ROW)
                 floor_add_row(fl, st, 0, 1);
         if (rc != SQLITE_DONE)
-                r = fail(q, rc);
+                r = db_fail(q->store, rc);
         sqlite3_reset(st);
         return r;
 }
@@ -1070,7 +895,7 @@ static int floors_raw(struct query *q, struct floors *fl, int64_t process_id, in
 
         if (from >= to)
                 return 0;
-        r = cached(q, QST_FLOOR_RAW, "SELECT t, anon, swap FROM sample WHERE process_id = ?1 AND t >= ?2 AND t < ?3",
+        r = db_cached(q->store, ST_FLOOR_RAW, "SELECT t, anon, swap FROM sample WHERE process_id = ?1 AND t >= ?2 AND t < ?3",
                    &st);
         if (r < 0)
                 return r;
@@ -1080,7 +905,7 @@ static int floors_raw(struct query *q, struct floors *fl, int64_t process_id, in
         while ((rc = sqlite3_step(st)) == SQLITE_ROW)
                 floor_add_row(fl, st, 0, 1);
         if (rc != SQLITE_DONE)
-                r = fail(q, rc);
+                r = db_fail(q->store, rc);
         sqlite3_reset(st);
         return r;
 }
@@ -1148,7 +973,7 @@ int query_floors(struct query *q, const int64_t *ids, size_t n_ids, int64_t from
                         return r;
         }
         /* The recent table, keyed by time: one range scan for every process. */
-        r = prepare(q, "SELECT process_id, t, anon, swap FROM sample_recent WHERE t >= ?1 AND t < ?2", &st);
+        r = db_prepare(q->store, "SELECT process_id, t, anon, swap FROM sample_recent WHERE t >= ?1 AND t < ?2", &st);
         if (r < 0)
                 return r;
         sqlite3_bind_int64(st, 1, from_ms);
@@ -1163,7 +988,7 @@ int query_floors(struct query *q, const int64_t *ids, size_t n_ids, int64_t from
                 floor_add_row(&fl, st, 1, 2);
         }
         if (rc != SQLITE_DONE)
-                r = fail(q, rc);
+                r = db_fail(q->store, rc);
         sqlite3_finalize(st);
         if (r < 0)
                 return r;
@@ -1200,25 +1025,25 @@ static int read_alert(sqlite3_stmt *st, struct query_alert *a)
         a->process_id = sqlite3_column_int64(st, 1);
         a->rule_id = sqlite3_column_int64(st, 2);
         a->start_ms = sqlite3_column_int64(st, 5);
-        a->end_ms = column_int_or0(st, 6);
-        a->escalated_ms = column_int_or0(st, 8);
-        a->slope = column_real(st, 9);
-        a->slope_low = column_real(st, 10);
-        a->slope_high = column_real(st, 11);
-        a->growth = column_real(st, 12);
-        a->growth_rel = column_real(st, 13);
-        a->level = column_real(st, 14);
-        a->p_value = column_real(st, 15);
-        a->forecast_s = column_real(st, 16);
-        a->evidence_from = column_int_or0(st, 18);
-        a->evidence_to = column_int_or0(st, 19);
-        a->pid = (int32_t)column_int_or0(st, 22);
-        copy_column(st, 26, a->boot_id, sizeof(a->boot_id));
-        if (dup_column(st, 3, &a->metric, NULL) < 0 || dup_column(st, 4, &a->state, NULL) < 0 ||
-            dup_column(st, 7, &a->end_reason, NULL) < 0 || dup_column(st, 17, &a->limit_kind, NULL) < 0 ||
-            dup_column(st, 20, &a->reason, NULL) < 0 || dup_column(st, 21, &a->kind, NULL) < 0 ||
-            dup_column(st, 23, &a->name, &a->name_len) < 0 || dup_column(st, 24, &a->cmdline, &a->cmdline_len) < 0 ||
-            dup_column(st, 25, &a->unit, NULL) < 0 || dup_column(st, 27, &a->rule, NULL) < 0)
+        a->end_ms = db_column_or(st, 6, 0);
+        a->escalated_ms = db_column_or(st, 8, 0);
+        a->slope = db_column_real(st, 9);
+        a->slope_low = db_column_real(st, 10);
+        a->slope_high = db_column_real(st, 11);
+        a->growth = db_column_real(st, 12);
+        a->growth_rel = db_column_real(st, 13);
+        a->level = db_column_real(st, 14);
+        a->p_value = db_column_real(st, 15);
+        a->forecast_s = db_column_real(st, 16);
+        a->evidence_from = db_column_or(st, 18, 0);
+        a->evidence_to = db_column_or(st, 19, 0);
+        a->pid = (int32_t)db_column_or(st, 22, 0);
+        db_column_copy(st, 26, a->boot_id, sizeof(a->boot_id));
+        if (db_column_dup(st, 3, &a->metric, NULL) < 0 || db_column_dup(st, 4, &a->state, NULL) < 0 ||
+            db_column_dup(st, 7, &a->end_reason, NULL) < 0 || db_column_dup(st, 17, &a->limit_kind, NULL) < 0 ||
+            db_column_dup(st, 20, &a->reason, NULL) < 0 || db_column_dup(st, 21, &a->kind, NULL) < 0 ||
+            db_column_dup(st, 23, &a->name, &a->name_len) < 0 || db_column_dup(st, 24, &a->cmdline, &a->cmdline_len) < 0 ||
+            db_column_dup(st, 25, &a->unit, NULL) < 0 || db_column_dup(st, 27, &a->rule, NULL) < 0)
                 goto oom;
         /* The process or rule row may have been pruned before the alert. */
         if ((!a->name && !(a->name = strdup(""))) || (!a->cmdline && !(a->cmdline = strdup(""))) ||
@@ -1250,7 +1075,7 @@ int query_alerts(struct query *q, const struct query_alert_filter *f, struct que
                  f->id ? " AND a.id = ?1" : "", f->open_only ? " AND a.end_ms IS NULL" : "",
                  f->process_id ? " AND a.process_id = ?2" : "", f->rule_id ? " AND a.rule_id = ?3" : "",
                  f->from_ms && f->to_ms ? " AND a.start_ms < ?5 AND (a.end_ms IS NULL OR a.end_ms >= ?4)" : "");
-        r = prepare(q, sql, &st);
+        r = db_prepare(q->store, sql, &st);
         if (r < 0)
                 return r;
         if (f->id)
@@ -1264,7 +1089,7 @@ int query_alerts(struct query *q, const struct query_alert_filter *f, struct que
                 sqlite3_bind_int64(st, 5, f->to_ms);
         }
         while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-                struct query_alert *e = grow((void **)&arr, &n, &cap, sizeof(*arr));
+                struct query_alert *e = db_grow((void **)&arr, &n, &cap, sizeof(*arr));
 
                 if (!e || read_alert(st, e) < 0) {
                         if (e)
@@ -1274,7 +1099,7 @@ int query_alerts(struct query *q, const struct query_alert_filter *f, struct que
                 }
         }
         if (r == 0 && rc != SQLITE_DONE)
-                r = fail(q, rc);
+                r = db_fail(q->store, rc);
         sqlite3_finalize(st);
         if (r < 0) {
                 query_alerts_free(arr, n);
@@ -1301,7 +1126,7 @@ static int collect_verdicts(struct query *q, sqlite3_stmt *st, struct query_verd
         int r = 0, rc;
 
         while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-                struct query_verdict *v = grow((void **)&arr, &n, &cap, sizeof(*arr));
+                struct query_verdict *v = db_grow((void **)&arr, &n, &cap, sizeof(*arr));
 
                 if (!v) {
                         r = -ENOMEM;
@@ -1309,30 +1134,30 @@ static int collect_verdicts(struct query *q, sqlite3_stmt *st, struct query_verd
                 }
                 v->id = sqlite3_column_int64(st, 0);
                 v->process_id = sqlite3_column_int64(st, 1);
-                v->alert_id = column_int_or0(st, 2);
+                v->alert_id = db_column_or(st, 2, 0);
                 v->t_ms = sqlite3_column_int64(st, 3);
-                copy_column(st, 4, v->metric, sizeof(v->metric));
-                copy_column(st, 5, v->state, sizeof(v->state));
-                copy_column(st, 6, v->previous, sizeof(v->previous));
+                db_column_copy(st, 4, v->metric, sizeof(v->metric));
+                db_column_copy(st, 5, v->state, sizeof(v->state));
+                db_column_copy(st, 6, v->previous, sizeof(v->previous));
                 v->escalated = sqlite3_column_int64(st, 7) != 0;
-                v->slope = column_real(st, 8);
-                v->slope_low = column_real(st, 9);
-                v->slope_high = column_real(st, 10);
-                v->growth = column_real(st, 11);
-                v->growth_rel = column_real(st, 12);
-                v->level = column_real(st, 13);
-                v->p_value = column_real(st, 14);
-                v->forecast_s = column_real(st, 15);
-                v->evidence_from = column_int_or0(st, 16);
-                v->evidence_to = column_int_or0(st, 17);
-                if (dup_column(st, 18, &v->reason, NULL) < 0) {
+                v->slope = db_column_real(st, 8);
+                v->slope_low = db_column_real(st, 9);
+                v->slope_high = db_column_real(st, 10);
+                v->growth = db_column_real(st, 11);
+                v->growth_rel = db_column_real(st, 12);
+                v->level = db_column_real(st, 13);
+                v->p_value = db_column_real(st, 14);
+                v->forecast_s = db_column_real(st, 15);
+                v->evidence_from = db_column_or(st, 16, 0);
+                v->evidence_to = db_column_or(st, 17, 0);
+                if (db_column_dup(st, 18, &v->reason, NULL) < 0) {
                         n--;
                         r = -ENOMEM;
                         break;
                 }
         }
         if (r == 0 && rc != SQLITE_DONE)
-                r = fail(q, rc);
+                r = db_fail(q->store, rc);
         if (r < 0) {
                 query_verdicts_free(arr, n);
                 return r;
@@ -1351,7 +1176,7 @@ int query_verdicts(struct query *q, int64_t process_id, const char *metric, int6
         sqlite3_stmt *st;
         int r;
 
-        r = prepare(q, "SELECT " VERDICT_COLUMNS " FROM verdict WHERE process_id = ?1 AND t >= ?2 AND t < ?3 "
+        r = db_prepare(q->store, "SELECT " VERDICT_COLUMNS " FROM verdict WHERE process_id = ?1 AND t >= ?2 AND t < ?3 "
                        "AND (?4 IS NULL OR metric = ?4) ORDER BY t, id", &st);
         if (r < 0)
                 return r;
@@ -1372,7 +1197,7 @@ int query_alert_verdicts(struct query *q, const struct query_alert *a, struct qu
 
         /* Walks the (process_id, t) index; the alert_id test catches a verdict the
          * daemon tied to the alert outside that stretch. */
-        r = prepare(q, "SELECT " VERDICT_COLUMNS " FROM verdict WHERE process_id = ?1 AND metric = ?2 AND ("
+        r = db_prepare(q->store, "SELECT " VERDICT_COLUMNS " FROM verdict WHERE process_id = ?1 AND metric = ?2 AND ("
                        "(t >= coalesce((SELECT max(t) FROM verdict WHERE process_id = ?1 AND metric = ?2 "
                        "AND state = 'ok' AND t < ?3), 0) AND t <= ?4) OR alert_id = ?5) ORDER BY t, id", &st);
         if (r < 0)
@@ -1406,34 +1231,34 @@ int query_hook_runs(struct query *q, int64_t alert_id, struct query_hook_run **r
         sqlite3_stmt *st;
         int r, rc;
 
-        r = prepare(q, "SELECT id, alert_id, event, program, start_ms, end_ms, exit_code, signal, timed_out, output "
+        r = db_prepare(q->store, "SELECT id, alert_id, event, program, start_ms, end_ms, exit_code, signal, timed_out, output "
                        "FROM hook_run WHERE alert_id = ?1 ORDER BY start_ms, id", &st);
         if (r < 0)
                 return r;
         sqlite3_bind_int64(st, 1, alert_id);
         while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-                struct query_hook_run *h = grow((void **)&arr, &n, &cap, sizeof(*arr));
+                struct query_hook_run *h = db_grow((void **)&arr, &n, &cap, sizeof(*arr));
 
                 if (!h) {
                         r = -ENOMEM;
                         break;
                 }
                 h->id = sqlite3_column_int64(st, 0);
-                h->alert_id = column_int_or0(st, 1);
+                h->alert_id = db_column_or(st, 1, 0);
                 h->start_ms = sqlite3_column_int64(st, 4);
-                h->end_ms = column_int_or0(st, 5);
+                h->end_ms = db_column_or(st, 5, 0);
                 h->exit_code = sqlite3_column_type(st, 6) == SQLITE_NULL ? -1 : sqlite3_column_int(st, 6);
                 h->signal = sqlite3_column_type(st, 7) == SQLITE_NULL ? 0 : sqlite3_column_int(st, 7);
                 h->timed_out = sqlite3_column_int(st, 8) != 0;
-                if (dup_column(st, 2, &h->event, NULL) < 0 || dup_column(st, 3, &h->program, NULL) < 0 ||
-                    dup_column(st, 9, &h->output, &h->output_len) < 0 ||
+                if (db_column_dup(st, 2, &h->event, NULL) < 0 || db_column_dup(st, 3, &h->program, NULL) < 0 ||
+                    db_column_dup(st, 9, &h->output, &h->output_len) < 0 ||
                     (!h->event && !(h->event = strdup(""))) || (!h->program && !(h->program = strdup("")))) {
                         r = -ENOMEM;
                         break;
                 }
         }
         if (r == 0 && rc != SQLITE_DONE)
-                r = fail(q, rc);
+                r = db_fail(q->store, rc);
         sqlite3_finalize(st);
         if (r < 0) {
                 query_hook_runs_free(arr, n);

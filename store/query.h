@@ -1,6 +1,7 @@
 /* query: the read-only questions the client asks of the database — what is watched,
  * the series of a process or a rule, memory floors, alerts with their verdicts and
- * hook runs. Part of the storage module (it speaks SQL); it sits on store_open(STORE_RO).
+ * hook runs. Part of the storage module (it speaks SQL); it sits on store_open(STORE_RO),
+ * sharing its connection and plumbing (store/db.h).
  *
  * A query handle holds one read transaction from query_open() to query_close(), so
  * every answer a command prints comes from one snapshot of the database while the
@@ -27,7 +28,6 @@ struct query;
  * failure errbuf (if not NULL) gets the reason in words. */
 int query_open(const char *path, struct query **ret, char *errbuf, size_t errsz);
 void query_close(struct query *q);
-struct store *query_store(struct query *q);
 const char *query_errmsg(const struct query *q);
 
 /* ---- metrics ----

@@ -14,7 +14,6 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <math.h>
-#include <sqlite3.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,11 +21,9 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "db.h"
 #include "sql-migrations.h"
 #include "util.h"
-
-#define MINUTE_MS INT64_C(60000)
-#define HOUR_MS   INT64_C(3600000)
 
 /* The daemon must never wait long on a lock (it would stall sampling), so it gives up
  * quickly and keeps the batch for the next commit; a reader can afford to wait. */
@@ -39,186 +36,11 @@
  * writes does not leave a large file behind for good. */
 #define WAL_SIZE_LIMIT (16 * 1024 * 1024)
 
-/* The metrics that have rollup columns: what a leak is judged on and what people plot. */
-static const enum metric rollup_metrics[] = { M_RSS, M_ANON, M_FILE, M_SHMEM, M_SWAP,
-                                              M_VSIZE, M_FDS, M_PSS, M_USS };
-
-enum stmt_id {
-        ST_PUT_SAMPLE,
-        ST_PUT_RULE_SAMPLE,
-        ST_PUT_PROCESS,
-        ST_END_PROCESS,
-        ST_TOUCH_PROCESS,
-        ST_PUT_RULE,
-        ST_PUT_EVENT,
-        ST_PUT_ALERT,
-        ST_PUT_VERDICT,
-        ST_PUT_HOOK_RUN,
-        ST_PUT_AGENT,
-        ST_PUT_AGENT_TYPE,
-        ST_PUT_ALERT_KIND,
-        ST__MAX
-};
-
-/* The files of a WAL database: the database, its write-ahead log, the log's index. */
-enum store_file { F_DB, F_WAL, F_SHM, F__MAX };
 static const char *const file_suffix[F__MAX] = { "", "-wal", "-shm" };
-
-/* Which file a path named when the daemon opened it. */
-struct file_id {
-        dev_t dev;
-        ino_t ino;
-        bool known;                     /* false: it did not exist (yet) */
-        /* F_DB: as the connection's last write left it. Only a checkpoint writes the
-         * database file, and only this connection checkpoints (or a writer that takes the
-         * lock from it): a change it did not make is someone writing behind SQLite's back,
-         * or another writer; either way the file is checked. */
-        struct timespec mtime;
-        off_t size;
-};
-
-struct store {
-        sqlite3 *db;                    /* NULL only while a repair could not reopen it */
-        char *path;                     /* STORE_RW: its directory with symlinks resolved */
-        enum store_mode mode;
-        sqlite3_stmt *stmt[ST__MAX];
-        char errmsg[256];
-        /* STORE_RW: what store_check() compares the paths with. */
-        struct file_id files[F__MAX];
-        int64_t size_limit;             /* store_set_size_limit's, set again after a reopen */
-        bool damaged;                   /* SQLite said the file is corrupt */
-        char *set_aside;                /* where store_open moved a damaged file, or NULL */
-        int64_t salvaged;               /* rows copied from it into the new file */
-};
-
-int store_errno(int rc)
-{
-        switch (rc & 0xff) {
-        case SQLITE_OK:
-        case SQLITE_DONE:
-        case SQLITE_ROW:
-                return 0;
-        case SQLITE_FULL:
-                return -ENOSPC;
-        case SQLITE_IOERR:
-                return -EIO;
-        case SQLITE_BUSY:
-        case SQLITE_LOCKED:
-                return -EBUSY;
-        case SQLITE_READONLY:
-                return -EROFS;
-        case SQLITE_CANTOPEN:
-        case SQLITE_PERM:
-        case SQLITE_AUTH:
-                return -EACCES;
-        case SQLITE_NOTADB:
-        case SQLITE_CORRUPT:
-        case SQLITE_ERROR:      /* a missing table or column: not the schema we know */
-                return -EBADMSG;
-        case SQLITE_NOMEM:
-                return -ENOMEM;
-        case SQLITE_TOOBIG:
-        case SQLITE_RANGE:
-                return -E2BIG;
-        case SQLITE_CONSTRAINT:
-                return -EEXIST;
-        default:
-                return -EIO;
-        }
-}
-
-/* SQLite's words for a file that is not (or no longer) a sound database. */
-static bool rc_damaged(int rc)
-{
-        return (rc & 0xff) == SQLITE_CORRUPT || (rc & 0xff) == SQLITE_NOTADB;
-}
-
-/* Records SQLite's message for the caller's log and returns the errno. */
-static int fail(struct store *s, int rc)
-{
-        if (rc_damaged(rc))
-                s->damaged = true;
-        if (s->db)
-                snprintf(s->errmsg, sizeof(s->errmsg), "%s", sqlite3_errmsg(s->db));
-        else
-                snprintf(s->errmsg, sizeof(s->errmsg), "%s", sqlite3_errstr(rc));
-        return store_errno(rc);
-}
 
 const char *store_errmsg(const struct store *s)
 {
         return s && s->errmsg[0] ? s->errmsg : "no error";
-}
-
-/* After a repair that could not open the database again, until store_check() does. */
-static int closed(struct store *s)
-{
-        snprintf(s->errmsg, sizeof(s->errmsg), "the database is closed after a failed repair");
-        return -EIO;
-}
-
-static int exec(struct store *s, const char *sql)
-{
-        char *msg = NULL;
-        int rc;
-
-        if (!s->db)
-                return closed(s);
-        rc = sqlite3_exec(s->db, sql, NULL, NULL, &msg);
-        if (rc != SQLITE_OK) {
-                if (rc_damaged(rc))
-                        s->damaged = true;
-                snprintf(s->errmsg, sizeof(s->errmsg), "%s", msg ? msg : sqlite3_errstr(rc));
-                sqlite3_free(msg);
-                return store_errno(rc);
-        }
-        return 0;
-}
-
-static int prepare(struct store *s, const char *sql, sqlite3_stmt **ret)
-{
-        int rc;
-
-        if (!s->db) {
-                *ret = NULL;
-                return closed(s);
-        }
-        rc = sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, ret, NULL);
-        return rc == SQLITE_OK ? 0 : fail(s, rc);
-}
-
-/* Runs a prepared statement to completion and resets it. */
-static int step_done(struct store *s, sqlite3_stmt *st)
-{
-        int rc, r;
-
-        if (!st)
-                return closed(s);
-        rc = sqlite3_step(st);
-        r = (rc == SQLITE_DONE || rc == SQLITE_ROW) ? 0 : fail(s, rc);
-
-        sqlite3_reset(st);
-        sqlite3_clear_bindings(st);
-        return r;
-}
-
-static int query_int64(struct store *s, const char *sql, int64_t *ret)
-{
-        sqlite3_stmt *st;
-        int rc, r;
-
-        r = prepare(s, sql, &st);
-        if (r < 0)
-                return r;
-        rc = sqlite3_step(st);
-        if (rc == SQLITE_ROW) {
-                *ret = sqlite3_column_int64(st, 0);
-                r = 0;
-        } else {
-                r = rc == SQLITE_DONE ? -ENOENT : fail(s, rc);
-        }
-        sqlite3_finalize(st);
-        return r;
 }
 
 int store_latest_schema_version(void)
@@ -229,7 +51,7 @@ int store_latest_schema_version(void)
 int store_schema_version(struct store *s)
 {
         int64_t v;
-        int r = query_int64(s, "PRAGMA user_version", &v);
+        int r = db_int64(s, "PRAGMA user_version", 0, &v);
 
         return r < 0 ? r : (int)v;
 }
@@ -242,7 +64,7 @@ static int check_foreign(struct store *s, int version)
 
         if (version != 0)
                 return 0;
-        r = query_int64(s, "SELECT count(*) FROM sqlite_master", &n);
+        r = db_int64(s, "SELECT count(*) FROM sqlite_master", 0, &n);
         if (r < 0)
                 return r;
         if (n > 0) {
@@ -264,7 +86,7 @@ static int schema_of_version(int version, sqlite3 **ret)
                         rc = sqlite3_exec(db, sql_migrations[i].sql, NULL, NULL, NULL);
         if (rc != SQLITE_OK) {
                 sqlite3_close(db);
-                return store_errno(rc);
+                return db_errno(rc);
         }
         *ret = db;
         return 0;
@@ -286,14 +108,14 @@ static int check_schema(struct store *s, int version)
         r = schema_of_version(version, &ref);
         if (r < 0)
                 return r;
-        r = prepare(s, q, &have);
+        r = db_prepare(s, q, &have);
         if (r == 0 && sqlite3_prepare_v2(ref, q, -1, &want, NULL) != SQLITE_OK)
                 r = -ENOMEM;
         while (r == 0) {
                 a = sqlite3_step(have);
                 b = sqlite3_step(want);
                 if (a != SQLITE_ROW && a != SQLITE_DONE) {
-                        r = fail(s, a);
+                        r = db_fail(s, a);
                         break;
                 }
                 if (a == SQLITE_DONE && b == SQLITE_DONE)
@@ -342,36 +164,26 @@ static int migrate(struct store *s)
                 if ((int)m->version <= version)
                         continue;
                 /* Each file and its version bump commit together or not at all. */
-                r = exec(s, "BEGIN IMMEDIATE");
+                r = db_exec(s, "BEGIN IMMEDIATE");
                 if (r < 0)
                         return r;
                 snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %u", m->version);
-                r = exec(s, m->sql);
+                r = db_exec(s, m->sql);
                 if (r >= 0)
-                        r = exec(s, pragma);
+                        r = db_exec(s, pragma);
                 if (r >= 0)
-                        r = exec(s, "COMMIT");
+                        r = db_exec(s, "COMMIT");
                 if (r < 0) {
                         char why[200];
 
                         memcpy(why, s->errmsg, sizeof(why) - 1);
                         why[sizeof(why) - 1] = '\0';
-                        (void)exec(s, "ROLLBACK");
+                        (void)db_exec(s, "ROLLBACK");
                         snprintf(s->errmsg, sizeof(s->errmsg), "migration %.40s: %s", m->name, why);
                         return r;
                 }
         }
         return 0;
-}
-
-/* Column list "rss, anon, ..." of the sample tables, in metric order. */
-static void metric_columns(char *buf, size_t bufsz, const char *prefix)
-{
-        size_t o = 0;
-
-        buf[0] = '\0';
-        for (int m = 0; m < M__MAX && o < bufsz; m++)
-                o += (size_t)snprintf(buf + o, bufsz - o, "%s%s%s", m ? ", " : "", prefix, metric_info[m].name);
 }
 
 static int prepare_writer(struct store *s)
@@ -380,57 +192,53 @@ static int prepare_writer(struct store *s)
         size_t o = 0;
         int r;
 
-        metric_columns(cols, sizeof(cols), "");
+        db_metric_columns(cols, sizeof(cols));
         for (int m = 0; m < M__MAX; m++)
                 o += (size_t)snprintf(marks + o, sizeof(marks) - o, ", ?");
 
         snprintf(sql, sizeof(sql), "INSERT OR IGNORE INTO sample_recent (process_id, t, %s, unknown) "
                  "VALUES (?, ?%s, ?)", cols, marks);
-        r = prepare(s, sql, &s->stmt[ST_PUT_SAMPLE]);
+        r = db_keep(s, ST_PUT_SAMPLE, sql);
         if (r < 0)
                 return r;
         snprintf(sql, sizeof(sql), "INSERT OR IGNORE INTO rule_sample (rule_id, generation, nproc, t, %s, unknown) "
                  "VALUES (?, ?, ?, ?%s, ?)", cols, marks);
-        r = prepare(s, sql, &s->stmt[ST_PUT_RULE_SAMPLE]);
+        r = db_keep(s, ST_PUT_RULE_SAMPLE, sql);
         if (r < 0)
                 return r;
-        r = prepare(s, "INSERT OR IGNORE INTO process (id, boot_id, pid, start_ticks, start_ms, ppid, uid, comm, "
+        r = db_keep(s, ST_PUT_PROCESS, "INSERT OR IGNORE INTO process (id, boot_id, pid, start_ticks, start_ms, ppid, uid, comm, "
                        "cmdline, unit, cgroup, rule_id, generation, parent_id, first_ms, last_ms) "
-                       "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    &s->stmt[ST_PUT_PROCESS]);
+                       "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
         if (r < 0)
                 return r;
-        r = prepare(s, "UPDATE process SET end_ms = ?2, end_reason = ?3, last_ms = max(last_ms, ?2) "
-                       "WHERE id = ?1 AND end_ms IS NULL", &s->stmt[ST_END_PROCESS]);
+        r = db_keep(s, ST_END_PROCESS, "UPDATE process SET end_ms = ?2, end_reason = ?3, last_ms = max(last_ms, ?2) "
+                       "WHERE id = ?1 AND end_ms IS NULL");
         if (r < 0)
                 return r;
-        r = prepare(s, "UPDATE process SET last_ms = ?2 WHERE id = ?1 AND last_ms < ?2", &s->stmt[ST_TOUCH_PROCESS]);
+        r = db_keep(s, ST_TOUCH_PROCESS, "UPDATE process SET last_ms = ?2 WHERE id = ?1 AND last_ms < ?2");
         if (r < 0)
                 return r;
-        r = prepare(s, "INSERT INTO rule (name, spec, first_ms, last_ms) VALUES (?1, ?2, ?3, ?3) "
+        r = db_keep(s, ST_PUT_RULE, "INSERT INTO rule (name, spec, first_ms, last_ms) VALUES (?1, ?2, ?3, ?3) "
                        "ON CONFLICT (name) DO UPDATE SET spec = excluded.spec, last_ms = excluded.last_ms "
-                       "RETURNING id", &s->stmt[ST_PUT_RULE]);
+                       "RETURNING id");
         if (r < 0)
                 return r;
-        r = prepare(s, "INSERT INTO daemon_event (t, kind, detail) VALUES (?, ?, ?)", &s->stmt[ST_PUT_EVENT]);
+        r = db_keep(s, ST_PUT_EVENT, "INSERT INTO daemon_event (t, kind, detail) VALUES (?, ?, ?)");
         if (r < 0)
                 return r;
-        r = prepare(s, "INSERT OR REPLACE INTO alert (id, process_id, rule_id, metric, state, start_ms, end_ms, "
+        r = db_keep(s, ST_PUT_ALERT, "INSERT OR REPLACE INTO alert (id, process_id, rule_id, metric, state, start_ms, end_ms, "
                        "end_reason, escalated_ms, slope, slope_low, slope_high, growth, growth_rel, level, p_value, "
                        "forecast_s, limit_kind, evidence_from, evidence_to, reason, kind) "
-                       "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    &s->stmt[ST_PUT_ALERT]);
+                       "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
         if (r < 0)
                 return r;
-        r = prepare(s, "INSERT OR IGNORE INTO verdict (id, process_id, alert_id, t, metric, state, previous, escalated, "
+        r = db_keep(s, ST_PUT_VERDICT, "INSERT OR IGNORE INTO verdict (id, process_id, alert_id, t, metric, state, previous, escalated, "
                        "slope, slope_low, slope_high, growth, growth_rel, level, p_value, forecast_s, evidence_from, "
-                       "evidence_to, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    &s->stmt[ST_PUT_VERDICT]);
+                       "evidence_to, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
         if (r < 0)
                 return r;
-        return prepare(s, "INSERT OR REPLACE INTO hook_run (id, alert_id, event, program, start_ms, end_ms, exit_code, "
-                          "signal, timed_out, output) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                       &s->stmt[ST_PUT_HOOK_RUN]);
+        return db_keep(s, ST_PUT_HOOK_RUN, "INSERT OR REPLACE INTO hook_run (id, alert_id, event, program, start_ms, end_ms, exit_code, "
+                          "signal, timed_out, output) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
 }
 
 /* The columns of agent_sample after (process_id, t, agent), in the order
@@ -451,15 +259,13 @@ static int prepare_agent(struct store *s)
                 o += (size_t)snprintf(marks + o, sizeof(marks) - o, ", ?");
         snprintf(sql, sizeof(sql), "INSERT OR IGNORE INTO agent_sample (process_id, t, agent, " AGENT_COLUMNS ") "
                  "VALUES (?, ?, ?%s)", marks);
-        r = prepare(s, sql, &s->stmt[ST_PUT_AGENT]);
+        r = db_keep(s, ST_PUT_AGENT, sql);
         if (r < 0)
                 return r;
-        r = prepare(s, "INSERT OR IGNORE INTO agent_type (process_id, t, type, count) VALUES (?, ?, ?, ?)",
-                    &s->stmt[ST_PUT_AGENT_TYPE]);
+        r = db_keep(s, ST_PUT_AGENT_TYPE, "INSERT OR IGNORE INTO agent_type (process_id, t, type, count) VALUES (?, ?, ?, ?)");
         if (r < 0)
                 return r;
-        return prepare(s, "INSERT OR REPLACE INTO alert_kind (alert_id, t, class, agents) VALUES (?, ?, ?, ?)",
-                       &s->stmt[ST_PUT_ALERT_KIND]);
+        return db_keep(s, ST_PUT_ALERT_KIND, "INSERT OR REPLACE INTO alert_kind (alert_id, t, class, agents) VALUES (?, ?, ?, ?)");
 }
 
 /* The database holds process names and command lines of every user: not for the world.
@@ -531,7 +337,7 @@ static int reopen_immutable(struct store *s)
         s->db = NULL;
         rc = sqlite3_open_v2(uri, &s->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX |
                              SQLITE_OPEN_EXRESCODE, NULL);
-        return rc == SQLITE_OK ? 0 : fail(s, rc);
+        return rc == SQLITE_OK ? 0 : db_fail(s, rc);
 }
 
 /* The path with its directory's symlinks resolved: SQLITE_OPEN_NOFOLLOW refuses a link
@@ -567,7 +373,7 @@ static int resolve_dir(const char *path, char **ret)
 }
 
 /* path + suffix, in buf. */
-static int file_name(const struct store *s, enum store_file f, char *buf, size_t sz)
+static int file_name(const struct store *s, enum db_file f, char *buf, size_t sz)
 {
         return (size_t)snprintf(buf, sz, "%s%s", s->path, file_suffix[f]) < sz ? 0 : -ENAMETOOLONG;
 }
@@ -580,9 +386,9 @@ static void remember_files(struct store *s)
                 char name[PATH_MAX + 8];
                 struct stat st;
 
-                s->files[f] = (struct file_id){ 0 };
+                s->files[f] = (struct db_file_id){ 0 };
                 if (file_name(s, f, name, sizeof(name)) == 0 && lstat(name, &st) == 0 && S_ISREG(st.st_mode))
-                        s->files[f] = (struct file_id){ .dev = st.st_dev, .ino = st.st_ino, .known = true,
+                        s->files[f] = (struct db_file_id){ .dev = st.st_dev, .ino = st.st_ino, .known = true,
                                                         .mtime = st.st_mtim, .size = st.st_size };
         }
 }
@@ -624,7 +430,7 @@ static int set_pragmas(struct store *s)
                  "PRAGMA cache_size = -%d; PRAGMA temp_store = MEMORY; "
                  "PRAGMA journal_size_limit = %d; PRAGMA foreign_keys = OFF;",
                  CACHE_KIB, WAL_SIZE_LIMIT);
-        return exec(s, pragmas);
+        return db_exec(s, pragmas);
 }
 
 static int apply_size_limit(struct store *s);
@@ -643,7 +449,7 @@ static int check_start_tables(struct store *s)
                 int rc, r;
 
                 snprintf(sql, sizeof(sql), "PRAGMA quick_check(%s)", start_tables[i]);
-                r = prepare(s, sql, &st);
+                r = db_prepare(s, sql, &st);
                 if (r < 0)
                         return r;
                 rc = sqlite3_step(st);
@@ -652,7 +458,7 @@ static int check_start_tables(struct store *s)
                         s->damaged = true;
                         r = -EBADMSG;
                 } else if (rc != SQLITE_ROW) {
-                        r = fail(s, rc);
+                        r = db_fail(s, rc);
                 }
                 sqlite3_finalize(st);
                 if (r < 0)
@@ -678,7 +484,7 @@ static int open_rw(struct store *s, bool excl)
         rc = sqlite3_open_v2(s->path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_URI |
                              SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE, NULL);
         if (rc != SQLITE_OK) {
-                r = fail(s, rc);
+                r = db_fail(s, rc);
                 goto fail;
         }
         sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_WRITER_MS);
@@ -761,7 +567,7 @@ int store_open(const char *path, enum store_mode mode, struct store **ret, char 
                 rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE,
                                      NULL);
                 if (rc != SQLITE_OK) {
-                        r = fail(s, rc);
+                        r = db_fail(s, rc);
                         goto fail;
                 }
                 sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_READER_MS);
@@ -787,7 +593,7 @@ int store_open(const char *path, enum store_mode mode, struct store **ret, char 
                         r = -EPROTO;
                         goto fail;
                 }
-                r = exec(s, "PRAGMA cache_size = -8192; PRAGMA query_only = ON;");
+                r = db_exec(s, "PRAGMA cache_size = -8192; PRAGMA query_only = ON;");
                 if (r < 0)
                         goto fail;
         }
@@ -824,12 +630,12 @@ int store_begin(struct store *s)
 {
         /* IMMEDIATE takes the write lock now, so a locked database fails here, before
          * any work, rather than at COMMIT. */
-        return exec(s, "BEGIN IMMEDIATE");
+        return db_exec(s, "BEGIN IMMEDIATE");
 }
 
 int store_commit(struct store *s)
 {
-        int r = exec(s, "COMMIT");
+        int r = db_exec(s, "COMMIT");
 
         if (r == 0)
                 remember_write(s);
@@ -839,21 +645,13 @@ int store_commit(struct store *s)
 void store_rollback(struct store *s)
 {
         if (s->db && !sqlite3_get_autocommit(s->db))
-                (void)exec(s, "ROLLBACK");
+                (void)db_exec(s, "ROLLBACK");
 }
 
 /* ---- identities ---- */
 
 static int first_time(struct store *s, const char *sql, int64_t process_id, int64_t from, int64_t to,
                       int64_t *ret);
-
-static void bind_text_or_null(sqlite3_stmt *st, int idx, const char *text, size_t len)
-{
-        if (text)
-                sqlite3_bind_text(st, idx, text, (int)MIN(len, (size_t)INT_MAX), SQLITE_TRANSIENT);
-        else
-                sqlite3_bind_null(st, idx);
-}
 
 int store_put_rule(struct store *s, const char *name, const char *spec, int64_t now_ms, int64_t *ret_id)
 {
@@ -867,12 +665,12 @@ int store_put_rule(struct store *s, const char *name, const char *spec, int64_t 
         if (rc == SQLITE_ROW)
                 *ret_id = sqlite3_column_int64(st, 0);
         else
-                r = fail(s, rc);
+                r = db_fail(s, rc);
         /* RETURNING rows must be stepped to the end for the statement to finish. */
         while (rc == SQLITE_ROW)
                 rc = sqlite3_step(st);
         if (r == 0 && rc != SQLITE_DONE)
-                r = fail(s, rc);
+                r = db_fail(s, rc);
         sqlite3_reset(st);
         sqlite3_clear_bindings(st);
         return r;
@@ -883,7 +681,7 @@ int store_put_rule_id(struct store *s, int64_t id, const char *name, const char 
         sqlite3_stmt *st;
         int r;
 
-        r = prepare(s, "INSERT OR IGNORE INTO rule (id, name, spec, first_ms, last_ms) VALUES (?1, ?2, ?3, ?4, ?4)",
+        r = db_prepare(s, "INSERT OR IGNORE INTO rule (id, name, spec, first_ms, last_ms) VALUES (?1, ?2, ?3, ?4, ?4)",
                     &st);
         if (r < 0)
                 return r;
@@ -891,7 +689,7 @@ int store_put_rule_id(struct store *s, int64_t id, const char *name, const char 
         sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 3, spec, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 4, now_ms);
-        r = step_done(s, st);
+        r = db_step_done(s, st);
         sqlite3_finalize(st);
         return r;
 }
@@ -911,7 +709,7 @@ int store_rule_generation(struct store *s, int64_t rule_id, int64_t *ret)
 
 int store_max_process_id(struct store *s, int64_t *ret)
 {
-        return query_int64(s, "SELECT coalesce(max(id), 0) FROM process", ret);
+        return db_int64(s, "SELECT coalesce(max(id), 0) FROM process", 0, ret);
 }
 
 int store_put_process(struct store *s, const struct store_process *p)
@@ -927,17 +725,17 @@ int store_put_process(struct store *s, const struct store_process *p)
         sqlite3_bind_int64(st, 6, p->ppid);
         if (p->uid >= 0)
                 sqlite3_bind_int64(st, 7, p->uid);
-        bind_text_or_null(st, 8, p->comm ? p->comm : "", p->comm ? p->comm_len : 0);
-        bind_text_or_null(st, 9, p->cmdline ? p->cmdline : "", p->cmdline ? p->cmdline_len : 0);
-        bind_text_or_null(st, 10, p->unit, p->unit ? strlen(p->unit) : 0);
-        bind_text_or_null(st, 11, p->cgroup, p->cgroup ? strlen(p->cgroup) : 0);
+        db_bind_text(st, 8, p->comm ? p->comm : "", p->comm ? p->comm_len : 0);
+        db_bind_text(st, 9, p->cmdline ? p->cmdline : "", p->cmdline ? p->cmdline_len : 0);
+        db_bind_text(st, 10, p->unit, p->unit ? strlen(p->unit) : 0);
+        db_bind_text(st, 11, p->cgroup, p->cgroup ? strlen(p->cgroup) : 0);
         sqlite3_bind_int64(st, 12, p->rule_id);
         sqlite3_bind_int64(st, 13, p->generation);
         if (p->parent_id)
                 sqlite3_bind_int64(st, 14, p->parent_id);
         sqlite3_bind_int64(st, 15, p->first_ms);
         sqlite3_bind_int64(st, 16, p->first_ms);
-        return step_done(s, st);
+        return db_step_done(s, st);
 }
 
 int store_end_process(struct store *s, int64_t id, int64_t end_ms, const char *reason)
@@ -947,7 +745,7 @@ int store_end_process(struct store *s, int64_t id, int64_t end_ms, const char *r
         sqlite3_bind_int64(st, 1, id);
         sqlite3_bind_int64(st, 2, end_ms);
         sqlite3_bind_text(st, 3, reason ? reason : "exited", -1, SQLITE_TRANSIENT);
-        return step_done(s, st);
+        return db_step_done(s, st);
 }
 
 int store_touch_process(struct store *s, int64_t id, int64_t last_ms)
@@ -956,16 +754,7 @@ int store_touch_process(struct store *s, int64_t id, int64_t last_ms)
 
         sqlite3_bind_int64(st, 1, id);
         sqlite3_bind_int64(st, 2, last_ms);
-        return step_done(s, st);
-}
-
-static const char *column_text(sqlite3_stmt *st, int col, size_t *ret_len)
-{
-        const char *t = (const char *)sqlite3_column_text(st, col);
-
-        if (ret_len)
-                *ret_len = t ? (size_t)sqlite3_column_bytes(st, col) : 0;
-        return t;
+        return db_step_done(s, st);
 }
 
 int store_for_each_live_process(struct store *s, const char *boot_id, store_process_cb cb, void *userdata)
@@ -973,7 +762,7 @@ int store_for_each_live_process(struct store *s, const char *boot_id, store_proc
         sqlite3_stmt *st;
         int rc, r;
 
-        r = prepare(s, "SELECT id, boot_id, pid, start_ticks, coalesce(start_ms, 0), coalesce(ppid, 0), "
+        r = db_prepare(s, "SELECT id, boot_id, pid, start_ticks, coalesce(start_ms, 0), coalesce(ppid, 0), "
                        "coalesce(uid, -1), comm, cmdline, unit, cgroup, rule_id, generation, "
                        "coalesce(parent_id, 0), first_ms, last_ms FROM process "
                        "WHERE end_ms IS NULL AND boot_id = ? ORDER BY id", &st);
@@ -993,19 +782,19 @@ int store_for_each_live_process(struct store *s, const char *boot_id, store_proc
                         .parent_id = sqlite3_column_int64(st, 13),
                         .first_ms = sqlite3_column_int64(st, 14),
                 };
-                const char *b = column_text(st, 1, NULL);
+                const char *b = db_column_text(st, 1, NULL);
 
                 snprintf(p.boot_id, sizeof(p.boot_id), "%s", b ? b : "");
-                p.comm = column_text(st, 7, &p.comm_len);
-                p.cmdline = column_text(st, 8, &p.cmdline_len);
-                p.unit = column_text(st, 9, NULL);
-                p.cgroup = column_text(st, 10, NULL);
+                p.comm = db_column_text(st, 7, &p.comm_len);
+                p.cmdline = db_column_text(st, 8, &p.cmdline_len);
+                p.unit = db_column_text(st, 9, NULL);
+                p.cgroup = db_column_text(st, 10, NULL);
                 r = cb(&p, sqlite3_column_int64(st, 15), userdata);
                 if (r != 0)
                         break;
         }
         if (r == 0 && rc != SQLITE_DONE)
-                r = fail(s, rc);
+                r = db_fail(s, rc);
         sqlite3_finalize(st);
         return r;
 }
@@ -1015,32 +804,17 @@ int store_end_other_boots(struct store *s, const char *boot_id)
         sqlite3_stmt *st;
         int r;
 
-        r = prepare(s, "UPDATE process SET end_ms = last_ms, end_reason = 'reboot' "
+        r = db_prepare(s, "UPDATE process SET end_ms = last_ms, end_reason = 'reboot' "
                        "WHERE end_ms IS NULL AND boot_id != ?", &st);
         if (r < 0)
                 return r;
         sqlite3_bind_text(st, 1, boot_id, -1, SQLITE_STATIC);
-        r = step_done(s, st);
+        r = db_step_done(s, st);
         sqlite3_finalize(st);
         return r;
 }
 
 /* ---- samples ---- */
-
-/* Binds the metric columns starting at idx, memory as KiB. Returns the next index. */
-static int bind_metrics(sqlite3_stmt *st, int idx, const struct sample *smp)
-{
-        for (int m = 0; m < M__MAX; m++, idx++) {
-                if (!sample_has(smp, (enum metric)m))
-                        sqlite3_bind_null(st, idx);
-                else if (metric_info[m].unit == UNIT_BYTES)
-                        sqlite3_bind_int64(st, idx, smp->v[m] / 1024);
-                else
-                        sqlite3_bind_int64(st, idx, smp->v[m]);
-        }
-        sqlite3_bind_int64(st, idx, sample_pack_why(smp));
-        return idx + 1;
-}
 
 int store_put_sample(struct store *s, int64_t process_id, const struct sample *smp)
 {
@@ -1048,8 +822,8 @@ int store_put_sample(struct store *s, int64_t process_id, const struct sample *s
 
         sqlite3_bind_int64(st, 1, process_id);
         sqlite3_bind_int64(st, 2, smp->t_ms);
-        bind_metrics(st, 3, smp);
-        return step_done(s, st);
+        db_bind_metrics(st, 3, smp);
+        return db_step_done(s, st);
 }
 
 int store_put_rule_sample(struct store *s, int64_t rule_id, int64_t generation, unsigned nproc,
@@ -1061,8 +835,8 @@ int store_put_rule_sample(struct store *s, int64_t rule_id, int64_t generation, 
         sqlite3_bind_int64(st, 2, generation);
         sqlite3_bind_int64(st, 3, nproc);
         sqlite3_bind_int64(st, 4, smp->t_ms);
-        bind_metrics(st, 5, smp);
-        return step_done(s, st);
+        db_bind_metrics(st, 5, smp);
+        return db_step_done(s, st);
 }
 
 int store_put_event(struct store *s, int64_t t_ms, const char *kind, const char *detail)
@@ -1071,32 +845,11 @@ int store_put_event(struct store *s, int64_t t_ms, const char *kind, const char 
 
         sqlite3_bind_int64(st, 1, t_ms);
         sqlite3_bind_text(st, 2, kind, -1, SQLITE_TRANSIENT);
-        bind_text_or_null(st, 3, detail, detail ? strlen(detail) : 0);
-        return step_done(s, st);
+        db_bind_text(st, 3, detail, detail ? strlen(detail) : 0);
+        return db_step_done(s, st);
 }
 
 /* ---- verdicts, alerts, hook runs ---- */
-
-static void bind_real(sqlite3_stmt *st, int idx, double v)
-{
-        if (isfinite(v))
-                sqlite3_bind_double(st, idx, v);
-        else
-                sqlite3_bind_null(st, idx);
-}
-
-static void bind_time(sqlite3_stmt *st, int idx, int64_t ms)
-{
-        if (ms)
-                sqlite3_bind_int64(st, idx, ms);
-        else
-                sqlite3_bind_null(st, idx);
-}
-
-static void bind_str(sqlite3_stmt *st, int idx, const char *v)
-{
-        bind_text_or_null(st, idx, v, v ? strlen(v) : 0);
-}
 
 int store_put_alert(struct store *s, const struct store_alert *a)
 {
@@ -1105,26 +858,26 @@ int store_put_alert(struct store *s, const struct store_alert *a)
         sqlite3_bind_int64(st, 1, a->id);
         sqlite3_bind_int64(st, 2, a->process_id);
         sqlite3_bind_int64(st, 3, a->rule_id);
-        bind_str(st, 4, a->metric);
-        bind_str(st, 5, a->state);
+        db_bind_str(st, 4, a->metric);
+        db_bind_str(st, 5, a->state);
         sqlite3_bind_int64(st, 6, a->start_ms);
-        bind_time(st, 7, a->end_ms);
-        bind_str(st, 8, a->end_reason);
-        bind_time(st, 9, a->escalated_ms);
-        bind_real(st, 10, a->slope);
-        bind_real(st, 11, a->slope_low);
-        bind_real(st, 12, a->slope_high);
-        bind_real(st, 13, a->growth);
-        bind_real(st, 14, a->growth_rel);
-        bind_real(st, 15, a->level);
-        bind_real(st, 16, a->p_value);
-        bind_real(st, 17, a->forecast_s);
-        bind_str(st, 18, a->limit_kind);
-        bind_time(st, 19, a->evidence_from);
-        bind_time(st, 20, a->evidence_to);
-        bind_str(st, 21, a->reason);
-        bind_str(st, 22, a->kind);
-        return step_done(s, st);
+        db_bind_time(st, 7, a->end_ms);
+        db_bind_str(st, 8, a->end_reason);
+        db_bind_time(st, 9, a->escalated_ms);
+        db_bind_real(st, 10, a->slope);
+        db_bind_real(st, 11, a->slope_low);
+        db_bind_real(st, 12, a->slope_high);
+        db_bind_real(st, 13, a->growth);
+        db_bind_real(st, 14, a->growth_rel);
+        db_bind_real(st, 15, a->level);
+        db_bind_real(st, 16, a->p_value);
+        db_bind_real(st, 17, a->forecast_s);
+        db_bind_str(st, 18, a->limit_kind);
+        db_bind_time(st, 19, a->evidence_from);
+        db_bind_time(st, 20, a->evidence_to);
+        db_bind_str(st, 21, a->reason);
+        db_bind_str(st, 22, a->kind);
+        return db_step_done(s, st);
 }
 
 int store_put_verdict(struct store *s, const struct store_verdict *v)
@@ -1133,24 +886,24 @@ int store_put_verdict(struct store *s, const struct store_verdict *v)
 
         sqlite3_bind_int64(st, 1, v->id);
         sqlite3_bind_int64(st, 2, v->process_id);
-        bind_time(st, 3, v->alert_id);
+        db_bind_time(st, 3, v->alert_id);
         sqlite3_bind_int64(st, 4, v->t_ms);
-        bind_str(st, 5, v->metric);
-        bind_str(st, 6, v->state);
-        bind_str(st, 7, v->previous);
+        db_bind_str(st, 5, v->metric);
+        db_bind_str(st, 6, v->state);
+        db_bind_str(st, 7, v->previous);
         sqlite3_bind_int(st, 8, v->escalated);
-        bind_real(st, 9, v->slope);
-        bind_real(st, 10, v->slope_low);
-        bind_real(st, 11, v->slope_high);
-        bind_real(st, 12, v->growth);
-        bind_real(st, 13, v->growth_rel);
-        bind_real(st, 14, v->level);
-        bind_real(st, 15, v->p_value);
-        bind_real(st, 16, v->forecast_s);
-        bind_time(st, 17, v->evidence_from);
-        bind_time(st, 18, v->evidence_to);
-        bind_str(st, 19, v->reason);
-        return step_done(s, st);
+        db_bind_real(st, 9, v->slope);
+        db_bind_real(st, 10, v->slope_low);
+        db_bind_real(st, 11, v->slope_high);
+        db_bind_real(st, 12, v->growth);
+        db_bind_real(st, 13, v->growth_rel);
+        db_bind_real(st, 14, v->level);
+        db_bind_real(st, 15, v->p_value);
+        db_bind_real(st, 16, v->forecast_s);
+        db_bind_time(st, 17, v->evidence_from);
+        db_bind_time(st, 18, v->evidence_to);
+        db_bind_str(st, 19, v->reason);
+        return db_step_done(s, st);
 }
 
 int store_put_hook_run(struct store *s, const struct store_hook_run *h)
@@ -1158,18 +911,18 @@ int store_put_hook_run(struct store *s, const struct store_hook_run *h)
         sqlite3_stmt *st = s->stmt[ST_PUT_HOOK_RUN];
 
         sqlite3_bind_int64(st, 1, h->id);
-        bind_time(st, 2, h->alert_id);
-        bind_str(st, 3, h->event);
-        bind_str(st, 4, h->program);
+        db_bind_time(st, 2, h->alert_id);
+        db_bind_str(st, 3, h->event);
+        db_bind_str(st, 4, h->program);
         sqlite3_bind_int64(st, 5, h->start_ms);
-        bind_time(st, 6, h->end_ms);
+        db_bind_time(st, 6, h->end_ms);
         if (h->exit_code >= 0)
                 sqlite3_bind_int(st, 7, h->exit_code);
         if (h->signal)
                 sqlite3_bind_int(st, 8, h->signal);
         sqlite3_bind_int(st, 9, h->timed_out);
-        bind_text_or_null(st, 10, h->output, h->output_len);
-        return step_done(s, st);
+        db_bind_text(st, 10, h->output, h->output_len);
+        return db_step_done(s, st);
 }
 
 int store_end_alert(struct store *s, int64_t id, int64_t end_ms, const char *state, const char *reason)
@@ -1177,15 +930,15 @@ int store_end_alert(struct store *s, int64_t id, int64_t end_ms, const char *sta
         sqlite3_stmt *st;
         int r;
 
-        r = prepare(s, "UPDATE alert SET end_ms = ?2, state = ?3, end_reason = ?4 WHERE id = ?1 AND end_ms IS NULL",
+        r = db_prepare(s, "UPDATE alert SET end_ms = ?2, state = ?3, end_reason = ?4 WHERE id = ?1 AND end_ms IS NULL",
                     &st);
         if (r < 0)
                 return r;
         sqlite3_bind_int64(st, 1, id);
         sqlite3_bind_int64(st, 2, end_ms);
-        bind_str(st, 3, state);
-        bind_str(st, 4, reason);
-        r = step_done(s, st);
+        db_bind_str(st, 3, state);
+        db_bind_str(st, 4, reason);
+        r = db_step_done(s, st);
         sqlite3_finalize(st);
         return r;
 }
@@ -1194,17 +947,12 @@ int store_max_ids(struct store *s, int64_t *ret_alert, int64_t *ret_verdict, int
 {
         int r;
 
-        r = query_int64(s, "SELECT coalesce(max(id), 0) FROM alert", ret_alert);
+        r = db_int64(s, "SELECT coalesce(max(id), 0) FROM alert", 0, ret_alert);
         if (r >= 0)
-                r = query_int64(s, "SELECT coalesce(max(id), 0) FROM verdict", ret_verdict);
+                r = db_int64(s, "SELECT coalesce(max(id), 0) FROM verdict", 0, ret_verdict);
         if (r >= 0)
-                r = query_int64(s, "SELECT coalesce(max(id), 0) FROM hook_run", ret_hook_run);
+                r = db_int64(s, "SELECT coalesce(max(id), 0) FROM hook_run", 0, ret_hook_run);
         return r;
-}
-
-static double column_real(sqlite3_stmt *st, int col)
-{
-        return sqlite3_column_type(st, col) == SQLITE_NULL ? NAN : sqlite3_column_double(st, col);
 }
 
 int store_for_each_open_alert(struct store *s, store_alert_cb cb, void *userdata)
@@ -1212,7 +960,7 @@ int store_for_each_open_alert(struct store *s, store_alert_cb cb, void *userdata
         sqlite3_stmt *st;
         int rc, r;
 
-        r = prepare(s, "SELECT id, process_id, rule_id, metric, state, start_ms, coalesce(escalated_ms, 0), slope, "
+        r = db_prepare(s, "SELECT id, process_id, rule_id, metric, state, start_ms, coalesce(escalated_ms, 0), slope, "
                        "slope_low, slope_high, growth, growth_rel, level, p_value, forecast_s, limit_kind, "
                        "coalesce(evidence_from, 0), coalesce(evidence_to, 0), reason, kind "
                        "FROM alert WHERE end_ms IS NULL ORDER BY id", &st);
@@ -1223,30 +971,30 @@ int store_for_each_open_alert(struct store *s, store_alert_cb cb, void *userdata
                         .id = sqlite3_column_int64(st, 0),
                         .process_id = sqlite3_column_int64(st, 1),
                         .rule_id = sqlite3_column_int64(st, 2),
-                        .metric = column_text(st, 3, NULL),
-                        .state = column_text(st, 4, NULL),
+                        .metric = db_column_text(st, 3, NULL),
+                        .state = db_column_text(st, 4, NULL),
                         .start_ms = sqlite3_column_int64(st, 5),
                         .escalated_ms = sqlite3_column_int64(st, 6),
-                        .slope = column_real(st, 7),
-                        .slope_low = column_real(st, 8),
-                        .slope_high = column_real(st, 9),
-                        .growth = column_real(st, 10),
-                        .growth_rel = column_real(st, 11),
-                        .level = column_real(st, 12),
-                        .p_value = column_real(st, 13),
-                        .forecast_s = column_real(st, 14),
-                        .limit_kind = column_text(st, 15, NULL),
+                        .slope = db_column_real(st, 7),
+                        .slope_low = db_column_real(st, 8),
+                        .slope_high = db_column_real(st, 9),
+                        .growth = db_column_real(st, 10),
+                        .growth_rel = db_column_real(st, 11),
+                        .level = db_column_real(st, 12),
+                        .p_value = db_column_real(st, 13),
+                        .forecast_s = db_column_real(st, 14),
+                        .limit_kind = db_column_text(st, 15, NULL),
                         .evidence_from = sqlite3_column_int64(st, 16),
                         .evidence_to = sqlite3_column_int64(st, 17),
-                        .reason = column_text(st, 18, NULL),
-                        .kind = column_text(st, 19, NULL),
+                        .reason = db_column_text(st, 18, NULL),
+                        .kind = db_column_text(st, 19, NULL),
                 };
                 r = cb(&a, userdata);
                 if (r != 0)
                         break;
         }
         if (r == 0 && rc != SQLITE_DONE)
-                r = fail(s, rc);
+                r = db_fail(s, rc);
         sqlite3_finalize(st);
         return r;
 }
@@ -1265,14 +1013,6 @@ void store_agent_sample_init(struct store_agent_sample *a)
         a->arena = a->in_use = a->free = a->mmapped = a->keepcost = -1;
 }
 
-static void bind_known(sqlite3_stmt *st, int idx, int64_t v)
-{
-        if (v >= 0)
-                sqlite3_bind_int64(st, idx, v);
-        else
-                sqlite3_bind_null(st, idx);
-}
-
 int store_put_agent_sample(struct store *s, int64_t process_id, const struct store_agent_sample *a)
 {
         sqlite3_stmt *st = s->stmt[ST_PUT_AGENT];
@@ -1287,13 +1027,13 @@ int store_put_agent_sample(struct store *s, int64_t process_id, const struct sto
         sqlite3_bind_int64(st, idx++, process_id);
         sqlite3_bind_int64(st, idx++, a->t_ms);
         sqlite3_bind_text(st, idx++, store_agent_name[a->agent], -1, SQLITE_STATIC);
-        bind_known(st, idx++, a->gc_enabled);
+        db_bind_known(st, idx++, a->gc_enabled);
         for (size_t i = 0; i < ELEMENTSOF(gens); i++)
                 for (int g = 0; g < 3; g++)
-                        bind_known(st, idx++, gens[i][g]);
+                        db_bind_known(st, idx++, gens[i][g]);
         for (size_t i = 0; i < ELEMENTSOF(rest); i++)
-                bind_known(st, idx++, rest[i]);
-        r = step_done(s, st);
+                db_bind_known(st, idx++, rest[i]);
+        r = db_step_done(s, st);
         /* A replayed batch inserts nothing new: its types are ignored the same way. */
         st = s->stmt[ST_PUT_AGENT_TYPE];
         for (size_t i = 0; r >= 0 && i < a->n_types; i++) {
@@ -1301,14 +1041,9 @@ int store_put_agent_sample(struct store *s, int64_t process_id, const struct sto
                 sqlite3_bind_int64(st, 2, a->t_ms);
                 sqlite3_bind_text(st, 3, a->types[i].name, -1, SQLITE_STATIC);
                 sqlite3_bind_int64(st, 4, a->types[i].count);
-                r = step_done(s, st);
+                r = db_step_done(s, st);
         }
         return r;
-}
-
-static int64_t column_known(sqlite3_stmt *st, int col)
-{
-        return sqlite3_column_type(st, col) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, col);
 }
 
 /* Reads the types of the report at time t into a. */
@@ -1322,13 +1057,13 @@ static int read_agent_types(struct store *s, sqlite3_stmt *st, int64_t process_i
         while ((rc = sqlite3_step(st)) == SQLITE_ROW && a->n_types < STORE_AGENT_TYPES_MAX) {
                 struct store_agent_type *ty = &a->types[a->n_types++];
                 size_t len;
-                const char *name = column_text(st, 0, &len);
+                const char *name = db_column_text(st, 0, &len);
 
                 str_copy(ty->name, sizeof(ty->name), name, len);
                 ty->count = sqlite3_column_int64(st, 1);
         }
         sqlite3_reset(st);
-        return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : fail(s, rc);
+        return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_fail(s, rc);
 }
 
 int store_for_each_agent_sample(struct store *s, int64_t process_id, int64_t from_ms, int64_t to_ms,
@@ -1337,10 +1072,10 @@ int store_for_each_agent_sample(struct store *s, int64_t process_id, int64_t fro
         sqlite3_stmt *st = NULL, *types = NULL;
         int rc = SQLITE_DONE, r;
 
-        r = prepare(s, "SELECT t, agent, " AGENT_COLUMNS " FROM agent_sample "
+        r = db_prepare(s, "SELECT t, agent, " AGENT_COLUMNS " FROM agent_sample "
                        "WHERE process_id = ?1 AND t >= ?2 AND t < ?3 ORDER BY t, agent", &st);
         if (r == 0)
-                r = prepare(s, "SELECT type, count FROM agent_type WHERE process_id = ?1 AND t = ?2 "
+                r = db_prepare(s, "SELECT type, count FROM agent_type WHERE process_id = ?1 AND t = ?2 "
                                "ORDER BY count DESC, type", &types);
         if (r < 0)
                 goto out;
@@ -1349,7 +1084,7 @@ int store_for_each_agent_sample(struct store *s, int64_t process_id, int64_t fro
         sqlite3_bind_int64(st, 3, to_ms);
         while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
                 struct store_agent_sample a;
-                const char *agent = column_text(st, 1, NULL);
+                const char *agent = db_column_text(st, 1, NULL);
                 int col = 2;
 
                 store_agent_sample_init(&a);
@@ -1362,28 +1097,28 @@ int store_for_each_agent_sample(struct store *s, int64_t process_id, int64_t fro
                         a.agent = STORE_AGENT_MALLOC;
                 else
                         continue;       /* a newer program's agent: not ours to read */
-                a.gc_enabled = (int)column_known(st, col++);
+                a.gc_enabled = (int)db_column_or(st, col++, -1);
                 for (int g = 0; g < 3; g++)
-                        a.gc_threshold[g] = column_known(st, col++);
+                        a.gc_threshold[g] = db_column_or(st, col++, -1);
                 for (int g = 0; g < 3; g++)
-                        a.gc_count[g] = column_known(st, col++);
+                        a.gc_count[g] = db_column_or(st, col++, -1);
                 for (int g = 0; g < 3; g++)
-                        a.gc_collections[g] = column_known(st, col++);
+                        a.gc_collections[g] = db_column_or(st, col++, -1);
                 for (int g = 0; g < 3; g++)
-                        a.gc_collected[g] = column_known(st, col++);
+                        a.gc_collected[g] = db_column_or(st, col++, -1);
                 for (int g = 0; g < 3; g++)
-                        a.gc_uncollectable[g] = column_known(st, col++);
-                a.gc_garbage = column_known(st, col++);
-                a.blocks = column_known(st, col++);
-                a.traced = column_known(st, col++);
-                a.traced_peak = column_known(st, col++);
-                a.objects = column_known(st, col++);
-                a.stride = column_known(st, col++);
-                a.arena = column_known(st, col++);
-                a.in_use = column_known(st, col++);
-                a.free = column_known(st, col++);
-                a.mmapped = column_known(st, col++);
-                a.keepcost = column_known(st, col++);
+                        a.gc_uncollectable[g] = db_column_or(st, col++, -1);
+                a.gc_garbage = db_column_or(st, col++, -1);
+                a.blocks = db_column_or(st, col++, -1);
+                a.traced = db_column_or(st, col++, -1);
+                a.traced_peak = db_column_or(st, col++, -1);
+                a.objects = db_column_or(st, col++, -1);
+                a.stride = db_column_or(st, col++, -1);
+                a.arena = db_column_or(st, col++, -1);
+                a.in_use = db_column_or(st, col++, -1);
+                a.free = db_column_or(st, col++, -1);
+                a.mmapped = db_column_or(st, col++, -1);
+                a.keepcost = db_column_or(st, col++, -1);
                 if (a.objects >= 0) {
                         r = read_agent_types(s, types, process_id, a.t_ms, &a);
                         if (r < 0)
@@ -1394,7 +1129,7 @@ int store_for_each_agent_sample(struct store *s, int64_t process_id, int64_t fro
                         break;
         }
         if (r == 0 && rc != SQLITE_DONE)
-                r = fail(s, rc);
+                r = db_fail(s, rc);
 out:
         sqlite3_finalize(st);
         sqlite3_finalize(types);
@@ -1407,9 +1142,9 @@ int store_put_alert_kind(struct store *s, int64_t alert_id, int64_t t_ms, const 
 
         sqlite3_bind_int64(st, 1, alert_id);
         sqlite3_bind_int64(st, 2, t_ms);
-        bind_str(st, 3, cls);
-        bind_str(st, 4, agents);
-        return step_done(s, st);
+        db_bind_str(st, 3, cls);
+        db_bind_str(st, 4, agents);
+        return db_step_done(s, st);
 }
 
 /* ---- retention ---- */
@@ -1419,14 +1154,14 @@ static int meta_get(struct store *s, const char *key, int64_t *ret)
         sqlite3_stmt *st;
         int rc, r;
 
-        r = prepare(s, "SELECT value FROM meta WHERE key = ?", &st);
+        r = db_prepare(s, "SELECT value FROM meta WHERE key = ?", &st);
         if (r < 0)
                 return r;
         sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
         rc = sqlite3_step(st);
         if (rc == SQLITE_ROW)
                 *ret = sqlite3_column_int64(st, 0);
-        r = rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ENOENT : fail(s, rc);
+        r = rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ENOENT : db_fail(s, rc);
         sqlite3_finalize(st);
         return r;
 }
@@ -1436,13 +1171,13 @@ static int meta_set(struct store *s, const char *key, int64_t value)
         sqlite3_stmt *st;
         int r;
 
-        r = prepare(s, "INSERT INTO meta (key, value) VALUES (?, ?) "
+        r = db_prepare(s, "INSERT INTO meta (key, value) VALUES (?, ?) "
                        "ON CONFLICT (key) DO UPDATE SET value = excluded.value", &st);
         if (r < 0)
                 return r;
         sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 2, value);
-        r = step_done(s, st);
+        r = db_step_done(s, st);
         sqlite3_finalize(st);
         return r;
 }
@@ -1457,16 +1192,16 @@ static int rollup_sql(char *sql, size_t sz)
 
 #define OUT(...) do { o += (size_t)snprintf(sql + o, o < sz ? sz - o : 0, __VA_ARGS__); } while (0)
         OUT("INSERT INTO rollup (process_id, res, t, n");
-        for (size_t i = 0; i < ELEMENTSOF(rollup_metrics); i++) {
-                const char *c = metric_info[rollup_metrics[i]].name;
+        for (size_t i = 0; i < DB_N_ROLLUP; i++) {
+                const char *c = metric_info[db_rollup_metrics[i]].name;
                 OUT(", %s_min, %s_max, %s_avg", c, c, c);
         }
         OUT(") VALUES (?, ?, ?, ?");
-        for (size_t i = 0; i < ELEMENTSOF(rollup_metrics); i++)
+        for (size_t i = 0; i < DB_N_ROLLUP; i++)
                 OUT(", ?, ?, ?");
         OUT(") ON CONFLICT (process_id, res, t) DO UPDATE SET n = n + excluded.n");
-        for (size_t i = 0; i < ELEMENTSOF(rollup_metrics); i++) {
-                const char *c = metric_info[rollup_metrics[i]].name;
+        for (size_t i = 0; i < DB_N_ROLLUP; i++) {
+                const char *c = metric_info[db_rollup_metrics[i]].name;
                 /* min()/max() of two values is NULL if either is: merge by hand. */
                 OUT(", %s_min = CASE WHEN %s_min IS NULL THEN excluded.%s_min "
                     "WHEN excluded.%s_min IS NULL THEN %s_min ELSE min(%s_min, excluded.%s_min) END",
@@ -1493,7 +1228,7 @@ static int rollup_sql(char *sql, size_t sz)
  * the same rows: NULLs are skipped, a metric with no value stays NULL, and the mean is
  * the sum in double precision over the count, as SQLite's avg() computes it. */
 
-#define N_ROLLUP ELEMENTSOF(rollup_metrics)
+#define N_ROLLUP DB_N_ROLLUP
 /* The two rollup levels; their widths are the `res` column. */
 static const int64_t rollup_res[] = { MINUTE_MS, HOUR_MS };
 #define N_LEVELS ELEMENTSOF(rollup_res)
@@ -1576,7 +1311,7 @@ static int bucket_write(struct store *s, sqlite3_stmt *up, int64_t id, int64_t r
                 sqlite3_bind_int64(up, col + 1, b->max[i]);
                 sqlite3_bind_double(up, col + 2, b->sum[i] / (double)b->cnt[i]);
         }
-        return step_done(s, up);
+        return db_step_done(s, up);
 }
 
 static void bucket_add(struct bucket *b, int64_t t, sqlite3_stmt *rows)
@@ -1612,15 +1347,15 @@ static int fold_rollups(struct store *s, int64_t fold_before_ms)
 
         o = (size_t)snprintf(sql, sizeof(sql), "SELECT process_id, t");
         for (size_t i = 0; i < N_ROLLUP && o < sizeof(sql); i++)
-                o += (size_t)snprintf(sql + o, sizeof(sql) - o, ", %s", metric_info[rollup_metrics[i]].name);
+                o += (size_t)snprintf(sql + o, sizeof(sql) - o, ", %s", metric_info[db_rollup_metrics[i]].name);
         if (o < sizeof(sql))
                 snprintf(sql + o, sizeof(sql) - o, " FROM sample_recent WHERE t < ?1");
-        r = prepare(s, sql, &rows);
+        r = db_prepare(s, sql, &rows);
         if (r < 0)
                 return r;
         r = rollup_sql(sql, sizeof(sql));
         if (r == 0)
-                r = prepare(s, sql, &up);
+                r = db_prepare(s, sql, &up);
         if (r < 0)
                 goto out;
         sqlite3_bind_int64(rows, 1, fold_before_ms);
@@ -1649,7 +1384,7 @@ static int fold_rollups(struct store *s, int64_t fold_before_ms)
                 }
         }
         if (rc != SQLITE_DONE) {
-                r = fail(s, rc);
+                r = db_fail(s, rc);
                 goto out;
         }
         for (size_t i = 0; i < ft.cap && r == 0; i++)
@@ -1668,11 +1403,11 @@ static int exec_bound(struct store *s, const char *sql, int64_t a, int64_t *ret_
         sqlite3_stmt *st;
         int r;
 
-        r = prepare(s, sql, &st);
+        r = db_prepare(s, sql, &st);
         if (r < 0)
                 return r;
         sqlite3_bind_int64(st, 1, a);
-        r = step_done(s, st);
+        r = db_step_done(s, st);
         if (r == 0 && ret_changes)
                 *ret_changes += sqlite3_changes64(s->db);
         sqlite3_finalize(st);
@@ -1691,7 +1426,7 @@ int store_fold(struct store *s, int64_t fold_before_ms, int64_t *ret_folded)
         /* Rollups first: they read the rows the fold is about to move. */
         r = fold_rollups(s, fold_before_ms);
         if (r == 0) {
-                metric_columns(cols, sizeof(cols), "");
+                db_metric_columns(cols, sizeof(cols));
                 snprintf(sql, sizeof(sql), "INSERT OR IGNORE INTO sample (process_id, t, %s, unknown) "
                          "SELECT process_id, t, %s, unknown FROM sample_recent WHERE t < ?1 "
                          "ORDER BY process_id, t", cols, cols);
@@ -1736,10 +1471,10 @@ static int prune_by_process(struct store *s, const char *meta_key, int64_t cutof
                 return r;
         if (cutoff <= prev)
                 return 0;
-        r = prepare(s, "SELECT id FROM process WHERE first_ms < ?1 AND (end_ms IS NULL OR end_ms >= ?2)", &ids);
+        r = db_prepare(s, "SELECT id FROM process WHERE first_ms < ?1 AND (end_ms IS NULL OR end_ms >= ?2)", &ids);
         if (r < 0)
                 return r;
-        r = prepare(s, delete_sql, &del);
+        r = db_prepare(s, delete_sql, &del);
         if (r < 0)
                 goto out;
         sqlite3_bind_int64(ids, 1, cutoff);
@@ -1747,13 +1482,13 @@ static int prune_by_process(struct store *s, const char *meta_key, int64_t cutof
         while ((rc = sqlite3_step(ids)) == SQLITE_ROW) {
                 sqlite3_bind_int64(del, 1, sqlite3_column_int64(ids, 0));
                 sqlite3_bind_int64(del, 2, cutoff);
-                r = step_done(s, del);
+                r = db_step_done(s, del);
                 if (r < 0)
                         goto out;
                 *ret_pruned += sqlite3_changes64(s->db);
         }
         if (rc != SQLITE_DONE) {
-                r = fail(s, rc);
+                r = db_fail(s, rc);
                 goto out;
         }
         r = meta_set(s, meta_key, cutoff);
@@ -1827,17 +1562,6 @@ int store_maintain(struct store *s, int64_t now_ms, const struct store_retention
 
 /* ---- reads ---- */
 
-static void read_metrics(sqlite3_stmt *st, int col, struct sample *smp)
-{
-        for (int m = 0; m < M__MAX; m++, col++) {
-                if (sqlite3_column_type(st, col) == SQLITE_NULL)
-                        continue;
-                sample_set(smp, (enum metric)m, sqlite3_column_int64(st, col) *
-                                                        (metric_info[m].unit == UNIT_BYTES ? 1024 : 1));
-        }
-        sample_unpack_why(smp, sqlite3_column_int64(st, col));
-}
-
 int store_for_each_sample(struct store *s, int64_t process_id, int64_t from_ms, int64_t to_ms,
                           store_sample_cb cb, void *userdata)
 {
@@ -1845,12 +1569,12 @@ int store_for_each_sample(struct store *s, int64_t process_id, int64_t from_ms, 
         sqlite3_stmt *st;
         int rc, r;
 
-        metric_columns(cols, sizeof(cols), "");
+        db_metric_columns(cols, sizeof(cols));
         snprintf(sql, sizeof(sql),
                  "SELECT t, %s, unknown FROM sample WHERE process_id = ?1 AND t >= ?2 AND t < ?3 "
                  "UNION ALL SELECT t, %s, unknown FROM sample_recent WHERE t >= ?2 AND t < ?3 AND process_id = ?1 "
                  "ORDER BY 1", cols, cols);
-        r = prepare(s, sql, &st);
+        r = db_prepare(s, sql, &st);
         if (r < 0)
                 return r;
         sqlite3_bind_int64(st, 1, process_id);
@@ -1859,23 +1583,15 @@ int store_for_each_sample(struct store *s, int64_t process_id, int64_t from_ms, 
         while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
                 struct sample smp = { .t_ms = sqlite3_column_int64(st, 0) };
 
-                read_metrics(st, 1, &smp);
+                db_read_metrics(st, 1, &smp);
                 r = cb(&smp, userdata);
                 if (r != 0)
                         break;
         }
         if (r == 0 && rc != SQLITE_DONE)
-                r = fail(s, rc);
+                r = db_fail(s, rc);
         sqlite3_finalize(st);
         return r;
-}
-
-static bool has_rollup(enum metric m)
-{
-        for (size_t i = 0; i < ELEMENTSOF(rollup_metrics); i++)
-                if (rollup_metrics[i] == m)
-                        return true;
-        return false;
 }
 
 /* Emits rollup buckets of width res in [from, to); returns the count through *ret_n. */
@@ -1892,7 +1608,7 @@ static int series_rollup(struct store *s, int64_t process_id, enum metric m, int
                 return 0;
         snprintf(sql, sizeof(sql), "SELECT t, n, %s_min, %s_max, %s_avg FROM rollup "
                  "WHERE process_id = ?1 AND res = ?2 AND t >= ?3 AND t < ?4 ORDER BY t", c, c, c);
-        r = prepare(s, sql, &st);
+        r = db_prepare(s, sql, &st);
         if (r < 0)
                 return r;
         sqlite3_bind_int64(st, 1, process_id);
@@ -1917,7 +1633,7 @@ static int series_rollup(struct store *s, int64_t process_id, enum metric m, int
                         break;
         }
         if (r == 0 && rc != SQLITE_DONE)
-                r = fail(s, rc);
+                r = db_fail(s, rc);
         sqlite3_finalize(st);
         return r;
 }
@@ -1928,7 +1644,7 @@ static int first_time(struct store *s, const char *sql, int64_t process_id, int6
         sqlite3_stmt *st;
         int rc, r;
 
-        r = prepare(s, sql, &st);
+        r = db_prepare(s, sql, &st);
         if (r < 0)
                 return r;
         sqlite3_bind_int64(st, 1, process_id);
@@ -1937,7 +1653,7 @@ static int first_time(struct store *s, const char *sql, int64_t process_id, int6
         rc = sqlite3_step(st);
         if (rc == SQLITE_ROW)
                 *ret = sqlite3_column_type(st, 0) == SQLITE_NULL ? to : sqlite3_column_int64(st, 0);
-        r = rc == SQLITE_ROW ? 0 : fail(s, rc);
+        r = rc == SQLITE_ROW ? 0 : db_fail(s, rc);
         sqlite3_finalize(st);
         return r;
 }
@@ -1969,7 +1685,7 @@ int store_series(struct store *s, int64_t process_id, enum metric m, int64_t fro
         int64_t raw_start = from_ms, minute_start = from_ms;
         int r;
 
-        if (has_rollup(m)) {
+        if (db_has_rollup(m)) {
                 /* Raw samples are kept for the most recent stretch, minute rollups for a
                  * longer one, hour rollups beyond: use the finest available for each part. */
                 r = first_time(s, "SELECT min(t) FROM (SELECT min(t) AS t FROM sample WHERE process_id = ?1 "
@@ -2002,21 +1718,16 @@ int store_disk_usage(struct store *s, int64_t *ret_bytes)
         struct stat st;
         int r;
 
-        r = query_int64(s, "PRAGMA page_count", &pages);
+        r = db_int64(s, "PRAGMA page_count", 0, &pages);
         if (r < 0)
                 return r;
-        r = query_int64(s, "PRAGMA page_size", &page_size);
+        r = db_int64(s, "PRAGMA page_size", 0, &page_size);
         if (r < 0)
                 return r;
         *ret_bytes = pages * page_size;
         if ((size_t)snprintf(wal, sizeof(wal), "%s-wal", s->path) < sizeof(wal) && stat(wal, &st) == 0)
                 *ret_bytes += st.st_size;
         return 0;
-}
-
-struct sqlite3 *store_sqlite(struct store *s)
-{
-        return s->db;
 }
 
 int store_set_size_limit(struct store *s, int64_t bytes)
@@ -2033,13 +1744,13 @@ static int apply_size_limit(struct store *s)
         char sql[80];
         int r;
 
-        r = query_int64(s, "PRAGMA page_size", &page_size);
+        r = db_int64(s, "PRAGMA page_size", 0, &page_size);
         if (r < 0)
                 return r;
         /* max_page_count cannot go below the current size; 0 means "no cap". */
         pages = bytes > 0 ? MAX(bytes / page_size, 1) : INT64_C(4294967294);
         snprintf(sql, sizeof(sql), "PRAGMA max_page_count = %" PRId64, pages);
-        return query_int64(s, sql, &pages);
+        return db_int64(s, sql, 0, &pages);
 }
 
 int store_find_process(struct store *s, const char *boot_id, int32_t pid, int64_t start_ticks, int64_t *ret_id)
@@ -2047,7 +1758,7 @@ int store_find_process(struct store *s, const char *boot_id, int32_t pid, int64_
         sqlite3_stmt *st;
         int rc, r;
 
-        r = prepare(s, "SELECT id FROM process WHERE boot_id = ? AND pid = ? AND start_ticks = ?", &st);
+        r = db_prepare(s, "SELECT id FROM process WHERE boot_id = ? AND pid = ? AND start_ticks = ?", &st);
         if (r < 0)
                 return r;
         sqlite3_bind_text(st, 1, boot_id, -1, SQLITE_STATIC);
@@ -2056,7 +1767,7 @@ int store_find_process(struct store *s, const char *boot_id, int32_t pid, int64_
         rc = sqlite3_step(st);
         if (rc == SQLITE_ROW)
                 *ret_id = sqlite3_column_int64(st, 0);
-        r = rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ENOENT : fail(s, rc);
+        r = rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ENOENT : db_fail(s, rc);
         sqlite3_finalize(st);
         return r;
 }
@@ -2083,14 +1794,14 @@ int store_reopen_process(struct store *s, int64_t id, int64_t rule_id, int64_t g
         sqlite3_stmt *st;
         int r;
 
-        r = prepare(s, "UPDATE process SET end_ms = NULL, end_reason = NULL, rule_id = ?2, generation = ?3 "
+        r = db_prepare(s, "UPDATE process SET end_ms = NULL, end_reason = NULL, rule_id = ?2, generation = ?3 "
                        "WHERE id = ?1", &st);
         if (r < 0)
                 return r;
         sqlite3_bind_int64(st, 1, id);
         sqlite3_bind_int64(st, 2, rule_id);
         sqlite3_bind_int64(st, 3, generation);
-        r = step_done(s, st);
+        r = db_step_done(s, st);
         sqlite3_finalize(st);
         return r;
 }
@@ -2188,11 +1899,11 @@ static void sync_dir(const char *path)
 
 /* Which file no longer is at its path, or F__MAX if none. *ret_written: the database
  * file is the connection's, but was written since its last write. */
-static enum store_file moved_file(const struct store *s, bool *ret_written)
+static enum db_file moved_file(const struct store *s, bool *ret_written)
 {
         *ret_written = false;
         for (int f = 0; f < F__MAX; f++) {
-                const struct file_id *id = &s->files[f];
+                const struct db_file_id *id = &s->files[f];
                 char name[PATH_MAX + 8];
                 struct stat st;
 
@@ -2227,14 +1938,14 @@ static int verify(struct store *s)
                 if (rc == SQLITE_ROW)
                         rc = strcmp((const char *)sqlite3_column_text(st, 0), "ok") == 0 ? SQLITE_OK : SQLITE_CORRUPT;
         }
-        if (rc != SQLITE_OK && rc_damaged(rc)) {
+        if (rc != SQLITE_OK && db_rc_damaged(rc)) {
                 s->damaged = true;
                 errorf(s, "%s", db && st && sqlite3_column_text(st, 0) && rc == SQLITE_CORRUPT ?
                                         (const char *)sqlite3_column_text(st, 0) : sqlite3_errstr(rc));
         }
         sqlite3_finalize(st);
         sqlite3_close(db);
-        return rc == SQLITE_OK ? 0 : s->damaged ? -EBADMSG : store_errno(rc);
+        return rc == SQLITE_OK ? 0 : s->damaged ? -EBADMSG : db_errno(rc);
 }
 
 /* Copies every committed page into the database file and empties the log (its index
@@ -2247,7 +1958,7 @@ static int checkpoint_all(struct store *s)
                 errorf(s, "a reader still uses the write-ahead log; retrying");
                 return -EBUSY;
         }
-        return rc == SQLITE_OK ? 0 : fail(s, rc);
+        return rc == SQLITE_OK ? 0 : db_fail(s, rc);
 }
 
 /* Before the connection opens the paths again: a -wal that is not the connection's and
@@ -2333,7 +2044,7 @@ static int restore_copy(struct store *s, char *aside, size_t asidesz)
                 rc = SQLITE_IOERR;
         if (rc != SQLITE_OK) {
                 (void)unlink(tmp);
-                return store_errno(rc);
+                return db_errno(rc);
         }
         if (lstat(s->path, &st) == 0) {
                 r = move_aside(s->path, "displaced", "", moved, sizeof(moved));
@@ -2366,7 +2077,7 @@ static int64_t salvage_table(struct store *fresh, const char *table)
         int rc, n = 0;
 
         /* The columns and the key of our own schema's table (the names are ours). */
-        if (prepare(fresh, "SELECT group_concat('\"' || name || '\"', ', '), count(*) FROM pragma_table_info(?1)",
+        if (db_prepare(fresh, "SELECT group_concat('\"' || name || '\"', ', '), count(*) FROM pragma_table_info(?1)",
                     &st) < 0)
                 return 0;
         sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
@@ -2375,7 +2086,7 @@ static int64_t salvage_table(struct store *fresh, const char *table)
                 n = sqlite3_column_int(st, 1);
         }
         sqlite3_finalize(st);
-        if (prepare(fresh, "SELECT group_concat(c, ', ') FROM (SELECT '\"' || name || '\" DESC' AS c "
+        if (db_prepare(fresh, "SELECT group_concat(c, ', ') FROM (SELECT '\"' || name || '\" DESC' AS c "
                            "FROM pragma_table_info(?1) WHERE pk > 0 ORDER BY pk)", &st) < 0)
                 return 0;
         sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
@@ -2391,10 +2102,10 @@ static int64_t salvage_table(struct store *fresh, const char *table)
         }
         /* A transaction per table: damage met in one (SQLite may then refuse the
          * whole transaction) costs that table only. */
-        if (exec(fresh, "BEGIN") == 0) {
-                if (exec(fresh, sql) == 0) {
+        if (db_exec(fresh, "BEGIN") == 0) {
+                if (db_exec(fresh, sql) == 0) {
                         rows = sqlite3_changes64(fresh->db);
-                        if (exec(fresh, "COMMIT") == 0)
+                        if (db_exec(fresh, "COMMIT") == 0)
                                 return rows;
                 }
                 store_rollback(fresh);
@@ -2416,7 +2127,7 @@ static int64_t salvage_table(struct store *fresh, const char *table)
         }
         ends[0] = "";
         ends[1] = order;
-        if (exec(fresh, "BEGIN") < 0)
+        if (db_exec(fresh, "BEGIN") < 0)
                 return 0;
         for (size_t e = 0; e < ELEMENTSOF(ends); e++) {
                 _cleanup_free_ char *q = NULL;
@@ -2443,7 +2154,7 @@ static int64_t salvage_table(struct store *fresh, const char *table)
                 sqlite3_finalize(sel);
                 sqlite3_finalize(put);
         }
-        if (exec(fresh, "COMMIT") < 0) {
+        if (db_exec(fresh, "COMMIT") < 0) {
                 store_rollback(fresh);
                 rows = 0;
         }
@@ -2458,16 +2169,16 @@ static int64_t salvage(struct store *fresh, const char *from)
         sqlite3_stmt *st = NULL;
         int64_t rows = 0, v = -1;
 
-        if (path_uri(from, "mode=ro", uri, sizeof(uri)) < 0 || prepare(fresh, "ATTACH ?1 AS damaged", &st) < 0)
+        if (path_uri(from, "mode=ro", uri, sizeof(uri)) < 0 || db_prepare(fresh, "ATTACH ?1 AS damaged", &st) < 0)
                 return 0;
         sqlite3_bind_text(st, 1, uri, -1, SQLITE_STATIC);
-        if (step_done(fresh, st) < 0) {
+        if (db_step_done(fresh, st) < 0) {
                 sqlite3_finalize(st);
                 return 0;
         }
         sqlite3_finalize(st);
-        if (query_int64(fresh, "PRAGMA damaged.user_version", &v) == 0 && v == store_latest_schema_version() &&
-            prepare(fresh, "SELECT name FROM main.sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite%' "
+        if (db_int64(fresh, "PRAGMA damaged.user_version", 0, &v) == 0 && v == store_latest_schema_version() &&
+            db_prepare(fresh, "SELECT name FROM main.sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite%' "
                            "ORDER BY name", &st) == 0) {
                 /* The names first: a table's copy must not run under this statement. */
                 char *names[64];
@@ -2482,7 +2193,7 @@ static int64_t salvage(struct store *fresh, const char *from)
                         free(names[i]);
                 }
         }
-        (void)exec(fresh, "DETACH damaged");
+        (void)db_exec(fresh, "DETACH damaged");
         return rows;
 }
 
@@ -2583,7 +2294,7 @@ const char *store_fault_name(enum store_fault f)
 
 int store_check(struct store *s, struct store_repair *ret)
 {
-        enum store_file moved = F__MAX;
+        enum db_file moved = F__MAX;
         bool written = false;
         int r;
 

@@ -1,5 +1,7 @@
 /* store: the only owner of SQLite — schema and migrations, the daemon's batched writes,
- * retention (rollups and pruning), and the read queries the client and the daemon share.
+ * retention (rollups and pruning), and the reads the watch needs (a known process, its
+ * history to replay, the alerts left open). The client's questions are in query.h; both
+ * sit on the same private plumbing (store/db.h), the only file that includes sqlite3.h.
  *
  * The daemon is the single writer; the client opens the same file read-only. WAL mode
  * lets readers run while the writer commits, and a reader never blocks the writer.
@@ -260,7 +262,7 @@ int store_disk_usage(struct store *s, int64_t *ret_bytes);
  * again, so someone who deletes or replaces one while the daemon runs would take commits
  * with them, or make the daemon write where readers never look. store_check() compares
  * each path with the file the connection holds (device and inode), and SQLite's verdict
- * that the file is damaged, and repairs; lib/store.c says how, and what a crash in the
+ * that the file is damaged, and repairs; store/store.c says how, and what a crash in the
  * middle of it costs. Cheap (three lstat() calls when all is well): the daemon calls it
  * once per commit interval and before its last commit. */
 enum store_fault {
@@ -294,12 +296,5 @@ const char *store_fault_name(enum store_fault f);
  * its place, with what could be read of it: the name it was given, or NULL. A file that
  * does not begin as SQLite's do is never moved: store_open fails with -EBADMSG. */
 const char *store_set_aside(const struct store *s, int64_t *ret_salvaged);
-
-/* The connection itself, for the storage module's other file, lib/query.c: the
- * client's questions are SQL too, and must run in the same snapshot as the reads above. */
-struct sqlite3 *store_sqlite(struct store *s);
-/* The errno the storage module reports for an SQLite result code (see the top of this
- * file), shared with lib/query.c so both speak the same. */
-int store_errno(int sqlite_rc);
 
 #endif

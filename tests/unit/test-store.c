@@ -1,6 +1,7 @@
 /* Tests for store: migrations, refusal of foreign or newer databases, batched writes,
  * folding, rollups, retention, the size cap (a stand-in for a full disk), and reads. */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,8 +17,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
-#include <sqlite3.h>
 
+#include "raw.h"
 #include "sql-migrations.h"
 #include "store.h"
 #include "util.h"
@@ -65,26 +66,14 @@ static int teardown(void **state)
 /* Runs SQL on a separate raw connection, for white-box setup and checks. */
 static void raw_exec(const char *path, const char *sql)
 {
-        sqlite3 *db;
-
-        assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-        sqlite3_busy_timeout(db, 2000);
-        assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
-        sqlite3_close(db);
+        assert_int_equal(store_raw_exec(path, sql), 0);
 }
 
 static int64_t raw_int(const char *path, const char *sql)
 {
-        sqlite3_stmt *st;
-        sqlite3 *db;
         int64_t v = -1;
 
-        assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-        assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
-        if (sqlite3_step(st) == SQLITE_ROW)
-                v = sqlite3_column_int64(st, 0);
-        sqlite3_finalize(st);
-        sqlite3_close(db);
+        assert_int_equal(store_raw_int64(path, sql, &v), 0);
         return v;
 }
 
@@ -124,17 +113,17 @@ static void test_create_mode_and_version(void **state)
         assert_int_equal(store_schema_version(f->st), store_latest_schema_version());
         assert_true(store_latest_schema_version() >= 1);
         store_close(f->st);
-        assert_string_equal("wal", "wal"); /* journal mode is checked through a raw connection: */
+        /* WAL mode is recorded in the file itself: bytes 18 and 19 of the header, the
+         * read and write format versions, are 2 (1 for a rollback journal). */
         {
-                sqlite3 *db;
-                sqlite3_stmt *q;
+                unsigned char version[2] = { 0 };
+                int fd = open(f->path, O_RDONLY | O_CLOEXEC);
 
-                assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
-                assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &q, NULL), SQLITE_OK);
-                assert_int_equal(sqlite3_step(q), SQLITE_ROW);
-                assert_string_equal((const char *)sqlite3_column_text(q, 0), "wal");
-                sqlite3_finalize(q);
-                sqlite3_close(db);
+                assert_true(fd >= 0);
+                assert_int_equal(pread(fd, version, 2, 18), 2);
+                close(fd);
+                assert_int_equal(version[0], 2);
+                assert_int_equal(version[1], 2);
         }
         /* Reopening migrates nothing and keeps the version. */
         assert_int_equal(store_open(f->path, STORE_RW, &f->st, NULL, 0), 0);
@@ -190,15 +179,11 @@ static void test_migrates_old_schema(void **state)
         struct fixture *f = *state;
         char old[160];
         struct store *s2 = NULL;
-        sqlite3 *db;
 
         snprintf(old, sizeof(old), "%s/v1.db", f->dir);
-        assert_int_equal(sqlite3_open(old, &db), SQLITE_OK);
         assert_int_equal(sql_migrations[0].version, 1);
-        assert_int_equal(sqlite3_exec(db, sql_migrations[0].sql, NULL, NULL, NULL), SQLITE_OK);
-        assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 1; INSERT INTO rule (name, spec, first_ms, last_ms) "
-                                          "VALUES ('old', 'x', 1, 1)", NULL, NULL, NULL), SQLITE_OK);
-        sqlite3_close(db);
+        raw_exec(old, sql_migrations[0].sql);
+        raw_exec(old, "PRAGMA user_version = 1; INSERT INTO rule (name, spec, first_ms, last_ms) VALUES ('old', 'x', 1, 1)");
         assert_int_equal(store_open(old, STORE_RW, &s2, NULL, 0), 0);
         assert_int_equal(store_schema_version(s2), store_latest_schema_version());
         store_close(s2);
@@ -590,13 +575,13 @@ static void test_size_limit_behaves_like_full_disk(void **state)
 static void test_locked_database(void **state)
 {
         struct fixture *f = *state;
-        sqlite3 *other;
+        struct store *other;
 
-        assert_int_equal(sqlite3_open(f->path, &other), SQLITE_OK);
-        assert_int_equal(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+        assert_int_equal(store_open(f->path, STORE_RW, &other, NULL, 0), 0);
+        assert_int_equal(store_begin(other), 0);
         assert_int_equal(store_begin(f->st), -EBUSY);
-        assert_int_equal(sqlite3_exec(other, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
-        sqlite3_close(other);
+        assert_int_equal(store_commit(other), 0);
+        store_close(other);
         assert_int_equal(store_begin(f->st), 0);
         assert_int_equal(store_commit(f->st), 0);
 }
@@ -628,15 +613,9 @@ static int64_t sample_count(const char *path)
 
 static void expect_sound(const char *path)
 {
-        sqlite3 *db;
-        sqlite3_stmt *q;
-
-        assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-        assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &q, NULL), SQLITE_OK);
-        assert_int_equal(sqlite3_step(q), SQLITE_ROW);
-        assert_string_equal((const char *)sqlite3_column_text(q, 0), "ok");
-        sqlite3_finalize(q);
-        sqlite3_close(db);
+        /* integrity_check says "ok", one row, when nothing is wrong. */
+        assert_int_equal(raw_int(path, "SELECT group_concat(integrity_check, '; ') = 'ok' FROM pragma_integrity_check"),
+                         1);
 }
 
 static void expect_nothing_wrong(struct store *st)
@@ -678,9 +657,9 @@ static void test_wal_deleted_while_open(void **state)
         struct fixture *f = *state;
         char wal[160];
         struct store_repair rep;
-        sqlite3 *reader;
-        sqlite3_stmt *q;
+        struct store *reader;
         struct stat st;
+        int64_t n = 0;
 
         snprintf(wal, sizeof(wal), "%s-wal", f->path);
         commit_samples(f->st, 1000, 50);
@@ -688,29 +667,25 @@ static void test_wal_deleted_while_open(void **state)
         assert_int_equal(unlink(wal), 0);
         commit_samples(f->st, 2000, 50);
         /* A reader that opens now finds no log where the index says there is one. */
-        assert_int_equal(sqlite3_open_v2(f->path, &reader, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-        assert_int_not_equal(sqlite3_prepare_v2(reader, "SELECT count(*) FROM sample_recent", -1, &q, NULL),
-                             SQLITE_OK);
+        assert_int_equal(store_raw_connect(f->path, false, &reader), 0);
+        assert_int_not_equal(store_raw_query(reader, "SELECT count(*) FROM sample_recent", &n), 0);
 
         assert_int_equal(store_check(f->st, &rep), 0);
         assert_int_equal(rep.fault, STORE_FAULT_WAL);
         assert_true(rep.repaired);
         assert_string_equal(rep.aside, "");
-        assert_int_equal(sqlite3_prepare_v2(reader, "SELECT count(*) FROM sample_recent", -1, &q, NULL), SQLITE_OK);
-        assert_int_equal(sqlite3_step(q), SQLITE_ROW);
-        assert_int_equal(sqlite3_column_int64(q, 0), 100);
-        sqlite3_reset(q);
+        assert_int_equal(store_raw_query(reader, "SELECT count(*) FROM sample_recent", &n), 0);
+        assert_int_equal(n, 100);
         /* Once repaired, all is well, and new commits reach the reader. */
         expect_nothing_wrong(f->st);
         assert_int_equal(lstat(wal, &st), 0);
         commit_samples(f->st, 3000, 10);
-        assert_int_equal(sqlite3_step(q), SQLITE_ROW);
-        assert_int_equal(sqlite3_column_int64(q, 0), 110);
-        sqlite3_finalize(q);
+        assert_int_equal(store_raw_query(reader, "SELECT count(*) FROM sample_recent", &n), 0);
+        assert_int_equal(n, 110);
         /* Closed with the reader still open, as after a clean stop of the daemon. */
         store_close(f->st);
         f->st = NULL;
-        sqlite3_close(reader);
+        store_close(reader);
         assert_int_equal(sample_count(f->path), 110);
         expect_sound(f->path);
 }
@@ -723,21 +698,21 @@ static void test_shm_deleted_while_open(void **state)
         struct fixture *f = *state;
         char shm[160];
         struct store_repair rep;
-        sqlite3 *reader;
+        struct store *reader;
 
         snprintf(shm, sizeof(shm), "%s-shm", f->path);
         commit_samples(f->st, 1000, 30);
         assert_int_equal(unlink(shm), 0);
         commit_samples(f->st, 2000, 30);
-        assert_int_equal(sqlite3_open_v2(f->path, &reader, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-        assert_int_equal(sqlite3_exec(reader, "SELECT count(*) FROM sample_recent", NULL, NULL, NULL), SQLITE_OK);
+        assert_int_equal(store_raw_connect(f->path, false, &reader), 0);
+        assert_int_equal(store_raw_run(reader, "SELECT count(*) FROM sample_recent"), 0);
         assert_int_equal(store_check(f->st, &rep), 0);
         assert_int_equal(rep.fault, STORE_FAULT_WAL);
         /* The writer goes on whatever that reader does meanwhile. */
         commit_samples(f->st, 3000, 30);
-        (void)sqlite3_exec(reader, "SELECT count(*) FROM sample_recent", NULL, NULL, NULL);
+        (void)store_raw_run(reader, "SELECT count(*) FROM sample_recent");
         commit_samples(f->st, 4000, 30);
-        sqlite3_close(reader);
+        store_close(reader);
         assert_int_equal(sample_count(f->path), 120);
         expect_nothing_wrong(f->st);
         expect_kept_after_close(f, 120);
@@ -750,7 +725,7 @@ static void test_wal_replaced(void **state)
         struct fixture *f = *state;
         char wal[160], other[160], other_wal[170];
         struct store_repair rep;
-        sqlite3 *db;
+        struct store *db;
         struct stat st;
 
         snprintf(wal, sizeof(wal), "%s-wal", f->path);
@@ -758,16 +733,16 @@ static void test_wal_replaced(void **state)
         snprintf(other_wal, sizeof(other_wal), "%s-wal", other);
         commit_samples(f->st, 1000, 20);
         /* Another database, left open so its log stays full. */
-        assert_int_equal(sqlite3_open(other, &db), SQLITE_OK);
-        assert_int_equal(sqlite3_exec(db, "PRAGMA journal_mode = WAL; CREATE TABLE x (a); INSERT INTO x VALUES (1)",
-                                      NULL, NULL, NULL), SQLITE_OK);
+        assert_int_equal(store_raw_connect(other, true, &db), 0);
+        assert_int_equal(store_raw_run(db, "PRAGMA journal_mode = WAL; CREATE TABLE x (a); INSERT INTO x VALUES (1)"),
+                         0);
         assert_int_equal(unlink(wal), 0);
         assert_int_equal(link(other_wal, wal), 0);
         assert_int_equal(store_check(f->st, &rep), 0);
         assert_int_equal(rep.fault, STORE_FAULT_WAL);
         assert_non_null(strstr(rep.aside, "-wal.displaced-"));
         assert_int_equal(lstat(rep.aside, &st), 0);
-        sqlite3_close(db);
+        store_close(db);
         commit_samples(f->st, 2000, 5);
         expect_kept_after_close(f, 25);
 }

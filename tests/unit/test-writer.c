@@ -14,8 +14,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
-#include <sqlite3.h>
 
+#include "raw.h"
 #include "store.h"
 #include "util.h"
 #include "writer.h"
@@ -65,16 +65,9 @@ static int teardown(void **state)
 
 static int64_t raw_int(const char *path, const char *sql)
 {
-        sqlite3_stmt *st;
-        sqlite3 *db;
         int64_t v = -1;
 
-        assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-        assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
-        if (sqlite3_step(st) == SQLITE_ROW)
-                v = sqlite3_column_int64(st, 0);
-        sqlite3_finalize(st);
-        sqlite3_close(db);
+        assert_int_equal(store_raw_int64(path, sql, &v), 0);
         return v;
 }
 
@@ -173,11 +166,11 @@ static void test_backlog_overflow_drops_oldest(void **state)
 {
         struct fixture *f = *state;
         struct writer_stats ws;
-        sqlite3 *other;
+        struct store *other;
 
         /* Another writer holds the lock: our flushes fail with -EBUSY. */
-        assert_int_equal(sqlite3_open(f->path, &other), SQLITE_OK);
-        assert_int_equal(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+        assert_int_equal(store_open(f->path, STORE_RW, &other, NULL, 0), 0);
+        assert_int_equal(store_begin(other), 0);
         put_process(f->w, 1);
         for (int t = 1; t <= 25; t++)
                 put_sample(f->w, 1, t);
@@ -185,8 +178,8 @@ static void test_backlog_overflow_drops_oldest(void **state)
         writer_get_stats(f->w, &ws);
         assert_int_equal(ws.pending, 10);
         assert_int_equal(ws.dropped, 15);
-        assert_int_equal(sqlite3_exec(other, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
-        sqlite3_close(other);
+        assert_int_equal(store_commit(other), 0);
+        store_close(other);
 
         assert_int_equal(writer_flush(f->w), 0);
         assert_int_equal(raw_int(f->path, "SELECT count(*) FROM sample_recent"), 10);

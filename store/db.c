@@ -1,0 +1,320 @@
+/* db: the plumbing store.c, query.c and raw.c share — errors, statements, binding,
+ * reading. */
+#include "db.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+const enum metric db_rollup_metrics[DB_N_ROLLUP] = { M_RSS, M_ANON, M_FILE, M_SHMEM, M_SWAP, M_VSIZE, M_FDS,
+                                                     M_PSS, M_USS };
+
+bool db_has_rollup(enum metric m)
+{
+        for (size_t i = 0; i < DB_N_ROLLUP; i++)
+                if (db_rollup_metrics[i] == m)
+                        return true;
+        return false;
+}
+
+/* ---- errors ---- */
+
+int db_errno(int rc)
+{
+        switch (rc & 0xff) {
+        case SQLITE_OK:
+        case SQLITE_DONE:
+        case SQLITE_ROW:
+                return 0;
+        case SQLITE_FULL:
+                return -ENOSPC;
+        case SQLITE_IOERR:
+                return -EIO;
+        case SQLITE_BUSY:
+        case SQLITE_LOCKED:
+                return -EBUSY;
+        case SQLITE_READONLY:
+                return -EROFS;
+        case SQLITE_CANTOPEN:
+        case SQLITE_PERM:
+        case SQLITE_AUTH:
+                return -EACCES;
+        case SQLITE_NOTADB:
+        case SQLITE_CORRUPT:
+        case SQLITE_ERROR:      /* a missing table or column: not the schema we know */
+                return -EBADMSG;
+        case SQLITE_NOMEM:
+                return -ENOMEM;
+        case SQLITE_TOOBIG:
+        case SQLITE_RANGE:
+                return -E2BIG;
+        case SQLITE_CONSTRAINT:
+                return -EEXIST;
+        default:
+                return -EIO;
+        }
+}
+
+bool db_rc_damaged(int rc)
+{
+        return (rc & 0xff) == SQLITE_CORRUPT || (rc & 0xff) == SQLITE_NOTADB;
+}
+
+int db_fail(struct store *s, int rc)
+{
+        if (db_rc_damaged(rc))
+                s->damaged = true;
+        if (s->db)
+                snprintf(s->errmsg, sizeof(s->errmsg), "%s", sqlite3_errmsg(s->db));
+        else
+                snprintf(s->errmsg, sizeof(s->errmsg), "%s", sqlite3_errstr(rc));
+        return db_errno(rc);
+}
+
+int db_closed(struct store *s)
+{
+        snprintf(s->errmsg, sizeof(s->errmsg), "the database is closed after a failed repair");
+        return -EIO;
+}
+
+/* ---- statements ---- */
+
+int db_exec(struct store *s, const char *sql)
+{
+        char *msg = NULL;
+        int rc;
+
+        if (!s->db)
+                return db_closed(s);
+        rc = sqlite3_exec(s->db, sql, NULL, NULL, &msg);
+        if (rc != SQLITE_OK) {
+                if (db_rc_damaged(rc))
+                        s->damaged = true;
+                snprintf(s->errmsg, sizeof(s->errmsg), "%s", msg ? msg : sqlite3_errstr(rc));
+                sqlite3_free(msg);
+                return db_errno(rc);
+        }
+        return 0;
+}
+
+int db_prepare(struct store *s, const char *sql, sqlite3_stmt **ret)
+{
+        int rc;
+
+        *ret = NULL;
+        if (!s->db)
+                return db_closed(s);
+        rc = sqlite3_prepare_v2(s->db, sql, -1, ret, NULL);
+        return rc == SQLITE_OK ? 0 : db_fail(s, rc);
+}
+
+int db_keep(struct store *s, enum db_stmt id, const char *sql)
+{
+        int rc;
+
+        sqlite3_finalize(s->stmt[id]);
+        s->stmt[id] = NULL;
+        if (!s->db)
+                return db_closed(s);
+        rc = sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s->stmt[id], NULL);
+        return rc == SQLITE_OK ? 0 : db_fail(s, rc);
+}
+
+int db_cached(struct store *s, enum db_stmt id, const char *sql, sqlite3_stmt **ret)
+{
+        int r;
+
+        if (!s->stmt[id]) {
+                r = db_keep(s, id, sql);
+                if (r < 0)
+                        return r;
+        }
+        sqlite3_reset(s->stmt[id]);
+        sqlite3_clear_bindings(s->stmt[id]);
+        *ret = s->stmt[id];
+        return 0;
+}
+
+int db_step_done(struct store *s, sqlite3_stmt *st)
+{
+        int rc, r;
+
+        if (!st)
+                return db_closed(s);
+        rc = sqlite3_step(st);
+        r = (rc == SQLITE_DONE || rc == SQLITE_ROW) ? 0 : db_fail(s, rc);
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+        return r;
+}
+
+int db_step_int64(struct store *s, sqlite3_stmt *st, int64_t def, int64_t *ret)
+{
+        int rc = sqlite3_step(st);
+
+        if (rc == SQLITE_ROW) {
+                *ret = db_column_or(st, 0, def);
+                return 0;
+        }
+        return rc == SQLITE_DONE ? -ENOENT : db_fail(s, rc);
+}
+
+int db_int64(struct store *s, const char *sql, int64_t def, int64_t *ret)
+{
+        sqlite3_stmt *st;
+        int r;
+
+        r = db_prepare(s, sql, &st);
+        if (r < 0)
+                return r;
+        r = db_step_int64(s, st, def, ret);
+        sqlite3_finalize(st);
+        return r;
+}
+
+/* ---- binding ---- */
+
+void db_bind_text(sqlite3_stmt *st, int idx, const char *text, size_t len)
+{
+        if (text)
+                sqlite3_bind_text(st, idx, text, (int)MIN(len, (size_t)INT_MAX), SQLITE_TRANSIENT);
+        else
+                sqlite3_bind_null(st, idx);
+}
+
+void db_bind_str(sqlite3_stmt *st, int idx, const char *v)
+{
+        db_bind_text(st, idx, v, v ? strlen(v) : 0);
+}
+
+void db_bind_real(sqlite3_stmt *st, int idx, double v)
+{
+        if (isfinite(v))
+                sqlite3_bind_double(st, idx, v);
+        else
+                sqlite3_bind_null(st, idx);
+}
+
+void db_bind_time(sqlite3_stmt *st, int idx, int64_t ms)
+{
+        if (ms)
+                sqlite3_bind_int64(st, idx, ms);
+        else
+                sqlite3_bind_null(st, idx);
+}
+
+void db_bind_known(sqlite3_stmt *st, int idx, int64_t v)
+{
+        if (v >= 0)
+                sqlite3_bind_int64(st, idx, v);
+        else
+                sqlite3_bind_null(st, idx);
+}
+
+int db_bind_metrics(sqlite3_stmt *st, int idx, const struct sample *smp)
+{
+        for (int m = 0; m < M__MAX; m++, idx++) {
+                if (!sample_has(smp, (enum metric)m))
+                        sqlite3_bind_null(st, idx);
+                else if (metric_info[m].unit == UNIT_BYTES)
+                        sqlite3_bind_int64(st, idx, smp->v[m] / 1024);
+                else
+                        sqlite3_bind_int64(st, idx, smp->v[m]);
+        }
+        sqlite3_bind_int64(st, idx, sample_pack_why(smp));
+        return idx + 1;
+}
+
+/* ---- reading ---- */
+
+const char *db_column_text(sqlite3_stmt *st, int col, size_t *ret_len)
+{
+        const char *t = (const char *)sqlite3_column_text(st, col);
+
+        if (ret_len)
+                *ret_len = t ? (size_t)sqlite3_column_bytes(st, col) : 0;
+        return t;
+}
+
+int db_column_dup(sqlite3_stmt *st, int col, char **ret, size_t *ret_len)
+{
+        const unsigned char *t;
+        size_t n;
+        char *c;
+
+        if (sqlite3_column_type(st, col) == SQLITE_NULL) {
+                *ret = NULL;
+                if (ret_len)
+                        *ret_len = 0;
+                return 0;
+        }
+        t = sqlite3_column_text(st, col);
+        n = (size_t)sqlite3_column_bytes(st, col);
+        c = malloc(n + 1);
+        if (!c)
+                return -ENOMEM;
+        if (n)
+                memcpy(c, t, n);
+        c[n] = '\0';
+        *ret = c;
+        if (ret_len)
+                *ret_len = n;
+        return 0;
+}
+
+void db_column_copy(sqlite3_stmt *st, int col, char *buf, size_t sz)
+{
+        const unsigned char *t = sqlite3_column_text(st, col);
+
+        snprintf(buf, sz, "%s", t ? (const char *)t : "");
+}
+
+double db_column_real(sqlite3_stmt *st, int col)
+{
+        return sqlite3_column_type(st, col) == SQLITE_NULL ? NAN : sqlite3_column_double(st, col);
+}
+
+int64_t db_column_or(sqlite3_stmt *st, int col, int64_t def)
+{
+        return sqlite3_column_type(st, col) == SQLITE_NULL ? def : sqlite3_column_int64(st, col);
+}
+
+void db_read_metrics(sqlite3_stmt *st, int col, struct sample *smp)
+{
+        for (int m = 0; m < M__MAX; m++, col++) {
+                if (sqlite3_column_type(st, col) == SQLITE_NULL)
+                        continue;
+                sample_set(smp, (enum metric)m, sqlite3_column_int64(st, col) *
+                                                        (metric_info[m].unit == UNIT_BYTES ? 1024 : 1));
+        }
+        sample_unpack_why(smp, sqlite3_column_int64(st, col));
+}
+
+void db_metric_columns(char *buf, size_t bufsz)
+{
+        size_t o = 0;
+
+        buf[0] = '\0';
+        for (int m = 0; m < M__MAX && o < bufsz; m++)
+                o += (size_t)snprintf(buf + o, bufsz - o, "%s%s", m ? ", " : "", metric_info[m].name);
+}
+
+void *db_grow(void **arr, size_t *n, size_t *cap, size_t sz)
+{
+        if (*n == *cap) {
+                size_t nc = *cap ? *cap * 2 : 16;
+                void *na = reallocarray(*arr, nc, sz);
+
+                if (!na)
+                        return NULL;
+                *arr = na;
+                *cap = nc;
+        }
+        memset((char *)*arr + *n * sz, 0, sz);
+        return (char *)*arr + (*n)++ * sz;
+}
