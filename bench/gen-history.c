@@ -198,7 +198,7 @@ static int generate(struct store *st, int64_t nproc, int64_t days)
                         .cmdline = cmdline, .cmdline_len = strlen(cmdline), .unit = unit_name,
                         .cgroup = "/system.slice", .rule_id = rule, .generation = 1, .first_ms = start,
                 };
-                r = store_put_process(st, &p);
+                r = store_put(st, &(struct store_row){ .kind = STORE_PROCESS, .process = p });
                 /* Hour rollups for the whole span, minute rollups and raw samples for their
                  * retention: rows of one process are written in key order, table by table. */
                 for (int pass = 0; r == 0 && pass < 3; pass++) {
@@ -241,14 +241,14 @@ static int generate(struct store *st, int64_t nproc, int64_t days)
                         double slope = m.slope * 1024 * 1000;
                         struct store_alert a = {
                                 .id = id, .process_id = id, .rule_id = rule, .metric = "memory", .state = "leaking",
-                                .start_ms = opened, .slope = slope, .slope_low = slope * 0.8,
-                                .slope_high = slope * 1.2, .growth = slope * 21600, .growth_rel = 0.1,
-                                .level = m.base * 1024, .p_value = 0.001, .forecast_s = NAN,
-                                .evidence_from = opened - 21600000, .evidence_to = opened,
-                                .reason = "floor rising in every quarter", .kind = "steady",
+                                .start_ms = opened, .kind = "steady",
+                                .ev = { .slope = slope, .slope_low = slope * 0.8, .slope_high = slope * 1.2,
+                                        .growth = slope * 21600, .growth_rel = 0.1, .level = m.base * 1024,
+                                        .p = 0.001, .forecast = NAN, .t_from = (double)(opened - 21600000) / 1000,
+                                        .t_to = (double)opened / 1000, .reason = "floor rising in every quarter" },
                         };
 
-                        r = store_put_alert(st, &a);
+                        r = store_put(st, &(struct store_row){ .kind = STORE_ALERT, .alert = a });
                 }
                 if (id % 100 == 0)
                         fprintf(stderr, "gen-history: %" PRId64 "/%" PRId64 " processes\n", id, nproc);
@@ -275,10 +275,14 @@ static int generate(struct store *st, int64_t nproc, int64_t days)
                         for (int i = 0; i < R_PSS; i++)
                                 sample_set(&sum, r_metric[i],
                                            v[i] * (metric_info[r_metric[i]].unit == UNIT_BYTES ? KIB : 1));
-                        r = store_put_rule_sample(st, rl, 1, (unsigned)((nproc + RULES - rl) / RULES), &sum);
+                        r = store_put(st, &(struct store_row){
+                                .kind = STORE_RULE_SAMPLE,
+                                .sample = { .id = rl, .generation = 1, .nproc = (unsigned)((nproc + RULES - rl) / RULES),
+                                            .s = sum } });
                 }
         if (r == 0)
-                r = store_put_event(st, GEN_NOW_MS - 30 * DAY_MS, "start", NULL);
+                r = store_put(st, &(struct store_row){ .kind = STORE_EVENT,
+                                                       .event = { .t_ms = GEN_NOW_MS - 30 * DAY_MS, .kind = "start" } });
         free(rule_sum);
         return r;
 }

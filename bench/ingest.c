@@ -248,7 +248,7 @@ int main(int argc, char **argv)
                 row.comm_len = strlen(comm);
                 row.cmdline = cmdline;
                 row.cmdline_len = strlen(cmdline);
-                r = writer_put_process(w, &row);
+                r = writer_put(w, &(struct store_row){ .kind = STORE_PROCESS, .process = row });
                 if (r < 0)
                         return die(st, "process", r);
                 procs[i] = (struct proc){
@@ -272,10 +272,13 @@ int main(int argc, char **argv)
 
                         make_sample(&procs[i], (size_t)i, t, &s);
                         sum.v[M_RSS] += s.v[M_RSS];
-                        (void)writer_put_sample(w, i + 1, &s);
+                        (void)writer_put(w, &(struct store_row){ .kind = STORE_SAMPLE,
+                                                                 .sample = { .id = i + 1, .s = s } });
                 }
                 sum.have = 1u << M_RSS;
-                (void)writer_put_rule_sample(w, rule_id, 1, (unsigned)nproc, &sum);
+                (void)writer_put(w, &(struct store_row){
+                        .kind = STORE_RULE_SAMPLE,
+                        .sample = { .id = rule_id, .generation = 1, .nproc = (unsigned)nproc, .s = sum } });
                 r = writer_flush(w);
                 if (r < 0)
                         return die(st, "flush", r);

@@ -32,6 +32,7 @@
 
 #include "baseline.h"
 #include "detect.h"
+#include "jsonval.h"
 #include "sample.h"
 #include "store.h"
 #include "util.h"
@@ -142,11 +143,6 @@ static int on_sample(const struct sample *smp, void *userdata)
         return 0;
 }
 
-static json_object *json_num(double v)
-{
-        return isfinite(v) ? json_object_new_double(v) : NULL;
-}
-
 static json_object *json_episodes(const struct rule_log *r)
 {
         json_object *a = json_object_new_array();
@@ -189,13 +185,13 @@ static void print_json(int64_t id, const struct replay *r, int m)
                 json_object_object_add(e, "t_s", json_num(c->t_s));
                 json_object_object_add(e, "state", json_object_new_string(detect_status_name[c->v.status]));
                 json_object_object_add(e, "previous", json_object_new_string(detect_status_name[c->v.previous]));
-                json_object_object_add(e, "slope", json_num(c->v.slope));
-                json_object_object_add(e, "slope_low", json_num(c->v.slope_low));
-                json_object_object_add(e, "growth", json_num(c->v.growth));
-                json_object_object_add(e, "growth_rel", json_num(c->v.growth_rel));
-                json_object_object_add(e, "level", json_num(c->v.level));
-                json_object_object_add(e, "p", json_num(c->v.p));
-                json_object_object_add(e, "reason", c->v.reason ? json_object_new_string(c->v.reason) : NULL);
+                json_object_object_add(e, "slope", json_num(c->v.ev.slope));
+                json_object_object_add(e, "slope_low", json_num(c->v.ev.slope_low));
+                json_object_object_add(e, "growth", json_num(c->v.ev.growth));
+                json_object_object_add(e, "growth_rel", json_num(c->v.ev.growth_rel));
+                json_object_object_add(e, "level", json_num(c->v.ev.level));
+                json_object_object_add(e, "p", json_num(c->v.ev.p));
+                json_object_object_add(e, "reason", c->v.ev.reason ? json_object_new_string(c->v.ev.reason) : NULL);
                 json_object_array_add(ch, e);
         }
         json_object_object_add(o, "changes", ch);
@@ -239,11 +235,11 @@ static void print_text(int64_t id, const struct replay *r, int m)
 
                 printf("  %7.1fs %-9s", s->change[i].t_s, detect_status_name[v->status]);
                 if (m == DETECT_MEMORY)
-                        printf(" level %s, growth %s/window", format_size((uint64_t)fmax(0, v->level), a, sizeof(a)),
-                               isfinite(v->growth) ? format_size((uint64_t)fabs(v->growth), b, sizeof(b)) : "?");
+                        printf(" level %s, growth %s/window", format_size((uint64_t)fmax(0, v->ev.level), a, sizeof(a)),
+                               isfinite(v->ev.growth) ? format_size((uint64_t)fabs(v->ev.growth), b, sizeof(b)) : "?");
                 else
-                        printf(" level %.0f, growth %.1f/window", v->level, v->growth);
-                printf(" (%s)\n", v->reason ? v->reason : "");
+                        printf(" level %.0f, growth %.1f/window", v->ev.level, v->ev.growth);
+                printf(" (%s)\n", v->ev.reason ? v->ev.reason : "");
         }
         print_episodes("leakwatch", &s->leak);
         print_episodes("deriv()", &s->deriv);

@@ -256,15 +256,15 @@ static void print_human(struct replay *rp, const char *title)
                         table_set(&t, (size_t)row, 1, buf, v->status == DETECT_LEAKING ? C_RED
                                                            : v->status == DETECT_SUSPECT ? C_YELLOW : C_NONE);
                         table_set(&t, (size_t)row, 2, detect_status_name[v->previous], C_NONE);
-                        table_set(&t, (size_t)row, 3, out_rate(o, v->slope, rp->is_bytes, buf, sizeof(buf)), C_NONE);
-                        snprintf(b1, sizeof(b1), "%s%s", v->growth > 0 ? "+" : "",
-                                 out_amount(o, v->growth, rp->is_bytes, buf, sizeof(buf)));
+                        table_set(&t, (size_t)row, 3, out_rate(o, v->ev.slope, rp->is_bytes, buf, sizeof(buf)), C_NONE);
+                        snprintf(b1, sizeof(b1), "%s%s", v->ev.growth > 0 ? "+" : "",
+                                 out_amount(o, v->ev.growth, rp->is_bytes, buf, sizeof(buf)));
                         table_set(&t, (size_t)row, 4, b1, C_NONE);
-                        table_set(&t, (size_t)row, 5, out_amount(o, v->level, rp->is_bytes, buf, sizeof(buf)), C_NONE);
-                        table_set(&t, (size_t)row, 6, isfinite(v->forecast) ? format_duration(v->forecast, buf,
+                        table_set(&t, (size_t)row, 5, out_amount(o, v->ev.level, rp->is_bytes, buf, sizeof(buf)), C_NONE);
+                        table_set(&t, (size_t)row, 6, isfinite(v->ev.forecast) ? format_duration(v->ev.forecast, buf,
                                                                                                sizeof(buf)) : "-",
                                   C_NONE);
-                        table_set(&t, (size_t)row, 7, v->reason ? v->reason : "", C_NONE);
+                        table_set(&t, (size_t)row, 7, v->ev.reason ? v->ev.reason : "", C_NONE);
                 }
                 table_layout(&t, o, rp->c->legend);
                 table_print(&t, o, rp->c->legend);
@@ -312,29 +312,29 @@ static struct json_object *verdict_json(const struct replay *rp, const struct ve
         if (r == 0)
                 r = json_add(o, "evidence", json_object_new_boolean(v->evidence));
         if (r == 0)
-                r = json_add(o, "slope", json_num(v->slope));
+                r = json_add(o, "slope", json_num(v->ev.slope));
         if (r == 0)
-                r = json_add(o, "slope_low", json_num(v->slope_low));
+                r = json_add(o, "slope_low", json_num(v->ev.slope_low));
         if (r == 0)
-                r = json_add(o, "slope_high", json_num(v->slope_high));
+                r = json_add(o, "slope_high", json_num(v->ev.slope_high));
         if (r == 0)
-                r = json_add(o, "growth", json_num(v->growth));
+                r = json_add(o, "growth", json_num(v->ev.growth));
         if (r == 0)
-                r = json_add(o, "growth_rel", json_num(v->growth_rel));
+                r = json_add(o, "growth_rel", json_num(v->ev.growth_rel));
         if (r == 0)
-                r = json_add(o, "level", json_num(v->level));
+                r = json_add(o, "level", json_num(v->ev.level));
         if (r == 0)
-                r = json_add(o, "p_value", json_num(v->p));
+                r = json_add(o, "p_value", json_num(v->ev.p));
         if (r == 0)
-                r = json_add(o, "forecast_s", json_num(v->forecast));
+                r = json_add(o, "forecast_s", json_num(v->ev.forecast));
         if (r == 0)
                 r = json_add(o, "buckets", json_object_new_int((int)v->n));
         if (r == 0)
-                r = json_add(o, "evidence_from_s", json_num(v->t_from));
+                r = json_add(o, "evidence_from_s", json_num(v->ev.t_from));
         if (r == 0)
-                r = json_add(o, "evidence_to_s", json_num(v->t_to));
+                r = json_add(o, "evidence_to_s", json_num(v->ev.t_to));
         if (r == 0)
-                r = json_add(o, "reason", json_str(v->reason));
+                r = json_add(o, "reason", json_str(v->ev.reason));
         if (r < 0) {
                 json_object_put(o);
                 return NULL;
@@ -390,8 +390,8 @@ static int print_csv(struct replay *rp)
         }
         for (size_t i = 0; i < rp->nrecs; i++) {
                 const struct detect_verdict *v = &rp->recs[i].v;
-                const double nums[] = { v->slope, v->slope_low, v->slope_high, v->growth, v->growth_rel, v->level,
-                                        v->p, v->forecast };
+                const double nums[] = { v->ev.slope, v->ev.slope_low, v->ev.slope_high, v->ev.growth, v->ev.growth_rel, v->ev.level,
+                                        v->ev.p, v->ev.forecast };
                 char buf[48] = "";
 
                 format_number(rp->recs[i].t, buf, sizeof(buf));
@@ -407,7 +407,7 @@ static int print_csv(struct replay *rp)
                         format_number(nums[k], buf, sizeof(buf));
                         out_csv_field(o, buf, strlen(buf), false);
                 }
-                out_csv_field(o, v->reason ? v->reason : "", v->reason ? strlen(v->reason) : 0, false);
+                out_csv_field(o, v->ev.reason ? v->ev.reason : "", v->ev.reason ? strlen(v->ev.reason) : 0, false);
                 out_csv_end(o);
         }
         return EXIT_OK;

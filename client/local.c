@@ -234,7 +234,7 @@ int local_new(const struct local_opts *o, struct local **ret, char *err, size_t 
                 goto fail;
         }
         setup_agent(l, o);
-        (void)writer_put_event(l->writer, wall_ms(l, l->anchor_mono), "start", "leakwatch run");
+        (void)writer_put(l->writer, &(struct store_row){ .kind = STORE_EVENT, .event = { wall_ms(l, l->anchor_mono), "start", "leakwatch run" } });
         l->interval = usec_of(o->interval);
         l->commit_interval = usec_of(l->cfg.commit_interval);
         l->next_tick = l->next_scan = now_usec(CLOCK_MONOTONIC);
@@ -357,7 +357,7 @@ int local_finish(struct local *l, char *err, size_t errsz)
         for (size_t i = 0; i < w.n; i++)
                 (void)sampler_unwatch_pid(l->sampler, w.pids[i], now_ms);
         free(w.pids);
-        (void)writer_put_event(l->writer, now_ms, "stop", "leakwatch run");
+        (void)writer_put(l->writer, &(struct store_row){ .kind = STORE_EVENT, .event = { now_ms, "stop", "leakwatch run" } });
         r = writer_flush(l->writer);
         if (r < 0) {
                 snprintf(err, errsz, "%s: %s", l->cfg.db_path, store_errmsg(l->store));

@@ -454,7 +454,8 @@ static void handle_at(struct agent *a, pid_t pid, const char *buf, size_t len, u
          * AGENT_BURST reports moves the last one AGENT_BURST - 1 ms. */
         s.t_ms = MAX(wall_of(a, now), w->last_ms[s.agent] + 1);
         w->last_ms[s.agent] = s.t_ms;
-        if (writer_put_agent_sample(a->env.writer, w->id, &s) == 0)
+        if (writer_put(a->env.writer, &(struct store_row){ .kind = STORE_AGENT_SAMPLE,
+                                                           .agent = { .process_id = w->id, .report = &s } }) == 0)
                 a->stats.stored++;
 }
 

@@ -13,7 +13,7 @@
 #include "jsonval.h"
 #include "util.h"
 
-const char *const alert_event_name[ALERT__EVENT_MAX] = { "start", "escalate", "end" };
+const char *const alert_event_name[ALERT__EVENT_MAX] = { "start", "escalate", "end", "update", "expire" };
 
 enum alert_action alert_decide(bool open, bool escalated, const struct detect_verdict *v)
 {
@@ -60,74 +60,82 @@ static void format_amount(enum detect_kind m, double units, char *buf, size_t sz
                 format_size(units > 0 ? (uint64_t)units : 0, buf, sz);
 }
 
-void alert_summary(const struct alert_context *c, char *buf, size_t sz)
+void alert_summary(const struct alert *a, char *buf, size_t sz)
 {
         char name[64], rate[48], low[48], growth[32], span[32], fc[32], level[32];
+        double span_s;
         size_t o;
 
-        str_escape(c->name ? c->name : "", c->name ? strlen(c->name) : 0, name, sizeof(name));
-        o = (size_t)snprintf(buf, sz, "pid %d (%s), rule %s: ", (int)c->pid, name, c->rule ? c->rule : "?");
+        str_escape(a->name ? a->name : "", a->name ? strlen(a->name) : 0, name, sizeof(name));
+        o = (size_t)snprintf(buf, sz, "pid %d (%s), rule %s: ", (int)a->pid, name, a->rule ? a->rule : "?");
         if (o >= sz)
                 return;
-        if (c->event == ALERT_EVENT_END) {
-                snprintf(buf + o, sz - o, "%s leak alert ended: %s", detect_kind_name[c->metric],
-                         c->end_reason ? c->end_reason : c->state);
+        if (a->event == ALERT_EVENT_END) {
+                snprintf(buf + o, sz - o, "%s leak alert ended: %s", detect_kind_name[a->metric],
+                         a->row.end_reason ? a->row.end_reason : a->row.state);
                 return;
         }
-        format_rate(c->metric, c->slope, rate, sizeof(rate));
-        format_rate(c->metric, c->slope_low, low, sizeof(low));
-        format_amount(c->metric, c->growth, growth, sizeof(growth));
-        format_amount(c->metric, c->level, level, sizeof(level));
-        format_duration((double)(c->evidence_to_ms - c->evidence_from_ms) / 1000, span, sizeof(span));
+        format_rate(a->metric, a->row.ev.slope, rate, sizeof(rate));
+        format_rate(a->metric, a->row.ev.slope_low, low, sizeof(low));
+        format_amount(a->metric, a->row.ev.growth, growth, sizeof(growth));
+        format_amount(a->metric, a->row.ev.level, level, sizeof(level));
+        span_s = a->row.ev.t_to - a->row.ev.t_from;
+        format_duration(isfinite(span_s) ? span_s : 0, span, sizeof(span));
         o += (size_t)snprintf(buf + o, sz - o, "%s%s leak, %s rising %s (at least %s), +%s over %s, now %s",
-                              c->event == ALERT_EVENT_ESCALATE ? "worsening " : "",
-                              detect_kind_name[c->metric], c->metric == DETECT_FDS ? "descriptors" : "floor",
+                              a->event == ALERT_EVENT_ESCALATE ? "worsening " : "",
+                              detect_kind_name[a->metric], a->metric == DETECT_FDS ? "descriptors" : "floor",
                               rate, low, growth, span, level);
-        if (o < sz && isfinite(c->forecast_s))
-                snprintf(buf + o, sz - o, "; %s limit in %s", c->limit_kind ? c->limit_kind : "a",
-                         format_duration(c->forecast_s, fc, sizeof(fc)));
+        if (o < sz && isfinite(a->row.ev.forecast))
+                snprintf(buf + o, sz - o, "; %s limit in %s", a->row.limit_kind ? a->row.limit_kind : "a",
+                         format_duration(a->row.ev.forecast, fc, sizeof(fc)));
 }
 
 /* ---- JSON ---- */
 
-int alert_json(const struct alert_context *c, char **ret)
+/* An evidence time (seconds) as the ms a JSON time is written from; 0 (null) if none. */
+static int64_t evidence_ms(double t)
+{
+        return isfinite(t) ? (int64_t)(t * 1000) : 0;
+}
+
+int alert_json(const struct alert *a, char **ret)
 {
         struct json_object *o = json_object_new_object();
         struct {
                 const char *key;
                 struct json_object *val;
         } f[] = {
-                { "event", json_object_new_string(alert_event_name[c->event]) },
-                { "alert_id", json_object_new_int64(c->alert_id) },
-                { "time", json_time(c->t_ms) },
-                { "time_ms", json_object_new_int64(c->t_ms) },
-                { "metric", json_object_new_string(detect_kind_name[c->metric]) },
-                { "state", json_str(c->state) },
-                { "end_reason", json_str(c->end_reason) },
-                { "pid", json_object_new_int(c->pid) },
-                { "uid", c->uid == (uid_t)-1 ? NULL : json_object_new_int64(c->uid) },
-                { "name", json_str(c->name) },
-                { "cmdline", json_str(c->cmdline) },
-                { "unit", c->unit && c->unit[0] ? json_str(c->unit) : NULL },
-                { "cgroup", c->cgroup && c->cgroup[0] ? json_str(c->cgroup) : NULL },
-                { "rule", json_str(c->rule) },
-                { "boot_id", json_str(c->boot_id) },
-                { "process_id", json_object_new_int64(c->process_id) },
-                { "process_start", json_time(c->start_ms) },
-                { "alert_start", json_time(c->alert_start_ms) },
-                { "slope", json_num(c->slope) },
-                { "slope_low", json_num(c->slope_low) },
-                { "slope_high", json_num(c->slope_high) },
-                { "growth", json_num(c->growth) },
-                { "growth_rel", json_num(c->growth_rel) },
-                { "level", json_num(c->level) },
-                { "p_value", json_num(c->p_value) },
-                { "forecast_s", json_num(c->forecast_s) },
-                { "limit", json_str(c->limit_kind) },
-                { "evidence_from", json_time(c->evidence_from_ms) },
-                { "evidence_to", json_time(c->evidence_to_ms) },
-                { "reason", json_str(c->reason) },
-                { "kind", json_str(c->kind) },
+                { "event", json_object_new_string(alert_event_name[a->event]) },
+                { "alert_id", json_object_new_int64(a->row.id) },
+                { "time", json_time(a->t_ms) },
+                { "time_ms", json_object_new_int64(a->t_ms) },
+                { "metric", json_object_new_string(detect_kind_name[a->metric]) },
+                { "state", json_str(a->row.state) },
+                { "end_reason", json_str(a->row.end_reason) },
+                { "pid", json_object_new_int(a->pid) },
+                { "uid", a->uid == (uid_t)-1 ? NULL : json_object_new_int64(a->uid) },
+                { "name", json_str(a->name) },
+                { "cmdline", json_str(a->cmdline) },
+                { "unit", a->unit && a->unit[0] ? json_str(a->unit) : NULL },
+                { "cgroup", a->cgroup && a->cgroup[0] ? json_str(a->cgroup) : NULL },
+                { "rule", json_str(a->rule) },
+                { "boot_id", json_str(a->boot_id) },
+                { "process_id", json_object_new_int64(a->row.process_id) },
+                { "process_start", json_time(a->start_ms) },
+                { "alert_start", json_time(a->row.start_ms) },
+                { "slope", json_num(a->row.ev.slope) },
+                { "slope_low", json_num(a->row.ev.slope_low) },
+                { "slope_high", json_num(a->row.ev.slope_high) },
+                { "growth", json_num(a->row.ev.growth) },
+                { "growth_rel", json_num(a->row.ev.growth_rel) },
+                { "level", json_num(a->row.ev.level) },
+                { "p_value", json_num(a->row.ev.p) },
+                { "forecast_s", json_num(a->row.ev.forecast) },
+                { "limit", json_str(a->row.limit_kind) },
+                { "evidence_from", json_time(evidence_ms(a->row.ev.t_from)) },
+                { "evidence_to", json_time(evidence_ms(a->row.ev.t_to)) },
+                { "reason", json_str(a->row.ev.reason) },
+                { "kind", json_str(a->row.kind) },
         };
         const char *text;
 
@@ -182,43 +190,43 @@ static void env_real(struct env_builder *b, const char *key, double v)
                 env_add(b, key, "%.17g", v);
 }
 
-int alert_env(const struct alert_context *c, char **envp, char *buf, size_t bufsz)
+int alert_env(const struct alert *a, char **envp, char *buf, size_t bufsz)
 {
         struct env_builder b = { .envp = envp, .buf = buf, .size = bufsz };
 
         /* A fixed, minimal environment: nothing of the daemon's leaks into the hook. */
         env_add(&b, "PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
         env_add(&b, "LANG", "C.UTF-8");
-        env_add(&b, "LEAKWATCH_EVENT", "%s", alert_event_name[c->event]);
-        env_add(&b, "LEAKWATCH_ALERT_ID", "%" PRId64, c->alert_id);
-        env_add(&b, "LEAKWATCH_TIME_MS", "%" PRId64, c->t_ms);
-        env_add(&b, "LEAKWATCH_METRIC", "%s", detect_kind_name[c->metric]);
-        env_add(&b, "LEAKWATCH_STATE", "%s", c->state ? c->state : "");
-        if (c->end_reason)
-                env_add(&b, "LEAKWATCH_END_REASON", "%s", c->end_reason);
-        env_add(&b, "LEAKWATCH_PID", "%d", (int)c->pid);
-        if (c->uid != (uid_t)-1)
-                env_add(&b, "LEAKWATCH_UID", "%u", (unsigned)c->uid);
-        env_add(&b, "LEAKWATCH_NAME", "%s", c->name ? c->name : "");
-        env_add(&b, "LEAKWATCH_CMDLINE", "%s", c->cmdline ? c->cmdline : "");
-        if (c->unit && c->unit[0])
-                env_add(&b, "LEAKWATCH_UNIT", "%s", c->unit);
-        if (c->cgroup && c->cgroup[0])
-                env_add(&b, "LEAKWATCH_CGROUP", "%s", c->cgroup);
-        env_add(&b, "LEAKWATCH_RULE", "%s", c->rule ? c->rule : "");
-        env_add(&b, "LEAKWATCH_PROCESS_ID", "%" PRId64, c->process_id);
-        if (c->boot_id)
-                env_add(&b, "LEAKWATCH_BOOT_ID", "%s", c->boot_id);
-        env_real(&b, "LEAKWATCH_SLOPE", c->slope);
-        env_real(&b, "LEAKWATCH_SLOPE_LOW", c->slope_low);
-        env_real(&b, "LEAKWATCH_SLOPE_HIGH", c->slope_high);
-        env_real(&b, "LEAKWATCH_GROWTH", c->growth);
-        env_real(&b, "LEAKWATCH_LEVEL", c->level);
-        env_real(&b, "LEAKWATCH_FORECAST_S", c->forecast_s);
-        if (c->limit_kind)
-                env_add(&b, "LEAKWATCH_LIMIT", "%s", c->limit_kind);
-        if (c->kind)
-                env_add(&b, "LEAKWATCH_KIND", "%s", c->kind);
+        env_add(&b, "LEAKWATCH_EVENT", "%s", alert_event_name[a->event]);
+        env_add(&b, "LEAKWATCH_ALERT_ID", "%" PRId64, a->row.id);
+        env_add(&b, "LEAKWATCH_TIME_MS", "%" PRId64, a->t_ms);
+        env_add(&b, "LEAKWATCH_METRIC", "%s", detect_kind_name[a->metric]);
+        env_add(&b, "LEAKWATCH_STATE", "%s", a->row.state ? a->row.state : "");
+        if (a->row.end_reason)
+                env_add(&b, "LEAKWATCH_END_REASON", "%s", a->row.end_reason);
+        env_add(&b, "LEAKWATCH_PID", "%d", (int)a->pid);
+        if (a->uid != (uid_t)-1)
+                env_add(&b, "LEAKWATCH_UID", "%u", (unsigned)a->uid);
+        env_add(&b, "LEAKWATCH_NAME", "%s", a->name ? a->name : "");
+        env_add(&b, "LEAKWATCH_CMDLINE", "%s", a->cmdline ? a->cmdline : "");
+        if (a->unit && a->unit[0])
+                env_add(&b, "LEAKWATCH_UNIT", "%s", a->unit);
+        if (a->cgroup && a->cgroup[0])
+                env_add(&b, "LEAKWATCH_CGROUP", "%s", a->cgroup);
+        env_add(&b, "LEAKWATCH_RULE", "%s", a->rule ? a->rule : "");
+        env_add(&b, "LEAKWATCH_PROCESS_ID", "%" PRId64, a->row.process_id);
+        if (a->boot_id)
+                env_add(&b, "LEAKWATCH_BOOT_ID", "%s", a->boot_id);
+        env_real(&b, "LEAKWATCH_SLOPE", a->row.ev.slope);
+        env_real(&b, "LEAKWATCH_SLOPE_LOW", a->row.ev.slope_low);
+        env_real(&b, "LEAKWATCH_SLOPE_HIGH", a->row.ev.slope_high);
+        env_real(&b, "LEAKWATCH_GROWTH", a->row.ev.growth);
+        env_real(&b, "LEAKWATCH_LEVEL", a->row.ev.level);
+        env_real(&b, "LEAKWATCH_FORECAST_S", a->row.ev.forecast);
+        if (a->row.limit_kind)
+                env_add(&b, "LEAKWATCH_LIMIT", "%s", a->row.limit_kind);
+        if (a->row.kind)
+                env_add(&b, "LEAKWATCH_KIND", "%s", a->row.kind);
         if (b.overflow)
                 return -E2BIG;
         envp[b.n] = NULL;

@@ -14,6 +14,7 @@
 #include <sys/types.h>
 
 #include "detect.h"
+#include "store.h"
 
 enum alert_action {
         ALERT_NONE,
@@ -23,53 +24,63 @@ enum alert_action {
         ALERT_CLOSE,            /* it recovered: "end" */
 };
 
-enum alert_event { ALERT_EVENT_START, ALERT_EVENT_ESCALATE, ALERT_EVENT_END, ALERT__EVENT_MAX };
-extern const char *const alert_event_name[ALERT__EVENT_MAX];        /* "start", "escalate", "end" */
+/* What happens to an alert. The first three are told (the journal, the hooks); the
+ * others only change its row. */
+enum alert_event {
+        ALERT_EVENT_START,              /* a leak begins */
+        ALERT_EVENT_ESCALATE,           /* it gets worse: a limit comes close */
+        ALERT_EVENT_END,                /* it recovered, or its process ended */
+        ALERT_EVENT_UPDATE,             /* still open: fresh numbers (and kind) */
+        ALERT_EVENT_EXPIRE,             /* open when the watch last stopped, and its process never
+                                         * came back: closed, its numbers kept */
+        ALERT__EVENT_MAX
+};
+/* "start", "escalate", "end", "update", "expire": the first three are the hooks' events. */
+extern const char *const alert_event_name[ALERT__EVENT_MAX];
+/* Whether an event is told to people (journal, hooks), or only recorded. */
+static inline bool alert_event_told(enum alert_event e)
+{
+        return e == ALERT_EVENT_START || e == ALERT_EVENT_ESCALATE || e == ALERT_EVENT_END;
+}
 
 /* What to do with verdict v, given whether an alert is open for that process and
  * metric and whether it was already escalated. */
 enum alert_action alert_decide(bool open, bool escalated, const struct detect_verdict *v);
 
-/* Everything an alert says. Text fields from the process (name, cmdline, unit, cgroup)
- * are untrusted bytes; the builders below escape them for their destination. */
-struct alert_context {
+/* An alert event: everything an alert says. The row is the alert as the database keeps
+ * it — its id, process and rule, metric, state, times, the verdict's evidence, the limit
+ * in sight and the kind of leak — and the rest names the process for the journal and the
+ * hooks. Text fields from the process (name, cmdline, unit, cgroup) are untrusted bytes;
+ * the builders below escape them for their destination. */
+struct alert {
         enum alert_event event;
-        int64_t alert_id;
         int64_t t_ms;                   /* when this happened */
-        enum detect_kind metric;
-        const char *state;              /* "leaking", "recovered", "ended" */
-        const char *end_reason;         /* for "end", else NULL */
+        enum detect_kind metric;        /* row.metric is its name */
+        struct store_alert row;
+        /* the kind's class (lib/classify.h), recorded when kind_changed */
+        bool kind_changed;
+        const char *kind_class, *kind_agents;
         /* the process */
-        int64_t process_id;
         pid_t pid;
         uid_t uid;
         int64_t start_ms;
         const char *name, *cmdline, *unit, *cgroup, *rule, *boot_id;
-        /* the evidence */
-        double slope, slope_low, slope_high;    /* units per second */
-        double growth, growth_rel, level, p_value;
-        double forecast_s;              /* INFINITY: no limit in sight */
-        const char *limit_kind;         /* "cgroup", "memory", "fd limit" or NULL */
-        int64_t evidence_from_ms, evidence_to_ms;
-        int64_t alert_start_ms;
-        const char *reason;             /* the detector's phrase */
-        const char *kind;               /* what kind of leak */
 };
 
 /* The one-line summary for the log, e.g. "pid 4242 (python3), rule web: memory leak,
  * floor rising 2.0 MiB/min (at least 1.5 MiB/min), +48 MiB over 2h; limit in 3h12m". */
-void alert_summary(const struct alert_context *c, char *buf, size_t sz);
+void alert_summary(const struct alert *a, char *buf, size_t sz);
 
 /* The hook's JSON document (json-c), NUL-terminated, caller frees. Returns 0 or
  * -ENOMEM. Invalid UTF-8 in process text is replaced by U+FFFD so the document is
  * always valid JSON. */
-int alert_json(const struct alert_context *c, char **ret);
+int alert_json(const struct alert *a, char **ret);
 
 /* The hook's environment: LEAKWATCH_* variables plus a fixed PATH and LANG, in envp
  * (a NULL-terminated array of at most ALERT_ENV_MAX entries) with strings in buf.
  * Process text is passed with control characters escaped (a value must not smuggle a
  * newline into a log line or a shell's `read`). Returns 0 or -E2BIG if buf is small. */
 #define ALERT_ENV_MAX 40
-int alert_env(const struct alert_context *c, char **envp, char *buf, size_t bufsz);
+int alert_env(const struct alert *a, char **envp, char *buf, size_t bufsz);
 
 #endif

@@ -191,7 +191,7 @@ static struct eproc *proc_slot(struct engine *e, size_t slot, bool grow)
 
 /* ---- hooks ---- */
 
-static void run_hooks_of(struct engine *e, const struct hook_cfg *hooks, size_t n, const struct alert_context *c)
+static void run_hooks_of(struct engine *e, const struct hook_cfg *hooks, size_t n, const struct alert *c)
 {
         static const unsigned event_bit[ALERT__EVENT_MAX] = { HOOK_ON_START, HOOK_ON_ESCALATE, HOOK_ON_END };
         char *envp[ALERT_ENV_MAX + 1];
@@ -200,12 +200,12 @@ static void run_hooks_of(struct engine *e, const struct hook_cfg *hooks, size_t 
 
         for (size_t i = 0; i < n; i++) {
                 struct pending_run *run;
-                struct store_hook_run row;
+                struct store_row row;
 
                 if (!(hooks[i].events & event_bit[c->event]))
                         continue;
                 if (!json && (alert_json(c, &json) < 0 || alert_env(c, envp, envbuf, sizeof(envbuf)) < 0)) {
-                        log_error("alert %" PRId64 ": cannot prepare the hooks' context", c->alert_id);
+                        log_error("alert %" PRId64 ": cannot prepare the hooks' context", c->row.id);
                         free(json);
                         return;
                 }
@@ -218,12 +218,14 @@ static void run_hooks_of(struct engine *e, const struct hook_cfg *hooks, size_t 
                         e->cap_runs = cap;
                 }
                 run = &e->runs[e->n_runs++];
-                *run = (struct pending_run){ .id = e->next_run++, .alert_id = c->alert_id, .start_ms = c->t_ms,
+                *run = (struct pending_run){ .id = e->next_run++, .alert_id = c->row.id, .start_ms = c->t_ms,
                                              .event = c->event };
-                row = (struct store_hook_run){ .id = run->id, .alert_id = c->alert_id,
-                                               .event = alert_event_name[c->event], .program = hooks[i].argv[0],
-                                               .start_ms = c->t_ms, .exit_code = -1 };
-                (void)writer_put_hook_run(e->env.writer, &row);
+                row = (struct store_row){ .kind = STORE_HOOK_RUN,
+                                          .hook_run = { .id = run->id, .alert_id = c->row.id,
+                                                        .event = alert_event_name[c->event],
+                                                        .program = hooks[i].argv[0], .start_ms = c->t_ms,
+                                                        .exit_code = -1 } };
+                (void)writer_put(e->env.writer, &row);
                 e->stats.hook_runs++;
                 (void)hooks_submit(e->env.hooks, run->id, (const char *const *)hooks[i].argv,
                                    (const char *const *)envp, json, strlen(json));
@@ -231,7 +233,7 @@ static void run_hooks_of(struct engine *e, const struct hook_cfg *hooks, size_t 
         free(json);
 }
 
-static void run_hooks(struct engine *e, size_t rule, const struct alert_context *c)
+static void run_hooks(struct engine *e, size_t rule, const struct alert *c)
 {
         if (!e->env.hooks)
                 return;
@@ -245,7 +247,7 @@ void engine_hook_done(void *userdata, const struct hook_result *res)
         struct engine *e = userdata;
         struct pending_run run = { .id = res->tag };
         char ids[32], why[96], esc[512];
-        struct store_hook_run row;
+        struct store_row row;
         size_t i;
 
         for (i = 0; i < e->n_runs; i++)
@@ -284,26 +286,35 @@ void engine_hook_done(void *userdata, const struct hook_result *res)
                                    res->program, run.alert_id, alert_event_name[run.event], why);
                 }
         }
-        row = (struct store_hook_run){
+        row = (struct store_row){ .kind = STORE_HOOK_RUN, .hook_run = {
                 .id = run.id, .alert_id = run.alert_id, .event = alert_event_name[run.event],
                 .program = res->program, .start_ms = run.start_ms ? run.start_ms : wall_now_ms(),
                 .end_ms = wall_now_ms(), .exit_code = res->error ? -1 : res->exit_code, .signal = res->signal,
                 .timed_out = res->timed_out, .output = res->output, .output_len = res->output_len,
-        };
-        (void)writer_put_hook_run(e->env.writer, &row);
+        } };
+        (void)writer_put(e->env.writer, &row);
 }
 
 /* ---- alerts ---- */
 
-static void fill_context(struct engine *e, const struct sampler_proc *p, size_t rule, enum detect_kind m,
-                         const struct metric_state *ms, const struct detect_verdict *v, int64_t t_ms,
-                         struct alert_context *c)
+static void fill_alert(struct engine *e, const struct sampler_proc *p, size_t rule, enum detect_kind m,
+                       const struct metric_state *ms, const struct detect_verdict *v, int64_t t_ms, struct alert *a)
 {
-        *c = (struct alert_context){
-                .alert_id = ms->alert_id,
+        *a = (struct alert){
                 .t_ms = t_ms,
                 .metric = m,
-                .process_id = p->id,
+                .row = {
+                        .id = ms->alert_id,
+                        .process_id = p->id,
+                        .rule_id = p->rule_id,
+                        .metric = detect_kind_name[m],
+                        .start_ms = ms->alert_start_ms,
+                        .escalated_ms = ms->escalated_ms,
+                        .ev = v ? v->ev : DETECT_EVIDENCE_NONE,
+                        /* Outside data tells anonymous memory (the heap, anonymous mappings)
+                         * from descriptors, and no more. */
+                        .kind = ms->kind[0] ? ms->kind : m == DETECT_FDS ? "descriptors" : "anonymous memory",
+                },
                 .pid = p->pid,
                 .uid = p->uid,
                 .start_ms = p->start_ms,
@@ -313,43 +324,15 @@ static void fill_context(struct engine *e, const struct sampler_proc *p, size_t 
                 .cgroup = p->cgroup,
                 .rule = rule < e->cfg->n_rules ? e->cfg->rules[rule].name : "?",
                 .boot_id = e->env.boot_id,
-                .slope = v ? v->slope : NAN,
-                .slope_low = v ? v->slope_low : NAN,
-                .slope_high = v ? v->slope_high : NAN,
-                .growth = v ? v->growth : NAN,
-                .growth_rel = v ? v->growth_rel : NAN,
-                .level = v ? v->level : NAN,
-                .p_value = v ? v->p : NAN,
-                .forecast_s = v ? v->forecast : INFINITY,
-                .evidence_from_ms = v ? (int64_t)(v->t_from * 1000) : 0,
-                .evidence_to_ms = v ? (int64_t)(v->t_to * 1000) : 0,
-                .alert_start_ms = ms->alert_start_ms,
-                .reason = v ? v->reason : NULL,
-                /* Outside data tells anonymous memory (the heap, anonymous mappings) from
-                 * descriptors, and no more. */
-                .kind = ms->kind[0] ? ms->kind : m == DETECT_FDS ? "descriptors" : "anonymous memory",
         };
 }
-
-static void store_alert_row(struct engine *e, const struct alert_context *c, int64_t rule_id, int64_t end_ms,
-                            int64_t escalated_ms)
+static void store_alert_row(struct engine *e, struct alert *a)
 {
-        struct store_alert a = {
-                .id = c->alert_id, .process_id = c->process_id, .rule_id = rule_id,
-                .metric = detect_kind_name[c->metric], .state = c->state,
-                .start_ms = c->alert_start_ms, .end_ms = end_ms, .end_reason = c->end_reason,
-                .escalated_ms = escalated_ms, .slope = c->slope, .slope_low = c->slope_low,
-                .slope_high = c->slope_high, .growth = c->growth, .growth_rel = c->growth_rel,
-                .level = c->level, .p_value = c->p_value, .forecast_s = c->forecast_s,
-                .limit_kind = isfinite(c->forecast_s) ? c->limit_kind : NULL,
-                .evidence_from = c->evidence_from_ms, .evidence_to = c->evidence_to_ms,
-                .reason = c->reason, .kind = c->kind,
-        };
-
-        (void)writer_put_alert(e->env.writer, &a);
+        if (!isfinite(a->row.ev.forecast))
+                a->row.limit_kind = NULL;
+        (void)writer_put(e->env.writer, &(struct store_row){ .kind = STORE_ALERT, .alert = a->row });
 }
-
-static void log_alert(const struct alert_context *c, int prio)
+static void log_alert(const struct alert *c, int prio)
 {
         char summary[512], pid[16], id[24], slope[32], low[32], growth[32], level[32], fc[32];
         struct log_field f[] = {
@@ -361,22 +344,22 @@ static void log_alert(const struct alert_context *c, int prio)
                 { "LEAKWATCH_RULE", c->rule },
                 { "LEAKWATCH_UNIT", c->unit && c->unit[0] ? c->unit : NULL },
                 { "LEAKWATCH_METRIC", detect_kind_name[c->metric] },
-                { "LEAKWATCH_STATE", c->state },
-                { "LEAKWATCH_KIND", c->kind },
-                { "LEAKWATCH_SLOPE", isfinite(c->slope) ? slope : NULL },
-                { "LEAKWATCH_SLOPE_LOW", isfinite(c->slope_low) ? low : NULL },
-                { "LEAKWATCH_GROWTH", isfinite(c->growth) ? growth : NULL },
-                { "LEAKWATCH_LEVEL", isfinite(c->level) ? level : NULL },
-                { "LEAKWATCH_FORECAST_S", isfinite(c->forecast_s) ? fc : NULL },
+                { "LEAKWATCH_STATE", c->row.state },
+                { "LEAKWATCH_KIND", c->row.kind },
+                { "LEAKWATCH_SLOPE", isfinite(c->row.ev.slope) ? slope : NULL },
+                { "LEAKWATCH_SLOPE_LOW", isfinite(c->row.ev.slope_low) ? low : NULL },
+                { "LEAKWATCH_GROWTH", isfinite(c->row.ev.growth) ? growth : NULL },
+                { "LEAKWATCH_LEVEL", isfinite(c->row.ev.level) ? level : NULL },
+                { "LEAKWATCH_FORECAST_S", isfinite(c->row.ev.forecast) ? fc : NULL },
         };
 
         snprintf(pid, sizeof(pid), "%d", (int)c->pid);
-        snprintf(id, sizeof(id), "%" PRId64, c->alert_id);
-        snprintf(slope, sizeof(slope), "%.6g", c->slope);
-        snprintf(low, sizeof(low), "%.6g", c->slope_low);
-        snprintf(growth, sizeof(growth), "%.0f", c->growth);
-        snprintf(level, sizeof(level), "%.0f", c->level);
-        snprintf(fc, sizeof(fc), "%.0f", c->forecast_s);
+        snprintf(id, sizeof(id), "%" PRId64, c->row.id);
+        snprintf(slope, sizeof(slope), "%.6g", c->row.ev.slope);
+        snprintf(low, sizeof(low), "%.6g", c->row.ev.slope_low);
+        snprintf(growth, sizeof(growth), "%.0f", c->row.ev.growth);
+        snprintf(level, sizeof(level), "%.0f", c->row.ev.level);
+        snprintf(fc, sizeof(fc), "%.0f", c->row.ev.forecast);
         alert_summary(c, summary, sizeof(summary));
         log_fields(prio, f, ELEMENTSOF(f), "%s", summary);
 }
@@ -423,18 +406,20 @@ static void update_kind(struct engine *e, const struct sampler_proc *p, struct m
 {
         struct classify_result res;
 
-        if (!v || !isfinite(v->t_from) || !isfinite(v->t_to) || !ms->alert_id)
+        if (!v || !isfinite(v->ev.t_from) || !isfinite(v->ev.t_to) || !ms->alert_id)
                 return;
-        if (agent_classify(e->env.store, p->id, m == DETECT_FDS, (int64_t)(v->t_from * 1000),
-                           (int64_t)(v->t_to * 1000), v->growth, &res) < 0)
+        if (agent_classify(e->env.store, p->id, m == DETECT_FDS, (int64_t)(v->ev.t_from * 1000),
+                           (int64_t)(v->ev.t_to * 1000), v->ev.growth, &res) < 0)
                 log_debug("pid %d: cannot read its history to classify the alert: %s", (int)p->pid,
                           store_errmsg(e->env.store));
         snprintf(ms->kind, sizeof(ms->kind), "%s", res.text);
         if (ms->kind_class != (int)res.cls || ms->kind_agents != classify_agents(&res)) {
                 ms->kind_class = (int)res.cls;
                 ms->kind_agents = classify_agents(&res);
-                (void)writer_put_alert_kind(e->env.writer, ms->alert_id, t_ms, classify_class_name[res.cls],
-                                            ms->kind_agents);
+                (void)writer_put(e->env.writer, &(struct store_row){
+                        .kind = STORE_ALERT_KIND,
+                        .alert_kind = { .alert_id = ms->alert_id, .t_ms = t_ms, .cls = classify_class_name[res.cls],
+                                        .agents = ms->kind_agents } });
         }
 }
 
@@ -444,14 +429,15 @@ static void announce(struct engine *e, const struct sampler_proc *p, struct epro
                      const char *limit_kind, const char *end_reason, bool closing)
 {
         struct metric_state *ms = &ep->m[m];
-        struct alert_context c;
+        struct alert c;
 
-        fill_context(e, p, ep->rule, m, ms, v, t_ms, &c);
+        fill_alert(e, p, ep->rule, m, ms, v, t_ms, &c);
         c.event = event;
-        c.state = state;
-        c.limit_kind = limit_kind;
-        c.end_reason = end_reason;
-        store_alert_row(e, &c, p->rule_id, closing ? t_ms : 0, ms->escalated_ms);
+        c.row.state = state;
+        c.row.limit_kind = limit_kind;
+        c.row.end_reason = end_reason;
+        c.row.end_ms = closing ? t_ms : 0;
+        store_alert_row(e, &c);
         log_alert(&c, event == ALERT_EVENT_END ? LOG_NOTICE : LOG_WARNING);
         run_hooks(e, ep->rule, &c);
 }
@@ -496,7 +482,7 @@ static void evaluate(struct engine *e, const struct sampler_proc *p, struct epro
         enum alert_action act;
         double room;
 
-        room = headroom(e, p, m, ms->has_last ? ms->last.level : NAN, &limit_kind);
+        room = headroom(e, p, m, ms->has_last ? ms->last.ev.level : NAN, &limit_kind);
         detect_evaluate(&ms->d, par, t, room, &v);
         e->stats.evaluations++;
         ms->status = v.status;
@@ -509,20 +495,16 @@ static void evaluate(struct engine *e, const struct sampler_proc *p, struct epro
                 ms->alert_id = e->next_alert;
         }
         if (v.changed || act == ALERT_ESCALATE) {
-                struct store_verdict row = {
+                struct store_row row = { .kind = STORE_VERDICT, .verdict = {
                         .id = e->next_verdict++, .process_id = p->id, .alert_id = ms->alert_id, .t_ms = t_ms,
                         .metric = detect_kind_name[m], .state = detect_status_name[v.status],
-                        .previous = detect_status_name[v.previous], .escalated = act == ALERT_ESCALATE,
-                        .slope = v.slope, .slope_low = v.slope_low, .slope_high = v.slope_high,
-                        .growth = v.growth, .growth_rel = v.growth_rel, .level = v.level, .p_value = v.p,
-                        .forecast_s = v.forecast, .evidence_from = (int64_t)(v.t_from * 1000),
-                        .evidence_to = (int64_t)(v.t_to * 1000), .reason = v.reason,
-                };
+                        .previous = detect_status_name[v.previous], .escalated = act == ALERT_ESCALATE, .ev = v.ev,
+                } };
 
-                (void)writer_put_verdict(e->env.writer, &row);
+                (void)writer_put(e->env.writer, &row);
                 e->stats.verdicts++;
                 log_debug("pid %d (%s): %s %s -> %s: %s", (int)p->pid, p->comm, detect_kind_name[m],
-                          detect_status_name[v.previous], detect_status_name[v.status], v.reason);
+                          detect_status_name[v.previous], detect_status_name[v.status], v.ev.reason);
         }
         switch (act) {
         case ALERT_OPEN:
@@ -535,14 +517,15 @@ static void evaluate(struct engine *e, const struct sampler_proc *p, struct epro
                 announce(e, p, ep, m, &v, t_ms, ALERT_EVENT_ESCALATE, "leaking", limit_kind, NULL, false);
                 break;
         case ALERT_UPDATE: {
-                struct alert_context c;
+                struct alert c;
 
                 /* Fresh numbers (and kind) for the open alert; nobody is told. */
                 update_kind(e, p, ms, m, &v, t_ms);
-                fill_context(e, p, ep->rule, m, ms, &v, t_ms, &c);
-                c.state = "leaking";
-                c.limit_kind = limit_kind;
-                store_alert_row(e, &c, p->rule_id, 0, ms->escalated_ms);
+                fill_alert(e, p, ep->rule, m, ms, &v, t_ms, &c);
+                c.event = ALERT_EVENT_UPDATE;
+                c.row.state = "leaking";
+                c.row.limit_kind = limit_kind;
+                store_alert_row(e, &c);
                 break;
         }
         case ALERT_CLOSE:
@@ -721,8 +704,10 @@ int engine_finish_resume(struct engine *e, int64_t now_ms)
 
                 /* Its process did not come back: it ended while the daemon was down. */
                 if (!oa->taken)
-                        (void)writer_end_alert(e->env.writer, oa->id, now_ms, "ended",
-                                               "process ended while leakwatchd was stopped");
+                        (void)writer_put(e->env.writer, &(struct store_row){
+                                .kind = STORE_ALERT_END,
+                                .end = { .id = oa->id, .t_ms = now_ms, .state = "ended",
+                                         .reason = "process ended while leakwatchd was stopped" } });
         }
         free(e->open);
         e->open = NULL;
@@ -777,10 +762,10 @@ int engine_proc_state(const struct engine *e, size_t slot, int m, struct engine_
         *ret = (struct engine_proc_state){
                 .status = ms->status,
                 .evaluated = ms->has_last,
-                .slope = ms->has_last ? ms->last.slope : NAN,
-                .slope_low = ms->has_last ? ms->last.slope_low : NAN,
-                .level = ms->has_last ? ms->last.level : NAN,
-                .forecast = ms->has_last ? ms->last.forecast : INFINITY,
+                .slope = ms->has_last ? ms->last.ev.slope : NAN,
+                .slope_low = ms->has_last ? ms->last.ev.slope_low : NAN,
+                .level = ms->has_last ? ms->last.ev.level : NAN,
+                .forecast = ms->has_last ? ms->last.ev.forecast : INFINITY,
                 .alert_id = ms->alert_id,
         };
         return 0;

@@ -260,6 +260,14 @@ static void known_del(struct sampler *s, struct known *k)
         s->known_free[s->n_known_free++] = i;
 }
 
+/* ---- writing ---- */
+
+static void put_end(struct sampler *s, int64_t id, int64_t end_ms, const char *reason)
+{
+        (void)writer_put(s->env.writer, &(struct store_row){ .kind = STORE_PROCESS_END,
+                                                              .end = { .id = id, .t_ms = end_ms, .reason = reason } });
+}
+
 /* ---- watching ---- */
 
 static void rule_end_member(struct sampler *s, struct watched *w)
@@ -273,7 +281,7 @@ static void unwatch(struct sampler *s, struct watched *w, int64_t now_ms, const 
 {
         struct known *k = known_get(s, w->p.pid);
 
-        (void)writer_end_process(s->env.writer, w->p.id, now_ms, reason);
+        put_end(s, w->p.id, now_ms, reason);
         if (s->listener.ended)
                 s->listener.ended(s->listener.userdata, &w->p, now_ms, reason);
         rule_end_member(s, w);
@@ -390,8 +398,13 @@ static int watch(struct sampler *s, struct known *k, size_t rule, int64_t parent
         if (id == 0) {
                 r = store_find_process(s->env.store, s->env.boot_id, k->pid, (int64_t)k->start_ticks, &id);
                 if (r == 0) {
-                        r = writer_reopen_process(s->env.writer, id, rs->id,
-                                                  rs->live == 0 ? rs->generation + 1 : rs->generation);
+                        struct store_row ro = {
+                                .kind = STORE_PROCESS_REOPEN,
+                                .reopen = { .id = id, .rule_id = rs->id,
+                                            .generation = rs->live == 0 ? rs->generation + 1 : rs->generation },
+                        };
+
+                        r = writer_put(s->env.writer, &ro);
                 } else if (r == -ENOENT) {
                         id = s->next_id++;
                         is_new = true;
@@ -467,7 +480,7 @@ static int watch(struct sampler *s, struct known *k, size_t rule, int64_t parent
                         .first_ms = now_ms,
                 };
                 snprintf(row.boot_id, sizeof(row.boot_id), "%s", s->env.boot_id);
-                (void)writer_put_process(s->env.writer, &row);
+                (void)writer_put(s->env.writer, &(struct store_row){ .kind = STORE_PROCESS, .process = row });
         }
         if (s->listener.started)
                 s->listener.started(s->listener.userdata, &w->p, resume_id != 0);
@@ -925,7 +938,9 @@ static void rule_sums_flush(struct sampler *s, int64_t now_ms)
                                 sample_set(&sum, (enum metric)m, rs->sum.v[m]);
                         else
                                 sum.why[metric_info[m].group] = UNK_SKIPPED;
-                (void)writer_put_rule_sample(s->env.writer, rs->id, rs->generation, rs->nsum, &sum);
+                (void)writer_put(s->env.writer, &(struct store_row){
+                        .kind = STORE_RULE_SAMPLE,
+                        .sample = { .id = rs->id, .generation = rs->generation, .nproc = rs->nsum, .s = sum } });
                 memset(&rs->sum, 0, sizeof(rs->sum));
                 memset(rs->known_count, 0, sizeof(rs->known_count));
                 rs->nsum = 0;
@@ -960,7 +975,8 @@ int sampler_tick(struct sampler *s, usec_t mono_now, int64_t now_ms)
                         continue;
                 w->last = smp;
                 s->stats.samples++;
-                (void)writer_put_sample(s->env.writer, w->p.id, &smp);
+                (void)writer_put(s->env.writer, &(struct store_row){ .kind = STORE_SAMPLE,
+                                                                      .sample = { .id = w->p.id, .s = smp } });
                 rule_sum_add(&s->rules[w->p.rule], &smp);
                 if (s->listener.sampled)
                         s->listener.sampled(s->listener.userdata, &w->p, &smp);
@@ -1003,13 +1019,13 @@ static int resume_one(const struct store_process *p, int64_t last_ms, void *user
         if (r < 0 || st.starttime != (uint64_t)p->start_ticks) {
                 /* hidepid hides a process that runs on as if it had exited: we cannot
                  * tell it is the same one, nor that it ended. */
-                (void)writer_end_process(s->env.writer, p->id, last,
-                                         r == -ENOENT && proc_pid_hidden(s->env.proc_root, p->pid) ?
-                                         "unreadable: hidden by hidepid" : "exited while leakwatchd was stopped");
+                put_end(s, p->id, last,
+                        r == -ENOENT && proc_pid_hidden(s->env.proc_root, p->pid) ?
+                        "unreadable: hidden by hidepid" : "exited while leakwatchd was stopped");
                 return 0;
         }
         if (rule < 0) {
-                (void)writer_end_process(s->env.writer, p->id, c->now_ms, "rule removed");
+                put_end(s, p->id, c->now_ms, "rule removed");
                 return 0;
         }
         k = known_get(s, p->pid);
@@ -1022,7 +1038,7 @@ static int resume_one(const struct store_process *p, int64_t last_ms, void *user
         if (p->generation > s->rules[rule].generation)
                 s->rules[rule].generation = p->generation;
         if (watch(s, k, (size_t)rule, p->parent_id, &d, c->now_ms, c->mono, p->id) < 0) {
-                (void)writer_end_process(s->env.writer, p->id, last, "could not be watched again");
+                put_end(s, p->id, last, "could not be watched again");
                 known_del(s, k);
         }
         return 0;
@@ -1033,7 +1049,8 @@ int sampler_resume(struct sampler *s, int64_t now_ms)
         struct resume_ctx c = { .s = s, .now_ms = now_ms, .mono = now_usec(CLOCK_MONOTONIC) };
         int r;
 
-        r = store_end_other_boots(s->env.store, s->env.boot_id);
+        /* Processes of other boots are over: they end at their last sample. */
+        r = writer_put(s->env.writer, &(struct store_row){ .kind = STORE_OTHER_BOOTS_END, .boot_id = s->env.boot_id });
         if (r < 0)
                 return r;
         return store_for_each_live_process(s->env.store, s->env.boot_id, resume_one, &c);

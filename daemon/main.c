@@ -361,7 +361,7 @@ static void put_process_again(void *userdata, const struct sampler_proc *p, cons
         };
 
         snprintf(row.boot_id, sizeof(row.boot_id), "%s", c->d->boot_id);
-        (void)writer_put_process(c->d->writer, &row);
+        (void)writer_put(c->d->writer, &(struct store_row){ .kind = STORE_PROCESS, .process = row });
 }
 
 /* After a damaged database was replaced by what could be read of it: the rules and the
@@ -420,7 +420,8 @@ static void check_store(struct daemon *d, usec_t mono)
         else
                 snprintf(detail, sizeof(detail), "every commit kept");
         log_notice("database %s: repaired (%s)", d->cfg->db_path, detail);
-        (void)writer_put_event(d->writer, wall_ms(d, mono), "repaired", detail);
+        (void)writer_put(d->writer, &(struct store_row){
+                .kind = STORE_EVENT, .event = { .t_ms = wall_ms(d, mono), .kind = "repaired", .detail = detail } });
         d->store_fault = STORE_FAULT_NONE;
 }
 
@@ -452,7 +453,7 @@ static void flush(struct daemon *d, usec_t mono)
 
                         snprintf(detail, sizeof(detail), "%" PRIu64 " samples dropped: database unwritable",
                                  ws.dropped - d->reported_drops);
-                        (void)writer_put_event(d->writer, wall_ms(d, mono), "dropped", detail);
+                        (void)writer_put(d->writer, &(struct store_row){ .kind = STORE_EVENT, .event = { wall_ms(d, mono), "dropped", detail } });
                 }
                 d->reported_drops = ws.dropped;
                 d->db_failing = false;
@@ -675,7 +676,7 @@ static int reload(struct daemon *d)
         d->generations = gens;
         log_set_max_level(d->cfg->log_level);
         d->next_scan = 0;
-        (void)writer_put_event(d->writer, wall_ms(d, mono), "reload", NULL);
+        (void)writer_put(d->writer, &(struct store_row){ .kind = STORE_EVENT, .event = { wall_ms(d, mono), "reload", NULL } });
         log_info("configuration reloaded: %zu rule%s", configured_rules(d->cfg),
                  configured_rules(d->cfg) == 1 ? "" : "s");
         d->reload_failed = false;
@@ -1242,7 +1243,9 @@ static void teardown(struct daemon *d)
         /* Hooks first: their last results are written with everything else. */
         hooks_free(d->hooks);
         if (d->writer) {
-                (void)writer_put_event(d->writer, wall_ms(d, now_usec(CLOCK_MONOTONIC)), "stop", NULL);
+                (void)writer_put(d->writer, &(struct store_row){
+                        .kind = STORE_EVENT,
+                        .event = { .t_ms = wall_ms(d, now_usec(CLOCK_MONOTONIC)), .kind = "stop" } });
                 /* A -wal deleted since the last commit would be gone with the close. */
                 check_store(d, now_usec(CLOCK_MONOTONIC));
                 r = writer_flush(d->writer);
@@ -1325,7 +1328,7 @@ int main(int argc, char **argv)
         on_timer(NULL, 0, &d);
         flush(&d, now_usec(CLOCK_MONOTONIC));
         d.next_commit = now_usec(CLOCK_MONOTONIC) + usec_of(d.cfg->commit_interval);
-        (void)writer_put_event(d.writer, wall_ms(&d, now_usec(CLOCK_MONOTONIC)), "start", NULL);
+        (void)writer_put(d.writer, &(struct store_row){ .kind = STORE_EVENT, .event = { wall_ms(&d, now_usec(CLOCK_MONOTONIC)), "start", NULL } });
         (void)notify_ready();
         log_info("watching with %zu rule%s, interval %gs, database %s", configured_rules(d.cfg),
                  configured_rules(d.cfg) == 1 ? "" : "s", d.cfg->interval, d.cfg->db_path);

@@ -722,11 +722,8 @@ void detect_evaluate(struct detect *d, const struct detect_params *p, double now
         double origin = d->t_start + p->warmup;
         struct detect_verdict v = {
                 .previous = d->status,
-                .slope = NAN, .slope_low = NAN, .slope_high = NAN,
-                .growth = NAN, .growth_rel = NAN, .level = NAN,
-                .z = NAN, .p = NAN, .correction = NAN, .z_rw = NAN,
-                .t_from = NAN, .t_to = NAN,
-                .forecast = INFINITY,
+                .ev = DETECT_EVIDENCE_NONE,
+                .z = NAN, .correction = NAN, .z_rw = NAN,
         };
         struct judgement j = { .why = "warming up" };
         bool evidence, weak = true, near;
@@ -738,33 +735,33 @@ void detect_evaluate(struct detect *d, const struct detect_params *p, double now
 
                 judge(d, p, last - (int64_t)p->buckets + 1, &j);
                 v.n = j.n;
-                v.level = current_floor(d, p);
-                v.t_from = origin + (double)j.lo * p->bucket;
-                v.t_to = origin + (double)(last + 1) * p->bucket;
+                v.ev.level = current_floor(d, p);
+                v.ev.t_from = origin + (double)j.lo * p->bucket;
+                v.ev.t_to = origin + (double)(last + 1) * p->bucket;
         } else if (now >= origin)
                 j.why = "not enough data yet";
         why = j.why;
         evidence = j.evidence;
 
         if (j.computed) {
-                v.slope = j.st.slope / p->bucket;
-                v.slope_low = j.st.slope_low / p->bucket;
-                v.slope_high = j.st.slope_high / p->bucket;
+                v.ev.slope = j.st.slope / p->bucket;
+                v.ev.slope_low = j.st.slope_low / p->bucket;
+                v.ev.slope_high = j.st.slope_high / p->bucket;
                 v.z = j.st.z;
-                v.p = j.st.p;
+                v.ev.p = j.st.p;
                 v.correction = j.st.factor;
                 v.z_rw = j.st.z_rw;
-                v.growth = v.slope * (v.t_to - v.t_from);
-                v.growth_rel = j.level0 > 0 ? v.growth / j.level0 : v.growth > 0 ? INFINITY : 0;
+                v.ev.growth = v.ev.slope * (v.ev.t_to - v.ev.t_from);
+                v.ev.growth_rel = j.level0 > 0 ? v.ev.growth / j.level0 : v.ev.growth > 0 ? INFINITY : 0;
                 weak = j.st.p < p->alpha_stay && j.st.slope > 0;
 
                 /* The forecast needs a significant rise, not the whole evidence: a cache
                  * that fills toward the limit is worth a number even if it is no leak. */
-                if (j.significant && v.slope > 0 && !isnan(headroom))
-                        v.forecast = headroom > 0 ? headroom / v.slope : 0;
+                if (j.significant && v.ev.slope > 0 && !isnan(headroom))
+                        v.ev.forecast = headroom > 0 ? headroom / v.ev.slope : 0;
         }
         v.evidence = evidence;
-        near = v.forecast < p->horizon;
+        near = v.ev.forecast < p->horizon;
         if (evidence)
                 d->last_evidence = now;
 
@@ -774,7 +771,7 @@ void detect_evaluate(struct detect *d, const struct detect_params *p, double now
                 if (evidence) {
                         become_suspect(d, now, &j);
                         if (near) {
-                                enter_leaking(d, now, v.t_to, v.level, near);
+                                enter_leaking(d, now, v.ev.t_to, v.ev.level, near);
                                 why = "limit near: alerting without confirmation";
                         }
                 }
@@ -783,14 +780,14 @@ void detect_evaluate(struct detect *d, const struct detect_params *p, double now
                 if (!weak) {
                         enter(d, DETECT_OK, now);
                         why = "suspicion dropped: no trend";
-                } else if (v.level < d->suspect_floor) {
+                } else if (v.ev.level < d->suspect_floor) {
                         enter(d, DETECT_OK, now);
                         why = "suspicion dropped: floor fell back";
                 } else if (now - d->last_evidence > p->recovery) {
                         enter(d, DETECT_OK, now);
                         why = "suspicion dropped: evidence lapsed";
                 } else if (evidence && near) {
-                        enter_leaking(d, now, v.t_to, v.level, near);
+                        enter_leaking(d, now, v.ev.t_to, v.ev.level, near);
                         why = "limit near: alerting without confirmation";
                 } else if (evidence && now - d->since >= p->confirm) {
                         /* Confirmation: the whole stretch since the rise was first seen,
@@ -804,7 +801,7 @@ void detect_evaluate(struct detect *d, const struct detect_params *p, double now
                                 first = last - DETECT_MAX_BUCKETS + 1;
                         judge(d, p, first, &jx);
                         if (jx.evidence) {
-                                enter_leaking(d, now, v.t_to, v.level, near);
+                                enter_leaking(d, now, v.ev.t_to, v.ev.level, near);
                                 why = "floor kept rising: confirmed";
                         } else
                                 why = "floor rising, not yet over the whole stretch";
@@ -814,11 +811,11 @@ void detect_evaluate(struct detect *d, const struct detect_params *p, double now
                         why = "suspect, waiting for fresh evidence";
                 break;
         case DETECT_LEAKING:
-                if (v.level > d->high + p->new_high * growth_min(p, d->high)) {
-                        d->high = v.level;
-                        d->high_t = v.t_to;
+                if (v.ev.level > d->high + p->new_high * growth_min(p, d->high)) {
+                        d->high = v.ev.level;
+                        d->high_t = v.ev.t_to;
                 }
-                if (v.t_to - d->high_t >= p->recovery) {
+                if (v.ev.t_to - d->high_t >= p->recovery) {
                         enter(d, DETECT_RECOVERED, now);
                         d->imminent = 0;
                         why = "floor stopped rising";
@@ -837,7 +834,7 @@ void detect_evaluate(struct detect *d, const struct detect_params *p, double now
                                 become_suspect(d, now, &j);
                                 why = j.why;
                                 if (near) {
-                                        enter_leaking(d, now, v.t_to, v.level, near);
+                                        enter_leaking(d, now, v.ev.t_to, v.ev.level, near);
                                         why = "limit near: alerting without confirmation";
                                 }
                         }
@@ -855,6 +852,6 @@ void detect_evaluate(struct detect *d, const struct detect_params *p, double now
         v.changed = v.status != v.previous;
         if (v.changed && v.status == DETECT_LEAKING)
                 v.escalated = true;
-        v.reason = why;
+        v.ev.reason = why;
         *ret = v;
 }

@@ -35,6 +35,7 @@
 #ifndef LEAKWATCH_DETECT_H
 #define LEAKWATCH_DETECT_H
 
+#include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -155,25 +156,39 @@ struct detect {
 
 /* What one evaluation found. Numbers describe the evidence window at this evaluation;
  * they are NAN when there was not enough data to compute them (n < min_buckets). */
+/* The evidence of a verdict: what the detector measured over its window, and its
+ * phrase for it. This one record goes with a verdict wherever it is told — the alert,
+ * the hooks' environment and JSON, the journal, the verdict and alert rows — so its
+ * fields are named once, here. NAN where not computed (not enough data). */
+struct detect_evidence {
+        double slope, slope_low, slope_high;    /* floor, units/s: Theil-Sen and Sen's bounds */
+        double growth;                  /* slope x (t_to - t_from): floor growth over the window */
+        double growth_rel;              /* growth / level at the start of the window */
+        double level;                   /* current floor: minimum of the last block of buckets */
+        double p;                       /* the trend's one-sided p-value (small: rising) */
+        double forecast;                /* seconds until headroom is used up at the current
+                                         * slope; INFINITY if not growing or headroom unknown */
+        double t_from, t_to;            /* the evidence window: start of the first bucket, end of
+                                         * the last (the samples' time base) */
+        const char *reason;             /* short static phrase, e.g. "floor rising in every quarter" */
+};
+
+/* The evidence of no evaluation: every number unknown, no limit in sight. */
+#define DETECT_EVIDENCE_NONE                                                                  \
+        ((struct detect_evidence){ .slope = NAN, .slope_low = NAN, .slope_high = NAN,         \
+                                   .growth = NAN, .growth_rel = NAN, .level = NAN, .p = NAN,  \
+                                   .forecast = INFINITY, .t_from = NAN, .t_to = NAN })
+
 struct detect_verdict {
         enum detect_status status, previous;
         bool changed;                   /* status differs from the previous evaluation */
         bool escalated;                 /* became leaking, or the forecast crossed the horizon */
         bool evidence;                  /* every check passed at this evaluation */
-        double slope, slope_low, slope_high;    /* floor, units/s: Theil-Sen and Sen's bounds */
-        double growth;                  /* slope x (t_to - t_from): floor growth over the window */
-        double growth_rel;              /* growth / level at the start of the window */
-        double level;                   /* current floor: minimum of the last block of buckets */
-        double z, p;                    /* Mann-Kendall statistic after the correction, and its
-                                         * one-sided p-value (small: rising) */
+        struct detect_evidence ev;
+        double z;                       /* Mann-Kendall statistic after the correction */
         double correction;              /* Hamed-Rao variance factor n/n* (>= 1) */
         double z_rw;                    /* the rise against a random walk's spread */
         unsigned n;                     /* buckets in the evidence */
-        double t_from, t_to;            /* the evidence window: start of the first bucket, end of
-                                         * the last */
-        double forecast;                /* seconds until headroom is used up at the current
-                                         * slope; INFINITY if not growing or headroom unknown */
-        const char *reason;             /* short static phrase, e.g. "floor rising in every quarter" */
 };
 
 /* Starts a series for a process that started at t_start (same time base as the

@@ -31,7 +31,6 @@ enum db_stmt {
         ST_PUT_RULE_SAMPLE,
         ST_PUT_PROCESS,
         ST_END_PROCESS,
-        ST_TOUCH_PROCESS,
         ST_PUT_RULE,
         ST_PUT_EVENT,
         ST_PUT_ALERT,
@@ -40,6 +39,10 @@ enum db_stmt {
         ST_PUT_AGENT,
         ST_PUT_AGENT_TYPE,
         ST_PUT_ALERT_KIND,
+        /* store.c: prepared at first use */
+        ST_REOPEN_PROCESS,
+        ST_END_ALERT,
+        ST_END_OTHER_BOOTS,
         /* query.c: prepared at first use */
         ST_FLOOR_RAW_FIRST,
         ST_FLOOR_MINUTE_FIRST,

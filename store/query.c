@@ -388,7 +388,8 @@ static int read_process(sqlite3_stmt *st, struct query_process *p)
         db_column_copy(st, 19, p->state_memory, sizeof(p->state_memory));
         db_column_copy(st, 20, p->state_fds, sizeof(p->state_fds));
         p->alert_id = db_column_or(st, 21, 0);
-        if (db_column_dup(st, 7, &p->comm, &p->comm_len) < 0 || db_column_dup(st, 8, &p->cmdline, &p->cmdline_len) < 0 ||
+        if (db_column_dup(st, 7, &p->comm, &p->comm_len) < 0 ||
+            db_column_dup(st, 8, &p->cmdline, &p->cmdline_len) < 0 ||
             db_column_dup(st, 9, &p->unit, NULL) < 0 || db_column_dup(st, 10, &p->cgroup, NULL) < 0 ||
             db_column_dup(st, 12, &p->rule, NULL) < 0 || db_column_dup(st, 18, &p->end_reason, NULL) < 0)
                 goto oom;
@@ -895,7 +896,8 @@ static int floors_raw(struct query *q, struct floors *fl, int64_t process_id, in
 
         if (from >= to)
                 return 0;
-        r = db_cached(q->store, ST_FLOOR_RAW, "SELECT t, anon, swap FROM sample WHERE process_id = ?1 AND t >= ?2 AND t < ?3",
+        r = db_cached(q->store, ST_FLOOR_RAW,
+                      "SELECT t, anon, swap FROM sample WHERE process_id = ?1 AND t >= ?2 AND t < ?3",
                    &st);
         if (r < 0)
                 return r;
@@ -1042,7 +1044,8 @@ static int read_alert(sqlite3_stmt *st, struct query_alert *a)
         if (db_column_dup(st, 3, &a->metric, NULL) < 0 || db_column_dup(st, 4, &a->state, NULL) < 0 ||
             db_column_dup(st, 7, &a->end_reason, NULL) < 0 || db_column_dup(st, 17, &a->limit_kind, NULL) < 0 ||
             db_column_dup(st, 20, &a->reason, NULL) < 0 || db_column_dup(st, 21, &a->kind, NULL) < 0 ||
-            db_column_dup(st, 23, &a->name, &a->name_len) < 0 || db_column_dup(st, 24, &a->cmdline, &a->cmdline_len) < 0 ||
+            db_column_dup(st, 23, &a->name, &a->name_len) < 0 ||
+            db_column_dup(st, 24, &a->cmdline, &a->cmdline_len) < 0 ||
             db_column_dup(st, 25, &a->unit, NULL) < 0 || db_column_dup(st, 27, &a->rule, NULL) < 0)
                 goto oom;
         /* The process or rule row may have been pruned before the alert. */
@@ -1231,7 +1234,8 @@ int query_hook_runs(struct query *q, int64_t alert_id, struct query_hook_run **r
         sqlite3_stmt *st;
         int r, rc;
 
-        r = db_prepare(q->store, "SELECT id, alert_id, event, program, start_ms, end_ms, exit_code, signal, timed_out, output "
+        r = db_prepare(q->store, "SELECT id, alert_id, event, program, start_ms, end_ms, exit_code, signal, timed_out, "
+                                 "output "
                        "FROM hook_run WHERE alert_id = ?1 ORDER BY start_ms, id", &st);
         if (r < 0)
                 return r;

@@ -186,16 +186,52 @@ static int migrate(struct store *s)
         return 0;
 }
 
+/* The columns of agent_sample after (process_id, t, agent), in the order
+ * put_agent_sample() binds them and store_for_each_agent_sample() reads them. */
+#define AGENT_COLUMNS "gc_enabled, gc_threshold0, gc_threshold1, gc_threshold2, gc_count0, gc_count1, " \
+        "gc_count2, gc_collections0, gc_collections1, gc_collections2, gc_collected0, gc_collected1, " \
+        "gc_collected2, gc_uncollectable0, gc_uncollectable1, gc_uncollectable2, gc_garbage, blocks, traced, " \
+        "traced_peak, objects, stride, arena, in_use, free, mmapped, keepcost"
+#define AGENT_NCOLUMNS 27
+
+/* The writer's statements whose text is fixed. */
+static const struct {
+        enum db_stmt id;
+        const char *sql;
+} writer_sql[] = {
+        { ST_PUT_PROCESS, "INSERT OR IGNORE INTO process (id, boot_id, pid, start_ticks, start_ms, ppid, uid, comm, "
+                          "cmdline, unit, cgroup, rule_id, generation, parent_id, first_ms, last_ms) "
+                          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)" },
+        { ST_END_PROCESS, "UPDATE process SET end_ms = ?2, end_reason = ?3, last_ms = max(last_ms, ?2) "
+                          "WHERE id = ?1 AND end_ms IS NULL" },
+        { ST_PUT_RULE, "INSERT INTO rule (name, spec, first_ms, last_ms) VALUES (?1, ?2, ?3, ?3) "
+                       "ON CONFLICT (name) DO UPDATE SET spec = excluded.spec, last_ms = excluded.last_ms "
+                       "RETURNING id" },
+        { ST_PUT_EVENT, "INSERT INTO daemon_event (t, kind, detail) VALUES (?, ?, ?)" },
+        { ST_PUT_ALERT, "INSERT OR REPLACE INTO alert (id, process_id, rule_id, metric, state, start_ms, end_ms, "
+                        "end_reason, escalated_ms, slope, slope_low, slope_high, growth, growth_rel, level, p_value, "
+                        "forecast_s, limit_kind, evidence_from, evidence_to, reason, kind) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)" },
+        { ST_PUT_VERDICT, "INSERT OR IGNORE INTO verdict (id, process_id, alert_id, t, metric, state, previous, "
+                          "escalated, slope, slope_low, slope_high, growth, growth_rel, level, p_value, forecast_s, "
+                          "evidence_from, evidence_to, reason) "
+                          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)" },
+        { ST_PUT_HOOK_RUN, "INSERT OR REPLACE INTO hook_run (id, alert_id, event, program, start_ms, end_ms, "
+                           "exit_code, signal, timed_out, output) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)" },
+        { ST_PUT_AGENT_TYPE, "INSERT OR IGNORE INTO agent_type (process_id, t, type, count) VALUES (?, ?, ?, ?)" },
+        { ST_PUT_ALERT_KIND, "INSERT OR REPLACE INTO alert_kind (alert_id, t, class, agents) VALUES (?, ?, ?, ?)" },
+};
+
+/* Prepares the statements the writer runs for every row of every commit. */
 static int prepare_writer(struct store *s)
 {
-        char cols[512], marks[128], sql[1024];
+        char cols[512], marks[4 * M__MAX + 1], agent_marks[AGENT_NCOLUMNS * 3 + 1], sql[1024];
         size_t o = 0;
         int r;
 
         db_metric_columns(cols, sizeof(cols));
         for (int m = 0; m < M__MAX; m++)
                 o += (size_t)snprintf(marks + o, sizeof(marks) - o, ", ?");
-
         snprintf(sql, sizeof(sql), "INSERT OR IGNORE INTO sample_recent (process_id, t, %s, unknown) "
                  "VALUES (?, ?%s, ?)", cols, marks);
         r = db_keep(s, ST_PUT_SAMPLE, sql);
@@ -206,66 +242,15 @@ static int prepare_writer(struct store *s)
         r = db_keep(s, ST_PUT_RULE_SAMPLE, sql);
         if (r < 0)
                 return r;
-        r = db_keep(s, ST_PUT_PROCESS, "INSERT OR IGNORE INTO process (id, boot_id, pid, start_ticks, start_ms, ppid, uid, comm, "
-                       "cmdline, unit, cgroup, rule_id, generation, parent_id, first_ms, last_ms) "
-                       "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-        if (r < 0)
-                return r;
-        r = db_keep(s, ST_END_PROCESS, "UPDATE process SET end_ms = ?2, end_reason = ?3, last_ms = max(last_ms, ?2) "
-                       "WHERE id = ?1 AND end_ms IS NULL");
-        if (r < 0)
-                return r;
-        r = db_keep(s, ST_TOUCH_PROCESS, "UPDATE process SET last_ms = ?2 WHERE id = ?1 AND last_ms < ?2");
-        if (r < 0)
-                return r;
-        r = db_keep(s, ST_PUT_RULE, "INSERT INTO rule (name, spec, first_ms, last_ms) VALUES (?1, ?2, ?3, ?3) "
-                       "ON CONFLICT (name) DO UPDATE SET spec = excluded.spec, last_ms = excluded.last_ms "
-                       "RETURNING id");
-        if (r < 0)
-                return r;
-        r = db_keep(s, ST_PUT_EVENT, "INSERT INTO daemon_event (t, kind, detail) VALUES (?, ?, ?)");
-        if (r < 0)
-                return r;
-        r = db_keep(s, ST_PUT_ALERT, "INSERT OR REPLACE INTO alert (id, process_id, rule_id, metric, state, start_ms, end_ms, "
-                       "end_reason, escalated_ms, slope, slope_low, slope_high, growth, growth_rel, level, p_value, "
-                       "forecast_s, limit_kind, evidence_from, evidence_to, reason, kind) "
-                       "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-        if (r < 0)
-                return r;
-        r = db_keep(s, ST_PUT_VERDICT, "INSERT OR IGNORE INTO verdict (id, process_id, alert_id, t, metric, state, previous, escalated, "
-                       "slope, slope_low, slope_high, growth, growth_rel, level, p_value, forecast_s, evidence_from, "
-                       "evidence_to, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-        if (r < 0)
-                return r;
-        return db_keep(s, ST_PUT_HOOK_RUN, "INSERT OR REPLACE INTO hook_run (id, alert_id, event, program, start_ms, end_ms, exit_code, "
-                          "signal, timed_out, output) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-}
-
-/* The columns of agent_sample after (process_id, t, agent), in the order
- * store_put_agent_sample binds them and store_for_each_agent_sample reads them. */
-#define AGENT_COLUMNS "gc_enabled, gc_threshold0, gc_threshold1, gc_threshold2, gc_count0, gc_count1, " \
-        "gc_count2, gc_collections0, gc_collections1, gc_collections2, gc_collected0, gc_collected1, " \
-        "gc_collected2, gc_uncollectable0, gc_uncollectable1, gc_uncollectable2, gc_garbage, blocks, traced, " \
-        "traced_peak, objects, stride, arena, in_use, free, mmapped, keepcost"
-#define AGENT_NCOLUMNS 27
-
-static int prepare_agent(struct store *s)
-{
-        char marks[AGENT_NCOLUMNS * 3 + 1], sql[1024];
-        size_t o = 0;
-        int r;
-
+        o = 0;
         for (int i = 0; i < AGENT_NCOLUMNS; i++)
-                o += (size_t)snprintf(marks + o, sizeof(marks) - o, ", ?");
+                o += (size_t)snprintf(agent_marks + o, sizeof(agent_marks) - o, ", ?");
         snprintf(sql, sizeof(sql), "INSERT OR IGNORE INTO agent_sample (process_id, t, agent, " AGENT_COLUMNS ") "
-                 "VALUES (?, ?, ?%s)", marks);
+                 "VALUES (?, ?, ?%s)", agent_marks);
         r = db_keep(s, ST_PUT_AGENT, sql);
-        if (r < 0)
-                return r;
-        r = db_keep(s, ST_PUT_AGENT_TYPE, "INSERT OR IGNORE INTO agent_type (process_id, t, type, count) VALUES (?, ?, ?, ?)");
-        if (r < 0)
-                return r;
-        return db_keep(s, ST_PUT_ALERT_KIND, "INSERT OR REPLACE INTO alert_kind (alert_id, t, class, agents) VALUES (?, ?, ?, ?)");
+        for (size_t i = 0; r >= 0 && i < ELEMENTSOF(writer_sql); i++)
+                r = db_keep(s, writer_sql[i].id, writer_sql[i].sql);
+        return r;
 }
 
 /* The database holds process names and command lines of every user: not for the world.
@@ -510,8 +495,6 @@ static int open_rw(struct store *s, bool excl)
                 r = check_start_tables(s);
         if (r >= 0)
                 r = prepare_writer(s);
-        if (r >= 0)
-                r = prepare_agent(s);
         if (r >= 0 && s->size_limit > 0)
                 r = apply_size_limit(s);
         if (r < 0)
@@ -712,7 +695,7 @@ int store_max_process_id(struct store *s, int64_t *ret)
         return db_int64(s, "SELECT coalesce(max(id), 0) FROM process", 0, ret);
 }
 
-int store_put_process(struct store *s, const struct store_process *p)
+static int put_process(struct store *s, const struct store_process *p)
 {
         sqlite3_stmt *st = s->stmt[ST_PUT_PROCESS];
 
@@ -737,26 +720,15 @@ int store_put_process(struct store *s, const struct store_process *p)
         sqlite3_bind_int64(st, 16, p->first_ms);
         return db_step_done(s, st);
 }
-
-int store_end_process(struct store *s, int64_t id, int64_t end_ms, const char *reason)
+static int end_process(struct store *s, const struct store_end *e)
 {
         sqlite3_stmt *st = s->stmt[ST_END_PROCESS];
 
-        sqlite3_bind_int64(st, 1, id);
-        sqlite3_bind_int64(st, 2, end_ms);
-        sqlite3_bind_text(st, 3, reason ? reason : "exited", -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 1, e->id);
+        sqlite3_bind_int64(st, 2, e->t_ms);
+        sqlite3_bind_text(st, 3, e->reason ? e->reason : "exited", -1, SQLITE_TRANSIENT);
         return db_step_done(s, st);
 }
-
-int store_touch_process(struct store *s, int64_t id, int64_t last_ms)
-{
-        sqlite3_stmt *st = s->stmt[ST_TOUCH_PROCESS];
-
-        sqlite3_bind_int64(st, 1, id);
-        sqlite3_bind_int64(st, 2, last_ms);
-        return db_step_done(s, st);
-}
-
 int store_for_each_live_process(struct store *s, const char *boot_id, store_process_cb cb, void *userdata)
 {
         sqlite3_stmt *st;
@@ -799,61 +771,89 @@ int store_for_each_live_process(struct store *s, const char *boot_id, store_proc
         return r;
 }
 
-int store_end_other_boots(struct store *s, const char *boot_id)
+static int end_other_boots(struct store *s, const char *boot_id)
 {
         sqlite3_stmt *st;
         int r;
 
-        r = db_prepare(s, "UPDATE process SET end_ms = last_ms, end_reason = 'reboot' "
-                       "WHERE end_ms IS NULL AND boot_id != ?", &st);
+        r = db_cached(s, ST_END_OTHER_BOOTS, "UPDATE process SET end_ms = last_ms, end_reason = 'reboot' "
+                                             "WHERE end_ms IS NULL AND boot_id != ?", &st);
         if (r < 0)
                 return r;
-        sqlite3_bind_text(st, 1, boot_id, -1, SQLITE_STATIC);
-        r = db_step_done(s, st);
-        sqlite3_finalize(st);
-        return r;
+        sqlite3_bind_text(st, 1, boot_id, -1, SQLITE_TRANSIENT);
+        return db_step_done(s, st);
 }
-
 /* ---- samples ---- */
 
-int store_put_sample(struct store *s, int64_t process_id, const struct sample *smp)
+static int put_sample(struct store *s, const struct store_sample *ps)
 {
         sqlite3_stmt *st = s->stmt[ST_PUT_SAMPLE];
 
-        sqlite3_bind_int64(st, 1, process_id);
-        sqlite3_bind_int64(st, 2, smp->t_ms);
-        db_bind_metrics(st, 3, smp);
+        sqlite3_bind_int64(st, 1, ps->id);
+        sqlite3_bind_int64(st, 2, ps->s.t_ms);
+        db_bind_metrics(st, 3, &ps->s);
         return db_step_done(s, st);
 }
-
-int store_put_rule_sample(struct store *s, int64_t rule_id, int64_t generation, unsigned nproc,
-                          const struct sample *smp)
+static int put_rule_sample(struct store *s, const struct store_sample *rs)
 {
         sqlite3_stmt *st = s->stmt[ST_PUT_RULE_SAMPLE];
 
-        sqlite3_bind_int64(st, 1, rule_id);
-        sqlite3_bind_int64(st, 2, generation);
-        sqlite3_bind_int64(st, 3, nproc);
-        sqlite3_bind_int64(st, 4, smp->t_ms);
-        db_bind_metrics(st, 5, smp);
+        sqlite3_bind_int64(st, 1, rs->id);
+        sqlite3_bind_int64(st, 2, rs->generation);
+        sqlite3_bind_int64(st, 3, rs->nproc);
+        sqlite3_bind_int64(st, 4, rs->s.t_ms);
+        db_bind_metrics(st, 5, &rs->s);
         return db_step_done(s, st);
 }
-
-int store_put_event(struct store *s, int64_t t_ms, const char *kind, const char *detail)
+static int put_event(struct store *s, const struct store_event *e)
 {
         sqlite3_stmt *st = s->stmt[ST_PUT_EVENT];
 
-        sqlite3_bind_int64(st, 1, t_ms);
-        sqlite3_bind_text(st, 2, kind, -1, SQLITE_TRANSIENT);
-        db_bind_text(st, 3, detail, detail ? strlen(detail) : 0);
+        sqlite3_bind_int64(st, 1, e->t_ms);
+        sqlite3_bind_text(st, 2, e->kind, -1, SQLITE_TRANSIENT);
+        db_bind_str(st, 3, e->detail);
         return db_step_done(s, st);
 }
-
 /* ---- verdicts, alerts, hook runs ---- */
 
-int store_put_alert(struct store *s, const struct store_alert *a)
+/* The evidence's numbers, bound from idx on in the column order slope, slope_low,
+ * slope_high, growth, growth_rel, level, p_value, forecast_s. Returns the next index. */
+static int bind_evidence(sqlite3_stmt *st, int idx, const struct detect_evidence *ev)
+{
+        const double v[] = { ev->slope, ev->slope_low, ev->slope_high, ev->growth, ev->growth_rel, ev->level,
+                             ev->p, ev->forecast };
+
+        for (size_t i = 0; i < ELEMENTSOF(v); i++)
+                db_bind_real(st, idx++, v[i]);
+        return idx;
+}
+
+/* An evidence time (seconds since the epoch) as the ms a column holds; 0 (NULL) if none. */
+static int64_t evidence_ms(double t)
+{
+        return isfinite(t) ? (int64_t)(t * 1000) : 0;
+}
+
+/* The evidence read back from the columns bind_evidence() fills, and its window's. */
+static void read_evidence(sqlite3_stmt *st, int col, int col_window, int col_reason, struct detect_evidence *ev)
+{
+        double *v[] = { &ev->slope, &ev->slope_low, &ev->slope_high, &ev->growth, &ev->growth_rel, &ev->level,
+                        &ev->p, &ev->forecast };
+        int64_t from = db_column_or(st, col_window, 0), to = db_column_or(st, col_window + 1, 0);
+
+        for (size_t i = 0; i < ELEMENTSOF(v); i++)
+                *v[i] = db_column_real(st, col++);
+        if (isnan(ev->forecast))
+                ev->forecast = INFINITY;        /* stored as NULL: no limit in sight */
+        ev->t_from = from ? (double)from / 1000 : NAN;
+        ev->t_to = to ? (double)to / 1000 : NAN;
+        ev->reason = db_column_text(st, col_reason, NULL);
+}
+
+static int put_alert(struct store *s, const struct store_alert *a)
 {
         sqlite3_stmt *st = s->stmt[ST_PUT_ALERT];
+        int idx;
 
         sqlite3_bind_int64(st, 1, a->id);
         sqlite3_bind_int64(st, 2, a->process_id);
@@ -864,25 +864,18 @@ int store_put_alert(struct store *s, const struct store_alert *a)
         db_bind_time(st, 7, a->end_ms);
         db_bind_str(st, 8, a->end_reason);
         db_bind_time(st, 9, a->escalated_ms);
-        db_bind_real(st, 10, a->slope);
-        db_bind_real(st, 11, a->slope_low);
-        db_bind_real(st, 12, a->slope_high);
-        db_bind_real(st, 13, a->growth);
-        db_bind_real(st, 14, a->growth_rel);
-        db_bind_real(st, 15, a->level);
-        db_bind_real(st, 16, a->p_value);
-        db_bind_real(st, 17, a->forecast_s);
-        db_bind_str(st, 18, a->limit_kind);
-        db_bind_time(st, 19, a->evidence_from);
-        db_bind_time(st, 20, a->evidence_to);
-        db_bind_str(st, 21, a->reason);
-        db_bind_str(st, 22, a->kind);
+        idx = bind_evidence(st, 10, &a->ev);
+        db_bind_str(st, idx, a->limit_kind);
+        db_bind_time(st, idx + 1, evidence_ms(a->ev.t_from));
+        db_bind_time(st, idx + 2, evidence_ms(a->ev.t_to));
+        db_bind_str(st, idx + 3, a->ev.reason);
+        db_bind_str(st, idx + 4, a->kind);
         return db_step_done(s, st);
 }
-
-int store_put_verdict(struct store *s, const struct store_verdict *v)
+static int put_verdict(struct store *s, const struct store_verdict *v)
 {
         sqlite3_stmt *st = s->stmt[ST_PUT_VERDICT];
+        int idx;
 
         sqlite3_bind_int64(st, 1, v->id);
         sqlite3_bind_int64(st, 2, v->process_id);
@@ -892,21 +885,13 @@ int store_put_verdict(struct store *s, const struct store_verdict *v)
         db_bind_str(st, 6, v->state);
         db_bind_str(st, 7, v->previous);
         sqlite3_bind_int(st, 8, v->escalated);
-        db_bind_real(st, 9, v->slope);
-        db_bind_real(st, 10, v->slope_low);
-        db_bind_real(st, 11, v->slope_high);
-        db_bind_real(st, 12, v->growth);
-        db_bind_real(st, 13, v->growth_rel);
-        db_bind_real(st, 14, v->level);
-        db_bind_real(st, 15, v->p_value);
-        db_bind_real(st, 16, v->forecast_s);
-        db_bind_time(st, 17, v->evidence_from);
-        db_bind_time(st, 18, v->evidence_to);
-        db_bind_str(st, 19, v->reason);
+        idx = bind_evidence(st, 9, &v->ev);
+        db_bind_time(st, idx, evidence_ms(v->ev.t_from));
+        db_bind_time(st, idx + 1, evidence_ms(v->ev.t_to));
+        db_bind_str(st, idx + 2, v->ev.reason);
         return db_step_done(s, st);
 }
-
-int store_put_hook_run(struct store *s, const struct store_hook_run *h)
+static int put_hook_run(struct store *s, const struct store_hook_run *h)
 {
         sqlite3_stmt *st = s->stmt[ST_PUT_HOOK_RUN];
 
@@ -925,24 +910,21 @@ int store_put_hook_run(struct store *s, const struct store_hook_run *h)
         return db_step_done(s, st);
 }
 
-int store_end_alert(struct store *s, int64_t id, int64_t end_ms, const char *state, const char *reason)
+static int end_alert(struct store *s, const struct store_end *e)
 {
         sqlite3_stmt *st;
         int r;
 
-        r = db_prepare(s, "UPDATE alert SET end_ms = ?2, state = ?3, end_reason = ?4 WHERE id = ?1 AND end_ms IS NULL",
-                    &st);
+        r = db_cached(s, ST_END_ALERT, "UPDATE alert SET end_ms = ?2, state = ?3, end_reason = ?4 "
+                                       "WHERE id = ?1 AND end_ms IS NULL", &st);
         if (r < 0)
                 return r;
-        sqlite3_bind_int64(st, 1, id);
-        sqlite3_bind_int64(st, 2, end_ms);
-        db_bind_str(st, 3, state);
-        db_bind_str(st, 4, reason);
-        r = db_step_done(s, st);
-        sqlite3_finalize(st);
-        return r;
+        sqlite3_bind_int64(st, 1, e->id);
+        sqlite3_bind_int64(st, 2, e->t_ms);
+        db_bind_str(st, 3, e->state);
+        db_bind_str(st, 4, e->reason);
+        return db_step_done(s, st);
 }
-
 int store_max_ids(struct store *s, int64_t *ret_alert, int64_t *ret_verdict, int64_t *ret_hook_run)
 {
         int r;
@@ -962,8 +944,7 @@ int store_for_each_open_alert(struct store *s, store_alert_cb cb, void *userdata
 
         r = db_prepare(s, "SELECT id, process_id, rule_id, metric, state, start_ms, coalesce(escalated_ms, 0), slope, "
                        "slope_low, slope_high, growth, growth_rel, level, p_value, forecast_s, limit_kind, "
-                       "coalesce(evidence_from, 0), coalesce(evidence_to, 0), reason, kind "
-                       "FROM alert WHERE end_ms IS NULL ORDER BY id", &st);
+                       "evidence_from, evidence_to, reason, kind FROM alert WHERE end_ms IS NULL ORDER BY id", &st);
         if (r < 0)
                 return r;
         while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -975,20 +956,11 @@ int store_for_each_open_alert(struct store *s, store_alert_cb cb, void *userdata
                         .state = db_column_text(st, 4, NULL),
                         .start_ms = sqlite3_column_int64(st, 5),
                         .escalated_ms = sqlite3_column_int64(st, 6),
-                        .slope = db_column_real(st, 7),
-                        .slope_low = db_column_real(st, 8),
-                        .slope_high = db_column_real(st, 9),
-                        .growth = db_column_real(st, 10),
-                        .growth_rel = db_column_real(st, 11),
-                        .level = db_column_real(st, 12),
-                        .p_value = db_column_real(st, 13),
-                        .forecast_s = db_column_real(st, 14),
                         .limit_kind = db_column_text(st, 15, NULL),
-                        .evidence_from = sqlite3_column_int64(st, 16),
-                        .evidence_to = sqlite3_column_int64(st, 17),
-                        .reason = db_column_text(st, 18, NULL),
                         .kind = db_column_text(st, 19, NULL),
                 };
+
+                read_evidence(st, 7, 16, 18, &a.ev);
                 r = cb(&a, userdata);
                 if (r != 0)
                         break;
@@ -1013,7 +985,7 @@ void store_agent_sample_init(struct store_agent_sample *a)
         a->arena = a->in_use = a->free = a->mmapped = a->keepcost = -1;
 }
 
-int store_put_agent_sample(struct store *s, int64_t process_id, const struct store_agent_sample *a)
+static int put_agent_sample(struct store *s, int64_t process_id, const struct store_agent_sample *a)
 {
         sqlite3_stmt *st = s->stmt[ST_PUT_AGENT];
         const int64_t *gens[] = { a->gc_threshold, a->gc_count, a->gc_collections, a->gc_collected,
@@ -1136,17 +1108,167 @@ out:
         return r;
 }
 
-int store_put_alert_kind(struct store *s, int64_t alert_id, int64_t t_ms, const char *cls, const char *agents)
+static int put_alert_kind(struct store *s, const struct store_alert_kind *k)
 {
         sqlite3_stmt *st = s->stmt[ST_PUT_ALERT_KIND];
 
-        sqlite3_bind_int64(st, 1, alert_id);
-        sqlite3_bind_int64(st, 2, t_ms);
-        db_bind_str(st, 3, cls);
-        db_bind_str(st, 4, agents);
+        sqlite3_bind_int64(st, 1, k->alert_id);
+        sqlite3_bind_int64(st, 2, k->t_ms);
+        db_bind_str(st, 3, k->cls);
+        db_bind_str(st, 4, k->agents);
         return db_step_done(s, st);
 }
 
+/* ---- the put path ---- */
+
+static int reopen_process(struct store *s, const struct store_reopen *ro);
+
+int store_put(struct store *s, const struct store_row *row)
+{
+        switch (row->kind) {
+        case STORE_PROCESS:
+                return put_process(s, &row->process);
+        case STORE_PROCESS_REOPEN:
+                return reopen_process(s, &row->reopen);
+        case STORE_PROCESS_END:
+                return end_process(s, &row->end);
+        case STORE_OTHER_BOOTS_END:
+                return end_other_boots(s, row->boot_id);
+        case STORE_SAMPLE:
+                return put_sample(s, &row->sample);
+        case STORE_RULE_SAMPLE:
+                return put_rule_sample(s, &row->sample);
+        case STORE_AGENT_SAMPLE:
+                return put_agent_sample(s, row->agent.process_id, row->agent.report);
+        case STORE_EVENT:
+                return put_event(s, &row->event);
+        case STORE_VERDICT:
+                return put_verdict(s, &row->verdict);
+        case STORE_ALERT:
+                return put_alert(s, &row->alert);
+        case STORE_ALERT_END:
+                return end_alert(s, &row->end);
+        case STORE_ALERT_KIND:
+                return put_alert_kind(s, &row->alert_kind);
+        case STORE_HOOK_RUN:
+                return put_hook_run(s, &row->hook_run);
+        case STORE__ROW_MAX:
+        default:
+                break;
+        }
+        return -EINVAL;
+}
+
+/* Strings of a row: where each is and how long (len_of: its length field, or NULL for a
+ * NUL-terminated string). */
+struct row_text {
+        const char **text;
+        const size_t *len_of;
+};
+
+static size_t row_texts(struct store_row *r, struct row_text *t)
+{
+        size_t n = 0;
+
+#define TEXT(field) (t[n++] = (struct row_text){ &(field), NULL })
+#define BYTES(field, len) (t[n++] = (struct row_text){ &(field), &(len) })
+        switch (r->kind) {
+        case STORE_PROCESS:
+                BYTES(r->process.comm, r->process.comm_len);
+                BYTES(r->process.cmdline, r->process.cmdline_len);
+                TEXT(r->process.unit);
+                TEXT(r->process.cgroup);
+                break;
+        case STORE_PROCESS_END:
+        case STORE_ALERT_END:
+                TEXT(r->end.state);
+                TEXT(r->end.reason);
+                break;
+        case STORE_OTHER_BOOTS_END:
+                TEXT(r->boot_id);
+                break;
+        case STORE_EVENT:
+                TEXT(r->event.kind);
+                TEXT(r->event.detail);
+                break;
+        case STORE_VERDICT:
+                TEXT(r->verdict.metric);
+                TEXT(r->verdict.state);
+                TEXT(r->verdict.previous);
+                TEXT(r->verdict.ev.reason);
+                break;
+        case STORE_ALERT:
+                TEXT(r->alert.metric);
+                TEXT(r->alert.state);
+                TEXT(r->alert.end_reason);
+                TEXT(r->alert.ev.reason);
+                TEXT(r->alert.limit_kind);
+                TEXT(r->alert.kind);
+                break;
+        case STORE_ALERT_KIND:
+                TEXT(r->alert_kind.cls);
+                TEXT(r->alert_kind.agents);
+                break;
+        case STORE_HOOK_RUN:
+                TEXT(r->hook_run.event);
+                TEXT(r->hook_run.program);
+                BYTES(r->hook_run.output, r->hook_run.output_len);
+                break;
+        case STORE_PROCESS_REOPEN:
+        case STORE_SAMPLE:
+        case STORE_RULE_SAMPLE:
+        case STORE_AGENT_SAMPLE:
+        case STORE__ROW_MAX:
+        default:
+                break;
+        }
+#undef TEXT
+#undef BYTES
+        return n;
+}
+
+/* The most strings a row holds (an alert's). */
+#define ROW_TEXTS_MAX 6
+
+int store_row_copy(const struct store_row *row, struct store_row *ret, void **ret_blob)
+{
+        struct row_text t[ROW_TEXTS_MAX];
+        struct store_row r = *row;
+        size_t n = row_texts(&r, t), size = 0, lens[ROW_TEXTS_MAX];
+        char *blob, *p;
+
+        for (size_t i = 0; i < n; i++) {
+                lens[i] = !*t[i].text ? 0 : t[i].len_of ? *t[i].len_of : strlen(*t[i].text);
+                size += *t[i].text ? lens[i] + 1 : 0;
+        }
+        if (r.kind == STORE_AGENT_SAMPLE && r.agent.report)
+                size += sizeof(*r.agent.report);
+        if (size == 0) {
+                *ret = r;
+                *ret_blob = NULL;
+                return 0;
+        }
+        /* The report first: the blob is malloc's, aligned for it. */
+        blob = p = malloc(size);
+        if (!blob)
+                return -ENOMEM;
+        if (r.kind == STORE_AGENT_SAMPLE && r.agent.report) {
+                memcpy(p, r.agent.report, sizeof(*r.agent.report));
+                r.agent.report = (const struct store_agent_sample *)(void *)p;
+                p += sizeof(*r.agent.report);
+        }
+        for (size_t i = 0; i < n; i++) {
+                if (!*t[i].text)
+                        continue;
+                memcpy(p, *t[i].text, lens[i]);
+                p[lens[i]] = '\0';
+                *t[i].text = p;
+                p += lens[i] + 1;
+        }
+        *ret = r;
+        *ret_blob = blob;
+        return 0;
+}
 /* ---- retention ---- */
 
 static int meta_get(struct store *s, const char *key, int64_t *ret)
@@ -1789,21 +1911,19 @@ int store_last_sample_ms(struct store *s, int64_t process_id, int64_t *ret_ms)
         return 0;
 }
 
-int store_reopen_process(struct store *s, int64_t id, int64_t rule_id, int64_t generation)
+static int reopen_process(struct store *s, const struct store_reopen *ro)
 {
         sqlite3_stmt *st;
         int r;
 
-        r = db_prepare(s, "UPDATE process SET end_ms = NULL, end_reason = NULL, rule_id = ?2, generation = ?3 "
-                       "WHERE id = ?1", &st);
+        r = db_cached(s, ST_REOPEN_PROCESS, "UPDATE process SET end_ms = NULL, end_reason = NULL, rule_id = ?2, "
+                                            "generation = ?3 WHERE id = ?1", &st);
         if (r < 0)
                 return r;
-        sqlite3_bind_int64(st, 1, id);
-        sqlite3_bind_int64(st, 2, rule_id);
-        sqlite3_bind_int64(st, 3, generation);
-        r = db_step_done(s, st);
-        sqlite3_finalize(st);
-        return r;
+        sqlite3_bind_int64(st, 1, ro->id);
+        sqlite3_bind_int64(st, 2, ro->rule_id);
+        sqlite3_bind_int64(st, 3, ro->generation);
+        return db_step_done(s, st);
 }
 
 /* ---- the files under the connection ----

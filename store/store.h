@@ -22,6 +22,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "detect.h"
 #include "sample.h"
 
 struct store;
@@ -54,8 +55,16 @@ int store_put_rule_id(struct store *s, int64_t id, const char *name, const char 
 /* The newest generation any process of the rule was recorded with (0 if none). */
 int store_rule_generation(struct store *s, int64_t rule_id, int64_t *ret);
 
-/* A watched process. Ids are chosen by the daemon: store_max_process_id() at start,
- * then counting up, so rows can be queued while the disk is full. */
+/* ---- rows ----
+ *
+ * Everything the daemon records goes in as a row: the writer (core/writer.h) queues
+ * rows and store_put() writes each, inside the writer's transaction. Ids of processes,
+ * alerts, verdicts and hook runs are chosen by the daemon (the highest in use at start,
+ * then counting up: store_max_process_id(), store_max_ids()), so rows can be queued
+ * while the disk is full and written, in order, when it recovers. NAN or an infinity in
+ * a REAL column is stored as NULL ("none"), and so is a time of 0. */
+
+/* A watched process. */
 struct store_process {
         int64_t id;
         char boot_id[40];
@@ -75,68 +84,65 @@ struct store_process {
         int64_t parent_id;              /* 0 unless watched as a child */
         int64_t first_ms;
 };
-int store_max_process_id(struct store *s, int64_t *ret);
-/* Inserts the process; an existing row with the same id is left alone (a retried
- * batch may replay it). */
-int store_put_process(struct store *s, const struct store_process *p);
-int store_end_process(struct store *s, int64_t id, int64_t end_ms, const char *reason);
-int store_touch_process(struct store *s, int64_t id, int64_t last_ms);
 
-/* The id of the process with this identity, or -ENOENT. */
-int store_find_process(struct store *s, const char *boot_id, int32_t pid, int64_t start_ticks, int64_t *ret_id);
-/* Time of the newest raw sample of a process, or -ENOENT. */
-int store_last_sample_ms(struct store *s, int64_t process_id, int64_t *ret_ms);
-/* Clears a process's end (it is watched again after a reload put it out of scope). */
-int store_reopen_process(struct store *s, int64_t id, int64_t rule_id, int64_t generation);
+/* A process watched again (after a reload or an explicit watch): its end is cleared
+ * and it belongs to this rule and generation. */
+struct store_reopen {
+        int64_t id, rule_id, generation;
+};
 
-/* Processes of this boot that were not marked ended (the daemon stopped while they ran).
- * The callback gets each; a non-zero return stops the walk and is returned. */
-typedef int (*store_process_cb)(const struct store_process *p, int64_t last_ms, void *userdata);
-int store_for_each_live_process(struct store *s, const char *boot_id, store_process_cb cb, void *userdata);
+/* The end of a process (STORE_PROCESS_END: reason), or of an alert without touching
+ * its numbers (STORE_ALERT_END: state and reason). */
+struct store_end {
+        int64_t id, t_ms;
+        const char *state, *reason;
+};
 
-/* Marks every not-ended process of other boots ended at its last sample. */
-int store_end_other_boots(struct store *s, const char *boot_id);
+/* A sample of a process (STORE_SAMPLE: id is the process), or the sum over a rule's
+ * processes at one tick (STORE_RULE_SAMPLE: id is the rule). */
+struct store_sample {
+        int64_t id;
+        int64_t generation;             /* rule sums only */
+        unsigned nproc;                 /* rule sums only: processes summed */
+        struct sample s;
+};
 
-/* ---- samples ---- */
+/* Something the daemon records about itself: "start", "stop", "reload", "dropped". */
+struct store_event {
+        int64_t t_ms;
+        const char *kind;
+        const char *detail;             /* NULL if none */
+};
 
-int store_begin(struct store *s);
-int store_commit(struct store *s);
-void store_rollback(struct store *s);   /* safe to call after a failed commit */
+/* A state change of a detector, with its evidence. */
+struct store_verdict {
+        int64_t id, process_id, alert_id;       /* alert_id 0: none */
+        int64_t t_ms;
+        const char *metric, *state, *previous;  /* detect_kind_name, detect_status_name */
+        bool escalated;
+        struct detect_evidence ev;      /* times in seconds since the epoch */
+};
 
-int store_put_sample(struct store *s, int64_t process_id, const struct sample *smp);
-int store_put_rule_sample(struct store *s, int64_t rule_id, int64_t generation, unsigned nproc,
-                          const struct sample *smp);
-int store_put_event(struct store *s, int64_t t_ms, const char *kind, const char *detail);
-
-/* ---- verdicts, alerts, hook runs (ids chosen by the daemon, like process ids) ---- */
-
-/* NAN or an infinity in a REAL field is stored as NULL ("none"). A 0 time is NULL. */
+/* An alert, inserted or replaced by id each time its numbers change. */
 struct store_alert {
         int64_t id, process_id, rule_id;
         const char *metric;             /* "memory" or "fds" */
         const char *state;              /* "leaking", "recovered", "ended" */
         int64_t start_ms, end_ms, escalated_ms;
         const char *end_reason;
-        double slope, slope_low, slope_high, growth, growth_rel, level, p_value, forecast_s;
-        const char *limit_kind;         /* "cgroup", "memory" or NULL */
-        int64_t evidence_from, evidence_to;
-        const char *reason;
+        struct detect_evidence ev;      /* times in seconds since the epoch */
+        const char *limit_kind;         /* "cgroup", "memory", "descriptor" or NULL */
         const char *kind;               /* what kind of leak, or NULL */
 };
-/* Inserts or replaces (by id) the alert row. */
-int store_put_alert(struct store *s, const struct store_alert *a);
 
-struct store_verdict {
-        int64_t id, process_id, alert_id;       /* alert_id 0: none */
-        int64_t t_ms;
-        const char *metric, *state, *previous;
-        bool escalated;
-        double slope, slope_low, slope_high, growth, growth_rel, level, p_value, forecast_s;
-        int64_t evidence_from, evidence_to;
-        const char *reason;
+/* The class of an alert's kind (lib/classify.h), replaced as it changes; agents may be
+ * NULL. */
+struct store_alert_kind {
+        int64_t alert_id, t_ms;
+        const char *cls, *agents;
 };
-int store_put_verdict(struct store *s, const struct store_verdict *v);
 
+/* A hook run, inserted or replaced by id: when it starts and again when it ends. */
 struct store_hook_run {
         int64_t id, alert_id;
         const char *event, *program;
@@ -147,18 +153,83 @@ struct store_hook_run {
         const char *output;             /* may be NULL */
         size_t output_len;
 };
-/* Inserts or replaces (by id): a run is written when it starts and again when it ends. */
-int store_put_hook_run(struct store *s, const struct store_hook_run *h);
 
-/* Closes an alert without touching its numbers. */
-int store_end_alert(struct store *s, int64_t id, int64_t end_ms, const char *state, const char *reason);
+struct store_agent_sample;
 
+/* An in-process agent's report about a process. */
+struct store_agent_row {
+        int64_t process_id;
+        const struct store_agent_sample *report;
+};
+
+enum store_row_kind {
+        STORE_PROCESS,                  /* .process: inserted; an existing id is left alone */
+        STORE_PROCESS_REOPEN,           /* .reopen */
+        STORE_PROCESS_END,              /* .end: the first end stays */
+        STORE_OTHER_BOOTS_END,          /* .boot_id: every process of another boot not yet
+                                         * ended ends at its last sample ("reboot") */
+        STORE_SAMPLE,                   /* .sample */
+        STORE_RULE_SAMPLE,              /* .sample */
+        STORE_AGENT_SAMPLE,             /* .agent */
+        STORE_EVENT,                    /* .event */
+        STORE_VERDICT,                  /* .verdict */
+        STORE_ALERT,                    /* .alert */
+        STORE_ALERT_END,                /* .end: an open alert ends, its numbers kept */
+        STORE_ALERT_KIND,               /* .kind */
+        STORE_HOOK_RUN,                 /* .hook_run */
+        STORE__ROW_MAX
+};
+
+struct store_row {
+        enum store_row_kind kind;
+        union {
+                struct store_process process;
+                struct store_reopen reopen;
+                struct store_end end;
+                const char *boot_id;
+                struct store_sample sample;
+                struct store_agent_row agent;
+                struct store_event event;
+                struct store_verdict verdict;
+                struct store_alert alert;
+                struct store_alert_kind alert_kind;
+                struct store_hook_run hook_run;
+        };
+};
+
+/* Writes one row, normally between store_begin() and store_commit(). */
+int store_put(struct store *s, const struct store_row *row);
+
+/* A copy of row whose strings (and agent report) live in one allocation, *ret_blob,
+ * which the caller frees when done with the copy (NULL if the row holds none). For a
+ * queue of rows that outlive what their strings pointed to. Returns 0 or -ENOMEM. */
+int store_row_copy(const struct store_row *row, struct store_row *ret, void **ret_blob);
+
+/* ---- what the watch reads back ---- */
+
+int store_max_process_id(struct store *s, int64_t *ret);
 /* Highest ids in use, so the daemon can continue counting: alert, verdict, hook_run. */
 int store_max_ids(struct store *s, int64_t *ret_alert, int64_t *ret_verdict, int64_t *ret_hook_run);
 
-/* Open alerts (end_ms NULL) of processes of this boot, for the daemon to take over. */
+/* The id of the process with this identity, or -ENOENT. */
+int store_find_process(struct store *s, const char *boot_id, int32_t pid, int64_t start_ticks, int64_t *ret_id);
+/* Time of the newest raw sample of a process, or -ENOENT. */
+int store_last_sample_ms(struct store *s, int64_t process_id, int64_t *ret_ms);
+
+/* Processes of this boot that were not marked ended (the daemon stopped while they ran).
+ * The callback gets each; a non-zero return stops the walk and is returned. */
+typedef int (*store_process_cb)(const struct store_process *p, int64_t last_ms, void *userdata);
+int store_for_each_live_process(struct store *s, const char *boot_id, store_process_cb cb, void *userdata);
+
+/* Open alerts (end_ms NULL), for the daemon to take over. */
 typedef int (*store_alert_cb)(const struct store_alert *a, void *userdata);
 int store_for_each_open_alert(struct store *s, store_alert_cb cb, void *userdata);
+
+/* ---- transactions ---- */
+
+int store_begin(struct store *s);
+int store_commit(struct store *s);
+void store_rollback(struct store *s);   /* safe to call after a failed commit */
 
 /* ---- in-process agents (docs/agents.md) ---- */
 
@@ -195,15 +266,10 @@ struct store_agent_sample {
 /* Sets every value of a to "not reported" (and the time and agent to 0). */
 void store_agent_sample_init(struct store_agent_sample *a);
 
-int store_put_agent_sample(struct store *s, int64_t process_id, const struct store_agent_sample *a);
-
 /* Every report of a process in [from_ms, to_ms), in time order, types included. */
 typedef int (*store_agent_cb)(const struct store_agent_sample *a, void *userdata);
 int store_for_each_agent_sample(struct store *s, int64_t process_id, int64_t from_ms, int64_t to_ms,
                                 store_agent_cb cb, void *userdata);
-
-/* Records (or replaces) the class of an alert's kind; agents may be NULL. */
-int store_put_alert_kind(struct store *s, int64_t alert_id, int64_t t_ms, const char *cls, const char *agents);
 
 /* ---- retention ---- */
 

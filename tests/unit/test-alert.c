@@ -18,7 +18,7 @@
 static struct detect_verdict verdict(enum detect_status prev, enum detect_status now, bool escalated)
 {
         return (struct detect_verdict){ .status = now, .previous = prev, .changed = prev != now,
-                                        .escalated = escalated, .forecast = INFINITY };
+                                        .escalated = escalated, .ev = DETECT_EVIDENCE_NONE };
 }
 
 static void test_decide(void **state)
@@ -54,15 +54,34 @@ static void test_decide(void **state)
         assert_int_equal(alert_decide(true, true, &v), ALERT_CLOSE);
 }
 
-static struct alert_context hostile(void)
+static struct alert hostile(void)
 {
-        return (struct alert_context){
+        return (struct alert){
                 .event = ALERT_EVENT_START,
-                .alert_id = 42,
                 .t_ms = 1700000000000,
                 .metric = DETECT_MEMORY,
-                .state = "leaking",
-                .process_id = 7,
+                .row = {
+                        .id = 42,
+                        .process_id = 7,
+                        .metric = "memory",
+                        .state = "leaking",
+                        .start_ms = 1700000000000,
+                        .ev = {
+                                .slope = 2097152.0 / 60,
+                                .slope_low = 1048576.0 / 60,
+                                .slope_high = 4194304.0 / 60,
+                                .growth = 50 * 1048576.0,
+                                .growth_rel = 0.25,
+                                .level = 200 * 1048576.0,
+                                .p = 0.001,
+                                .forecast = 3 * 3600,
+                                .t_from = 1699999600,
+                                .t_to = 1700000000,
+                                .reason = "floor rising in every quarter",
+                        },
+                        .limit_kind = "cgroup",
+                        .kind = "anonymous memory",
+                },
                 .pid = 4242,
                 .uid = 1000,
                 .start_ms = 1699999000000,
@@ -73,26 +92,12 @@ static struct alert_context hostile(void)
                 .cgroup = "/system.slice/app.service",
                 .rule = "web",
                 .boot_id = "26f01406-2b63-4150-8a67-2e9f7a41ef82",
-                .slope = 2097152.0 / 60,
-                .slope_low = 1048576.0 / 60,
-                .slope_high = 4194304.0 / 60,
-                .growth = 50 * 1048576.0,
-                .growth_rel = 0.25,
-                .level = 200 * 1048576.0,
-                .p_value = 0.001,
-                .forecast_s = 3 * 3600,
-                .limit_kind = "cgroup",
-                .evidence_from_ms = 1699999600000,
-                .evidence_to_ms = 1700000000000,
-                .alert_start_ms = 1700000000000,
-                .reason = "floor rising in every quarter",
-                .kind = "anonymous memory",
         };
 }
 
 static void test_json_is_valid_and_complete(void **state)
 {
-        struct alert_context c = hostile();
+        struct alert c = hostile();
         struct json_object *o, *v;
         char *text = NULL;
 
@@ -117,9 +122,9 @@ static void test_json_is_valid_and_complete(void **state)
         json_object_put(o);
         free(text);
 
-        c.forecast_s = INFINITY;
+        c.row.ev.forecast = INFINITY;
         c.event = ALERT_EVENT_END;
-        c.end_reason = "exited";
+        c.row.end_reason = "exited";
         assert_int_equal(alert_json(&c, &text), 0);
         o = json_tokener_parse(text);
         assert_non_null(o);
@@ -141,7 +146,7 @@ static const char *env_get(char **envp, const char *key)
 
 static void test_env_is_escaped_and_minimal(void **state)
 {
-        struct alert_context c = hostile();
+        struct alert c = hostile();
         char *envp[ALERT_ENV_MAX + 1];
         char buf[8192];
 
@@ -165,7 +170,7 @@ static void test_env_is_escaped_and_minimal(void **state)
 
 static void test_summary(void **state)
 {
-        struct alert_context c = hostile();
+        struct alert c = hostile();
         char buf[512];
 
         (void)state;
@@ -176,17 +181,17 @@ static void test_summary(void **state)
         assert_non_null(strstr(buf, "cgroup limit in 3h"));
         assert_null(strchr(buf, '\n'));
         c.metric = DETECT_FDS;
-        c.slope = 10.0 / 60;
-        c.slope_low = 5.0 / 60;
-        c.growth = 100;
-        c.level = 400;
-        c.forecast_s = INFINITY;
+        c.row.ev.slope = 10.0 / 60;
+        c.row.ev.slope_low = 5.0 / 60;
+        c.row.ev.growth = 100;
+        c.row.ev.level = 400;
+        c.row.ev.forecast = INFINITY;
         alert_summary(&c, buf, sizeof(buf));
         assert_non_null(strstr(buf, "fds leak"));
         assert_non_null(strstr(buf, "10.0 fds/min"));
         assert_null(strstr(buf, "limit in"));
         c.event = ALERT_EVENT_END;
-        c.end_reason = "recovered";
+        c.row.end_reason = "recovered";
         alert_summary(&c, buf, sizeof(buf));
         assert_non_null(strstr(buf, "ended: recovered"));
 }

@@ -324,12 +324,12 @@ static void test_warmup(void **state)
         struct detect_verdict v;
         detect_evaluate(&d, &p, p.warmup - 1, NAN, &v);
         assert_int_equal(v.status, DETECT_OK);
-        assert_string_equal(v.reason, "warming up");
+        assert_string_equal(v.ev.reason, "warming up");
 
         trace_init(&tr);
         run(&d, &p, p.warmup, 4 * W, 10, pieces_f, &pc, NAN, &tr);
         assert_int_equal(tr.n, 0);
-        assert_true(tr.last.t_from >= p.warmup);
+        assert_true(tr.last.ev.t_from >= p.warmup);
 
         /* The same growth after the warm-up, lasting, is a leak: the exclusion is about
          * time since start, not about the shape. */
@@ -364,7 +364,7 @@ static void test_forecast(void **state)
         trace_init(&far);
         run(&d, &p, 0, 2 * W, 10, pieces_f, &pc, NAN, &far);
         assert_int_equal(far.last.status, DETECT_LEAKING);
-        assert_true(isinf(far.last.forecast));
+        assert_true(isinf(far.last.ev.forecast));
 
         /* Far limit: forecast about headroom / rate, no early alert. */
         double headroom = 100 * rate * W;
@@ -372,11 +372,11 @@ static void test_forecast(void **state)
         trace_init(&far);
         run(&d, &p, 0, 2 * W, 10, pieces_f, &pc, headroom, &far);
         assert_int_equal(far.last.status, DETECT_LEAKING);
-        assert_true(fabs(far.last.forecast - headroom / rate) < 0.1 * headroom / rate);
-        assert_true(fabs(far.last.slope - rate) < 0.1 * rate);
-        assert_true(far.last.slope_low <= far.last.slope && far.last.slope <= far.last.slope_high);
-        assert_true(fabs(far.last.growth - rate * (far.last.t_to - far.last.t_from)) < 0.1 * rate * W);
-        assert_true(far.last.growth_rel > 0.1 && far.last.growth_rel < 0.3);
+        assert_true(fabs(far.last.ev.forecast - headroom / rate) < 0.1 * headroom / rate);
+        assert_true(fabs(far.last.ev.slope - rate) < 0.1 * rate);
+        assert_true(far.last.ev.slope_low <= far.last.ev.slope && far.last.ev.slope <= far.last.ev.slope_high);
+        assert_true(fabs(far.last.ev.growth - rate * (far.last.ev.t_to - far.last.ev.t_from)) < 0.1 * rate * W);
+        assert_true(far.last.ev.growth_rel > 0.1 && far.last.ev.growth_rel < 0.3);
         assert_int_equal(far.escalations, 1);
 
         /* Close limit: half a window left. The alert comes without the confirmation. */
@@ -384,7 +384,7 @@ static void test_forecast(void **state)
         trace_init(&close_);
         run(&d, &p, 0, 2 * W, 10, pieces_f, &pc, rate * W / 2, &close_);
         assert_true(close_.first[DETECT_LEAKING] < far.first[DETECT_LEAKING] - p.confirm / 2);
-        assert_true(close_.last.forecast < p.horizon);
+        assert_true(close_.last.ev.forecast < p.horizon);
         assert_int_equal(close_.escalations, 1);
 
         /* Leaking with a far limit, then the limit comes close: one more escalation. */
@@ -399,7 +399,7 @@ static void test_forecast(void **state)
 
         /* Headroom already used up: forecast 0. */
         run(&d, &p, 2.5 * W, 2.6 * W, 10, pieces_f, &pc, -5, &far);
-        assert_near(far.last.forecast, 0, 0);
+        assert_near(far.last.ev.forecast, 0, 0);
 }
 
 /* ---- descriptors ---- */
@@ -470,9 +470,9 @@ static bool verdict_equal(const struct detect_verdict *a, const struct detect_ve
 #define SAME(f) (a->f == b->f || (isnan(a->f) && isnan(b->f)))
         return a->status == b->status && a->previous == b->previous && a->changed == b->changed &&
                a->escalated == b->escalated && a->evidence == b->evidence && a->n == b->n &&
-               a->reason == b->reason && SAME(slope) && SAME(slope_low) && SAME(slope_high) &&
-               SAME(growth) && SAME(growth_rel) && SAME(level) && SAME(z) && SAME(p) &&
-               SAME(correction) && SAME(z_rw) && SAME(t_from) && SAME(t_to) && SAME(forecast);
+               a->ev.reason == b->ev.reason && SAME(ev.slope) && SAME(ev.slope_low) && SAME(ev.slope_high) &&
+               SAME(ev.growth) && SAME(ev.growth_rel) && SAME(ev.level) && SAME(z) && SAME(ev.p) &&
+               SAME(correction) && SAME(z_rw) && SAME(ev.t_from) && SAME(ev.t_to) && SAME(ev.forecast);
 #undef SAME
 }
 
@@ -601,8 +601,8 @@ static void test_gaps(void **state)
         run(&d, &p, 0, 1.5 * W, 10, pieces_f, &flat, NAN, &tr);
         run(&d, &p, 3.5 * W, 3.5 * W + 3 * p.bucket, 10, pieces_f, &flat, NAN, &tr);
         assert_true(tr.last.n < p.min_buckets);
-        assert_string_equal(tr.last.reason, "not enough data yet");
-        assert_true(isnan(tr.last.p));
+        assert_string_equal(tr.last.ev.reason, "not enough data yet");
+        assert_true(isnan(tr.last.ev.p));
 
         /* A flat series with holes: nothing. */
         detect_init(&d, 0);
@@ -645,29 +645,29 @@ static void test_statistics(void **state)
         assert_int_equal(v.n, 24);
         assert_near(v.z, 275 / sqrt(24.0 * 23 * 53 / 18), 1e-9);
         assert_near(v.correction, 1, 0);
-        assert_near(v.slope, 3 * MIB / 60, 1e-6);
-        assert_near(v.slope_low, 3 * MIB / 60, 1e-6);
-        assert_near(v.slope_high, 3 * MIB / 60, 1e-6);
-        assert_near(v.growth, 3 * MIB * 24, 1);
-        assert_near(v.level, 100 * MIB + 3 * MIB * 21, 0);     /* the last block's minimum */
-        assert_true(v.p < 1e-11);
+        assert_near(v.ev.slope, 3 * MIB / 60, 1e-6);
+        assert_near(v.ev.slope_low, 3 * MIB / 60, 1e-6);
+        assert_near(v.ev.slope_high, 3 * MIB / 60, 1e-6);
+        assert_near(v.ev.growth, 3 * MIB * 24, 1);
+        assert_near(v.ev.level, 100 * MIB + 3 * MIB * 21, 0);     /* the last block's minimum */
+        assert_true(v.ev.p < 1e-11);
         assert_true(v.evidence);
 
         /* Falling: p near 1, no evidence. */
         for (int i = 0; i < 24; i++)
                 y[i] = 200 * MIB - 3 * MIB * i;
         feed_floors(&d, &p, y, 24, &v);
-        assert_true(v.p > 0.999);
+        assert_true(v.ev.p > 0.999);
         assert_false(v.evidence);
-        assert_string_equal(v.reason, "no significant trend");
+        assert_string_equal(v.ev.reason, "no significant trend");
 
         /* All tied: S = 0, z = 0, p = 1/2. */
         for (int i = 0; i < 24; i++)
                 y[i] = 100 * MIB;
         feed_floors(&d, &p, y, 24, &v);
         assert_near(v.z, 0, 0);
-        assert_near(v.p, 0.5, 1e-12);
-        assert_near(v.slope, 0, 0);
+        assert_near(v.ev.p, 0.5, 1e-12);
+        assert_near(v.ev.slope, 0, 0);
 
         /* A slow square wave: strongly autocorrelated, so the Hamed-Rao factor is
          * above 1, and it never lowers the variance below the plain one. */

@@ -40,6 +40,18 @@ static int64_t anon_kib(int64_t id, int64_t t)
         return 1000 * id + (t - T0) / MINUTE;
 }
 
+/* Rows, as the writer would put them. */
+static int put_sample(struct store *st, int64_t id, const struct sample *s)
+{
+        return store_put(st, &(struct store_row){ .kind = STORE_SAMPLE, .sample = { .id = id, .s = *s } });
+}
+
+static int end_process(struct store *st, int64_t id, int64_t end_ms, const char *reason)
+{
+        return store_put(st, &(struct store_row){ .kind = STORE_PROCESS_END,
+                                                  .end = { .id = id, .t_ms = end_ms, .reason = reason } });
+}
+
 static struct sample mk_sample(int64_t id, int64_t t)
 {
         struct sample s = { .t_ms = t };
@@ -62,7 +74,7 @@ static void add_process(struct fixture *f, int64_t id, int32_t pid, const char *
         };
 
         snprintf(p.boot_id, sizeof(p.boot_id), "%s", id == 9 ? "old-boot" : "boot-a");
-        assert_int_equal(store_put_process(f->st, &p), 0);
+        assert_int_equal(store_put(f->st, &(struct store_row){ .kind = STORE_PROCESS, .process = p }), 0);
 }
 
 /* Three hours of samples a minute for processes 1..3 (3 ends after two hours); a fold
@@ -90,10 +102,10 @@ static int setup(void **state)
 
                         if (id == 3 && t >= T0 + 2 * HOUR)
                                 continue;
-                        assert_int_equal(store_put_sample(f->st, id, &s), 0);
+                        assert_int_equal(put_sample(f->st, id, &s), 0);
                 }
-        assert_int_equal(store_end_process(f->st, 3, T0 + 2 * HOUR, "exited"), 0);
-        assert_int_equal(store_end_process(f->st, 9, T0 - HOUR, "reboot"), 0);
+        assert_int_equal(end_process(f->st, 3, T0 + 2 * HOUR, "exited"), 0);
+        assert_int_equal(end_process(f->st, 9, T0 - HOUR, "reboot"), 0);
         assert_int_equal(store_commit(f->st), 0);
         assert_int_equal(store_fold(f->st, T0 + 3 * HOUR - 10 * MINUTE, NULL), 0);
         assert_int_equal(store_maintain(f->st, T0 + 3 * HOUR, &rt, NULL), 0);
@@ -324,23 +336,12 @@ static void test_alerts_verdicts_hooks(void **state)
         struct fixture *f = *state;
         struct store_alert a = {
                 .id = 5, .process_id = 1, .rule_id = f->rule, .metric = "memory", .state = "leaking",
-                .start_ms = T0 + HOUR, .slope = 100, .slope_low = 80, .slope_high = 120, .growth = NAN,
-                .growth_rel = NAN, .level = 1e6, .p_value = 0.001, .forecast_s = INFINITY, .reason = "r",
+                .start_ms = T0 + HOUR,
+                .ev = { .slope = 100, .slope_low = 80, .slope_high = 120, .growth = NAN, .growth_rel = NAN,
+                        .level = 1e6, .p = 0.001, .forecast = INFINITY, .t_from = NAN, .t_to = NAN, .reason = "r" },
         };
-        struct store_verdict v[] = {
-                { .id = 1, .process_id = 1, .t_ms = T0, .metric = "memory", .state = "ok", .previous = "ok",
-                  .slope = NAN, .slope_low = NAN, .slope_high = NAN, .growth = NAN, .growth_rel = NAN, .level = NAN,
-                  .p_value = NAN, .forecast_s = NAN },
-                { .id = 2, .process_id = 1, .t_ms = T0 + 30 * MINUTE, .metric = "memory", .state = "suspect",
-                  .previous = "ok", .slope = 90, .slope_low = 70, .slope_high = 110, .growth = NAN, .growth_rel = NAN,
-                  .level = NAN, .p_value = NAN, .forecast_s = NAN },
-                { .id = 3, .process_id = 1, .alert_id = 5, .t_ms = T0 + HOUR, .metric = "memory", .state = "leaking",
-                  .previous = "suspect", .escalated = true, .slope = 100, .slope_low = 80, .slope_high = 120,
-                  .growth = NAN, .growth_rel = NAN, .level = NAN, .p_value = NAN, .forecast_s = NAN },
-                { .id = 4, .process_id = 1, .t_ms = T0 + 90 * MINUTE, .metric = "fds", .state = "suspect",
-                  .previous = "ok", .slope = NAN, .slope_low = NAN, .slope_high = NAN, .growth = NAN,
-                  .growth_rel = NAN, .level = NAN, .p_value = NAN, .forecast_s = NAN },
-        };
+        struct detect_evidence none = DETECT_EVIDENCE_NONE, slope90 = none, slope100 = none;
+        struct store_verdict v[4];
         struct store_hook_run h = { .id = 7, .alert_id = 5, .event = "start", .program = "/bin/true",
                                     .start_ms = T0 + HOUR, .end_ms = T0 + HOUR + 5, .exit_code = 0,
                                     .output = "ok\n", .output_len = 3 };
@@ -352,11 +353,24 @@ static void test_alerts_verdicts_hooks(void **state)
         struct query_process *p;
         size_t n, nv, nh;
 
+        none.forecast = NAN;
+        slope90 = slope100 = none;
+        slope90.slope = 90, slope90.slope_low = 70, slope90.slope_high = 110;
+        slope100.slope = 100, slope100.slope_low = 80, slope100.slope_high = 120;
+        v[0] = (struct store_verdict){ .id = 1, .process_id = 1, .t_ms = T0, .metric = "memory", .state = "ok",
+                                       .previous = "ok", .ev = none };
+        v[1] = (struct store_verdict){ .id = 2, .process_id = 1, .t_ms = T0 + 30 * MINUTE, .metric = "memory",
+                                       .state = "suspect", .previous = "ok", .ev = slope90 };
+        v[2] = (struct store_verdict){ .id = 3, .process_id = 1, .alert_id = 5, .t_ms = T0 + HOUR, .metric = "memory",
+                                       .state = "leaking", .previous = "suspect", .escalated = true, .ev = slope100 };
+        v[3] = (struct store_verdict){ .id = 4, .process_id = 1, .t_ms = T0 + 90 * MINUTE, .metric = "fds",
+                                       .state = "suspect", .previous = "ok", .ev = none };
+
         assert_int_equal(store_begin(f->st), 0);
-        assert_int_equal(store_put_alert(f->st, &a), 0);
+        assert_int_equal(store_put(f->st, &(struct store_row){ .kind = STORE_ALERT, .alert = a }), 0);
         for (size_t i = 0; i < ELEMENTSOF(v); i++)
-                assert_int_equal(store_put_verdict(f->st, &v[i]), 0);
-        assert_int_equal(store_put_hook_run(f->st, &h), 0);
+                assert_int_equal(store_put(f->st, &(struct store_row){ .kind = STORE_VERDICT, .verdict = v[i] }), 0);
+        assert_int_equal(store_put(f->st, &(struct store_row){ .kind = STORE_HOOK_RUN, .hook_run = h }), 0);
         assert_int_equal(store_commit(f->st), 0);
 
         q = open_q(f);
@@ -409,7 +423,7 @@ static void test_snapshot_while_writer_commits(void **state)
 
         assert_int_equal(query_overview(q, &before), 0);
         assert_int_equal(store_begin(f->st), 0);
-        assert_int_equal(store_put_sample(f->st, 1, &s), 0);
+        assert_int_equal(put_sample(f->st, 1, &s), 0);
         add_process(f, 4, 104, "late", NULL, 0);
         assert_int_equal(store_commit(f->st), 0);
         /* The writer was not blocked, and the reader still sees its snapshot. */

@@ -77,6 +77,38 @@ static int64_t raw_int(const char *path, const char *sql)
         return v;
 }
 
+/* Rows, as the writer would put them. */
+static int put_sample(struct store *st, int64_t id, const struct sample *s)
+{
+        return store_put(st, &(struct store_row){ .kind = STORE_SAMPLE, .sample = { .id = id, .s = *s } });
+}
+
+static int end_process(struct store *st, int64_t id, int64_t end_ms, const char *reason)
+{
+        return store_put(st, &(struct store_row){ .kind = STORE_PROCESS_END,
+                                                  .end = { .id = id, .t_ms = end_ms, .reason = reason } });
+}
+
+static int reopen_process(struct store *st, int64_t id, int64_t rule_id, int64_t generation)
+{
+        return store_put(st, &(struct store_row){ .kind = STORE_PROCESS_REOPEN,
+                                                  .reopen = { .id = id, .rule_id = rule_id,
+                                                              .generation = generation } });
+}
+
+static int put_agent(struct store *st, int64_t process_id, const struct store_agent_sample *a)
+{
+        return store_put(st, &(struct store_row){ .kind = STORE_AGENT_SAMPLE,
+                                                  .agent = { .process_id = process_id, .report = a } });
+}
+
+static int put_kind(struct store *st, int64_t alert_id, int64_t t_ms, const char *cls, const char *agents)
+{
+        return store_put(st, &(struct store_row){ .kind = STORE_ALERT_KIND,
+                                                  .alert_kind = { .alert_id = alert_id, .t_ms = t_ms, .cls = cls,
+                                                                  .agents = agents } });
+}
+
 static struct sample mk_sample(int64_t t_ms, int64_t rss)
 {
         struct sample s = { .t_ms = t_ms };
@@ -98,7 +130,7 @@ static int64_t add_process(struct store *st, int64_t id, int32_t pid, int64_t ru
         };
 
         snprintf(p.boot_id, sizeof(p.boot_id), "boot-a");
-        assert_int_equal(store_put_process(st, &p), 0);
+        assert_int_equal(store_put(st, &(struct store_row){ .kind = STORE_PROCESS, .process = p }), 0);
         return id;
 }
 
@@ -183,7 +215,8 @@ static void test_migrates_old_schema(void **state)
         snprintf(old, sizeof(old), "%s/v1.db", f->dir);
         assert_int_equal(sql_migrations[0].version, 1);
         raw_exec(old, sql_migrations[0].sql);
-        raw_exec(old, "PRAGMA user_version = 1; INSERT INTO rule (name, spec, first_ms, last_ms) VALUES ('old', 'x', 1, 1)");
+        raw_exec(old, "PRAGMA user_version = 1; "
+                      "INSERT INTO rule (name, spec, first_ms, last_ms) VALUES ('old', 'x', 1, 1)");
         assert_int_equal(store_open(old, STORE_RW, &s2, NULL, 0), 0);
         assert_int_equal(store_schema_version(s2), store_latest_schema_version());
         store_close(s2);
@@ -294,7 +327,7 @@ static void test_samples_roundtrip_and_unknown(void **state)
         add_process(f->st, id, 4242, 1, 1000);
         for (int i = 0; i < 100; i++) {
                 struct sample s = mk_sample(1000 + i * 1000, (int64_t)(10 + i) * MIB);
-                assert_int_equal(store_put_sample(f->st, id, &s), 0);
+                assert_int_equal(put_sample(f->st, id, &s), 0);
         }
         assert_int_equal(store_commit(f->st), 0);
 
@@ -315,7 +348,7 @@ static void test_samples_roundtrip_and_unknown(void **state)
         assert_int_equal(store_begin(f->st), 0);
         {
                 struct sample s = mk_sample(1000, 99 * MIB);
-                assert_int_equal(store_put_sample(f->st, id, &s), 0);
+                assert_int_equal(put_sample(f->st, id, &s), 0);
         }
         add_process(f->st, id, 4242, 1, 1000);
         assert_int_equal(store_commit(f->st), 0);
@@ -336,7 +369,7 @@ static void test_identity_queries(void **state)
         add_process(f->st, 4, 400, 1, 5000);
         {
                 struct sample s = mk_sample(9000, MIB);
-                assert_int_equal(store_put_sample(f->st, 3, &s), 0);
+                assert_int_equal(put_sample(f->st, 3, &s), 0);
         }
         assert_int_equal(store_commit(f->st), 0);
 
@@ -352,17 +385,18 @@ static void test_identity_queries(void **state)
         assert_int_equal(max, 4);
 
         assert_int_equal(store_begin(f->st), 0);
-        assert_int_equal(store_end_process(f->st, 4, 9500, "exited"), 0);
+        assert_int_equal(end_process(f->st, 4, 9500, "exited"), 0);
         assert_int_equal(store_commit(f->st), 0);
         assert_int_equal(raw_int(f->path, "SELECT end_ms FROM process WHERE id = 4"), 9500);
         assert_int_equal(store_begin(f->st), 0);
-        assert_int_equal(store_reopen_process(f->st, 4, 1, 2), 0);
+        assert_int_equal(reopen_process(f->st, 4, 1, 2), 0);
         assert_int_equal(store_commit(f->st), 0);
         assert_int_equal(raw_int(f->path, "SELECT end_ms IS NULL AND generation = 2 FROM process WHERE id = 4"), 1);
 
         /* Another boot's open processes end at their last sample. */
         assert_int_equal(store_begin(f->st), 0);
-        assert_int_equal(store_end_other_boots(f->st, "boot-b"), 0);
+        assert_int_equal(store_put(f->st, &(struct store_row){ .kind = STORE_OTHER_BOOTS_END,
+                                                               .boot_id = "boot-b" }), 0);
         assert_int_equal(store_commit(f->st), 0);
         assert_int_equal(raw_int(f->path, "SELECT count(*) FROM process WHERE end_ms IS NULL"), 0);
 }
@@ -385,7 +419,7 @@ static void test_live_processes(void **state)
         assert_int_equal(store_begin(f->st), 0);
         add_process(f->st, 1, 10, 1, 0);
         add_process(f->st, 2, 20, 1, 0);
-        assert_int_equal(store_end_process(f->st, 2, 10, "exited"), 0);
+        assert_int_equal(end_process(f->st, 2, 10, "exited"), 0);
         assert_int_equal(store_commit(f->st), 0);
         assert_int_equal(store_for_each_live_process(f->st, "boot-a", count_live, &n), 0);
         assert_int_equal(n, 1);
@@ -420,7 +454,7 @@ static void test_fold_rollups_retention_series(void **state)
         add_process(f->st, 1, 10, 1, t0);
         for (int i = 0; i < n; i++) {
                 struct sample s = mk_sample(t0 + i * 10000, 100 * MIB + (int64_t)(i / 6) * MIB);
-                assert_int_equal(store_put_sample(f->st, 1, &s), 0);
+                assert_int_equal(put_sample(f->st, 1, &s), 0);
         }
         assert_int_equal(store_commit(f->st), 0);
         assert_int_equal(raw_int(f->path, "SELECT count(*) FROM sample_recent"), n);
@@ -506,14 +540,14 @@ static void test_agent_reports_and_retention(void **state)
                 snprintf(a.types[1].name, sizeof(a.types[1].name), "__main__.Person");
                 a.types[1].count = 10;
                 a.n_types = 2;
-                assert_int_equal(store_put_agent_sample(f->st, 1, &a), 0);
+                assert_int_equal(put_agent(f->st, 1, &a), 0);
                 /* The same report again (a replayed batch): ignored. */
-                assert_int_equal(store_put_agent_sample(f->st, 1, &a), 0);
+                assert_int_equal(put_agent(f->st, 1, &a), 0);
         }
         a.n_types = STORE_AGENT_TYPES_MAX + 1;
-        assert_int_equal(store_put_agent_sample(f->st, 1, &a), -EINVAL);
-        assert_int_equal(store_put_alert_kind(f->st, 7, t0, "python-objects", "python"), 0);
-        assert_int_equal(store_put_alert_kind(f->st, 7, t0 + 1, "native", NULL), 0);
+        assert_int_equal(put_agent(f->st, 1, &a), -EINVAL);
+        assert_int_equal(put_kind(f->st, 7, t0, "python-objects", "python"), 0);
+        assert_int_equal(put_kind(f->st, 7, t0 + 1, "native", NULL), 0);
         assert_int_equal(store_commit(f->st), 0);
         assert_int_equal(raw_int(f->path, "SELECT count(*) FROM agent_sample"), 4);
         assert_int_equal(raw_int(f->path, "SELECT count(*) FROM agent_type"), 8);
@@ -551,7 +585,7 @@ static void test_size_limit_behaves_like_full_disk(void **state)
 
                 r = store_begin(f->st);
                 if (r == 0)
-                        r = store_put_sample(f->st, 1, &s);
+                        r = put_sample(f->st, 1, &s);
                 if (r == 0)
                         r = store_commit(f->st);
                 if (r < 0)
@@ -564,7 +598,7 @@ static void test_size_limit_behaves_like_full_disk(void **state)
         {
                 struct sample s = mk_sample(i * 1000, MIB);
                 assert_int_equal(store_begin(f->st), 0);
-                assert_int_equal(store_put_sample(f->st, 1, &s), 0);
+                assert_int_equal(put_sample(f->st, 1, &s), 0);
                 assert_int_equal(store_commit(f->st), 0);
         }
         assert_int_equal(raw_int(f->path, "SELECT count(*) FROM sample_recent"), count + 1);
@@ -601,7 +635,7 @@ static void commit_samples(struct store *st, int64_t t0, int n)
                 assert_int_equal(store_begin(st), 0);
                 if (max_id == 0 && i == 0)
                         add_process(st, 1, 10, 1, t0);
-                assert_int_equal(store_put_sample(st, 1, &smp), 0);
+                assert_int_equal(put_sample(st, 1, &smp), 0);
                 assert_int_equal(store_commit(st), 0);
         }
 }
@@ -856,7 +890,8 @@ static void test_damaged_at_open_set_aside_and_salvaged(void **state)
 
         commit_samples(f->st, 1000, 40);
         assert_int_equal(store_begin(f->st), 0);
-        assert_int_equal(store_put_event(f->st, 5, "start", NULL), 0);
+        assert_int_equal(store_put(f->st, &(struct store_row){ .kind = STORE_EVENT,
+                                                                .event = { .t_ms = 5, .kind = "start" } }), 0);
         assert_int_equal(store_commit(f->st), 0);
         store_close(f->st);
         f->st = NULL;
@@ -968,7 +1003,7 @@ static void test_fold_rollups_match_sql_aggregates(void **state)
                                 sample_set_unknown(&s, G_FDS, UNK_DENIED);
                         if (x % 13 == 0)
                                 sample_set_unknown(&s, G_STATUS, UNK_ERROR);
-                        assert_int_equal(store_put_sample(f->st, p, &s), 0);
+                        assert_int_equal(put_sample(f->st, p, &s), 0);
                         n++;
                 }
         }

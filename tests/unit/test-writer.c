@@ -81,7 +81,12 @@ static void put_process(struct writer *w, int64_t id)
         };
 
         snprintf(p.boot_id, sizeof(p.boot_id), "boot");
-        assert_int_equal(writer_put_process(w, &p), 0);
+        assert_int_equal(writer_put(w, &(struct store_row){ .kind = STORE_PROCESS, .process = p }), 0);
+}
+
+static int put(struct writer *w, struct store_row row)
+{
+        return writer_put(w, &row);
 }
 
 static void put_sample(struct writer *w, int64_t id, int64_t t)
@@ -89,7 +94,8 @@ static void put_sample(struct writer *w, int64_t id, int64_t t)
         struct sample s = { .t_ms = t };
 
         sample_set(&s, M_RSS, t * 1024);
-        assert_int_equal(writer_put_sample(w, id, &s), 0);
+        assert_int_equal(writer_put(w, &(struct store_row){ .kind = STORE_SAMPLE, .sample = { .id = id, .s = s } }),
+                         0);
 }
 
 static void test_batch_is_one_transaction(void **state)
@@ -103,10 +109,14 @@ static void test_batch_is_one_transaction(void **state)
         {
                 struct sample s = { .t_ms = 5 };
                 sample_set(&s, M_RSS, 4096);
-                assert_int_equal(writer_put_rule_sample(f->w, 1, 1, 3, &s), 0);
+                assert_int_equal(put(f->w, (struct store_row){ .kind = STORE_RULE_SAMPLE,
+                                                               .sample = { .id = 1, .generation = 1, .nproc = 3,
+                                                                           .s = s } }), 0);
         }
-        assert_int_equal(writer_end_process(f->w, 1, 600, "exited"), 0);
-        assert_int_equal(writer_put_event(f->w, 600, "start", NULL), 0);
+        assert_int_equal(put(f->w, (struct store_row){ .kind = STORE_PROCESS_END,
+                                                       .end = { .id = 1, .t_ms = 600, .reason = "exited" } }), 0);
+        assert_int_equal(put(f->w, (struct store_row){ .kind = STORE_EVENT,
+                                                       .event = { .t_ms = 600, .kind = "start" } }), 0);
         assert_int_equal(writer_flush(f->w), 0);
         writer_get_stats(f->w, &ws);
         assert_int_equal(ws.commits, 1);
@@ -194,10 +204,12 @@ static void test_reopen(void **state)
         struct fixture *f = *state;
 
         put_process(f->w, 1);
-        assert_int_equal(writer_end_process(f->w, 1, 50, "rule removed"), 0);
+        assert_int_equal(put(f->w, (struct store_row){ .kind = STORE_PROCESS_END,
+                                                       .end = { .id = 1, .t_ms = 50, .reason = "rule removed" } }), 0);
         assert_int_equal(writer_flush(f->w), 0);
         assert_int_equal(raw_int(f->path, "SELECT end_ms FROM process WHERE id = 1"), 50);
-        assert_int_equal(writer_reopen_process(f->w, 1, 2, 5), 0);
+        assert_int_equal(put(f->w, (struct store_row){ .kind = STORE_PROCESS_REOPEN,
+                                                       .reopen = { .id = 1, .rule_id = 2, .generation = 5 } }), 0);
         assert_int_equal(writer_flush(f->w), 0);
         assert_int_equal(raw_int(f->path, "SELECT end_ms IS NULL AND rule_id = 2 AND generation = 5 FROM process"), 1);
 }
