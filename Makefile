@@ -52,7 +52,7 @@ WARN := -Wall -Wextra -Wshadow -Wformat=2 -Wformat-signedness -Wmissing-prototyp
         -Wnull-dereference -Wdate-time -Wstrict-overflow=2 $(WERROR)
 
 OPT      ?= -O2 -g
-CPPFLAGS += -D_GNU_SOURCE -DLEAKWATCH_VERSION='"$(VERSION)"' -Ilib -Istore -Icore -Idaemon -I$(BUILD)/gen
+CPPFLAGS += -D_GNU_SOURCE -DLEAKWATCH_VERSION='"$(VERSION)"' -Ilib -Istore -Icore -I$(BUILD)/gen
 CFLAGS   += -std=gnu11 $(OPT) $(WARN) -fstack-protector-strong -fno-common $(PKG_CFLAGS)
 LDFLAGS  += -Wl,-z,relro -Wl,-z,now -Wl,--as-needed
 LDLIBS   += $(PKG_LIBS) -lm
@@ -73,7 +73,7 @@ SQL        := $(sort $(wildcard sql/*.sql))
 
 LIB_OBJ    := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/sql-embed.o
 CORE_OBJ   := $(CORE_SRC:%.c=$(BUILD)/%.o)
-DAEMON_OBJ := $(DAEMON_SRC:%.c=$(BUILD)/%.o) $(CORE_OBJ)
+DAEMON_OBJ := $(DAEMON_SRC:%.c=$(BUILD)/%.o)
 CLIENT_OBJ := $(CLIENT_SRC:%.c=$(BUILD)/%.o)
 
 UNIT_SRC   := $(wildcard tests/unit/test-*.c)
@@ -115,13 +115,10 @@ $(BUILD)/gen/sql-embed.c: tools/embed-sql.sh $(SQL)
 $(BUILD)/gen/sql-embed.o: $(BUILD)/gen/sql-embed.c
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
-$(BUILD)/leakwatchd: $(BUILD)/daemon/main.o $(DAEMON_OBJ) $(LIB_OBJ)
+$(BUILD)/leakwatchd: $(BUILD)/daemon/main.o $(DAEMON_OBJ) $(CORE_OBJ) $(LIB_OBJ)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-# The client links the daemon's modules too: leakwatch run samples and judges
-# in-process with the daemon's own code when the daemon is not there to ask.
-$(BUILD)/client/%.o: CPPFLAGS += -Idaemon
 # leakwatch run looks for the in-process agents where make install puts them. The path
 # is recorded in a file rewritten only when LIBDIR changes (FORCE), so run.o is rebuilt
 # for a new PREFIX and left alone otherwise.
@@ -134,13 +131,15 @@ $(BUILD)/gen/agent-libdir: FORCE
 $(BUILD)/client/run.o: $(BUILD)/gen/agent-libdir
 $(BUILD)/client/run.o: CPPFLAGS += -DLEAKWATCH_AGENT_LIBDIR='"$(AGENT_LIBDIR)"'
 
-$(BUILD)/leakwatch: $(BUILD)/client/main.o $(CLIENT_OBJ) $(DAEMON_OBJ) $(LIB_OBJ)
+# The client links core/ too: leakwatch run watches in-process with the daemon's own
+# code when the daemon is not there to ask. It never links daemon/.
+$(BUILD)/leakwatch: $(BUILD)/client/main.o $(CLIENT_OBJ) $(CORE_OBJ) $(LIB_OBJ)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # Unit tests link every object but the two mains (the chrony way), so a test
 # exercises the real module and may override nothing.
-$(BUILD)/tests/test-%: tests/unit/test-%.c $(DAEMON_OBJ) $(CLIENT_OBJ) $(LIB_OBJ) $(BASELINE_OBJ) $(RAW_OBJ)
+$(BUILD)/tests/test-%: tests/unit/test-%.c $(DAEMON_OBJ) $(CLIENT_OBJ) $(CORE_OBJ) $(LIB_OBJ) $(BASELINE_OBJ) $(RAW_OBJ)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  TEST    $@")
 	$(Q)$(CC) $(CPPFLAGS) -Idaemon -Iclient -Ibench -Itests/unit $(CFLAGS) -MMD -MP -o $@ $(filter %.c %.o,$^) $(LDFLAGS) $(LDLIBS) $(CMOCKA_LIBS)
@@ -157,7 +156,8 @@ $(BENCH_ALONE): $(BUILD)/bench/%: bench/%.c
 	@$(if $(Q),echo "  CC      $@")
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LDFLAGS)
 
-$(filter-out $(BENCH_ALONE),$(BENCH_BIN)): $(BUILD)/bench/%: bench/%.c $(DAEMON_OBJ) $(CLIENT_OBJ) $(LIB_OBJ) $(BASELINE_OBJ)
+$(filter-out $(BENCH_ALONE),$(BENCH_BIN)): $(BUILD)/bench/%: bench/%.c $(DAEMON_OBJ) $(CLIENT_OBJ) $(CORE_OBJ) $(LIB_OBJ) \
+                                                  $(BASELINE_OBJ)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $@")
 	$(Q)$(CC) $(CPPFLAGS) -Idaemon -Ibench -Itests/unit $(CFLAGS) -MMD -MP -o $@ $(filter %.c %.o,$^) $(LDFLAGS) $(LDLIBS)
@@ -209,7 +209,7 @@ bench-detect: $(PROGRAMS) $(TEST_HELPERS) $(BUILD)/bench/replay
 	@python3 tests/scenarios/bench_detect.py --build $(BUILD) --window $(DETECT_WINDOW) --interval $(DETECT_INTERVAL)
 
 # What one Prometheus scrape costs with 1,000 watched processes (docs/performance.md).
-$(BUILD)/bench/metrics-scrape: bench/metrics-scrape.c $(DAEMON_OBJ) $(LIB_OBJ)
+$(BUILD)/bench/metrics-scrape: bench/metrics-scrape.c $(DAEMON_OBJ) $(CORE_OBJ) $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(CPPFLAGS) -Idaemon $(CFLAGS) -o $@ $(filter %.c %.o,$^) $(LDFLAGS) $(LDLIBS)
 

@@ -22,7 +22,6 @@ enum {
         EXIT_LEAK = 10,                 /* run: a leak was detected in the command */
 };
 
-#define DEFAULT_DB_PATH "/var/lib/leakwatch/leakwatch.db"
 
 enum cli_format { FORMAT_HUMAN, FORMAT_JSON, FORMAT_CSV };
 

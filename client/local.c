@@ -13,10 +13,12 @@
 
 #include "agent.h"
 #include "cgroup.h"
-#include "config.h"
+#include "settings.h"
 #include "engine.h"
+#include "headroom.h"
 #include "host.h"
 #include "proc.h"
+#include "record.h"
 #include "sampler.h"
 #include "store.h"
 #include "writer.h"
@@ -44,6 +46,7 @@ struct local {
         struct store *store;
         struct writer *writer;
         struct engine *engine;
+        struct headroom headroom;
         struct sampler *sampler;
         sd_event *event;                /* the agent receiver's, turned at each tick */
         struct agent *agent;            /* NULL: none asked for, or agent_error */
@@ -70,14 +73,26 @@ static usec_t usec_of(double seconds)
         return (usec_t)llround(seconds * (double)USEC_PER_SEC);
 }
 
-/* Bytes the host can give before it swaps or kills, for the detector's forecast. */
-static int64_t host_headroom(void *userdata UNUSED)
+static void on_verdict(void *userdata, const struct sampler_proc *p UNUSED, const struct store_verdict *v)
 {
-        struct host_memory m;
+        struct local *l = userdata;
 
-        if (host_memory(&m) < 0)
-                return -1;
-        return (int64_t)(m.available + m.swap_free);
+        record_verdict(l->writer, v);
+}
+
+static void on_alert(void *userdata, const struct sampler_proc *p UNUSED, const struct alert *a)
+{
+        struct local *l = userdata;
+
+        record_alert(l->writer, a);
+}
+
+static void on_report(void *userdata, size_t slot, int64_t process_id, const struct store_agent_sample *a)
+{
+        struct local *l = userdata;
+
+        record_report(l->writer, process_id, a);
+        engine_agent_report(l->engine, slot, process_id, a);
 }
 
 static int setup_config(struct local *l, const struct local_opts *o)
@@ -145,7 +160,7 @@ static void setup_agent(struct local *l, const struct local_opts *o)
                 return;
         }
         aenv = (struct agent_env){ .event = l->event, .runtime_dir = o->agent_dir, .sampler = l->sampler,
-                                   .writer = l->writer, .anchor_real_ms = l->anchor_ms,
+                                   .report = on_report, .userdata = l, .anchor_real_ms = l->anchor_ms,
                                    .anchor_mono = l->anchor_mono };
         r = agent_new(&aenv, &l->cfg, &l->agent);
         if (r < 0) {
@@ -202,14 +217,12 @@ int local_new(const struct local_opts *o, struct local **ret, char *err, size_t 
                 snprintf(err, errsz, "out of memory");
                 goto fail;
         }
+        l->headroom = (struct headroom){ .proc_root = l->proc_root, .cgroup_root = l->cgroup_root };
         eenv = (struct engine_env){
                 .store = l->store,
-                .writer = l->writer,
-                .hooks = NULL,
-                .proc_root = l->proc_root,
-                .cgroup_root = l->cgroup_root,
                 .boot_id = l->boot_id,
-                .host_headroom = host_headroom,
+                .limits = { .headroom = headroom_left, .userdata = &l->headroom },
+                .sink = { .verdict = on_verdict, .alert = on_alert, .userdata = l },
         };
         r = engine_new(&eenv, &l->cfg, &l->engine);
         if (r < 0) {

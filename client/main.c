@@ -158,7 +158,7 @@ static void help(FILE *f)
         }
         fprintf(f, "\nTARGET: a PID, a process name (name:NAME), unit:NAME, rule:NAME or id:N.\n\n"
                    "Options:\n"
-                   "      --db PATH          database (default: $LEAKWATCH_DB, else " DEFAULT_DB_PATH ")\n"
+                   "      --db PATH          database (default: $LEAKWATCH_DB, else " DB_PATH_DEFAULT ")\n"
                    "      --runtime-dir PATH the daemon's control socket's directory (default:\n"
                    "                         $LEAKWATCH_RUNTIME_DIR, else " RUNTIME_DIR_DEFAULT ")\n"
                    "      --json[=pretty]    one JSON document (export: JSON lines)\n"
@@ -472,7 +472,7 @@ int main(int argc, char **argv)
         if (c.db_path && *c.db_path)
                 c.db_given = true;
         else
-                c.db_path = DEFAULT_DB_PATH;
+                c.db_path = DB_PATH_DEFAULT;
         c.runtime_dir = a.runtime_dir ? a.runtime_dir : getenv("LEAKWATCH_RUNTIME_DIR");
         if (!c.runtime_dir || !*c.runtime_dir)
                 c.runtime_dir = RUNTIME_DIR_DEFAULT;

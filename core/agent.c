@@ -1,5 +1,4 @@
-/* agent: the socket in-process agents report to, the report format, and alert
- * classification from stored reports.
+/* agent: the socket in-process agents report to, and the report format.
  *
  * Each datagram costs a recvmsg, a binary search among the watched processes, a token
  * bucket and (for a watched process within its rate) a parse of at most 8 KiB: the
@@ -51,6 +50,7 @@ struct bucket {
 struct watched {
         pid_t pid;
         int64_t id;
+        size_t slot;
         struct bucket b;
         int64_t last_ms[STORE_AGENT__MAX];      /* time given to its last report of each agent */
 };
@@ -361,7 +361,7 @@ static void collect(void *userdata, const struct sampler_proc *p, const struct s
                 s->w = n;
                 s->cap = cap;
         }
-        s->w[s->n++] = (struct watched){ .pid = p->pid, .id = p->id };
+        s->w[s->n++] = (struct watched){ .pid = p->pid, .id = p->id, .slot = p->slot };
 }
 
 static int cmp_watched(const void *x, const void *y)
@@ -454,9 +454,9 @@ static void handle_at(struct agent *a, pid_t pid, const char *buf, size_t len, u
          * AGENT_BURST reports moves the last one AGENT_BURST - 1 ms. */
         s.t_ms = MAX(wall_of(a, now), w->last_ms[s.agent] + 1);
         w->last_ms[s.agent] = s.t_ms;
-        if (writer_put(a->env.writer, &(struct store_row){ .kind = STORE_AGENT_SAMPLE,
-                                                           .agent = { .process_id = w->id, .report = &s } }) == 0)
-                a->stats.stored++;
+        a->stats.stored++;
+        if (a->env.report)
+                a->env.report(a->env.userdata, w->slot, w->id, &s);
 }
 
 void agent_handle(struct agent *a, pid_t pid, const char *buf, size_t len, usec_t now)
@@ -666,32 +666,4 @@ void agent_reconfigure(struct agent *a, const struct config *cfg)
 void agent_get_stats(const struct agent *a, struct agent_stats *ret)
 {
         *ret = a->stats;
-}
-
-/* ---- classification ---- */
-
-static int add_sample(const struct sample *smp, void *userdata)
-{
-        classify_add_sample(userdata, smp);
-        return 0;
-}
-
-static int add_agent(const struct store_agent_sample *s, void *userdata)
-{
-        classify_add_agent(userdata, s);
-        return 0;
-}
-
-int agent_classify(struct store *st, int64_t process_id, bool fds, int64_t from_ms, int64_t to_ms, double growth,
-                   struct classify_result *ret)
-{
-        struct classify_input in;
-        int r;
-
-        classify_init(&in, (double)from_ms / 1000, (double)to_ms / 1000, fds, growth);
-        r = store_for_each_sample(st, process_id, from_ms, to_ms + 1, add_sample, &in);
-        if (r >= 0 && !fds)
-                r = store_for_each_agent_sample(st, process_id, from_ms, to_ms + 1, add_agent, &in);
-        classify(&in, ret);
-        return r < 0 ? r : 0;
 }

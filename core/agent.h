@@ -1,12 +1,13 @@
 /* agent: the socket in-process agents report to (agent.sock under the runtime
- * directory), what a report may say, and the classification of alerts that uses it.
+ * directory), and what a report may say.
  *
  * A report is one datagram of text (docs/agents.md has the format). The kernel tells
  * which process sent it (SCM_CREDENTIALS): a report is kept only for that process, and
  * only if the daemon watches it; nothing in the message can name another process. A
  * report is at most AGENT_MSG_MAX bytes, parsed strictly, and each process may send
  * one per agent-interval on average (a token bucket with a burst of AGENT_BURST);
- * everything else is dropped and counted. Reports go to the writer like samples.
+ * everything else is dropped and counted. A report that passes goes to the caller's
+ * report function (the watch records it and hands it to the engine's trail).
  *
  * The socket is open to every local user (mode 0666): any process may report about
  * itself, and about nothing else, so no report can change what the daemon says about
@@ -20,12 +21,10 @@
 #include <sys/types.h>
 #include <systemd/sd-event.h>
 
-#include "classify.h"
-#include "config.h"
+#include "settings.h"
 #include "proto.h"
 #include "sampler.h"
 #include "store.h"
-#include "writer.h"
 
 /* Reports a process may send at once after a quiet spell: a Python agent and a probe in
  * the same process, a few reports delayed together, are not flooding. */
@@ -37,7 +36,10 @@ struct agent_env {
         sd_event *event;
         const char *runtime_dir;
         const struct sampler *sampler;  /* who is watched */
-        struct writer *writer;
+        /* A report that passed, about the watched process in the sampler's slot (with that
+         * row id); its t_ms is set. */
+        void (*report)(void *userdata, size_t slot, int64_t process_id, const struct store_agent_sample *a);
+        void *userdata;
         /* The daemon's clock: a row's time is anchor_real_ms + the monotonic time since
          * anchor_mono, as for samples, so agent rows line up with them. */
         int64_t anchor_real_ms;
@@ -73,12 +75,5 @@ int agent_parse(const char *buf, size_t len, struct store_agent_sample *ret, con
 /* Formats a report the way the agents do (for the tests and the benchmark). Returns the
  * length, or -E2BIG if it does not fit. Pure. */
 int agent_format(const struct store_agent_sample *a, char *buf, size_t sz);
-
-/* Classifies an alert of a process over its evidence window [from_ms, to_ms] from its
- * stored samples and agent reports. growth: the detector's growth over the window.
- * Returns 0, or -errno if the store could not be read (*ret then still holds what the
- * outside data alone says). */
-int agent_classify(struct store *st, int64_t process_id, bool fds, int64_t from_ms, int64_t to_ms, double growth,
-                   struct classify_result *ret);
 
 #endif

@@ -1,31 +1,20 @@
 /* engine: turns each watched process's samples into detector verdicts, and verdicts into
- * stored, logged alerts with their hooks. */
+ * alert events for the sink. */
 #include "engine.h"
 
 #include <errno.h>
-#include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent.h"
-#include "alert.h"
-#include "cgroup.h"
-#include "detect.h"
-#include "log.h"
-#include "proc.h"
+#include "classify.h"
 
 /* A restarted daemon rebuilds a detector from this many windows of stored history: one
  * for the trend, one for the "highest floor before the window" and the confirmation
  * stretch, one more so a leak that recovered shortly before the restart is not
  * mistaken for new. Bounded so a restart with a thousand processes stays quick. */
 #define REPLAY_WINDOWS 3
-/* Hook output lines copied into the log per run; the whole (bounded) output is stored. */
-#define HOOK_LOG_LINES 20
-/* A journal MESSAGE_ID for leak alerts, so `journalctl MESSAGE_ID=...` finds them all
- * (made once with systemd-id128 new). */
-#define MESSAGE_ID_LEAK "0f6c1b9e8a3d4c2fb7e15a9d3c4b6e21"
 
 struct metric_state {
         struct detect d;
@@ -47,10 +36,11 @@ struct eproc {
         size_t rule;
         double window;                  /* the window its detectors were built with */
         int64_t start_ms;               /* process start, for detect_init */
-        pid_t pid;                      /* for messages */
+        pid_t pid;
         bool own;                       /* judged with its own window (own_params) */
         struct detect_params own_params[DETECT__KIND_MAX];
         struct metric_state m[DETECT__KIND_MAX];
+        struct classify_trail *trail;   /* on the memory detector's grid; NULL: out of memory */
 };
 
 /* An alert found open in the database at start, waiting for its process to resume. */
@@ -62,30 +52,17 @@ struct open_alert {
         char kind[CLASSIFY_TEXT_MAX];
 };
 
-/* A hook run between submission and its result. */
-struct pending_run {
-        int64_t id, alert_id, start_ms;
-        enum alert_event event;
-};
-
 struct engine {
         struct engine_env env;
         const struct config *cfg;
-        struct detect_params *params;   /* [rule * 2 + metric] */
+        struct detect_params *params;   /* [rule * DETECT__KIND_MAX + metric] */
         struct eproc *procs;            /* indexed by the sampler's slot */
         size_t cap_procs;
         struct open_alert *open;
         size_t n_open;
-        struct pending_run *runs;
-        size_t n_runs, cap_runs;
-        int64_t next_alert, next_verdict, next_run;
+        int64_t next_alert, next_verdict;
         struct engine_stats stats;
 };
-
-static int64_t wall_now_ms(void)
-{
-        return (int64_t)(now_usec(CLOCK_REALTIME) / USEC_PER_MSEC);
-}
 
 static double rule_window(const struct config *cfg, size_t rule)
 {
@@ -94,14 +71,14 @@ static double rule_window(const struct config *cfg, size_t rule)
 
 static int build_params(struct engine *e, const struct config *cfg)
 {
-        struct detect_params *p = calloc(cfg->n_rules * 2 + 2, sizeof(*p));
+        struct detect_params *p = calloc(cfg->n_rules * DETECT__KIND_MAX + DETECT__KIND_MAX, sizeof(*p));
 
         if (!p)
                 return -ENOMEM;
-        for (size_t i = 0; i < cfg->n_rules; i++) {
-                detect_params_init(&p[i * 2 + DETECT_MEMORY], DETECT_MEMORY, rule_window(cfg, i));
-                detect_params_init(&p[i * 2 + DETECT_FDS], DETECT_FDS, rule_window(cfg, i));
-        }
+        for (size_t i = 0; i < cfg->n_rules; i++)
+                for (int m = 0; m < DETECT__KIND_MAX; m++)
+                        detect_params_init(&p[i * DETECT__KIND_MAX + (size_t)m], (enum detect_kind)m,
+                                           rule_window(cfg, i));
         free(e->params);
         e->params = p;
         e->cfg = cfg;
@@ -110,7 +87,13 @@ static int build_params(struct engine *e, const struct config *cfg)
 
 static const struct detect_params *params_of(const struct engine *e, const struct eproc *ep, enum detect_kind m)
 {
-        return ep->own ? &ep->own_params[m] : &e->params[ep->rule * 2 + m];
+        return ep->own ? &ep->own_params[m] : &e->params[ep->rule * DETECT__KIND_MAX + m];
+}
+
+static void trouble(struct engine *e, const struct sampler_proc *p, int error, const char *what)
+{
+        if (e->env.sink.trouble)
+                e->env.sink.trouble(e->env.sink.userdata, p, error, what);
 }
 
 static int load_open_alert(const struct store_alert *a, void *userdata)
@@ -137,6 +120,7 @@ static int load_open_alert(const struct store_alert *a, void *userdata)
 int engine_new(const struct engine_env *env, const struct config *cfg, struct engine **ret)
 {
         struct engine *e = calloc(1, sizeof(*e));
+        int64_t next_run;
         int r;
 
         if (!e)
@@ -144,7 +128,7 @@ int engine_new(const struct engine_env *env, const struct config *cfg, struct en
         e->env = *env;
         r = build_params(e, cfg);
         if (r >= 0)
-                r = store_max_ids(env->store, &e->next_alert, &e->next_verdict, &e->next_run);
+                r = store_max_ids(env->store, &e->next_alert, &e->next_verdict, &next_run);
         if (r >= 0)
                 r = store_for_each_open_alert(env->store, load_open_alert, e);
         if (r < 0) {
@@ -153,7 +137,6 @@ int engine_new(const struct engine_env *env, const struct config *cfg, struct en
         }
         e->next_alert++;
         e->next_verdict++;
-        e->next_run++;
         *ret = e;
         return 0;
 }
@@ -162,10 +145,11 @@ void engine_free(struct engine *e)
 {
         if (!e)
                 return;
+        for (size_t i = 0; i < e->cap_procs; i++)
+                classify_trail_free(e->procs[i].trail);
         free(e->params);
         free(e->procs);
         free(e->open);
-        free(e->runs);
         free(e);
 }
 
@@ -189,118 +173,23 @@ static struct eproc *proc_slot(struct engine *e, size_t slot, bool grow)
         return &e->procs[slot];
 }
 
-/* ---- hooks ---- */
-
-static void run_hooks_of(struct engine *e, const struct hook_cfg *hooks, size_t n, const struct alert *c)
+/* The slot's process, if it is the one with this id. */
+static struct eproc *proc_of(struct engine *e, size_t slot, int64_t process_id)
 {
-        static const unsigned event_bit[ALERT__EVENT_MAX] = { HOOK_ON_START, HOOK_ON_ESCALATE, HOOK_ON_END };
-        char *envp[ALERT_ENV_MAX + 1];
-        char envbuf[16 * 1024];
-        char *json = NULL;
+        struct eproc *ep = proc_slot(e, slot, false);
 
-        for (size_t i = 0; i < n; i++) {
-                struct pending_run *run;
-                struct store_row row;
-
-                if (!(hooks[i].events & event_bit[c->event]))
-                        continue;
-                if (!json && (alert_json(c, &json) < 0 || alert_env(c, envp, envbuf, sizeof(envbuf)) < 0)) {
-                        log_error("alert %" PRId64 ": cannot prepare the hooks' context", c->row.id);
-                        free(json);
-                        return;
-                }
-                if (e->n_runs == e->cap_runs) {
-                        size_t cap = e->cap_runs ? e->cap_runs * 2 : 16;
-                        struct pending_run *r = realloc(e->runs, cap * sizeof(*r));
-                        if (!r)
-                                break;
-                        e->runs = r;
-                        e->cap_runs = cap;
-                }
-                run = &e->runs[e->n_runs++];
-                *run = (struct pending_run){ .id = e->next_run++, .alert_id = c->row.id, .start_ms = c->t_ms,
-                                             .event = c->event };
-                row = (struct store_row){ .kind = STORE_HOOK_RUN,
-                                          .hook_run = { .id = run->id, .alert_id = c->row.id,
-                                                        .event = alert_event_name[c->event],
-                                                        .program = hooks[i].argv[0], .start_ms = c->t_ms,
-                                                        .exit_code = -1 } };
-                (void)writer_put(e->env.writer, &row);
-                e->stats.hook_runs++;
-                (void)hooks_submit(e->env.hooks, run->id, (const char *const *)hooks[i].argv,
-                                   (const char *const *)envp, json, strlen(json));
-        }
-        free(json);
-}
-
-static void run_hooks(struct engine *e, size_t rule, const struct alert *c)
-{
-        if (!e->env.hooks)
-                return;
-        run_hooks_of(e, e->cfg->hooks, e->cfg->n_hooks, c);
-        if (rule < e->cfg->n_rules)
-                run_hooks_of(e, e->cfg->rules[rule].hooks, e->cfg->rules[rule].n_hooks, c);
-}
-
-void engine_hook_done(void *userdata, const struct hook_result *res)
-{
-        struct engine *e = userdata;
-        struct pending_run run = { .id = res->tag };
-        char ids[32], why[96], esc[512];
-        struct store_row row;
-        size_t i;
-
-        for (i = 0; i < e->n_runs; i++)
-                if (e->runs[i].id == res->tag) {
-                        run = e->runs[i];
-                        e->runs[i] = e->runs[--e->n_runs];
-                        break;
-                }
-        snprintf(ids, sizeof(ids), "%" PRId64, run.alert_id);
-        {
-                struct log_field f[] = { { "LEAKWATCH_ALERT_ID", ids }, { "LEAKWATCH_HOOK", res->program } };
-                const char *p = res->output, *end = res->output + res->output_len;
-
-                /* What the hook printed, line by line, escaped: its output is untrusted. */
-                for (int lines = 0; p && p < end && lines < HOOK_LOG_LINES; lines++) {
-                        const char *nl = memchr(p, '\n', (size_t)(end - p));
-                        size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);
-
-                        str_escape(p, len, esc, sizeof(esc));
-                        log_fields(LOG_INFO, f, ELEMENTSOF(f), "hook %s: %s", res->program, esc);
-                        p = nl ? nl + 1 : end;
-                }
-                if (res->error)
-                        snprintf(why, sizeof(why), "%s", res->error);
-                else if (res->timed_out)
-                        snprintf(why, sizeof(why), "timed out and was killed");
-                else if (res->signal)
-                        snprintf(why, sizeof(why), "killed by signal %d (%s)", res->signal, strsignal(res->signal));
-                else if (res->exit_code != 0)
-                        snprintf(why, sizeof(why), "exited with status %d", res->exit_code);
-                else
-                        why[0] = '\0';
-                if (why[0]) {
-                        e->stats.hook_failures++;
-                        log_fields(LOG_WARNING, f, ELEMENTSOF(f), "hook %s for alert %" PRId64 " (%s) %s",
-                                   res->program, run.alert_id, alert_event_name[run.event], why);
-                }
-        }
-        row = (struct store_row){ .kind = STORE_HOOK_RUN, .hook_run = {
-                .id = run.id, .alert_id = run.alert_id, .event = alert_event_name[run.event],
-                .program = res->program, .start_ms = run.start_ms ? run.start_ms : wall_now_ms(),
-                .end_ms = wall_now_ms(), .exit_code = res->error ? -1 : res->exit_code, .signal = res->signal,
-                .timed_out = res->timed_out, .output = res->output, .output_len = res->output_len,
-        } };
-        (void)writer_put(e->env.writer, &row);
+        return ep && ep->used && ep->process_id == process_id ? ep : NULL;
 }
 
 /* ---- alerts ---- */
 
-static void fill_alert(struct engine *e, const struct sampler_proc *p, size_t rule, enum detect_kind m,
-                       const struct metric_state *ms, const struct detect_verdict *v, int64_t t_ms, struct alert *a)
+static void fill_alert(struct engine *e, const struct sampler_proc *p, const struct eproc *ep, enum detect_kind m,
+                       const struct detect_verdict *v, int64_t t_ms, enum alert_event event, struct alert *a)
 {
+        const struct metric_state *ms = &ep->m[m];
+
         *a = (struct alert){
+                .event = event,
                 .t_ms = t_ms,
                 .metric = m,
                 .row = {
@@ -308,6 +197,7 @@ static void fill_alert(struct engine *e, const struct sampler_proc *p, size_t ru
                         .process_id = p->id,
                         .rule_id = p->rule_id,
                         .metric = detect_kind_name[m],
+                        .state = "leaking",
                         .start_ms = ms->alert_start_ms,
                         .escalated_ms = ms->escalated_ms,
                         .ev = v ? v->ev : DETECT_EVIDENCE_NONE,
@@ -322,124 +212,62 @@ static void fill_alert(struct engine *e, const struct sampler_proc *p, size_t ru
                 .cmdline = p->cmdline,
                 .unit = p->unit,
                 .cgroup = p->cgroup,
-                .rule = rule < e->cfg->n_rules ? e->cfg->rules[rule].name : "?",
+                .rule = ep->rule < e->cfg->n_rules ? e->cfg->rules[ep->rule].name : "?",
                 .boot_id = e->env.boot_id,
         };
 }
-static void store_alert_row(struct engine *e, struct alert *a)
-{
-        if (!isfinite(a->row.ev.forecast))
-                a->row.limit_kind = NULL;
-        (void)writer_put(e->env.writer, &(struct store_row){ .kind = STORE_ALERT, .alert = a->row });
-}
-static void log_alert(const struct alert *c, int prio)
-{
-        char summary[512], pid[16], id[24], slope[32], low[32], growth[32], level[32], fc[32];
-        struct log_field f[] = {
-                { "MESSAGE_ID", MESSAGE_ID_LEAK },
-                { "LEAKWATCH_EVENT", alert_event_name[c->event] },
-                { "LEAKWATCH_ALERT_ID", id },
-                { "LEAKWATCH_PID", pid },
-                { "LEAKWATCH_NAME", c->name },
-                { "LEAKWATCH_RULE", c->rule },
-                { "LEAKWATCH_UNIT", c->unit && c->unit[0] ? c->unit : NULL },
-                { "LEAKWATCH_METRIC", detect_kind_name[c->metric] },
-                { "LEAKWATCH_STATE", c->row.state },
-                { "LEAKWATCH_KIND", c->row.kind },
-                { "LEAKWATCH_SLOPE", isfinite(c->row.ev.slope) ? slope : NULL },
-                { "LEAKWATCH_SLOPE_LOW", isfinite(c->row.ev.slope_low) ? low : NULL },
-                { "LEAKWATCH_GROWTH", isfinite(c->row.ev.growth) ? growth : NULL },
-                { "LEAKWATCH_LEVEL", isfinite(c->row.ev.level) ? level : NULL },
-                { "LEAKWATCH_FORECAST_S", isfinite(c->row.ev.forecast) ? fc : NULL },
-        };
 
-        snprintf(pid, sizeof(pid), "%d", (int)c->pid);
-        snprintf(id, sizeof(id), "%" PRId64, c->row.id);
-        snprintf(slope, sizeof(slope), "%.6g", c->row.ev.slope);
-        snprintf(low, sizeof(low), "%.6g", c->row.ev.slope_low);
-        snprintf(growth, sizeof(growth), "%.0f", c->row.ev.growth);
-        snprintf(level, sizeof(level), "%.0f", c->row.ev.level);
-        snprintf(fc, sizeof(fc), "%.0f", c->row.ev.forecast);
-        alert_summary(c, summary, sizeof(summary));
-        log_fields(prio, f, ELEMENTSOF(f), "%s", summary);
+static void emit(struct engine *e, const struct sampler_proc *p, const struct alert *a)
+{
+        if (e->env.sink.alert)
+                e->env.sink.alert(e->env.sink.userdata, p, a);
 }
 
 /* The room left before the process hits a limit, in the metric's unit; NAN if none. */
 static double headroom(struct engine *e, const struct sampler_proc *p, enum detect_kind m, double level,
                        const char **ret_kind)
 {
-        double best = NAN;
-        char buf[2048], path[32];
-        uint64_t v;
-        ssize_t n;
-
         *ret_kind = NULL;
-        if (m == DETECT_FDS) {
-                snprintf(path, sizeof(path), "%d/limits", (int)p->pid);
-                n = proc_read_file(e->env.proc_root, path, buf, sizeof(buf));
-                if (n > 0 && proc_parse_limits_nofile(buf, (size_t)n, &v) == 0 && v != UINT64_MAX) {
-                        *ret_kind = "descriptor";
-                        return MAX((double)v - level, 0);
-                }
+        if (!e->env.limits.headroom)
                 return NAN;
-        }
-        if (e->env.cgroup_root >= 0 && p->cgroup[0] &&
-            cgroup_memory_headroom(e->env.cgroup_root, p->cgroup, &v) == 0) {
-                best = (double)v;
-                *ret_kind = "cgroup";
-        }
-        if (e->env.host_headroom) {
-                int64_t h = e->env.host_headroom(e->env.userdata);
-
-                if (h >= 0 && !(best <= (double)h)) {
-                        best = (double)h;
-                        *ret_kind = "memory";
-                }
-        }
-        return best;
+        return e->env.limits.headroom(e->env.limits.userdata, p, m, level, ret_kind);
 }
 
-/* Names the kind of leak (lib/classify) from the evidence window's stored samples and
- * agent reports; its class is recorded when it changes. */
-static void update_kind(struct engine *e, const struct sampler_proc *p, struct metric_state *ms, enum detect_kind m,
-                        const struct detect_verdict *v, int64_t t_ms)
+/* Names the kind of leak (lib/classify) from the evidence window of v, as the trail
+ * holds it; a new class goes into the alert event a (kind_changed). */
+static void update_kind(struct eproc *ep, enum detect_kind m, const struct detect_verdict *v, struct alert *a)
 {
+        struct metric_state *ms = &ep->m[m];
+        struct classify_input in;
         struct classify_result res;
 
-        if (!v || !isfinite(v->ev.t_from) || !isfinite(v->ev.t_to) || !ms->alert_id)
+        if (!v || !isfinite(v->ev.t_from) || !isfinite(v->ev.t_to) || !ms->alert_id || !ep->trail)
                 return;
-        if (agent_classify(e->env.store, p->id, m == DETECT_FDS, (int64_t)(v->ev.t_from * 1000),
-                           (int64_t)(v->ev.t_to * 1000), v->ev.growth, &res) < 0)
-                log_debug("pid %d: cannot read its history to classify the alert: %s", (int)p->pid,
-                          store_errmsg(e->env.store));
+        classify_trail_input(ep->trail, v->ev.t_from, v->ev.t_to, m == DETECT_FDS, v->ev.growth, &in);
+        classify(&in, &res);
         snprintf(ms->kind, sizeof(ms->kind), "%s", res.text);
+        a->row.kind = ms->kind;
         if (ms->kind_class != (int)res.cls || ms->kind_agents != classify_agents(&res)) {
                 ms->kind_class = (int)res.cls;
                 ms->kind_agents = classify_agents(&res);
-                (void)writer_put(e->env.writer, &(struct store_row){
-                        .kind = STORE_ALERT_KIND,
-                        .alert_kind = { .alert_id = ms->alert_id, .t_ms = t_ms, .cls = classify_class_name[res.cls],
-                                        .agents = ms->kind_agents } });
+                a->kind_changed = true;
+                a->kind_class = classify_class_name[res.cls];
+                a->kind_agents = ms->kind_agents;
         }
 }
 
-/* Writes, logs and announces an alert event for metric m of the process. */
+/* Tells the sink of an alert event for metric m; v is the verdict behind it (NULL:
+ * none since the process was watched again). */
 static void announce(struct engine *e, const struct sampler_proc *p, struct eproc *ep, enum detect_kind m,
-                     const struct detect_verdict *v, int64_t t_ms, enum alert_event event, const char *state,
-                     const char *limit_kind, const char *end_reason, bool closing)
+                     const struct detect_verdict *v, int64_t t_ms, enum alert_event event, const char *limit_kind)
 {
-        struct metric_state *ms = &ep->m[m];
-        struct alert c;
+        struct alert a;
 
-        fill_alert(e, p, ep->rule, m, ms, v, t_ms, &c);
-        c.event = event;
-        c.row.state = state;
-        c.row.limit_kind = limit_kind;
-        c.row.end_reason = end_reason;
-        c.row.end_ms = closing ? t_ms : 0;
-        store_alert_row(e, &c);
-        log_alert(&c, event == ALERT_EVENT_END ? LOG_NOTICE : LOG_WARNING);
-        run_hooks(e, ep->rule, &c);
+        fill_alert(e, p, ep, m, v, t_ms, event, &a);
+        if (event != ALERT_EVENT_END)
+                update_kind(ep, m, v, &a);
+        a.row.limit_kind = isfinite(a.row.ev.forecast) ? limit_kind : NULL;
+        emit(e, p, &a);
 }
 
 static void open_alert(struct engine *e, const struct sampler_proc *p, struct eproc *ep, enum detect_kind m,
@@ -452,19 +280,25 @@ static void open_alert(struct engine *e, const struct sampler_proc *p, struct ep
         ms->escalated = false;
         ms->escalated_ms = 0;
         ms->kind_class = -1;
-        update_kind(e, p, ms, m, v, t_ms);
+        ms->kind[0] = '\0';
         e->stats.alerts++;
-        announce(e, p, ep, m, v, t_ms, ALERT_EVENT_START, "leaking", limit_kind, NULL, false);
+        announce(e, p, ep, m, v, t_ms, ALERT_EVENT_START, limit_kind);
 }
 
 static void close_alert(struct engine *e, const struct sampler_proc *p, struct eproc *ep, enum detect_kind m,
                         int64_t t_ms, const char *state, const char *reason)
 {
         struct metric_state *ms = &ep->m[m];
+        struct alert a;
 
         if (!ms->alert_id)
                 return;
-        announce(e, p, ep, m, ms->has_last ? &ms->last : NULL, t_ms, ALERT_EVENT_END, state, NULL, reason, true);
+        fill_alert(e, p, ep, m, ms->has_last ? &ms->last : NULL, t_ms, ALERT_EVENT_END, &a);
+        a.row.state = state;
+        a.row.end_ms = t_ms;
+        a.row.end_reason = reason;
+        a.row.limit_kind = NULL;
+        emit(e, p, &a);
         ms->alert_id = 0;
         ms->escalated = false;
         ms->escalated_ms = 0;
@@ -495,16 +329,15 @@ static void evaluate(struct engine *e, const struct sampler_proc *p, struct epro
                 ms->alert_id = e->next_alert;
         }
         if (v.changed || act == ALERT_ESCALATE) {
-                struct store_row row = { .kind = STORE_VERDICT, .verdict = {
+                struct store_verdict row = {
                         .id = e->next_verdict++, .process_id = p->id, .alert_id = ms->alert_id, .t_ms = t_ms,
                         .metric = detect_kind_name[m], .state = detect_status_name[v.status],
                         .previous = detect_status_name[v.previous], .escalated = act == ALERT_ESCALATE, .ev = v.ev,
-                } };
+                };
 
-                (void)writer_put(e->env.writer, &row);
                 e->stats.verdicts++;
-                log_debug("pid %d (%s): %s %s -> %s: %s", (int)p->pid, p->comm, detect_kind_name[m],
-                          detect_status_name[v.previous], detect_status_name[v.status], v.ev.reason);
+                if (e->env.sink.verdict)
+                        e->env.sink.verdict(e->env.sink.userdata, p, &row);
         }
         switch (act) {
         case ALERT_OPEN:
@@ -513,21 +346,12 @@ static void evaluate(struct engine *e, const struct sampler_proc *p, struct epro
         case ALERT_ESCALATE:
                 ms->escalated = true;
                 ms->escalated_ms = t_ms;
-                update_kind(e, p, ms, m, &v, t_ms);
-                announce(e, p, ep, m, &v, t_ms, ALERT_EVENT_ESCALATE, "leaking", limit_kind, NULL, false);
+                announce(e, p, ep, m, &v, t_ms, ALERT_EVENT_ESCALATE, limit_kind);
                 break;
-        case ALERT_UPDATE: {
-                struct alert c;
-
+        case ALERT_UPDATE:
                 /* Fresh numbers (and kind) for the open alert; nobody is told. */
-                update_kind(e, p, ms, m, &v, t_ms);
-                fill_alert(e, p, ep->rule, m, ms, &v, t_ms, &c);
-                c.event = ALERT_EVENT_UPDATE;
-                c.row.state = "leaking";
-                c.row.limit_kind = limit_kind;
-                store_alert_row(e, &c);
+                announce(e, p, ep, m, &v, t_ms, ALERT_EVENT_UPDATE, limit_kind);
                 break;
-        }
         case ALERT_CLOSE:
                 close_alert(e, p, ep, m, t_ms, "recovered", "recovered");
                 break;
@@ -538,6 +362,35 @@ static void evaluate(struct engine *e, const struct sampler_proc *p, struct epro
 
 /* ---- feeding ---- */
 
+/* Feeds one sample to a process's detectors (evaluating when a bucket closes, if p is
+ * given; a replay only rebuilds state) and to its trail. */
+static void feed(struct engine *e, const struct sampler_proc *p, struct eproc *ep, const struct sample *smp)
+{
+        double t = (double)smp->t_ms / 1000, v;
+
+        if (ep->trail)
+                classify_trail_add_sample(ep->trail, smp);
+        for (int m = 0; m < DETECT__KIND_MAX; m++) {
+                struct metric_state *ms = &ep->m[m];
+                const struct detect_params *par = params_of(e, ep, (enum detect_kind)m);
+
+                if (!detect_value(smp, (enum detect_kind)m, &v) || !detect_add(&ms->d, par, t, v))
+                        continue;
+                if (p) {
+                        evaluate(e, p, ep, (enum detect_kind)m, t);
+                } else {
+                        /* What these evaluations concluded was recorded when it happened
+                         * (or, if the watch was stopped, is reconciled after the replay). */
+                        struct detect_verdict dv;
+
+                        detect_evaluate(&ms->d, par, t, NAN, &dv);
+                        ms->status = dv.status;
+                        ms->last = dv;
+                        ms->has_last = true;
+                }
+        }
+}
+
 struct replay_ctx {
         struct engine *e;
         struct eproc *ep;
@@ -546,69 +399,76 @@ struct replay_ctx {
 static int replay_sample(const struct sample *smp, void *userdata)
 {
         struct replay_ctx *c = userdata;
-        double t = (double)smp->t_ms / 1000, v;
 
-        /* Rebuilding state only: what these evaluations concluded was recorded when it
-         * happened (or, if the daemon was down, is reconciled after the replay). */
-        for (int m = 0; m < DETECT__KIND_MAX; m++) {
-                struct metric_state *ms = &c->ep->m[m];
-                const struct detect_params *par = params_of(c->e, c->ep, (enum detect_kind)m);
-                struct detect_verdict dv;
-
-                if (!detect_value(smp, (enum detect_kind)m, &v))
-                        continue;
-                if (detect_add(&ms->d, par, t, v)) {
-                        detect_evaluate(&ms->d, par, t, NAN, &dv);
-                        ms->status = dv.status;
-                        ms->last = dv;
-                        ms->has_last = true;
-                }
-        }
+        feed(c->e, NULL, c->ep, smp);
         return 0;
 }
 
-/* replay: false for a process the database knows nothing about yet, whose history would
+static int replay_report(const struct store_agent_sample *a, void *userdata)
+{
+        struct replay_ctx *c = userdata;
+
+        /* Out of memory for the agents' part: the class rests on the outside data. */
+        if (c->ep->trail)
+                (void)classify_trail_add_agent(c->ep->trail, a);
+        return 0;
+}
+
+/* Starts a process's detectors and trail over with the parameters it is judged by now,
+ * and replays the stored history of the last REPLAY_WINDOWS windows up to now_ms.
+ * replay: false for a process the database knows nothing about yet, whose history would
  * be empty: the query would still walk every recent sample (that table is ordered by
  * time), which on a host where processes come and go was most of the daemon's work. */
-static void rebuild(struct engine *e, const struct sampler_proc *p, struct eproc *ep, bool replay)
+static void rebuild(struct engine *e, const struct sampler_proc *p, struct eproc *ep, bool replay, int64_t now_ms)
 {
         struct replay_ctx c = { .e = e, .ep = ep };
-        double window = ep->own ? ep->window : rule_window(e->cfg, p->rule);
-        int64_t now = wall_now_ms();
+        const struct detect_params *mem;
+        double window = ep->own ? ep->window : rule_window(e->cfg, ep->rule);
+        int64_t from;
         int r;
 
         ep->window = window;
         for (int m = 0; m < DETECT__KIND_MAX; m++) {
-                detect_init(&ep->m[m].d, (double)p->start_ms / 1000);
+                detect_init(&ep->m[m].d, (double)ep->start_ms / 1000);
                 ep->m[m].status = DETECT_OK;
                 ep->m[m].has_last = false;
         }
+        /* The trail follows the memory detector's buckets: an evidence window starts and
+         * ends on their edges. */
+        mem = params_of(e, ep, DETECT_MEMORY);
+        if (ep->trail)
+                classify_trail_reset(ep->trail, (double)ep->start_ms / 1000 + mem->warmup, mem->bucket);
+        else if (classify_trail_new((double)ep->start_ms / 1000 + mem->warmup, mem->bucket, &ep->trail) < 0)
+                trouble(e, p, -ENOMEM, "its alerts name no kind of leak");
         if (!replay)
                 return;
-        r = store_for_each_sample(e->env.store, p->id, now - (int64_t)(window * REPLAY_WINDOWS * 1000), INT64_MAX,
-                                  replay_sample, &c);
+        from = now_ms - (int64_t)(window * REPLAY_WINDOWS * 1000);
+        r = store_for_each_sample(e->env.store, ep->process_id, from, INT64_MAX, replay_sample, &c);
+        if (r >= 0)
+                r = store_for_each_agent_sample(e->env.store, ep->process_id, from, INT64_MAX, replay_report, &c);
         if (r < 0)
-                log_warning("pid %d (%s): cannot read its history (%s); its detector starts afresh", (int)p->pid,
-                            p->comm, store_errmsg(e->env.store));
+                trouble(e, p, r, "its history could not be read: its detector starts afresh");
 }
 
-static void on_started(void *userdata, const struct sampler_proc *p, bool resumed)
+static void on_started(void *userdata, const struct sampler_proc *p, bool resumed UNUSED, int64_t now_ms)
 {
         struct engine *e = userdata;
         struct eproc *ep = proc_slot(e, p->slot, true);
+        struct classify_trail *trail;
 
-        (void)resumed;
         if (!ep) {
-                log_error("pid %d: out of memory, not judged", (int)p->pid);
+                trouble(e, p, -ENOMEM, "not judged");
                 return;
         }
+        trail = ep->trail;              /* a slot's trail is reused by its next process */
         memset(ep, 0, sizeof(*ep));
+        ep->trail = trail;
         ep->used = true;
         ep->process_id = p->id;
         ep->rule = p->rule;
         ep->start_ms = p->start_ms;
         ep->pid = p->pid;
-        rebuild(e, p, ep, !p->is_new);
+        rebuild(e, p, ep, !p->is_new, now_ms);
         /* Alerts that were open when the daemon stopped belong to this process again. */
         for (size_t i = 0; i < e->n_open; i++) {
                 struct open_alert *oa = &e->open[i];
@@ -629,44 +489,38 @@ static void on_started(void *userdata, const struct sampler_proc *p, bool resume
                 struct metric_state *ms = &ep->m[m];
 
                 if (ms->alert_id && ms->status != DETECT_LEAKING)
-                        close_alert(e, p, ep, (enum detect_kind)m, wall_now_ms(), "recovered",
+                        close_alert(e, p, ep, (enum detect_kind)m, now_ms, "recovered",
                                     "no longer leaking when leakwatchd took over");
                 else if (!ms->alert_id && ms->status == DETECT_LEAKING && ms->has_last)
                         /* It began leaking while the daemon was down (or before it watched
                          * the process): the alert starts now. */
-                        open_alert(e, p, ep, (enum detect_kind)m, &ms->last, wall_now_ms(), NULL);
+                        open_alert(e, p, ep, (enum detect_kind)m, &ms->last, now_ms, NULL);
         }
 }
 
 static void on_sampled(void *userdata, const struct sampler_proc *p, const struct sample *smp)
 {
         struct engine *e = userdata;
-        struct eproc *ep = proc_slot(e, p->slot, false);
-        double t = (double)smp->t_ms / 1000, v;
+        struct eproc *ep = proc_of(e, p->slot, p->id);
 
-        if (!ep || !ep->used || ep->process_id != p->id)
+        if (!ep)
                 return;
         /* A reload may have moved the process to another rule index or changed its
          * window: a detector is only valid with the parameters it was built with. */
         if (!ep->own && (ep->rule != p->rule || rule_window(e->cfg, p->rule) != ep->window)) {
                 ep->rule = p->rule;
                 if (rule_window(e->cfg, p->rule) != ep->window)
-                        rebuild(e, p, ep, true);
+                        rebuild(e, p, ep, true, smp->t_ms);
         }
-        for (int m = 0; m < DETECT__KIND_MAX; m++) {
-                if (!detect_value(smp, (enum detect_kind)m, &v))
-                        continue;
-                if (detect_add(&ep->m[m].d, params_of(e, ep, (enum detect_kind)m), t, v))
-                        evaluate(e, p, ep, (enum detect_kind)m, t);
-        }
+        feed(e, p, ep, smp);
 }
 
 static void on_ended(void *userdata, const struct sampler_proc *p, int64_t end_ms, const char *reason)
 {
         struct engine *e = userdata;
-        struct eproc *ep = proc_slot(e, p->slot, false);
+        struct eproc *ep = proc_of(e, p->slot, p->id);
 
-        if (!ep || !ep->used || ep->process_id != p->id)
+        if (!ep)
                 return;
         for (int m = 0; m < DETECT__KIND_MAX; m++)
                 close_alert(e, p, ep, (enum detect_kind)m, end_ms, "ended", reason);
@@ -697,22 +551,37 @@ void engine_listener(struct engine *e, struct sampler_listener *ret)
         };
 }
 
-int engine_finish_resume(struct engine *e, int64_t now_ms)
+void engine_agent_report(struct engine *e, size_t slot, int64_t process_id, const struct store_agent_sample *a)
+{
+        struct eproc *ep = proc_of(e, slot, process_id);
+
+        if (ep && ep->trail && classify_trail_add_agent(ep->trail, a) < 0)
+                trouble(e, NULL, -ENOMEM, "an agent's report is not used to classify");
+}
+
+void engine_finish_resume(struct engine *e, int64_t now_ms)
 {
         for (size_t i = 0; i < e->n_open; i++) {
                 struct open_alert *oa = &e->open[i];
+                struct alert a;
 
+                if (oa->taken)
+                        continue;
                 /* Its process did not come back: it ended while the daemon was down. */
-                if (!oa->taken)
-                        (void)writer_put(e->env.writer, &(struct store_row){
-                                .kind = STORE_ALERT_END,
-                                .end = { .id = oa->id, .t_ms = now_ms, .state = "ended",
-                                         .reason = "process ended while leakwatchd was stopped" } });
+                a = (struct alert){
+                        .event = ALERT_EVENT_EXPIRE,
+                        .t_ms = now_ms,
+                        .metric = oa->metric,
+                        .row = { .id = oa->id, .process_id = oa->process_id, .metric = detect_kind_name[oa->metric],
+                                 .state = "ended", .start_ms = oa->start_ms, .end_ms = now_ms,
+                                 .end_reason = "process ended while leakwatchd was stopped",
+                                 .ev = DETECT_EVIDENCE_NONE },
+                };
+                emit(e, NULL, &a);
         }
         free(e->open);
         e->open = NULL;
         e->n_open = 0;
-        return 0;
 }
 
 int engine_reconfigure(struct engine *e, const struct config *cfg)
@@ -730,33 +599,25 @@ void engine_get_stats(const struct engine *e, struct engine_stats *ret)
                                 ret->open_alerts += e->procs[i].m[m].alert_id != 0;
 }
 
-int engine_set_window(struct engine *e, size_t slot, double window)
+int engine_set_window(struct engine *e, size_t slot, double window, int64_t now_ms)
 {
         struct eproc *ep = slot < e->cap_procs ? &e->procs[slot] : NULL;
-        struct sampler_proc p;
 
         if (!ep || !ep->used)
                 return -ENOENT;
         ep->own = true;
         ep->window = window;
-        detect_params_init(&ep->own_params[DETECT_MEMORY], DETECT_MEMORY, window);
-        detect_params_init(&ep->own_params[DETECT_FDS], DETECT_FDS, window);
-        /* Nothing but its identity is needed to replay its history. */
-        memset(&p, 0, sizeof(p));
-        p.id = ep->process_id;
-        p.pid = ep->pid;
-        p.comm = "";
-        p.rule = ep->rule;
-        p.start_ms = ep->start_ms;
-        rebuild(e, &p, ep, true);
+        for (int m = 0; m < DETECT__KIND_MAX; m++)
+                detect_params_init(&ep->own_params[m], (enum detect_kind)m, window);
+        rebuild(e, NULL, ep, true, now_ms);
         return 0;
 }
 
-int engine_proc_state(const struct engine *e, size_t slot, int m, struct engine_proc_state *ret)
+int engine_proc_state(const struct engine *e, size_t slot, enum detect_kind m, struct engine_proc_state *ret)
 {
         const struct metric_state *ms;
 
-        if (slot >= e->cap_procs || !e->procs[slot].used || m < 0 || m >= DETECT__KIND_MAX)
+        if (slot >= e->cap_procs || !e->procs[slot].used || (unsigned)m >= DETECT__KIND_MAX)
                 return -ENOENT;
         ms = &e->procs[slot].m[m];
         *ret = (struct engine_proc_state){

@@ -1,33 +1,61 @@
 /* engine: turns each watched process's samples into detector verdicts, and verdicts into
- * stored, logged alerts with their hooks. It listens to the sampler; it owns one memory
- * detector (anon + swap) and one descriptor detector per process.
+ * alert events. It listens to the sampler; it owns one memory detector (anon + swap) and
+ * one descriptor detector per process, each process's classification trail (what kind
+ * of leak an alert is, from the samples and the agents' reports it has already seen),
+ * and the state of its open alerts (alert.h decides the transitions).
+ *
+ * It does no I/O of its own and reads no clock: time is each sample's own, or the
+ * now_ms its caller passes; the room left before a limit comes from the caller's
+ * engine_limits, asked only when a verdict is due; and everything it concludes goes to
+ * the caller's engine_sink — each verdict that changed a detector's state, each alert
+ * event — for the watch to record and the program to tell (log, hooks). The database is
+ * read only to pick up where the last run stopped: the highest ids at start, the alerts
+ * it left open, and a process's stored history when it is watched again.
  *
  * A restart does not reset what the daemon knew: when a process is (again) watched, its
- * detectors are rebuilt by replaying its stored history, and alerts that were open when
- * the daemon stopped are taken over rather than raised twice. */
+ * detectors and trail are rebuilt by replaying its stored history, and alerts that were
+ * open when the daemon stopped are taken over rather than raised twice. */
 #ifndef LEAKWATCH_ENGINE_H
 #define LEAKWATCH_ENGINE_H
 
 #include <stdint.h>
 
-#include "config.h"
+#include "alert.h"
 #include "detect.h"
-#include "hook.h"
 #include "sampler.h"
+#include "settings.h"
 #include "store.h"
-#include "writer.h"
 
 struct engine;
 
-struct engine_env {
-        struct store *store;            /* reads: history to replay, open alerts */
-        struct writer *writer;          /* writes: verdicts, alerts, hook runs */
-        struct hooks *hooks;            /* may be NULL: no hooks run */
-        int proc_root;                  /* for /proc/PID/limits (descriptor ceiling) */
-        int cgroup_root;                /* for memory.max; -1 if unavailable */
-        const char *boot_id;
-        int64_t (*host_headroom)(void *userdata);      /* bytes left on the host, or -1 */
+/* The room a process has left before a limit, in the metric's unit (bytes, descriptors)
+ * given its current level; NAN when no limit is known. *ret_kind names the limit for
+ * the alert ("cgroup", "memory", "descriptor"). Asked once per verdict due, so a reader
+ * of /proc or the cgroup tree costs one read per bucket, not per sample. */
+struct engine_limits {
+        double (*headroom)(void *userdata, const struct sampler_proc *p, enum detect_kind m, double level,
+                           const char **ret_kind);
         void *userdata;
+};
+
+/* Where the engine's conclusions go. Called synchronously; the pointers are valid for the
+ * call only. */
+struct engine_sink {
+        /* A detector changed state, or escalated: its verdict row. */
+        void (*verdict)(void *userdata, const struct sampler_proc *p, const struct store_verdict *v);
+        /* An alert event (alert.h). p is NULL for ALERT_EVENT_EXPIRE. */
+        void (*alert)(void *userdata, const struct sampler_proc *p, const struct alert *a);
+        /* Something the engine could not do, for the log: error is -errno, what says what
+         * was lost ("not judged", "history not replayed"). p may be NULL. May be NULL. */
+        void (*trouble)(void *userdata, const struct sampler_proc *p, int error, const char *what);
+        void *userdata;
+};
+
+struct engine_env {
+        struct store *store;            /* reads: ids, open alerts, history to replay */
+        const char *boot_id;
+        struct engine_limits limits;    /* headroom NULL: no forecasts */
+        struct engine_sink sink;
 };
 
 struct engine_stats {
@@ -35,32 +63,32 @@ struct engine_stats {
         uint64_t alerts;                /* opened since start */
         uint64_t evaluations;
         uint64_t verdicts;              /* state changes recorded */
-        uint64_t hook_runs, hook_failures;
 };
 
+/* Returns 0, or -errno if the store could not be read. */
 int engine_new(const struct engine_env *env, const struct config *cfg, struct engine **ret);
 void engine_free(struct engine *e);
 
 /* The sampler listener that feeds the engine. */
 void engine_listener(struct engine *e, struct sampler_listener *ret);
 
-/* After the sampler resumed the previous run's processes: closes alerts whose process
- * did not come back. */
-int engine_finish_resume(struct engine *e, int64_t now_ms);
+/* An agent's report about the process in the sampler's slot (process_id checks that the
+ * slot still holds it): it goes into the process's trail for classification. */
+void engine_agent_report(struct engine *e, size_t slot, int64_t process_id, const struct store_agent_sample *a);
 
-/* New configuration (windows, hooks): detectors whose parameters changed are rebuilt
- * from history. cfg must outlive e or the next call. */
+/* After the sampler resumed the previous run's processes: alerts whose process did not
+ * come back expire. */
+void engine_finish_resume(struct engine *e, int64_t now_ms);
+
+/* New configuration (windows, rules): detectors whose parameters changed are rebuilt
+ * from history at their next sample. cfg must outlive e or the next call. */
 int engine_reconfigure(struct engine *e, const struct config *cfg);
-
-/* The hooks module's result callback: records the run and logs what the hook said.
- * Wire it as hooks_opts.done with the engine as userdata. */
-void engine_hook_done(void *userdata, const struct hook_result *res);
 
 void engine_get_stats(const struct engine *e, struct engine_stats *ret);
 
 /* Judges one process on its own time scale (a `leakwatch run --window`), rebuilding its
- * detectors from history. Returns 0 or -ENOENT. */
-int engine_set_window(struct engine *e, size_t slot, double window);
+ * detectors from history up to now_ms. Returns 0 or -ENOENT. */
+int engine_set_window(struct engine *e, size_t slot, double window, int64_t now_ms);
 
 /* What the detectors currently think of one watched process (by the sampler's slot). */
 struct engine_proc_state {
@@ -71,8 +99,7 @@ struct engine_proc_state {
         double forecast;                /* seconds to the limit, INFINITY if none */
         int64_t alert_id;               /* open alert, or 0 */
 };
-/* Returns 0, or -ENOENT if the slot holds no process. m: 0 memory, 1 descriptors
- * (enum detect_kind). */
-int engine_proc_state(const struct engine *e, size_t slot, int m, struct engine_proc_state *ret);
+/* Returns 0, or -ENOENT if the slot holds no process. */
+int engine_proc_state(const struct engine *e, size_t slot, enum detect_kind m, struct engine_proc_state *ret);
 
 #endif

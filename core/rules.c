@@ -1,12 +1,9 @@
-/* rules: whether a process is one a rule watches. A pure function over what was read
- * from /proc; everything in struct proc_desc but the pid and uid was chosen by the
- * process itself (name, command line) or by whoever started it (cgroup, unit), so each
- * is only ever compared, as a NUL-terminated string, never interpreted. */
+/* rules: whether a process is one a rule watches. */
+#include "rules.h"
+
 #include <fnmatch.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include "config.h"
 
 static const char *str_or_empty(const char *s)
 {

@@ -13,6 +13,7 @@
 #include "budget.h"
 #include "pidmap.h"
 #include "proc.h"
+#include "rules.h"
 
 /* A process chain deeper than this is not walked for ancestry (children rules and
  * self-exclusion); real trees are a handful deep, and the bound keeps a forged or
@@ -483,7 +484,7 @@ static int watch(struct sampler *s, struct known *k, size_t rule, int64_t parent
                 (void)writer_put(s->env.writer, &(struct store_row){ .kind = STORE_PROCESS, .process = row });
         }
         if (s->listener.started)
-                s->listener.started(s->listener.userdata, &w->p, resume_id != 0);
+                s->listener.started(s->listener.userdata, &w->p, resume_id != 0, now_ms);
         return 0;
 }
 

@@ -24,7 +24,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "config.h"
+#include "settings.h"
 #include "sample.h"
 #include "store.h"
 #include "util.h"
@@ -68,7 +68,7 @@ struct sampler_proc {
 
 /* Listeners: called synchronously from scan/tick; they must not block. */
 struct sampler_listener {
-        void (*started)(void *userdata, const struct sampler_proc *p, bool resumed);
+        void (*started)(void *userdata, const struct sampler_proc *p, bool resumed, int64_t now_ms);
         void (*sampled)(void *userdata, const struct sampler_proc *p, const struct sample *smp);
         void (*ended)(void *userdata, const struct sampler_proc *p, int64_t end_ms, const char *reason);
         /* Whether the process deserves a closer look (the detector suspects it): its

@@ -136,136 +136,6 @@ static char *escape_dup(const char *s)
         return e;
 }
 
-/* ---- freeing ---- */
-
-static void hook_free(struct hook_cfg *h)
-{
-        if (h->argv)
-                for (char **a = h->argv; *a; a++)
-                        free(*a);
-        free(h->argv);
-        h->argv = NULL;
-}
-
-static void rule_free(struct rule_cfg *r)
-{
-        free(r->name);
-        free(r->pids);
-        free(r->comm_glob);
-        if (r->cmdline_re_src)
-                regfree(&r->cmdline_re);
-        free(r->cmdline_re_src);
-        free(r->unit_glob);
-        free(r->cgroup_prefix);
-        for (size_t i = 0; i < r->n_hooks; i++)
-                hook_free(&r->hooks[i]);
-        free(r->file);
-        memset(r, 0, sizeof(*r));
-}
-
-void config_drop_rules(struct config *cfg)
-{
-        for (size_t i = 0; i < cfg->n_rules; i++)
-                rule_free(&cfg->rules[i]);
-        free(cfg->rules);
-        cfg->rules = NULL;
-        cfg->n_rules = 0;
-}
-
-void config_free(struct config *cfg)
-{
-        if (!cfg)
-                return;
-        free(cfg->db_path);
-        free(cfg->proc_root);
-        free(cfg->cgroup_root);
-        free(cfg->runtime_dir);
-        free(cfg->metrics_listen);
-        free(cfg->metrics_textfile);
-        for (size_t i = 0; i < cfg->n_hooks; i++)
-                hook_free(&cfg->hooks[i]);
-        config_drop_rules(cfg);
-        memset(cfg, 0, sizeof(*cfg));
-}
-
-/* ---- defaults ---- */
-
-int config_defaults(struct config *cfg)
-{
-        *cfg = (struct config){
-                /* A leak that matters grows over minutes to hours: every 10 s gives the
-                 * default 6 h window 2160 points, and reading the status of 1000
-                 * processes that often costs well under 1% of a CPU. */
-                .interval = 10,
-                /* New processes are picked up within one tick. */
-                .scan_interval = 10,
-                /* smaps_rollup makes the kernel walk every mapping under the mm lock,
-                 * far dearer than status (docs/performance.md: ~0.5 ms for 50 MiB, several
-                 * ms per GiB). Checked once a minute at the default interval; a process
-                 * the detector suspects is read at most once a minute (the classification
-                 * of its alert wants fresh PSS and heap figures), a stable one every ten
-                 * minutes (enough to chart PSS); and all of it within 1% of one core,
-                 * so a host of big processes cannot make the watchdog its biggest cost. */
-                .smaps_every = 6,
-                .smaps_min_interval = 60,
-                .smaps_max_interval = 600,
-                .smaps_budget = 0.01,
-                /* One transaction per tick: a crash loses at most one tick. */
-                .commit_interval = 10,
-                /* About 15 MiB of samples (some 150 bytes each), held only while the
-                 * database fails: 100 ticks at max-processes, hours for a typical host. */
-                .backlog = 100000,
-                /* A busy server runs a few hundred user processes; each watched one
-                 * holds three descriptors, so 1000 stays within a raised RLIMIT_NOFILE
-                 * and bounds the daemon's own memory. */
-                .max_processes = 1000,
-                /* Raw samples for two days (yesterday in full detail), minute averages
-                 * for two weeks (weekly cycles), hourly ones for more than a year (the
-                 * same season last year); each level is ~60 times smaller. */
-                .retention_raw = 2 * 86400.0,
-                .retention_minute = 14 * 86400.0,
-                .retention_hour = 400 * 86400.0,
-                /* Long enough to see through allocator and cache sawtooth and traffic
-                 * ramps, short enough to report a leak on the day it starts. */
-                .window = 6 * 3600.0,
-                /* No cap: retention bounds the database, and a cap set too low
-                 * silently turns into lost samples, so it is for the user to choose. */
-                .max_db_size = 0,
-                .log_level = LOG_INFO,
-                /* A hook that pages someone or saves a heap profile finishes in seconds;
-                 * 30 s bounds one that hangs. */
-                .hook_timeout = 30,
-                /* Enough for a few alerts at once; a storm of alerts must not become a
-                 * storm of processes on a host already short of memory. */
-                .hook_max_running = 4,
-                /* The textfile is read by node_exporter at its own scrapes (15 s to 1 min
-                 * apart as usually set up) and a leak takes hours to show: once a minute
-                 * keeps it current without rewriting a file on disk at every tick.
-                 * Unless set, it follows a longer interval. */
-                .metrics_textfile_interval = 60,
-                /* Prometheus's own advice is to keep one target under 10,000 series;
-                 * at about 25 series per process group that is 400 groups, more than a
-                 * host usually runs, and the groups left out are the quiet ones. */
-                .metrics_max_series = 10000,
-                /* In-process agents report every 10 s by default; one report a second
-                 * per process leaves room for faster settings and for a Python agent
-                 * and an allocator probe in one process, and bounds what a process can
-                 * make the daemon do. */
-                .agent_socket = true,
-                .agent_interval = 1,
-        };
-        cfg->db_path = strdup(CONFIG_DEFAULT_DB);
-        cfg->proc_root = strdup("/proc");
-        cfg->cgroup_root = strdup("/sys/fs/cgroup");
-        /* systemd's RuntimeDirectory=leakwatch. */
-        cfg->runtime_dir = strdup(RUNTIME_DIR_DEFAULT);
-        if (!cfg->db_path || !cfg->proc_root || !cfg->cgroup_root || !cfg->runtime_dir) {
-                config_free(cfg);
-                return -ENOMEM;
-        }
-        return 0;
-}
-
 /* ---- the keys ---- */
 
 enum value_type { V_PATH, V_DURATION, V_COUNT, V_SIZE, V_PERCENT, V_LOG_LEVEL, V_HOOK, V_BOOL, V_LISTEN, V_TEXTFILE };
@@ -896,37 +766,6 @@ static void daemon_key(struct load_ctx *ctx, const char *name, const char *value
 
 /* ---- rules ---- */
 
-static struct rule_cfg *find_rule(const struct config *cfg, const char *name)
-{
-        for (size_t i = 0; i < cfg->n_rules; i++)
-                if (strcmp(cfg->rules[i].name, name) == 0)
-                        return &cfg->rules[i];
-        return NULL;
-}
-
-/* Appends an empty rule; returns 0, -E2BIG at CONFIG_RULES_MAX, or -ENOMEM. */
-static int rule_append(struct config *cfg, const char *name, const char *file, unsigned line,
-                       struct rule_cfg **ret)
-{
-        struct rule_cfg *rules, *r;
-
-        if (cfg->n_rules >= CONFIG_RULES_MAX)
-                return -E2BIG;
-        rules = realloc(cfg->rules, (cfg->n_rules + 1) * sizeof(*rules));
-        if (!rules)
-                return -ENOMEM;
-        cfg->rules = rules;
-        r = &rules[cfg->n_rules];
-        *r = (struct rule_cfg){ .name = strdup(name), .file = strdup(file), .line = line };
-        if (!r->name || !r->file) {
-                rule_free(r);
-                return -ENOMEM;
-        }
-        cfg->n_rules++;
-        *ret = r;
-        return 0;
-}
-
 static int pid_compare(const void *a, const void *b)
 {
         pid_t x = *(const pid_t *)a, y = *(const pid_t *)b;
@@ -982,12 +821,12 @@ static void begin_rule(struct load_ctx *ctx, const char *name)
                        quote(&q, name), RULE_NAME_MAX);
                 return;
         }
-        r = find_rule(ctx->cfg, name);
+        r = config_find_rule(ctx->cfg, name);
         if (r) {
                 report(ctx, "rule '%s' is already defined at %s:%u", name, r->file, r->line);
                 return;
         }
-        ret = rule_append(ctx->cfg, name, ctx->file, ctx->line, &r);
+        ret = config_rule_append(ctx->cfg, name, ctx->file, ctx->line, &r);
         if (ret == -E2BIG) {
                 if (!ctx->rules_full)
                         report(ctx, "too many rules (at most %d); this one and any later ones are ignored",
@@ -1809,9 +1648,9 @@ int config_add_default_rule(struct config *cfg)
         struct rule_cfg *r;
         int ret;
 
-        if (find_rule(cfg, "host"))
+        if (config_find_rule(cfg, "host"))
                 return -EEXIST;
-        ret = rule_append(cfg, "host", "built-in", 0, &r);
+        ret = config_rule_append(cfg, "host", "built-in", 0, &r);
         if (ret < 0)
                 return ret;
         r->all = true;
@@ -1841,35 +1680,19 @@ int config_add_pid_rule(struct config *cfg, pid_t pid, struct config_diag *diag)
                 return -EINVAL;
         }
         snprintf(name, sizeof(name), "pid-%d", (int)pid);
-        if (find_rule(cfg, name))
+        if (config_find_rule(cfg, name))
                 return cmdline_rule_error(diag, -EEXIST, what, name);
-        ret = rule_append(cfg, name, "--pid", 0, &r);
+        ret = config_rule_append(cfg, name, "--pid", 0, &r);
         if (ret < 0)
                 return cmdline_rule_error(diag, ret, what, name);
         r->pids = malloc(sizeof(pid_t));
         if (!r->pids) {
-                rule_free(r);
+                config_rule_free(r);
                 cfg->n_rules--;
                 return -ENOMEM;
         }
         r->pids[0] = pid;
         r->n_pids = 1;
-        return 0;
-}
-
-int config_add_manual_rule(struct config *cfg)
-{
-        struct rule_cfg *r;
-        int ret;
-
-        /* A configured rule of the same name wins: its selectors and hooks apply. */
-        if (find_rule(cfg, CONFIG_MANUAL_RULE))
-                return 0;
-        ret = rule_append(cfg, CONFIG_MANUAL_RULE, "control socket", 0, &r);
-        if (ret < 0)
-                return ret;
-        r->manual = true;
-        r->children = true;
         return 0;
 }
 
@@ -1893,16 +1716,16 @@ int config_add_match_rule(struct config *cfg, const char *regex, struct config_d
         /* The first free number: at most CONFIG_RULES_MAX are taken. */
         for (unsigned k = 1;; k++) {
                 snprintf(name, sizeof(name), "match-%u", k);
-                if (!find_rule(cfg, name))
+                if (!config_find_rule(cfg, name))
                         break;
         }
-        ret = rule_append(cfg, name, "--match", 0, &r);
+        ret = config_rule_append(cfg, name, "--match", 0, &r);
         if (ret < 0)
                 return cmdline_rule_error(diag, ret, "--match", name);
         ret = regcomp(&r->cmdline_re, regex, REG_EXTENDED | REG_NOSUB);
         if (ret != 0) {
                 regerror(ret, &r->cmdline_re, why, sizeof(why));
-                rule_free(r);
+                config_rule_free(r);
                 cfg->n_rules--;
                 if (diag_add(diag, "--match '%s': invalid regular expression: %s", quote(&q, regex), why) < 0)
                         return -ENOMEM;
@@ -1911,7 +1734,7 @@ int config_add_match_rule(struct config *cfg, const char *regex, struct config_d
         r->cmdline_re_src = strdup(regex);
         if (!r->cmdline_re_src) {
                 regfree(&r->cmdline_re);
-                rule_free(r);
+                config_rule_free(r);
                 cfg->n_rules--;
                 return -ENOMEM;
         }

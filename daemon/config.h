@@ -36,17 +36,9 @@
 #include <sys/types.h>
 
 #include "proto.h"
+#include "settings.h"
 
 #define CONFIG_DEFAULT_PATH "/etc/leakwatch/leakwatch.conf"
-#define CONFIG_DEFAULT_DB "/var/lib/leakwatch/leakwatch.db"
-/* Rules per configuration: each is matched against every new process. */
-#define CONFIG_RULES_MAX 256
-/* PIDs listed in one rule. */
-#define RULE_PIDS_MAX 1024
-/* Hooks per rule (and globally). */
-#define HOOKS_MAX 8
-/* Words of one hook command, the program included. */
-#define HOOK_ARGV_MAX 32
 /* Longest line, CR LF excluded. inih's own default (200) is too short for a regex or a
  * hook command; 4 KiB holds any sensible one (and is the command-line length the
  * sampler keeps, PROC_CMDLINE_MAX), while inih's line buffer stays a small stack array.
@@ -73,105 +65,11 @@
  * embedded IPv4 address) "]:" and five digits. */
 #define CONFIG_LISTEN_MAX 54
 
-/* When a hook runs: hook = (every event), on-start =, on-escalate =, on-end =. */
-enum {
-        HOOK_ON_START = 1u << 0,        /* a leak alert begins */
-        HOOK_ON_ESCALATE = 1u << 1,     /* it gets worse: leaking, or close to a limit */
-        HOOK_ON_END = 1u << 2,          /* it recovered or the process ended */
-        HOOK_ON_ALL = HOOK_ON_START | HOOK_ON_ESCALATE | HOOK_ON_END,
-};
-
-/* A hook: an absolute program path and its arguments, split on whitespace at parse time
- * (double quotes group words, backslash escapes the next character, inside quotes too;
- * single quotes are ordinary characters); never run through a shell. */
-struct hook_cfg {
-        char **argv;                    /* NULL-terminated, at most HOOK_ARGV_MAX words;
-                                         * argv[0] is the absolute path */
-        unsigned events;                /* HOOK_ON_* */
-};
-
-/* A target rule. Every selector that is set must match (they are AND-ed); a rule with
- * no selector is refused at parse time. The selectors are pid, name, cmdline, user,
- * unit, cgroup and all; `all = yes` must be the only selector of its rule (with it, any
- * other selector would either be redundant or be meant as "or", which it is not). */
-struct rule_cfg {
-        char *name;
-        pid_t *pids;                    /* pid = ...; matches exactly these processes;
-                                         * sorted, without duplicates */
-        size_t n_pids;
-        char *comm_glob;                /* name = GLOB (fnmatch, no flags) against the
-                                         * process name */
-        char *cmdline_re_src;           /* cmdline = REGEX (POSIX extended, unanchored) */
-        regex_t cmdline_re;             /* compiled, valid when cmdline_re_src != NULL */
-        bool has_uid;
-        uid_t uid;                      /* user = NAME or UID (effective uid) */
-        char *unit_glob;                /* unit = GLOB against the systemd unit */
-        char *cgroup_prefix;            /* cgroup = /PATH: the path or anything below it;
-                                         * stored without a trailing '/' (but "/") */
-        bool all;                       /* all = yes: every user process on the host */
-        uint64_t min_rss;               /* bytes; processes below it are not watched (yet) */
-        bool children;                  /* also watch descendants, each and summed per rule */
-        bool manual;                    /* matches nothing by itself: PIDs are put under it
-                                         * through the control socket (`leakwatch run`) */
-        double window;                  /* seconds; 0: the global window */
-        struct hook_cfg hooks[HOOKS_MAX];
-        size_t n_hooks;
-        char *file;                     /* where the rule was defined, escaped for
-                                         * messages; "--pid", "--match", "built-in" */
-        unsigned line;                  /* of its [rule] header; 0 if not from a file */
-};
-
 /* A window holds at least this many samples (window >= interval x this), checked for
  * the file and for flags alike: the detector judges the floors of 24 buckets a window
  * and wants 16 of them filled (lib/detect.h); with fewer samples than buckets it would
  * never decide, and a slope fitted to a handful of points is noise anyway. */
 #define CONFIG_WINDOW_MIN_SAMPLES 24
-
-struct config {
-        char *db_path;                  /* database = PATH */
-        uint64_t max_db_size;           /* max-db-size = SIZE: cap on the database file,
-                                         * whose writes then fail like a full disk; 0: none */
-        double interval;                /* interval = DURATION: sampling period */
-        double scan_interval;           /* scan-interval = DURATION: looking for new
-                                         * processes; follows interval unless set */
-        unsigned smaps_every;           /* smaps-every = N: smaps_rollup every N-th tick at most */
-        double smaps_min_interval;      /* smaps-min-interval = DURATION: per process under
-                                         * suspicion (suspect, leaking), at least */
-        double smaps_max_interval;      /* smaps-max-interval = DURATION: per stable process;
-                                         * follows smaps-min-interval up unless set */
-        double smaps_budget;            /* smaps-budget = PERCENT: share of one core (0..1)
-                                         * smaps reads may take, host-wide */
-        double commit_interval;         /* commit-interval = DURATION: batch writes this
-                                         * often; follows interval unless set */
-        uint64_t backlog;               /* backlog = N: samples held while the database fails */
-        uint64_t max_processes;         /* max-processes = N: watched at once */
-        double retention_raw;           /* retention-raw = DURATION */
-        double retention_minute;        /* retention-minute = DURATION */
-        double retention_hour;          /* retention-hour = DURATION */
-        double window;                  /* window = DURATION: detector time scale */
-        int log_level;                  /* log-level = err|warning|notice|info|debug:
-                                         * LOG_ERR .. LOG_DEBUG ("error" is accepted) */
-        char *proc_root;                /* proc-root = PATH (tests) */
-        char *cgroup_root;              /* cgroup-root = PATH: the cgroup2 mount (tests) */
-        char *runtime_dir;              /* runtime-dir = PATH: control and agent sockets */
-        bool agent_socket;              /* agent-socket = yes|no: listen for in-process agents */
-        double agent_interval;          /* agent-interval = DURATION: one report per process per
-                                         * this long on average; faster ones are dropped */
-        double hook_timeout;            /* hook-timeout = DURATION: then SIGTERM, then SIGKILL */
-        unsigned hook_max_running;      /* hook-max-running = N: concurrent hooks */
-        char *metrics_listen;           /* metrics-listen = ADDRESS:PORT: the HTTP endpoint;
-                                         * NULL: off (the default, or "no") */
-        char *metrics_textfile;         /* metrics-textfile = PATH.prom: node_exporter's
-                                         * textfile collector; NULL: off */
-        double metrics_textfile_interval;       /* metrics-textfile-interval = DURATION */
-        uint64_t metrics_max_series;    /* metrics-max-series = N: process-group series */
-        bool metrics_pid_label;         /* metrics-pid-label = yes: a series per process */
-        struct hook_cfg hooks[HOOKS_MAX];       /* global hooks: run for every rule;
-                                                 * accumulate across files */
-        size_t n_hooks;
-        struct rule_cfg *rules;
-        size_t n_rules;
-};
 
 /* Accumulated problems: --check-config prints them all, not just the first. Each
  * message reads "FILE:LINE: what is wrong" (or "FILE: ..." for file-level errors, or
@@ -182,10 +80,6 @@ struct config_diag {
         char **msgs;
         size_t n;
 };
-
-/* Fills cfg with built-in defaults (no rules); the reason for each is beside it in
- * config.c. Returns 0, or -ENOMEM (cfg is then freeable). */
-int config_defaults(struct config *cfg);
 
 /* Loads path and its conf.d drop-ins over cfg (which should hold defaults). If the file
  * does not exist and must_exist is false, it counts as empty: cfg keeps its defaults
@@ -228,20 +122,6 @@ int config_add_default_rule(struct config *cfg);
 int config_add_pid_rule(struct config *cfg, pid_t pid, struct config_diag *diag);
 int config_add_match_rule(struct config *cfg, const char *regex, struct config_diag *diag);
 
-/* Removes every rule, keeping the rest: rules given on the command line replace the
- * configured ones. */
-void config_drop_rules(struct config *cfg);
-
-/* Adds the rule that processes watched on request (control socket) belong to: it has
- * no selector, takes children, and is never matched by a scan. A configured rule of
- * that name takes its place. Returns 0 or -errno. */
-#define CONFIG_MANUAL_RULE "run"
-int config_add_manual_rule(struct config *cfg);
-
-/* Frees everything cfg owns; cfg may then be reused with config_defaults(). Accepts a
- * zeroed struct and may be called twice. */
-void config_free(struct config *cfg);
-
 /* Frees the messages; diag is then empty and may be reused. */
 void config_diag_free(struct config_diag *diag);
 
@@ -250,27 +130,5 @@ void config_diag_free(struct config_diag *diag);
  * "[::1]:9184". Names are not resolved (a daemon must not wait for DNS). Returns 0 or
  * -EINVAL. */
 int config_parse_listen(const char *s, struct sockaddr_storage *ret_addr, socklen_t *ret_len);
-
-/* ---- matching ---- */
-
-/* What a rule is matched against: the process as read from /proc. */
-struct proc_desc {
-        pid_t pid;
-        uid_t uid;                      /* effective */
-        const char *comm;               /* name from stat */
-        const char *cmdline;            /* joined with spaces; "" for kernel threads */
-        const char *cgroup;             /* "" if unknown */
-        const char *unit;               /* "" if none */
-        uint64_t rss;                   /* bytes */
-        bool kthread;
-};
-
-/* True if every selector of the rule matches d. `all` and the name/cmdline/user/unit/
- * cgroup selectors never match kernel threads; a listed pid does. min_rss is applied
- * here too, so a small process is not watched until it grows past it. A process with
- * no unit ("") never matches a unit glob, nor one with an unknown cgroup ("") a cgroup
- * prefix, which matches whole path components only (/a/b matches /a/b and /a/b/c, not
- * /a/bc). NULL strings in d read as "". Pure. */
-bool rule_matches(const struct rule_cfg *r, const struct proc_desc *d);
 
 #endif

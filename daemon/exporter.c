@@ -155,6 +155,7 @@ int export_render(struct export *x, enum metrics_format fmt, const char **ret_te
         struct sampler_stats ss;
         struct writer_stats ws;
         struct engine_stats es;
+        struct dispatch_stats ds = { 0 };
         struct metrics_daemon d;
         struct metrics_opts o;
         int64_t db_bytes;
@@ -169,6 +170,8 @@ int export_render(struct export *x, enum metrics_format fmt, const char **ret_te
                 sampler_get_stats(x->env.sampler, &ss);
                 writer_get_stats(x->env.writer, &ws);
                 engine_get_stats(x->env.engine, &es);
+                if (x->env.dispatch)
+                        dispatch_get_stats(x->env.dispatch, &ds);
                 if (!x->env.store || store_disk_usage(x->env.store, &db_bytes) < 0)
                         db_bytes = -1;
                 d = (struct metrics_daemon){
@@ -190,8 +193,8 @@ int export_render(struct export *x, enum metrics_format fmt, const char **ret_te
                         .flush_failures = ws.failures,
                         .db_bytes = db_bytes,
                         .alerts = es.alerts,
-                        .hook_runs = es.hook_runs,
-                        .hook_failures = es.hook_failures,
+                        .hook_runs = ds.hook_runs,
+                        .hook_failures = ds.hook_failures,
                 };
                 o = (struct metrics_opts){ .format = fmt, .max_series = cfg->metrics_max_series,
                                            .pid_label = cfg->metrics_pid_label };

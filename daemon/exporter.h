@@ -16,6 +16,7 @@
 #include <systemd/sd-event.h>
 
 #include "config.h"
+#include "dispatch.h"
 #include "engine.h"
 #include "metrics.h"
 #include "sampler.h"
@@ -33,6 +34,7 @@ struct export_env {
         struct config *const *cfg;      /* main's current configuration, followed on reload */
         const struct sampler *sampler;
         const struct engine *engine;
+        const struct dispatch *dispatch;        /* hook runs; may be NULL */
         const struct writer *writer;
         struct store *store;            /* for its size only */
 };

@@ -23,12 +23,15 @@
 #include "control.h"
 #include "engine.h"
 #include "exporter.h"
+#include "dispatch.h"
 #include "hook.h"
 #include "host.h"
+#include "headroom.h"
 #include "log.h"
 #include "notify.h"
 #include "pace.h"
 #include "proc.h"
+#include "record.h"
 #include "rundir.h"
 #include "sampler.h"
 #include "store.h"
@@ -93,7 +96,9 @@ struct daemon {
         struct writer *writer;
         struct sampler *sampler;
         struct engine *engine;
+        struct headroom headroom;           /* what the engine's forecasts are against */
         struct hooks *hooks;
+        struct dispatch *dispatch;      /* alert events to the journal and the hooks */
         struct rundir *rundir;          /* NULL: no runtime directory, hence no sockets */
         struct control *control;
         usec_t started_mono;
@@ -801,7 +806,7 @@ static int control_watch(struct daemon *d, struct json_object *req, struct json_
                 return r;
         }
         if (window > 0)
-                (void)engine_set_window(d->engine, slot, (double)window);
+                (void)engine_set_window(d->engine, slot, (double)window, wall_ms(d, now_usec(CLOCK_MONOTONIC)));
         /* Its children are found by a scan: make the next tick do one, rather than wait
          * for scan-interval (a short job's children may not live that long). */
         d->next_scan = 0;
@@ -850,7 +855,7 @@ static void usage(FILE *f)
                 "Usage: leakwatchd [OPTION]...\n"
                 "Watch processes' memory and keep its history; detect leaks.\n\n"
                 "  -c, --config FILE      configuration file (default " CONFIG_DEFAULT_PATH ")\n"
-                "  -d, --db PATH          database file (default " CONFIG_DEFAULT_DB ")\n"
+                "  -d, --db PATH          database file (default " DB_PATH_DEFAULT ")\n"
                 "  -i, --interval SECONDS sampling interval; fractions allowed (0.2)\n"
                 "  -p, --pid PID          watch this process (repeatable); replaces the file's rules\n"
                 "  -m, --match REGEX      watch processes whose command line matches (repeatable)\n"
@@ -999,21 +1004,25 @@ static int parse_args(int argc, char **argv, struct options *o)
 }
 
 
-/* Bytes the host can still give before it swaps or kills: MemAvailable + SwapFree. */
-static int64_t host_headroom(void *userdata UNUSED)
-{
-        struct host_memory m;
-
-        if (host_memory(&m) < 0)
-                return -1;
-        return (int64_t)(m.available + m.swap_free);
-}
-
 static void on_hook_done(void *userdata, const struct hook_result *res)
 {
         struct daemon *d = userdata;
 
-        engine_hook_done(d->engine, res);
+        dispatch_hook_done(d->dispatch, res);
+}
+
+static int64_t now_ms(void *userdata)
+{
+        return wall_ms(userdata, now_usec(CLOCK_MONOTONIC));
+}
+
+/* An agent's report: recorded, and into the engine's trail of the process. */
+static void on_report(void *userdata, size_t slot, int64_t process_id, const struct store_agent_sample *a)
+{
+        struct daemon *d = userdata;
+
+        record_report(d->writer, process_id, a);
+        engine_agent_report(d->engine, slot, process_id, a);
 }
 
 static int setup_event_loop(struct daemon *d, usec_t mono)
@@ -1168,15 +1177,20 @@ static int setup(struct daemon *d)
         r = hooks_new(d->event, &hopts, &d->hooks);
         if (r < 0)
                 return r;
+        r = dispatch_new(&(struct dispatch_env){ .hooks = d->hooks, .writer = d->writer, .store = d->store,
+                                                 .cfg = &d->cfg, .now_ms = now_ms, .userdata = d },
+                         &d->dispatch);
+        if (r < 0) {
+                log_error("cannot set up alerts: %s (%s)", strerror(-r), store_errmsg(d->store));
+                return r;
+        }
+        d->headroom = (struct headroom){ .proc_root = d->proc_root, .cgroup_root = d->cgroup_root };
         eenv = (struct engine_env){
                 .store = d->store,
-                .writer = d->writer,
-                .hooks = d->hooks,
-                .proc_root = d->proc_root,
-                .cgroup_root = d->cgroup_root,
                 .boot_id = d->boot_id,
-                .host_headroom = host_headroom,
+                .limits = { .headroom = headroom_left, .userdata = &d->headroom },
         };
+        dispatch_sink(d->dispatch, &eenv.sink);
         r = engine_new(&eenv, d->cfg, &d->engine);
         if (r < 0) {
                 log_error("cannot set up detection: %s (%s)", strerror(-r), store_errmsg(d->store));
@@ -1201,7 +1215,7 @@ static int setup(struct daemon *d)
         r = sampler_resume(d->sampler, wall_ms(d, mono));
         if (r < 0)
                 log_warning("cannot resume the previous run's processes: %s", store_errmsg(d->store));
-        (void)engine_finish_resume(d->engine, wall_ms(d, mono));
+        engine_finish_resume(d->engine, wall_ms(d, mono));
         /* Live operations are a convenience: without the socket the daemon still does
          * its job, so a socket that cannot be made is a warning, not a failure. */
         if (d->rundir) {
@@ -1212,7 +1226,7 @@ static int setup(struct daemon *d)
         d->started_mono = mono;
         if (d->rundir && d->cfg->agent_socket) {
                 struct agent_env aenv = { .event = d->event, .runtime_dir = rundir_path(d->rundir),
-                                          .sampler = d->sampler, .writer = d->writer,
+                                          .sampler = d->sampler, .report = on_report, .userdata = d,
                                           .anchor_real_ms = d->anchor_real_ms, .anchor_mono = d->anchor_mono };
 
                 /* Agents only add detail to alerts: the daemon runs on without them. */
@@ -1224,7 +1238,8 @@ static int setup(struct daemon *d)
 
         /* Metrics are for others to read: without them the watching goes on. */
         r = export_new(&(struct export_env){ .event = d->event, .cfg = &d->cfg, .sampler = d->sampler,
-                                             .engine = d->engine, .writer = d->writer, .store = d->store },
+                                             .engine = d->engine, .dispatch = d->dispatch, .writer = d->writer,
+                                             .store = d->store },
                        &d->export, err, sizeof(err));
         if (r < 0)
                 log_error("metrics: %s; watching goes on without them", err);
@@ -1265,6 +1280,7 @@ static void teardown(struct daemon *d)
         rundir_free(d->rundir);
         sampler_free(d->sampler);
         engine_free(d->engine);
+        dispatch_free(d->dispatch);
         sd_event_unref(d->event);
         writer_free(d->writer);
         store_close(d->store);

@@ -1,10 +1,13 @@
 /* classify: what kind of leak an alert is, from outside and inside data over its window. */
 #include "classify.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 
 #include "util.h"
 
@@ -57,17 +60,26 @@ static void floor_init(struct classify_floor *f)
         *f = (struct classify_floor){ .first = NAN, .last = NAN, .latest = NAN, .latest_t = -INFINITY };
 }
 
-static void floor_add(struct classify_floor *f, const struct classify_input *in, double t, double v)
+/* Counts v at time t into the floors of the window's first and last quarters. Returns
+ * false if it is outside the window. */
+static bool floor_quarters(struct classify_floor *f, const struct classify_input *in, double t, double v)
 {
         double quarter = (in->to - in->from) / 4;
 
         if (!isfinite(v) || t < in->from || t > in->to)
-                return;
+                return false;
         f->n++;
         if (t <= in->from + quarter && !(f->first <= v))
                 f->first = v;
         if (t >= in->to - quarter && !(f->last <= v))
                 f->last = v;
+        return true;
+}
+
+static void floor_add(struct classify_floor *f, const struct classify_input *in, double t, double v)
+{
+        if (!floor_quarters(f, in, t, v))
+                return;
         if (t >= f->latest_t) {
                 f->latest = v;
                 f->latest_t = t;
@@ -405,4 +417,242 @@ const char *classify_agents(const struct classify_result *r)
         if (r->malloc)
                 return "malloc";
         return NULL;
+}
+
+/* ---- the trail ---- */
+
+/* The outside series, as 32-bit integers: KiB for memory, a count for descriptors. */
+enum { TR_ANON, TR_SWAP, TR_FILE, TR_SHMEM, TR_FDS, TR__OUTSIDE };
+static const enum metric tr_metric[TR__OUTSIDE] = { M_ANON, M_SWAP, M_FILE, M_SHMEM, M_FDS };
+#define TR_NONE UINT32_MAX
+
+/* The agents' series (values as classify_add_agent() computes them). */
+enum { TA_BLOCKS, TA_TRACED, TA_GARBAGE, TA_UNCOLLECTABLE, TA_IN_USE, TA_FREE, TA_ARENA, TA__MAX };
+
+struct trail_agent_bucket {
+        double min[TA__MAX];            /* NAN: none */
+        double last[TA__MAX], last_t[TA__MAX];
+        unsigned py_reports, malloc_reports;
+        int gc_enabled;                 /* of its newest Python report that said; -1 */
+        struct classify_types *types_first, *types_last;        /* NULL: no count */
+};
+
+struct classify_trail {
+        double origin, width;
+        int64_t newest;                 /* the newest bucket with data; -1: none */
+        uint32_t out[CLASSIFY_TRAIL_BUCKETS][TR__OUTSIDE];
+        struct trail_agent_bucket *agents;      /* [CLASSIFY_TRAIL_BUCKETS], NULL until a report */
+};
+
+static void agent_bucket_clear(struct trail_agent_bucket *b)
+{
+        free(b->types_first);
+        free(b->types_last);
+        *b = (struct trail_agent_bucket){ .gc_enabled = -1 };
+        for (int s = 0; s < TA__MAX; s++)
+                b->min[s] = b->last[s] = b->last_t[s] = NAN;
+}
+
+static void bucket_clear(struct classify_trail *t, size_t slot)
+{
+        for (int s = 0; s < TR__OUTSIDE; s++)
+                t->out[slot][s] = TR_NONE;
+        if (t->agents)
+                agent_bucket_clear(&t->agents[slot]);
+}
+
+void classify_trail_reset(struct classify_trail *t, double origin, double width)
+{
+        for (size_t i = 0; i < CLASSIFY_TRAIL_BUCKETS; i++)
+                bucket_clear(t, i);
+        t->origin = origin;
+        t->width = width;
+        t->newest = -1;
+}
+
+int classify_trail_new(double origin, double width, struct classify_trail **ret)
+{
+        struct classify_trail *t = calloc(1, sizeof(*t));
+
+        if (!t)
+                return -ENOMEM;
+        classify_trail_reset(t, origin, width);
+        *ret = t;
+        return 0;
+}
+
+void classify_trail_free(struct classify_trail *t)
+{
+        if (!t)
+                return;
+        if (t->agents)
+                for (size_t i = 0; i < CLASSIFY_TRAIL_BUCKETS; i++)
+                        agent_bucket_clear(&t->agents[i]);
+        free(t->agents);
+        free(t);
+}
+
+/* The ring slot of the bucket holding time s, advancing the trail to it when it is new;
+ * -1 if s is before the origin or older than the trail keeps. */
+static ssize_t trail_slot(struct classify_trail *t, double s)
+{
+        int64_t k;
+
+        if (!(s >= t->origin) || !isfinite(s))
+                return -1;
+        k = (int64_t)floor((s - t->origin) / t->width);
+        if (k > t->newest) {
+                /* Buckets skipped over (a gap, or ones that wrapped out) start empty. */
+                int64_t from = MAX(t->newest + 1, k - (int64_t)CLASSIFY_TRAIL_BUCKETS + 1);
+
+                for (int64_t i = from; i <= k; i++)
+                        bucket_clear(t, (size_t)(i % CLASSIFY_TRAIL_BUCKETS));
+                t->newest = k;
+        } else if (k <= t->newest - (int64_t)CLASSIFY_TRAIL_BUCKETS) {
+                return -1;
+        }
+        return (ssize_t)(k % CLASSIFY_TRAIL_BUCKETS);
+}
+
+void classify_trail_add_sample(struct classify_trail *t, const struct sample *smp)
+{
+        ssize_t slot = trail_slot(t, (double)smp->t_ms / 1000);
+
+        if (slot < 0)
+                return;
+        for (int s = 0; s < TR__OUTSIDE; s++) {
+                enum metric m = tr_metric[s];
+                int64_t v;
+
+                if (!sample_has(smp, m) || smp->v[m] < 0)
+                        continue;
+                v = metric_info[m].unit == UNIT_BYTES ? smp->v[m] / 1024 : smp->v[m];
+                v = MIN(v, (int64_t)TR_NONE - 1);
+                if ((uint32_t)v < t->out[slot][s])
+                        t->out[slot][s] = (uint32_t)v;
+        }
+}
+
+static void agent_value(struct trail_agent_bucket *b, int s, double t, int64_t v)
+{
+        if (v < 0)
+                return;
+        if (!(b->min[s] <= (double)v))
+                b->min[s] = (double)v;
+        if (!(b->last_t[s] > t)) {
+                b->last[s] = (double)v;
+                b->last_t[s] = t;
+        }
+}
+
+/* Keeps a report's type count in *slot (allocated at first use). */
+static int keep_types_in(struct classify_types **slot, const struct store_agent_sample *a)
+{
+        if (!*slot) {
+                *slot = malloc(sizeof(**slot));
+                if (!*slot)
+                        return -ENOMEM;
+        }
+        keep_types(*slot, a);
+        return 0;
+}
+
+int classify_trail_add_agent(struct classify_trail *t, const struct store_agent_sample *a)
+{
+        double s = (double)a->t_ms / 1000;
+        struct trail_agent_bucket *b;
+        ssize_t slot;
+
+        if (!t->agents) {
+                t->agents = calloc(CLASSIFY_TRAIL_BUCKETS, sizeof(*t->agents));
+                if (!t->agents)
+                        return -ENOMEM;
+                for (size_t i = 0; i < CLASSIFY_TRAIL_BUCKETS; i++)
+                        agent_bucket_clear(&t->agents[i]);
+        }
+        slot = trail_slot(t, s);
+        if (slot < 0)
+                return 0;
+        b = &t->agents[slot];
+        if (a->agent == STORE_AGENT_PYTHON) {
+                int64_t unc = 0;
+
+                b->py_reports++;
+                if (a->gc_enabled >= 0)
+                        b->gc_enabled = a->gc_enabled;
+                agent_value(b, TA_BLOCKS, s, a->blocks);
+                agent_value(b, TA_TRACED, s, a->traced);
+                agent_value(b, TA_GARBAGE, s, a->gc_garbage);
+                for (int g = 0; g < 3; g++)
+                        unc += MAX(a->gc_uncollectable[g], 0);
+                agent_value(b, TA_UNCOLLECTABLE, s, unc);
+                if (a->objects >= 0) {
+                        /* Reports come in time order: the bucket's first count stays. */
+                        if (!b->types_first && keep_types_in(&b->types_first, a) < 0)
+                                return -ENOMEM;
+                        if (keep_types_in(&b->types_last, a) < 0)
+                                return -ENOMEM;
+                }
+        } else if (a->agent == STORE_AGENT_MALLOC) {
+                b->malloc_reports++;
+                if (a->in_use >= 0 && a->mmapped >= 0)
+                        agent_value(b, TA_IN_USE, s, a->in_use + a->mmapped);
+                agent_value(b, TA_FREE, s, a->free);
+                if (a->arena >= 0 && a->mmapped >= 0)
+                        agent_value(b, TA_ARENA, s, a->arena + a->mmapped);
+        }
+        return 0;
+}
+
+/* A bucket's floor v, counted at the bucket's start and just before its end: so it
+ * goes into each quarter of the window that the bucket reaches into. */
+static void bucket_floor(struct classify_floor *f, const struct classify_input *in, double b0, double b1, double v)
+{
+        if (floor_quarters(f, in, b0, v))
+                (void)floor_quarters(f, in, nextafter(b1, b0), v);
+}
+
+void classify_trail_input(const struct classify_trail *t, double from, double to, bool fds, double growth,
+                          struct classify_input *ret)
+{
+        struct classify_floor *out[TR__OUTSIDE] = { &ret->anon, &ret->swap, &ret->file, &ret->shmem, &ret->nfds };
+        struct classify_floor *ag[TA__MAX] = { &ret->blocks, &ret->traced, &ret->garbage, &ret->uncollectable,
+                                               &ret->in_use, &ret->free, &ret->arena };
+        int64_t first, last;
+
+        classify_init(ret, from, to, fds, growth);
+        if (t->newest < 0 || !(to > from))
+                return;
+        /* The buckets that lie in [from, to], oldest first, among those kept. */
+        first = MAX((int64_t)ceil((from - t->origin) / t->width - 1e-9), t->newest - CLASSIFY_TRAIL_BUCKETS + 1);
+        last = MIN((int64_t)floor((to - t->origin) / t->width + 1e-9) - 1, t->newest);
+        for (int64_t k = MAX(first, INT64_C(0)); k <= last; k++) {
+                size_t slot = (size_t)(k % CLASSIFY_TRAIL_BUCKETS);
+                double b0 = t->origin + (double)k * t->width, b1 = b0 + t->width;
+
+                for (int s = 0; s < TR__OUTSIDE; s++)
+                        if (t->out[slot][s] != TR_NONE)
+                                bucket_floor(out[s], ret, b0, b1,
+                                             (double)t->out[slot][s] *
+                                                     (metric_info[tr_metric[s]].unit == UNIT_BYTES ? 1024 : 1));
+                if (t->agents) {
+                        const struct trail_agent_bucket *b = &t->agents[slot];
+
+                        ret->py_reports += b->py_reports;
+                        ret->malloc_reports += b->malloc_reports;
+                        if (b->gc_enabled >= 0)
+                                ret->gc_enabled = b->gc_enabled;
+                        for (int s = 0; s < TA__MAX; s++) {
+                                bucket_floor(ag[s], ret, b0, b1, b->min[s]);
+                                if (isfinite(b->last[s]) && b->last_t[s] >= ag[s]->latest_t) {
+                                        ag[s]->latest = b->last[s];
+                                        ag[s]->latest_t = b->last_t[s];
+                                }
+                        }
+                        if (b->types_first && !ret->types_first.known)
+                                ret->types_first = *b->types_first;
+                        if (b->types_last)
+                                ret->types_last = *b->types_last;
+                }
+        }
 }

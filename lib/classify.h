@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "detect.h"
 #include "sample.h"
 #include "store.h"
 
@@ -91,5 +92,48 @@ void classify(const struct classify_input *in, struct classify_result *ret);
 
 /* The agents a result rests on in words ("python", "malloc", "python malloc"), or NULL. */
 const char *classify_agents(const struct classify_result *r);
+
+/* ---- the trail: a process's input, kept as it comes ----
+ *
+ * An alert is classified when it opens and each time its numbers change, over the
+ * evidence window of its verdict: the watch keeps one trail per watched process and
+ * feeds it what it feeds the detectors (and the agents' reports), so the input is at
+ * hand without reading the process's history back from the database.
+ *
+ * A trail keeps, for each of the last CLASSIFY_TRAIL_BUCKETS buckets of a grid
+ * (origin + k x width, k >= 0: the memory detector's buckets, whose evidence windows
+ * start and end on their edges), the floor of each series classify() looks at and what
+ * the agents reported in it. classify_trail_input() then gives the input that
+ * classify_add_*() over the window's own samples and reports would have given, with one
+ * difference: a quarter of the window whose edge falls inside a bucket (a window of a
+ * bucket count that is not a multiple of four) takes that whole bucket's floor.
+ *
+ * Cost: the outside series take 20 bytes a bucket (KiB and counts as 32-bit integers,
+ * the kernel's own granularity), about 1 KiB a process; the agents' part is allocated at
+ * a process's first report (about 8 KiB, plus the type counts of at most two reports a
+ * bucket). */
+#define CLASSIFY_TRAIL_BUCKETS DETECT_MAX_BUCKETS
+
+struct classify_trail;
+
+/* A trail on the grid (origin, width), both in seconds of the samples' time base, width
+ * > 0. Returns 0 or -ENOMEM. */
+int classify_trail_new(double origin, double width, struct classify_trail **ret);
+/* Accepts NULL. */
+void classify_trail_free(struct classify_trail *t);
+/* Forgets everything and starts over on another grid (the detector was rebuilt). */
+void classify_trail_reset(struct classify_trail *t, double origin, double width);
+
+/* Adds a sample (before the origin, or older than the trail keeps: ignored). */
+void classify_trail_add_sample(struct classify_trail *t, const struct sample *smp);
+/* Adds an agent's report, as classify_add_agent() would. Returns 0, or -ENOMEM when
+ * the agents' part (or a type count) could not be allocated: that report is then not
+ * kept, and the class rests on the outside data. */
+int classify_trail_add_agent(struct classify_trail *t, const struct store_agent_sample *a);
+
+/* The input for the window [from, to] on the trail's grid, as classify_init() and
+ * classify_add_*() over the window's samples and reports would build it. */
+void classify_trail_input(const struct classify_trail *t, double from, double to, bool fds, double growth,
+                          struct classify_input *ret);
 
 #endif

@@ -14,6 +14,10 @@
  * RuntimeDirectory=leakwatch. */
 #define RUNTIME_DIR_DEFAULT "/run/leakwatch"
 
+/* The database the daemon writes and the client reads unless told otherwise: systemd's
+ * StateDirectory=leakwatch. */
+#define DB_PATH_DEFAULT "/var/lib/leakwatch/leakwatch.db"
+
 /* The control socket, RUNTIME_DIR/control (daemon/control.h): one JSON object per
  * message. Requests and replies are small (the biggest is a status reply); 16 KiB bounds
  * what a client can make the daemon parse and still leaves room for growth. */

@@ -23,6 +23,7 @@
 #include "agent.h"
 #include "config.h"
 #include "proc.h"
+#include "record.h"
 #include "sampler.h"
 #include "store.h"
 #include "writer.h"
@@ -196,9 +197,17 @@ struct fixture {
         struct agent *a;
 };
 
-static void on_started(void *u UNUSED, const struct sampler_proc *p UNUSED, bool r UNUSED) {}
+static void on_started(void *u UNUSED, const struct sampler_proc *p UNUSED, bool r UNUSED, int64_t t UNUSED) {}
 static void on_sampled(void *u UNUSED, const struct sampler_proc *p UNUSED, const struct sample *s UNUSED) {}
 static void on_ended(void *u UNUSED, const struct sampler_proc *p UNUSED, int64_t t UNUSED, const char *r UNUSED) {}
+
+/* A report that passed goes to the writer, as the watch records it. */
+static void on_report(void *userdata, size_t slot UNUSED, int64_t process_id, const struct store_agent_sample *a)
+{
+        struct fixture *f = userdata;
+
+        record_report(f->w, process_id, a);
+}
 
 /* A real sampler over /proc that watches this test process. */
 static int setup(void **state)
@@ -227,8 +236,8 @@ static int setup(void **state)
         assert_int_equal(sampler_new(&env, &f->cfg, f->rule_ids, f->gens, &l, &f->s), 0);
         assert_int_equal(sampler_scan(f->s, now_usec(CLOCK_MONOTONIC), 1000), 0);
         assert_int_equal(sd_event_new(&f->event), 0);
-        aenv = (struct agent_env){ .event = f->event, .runtime_dir = f->run, .sampler = f->s, .writer = f->w,
-                                   .anchor_real_ms = 5000000, .anchor_mono = 0 };
+        aenv = (struct agent_env){ .event = f->event, .runtime_dir = f->run, .sampler = f->s, .report = on_report,
+                                   .userdata = f, .anchor_real_ms = 5000000, .anchor_mono = 0 };
         assert_int_equal(agent_new(&aenv, &f->cfg, &f->a), 0);
         *state = f;
         return 0;
@@ -273,7 +282,7 @@ static int stored(struct fixture *f)
 static void test_socket_mode_and_life(void **state)
 {
         struct fixture *f = *state;
-        struct agent_env aenv = { .runtime_dir = f->run, .writer = f->w };
+        struct agent_env aenv = { .runtime_dir = f->run, .report = on_report, .userdata = f };
         struct agent *second;
         struct stat st;
 

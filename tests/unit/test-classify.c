@@ -12,11 +12,18 @@
 #include <cmocka.h>
 
 #include "classify.h"
+#include "util.h"
 
 #define MIB (1024.0 * 1024.0)
 /* A window of 100 s with a sample a second. */
 #define FROM 1000.0
 #define TO 1100.0
+
+/* When set, the helpers below feed it too: a trail on a grid of 24 buckets over the
+ * window, as the memory detector would cut it. */
+static struct classify_trail *trail_too;
+/* Seconds added to every time the helpers give. */
+static double shift;
 
 /* Anonymous memory from anon0 growing by anon_growth over the window (file, shmem
  * likewise), sampled every second. */
@@ -24,7 +31,7 @@ static void outside(struct classify_input *in, double anon0, double anon_growth,
                     double shmem_growth)
 {
         for (int i = 0; i <= 100; i++) {
-                struct sample s = { .t_ms = (int64_t)((FROM + i) * 1000) };
+                struct sample s = { .t_ms = (int64_t)((FROM + shift + i) * 1000) };
                 double f = i / 100.0;
 
                 sample_set(&s, M_ANON, (int64_t)(anon0 + anon_growth * f));
@@ -33,6 +40,8 @@ static void outside(struct classify_input *in, double anon0, double anon_growth,
                 sample_set(&s, M_SHMEM, (int64_t)(shmem_growth * f));
                 sample_set(&s, M_FDS, 10);
                 classify_add_sample(in, &s);
+                if (trail_too)
+                        classify_trail_add_sample(trail_too, &s);
         }
 }
 
@@ -54,7 +63,7 @@ static void python(struct classify_input *in, const struct py *p)
 
                 store_agent_sample_init(&a);
                 a.agent = STORE_AGENT_PYTHON;
-                a.t_ms = (int64_t)((FROM + i * 5) * 1000);
+                a.t_ms = (int64_t)((FROM + shift + i * 5) * 1000);
                 a.gc_enabled = p->gc_enabled;
                 a.blocks = (int64_t)(p->blocks0 + p->blocks_growth * f +
                                      (p->sawtooth && i % 2 ? p->blocks0 / 2 : 0));
@@ -70,6 +79,8 @@ static void python(struct classify_input *in, const struct py *p)
                         }
                 }
                 classify_add_agent(in, &a);
+                if (trail_too)
+                        assert_int_equal(classify_trail_add_agent(trail_too, &a), 0);
         }
 }
 
@@ -82,13 +93,15 @@ static void probe(struct classify_input *in, double used0, double used_growth, d
 
                 store_agent_sample_init(&a);
                 a.agent = STORE_AGENT_MALLOC;
-                a.t_ms = (int64_t)((FROM + i * 5) * 1000);
+                a.t_ms = (int64_t)((FROM + shift + i * 5) * 1000);
                 a.in_use = (int64_t)(used0 + used_growth * f);
                 a.free = (int64_t)(free0 + free_growth * f);
                 a.mmapped = 0;
                 a.arena = a.in_use + a.free;
                 a.keepcost = 0;
                 classify_add_agent(in, &a);
+                if (trail_too)
+                        assert_int_equal(classify_trail_add_agent(trail_too, &a), 0);
         }
 }
 
@@ -403,6 +416,102 @@ static void test_long_text_is_cut_not_overflowed(void **state)
         assert_non_null(strstr(r.text, "python objects growing: a\\x01"));
 }
 
+/* ---- the trail ---- */
+
+/* One window's data, fed to an input directly and to a trail. */
+struct scenario {
+        bool fds;
+        double anon0, anon_growth, file_growth, shmem_growth;
+        const struct py *py;
+        double used0, used_growth, free0, free_growth;     /* used0 0: no probe */
+};
+
+/* The trail gives classify() the input the samples themselves give: the same class and
+ * the same sentence, numbers included, for each kind of window. The data is shifted by
+ * half a second: a value stamped exactly at the window's end belongs to the next bucket,
+ * where the detector puts it, and the direct input would count it in this window. */
+static void test_trail_gives_the_same_input(void **state)
+{
+        static const struct py objects = { .blocks0 = 200000, .blocks_growth = 300000, .gc_enabled = 0,
+                                           .names = { "__main__.Person", "list" }, .first = { 10, 5000 },
+                                           .last = { 100010, 105000 } };
+        static const struct py flat = { .blocks0 = 400000, .blocks_growth = 2000, .gc_enabled = 1,
+                                        .sawtooth = true, .names = { "dict" }, .first = { 5000 },
+                                        .last = { 5000 } };
+        static const struct scenario sc[] = {
+                { .fds = true, .anon0 = 50 * MIB },
+                { .anon0 = 50 * MIB, .anon_growth = 40 * MIB },
+                { .anon0 = 50 * MIB, .anon_growth = 4 * MIB, .file_growth = 30 * MIB, .shmem_growth = 20 * MIB },
+                { .anon0 = 50 * MIB, .anon_growth = 40 * MIB, .py = &objects },
+                { .anon0 = 50 * MIB, .anon_growth = 40 * MIB, .py = &flat },
+                { .anon0 = 50 * MIB, .anon_growth = 40 * MIB, .used0 = 30 * MIB, .used_growth = 38 * MIB,
+                  .free0 = MIB },
+                { .anon0 = 50 * MIB, .anon_growth = 40 * MIB, .used0 = 30 * MIB, .used_growth = MIB,
+                  .free0 = MIB, .free_growth = 30 * MIB },
+        };
+
+        (void)state;
+        shift = 0.5;
+        for (size_t i = 0; i < ELEMENTSOF(sc); i++) {
+                struct classify_input direct, kept;
+                struct classify_result a, b;
+                struct classify_trail *t;
+                double growth = sc[i].fds ? 250 : sc[i].anon_growth;
+
+                assert_int_equal(classify_trail_new(FROM, (TO - FROM) / 24, &t), 0);
+                trail_too = t;
+                classify_init(&direct, FROM, TO, sc[i].fds, growth);
+                outside(&direct, sc[i].anon0, sc[i].anon_growth, sc[i].file_growth, sc[i].shmem_growth);
+                if (sc[i].py)
+                        python(&direct, sc[i].py);
+                if (sc[i].used0 > 0)
+                        probe(&direct, sc[i].used0, sc[i].used_growth, sc[i].free0, sc[i].free_growth);
+                trail_too = NULL;
+                classify_trail_input(t, FROM, TO, sc[i].fds, growth, &kept);
+                classify(&direct, &a);
+                classify(&kept, &b);
+                print_message("  %s / %s\n", a.text, b.text);
+                assert_int_equal(a.cls, b.cls);
+                assert_string_equal(a.text, b.text);
+                assert_int_equal(a.python, b.python);
+                assert_int_equal(a.malloc, b.malloc);
+                classify_trail_free(t);
+        }
+        shift = 0;
+}
+
+/* A trail forgets what is older than it keeps, and a window before its data is empty. */
+static void test_trail_keeps_the_last_buckets(void **state)
+{
+        struct classify_input in;
+        struct classify_result r;
+        struct classify_trail *t;
+        const double width = 10;
+
+        (void)state;
+        assert_int_equal(classify_trail_new(0, width, &t), 0);
+        /* Growth in the first 24 buckets, then 48 flat ones push it out. */
+        for (int i = 0; i < 72 * 10; i++) {
+                struct sample s = { .t_ms = (int64_t)i * 1000 };
+
+                sample_set(&s, M_ANON, (int64_t)(i < 240 ? 50 * MIB + i * MIB / 10 : 100 * MIB));
+                sample_set(&s, M_FILE, (int64_t)(10 * MIB + (i < 240 ? i * MIB : 0)));
+                classify_trail_add_sample(t, &s);
+        }
+        /* The first window is gone: nothing is known of it. */
+        classify_trail_input(t, 0, 240, false, 24 * MIB, &in);
+        assert_true(isnan(in.anon.first) && isnan(in.file.last));
+        /* The last window is flat: what the trail holds says so. */
+        classify_trail_input(t, 240 * width / 10, 720, false, 0, &in);
+        classify(&in, &r);
+        assert_true(in.anon.first == in.anon.last);
+        /* Starting over forgets everything. */
+        classify_trail_reset(t, 0, width);
+        classify_trail_input(t, 240, 720, false, 0, &in);
+        assert_true(isnan(in.anon.first));
+        classify_trail_free(t);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -422,6 +531,8 @@ int main(void)
                 cmocka_unit_test(test_agent_with_too_little_data_is_ignored),
                 cmocka_unit_test(test_hostile_type_names_are_escaped),
                 cmocka_unit_test(test_long_text_is_cut_not_overflowed),
+                cmocka_unit_test(test_trail_gives_the_same_input),
+                cmocka_unit_test(test_trail_keeps_the_last_buckets),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -153,7 +153,7 @@ static bool close_to(double a, double b)
 
 static void check_defaults(const struct config *c)
 {
-        assert_string_equal(c->db_path, CONFIG_DEFAULT_DB);
+        assert_string_equal(c->db_path, DB_PATH_DEFAULT);
         assert_int_equal(c->max_db_size, 0);
         assert_true(close_to(c->interval, 10));
         assert_true(close_to(c->scan_interval, 10));
@@ -710,7 +710,7 @@ static void test_long_lines(void **state)
         strcpy(p, "database = /evil\ninterval = 5s\n");
         assert_int_equal(load(f, text), -EINVAL);
         expect_only(f, 2, "line too long (8209 bytes; at most 4096)");
-        assert_string_equal(f->cfg.db_path, CONFIG_DEFAULT_DB);
+        assert_string_equal(f->cfg.db_path, DB_PATH_DEFAULT);
         assert_true(close_to(f->cfg.interval, 5));
         free(text);
 }

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "rules.h"
 #include "util.h"
 
 #define MiB (UINT64_C(1024) * 1024)

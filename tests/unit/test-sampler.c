@@ -140,11 +140,12 @@ static void remove_proc(struct fixture *f, pid_t pid)
 
 /* ---- the sampler under test ---- */
 
-static void on_started(void *userdata, const struct sampler_proc *p, bool resumed)
+static void on_started(void *userdata, const struct sampler_proc *p, bool resumed, int64_t now_ms)
 {
         struct fixture *f = userdata;
 
         (void)resumed;
+        (void)now_ms;
         assert_true(f->n_ev < MAX_EVENTS);
         f->ev[f->n_ev++] = (struct event){ .kind = 's', .pid = p->pid, .id = p->id, .parent_id = p->parent_id,
                                            .rule = p->rule };

@@ -1,0 +1,414 @@
+/* Tests for engine: samples in, verdicts and alert events out, on a simulated clock —
+ * a leak opens one alert with its evidence, its limit and its kind (from the samples
+ * and the agents' reports the engine has already seen), a near limit escalates it once,
+ * recovery and the process's end close it; alerts left open by an earlier run are taken
+ * over, closed or expired; and the same input gives the same events, whatever the time. */
+#include <errno.h>
+#include <ftw.h>
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "classify.h"
+#include "settings.h"
+#include "engine.h"
+#include "store.h"
+#include "util.h"
+
+#define MIB (1024.0 * 1024.0)
+/* The simulated clock starts in 2001: nothing the engine says may come from the real one. */
+#define T0_MS INT64_C(1000000000000)
+#define WINDOW 60.0
+#define STEP_MS 500
+/* Every verdict and alert event of a test: an open alert is updated at each bucket. */
+#define EVENTS_MAX 1024
+
+struct event {
+        char kind;                      /* 'v' verdict, 'a' alert, 't' trouble */
+        int64_t t_ms;
+        int64_t alert_id;
+        enum alert_event event;
+        char state[16], previous[16];
+        char reason[96], kind_text[CLASSIFY_TEXT_MAX];
+        const char *limit_kind;
+        const char *kind_class;
+        bool kind_changed;
+        double slope, forecast;
+};
+
+struct fixture {
+        char dir[64], path[128];
+        struct config cfg;
+        struct store *st;
+        struct engine *e;
+        struct sampler_listener l;
+        struct sampler_proc p;
+        double room;                    /* what the fake limit leaves, bytes; NAN: no limit */
+        unsigned limit_reads;
+        struct event ev[EVENTS_MAX];
+        size_t n_ev;
+};
+
+static double fake_headroom(void *userdata, const struct sampler_proc *p UNUSED, enum detect_kind m, double level,
+                            const char **ret_kind)
+{
+        struct fixture *f = userdata;
+
+        f->limit_reads++;
+        if (m != DETECT_MEMORY || isnan(f->room))
+                return NAN;
+        *ret_kind = "cgroup";
+        return isnan(level) ? f->room : f->room - level;
+}
+
+static struct event *add_event(struct fixture *f, char kind)
+{
+        assert_true(f->n_ev < EVENTS_MAX);
+        f->ev[f->n_ev] = (struct event){ .kind = kind };
+        return &f->ev[f->n_ev++];
+}
+
+static void on_verdict(void *userdata, const struct sampler_proc *p UNUSED, const struct store_verdict *v)
+{
+        struct event *e = add_event(userdata, 'v');
+
+        e->t_ms = v->t_ms;
+        e->alert_id = v->alert_id;
+        snprintf(e->state, sizeof(e->state), "%s", v->state);
+        snprintf(e->previous, sizeof(e->previous), "%s", v->previous);
+        snprintf(e->reason, sizeof(e->reason), "%s", v->ev.reason ? v->ev.reason : "");
+        e->slope = v->ev.slope;
+}
+
+static void on_alert(void *userdata, const struct sampler_proc *p UNUSED, const struct alert *a)
+{
+        struct event *e = add_event(userdata, 'a');
+
+        e->t_ms = a->t_ms;
+        e->alert_id = a->row.id;
+        e->event = a->event;
+        snprintf(e->state, sizeof(e->state), "%s", a->row.state);
+        snprintf(e->reason, sizeof(e->reason), "%s", a->row.end_reason ? a->row.end_reason : "");
+        snprintf(e->kind_text, sizeof(e->kind_text), "%s", a->row.kind ? a->row.kind : "");
+        e->limit_kind = a->row.limit_kind;
+        e->kind_changed = a->kind_changed;
+        e->kind_class = a->kind_class;
+        e->slope = a->row.ev.slope;
+        e->forecast = a->row.ev.forecast;
+}
+
+static void on_trouble(void *userdata, const struct sampler_proc *p UNUSED, int error UNUSED, const char *what)
+{
+        struct event *e = add_event(userdata, 't');
+
+        snprintf(e->reason, sizeof(e->reason), "%s", what);
+}
+
+static void open_engine(struct fixture *f)
+{
+        struct engine_env env = {
+                .store = f->st,
+                .boot_id = "boot",
+                .limits = { .headroom = fake_headroom, .userdata = f },
+                .sink = { .verdict = on_verdict, .alert = on_alert, .trouble = on_trouble, .userdata = f },
+        };
+
+        assert_int_equal(engine_new(&env, &f->cfg, &f->e), 0);
+        engine_listener(f->e, &f->l);
+}
+
+static int setup(void **state)
+{
+        struct fixture *f = calloc(1, sizeof(*f));
+
+        snprintf(f->dir, sizeof(f->dir), "/tmp/leakwatch-test-engine-XXXXXX");
+        assert_non_null(mkdtemp(f->dir));
+        snprintf(f->path, sizeof(f->path), "%s/lw.db", f->dir);
+        assert_int_equal(store_open(f->path, STORE_RW, &f->st, NULL, 0), 0);
+        assert_int_equal(config_defaults(&f->cfg), 0);
+        f->cfg.window = WINDOW;
+        assert_int_equal(config_add_manual_rule(&f->cfg), 0);
+        f->room = NAN;
+        f->p = (struct sampler_proc){ .id = 1, .slot = 0, .pid = 4242, .start_ms = T0_MS, .comm = "leaky",
+                                      .cmdline = "leaky --forever", .unit = "", .cgroup = "/test.slice", .uid = 1000,
+                                      .rule = 0, .rule_id = 1, .generation = 1, .is_new = true };
+        open_engine(f);
+        *state = f;
+        return 0;
+}
+
+static int rm_entry(const char *path, const struct stat *sb UNUSED, int flag UNUSED, struct FTW *ftw UNUSED)
+{
+        return remove(path);
+}
+
+static int teardown(void **state)
+{
+        struct fixture *f = *state;
+
+        engine_free(f->e);
+        store_close(f->st);
+        config_free(&f->cfg);
+        nftw(f->dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+        free(f);
+        return 0;
+}
+
+/* One sample of the process at t_ms: anonymous memory, no swap, a steady descriptor
+ * count, file-backed memory flat. */
+static void sample_at(struct fixture *f, int64_t t_ms, double anon)
+{
+        struct sample s = { .t_ms = t_ms };
+
+        sample_set(&s, M_ANON, (int64_t)anon / 1024 * 1024);
+        sample_set(&s, M_SWAP, 0);
+        sample_set(&s, M_FILE, 20 * 1024 * 1024);
+        sample_set(&s, M_SHMEM, 0);
+        sample_set(&s, M_FDS, 12);
+        f->l.sampled(f->l.userdata, &f->p, &s);
+}
+
+/* Feeds samples every STEP_MS from `from` (s after T0) to `to`, anonymous memory from
+ * base growing at rate bytes/s from `from` on. */
+static void feed(struct fixture *f, double from, double to, double base, double rate)
+{
+        for (int64_t t = (int64_t)(from * 1000); t < (int64_t)(to * 1000); t += STEP_MS)
+                sample_at(f, T0_MS + t, base + rate * (double)(t - (int64_t)(from * 1000)) / 1000);
+}
+
+/* The first event of that kind (and alert event, unless ev < 0) from index from on; the
+ * test fails if there is none. */
+static const struct event *find(const struct fixture *f, char kind, int ev, size_t from)
+{
+        static const struct event none = { .kind = '?' };
+
+        for (size_t i = from; i < f->n_ev; i++)
+                if (f->ev[i].kind == kind && (ev < 0 || (int)f->ev[i].event == ev))
+                        return &f->ev[i];
+        fail_msg("no event '%c' %d among %zu", kind, ev, f->n_ev);
+        return &none;
+}
+
+static size_t count(const struct fixture *f, char kind, int ev)
+{
+        size_t n = 0;
+
+        for (size_t i = 0; i < f->n_ev; i++)
+                n += f->ev[i].kind == kind && (ev < 0 || (int)f->ev[i].event == ev);
+        return n;
+}
+
+/* A steady leak of 1 MiB/s opens one alert, with its evidence and the limit in sight; a
+ * flat spell of a window closes it as recovered. Every time is the samples' own. */
+static void test_leak_opens_and_recovers(void **state)
+{
+        struct fixture *f = *state;
+        const struct event *start, *end, *suspect;
+        struct engine_stats st;
+
+        f->room = 64 * 1024 * MIB;      /* far: a forecast, no escalation */
+        f->l.started(f->l.userdata, &f->p, false, T0_MS);
+        feed(f, 0, 200, 100 * MIB, MIB);
+        start = find(f, 'a', ALERT_EVENT_START, 0);
+        suspect = find(f, 'v', -1, 0);
+        assert_string_equal(suspect->state, "suspect");
+        assert_true(start->t_ms > T0_MS && start->t_ms < T0_MS + 200 * 1000);
+        assert_int_equal(start->alert_id, 1);
+        assert_string_equal(start->state, "leaking");
+        assert_true(fabs(start->slope - MIB) < 0.1 * MIB);
+        assert_non_null(start->limit_kind);
+        assert_string_equal(start->limit_kind, "cgroup");
+        assert_true(isfinite(start->forecast) && start->forecast > WINDOW);
+        /* Without agents the outside data says anonymous memory, and no more. */
+        assert_true(start->kind_changed);
+        assert_string_equal(start->kind_class, "anonymous");
+        assert_non_null(strstr(start->kind_text, "anonymous memory growing"));
+        /* The limit was asked per verdict due, not per sample: 400 samples of two
+         * metrics, in buckets of 2.5 s (5 samples). */
+        assert_true(f->limit_reads > 0 && f->limit_reads <= 2 * 400 / 5);
+        engine_get_stats(f->e, &st);
+        assert_int_equal(st.open_alerts, 1);
+        assert_int_equal(st.alerts, 1);
+
+        /* Flat for two windows: no new floor high for half a window, it has recovered. */
+        feed(f, 200, 200 + 2 * WINDOW, 100 * MIB + 200 * MIB, 0);
+        end = find(f, 'a', ALERT_EVENT_END, 0);
+        assert_int_equal(end->alert_id, 1);
+        assert_string_equal(end->state, "recovered");
+        assert_true(end->t_ms > T0_MS + 200 * 1000);
+        assert_int_equal(count(f, 'a', ALERT_EVENT_START), 1);
+        engine_get_stats(f->e, &st);
+        assert_int_equal(st.open_alerts, 0);
+}
+
+/* A limit that comes close after the alert opened escalates it, once. */
+static void test_near_limit_escalates_once(void **state)
+{
+        struct fixture *f = *state;
+        const struct event *start, *esc;
+
+        f->room = 64 * 1024 * MIB;
+        f->l.started(f->l.userdata, &f->p, false, T0_MS);
+        feed(f, 0, 120, 100 * MIB, MIB);
+        start = find(f, 'a', ALERT_EVENT_START, 0);
+        /* The cgroup's limit is now a few seconds of growth away. */
+        f->room = 100 * MIB + 160 * MIB;
+        feed(f, 120, 180, 100 * MIB + 120 * MIB, MIB);
+        esc = find(f, 'a', ALERT_EVENT_ESCALATE, 0);
+        assert_int_equal(esc->alert_id, start->alert_id);
+        assert_true(esc->forecast < WINDOW);
+        assert_int_equal(count(f, 'a', ALERT_EVENT_ESCALATE), 1);
+}
+
+/* What the agents reported names the kind: Python objects piling up, by type. */
+static void test_agent_reports_name_the_kind(void **state)
+{
+        struct fixture *f = *state;
+        const struct event *start;
+
+        f->l.started(f->l.userdata, &f->p, false, T0_MS);
+        for (int64_t t = 0; t < 200 * 1000; t += STEP_MS) {
+                double grown = (double)t / 1000;
+
+                sample_at(f, T0_MS + t, 100 * MIB + MIB * grown);
+                if (t % 2000 == 0) {
+                        struct store_agent_sample a;
+
+                        store_agent_sample_init(&a);
+                        a.agent = STORE_AGENT_PYTHON;
+                        a.t_ms = T0_MS + t + 1;
+                        a.gc_enabled = 0;
+                        a.blocks = (int64_t)(100000 + 10000 * grown);
+                        a.objects = 500000;
+                        a.stride = 1;
+                        snprintf(a.types[0].name, sizeof(a.types[0].name), "dict");
+                        a.types[0].count = (int64_t)(1000 + 500 * grown);
+                        snprintf(a.types[1].name, sizeof(a.types[1].name), "str");
+                        a.types[1].count = 5000;
+                        a.n_types = 2;
+                        engine_agent_report(f->e, f->p.slot, f->p.id, &a);
+                        /* A report about another process in the slot is not this one's. */
+                        engine_agent_report(f->e, f->p.slot, f->p.id + 1, &a);
+                }
+        }
+        start = find(f, 'a', ALERT_EVENT_START, 0);
+        assert_string_equal(start->kind_class, "python-objects");
+        assert_non_null(strstr(start->kind_text, "python objects growing: dict +"));
+        assert_non_null(strstr(start->kind_text, "gc disabled"));
+        assert_null(strstr(start->kind_text, "str"));
+}
+
+/* The process's end closes its open alert with the sampler's reason and time. */
+static void test_end_closes(void **state)
+{
+        struct fixture *f = *state;
+        const struct event *end;
+
+        f->l.started(f->l.userdata, &f->p, false, T0_MS);
+        feed(f, 0, 200, 100 * MIB, MIB);
+        (void)find(f, 'a', ALERT_EVENT_START, 0);
+        f->l.ended(f->l.userdata, &f->p, T0_MS + 200 * 1000, "exited");
+        end = find(f, 'a', ALERT_EVENT_END, 0);
+        assert_string_equal(end->state, "ended");
+        assert_string_equal(end->reason, "exited");
+        assert_int_equal(end->t_ms, T0_MS + 200 * 1000);
+        /* Samples of the ended process, or of another one in its slot, judge nothing. */
+        f->n_ev = 0;
+        feed(f, 200, 300, 300 * MIB, MIB);
+        assert_int_equal(f->n_ev, 0);
+}
+
+/* An earlier run left two alerts open: one process comes back no longer leaking and its
+ * alert is closed at the time given; the other never comes back and its alert expires. */
+static void test_takes_over_open_alerts(void **state)
+{
+        struct fixture *f = *state;
+        struct store_alert a = { .process_id = 7, .rule_id = 1, .metric = "memory", .state = "leaking",
+                                 .start_ms = T0_MS - 3600000, .ev = DETECT_EVIDENCE_NONE, .kind = "native" };
+        const struct event *closed, *expired;
+        const int64_t now = T0_MS + 5000;
+
+        engine_free(f->e);
+        assert_int_equal(store_begin(f->st), 0);
+        a.id = 11;
+        assert_int_equal(store_put(f->st, &(struct store_row){ .kind = STORE_ALERT, .alert = a }), 0);
+        a.id = 12;
+        a.process_id = 8;
+        assert_int_equal(store_put(f->st, &(struct store_row){ .kind = STORE_ALERT, .alert = a }), 0);
+        assert_int_equal(store_commit(f->st), 0);
+        open_engine(f);
+
+        f->p.id = 7;
+        f->p.is_new = false;
+        f->l.started(f->l.userdata, &f->p, true, now);
+        engine_finish_resume(f->e, now);
+        closed = find(f, 'a', ALERT_EVENT_END, 0);
+        assert_int_equal(closed->alert_id, 11);
+        assert_int_equal(closed->t_ms, now);
+        assert_string_equal(closed->reason, "no longer leaking when leakwatchd took over");
+        expired = find(f, 'a', ALERT_EVENT_EXPIRE, 0);
+        assert_int_equal(expired->alert_id, 12);
+        assert_int_equal(expired->t_ms, now);
+        assert_false(alert_event_told(ALERT_EVENT_EXPIRE));
+        /* New alerts count on from the highest id the database holds. */
+        feed(f, 0, 200, 100 * MIB, MIB);
+        assert_int_equal(find(f, 'a', ALERT_EVENT_START, 0)->alert_id, 13);
+}
+
+/* The same samples give the same events: nothing depends on when the test runs. */
+static void test_same_input_same_events(void **state)
+{
+        struct fixture *f = *state;
+        struct event *first = calloc(EVENTS_MAX, sizeof(*first));
+        size_t n;
+
+        f->room = 300 * MIB;
+        f->l.started(f->l.userdata, &f->p, false, T0_MS);
+        feed(f, 0, 200, 100 * MIB, MIB);
+        feed(f, 200, 300, 300 * MIB, 0);
+        n = f->n_ev;
+        assert_true(n >= 3);
+        assert_non_null(first);
+        memcpy(first, f->ev, n * sizeof(*first));
+
+        engine_free(f->e);
+        f->n_ev = 0;
+        f->room = 300 * MIB;
+        open_engine(f);
+        usleep(20000);  /* a real clock would have moved on */
+        f->l.started(f->l.userdata, &f->p, false, T0_MS);
+        feed(f, 0, 200, 100 * MIB, MIB);
+        feed(f, 200, 300, 300 * MIB, 0);
+        assert_int_equal(f->n_ev, n);
+        for (size_t i = 0; i < n; i++) {
+                assert_int_equal(f->ev[i].kind, first[i].kind);
+                assert_int_equal(f->ev[i].t_ms, first[i].t_ms);
+                assert_int_equal(f->ev[i].event, first[i].event);
+                assert_string_equal(f->ev[i].state, first[i].state);
+                assert_true(f->ev[i].slope == first[i].slope || (isnan(f->ev[i].slope) && isnan(first[i].slope)));
+        }
+        free(first);
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test_setup_teardown(test_leak_opens_and_recovers, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_near_limit_escalates_once, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_agent_reports_name_the_kind, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_end_closes, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_takes_over_open_alerts, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_same_input_same_events, setup, teardown),
+        };
+
+        return cmocka_run_group_tests_name("engine", tests, NULL, NULL);
+}
