@@ -4,8 +4,8 @@
  * window and keeps a database we can read. The command is then put under its built-in
  * "run" rule (children included) with the run's window, the database is read while it
  * runs for the detector's state changes, and the verdict is read from it at the end.
- * Otherwise, or with --local, --interval or --db-out, the daemon's own sampler and
- * detector run in-process (local.h) on a database of the run's own. Either way the
+ * Otherwise, or with --local, --interval or --db-out, the daemon's own watch runs
+ * in-process (core/watch.h) on a database of the run's own. Either way the
  * verdict comes from a database through the same code (verdict.h).
  *
  * The command is started with fork and execvp on its argv; a pipe closed on exec tells
@@ -28,15 +28,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "agent.h"
 #include "ctl.h"
 #include "detect.h"
 #include "live.h"
-#include "local.h"
 #include "log.h"
 #include "proc.h"
 #include "proto.h"
 #include "verdict.h"
+#include "watch.h"
 
 /* Five samples to each of the detector's 24 buckets: a bucket's floor is then a real
  * minimum, not one lucky sample. */
@@ -254,7 +253,8 @@ struct run {
         struct sigaction saved_pipe;    /* SIGPIPE as we got it, for the command */
 
         /* in-process */
-        struct local *local;
+        struct config settings;         /* the in-process watch's */
+        struct watch *local;            /* NULL: the daemon watches */
         char tmpdir[PATH_MAX - 16];     /* the run's private directory, or "";
                                          * shorter than db by room for "/run.db" */
         char db[PATH_MAX];              /* the database the samples go to */
@@ -356,7 +356,7 @@ static int make_temp_dir(struct run *r)
 }
 
 /* Removes the private directory, and the database in it; the agents' socket went
- * with them (local_free). */
+ * with the watch (watch_free). */
 static void remove_temp_dir(struct run *r)
 {
         static const char *const suffixes[] = { "", "-wal", "-shm", "-journal" };
@@ -372,10 +372,37 @@ static void remove_temp_dir(struct run *r)
         r->tmpdir[0] = '\0';
 }
 
+/* Commits at most this often: each is a transaction with an fsync, and the run's
+ * events are read back from the database, so about once a second is both cheap and
+ * prompt. */
+#define COMMIT_MIN_SECONDS 1.0
+/* What the rule's row says it selects, for `leakwatch --db FILE status`. */
+#define RUN_RULE_SPEC "the command of leakwatch run and its children"
+
+/* The in-process watch's settings: the defaults with the run's window and interval, a
+ * child picked up within one tick (as a new process is in the daemon), and only the
+ * built-in rule, children included, for the command and its descendants. */
+static int local_settings(const struct run *r, struct config *ret)
+{
+        int k = config_defaults(ret);
+
+        if (k < 0)
+                return k;
+        free(ret->db_path);
+        ret->db_path = strdup(r->db);
+        if (!ret->db_path)
+                return -ENOMEM;
+        ret->interval = r->ri.interval;
+        ret->scan_interval = r->ri.interval;
+        ret->commit_interval = MAX(r->ri.interval, COMMIT_MIN_SECONDS);
+        ret->window = r->ri.window;
+        return config_add_manual_rule(ret);
+}
+
 /* Sets up in-process sampling. Returns EXIT_OK or an exit code after saying why. */
 static int start_local(struct run *r)
 {
-        struct local_opts lo = { .window = r->ri.window, .interval = r->ri.interval };
+        struct watch_env env;
         char err[512];
         int k;
 
@@ -387,15 +414,28 @@ static int start_local(struct run *r)
                 if (k < 0)
                         return cli_error(EXIT_FAIL, "run: cannot make a temporary directory: %s", strerror(-k));
         }
-        lo.db_path = r->db;
-        lo.agent_dir = r->c->no_agent ? NULL : r->tmpdir;
-        k = local_new(&lo, &r->local, err, sizeof(err));
+        k = local_settings(r, &r->settings);
+        if (k < 0) {
+                remove_temp_dir(r);
+                return cli_error(EXIT_FAIL, "run: cannot set up the configuration: %s", strerror(-k));
+        }
+        env = (struct watch_env){
+                .cfg = &r->settings,
+                /* The daemon keeps itself and its children (hooks) out; here the child
+                 * is the point. No process has PID -1, so nothing is kept out. */
+                .self = -1,
+                .new_database = true,
+                .rule_spec = RUN_RULE_SPEC,
+                .agent_dir = r->c->no_agent ? NULL : r->tmpdir,
+        };
+        k = watch_new(&env, &r->local, err, sizeof(err));
         if (k < 0) {
                 remove_temp_dir(r);
                 return cli_error(k == -EEXIST ? EXIT_USAGE : EXIT_FAIL, "run: %s", err);
         }
-        /* The daemon's modules log as the daemon would (an alert is a warning); here the
-         * report says it all, and only real trouble is worth a line. */
+        watch_event(r->local, "start", "leakwatch run");
+        /* The watch's modules report as the daemon would (an alert is a warning); here
+         * the report says it all, and only real trouble is worth a line. */
         log_open("leakwatch", false);
         log_set_max_level(LOG_ERR);
         r->ri.daemon = false;
@@ -437,7 +477,12 @@ static void setup_agents(struct run *r)
                 return;
         }
         if (r->local) {
-                k = local_agent_socket(r->local, r->agent_socket, sizeof(r->agent_socket));
+                const char *path = NULL;
+
+                k = watch_agent_socket(r->local, &path);
+                if (k >= 0 && (size_t)snprintf(r->agent_socket, sizeof(r->agent_socket), "%s", path) >=
+                                      sizeof(r->agent_socket))
+                        k = -ENAMETOOLONG;
                 if (k < 0) {
                         str_escape(r->tmpdir, strlen(r->tmpdir), esc, sizeof(esc));
                         (void)cli_error(EXIT_OK, "run: cannot listen for in-process agents in %s: %s; running "
@@ -554,7 +599,10 @@ static int watch_child(struct run *r)
                 if (k != EXIT_OK)
                         return k;
         }
-        k = local_watch(r->local, r->ri.pid, &r->ri.root_id);
+        k = watch_pid(r->local, r->ri.pid, CONFIG_MANUAL_RULE, 0, &r->ri.root_id);
+        /* Its first sample now, and its children at the next scan. */
+        if (k == 0)
+                watch_wake(r->local, now_usec(CLOCK_MONOTONIC));
         if (k < 0 && k != -ENOENT) {
                 snprintf(r->watch_error, sizeof(r->watch_error), "cannot watch it: %s", strerror(-k));
                 r->ri.watch_error = r->watch_error;
@@ -610,12 +658,12 @@ static void loop(struct run *r)
         usec_t next_poll = now_usec(CLOCK_MONOTONIC) + POLL_USEC;
 
         while (!r->reaped) {
-                usec_t deadline = r->local ? MIN(local_next_tick(r->local), next_poll) : next_poll, now;
+                usec_t deadline = r->local ? MIN(watch_next_tick(r->local), next_poll) : next_poll, now;
 
                 (void)wait_signal(r, deadline);
                 now = now_usec(CLOCK_MONOTONIC);
-                if (r->local && now >= local_next_tick(r->local))
-                        (void)local_tick(r->local, now);
+                if (r->local && now >= watch_next_tick(r->local))
+                        watch_tick(r->local, now, NULL);
                 if (now >= next_poll) {
                         poll_events(r);
                         next_poll = now + POLL_USEC;
@@ -623,16 +671,33 @@ static void loop(struct run *r)
         }
 }
 
-/* In-process: the last tick sees the command gone; what still runs is let go. */
+/* Frees the in-process watch and its settings. */
+static void stop_local(struct run *r)
+{
+        watch_free(r->local);
+        r->local = NULL;
+        config_free(&r->settings);
+}
+
+/* In-process: the last tick sees the command gone; what still runs is let go (recorded
+ * as "unwatched"), and everything is written. */
 static int finish_local(struct run *r)
 {
-        char err[512];
+        struct watch_report rep;
+        char err[512] = "";
         int k;
 
-        (void)local_tick(r->local, now_usec(CLOCK_MONOTONIC));
-        k = local_finish(r->local, err, sizeof(err));
-        local_free(r->local);
-        r->local = NULL;
+        watch_tick(r->local, now_usec(CLOCK_MONOTONIC), NULL);
+        k = watch_unwatch_all(r->local);
+        watch_event(r->local, "stop", "leakwatch run");
+        watch_flush(r->local, now_usec(CLOCK_MONOTONIC), &rep);
+        if (rep.commit_error < 0) {
+                snprintf(err, sizeof(err), "%s: %s", r->settings.db_path, store_errmsg(watch_store(r->local)));
+                k = rep.commit_error;
+        } else if (k < 0) {
+                snprintf(err, sizeof(err), "out of memory");
+        }
+        stop_local(r);
         if (k < 0)
                 return cli_error(EXIT_FAIL, "run: writing the samples: %s", err);
         return EXIT_OK;
@@ -846,7 +911,7 @@ int cmd_run(struct cli *c, int argc, char **argv)
 out_mask:
         sigprocmask(SIG_SETMASK, &r.saved, NULL);
 out:
-        local_free(r.local);
+        stop_local(&r);
         remove_temp_dir(&r);
         code = close_report(&r, code);
         sigaction(SIGPIPE, &r.saved_pipe, NULL);

@@ -364,6 +364,32 @@ static void read_details(struct sampler *s, int piddir, bool uid, bool cmdline, 
         }
 }
 
+/* The row of a watched process, as it is first recorded. */
+static void put_process(struct sampler *s, const struct sampler_proc *p, pid_t ppid, int64_t now_ms)
+{
+        struct store_process row = {
+                .id = p->id,
+                .pid = p->pid,
+                .start_ticks = (int64_t)p->start_ticks,
+                .start_ms = p->start_ms,
+                .ppid = ppid,
+                .uid = p->uid == (uid_t)-1 ? -1 : (int64_t)p->uid,
+                .comm = p->comm,
+                .comm_len = strlen(p->comm),
+                .cmdline = p->cmdline,
+                .cmdline_len = strlen(p->cmdline),
+                .unit = p->unit[0] ? p->unit : NULL,
+                .cgroup = p->cgroup[0] ? p->cgroup : NULL,
+                .rule_id = p->rule_id,
+                .generation = p->generation,
+                .parent_id = p->parent_id,
+                .first_ms = now_ms,
+        };
+
+        snprintf(row.boot_id, sizeof(row.boot_id), "%s", s->env.boot_id);
+        (void)writer_put(s->env.writer, &(struct store_row){ .kind = STORE_PROCESS, .process = row });
+}
+
 /* Starts watching the process of k under rule (as a child of parent_id if not 0).
  * Returns 0, or -errno when it could not (gone, refused, cap reached, database). */
 static int watch(struct sampler *s, struct known *k, size_t rule, int64_t parent_id, struct details *d,
@@ -371,7 +397,6 @@ static int watch(struct sampler *s, struct known *k, size_t rule, int64_t parent
 {
         struct rule_state *rs = &s->rules[rule];
         struct proc_files files = PROC_FILES_INIT;
-        struct store_process row;
         struct proc_stat st;
         struct watched *w;
         int64_t id = resume_id;
@@ -461,28 +486,8 @@ static int watch(struct sampler *s, struct known *k, size_t rule, int64_t parent
         s->stats.started++;
         k->watched = slot;
 
-        if (is_new) {
-                row = (struct store_process){
-                        .id = id,
-                        .pid = k->pid,
-                        .start_ticks = (int64_t)k->start_ticks,
-                        .start_ms = w->p.start_ms,
-                        .ppid = k->ppid,
-                        .uid = d->has_uid ? (int64_t)d->uid : -1,
-                        .comm = w->comm,
-                        .comm_len = strlen(w->comm),
-                        .cmdline = w->p.cmdline,
-                        .cmdline_len = strlen(w->p.cmdline),
-                        .unit = d->unit[0] ? d->unit : NULL,
-                        .cgroup = d->cgroup[0] ? d->cgroup : NULL,
-                        .rule_id = rs->id,
-                        .generation = rs->generation,
-                        .parent_id = parent_id,
-                        .first_ms = now_ms,
-                };
-                snprintf(row.boot_id, sizeof(row.boot_id), "%s", s->env.boot_id);
-                (void)writer_put(s->env.writer, &(struct store_row){ .kind = STORE_PROCESS, .process = row });
-        }
+        if (is_new)
+                put_process(s, &w->p, k->ppid, now_ms);
         if (s->listener.started)
                 s->listener.started(s->listener.userdata, &w->p, resume_id != 0, now_ms);
         return 0;
@@ -1161,6 +1166,16 @@ void sampler_for_each(const struct sampler *s, void (*fn)(void *userdata, const 
         for (size_t i = 0; i < s->cap_watched; i++)
                 if (s->watched[i].used)
                         fn(userdata, &s->watched[i].p, &s->watched[i].last);
+}
+
+void sampler_put_processes(struct sampler *s, int64_t now_ms)
+{
+        for (size_t i = 0; i < s->cap_watched; i++)
+                if (s->watched[i].used) {
+                        const struct known *k = known_get(s, s->watched[i].p.pid);
+
+                        put_process(s, &s->watched[i].p, k ? k->ppid : 0, now_ms);
+                }
 }
 
 void sampler_get_stats(const struct sampler *s, struct sampler_stats *ret)

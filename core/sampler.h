@@ -122,6 +122,10 @@ int sampler_unwatch_pid(struct sampler *s, pid_t pid, int64_t now_ms);
 void sampler_for_each(const struct sampler *s, void (*fn)(void *userdata, const struct sampler_proc *p,
                                                            const struct sample *last), void *userdata);
 
+/* Writes the row of every watched process again, as first recorded: after a damaged
+ * database was replaced by what could be read of it, so that what is written from here
+ * on has its rows (one that is still there is left as it is). */
+void sampler_put_processes(struct sampler *s, int64_t now_ms);
 void sampler_get_stats(const struct sampler *s, struct sampler_stats *ret);
 
 #endif

@@ -3,11 +3,13 @@
 #include "settings.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
 
 #include "proto.h"
+#include "util.h"
 
 /* ---- freeing ---- */
 
@@ -185,4 +187,39 @@ int config_add_manual_rule(struct config *cfg)
         r->manual = true;
         r->children = true;
         return 0;
+}
+
+void config_rule_spec(const struct rule_cfg *r, char *buf, size_t sz)
+{
+        size_t o = 0;
+
+#define ADD(...) do { if (o < sz) o += (size_t)snprintf(buf + o, sz - o, __VA_ARGS__); } while (0)
+        buf[0] = '\0';
+        if (r->manual)
+                ADD("processes watched on request ");
+        if (r->all)
+                ADD("all processes ");
+        for (size_t i = 0; i < r->n_pids && i < 8; i++)
+                ADD("pid=%d ", (int)r->pids[i]);
+        if (r->n_pids > 8)
+                ADD("(+%zu pids) ", r->n_pids - 8);
+        if (r->comm_glob)
+                ADD("name=%s ", r->comm_glob);
+        if (r->cmdline_re_src)
+                ADD("cmdline=%s ", r->cmdline_re_src);
+        if (r->has_uid)
+                ADD("uid=%u ", (unsigned)r->uid);
+        if (r->unit_glob)
+                ADD("unit=%s ", r->unit_glob);
+        if (r->cgroup_prefix)
+                ADD("cgroup=%s ", r->cgroup_prefix);
+        if (r->min_rss) {
+                char sz_buf[32];
+                ADD("min-rss=%s ", format_size(r->min_rss, sz_buf, sizeof(sz_buf)));
+        }
+        if (r->children)
+                ADD("children ");
+#undef ADD
+        if (o > 0 && o <= sz)
+                buf[o - 1] = '\0';
 }

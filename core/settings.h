@@ -145,4 +145,8 @@ int config_rule_append(struct config *cfg, const char *name, const char *file, u
                        struct rule_cfg **ret);
 void config_rule_free(struct rule_cfg *r);
 
+/* A rule's selectors in words into buf (at most sz bytes, cut to fit), as the database
+ * records them for the client: "name=nginx* min-rss=32.0 MiB children". */
+void config_rule_spec(const struct rule_cfg *r, char *buf, size_t sz);
+
 #endif

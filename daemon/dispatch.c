@@ -9,7 +9,6 @@
 #include <string.h>
 
 #include "log.h"
-#include "record.h"
 
 /* Hook output lines copied into the log per run; the whole (bounded) output is stored. */
 #define HOOK_LOG_LINES 20
@@ -42,7 +41,7 @@ int dispatch_new(const struct dispatch_env *env, struct dispatch **ret)
         if (!d)
                 return -ENOMEM;
         d->env = *env;
-        r = store_max_ids(env->store, &alert, &verdict, &d->next_run);
+        r = store_max_ids(watch_store(env->watch), &alert, &verdict, &d->next_run);
         if (r < 0) {
                 free(d);
                 return r;
@@ -135,7 +134,7 @@ static void run_hooks_of(struct dispatch *d, const struct hook_cfg *hooks, size_
                                                         .event = alert_event_name[a->event],
                                                         .program = hooks[i].argv[0], .start_ms = a->t_ms,
                                                         .exit_code = -1 } };
-                (void)writer_put(d->env.writer, &row);
+                (void)writer_put(watch_writer(d->env.watch), &row);
                 d->stats.hook_runs++;
                 (void)hooks_submit(d->env.hooks, run->id, (const char *const *)hooks[i].argv,
                                    (const char *const *)envp, json, strlen(json));
@@ -203,16 +202,14 @@ void dispatch_hook_done(struct dispatch *d, const struct hook_result *res)
                 .exit_code = res->error ? -1 : res->exit_code, .signal = res->signal, .timed_out = res->timed_out,
                 .output = res->output, .output_len = res->output_len,
         } };
-        (void)writer_put(d->env.writer, &row);
+        (void)writer_put(watch_writer(d->env.watch), &row);
 }
 
 /* ---- the sink ---- */
 
 static void on_verdict(void *userdata, const struct sampler_proc *p, const struct store_verdict *v)
 {
-        struct dispatch *d = userdata;
-
-        record_verdict(d->env.writer, v);
+        (void)userdata;
         log_debug("pid %d (%s): %s %s -> %s: %s", (int)p->pid, p->comm, v->metric, v->previous, v->state,
                   v->ev.reason);
 }
@@ -221,7 +218,6 @@ static void on_alert(void *userdata, const struct sampler_proc *p UNUSED, const 
 {
         struct dispatch *d = userdata;
 
-        record_alert(d->env.writer, a);
         if (!alert_event_told(a->event))
                 return;
         log_alert(a);

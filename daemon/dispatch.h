@@ -1,4 +1,5 @@
-/* dispatch: what the daemon does with the engine's conclusions beyond recording them —
+/* dispatch: what the daemon does with the engine's conclusions once the watch has
+ * recorded them —
  * an alert event becomes a journal message (with MESSAGE_ID and LEAKWATCH_* fields) and
  * runs the hooks configured for it, globally and for its rule; each hook run becomes a
  * row when it starts and again when it ends, and what the hook printed goes to the log.
@@ -11,14 +12,13 @@
 #include "config.h"
 #include "engine.h"
 #include "hook.h"
-#include "writer.h"
+#include "watch.h"
 
 struct dispatch;
 
 struct dispatch_env {
         struct hooks *hooks;            /* NULL: no hook runs */
-        struct writer *writer;          /* hook runs */
-        struct store *store;            /* the highest hook-run id at start */
+        struct watch *watch;            /* hook runs are recorded through its writer */
         struct config *const *cfg;      /* main's current configuration, followed on reload */
         /* The watch's wall clock, ms since the epoch: a hook's end is stamped with it. */
         int64_t (*now_ms)(void *userdata);

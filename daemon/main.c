@@ -8,7 +8,6 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,45 +16,23 @@
 #include <systemd/sd-event.h>
 #include <unistd.h>
 
-#include "agent.h"
-#include "cgroup.h"
 #include "config.h"
 #include "control.h"
-#include "engine.h"
-#include "exporter.h"
 #include "dispatch.h"
+#include "exporter.h"
 #include "hook.h"
-#include "host.h"
-#include "headroom.h"
 #include "log.h"
 #include "notify.h"
-#include "pace.h"
 #include "proc.h"
-#include "record.h"
 #include "rundir.h"
-#include "sampler.h"
-#include "store.h"
 #include "util.h"
-#include "writer.h"
+#include "watch.h"
 
 #define EXIT_USAGE 2
 
 /* While the database refuses writes, say so at most this often: once a minute is
  * enough to be noticed and not enough to flood the journal. */
 #define DB_FAIL_LOG_USEC (60 * USEC_PER_SEC)
-/* While the database refuses writes, the backlog is offered to it again at most this
- * often: each attempt writes the whole backlog before it fails again (a full disk), or
- * waits for a lock up to the busy timeout (another writer), and a tick spent on that is
- * a tick not sampled. Once a second keeps sampling on schedule and still resumes within
- * a second of the database taking writes again. */
-#define DB_RETRY_USEC (1 * USEC_PER_SEC)
-/* Retention work (pruning) runs this often; it is incremental, so often is cheap. */
-#define MAINTAIN_USEC (10 * 60 * USEC_PER_SEC)
-/* Samples are folded into the per-process table when about this many ticks of them
- * have gathered: each process then gains about one B-tree page per fold. */
-#define FOLD_TICKS 64
-/* ...but at least this often, so the time-ordered table stays small. */
-#define FOLD_MAX_USEC (15 * 60 * USEC_PER_SEC)
 /* sd-event lets a timer fire this late to batch wake-ups (its default is 250 ms, which
  * would distort sub-second intervals). 1 ms keeps 0.05 s intervals within 2%. */
 #define TIMER_ACCURACY_USEC (1 * USEC_PER_MSEC)
@@ -84,56 +61,32 @@ struct options {
 
 struct daemon {
         struct options opt;
-        struct config *cfg;             /* heap: the sampler keeps a pointer across reloads */
-        int64_t *rule_ids;
-        int64_t *generations;
+        struct config *cfg;             /* heap: the watch keeps a pointer across reloads */
         uint64_t max_watch;             /* processes the descriptor limit leaves room for */
         sd_event *event;
         sd_event_source *timer;
-        int proc_root;
-        char boot_id[PROC_BOOT_ID_LEN + 1];
-        struct store *store;
-        struct writer *writer;
-        struct sampler *sampler;
-        struct engine *engine;
-        struct headroom headroom;           /* what the engine's forecasts are against */
+        struct watch *watch;            /* the sampler, engine, writer, store and agents */
         struct hooks *hooks;
         struct dispatch *dispatch;      /* alert events to the journal and the hooks */
         struct rundir *rundir;          /* NULL: no runtime directory, hence no sockets */
         struct control *control;
         usec_t started_mono;
         struct export *export;          /* Prometheus metrics; NULL if they failed to start */
-        struct agent *agent;            /* NULL: agent-socket = no, or it failed */
-        int cgroup_root;
 
-        /* Wall-clock anchor: timestamps are anchor + monotonic elapsed, so a clock step
-         * (NTP, a manual date) neither reorders nor duplicates a process's samples. */
-        int64_t anchor_real_ms;
-        usec_t anchor_mono;
-
-        usec_t next_tick;               /* monotonic deadline of the next tick */
-        usec_t next_scan, next_commit, next_fold, next_maintain, next_status;
-        usec_t next_retry;              /* db_failing: the backlog's next try (DB_RETRY_USEC) */
+        usec_t next_status;
         usec_t last_tick_cost;
-        usec_t housekeeping_cost;       /* of the last tick: fold and retention pass */
         struct ratelimit db_fail_rl;
         struct ratelimit overrun_rl;
         struct ratelimit cap_rl, budget_rl;
-        uint64_t reported_drops, reported_capped, reported_over_budget;
-        bool db_failing;
-        enum store_fault store_fault;   /* being repaired; said once (store_check) */
+        uint64_t reported_capped, reported_over_budget;
+        bool running;                   /* set up, and the first tick taken */
         bool reload_failed;             /* shown in STATUS= until a reload succeeds */
         int exit_code;
 };
 
 static int64_t wall_ms(const struct daemon *d, usec_t mono)
 {
-        return d->anchor_real_ms + (int64_t)((mono - d->anchor_mono) / USEC_PER_MSEC);
-}
-
-static usec_t usec_of(double seconds)
-{
-        return (usec_t)llround(seconds * (double)USEC_PER_SEC);
+        return watch_wall_ms(d->watch, mono);
 }
 
 /* ---- configuration ---- */
@@ -266,265 +219,78 @@ static size_t configured_rules(const struct config *cfg)
         return n;
 }
 
-/* Describes a rule's selectors in words for the database (shown by the client). */
-static void rule_spec(const struct rule_cfg *r, char *buf, size_t sz)
-{
-        size_t o = 0;
-
-#define ADD(...) do { if (o < sz) o += (size_t)snprintf(buf + o, sz - o, __VA_ARGS__); } while (0)
-        buf[0] = '\0';
-        if (r->manual)
-                ADD("processes watched on request ");
-        if (r->all)
-                ADD("all processes ");
-        for (size_t i = 0; i < r->n_pids && i < 8; i++)
-                ADD("pid=%d ", (int)r->pids[i]);
-        if (r->n_pids > 8)
-                ADD("(+%zu pids) ", r->n_pids - 8);
-        if (r->comm_glob)
-                ADD("name=%s ", r->comm_glob);
-        if (r->cmdline_re_src)
-                ADD("cmdline=%s ", r->cmdline_re_src);
-        if (r->has_uid)
-                ADD("uid=%u ", (unsigned)r->uid);
-        if (r->unit_glob)
-                ADD("unit=%s ", r->unit_glob);
-        if (r->cgroup_prefix)
-                ADD("cgroup=%s ", r->cgroup_prefix);
-        if (r->min_rss) {
-                char sz_buf[32];
-                ADD("min-rss=%s ", format_size(r->min_rss, sz_buf, sizeof(sz_buf)));
-        }
-        if (r->children)
-                ADD("children ");
-#undef ADD
-        if (o > 0 && o <= sz)
-                buf[o - 1] = '\0';
-}
-
-/* Registers the rules in the database. Returns their ids and last generations. */
-static int register_rules(struct daemon *d, const struct config *cfg, int64_t now_ms, int64_t **ret_ids,
-                          int64_t **ret_gens)
-{
-        int64_t *ids = calloc(cfg->n_rules + 1, sizeof(*ids));
-        int64_t *gens = calloc(cfg->n_rules + 1, sizeof(*gens));
-        int r = 0;
-
-        if (!ids || !gens) {
-                free(ids);
-                free(gens);
-                return -ENOMEM;
-        }
-        r = store_begin(d->store);
-        for (size_t i = 0; r >= 0 && i < cfg->n_rules; i++) {
-                char spec[1024];
-
-                rule_spec(&cfg->rules[i], spec, sizeof(spec));
-                r = store_put_rule(d->store, cfg->rules[i].name, spec, now_ms, &ids[i]);
-                if (r >= 0)
-                        r = store_rule_generation(d->store, ids[i], &gens[i]);
-        }
-        if (r >= 0)
-                r = store_commit(d->store);
-        if (r < 0) {
-                store_rollback(d->store);
-                free(ids);
-                free(gens);
-                return r;
-        }
-        *ret_ids = ids;
-        *ret_gens = gens;
-        return 0;
-}
-
 /* ---- the periodic work ---- */
 
-struct reannounce {
-        struct daemon *d;
-        int64_t now_ms;
-};
-
-static void put_process_again(void *userdata, const struct sampler_proc *p, const struct sample *last UNUSED)
+/* Says what a tick or a commit did that someone should know: a database that refuses
+ * writes (rate-limited) or takes them again, a fold or retention pass that failed, a
+ * scan that failed, sampling that outlasted the interval. */
+static void report_repair(struct daemon *d, const struct watch_report *rep, usec_t mono)
 {
-        struct reannounce *c = userdata;
-        struct store_process row = {
-                .id = p->id,
-                .pid = p->pid,
-                .start_ticks = (int64_t)p->start_ticks,
-                .start_ms = p->start_ms,
-                .uid = (int64_t)p->uid,
-                .comm = p->comm,
-                .comm_len = strlen(p->comm),
-                .cmdline = p->cmdline,
-                .cmdline_len = strlen(p->cmdline),
-                .unit = p->unit[0] ? p->unit : NULL,
-                .cgroup = p->cgroup[0] ? p->cgroup : NULL,
-                .rule_id = p->rule_id,
-                .generation = p->generation,
-                .parent_id = p->parent_id,
-                .first_ms = c->now_ms,
-        };
-
-        snprintf(row.boot_id, sizeof(row.boot_id), "%s", c->d->boot_id);
-        (void)writer_put(c->d->writer, &(struct store_row){ .kind = STORE_PROCESS, .process = row });
-}
-
-/* After a damaged database was replaced by what could be read of it: the rules and the
- * processes watched now are written again under the ids the daemon uses (rows that
- * were read back are left as they are), so what it writes from here on has its rows. */
-static void reannounce(struct daemon *d, usec_t mono)
-{
-        struct reannounce c = { .d = d, .now_ms = wall_ms(d, mono) };
-        int r = store_begin(d->store);
-
-        for (size_t i = 0; r >= 0 && i < d->cfg->n_rules; i++) {
-                char spec[1024];
-
-                rule_spec(&d->cfg->rules[i], spec, sizeof(spec));
-                r = store_put_rule_id(d->store, d->rule_ids[i], d->cfg->rules[i].name, spec, c.now_ms);
-        }
-        if (r >= 0)
-                r = store_commit(d->store);
-        if (r < 0)
-                store_rollback(d->store);
-        sampler_for_each(d->sampler, put_process_again, &c);
-}
-
-/* Before each commit: are the database's files still the ones the connection holds, and
- * sound? (A deleted -wal would take every commit since the last checkpoint with it.) A
- * fault is said once, with what was done about it; a repair that must wait (a reader
- * still needs the old log) is tried again at the next commit, and said again only as
- * often as other database failures. */
-static void check_store(struct daemon *d, usec_t mono)
-{
-        struct store_repair rep;
         unsigned suppressed;
-        char detail[PATH_MAX + 160];
-        int r;
 
-        r = store_check(d->store, &rep);
-        if (rep.fault == STORE_FAULT_NONE)
-                return;
-        if (d->store_fault == STORE_FAULT_NONE) {
-                log_error("database %s: %s; repairing", d->cfg->db_path, store_fault_name(rep.fault));
-                d->store_fault = rep.fault;
-        }
-        if (r < 0) {
-                if (ratelimit_allow(&d->db_fail_rl, mono, &suppressed))
-                        log_warning("database %s: repair not done yet: %s (%s); retrying at the next commit",
-                                    d->cfg->db_path, strerror(-r), store_errmsg(d->store));
-                return;
-        }
-        if (rep.fault == STORE_FAULT_DAMAGED || (rep.fault == STORE_FAULT_CLOSED && rep.aside[0])) {
-                snprintf(detail, sizeof(detail), "damaged file moved to %s, %" PRId64 " rows kept", rep.aside,
-                         rep.salvaged);
-                reannounce(d, mono);
-        }
-        else if (rep.aside[0])
-                snprintf(detail, sizeof(detail), "every commit kept; what took its place moved to %s", rep.aside);
-        else
-                snprintf(detail, sizeof(detail), "every commit kept");
-        log_notice("database %s: repaired (%s)", d->cfg->db_path, detail);
-        (void)writer_put(d->writer, &(struct store_row){
-                .kind = STORE_EVENT, .event = { .t_ms = wall_ms(d, mono), .kind = "repaired", .detail = detail } });
-        d->store_fault = STORE_FAULT_NONE;
+        if (rep->fault_first)
+                log_error("database %s: %s; repairing", d->cfg->db_path, store_fault_name(rep->fault));
+        if (rep->repair_error < 0 && ratelimit_allow(&d->db_fail_rl, mono, &suppressed))
+                log_warning("database %s: repair not done yet: %s (%s); retrying at the next commit",
+                            d->cfg->db_path, strerror(-rep->repair_error), store_errmsg(watch_store(d->watch)));
+        if (rep->repaired)
+                log_notice("database %s: repaired (%s)", d->cfg->db_path, rep->repaired);
 }
 
-static void flush(struct daemon *d, usec_t mono)
+static void report(struct daemon *d, const struct watch_report *rep, usec_t mono)
 {
-        struct writer_stats ws;
+        struct store *st = watch_store(d->watch);
         unsigned suppressed;
-        int r;
+        char a[32], b[32];
 
-        check_store(d, mono);
-        if (d->db_failing && mono < d->next_retry)
-                return;
-        r = writer_flush(d->writer);
-        writer_get_stats(d->writer, &ws);
-        if (r < 0) {
-                d->next_retry = mono + DB_RETRY_USEC;
+        report_repair(d, rep, mono);
+        if (rep->scan_error < 0)
+                log_error("scanning %s failed: %s", d->cfg->proc_root, strerror(-rep->scan_error));
+        if (rep->committed && rep->commit_error < 0) {
+                struct writer_stats ws;
+
+                writer_get_stats(watch_writer(d->watch), &ws);
                 if (ratelimit_allow(&d->db_fail_rl, mono, &suppressed))
                         log_error("database %s: write failed: %s (%s); %" PRIu64 " samples waiting, %" PRIu64
-                                  " dropped so far; retrying", d->cfg->db_path, strerror(-r),
-                                  store_errmsg(d->store), ws.pending, ws.dropped);
-                d->db_failing = true;
-                return;
+                                  " dropped so far; retrying", d->cfg->db_path, strerror(-rep->commit_error),
+                                  store_errmsg(st), ws.pending, ws.dropped);
         }
-        if (d->db_failing) {
+        if (rep->recovered) {
                 log_notice("database %s: writable again, backlog written (%" PRIu64 " samples dropped while it "
-                           "failed)", d->cfg->db_path, ws.dropped - d->reported_drops);
-                if (ws.dropped > d->reported_drops) {
-                        char detail[128];
-
-                        snprintf(detail, sizeof(detail), "%" PRIu64 " samples dropped: database unwritable",
-                                 ws.dropped - d->reported_drops);
-                        (void)writer_put(d->writer, &(struct store_row){ .kind = STORE_EVENT, .event = { wall_ms(d, mono), "dropped", detail } });
-                }
-                d->reported_drops = ws.dropped;
-                d->db_failing = false;
+                           "failed)", d->cfg->db_path, rep->dropped);
                 d->db_fail_rl.begin = 0;
         }
-}
-
-static void fold_and_maintain(struct daemon *d, usec_t mono)
-{
-        int64_t now_ms = wall_ms(d, mono), folded = 0;
-        int r;
-
-        d->housekeeping_cost = 0;
-        if (d->db_failing)
-                return;
-        if (mono >= d->next_fold) {
-                /* Only whole minutes move, so each minute's rollup is computed once. */
-                log_debug("folding samples older than %" PRId64, now_ms - now_ms % 60000);
-                r = store_fold(d->store, now_ms - now_ms % 60000, &folded);
-                d->housekeeping_cost = now_usec(CLOCK_MONOTONIC) - mono;
-                if (r < 0)
-                        log_warning("database %s: fold failed: %s, will retry", d->cfg->db_path, store_errmsg(d->store));
-                else
-                        log_debug("folded %" PRId64 " samples in %.3f s", folded,
-                                  (double)d->housekeeping_cost / (double)USEC_PER_SEC);
-                d->next_fold = mono + MIN(usec_of(d->cfg->interval) * FOLD_TICKS, FOLD_MAX_USEC);
-        }
-        if (mono >= d->next_maintain) {
-                struct store_retention rt = {
-                        .raw_ms = (int64_t)(d->cfg->retention_raw * 1000),
-                        .minute_ms = (int64_t)(d->cfg->retention_minute * 1000),
-                        .hour_ms = (int64_t)(d->cfg->retention_hour * 1000),
-                };
-                struct store_maintenance m;
-
-                usec_t t0 = now_usec(CLOCK_MONOTONIC);
-
-                r = store_maintain(d->store, now_ms, &rt, &m);
-                d->housekeeping_cost += now_usec(CLOCK_MONOTONIC) - t0;
-                if (r < 0)
-                        log_warning("database %s: retention pass failed: %s, will retry", d->cfg->db_path,
-                                    store_errmsg(d->store));
-                else if (m.pruned > 0)
-                        log_debug("retention: pruned %" PRId64 " rows", m.pruned);
-                d->next_maintain = mono + MAINTAIN_USEC;
-        }
+        if (rep->folded && rep->fold_error < 0)
+                log_warning("database %s: fold failed: %s, will retry", d->cfg->db_path, store_errmsg(st));
+        else if (rep->folded)
+                log_debug("folded %" PRId64 " samples in %.3f s", rep->folded_rows,
+                          (double)rep->housekeeping / (double)USEC_PER_SEC);
+        if (rep->maintained && rep->maintain_error < 0)
+                log_warning("database %s: retention pass failed: %s, will retry", d->cfg->db_path, store_errmsg(st));
+        else if (rep->maintained && rep->pruned_rows > 0)
+                log_debug("retention: pruned %" PRId64 " rows", rep->pruned_rows);
+        if (rep->pace == PACE_OVERRUN && ratelimit_allow(&d->overrun_rl, mono, &suppressed))
+                log_warning("sampling took %s, longer than the interval %s: sampling less often (%u more "
+                            "such ticks not reported)", format_duration((double)rep->work / 1e6, a, sizeof(a)),
+                            format_duration(d->cfg->interval, b, sizeof(b)), suppressed);
 }
 
 static void update_status(struct daemon *d, usec_t mono)
 {
         struct sampler_stats ss;
         struct engine_stats es;
-        struct writer_stats ws;
 
         if (mono < d->next_status)
                 return;
         d->next_status = mono + STATUS_USEC;
-        sampler_get_stats(d->sampler, &ss);
-        writer_get_stats(d->writer, &ws);
-        engine_get_stats(d->engine, &es);
+        sampler_get_stats(watch_sampler(d->watch), &ss);
+        engine_get_stats(watch_engine(d->watch), &es);
         (void)notify_status(&(struct notify_status){
                 .processes = ss.watched,
                 .rules = configured_rules(d->cfg),
                 .alerts = (int)es.open_alerts,
                 .last_tick = d->last_tick_cost,
-                .db_failing = d->db_failing,
+                .db_failing = watch_db_failing(d->watch),
                 .reload_failed = d->reload_failed,
         });
         if (ss.capped > d->reported_capped) {
@@ -547,53 +313,23 @@ static void update_status(struct daemon *d, usec_t mono)
         }
 }
 
-static void schedule(struct daemon *d, usec_t started, usec_t finished)
+/* A time source is one-shot: arm it again for the next deadline. */
+static void arm_timer(struct daemon *d)
 {
-        usec_t work;
-
-        d->last_tick_cost = finished - started;
-        work = d->last_tick_cost - MIN(d->housekeeping_cost, d->last_tick_cost);
-        if (pace_next(&d->next_tick, usec_of(d->cfg->interval), finished, work) == PACE_OVERRUN) {
-                unsigned suppressed;
-                char a[32], b[32];
-
-                if (ratelimit_allow(&d->overrun_rl, finished, &suppressed))
-                        log_warning("sampling took %s, longer than the interval %s: sampling less often (%u more "
-                                    "such ticks not reported)",
-                                    format_duration((double)work / 1e6, a, sizeof(a)),
-                                    format_duration(d->cfg->interval, b, sizeof(b)), suppressed);
-        }
-        /* A time source is one-shot: arm it again for the next deadline. */
-        (void)sd_event_source_set_time(d->timer, d->next_tick);
+        (void)sd_event_source_set_time(d->timer, watch_next_tick(d->watch));
         (void)sd_event_source_set_enabled(d->timer, SD_EVENT_ONESHOT);
-}
-
-static void run_once(struct daemon *d, usec_t mono)
-{
-        int64_t now_ms = wall_ms(d, mono);
-        int r;
-
-        if (mono >= d->next_scan) {
-                r = sampler_scan(d->sampler, mono, now_ms);
-                if (r < 0)
-                        log_error("scanning %s failed: %s", d->cfg->proc_root, strerror(-r));
-                d->next_scan = mono + usec_of(d->cfg->scan_interval);
-        }
-        (void)sampler_tick(d->sampler, mono, now_ms);
-        if (mono >= d->next_commit) {
-                flush(d, mono);
-                d->next_commit = mono + usec_of(d->cfg->commit_interval);
-        }
-        fold_and_maintain(d, mono);
 }
 
 static int on_timer(sd_event_source *s UNUSED, uint64_t usec UNUSED, void *userdata)
 {
         struct daemon *d = userdata;
         usec_t started = now_usec(CLOCK_MONOTONIC);
+        struct watch_report rep;
 
-        run_once(d, started);
-        schedule(d, started, now_usec(CLOCK_MONOTONIC));
+        watch_tick(d->watch, started, &rep);
+        d->last_tick_cost = rep.cost;
+        report(d, &rep, started + rep.cost);
+        arm_timer(d);
         export_tick(d->export, started, d->last_tick_cost);
         update_status(d, now_usec(CLOCK_MONOTONIC));
         return 0;
@@ -622,8 +358,8 @@ static void free_config(struct config *cfg)
 static int reload(struct daemon *d)
 {
         struct config *cfg = calloc(1, sizeof(*cfg));
-        int64_t *ids = NULL, *gens = NULL;
         usec_t mono = now_usec(CLOCK_MONOTONIC);
+        char why[256];
         int r;
 
         (void)notify_reloading(mono);
@@ -648,40 +384,19 @@ static int reload(struct daemon *d)
                 r = -ENOMEM;
                 goto fail;
         }
-        r = register_rules(d, cfg, wall_ms(d, mono), &ids, &gens);
+        r = watch_reconfigure(d->watch, cfg, why, sizeof(why));
         if (r < 0) {
-                log_error("reload: cannot record rules in the database (%s); keeping the running configuration",
-                          store_errmsg(d->store));
+                log_error("reload: %s; keeping the running configuration", why);
                 goto fail;
         }
-        r = sampler_reconfigure(d->sampler, cfg, ids, gens, wall_ms(d, mono));
-        if (r < 0) {
-                log_error("reload: %s; keeping the running configuration", strerror(-r));
-                goto fail;
-        }
+        /* From here on the new configuration is in force. */
         if (cfg->max_processes != d->cfg->max_processes)
                 check_fd_room(cfg, d->max_watch);
-        /* After the sampler: processes it stops watching close their alerts under the
-         * old rules. From here on the new configuration is in force. */
-        r = engine_reconfigure(d->engine, cfg);
-        if (r < 0)
-                log_error("reload: detection keeps the old parameters: %s", strerror(-r));
         hooks_set_limits(d->hooks, usec_of(cfg->hook_timeout), cfg->hook_max_running);
-        agent_reconfigure(d->agent, cfg);
-        if (cfg->max_db_size != d->cfg->max_db_size) {
-                r = store_set_size_limit(d->store, (int64_t)cfg->max_db_size);
-                if (r < 0)
-                        log_warning("reload: cannot change the database size cap: %s", store_errmsg(d->store));
-        }
         free_config(d->cfg);
-        free(d->rule_ids);
-        free(d->generations);
         d->cfg = cfg;
-        d->rule_ids = ids;
-        d->generations = gens;
         log_set_max_level(d->cfg->log_level);
-        d->next_scan = 0;
-        (void)writer_put(d->writer, &(struct store_row){ .kind = STORE_EVENT, .event = { wall_ms(d, mono), "reload", NULL } });
+        watch_event(d->watch, "reload", NULL);
         log_info("configuration reloaded: %zu rule%s", configured_rules(d->cfg),
                  configured_rules(d->cfg) == 1 ? "" : "s");
         d->reload_failed = false;
@@ -689,8 +404,6 @@ static int reload(struct daemon *d)
         goto done;
 fail:
         free_config(cfg);
-        free(ids);
-        free(gens);
 done:
         (void)notify_ready();
         d->next_status = 0;
@@ -738,16 +451,16 @@ static int control_status(struct daemon *d, struct json_object *reply)
         struct writer_stats ws;
         int64_t db_size = -1;
 
-        sampler_get_stats(d->sampler, &ss);
-        engine_get_stats(d->engine, &es);
-        writer_get_stats(d->writer, &ws);
-        (void)store_disk_usage(d->store, &db_size);
+        sampler_get_stats(watch_sampler(d->watch), &ss);
+        engine_get_stats(watch_engine(d->watch), &es);
+        writer_get_stats(watch_writer(d->watch), &ws);
+        (void)store_disk_usage(watch_store(d->watch), &db_size);
         json_object_object_add(reply, "version", json_object_new_string(LEAKWATCH_VERSION));
         add_int(reply, "pid", getpid());
         add_int(reply, "uptime_s", (int64_t)((now_usec(CLOCK_MONOTONIC) - d->started_mono) / USEC_PER_SEC));
         json_object_object_add(reply, "database", json_object_new_string(d->cfg->db_path));
         add_int(reply, "database_bytes", db_size);
-        json_object_object_add(reply, "database_failing", json_object_new_boolean(d->db_failing));
+        json_object_object_add(reply, "database_failing", json_object_new_boolean(watch_db_failing(d->watch)));
         json_object_object_add(reply, "interval_s", json_object_new_double(d->cfg->interval));
         json_object_object_add(reply, "window_s", json_object_new_double(d->cfg->window));
         add_int(reply, "rules", (int64_t)configured_rules(d->cfg));
@@ -770,7 +483,6 @@ static int control_watch(struct daemon *d, struct json_object *req, struct json_
         const char *rule = CONFIG_MANUAL_RULE;
         struct json_object *v;
         int64_t pid, window = 0, id = 0;
-        size_t slot = 0;
         int r;
 
         r = req_int(req, "pid", 1, INT32_MAX, true, &pid, why, whysz);
@@ -785,7 +497,7 @@ static int control_watch(struct daemon *d, struct json_object *req, struct json_
                 }
                 rule = json_object_get_string(v);
         }
-        r = sampler_watch_pid(d->sampler, (pid_t)pid, rule, wall_ms(d, now_usec(CLOCK_MONOTONIC)), &slot, &id);
+        r = watch_pid(d->watch, (pid_t)pid, rule, (double)window, &id);
         switch (r) {
         case 0:
                 break;
@@ -805,11 +517,6 @@ static int control_watch(struct daemon *d, struct json_object *req, struct json_
                 snprintf(why, whysz, "cannot watch process %" PRId64 ": %s", pid, strerror(-r));
                 return r;
         }
-        if (window > 0)
-                (void)engine_set_window(d->engine, slot, (double)window, wall_ms(d, now_usec(CLOCK_MONOTONIC)));
-        /* Its children are found by a scan: make the next tick do one, rather than wait
-         * for scan-interval (a short job's children may not live that long). */
-        d->next_scan = 0;
         add_int(reply, "process_id", id);
         json_object_object_add(reply, "rule", json_object_new_string(rule));
         log_info("watching pid %" PRId64 " on request (rule %s)", pid, rule);
@@ -831,7 +538,7 @@ static int control_handle(void *userdata, const char *cmd, struct json_object *r
                 r = req_int(req, "pid", 1, INT32_MAX, true, &pid, why, whysz);
                 if (r < 0)
                         return r;
-                r = sampler_unwatch_pid(d->sampler, (pid_t)pid, wall_ms(d, now_usec(CLOCK_MONOTONIC)));
+                r = watch_unwatch(d->watch, (pid_t)pid);
                 if (r < 0)
                         snprintf(why, whysz, "process %" PRId64 " is not watched", pid);
                 return r;
@@ -1016,16 +723,13 @@ static int64_t now_ms(void *userdata)
         return wall_ms(userdata, now_usec(CLOCK_MONOTONIC));
 }
 
-/* An agent's report: recorded, and into the engine's trail of the process. */
-static void on_report(void *userdata, size_t slot, int64_t process_id, const struct store_agent_sample *a)
+/* What the watch says about itself that does not stop it. */
+static void on_notice(void *userdata UNUSED, int prio, const char *msg)
 {
-        struct daemon *d = userdata;
-
-        record_report(d->writer, process_id, a);
-        engine_agent_report(d->engine, slot, process_id, a);
+        log_msg(prio, "%s", msg);
 }
 
-static int setup_event_loop(struct daemon *d, usec_t mono)
+static int setup_event_loop(struct daemon *d)
 {
         sigset_t ss;
         int r;
@@ -1050,7 +754,8 @@ static int setup_event_loop(struct daemon *d, usec_t mono)
         if (r >= 0)
                 r = sd_event_add_signal(d->event, NULL, SIGHUP, on_hup, d);
         if (r >= 0)
-                r = sd_event_add_time(d->event, &d->timer, CLOCK_MONOTONIC, mono, TIMER_ACCURACY_USEC, on_timer, d);
+                r = sd_event_add_time(d->event, &d->timer, CLOCK_MONOTONIC, now_usec(CLOCK_MONOTONIC),
+                                      TIMER_ACCURACY_USEC, on_timer, d);
         if (r < 0)
                 return r;
         /* Pings WATCHDOG=1 from the loop itself when WATCHDOG_USEC is set: a stuck loop
@@ -1085,137 +790,61 @@ static int open_runtime_dir(struct daemon *d)
         return 0;
 }
 
-/* Says at start that the proc root hides processes (hidepid), and names each
- * configured PID it hides: those are unreadable, not absent. */
-static void warn_hidden(const struct daemon *d)
-{
-        if (!proc_root_hides(d->proc_root))
-                return;
-        log_warning("%s is mounted with hidepid and leakwatchd may not see through it (CAP_SYS_PTRACE): "
-                    "processes of other users are invisible and cannot be watched", d->cfg->proc_root);
-        for (size_t i = 0; i < d->cfg->n_rules; i++)
-                for (size_t j = 0; j < d->cfg->rules[i].n_pids; j++)
-                        if (proc_pid_hidden(d->proc_root, d->cfg->rules[i].pids[j]))
-                                log_warning("rule %s: pid %d runs but is hidden by hidepid: unreadable, not watched",
-                                            d->cfg->rules[i].name, (int)d->cfg->rules[i].pids[j]);
-}
-
 static int setup(struct daemon *d)
 {
-        struct sampler_listener listener;
-        struct sampler_env env;
-        struct engine_env eenv;
-        struct hooks_opts hopts;
-        char err[256];
-        int64_t btime_ms = 0;
+        struct engine_sink sink;
+        struct watch_env wenv;
+        char err[512];
+        const char *path;
         usec_t mono;
         int r;
 
         r = open_runtime_dir(d);
         if (r < 0)
                 return r;
-        d->proc_root = proc_root_open(d->cfg->proc_root);
-        if (d->proc_root < 0) {
-                log_error("cannot open proc root %s: %s", d->cfg->proc_root, strerror(-d->proc_root));
-                return d->proc_root;
-        }
-        r = proc_read_boot_id(d->proc_root, d->boot_id, sizeof(d->boot_id));
-        if (r < 0) {
-                log_error("cannot read the boot id under %s: %s", d->cfg->proc_root, strerror(-r));
-                return r;
-        }
-        warn_hidden(d);
-        if (host_boot_time_ms(&btime_ms) < 0)
-                log_warning("cannot read the boot time; process start times will be unknown");
-        d->cgroup_root = cgroup_root_open(d->cfg->cgroup_root);
-        if (d->cgroup_root < 0)
-                log_info("no cgroup hierarchy at %s (%s): forecasts use the host's memory only",
-                         d->cfg->cgroup_root, strerror(-d->cgroup_root));
-
-        r = store_open(d->cfg->db_path, STORE_RW, &d->store, err, sizeof(err));
-        if (r < 0) {
-                log_error("cannot open database %s: %s", d->cfg->db_path, err);
-                return r;
-        }
-        {
-                int64_t kept = 0;
-                const char *aside = store_set_aside(d->store, &kept);
-
-                if (aside)
-                        log_error("database %s was damaged: moved to %s; %" PRId64 " rows of it kept in a new one",
-                                  d->cfg->db_path, aside, kept);
-        }
-        if (d->cfg->max_db_size > 0) {
-                r = store_set_size_limit(d->store, (int64_t)d->cfg->max_db_size);
-                if (r < 0)
-                        log_warning("cannot cap the database size: %s", store_errmsg(d->store));
-        }
-        mono = now_usec(CLOCK_MONOTONIC);
-        d->anchor_mono = mono;
-        d->anchor_real_ms = (int64_t)(now_usec(CLOCK_REALTIME) / USEC_PER_MSEC);
-
-        r = register_rules(d, d->cfg, wall_ms(d, mono), &d->rule_ids, &d->generations);
-        if (r < 0) {
-                log_error("cannot record rules in database %s: %s", d->cfg->db_path, store_errmsg(d->store));
-                return r;
-        }
-        r = writer_new(d->store, d->cfg->backlog, &d->writer);
-        if (r < 0)
-                return r;
-        r = setup_event_loop(d, mono);
+        r = setup_event_loop(d);
         if (r < 0) {
                 log_error("cannot set up the event loop: %s", strerror(-r));
                 return r;
         }
-        hopts = (struct hooks_opts){
-                .timeout = usec_of(d->cfg->hook_timeout),
-                .max_running = d->cfg->hook_max_running,
-                .owner = getuid(),
-                .done = on_hook_done,
+        wenv = (struct watch_env){
+                .cfg = d->cfg,
+                .self = getpid(),
+                .max_watch = d->max_watch,
+                .agent_dir = d->rundir && d->cfg->agent_socket ? rundir_path(d->rundir) : NULL,
+                .event = d->event,
+                .notice = on_notice,
                 .userdata = d,
         };
-        r = hooks_new(d->event, &hopts, &d->hooks);
+        r = watch_new(&wenv, &d->watch, err, sizeof(err));
+        if (r < 0) {
+                log_error("%s", err);
+                return r;
+        }
+        r = hooks_new(d->event, &(struct hooks_opts){ .timeout = usec_of(d->cfg->hook_timeout),
+                                                      .max_running = d->cfg->hook_max_running,
+                                                      .owner = getuid(), .done = on_hook_done, .userdata = d },
+                      &d->hooks);
         if (r < 0)
                 return r;
-        r = dispatch_new(&(struct dispatch_env){ .hooks = d->hooks, .writer = d->writer, .store = d->store,
-                                                 .cfg = &d->cfg, .now_ms = now_ms, .userdata = d },
+        r = dispatch_new(&(struct dispatch_env){ .hooks = d->hooks, .watch = d->watch, .cfg = &d->cfg,
+                                                 .now_ms = now_ms, .userdata = d },
                          &d->dispatch);
         if (r < 0) {
-                log_error("cannot set up alerts: %s (%s)", strerror(-r), store_errmsg(d->store));
+                log_error("cannot set up alerts: %s (%s)", strerror(-r), store_errmsg(watch_store(d->watch)));
                 return r;
         }
-        d->headroom = (struct headroom){ .proc_root = d->proc_root, .cgroup_root = d->cgroup_root };
-        eenv = (struct engine_env){
-                .store = d->store,
-                .boot_id = d->boot_id,
-                .limits = { .headroom = headroom_left, .userdata = &d->headroom },
-        };
-        dispatch_sink(d->dispatch, &eenv.sink);
-        r = engine_new(&eenv, d->cfg, &d->engine);
-        if (r < 0) {
-                log_error("cannot set up detection: %s (%s)", strerror(-r), store_errmsg(d->store));
-                return r;
-        }
-        engine_listener(d->engine, &listener);
-        env = (struct sampler_env){
-                .proc_root = d->proc_root,
-                .boot_id = d->boot_id,
-                .btime_ms = btime_ms,
-                .hz = host_clock_ticks(),
-                .self = getpid(),
-                .store = d->store,
-                .writer = d->writer,
-                .max_watch = d->max_watch,
-        };
-        r = sampler_new(&env, d->cfg, d->rule_ids, d->generations, &listener, &d->sampler);
-        if (r < 0) {
-                log_error("cannot set up sampling: %s", strerror(-r));
-                return r;
-        }
-        r = sampler_resume(d->sampler, wall_ms(d, mono));
+        dispatch_sink(d->dispatch, &sink);
+        watch_set_sink(d->watch, &sink);
+        mono = now_usec(CLOCK_MONOTONIC);
+        r = watch_resume(d->watch, mono);
         if (r < 0)
-                log_warning("cannot resume the previous run's processes: %s", store_errmsg(d->store));
-        engine_finish_resume(d->engine, wall_ms(d, mono));
+                log_warning("cannot resume the previous run's processes: %s", store_errmsg(watch_store(d->watch)));
+        /* Agents only add detail to alerts: the daemon runs on without them. */
+        r = watch_agent_socket(d->watch, &path);
+        if (r < 0 && r != -ENOENT)
+                log_warning("cannot listen for in-process agents in %s: %s; running without them",
+                            rundir_path(d->rundir), strerror(-r));
         /* Live operations are a convenience: without the socket the daemon still does
          * its job, so a socket that cannot be made is a warning, not a failure. */
         if (d->rundir) {
@@ -1224,85 +853,61 @@ static int setup(struct daemon *d)
                         log_warning("no control socket in %s: %s", rundir_path(d->rundir), strerror(-r));
         }
         d->started_mono = mono;
-        if (d->rundir && d->cfg->agent_socket) {
-                struct agent_env aenv = { .event = d->event, .runtime_dir = rundir_path(d->rundir),
-                                          .sampler = d->sampler, .report = on_report, .userdata = d,
-                                          .anchor_real_ms = d->anchor_real_ms, .anchor_mono = d->anchor_mono };
-
-                /* Agents only add detail to alerts: the daemon runs on without them. */
-                r = agent_new(&aenv, d->cfg, &d->agent);
-                if (r < 0)
-                        log_warning("cannot listen for in-process agents in %s: %s; running without them",
-                                    rundir_path(d->rundir), strerror(-r));
-        }
 
         /* Metrics are for others to read: without them the watching goes on. */
-        r = export_new(&(struct export_env){ .event = d->event, .cfg = &d->cfg, .sampler = d->sampler,
-                                             .engine = d->engine, .dispatch = d->dispatch, .writer = d->writer,
-                                             .store = d->store },
+        r = export_new(&(struct export_env){ .event = d->event, .cfg = &d->cfg, .sampler = watch_sampler(d->watch),
+                                             .engine = watch_engine(d->watch), .dispatch = d->dispatch,
+                                             .writer = watch_writer(d->watch), .store = watch_store(d->watch) },
                        &d->export, err, sizeof(err));
         if (r < 0)
                 log_error("metrics: %s; watching goes on without them", err);
-
-        d->next_tick = mono;
-        d->next_fold = mono + MIN(usec_of(d->cfg->interval) * FOLD_TICKS, FOLD_MAX_USEC);
-        d->next_maintain = mono;
         return 0;
 }
 
 static void teardown(struct daemon *d)
 {
-        int r;
+        struct watch_report rep;
 
         control_free(d->control);
         /* Hooks first: their last results are written with everything else. */
         hooks_free(d->hooks);
-        if (d->writer) {
-                (void)writer_put(d->writer, &(struct store_row){
-                        .kind = STORE_EVENT,
-                        .event = { .t_ms = wall_ms(d, now_usec(CLOCK_MONOTONIC)), .kind = "stop" } });
-                /* A -wal deleted since the last commit would be gone with the close. */
-                check_store(d, now_usec(CLOCK_MONOTONIC));
-                r = writer_flush(d->writer);
-                if (r < 0) {
+        /* A start that failed measured nothing: nothing to flush. */
+        if (d->running) {
+                watch_event(d->watch, "stop", NULL);
+                /* The store is checked first: a -wal deleted since the last commit would be
+                 * gone with the close. */
+                watch_flush(d->watch, now_usec(CLOCK_MONOTONIC), &rep);
+                report_repair(d, &rep, now_usec(CLOCK_MONOTONIC));
+                if (rep.commit_error < 0) {
                         struct writer_stats ws;
 
-                        writer_get_stats(d->writer, &ws);
+                        writer_get_stats(watch_writer(d->watch), &ws);
                         log_error("database %s: final write failed: %s; %" PRIu64 " samples lost", d->cfg->db_path,
-                                  store_errmsg(d->store), ws.pending);
+                                  store_errmsg(watch_store(d->watch)), ws.pending);
                         d->exit_code = EXIT_FAILURE;
                 }
         }
         export_free(d->export);
         sd_event_source_unref(d->timer);
-        agent_free(d->agent);
+        watch_free(d->watch);
         /* After the sockets: they are removed while the lock says they are ours. */
         rundir_free(d->rundir);
-        sampler_free(d->sampler);
-        engine_free(d->engine);
         dispatch_free(d->dispatch);
         sd_event_unref(d->event);
-        writer_free(d->writer);
-        store_close(d->store);
-        safe_close(d->proc_root);
-        safe_close(d->cgroup_root);
         free_config(d->cfg);
-        free(d->rule_ids);
-        free(d->generations);
         free_options(&d->opt);
 }
 
 int main(int argc, char **argv)
 {
         struct daemon d = {
-                .proc_root = -1,
-                .cgroup_root = -1,
                 .db_fail_rl = RATELIMIT_INIT(DB_FAIL_LOG_USEC, 1),
                 .overrun_rl = RATELIMIT_INIT(60 * USEC_PER_SEC, 1),
                 .cap_rl = RATELIMIT_INIT(60 * USEC_PER_SEC, 1),
                 /* Hourly: on a host the budget cannot cover this is the normal state. */
                 .budget_rl = RATELIMIT_INIT(3600 * USEC_PER_SEC, 1),
         };
+        struct watch_report rep;
         int r;
 
         log_open("leakwatchd", false);
@@ -1334,17 +939,16 @@ int main(int argc, char **argv)
         r = setup(&d);
         if (r < 0) {
                 (void)notify_failed(NULL, r);
-                d.writer = NULL; /* nothing measured yet: nothing to flush */
                 teardown(&d);
                 return EXIT_FAILURE;
         }
         /* Ready once the first pass has stored its data: a client started right after
          * systemd reports us up finds something to show. */
-        d.next_tick = now_usec(CLOCK_MONOTONIC);
+        d.running = true;
         on_timer(NULL, 0, &d);
-        flush(&d, now_usec(CLOCK_MONOTONIC));
-        d.next_commit = now_usec(CLOCK_MONOTONIC) + usec_of(d.cfg->commit_interval);
-        (void)writer_put(d.writer, &(struct store_row){ .kind = STORE_EVENT, .event = { wall_ms(&d, now_usec(CLOCK_MONOTONIC)), "start", NULL } });
+        watch_flush(d.watch, now_usec(CLOCK_MONOTONIC), &rep);
+        report(&d, &rep, now_usec(CLOCK_MONOTONIC));
+        watch_event(d.watch, "start", NULL);
         (void)notify_ready();
         log_info("watching with %zu rule%s, interval %gs, database %s", configured_rules(d.cfg),
                  configured_rules(d.cfg) == 1 ? "" : "s", d.cfg->interval, d.cfg->db_path);

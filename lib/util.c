@@ -28,6 +28,11 @@ usec_t now_usec(clockid_t clock)
         return (usec_t)ts.tv_sec * USEC_PER_SEC + (usec_t)ts.tv_nsec / 1000;
 }
 
+usec_t usec_of(double seconds)
+{
+        return (usec_t)llround(seconds * (double)USEC_PER_SEC);
+}
+
 static const char *skip_space(const char *p)
 {
         while (*p && isspace((unsigned char)*p))

@@ -37,6 +37,8 @@ typedef uint64_t usec_t;
 #define USEC_PER_MSEC UINT64_C(1000)
 #define MSEC_PER_SEC  INT64_C(1000)
 usec_t now_usec(clockid_t clock);
+/* A duration in seconds (a configuration's) as microseconds, rounded. */
+usec_t usec_of(double seconds);
 
 /* Parses a duration: a decimal number (digits with an optional fraction: "0.2", ".5";
  * no sign, exponent or hex; the same in every locale) with an optional lower-case unit

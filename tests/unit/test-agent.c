@@ -23,7 +23,6 @@
 #include "agent.h"
 #include "config.h"
 #include "proc.h"
-#include "record.h"
 #include "sampler.h"
 #include "store.h"
 #include "writer.h"
@@ -206,7 +205,9 @@ static void on_report(void *userdata, size_t slot UNUSED, int64_t process_id, co
 {
         struct fixture *f = userdata;
 
-        record_report(f->w, process_id, a);
+        assert_int_equal(writer_put(f->w, &(struct store_row){ .kind = STORE_AGENT_SAMPLE,
+                                                               .agent = { .process_id = process_id, .report = a } }),
+                         0);
 }
 
 /* A real sampler over /proc that watches this test process. */
