@@ -125,7 +125,7 @@ static bool type_name_valid(const char *s)
 {
         size_t len = strlen(s);
 
-        if (len == 0 || len > STORE_AGENT_TYPE_NAME_MAX || !utf8_valid(s, len))
+        if (len == 0 || len > AGENT_TYPE_NAME_MAX || !utf8_valid(s, len))
                 return false;
         for (size_t i = 0; i < len; i++)
                 if ((unsigned char)s[i] <= ' ' || s[i] == 0x7f)
@@ -155,7 +155,7 @@ static int bad(const char **ret_why, const char *why)
 }
 
 /* One "key values..." line into a; seen: the keys met so far. */
-static int parse_line(char *line, struct store_agent_sample *a, unsigned *seen, const char **ret_why)
+static int parse_line(char *line, struct agent_report *a, unsigned *seen, const char **ret_why)
 {
         char *w[6];
         int64_t v[5];
@@ -175,16 +175,16 @@ static int parse_line(char *line, struct store_agent_sample *a, unsigned *seen, 
                 return bad(ret_why, "the agent line must come first");
         *seen |= 1u << k;
         /* Each agent sends its own keys only. */
-        if (k != K_AGENT && (k == K_MALLINFO2) != (a->agent == STORE_AGENT_MALLOC))
+        if (k != K_AGENT && (k == K_MALLINFO2) != (a->agent == AGENT_MALLOC))
                 return bad(ret_why, "a key of the other agent");
         switch (k) {
         case K_AGENT:
                 if (n != 2)
                         return bad(ret_why, "bad agent line");
                 if (strcmp(w[1], "python") == 0)
-                        a->agent = STORE_AGENT_PYTHON;
+                        a->agent = AGENT_PYTHON;
                 else if (strcmp(w[1], "malloc") == 0)
-                        a->agent = STORE_AGENT_MALLOC;
+                        a->agent = AGENT_MALLOC;
                 else
                         return bad(ret_why, "unknown agent");
                 return 0;
@@ -230,7 +230,7 @@ static int parse_line(char *line, struct store_agent_sample *a, unsigned *seen, 
                         return bad(ret_why, "a type before the objects line");
                 if (n != 3 || !type_name_valid(w[1]) || parse_value(w[2], &v[0]) < 0)
                         return bad(ret_why, "bad type line");
-                if (a->n_types == STORE_AGENT_TYPES_MAX)
+                if (a->n_types == AGENT_TYPES_MAX)
                         return bad(ret_why, "too many types");
                 for (size_t i = 0; i < a->n_types; i++)
                         if (strcmp(a->types[i].name, w[1]) == 0)
@@ -252,10 +252,10 @@ static int parse_line(char *line, struct store_agent_sample *a, unsigned *seen, 
         }
 }
 
-int agent_parse(const char *buf, size_t len, struct store_agent_sample *ret, const char **ret_why)
+int agent_parse(const char *buf, size_t len, struct agent_report *ret, const char **ret_why)
 {
         char text[AGENT_MSG_MAX + 1];
-        struct store_agent_sample a;
+        struct agent_report a;
         unsigned seen = 0;
         char *p;
 
@@ -267,7 +267,7 @@ int agent_parse(const char *buf, size_t len, struct store_agent_sample *ret, con
                 return bad(ret_why, "a NUL byte or an unterminated line");
         memcpy(text, buf, len);
         text[len] = '\0';
-        store_agent_sample_init(&a);
+        agent_report_init(&a);
         for (p = text + strlen(MAGIC); *p;) {
                 char *nl = strchr(p, '\n');
                 int r;
@@ -282,24 +282,24 @@ int agent_parse(const char *buf, size_t len, struct store_agent_sample *ret, con
         }
         if (!(seen & (1u << K_AGENT)))
                 return bad(ret_why, "no agent line");
-        if (a.agent == STORE_AGENT_PYTHON &&
+        if (a.agent == AGENT_PYTHON &&
             (seen & ((1u << K_BLOCKS) | (1u << K_GC_ENABLED) | (1u << K_GC_COUNT))) !=
                     ((1u << K_BLOCKS) | (1u << K_GC_ENABLED) | (1u << K_GC_COUNT)))
                 return bad(ret_why, "a python report needs gc.enabled, gc.count and blocks");
-        if (a.agent == STORE_AGENT_MALLOC && !(seen & (1u << K_MALLINFO2)))
+        if (a.agent == AGENT_MALLOC && !(seen & (1u << K_MALLINFO2)))
                 return bad(ret_why, "a malloc report needs mallinfo2");
         *ret = a;
         return 0;
 }
 
-int agent_format(const struct store_agent_sample *a, char *buf, size_t sz)
+int agent_format(const struct agent_report *a, char *buf, size_t sz)
 {
         size_t o = 0;
 
 #define OUT(...) do { if (o < sz) o += (size_t)snprintf(buf + o, sz - o, __VA_ARGS__); } while (0)
 #define GEN(key, v) do { if ((v)[0] >= 0) OUT(key " %" PRId64 " %" PRId64 " %" PRId64 "\n", (v)[0], (v)[1], (v)[2]); } while (0)
-        OUT(MAGIC "agent %s\n", store_agent_name[a->agent]);
-        if (a->agent == STORE_AGENT_MALLOC) {
+        OUT(MAGIC "agent %s\n", agent_kind_name[a->agent]);
+        if (a->agent == AGENT_MALLOC) {
                 OUT("mallinfo2 %" PRId64 " %" PRId64 " %" PRId64 " %" PRId64 " %" PRId64 "\n", a->arena, a->in_use,
                     a->free, a->mmapped, a->keepcost);
         } else {
@@ -419,7 +419,7 @@ static int64_t wall_of(const struct agent *a, usec_t mono)
 
 static void handle_at(struct agent *a, pid_t pid, const char *buf, size_t len, usec_t now)
 {
-        struct store_agent_sample s;
+        struct agent_report s;
         struct watched *w;
         const char *why = NULL;
         unsigned suppressed;

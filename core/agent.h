@@ -21,10 +21,10 @@
 #include <sys/types.h>
 #include <systemd/sd-event.h>
 
-#include "settings.h"
 #include "proto.h"
+#include "report.h"
 #include "sampler.h"
-#include "store.h"
+#include "settings.h"
 
 /* Reports a process may send at once after a quiet spell: a Python agent and a probe in
  * the same process, a few reports delayed together, are not flooding. */
@@ -38,7 +38,7 @@ struct agent_env {
         const struct sampler *sampler;  /* who is watched */
         /* A report that passed, about the watched process in the sampler's slot (with that
          * row id); its t_ms is set. */
-        void (*report)(void *userdata, size_t slot, int64_t process_id, const struct store_agent_sample *a);
+        void (*report)(void *userdata, size_t slot, int64_t process_id, const struct agent_report *a);
         void *userdata;
         /* The daemon's clock: a row's time is anchor_real_ms + the monotonic time since
          * anchor_mono, as for samples, so agent rows line up with them. */
@@ -70,10 +70,10 @@ void agent_handle(struct agent *a, pid_t pid, const char *buf, size_t len, usec_
 
 /* Parses one report. Returns 0, or -EBADMSG with the reason (a static phrase) in
  * *ret_why. Pure. */
-int agent_parse(const char *buf, size_t len, struct store_agent_sample *ret, const char **ret_why);
+int agent_parse(const char *buf, size_t len, struct agent_report *ret, const char **ret_why);
 
 /* Formats a report the way the agents do (for the tests and the benchmark). Returns the
  * length, or -E2BIG if it does not fit. Pure. */
-int agent_format(const struct store_agent_sample *a, char *buf, size_t sz);
+int agent_format(const struct agent_report *a, char *buf, size_t sz);
 
 #endif

@@ -404,7 +404,7 @@ static int replay_sample(const struct sample *smp, void *userdata)
         return 0;
 }
 
-static int replay_report(const struct store_agent_sample *a, void *userdata)
+static int replay_report(const struct agent_report *a, void *userdata)
 {
         struct replay_ctx *c = userdata;
 
@@ -551,7 +551,7 @@ void engine_listener(struct engine *e, struct sampler_listener *ret)
         };
 }
 
-void engine_agent_report(struct engine *e, size_t slot, int64_t process_id, const struct store_agent_sample *a)
+void engine_agent_report(struct engine *e, size_t slot, int64_t process_id, const struct agent_report *a)
 {
         struct eproc *ep = proc_of(e, slot, process_id);
 

@@ -74,7 +74,7 @@ void engine_listener(struct engine *e, struct sampler_listener *ret);
 
 /* An agent's report about the process in the sampler's slot (process_id checks that the
  * slot still holds it): it goes into the process's trail for classification. */
-void engine_agent_report(struct engine *e, size_t slot, int64_t process_id, const struct store_agent_sample *a);
+void engine_agent_report(struct engine *e, size_t slot, int64_t process_id, const struct agent_report *a);
 
 /* After the sampler resumed the previous run's processes: alerts whose process did not
  * come back expire. */

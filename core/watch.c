@@ -124,7 +124,7 @@ static void on_trouble(void *userdata, const struct sampler_proc *p, int error, 
                 w->sink.trouble(w->sink.userdata, p, error, what);
 }
 
-static void on_report(void *userdata, size_t slot, int64_t process_id, const struct store_agent_sample *a)
+static void on_report(void *userdata, size_t slot, int64_t process_id, const struct agent_report *a)
 {
         struct watch *w = userdata;
 

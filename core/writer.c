@@ -21,7 +21,7 @@ struct ring {
 /* A queued agent report: the row points at the report, kept by value beside it. */
 struct pending_agent {
         int64_t process_id;
-        struct store_agent_sample report;
+        struct agent_report report;
 };
 
 /* A queued row that is never dropped; its strings live in blob. */

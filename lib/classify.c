@@ -132,21 +132,21 @@ static void add_known(struct classify_input *in, struct classify_floor *f, doubl
                 floor_add(f, in, t, (double)v);
 }
 
-static void keep_types(struct classify_types *ty, const struct store_agent_sample *a)
+static void keep_types(struct classify_types *ty, const struct agent_report *a)
 {
         ty->known = true;
         ty->objects = a->objects;
-        ty->n = MIN(a->n_types, (size_t)STORE_AGENT_TYPES_MAX);
+        ty->n = MIN(a->n_types, (size_t)AGENT_TYPES_MAX);
         memcpy(ty->t, a->types, ty->n * sizeof(ty->t[0]));
 }
 
-void classify_add_agent(struct classify_input *in, const struct store_agent_sample *a)
+void classify_add_agent(struct classify_input *in, const struct agent_report *a)
 {
         double t = (double)a->t_ms / 1000;
 
         if (t < in->from || t > in->to)
                 return;
-        if (a->agent == STORE_AGENT_PYTHON) {
+        if (a->agent == AGENT_PYTHON) {
                 int64_t unc = 0;
 
                 in->py_reports++;
@@ -163,7 +163,7 @@ void classify_add_agent(struct classify_input *in, const struct store_agent_samp
                                 keep_types(&in->types_first, a);
                         keep_types(&in->types_last, a);
                 }
-        } else if (a->agent == STORE_AGENT_MALLOC) {
+        } else if (a->agent == AGENT_MALLOC) {
                 in->malloc_reports++;
                 /* Bytes in use: in the arenas and in blocks mmapped one by one. */
                 if (a->in_use >= 0 && a->mmapped >= 0)
@@ -271,7 +271,7 @@ static size_t type_growths(const struct classify_input *in, struct type_growth *
 
         if (!a->known || !b->known)
                 return 0;
-        if (a->n == STORE_AGENT_TYPES_MAX)
+        if (a->n == AGENT_TYPES_MAX)
                 for (size_t i = 0; i < a->n; i++)
                         if (i == 0 || a->t[i].count < floor_count)
                                 floor_count = a->t[i].count;
@@ -298,7 +298,7 @@ static size_t type_growths(const struct classify_input *in, struct type_growth *
 
 static void python_words(const struct classify_input *in, struct classify_result *r, struct text *t)
 {
-        struct type_growth g[STORE_AGENT_TYPES_MAX];
+        struct type_growth g[AGENT_TYPES_MAX];
         size_t n = type_growths(in, g);
         char num[32];
 
@@ -306,7 +306,7 @@ static void python_words(const struct classify_input *in, struct classify_result
                 r->cls = CLASS_PYTHON_OBJECTS;
                 put(t, "python objects growing:");
                 for (size_t i = 0; i < n && i < TYPES_SHOWN && g[i].growth >= TYPE_SHARE * g[0].growth; i++) {
-                        char name[STORE_AGENT_TYPE_NAME_MAX * 4 + 1];
+                        char name[AGENT_TYPE_NAME_MAX * 4 + 1];
 
                         /* Names come from the program: printable, whatever it chose. */
                         str_escape(g[i].name, strlen(g[i].name), name, sizeof(name));
@@ -546,7 +546,7 @@ static void agent_value(struct trail_agent_bucket *b, int s, double t, int64_t v
 }
 
 /* Keeps a report's type count in *slot (allocated at first use). */
-static int keep_types_in(struct classify_types **slot, const struct store_agent_sample *a)
+static int keep_types_in(struct classify_types **slot, const struct agent_report *a)
 {
         if (!*slot) {
                 *slot = malloc(sizeof(**slot));
@@ -557,7 +557,7 @@ static int keep_types_in(struct classify_types **slot, const struct store_agent_
         return 0;
 }
 
-int classify_trail_add_agent(struct classify_trail *t, const struct store_agent_sample *a)
+int classify_trail_add_agent(struct classify_trail *t, const struct agent_report *a)
 {
         double s = (double)a->t_ms / 1000;
         struct trail_agent_bucket *b;
@@ -574,7 +574,7 @@ int classify_trail_add_agent(struct classify_trail *t, const struct store_agent_
         if (slot < 0)
                 return 0;
         b = &t->agents[slot];
-        if (a->agent == STORE_AGENT_PYTHON) {
+        if (a->agent == AGENT_PYTHON) {
                 int64_t unc = 0;
 
                 b->py_reports++;
@@ -593,7 +593,7 @@ int classify_trail_add_agent(struct classify_trail *t, const struct store_agent_
                         if (keep_types_in(&b->types_last, a) < 0)
                                 return -ENOMEM;
                 }
-        } else if (a->agent == STORE_AGENT_MALLOC) {
+        } else if (a->agent == AGENT_MALLOC) {
                 b->malloc_reports++;
                 if (a->in_use >= 0 && a->mmapped >= 0)
                         agent_value(b, TA_IN_USE, s, a->in_use + a->mmapped);

@@ -18,8 +18,8 @@
 #include <stdint.h>
 
 #include "detect.h"
+#include "report.h"
 #include "sample.h"
-#include "store.h"
 
 /* The sentence, NUL included: one line in a table or a journal message. */
 #define CLASSIFY_TEXT_MAX 256
@@ -54,7 +54,7 @@ struct classify_types {
         bool known;
         int64_t objects;
         size_t n;
-        struct store_agent_type t[STORE_AGENT_TYPES_MAX];
+        struct agent_report_type t[AGENT_TYPES_MAX];
 };
 
 struct classify_input {
@@ -80,7 +80,7 @@ void classify_init(struct classify_input *in, double from, double to, bool fds, 
 void classify_add_sample(struct classify_input *in, const struct sample *smp);
 /* Adds an agent report; reports outside the window are ignored. Reports are added in
  * time order (the newest decides whether the collector is on). */
-void classify_add_agent(struct classify_input *in, const struct store_agent_sample *a);
+void classify_add_agent(struct classify_input *in, const struct agent_report *a);
 
 struct classify_result {
         enum classify_class cls;
@@ -129,7 +129,7 @@ void classify_trail_add_sample(struct classify_trail *t, const struct sample *sm
 /* Adds an agent's report, as classify_add_agent() would. Returns 0, or -ENOMEM when
  * the agents' part (or a type count) could not be allocated: that report is then not
  * kept, and the class rests on the outside data. */
-int classify_trail_add_agent(struct classify_trail *t, const struct store_agent_sample *a);
+int classify_trail_add_agent(struct classify_trail *t, const struct agent_report *a);
 
 /* The input for the window [from, to] on the trail's grid, as classify_init() and
  * classify_add_*() over the window's samples and reports would build it. */

@@ -973,19 +973,7 @@ int store_for_each_open_alert(struct store *s, store_alert_cb cb, void *userdata
 
 /* ---- in-process agents ---- */
 
-const char *const store_agent_name[STORE_AGENT__MAX] = { "python", "malloc" };
-
-void store_agent_sample_init(struct store_agent_sample *a)
-{
-        *a = (struct store_agent_sample){ .gc_enabled = -1 };
-        for (int g = 0; g < 3; g++)
-                a->gc_threshold[g] = a->gc_count[g] = a->gc_collections[g] = a->gc_collected[g] =
-                        a->gc_uncollectable[g] = -1;
-        a->gc_garbage = a->blocks = a->traced = a->traced_peak = a->objects = a->stride = -1;
-        a->arena = a->in_use = a->free = a->mmapped = a->keepcost = -1;
-}
-
-static int put_agent_sample(struct store *s, int64_t process_id, const struct store_agent_sample *a)
+static int put_agent_sample(struct store *s, int64_t process_id, const struct agent_report *a)
 {
         sqlite3_stmt *st = s->stmt[ST_PUT_AGENT];
         const int64_t *gens[] = { a->gc_threshold, a->gc_count, a->gc_collections, a->gc_collected,
@@ -994,11 +982,11 @@ static int put_agent_sample(struct store *s, int64_t process_id, const struct st
                                  a->arena, a->in_use, a->free, a->mmapped, a->keepcost };
         int idx = 1, r;
 
-        if ((unsigned)a->agent >= STORE_AGENT__MAX || a->n_types > STORE_AGENT_TYPES_MAX)
+        if ((unsigned)a->agent >= AGENT__KIND_MAX || a->n_types > AGENT_TYPES_MAX)
                 return -EINVAL;
         sqlite3_bind_int64(st, idx++, process_id);
         sqlite3_bind_int64(st, idx++, a->t_ms);
-        sqlite3_bind_text(st, idx++, store_agent_name[a->agent], -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, idx++, agent_kind_name[a->agent], -1, SQLITE_STATIC);
         db_bind_known(st, idx++, a->gc_enabled);
         for (size_t i = 0; i < ELEMENTSOF(gens); i++)
                 for (int g = 0; g < 3; g++)
@@ -1020,14 +1008,14 @@ static int put_agent_sample(struct store *s, int64_t process_id, const struct st
 
 /* Reads the types of the report at time t into a. */
 static int read_agent_types(struct store *s, sqlite3_stmt *st, int64_t process_id, int64_t t,
-                            struct store_agent_sample *a)
+                            struct agent_report *a)
 {
         int rc;
 
         sqlite3_bind_int64(st, 1, process_id);
         sqlite3_bind_int64(st, 2, t);
-        while ((rc = sqlite3_step(st)) == SQLITE_ROW && a->n_types < STORE_AGENT_TYPES_MAX) {
-                struct store_agent_type *ty = &a->types[a->n_types++];
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW && a->n_types < AGENT_TYPES_MAX) {
+                struct agent_report_type *ty = &a->types[a->n_types++];
                 size_t len;
                 const char *name = db_column_text(st, 0, &len);
 
@@ -1055,18 +1043,18 @@ int store_for_each_agent_sample(struct store *s, int64_t process_id, int64_t fro
         sqlite3_bind_int64(st, 2, from_ms);
         sqlite3_bind_int64(st, 3, to_ms);
         while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-                struct store_agent_sample a;
+                struct agent_report a;
                 const char *agent = db_column_text(st, 1, NULL);
                 int col = 2;
 
-                store_agent_sample_init(&a);
+                agent_report_init(&a);
                 a.t_ms = sqlite3_column_int64(st, 0);
                 if (!agent)
                         continue;
                 if (strcmp(agent, "python") == 0)
-                        a.agent = STORE_AGENT_PYTHON;
+                        a.agent = AGENT_PYTHON;
                 else if (strcmp(agent, "malloc") == 0)
-                        a.agent = STORE_AGENT_MALLOC;
+                        a.agent = AGENT_MALLOC;
                 else
                         continue;       /* a newer program's agent: not ours to read */
                 a.gc_enabled = (int)db_column_or(st, col++, -1);
@@ -1254,7 +1242,7 @@ int store_row_copy(const struct store_row *row, struct store_row *ret, void **re
                 return -ENOMEM;
         if (r.kind == STORE_AGENT_SAMPLE && r.agent.report) {
                 memcpy(p, r.agent.report, sizeof(*r.agent.report));
-                r.agent.report = (const struct store_agent_sample *)(void *)p;
+                r.agent.report = (const struct agent_report *)(void *)p;
                 p += sizeof(*r.agent.report);
         }
         for (size_t i = 0; i < n; i++) {

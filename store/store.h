@@ -23,6 +23,7 @@
 #include <sys/types.h>
 
 #include "detect.h"
+#include "report.h"
 #include "sample.h"
 
 struct store;
@@ -154,12 +155,10 @@ struct store_hook_run {
         size_t output_len;
 };
 
-struct store_agent_sample;
-
 /* An in-process agent's report about a process. */
 struct store_agent_row {
         int64_t process_id;
-        const struct store_agent_sample *report;
+        const struct agent_report *report;
 };
 
 enum store_row_kind {
@@ -233,41 +232,8 @@ void store_rollback(struct store *s);   /* safe to call after a failed commit */
 
 /* ---- in-process agents (docs/agents.md) ---- */
 
-/* Types per Python report: the agent sends the most numerous ones only, so a report
- * and its stored rows stay small whatever the program defines. */
-#define STORE_AGENT_TYPES_MAX 16
-/* A type's name (module.qualname) in bytes: long enough for real qualified names,
- * short enough that 16 of them fit a datagram with room to spare. */
-#define STORE_AGENT_TYPE_NAME_MAX 64
-
-enum store_agent { STORE_AGENT_PYTHON, STORE_AGENT_MALLOC, STORE_AGENT__MAX };
-extern const char *const store_agent_name[STORE_AGENT__MAX];        /* "python", "malloc" */
-
-struct store_agent_type {
-        char name[STORE_AGENT_TYPE_NAME_MAX + 1];       /* validated text, NUL-terminated */
-        int64_t count;
-};
-
-/* One report. A value of -1 was not reported (stored as NULL). */
-struct store_agent_sample {
-        int64_t t_ms;
-        enum store_agent agent;
-        /* python */
-        int gc_enabled;                 /* 0, 1, or -1 */
-        int64_t gc_threshold[3], gc_count[3], gc_collections[3], gc_collected[3], gc_uncollectable[3];
-        int64_t gc_garbage, blocks, traced, traced_peak;
-        int64_t objects, stride;        /* the type count, if this report made one */
-        struct store_agent_type types[STORE_AGENT_TYPES_MAX];
-        size_t n_types;
-        /* malloc */
-        int64_t arena, in_use, free, mmapped, keepcost;
-};
-
-/* Sets every value of a to "not reported" (and the time and agent to 0). */
-void store_agent_sample_init(struct store_agent_sample *a);
-
 /* Every report of a process in [from_ms, to_ms), in time order, types included. */
-typedef int (*store_agent_cb)(const struct store_agent_sample *a, void *userdata);
+typedef int (*store_agent_cb)(const struct agent_report *a, void *userdata);
 int store_for_each_agent_sample(struct store *s, int64_t process_id, int64_t from_ms, int64_t to_ms,
                                 store_agent_cb cb, void *userdata);
 

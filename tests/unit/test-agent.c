@@ -33,7 +33,7 @@
 
 /* ---- the format ---- */
 
-static int parse(const char *text, struct store_agent_sample *a, const char **why)
+static int parse(const char *text, struct agent_report *a, const char **why)
 {
         return agent_parse(text, strlen(text), a, why);
 }
@@ -43,13 +43,13 @@ static void test_parse_python(void **state)
         const char *text = PY "gc.enabled 0\ngc.threshold 700 10 10\ngc.count 5 1 0\ngc.collections 30 2 1\n"
                               "gc.collected 100 5 0\ngc.uncollectable 0 0 2\ngc.garbage 2\nblocks 123456\n"
                               "traced 1000 2000\nobjects 5000 3\ntype dict 1200\ntype __main__.Person 900\n";
-        struct store_agent_sample a, b;
+        struct agent_report a, b;
         const char *why = NULL;
         char again[AGENT_MSG_MAX];
 
         (void)state;
         assert_int_equal(parse(text, &a, &why), 0);
-        assert_int_equal(a.agent, STORE_AGENT_PYTHON);
+        assert_int_equal(a.agent, AGENT_PYTHON);
         assert_int_equal(a.gc_enabled, 0);
         assert_int_equal(a.gc_threshold[0], 700);
         assert_int_equal(a.gc_count[2], 0);
@@ -74,12 +74,12 @@ static void test_parse_python(void **state)
 
 static void test_parse_malloc(void **state)
 {
-        struct store_agent_sample a;
+        struct agent_report a;
         const char *why = NULL;
 
         (void)state;
         assert_int_equal(parse(ML "mallinfo2 1 2 3 4 5\n", &a, &why), 0);
-        assert_int_equal(a.agent, STORE_AGENT_MALLOC);
+        assert_int_equal(a.agent, AGENT_MALLOC);
         assert_int_equal(a.arena, 1);
         assert_int_equal(a.in_use, 2);
         assert_int_equal(a.free, 3);
@@ -139,7 +139,7 @@ static void test_parse_refusals(void **state)
 
         (void)state;
         for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-                struct store_agent_sample a;
+                struct agent_report a;
                 const char *why = NULL;
 
                 print_message("  case %zu\n", i);
@@ -151,7 +151,7 @@ static void test_parse_refusals(void **state)
 static void test_parse_bounds(void **state)
 {
         char buf[AGENT_MSG_MAX + 64];
-        struct store_agent_sample a;
+        struct agent_report a;
         const char *why = NULL;
         size_t o;
 
@@ -163,10 +163,10 @@ static void test_parse_bounds(void **state)
         assert_string_equal(why, "a NUL byte or an unterminated line");
         /* Exactly 16 types pass; a 17th does not. */
         o = (size_t)snprintf(buf, sizeof(buf), PY_MIN "objects 10 1\n");
-        for (int i = 0; i < STORE_AGENT_TYPES_MAX; i++)
+        for (int i = 0; i < AGENT_TYPES_MAX; i++)
                 o += (size_t)snprintf(buf + o, sizeof(buf) - o, "type t%d 1\n", i);
         assert_int_equal(agent_parse(buf, o, &a, &why), 0);
-        assert_int_equal(a.n_types, STORE_AGENT_TYPES_MAX);
+        assert_int_equal(a.n_types, AGENT_TYPES_MAX);
         o += (size_t)snprintf(buf + o, sizeof(buf) - o, "type t99 1\n");
         assert_int_equal(agent_parse(buf, o, &a, &why), -EBADMSG);
         assert_string_equal(why, "too many types");
@@ -201,7 +201,7 @@ static void on_sampled(void *u UNUSED, const struct sampler_proc *p UNUSED, cons
 static void on_ended(void *u UNUSED, const struct sampler_proc *p UNUSED, int64_t t UNUSED, const char *r UNUSED) {}
 
 /* A report that passed goes to the writer, as the watch records it. */
-static void on_report(void *userdata, size_t slot UNUSED, int64_t process_id, const struct store_agent_sample *a)
+static void on_report(void *userdata, size_t slot UNUSED, int64_t process_id, const struct agent_report *a)
 {
         struct fixture *f = userdata;
 
@@ -265,7 +265,7 @@ static int teardown(void **state)
         return 0;
 }
 
-static int count_reports(const struct store_agent_sample *a UNUSED, void *userdata)
+static int count_reports(const struct agent_report *a UNUSED, void *userdata)
 {
         (*(int *)userdata)++;
         return 0;
@@ -423,9 +423,9 @@ static void test_datagrams_through_the_socket(void **state)
         close(fd);
 }
 
-static int keep_first(const struct store_agent_sample *a, void *userdata)
+static int keep_first(const struct agent_report *a, void *userdata)
 {
-        *(struct store_agent_sample *)userdata = *a;
+        *(struct agent_report *)userdata = *a;
         return 1;
 }
 
@@ -433,7 +433,7 @@ static void test_reports_reach_the_database(void **state)
 {
         struct fixture *f = *state;
         const char *text = PY "gc.enabled 0\ngc.count 5 1 0\nblocks 777\nobjects 10 1\ntype dict 9\ntype str 8\n";
-        struct store_agent_sample a;
+        struct agent_report a;
         struct writer_stats ws;
 
         agent_handle(f->a, getpid(), text, strlen(text), 3 * USEC_PER_SEC);
@@ -443,7 +443,7 @@ static void test_reports_reach_the_database(void **state)
         assert_int_equal(store_for_each_agent_sample(f->st, 1, 0, INT64_MAX, keep_first, &a), 1);
         /* Stamped with the daemon's clock: anchor + monotonic time. */
         assert_int_equal(a.t_ms, 5000000 + 3000);
-        assert_int_equal(a.agent, STORE_AGENT_PYTHON);
+        assert_int_equal(a.agent, AGENT_PYTHON);
         assert_int_equal(a.gc_enabled, 0);
         assert_int_equal(a.blocks, 777);
         assert_int_equal(a.n_types, 2);

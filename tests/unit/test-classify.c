@@ -58,11 +58,11 @@ struct py {
 static void python(struct classify_input *in, const struct py *p)
 {
         for (int i = 0; i <= 20; i++) {
-                struct store_agent_sample a;
+                struct agent_report a;
                 double f = i / 20.0;
 
-                store_agent_sample_init(&a);
-                a.agent = STORE_AGENT_PYTHON;
+                agent_report_init(&a);
+                a.agent = AGENT_PYTHON;
                 a.t_ms = (int64_t)((FROM + shift + i * 5) * 1000);
                 a.gc_enabled = p->gc_enabled;
                 a.blocks = (int64_t)(p->blocks0 + p->blocks_growth * f +
@@ -88,11 +88,11 @@ static void python(struct classify_input *in, const struct py *p)
 static void probe(struct classify_input *in, double used0, double used_growth, double free0, double free_growth)
 {
         for (int i = 0; i <= 20; i++) {
-                struct store_agent_sample a;
+                struct agent_report a;
                 double f = i / 20.0;
 
-                store_agent_sample_init(&a);
-                a.agent = STORE_AGENT_MALLOC;
+                agent_report_init(&a);
+                a.agent = AGENT_MALLOC;
                 a.t_ms = (int64_t)((FROM + shift + i * 5) * 1000);
                 a.in_use = (int64_t)(used0 + used_growth * f);
                 a.free = (int64_t)(free0 + free_growth * f);
@@ -179,24 +179,24 @@ static void test_python_types_missing_from_the_first_count(void **state)
          * smallest count listed, so its growth is at least the difference. */
         struct classify_input in;
         struct classify_result r;
-        struct store_agent_sample a;
+        struct agent_report a;
 
         (void)state;
         classify_init(&in, FROM, TO, false, 40 * MIB);
         outside(&in, 50 * MIB, 40 * MIB, 0, 0);
         for (int i = 0; i <= 1; i++) {
-                store_agent_sample_init(&a);
-                a.agent = STORE_AGENT_PYTHON;
+                agent_report_init(&a);
+                a.agent = AGENT_PYTHON;
                 a.t_ms = (int64_t)((FROM + i * 100) * 1000);
                 a.gc_enabled = 1;
                 a.blocks = i ? 900000 : 100000;
                 a.objects = 1000;
                 a.stride = 1;
-                for (int k = 0; k < STORE_AGENT_TYPES_MAX; k++) {
+                for (int k = 0; k < AGENT_TYPES_MAX; k++) {
                         snprintf(a.types[k].name, sizeof(a.types[k].name), "%s%d", i && k == 0 ? "new" : "t", k);
                         a.types[k].count = i && k == 0 ? 500000 : 1000 + k;
                 }
-                a.n_types = STORE_AGENT_TYPES_MAX;
+                a.n_types = AGENT_TYPES_MAX;
                 classify_add_agent(&in, &a);
         }
         judge(&in, &r);
@@ -267,10 +267,10 @@ static void test_native_with_tracemalloc(void **state)
         classify_init(&in, FROM, TO, false, 40 * MIB);
         outside(&in, 50 * MIB, 40 * MIB, 0, 0);
         for (int i = 0; i <= 20; i++) {
-                struct store_agent_sample a;
+                struct agent_report a;
 
-                store_agent_sample_init(&a);
-                a.agent = STORE_AGENT_PYTHON;
+                agent_report_init(&a);
+                a.agent = AGENT_PYTHON;
                 a.t_ms = (int64_t)((FROM + i * 5) * 1000);
                 a.gc_enabled = 1;
                 a.blocks = 100000 + i * 2000;   /* +40%, but small objects */
@@ -348,13 +348,13 @@ static void test_agent_with_too_little_data_is_ignored(void **state)
         /* One report, or none in the first quarter: the outside data alone speaks. */
         struct classify_input in;
         struct classify_result r;
-        struct store_agent_sample a;
+        struct agent_report a;
 
         (void)state;
         classify_init(&in, FROM, TO, false, 40 * MIB);
         outside(&in, 50 * MIB, 40 * MIB, 0, 0);
-        store_agent_sample_init(&a);
-        a.agent = STORE_AGENT_PYTHON;
+        agent_report_init(&a);
+        a.agent = AGENT_PYTHON;
         a.t_ms = (int64_t)((TO - 1) * 1000);
         a.gc_enabled = 0;
         a.blocks = 5;
@@ -386,14 +386,14 @@ static void test_long_text_is_cut_not_overflowed(void **state)
 {
         struct classify_input in;
         struct classify_result r;
-        struct store_agent_sample a;
+        struct agent_report a;
 
         (void)state;
         classify_init(&in, FROM, TO, false, 40 * MIB);
         outside(&in, 50 * MIB, 40 * MIB, 0, 0);
         for (int i = 0; i <= 1; i++) {
-                store_agent_sample_init(&a);
-                a.agent = STORE_AGENT_PYTHON;
+                agent_report_init(&a);
+                a.agent = AGENT_PYTHON;
                 a.t_ms = (int64_t)((FROM + i * 100) * 1000);
                 a.gc_enabled = 0;
                 a.blocks = i ? 900000 : 1000;
@@ -402,8 +402,8 @@ static void test_long_text_is_cut_not_overflowed(void **state)
                 a.stride = 1;
                 for (int k = 0; k < 3; k++) {
                         /* 64 bytes that escape to four times as many characters */
-                        memset(a.types[k].name, '\x01', STORE_AGENT_TYPE_NAME_MAX);
-                        a.types[k].name[STORE_AGENT_TYPE_NAME_MAX] = '\0';
+                        memset(a.types[k].name, '\x01', AGENT_TYPE_NAME_MAX);
+                        a.types[k].name[AGENT_TYPE_NAME_MAX] = '\0';
                         a.types[k].name[0] = (char)('a' + k);
                         a.types[k].count = i ? 100000 : 1;
                 }

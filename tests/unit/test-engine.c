@@ -281,10 +281,10 @@ static void test_agent_reports_name_the_kind(void **state)
 
                 sample_at(f, T0_MS + t, 100 * MIB + MIB * grown);
                 if (t % 2000 == 0) {
-                        struct store_agent_sample a;
+                        struct agent_report a;
 
-                        store_agent_sample_init(&a);
-                        a.agent = STORE_AGENT_PYTHON;
+                        agent_report_init(&a);
+                        a.agent = AGENT_PYTHON;
                         a.t_ms = T0_MS + t + 1;
                         a.gc_enabled = 0;
                         a.blocks = (int64_t)(100000 + 10000 * grown);

@@ -96,7 +96,7 @@ static int reopen_process(struct store *st, int64_t id, int64_t rule_id, int64_t
                                                               .generation = generation } });
 }
 
-static int put_agent(struct store *st, int64_t process_id, const struct store_agent_sample *a)
+static int put_agent(struct store *st, int64_t process_id, const struct agent_report *a)
 {
         return store_put(st, &(struct store_row){ .kind = STORE_AGENT_SAMPLE,
                                                   .agent = { .process_id = process_id, .report = a } });
@@ -522,14 +522,14 @@ static void test_agent_reports_and_retention(void **state)
         struct fixture *f = *state;
         const int64_t t0 = 1700000000000;
         struct store_maintenance m;
-        struct store_agent_sample a;
+        struct agent_report a;
 
         assert_int_equal(store_begin(f->st), 0);
         add_process(f->st, 1, 10, 1, t0);
         for (int i = 0; i < 4; i++) {
-                store_agent_sample_init(&a);
+                agent_report_init(&a);
                 a.t_ms = t0 + i * 3600000;
-                a.agent = i % 2 ? STORE_AGENT_MALLOC : STORE_AGENT_PYTHON;
+                a.agent = i % 2 ? AGENT_MALLOC : AGENT_PYTHON;
                 a.gc_enabled = 1;
                 a.blocks = 100 + i;
                 a.in_use = 1000 + i;
@@ -544,7 +544,7 @@ static void test_agent_reports_and_retention(void **state)
                 /* The same report again (a replayed batch): ignored. */
                 assert_int_equal(put_agent(f->st, 1, &a), 0);
         }
-        a.n_types = STORE_AGENT_TYPES_MAX + 1;
+        a.n_types = AGENT_TYPES_MAX + 1;
         assert_int_equal(put_agent(f->st, 1, &a), -EINVAL);
         assert_int_equal(put_kind(f->st, 7, t0, "python-objects", "python"), 0);
         assert_int_equal(put_kind(f->st, 7, t0 + 1, "native", NULL), 0);
