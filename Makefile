@@ -64,17 +64,26 @@ else
 CPPFLAGS += -D_FORTIFY_SOURCE=2
 endif
 
+# The layers, each using only those below it (docs/architecture.md):
+#   daemon/, client/   the two programs; each links core/, store/ and lib/, never the other
+#   core/              the watch both programs run: sampler, engine, writer, agents, loop
+#   store/             the database (the only code that includes sqlite3.h)
+#   lib/               parsers, the detector, classification, logging, small helpers
 # store/raw.c reaches below the store's API, for the tests and benchmarks only.
-LIB_SRC    := $(wildcard lib/*.c) $(filter-out store/raw.c,$(wildcard store/*.c))
+LIB_SRC    := $(wildcard lib/*.c)
+STORE_SRC  := $(filter-out store/raw.c,$(wildcard store/*.c))
 CORE_SRC   := $(wildcard core/*.c)
 DAEMON_SRC := $(filter-out daemon/main.c,$(wildcard daemon/*.c))
 CLIENT_SRC := $(filter-out client/main.c,$(wildcard client/*.c))
 SQL        := $(sort $(wildcard sql/*.sql))
 
-LIB_OBJ    := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/sql-embed.o
+LIB_OBJ    := $(LIB_SRC:%.c=$(BUILD)/%.o)
+STORE_OBJ  := $(STORE_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/sql-embed.o
 CORE_OBJ   := $(CORE_SRC:%.c=$(BUILD)/%.o)
 DAEMON_OBJ := $(DAEMON_SRC:%.c=$(BUILD)/%.o)
 CLIENT_OBJ := $(CLIENT_SRC:%.c=$(BUILD)/%.o)
+# What each program links, below its own folder.
+SHARED_OBJ := $(CORE_OBJ) $(STORE_OBJ) $(LIB_OBJ)
 
 UNIT_SRC   := $(wildcard tests/unit/test-*.c)
 UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
@@ -115,7 +124,7 @@ $(BUILD)/gen/sql-embed.c: tools/embed-sql.sh $(SQL)
 $(BUILD)/gen/sql-embed.o: $(BUILD)/gen/sql-embed.c
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
-$(BUILD)/leakwatchd: $(BUILD)/daemon/main.o $(DAEMON_OBJ) $(CORE_OBJ) $(LIB_OBJ)
+$(BUILD)/leakwatchd: $(BUILD)/daemon/main.o $(DAEMON_OBJ) $(SHARED_OBJ)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -131,15 +140,15 @@ $(BUILD)/gen/agent-libdir: FORCE
 $(BUILD)/client/run.o: $(BUILD)/gen/agent-libdir
 $(BUILD)/client/run.o: CPPFLAGS += -DLEAKWATCH_AGENT_LIBDIR='"$(AGENT_LIBDIR)"'
 
-# The client links core/ too: leakwatch run watches in-process with the daemon's own
-# code when the daemon is not there to ask. It never links daemon/.
-$(BUILD)/leakwatch: $(BUILD)/client/main.o $(CLIENT_OBJ) $(CORE_OBJ) $(LIB_OBJ)
+# leakwatch run watches in-process with the daemon's own core when the daemon is not
+# there to ask; the client never links daemon/ (no HTTP server, hooks or notify).
+$(BUILD)/leakwatch: $(BUILD)/client/main.o $(CLIENT_OBJ) $(SHARED_OBJ)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # Unit tests link every object but the two mains (the chrony way), so a test
 # exercises the real module and may override nothing.
-$(BUILD)/tests/test-%: tests/unit/test-%.c $(DAEMON_OBJ) $(CLIENT_OBJ) $(CORE_OBJ) $(LIB_OBJ) $(BASELINE_OBJ) $(RAW_OBJ)
+$(BUILD)/tests/test-%: tests/unit/test-%.c $(DAEMON_OBJ) $(CLIENT_OBJ) $(SHARED_OBJ) $(BASELINE_OBJ) $(RAW_OBJ)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  TEST    $@")
 	$(Q)$(CC) $(CPPFLAGS) -Idaemon -Iclient -Ibench -Itests/unit $(CFLAGS) -MMD -MP -o $@ $(filter %.c %.o,$^) $(LDFLAGS) $(LDLIBS) $(CMOCKA_LIBS)
@@ -156,7 +165,7 @@ $(BENCH_ALONE): $(BUILD)/bench/%: bench/%.c
 	@$(if $(Q),echo "  CC      $@")
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LDFLAGS)
 
-$(filter-out $(BENCH_ALONE),$(BENCH_BIN)): $(BUILD)/bench/%: bench/%.c $(DAEMON_OBJ) $(CLIENT_OBJ) $(CORE_OBJ) $(LIB_OBJ) \
+$(filter-out $(BENCH_ALONE),$(BENCH_BIN)): $(BUILD)/bench/%: bench/%.c $(DAEMON_OBJ) $(CLIENT_OBJ) $(SHARED_OBJ) \
                                                   $(BASELINE_OBJ)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $@")
@@ -200,7 +209,7 @@ bench-peers: $(PROGRAMS) $(BENCH_ALONE)
 DETECT_WINDOW   ?= 2m
 DETECT_INTERVAL ?= 0.5
 
-$(BUILD)/bench/replay: bench/replay.c $(LIB_OBJ) $(BASELINE_OBJ)
+$(BUILD)/bench/replay: bench/replay.c $(STORE_OBJ) $(LIB_OBJ) $(BASELINE_OBJ)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CPPFLAGS) -Ibench $(CFLAGS) -MMD -MP -o $@ $(filter %.c %.o,$^) $(LDFLAGS) $(LDLIBS)
@@ -209,7 +218,7 @@ bench-detect: $(PROGRAMS) $(TEST_HELPERS) $(BUILD)/bench/replay
 	@python3 tests/scenarios/bench_detect.py --build $(BUILD) --window $(DETECT_WINDOW) --interval $(DETECT_INTERVAL)
 
 # What one Prometheus scrape costs with 1,000 watched processes (docs/performance.md).
-$(BUILD)/bench/metrics-scrape: bench/metrics-scrape.c $(DAEMON_OBJ) $(CORE_OBJ) $(LIB_OBJ)
+$(BUILD)/bench/metrics-scrape: bench/metrics-scrape.c $(DAEMON_OBJ) $(SHARED_OBJ)
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(CPPFLAGS) -Idaemon $(CFLAGS) -o $@ $(filter %.c %.o,$^) $(LDFLAGS) $(LDLIBS)
 
@@ -219,7 +228,7 @@ bench-metrics: $(BUILD)/bench/metrics-scrape $(PROGRAMS) $(TEST_HELPERS)
 
 # The client's query benchmark: a month of history for 1000 processes (generated once,
 # kept under $(BUILD)/bench), then median times of the heavy commands.
-$(BUILD)/bench/gen-history: bench/gen-history.c $(LIB_OBJ) $(RAW_OBJ)
+$(BUILD)/bench/gen-history: bench/gen-history.c $(STORE_OBJ) $(LIB_OBJ) $(RAW_OBJ)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $(filter %.c %.o,$^) $(LDFLAGS) $(LDLIBS)
