@@ -10,22 +10,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "budget.h"
 #include "pidmap.h"
 #include "proc.h"
+#include "procread.h"
 #include "rules.h"
 
 /* A process chain deeper than this is not walked for ancestry (children rules and
  * self-exclusion); real trees are a handful deep, and the bound keeps a forged or
  * cyclic ppid chain (PID reuse mid-walk) from looping. */
 #define ANCESTRY_MAX 64
-/* After the fd directory refused us (another user's process without
- * CAP_DAC_READ_SEARCH), try again this much later rather than every tick: the answer
- * changes only if the process changes credentials. */
-#define FDS_RETRY_USEC (60 * USEC_PER_SEC)
-/* Scratch space for one /proc read. status is ~1.5 KiB, smaps_rollup ~1 KiB; the smaps
- * prefix that holds the heap record is bounded by this too (the heap follows the
- * executable's few mappings, well inside 64 KiB of smaps text). */
+/* Scratch space for one /proc read of the scan: stat, status, cmdline (a longer one is
+ * still usable as a prefix) or cgroup. */
 #define SCRATCH_SIZE (64 * 1024)
 
 /* A process that matched no rule is read again (its stat: a new name after exec, growth
@@ -58,11 +53,7 @@ struct watched {
         char unit[PROC_UNIT_MAX];
         char cgroup[PROC_CGROUP_MAX];
         char *cmdline;
-        struct proc_files files;
-        usec_t last_rollup;             /* last smaps_rollup read (monotonic) */
-        bool rollup_read;               /* read at least once while watched */
-        usec_t next_fds;                /* fd count not before this, after a refusal */
-        uint8_t fds_why;                /* why the fd count is unknown meanwhile */
+        struct procread_proc rd;        /* the backend's descriptors and smaps pace */
         struct sample last;
 };
 
@@ -101,8 +92,8 @@ struct sampler {
         size_t cap_pids;
         long page_size;
         char *buf;
-        struct budget smaps_budget;     /* CPU share smaps reads may take */
-        size_t first_slot;              /* a tick starts here: where the budget ran out */
+        struct procread *reader;        /* the backend: each watched process's samples */
+        size_t first_slot;              /* a tick starts here: where the smaps budget ran out */
         struct sampler_stats stats;
 };
 
@@ -120,7 +111,6 @@ static int apply_config(struct sampler *s, const struct config *cfg, const int64
         struct rule_state *rules;
         uint64_t *thresholds;
         size_t n = 0;
-        double burst;
 
         rules = calloc(cfg->n_rules ? cfg->n_rules : 1, sizeof(*rules));
         thresholds = calloc(cfg->n_rules ? cfg->n_rules : 1, sizeof(*thresholds));
@@ -143,13 +133,7 @@ static int apply_config(struct sampler *s, const struct config *cfg, const int64
                         thresholds[n++] = r->min_rss;
         }
         qsort(thresholds, n, sizeof(*thresholds), cmp_u64);
-        /* The bucket holds what the share earns between two smaps ticks: a quiet
-         * stretch cannot bank more than one round of reads. */
-        burst = cfg->smaps_budget * cfg->interval * (cfg->smaps_every ? cfg->smaps_every : 1) * (double)USEC_PER_SEC;
-        if (!s->cfg)
-                budget_init(&s->smaps_budget, cfg->smaps_budget, burst, 0);
-        else
-                budget_set(&s->smaps_budget, cfg->smaps_budget, burst);
+        procread_configure(s->reader, cfg);
         free(s->rules);
         free(s->min_rss);
         s->rules = rules;
@@ -174,7 +158,7 @@ int sampler_new(const struct sampler_env *env, const struct config *cfg, const i
         pidmap_init(&s->by_pid);
         s->page_size = sysconf(_SC_PAGESIZE);
         s->buf = malloc(SCRATCH_SIZE);
-        if (!s->buf) {
+        if (!s->buf || procread_new(env->proc_root, env->cpu_clock, &s->reader) < 0) {
                 sampler_free(s);
                 return -ENOMEM;
         }
@@ -199,7 +183,7 @@ void sampler_free(struct sampler *s)
                 return;
         for (size_t i = 0; i < s->cap_watched; i++)
                 if (s->watched[i].used) {
-                        proc_files_close(&s->watched[i].files);
+                        procread_close(&s->watched[i].rd);
                         free(s->watched[i].cmdline);
                 }
         free(s->watched);
@@ -210,6 +194,7 @@ void sampler_free(struct sampler *s)
         free(s->min_rss);
         free(s->pids);
         free(s->buf);
+        procread_free(s->reader);
         free(s);
 }
 
@@ -286,7 +271,7 @@ static void unwatch(struct sampler *s, struct watched *w, int64_t now_ms, const 
         if (s->listener.ended)
                 s->listener.ended(s->listener.userdata, &w->p, now_ms, reason);
         rule_end_member(s, w);
-        proc_files_close(&w->files);
+        procread_close(&w->rd);
         free(w->cmdline);
         w->cmdline = NULL;
         w->used = false;
@@ -396,30 +381,23 @@ static int watch(struct sampler *s, struct known *k, size_t rule, int64_t parent
                  int64_t now_ms, usec_t mono, int64_t resume_id)
 {
         struct rule_state *rs = &s->rules[rule];
-        struct proc_files files = PROC_FILES_INIT;
-        struct proc_stat st;
+        struct procread_proc rd;
         struct watched *w;
         int64_t id = resume_id;
         bool is_new = false;
         int32_t slot;
-        ssize_t n;
         int r;
 
         if (s->n_watched >= s->cfg->max_processes || (s->env.max_watch && s->n_watched >= s->env.max_watch)) {
                 s->stats.capped++;
                 return -E2BIG;
         }
-        r = proc_files_open(s->env.proc_root, k->pid, &files);
+        /* The PID may have been reused between the scan's read and this open: the
+         * backend proves on its own descriptors which process they hold. */
+        r = procread_open(s->reader, k->pid, k->start_ticks, mono, &rd);
         if (r < 0)
                 return r;
-        /* The PID may have been reused between the scan's read and this open: only the
-         * start time read through the new descriptors proves which process they hold. */
-        n = proc_pread(files.stat, s->buf, SCRATCH_SIZE);
-        if (n <= 0 || proc_parse_stat(s->buf, (size_t)n, &st) < 0 || st.starttime != k->start_ticks) {
-                proc_files_close(&files);
-                return -ESRCH;
-        }
-        read_details(s, files.dir, true, true, true, d);
+        read_details(s, rd.files.dir, true, true, true, d);
 
         if (id == 0) {
                 r = store_find_process(s->env.store, s->env.boot_id, k->pid, (int64_t)k->start_ticks, &id);
@@ -438,17 +416,17 @@ static int watch(struct sampler *s, struct known *k, size_t rule, int64_t parent
                 } else {
                         /* Cannot tell whether it is known: try again at the next scan
                          * rather than risk two rows for one process. */
-                        proc_files_close(&files);
+                        procread_close(&rd);
                         return r;
                 }
                 if (r < 0) {
-                        proc_files_close(&files);
+                        procread_close(&rd);
                         return r;
                 }
         }
         w = watched_slot(s, &slot);
         if (!w) {
-                proc_files_close(&files);
+                procread_close(&rd);
                 return -ENOMEM;
         }
         /* A rule whose processes had all ended starts a new generation: a restarted
@@ -459,12 +437,11 @@ static int watch(struct sampler *s, struct known *k, size_t rule, int64_t parent
 
         memset(w, 0, sizeof(*w));
         w->used = true;
-        w->files = files;
+        w->rd = rd;
         snprintf(w->comm, sizeof(w->comm), "%s", k->comm);
         snprintf(w->unit, sizeof(w->unit), "%s", d->unit);
         snprintf(w->cgroup, sizeof(w->cgroup), "%s", d->cgroup);
         w->cmdline = strdup(d->cmdline);
-        w->last_rollup = mono; /* not yet read: rollup_read is false, so it is due now */
         w->p = (struct sampler_proc){
                 .id = id,
                 .slot = (size_t)slot,
@@ -724,199 +701,18 @@ int sampler_scan(struct sampler *s, usec_t mono_now, int64_t now_ms)
 
 /* ---- the tick ---- */
 
-static void sample_status(struct sample *smp, const struct proc_status *st, bool kthread)
-{
-        static const struct {
-                enum proc_status_field f;
-                enum metric m;
-        } map[] = {
-                { PS_VMRSS, M_RSS }, { PS_RSSANON, M_ANON }, { PS_RSSFILE, M_FILE },
-                { PS_RSSSHMEM, M_SHMEM }, { PS_VMSWAP, M_SWAP }, { PS_VMDATA, M_DATA },
-                { PS_VMSIZE, M_VSIZE },
-        };
-        const uint64_t *kb[] = {
-                [PS_VMRSS] = &st->vmrss_kb, [PS_RSSANON] = &st->rssanon_kb, [PS_RSSFILE] = &st->rssfile_kb,
-                [PS_RSSSHMEM] = &st->rssshmem_kb, [PS_VMSWAP] = &st->vmswap_kb, [PS_VMDATA] = &st->vmdata_kb,
-                [PS_VMSIZE] = &st->vmsize_kb,
-        };
-        bool missing = false;
-
-        for (size_t i = 0; i < ELEMENTSOF(map); i++) {
-                if (st->have & (1u << map[i].f))
-                        sample_set(smp, map[i].m, (int64_t)(*kb[map[i].f] * 1024));
-                else
-                        missing = true;
-        }
-        if (st->have & (1u << PS_THREADS))
-                sample_set(smp, M_THREADS, st->threads);
-        else
-                missing = true;
-        if (missing)
-                smp->why[G_STATUS] = kthread ? UNK_KTHREAD : UNK_ABSENT;
-}
-
-static void sample_rollup(struct sampler *s, struct watched *w, struct sample *smp, usec_t mono)
-{
-        struct proc_rollup ru;
-        struct proc_heap heap;
-        int r;
-
-        w->last_rollup = mono;
-        w->rollup_read = true;
-        s->stats.rollups++;
-        r = proc_read_rollup(w->files.dir, s->buf, SCRATCH_SIZE, &ru);
-        if (r == 0) {
-                /* Trust only fields the kernel printed: a missing one stays unknown
-                 * (libproc2 would report it as 0). */
-                if (ru.have & (1u << PR_PSS))
-                        sample_set(smp, M_PSS, (int64_t)ru.kb[PR_PSS] * 1024);
-                if ((ru.have & (1u << PR_PRIVATE_CLEAN)) && (ru.have & (1u << PR_PRIVATE_DIRTY)))
-                        sample_set(smp, M_USS, (int64_t)(ru.kb[PR_PRIVATE_CLEAN] + ru.kb[PR_PRIVATE_DIRTY]) * 1024);
-                if (ru.have & (1u << PR_PSS_ANON))
-                        sample_set(smp, M_PSS_ANON, (int64_t)ru.kb[PR_PSS_ANON] * 1024);
-                if (ru.have & (1u << PR_SWAP_PSS))
-                        sample_set(smp, M_SWAP_PSS, (int64_t)ru.kb[PR_SWAP_PSS] * 1024);
-                if ((ru.have & 0xf) != 0xf)
-                        smp->why[G_SMAPS] = UNK_ABSENT;
-        } else {
-                sample_set_unknown(smp, G_SMAPS, proc_errno_reason(r));
-        }
-        r = proc_read_heap(w->files.dir, s->buf, SCRATCH_SIZE, &heap);
-        if (r == 0) {
-                sample_set(smp, M_HEAP_SIZE, (int64_t)heap.size_kb * 1024);
-                sample_set(smp, M_HEAP_RSS, (int64_t)heap.rss_kb * 1024);
-        } else {
-                sample_set_unknown(smp, G_HEAP, r == -ENOENT ? UNK_ABSENT : proc_errno_reason(r));
-        }
-}
-
-enum sample_result {
-        SAMPLED,                        /* a sample of a running process */
-        SAMPLED_LAST,                   /* its last sample: it exited (a zombie) */
-        GONE,                           /* nothing to record: it was ended */
+/* Whether the detector has its eye on the watched process userdata points to. */
+struct attention {
+        const struct sampler *s;
+        const struct watched *w;
 };
 
-/* Whether a process's smaps are due: at most every smaps-min-interval, at least every
- * smaps-max-interval, and in between when the detector has its eye on it. */
-static bool rollup_due(struct sampler *s, struct watched *w, usec_t mono)
+static bool attention_of(void *userdata)
 {
-        usec_t since = mono - w->last_rollup;
+        const struct attention *a = userdata;
+        const struct sampler_listener *l = &a->s->listener;
 
-        if (!w->rollup_read)
-                return true;
-        if (since < (usec_t)(s->cfg->smaps_min_interval * (double)USEC_PER_SEC))
-                return false;
-        if (since >= (usec_t)(s->cfg->smaps_max_interval * (double)USEC_PER_SEC))
-                return true;
-        return s->listener.attention && s->listener.attention(s->listener.userdata, &w->p);
-}
-
-static usec_t cpu_now(const struct sampler *s)
-{
-        return s->env.cpu_clock ? s->env.cpu_clock() : now_usec(CLOCK_THREAD_CPUTIME_ID);
-}
-
-/* Reads smaps if due and the budget allows; returns false if the budget said no. */
-static bool maybe_rollup(struct sampler *s, struct watched *w, struct sample *smp, usec_t mono, bool kthread)
-{
-        enum unknown_reason why = kthread ? UNK_KTHREAD : UNK_SKIPPED;
-        bool allowed = true;
-
-        if (!kthread && rollup_due(s, w, mono)) {
-                allowed = budget_allow(&s->smaps_budget, mono);
-                if (allowed) {
-                        usec_t c0 = cpu_now(s);
-
-                        sample_rollup(s, w, smp, mono);
-                        budget_spend(&s->smaps_budget, cpu_now(s) - c0);
-                        return true;
-                }
-                s->stats.rollups_over_budget++;
-        }
-        s->stats.rollups_skipped++;
-        sample_set_unknown(smp, G_SMAPS, why);
-        sample_set_unknown(smp, G_HEAP, why);
-        return allowed;
-}
-
-/* Reads one watched process. *ret_over_budget: smaps were due and the budget refused. */
-static enum sample_result sample_one(struct sampler *s, struct watched *w, struct sample *smp, usec_t mono,
-                                     int64_t now_ms, bool rollup_tick, bool *ret_over_budget)
-{
-        struct proc_status status;
-        struct proc_stat st;
-        ssize_t n;
-        int r;
-
-        n = proc_pread(w->files.stat, s->buf, SCRATCH_SIZE);
-        if (n == 0 || n == -ESRCH || n == -ENOENT) {
-                unwatch(s, w, now_ms, "exited", true);
-                return GONE;
-        }
-        if (n < 0 || proc_parse_stat(s->buf, (size_t)n, &st) < 0) {
-                s->stats.read_errors++;
-                sample_set_unknown(smp, G_STAT, n < 0 ? proc_errno_reason((int)n) : UNK_ERROR);
-                sample_set_unknown(smp, G_STATUS, UNK_ERROR);
-                sample_set_unknown(smp, G_FDS, UNK_ERROR);
-                sample_set_unknown(smp, G_SMAPS, UNK_ERROR);
-                sample_set_unknown(smp, G_HEAP, UNK_ERROR);
-                return SAMPLED;
-        }
-        if (st.starttime != w->p.start_ticks) {
-                unwatch(s, w, now_ms, "exited", true);
-                return GONE;
-        }
-        sample_set(smp, M_MINFLT, (int64_t)st.minflt);
-        sample_set(smp, M_MAJFLT, (int64_t)st.majflt);
-        if (proc_stat_is_zombie(&st)) {
-                /* Exited, not yet reaped by its parent: its memory is already released,
-                 * so this sample says so and the process ends here, not when (if ever)
-                 * the parent calls wait(). */
-                sample_set_unknown(smp, G_STATUS, UNK_ZOMBIE);
-                sample_set_unknown(smp, G_FDS, UNK_ZOMBIE);
-                sample_set_unknown(smp, G_SMAPS, UNK_ZOMBIE);
-                sample_set_unknown(smp, G_HEAP, UNK_ZOMBIE);
-                return SAMPLED_LAST;
-        }
-
-        n = proc_pread(w->files.status, s->buf, SCRATCH_SIZE);
-        if (n == 0 || n == -ESRCH || n == -ENOENT) {
-                /* Exited between the two reads: a half sample would mix a live reading
-                 * with nothing; drop it. */
-                unwatch(s, w, now_ms, "exited", true);
-                return GONE;
-        }
-        if (n > 0 && proc_parse_status(s->buf, (size_t)n, &status) == 0) {
-                sample_status(smp, &status, proc_stat_is_kthread(&st));
-        } else {
-                s->stats.read_errors++;
-                sample_set_unknown(smp, G_STATUS, n < 0 ? proc_errno_reason((int)n) : UNK_ERROR);
-        }
-
-        if (mono >= w->next_fds) {
-                uint64_t fds;
-
-                r = proc_files_count_fds(&w->files, &fds);
-                if (r == 0) {
-                        sample_set(smp, M_FDS, (int64_t)fds);
-                        w->fds_why = UNK_NONE;
-                } else {
-                        w->fds_why = (uint8_t)proc_errno_reason(r);
-                        sample_set_unknown(smp, G_FDS, w->fds_why);
-                        if (w->fds_why == UNK_DENIED)
-                                w->next_fds = mono + FDS_RETRY_USEC;
-                }
-        } else {
-                sample_set_unknown(smp, G_FDS, w->fds_why);
-        }
-
-        if (rollup_tick) {
-                *ret_over_budget = !maybe_rollup(s, w, smp, mono, proc_stat_is_kthread(&st));
-        } else {
-                sample_set_unknown(smp, G_SMAPS, proc_stat_is_kthread(&st) ? UNK_KTHREAD : UNK_SKIPPED);
-                sample_set_unknown(smp, G_HEAP, proc_stat_is_kthread(&st) ? UNK_KTHREAD : UNK_SKIPPED);
-        }
-        return SAMPLED;
+        return l->attention && l->attention(l->userdata, &a->w->p);
 }
 
 static void rule_sum_add(struct rule_state *rs, const struct sample *smp)
@@ -967,18 +763,22 @@ int sampler_tick(struct sampler *s, usec_t mono_now, int64_t now_ms)
                 size_t i = (start + k) % s->cap_watched;
                 struct watched *w = &s->watched[i];
                 struct sample smp = { .t_ms = now_ms };
+                struct attention att = { .s = s, .w = w };
                 bool over = false;
-                enum sample_result res;
+                enum procread_result res;
 
                 if (!w->used)
                         continue;
-                res = sample_one(s, w, &smp, mono_now, now_ms, rollup_tick, &over);
+                res = procread_sample(s->reader, &w->rd, w->p.start_ticks, mono_now, rollup_tick, attention_of, &att,
+                                      &smp, &over);
                 if (over && !refused) {
                         s->first_slot = i;
                         refused = true;
                 }
-                if (res == GONE)
+                if (res == PROCREAD_GONE) {
+                        unwatch(s, w, now_ms, "exited", true);
                         continue;
+                }
                 w->last = smp;
                 s->stats.samples++;
                 (void)writer_put(s->env.writer, &(struct store_row){ .kind = STORE_SAMPLE,
@@ -986,7 +786,7 @@ int sampler_tick(struct sampler *s, usec_t mono_now, int64_t now_ms)
                 rule_sum_add(&s->rules[w->p.rule], &smp);
                 if (s->listener.sampled)
                         s->listener.sampled(s->listener.userdata, &w->p, &smp);
-                if (res == SAMPLED_LAST)
+                if (res == PROCREAD_LAST)
                         unwatch(s, w, now_ms, "exited", false);
         }
         rule_sums_flush(s, now_ms);
@@ -1180,6 +980,13 @@ void sampler_put_processes(struct sampler *s, int64_t now_ms)
 
 void sampler_get_stats(const struct sampler *s, struct sampler_stats *ret)
 {
+        struct procread_stats rs;
+
+        procread_get_stats(s->reader, &rs);
         *ret = s->stats;
         ret->watched = s->n_watched;
+        ret->rollups = rs.rollups;
+        ret->rollups_skipped = rs.rollups_skipped;
+        ret->rollups_over_budget = rs.rollups_over_budget;
+        ret->read_errors = rs.read_errors;
 }

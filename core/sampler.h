@@ -1,22 +1,19 @@
-/* sampler: finds the processes the rules ask for and measures them every tick through
- * /proc descriptors kept open across ticks, handing samples to the writer and to
- * whoever listens (the detector engine).
+/* sampler: finds the processes the rules ask for and measures them every tick, handing
+ * samples to the writer and to whoever listens (the detector engine).
  *
  * Two passes with their own periods:
  *   scan  — list the proc root, classify new PIDs against the rules (and as children of
  *           watched processes), notice exec (a changed name) and processes that grew past
  *           a rule's min-rss (an unwatched process is re-read every 10 s at most), and
  *           forget PIDs that are gone;
- *   tick  — for each watched process: pread stat and status, count descriptors, and now
- *           and then read smaps_rollup and the heap record: every smaps-every-th tick,
- *           per process between smaps-min-interval (the detector suspects it) and
- *           smaps-max-interval (stable), and host-wide within smaps-budget of one core
- *           (daemon/budget.h), measured in the CPU time the reads really took.
+ *   tick  — read every watched process once through the backend (core/procread.h:
+ *           stat, status, descriptors, and smaps within their budget), add each sample
+ *           to its rule's sum, and tell the listeners.
  *
- * A process is (boot id, PID, start time): its descriptors are opened once, and a
- * descriptor of a process that exited reads as gone, so a reused PID can never continue
- * another process's series. The daemon itself and its descendants (hooks) are never
- * watched. Nothing here sleeps, logs policy, or decides what is fatal; main does. */
+ * A process is (boot id, PID, start time): the backend proves the identity on its own
+ * descriptors, so a reused PID can never continue another process's series. The watch
+ * itself and its descendants (hooks) are never watched. Nothing here sleeps, logs, or
+ * decides what is fatal; the program does. */
 #ifndef LEAKWATCH_SAMPLER_H
 #define LEAKWATCH_SAMPLER_H
 

@@ -1,0 +1,286 @@
+/* procread: reading a watched process from /proc, through descriptors kept open. */
+#include "procread.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
+#include "budget.h"
+
+/* After the fd directory refused us (another user's process without
+ * CAP_DAC_READ_SEARCH), try again this much later rather than every tick: the answer
+ * changes only if the process changes credentials. */
+#define FDS_RETRY_USEC (60 * USEC_PER_SEC)
+/* Scratch space for one /proc read. status is ~1.5 KiB, smaps_rollup ~1 KiB; the smaps
+ * prefix that holds the heap record is bounded by this too (the heap follows the
+ * executable's few mappings, well inside 64 KiB of smaps text). */
+#define SCRATCH_SIZE (64 * 1024)
+
+struct procread {
+        int proc_root;
+        char *buf;
+        usec_t (*cpu_clock)(void);
+        struct budget smaps_budget;     /* CPU share smaps reads may take */
+        bool configured;
+        usec_t smaps_min, smaps_max;    /* per process: at most, at least this often */
+        struct procread_stats stats;
+};
+
+int procread_new(int proc_root, usec_t (*cpu_clock)(void), struct procread **ret)
+{
+        struct procread *r = calloc(1, sizeof(*r));
+
+        if (!r)
+                return -ENOMEM;
+        r->buf = malloc(SCRATCH_SIZE);
+        if (!r->buf) {
+                free(r);
+                return -ENOMEM;
+        }
+        r->proc_root = proc_root;
+        r->cpu_clock = cpu_clock;
+        *ret = r;
+        return 0;
+}
+
+void procread_free(struct procread *r)
+{
+        if (!r)
+                return;
+        free(r->buf);
+        free(r);
+}
+
+void procread_configure(struct procread *r, const struct config *cfg)
+{
+        /* The bucket holds what the share earns between two smaps ticks: a quiet
+         * stretch cannot bank more than one round of reads. */
+        double burst = cfg->smaps_budget * cfg->interval * (cfg->smaps_every ? cfg->smaps_every : 1) *
+                       (double)USEC_PER_SEC;
+
+        if (!r->configured)
+                budget_init(&r->smaps_budget, cfg->smaps_budget, burst, 0);
+        else
+                budget_set(&r->smaps_budget, cfg->smaps_budget, burst);
+        r->configured = true;
+        r->smaps_min = (usec_t)(cfg->smaps_min_interval * (double)USEC_PER_SEC);
+        r->smaps_max = (usec_t)(cfg->smaps_max_interval * (double)USEC_PER_SEC);
+}
+
+int procread_open(struct procread *r, pid_t pid, uint64_t start_ticks, usec_t mono, struct procread_proc *ret)
+{
+        struct proc_files files = PROC_FILES_INIT;
+        struct proc_stat st;
+        ssize_t n;
+        int k;
+
+        k = proc_files_open(r->proc_root, pid, &files);
+        if (k < 0)
+                return k;
+        /* The PID may have been reused between the scan's read and this open: only the
+         * start time read through the new descriptors proves which process they hold. */
+        n = proc_pread(files.stat, r->buf, SCRATCH_SIZE);
+        if (n <= 0 || proc_parse_stat(r->buf, (size_t)n, &st) < 0 || st.starttime != start_ticks) {
+                proc_files_close(&files);
+                return -ESRCH;
+        }
+        /* Not yet read: rollup_read is false, so its smaps are due now. */
+        *ret = (struct procread_proc){ .files = files, .last_rollup = mono };
+        return 0;
+}
+
+void procread_close(struct procread_proc *pp)
+{
+        proc_files_close(&pp->files);
+}
+
+/* ---- one sample ---- */
+
+static void sample_status(struct sample *smp, const struct proc_status *st, bool kthread)
+{
+        static const struct {
+                enum proc_status_field f;
+                enum metric m;
+        } map[] = {
+                { PS_VMRSS, M_RSS }, { PS_RSSANON, M_ANON }, { PS_RSSFILE, M_FILE },
+                { PS_RSSSHMEM, M_SHMEM }, { PS_VMSWAP, M_SWAP }, { PS_VMDATA, M_DATA },
+                { PS_VMSIZE, M_VSIZE },
+        };
+        const uint64_t *kb[] = {
+                [PS_VMRSS] = &st->vmrss_kb, [PS_RSSANON] = &st->rssanon_kb, [PS_RSSFILE] = &st->rssfile_kb,
+                [PS_RSSSHMEM] = &st->rssshmem_kb, [PS_VMSWAP] = &st->vmswap_kb, [PS_VMDATA] = &st->vmdata_kb,
+                [PS_VMSIZE] = &st->vmsize_kb,
+        };
+        bool missing = false;
+
+        for (size_t i = 0; i < ELEMENTSOF(map); i++) {
+                if (st->have & (1u << map[i].f))
+                        sample_set(smp, map[i].m, (int64_t)(*kb[map[i].f] * 1024));
+                else
+                        missing = true;
+        }
+        if (st->have & (1u << PS_THREADS))
+                sample_set(smp, M_THREADS, st->threads);
+        else
+                missing = true;
+        if (missing)
+                smp->why[G_STATUS] = kthread ? UNK_KTHREAD : UNK_ABSENT;
+}
+
+static void sample_rollup(struct procread *r, struct procread_proc *pp, struct sample *smp, usec_t mono)
+{
+        struct proc_rollup ru;
+        struct proc_heap heap;
+        int k;
+
+        pp->last_rollup = mono;
+        pp->rollup_read = true;
+        r->stats.rollups++;
+        k = proc_read_rollup(pp->files.dir, r->buf, SCRATCH_SIZE, &ru);
+        if (k == 0) {
+                /* Trust only fields the kernel printed: a missing one stays unknown
+                 * (libproc2 would report it as 0). */
+                if (ru.have & (1u << PR_PSS))
+                        sample_set(smp, M_PSS, (int64_t)ru.kb[PR_PSS] * 1024);
+                if ((ru.have & (1u << PR_PRIVATE_CLEAN)) && (ru.have & (1u << PR_PRIVATE_DIRTY)))
+                        sample_set(smp, M_USS, (int64_t)(ru.kb[PR_PRIVATE_CLEAN] + ru.kb[PR_PRIVATE_DIRTY]) * 1024);
+                if (ru.have & (1u << PR_PSS_ANON))
+                        sample_set(smp, M_PSS_ANON, (int64_t)ru.kb[PR_PSS_ANON] * 1024);
+                if (ru.have & (1u << PR_SWAP_PSS))
+                        sample_set(smp, M_SWAP_PSS, (int64_t)ru.kb[PR_SWAP_PSS] * 1024);
+                if ((ru.have & 0xf) != 0xf)
+                        smp->why[G_SMAPS] = UNK_ABSENT;
+        } else {
+                sample_set_unknown(smp, G_SMAPS, proc_errno_reason(k));
+        }
+        k = proc_read_heap(pp->files.dir, r->buf, SCRATCH_SIZE, &heap);
+        if (k == 0) {
+                sample_set(smp, M_HEAP_SIZE, (int64_t)heap.size_kb * 1024);
+                sample_set(smp, M_HEAP_RSS, (int64_t)heap.rss_kb * 1024);
+        } else {
+                sample_set_unknown(smp, G_HEAP, k == -ENOENT ? UNK_ABSENT : proc_errno_reason(k));
+        }
+}
+
+/* Whether a process's smaps are due: at most every smaps-min-interval, at least every
+ * smaps-max-interval, and in between when the detector has its eye on it. */
+static bool rollup_due(const struct procread *r, const struct procread_proc *pp, usec_t mono,
+                       bool (*attention)(void *userdata), void *userdata)
+{
+        usec_t since = mono - pp->last_rollup;
+
+        if (!pp->rollup_read)
+                return true;
+        if (since < r->smaps_min)
+                return false;
+        if (since >= r->smaps_max)
+                return true;
+        return attention && attention(userdata);
+}
+
+static usec_t cpu_now(const struct procread *r)
+{
+        return r->cpu_clock ? r->cpu_clock() : now_usec(CLOCK_THREAD_CPUTIME_ID);
+}
+
+/* Reads smaps if due and the budget allows; returns false if the budget said no. */
+static bool maybe_rollup(struct procread *r, struct procread_proc *pp, struct sample *smp, usec_t mono, bool kthread,
+                         bool (*attention)(void *userdata), void *userdata)
+{
+        enum unknown_reason why = kthread ? UNK_KTHREAD : UNK_SKIPPED;
+        bool allowed = true;
+
+        if (!kthread && rollup_due(r, pp, mono, attention, userdata)) {
+                allowed = budget_allow(&r->smaps_budget, mono);
+                if (allowed) {
+                        usec_t c0 = cpu_now(r);
+
+                        sample_rollup(r, pp, smp, mono);
+                        budget_spend(&r->smaps_budget, cpu_now(r) - c0);
+                        return true;
+                }
+                r->stats.rollups_over_budget++;
+        }
+        r->stats.rollups_skipped++;
+        sample_set_unknown(smp, G_SMAPS, why);
+        sample_set_unknown(smp, G_HEAP, why);
+        return allowed;
+}
+
+enum procread_result procread_sample(struct procread *r, struct procread_proc *pp, uint64_t start_ticks, usec_t mono,
+                                     bool rollup_tick, bool (*attention)(void *userdata), void *userdata,
+                                     struct sample *smp, bool *ret_over_budget)
+{
+        struct proc_status status;
+        struct proc_stat st;
+        ssize_t n;
+        int k;
+
+        n = proc_pread(pp->files.stat, r->buf, SCRATCH_SIZE);
+        if (n == 0 || n == -ESRCH || n == -ENOENT)
+                return PROCREAD_GONE;
+        if (n < 0 || proc_parse_stat(r->buf, (size_t)n, &st) < 0) {
+                r->stats.read_errors++;
+                sample_set_unknown(smp, G_STAT, n < 0 ? proc_errno_reason((int)n) : UNK_ERROR);
+                sample_set_unknown(smp, G_STATUS, UNK_ERROR);
+                sample_set_unknown(smp, G_FDS, UNK_ERROR);
+                sample_set_unknown(smp, G_SMAPS, UNK_ERROR);
+                sample_set_unknown(smp, G_HEAP, UNK_ERROR);
+                return PROCREAD_SAMPLED;
+        }
+        if (st.starttime != start_ticks)
+                return PROCREAD_GONE;
+        sample_set(smp, M_MINFLT, (int64_t)st.minflt);
+        sample_set(smp, M_MAJFLT, (int64_t)st.majflt);
+        if (proc_stat_is_zombie(&st)) {
+                /* Exited, not yet reaped by its parent: its memory is already released,
+                 * so this sample says so and the process ends here, not when (if ever)
+                 * the parent calls wait(). */
+                sample_set_unknown(smp, G_STATUS, UNK_ZOMBIE);
+                sample_set_unknown(smp, G_FDS, UNK_ZOMBIE);
+                sample_set_unknown(smp, G_SMAPS, UNK_ZOMBIE);
+                sample_set_unknown(smp, G_HEAP, UNK_ZOMBIE);
+                return PROCREAD_LAST;
+        }
+
+        n = proc_pread(pp->files.status, r->buf, SCRATCH_SIZE);
+        /* Exited between the two reads: a half sample would mix a live reading with
+         * nothing; drop it. */
+        if (n == 0 || n == -ESRCH || n == -ENOENT)
+                return PROCREAD_GONE;
+        if (n > 0 && proc_parse_status(r->buf, (size_t)n, &status) == 0) {
+                sample_status(smp, &status, proc_stat_is_kthread(&st));
+        } else {
+                r->stats.read_errors++;
+                sample_set_unknown(smp, G_STATUS, n < 0 ? proc_errno_reason((int)n) : UNK_ERROR);
+        }
+
+        if (mono >= pp->next_fds) {
+                uint64_t fds;
+
+                k = proc_files_count_fds(&pp->files, &fds);
+                if (k == 0) {
+                        sample_set(smp, M_FDS, (int64_t)fds);
+                        pp->fds_why = UNK_NONE;
+                } else {
+                        pp->fds_why = (uint8_t)proc_errno_reason(k);
+                        sample_set_unknown(smp, G_FDS, pp->fds_why);
+                        if (pp->fds_why == UNK_DENIED)
+                                pp->next_fds = mono + FDS_RETRY_USEC;
+                }
+        } else {
+                sample_set_unknown(smp, G_FDS, pp->fds_why);
+        }
+
+        if (rollup_tick) {
+                *ret_over_budget = !maybe_rollup(r, pp, smp, mono, proc_stat_is_kthread(&st), attention, userdata);
+        } else {
+                sample_set_unknown(smp, G_SMAPS, proc_stat_is_kthread(&st) ? UNK_KTHREAD : UNK_SKIPPED);
+                sample_set_unknown(smp, G_HEAP, proc_stat_is_kthread(&st) ? UNK_KTHREAD : UNK_SKIPPED);
+        }
+        return PROCREAD_SAMPLED;
+}
+
+void procread_get_stats(const struct procread *r, struct procread_stats *ret)
+{
+        *ret = r->stats;
+}

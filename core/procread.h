@@ -1,0 +1,74 @@
+/* procread: reading a watched process from /proc — the sampler's backend.
+ *
+ * The sampler decides who is watched and when (the scan, the rules, the ticks, the
+ * rule sums, its listeners); the backend reads. It opens a process once, through
+ * descriptors kept open across ticks (stat, status, the fd directory, the pid
+ * directory), and proves on the descriptors themselves that they hold the process the
+ * scan saw: a reused PID can never continue another process's series. Each tick it
+ * preads stat and status, counts descriptors (after a refusal, again a minute later),
+ * and now and then reads smaps_rollup and the heap record: every smaps-every-th tick, per
+ * process between smaps-min-interval (the detector has its eye on it) and
+ * smaps-max-interval (stable), and host-wide within smaps-budget of one core (budget.h),
+ * measured in the CPU time the reads really took.
+ *
+ * A backend fed by other means (counters a BPF program keeps, for one) implements the
+ * same calls over its own per-process state: open with proof of identity, a sample a
+ * tick that says which values it could not read and why, close. */
+#ifndef LEAKWATCH_PROCREAD_H
+#define LEAKWATCH_PROCREAD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "proc.h"
+#include "sample.h"
+#include "settings.h"
+#include "util.h"
+
+struct procread;
+
+/* One watched process, as the backend keeps it. */
+struct procread_proc {
+        struct proc_files files;
+        usec_t last_rollup;             /* last smaps_rollup read (monotonic) */
+        bool rollup_read;               /* read at least once while watched */
+        usec_t next_fds;                /* fd count not before this, after a refusal */
+        uint8_t fds_why;                /* why the fd count is unknown meanwhile */
+};
+
+struct procread_stats {
+        uint64_t rollups, rollups_skipped;      /* smaps_rollup reads, and reads deferred */
+        uint64_t rollups_over_budget;   /* of those deferred: due, but smaps-budget was spent */
+        uint64_t read_errors;           /* unexpected /proc errors */
+};
+
+enum procread_result {
+        PROCREAD_SAMPLED,               /* a sample of a running process */
+        PROCREAD_LAST,                  /* its last sample: it exited (a zombie) */
+        PROCREAD_GONE,                  /* nothing to record: it exited, or its PID is another's */
+};
+
+/* cpu_clock: the CPU time smaps reads are charged in; NULL: this thread's
+ * (CLOCK_THREAD_CPUTIME_ID). For tests. Returns 0 or -ENOMEM. */
+int procread_new(int proc_root, usec_t (*cpu_clock)(void), struct procread **ret);
+void procread_free(struct procread *r);
+/* The smaps policy and budget of cfg (the budget's balance is kept across calls). */
+void procread_configure(struct procread *r, const struct config *cfg);
+
+/* Opens the process of that PID and start time (clock ticks since boot). Returns 0,
+ * -ESRCH if the PID now holds another process (or none), or the -errno of opening. */
+int procread_open(struct procread *r, pid_t pid, uint64_t start_ticks, usec_t mono, struct procread_proc *ret);
+void procread_close(struct procread_proc *pp);
+
+/* Reads one tick's sample of pp into smp. rollup_tick: smaps may be read this tick;
+ * attention(userdata) is asked, only when smaps are due in between their two
+ * intervals, whether the detector has its eye on the process. *ret_over_budget: smaps
+ * were due and the budget refused (the sampler then starts its next tick here). */
+enum procread_result procread_sample(struct procread *r, struct procread_proc *pp, uint64_t start_ticks, usec_t mono,
+                                     bool rollup_tick, bool (*attention)(void *userdata), void *userdata,
+                                     struct sample *smp, bool *ret_over_budget);
+
+void procread_get_stats(const struct procread *r, struct procread_stats *ret);
+
+#endif
