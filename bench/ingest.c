@@ -9,7 +9,7 @@
  * machine's speed). Values move the way real ones do — a resident set of 4..512 MiB
  * drifting by a few pages, fault counters rising, smaps figures once a minute per
  * process (the daemon's default) and unknown in between — so records have real sizes.
- * Like the daemon, it folds complete minutes every 64 ticks (main.c FOLD_TICKS), and at
+ * Like the daemon, it folds complete minutes every 64 ticks (core/watch.c FOLD_TICKS), and at
  * the end folds every complete minute and closes the database (which checkpoints the
  * WAL into the file) and keeps it for inspection.
  *
@@ -42,7 +42,7 @@
 #include "util.h"
 #include "writer.h"
 
-/* Samples are folded every this many ticks, as the daemon does (daemon/main.c). */
+/* Samples are folded every this many ticks, as the daemon does (core/watch.c). */
 #define FOLD_TICKS 64
 /* smaps figures come once a minute per process at the defaults (10 s interval, every
  * 6th tick, at most once a minute); at one tick a second that is every 60th sample. */

@@ -90,7 +90,7 @@ WARMUP = 3
 READY_WAIT = 60
 # How long a stopped process may take to exit before SIGKILL.
 STOP_WAIT = 10
-# leakwatchd's first fold comes 64 ticks after its start (daemon/main.c FOLD_TICKS).
+# leakwatchd's first fold comes 64 ticks after its start (core/watch.c FOLD_TICKS).
 FOLD_TICKS = 64
 LEAKWATCHD_PHASE = 58
 # Debian's python3-psutil is for Debian's python3, whatever python3 runs this script.

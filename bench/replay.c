@@ -11,7 +11,7 @@
  * descriptors), the two the engine judges — every sample goes to detect_add(); when a
  * bucket closes, detect_evaluate() runs at that sample's time with no headroom (the
  * database keeps no limits: the forecast never shortens a confirmation here), and so do
- * the two baselines of lib/baseline.h: a Prometheus-style deriv() rule and a linear
+ * the two baselines of bench/baseline.h: a Prometheus-style deriv() rule and a linear
  * regression with R^2 >= 0.8. As in bench/detect-shapes.c, the baselines see only
  * samples after the warm-up, alert above the detector's own minimum growth per window
  * (taken at the level of the first sample after the warm-up) and hold for its

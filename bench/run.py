@@ -71,7 +71,7 @@ INGEST = os.path.join(BUILD, "bench", "ingest")
 # take about a tenth of a second of CPU per tick, which must fit with room to spare on
 # a shared 2-core machine, or the daemon leaves ticks out.
 INTERVAL = 0.5
-# daemon/main.c FOLD_TICKS: a fold every 64 ticks, 32 s at 0.5 s.
+# core/watch.c FOLD_TICKS: a fold every 64 ticks, 32 s at 0.5 s.
 FOLD_TICKS = 64
 # Started this far past a minute, the daemon's first fold comes 12 s after the next
 # boundary and moves the 20 s before it; 40 s also leaves room for start-up.

@@ -10,7 +10,7 @@ its command line; once each has set its process name, one leakwatchd starts with
 `--match TAG --window W --interval I` (so it sees every workload from its first scan,
 and nothing of any other run on the machine); when all have exited and the daemon has
 marked them ended, it is stopped with SIGTERM. Nothing here judges a series: the daemon
-(its `alert` table) and bench/replay (lib/detect and lib/baseline over the stored
+(its `alert` table) and bench/replay (lib/detect and bench/baseline over the stored
 samples) do.
 """
 
