@@ -11,6 +11,7 @@
 
 #include "chart.h"
 #include "detect.h"
+#include "proto.h"
 #include "objects.h"
 #include "trend.h"
 
@@ -20,9 +21,6 @@
 /* Chart rows by default: the chart is one part of a report that also holds the verdict
  * and the table, and should fit a terminal with them. */
 #define DEFAULT_HEIGHT 10
-/* The shortest window run takes (its --window bounds): worth suggesting to a command
- * too short for the one it was given. */
-#define SHORTEST_WINDOW 60
 
 const char *const run_outcome_name[RUN__MAX] = {
         [RUN_LEAK] = "leak",
@@ -481,7 +479,7 @@ static void print_verdict(const struct out *o, const struct run_info *ri, const 
                 fprintf(o->f, "%snot enough data to judge%s: ran %s, needs about 1.5 windows (%s at a %s window%s)\n",
                         out_color(o, C_YELLOW), out_reset(o), format_duration(rp->ran_s, d, sizeof(d)),
                         format_duration(rp->needs_s, n, sizeof(n)), format_duration(ri->window, w, sizeof(w)),
-                        ri->window > SHORTEST_WINDOW ? "; --window 1m judges sooner" : "");
+                        ri->window > WINDOW_MIN ? "; --window 1m judges sooner" : "");
                 break;
         case RUN_NOT_WATCHED:
         case RUN__MAX:

@@ -5,8 +5,7 @@
  * also writes the minute and hour rollups of the rows it moves, so every folded sample
  * has rollups, and retention later drops raw rows first, then minute rollups. A
  * process's history is therefore: hour rollups, then minute rollups, then raw samples,
- * the finest kept for each stretch — the rule store_series() follows and this file
- * follows too. Lookups by process are keyed range scans; the recent table is keyed by
+ * the finest kept for each stretch, the rule query_series() follows. Lookups by process are keyed range scans; the recent table is keyed by
  * time, so questions about many processes read it once, not once per process. */
 #include "query.h"
 
@@ -685,8 +684,7 @@ static int first_rollup(struct query *q, int64_t process_id, int64_t res, int64_
 
 /* Where each source takes over for a process in [from, to): hour rollups before
  * *ret_minute (aligned down to the hour), minute rollups from *ret_minute to *ret_raw
- * (aligned down to the minute), raw samples from *ret_raw. The same split as
- * store_series(). */
+ * (aligned down to the minute), raw samples from *ret_raw. */
 static int split_sources(struct query *q, int64_t process_id, int64_t from, int64_t to, int64_t *ret_minute,
                          int64_t *ret_raw)
 {

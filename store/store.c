@@ -633,8 +633,26 @@ void store_rollback(struct store *s)
 
 /* ---- identities ---- */
 
+/* Runs sql with (process_id, from, to) bound as ?1..?3; its one value, to if NULL. */
 static int first_time(struct store *s, const char *sql, int64_t process_id, int64_t from, int64_t to,
-                      int64_t *ret);
+                      int64_t *ret)
+{
+        sqlite3_stmt *st;
+        int rc, r;
+
+        r = db_prepare(s, sql, &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_int64(st, 1, process_id);
+        sqlite3_bind_int64(st, 2, from);
+        sqlite3_bind_int64(st, 3, to);
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW)
+                *ret = sqlite3_column_type(st, 0) == SQLITE_NULL ? to : sqlite3_column_int64(st, 0);
+        r = rc == SQLITE_ROW ? 0 : db_fail(s, rc);
+        sqlite3_finalize(st);
+        return r;
+}
 
 int store_put_rule(struct store *s, const char *name, const char *spec, int64_t now_ms, int64_t *ret_id)
 {
@@ -872,6 +890,7 @@ static int put_alert(struct store *s, const struct store_alert *a)
         db_bind_str(st, idx + 4, a->kind);
         return db_step_done(s, st);
 }
+
 static int put_verdict(struct store *s, const struct store_verdict *v)
 {
         sqlite3_stmt *st = s->stmt[ST_PUT_VERDICT];
@@ -1702,123 +1721,6 @@ int store_for_each_sample(struct store *s, int64_t process_id, int64_t from_ms, 
                 r = db_fail(s, rc);
         sqlite3_finalize(st);
         return r;
-}
-
-/* Emits rollup buckets of width res in [from, to); returns the count through *ret_n. */
-static int series_rollup(struct store *s, int64_t process_id, enum metric m, int64_t res, int64_t from,
-                         int64_t to, store_point_cb cb, void *userdata)
-{
-        const char *c = metric_info[m].name;
-        double scale = metric_info[m].unit == UNIT_BYTES ? 1024 : 1;
-        char sql[512];
-        sqlite3_stmt *st;
-        int rc, r;
-
-        if (from >= to)
-                return 0;
-        snprintf(sql, sizeof(sql), "SELECT t, n, %s_min, %s_max, %s_avg FROM rollup "
-                 "WHERE process_id = ?1 AND res = ?2 AND t >= ?3 AND t < ?4 ORDER BY t", c, c, c);
-        r = db_prepare(s, sql, &st);
-        if (r < 0)
-                return r;
-        sqlite3_bind_int64(st, 1, process_id);
-        sqlite3_bind_int64(st, 2, res);
-        sqlite3_bind_int64(st, 3, from);
-        sqlite3_bind_int64(st, 4, to);
-        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-                struct store_point pt = {
-                        .t_ms = sqlite3_column_int64(st, 0),
-                        .n = sqlite3_column_int64(st, 1),
-                        .known = sqlite3_column_type(st, 4) != SQLITE_NULL,
-                };
-                if (pt.known) {
-                        pt.min = (double)sqlite3_column_int64(st, 2) * scale;
-                        pt.max = (double)sqlite3_column_int64(st, 3) * scale;
-                        pt.value = sqlite3_column_double(st, 4) * scale;
-                } else {
-                        pt.why = UNK_ERROR;
-                }
-                r = cb(&pt, userdata);
-                if (r != 0)
-                        break;
-        }
-        if (r == 0 && rc != SQLITE_DONE)
-                r = db_fail(s, rc);
-        sqlite3_finalize(st);
-        return r;
-}
-
-static int first_time(struct store *s, const char *sql, int64_t process_id, int64_t from, int64_t to,
-                      int64_t *ret)
-{
-        sqlite3_stmt *st;
-        int rc, r;
-
-        r = db_prepare(s, sql, &st);
-        if (r < 0)
-                return r;
-        sqlite3_bind_int64(st, 1, process_id);
-        sqlite3_bind_int64(st, 2, from);
-        sqlite3_bind_int64(st, 3, to);
-        rc = sqlite3_step(st);
-        if (rc == SQLITE_ROW)
-                *ret = sqlite3_column_type(st, 0) == SQLITE_NULL ? to : sqlite3_column_int64(st, 0);
-        r = rc == SQLITE_ROW ? 0 : db_fail(s, rc);
-        sqlite3_finalize(st);
-        return r;
-}
-
-struct raw_series_ctx {
-        enum metric m;
-        store_point_cb cb;
-        void *userdata;
-};
-
-static int raw_point(const struct sample *smp, void *userdata)
-{
-        struct raw_series_ctx *c = userdata;
-        struct store_point pt = { .t_ms = smp->t_ms, .n = 1 };
-
-        if (sample_has(smp, c->m)) {
-                pt.known = true;
-                pt.value = pt.min = pt.max = (double)smp->v[c->m];
-        } else {
-                pt.why = smp->why[metric_info[c->m].group];
-        }
-        return c->cb(&pt, c->userdata);
-}
-
-int store_series(struct store *s, int64_t process_id, enum metric m, int64_t from_ms, int64_t to_ms,
-                 store_point_cb cb, void *userdata)
-{
-        struct raw_series_ctx ctx = { .m = m, .cb = cb, .userdata = userdata };
-        int64_t raw_start = from_ms, minute_start = from_ms;
-        int r;
-
-        if (db_has_rollup(m)) {
-                /* Raw samples are kept for the most recent stretch, minute rollups for a
-                 * longer one, hour rollups beyond: use the finest available for each part. */
-                r = first_time(s, "SELECT min(t) FROM (SELECT min(t) AS t FROM sample WHERE process_id = ?1 "
-                                  "AND t >= ?2 AND t < ?3 UNION ALL SELECT min(t) FROM sample_recent "
-                                  "WHERE t >= ?2 AND t < ?3 AND process_id = ?1)",
-                               process_id, from_ms, to_ms, &raw_start);
-                if (r < 0)
-                        return r;
-                r = first_time(s, "SELECT min(t) FROM rollup WHERE process_id = ?1 AND res = 60000 "
-                                  "AND t >= ?2 AND t < ?3", process_id, from_ms, raw_start, &minute_start);
-                if (r < 0)
-                        return r;
-                /* A rollup bucket that overlaps the next finer source is left to that source. */
-                r = series_rollup(s, process_id, m, HOUR_MS, from_ms,
-                                  minute_start - (minute_start % HOUR_MS), cb, userdata);
-                if (r != 0)
-                        return r;
-                r = series_rollup(s, process_id, m, MINUTE_MS, minute_start,
-                                  raw_start - (raw_start % MINUTE_MS), cb, userdata);
-                if (r != 0)
-                        return r;
-        }
-        return store_for_each_sample(s, process_id, raw_start, to_ms, raw_point, &ctx);
 }
 
 int store_disk_usage(struct store *s, int64_t *ret_bytes)

@@ -259,26 +259,11 @@ int store_maintain(struct store *s, int64_t now_ms, const struct store_retention
 
 /* ---- reads ---- */
 
-/* A point of a series: raw (n == 1, min == max == value) or a rollup bucket. */
-struct store_point {
-        int64_t t_ms;
-        double value;                   /* raw value, or the bucket mean */
-        double min, max;
-        int64_t n;
-        bool known;                     /* false: unknown at this time (see why) */
-        uint8_t why;                    /* enum unknown_reason when !known */
-};
-typedef int (*store_point_cb)(const struct store_point *pt, void *userdata);
 typedef int (*store_sample_cb)(const struct sample *smp, void *userdata);
 
 /* Every raw sample of a process in [from_ms, to_ms), in time order, from both tables. */
 int store_for_each_sample(struct store *s, int64_t process_id, int64_t from_ms, int64_t to_ms,
                           store_sample_cb cb, void *userdata);
-
-/* One metric of a process over [from_ms, to_ms): raw samples where they are still kept,
- * rollups (the finest kept) before that. */
-int store_series(struct store *s, int64_t process_id, enum metric m, int64_t from_ms, int64_t to_ms,
-                 store_point_cb cb, void *userdata);
 
 /* Caps the database file: writes that would grow it further fail with -ENOSPC, like a
  * full disk (and are handled the same way). 0 removes the cap. */

@@ -18,6 +18,7 @@
 
 #include <cmocka.h>
 
+#include "query.h"
 #include "raw.h"
 #include "sql-migrations.h"
 #include "store.h"
@@ -426,17 +427,28 @@ static void test_live_processes(void **state)
 }
 
 struct points {
-        struct store_point p[4096];
+        struct query_row p[4096];
         size_t n;
 };
 
-static int points_cb(const struct store_point *pt, void *userdata)
+static int points_cb(const struct query_row *row, void *userdata)
 {
         struct points *c = userdata;
 
         assert_true(c->n < ELEMENTSOF(c->p));
-        c->p[c->n++] = *pt;
+        c->p[c->n++] = *row;
         return 0;
+}
+
+/* A process's series as the client reads it, from its own snapshot. */
+static void read_series(const struct fixture *f, int64_t id, int64_t from, int64_t to, struct points *pts)
+{
+        struct query *q;
+
+        pts->n = 0;
+        assert_int_equal(query_open(f->path, &q, NULL, 0), 0);
+        assert_int_equal(query_series(q, id, from, to, points_cb, pts), 0);
+        query_close(q);
 }
 
 /* 3 hours of 10-second samples rising 1 MiB a minute; fold; rollups must hold exact
@@ -473,7 +485,7 @@ static void test_fold_rollups_retention_series(void **state)
         assert_int_equal(raw_int(f->path, "SELECT rss_max FROM rollup WHERE res = 3600000 ORDER BY t LIMIT 1"),
                          (100 + 59) * 1024);
         /* Reading across the fold gives every sample once, in order. */
-        assert_int_equal(store_series(f->st, 1, M_RSS, t0, t0 + n * 10000, points_cb, pts), 0);
+        read_series(f, 1, t0, t0 + n * 10000, pts);
         assert_int_equal(pts->n, n);
         for (size_t i = 1; i < pts->n; i++)
                 assert_true(pts->p[i].t_ms > pts->p[i - 1].t_ms);
@@ -502,11 +514,11 @@ static void test_fold_rollups_retention_series(void **state)
                 assert_int_equal(m.pruned, 0);
         }
         /* The series now comes from hour rollups, then minutes, then raw samples. */
-        pts->n = 0;
-        assert_int_equal(store_series(f->st, 1, M_RSS, t0, t0 + n * 10000, points_cb, pts), 0);
+        read_series(f, 1, t0, t0 + n * 10000, pts);
         assert_int_equal(pts->n, 1 + 60 + 360);
         assert_int_equal(pts->p[0].n, 360);
-        assert_true(pts->p[0].min == 100.0 * MIB && pts->p[0].max == 159.0 * MIB);
+        assert_int_equal(pts->p[0].source, QSRC_HOUR);
+        assert_true(pts->p[0].m[M_RSS].min == 100.0 * MIB && pts->p[0].m[M_RSS].max == 159.0 * MIB);
         assert_int_equal(pts->p[1].t_ms, t0 + 3600000);
         assert_int_equal(pts->p[1].n, 6);
         assert_int_equal(pts->p[61].n, 1);
