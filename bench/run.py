@@ -44,7 +44,15 @@ from SQLite's dbstat (pages, including their free space), and the cost of prunin
 
 Memory: the daemon's VmRSS and VmHWM every 10 s while it runs.
 
-Environment: BUILD (build directory), LWBENCH_SIZES (default "100 1000 5000"),
+Side by side: with LWBENCH_BASELINE naming another build directory (another version of
+leakwatch, built with make), the daemon and smaps sections run its leakwatchd too, on the
+same farm between the same floor rounds, the two in turn (which goes first alternates
+from size to size), and print a row for each: a change is judged against the other
+version measured in the same run on the same machine, not against figures of another
+day.
+
+Environment: BUILD (build directory), LWBENCH_BASELINE (another build directory, run
+side by side), LWBENCH_SIZES (default "100 1000 5000"),
 LWBENCH_SMAPS ("COUNT MIB", default "200 50"), LWBENCH_SKIP (words: daemon smaps
 storage detect), LWBENCH_SOAK (seconds: also run the largest size that long and print
 the daemon's memory every 30 s).
@@ -63,6 +71,7 @@ import time
 
 BUILD = os.path.abspath(os.environ.get("BUILD", "build"))
 DAEMON = os.path.join(BUILD, "leakwatchd")
+BASELINE = os.environ.get("LWBENCH_BASELINE")
 FARM = os.path.join(BUILD, "bench", "farm")
 FLOOR = os.path.join(BUILD, "bench", "proc-floor")
 INGEST = os.path.join(BUILD, "bench", "ingest")
@@ -283,7 +292,27 @@ def stop_daemon(d):
             d.wait()
 
 
-def run_daemon(tmp, pids, smaps, folds):
+def daemons(turn):
+    """The daemons to measure, as (label, path): this build's, and the baseline's when
+    LWBENCH_BASELINE is set, the first one alternating with turn."""
+    ds = [("this", DAEMON)]
+    if BASELINE:
+        ds.append(("baseline", os.path.join(os.path.abspath(BASELINE), "leakwatchd")))
+    return ds if turn % 2 == 0 else ds[::-1]
+
+
+def run_daemons(tmp, pids, smaps, folds, turn):
+    """run_daemon() for each of daemons(turn), each in a directory of its own; returns
+    [(label, figures)] in this build's, then the baseline's order."""
+    out = {}
+    for label, path in daemons(turn):
+        sub = os.path.join(tmp, label)
+        os.mkdir(sub)
+        out[label] = run_daemon(sub, pids, smaps, folds, path)
+    return [(label, out[label]) for label in ("this", "baseline") if label in out]
+
+
+def run_daemon(tmp, pids, smaps, folds, daemon=DAEMON):
     """Runs leakwatchd against pids until `folds` folds have moved samples; returns the
     figures (see the top of this file)."""
     n = len(pids)
@@ -300,7 +329,7 @@ def run_daemon(tmp, pids, smaps, folds):
     log_path = os.path.join(tmp, "daemon.log")
     logf = open(log_path, "wb")
     sleep_until(next_phase(START_PHASE))
-    d = subprocess.Popen([DAEMON, "--config", conf], stdout=logf, stderr=subprocess.STDOUT)
+    d = subprocess.Popen([daemon, "--config", conf], stdout=logf, stderr=subprocess.STDOUT)
     readings = []               # (wall, cpu ns), just before each tick
     moved = []                  # (index into readings, samples) of each fold that moved some
     rss = []
@@ -437,11 +466,11 @@ def daemon_section(sizes):
     print("\n== Daemon sampling: CPU µs per process-sample (user + system) ==")
     print("interval %gs, scan every tick, one commit per tick; daemon = sampling + fold (see bench/run.py); "
           "floors: median of %d paced rounds, half before the daemon, half after" % (INTERVAL, FLOOR_ROUNDS))
-    print("%9s %11s %11s %9s %9s %7s %12s %12s %13s %s" % (
-        "processes", "floor open", "floor kept", "sampling", "fold", "daemon", "daemon/kept", "daemon/open",
-        "core at 1 s", "daemon VmRSS"))
-    results = []
-    for n in sizes:
+    print("%9s%s %11s %11s %9s %9s %7s %12s %12s %13s %s" % (
+        "processes", " %-8s" % "build" if BASELINE else "", "floor open", "floor kept", "sampling", "fold", "daemon",
+        "daemon/kept", "daemon/open", "core at 1 s", "daemon VmRSS"))
+    results, others = [], []
+    for turn, n in enumerate(sizes):
         why = pid_room(n) or ensure_nofile(3 * n + 1024)
         if why:
             skip("%d processes" % n, why)
@@ -449,19 +478,26 @@ def daemon_section(sizes):
         farm = Farm(n, 0)
         try:
             with tempfile.TemporaryDirectory(prefix="lwbench-", dir="/var/tmp") as tmp:
-                r, (fo, fk) = with_floors(("open", "kept"), farm.pids,
-                                          lambda: run_daemon(tmp, farm.pids, False, 2 if n == max(sizes) else 1))
+                rs, (fo, fk) = with_floors(("open", "kept"), farm.pids,
+                                           lambda: run_daemons(tmp, farm.pids, False, 2 if n == max(sizes) else 1,
+                                                               turn))
         finally:
             farm.stop()
-        r.update(floor_open=fo, floor_kept=fk)
-        results.append(r)
-        d = r["daemon"]
-        print("%9d %11s %11s %9s %9s %7s %11.2fx %11.2fx %12.2f%% %s" % (
-            n, fmt_us(fo[0]), fmt_us(fk[0]), fmt_us(r["sampling"]), fmt_us(r["fold"]), fmt_us(d), d / fk[0],
-            d / fo[0], d * n / 1e6 * 100, "%.1f..%.1f MiB" % (r["rss"][0][1] / MIB, max(x[1] for x in r["rss"]) / MIB)),
-            flush=True)
-    for r in results:
-        print(detail(r))
+        for label, r in rs:
+            r.update(floor_open=fo, floor_kept=fk, build=label)
+            (results if label == "this" else others).append(r)
+            d = r["daemon"]
+            print("%9d%s %11s %11s %9s %9s %7s %11.2fx %11.2fx %12.2f%% %s" % (
+                n, " %-8s" % label if BASELINE else "", fmt_us(fo[0]), fmt_us(fk[0]), fmt_us(r["sampling"]),
+                fmt_us(r["fold"]), fmt_us(d), d / fk[0], d / fo[0], d * n / 1e6 * 100,
+                "%.1f..%.1f MiB" % (r["rss"][0][1] / MIB, max(x[1] for x in r["rss"]) / MIB)), flush=True)
+        if BASELINE and len(rs) == 2:
+            this, base = rs[0][1], rs[1][1]
+            print("%9s %-8s %35s %8.2fx %8.2fx %6.2fx" % ("", "this/base", "", this["sampling"] / base["sampling"],
+                                                         this["fold"] / base["fold"] if base["fold"] else float("nan"),
+                                                         this["daemon"] / base["daemon"]), flush=True)
+    for r in results + others:
+        print(("%-8s " % r["build"] if BASELINE else "") + detail(r))
     if len(results) >= 2:
         # Sampling per tick against the number of processes: the slope is what one
         # more watched process costs, the intercept what a tick costs whatever it
@@ -497,19 +533,22 @@ def smaps_section(count, mib):
     farm = Farm(count, mib)
     try:
         with tempfile.TemporaryDirectory(prefix="lwbench-", dir="/var/tmp") as tmp:
-            r, (fk, fr) = with_floors(("kept", "rollup"), farm.pids, lambda: run_daemon(tmp, farm.pids, True, 1))
+            rs, (fk, fr) = with_floors(("kept", "rollup"), farm.pids,
+                                       lambda: run_daemons(tmp, farm.pids, True, 1, 0))
     finally:
         farm.stop()
-    d = r["daemon"]
     print("%d processes of %d MiB (heap, touched), smaps-every 1, smaps-min-interval 0, interval %gs" % (
         count, mib, INTERVAL))
-    print("%22s %22s %9s %9s %7s %13s" % ("floor kept (no smaps)", "floor kept + smaps", "sampling", "fold",
-                                         "daemon", "daemon/floor"))
-    print("%22s %22s %9s %9s %7s %12.2fx" % (fmt_us(fk[0]), fmt_us(fr[0]), fmt_us(r["sampling"]), fmt_us(r["fold"]),
-                                            fmt_us(d), d / fr[0]))
-    print(detail(r))
+    print("%s%22s %22s %9s %9s %7s %13s" % ("%-9s" % "build" if BASELINE else "", "floor kept (no smaps)",
+                                           "floor kept + smaps", "sampling", "fold", "daemon", "daemon/floor"))
+    for label, r in rs:
+        d = r["daemon"]
+        print("%s%22s %22s %9s %9s %7s %12.2fx" % ("%-9s" % label if BASELINE else "", fmt_us(fk[0]), fmt_us(fr[0]),
+                                                  fmt_us(r["sampling"]), fmt_us(r["fold"]), fmt_us(d), d / fr[0]))
+    for label, r in rs:
+        print(("%-8s " % label if BASELINE else "") + detail(r))
     print("  floor kept + smaps: rounds %s..%s" % (fmt_us(fr[1]), fmt_us(fr[2])))
-    return r
+    return rs[0][1]
 
 
 def soak_section(n, seconds):
@@ -598,7 +637,8 @@ def main():
     started = time.time()
     print("leakwatch benchmarks, %s" % time.strftime("%Y-%m-%d %H:%M"))
     print("machine: %s" % machine())
-    print("command: make bench (BUILD=%s)" % os.path.relpath(BUILD))
+    print("command: make bench (BUILD=%s%s)" % (os.path.relpath(BUILD),
+                                                 ", LWBENCH_BASELINE=%s" % BASELINE if BASELINE else ""))
     if "storage" not in skips:
         storage_section()
     if "daemon" not in skips:
