@@ -205,7 +205,7 @@ class TestAlerts(Case):
             f.write("[daemon]\nhook = %s\n" % bad)
         d = self.daemon("--config", conf, "--check-config")
         self.assertEqual(d.proc.wait(60), 1)
-        self.assertIn("writable by group or others", d.output())
+        self.assertIn(bad + ": a file writable by group and others (mode 0777)", d.output())
         os.chmod(bad, 0o644)
         d = self.daemon("--config", conf, "--check-config")
         self.assertEqual(d.proc.wait(60), 1)
