@@ -251,6 +251,9 @@ int alert_env(const struct alert_context *c, char **envp, char *buf, size_t bufs
         if (c->end_reason)
                 env_add(&b, "LEAKWATCH_END_REASON", "%s", c->end_reason);
         env_add(&b, "LEAKWATCH_PID", "%d", (int)c->pid);
+        /* With the PID, what tells this process from a later one given the same PID. */
+        if (c->start_ms > 0)
+                env_add(&b, "LEAKWATCH_START_MS", "%" PRId64, c->start_ms);
         if (c->uid != (uid_t)-1)
                 env_add(&b, "LEAKWATCH_UID", "%u", (unsigned)c->uid);
         env_add(&b, "LEAKWATCH_NAME", "%s", c->name ? c->name : "");

@@ -194,7 +194,7 @@ static int check_hook_list(const struct options *opt, const struct hook_cfg *hoo
         int r = 0;
 
         for (size_t i = 0; i < n; i++) {
-                char why[160];
+                char why[HOOK_WHY_MAX];
 
                 if (hook_check_program(hooks[i].argv[0], getuid(), why, sizeof(why)) < 0) {
                         log_error("%s: hook %s (%s): %s", opt->config_path, hooks[i].argv[0], where, why);
@@ -1164,9 +1164,10 @@ static int setup(struct daemon *d)
                 .done = on_hook_done,
                 .userdata = d,
         };
-        r = hooks_new(d->event, &hopts, &d->hooks);
+        r = hooks_new(d->event, &hopts, &d->hooks, err, sizeof(err));
         if (r < 0)
                 return r;
+        log_info("hooks: %s", hooks_reap_describe(d->hooks));
         eenv = (struct engine_env){
                 .store = d->store,
                 .writer = d->writer,
