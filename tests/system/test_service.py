@@ -144,7 +144,8 @@ class TestService(Case):
         self.assertIn("leak alert %d: pid %s (lw-leaker) of rule leaker is leaking memory" % (alert[0], leaker), line)
         self.assertIn("leakwatch_open_alerts{%s,resource=\"memory\"} 1" % group,
                       self.get(c, "http://127.0.0.1:9184/metrics").stdout)
-        self.assertIn("lw-leaker", c.sh("leakwatch alerts").stdout)
+        # Wide enough for the whole row: without a terminal the table is cut to $COLUMNS or 80.
+        self.assertIn("lw-leaker", c.sh("COLUMNS=250 leakwatch alerts").stdout)
 
         # metrics-listen: refused by the sandbox, served once the drop-in opens it.
         c.sh("systemctl disable --now leakwatch-metrics.socket 2>/dev/null")
