@@ -421,5 +421,7 @@ $(BUILD)/bench/agents-malloc: bench/agents-malloc.c
 clean:
 	rm -rf --one-file-system build build-asan build-nspawn
 
+include tests/fuzz/fuzz.mk
+
 # Not below $(BUILD)/deb: the package's own build, with its own dependency files.
 -include $(shell find $(BUILD) -path $(BUILD)/deb -prune -o -name '*.d' -type f -print 2>/dev/null)

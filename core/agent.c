@@ -52,7 +52,7 @@ struct watched {
         int64_t id;
         size_t slot;
         struct bucket b;
-        int64_t last_ms[STORE_AGENT__MAX];      /* time given to its last report of each agent */
+        int64_t last_ms[AGENT__KIND_MAX];        /* time given to its last report of each agent */
 };
 
 struct agent {

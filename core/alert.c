@@ -205,6 +205,9 @@ int alert_env(const struct alert *a, char **envp, char *buf, size_t bufsz)
         if (a->row.end_reason)
                 env_add(&b, "LEAKWATCH_END_REASON", "%s", a->row.end_reason);
         env_add(&b, "LEAKWATCH_PID", "%d", (int)a->pid);
+        /* With the PID, what tells this process from a later one given the same PID. */
+        if (a->start_ms > 0)
+                env_add(&b, "LEAKWATCH_START_MS", "%" PRId64, a->start_ms);
         if (a->uid != (uid_t)-1)
                 env_add(&b, "LEAKWATCH_UID", "%u", (unsigned)a->uid);
         env_add(&b, "LEAKWATCH_NAME", "%s", a->name ? a->name : "");

@@ -764,6 +764,160 @@ static void daemon_key(struct load_ctx *ctx, const char *name, const char *value
         ctx->origin[k] = (struct origin){ ctx->file, ctx->line, ++ctx->seq };
 }
 
+/* ---- regular expressions ---- */
+
+/* glibc's regcomp() writes every bounded repetition out in full, then works in time and
+ * memory that grow with the square of what it wrote: a{1,4000} takes 1 s and 128 MiB,
+ * a{1,32767} minutes and gigabytes (measured, glibc 2.36), in the event loop at a start
+ * or a reload. So a repetition count is at most 255 (_POSIX_RE_DUP_MAX, all a portable
+ * regex may count on), and the pattern with its repetitions written out holds at most
+ * CONFIG_LINE_MAX positions, as many as a line written out by hand: the worst measured
+ * within both is 0.25 s and 30 MiB, as for a 4 KiB pattern without repetitions. */
+#define REGEX_DUP_MAX 255
+#define REGEX_POSITIONS_MAX CONFIG_LINE_MAX
+
+/* Sums and products of positions stop just past the limit: only "too many" matters. */
+static size_t re_add(size_t a, size_t b)
+{
+        return MIN(a + b, (size_t)REGEX_POSITIONS_MAX + 1);
+}
+
+static size_t re_mul(size_t a, size_t b)
+{
+        return a == 0 ? 0 : b > REGEX_POSITIONS_MAX / a ? REGEX_POSITIONS_MAX + 1 : a * b;
+}
+
+/* An interval after '{' at *p — "m}", "m,}", "m,n}" or ",n}" — advances *p past its
+ * '}' and gives the copies of its atom regcomp() makes and the largest count written.
+ * False if the text is not an interval (the '{' is then an ordinary character). */
+static bool re_interval(const char **p, size_t *ret_copies, unsigned long *ret_count)
+{
+        const char *q = *p;
+        unsigned long m = 0, n = 0;
+        bool have_m = false, have_n = false, comma = false;
+
+        for (; *q >= '0' && *q <= '9'; q++, have_m = true)
+                m = MIN(m * 10 + (unsigned long)(*q - '0'), 1000000ul);
+        if (*q == ',') {
+                comma = true;
+                for (q++; *q >= '0' && *q <= '9'; q++, have_n = true)
+                        n = MIN(n * 10 + (unsigned long)(*q - '0'), 1000000ul);
+        }
+        if (*q != '}' || (!have_m && !have_n))
+                return false;
+        *p = q + 1;
+        *ret_count = MAX(m, n);
+        /* m copies, then n - m optional ones, or one starred one if n is open. */
+        *ret_copies = have_n ? MAX(m, n) : comma ? m + 1 : m;
+        return true;
+}
+
+/* Skips a bracket expression after its '[' ("[]a]", "[^]a]", "[[:alpha:]]"). */
+static void re_skip_bracket(const char **p)
+{
+        const char *q = *p;
+
+        if (*q == '^')
+                q++;
+        if (*q == ']')
+                q++;
+        while (*q && *q != ']') {
+                if (q[0] == '[' && (q[1] == ':' || q[1] == '.' || q[1] == '=')) {
+                        const char *close = strchr(q + 2, ']');
+
+                        if (close && close[-1] == q[1]) {
+                                q = close + 1;
+                                continue;
+                        }
+                }
+                q++;
+        }
+        *p = *q ? q + 1 : q;
+}
+
+/* The positions of the pattern at *p with its repetitions written out, up to the ')'
+ * that closes depth (or the end); *too_many is set by a count above REGEX_DUP_MAX. An
+ * upper bound is enough: syntax errors are regcomp()'s to find. */
+static size_t re_positions(const char **p, unsigned depth, bool *too_many)
+{
+        size_t total = 0, piece = 0;    /* piece: the last atom and its repetitions */
+
+        while (**p) {
+                char c = *(*p)++;
+                size_t atom = 1, copies;
+                unsigned long count;
+
+                switch (c) {
+                case ')':
+                        if (depth > 0)
+                                return re_add(total, piece);
+                        break;
+                case '|':
+                        /* Every alternative is compiled: they add up. */
+                        total = re_add(total, piece);
+                        piece = 0;
+                        continue;
+                case '*':
+                case '?':
+                        continue;
+                case '+':
+                        /* regcomp() makes "a+" "aa*". */
+                        piece = re_mul(piece, 2);
+                        continue;
+                case '{':
+                        if (!re_interval(p, &copies, &count))
+                                break;
+                        if (count > REGEX_DUP_MAX)
+                                *too_many = true;
+                        piece = re_mul(piece, copies);
+                        continue;
+                case '(':
+                        atom = re_positions(p, depth + 1, too_many);
+                        break;
+                case '[':
+                        re_skip_bracket(p);
+                        break;
+                case '\\':
+                        if (**p)
+                                (*p)++;
+                        break;
+                default:
+                        break;
+                }
+                total = re_add(total, piece);
+                piece = atom;
+        }
+        return re_add(total, piece);
+}
+
+/* Compiles a cmdline = (or --match) regex, unless it would cost too much to compile
+ * (above). Returns 0, or -EINVAL with the reason in why. */
+static int compile_cmdline(regex_t *re, const char *src, char *why, size_t whysz)
+{
+        const char *p = src;
+        bool too_many = false;
+        size_t positions = re_positions(&p, 0, &too_many);
+        int ret;
+
+        if (too_many) {
+                snprintf(why, whysz, "a repetition count above %d", REGEX_DUP_MAX);
+                return -EINVAL;
+        }
+        if (positions > REGEX_POSITIONS_MAX) {
+                snprintf(why, whysz, "over %d positions once its repetitions are written out",
+                         REGEX_POSITIONS_MAX);
+                return -EINVAL;
+        }
+        /* REG_NOSUB: only whether it matches counts. No REG_NEWLINE: a command line may
+         * hold newlines, and ^ and $ must still mean its two ends. */
+        ret = regcomp(re, src, REG_EXTENDED | REG_NOSUB);
+        if (ret != 0) {
+                regerror(ret, re, why, whysz);
+                return -EINVAL;
+        }
+        return 0;
+}
+
 /* ---- rules ---- */
 
 static int pid_compare(const void *a, const void *b)
@@ -1007,11 +1161,7 @@ static void rule_key(struct load_ctx *ctx, const char *name, const char *value)
         case RK_CMDLINE: {
                 char why[256];
 
-                /* REG_NOSUB: only whether it matches counts. No REG_NEWLINE: a command
-                 * line may hold newlines, and ^ and $ must still mean its two ends. */
-                ret = regcomp(&r->cmdline_re, value, REG_EXTENDED | REG_NOSUB);
-                if (ret != 0) {
-                        regerror(ret, &r->cmdline_re, why, sizeof(why));
+                if (compile_cmdline(&r->cmdline_re, value, why, sizeof(why)) < 0) {
                         report(ctx, "cmdline: invalid regular expression '%s': %s", quote(&q, value), why);
                         ctx->rule_bad = true;
                         break;
@@ -1722,9 +1872,7 @@ int config_add_match_rule(struct config *cfg, const char *regex, struct config_d
         ret = config_rule_append(cfg, name, "--match", 0, &r);
         if (ret < 0)
                 return cmdline_rule_error(diag, ret, "--match", name);
-        ret = regcomp(&r->cmdline_re, regex, REG_EXTENDED | REG_NOSUB);
-        if (ret != 0) {
-                regerror(ret, &r->cmdline_re, why, sizeof(why));
+        if (compile_cmdline(&r->cmdline_re, regex, why, sizeof(why)) < 0) {
                 config_rule_free(r);
                 cfg->n_rules--;
                 if (diag_add(diag, "--match '%s': invalid regular expression: %s", quote(&q, regex), why) < 0)

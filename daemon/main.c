@@ -152,7 +152,7 @@ static int check_hook_list(const struct options *opt, const struct hook_cfg *hoo
         int r = 0;
 
         for (size_t i = 0; i < n; i++) {
-                char why[160];
+                char why[HOOK_WHY_MAX];
 
                 if (hook_check_program(hooks[i].argv[0], getuid(), why, sizeof(why)) < 0) {
                         log_error("%s: hook %s (%s): %s", opt->config_path, hooks[i].argv[0], where, why);
@@ -824,9 +824,12 @@ static int setup(struct daemon *d)
         r = hooks_new(d->event, &(struct hooks_opts){ .timeout = usec_of(d->cfg->hook_timeout),
                                                       .max_running = d->cfg->hook_max_running,
                                                       .owner = getuid(), .done = on_hook_done, .userdata = d },
-                      &d->hooks);
-        if (r < 0)
+                      &d->hooks, err, sizeof(err));
+        if (r < 0) {
+                log_error("%s", err);
                 return r;
+        }
+        log_info("hooks: %s", hooks_reap_describe(d->hooks));
         r = dispatch_new(&(struct dispatch_env){ .hooks = d->hooks, .watch = d->watch, .cfg = &d->cfg,
                                                  .now_ms = now_ms, .userdata = d },
                          &d->dispatch);

@@ -70,7 +70,8 @@ class TestExec(Case):
     def hook(self, name):
         out = os.path.join(self.tmp, name)
         os.mkdir(out)
-        hook = os.path.join(self.tmp, name + ".sh")
+        # A hook lives where only root can change it (the daemon refuses /tmp).
+        hook = os.path.join(self.hook_dir(), name + ".sh")
         with open(hook, "w") as f:
             f.write(HOOK.format(out=out))
         os.chmod(hook, 0o755)

@@ -113,7 +113,8 @@ class TestHostileNames(Case):
 
     def test_hostile_names_through_every_view(self):
         procs = self.start_targets()
-        hook = os.path.join(self.tmp, "hook.sh")
+        # A hook lives where only root can change it (the daemon refuses /tmp).
+        hook = os.path.join(self.hook_dir(), "hook.sh")
         with open(hook, "w") as f:
             f.write(HOOK.format(out=self.out))
         os.chmod(hook, 0o755)

@@ -2,8 +2,10 @@
 wait for what they store, and clean up every process by PID."""
 
 import os
+import shutil
 import signal
 import sqlite3
+import stat
 import subprocess
 import tempfile
 import threading
@@ -194,6 +196,21 @@ class SampleReader(threading.Thread):
         self.join()
 
 
+def path_trusted(path):
+    """Whether leakwatchd would run a hook under path: every directory from / down owned
+    by root or us, writable by no one else (sticky or not), none a symbolic link."""
+    parts = [p for p in path.split("/") if p]
+    cur = "/"
+    for p in [""] + parts:
+        cur = os.path.join(cur, p) if p else "/"
+        st = os.lstat(cur)
+        if stat.S_ISLNK(st.st_mode) or not stat.S_ISDIR(st.st_mode):
+            return False
+        if st.st_uid not in (0, os.geteuid()) or st.st_mode & 0o022:
+            return False
+    return True
+
+
 class Case(unittest.TestCase):
     """A test case with a temp directory and cleanup of every process it started."""
 
@@ -219,6 +236,21 @@ class Case(unittest.TestCase):
         for m in self.mounts:
             subprocess.run(["umount", "-l", m])
         self._tmp.cleanup()
+
+    def hook_dir(self):
+        """A new temporary directory hook programs may live in: leakwatchd refuses a hook
+        under a directory others can write, /tmp included. /run as root, the user's
+        runtime directory otherwise; removed after the test."""
+        parents = ["/run"] if os.geteuid() == 0 else [os.environ.get("XDG_RUNTIME_DIR", "")]
+        for parent in parents:
+            if parent and os.access(parent, os.W_OK) and path_trusted(parent):
+                d = tempfile.mkdtemp(prefix="leakwatch-hooks-", dir=parent)
+                os.chmod(d, 0o755)
+                self.addCleanup(shutil.rmtree, d, True)
+                return d
+        if os.geteuid() == 0:
+            self.fail("/run is not a directory only root can change")
+        self.skipTest("no directory only this user can change to put hooks in ($XDG_RUNTIME_DIR unset)")
 
     def daemon(self, *args, **kw):
         d = Daemon(self.tmp, list(args), **kw)

@@ -5,6 +5,7 @@ delaying sampling, and takes an open alert over across a restart instead of repe
 
 import json
 import os
+import shutil
 import stat
 import time
 
@@ -70,13 +71,18 @@ class TestAlerts(Case):
         super().setUp()
         self.out = os.path.join(self.tmp, "out")
         os.mkdir(self.out)
-        self.hook = os.path.join(self.tmp, "record.sh")
-        self.hang = os.path.join(self.tmp, "hang.sh")
+        # Hooks, and the evidence they save, where only root (or we) can change them.
+        self.hooks = self.hook_dir()
+        self.hook = os.path.join(self.hooks, "record.sh")
+        self.hang = os.path.join(self.hooks, "hang.sh")
+        self.evidence = os.path.join(self.hooks, "save-evidence")
         write_exec(self.hook, HOOK.format(out=self.out))
         write_exec(self.hang, HANG)
+        shutil.copy(EVIDENCE, self.evidence)
+        os.chmod(self.evidence, 0o755)
         self.conf = os.path.join(self.tmp, "a.conf")
         with open(self.conf, "w") as f:
-            f.write(CONF.format(hook=self.hook, hang=self.hang, evidence=EVIDENCE, out=self.out))
+            f.write(CONF.format(hook=self.hook, hang=self.hang, evidence=self.evidence, out=self.hooks))
 
     def test_leaks_alert_once_lookalikes_do_not(self):
         d = self.daemon("--config", self.conf)
@@ -127,11 +133,11 @@ class TestAlerts(Case):
         self.assertEqual(env["LEAKWATCH_EVENT"], "start")
         self.assertFalse(os.path.exists(os.path.join(self.tmp, "uid=0(root)")))
         # The shipped evidence hook saved the process's maps while it was leaking.
-        saved = wait_for(lambda: [e for e in os.listdir(os.path.join(self.out, "evidence"))
+        saved = wait_for(lambda: [e for e in os.listdir(os.path.join(self.hooks, "evidence"))
                                   if e.startswith("alert-%d-start-" % aid)]
-                         if os.path.isdir(os.path.join(self.out, "evidence")) else None,
+                         if os.path.isdir(os.path.join(self.hooks, "evidence")) else None,
                          what="the evidence directory")
-        ev = os.path.join(self.out, "evidence", saved[0])
+        ev = os.path.join(self.hooks, "evidence", saved[0])
         wait_for(lambda: os.path.exists(os.path.join(ev, "cmdline.txt")), what="the evidence files")
         with open(os.path.join(ev, "status")) as f:
             self.assertIn("Pid:\t%d" % leak.pid, f.read())
@@ -191,7 +197,7 @@ class TestAlerts(Case):
         self.assertEqual(d2.stop(), 0, d2.output())
 
     def test_unsafe_hook_refused(self):
-        bad = os.path.join(self.tmp, "bad.sh")
+        bad = os.path.join(self.hooks, "bad.sh")
         write_exec(bad, "#!/bin/sh\nexit 0\n")
         os.chmod(bad, 0o777)
         conf = os.path.join(self.tmp, "bad.conf")
@@ -199,7 +205,7 @@ class TestAlerts(Case):
             f.write("[daemon]\nhook = %s\n" % bad)
         d = self.daemon("--config", conf, "--check-config")
         self.assertEqual(d.proc.wait(60), 1)
-        self.assertIn("writable by group or others", d.output())
+        self.assertIn(bad + ": a file writable by group and others (mode 0777)", d.output())
         os.chmod(bad, 0o644)
         d = self.daemon("--config", conf, "--check-config")
         self.assertEqual(d.proc.wait(60), 1)

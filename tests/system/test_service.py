@@ -1,7 +1,8 @@
 """leakwatchd.service from the package under a real systemd (a Debian 12 booted with
 systemd-nspawn): it runs as its own user with its two capabilities, says READY and pings
 the watchdog, reloads (and refuses a broken configuration), records the leak of a
-process in another unit (a transient systemd-run unit) and runs a hook for it, serves
+process in another unit (a transient systemd-run unit) and runs a hook for it in a
+cgroup of its own (Delegate=yes: the daemon in a leaf, the run beside it), serves
 metrics through leakwatch-metrics.socket, and through metrics-listen once the shipped
 drop-in opens the network (not before), and stops cleanly."""
 
@@ -89,6 +90,12 @@ class TestService(Case):
             self.assertEqual(int(status[kind], 16), UNIT_CAPS, kind)
         self.assertEqual(status["NoNewPrivs"].strip(), "1")
         self.assertEqual(status["Seccomp"].strip(), "2")
+        # Delegate=yes: the daemon moved itself into a leaf of the service's cgroup, and
+        # makes its hook runs' cgroups beside it.
+        service_cg = "/sys/fs/cgroup/system.slice/leakwatchd.service"
+        self.assertIn("hooks: each hook run in a cgroup of its own under %s " % service_cg, c.journal("leakwatchd"))
+        self.assertIn("\n0::/system.slice/leakwatchd.service/leakwatchd\n",
+                      "\n" + c.sh("cat /proc/%s/cgroup" % s["MainPID"]).stdout)
 
         # A process of another unit leaks 2 MiB/s.
         c.sh("systemd-run --unit=lw-leaker --collect %s/tests/workloads/alloc --step-kib 512 --every-ms 250 "
@@ -130,12 +137,15 @@ class TestService(Case):
         hook = wait_for(lambda: [h for h in self.db(c)["hooks"] if h[0] == alert[0] and h[3] is not None],
                       what="the hook's end")[0]
         self.assertEqual(hook[1:4], ["start", "/usr/share/leakwatch/hooks/notify", 0], hook)
+        # Its cgroup went with it: only the daemon's leaf is left.
+        self.assertEqual(c.sh("cd %s && ls -d */" % service_cg).stdout, "leakwatchd/\n")
         line = wait_for(lambda: c.sh("journalctl --no-pager -o cat -t leakwatch-alert").stdout,
                       what="the hook's line in the journal")
         self.assertIn("leak alert %d: pid %s (lw-leaker) of rule leaker is leaking memory" % (alert[0], leaker), line)
         self.assertIn("leakwatch_open_alerts{%s,resource=\"memory\"} 1" % group,
                       self.get(c, "http://127.0.0.1:9184/metrics").stdout)
-        self.assertIn("lw-leaker", c.sh("leakwatch alerts").stdout)
+        # Wide enough for the whole row: without a terminal the table is cut to $COLUMNS or 80.
+        self.assertIn("lw-leaker", c.sh("COLUMNS=250 leakwatch alerts").stdout)
 
         # metrics-listen: refused by the sandbox, served once the drop-in opens it.
         c.sh("systemctl disable --now leakwatch-metrics.socket 2>/dev/null")

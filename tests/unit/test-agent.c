@@ -452,14 +452,14 @@ static void test_reports_reach_the_database(void **state)
         assert_int_equal(a.gc_threshold[0], -1);
 }
 
-static int collect_times(const struct store_agent_sample *a, void *userdata)
+static int collect_times(const struct agent_report *a, void *userdata)
 {
         int64_t *t = userdata;
 
         for (int i = 0; i < 8; i++)
                 if (t[i] == 0) {
                         t[i] = a->t_ms;
-                        assert_int_equal(a->n_types, a->agent == STORE_AGENT_PYTHON ? 1 : 0);
+                        assert_int_equal(a->n_types, a->agent == AGENT_PYTHON ? 1 : 0);
                         return 0;
                 }
         fail();

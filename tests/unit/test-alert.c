@@ -154,6 +154,7 @@ static void test_env_is_escaped_and_minimal(void **state)
         assert_int_equal(alert_env(&c, envp, buf, sizeof(buf)), 0);
         assert_string_equal(env_get(envp, "LEAKWATCH_EVENT"), "start");
         assert_string_equal(env_get(envp, "LEAKWATCH_PID"), "4242");
+        assert_string_equal(env_get(envp, "LEAKWATCH_START_MS"), "1699999000000");
         assert_string_equal(env_get(envp, "LEAKWATCH_RULE"), "web");
         assert_string_equal(env_get(envp, "LEAKWATCH_METRIC"), "memory");
         assert_string_equal(env_get(envp, "LEAKWATCH_ALERT_ID"), "42");

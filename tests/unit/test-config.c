@@ -1019,6 +1019,55 @@ static void test_cmdline_rules(void **state)
         config_drop_rules(&f->cfg);
 }
 
+/* A regex that would take regcomp() seconds and gigabytes (a{1,32767}: minutes) is
+ * refused before it is compiled: a count above 255, or more than 4096 positions once
+ * its repetitions are written out. Patterns within both are compiled as before. */
+static void test_cmdline_regex_cost(void **state)
+{
+        static const char *const fine[] = {
+                "a{1,255}", "(a{1,64}){1,64}", "^/usr/bin/(java|python3) .*-jar", "x{,255}", "[]{}a-z]{1,255}",
+                "[[:alpha:]]{255}", "a{2}{255}", "a\\{99999", "a{,}",
+        };
+        static const struct {
+                const char *re, *why;
+        } costly[] = {
+                { "a{1,256}", "a repetition count above 255" },
+                { "a{1,32767}", "a repetition count above 255" },
+                { "x{300,}", "a repetition count above 255" },
+                { "(a{1,64}){1,65}", "over 4096 positions once its repetitions are written out" },
+                { "((a{1,16}){1,16}){1,17}", "over 4096" },
+                { "(a|b|c){1,255}(d|e|f){1,255}x{0,255}(y+){1,255}z{255}a{255}b{255}c{255}d{255}e{255}f{255}g{255}",
+                  "over 4096" },
+                { "[[:alpha:]]{255}[[:digit:]]{255}.{255}.{255}.{255}.{255}.{255}.{255}.{255}.{255}.{255}.{255}"
+                  ".{255}.{255}.{255}.{255}.{255}", "over 4096" },
+        };
+        struct fixture *f = *state;
+        char text[512], fragment[256];
+
+        for (size_t i = 0; i < ELEMENTSOF(fine); i++) {
+                snprintf(text, sizeof(text), "[rule a]\ncmdline = %s\n", fine[i]);
+                if (load(f, text) != 0)
+                        print_message("%s\n", fine[i]);
+                expect_clean(f, load(f, text));
+        }
+        for (size_t i = 0; i < ELEMENTSOF(costly); i++) {
+                snprintf(text, sizeof(text), "[rule a]\ncmdline = %s\n", costly[i].re);
+                if (load(f, text) != -EINVAL)
+                        print_message("%s\n", costly[i].re);
+                assert_int_equal(load(f, text), -EINVAL);
+                /* (Values longer than 80 bytes are cut in messages.) */
+                snprintf(fragment, sizeof(fragment), "cmdline: invalid regular expression '%.40s", costly[i].re);
+                expect_only(f, 2, fragment);
+                assert_non_null(strstr(f->diag.msgs[0], costly[i].why));
+                /* --match takes the same regexes. */
+                config_diag_free(&f->diag);
+                assert_int_equal(config_add_match_rule(&f->cfg, costly[i].re, &f->diag), -EINVAL);
+                assert_int_equal(f->diag.n, 1);
+                assert_int_equal(strncmp(f->diag.msgs[0], "--match '", 9), 0);
+                assert_non_null(strstr(f->diag.msgs[0], costly[i].why));
+        }
+}
+
 static void test_cmdline_rule_cap(void **state)
 {
         struct fixture *f = *state;
@@ -1079,6 +1128,7 @@ int main(void)
                 TEST(test_diag_cap),
                 TEST(test_cmdline_rules),
                 TEST(test_cmdline_rule_cap),
+                TEST(test_cmdline_regex_cost),
                 TEST(test_free_reuse),
         };
 
