@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "jsonval.h"
+#include "proto.h"
 #include "util.h"
 
 const char *const alert_event_name[ALERT__EVENT_MAX] = { "start", "escalate", "end", "update", "expire" };
@@ -195,7 +196,7 @@ int alert_env(const struct alert *a, char **envp, char *buf, size_t bufsz)
         struct env_builder b = { .envp = envp, .buf = buf, .size = bufsz };
 
         /* A fixed, minimal environment: nothing of the daemon's leaks into the hook. */
-        env_add(&b, "PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+        env_add(&b, "PATH", "%s", HOOK_ENV_PATH);
         env_add(&b, "LANG", "C.UTF-8");
         env_add(&b, "LEAKWATCH_EVENT", "%s", alert_event_name[a->event]);
         env_add(&b, "LEAKWATCH_ALERT_ID", "%" PRId64, a->row.id);

@@ -20,6 +20,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "proto.h"
 #include "util.h"
 
 static enum trust_resolver resolver_choice = TRUST_RESOLVE_AUTO;
@@ -123,6 +124,257 @@ static int step_failed(int dirfd, const char *name, const char *at, const char *
         }
         snprintf(why, whysz, "%s: %s", at, strerror(-r));
         return r;
+}
+
+/* ---- a script's interpreter ----
+ *
+ * The kernel runs a script's interpreter by the path on its "#!" line, not from a
+ * descriptor: a root-owned hook starting "#!/home/bob/venv/bin/python" would run as
+ * leakwatchd whatever bob put there. So the interpreter's path must be as trusted as
+ * the hook's. It is walked by name: interpreters are commonly reached through links
+ * (/bin is a link to usr/bin on Debian, /usr/bin/python3 to python3.11), which are
+ * followed only where they lie in a trusted directory and are owned by root or the
+ * daemon's user, so nobody else can change them either; no step can be changed by
+ * another user between this walk and the exec. */
+
+/* The kernel reads this much of a script to find its interpreter (BINPRM_BUF_SIZE). */
+#define SHEBANG_MAX 256
+/* Interpreters that are scripts themselves: the kernel follows at most this many. */
+#define INTERP_DEPTH_MAX 4
+/* Links followed while walking one path, the kernel's own limit (MAXSYMLINKS). */
+#define INTERP_LINKS_MAX 40
+
+static int check_interpreter(const char *path, uid_t owner, int depth, char *why, size_t whysz);
+
+/* Names the script and the interpreter in front of why a step of its path was refused. */
+static int interpreter_refused(const char *at, const char *interp, int r, char *why, size_t whysz)
+{
+        char inner[TRUST_WHY_MAX];
+
+        snprintf(inner, sizeof(inner), "%s", why);
+        snprintf(why, whysz, "%s: its interpreter %s: %s", at, interp, inner);
+        return r;
+}
+
+/* Checks the interpreter named by the script open at fd, if it is one, and the program
+ * "/usr/bin/env NAME" (or "env -S NAME ...") would run: NAME looked up in HOOK_ENV_PATH,
+ * the hook's PATH, as env will. at names the script for messages. */
+static int check_script(int fd, const char *at, uid_t owner, int depth, char *why, size_t whysz)
+{
+        char line[SHEBANG_MAX + 1], interp[SHEBANG_MAX + 1], name[SHEBANG_MAX + 1];
+        char *p, *arg, *slash;
+        size_t len;
+        ssize_t n;
+        int r;
+
+        n = pread(fd, line, SHEBANG_MAX, 0);
+        if (n < 2 || line[0] != '#' || line[1] != '!')
+                return 0;
+        line[n] = '\0';
+        line[strcspn(line, "\n")] = '\0';
+        p = line + 2;
+        p += strspn(p, " \t");
+        len = strcspn(p, " \t");
+        if (len == 0) {
+                snprintf(why, whysz, "%s: its #! line names no interpreter", at);
+                return -ENOEXEC;
+        }
+        if (depth >= INTERP_DEPTH_MAX) {
+                snprintf(why, whysz, "%s: interpreters nested more than %d deep", at, INTERP_DEPTH_MAX);
+                return -ELOOP;
+        }
+        memcpy(interp, p, len);
+        interp[len] = '\0';
+        r = check_interpreter(interp, owner, depth + 1, why, whysz);
+        if (r < 0)
+                return interpreter_refused(at, interp, r, why, whysz);
+
+        /* env: the program it runs is found by name, in the hook's PATH. */
+        slash = strrchr(interp, '/');
+        if (strcmp(slash ? slash + 1 : interp, "env") != 0)
+                return 0;
+        arg = p + len;
+        arg += strspn(arg, " \t");
+        if (strncmp(arg, "-S", 2) == 0 && (arg[2] == ' ' || arg[2] == '\t')) {
+                arg += 2;
+                arg += strspn(arg, " \t");
+        }
+        if (arg[0] == '\0')
+                return 0;               /* env alone runs nothing */
+        if (arg[0] == '-') {
+                snprintf(why, whysz, "%s: '#!%s %s': options of env other than -S are not followed; name the "
+                         "interpreter by its absolute path", at, interp, arg);
+                return -EINVAL;
+        }
+        len = strcspn(arg, " \t");
+        memcpy(name, arg, len);
+        name[len] = '\0';
+        if (strchr(name, '=')) {
+                snprintf(why, whysz, "%s: '#!%s %s': env with variables is not followed; name the interpreter by "
+                         "its absolute path", at, interp, arg);
+                return -EINVAL;
+        }
+        if (name[0] == '/') {
+                r = check_interpreter(name, owner, depth + 1, why, whysz);
+                return r < 0 ? interpreter_refused(at, name, r, why, whysz) : 0;
+        }
+        if (strchr(name, '/')) {
+                snprintf(why, whysz, "%s: '#!%s %s': a relative path", at, interp, name);
+                return -EINVAL;
+        }
+        for (const char *dir = HOOK_ENV_PATH; *dir;) {
+                size_t dlen = strcspn(dir, ":");
+                char cand[PATH_MAX];
+                struct stat st;
+
+                if (snprintf(cand, sizeof(cand), "%.*s/%s", (int)dlen, dir, name) < (int)sizeof(cand) &&
+                    stat(cand, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 0111)) {
+                        r = check_interpreter(cand, owner, depth + 1, why, whysz);
+                        return r < 0 ? interpreter_refused(at, cand, r, why, whysz) : 0;
+                }
+                dir += dlen;
+                if (*dir == ':')
+                        dir++;
+        }
+        return 0;                       /* env will fail to find it: nothing runs */
+}
+
+/* Walks an interpreter's absolute path name by name, following links only in trusted
+ * directories (see above), and checks the file as trust_open_program() checks a hook,
+ * then what it names if it is a script itself. */
+static int check_interpreter(const char *path, uid_t owner, int depth, char *why, size_t whysz)
+{
+        char cur[PATH_MAX] = "", rest[PATH_MAX], next[PATH_MAX], comp[NAME_MAX + 1];
+        unsigned links = 0;
+        struct stat st;
+        int r;
+
+        if (path[0] != '/') {
+                snprintf(why, whysz, "not an absolute path");
+                return -EINVAL;
+        }
+        if (strlen(path) >= sizeof(rest)) {
+                snprintf(why, whysz, "path too long");
+                return -ENAMETOOLONG;
+        }
+        strcpy(rest, path);
+        if (stat("/", &st) < 0) {
+                r = -errno;
+                snprintf(why, whysz, "/: %s", strerror(-r));
+                return r;
+        }
+        r = check_owner_mode(&st, owner, "a directory", "/", why, whysz);
+        if (r < 0)
+                return r;
+        for (;;) {
+                char *p = rest + strspn(rest, "/");
+                size_t len = strcspn(p, "/"), cur_len = strlen(cur);
+                bool last;
+
+                if (len == 0) {
+                        snprintf(why, whysz, "a directory, not a program");
+                        return -EINVAL;
+                }
+                if (len > NAME_MAX) {
+                        snprintf(why, whysz, "a name too long");
+                        return -ENAMETOOLONG;
+                }
+                memcpy(comp, p, len);
+                comp[len] = '\0';
+                p += len;
+                last = p[strspn(p, "/")] == '\0';
+                memmove(rest, p, strlen(p) + 1);
+                if (strcmp(comp, ".") == 0)
+                        continue;
+                if (strcmp(comp, "..") == 0) {
+                        /* Up to a directory already checked on the way down. */
+                        char *s = strrchr(cur, '/');
+
+                        if (s)
+                                *s = '\0';
+                        continue;
+                }
+                if (cur_len + 1 + len >= sizeof(cur)) {
+                        snprintf(why, whysz, "path too long");
+                        return -ENAMETOOLONG;
+                }
+                cur[cur_len] = '/';
+                memcpy(cur + cur_len + 1, comp, len + 1);
+                if (lstat(cur, &st) < 0) {
+                        r = -errno;
+                        snprintf(why, whysz, "%s: %s", cur, strerror(errno));
+                        return r;
+                }
+                if (S_ISLNK(st.st_mode)) {
+                        char target[PATH_MAX];
+                        ssize_t n;
+
+                        /* Its directory is trusted; the link itself must be too. */
+                        if (st.st_uid != 0 && st.st_uid != owner) {
+                                snprintf(why, whysz, "%s: a link owned by uid %u, not by root or "
+                                         "leakwatchd's user", cur, (unsigned)st.st_uid);
+                                return -EPERM;
+                        }
+                        if (++links > INTERP_LINKS_MAX) {
+                                snprintf(why, whysz, "too many links");
+                                return -ELOOP;
+                        }
+                        n = readlink(cur, target, sizeof(target) - 1);
+                        if (n <= 0) {
+                                r = n < 0 ? -errno : -EINVAL;
+                                snprintf(why, whysz, "%s: %s", cur, n < 0 ? strerror(-r) : "an empty link");
+                                return r;
+                        }
+                        target[n] = '\0';
+                        if (snprintf(next, sizeof(next), "%s/%s", target, rest) >= (int)sizeof(next)) {
+                                snprintf(why, whysz, "path too long");
+                                return -ENAMETOOLONG;
+                        }
+                        strcpy(rest, next);
+                        /* An absolute target starts again at /; a relative one in the
+                         * link's directory. */
+                        if (target[0] == '/')
+                                cur[0] = '\0';
+                        else
+                                cur[cur_len] = '\0';
+                        continue;
+                }
+                if (!last) {
+                        if (!S_ISDIR(st.st_mode)) {
+                                snprintf(why, whysz, "%s: not a directory", cur);
+                                return -ENOTDIR;
+                        }
+                        r = check_owner_mode(&st, owner, "a directory", cur, why, whysz);
+                        if (r < 0)
+                                return r;
+                        continue;
+                }
+                if (!S_ISREG(st.st_mode)) {
+                        snprintf(why, whysz, "%s: not a regular file", cur);
+                        return -EINVAL;
+                }
+                if (!(st.st_mode & 0111)) {
+                        snprintf(why, whysz, "%s: not executable", cur);
+                        return -EACCES;
+                }
+                r = check_owner_mode(&st, owner, "a file", cur, why, whysz);
+                if (r < 0)
+                        return r;
+                break;
+        }
+        /* An interpreter that is a script runs its own interpreter. */
+        {
+                int fd = open(cur, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+
+                if (fd < 0) {
+                        r = -errno;
+                        snprintf(why, whysz, "%s: %s", cur, strerror(errno));
+                        return r;
+                }
+                r = check_script(fd, cur, owner, depth, why, whysz);
+                close(fd);
+                return r;
+        }
 }
 
 int trust_open_program(const char *path, uid_t owner, bool *ret_script, char *why, size_t whysz)
@@ -237,6 +489,11 @@ int trust_open_program(const char *path, uid_t owner, bool *ret_script, char *wh
                 char magic[2];
 
                 *ret_script = pread(fd, magic, sizeof(magic), 0) == 2 && magic[0] == '#' && magic[1] == '!';
+        }
+        r = check_script(fd, at, owner, 0, why, whysz);
+        if (r < 0) {
+                close(fd);
+                return r;
         }
         return fd;
 fail:

@@ -37,7 +37,11 @@ enum trust_resolver trust_resolver(void);
  * mask of a POSIX ACL, so an ACL that lets someone else write is refused too.)
  * Returns a descriptor (O_RDONLY, O_CLOEXEC) and in *ret_script whether the file starts
  * with "#!" (the kernel then runs its interpreter with /dev/fd/N as the script, so the
- * descriptor must stay open across exec); or -errno with why naming the component and
+ * descriptor must stay open across exec). A script's interpreter (and the program a
+ * "#!/usr/bin/env NAME" line runs, found in HOOK_ENV_PATH) must pass the same owner and
+ * mode rules on every step of its path; links on that path are followed only where
+ * they and their directory are trusted, since the kernel opens the interpreter by name.
+ * Or -errno with why naming the component and
  * the reason: -EINVAL (not absolute or plain, not a directory or regular file), -ELOOP
  * (a symbolic link), -EPERM (owner or mode), -EACCES (not executable), or what open()
  * said (-ENOENT...). */

@@ -33,6 +33,11 @@
 /* A rule name is shown in tables and used in JSON, hook environments and Prometheus
  * labels: at most this many bytes of [A-Za-z0-9_.@:-]. */
 #define RULE_NAME_MAX 64
+
+/* The PATH a hook runs with: only system directories, so that a hook's "#!/usr/bin/env
+ * NAME" finds NAME where the daemon checked it (daemon/trust.c) and nowhere a user can
+ * write. */
+#define HOOK_ENV_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 bool rule_name_valid(const char *name);
 
 /* The detector's window, in seconds, wherever it is given (window =, --window, a watch

@@ -128,21 +128,22 @@ ls -l /proc/$$/fd
 exit 0
 """
 
-# Each lingers half a second before it exits, so that the watcher (every 50 ms) sees
-# what it started alive.
+# Each lingers 1.5 s before it exits, so that the watcher sees what it started alive
+# even on a loaded machine, where one pass over /proc can take longer than its 50 ms
+# pause (the hooks' timeout is 3 s).
 BG = """#!/bin/sh
 export LWMARK={token}-$1-bg
 sleep 1000 &
 echo "child $!"
 cat /proc/self/cgroup
-sleep 0.5
+sleep 1.5
 exit 0
 """
 
 SETSID = """#!/bin/sh
 export LWMARK={token}-$1-setsid
 ( setsid sh -c 'echo "grandchild $$"; exec sleep 1000' & )
-sleep 0.5
+sleep 1.5
 exit 0
 """
 

@@ -545,6 +545,82 @@ struct trust_case {
         const char *why;        /* a part of the reason */
 };
 
+/* A script's interpreter is run by the kernel by name: every step of its path must be as
+ * trusted as the script's, links included, and so must what "#!/usr/bin/env NAME" runs.
+ * dir is trusted and holds ww/ (writable by others). */
+/* line with each '@' replaced by dir. */
+static void expand(char *buf, size_t sz, const char *line, const char *dir)
+{
+        size_t n = 0;
+
+        for (; *line && n + 1 < sz; line++)
+                n += *line == '@' ? (size_t)snprintf(buf + n, sz - n, "%s", dir) : (buf[n] = *line, 1);
+        buf[MIN(n, sz - 1)] = '\0';
+}
+
+static void check_interpreters(const char *dir)
+{
+        char p[PATH_MAX + 64], text[PATH_MAX + 128], why[TRUST_WHY_MAX];
+        bool script;
+        struct {
+                const char *name;
+                const char *line;       /* @ stands for dir */
+                int err;
+                const char *why;
+        } cases[] = {
+                { "i-sh", "#!/bin/sh -e\n", 0, NULL },                     /* /bin: a trusted link */
+                { "i-env", "#!/usr/bin/env sh\n", 0, NULL },
+                { "i-env-s", "#!/usr/bin/env -S sh -e\n", 0, NULL },
+                { "i-env-missing", "#!/usr/bin/env no-such-program-lw\n", 0, NULL },
+                { "i-ww", "#!@/ww/interp\n", -EPERM, "/i-ww: its interpreter " },
+                { "i-ww-via-link", "#!@/to-ww\n", -EPERM, "/ww: a directory writable by others" },
+                { "i-env-abs-ww", "#!/usr/bin/env @/ww/interp\n", -EPERM, "/ww: a directory writable by others" },
+                { "i-nested-ww", "#!@/i-ww\n", -EPERM, "/ww: a directory writable by others" },
+                { "i-env-opt", "#!/usr/bin/env -i sh\n", -EINVAL, "options of env" },
+                { "i-env-var", "#!/usr/bin/env A=1 sh\n", -EINVAL, "env with variables" },
+                { "i-none", "#!  \n", -ENOEXEC, "names no interpreter" },
+                { "i-relative", "#!sh\n", -EINVAL, "not an absolute path" },
+                { "i-missing", "#!@/no-such-interp\n", -ENOENT, "no-such-interp" },
+                { "i-dir", "#!@/sub\n", -EINVAL, "not a regular file" },
+                { "i-loop-1", "#!@/i-loop-2\n", -ELOOP, "nested more than" },
+                { "i-loop-2", "#!@/i-loop-1\n", -ELOOP, "nested more than" },
+        };
+
+        snprintf(p, sizeof(p), "%s/ww/interp", dir);
+        write_file(p, "#!/bin/sh\n", 0755);
+        snprintf(text, sizeof(text), "%s/ww/interp", dir);
+        snprintf(p, sizeof(p), "%s/to-ww", dir);
+        assert_int_equal(symlink(text, p), 0);
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                snprintf(p, sizeof(p), "%s/%s", dir, cases[i].name);
+                expand(text, sizeof(text), cases[i].line, dir);
+                write_file(p, text, 0755);
+        }
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                int fd;
+
+                snprintf(p, sizeof(p), "%s/%s", dir, cases[i].name);
+                why[0] = '\0';
+                fd = trust_open_program(p, getuid(), &script, why, sizeof(why));
+                if (fd >= 0)
+                        close(fd);
+                if ((fd >= 0 ? 0 : fd) != cases[i].err || (cases[i].why && !strstr(why, cases[i].why)))
+                        fail_msg("%s: got %d '%s', want %d '%s'", cases[i].name, fd >= 0 ? 0 : fd, why,
+                                 cases[i].err, cases[i].why ? cases[i].why : "");
+        }
+        /* A link on the interpreter's way owned by someone else: only root can make that. */
+        if (geteuid() == 0) {
+                snprintf(p, sizeof(p), "%s/to-sh", dir);
+                assert_int_equal(symlink("/usr/bin/sh", p), 0);
+                assert_int_equal(lchown(p, 65534, 65534), 0);
+                snprintf(p, sizeof(p), "%s/i-foreign-link", dir);
+                expand(text, sizeof(text), "#!@/to-sh\n", dir);
+                write_file(p, text, 0755);
+                assert_int_equal(trust_open_program(p, getuid(), &script, why, sizeof(why)), -EPERM);
+                assert_non_null(strstr(why, "a link owned by uid 65534"));
+        }
+}
+
 static void check_trust_cases(void)
 {
         char dir[PATH_MAX], p[PATH_MAX + 64], why[TRUST_WHY_MAX];
@@ -615,6 +691,7 @@ static void check_trust_cases(void)
                 assert_non_null(strstr(why, "/sub: owned by uid 65534"));
                 assert_int_equal(chown(AT("sub"), 0, 0), 0);
         }
+        check_interpreters(dir);
 #undef AT
         /* Whatever is under a world-writable directory such as /tmp. */
         {
