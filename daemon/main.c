@@ -550,7 +550,13 @@ static int control_handle(void *userdata, const char *cmd, struct json_object *r
                                  "running one stays");
                 return r;
         }
-        snprintf(why, whysz, "unknown command '%.32s'", cmd);
+        {
+                /* The peer's bytes, shown as text: escaped (a character cut at 32 bytes as \xNN). */
+                char shown[4 * 32 + 1];
+
+                str_escape(cmd, strnlen(cmd, 32), shown, sizeof(shown));
+                snprintf(why, whysz, "unknown command '%s'", shown);
+        }
         return -EOPNOTSUPP;
 }
 

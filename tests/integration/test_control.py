@@ -65,6 +65,8 @@ class TestControl(Case):
             (b'["status"]', "cmd"),
             (b'{"cmd": 5}', "cmd"),
             (b'{"cmd": "format-disk"}', "unknown command"),
+            # The peer's text comes back escaped: no terminal control, no broken UTF-8.
+            (b'{"cmd": "\\u001b[2J\\u009b\xc3"}', "unknown command '\\x1b[2J\\xc2\\x9b\\xc3'"),
             (b'{"cmd": "watch"}', "pid"),
             (b'{"cmd": "watch", "pid": "1"}', "integer"),
             (b'{"cmd": "watch", "pid": -4}', "integer"),
