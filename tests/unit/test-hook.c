@@ -286,7 +286,9 @@ static void test_script_gets_only_itself(void **state)
 
 static void test_timeout_kills_the_group(void **state)
 {
-        struct results *res = run_setup(300 * USEC_PER_MSEC, 1);
+        /* Long enough for the shell to have set its trap before the timeout, even on a
+         * loaded machine under valgrind. */
+        struct results *res = run_setup(1500 * USEC_PER_MSEC, 1);
         /* The hook ignores SIGTERM and leaves a child behind: both must die. */
         const char *const argv[] = { sh, "-c", "trap '' TERM; sleep 1000 & echo started; while :; do sleep 1; done",
                                NULL };
