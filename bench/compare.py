@@ -37,7 +37,7 @@ def one(daemon, pids, tmp):
     with open(conf, "w") as f:
         f.write("[daemon]\ndatabase = %s\ninterval = %gs\nmax-processes = %d\nsmaps-every = 10000\n"
                 "smaps-min-interval = 1d\n\n[rule farm]\nname = lwb-target\n" % (db, INTERVAL, n + 100))
-    d = subprocess.Popen([daemon, "--config", conf], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    d = subprocess.Popen([daemon, "--config", conf, "--runtime-dir", tmp], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.time() + 60
         while True:

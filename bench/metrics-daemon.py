@@ -56,7 +56,7 @@ def main():
                 f.write("[daemon]\ninterval = 1s\nwindow = 10m\nmax-processes = %d\nmetrics-listen = 127.0.0.1:0\n"
                         "metrics-max-series = 1000000\n[rule bench]\nname = lw-bm-*\n" % N)
             log = open(os.path.join(tmp, "daemon.log"), "w+")
-            daemon = subprocess.Popen([os.path.join(BUILD, "leakwatchd"), "--config", conf, "--db",
+            daemon = subprocess.Popen([os.path.join(BUILD, "leakwatchd"), "--config", conf, "--runtime-dir", tmp, "--db",
                                        os.path.join(tmp, "lw.db")], stdout=log, stderr=subprocess.STDOUT)
             url = None
             deadline = time.monotonic() + 120

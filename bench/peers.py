@@ -272,7 +272,7 @@ class Leakwatchd(Tool):
             f.write("\n[rule peers]\nname = %s\n" % self.ctx["name"])
         run.sleep_until(run.next_phase(LEAKWATCHD_PHASE))
         self.started = time.time()
-        self.proc = start([run.DAEMON, "--config", conf], stdout=open(self.log, "wb"), stderr=subprocess.STDOUT)
+        self.proc = start([run.DAEMON, "--config", conf, "--runtime-dir", self.ctx["tmp"]], stdout=open(self.log, "wb"), stderr=subprocess.STDOUT)
         return self.proc
 
     def opens(self):

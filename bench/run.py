@@ -329,7 +329,7 @@ def run_daemon(tmp, pids, smaps, folds, daemon=DAEMON):
     log_path = os.path.join(tmp, "daemon.log")
     logf = open(log_path, "wb")
     sleep_until(next_phase(START_PHASE))
-    d = subprocess.Popen([daemon, "--config", conf], stdout=logf, stderr=subprocess.STDOUT)
+    d = subprocess.Popen([daemon, "--config", conf, "--runtime-dir", tmp], stdout=logf, stderr=subprocess.STDOUT)
     readings = []               # (wall, cpu ns), just before each tick
     moved = []                  # (index into readings, samples) of each fold that moved some
     rss = []
@@ -566,7 +566,7 @@ def soak_section(n, seconds):
             with open(conf, "w") as f:
                 f.write("[daemon]\ndatabase = %s\ninterval = %gs\nmax-processes = %d\n\n[rule farm]\n"
                         "name = lwb-target\n" % (db, INTERVAL, n + 100))
-            d = subprocess.Popen([DAEMON, "--config", conf], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            d = subprocess.Popen([DAEMON, "--config", conf, "--runtime-dir", tmp], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             try:
                 start = time.time()
                 line = []

@@ -93,7 +93,7 @@ def main():
         print("farm of %d started in %.0f s" % (N, time.time() - t0), flush=True)
         log_path = os.path.join(tmp, "daemon.log")
         logf = open(log_path, "wb")
-        d = subprocess.Popen([bench.DAEMON, "--config", conf], stdout=logf, stderr=subprocess.STDOUT)
+        d = subprocess.Popen([bench.DAEMON, "--config", conf, "--runtime-dir", tmp], stdout=logf, stderr=subprocess.STDOUT)
         rows = []       # (seconds since start, cpu ticks, rss, hwm, fds, db bytes, counters)
         try:
             start = time.time()
