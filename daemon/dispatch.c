@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "proc.h"
 
 /* Hook output lines copied into the log per run; the whole (bounded) output is stored. */
 #define HOOK_LOG_LINES 20
@@ -30,7 +31,10 @@ struct dispatch {
         size_t n_runs, cap_runs;
         int64_t next_run;
         struct dispatch_stats stats;
+        struct restarter *restarter;
 };
+
+static void record_restart(void *userdata, const struct store_restart *x, int level);
 
 int dispatch_new(const struct dispatch_env *env, struct dispatch **ret)
 {
@@ -42,6 +46,10 @@ int dispatch_new(const struct dispatch_env *env, struct dispatch **ret)
                 return -ENOMEM;
         d->env = *env;
         r = store_max_ids(watch_store(env->watch), &alert, &verdict, &d->next_run);
+        if (r >= 0 && env->event)
+                r = restarter_new(&(struct restarter_env){ .event = env->event, .store = watch_store(env->watch),
+                                                           .record = record_restart, .userdata = d },
+                                  env->self_unit, env->now_ms(env->userdata), &d->restarter);
         if (r < 0) {
                 free(d);
                 return r;
@@ -55,8 +63,17 @@ void dispatch_free(struct dispatch *d)
 {
         if (!d)
                 return;
+        restarter_free(d->restarter);
         free(d->runs);
         free(d);
+}
+
+void dispatch_stop(struct dispatch *d)
+{
+        if (!d)
+                return;
+        restarter_free(d->restarter);
+        d->restarter = NULL;
 }
 
 /* ---- the journal ---- */
@@ -205,6 +222,38 @@ void dispatch_hook_done(struct dispatch *d, const struct hook_result *res)
         (void)writer_put(watch_writer(d->env.watch), &row);
 }
 
+/* ---- restarts ---- */
+
+/* A restart decision: one log line, and its row. */
+static void record_restart(void *userdata, const struct store_restart *x, int level)
+{
+        struct dispatch *d = userdata;
+        char ids[24], unit[PROC_UNIT_MAX * 4 + 1];
+        struct log_field f[] = { { "LEAKWATCH_ALERT_ID", ids }, { "LEAKWATCH_RESTART", x->decision },
+                                 { "LEAKWATCH_UNIT", x->unit } };
+        struct store_row row = { .kind = STORE_RESTART, .restart = *x };
+
+        snprintf(ids, sizeof(ids), "%" PRId64, x->alert_id);
+        str_escape(x->unit ? x->unit : "", x->unit ? strlen(x->unit) : 0, unit, sizeof(unit));
+        if (strcmp(x->decision, "requested") == 0)
+                d->stats.restarts++;
+        log_fields(level, f, ELEMENTSOF(f), "alert %" PRId64 ": restart of %s %s: %s%s%s", x->alert_id,
+                   unit[0] ? unit : "(no service)", x->decision, x->reason, x->detail ? ": " : "",
+                   x->detail ? x->detail : "");
+        (void)writer_put(watch_writer(d->env.watch), &row);
+}
+
+/* The rule of that name in the current configuration, or NULL. */
+static const struct rule_cfg *rule_named(const struct dispatch *d, const char *name)
+{
+        const struct config *cfg = *d->env.cfg;
+
+        for (size_t i = 0; name && i < cfg->n_rules; i++)
+                if (strcmp(cfg->rules[i].name, name) == 0)
+                        return &cfg->rules[i];
+        return NULL;
+}
+
 /* ---- the sink ---- */
 
 static void on_verdict(void *userdata, const struct sampler_proc *p, const struct store_verdict *v)
@@ -218,10 +267,12 @@ static void on_alert(void *userdata, const struct sampler_proc *p UNUSED, const 
 {
         struct dispatch *d = userdata;
 
-        if (!alert_event_told(a->event))
-                return;
-        log_alert(a);
-        run_hooks(d, a);
+        if (alert_event_told(a->event)) {
+                log_alert(a);
+                run_hooks(d, a);
+        }
+        if (d->restarter)
+                restarter_alert(d->restarter, rule_named(d, a->rule), a, d->env.now_ms(d->env.userdata));
 }
 
 static void on_trouble(void *userdata UNUSED, const struct sampler_proc *p, int error, const char *what)
