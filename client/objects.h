@@ -22,5 +22,6 @@ struct json_object *obj_rule(const struct query_rule *r);
 struct json_object *obj_alert(const struct query_alert *a);
 struct json_object *obj_verdict(const struct query_verdict *v);
 struct json_object *obj_hook_run(const struct query_hook_run *h);
+struct json_object *obj_restart(const struct query_restart *x);
 
 #endif

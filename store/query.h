@@ -244,4 +244,16 @@ struct query_hook_run {
 int query_hook_runs(struct query *q, int64_t alert_id, struct query_hook_run **ret, size_t *ret_n);
 void query_hook_runs_free(struct query_hook_run *h, size_t n);
 
+/* A restart decision of an alert (sql/008-restart.sql). Strings are NUL-terminated;
+ * unit, detail and limit_kind NULL when absent. */
+struct query_restart {
+        int64_t id, alert_id, t_ms;
+        int64_t end_ms;                 /* 0: systemd has not answered */
+        char *unit, *decision, *reason, *detail, *limit_kind;
+        double forecast, level, slope;  /* NAN: unknown */
+};
+/* Restart decisions of an alert, in order. */
+int query_restarts(struct query *q, int64_t alert_id, struct query_restart **ret, size_t *ret_n);
+void query_restarts_free(struct query_restart *x, size_t n);
+
 #endif
