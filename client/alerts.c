@@ -259,6 +259,27 @@ static void print_hook_runs(struct cli *c, const struct query_hook_run *h, size_
         table_done(&t);
 }
 
+/* The evidence bundles kept for the alert (escalate = evidence or restart). */
+static void print_evidence(struct cli *c, const struct query_evidence *x, size_t n)
+{
+        const struct out *o = &c->out;
+
+        if (n == 0)
+                return;
+        fprintf(o->f, "\nEvidence bundles (%zu):\n", n);
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_free_ char *path = out_escape(x[i].path, strlen(x[i].path));
+                _cleanup_free_ char *ev = out_escape(x[i].event, strlen(x[i].event));
+                _cleanup_free_ char *why = x[i].note ? out_escape(x[i].note, strlen(x[i].note)) : NULL;
+                char t[64], size[32];
+
+                fprintf(o->f, "%s %s: %s (%" PRId64 " files, %s)%s%s\n",
+                        out_time(o, x[i].t_ms, TIME_SECONDS, t, sizeof(t)), ev ? ev : "?", path ? path : "?",
+                        x[i].files, format_size(x[i].bytes > 0 ? (uint64_t)x[i].bytes : 0, size, sizeof(size)),
+                        why ? "; " : "", why ? why : "");
+        }
+}
+
 /* What a rule with escalate = restart decided, and what systemd answered. */
 static void print_restarts(struct cli *c, const struct query_restart *x, size_t n)
 {
@@ -299,11 +320,17 @@ static void print_restarts(struct cli *c, const struct query_restart *x, size_t 
 }
 
 static int details_json(struct cli *c, const struct query_alert *a, const struct query_verdict *v, size_t nv,
-                        const struct query_hook_run *h, size_t nh, const struct query_restart *x, size_t nx)
+                        const struct query_hook_run *h, size_t nh, const struct query_restart *x, size_t nx,
+                        const struct query_evidence *e, size_t ne)
 {
         struct json_object *doc = obj_alert(a), *va = json_object_new_array(), *ha = json_object_new_array();
-        struct json_object *xa = json_object_new_array();
-        int r = doc && va && ha && xa ? 0 : -ENOMEM;
+        struct json_object *xa = json_object_new_array(), *ea = json_object_new_array();
+        int r = doc && va && ha && xa && ea ? 0 : -ENOMEM;
+
+        for (size_t i = 0; r == 0 && i < ne; i++)
+                r = json_object_array_add(ea, obj_evidence(&e[i]));
+        if (r == 0)
+                r = json_add(doc, "evidence", ea), ea = NULL;
 
         for (size_t i = 0; r == 0 && i < nv; i++)
                 r = json_object_array_add(va, obj_verdict(&v[i]));
@@ -322,6 +349,7 @@ static int details_json(struct cli *c, const struct query_alert *a, const struct
         json_object_put(va);
         json_object_put(ha);
         json_object_put(xa);
+        json_object_put(ea);
         json_object_put(doc);
         return r < 0 ? cli_error(EXIT_FAIL, "out of memory") : EXIT_OK;
 }
@@ -399,7 +427,8 @@ static int details(struct cli *c, const char *arg)
         struct query_verdict *v = NULL;
         struct query_hook_run *h = NULL;
         struct query_restart *x = NULL;
-        size_t n = 0, nv = 0, nh = 0, nx = 0;
+        struct query_evidence *e = NULL;
+        size_t n = 0, nv = 0, nh = 0, nx = 0, ne = 0;
         int64_t id;
         int r;
 
@@ -418,14 +447,17 @@ static int details(struct cli *c, const char *arg)
                 r = query_hook_runs(c->q, id, &h, &nh);
         if (r >= 0)
                 r = query_restarts(c->q, id, &x, &nx);
+        if (r >= 0)
+                r = query_alert_evidence(c->q, id, &e, &ne);
         if (r < 0)
                 r = cli_query_error(c, r, "reading the alert");
         else if (c->format == FORMAT_JSON)
-                r = details_json(c, &a[0], v, nv, h, nh, x, nx);
+                r = details_json(c, &a[0], v, nv, h, nh, x, nx, e, ne);
         else {
                 details_human(c, &a[0]);
                 print_verdicts(c, &a[0], v, nv);
                 print_hook_runs(c, h, nh);
+                print_evidence(c, e, ne);
                 print_restarts(c, x, nx);
                 r = EXIT_OK;
         }
@@ -433,6 +465,7 @@ static int details(struct cli *c, const char *arg)
         query_verdicts_free(v, nv);
         query_hook_runs_free(h, nh);
         query_restarts_free(x, nx);
+        query_alert_evidence_free(e, ne);
         return r;
 }
 

@@ -222,3 +222,21 @@ struct json_object *obj_restart(const struct query_restart *x)
         }
         return o;
 }
+
+struct json_object *obj_evidence(const struct query_evidence *x)
+{
+        struct json_object *o = json_object_new_object();
+        int r = o ? 0 : -ENOMEM;
+
+        ADD(json_add_time(o, "t", x->t_ms));
+        ADD(json_add(o, "event", json_text(x->event, strlen(x->event))));
+        ADD(json_add(o, "path", json_text(x->path, strlen(x->path))));
+        ADD(add_int(o, "bytes", x->bytes));
+        ADD(add_int(o, "files", x->files));
+        ADD(json_add(o, "note", x->note ? json_text(x->note, strlen(x->note)) : NULL));
+        if (r < 0) {
+                json_object_put(o);
+                return NULL;
+        }
+        return o;
+}

@@ -235,7 +235,8 @@ static double headroom(struct engine *e, const struct sampler_proc *p, enum dete
 
 /* Names the kind of leak (lib/classify) from the evidence window of v, as the trail
  * holds it; a new class goes into the alert event a (kind_changed). */
-static void update_kind(struct eproc *ep, enum detect_kind m, const struct detect_verdict *v, struct alert *a)
+static void update_kind(const struct sampler_proc *p, struct eproc *ep, enum detect_kind m,
+                        const struct detect_verdict *v, struct alert *a)
 {
         struct metric_state *ms = &ep->m[m];
         struct classify_input in;
@@ -244,6 +245,7 @@ static void update_kind(struct eproc *ep, enum detect_kind m, const struct detec
         if (!v || !isfinite(v->ev.t_from) || !isfinite(v->ev.t_to) || !ms->alert_id || !ep->trail)
                 return;
         classify_trail_input(ep->trail, v->ev.t_from, v->ev.t_to, m == DETECT_FDS, v->ev.growth, &in);
+        in.runtime = classify_runtime(p->comm, p->cmdline);
         classify(&in, &res);
         snprintf(ms->kind, sizeof(ms->kind), "%s", res.text);
         a->row.kind = ms->kind;
@@ -265,7 +267,7 @@ static void announce(struct engine *e, const struct sampler_proc *p, struct epro
 
         fill_alert(e, p, ep, m, v, t_ms, event, &a);
         if (event != ALERT_EVENT_END)
-                update_kind(ep, m, v, &a);
+                update_kind(p, ep, m, v, &a);
         a.row.limit_kind = isfinite(a.row.ev.forecast) ? limit_kind : NULL;
         emit(e, p, &a);
 }

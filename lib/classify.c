@@ -1,6 +1,7 @@
 /* classify: what kind of leak an alert is, from outside and inside data over its window. */
 #include "classify.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -405,7 +406,55 @@ void classify(const struct classify_input *in, struct classify_result *ret)
                 return;
         }
         ret->cls = CLASS_ANONYMOUS;
-        put(&t, "anonymous memory growing (heap or anonymous mappings, not file-backed); no in-process agent data");
+        /* A runtime no agent understands: said so, rather than guessed at. */
+        if (in->runtime)
+                put(&t, "anonymous memory growing (heap or anonymous mappings, not file-backed); no agent in this "
+                        "process (runtime: %s)", in->runtime);
+        else
+                put(&t, "anonymous memory growing (heap or anonymous mappings, not file-backed); no in-process agent "
+                        "data");
+}
+
+/* The runtime of an executable's base name: exact names, and versioned ones by their
+ * prefix followed by a digit, '.' or '-' ("python3.11", "php-fpm8.2", "ruby3.1"). */
+static const char *runtime_of(const char *name, size_t len)
+{
+        static const struct {
+                const char *prefix;
+                bool versioned;         /* anything may follow the prefix */
+                const char *runtime;
+        } known[] = {
+                { "java", false, "java" }, { "node", false, "node" }, { "nodejs", false, "node" },
+                { "deno", false, "deno" }, { "bun", false, "bun" }, { "python", true, "python" },
+                { "pypy", true, "python" }, { "ruby", true, "ruby" }, { "perl", true, "perl" },
+                { "php", true, "php" }, { "dotnet", false, "dotnet" }, { "beam.smp", false, "erlang" },
+                { "erl", false, "erlang" }, { "lua", true, "lua" }, { "luajit", false, "lua" },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(known); i++) {
+                size_t n = strlen(known[i].prefix);
+
+                if (len < n || memcmp(name, known[i].prefix, n) != 0)
+                        continue;
+                if (len == n || (known[i].versioned && (isdigit((unsigned char)name[n]) || name[n] == '.' ||
+                                                        name[n] == '-')))
+                        return known[i].runtime;
+        }
+        return NULL;
+}
+
+const char *classify_runtime(const char *comm, const char *cmdline)
+{
+        const char *r = comm ? runtime_of(comm, strlen(comm)) : NULL;
+
+        if (!r && cmdline) {
+                size_t len = strcspn(cmdline, " ");
+                const char *base = memrchr(cmdline, '/', len);
+
+                base = base ? base + 1 : cmdline;
+                r = runtime_of(base, len - (size_t)(base - cmdline));
+        }
+        return r;
 }
 
 const char *classify_agents(const struct classify_result *r)

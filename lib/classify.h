@@ -72,7 +72,15 @@ struct classify_input {
         /* the allocator probe */
         unsigned malloc_reports;
         struct classify_floor in_use, free, arena;
+        /* the runtime the process looks like from outside (classify_runtime()), or NULL:
+         * named when no agent speaks for it */
+        const char *runtime;
 };
+
+/* The language runtime a process runs, as far as its name and the first word of its
+ * command line tell (both chosen by the process: a hint, never proof): "java", "node",
+ * "deno", "bun", "python", "ruby", "perl", "php", "dotnet", "erlang", "lua", or NULL. */
+const char *classify_runtime(const char *comm, const char *cmdline);
 
 /* Starts an empty input for the window [from, to] (seconds). */
 void classify_init(struct classify_input *in, double from, double to, bool fds, double growth);

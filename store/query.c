@@ -1330,3 +1330,57 @@ int query_restarts(struct query *q, int64_t alert_id, struct query_restart **ret
         *ret_n = n;
         return 0;
 }
+
+/* ---- evidence bundles ---- */
+
+void query_alert_evidence_free(struct query_evidence *x, size_t n)
+{
+        for (size_t i = 0; x && i < n; i++) {
+                free(x[i].event);
+                free(x[i].path);
+                free(x[i].note);
+        }
+        free(x);
+}
+
+int query_alert_evidence(struct query *q, int64_t alert_id, struct query_evidence **ret, size_t *ret_n)
+{
+        struct query_evidence *arr = NULL;
+        size_t n = 0, cap = 0;
+        sqlite3_stmt *st;
+        int r, rc;
+
+        r = db_prepare(q->store, "SELECT alert_id, t, event, path, bytes, files, note FROM alert_evidence "
+                                 "WHERE alert_id = ?1 ORDER BY t", &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_int64(st, 1, alert_id);
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                struct query_evidence *x = db_grow((void **)&arr, &n, &cap, sizeof(*arr));
+
+                if (!x) {
+                        r = -ENOMEM;
+                        break;
+                }
+                x->alert_id = sqlite3_column_int64(st, 0);
+                x->t_ms = sqlite3_column_int64(st, 1);
+                x->bytes = sqlite3_column_int64(st, 4);
+                x->files = sqlite3_column_int64(st, 5);
+                if (db_column_dup(st, 2, &x->event, NULL) < 0 || db_column_dup(st, 3, &x->path, NULL) < 0 ||
+                    db_column_dup(st, 6, &x->note, NULL) < 0 || (!x->event && !(x->event = strdup(""))) ||
+                    (!x->path && !(x->path = strdup("")))) {
+                        r = -ENOMEM;
+                        break;
+                }
+        }
+        if (r == 0 && rc != SQLITE_DONE)
+                r = db_fail(q->store, rc);
+        sqlite3_finalize(st);
+        if (r < 0) {
+                query_alert_evidence_free(arr, n);
+                return r;
+        }
+        *ret = arr;
+        *ret_n = n;
+        return 0;
+}

@@ -244,7 +244,17 @@ struct query_hook_run {
 int query_hook_runs(struct query *q, int64_t alert_id, struct query_hook_run **ret, size_t *ret_n);
 void query_hook_runs_free(struct query_hook_run *h, size_t n);
 
-/* A restart decision of an alert (sql/008-restart.sql). Strings are NUL-terminated;
+/* An evidence bundle of an alert. note NULL when nothing is missing. */
+struct query_evidence {
+        int64_t alert_id, t_ms;
+        char *event, *path, *note;
+        int64_t bytes, files;
+};
+/* Evidence bundles of an alert, in order. */
+int query_alert_evidence(struct query *q, int64_t alert_id, struct query_evidence **ret, size_t *ret_n);
+void query_alert_evidence_free(struct query_evidence *x, size_t n);
+
+/* A restart decision of an alert (sql/008-escalate.sql). Strings are NUL-terminated;
  * unit, detail and limit_kind NULL when absent. */
 struct query_restart {
         int64_t id, alert_id, t_ms;

@@ -155,7 +155,16 @@ struct store_hook_run {
         size_t output_len;
 };
 
-/* A restart decision (sql/008-restart.sql), inserted or replaced by id: when it is
+/* An evidence bundle kept for an alert event (sql/008-escalate.sql). */
+struct store_alert_evidence {
+        int64_t alert_id, t_ms;
+        const char *event, *path;
+        uint64_t bytes;
+        unsigned files;
+        const char *note;               /* may be NULL */
+};
+
+/* A restart decision (sql/008-escalate.sql), inserted or replaced by id: when it is
  * taken and again when systemd answers. */
 struct store_restart {
         int64_t id, alert_id, process_id, t_ms;
@@ -190,6 +199,7 @@ enum store_row_kind {
         STORE_ALERT_KIND,               /* .kind */
         STORE_HOOK_RUN,                 /* .hook_run */
         STORE_RESTART,                  /* .restart */
+        STORE_ALERT_EVIDENCE,           /* .evidence */
         STORE__ROW_MAX
 };
 
@@ -208,6 +218,7 @@ struct store_row {
                 struct store_alert_kind alert_kind;
                 struct store_hook_run hook_run;
                 struct store_restart restart;
+                struct store_alert_evidence evidence;
         };
 };
 

@@ -35,6 +35,7 @@ class TestRestart(Case):
             root_tier_skip(self, "no cgroup v2 hierarchy mounted")
         if not shutil.which("dbus-daemon"):
             root_tier_skip(self, "no dbus-daemon (Debian package dbus-daemon)")
+        self.root = root
         self.slice = os.path.join(root, "system.slice")
         self.made = []
         tag = "%d" % os.getpid()
@@ -61,9 +62,13 @@ class TestRestart(Case):
         return path
 
     def remove_cgroup(self, path):
-        # After tearDown has killed and reaped what ran in it.
+        # After tearDown has killed and reaped what ran in it; leakwatchd makes a cgroup
+        # for its hooks below its own, which a killed daemon leaves behind.
         for _ in range(100):
             try:
+                for sub, dirs, _ in os.walk(path, topdown=False):
+                    for d in dirs:
+                        os.rmdir(os.path.join(sub, d))
                 os.rmdir(path)
                 break
             except FileNotFoundError:
@@ -99,7 +104,9 @@ class TestRestart(Case):
             named = "lw-rs-elsewhere.service" if key == "other" else u[key]
             rules += "[rule %s]\nunit = %s\nescalate = restart\nrestart-units = %s\n%s\n" % (key, u[key], named, extra)
         with open(conf, "w") as f:
-            f.write("[daemon]\ninterval = 0.5\nwindow = 1m\n\n" + rules)
+            # The cgroup v2 root, wherever this host mounts it (a hybrid host: below
+            # /sys/fs/cgroup/unified).
+            f.write("[daemon]\ninterval = 0.5\nwindow = 1m\ncgroup-root = %s\n\n%s" % (self.root, rules))
         self_procs = os.path.join(self.slice, u["self"], "cgroup.procs")
 
         def into_self():
@@ -140,12 +147,33 @@ class TestRestart(Case):
         # The client shows them under the alert, in words and in JSON.
         ok_alert = [r[4] for r in rows if r[0] == "ok" and r[1] == "restarted"][0]
         fail_alert = [r[4] for r in rows if r[0] == "fail"][0]
+
+        # Before the restart was asked, the evidence was kept: the process's files, its
+        # cgroup's, the alert, in a directory only leakwatchd's user can enter.
+        ev = wait_for(lambda: query(d.db, "SELECT path, files, note FROM alert_evidence WHERE alert_id = ?",
+                                    (ok_alert,)), what="the evidence bundle's row")
+        path, files, note = ev[0]
+        self.assertTrue(path.startswith(os.path.join(self.tmp, "evidence", "alert-%d-start-" % ok_alert)), path)
+        self.assertIsNone(note)
+        self.assertEqual(os.stat(os.path.join(self.tmp, "evidence")).st_mode & 0o7777, 0o700)
+        self.assertEqual(os.stat(path).st_mode & 0o7777, 0o700)
+        kept = set(os.listdir(path))
+        self.assertLessEqual({"alert.json", "status", "limits", "smaps_rollup", "smaps", "cgroup"}, kept)
+        self.assertEqual(len(kept), files)
+        with open(os.path.join(path, "cgroup")) as f:
+            self.assertIn(u["ok"], f.read())
+        # The cgroup's own files (memory.* only where the memory controller is enabled).
+        self.assertIn("cgroup.memory.pressure", kept)
+        with open(os.path.join(path, "alert.json")) as f:
+            self.assertEqual(json.load(f)["alert_id"], ok_alert)
         cli = subprocess.run([CLIENT, "--db", d.db, "--full", "alerts", str(ok_alert)], capture_output=True, text=True,
                              timeout=30)
         self.assertEqual(cli.returncode, 0, cli.stderr)
         self.assertIn("Restarts (", cli.stdout)
         self.assertIn(u["ok"], cli.stdout)
         self.assertIn("/org/freedesktop/systemd1/job/", cli.stdout)
+        self.assertIn("Evidence bundles (1):", cli.stdout)
+        self.assertIn(path, cli.stdout)
         cli = subprocess.run([CLIENT, "--db", d.db, "alerts", str(fail_alert), "--json"], capture_output=True,
                              text=True, timeout=30)
         self.assertEqual(cli.returncode, 0, cli.stderr)
@@ -157,6 +185,8 @@ class TestRestart(Case):
                           "Unit %s is masked." % u["fail"]))
         self.assertIsNotNone(x["answered"])
         self.assertGreater(x["forecast_s"], 0)
+        self.assertEqual(len(doc["evidence"]), 1)
+        self.assertEqual(doc["evidence"][0]["event"], "start")
         self.assertEqual(d.stop(), 0)
 
 

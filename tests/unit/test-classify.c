@@ -125,6 +125,34 @@ static void test_descriptors(void **state)
         assert_null(classify_agents(&r));
 }
 
+/* A runtime no agent understands is named, not guessed at. */
+static void test_runtime_without_agent_is_named(void **state)
+{
+        struct classify_input in;
+        struct classify_result r;
+
+        (void)state;
+        classify_init(&in, FROM, TO, false, 40 * MIB);
+        outside(&in, 50 * MIB, 40 * MIB, 0, 0);
+        in.runtime = classify_runtime("node", "node /srv/app/server.js");
+        judge(&in, &r);
+        assert_int_equal(r.cls, CLASS_ANONYMOUS);
+        assert_string_equal(r.text, "anonymous memory growing (heap or anonymous mappings, not file-backed); "
+                                    "no agent in this process (runtime: node)");
+        /* What names the runtime: the process name, else argv[0]'s base name. */
+        assert_string_equal(classify_runtime("java", ""), "java");
+        assert_string_equal(classify_runtime("MainThread", "/usr/lib/jvm/java-17/bin/java -jar app.jar"), "java");
+        assert_string_equal(classify_runtime("python3.11", ""), "python");
+        assert_string_equal(classify_runtime("php-fpm8.2", ""), "php");
+        assert_string_equal(classify_runtime("beam.smp", ""), "erlang");
+        assert_string_equal(classify_runtime("x", "/usr/bin/ruby3.1 app.rb"), "ruby");
+        assert_null(classify_runtime("nginx", "nginx: worker process"));
+        assert_null(classify_runtime("javac", "javac Foo.java"));
+        assert_null(classify_runtime("rubymine", "/opt/rubymine"));
+        assert_null(classify_runtime("", ""));
+        assert_null(classify_runtime(NULL, NULL));
+}
+
 static void test_without_agent_says_anonymous_only(void **state)
 {
         struct classify_input in;
@@ -517,6 +545,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_descriptors),
                 cmocka_unit_test(test_without_agent_says_anonymous_only),
+                cmocka_unit_test(test_runtime_without_agent_is_named),
                 cmocka_unit_test(test_file_backed_and_shared),
                 cmocka_unit_test(test_python_objects_with_gc_disabled),
                 cmocka_unit_test(test_python_types_missing_from_the_first_count),

@@ -1,5 +1,20 @@
--- leakwatch schema version 8: what a rule with escalate = restart decided about each
--- leaking process's service, and what systemd answered (leakwatch.conf(5), "restart").
+-- leakwatch schema version 8: escalation (leakwatch.conf(5), escalate =): the evidence
+-- bundles kept for alerts, and what a rule with escalate = restart decided about each
+-- leaking process's service, and what systemd answered.
+
+-- A bundle of evidence (escalate = evidence or restart), one per alert event that made
+-- one: its directory under the state directory, its size, and what it lacks.
+CREATE TABLE alert_evidence (
+        alert_id    INTEGER NOT NULL,
+        t           INTEGER NOT NULL,       -- ms since the epoch
+        event       TEXT NOT NULL,          -- start, escalate
+        path        TEXT NOT NULL,
+        bytes       INTEGER NOT NULL,
+        files       INTEGER NOT NULL,
+        note        TEXT,                   -- what is missing and why (process gone...)
+        PRIMARY KEY (alert_id, t)
+) WITHOUT ROWID;
+
 --
 -- One row per decision, inserted or replaced by id: a request is recorded when it is
 -- sent ('requested') and replaced by systemd's answer ('restarted' with the job, or
