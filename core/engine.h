@@ -22,6 +22,7 @@
 
 #include "alert.h"
 #include "detect.h"
+#include "hsperf.h"
 #include "sampler.h"
 #include "settings.h"
 #include "store.h"
@@ -35,6 +36,14 @@ struct engine;
 struct engine_limits {
         double (*headroom)(void *userdata, const struct sampler_proc *p, enum detect_kind m, double level,
                            const char **ret_kind);
+        void *userdata;
+};
+
+/* A Java process's performance data (core/jvm.h), read once per evaluation of its
+ * memory for processes whose runtime is java (lib/classify.h's classify_runtime()):
+ * what its alerts' kind is named from. Returns 0 or -errno. */
+struct engine_jvm {
+        int (*read)(void *userdata, const struct sampler_proc *p, struct hsperf_jvm *ret);
         void *userdata;
 };
 
@@ -55,6 +64,7 @@ struct engine_env {
         struct store *store;            /* reads: ids, open alerts, history to replay */
         const char *boot_id;
         struct engine_limits limits;    /* headroom NULL: no forecasts */
+        struct engine_jvm jvm;          /* read NULL: JVMs are judged from outside alone */
         struct engine_sink sink;
 };
 

@@ -3,6 +3,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -10,6 +11,7 @@
 #include <string.h>
 #include <sys/types.h>
 
+#include "hsperf.h"
 #include "util.h"
 
 /* Python's heap counts as flat while its allocated blocks grow by less than 2% of their
@@ -37,6 +39,12 @@
 /* File-backed and shared memory is the story when it grew at least twice as much as
  * the anonymous memory the detector watches. */
 #define FILE_SHARE 2.0
+/* A JVM's part (old generation, metaspace) is the leak when its floors grew by at least
+ * half the anonymous growth: the rest is the young generation's and the JIT's churn.
+ * Four readings of the performance data (four evaluations) give each quarter floor of
+ * the window a value at the least. */
+#define JAVA_SHARE 0.5
+#define JAVA_MIN_REPORTS 4
 /* Types named in the sentence, and the smallest growth worth naming relative to the
  * largest: four keep the line short; a tenth leaves out the noise of sampled counts. */
 #define TYPES_SHOWN 4
@@ -52,6 +60,10 @@ const char *const classify_class_name[CLASS__MAX] = {
         [CLASS_OUTSIDE_MALLOC] = "outside-malloc",
         [CLASS_FILE_SHARED] = "file-shared",
         [CLASS_ANONYMOUS] = "anonymous",
+        [CLASS_JAVA_HEAP] = "java-heap",
+        [CLASS_JAVA_METASPACE] = "java-metaspace",
+        [CLASS_JAVA_THREADS] = "java-threads",
+        [CLASS_JAVA_NATIVE] = "java-native",
 };
 
 /* ---- feeding ---- */
@@ -97,7 +109,11 @@ static double growth_of(const struct classify_floor *f)
 
 void classify_init(struct classify_input *in, double from, double to, bool fds, double growth)
 {
-        *in = (struct classify_input){ .from = from, .to = to, .fds = fds, .growth = growth, .gc_enabled = -1 };
+        *in = (struct classify_input){ .from = from, .to = to, .fds = fds, .growth = growth, .gc_enabled = -1,
+                                       .old_gcs_first = -1, .old_gcs_last = -1, .old_capacity = -1 };
+        floor_init(&in->old_used);
+        floor_init(&in->metaspace);
+        floor_init(&in->threads);
         floor_init(&in->anon);
         floor_init(&in->swap);
         floor_init(&in->file);
@@ -131,6 +147,23 @@ static void add_known(struct classify_input *in, struct classify_floor *f, doubl
 {
         if (v >= 0)
                 floor_add(f, in, t, (double)v);
+}
+
+void classify_add_jvm(struct classify_input *in, double t, const struct hsperf_jvm *j)
+{
+        if (t < in->from || t > in->to)
+                return;
+        in->jvm_reports++;
+        add_known(in, &in->old_used, t, j->old_used);
+        add_known(in, &in->metaspace, t, j->metaspace_used);
+        add_known(in, &in->threads, t, j->threads);
+        if (j->old_gcs >= 0) {
+                if (in->old_gcs_first < 0)
+                        in->old_gcs_first = j->old_gcs;
+                in->old_gcs_last = j->old_gcs;
+        }
+        if (j->old_capacity >= 0)
+                in->old_capacity = j->old_capacity;
 }
 
 static void keep_types(struct classify_types *ty, const struct agent_report *a)
@@ -364,6 +397,50 @@ static bool malloc_words(const struct classify_input *in, double g, bool python,
         return false;
 }
 
+/* A JVM seen through its performance data: which of its parts grows. Its old
+ * generation is judged by its floors, which are what the collections left: a
+ * generation that only fills between collections has flat floors. The rule with the
+ * largest share of the anonymous growth names the kind; a part counts when it grew by
+ * at least JAVA_SHARE of it. Returns false without enough reports in the window. */
+static bool java_words(const struct classify_input *in, double g, struct classify_result *r, struct text *t)
+{
+        double old_g = growth_of(&in->old_used), meta_g = growth_of(&in->metaspace);
+        double thr_g = growth_of(&in->threads);
+        int64_t old_gcs = in->old_gcs_first >= 0 ? in->old_gcs_last - in->old_gcs_first : -1;
+        char a[48], b[48], c[48];
+
+        if (in->jvm_reports < JAVA_MIN_REPORTS || !isfinite(old_g))
+                return false;
+        if (!isfinite(g) || g <= 0)
+                g = 0;
+        if (old_g > 0 && old_g >= JAVA_SHARE * g && !(isfinite(meta_g) && meta_g > old_g)) {
+                r->cls = CLASS_JAVA_HEAP;
+                format_size(in->old_capacity > 0 ? (uint64_t)in->old_capacity : 0, c, sizeof(c));
+                put(t, "Java heap (old generation) growing: %s after collections (%" PRId64 " old collections in the "
+                       "window), now %s of %s",
+                    size_words(old_g, a, sizeof(a)), old_gcs, format_size((uint64_t)MAX(in->old_used.latest, 0.0), b,
+                                                                         sizeof(b)), c);
+                return true;
+        }
+        if (isfinite(meta_g) && meta_g > 0 && meta_g >= JAVA_SHARE * g) {
+                r->cls = CLASS_JAVA_METASPACE;
+                put(t, "Java metaspace growing: %s (classes keep being loaded, often a class loader kept alive); "
+                       "old generation %s", size_words(meta_g, a, sizeof(a)), size_words(old_g, b, sizeof(b)));
+                return true;
+        }
+        if (isfinite(thr_g) && thr_g >= 1) {
+                r->cls = CLASS_JAVA_THREADS;
+                put(t, "Java threads growing: %+.0f live threads (each with a native stack), anonymous %s; old "
+                       "generation %s", thr_g, size_words(g, a, sizeof(a)), size_words(old_g, b, sizeof(b)));
+                return true;
+        }
+        r->cls = CLASS_JAVA_NATIVE;
+        put(t, "native memory growing outside the Java heap (direct buffers, JNI, the JIT, malloc): anonymous %s "
+               "while the old generation stayed flat (%s after collections)",
+            size_words(g, a, sizeof(a)), size_words(old_g, b, sizeof(b)));
+        return true;
+}
+
 void classify(const struct classify_input *in, struct classify_result *ret)
 {
         struct text t = { .buf = ret->text, .sz = sizeof(ret->text) };
@@ -388,6 +465,8 @@ void classify(const struct classify_input *in, struct classify_result *ret)
                     size_words(fs, a, sizeof(a)), size_words(isfinite(g) ? g : 0, b, sizeof(b)));
                 return;
         }
+        if (java_words(in, g, ret, &t))
+                return;
         py = python_growing(in, g);
         ret->python = py >= 0;
         if (py == 1) {
