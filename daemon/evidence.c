@@ -107,22 +107,30 @@ static int64_t bundle_alert(const char *name)
         return id;
 }
 
-/* Removes one bundle's files and directory (both ours: made by this module). */
-static void remove_bundle(int dir, const char *name)
+/* The entries of the directory name under at, never through a link; NULL on failure. */
+static DIR *dir_entries(int at, const char *name)
 {
-        int fd = openat(dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        int fd = openat(at, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         DIR *d;
 
         if (fd < 0)
-                return;
+                return NULL;
         d = fdopendir(fd);
-        if (!d) {
+        if (!d)
                 close(fd);
+        return d;
+}
+
+/* Removes one bundle's files and directory (both ours: made by this module). */
+static void remove_bundle(int dir, const char *name)
+{
+        DIR *d = dir_entries(dir, name);
+
+        if (!d)
                 return;
-        }
         for (struct dirent *de; (de = readdir(d));)
                 if (de->d_type == DT_REG)
-                        (void)unlinkat(fd, de->d_name, 0);
+                        (void)unlinkat(dirfd(d), de->d_name, 0);
         closedir(d);
         (void)unlinkat(dir, name, AT_REMOVEDIR);
 }
@@ -131,19 +139,13 @@ static void remove_bundle(int dir, const char *name)
  * the lowest alert ids (the oldest alerts) go first. */
 static void prune(int dir)
 {
-        int fd = openat(dir, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         char oldest[NAME_MAX + 1];
         unsigned n = 0;
         int64_t low = INT64_MAX;
-        DIR *d;
+        DIR *d = dir_entries(dir, ".");
 
-        if (fd < 0)
+        if (!d)
                 return;
-        d = fdopendir(fd);
-        if (!d) {
-                close(fd);
-                return;
-        }
         for (struct dirent *de; (de = readdir(d));) {
                 int64_t id = bundle_alert(de->d_name);
 

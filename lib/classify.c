@@ -112,6 +112,7 @@ void classify_init(struct classify_input *in, double from, double to, bool fds, 
         *in = (struct classify_input){ .from = from, .to = to, .fds = fds, .growth = growth, .gc_enabled = -1,
                                        .old_gcs_first = -1, .old_gcs_last = -1, .old_capacity = -1 };
         floor_init(&in->old_used);
+        floor_init(&in->heap_used);
         floor_init(&in->metaspace);
         floor_init(&in->threads);
         floor_init(&in->anon);
@@ -155,6 +156,8 @@ void classify_add_jvm(struct classify_input *in, double t, const struct hsperf_j
                 return;
         in->jvm_reports++;
         add_known(in, &in->old_used, t, j->old_used);
+        if (j->old_used >= 0 && j->young_used >= 0)
+                add_known(in, &in->heap_used, t, j->old_used + j->young_used);
         add_known(in, &in->metaspace, t, j->metaspace_used);
         add_known(in, &in->threads, t, j->threads);
         if (j->old_gcs >= 0) {
@@ -397,47 +400,53 @@ static bool malloc_words(const struct classify_input *in, double g, bool python,
         return false;
 }
 
-/* A JVM seen through its performance data: which of its parts grows. Its old
- * generation is judged by its floors, which are what the collections left: a
- * generation that only fills between collections has flat floors. The rule with the
- * largest share of the anonymous growth names the kind; a part counts when it grew by
- * at least JAVA_SHARE of it. Returns false without enough reports in the window. */
+/* A JVM seen through its performance data: which of its parts grows. The heap is
+ * judged by its floors, which are what the collections left: eden empties at each young
+ * collection, so the heap's floor over a quarter is what survived (the survivors and
+ * the old generation), and a heap that only fills between collections has flat floors.
+ * A part is the story when it grew by at least JAVA_SHARE of the anonymous growth; the
+ * old generation is named when it carries at least half of the heap's. Returns false
+ * without enough readings in the window. */
 static bool java_words(const struct classify_input *in, double g, struct classify_result *r, struct text *t)
 {
-        double old_g = growth_of(&in->old_used), meta_g = growth_of(&in->metaspace);
-        double thr_g = growth_of(&in->threads);
+        double heap_g = growth_of(&in->heap_used), old_g = growth_of(&in->old_used);
+        double meta_g = growth_of(&in->metaspace), thr_g = growth_of(&in->threads);
         int64_t old_gcs = in->old_gcs_first >= 0 ? in->old_gcs_last - in->old_gcs_first : -1;
         char a[48], b[48], c[48];
 
-        if (in->jvm_reports < JAVA_MIN_REPORTS || !isfinite(old_g))
+        if (in->jvm_reports < JAVA_MIN_REPORTS || !isfinite(heap_g) || !isfinite(old_g))
                 return false;
         if (!isfinite(g) || g <= 0)
                 g = 0;
-        if (old_g > 0 && old_g >= JAVA_SHARE * g && !(isfinite(meta_g) && meta_g > old_g)) {
+        if (heap_g > 0 && heap_g >= JAVA_SHARE * g && !(isfinite(meta_g) && meta_g > heap_g)) {
                 r->cls = CLASS_JAVA_HEAP;
                 format_size(in->old_capacity > 0 ? (uint64_t)in->old_capacity : 0, c, sizeof(c));
-                put(t, "Java heap (old generation) growing: %s after collections (%" PRId64 " old collections in the "
-                       "window), now %s of %s",
-                    size_words(old_g, a, sizeof(a)), old_gcs, format_size((uint64_t)MAX(in->old_used.latest, 0.0), b,
-                                                                         sizeof(b)), c);
+                if (old_g >= JAVA_SHARE * heap_g)
+                        put(t, "Java heap (old generation) growing: %s after collections (%" PRId64 " old "
+                               "collections in the window), now %s of %s",
+                            size_words(old_g, a, sizeof(a)), old_gcs,
+                            format_size((uint64_t)MAX(in->old_used.latest, 0.0), b, sizeof(b)), c);
+                else
+                        put(t, "Java heap growing: %s live after collections, still in the young generation "
+                               "(old generation %s)", size_words(heap_g, a, sizeof(a)), size_words(old_g, b, sizeof(b)));
                 return true;
         }
         if (isfinite(meta_g) && meta_g > 0 && meta_g >= JAVA_SHARE * g) {
                 r->cls = CLASS_JAVA_METASPACE;
                 put(t, "Java metaspace growing: %s (classes keep being loaded, often a class loader kept alive); "
-                       "old generation %s", size_words(meta_g, a, sizeof(a)), size_words(old_g, b, sizeof(b)));
+                       "heap %s", size_words(meta_g, a, sizeof(a)), size_words(heap_g, b, sizeof(b)));
                 return true;
         }
         if (isfinite(thr_g) && thr_g >= 1) {
                 r->cls = CLASS_JAVA_THREADS;
-                put(t, "Java threads growing: %+.0f live threads (each with a native stack), anonymous %s; old "
-                       "generation %s", thr_g, size_words(g, a, sizeof(a)), size_words(old_g, b, sizeof(b)));
+                put(t, "Java threads growing: %+.0f live threads (each with a native stack), anonymous %s; heap "
+                       "%s", thr_g, size_words(g, a, sizeof(a)), size_words(heap_g, b, sizeof(b)));
                 return true;
         }
         r->cls = CLASS_JAVA_NATIVE;
         put(t, "native memory growing outside the Java heap (direct buffers, JNI, the JIT, malloc): anonymous %s "
-               "while the old generation stayed flat (%s after collections)",
-            size_words(g, a, sizeof(a)), size_words(old_g, b, sizeof(b)));
+               "while the heap stayed flat (%s after collections)",
+            size_words(g, a, sizeof(a)), size_words(heap_g, b, sizeof(b)));
         return true;
 }
 

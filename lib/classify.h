@@ -82,7 +82,7 @@ struct classify_input {
         const char *runtime;
         /* a JVM's performance data (lib/hsperf.h), read from outside at evaluations */
         unsigned jvm_reports;
-        struct classify_floor old_used, metaspace, threads;
+        struct classify_floor old_used, heap_used, metaspace, threads;  /* heap: old + young */
         int64_t old_gcs_first, old_gcs_last;    /* -1: unknown */
         int64_t old_capacity;                   /* the latest; -1: unknown */
 };

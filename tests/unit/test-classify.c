@@ -178,6 +178,21 @@ static void test_java(void **state)
         judge(&in, &r);
         assert_int_equal(r.cls, CLASS_JAVA_NATIVE);
         assert_non_null(strstr(r.text, "outside the Java heap"));
+        /* What survives young collections but is not promoted yet is the heap too. */
+        classify_init(&in, FROM, TO, false, 40 * MIB);
+        outside(&in, 200 * MIB, 40 * MIB, 0, 0);
+        for (unsigned i = 0; i <= 100; i += 4) {
+                struct hsperf_jvm j = { .old_used = (int64_t)(30 * MIB), .old_capacity = (int64_t)(512 * MIB),
+                                        .young_used = (int64_t)(8 * MIB + 36 * MIB * i / 100.0),
+                                        .metaspace_used = (int64_t)(20 * MIB), .young_gcs = i, .old_gcs = 0,
+                                        .threads = 10 };
+
+                classify_add_jvm(&in, FROM + i, &j);
+        }
+        judge(&in, &r);
+        assert_int_equal(r.cls, CLASS_JAVA_HEAP);
+        assert_non_null(strstr(r.text, "Java heap growing: +"));
+        assert_non_null(strstr(r.text, "still in the young generation"));
         /* Too few readings (three, a quarter of the window without one): from outside
          * alone, the runtime named. */
         classify_init(&in, FROM, TO, false, 40 * MIB);
