@@ -45,6 +45,11 @@
  * the window a value at the least. */
 #define JAVA_SHARE 0.5
 #define JAVA_MIN_REPORTS 4
+/* A heap that grew is leaking when its live data after collections grew by at least a
+ * tenth of the growth it explains: a JVM commits a few times its live data (eden sized
+ * to the allocation rate), so a real leak shows as live growth of a fraction of the
+ * committed growth; less than a tenth is the heap sizing itself. */
+#define JAVA_LIVE_SHARE 0.1
 /* Types named in the sentence, and the smallest growth worth naming relative to the
  * largest: four keep the line short; a tenth leaves out the noise of sampled counts. */
 #define TYPES_SHOWN 4
@@ -113,6 +118,7 @@ void classify_init(struct classify_input *in, double from, double to, bool fds, 
                                        .old_gcs_first = -1, .old_gcs_last = -1, .old_capacity = -1 };
         floor_init(&in->old_used);
         floor_init(&in->heap_used);
+        floor_init(&in->heap_committed);
         floor_init(&in->metaspace);
         floor_init(&in->threads);
         floor_init(&in->anon);
@@ -158,6 +164,7 @@ void classify_add_jvm(struct classify_input *in, double t, const struct hsperf_j
         add_known(in, &in->old_used, t, j->old_used);
         if (j->old_used >= 0 && j->young_used >= 0)
                 add_known(in, &in->heap_used, t, j->old_used + j->young_used);
+        add_known(in, &in->heap_committed, t, j->heap_capacity);
         add_known(in, &in->metaspace, t, j->metaspace_used);
         add_known(in, &in->threads, t, j->threads);
         if (j->old_gcs >= 0) {
@@ -400,35 +407,46 @@ static bool malloc_words(const struct classify_input *in, double g, bool python,
         return false;
 }
 
-/* A JVM seen through its performance data: which of its parts grows. The heap is
- * judged by its floors, which are what the collections left: eden empties at each young
- * collection, so the heap's floor over a quarter is what survived (the survivors and
- * the old generation), and a heap that only fills between collections has flat floors.
- * A part is the story when it grew by at least JAVA_SHARE of the anonymous growth; the
- * old generation is named when it carries at least half of the heap's. Returns false
- * without enough readings in the window. */
+/* A JVM seen through its performance data: which of its parts grows. The heap is the
+ * story when it explains the anonymous growth: its live data, or the memory it has
+ * committed (a JVM commits heap ahead of its data, so its resident memory follows the
+ * committed size, not the live one), grew by at least JAVA_SHARE of it. Its live data
+ * is judged by its floors, which are what the collections left: eden empties at each
+ * young collection, so the floor of old + young over a quarter is what survived, and a
+ * heap that only fills between collections has flat floors. The old generation is
+ * named when it carries at least half of that. Returns false without enough readings
+ * in the window. */
 static bool java_words(const struct classify_input *in, double g, struct classify_result *r, struct text *t)
 {
         double heap_g = growth_of(&in->heap_used), old_g = growth_of(&in->old_used);
-        double meta_g = growth_of(&in->metaspace), thr_g = growth_of(&in->threads);
+        double commit_g = growth_of(&in->heap_committed), meta_g = growth_of(&in->metaspace);
+        double thr_g = growth_of(&in->threads);
         int64_t old_gcs = in->old_gcs_first >= 0 ? in->old_gcs_last - in->old_gcs_first : -1;
-        char a[48], b[48], c[48];
+        char a[48], b[48], c[48], d[48];
 
         if (in->jvm_reports < JAVA_MIN_REPORTS || !isfinite(heap_g) || !isfinite(old_g))
                 return false;
         if (!isfinite(g) || g <= 0)
                 g = 0;
-        if (heap_g > 0 && heap_g >= JAVA_SHARE * g && !(isfinite(meta_g) && meta_g > heap_g)) {
+        if (!isfinite(commit_g))
+                commit_g = 0;
+        if ((heap_g > 0 && heap_g >= JAVA_SHARE * g) ||
+            (commit_g > 0 && commit_g >= JAVA_SHARE * g && !(isfinite(meta_g) && meta_g > commit_g))) {
                 r->cls = CLASS_JAVA_HEAP;
                 format_size(in->old_capacity > 0 ? (uint64_t)in->old_capacity : 0, c, sizeof(c));
-                if (old_g >= JAVA_SHARE * heap_g)
+                if (heap_g < JAVA_LIVE_SHARE * MAX(g, commit_g))
+                        put(t, "Java heap expanding: %s committed while the live data after collections stayed "
+                               "flat (%s): heap sizing, no heap leak yet", size_words(commit_g, a, sizeof(a)),
+                            size_words(heap_g, b, sizeof(b)));
+                else if (old_g >= JAVA_SHARE * heap_g)
                         put(t, "Java heap (old generation) growing: %s after collections (%" PRId64 " old "
                                "collections in the window), now %s of %s",
                             size_words(old_g, a, sizeof(a)), old_gcs,
                             format_size((uint64_t)MAX(in->old_used.latest, 0.0), b, sizeof(b)), c);
                 else
-                        put(t, "Java heap growing: %s live after collections, still in the young generation "
-                               "(old generation %s)", size_words(heap_g, a, sizeof(a)), size_words(old_g, b, sizeof(b)));
+                        put(t, "Java heap growing: %s live after collections, still in the young generation (old "
+                               "generation %s), %s committed", size_words(heap_g, a, sizeof(a)),
+                            size_words(old_g, b, sizeof(b)), size_words(commit_g, d, sizeof(d)));
                 return true;
         }
         if (isfinite(meta_g) && meta_g > 0 && meta_g >= JAVA_SHARE * g) {
@@ -445,8 +463,8 @@ static bool java_words(const struct classify_input *in, double g, struct classif
         }
         r->cls = CLASS_JAVA_NATIVE;
         put(t, "native memory growing outside the Java heap (direct buffers, JNI, the JIT, malloc): anonymous %s "
-               "while the heap stayed flat (%s after collections)",
-            size_words(g, a, sizeof(a)), size_words(heap_g, b, sizeof(b)));
+               "while the heap stayed flat (%s after collections, %s committed)",
+            size_words(g, a, sizeof(a)), size_words(heap_g, b, sizeof(b)), size_words(commit_g, c, sizeof(c)));
         return true;
 }
 

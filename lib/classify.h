@@ -83,6 +83,7 @@ struct classify_input {
         /* a JVM's performance data (lib/hsperf.h), read from outside at evaluations */
         unsigned jvm_reports;
         struct classify_floor old_used, heap_used, metaspace, threads;  /* heap: old + young */
+        struct classify_floor heap_committed;
         int64_t old_gcs_first, old_gcs_last;    /* -1: unknown */
         int64_t old_capacity;                   /* the latest; -1: unknown */
 };

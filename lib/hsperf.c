@@ -150,9 +150,16 @@ int hsperf_for_each(const void *buf, size_t len, hsperf_cb cb, void *userdata)
         return walk(b, used, first, n, little, cb, userdata);
 }
 
+/* What the parse collects: the result, and the two capacities it sums. */
+struct picked {
+        struct hsperf_jvm j;
+        int64_t cap[2];
+};
+
 static int pick(const struct hsperf_entry *e, void *userdata)
 {
-        struct hsperf_jvm *j = userdata;
+        struct picked *pk = userdata;
+        struct hsperf_jvm *j = &pk->j;
         static const struct {
                 const char *name;
                 size_t field;
@@ -169,6 +176,10 @@ static int pick(const struct hsperf_entry *e, void *userdata)
 
         if (e->type != 'J' || e->count != 0)
                 return 0;
+        if (strcmp(e->name, "sun.gc.generation.0.capacity") == 0 || strcmp(e->name, "sun.gc.generation.1.capacity") == 0) {
+                pk->cap[e->name[18] - '0'] = e->value;
+                return 0;
+        }
         for (size_t i = 0; i < sizeof(scalars) / sizeof(scalars[0]); i++)
                 if (strcmp(e->name, scalars[i].name) == 0) {
                         *(int64_t *)((char *)j + scalars[i].field) = e->value;
@@ -184,11 +195,14 @@ static int pick(const struct hsperf_entry *e, void *userdata)
 
 int hsperf_parse(const void *buf, size_t len, struct hsperf_jvm *ret)
 {
-        struct hsperf_jvm j = { -1, -1, -1, -1, -1, -1, -1 };
-        int r = hsperf_for_each(buf, len, pick, &j);
+        struct picked pk = { .j = { -1, -1, -1, -1, -1, -1, -1, -1 }, .cap = { -1, -1 } };
+        int r = hsperf_for_each(buf, len, pick, &pk);
 
         if (r < 0)
                 return r;
-        *ret = j;
+        /* Each below 2^62 (a JVM's heap is far smaller): the sum cannot overflow. */
+        if (pk.cap[0] >= 0 && pk.cap[1] >= 0 && pk.cap[0] < INT64_MAX / 2 && pk.cap[1] < INT64_MAX / 2)
+                pk.j.heap_capacity = pk.cap[0] + pk.cap[1];
+        *ret = pk.j;
         return 0;
 }

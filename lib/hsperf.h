@@ -42,6 +42,7 @@ int hsperf_for_each(const void *buf, size_t len, hsperf_cb cb, void *userdata);
 struct hsperf_jvm {
         int64_t old_used, old_capacity;         /* bytes: sun.gc.generation.1.space.0.* */
         int64_t young_used;                     /* bytes: eden and survivors of generation 0 */
+        int64_t heap_capacity;                  /* bytes committed: generations 0 and 1 */
         int64_t metaspace_used;                 /* bytes: sun.gc.metaspace.used */
         int64_t young_gcs, old_gcs;             /* sun.gc.collector.0 and .1 invocations */
         int64_t threads;                        /* java.threads.live */

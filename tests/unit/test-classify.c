@@ -136,6 +136,7 @@ static void jvm(struct classify_input *in, unsigned every, double old_g, double 
                         .old_used = (int64_t)(30 * MIB + old_g * f), .old_capacity = (int64_t)(512 * MIB),
                         .young_used = (int64_t)(8 * MIB), .metaspace_used = (int64_t)(20 * MIB + meta_g * f),
                         .young_gcs = i, .old_gcs = i / 25, .threads = (int64_t)(10 + threads_g * f),
+                        .heap_capacity = (int64_t)(100 * MIB + old_g * f),
                 };
 
                 classify_add_jvm(in, FROM + i, &j);
@@ -185,7 +186,7 @@ static void test_java(void **state)
                 struct hsperf_jvm j = { .old_used = (int64_t)(30 * MIB), .old_capacity = (int64_t)(512 * MIB),
                                         .young_used = (int64_t)(8 * MIB + 36 * MIB * i / 100.0),
                                         .metaspace_used = (int64_t)(20 * MIB), .young_gcs = i, .old_gcs = 0,
-                                        .threads = 10 };
+                                        .threads = 10, .heap_capacity = (int64_t)(100 * MIB + 40 * MIB * i / 100.0) };
 
                 classify_add_jvm(&in, FROM + i, &j);
         }
@@ -193,6 +194,35 @@ static void test_java(void **state)
         assert_int_equal(r.cls, CLASS_JAVA_HEAP);
         assert_non_null(strstr(r.text, "Java heap growing: +"));
         assert_non_null(strstr(r.text, "still in the young generation"));
+        /* A JVM that commits heap ahead of its data (resident memory follows the committed
+         * size): its live data growing by a third of that is still the heap's leak... */
+        classify_init(&in, FROM, TO, false, 120 * MIB);
+        outside(&in, 200 * MIB, 120 * MIB, 0, 0);
+        for (unsigned i = 0; i <= 100; i += 4) {
+                struct hsperf_jvm j = { .old_used = (int64_t)(30 * MIB), .old_capacity = (int64_t)(512 * MIB),
+                                        .young_used = (int64_t)(8 * MIB + 40 * MIB * i / 100.0),
+                                        .metaspace_used = (int64_t)(20 * MIB), .young_gcs = i, .old_gcs = 0,
+                                        .threads = 10, .heap_capacity = (int64_t)(100 * MIB + 120 * MIB * i / 100.0) };
+
+                classify_add_jvm(&in, FROM + i, &j);
+        }
+        judge(&in, &r);
+        assert_int_equal(r.cls, CLASS_JAVA_HEAP);
+        assert_non_null(strstr(r.text, "Java heap growing: +"));
+        /* ...and with flat live data, the heap sizing itself. */
+        classify_init(&in, FROM, TO, false, 120 * MIB);
+        outside(&in, 200 * MIB, 120 * MIB, 0, 0);
+        for (unsigned i = 0; i <= 100; i += 4) {
+                struct hsperf_jvm j = { .old_used = (int64_t)(30 * MIB), .old_capacity = (int64_t)(512 * MIB),
+                                        .young_used = (int64_t)(8 * MIB), .metaspace_used = (int64_t)(20 * MIB),
+                                        .young_gcs = i, .old_gcs = 0, .threads = 10,
+                                        .heap_capacity = (int64_t)(100 * MIB + 120 * MIB * i / 100.0) };
+
+                classify_add_jvm(&in, FROM + i, &j);
+        }
+        judge(&in, &r);
+        assert_int_equal(r.cls, CLASS_JAVA_HEAP);
+        assert_non_null(strstr(r.text, "Java heap expanding: +"));
         /* Too few readings (three, a quarter of the window without one): from outside
          * alone, the runtime named. */
         classify_init(&in, FROM, TO, false, 40 * MIB);

@@ -54,6 +54,7 @@ static void test_real_files(void **state)
         assert_int_equal(j.old_used, 11335168);
         assert_int_equal(j.old_capacity, 254803976);
         assert_int_equal(j.young_used, 9437184);
+        assert_int_equal(j.heap_capacity, 254803976 + 13631512);
         assert_int_equal(j.metaspace_used, 85104);
         assert_int_equal(j.young_gcs, 1);
         assert_int_equal(j.old_gcs, 0);
@@ -63,6 +64,7 @@ static void test_real_files(void **state)
         assert_int_equal(hsperf_parse(buf, len, &j), 0);
         assert_int_equal(j.old_used, 15041928);
         assert_int_equal(j.old_capacity, 44761088);
+        assert_int_equal(j.heap_capacity, 44761088 + 22347776);
         assert_int_equal(j.young_gcs, 2);
         assert_int_equal(j.threads, 6);
 }
