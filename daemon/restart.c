@@ -138,12 +138,17 @@ static int on_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error U
         q->row.end_ms = q->row.t_ms + (int64_t)((now_usec(CLOCK_MONOTONIC) - q->sent) / 1000);
         if (sd_bus_message_is_method_error(m, NULL)) {
                 const sd_bus_error *e = sd_bus_message_get_error(m);
-                const char *n = e && e->name ? e->name : "unknown", *msg = e && e->message ? e->message : "";
 
                 /* Whoever answered wrote these: escaped and bounded before they reach a
                  * log line or the database. */
-                str_escape(n, strnlen(n, RESTART_DETAIL_MAX), name, sizeof(name));
-                str_escape(msg, strnlen(msg, RESTART_DETAIL_MAX), detail, sizeof(detail));
+                if (e && e->name)
+                        str_escape(e->name, strnlen(e->name, RESTART_DETAIL_MAX), name, sizeof(name));
+                else
+                        snprintf(name, sizeof(name), "unknown");
+                if (e && e->message)
+                        str_escape(e->message, strnlen(e->message, RESTART_DETAIL_MAX), detail, sizeof(detail));
+                else
+                        detail[0] = '\0';
                 q->row.decision = "failed";
                 q->row.reason = name;
                 q->row.detail = detail;
