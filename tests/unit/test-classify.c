@@ -194,8 +194,8 @@ static void test_java(void **state)
         assert_int_equal(r.cls, CLASS_JAVA_HEAP);
         assert_non_null(strstr(r.text, "Java heap growing: +"));
         assert_non_null(strstr(r.text, "still in the young generation"));
-        /* A JVM that commits heap ahead of its data (resident memory follows the committed
-         * size): its live data growing by a third of that is still the heap's leak... */
+        /* A JVM whose resident memory grows three times as fast as its live data (eden
+         * touched as it is swept): still the heap's leak... */
         classify_init(&in, FROM, TO, false, 120 * MIB);
         outside(&in, 200 * MIB, 120 * MIB, 0, 0);
         for (unsigned i = 0; i <= 100; i += 4) {
