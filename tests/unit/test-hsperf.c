@@ -126,6 +126,9 @@ static void test_corruptions(void **state)
                 { "unknown type", 44, 'X', -EINVAL, 1 },
                 { "units out of range", 46, 9, -EINVAL, 1 },
                 { "vector beyond the entry", 40, 0x80, -EINVAL, 1 },
+                /* used 0x3030 -> 0x302a: the last of 187 entries runs past it; the 186
+                 * before it are fine, and still none is reported. */
+                { "the last entry cut by used", 8, 0x2a, -EINVAL, 1 },
                 { "control character in a name", 32 + 0x14 + 3, '\n', -EINVAL, 1 },
                 /* "sun.rt._sync_Inflations", its NUL and padding overwritten: the name runs
                  * into the counter's data. */
