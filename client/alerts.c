@@ -260,7 +260,7 @@ static void print_hook_runs(struct cli *c, const struct query_hook_run *h, size_
 }
 
 /* The evidence bundles kept for the alert (escalate = evidence or restart). */
-static void print_evidence(struct cli *c, const struct query_evidence *x, size_t n)
+static void print_evidence(struct cli *c, const struct query_bundle *x, size_t n)
 {
         const struct out *o = &c->out;
 
@@ -321,14 +321,14 @@ static void print_restarts(struct cli *c, const struct query_restart *x, size_t 
 
 static int details_json(struct cli *c, const struct query_alert *a, const struct query_verdict *v, size_t nv,
                         const struct query_hook_run *h, size_t nh, const struct query_restart *x, size_t nx,
-                        const struct query_evidence *e, size_t ne)
+                        const struct query_bundle *e, size_t ne)
 {
         struct json_object *doc = obj_alert(a), *va = json_object_new_array(), *ha = json_object_new_array();
         struct json_object *xa = json_object_new_array(), *ea = json_object_new_array();
         int r = doc && va && ha && xa && ea ? 0 : -ENOMEM;
 
         for (size_t i = 0; r == 0 && i < ne; i++)
-                r = json_object_array_add(ea, obj_evidence(&e[i]));
+                r = json_object_array_add(ea, obj_bundle(&e[i]));
         if (r == 0)
                 r = json_add(doc, "evidence", ea), ea = NULL;
 
@@ -427,7 +427,7 @@ static int details(struct cli *c, const char *arg)
         struct query_verdict *v = NULL;
         struct query_hook_run *h = NULL;
         struct query_restart *x = NULL;
-        struct query_evidence *e = NULL;
+        struct query_bundle *e = NULL;
         size_t n = 0, nv = 0, nh = 0, nx = 0, ne = 0;
         int64_t id;
         int r;
@@ -448,7 +448,7 @@ static int details(struct cli *c, const char *arg)
         if (r >= 0)
                 r = query_restarts(c->q, id, &x, &nx);
         if (r >= 0)
-                r = query_alert_evidence(c->q, id, &e, &ne);
+                r = query_alert_bundles(c->q, id, &e, &ne);
         if (r < 0)
                 r = cli_query_error(c, r, "reading the alert");
         else if (c->format == FORMAT_JSON)
@@ -465,7 +465,7 @@ static int details(struct cli *c, const char *arg)
         query_verdicts_free(v, nv);
         query_hook_runs_free(h, nh);
         query_restarts_free(x, nx);
-        query_alert_evidence_free(e, ne);
+        query_alert_bundles_free(e, ne);
         return r;
 }
 

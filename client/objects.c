@@ -223,7 +223,7 @@ struct json_object *obj_restart(const struct query_restart *x)
         return o;
 }
 
-struct json_object *obj_evidence(const struct query_evidence *x)
+struct json_object *obj_bundle(const struct query_bundle *x)
 {
         struct json_object *o = json_object_new_object();
         int r = o ? 0 : -ENOMEM;

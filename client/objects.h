@@ -23,6 +23,6 @@ struct json_object *obj_alert(const struct query_alert *a);
 struct json_object *obj_verdict(const struct query_verdict *v);
 struct json_object *obj_hook_run(const struct query_hook_run *h);
 struct json_object *obj_restart(const struct query_restart *x);
-struct json_object *obj_evidence(const struct query_evidence *x);
+struct json_object *obj_bundle(const struct query_bundle *x);
 
 #endif

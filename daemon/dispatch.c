@@ -285,7 +285,7 @@ static void take_evidence(struct dispatch *d, const struct sampler_proc *p, cons
         log_fields(LOG_NOTICE, f, ELEMENTSOF(f), "alert %" PRId64 ": evidence kept in %s (%u files, %s)%s%s",
                    a->row.id, res.path, res.files, format_size(res.bytes, size, sizeof(size)),
                    res.note[0] ? ": " : "", res.note);
-        row = (struct store_row){ .kind = STORE_ALERT_EVIDENCE, .evidence = {
+        row = (struct store_row){ .kind = STORE_ALERT_BUNDLE, .bundle = {
                 .alert_id = a->row.id, .t_ms = a->t_ms, .event = alert_event_name[a->event], .path = res.path,
                 .bytes = res.bytes, .files = res.files, .note = res.note[0] ? res.note : NULL } };
         (void)writer_put(watch_writer(d->env.watch), &row);

@@ -4,7 +4,7 @@
 
 -- A bundle of evidence (escalate = evidence or restart), one per alert event that made
 -- one: its directory under the state directory, its size, and what it lacks.
-CREATE TABLE alert_evidence (
+CREATE TABLE alert_bundle (
         alert_id    INTEGER NOT NULL,
         t           INTEGER NOT NULL,       -- ms since the epoch
         event       TEXT NOT NULL,          -- start, escalate

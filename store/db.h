@@ -40,7 +40,7 @@ enum db_stmt {
         ST_PUT_AGENT_TYPE,
         ST_PUT_ALERT_KIND,
         ST_PUT_RESTART,
-        ST_PUT_ALERT_EVIDENCE,
+        ST_PUT_ALERT_BUNDLE,
         /* store.c: prepared at first use */
         ST_REOPEN_PROCESS,
         ST_END_ALERT,

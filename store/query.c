@@ -1333,7 +1333,7 @@ int query_restarts(struct query *q, int64_t alert_id, struct query_restart **ret
 
 /* ---- evidence bundles ---- */
 
-void query_alert_evidence_free(struct query_evidence *x, size_t n)
+void query_alert_bundles_free(struct query_bundle *x, size_t n)
 {
         for (size_t i = 0; x && i < n; i++) {
                 free(x[i].event);
@@ -1343,20 +1343,20 @@ void query_alert_evidence_free(struct query_evidence *x, size_t n)
         free(x);
 }
 
-int query_alert_evidence(struct query *q, int64_t alert_id, struct query_evidence **ret, size_t *ret_n)
+int query_alert_bundles(struct query *q, int64_t alert_id, struct query_bundle **ret, size_t *ret_n)
 {
-        struct query_evidence *arr = NULL;
+        struct query_bundle *arr = NULL;
         size_t n = 0, cap = 0;
         sqlite3_stmt *st;
         int r, rc;
 
-        r = db_prepare(q->store, "SELECT alert_id, t, event, path, bytes, files, note FROM alert_evidence "
+        r = db_prepare(q->store, "SELECT alert_id, t, event, path, bytes, files, note FROM alert_bundle "
                                  "WHERE alert_id = ?1 ORDER BY t", &st);
         if (r < 0)
                 return r;
         sqlite3_bind_int64(st, 1, alert_id);
         while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-                struct query_evidence *x = db_grow((void **)&arr, &n, &cap, sizeof(*arr));
+                struct query_bundle *x = db_grow((void **)&arr, &n, &cap, sizeof(*arr));
 
                 if (!x) {
                         r = -ENOMEM;
@@ -1377,7 +1377,7 @@ int query_alert_evidence(struct query *q, int64_t alert_id, struct query_evidenc
                 r = db_fail(q->store, rc);
         sqlite3_finalize(st);
         if (r < 0) {
-                query_alert_evidence_free(arr, n);
+                query_alert_bundles_free(arr, n);
                 return r;
         }
         *ret = arr;

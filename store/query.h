@@ -245,14 +245,14 @@ int query_hook_runs(struct query *q, int64_t alert_id, struct query_hook_run **r
 void query_hook_runs_free(struct query_hook_run *h, size_t n);
 
 /* An evidence bundle of an alert. note NULL when nothing is missing. */
-struct query_evidence {
+struct query_bundle {
         int64_t alert_id, t_ms;
         char *event, *path, *note;
         int64_t bytes, files;
 };
 /* Evidence bundles of an alert, in order. */
-int query_alert_evidence(struct query *q, int64_t alert_id, struct query_evidence **ret, size_t *ret_n);
-void query_alert_evidence_free(struct query_evidence *x, size_t n);
+int query_alert_bundles(struct query *q, int64_t alert_id, struct query_bundle **ret, size_t *ret_n);
+void query_alert_bundles_free(struct query_bundle *x, size_t n);
 
 /* A restart decision of an alert (sql/008-escalate.sql). Strings are NUL-terminated;
  * unit, detail and limit_kind NULL when absent. */

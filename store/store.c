@@ -222,7 +222,7 @@ static const struct {
         { ST_PUT_ALERT_KIND, "INSERT OR REPLACE INTO alert_kind (alert_id, t, class, agents) VALUES (?, ?, ?, ?)" },
         { ST_PUT_RESTART, "INSERT OR REPLACE INTO restart (id, alert_id, process_id, t, unit, decision, reason, detail, "
                           "end_t, forecast_s, limit_kind, level, slope) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)" },
-        { ST_PUT_ALERT_EVIDENCE, "INSERT OR REPLACE INTO alert_evidence (alert_id, t, event, path, bytes, files, note) "
+        { ST_PUT_ALERT_BUNDLE, "INSERT OR REPLACE INTO alert_bundle (alert_id, t, event, path, bytes, files, note) "
                                  "VALUES (?, ?, ?, ?, ?, ?, ?)" },
 };
 
@@ -953,9 +953,9 @@ static int put_restart(struct store *s, const struct store_restart *x)
         return db_step_done(s, st);
 }
 
-static int put_alert_evidence(struct store *s, const struct store_alert_evidence *x)
+static int put_alert_bundle(struct store *s, const struct store_alert_bundle *x)
 {
-        sqlite3_stmt *st = s->stmt[ST_PUT_ALERT_EVIDENCE];
+        sqlite3_stmt *st = s->stmt[ST_PUT_ALERT_BUNDLE];
 
         sqlite3_bind_int64(st, 1, x->alert_id);
         sqlite3_bind_int64(st, 2, x->t_ms);
@@ -1225,8 +1225,8 @@ int store_put(struct store *s, const struct store_row *row)
                 return put_hook_run(s, &row->hook_run);
         case STORE_RESTART:
                 return put_restart(s, &row->restart);
-        case STORE_ALERT_EVIDENCE:
-                return put_alert_evidence(s, &row->evidence);
+        case STORE_ALERT_BUNDLE:
+                return put_alert_bundle(s, &row->bundle);
         case STORE__ROW_MAX:
         default:
                 break;
@@ -1296,10 +1296,10 @@ static size_t row_texts(struct store_row *r, struct row_text *t)
                 TEXT(r->restart.detail);
                 TEXT(r->restart.limit_kind);
                 break;
-        case STORE_ALERT_EVIDENCE:
-                TEXT(r->evidence.event);
-                TEXT(r->evidence.path);
-                TEXT(r->evidence.note);
+        case STORE_ALERT_BUNDLE:
+                TEXT(r->bundle.event);
+                TEXT(r->bundle.path);
+                TEXT(r->bundle.note);
                 break;
         case STORE_PROCESS_REOPEN:
         case STORE_SAMPLE:
@@ -1748,7 +1748,7 @@ int store_maintain(struct store *s, int64_t now_ms, const struct store_retention
         if (r == 0)
                 r = exec_bound(s, "DELETE FROM restart WHERE t < ?1", hour_cut, &m.pruned);
         if (r == 0)
-                r = exec_bound(s, "DELETE FROM alert_evidence WHERE t < ?1", hour_cut, &m.pruned);
+                r = exec_bound(s, "DELETE FROM alert_bundle WHERE t < ?1", hour_cut, &m.pruned);
         if (r == 0)
                 r = exec_bound(s, "DELETE FROM alert WHERE end_ms IS NOT NULL AND end_ms < ?1", hour_cut, &m.pruned);
         /* Agent reports are raw data and go with the raw samples; an alert's class with

@@ -156,7 +156,7 @@ struct store_hook_run {
 };
 
 /* An evidence bundle kept for an alert event (sql/008-escalate.sql). */
-struct store_alert_evidence {
+struct store_alert_bundle {
         int64_t alert_id, t_ms;
         const char *event, *path;
         uint64_t bytes;
@@ -199,7 +199,7 @@ enum store_row_kind {
         STORE_ALERT_KIND,               /* .kind */
         STORE_HOOK_RUN,                 /* .hook_run */
         STORE_RESTART,                  /* .restart */
-        STORE_ALERT_EVIDENCE,           /* .evidence */
+        STORE_ALERT_BUNDLE,             /* .bundle */
         STORE__ROW_MAX
 };
 
@@ -218,7 +218,7 @@ struct store_row {
                 struct store_alert_kind alert_kind;
                 struct store_hook_run hook_run;
                 struct store_restart restart;
-                struct store_alert_evidence evidence;
+                struct store_alert_bundle bundle;
         };
 };
 

@@ -150,7 +150,7 @@ class TestRestart(Case):
 
         # Before the restart was asked, the evidence was kept: the process's files, its
         # cgroup's, the alert, in a directory only leakwatchd's user can enter.
-        ev = wait_for(lambda: query(d.db, "SELECT path, files, note FROM alert_evidence WHERE alert_id = ?",
+        ev = wait_for(lambda: query(d.db, "SELECT path, files, note FROM alert_bundle WHERE alert_id = ?",
                                     (ok_alert,)), what="the evidence bundle's row")
         path, files, note = ev[0]
         self.assertTrue(path.startswith(os.path.join(self.tmp, "evidence", "alert-%d-start-" % ok_alert)), path)
