@@ -226,4 +226,10 @@ struct detect_slope {
 void detect_robust_slope(const double *x, const double *y, unsigned n, double alpha, unsigned block,
                          struct detect_slope *ret);
 
+/* How many of a window's buckets samples `interval` seconds apart can fill: all of them
+ * when a sample comes at least once a bucket, else one per sample. Below min_buckets the
+ * detector never judges: the samples are too sparse for that window, which a caller
+ * should say rather than report "no leak". */
+unsigned detect_floors_per_window(const struct detect_params *p, double interval);
+
 #endif

@@ -196,7 +196,7 @@ class TestJson(Prepared):
 
     def test_status(self):
         s = self.json("status", "--json")
-        self.assertEqual(s["schema"], 3)
+        self.assertEqual(s["schema"], 5)
         self.assertEqual(s["processes_running"], 6)
         self.assertEqual(s["processes_ended"], 2)
         self.assertEqual(s["alerts_open"], 1)
@@ -387,6 +387,25 @@ class TestErrors(Prepared):
         self.lw("show", "webapp", "--since", "tomorrow", "--until", "yesterday", code=EXIT_USAGE)
         self.lw("plot", "webapp", code=EXIT_USAGE)
         self.lw("show", "webapp", "--metric", "nonsense", code=EXIT_USAGE)
+
+    def test_backtest_too_sparse_warns(self):
+        """A window too short for the samples' spacing is said, with why and what would do,
+        instead of a silent "No leak found"."""
+        with open(os.path.join(self.dir, "sparse.csv"), "w") as f:
+            f.write("t,value\n")
+            for t in range(0, 3600, 10):
+                f.write("%d,%d\n" % (t, 100 * 1024 * 1024 + t * 100000))
+        out, err = self.lw("backtest", "-f", "sparse.csv", "--window", "1m")
+        self.assertIn(b"warning: the 1m window (buckets of 2.5s) is too short for samples every 10s: at most 6 of "
+                      b"its 24 buckets hold one, and a judgement needs 16; a window of 2m40s or more", err)
+        self.assertIn(b"No leak judged: the samples are too sparse", out)
+        self.assertNotIn(b"No leak found", out)
+        b = json.loads(self.lw("backtest", "-f", "sparse.csv", "--window", "1m", "--json")[0])
+        self.assertEqual([(w["window_s"], w["interval_s"], w["floors"], w["needed"]) for w in b["warnings"]],
+                         [(60, 10, 6, 16)])
+        out, err = self.lw("backtest", "-f", "sparse.csv", "--window", "3m")
+        self.assertEqual(err, b"")
+        self.assertIn(b"Leak:", out)
 
     def test_bad_csv_input(self):
         with open(os.path.join(self.dir, "bad.csv"), "w") as f:
