@@ -18,9 +18,10 @@ void nearlimit_params_init(struct nearlimit_params *p, enum detect_kind kind, do
 {
         *p = (struct nearlimit_params){
                 .kind = kind,
-                /* 30 s: three samples at the default 10 s interval, so a floor sees past
-                 * one high sample; at slower sampling three intervals, for the same. */
-                .bucket = fmax(30, 3 * interval),
+                /* Three samples, so a floor sees past one high sample: 30 s buckets and
+                 * an 8-minute window at the default 10 s interval, a 48 s window for a
+                 * `leakwatch run` sampling every second. */
+                .bucket = 3 * interval,
                 /* Three of four floors: a trend is still judged over a missed tick or two. */
                 .min_buckets = NEARLIMIT_BUCKETS * 3 / 4,
                 /* The detector's level: one chance in a hundred that a flat series shows a

@@ -24,8 +24,9 @@
 #include "detect.h"
 
 /* Buckets in a window: 16 floors judge a trend with 120 pairwise slopes, and at the
- * default 30 s buckets make an 8-minute window, which is what lets a leak that reaches
- * its limit within the hour be told within 10 minutes of its start. */
+ * default 10 s interval (30 s buckets of three samples) make an 8-minute window, which
+ * is what lets a leak that reaches its limit within the hour be told within 10 minutes
+ * of its start. */
 #define NEARLIMIT_BUCKETS 16
 
 struct nearlimit_params {
