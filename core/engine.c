@@ -33,6 +33,7 @@ struct metric_state {
         const char *cause;              /* the open alert's: "leak" or "limit" */
         char reason[80];                /* the limit judge's phrase: "will reach memory.max in 12 min" */
         struct store_alert_evidence latest;     /* the open alert's latest evaluation */
+        struct detect_verdict limit_v;  /* the limit judge's, when it made the latest */
 };
 
 struct eproc {
@@ -195,6 +196,11 @@ static struct eproc *proc_of(struct engine *e, size_t slot, int64_t process_id)
 
 /* ---- alerts ---- */
 
+static bool limit_made_latest(const struct metric_state *ms)
+{
+        return ms->latest.cause && strcmp(ms->latest.cause, "limit") == 0;
+}
+
 static void fill_alert(struct engine *e, const struct sampler_proc *p, const struct eproc *ep, enum detect_kind m,
                        const struct detect_verdict *v, int64_t t_ms, enum alert_event event, struct alert *a)
 {
@@ -228,6 +234,10 @@ static void fill_alert(struct engine *e, const struct sampler_proc *p, const str
                 .boot_id = e->env.boot_id,
         };
         a->row.latest = ms->latest;
+        /* The limit judge's phrase lives in ms (which moves when the table grows), so
+         * it is pointed at here, never kept. */
+        if (limit_made_latest(ms))
+                a->row.latest.reason = ms->reason;
         if (event == ALERT_EVENT_START)
                 a->row.raised = ms->latest;
 }
@@ -338,11 +348,15 @@ static void close_alert(struct engine *e, const struct sampler_proc *p, struct e
                         int64_t t_ms, const char *state, const char *reason)
 {
         struct metric_state *ms = &ep->m[m];
+        struct detect_verdict lv = ms->limit_v;
         struct alert a;
 
         if (!ms->alert_id)
                 return;
-        fill_alert(e, p, ep, m, ms->has_last ? &ms->last : NULL, t_ms, ALERT_EVENT_END, &a);
+        /* Its numbers stay those of the latest evaluation: the limit judge's if it made it. */
+        lv.ev.reason = ms->reason;
+        fill_alert(e, p, ep, m, limit_made_latest(ms) ? &lv : ms->has_last ? &ms->last : NULL, t_ms,
+                   ALERT_EVENT_END, &a);
         a.row.state = state;
         a.row.end_ms = t_ms;
         a.row.end_reason = reason;
@@ -474,7 +488,10 @@ static void limit_evaluate(struct engine *e, const struct sampler_proc *p, struc
         forecast_format(f.seconds[k], when, sizeof(when));
         snprintf(ms->reason, sizeof(ms->reason), "will %s in %s", limit_phrase[k], when);
         limit_evidence(&g, &f, k, ms->reason, &lv.ev);
+        ms->limit_v = lv;
+        ms->limit_v.ev.reason = NULL;   /* ms->reason, pointed at when used */
         set_latest(e, p, ep, m, t_ms, "limit", par->window, &lv.ev, &set);
+        ms->latest.reason = NULL;       /* likewise */
         if (!ms->alert_id)
                 open_alert(e, p, ep, m, &lv, t_ms, limit_name[k], "limit");
         else if (!ms->escalated && ms->cause && strcmp(ms->cause, "limit") != 0) {

@@ -515,6 +515,10 @@ static void test_limit_alert(void **state)
         end = find(f, 'a', ALERT_EVENT_END, 0);
         assert_string_equal(end->state, "recovered");
         assert_string_equal(end->reason, "no longer heading for a limit");
+        /* Its numbers stay those of its latest evaluation, the limit judge's: not the
+         * detector's, which had none. */
+        assert_true(isfinite(end->slope) && end->slope >= 0);
+        assert_string_equal(end->cause, "limit");
         assert_int_equal(count(f, 'a', ALERT_EVENT_START), 1);
 }
 
