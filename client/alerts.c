@@ -303,9 +303,9 @@ static void print_evidence(struct cli *c, const char *label, const struct query_
         struct forecast f;
         size_t len = 0;
 
-        snprintf(line, sizeof(line), "%s, %s: %s (%s scale)", out_time(o, e->t_ms, TIME_FULL, b1, sizeof(b1)),
-                 strcmp(e->cause, "limit") == 0 ? "a limit within the horizon" : "leak confirmed",
-                 reason ? reason : "?", format_duration(e->scale, b2, sizeof(b2)));
+        snprintf(line, sizeof(line), "%s, %s (%s scale): %s", out_time(o, e->t_ms, TIME_FULL, b1, sizeof(b1)),
+                 strcmp(e->cause, "limit") == 0 ? "growth toward a limit" : "the leak detector",
+                 format_duration(e->scale, b2, sizeof(b2)), reason ? reason : "?");
         field(o, label, line);
         snprintf(line, sizeof(line), "%s (at least %s), level %s", out_rate(o, e->slope, bytes, b1, sizeof(b1)),
                  out_rate(o, e->slope_low, bytes, b2, sizeof(b2)), out_amount(o, e->level, bytes, b3, sizeof(b3)));
@@ -317,7 +317,10 @@ static void print_evidence(struct cli *c, const char *label, const struct query_
                         continue;
                 forecast_format(f.seconds[k], b1, sizeof(b1));
                 forecast_format(f.seconds_low[k], b2, sizeof(b2));
-                if (isfinite(f.seconds[k]) && strcmp(b1, b2) != 0)
+                if (isfinite(f.seconds[k]) && !isfinite(f.seconds_low[k]))
+                        len += (size_t)snprintf(line + len, sizeof(line) - len, "%s%s in %s (never at the lower bound)",
+                                                len ? ", " : "", limit_name[k], b1);
+                else if (isfinite(f.seconds[k]) && strcmp(b1, b2) != 0)
                         len += (size_t)snprintf(line + len, sizeof(line) - len, "%s%s in %s (%s at the lower bound)",
                                                 len ? ", " : "", limit_name[k], b1, b2);
                 else

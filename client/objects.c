@@ -202,12 +202,7 @@ struct json_object *obj_hook_run(const struct query_hook_run *h)
 
 void alert_evidence_forecast(const struct query_alert_evidence *e, enum detect_kind m, struct forecast *ret)
 {
-        struct limit_set set;
-
-        limit_set_init(&set);
-        memcpy(set.room, e->room, sizeof(set.room));
-        set.level = e->level;
-        forecast_limits(&set, m, e->level, e->slope, e->slope_low, ret);
+        forecast_from_rooms(e->room, m, e->slope, e->slope_low, ret);
 }
 
 struct json_object *obj_alert_evidence(const struct query_alert_evidence *e, enum detect_kind m)

@@ -82,12 +82,8 @@ static void summary_limits(const struct alert *a, char *buf, size_t sz)
 void alert_forecast(const struct alert *a, struct forecast *ret)
 {
         const struct store_alert_evidence *l = &a->row.latest;
-        struct limit_set set;
 
-        limit_set_init(&set);
-        memcpy(set.room, l->room, sizeof(set.room));
-        set.level = l->level;
-        forecast_limits(&set, a->metric, l->level, l->slope, l->slope_low, ret);
+        forecast_from_rooms(l->room, a->metric, l->slope, l->slope_low, ret);
 }
 
 void alert_summary(const struct alert *a, char *buf, size_t sz)

@@ -76,6 +76,16 @@ void forecast_limits(const struct limit_set *set, enum detect_kind m, double lev
         }
 }
 
+void forecast_from_rooms(const double room[LIMIT__MAX], enum detect_kind m, double rate, double rate_low,
+                         struct forecast *ret)
+{
+        struct limit_set set;
+
+        limit_set_init(&set);
+        memcpy(set.room, room, sizeof(set.room));
+        forecast_limits(&set, m, NAN, rate, rate_low, ret);
+}
+
 int forecast_within(const struct forecast *f, double horizon)
 {
         return f->nearest >= 0 && f->seconds[f->nearest] <= horizon ? f->nearest : -1;

@@ -59,6 +59,11 @@ struct forecast {
 void forecast_limits(const struct limit_set *set, enum detect_kind m, double level, double rate, double rate_low,
                      struct forecast *ret);
 
+/* The same from the room each limit left at a process's level then (a stored record):
+ * forecast_limits() with no growth since. */
+void forecast_from_rooms(const double room[LIMIT__MAX], enum detect_kind m, double rate, double rate_low,
+                         struct forecast *ret);
+
 /* The nearest limit within horizon seconds at the rate (-1 if none). */
 int forecast_within(const struct forecast *f, double horizon);
 

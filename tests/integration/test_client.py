@@ -23,6 +23,7 @@ import mkdb
 from lwtest import ALLOC, CLIENT, WAIT, Case, query, samples, wait_for
 
 GOLDEN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "golden")
+MIB = 1024 * 1024
 UPDATE = os.environ.get("LEAKWATCH_UPDATE_GOLDEN") == "1"
 
 # Fields leakwatch(1) documents under JSON OUTPUT; the objects must carry each.
@@ -289,6 +290,21 @@ class TestJson(Prepared):
             self.assertLessEqual(HOOK_FIELDS, set(h))
         self.assertEqual(a["hook_runs"][1]["output"], "\x1b]0;pwned\x07still waiting\n")
         self.assertTrue(a["hook_runs"][1]["timed_out"])
+
+    def test_alert_raised_and_latest(self):
+        """A recovered alert keeps what it was raised on beside its latest evaluation."""
+        a = self.json("alerts", "2", "--json")
+        raised, latest = a["raised"], a["latest"]
+        self.assertEqual((raised["cause"], raised["slope"], raised["reason"]),
+                         ("leak", 1000, "floor kept rising: confirmed"))
+        self.assertEqual(raised["time_ms"], mkdb.NOW - (3 * 24 - 8) * 3600 * 1000)
+        self.assertEqual(raised["limits"]["memory.max"], {"room": 72 * MIB, "seconds": 72 * MIB / 1000,
+                                                          "seconds_low": 72 * MIB / 400})
+        self.assertEqual(set(raised["limits"]), {"memory.max", "host"})
+        self.assertEqual((latest["slope"], latest["reason"]), (10, "floor stopped rising"))
+        # Not growing at its lower bound: never reached at that rate (null).
+        self.assertIsNone(latest["limits"]["memory.max"]["seconds_low"])
+        self.assertIsNone(self.json("alerts", "1", "--json")["raised"])
 
     def test_export_json_lines_exact(self):
         out, _ = self.lw("export", "webapp", "--since", "-5min", "--json")
