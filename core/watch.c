@@ -320,7 +320,7 @@ int watch_new(const struct watch_env *env, struct watch **ret, char *err, size_t
         eenv = (struct engine_env){
                 .store = w->store,
                 .boot_id = w->boot_id,
-                .limits = { .headroom = headroom_left, .userdata = &w->headroom },
+                .limits = { .headroom = headroom_left, .read = headroom_read, .userdata = &w->headroom },
                 .sink = { .verdict = on_verdict, .alert = on_alert, .trouble = on_trouble, .userdata = w },
         };
         r = engine_new(&eenv, w->cfg, &w->engine);

@@ -39,6 +39,8 @@ enum db_stmt {
         ST_PUT_AGENT,
         ST_PUT_AGENT_TYPE,
         ST_PUT_ALERT_KIND,
+        ST_PUT_ALERT_RAISED,
+        ST_PUT_ALERT_LATEST,
         /* store.c: prepared at first use */
         ST_REOPEN_PROCESS,
         ST_END_ALERT,

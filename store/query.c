@@ -1270,3 +1270,60 @@ int query_hook_runs(struct query *q, int64_t alert_id, struct query_hook_run **r
         *ret_n = n;
         return 0;
 }
+
+int query_alert_evidence(struct query *q, int64_t alert_id, struct query_alert_evidence ret[2])
+{
+        sqlite3_stmt *st;
+        int r, rc;
+
+        for (int i = 0; i < 2; i++)
+                ret[i] = (struct query_alert_evidence){ .present = false };
+        if (store_schema_version(q->store) < 5)
+                return 0;
+        r = db_prepare(q->store, "SELECT raised, t, cause, scale_s, slope, slope_low, level, evidence_from, evidence_to, "
+                                 "reason, room_memory_max, room_memory_high, room_host, room_rlimit_as, "
+                                 "room_rlimit_data, room_rlimit_nofile FROM alert_evidence WHERE alert_id = ?1",
+                       &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_int64(st, 1, alert_id);
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                struct query_alert_evidence *e = &ret[sqlite3_column_int(st, 0) ? 0 : 1];
+                const char *cause = db_column_text(st, 2, NULL);
+
+                free(e->reason);
+                *e = (struct query_alert_evidence){
+                        .present = true,
+                        .t_ms = sqlite3_column_int64(st, 1),
+                        .scale = db_column_real(st, 3),
+                        .slope = db_column_real(st, 4),
+                        .slope_low = db_column_real(st, 5),
+                        .level = db_column_real(st, 6),
+                        .evidence_from = db_column_or(st, 7, 0),
+                        .evidence_to = db_column_or(st, 8, 0),
+                };
+                /* The cause is one of two words; anything else (a tampered file) reads as
+                 * the detector's. */
+                snprintf(e->cause, sizeof(e->cause), "%s", cause && strcmp(cause, "limit") == 0 ? "limit" : "leak");
+                for (int k = 0; k < LIMIT__MAX; k++)
+                        e->room[k] = db_column_real(st, 10 + k);
+                if (db_column_dup(st, 9, &e->reason, NULL) < 0) {
+                        r = -ENOMEM;
+                        break;
+                }
+        }
+        if (r == 0 && rc != SQLITE_DONE)
+                r = db_fail(q->store, rc);
+        sqlite3_finalize(st);
+        if (r < 0)
+                query_alert_evidence_free(ret);
+        return r;
+}
+
+void query_alert_evidence_free(struct query_alert_evidence ev[2])
+{
+        for (int i = 0; i < 2; i++) {
+                free(ev[i].reason);
+                ev[i].reason = NULL;
+        }
+}

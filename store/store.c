@@ -194,6 +194,12 @@ static int migrate(struct store *s)
         "traced_peak, objects, stride, arena, in_use, free, mmapped, keepcost"
 #define AGENT_NCOLUMNS 27
 
+/* The columns of alert_evidence after (alert_id, raised, t, cause), in the order
+ * put_alert_evidence() binds them and query reads them; the rooms in enum limit_kind's
+ * order. */
+#define EVIDENCE_COLUMNS "scale_s, slope, slope_low, level, evidence_from, evidence_to, reason, " \
+        "room_memory_max, room_memory_high, room_host, room_rlimit_as, room_rlimit_data, room_rlimit_nofile"
+
 /* The writer's statements whose text is fixed. */
 static const struct {
         enum db_stmt id;
@@ -220,6 +226,11 @@ static const struct {
                            "exit_code, signal, timed_out, output) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)" },
         { ST_PUT_AGENT_TYPE, "INSERT OR IGNORE INTO agent_type (process_id, t, type, count) VALUES (?, ?, ?, ?)" },
         { ST_PUT_ALERT_KIND, "INSERT OR REPLACE INTO alert_kind (alert_id, t, class, agents) VALUES (?, ?, ?, ?)" },
+        /* What an alert was raised on is written once; its latest evaluation replaced. */
+        { ST_PUT_ALERT_RAISED, "INSERT OR IGNORE INTO alert_evidence (alert_id, raised, t, cause, " EVIDENCE_COLUMNS
+                               ") VALUES (?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)" },
+        { ST_PUT_ALERT_LATEST, "INSERT OR REPLACE INTO alert_evidence (alert_id, raised, t, cause, " EVIDENCE_COLUMNS
+                               ") VALUES (?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)" },
 };
 
 /* Prepares the statements the writer runs for every row of every commit. */
@@ -868,10 +879,31 @@ static void read_evidence(sqlite3_stmt *st, int col, int col_window, int col_rea
         ev->reason = db_column_text(st, col_reason, NULL);
 }
 
+static int put_alert_evidence(struct store *s, enum db_stmt which, int64_t alert_id,
+                              const struct store_alert_evidence *e)
+{
+        sqlite3_stmt *st = s->stmt[which];
+        int idx = 1;
+
+        sqlite3_bind_int64(st, idx++, alert_id);
+        sqlite3_bind_int64(st, idx++, e->t_ms);
+        db_bind_str(st, idx++, e->cause ? e->cause : "leak");
+        db_bind_real(st, idx++, e->scale);
+        db_bind_real(st, idx++, e->slope);
+        db_bind_real(st, idx++, e->slope_low);
+        db_bind_real(st, idx++, e->level);
+        db_bind_time(st, idx++, evidence_ms(e->t_from));
+        db_bind_time(st, idx++, evidence_ms(e->t_to));
+        db_bind_str(st, idx++, e->reason);
+        for (int k = 0; k < LIMIT__MAX; k++)
+                db_bind_real(st, idx++, e->room[k]);
+        return db_step_done(s, st);
+}
+
 static int put_alert(struct store *s, const struct store_alert *a)
 {
         sqlite3_stmt *st = s->stmt[ST_PUT_ALERT];
-        int idx;
+        int idx, r;
 
         sqlite3_bind_int64(st, 1, a->id);
         sqlite3_bind_int64(st, 2, a->process_id);
@@ -888,7 +920,12 @@ static int put_alert(struct store *s, const struct store_alert *a)
         db_bind_time(st, idx + 2, evidence_ms(a->ev.t_to));
         db_bind_str(st, idx + 3, a->ev.reason);
         db_bind_str(st, idx + 4, a->kind);
-        return db_step_done(s, st);
+        r = db_step_done(s, st);
+        if (r >= 0 && a->raised.t_ms)
+                r = put_alert_evidence(s, ST_PUT_ALERT_RAISED, a->id, &a->raised);
+        if (r >= 0 && a->latest.t_ms)
+                r = put_alert_evidence(s, ST_PUT_ALERT_LATEST, a->id, &a->latest);
+        return r;
 }
 
 static int put_verdict(struct store *s, const struct store_verdict *v)
@@ -963,7 +1000,8 @@ int store_for_each_open_alert(struct store *s, store_alert_cb cb, void *userdata
 
         r = db_prepare(s, "SELECT id, process_id, rule_id, metric, state, start_ms, coalesce(escalated_ms, 0), slope, "
                        "slope_low, slope_high, growth, growth_rel, level, p_value, forecast_s, limit_kind, "
-                       "evidence_from, evidence_to, reason, kind FROM alert WHERE end_ms IS NULL ORDER BY id", &st);
+                       "evidence_from, evidence_to, reason, kind, (SELECT cause FROM alert_evidence e "
+                       "WHERE e.alert_id = alert.id AND e.raised = 1) FROM alert WHERE end_ms IS NULL ORDER BY id", &st);
         if (r < 0)
                 return r;
         while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -977,6 +1015,7 @@ int store_for_each_open_alert(struct store *s, store_alert_cb cb, void *userdata
                         .escalated_ms = sqlite3_column_int64(st, 6),
                         .limit_kind = db_column_text(st, 15, NULL),
                         .kind = db_column_text(st, 19, NULL),
+                        .raised = { .cause = db_column_text(st, 20, NULL) },
                 };
 
                 read_evidence(st, 7, 16, 18, &a.ev);
@@ -1211,6 +1250,10 @@ static size_t row_texts(struct store_row *r, struct row_text *t)
                 TEXT(r->alert.ev.reason);
                 TEXT(r->alert.limit_kind);
                 TEXT(r->alert.kind);
+                TEXT(r->alert.raised.cause);
+                TEXT(r->alert.raised.reason);
+                TEXT(r->alert.latest.cause);
+                TEXT(r->alert.latest.reason);
                 break;
         case STORE_ALERT_KIND:
                 TEXT(r->alert_kind.cls);
@@ -1235,7 +1278,7 @@ static size_t row_texts(struct store_row *r, struct row_text *t)
 }
 
 /* The most strings a row holds (an alert's). */
-#define ROW_TEXTS_MAX 6
+#define ROW_TEXTS_MAX 10
 
 int store_row_copy(const struct store_row *row, struct store_row *ret, void **ret_blob)
 {
@@ -1677,6 +1720,10 @@ int store_maintain(struct store *s, int64_t now_ms, const struct store_retention
                                      "DELETE FROM agent_type WHERE process_id = ?1 AND t < ?2", &m.pruned);
         if (r == 0)
                 r = exec_bound(s, "DELETE FROM alert_kind WHERE alert_id NOT IN (SELECT id FROM alert) AND t < ?1",
+                               hour_cut, &m.pruned);
+        if (r == 0)
+                r = exec_bound(s,
+                               "DELETE FROM alert_evidence WHERE alert_id NOT IN (SELECT id FROM alert) AND t < ?1",
                                hour_cut, &m.pruned);
         if (r == 0)
                 r = store_commit(s);

@@ -23,6 +23,7 @@
 #include <sys/types.h>
 
 #include "detect.h"
+#include "forecast.h"
 #include "report.h"
 #include "sample.h"
 
@@ -124,6 +125,20 @@ struct store_verdict {
         struct detect_evidence ev;      /* times in seconds since the epoch */
 };
 
+/* What an alert was raised on, or its latest evaluation (the alert_evidence table): the
+ * rate and the time scale it was measured over, and the room each known limit left,
+ * from which the time to each (lib/forecast). t_ms 0: none. */
+struct store_alert_evidence {
+        int64_t t_ms;
+        const char *cause;              /* "leak": the detector confirmed it; "limit": growth
+                                         * will reach a limit within limit-horizon */
+        double scale;                   /* seconds: the window of the rate */
+        double slope, slope_low, level; /* units/s, units/s, units; NAN unknown */
+        double t_from, t_to;            /* the window judged, seconds since the epoch */
+        const char *reason;             /* "will reach memory.max in 12 min", or the detector's */
+        double room[LIMIT__MAX];        /* units left before each limit; NAN unknown */
+};
+
 /* An alert, inserted or replaced by id each time its numbers change. */
 struct store_alert {
         int64_t id, process_id, rule_id;
@@ -134,6 +149,9 @@ struct store_alert {
         struct detect_evidence ev;      /* times in seconds since the epoch */
         const char *limit_kind;         /* "cgroup", "memory", "descriptor" or NULL */
         const char *kind;               /* what kind of leak, or NULL */
+        /* What it was raised on: written once, when raised (t_ms 0: not this time), and
+         * never replaced; and the latest evaluation (t_ms 0: none), replaced each time. */
+        struct store_alert_evidence raised, latest;
 };
 
 /* The class of an alert's kind (lib/classify.h), replaced as it changes; agents may be

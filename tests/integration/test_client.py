@@ -23,6 +23,7 @@ import mkdb
 from lwtest import ALLOC, CLIENT, WAIT, Case, query, samples, wait_for
 
 GOLDEN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "golden")
+MIB = 1024 * 1024
 UPDATE = os.environ.get("LEAKWATCH_UPDATE_GOLDEN") == "1"
 
 # Fields leakwatch(1) documents under JSON OUTPUT; the objects must carry each.
@@ -196,7 +197,7 @@ class TestJson(Prepared):
 
     def test_status(self):
         s = self.json("status", "--json")
-        self.assertEqual(s["schema"], 3)
+        self.assertEqual(s["schema"], 5)
         self.assertEqual(s["processes_running"], 6)
         self.assertEqual(s["processes_ended"], 2)
         self.assertEqual(s["alerts_open"], 1)
@@ -289,6 +290,21 @@ class TestJson(Prepared):
             self.assertLessEqual(HOOK_FIELDS, set(h))
         self.assertEqual(a["hook_runs"][1]["output"], "\x1b]0;pwned\x07still waiting\n")
         self.assertTrue(a["hook_runs"][1]["timed_out"])
+
+    def test_alert_raised_and_latest(self):
+        """A recovered alert keeps what it was raised on beside its latest evaluation."""
+        a = self.json("alerts", "2", "--json")
+        raised, latest = a["raised"], a["latest"]
+        self.assertEqual((raised["cause"], raised["slope"], raised["reason"]),
+                         ("leak", 1000, "floor kept rising: confirmed"))
+        self.assertEqual(raised["time_ms"], mkdb.NOW - (3 * 24 - 8) * 3600 * 1000)
+        self.assertEqual(raised["limits"]["memory.max"], {"room": 72 * MIB, "seconds": 72 * MIB / 1000,
+                                                          "seconds_low": 72 * MIB / 400})
+        self.assertEqual(set(raised["limits"]), {"memory.max", "host"})
+        self.assertEqual((latest["slope"], latest["reason"]), (10, "floor stopped rising"))
+        # Not growing at its lower bound: never reached at that rate (null).
+        self.assertIsNone(latest["limits"]["memory.max"]["seconds_low"])
+        self.assertIsNone(self.json("alerts", "1", "--json")["raised"])
 
     def test_export_json_lines_exact(self):
         out, _ = self.lw("export", "webapp", "--since", "-5min", "--json")
@@ -387,6 +403,25 @@ class TestErrors(Prepared):
         self.lw("show", "webapp", "--since", "tomorrow", "--until", "yesterday", code=EXIT_USAGE)
         self.lw("plot", "webapp", code=EXIT_USAGE)
         self.lw("show", "webapp", "--metric", "nonsense", code=EXIT_USAGE)
+
+    def test_backtest_too_sparse_warns(self):
+        """A window too short for the samples' spacing is said, with why and what would do,
+        instead of a silent "No leak found"."""
+        with open(os.path.join(self.dir, "sparse.csv"), "w") as f:
+            f.write("t,value\n")
+            for t in range(0, 3600, 10):
+                f.write("%d,%d\n" % (t, 100 * 1024 * 1024 + t * 100000))
+        out, err = self.lw("backtest", "-f", "sparse.csv", "--window", "1m")
+        self.assertIn(b"warning: the 1m window (buckets of 2.5s) is too short for samples every 10s: at most 6 of "
+                      b"its 24 buckets hold one, and a judgement needs 16; a window of 2m40s or more", err)
+        self.assertIn(b"No leak judged: the samples are too sparse", out)
+        self.assertNotIn(b"No leak found", out)
+        b = json.loads(self.lw("backtest", "-f", "sparse.csv", "--window", "1m", "--json")[0])
+        self.assertEqual([(w["window_s"], w["interval_s"], w["floors"], w["needed"]) for w in b["warnings"]],
+                         [(60, 10, 6, 16)])
+        out, err = self.lw("backtest", "-f", "sparse.csv", "--window", "3m")
+        self.assertEqual(err, b"")
+        self.assertIn(b"Leak:", out)
 
     def test_bad_csv_input(self):
         with open(os.path.join(self.dir, "bad.csv"), "w") as f:
