@@ -239,10 +239,17 @@ static void test_timearg(void **state)
                 { "10:00", NOW - 2 * HOUR },
                 { "@1795521600", NOW },
                 { "  -1h  ", NOW - HOUR },
+                { "-1 week", NOW - 7 * 24 * HOUR },
+                { "-2 days", NOW - 48 * HOUR },
+                { "-1 h", NOW - HOUR },
+                { "+2 hours", NOW + 2 * HOUR },
+                { "-1 hour 30 minutes", NOW - 90 * 60000 },
+                { "-1week", NOW - 7 * 24 * HOUR },
         };
         static const char *const bad[] = {
                 "", "soon", "-", "-x", "1h", "2026-13-01", "2026-02-30", "2026-11-24 25:00", "2026-11-24x",
                 "10:61", "@-5", "1 fortnight ago", "2026-11-24T10:00:00+25:00", "0999-01-01",
+                "-1 fortnight", "-1 week ago", "-1 2 h",
         };
         int64_t t;
 
