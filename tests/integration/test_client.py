@@ -45,6 +45,9 @@ HOOK_FIELDS = {"id", "alert_id", "event", "program", "start", "start_ms", "end",
 
 # Exit codes (leakwatch(1), EXIT STATUS).
 EXIT_USAGE, EXIT_NODB, EXIT_NOTFOUND, EXIT_AMBIGUOUS = 2, 3, 4, 5
+# leakwatch status alone, as systemctl status: the daemon not running; its state unknown
+# (the database cannot be read).
+EXIT_NOT_RUNNING, EXIT_UNKNOWN = 3, 4
 
 
 def env(**extra):
@@ -99,24 +102,39 @@ class Prepared(unittest.TestCase):
         self.assertEqual(text, want, "output of %s differs from %s" % (" ".join(args), path))
         return out
 
-    def json(self, *args):
-        out, _ = self.lw(*args)
+    def json(self, *args, code=0):
+        out, _ = self.lw(*args, code=code)
         return json.loads(out.decode("utf-8"))
 
 
 class TestGolden(Prepared):
     def test_status(self):
-        self.golden("status", "status")
+        self.golden("status", "status", code=EXIT_NOT_RUNNING)
 
     def test_default_is_status(self):
-        out, _ = self.lw()
-        self.assertEqual(out, self.lw("status")[0])
+        out, _ = self.lw(code=EXIT_NOT_RUNNING)
+        self.assertEqual(out, self.lw("status", code=EXIT_NOT_RUNNING)[0])
 
     def test_ps(self):
         self.golden("ps", "ps")
 
     def test_ps_all_by_memory(self):
-        self.golden("ps-all", "ps", "--all", "--sort", "memory")
+        self.golden("ps-all", "ps", "--all", "--sort=-memory")
+
+    def test_ps_sort_direction(self):
+        """--sort KEY ascending, --sort=-KEY descending, as ps(1); unknown values last."""
+        up = [p["memory"] for p in self.json("ps", "--all", "-o", "json", "--sort", "memory")]
+        down = [p["memory"] for p in self.json("ps", "--all", "-o", "json", "--sort=-memory")]
+        known = [m for m in up if m is not None]
+        self.assertGreater(len(known), 2)
+        self.assertEqual(known, sorted(known))
+        self.assertEqual([m for m in down if m is not None], sorted(known, reverse=True))
+        self.assertIsNone(up[-1])
+        self.assertIsNone(down[-1])
+        self.assertEqual([p["pid"] for p in self.json("ps", "--sort=+pid", "--json")],
+                         [p["pid"] for p in self.json("ps", "--sort=-pid", "--json")][::-1])
+        _, err = self.lw("ps", "--sort=-bogus", code=EXIT_USAGE)
+        self.assertIn(b"-KEY for descending", err)
 
     def test_ps_bytes_no_legend(self):
         self.golden("ps-bytes", "ps", "--bytes", "--no-legend")
@@ -172,7 +190,7 @@ class TestGolden(Prepared):
         self.golden("export-rule-json", "export", "rule:web", "--since", "-3min", "--metric", "memory", "--json")
 
     def test_plot(self):
-        self.golden("plot", "plot", "webapp", "--since", "-1h", "-o", "-", "--size", "480x240")
+        self.golden("plot", "plot", "webapp", "--since", "-1h", "--output-file", "-", "--size", "480x240")
 
     def test_backtest(self):
         self.golden("backtest", "backtest", "webapp")
@@ -195,7 +213,7 @@ class TestJson(Prepared):
         self.assertLessEqual(ALERT_FIELDS, set(a), ALERT_FIELDS - set(a))
 
     def test_status(self):
-        s = self.json("status", "--json")
+        s = self.json("status", "--json", code=EXIT_NOT_RUNNING)
         self.assertEqual(s["schema"], 3)
         self.assertEqual(s["processes_running"], 6)
         self.assertEqual(s["processes_ended"], 2)
@@ -312,6 +330,69 @@ class TestJson(Prepared):
         self.assertEqual(b["verdicts"][-1]["state"], "leaking")
 
 
+class TestHabits(Prepared):
+    """The habits of journalctl, systemctl and ps: -o FORMAT, --no-pager, help, plurals."""
+
+    def test_output_format(self):
+        self.assertEqual(self.lw("ps", "-o", "json")[0], self.lw("ps", "--json")[0])
+        self.assertEqual(self.lw("ps", "--output=csv")[0], self.lw("ps", "--csv")[0])
+        self.assertEqual(self.lw("alerts", "-o", "json-pretty")[0], self.lw("alerts", "--json=pretty")[0])
+        self.assertEqual(self.lw("ps", "-o", "short")[0], self.lw("ps")[0])
+        _, err = self.lw("ps", "-o", "yaml", code=EXIT_USAGE)
+        self.assertIn(b"'yaml' is not a format (short, json, json-pretty, csv)", err)
+        _, err = self.lw("status", "-o", "csv", code=EXIT_USAGE)
+        self.assertIn(b"-o csv does not apply to 'status'", err)
+        # -o used to name plot's file: the message says where that went.
+        _, err = self.lw("plot", "webapp", "-o", "x.svg", code=EXIT_USAGE)
+        self.assertIn(b"plot writes to a file with --output-file x.svg", err)
+        self.assertFalse(os.path.exists(os.path.join(self.dir, "x.svg")))
+
+    def test_no_pager(self):
+        self.assertEqual(self.lw("--no-pager", "ps")[0], self.lw("ps")[0])
+        self.assertEqual(self.lw("alerts", "--no-pager")[0], self.lw("alerts")[0])
+
+    def test_help(self):
+        full, _ = self.lw("--help")
+        self.assertIn(b"Commands (default: status):", full)
+        self.assertEqual(self.lw("help")[0], full)
+        ps, _ = self.lw("ps", "--help")
+        self.assertTrue(ps.startswith(b"Usage: leakwatch ps [OPTIONS]\n"), ps)
+        self.assertIn(b"--sort [-]KEY", ps)
+        self.assertNotIn(b"--memory-limit", ps)
+        self.assertNotIn(b"Commands", ps)
+        self.assertEqual(self.lw("help", "ps")[0], ps)
+        self.assertEqual(self.lw("--help", "ps")[0], ps)
+        plot, _ = self.lw("help", "plot")
+        self.assertIn(b"--output-file FILE", plot)
+        self.assertIn(b"TARGET: a PID", plot)
+        self.assertNotIn(b"--sort", plot)
+        _, err = self.lw("help", "nosuch", code=EXIT_USAGE)
+        self.assertIn(b"unknown command 'nosuch'", err)
+        # After run's command, --help is the command's own.
+        rc, out, _ = run(("run", "--help"), self.dir)
+        self.assertEqual(rc, 0)
+        self.assertIn(b"Usage: leakwatch run [OPTIONS] [--] COMMAND", out)
+
+    def test_empty_db_is_an_error(self):
+        rc, out, err = run(("--db", "", "ps"), self.dir)
+        self.assertEqual(rc, EXIT_USAGE)
+        self.assertIn(b"--db: empty path", err)
+        self.assertEqual(out, b"")
+
+    def test_relative_times_with_spaces(self):
+        for since in ("-1 week", "-2 days", "-1 h", "1 hour ago"):
+            out, _ = self.lw("export", "webapp", "--since", since, "--metric", "memory", "--no-legend")
+            self.assertGreater(len(out.splitlines()), 0, since)
+        self.assertEqual(self.lw("export", "webapp", "--since", "-2 days", "--metric", "memory")[0],
+                         self.lw("export", "webapp", "--since", "-2d", "--metric", "memory")[0])
+
+    def test_plurals(self):
+        out, _ = self.lw("top", "-n", "1")
+        self.assertIn(b"\n1 process grew most over 1h.", out)
+        out, _ = self.lw("top", "-n", "2")
+        self.assertIn(b"\n2 processes grew most over 1h.", out)
+
+
 class TestErrors(Prepared):
     def test_missing_database(self):
         rc, out, err = run(("--db", "nope.db", "ps"), self.dir)
@@ -330,12 +411,14 @@ class TestErrors(Prepared):
         con.execute("CREATE TABLE t (x)")
         con.close()
         rc, _, err = run(("--db", "other.db", "status"), self.dir)
-        self.assertEqual(rc, EXIT_NODB)
+        self.assertEqual(rc, EXIT_UNKNOWN)
         self.assertIn(b"not a leakwatch database", err)
         garbage = os.path.join(self.dir, "garbage.db")
         with open(garbage, "wb") as f:
             f.write(b"this is not sqlite" * 100)
         rc, _, err = run(("--db", "garbage.db", "status"), self.dir)
+        self.assertEqual(rc, EXIT_UNKNOWN)
+        rc, _, err = run(("--db", "garbage.db", "ps"), self.dir)
         self.assertEqual(rc, EXIT_NODB)
 
     def test_permission_denied_names_the_file(self):
@@ -346,13 +429,13 @@ class TestErrors(Prepared):
         shutil.copy(os.path.join(self.dir, "golden.db"), os.path.join(private, "p.db"))
         os.chmod(os.path.join(private, "p.db"), 0o600)
         rc, _, err = self._as_nobody(os.path.join(private, "p.db"))
-        self.assertEqual(rc, EXIT_NODB)
+        self.assertEqual(rc, EXIT_UNKNOWN)
         self.assertIn(b"permission denied", err)
         self.assertIn(b"p.db", err)
         os.chmod(private, 0o700)
         os.chmod(os.path.join(private, "p.db"), 0o644)
         rc, _, err = self._as_nobody(os.path.join(private, "p.db"))
-        self.assertEqual(rc, EXIT_NODB)
+        self.assertEqual(rc, EXIT_UNKNOWN)
         self.assertIn(b"cannot enter directory " + private.encode(), err)
 
     def _as_nobody(self, db):
@@ -458,10 +541,10 @@ class TestLiveDaemon(Case):
         d = self.daemon("--interval", "0.1", "--pid", w.pid)
         wait_for(lambda: len(samples(d.db, w.pid)) > 20, what="samples")
 
-        def lw(*args):
+        def lw(*args, code=0):
             p = subprocess.run([CLIENT, "--db", d.db] + list(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                timeout=WAIT, env=env(LEAKWATCH_NOW=""))
-            self.assertEqual(p.returncode, 0, p.stderr.decode(errors="replace"))
+            self.assertEqual(p.returncode, code, p.stderr.decode(errors="replace"))
             return p.stdout
 
         # Many reads while the daemon commits: each one sees a consistent snapshot.
@@ -476,7 +559,8 @@ class TestLiveDaemon(Case):
         self.assertGreater(show["max"] - show["min"], 10 * 2**20)
         rows = list(csv.DictReader(io.StringIO(lw("export", str(w.pid)).decode())))
         self.assertGreater(len(rows), 20)
-        status = json.loads(lw("status", "--json"))
+        # Its control socket is not under the runtime directory the tests give.
+        status = json.loads(lw("status", "--json", code=EXIT_NOT_RUNNING))
         self.assertEqual(status["processes_running"], 1)
         self.assertIn(b"lw-client", lw("show", "lw-client"))
         self.assertEqual(d.stop(), 0, d.output())
@@ -489,7 +573,7 @@ class TestLiveDaemon(Case):
         self.assertEqual([int(r["anon"]) for r in rows], [v * 1024 for _, v in samples(d.db, w.pid, "anon")])
         self.assertIn(b"Backtest of lw-client", lw("backtest", str(w.pid), "--window", "2m"))
         svg = os.path.join(self.tmp, "p.svg")
-        lw("plot", str(w.pid), "-o", svg)
+        lw("plot", str(w.pid), "--output-file", svg)
         import xml.dom.minidom
         doc = xml.dom.minidom.parse(svg)
         self.assertEqual(doc.documentElement.tagName, "svg")
