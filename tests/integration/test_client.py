@@ -535,6 +535,27 @@ class TestTerminal(Prepared):
 class TestLiveDaemon(Case):
     """Against a database the real daemon is writing, then after it stopped."""
 
+    def test_command_line_refreshed_after_exec(self):
+        """A watched process that exec()s keeps its series; its name and command line
+        become the new program's, in the database and in what the client shows."""
+        sh = subprocess.Popen(["/bin/sh", "-c", "read line; exec sleep 61"], stdin=subprocess.PIPE,
+                              stdout=subprocess.DEVNULL)
+        self.addCleanup(sh.wait)
+        self.addCleanup(sh.kill)
+        d = self.daemon("--interval", "0.1", "--pid", sh.pid)
+        wait_for(lambda: len(samples(d.db, sh.pid)) > 2, what="samples of the shell")
+        self.assertEqual(query(d.db, "SELECT comm FROM process WHERE pid = ?", (sh.pid,)), [("sh",)])
+        sh.stdin.write(b"go\n")
+        sh.stdin.close()
+        wait_for(lambda: query(d.db, "SELECT comm, cmdline FROM process WHERE pid = ?", (sh.pid,))
+                 == [("sleep", "sleep 61")], what="the command line after exec")
+        p = subprocess.run([CLIENT, "--db", d.db, "show", str(sh.pid), "--json"], stdout=subprocess.PIPE,
+                           timeout=WAIT, env=env(LEAKWATCH_NOW=""))
+        shown = json.loads(p.stdout)
+        self.assertEqual(shown["process"]["name"], "sleep")
+        self.assertEqual(shown["process"]["cmdline"], "sleep 61")
+        self.assertEqual(query(d.db, "SELECT count(*) FROM process WHERE pid = ?", (sh.pid,)), [(1,)])
+
     def test_reads_while_daemon_writes(self):
         w = self.alloc("--step-kib", 1024, "--every-ms", 100, "--steps", 40, "--hold-ms", 60000,
                        "--name", "lw-client")
