@@ -521,6 +521,29 @@ class TestTerminal(Prepared):
         out = self.on_tty(["ps", "--no-legend", "--full"], cols=40, NO_COLOR="1")
         self.assertIn("evil\\x1b[31mred\\x07", out)
 
+    def test_chart_fits_the_terminal(self):
+        """The chart and its time labels end within the terminal, in 80 and in 160
+        columns; its value labels are round."""
+        import re
+        import unicodedata
+        for cols in (80, 160):
+            for args in (["show", "webapp"], ["show", "rule:web", "--since", "-6h"], ["show", "666", "--metric", "fds"]):
+                out = self.on_tty(args, cols=cols, NO_COLOR="1")
+                chart = out[out.index("\n\n", out.index("Trend:")):]
+                for line in chart.splitlines():
+                    width = sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in line)
+                    self.assertLessEqual(width, cols, "%s in %d columns: %r" % (args, cols, line))
+                labels = re.findall(r"^ *([0-9.]+)(?: MiB)? [\u2524]", chart, re.M)
+                self.assertGreaterEqual(len(labels), 2, chart)
+                # Evenly spaced by 1, 2 or 5 times a power of ten, each a multiple of it.
+                values = [float(v) for v in labels]
+                step = values[0] - values[1]
+                self.assertRegex("%g" % step, r"^[125](0*|e\+\d+)$", chart)
+                for a, b in zip(values, values[1:]):
+                    self.assertAlmostEqual(a - b, step, msg=chart)
+                for v in values:
+                    self.assertAlmostEqual(v / step, round(v / step), msg=chart)
+
     def test_hostile_text_never_raw(self):
         """Escape, bell, OSC and bidi bytes from names, command lines and hook output
         reach the terminal only as escapes, in every human view."""

@@ -373,9 +373,38 @@ static void test_fill_gaps(void **state)
         assert_true(isnan(lo[38]));
 }
 
+static void test_nice_step(void **state)
+{
+        (void)state;
+        /* 1-2-5 steps of the unit the labels print in. */
+        assert_true(chart_nice_step(212 * MIB, 281 * MIB, 3, true) == 50 * MIB);
+        assert_true(chart_nice_step(212 * MIB, 281 * MIB, 8, true) == 10 * MIB);
+        assert_true(chart_nice_step(0, 700 * 1024.0, 4, true) == 200 * 1024.0);
+        assert_true(chart_nice_step(1.5 * 1024 * MIB, 3.5 * 1024 * MIB, 4, true) == 512 * MIB);
+        /* Never finer than the three digits of "291 MiB". */
+        assert_true(chart_nice_step(290 * MIB, 291 * MIB, 4, true) == 5 * MIB);
+        /* Counts: whole numbers. */
+        assert_true(chart_nice_step(0, 1000, 5, false) == 200);
+        assert_true(chart_nice_step(30, 33, 4, false) == 1);
+        assert_true(chart_nice_step(0, 0.3, 3, false) == 1);
+        assert_true(chart_nice_step(100, 1100, 2, false) == 500);
+}
+
+/* The widest line of s, in terminal columns. */
+static size_t widest(char *s)
+{
+        size_t w = 0;
+
+        for (char *line = strtok(s, "\n"); line; line = strtok(NULL, "\n"))
+                w = MAX(w, out_text_width(line));
+        return w;
+}
+
 static void test_chart_render(void **state)
 {
+        static const unsigned widths[] = { 60, 80, 160, 250 };
         struct memout m;
+        size_t w;
         struct chart c;
         char *s, *line;
         int rows = 0;
@@ -395,14 +424,34 @@ static void test_chart_render(void **state)
         for (line = s; (line = strchr(line, '\n')); line++)
                 rows++;
         assert_int_equal(rows, 9);
-        assert_non_null(strstr(s, " 106 MiB \xe2\x94\xa4"));
-        assert_non_null(strstr(s, " 100 MiB \xe2\x94\xa4"));
+        /* Round labels: 100 to 106 MiB in six rows is labelled every 5 MiB (every 2
+         * would crowd), each on the row its value is drawn in. */
+        assert_non_null(strstr(s, "\n 105 MiB \xe2\x94\xa4"));
+        assert_non_null(strstr(s, "\n 100 MiB \xe2\x94\xa4"));
+        assert_null(strstr(s, "106 MiB"));
+        assert_null(strstr(s, "110 MiB"));
         assert_non_null(strstr(s, "07:00"));
         assert_non_null(strstr(s, "\xe2\x94\x81"));
-        /* Nothing is wider than the terminal: 60 columns less the label fits the plot. */
-        for (line = strtok(s, "\n"); line; line = strtok(NULL, "\n"))
-                assert_true(out_text_width(line) <= 60 + 8);
         free(s);
+
+        /* Nothing is wider than the terminal, however wide, labels of the last tick
+         * included (a day across 160 columns put one past the edge). */
+        for (size_t i = 0; i < ELEMENTSOF(widths); i++)
+                for (int64_t range = HOUR / 2; range <= 8 * 24 * HOUR; range = range * 3 / 2 + 7 * 60000) {
+                        memout_open(&m, true, widths[i]);
+                        /* The range ends a minute after a round time: a tick there. */
+                        assert_int_equal(chart_init(&c, &m.o, NOW - range, NOW + 60000, true), 0);
+                        for (int64_t t = NOW - range; t < NOW; t += range / 500)
+                                chart_add(&c, t, 3 * MIB + (double)(t - NOW + range) / range * MIB, 4 * MIB);
+                        chart_render(&c, &m.o, 8);
+                        chart_done(&c);
+                        s = memout_close(&m);
+                        w = widest(s);
+
+                        if (w > widths[i])
+                                fail_msg("%lld min in %u columns: %zu wide", (long long)(range / 60000), widths[i], w);
+                        free(s);
+                }
 
         memout_open(&m, false, 40);
         assert_int_equal(chart_init(&c, &m.o, NOW - HOUR, NOW, false), 0);
@@ -459,6 +508,7 @@ int main(void)
                 cmocka_unit_test(test_trend_growth),
                 cmocka_unit_test(test_sparkline),
                 cmocka_unit_test(test_fill_gaps),
+                cmocka_unit_test(test_nice_step),
                 cmocka_unit_test(test_chart_render),
                 cmocka_unit_test(test_svg),
         };
