@@ -443,8 +443,21 @@ int cmd_plot(struct cli *c, int argc, char **argv)
         }
         for (size_t i = 0; i < w.n; i++)
                 svg_add(&p, w.ts[i], w.lo[i], w.hi[i]);
-        if (w.have_trend)
-                svg_set_trend(&p, w.slope_ms, w.at_from);
+        svg_set_y_title(&p, metric_label(w.metric));
+        if (w.have_trend) {
+                int64_t g_from, g_to;
+                double slope, at;
+
+                /* Where the floor grew, the line describes that growth and is drawn over
+                 * it alone, not across the flat or released time around it. */
+                if (trend_growth_span(w.ts, w.lo, w.n, w.from_ms, w.to_ms, &g_from, &g_to) == 0 &&
+                    trend_floor_fit(w.ts, w.lo, w.n, g_from, g_to, &slope, &at) == 0 && slope > 0) {
+                        w.slope_ms = slope;
+                        svg_set_trend(&p, slope, at, g_from, g_to);
+                } else {
+                        svg_set_trend(&p, w.slope_ms, w.at_from, w.from_ms, w.to_ms);
+                }
+        }
         for (size_t i = 0; i < w.nalerts && i < MAX_SPANS; i++) {
                 char label[96];
 
