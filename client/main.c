@@ -21,6 +21,7 @@
 #include "cli.h"
 #include "ctl.h"
 #include "export.h"
+#include "follow.h"
 #include "live.h"
 #include "proto.h"
 #include "ps.h"
@@ -54,11 +55,11 @@ static const struct command commands[] = {
         { "status", cmd_status, OPT_JSON, "", "overview: database, daemon, rules, processes, open alerts" },
         { "ps", cmd_ps, OPT_ALL | OPT_WINDOW | OPT_SORT | OPT_BOOT | OPT_JSON | OPT_CSV, "",
           "watched processes: memory, growth, state, trend" },
-        { "top", cmd_top, OPT_WINDOW | OPT_UNTIL | OPT_LIMIT | OPT_BOOT | OPT_JSON | OPT_CSV, "",
-          "the processes whose memory floor grew most over a window" },
+        { "top", cmd_top_follow, OPT_WINDOW | OPT_UNTIL | OPT_LIMIT | OPT_BOOT | OPT_JSON | OPT_CSV | OPT_FOLLOW, "",
+          "the processes whose memory floor grew most over a window; -f: live" },
         { "show", cmd_show, OPT_SINCE | OPT_UNTIL | OPT_METRIC | OPT_HEIGHT | OPT_ALL | OPT_BOOT | OPT_JSON,
           "TARGET", "one process or rule: identity, chart with trend and alerts, summary" },
-        { "alerts", cmd_alerts, OPT_ALL | OPT_SINCE | OPT_UNTIL | OPT_LIMIT | OPT_JSON | OPT_CSV | OPT_FOLLOW, "[ID]",
+        { "alerts", cmd_alerts_follow, OPT_ALL | OPT_SINCE | OPT_UNTIL | OPT_LIMIT | OPT_JSON | OPT_CSV | OPT_FOLLOW, "[ID]",
           "open (--all: also past) alerts; one alert in detail; -f: follow" },
         { "export", cmd_export, OPT_SINCE | OPT_UNTIL | OPT_METRIC | OPT_ALL | OPT_BOOT | OPT_JSON | OPT_CSV,
           "TARGET", "a series with exact values, as CSV or JSON lines" },
@@ -181,7 +182,8 @@ static const struct {
                    "                         TARGET: several matches are ambiguous; backtest: every evaluation\n" },
         { 0, "  -l, --full             never shorten table cells to the terminal width\n" },
         { OPT_LIMIT, "  -n, --limit N          top: rows (default 10); alerts: at most N\n" },
-        { OPT_FOLLOW, "  -f, --follow           alerts: print each alert event as it happens, until interrupted\n" },
+        { OPT_FOLLOW, "  -f, --follow           alerts: a line per alert event as it happens (-o json: JSON lines);\n"
+                      "                         top: refresh in place, as top(1); until interrupted\n" },
         { OPT_METRIC, "  -m, --metric NAME      memory (anon+swap, default), rss, anon, swap, fds, ...\n"
                       "                         (export: a comma-separated list, or all)\n" },
         { OPT_OUTPUT, "      --output-file FILE plot: the SVG file (- for standard output);\n"

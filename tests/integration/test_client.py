@@ -393,6 +393,82 @@ class TestHabits(Prepared):
         self.assertIn(b"\n2 processes grew most over 1h.", out)
 
 
+class TestFollow(Prepared):
+    """alerts -f: the open alerts, then a line per event as the database changes, until
+    interrupted or the reader goes away; top -f: a screen at a time."""
+
+    def setUp(self):
+        self.db = os.path.join(self.dir, "follow.db")
+        shutil.copy(os.path.join(self.dir, "golden.db"), self.db)
+
+    def follow(self, *args):
+        p = subprocess.Popen([CLIENT, "--db", self.db] + list(args), cwd=self.dir, env=env(LEAKWATCH_NOW=""),
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.addCleanup(p.communicate)
+        self.addCleanup(p.kill)
+        return p
+
+    def read_line(self, p):
+        line = p.stdout.readline()
+        if not line:
+            self.fail("follow ended early: %s" % p.stderr.read())
+        return line.decode()
+
+    def test_alerts_follow(self):
+        import signal
+        import time
+        # The writer holds the database open, as the daemon does (its -wal file exists).
+        con = sqlite3.connect(self.db)
+        con.execute("SELECT count(*) FROM alert").fetchall()
+        p = self.follow("alerts", "-f")
+        # The alerts open now, then what happens.
+        self.assertIn("alert #1 open: webapp (pid 4242) memory leaking, +2.00 MiB/h", self.read_line(p))
+        now = int(time.time() * 1000)
+        con.execute("INSERT INTO alert (id, process_id, rule_id, metric, state, start_ms, slope, reason) "
+                    "SELECT 90, process_id, rule_id, 'memory', 'leaking', ?, 1048576.0 / 3600, 'x' FROM alert "
+                    "WHERE id = 1", (now,))
+        con.commit()
+        line = self.read_line(p)
+        self.assertIn("alert #90 raised: webapp (pid 4242) memory leaking, +1.00 MiB/h", line)
+        con.execute("UPDATE alert SET state = 'recovered', end_ms = ?, end_reason = 'recovered' WHERE id = 90",
+                    (now + 1000,))
+        con.commit()
+        con.close()
+        self.assertIn("alert #90 ended: webapp (pid 4242) memory recovered", self.read_line(p))
+        p.send_signal(signal.SIGINT)
+        self.assertEqual(p.wait(timeout=WAIT), 0)
+        self.assertEqual(p.stderr.read(), b"")
+
+    def test_alerts_follow_json_and_pipe(self):
+        p = self.follow("alerts", "--follow", "-o", "json")
+        doc = json.loads(self.read_line(p))
+        self.assertEqual(doc["event"], "open")
+        self.assertLessEqual(ALERT_FIELDS, set(doc["alert"]))
+        # The reader goes away: a clean end, without waiting for an event to write.
+        p.stdout.close()
+        self.assertEqual(p.wait(timeout=WAIT), 0)
+        p.stdout = None
+        self.assertEqual(p.stderr.read(), b"")
+
+    def test_follow_usage(self):
+        for args in (("alerts", "-f", "1"), ("alerts", "-f", "--all"), ("alerts", "-f", "--csv"),
+                     ("top", "-f", "--json")):
+            self.lw(*args, code=EXIT_USAGE)
+        # backtest's -f is still its file.
+        _, err = self.lw("backtest", "-f", "nosuch.csv", code=1)
+        self.assertIn(b"nosuch.csv", err)
+
+    def test_top_follow(self):
+        import signal
+        p = self.follow("top", "-f", "-n", "2")
+        lines = [self.read_line(p) for _ in range(8)]
+        self.assertTrue(lines[0].startswith("leakwatch top - "), lines)
+        self.assertIn("leakwatchd: leakwatchd is not running", lines[1])
+        self.assertTrue(any(line.split()[:2] == ["PID", "NAME"] for line in lines), lines)
+        p.send_signal(signal.SIGTERM)
+        self.assertEqual(p.wait(timeout=WAIT), 0)
+
+
 class TestErrors(Prepared):
     def test_missing_database(self):
         rc, out, err = run(("--db", "nope.db", "ps"), self.dir)
