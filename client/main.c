@@ -19,6 +19,7 @@
 #include "alerts.h"
 #include "backtest.h"
 #include "cli.h"
+#include "complete.h"
 #include "ctl.h"
 #include "export.h"
 #include "follow.h"
@@ -256,6 +257,52 @@ static int usage_error(const char *fmt, ...)
         va_end(ap);
         fputs("\nTry 'leakwatch --help'.\n", stderr);
         return EXIT_USAGE;
+}
+
+/* leakwatch __complete WHAT [COMMAND]: the words the shell completion scripts offer,
+ * one a line. Hidden: for the scripts, not for people. */
+static int complete(struct cli *c, int argc, char **argv)
+{
+        const char *what = argc > 0 ? argv[0] : "";
+        const struct command *cmd = argc > 1 ? find_command(argv[1]) : NULL;
+
+        if (strcmp(what, "commands") == 0) {
+                for (size_t i = 0; i < ELEMENTSOF(commands); i++)
+                        printf("%s\t%s\n", commands[i].name, commands[i].help);
+                printf("help\tthis help, or one command's\n");
+        } else if (strcmp(what, "options") == 0) {
+                /* The command's options (all of them without one), "=" after those that
+                 * take a value. */
+                for (const struct option *o = long_options; o->name; o++) {
+                        unsigned bit = 0;
+
+                        for (size_t i = 0; i < ELEMENTSOF(option_bits); i++)
+                                if (option_bits[i].val == o->val)
+                                        bit = option_bits[i].bit;
+                        if (strcmp(o->name, "colour") == 0 || (cmd && bit && !(cmd->opts & bit)))
+                                continue;
+                        if (cmd && (strcmp(o->name, "json") == 0 || strcmp(o->name, "output") == 0) &&
+                            !(cmd->opts & OPT_JSON))
+                                continue;
+                        if (cmd && strcmp(o->name, "csv") == 0 && !(cmd->opts & OPT_CSV))
+                                continue;
+                        printf("--%s%s\n", o->name, o->has_arg == required_argument ? "=" : "");
+                }
+        } else if (strcmp(what, "metrics") == 0) {
+                for (int i = -1; i < QM__MAX - 1; i++)
+                        printf("%s\n", query_metric_name(i < 0 ? QM_MEMORY : i));
+        } else if (strcmp(what, "sort") == 0) {
+                printf("pid\nid\nname\nrule\nrss\nmemory\ngrowth\nstate\n-pid\n-id\n-name\n-rule\n-rss\n-memory\n"
+                       "-growth\n-state\n");
+        } else if (strcmp(what, "formats") == 0) {
+                printf("short\njson\njson-pretty\ncsv\n");
+        } else if (strcmp(what, "targets") == 0 || strcmp(what, "pids") == 0 || strcmp(what, "alerts") == 0) {
+                return complete_from_db(c, what);
+        } else {
+                return usage_error("__complete: '%s' is not commands, options, metrics, sort, formats, targets, "
+                                   "pids or alerts", what);
+        }
+        return EXIT_OK;
 }
 
 struct raw_args {
@@ -537,6 +584,17 @@ int main(int argc, char **argv)
         r = parse_options(argc, argv, true, &c, &a, &first);
         if (r != EXIT_OK || a.stop)
                 return r;
+        if (first < argc && strcmp(argv[first], "__complete") == 0) {
+                c.db_given = c.db_path || (getenv("LEAKWATCH_DB") && *getenv("LEAKWATCH_DB"));
+                if (!c.db_path)
+                        c.db_path = c.db_given ? getenv("LEAKWATCH_DB") : DB_PATH_DEFAULT;
+                c.runtime_dir = a.runtime_dir ? a.runtime_dir : getenv("LEAKWATCH_RUNTIME_DIR");
+                if (!c.runtime_dir || !*c.runtime_dir)
+                        c.runtime_dir = RUNTIME_DIR_DEFAULT;
+                r = complete(&c, argc - first - 1, argv + first + 1);
+                cli_done(&c);
+                return r;
+        }
         if (first < argc && strcmp(argv[first], "help") == 0) {
                 /* leakwatch help [COMMAND], as git and systemctl take it. */
                 if (first + 2 < argc)

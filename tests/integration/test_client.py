@@ -469,6 +469,74 @@ class TestFollow(Prepared):
         self.assertEqual(p.wait(timeout=WAIT), 0)
 
 
+class TestCompletion(Prepared):
+    """bash and zsh completion, with the words leakwatch __complete gives them."""
+
+    SCRIPTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "client", "completion")
+
+    def complete_env(self):
+        return env(PATH=os.path.dirname(CLIENT) + ":" + os.environ.get("PATH", "/usr/bin:/bin"),
+                   LEAKWATCH_DB=os.path.join(self.dir, "golden.db"))
+
+    def test_words(self):
+        out, _ = self.lw("__complete", "commands")
+        self.assertIn(b"ps\twatched processes", out)
+        self.assertNotIn(b"__complete", self.lw("--help")[0])
+        opts = self.lw("__complete", "options", "ps")[0].split()
+        self.assertIn(b"--sort=", opts)
+        self.assertIn(b"--no-pager", opts)
+        self.assertNotIn(b"--memory-limit=", opts)
+        targets = self.lw("__complete", "targets")[0].split()
+        for word in (b"4242", b"webapp", b"rule:web"):
+            self.assertIn(word, targets)
+        # Hostile names are not offered at all (666 is "evil" with an escape in it).
+        self.assertIn(b"666", targets)
+        self.assertFalse([t for t in targets if b"evil" in t or b"\x1b" in t], targets)
+        self.assertEqual(self.lw("__complete", "alerts")[0], b"1\n")
+        # A database that cannot be read completes to nothing, silently.
+        self.assertEqual(run(("--db", "nosuch.db", "__complete", "targets"), self.dir), (0, b"", b""))
+
+    def test_bash(self):
+        script = os.path.join(self.SCRIPTS, "leakwatch.bash")
+        prog = ('source %s; t() { COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); COMPREPLY=(); _leakwatch; '
+                'echo "${COMPREPLY[*]}"; }; t leakwatch p; t leakwatch ps --so; t leakwatch ps --sort -m; '
+                't leakwatch show web; t leakwatch alerts ""; t leakwatch -o j' % script)
+        p = subprocess.run(["bash", "-c", prog], env=self.complete_env(), cwd=self.dir, capture_output=True,
+                           text=True, timeout=WAIT)
+        self.assertEqual(p.stderr, "")
+        self.assertEqual(p.stdout.splitlines(), ["ps plot", "--sort=", "-memory", "webapp webapp-worker", "1",
+                                                 "json json-pretty"])
+
+    def test_zsh(self):
+        if not shutil.which("zsh"):
+            self.skipTest("SKIP: zsh is not installed (tools/install-deps --tests installs it)")
+        # The completion system's builtins, recorded: what the script offers, unfiltered.
+        prog = r"""
+compadd() { while [[ $1 == -* && $1 != -- ]]; do [[ $1 == -S ]] && shift; shift; done
+            [[ $1 == -- ]] && shift; print -rl -- "$@"; }
+_describe() { print -rl -- ${(P)2}; }
+_values() { shift; print -rl -- "$@"; }
+_files() { print FILES; }
+_normal() { print -r NORMAL $words; }
+source %s >/dev/null
+t() { words=("$@"); CURRENT=$#; print -r -- "${(j: :)${(f)$(_leakwatch)}}"; }
+t leakwatch ps --so
+t leakwatch show w
+t leakwatch run -- sle
+t leakwatch plot x --output-file p
+""" % os.path.join(self.SCRIPTS, "_leakwatch")
+        p = subprocess.run(["zsh", "-f", "-c", prog], env=self.complete_env(), cwd=self.dir, capture_output=True,
+                           text=True, timeout=WAIT)
+        self.assertEqual(p.stderr, "")
+        lines = p.stdout.splitlines()
+        self.assertIn("--sort=", lines[0].split())
+        self.assertNotIn("--memory-limit=", lines[0].split())
+        self.assertIn("webapp", lines[1].split())
+        self.assertIn("rule:web", lines[1].split())
+        self.assertEqual(lines[2], "NORMAL sle")
+        self.assertEqual(lines[3], "FILES")
+
+
 class TestErrors(Prepared):
     def test_missing_database(self):
         rc, out, err = run(("--db", "nope.db", "ps"), self.dir)
