@@ -277,8 +277,10 @@ int cmd_alerts_follow(struct cli *c, int argc, char **argv)
 
 /* ---- top -f ---- */
 
-/* One screen, into f: the daemon's health, the top growers, the open alerts. */
-static void live_screen(struct cli *c, FILE *f, unsigned rows)
+/* One screen, into f: the daemon's health, the top growers, the open alerts. Returns
+ * top's exit code: a database that cannot be read ends the view (the error is said on
+ * standard error by then). */
+static int live_screen(struct cli *c, FILE *f, unsigned rows)
 {
         struct query_alert_filter af = { .open_only = true };
         struct query_alert *a = NULL;
@@ -286,6 +288,7 @@ static void live_screen(struct cli *c, FILE *f, unsigned rows)
         FILE *saved = c->out.f;
         char t[64], up[32], tick[32];
         size_t n = 0;
+        int code;
 
         c->now_ms = real_now_ms();
         fprintf(f, "leakwatch top - %s, every %ds; Ctrl-C quits\n", out_time(&c->out, c->now_ms, TIME_SECONDS, t,
@@ -309,7 +312,7 @@ static void live_screen(struct cli *c, FILE *f, unsigned rows)
         c->out.f = f;
         if (!c->limit)
                 c->limit = rows > LIVE_CHROME_ROWS + 3 ? rows - LIVE_CHROME_ROWS : 3;
-        (void)cmd_top(c, 0, NULL);
+        code = cmd_top(c, 0, NULL);
         c->out.f = saved;
 
         if (c->q && query_alerts(c->q, &af, &a, &n) == 0 && n > 0) {
@@ -330,6 +333,7 @@ static void live_screen(struct cli *c, FILE *f, unsigned rows)
         }
         query_alerts_free(a, n);
         cli_done(c);
+        return code;
 }
 
 /* The terminal's rows, for how many growers fit; 24 when it cannot be asked. */
@@ -360,14 +364,19 @@ int cmd_top_follow(struct cli *c, int argc, char **argv)
                 size_t len = 0;
                 FILE *f = open_memstream(&buf, &len);
                 bool gone;
+                int code;
 
                 if (!f)
                         return cli_error(EXIT_FAIL, "out of memory");
                 c->limit = limit;
-                live_screen(c, f, term_rows(c->out.f));
+                code = live_screen(c, f, term_rows(c->out.f));
                 if (fclose(f) != 0) {
                         free(buf);
                         return cli_error(EXIT_FAIL, "out of memory");
+                }
+                if (code != EXIT_OK) {
+                        free(buf);
+                        return code;
                 }
                 /* In place on a terminal (home, clear to the end); a pipe gets one screen
                  * after another. The screen is written at once, so it does not flicker. */
