@@ -140,18 +140,7 @@ static void xml_text_fit(FILE *f, const char *s, double px, double max_px)
 /* Escapes for XML what out_escape() has made printable. */
 static void xml_text(FILE *f, const char *s)
 {
-        _cleanup_free_ char *e = out_escape(s, strlen(s));
-
-        for (const char *c = e ? e : ""; *c; c++) {
-                switch (*c) {
-                case '&': fputs("&amp;", f); break;
-                case '<': fputs("&lt;", f); break;
-                case '>': fputs("&gt;", f); break;
-                case '"': fputs("&quot;", f); break;
-                case '\'': fputs("&apos;", f); break;
-                default: fputc(*c, f);
-                }
-        }
+        xml_text_fit(f, s, 12, INFINITY);
 }
 
 void svg_add_span(struct svg_plot *p, int64_t from_ms, int64_t to_ms, const char *label)
