@@ -295,7 +295,7 @@ static void print_human(struct replay *rp, const char *title, const struct spars
                 if (rp->samples)
                         fprintf(o->f, " from %s to %s", when(rp, rp->t_first, b1, sizeof(b1)),
                                 when(rp, rp->t_last, b2, sizeof(b2)));
-                fprintf(o->f, "; %zu evaluations\n\n", rp->evaluations);
+                fprintf(o->f, "; %zu evaluation%s\n\n", rp->evaluations, rp->evaluations == 1 ? "" : "s");
         }
         if (rp->nrecs && table_init(&t, cols, ELEMENTSOF(cols)) == 0) {
                 for (size_t i = 0; i < rp->nrecs; i++) {

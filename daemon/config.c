@@ -430,6 +430,23 @@ static void unknown_key(struct load_ctx *ctx, const char *name, bool in_rule)
                 report(ctx, "'%s' is a rule key: it belongs in a [rule NAME] section", name);
                 return;
         }
+        /* The names leakwatchd's flags and the client use for keys spelt otherwise here. */
+        static const struct {
+                const char *name, *key;
+                bool rule;
+        } synonyms[] = {
+                { "match", "cmdline", true }, { "regex", "cmdline", true }, { "comm", "name", true },
+                { "db", "database", false }, { "db-path", "database", false },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(synonyms); i++)
+                if (strcmp(name, synonyms[i].name) == 0) {
+                        report(ctx, "unknown key '%s' in %s (did you mean '%s'?%s)", name, where, synonyms[i].key,
+                               synonyms[i].rule == in_rule ? ""
+                               : synonyms[i].rule     ? " It is a rule key, in a [rule NAME] section."
+                                                      : " It is a [daemon] key.");
+                        return;
+                }
         if (in_rule)
                 for (n = 0; n < RK__MAX; n++)
                         names[n] = rule_keys[n];

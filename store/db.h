@@ -43,6 +43,7 @@ enum db_stmt {
         ST_PUT_ALERT_LATEST,
         /* store.c: prepared at first use */
         ST_REOPEN_PROCESS,
+        ST_EXEC_PROCESS,
         ST_END_ALERT,
         ST_END_OTHER_BOOTS,
         /* query.c: prepared at first use */

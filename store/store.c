@@ -1168,6 +1168,7 @@ static int put_alert_kind(struct store *s, const struct store_alert_kind *k)
 /* ---- the put path ---- */
 
 static int reopen_process(struct store *s, const struct store_reopen *ro);
+static int exec_process(struct store *s, const struct store_exec *ex);
 
 int store_put(struct store *s, const struct store_row *row)
 {
@@ -1178,6 +1179,8 @@ int store_put(struct store *s, const struct store_row *row)
                 return reopen_process(s, &row->reopen);
         case STORE_PROCESS_END:
                 return end_process(s, &row->end);
+        case STORE_PROCESS_EXEC:
+                return exec_process(s, &row->exec);
         case STORE_OTHER_BOOTS_END:
                 return end_other_boots(s, row->boot_id);
         case STORE_SAMPLE:
@@ -1224,6 +1227,10 @@ static size_t row_texts(struct store_row *r, struct row_text *t)
                 BYTES(r->process.cmdline, r->process.cmdline_len);
                 TEXT(r->process.unit);
                 TEXT(r->process.cgroup);
+                break;
+        case STORE_PROCESS_EXEC:
+                BYTES(r->exec.comm, r->exec.comm_len);
+                BYTES(r->exec.cmdline, r->exec.cmdline_len);
                 break;
         case STORE_PROCESS_END:
         case STORE_ALERT_END:
@@ -1860,6 +1867,20 @@ static int reopen_process(struct store *s, const struct store_reopen *ro)
         sqlite3_bind_int64(st, 1, ro->id);
         sqlite3_bind_int64(st, 2, ro->rule_id);
         sqlite3_bind_int64(st, 3, ro->generation);
+        return db_step_done(s, st);
+}
+
+static int exec_process(struct store *s, const struct store_exec *ex)
+{
+        sqlite3_stmt *st;
+        int r;
+
+        r = db_cached(s, ST_EXEC_PROCESS, "UPDATE process SET comm = ?2, cmdline = ?3 WHERE id = ?1", &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_int64(st, 1, ex->id);
+        db_bind_text(st, 2, ex->comm ? ex->comm : "", ex->comm ? ex->comm_len : 0);
+        db_bind_text(st, 3, ex->cmdline ? ex->cmdline : "", ex->cmdline ? ex->cmdline_len : 0);
         return db_step_done(s, st);
 }
 

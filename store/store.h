@@ -93,6 +93,16 @@ struct store_reopen {
         int64_t id, rule_id, generation;
 };
 
+/* A process's name and command line after it exec()ed: the process stays (same PID
+ * and start time), its latest program is what it is shown as. */
+struct store_exec {
+        int64_t id;
+        const char *comm;
+        size_t comm_len;
+        const char *cmdline;
+        size_t cmdline_len;
+};
+
 /* The end of a process (STORE_PROCESS_END: reason), or of an alert without touching
  * its numbers (STORE_ALERT_END: state and reason). */
 struct store_end {
@@ -183,6 +193,7 @@ enum store_row_kind {
         STORE_PROCESS,                  /* .process: inserted; an existing id is left alone */
         STORE_PROCESS_REOPEN,           /* .reopen */
         STORE_PROCESS_END,              /* .end: the first end stays */
+        STORE_PROCESS_EXEC,             /* .exec: its comm and cmdline replaced */
         STORE_OTHER_BOOTS_END,          /* .boot_id: every process of another boot not yet
                                          * ended ends at its last sample ("reboot") */
         STORE_SAMPLE,                   /* .sample */
@@ -202,6 +213,7 @@ struct store_row {
         union {
                 struct store_process process;
                 struct store_reopen reopen;
+                struct store_exec exec;
                 struct store_end end;
                 const char *boot_id;
                 struct store_sample sample;

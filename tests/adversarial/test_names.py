@@ -130,7 +130,7 @@ class TestHostileNames(Case):
         # the daemon, each with a hostile name for its command.
         runs = []
         for extra, name in (([b"--local", b"--interval", b"0.1"], NAMES[5]), ([], NAMES[3])):
-            for fmt in ([], [b"--json", b"-o", b"-"]):
+            for fmt in ([], [b"--json", b"--output-file", b"-"]):
                 cmd = [CLIENT.encode(), b"run", b"--window", b"1m"] + extra + fmt + [
                     b"--", ALLOC.encode(), b"--name", name, b"--steps", b"15", b"--every-ms", b"100",
                     b"--step-kib", b"64", b"--", b"$(id>%s/r)" % self.inj.encode(), b"\x1b[2J\n;id"]
@@ -295,7 +295,7 @@ class TestHostileNames(Case):
             human(out, "show --json")
             self.assertEqual(json.loads(out)["process"]["name"], name[:15].decode("utf-8", "replace"))
             # SVG: well-formed XML with the name in it as text.
-            out, _ = lw.run("plot", "id:%d" % pid_row, "-o", "-")
+            out, _ = lw.run("plot", "id:%d" % pid_row, "--output-file", "-")
             human(out, "plot")
             svg = ET.fromstring(out)
             self.assertIn("svg", svg.tag)

@@ -371,6 +371,8 @@ def expected_files(prefix="/usr/local"):
     }
     if os.path.exists(os.path.join(ROOT, "client", "main.c")):
         files[prefix + "/bin/leakwatch"] = 0o755
+        files[prefix + "/share/bash-completion/completions/leakwatch"] = 0o644
+        files[prefix + "/share/zsh/vendor-completions/_leakwatch"] = 0o644
     for name in os.listdir(os.path.join(ROOT, "man")):
         section = name.rsplit(".", 1)[-1]
         if section in ("1", "5", "8"):
