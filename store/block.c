@@ -96,12 +96,15 @@ int block_writer_add(struct block_writer *w, const struct sample *smp)
         int64_t dt = 0;
         uint64_t z;
 
+        struct block_writer was;
+
         if (w->n >= BLOCK_MAX_SAMPLES)
-                return -E2BIG;
+                return -ENOSPC;
         if (w->n > 0 && smp->t_ms <= w->t)
                 return -EINVAL;
         if (w->n == 0)
                 w->len = BLOCK_HEADER; /* a zeroed writer is an empty block too */
+        was = *w;
         if (w->cap < w->len + SAMPLE_MAX_BYTES) {
                 size_t cap = w->cap ? w->cap * 2 : 256;
                 uint8_t *b;
@@ -145,16 +148,18 @@ int block_writer_add(struct block_writer *w, const struct sample *smp)
                 }
                 w->last[f] = v[f];
         }
+        if (w->len > BLOCK_MAX_BYTES && w->n > 0) {
+                /* Undone: the bytes past was.len are left unused. */
+                was.buf = w->buf;
+                was.cap = w->cap;
+                *w = was;
+                return -ENOSPC;
+        }
         w->known = known;
         w->t = smp->t_ms;
         w->dt = dt;
         w->n++;
         return 0;
-}
-
-bool block_writer_full(const struct block_writer *w)
-{
-        return w->len >= BLOCK_TARGET_BYTES || w->n >= BLOCK_MAX_SAMPLES;
 }
 
 const uint8_t *block_writer_finish(struct block_writer *w, size_t *ret_len)

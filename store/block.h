@@ -35,10 +35,12 @@
 #define BLOCK_HEADER 8
 /* Bounds what one damaged row can make a reader loop over, and fits the count field. */
 #define BLOCK_MAX_SAMPLES 4096
-/* A block is closed once its bytes pass this: a row of sample_block stays on its B-tree
- * page (SQLite moves a key-table row's tail past about 1,000 bytes of a 4 KiB page to an
- * overflow page of its own, most of it empty). */
-#define BLOCK_TARGET_BYTES 900
+/* A block holds at most this many bytes, so that its row of sample_block stays on its
+ * B-tree page: SQLite moves the tail of a key-table (WITHOUT ROWID) row of more than
+ * 1,002 bytes of payload on a 4 KiB page to an overflow page of its own, mostly empty
+ * (the first blocks of 64 one-minute samples, about 1,080 bytes each, filled their
+ * pages to 26 %). The row's key, count, end time and record header take up to 27. */
+#define BLOCK_MAX_BYTES 975
 
 /* ---- writing ---- */
 
@@ -57,11 +59,10 @@ struct block_writer {
 void block_writer_init(struct block_writer *w);
 void block_writer_reset(struct block_writer *w);
 void block_writer_free(struct block_writer *w);
-/* Appends a sample. -EINVAL if it is not later than the last one, -E2BIG if the block
- * already holds BLOCK_MAX_SAMPLES, -ENOMEM. The block is unchanged on failure. */
+/* Appends a sample. -ENOSPC if the block is full (BLOCK_MAX_SAMPLES, or the sample
+ * would take it past BLOCK_MAX_BYTES; an empty block always takes one), -EINVAL if it is
+ * not later than the last one, -ENOMEM. The block is unchanged on failure. */
 int block_writer_add(struct block_writer *w, const struct sample *smp);
-/* True once the block should be written and a new one begun (BLOCK_TARGET_BYTES). */
-bool block_writer_full(const struct block_writer *w);
 /* The finished block (header filled in), valid until the writer changes. n must be > 0. */
 const uint8_t *block_writer_finish(struct block_writer *w, size_t *ret_len);
 

@@ -343,6 +343,19 @@ int db_put_block(struct store *s, int64_t process_id, struct block_writer *w)
         return db_step_done(s, st);
 }
 
+int db_pack(struct store *s, int64_t process_id, struct block_writer *w, const struct sample *smp)
+{
+        int r = block_writer_add(w, smp);
+
+        if (r != -ENOSPC)
+                return r;
+        r = db_put_block(s, process_id, w);
+        if (r < 0)
+                return r;
+        block_writer_reset(w);
+        return block_writer_add(w, smp);
+}
+
 static int damaged_block(struct store *s, int r, int64_t process_id, int64_t t0, const char *why)
 {
         snprintf(s->errmsg, sizeof(s->errmsg), "the samples of process %" PRId64 " from %" PRId64

@@ -162,6 +162,9 @@ void db_metric_columns(char *buf, size_t bufsz);
 struct block_writer;
 /* Writes a finished block of process_id's samples as a row of sample_block. */
 int db_put_block(struct store *s, int64_t process_id, struct block_writer *w);
+/* Adds smp to a process's block, writing the block out and beginning another when it is
+ * full. */
+int db_pack(struct store *s, int64_t process_id, struct block_writer *w, const struct sample *smp);
 /* Calls cb for each folded sample of process_id in [from_ms, to_ms), in time order,
  * until cb returns non-zero (which is returned). A damaged block fails the read with
  * -EBADMSG (-EPROTO: of a later version), and s->errmsg names the block. */

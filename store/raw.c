@@ -140,13 +140,13 @@ static int bulk_folded(struct store *s, int64_t process_id, const struct sample 
                         return -ENOMEM;
                 block_writer_init(w);
         }
-        if (w->n > 0 && (process_id != s->bulk_process || smp->t_ms <= w->t || block_writer_full(w))) {
+        if (w->n > 0 && (process_id != s->bulk_process || smp->t_ms <= w->t)) {
                 r = bulk_flush(s);
                 if (r < 0)
                         return r;
         }
         s->bulk_process = process_id;
-        return block_writer_add(w, smp);
+        return db_pack(s, process_id, w, smp);
 }
 
 int store_bulk_sample(struct store *s, bool folded, int64_t process_id, const struct sample *smp)

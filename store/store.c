@@ -165,14 +165,14 @@ static int pack_samples(struct store *s)
                 int64_t pid = sqlite3_column_int64(st, 0);
 
                 db_read_metrics(st, 2, &smp);
-                if (bw.n > 0 && (pid != id || block_writer_full(&bw))) {
+                if (bw.n > 0 && pid != id) {
                         r = db_put_block(s, id, &bw);
                         if (r < 0)
                                 goto out;
                         block_writer_reset(&bw);
                 }
                 id = pid;
-                r = block_writer_add(&bw, &smp);
+                r = db_pack(s, id, &bw, &smp);
                 if (r < 0)
                         goto out;
         }
@@ -1606,21 +1606,14 @@ static void bucket_add(struct bucket *b, int64_t t, sqlite3_stmt *rows)
         }
 }
 
-/* Adds a row of the fold to its process's block, writing the block out first when it
- * is full (block.h: BLOCK_TARGET_BYTES). */
+/* Adds a row of the fold to its process's block, writing the block out and beginning
+ * another when it is full. */
 static int fold_pack(struct store *s, struct fold_proc *p, sqlite3_stmt *rows)
 {
         struct sample smp = { .t_ms = sqlite3_column_int64(rows, 1) };
-        int r;
 
         db_read_metrics(rows, 2, &smp);
-        if (p->bw.n > 0 && (block_writer_full(&p->bw) || smp.t_ms <= p->bw.t)) {
-                r = db_put_block(s, p->id, &p->bw);
-                if (r < 0)
-                        return r;
-                block_writer_reset(&p->bw);
-        }
-        return block_writer_add(&p->bw, &smp);
+        return db_pack(s, p->id, &p->bw, &smp);
 }
 
 /* The fold's one pass over the recent rows below fold_before_ms, in the table's own

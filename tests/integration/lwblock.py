@@ -50,8 +50,9 @@ def _varint(u):
     return out
 
 
-def encode(samples):
-    """One block of samples (time order, at most 4096)."""
+def encode(samples, max_bytes=None):
+    """One block of samples (time order, at most 4096); ValueError if it would take
+    more than max_bytes."""
     body = bytearray()
     last = {f: 0 for f in FIELDS}
     known = set()
@@ -83,6 +84,8 @@ def encode(samples):
         known = now
         t_prev, dt_prev = s["t"], dt
     rest = bytes([len(FIELDS)]) + struct.pack("<H", len(samples)) + bytes(body)
+    if max_bytes is not None and 5 + len(rest) > max_bytes:
+        raise ValueError("a block of %d bytes" % (5 + len(rest)))
     return bytes([VERSION]) + struct.pack("<I", _fnv1a(rest)) + rest
 
 

@@ -53,28 +53,41 @@ static void assert_same(const struct sample *a, const struct sample *b)
         assert_memory_equal(a->why, b->why, sizeof(a->why));
 }
 
-/* Encodes n samples and reads them back; returns the block's size. */
+/* Encodes n samples into as many blocks as they need and reads them back; returns the
+ * bytes of all the blocks. A full block refuses a sample without changing. */
 static size_t round_trip(const struct sample *in, unsigned n)
 {
         struct block_writer w;
-        struct block_reader r;
-        struct sample got;
-        const uint8_t *buf;
-        size_t len;
+        size_t total = 0;
+        unsigned i = 0;
 
         block_writer_init(&w);
-        for (unsigned i = 0; i < n; i++)
-                assert_int_equal(block_writer_add(&w, &in[i]), 0);
-        buf = block_writer_finish(&w, &len);
-        assert_int_equal(block_reader_init(&r, buf, len), 0);
-        assert_int_equal(block_reader_count(&r), n);
-        for (unsigned i = 0; i < n; i++) {
-                assert_int_equal(block_reader_next(&r, &got), 1);
-                assert_same(&in[i], &got);
+        while (i < n) {
+                struct block_reader r;
+                struct sample got;
+                const uint8_t *buf;
+                unsigned first = i;
+                size_t len;
+                int k = 0;
+
+                block_writer_reset(&w);
+                while (i < n && (k = block_writer_add(&w, &in[i])) == 0)
+                        i++;
+                if (i < n)
+                        assert_int_equal(k, -ENOSPC);
+                buf = block_writer_finish(&w, &len);
+                assert_true(len <= BLOCK_MAX_BYTES);
+                assert_int_equal(block_reader_init(&r, buf, len), 0);
+                assert_int_equal(block_reader_count(&r), i - first);
+                for (unsigned j = first; j < i; j++) {
+                        assert_int_equal(block_reader_next(&r, &got), 1);
+                        assert_same(&in[j], &got);
+                }
+                assert_int_equal(block_reader_next(&r, &got), 0);
+                total += len;
         }
-        assert_int_equal(block_reader_next(&r, &got), 0);
         block_writer_free(&w);
-        return len;
+        return total;
 }
 
 static void random_sample(struct sample *s, int64_t t, const struct sample *prev)
@@ -157,14 +170,32 @@ static void test_bounds(void **state)
         s.t_ms = 999;
         assert_int_equal(block_writer_add(&w, &s), -EINVAL);
         assert_int_equal(w.n, 1);
-        for (i = 1; i < BLOCK_MAX_SAMPLES; i++) {
+        /* Filled to its byte limit: the sample that does not fit leaves it as it was. */
+        for (i = 1;; i++) {
+                size_t len = w.len;
+
                 s.t_ms = 1000 + i;
-                assert_int_equal(block_writer_add(&w, &s), 0);
+                if (block_writer_add(&w, &s) == -ENOSPC) {
+                        assert_int_equal(w.n, i);
+                        assert_int_equal(w.len, len);
+                        break;
+                }
+                assert_true(w.len <= BLOCK_MAX_BYTES);
         }
-        assert_true(block_writer_full(&w));
-        s.t_ms++;
-        assert_int_equal(block_writer_add(&w, &s), -E2BIG);
-        assert_int_equal(w.n, BLOCK_MAX_SAMPLES);
+        assert_true(w.len > BLOCK_MAX_BYTES - 4);
+        {
+                struct block_reader r;
+                const uint8_t *buf;
+                size_t len;
+
+                buf = block_writer_finish(&w, &len);
+                assert_int_equal(block_reader_init(&r, buf, len), 0);
+                for (unsigned k = 0; k < i; k++) {
+                        assert_int_equal(block_reader_next(&r, &s), 1);
+                        assert_int_equal(s.t_ms, 1000 + k);
+                }
+                assert_int_equal(block_reader_next(&r, &s), 0);
+        }
         /* A reset block is empty and takes any time again. */
         block_writer_reset(&w);
         s.t_ms = 5;
@@ -203,9 +234,14 @@ static struct block_writer sample_block(unsigned n)
 
         block_writer_init(&w);
         for (unsigned i = 0; i < n; i++) {
-                struct sample s;
+                struct sample s = { .t_ms = 1000000 + i * 1000 };
 
-                random_sample(&s, 1000000 + i * 1000, NULL);
+                sample_set(&s, M_RSS, (int64_t)(rnd() % 100000) * 1024);
+                sample_set(&s, M_MINFLT, (int64_t)(rnd() % 100000));
+                if (i % 3)
+                        sample_set_unknown(&s, G_SMAPS, UNK_SKIPPED);
+                else
+                        sample_set(&s, M_PSS, (int64_t)(rnd() % 100000) * 1024);
                 assert_int_equal(block_writer_add(&w, &s), 0);
         }
         return w;
