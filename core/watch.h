@@ -112,13 +112,12 @@ struct watch_report {
 };
 
 /* What the ticks have cost since the watch began: the thread's CPU time in each part
- * of them, µs. `read` is the sampler's tick without the engine's calls in it (so it holds
- * parsing and queueing the samples for the writer); `detect` those calls (wall time
- * around each, which equals CPU time unless the thread was preempted in one); `store`
- * the commits; `fold` the folds and retention passes. Each fold's debug notice says
- * them per sample. */
+ * of them, ns. `read` is the sampler's tick without the engine's calls in it (so it holds
+ * parsing and queueing the samples for the writer); `detect` those calls (a sixteenth of
+ * the per-sample calls timed, times sixteen); `store` the commits; `fold` the folds and
+ * retention passes. Each fold's debug notice says them per sample. */
 struct watch_cost {
-        usec_t scan, read, detect, store, fold;
+        uint64_t scan_ns, read_ns, detect_ns, store_ns, fold_ns;
         uint64_t samples, ticks;
 };
 const struct watch_cost *watch_cost(const struct watch *w);
