@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "block.h"
 #include "db.h"
 #include "sql-migrations.h"
 #include "util.h"
@@ -142,6 +143,97 @@ static int check_schema(struct store *s, int version)
         return r;
 }
 
+/* Schema version 6: the rows of `sample`, in key order (process, time), packed into
+ * blocks as the fold packs them. Every row is kept: the migration fails rather than
+ * drop one. */
+static int pack_samples(struct store *s)
+{
+        struct block_writer bw;
+        sqlite3_stmt *st = NULL;
+        char cols[512], sql[1024];
+        int64_t id = 0;
+        int rc, r;
+
+        block_writer_init(&bw);
+        db_metric_columns(cols, sizeof(cols));
+        snprintf(sql, sizeof(sql), "SELECT process_id, t, %s, unknown FROM sample ORDER BY process_id, t", cols);
+        r = db_prepare(s, sql, &st);
+        if (r < 0)
+                goto out;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                struct sample smp = { .t_ms = sqlite3_column_int64(st, 1) };
+                int64_t pid = sqlite3_column_int64(st, 0);
+
+                db_read_metrics(st, 2, &smp);
+                if (bw.n > 0 && pid != id) {
+                        r = db_put_block(s, id, &bw);
+                        if (r < 0)
+                                goto out;
+                        block_writer_reset(&bw);
+                }
+                id = pid;
+                r = db_pack(s, id, &bw, &smp);
+                if (r < 0)
+                        goto out;
+        }
+        if (rc != SQLITE_DONE)
+                r = db_fail(s, rc);
+        else if (bw.n > 0)
+                r = db_put_block(s, id, &bw);
+out:
+        if (r < 0 && r != -ENOMEM && !s->errmsg[0])
+                snprintf(s->errmsg, sizeof(s->errmsg), "packing the samples of process %" PRId64 ": %s", id,
+                         strerror(-r));
+        sqlite3_finalize(st);
+        block_writer_free(&bw);
+        return r;
+}
+
+/* A migration's SQL may name a step written in C at a line "-- step: NAME": the SQL
+ * before the line runs, then the step, then the rest, in the migration's transaction.
+ * A database made from the SQL alone (schema_of_version) has no rows to convert. */
+#define STEP_MARK "\n-- step: "
+static const struct {
+        const char *name;
+        int (*run)(struct store *s);
+} migration_steps[] = {
+        { "pack samples", pack_samples },
+};
+
+static int migrate_sql(struct store *s, const char *sql)
+{
+        const char *mark = strstr(sql, STEP_MARK), *name, *eol;
+        char *head;
+        int r;
+
+        if (!mark)
+                return db_exec(s, sql);
+        name = mark + strlen(STEP_MARK);
+        eol = strchr(name, '\n');
+        if (!eol)
+                eol = name + strlen(name);
+        head = strndup(sql, (size_t)(mark - sql) + 1);
+        if (!head)
+                return -ENOMEM;
+        r = db_exec(s, head);
+        free(head);
+        if (r < 0)
+                return r;
+        r = -ENOSYS;
+        for (size_t i = 0; i < ELEMENTSOF(migration_steps); i++)
+                if (strlen(migration_steps[i].name) == (size_t)(eol - name) &&
+                    strncmp(migration_steps[i].name, name, (size_t)(eol - name)) == 0) {
+                        s->errmsg[0] = '\0';
+                        r = migration_steps[i].run(s);
+                        break;
+                }
+        if (r == -ENOSYS)
+                snprintf(s->errmsg, sizeof(s->errmsg), "no step \"%.*s\" in this program", (int)(eol - name), name);
+        if (r < 0)
+                return r;
+        return migrate_sql(s, eol);
+}
+
 static int migrate(struct store *s)
 {
         int version = store_schema_version(s);
@@ -168,7 +260,7 @@ static int migrate(struct store *s)
                 if (r < 0)
                         return r;
                 snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %u", m->version);
-                r = db_exec(s, m->sql);
+                r = migrate_sql(s, m->sql);
                 if (r >= 0)
                         r = db_exec(s, pragma);
                 if (r >= 0)
@@ -613,6 +705,9 @@ void store_close(struct store *s)
         if (!s)
                 return;
         close_db(s);
+        if (s->bulk_block)
+                block_writer_free(s->bulk_block);
+        free(s->bulk_block);
         free(s->set_aside);
         free(s->path);
         free(s);
@@ -1426,6 +1521,7 @@ struct bucket {
 struct fold_proc {
         int64_t id;                     /* 0: free entry (process ids start at 1) */
         struct bucket b[N_LEVELS];
+        struct block_writer bw;         /* the process's samples of this fold, packed */
 };
 
 struct fold_table {
@@ -1493,6 +1589,7 @@ static int bucket_write(struct store *s, sqlite3_stmt *up, int64_t id, int64_t r
         return db_step_done(s, up);
 }
 
+/* rows: the fold's query, whose metric columns start at 2 in metric order. */
 static void bucket_add(struct bucket *b, int64_t t, sqlite3_stmt *rows)
 {
         if (b->n == 0) {
@@ -1501,11 +1598,12 @@ static void bucket_add(struct bucket *b, int64_t t, sqlite3_stmt *rows)
         }
         b->n++;
         for (size_t i = 0; i < N_ROLLUP; i++) {
+                int col = 2 + (int)db_rollup_metrics[i];
                 int64_t v;
 
-                if (sqlite3_column_type(rows, 2 + (int)i) == SQLITE_NULL)
+                if (sqlite3_column_type(rows, col) == SQLITE_NULL)
                         continue;
-                v = sqlite3_column_int64(rows, 2 + (int)i);
+                v = sqlite3_column_int64(rows, col);
                 if (b->cnt[i] == 0 || v < b->min[i])
                         b->min[i] = v;
                 if (b->cnt[i] == 0 || v > b->max[i])
@@ -1515,20 +1613,29 @@ static void bucket_add(struct bucket *b, int64_t t, sqlite3_stmt *rows)
         }
 }
 
-/* Writes the minute and hour rollups of the recent rows below fold_before_ms. */
-static int fold_rollups(struct store *s, int64_t fold_before_ms)
+/* Adds a row of the fold to its process's block, writing the block out and beginning
+ * another when it is full. */
+static int fold_pack(struct store *s, struct fold_proc *p, sqlite3_stmt *rows)
+{
+        struct sample smp = { .t_ms = sqlite3_column_int64(rows, 1) };
+
+        db_read_metrics(rows, 2, &smp);
+        return db_pack(s, p->id, &p->bw, &smp);
+}
+
+/* The fold's one pass over the recent rows below fold_before_ms, in the table's own
+ * (time, process) order: their minute and hour rollups, and their samples packed into
+ * one block per process (or more, for a process with many or busy samples). */
+static int fold_pass(struct store *s, int64_t fold_before_ms, int64_t *ret_folded)
 {
         struct fold_table ft = { 0 };
         sqlite3_stmt *rows = NULL, *up = NULL;
-        char sql[8192];
-        size_t o;
+        char cols[512], sql[8192];
+        int64_t folded = 0;
         int rc, r;
 
-        o = (size_t)snprintf(sql, sizeof(sql), "SELECT process_id, t");
-        for (size_t i = 0; i < N_ROLLUP && o < sizeof(sql); i++)
-                o += (size_t)snprintf(sql + o, sizeof(sql) - o, ", %s", metric_info[db_rollup_metrics[i]].name);
-        if (o < sizeof(sql))
-                snprintf(sql + o, sizeof(sql) - o, " FROM sample_recent WHERE t < ?1");
+        db_metric_columns(cols, sizeof(cols));
+        snprintf(sql, sizeof(sql), "SELECT process_id, t, %s, unknown FROM sample_recent WHERE t < ?1", cols);
         r = db_prepare(s, sql, &rows);
         if (r < 0)
                 return r;
@@ -1561,18 +1668,33 @@ static int fold_rollups(struct store *s, int64_t fold_before_ms)
                         }
                         bucket_add(b, start, rows);
                 }
+                r = fold_pack(s, p, rows);
+                if (r < 0)
+                        goto out;
+                folded++;
         }
         if (rc != SQLITE_DONE) {
                 r = db_fail(s, rc);
                 goto out;
         }
-        for (size_t i = 0; i < ft.cap && r == 0; i++)
+        for (size_t i = 0; i < ft.cap && r == 0; i++) {
+                struct fold_proc *p = &ft.e[i];
+
+                if (p->id == 0)
+                        continue;
                 for (size_t l = 0; l < N_LEVELS && r == 0; l++)
-                        if (ft.e[i].id != 0 && ft.e[i].b[l].n > 0)
-                                r = bucket_write(s, up, ft.e[i].id, rollup_res[l], &ft.e[i].b[l]);
+                        if (p->b[l].n > 0)
+                                r = bucket_write(s, up, p->id, rollup_res[l], &p->b[l]);
+                if (r == 0 && p->bw.n > 0)
+                        r = db_put_block(s, p->id, &p->bw);
+        }
+        if (r == 0)
+                *ret_folded = folded;
 out:
         sqlite3_finalize(rows);
         sqlite3_finalize(up);
+        for (size_t i = 0; i < ft.cap; i++)
+                block_writer_free(&ft.e[i].bw);
         free(ft.e);
         return r;
 }
@@ -1595,22 +1717,13 @@ static int exec_bound(struct store *s, const char *sql, int64_t a, int64_t *ret_
 
 int store_fold(struct store *s, int64_t fold_before_ms, int64_t *ret_folded)
 {
-        char cols[512], sql[8192];
         int64_t folded = 0, dummy = 0;
         int r;
 
         r = store_begin(s);
         if (r < 0)
                 return r;
-        /* Rollups first: they read the rows the fold is about to move. */
-        r = fold_rollups(s, fold_before_ms);
-        if (r == 0) {
-                db_metric_columns(cols, sizeof(cols));
-                snprintf(sql, sizeof(sql), "INSERT OR IGNORE INTO sample (process_id, t, %s, unknown) "
-                         "SELECT process_id, t, %s, unknown FROM sample_recent WHERE t < ?1 "
-                         "ORDER BY process_id, t", cols, cols);
-                r = exec_bound(s, sql, fold_before_ms, &folded);
-        }
+        r = fold_pass(s, fold_before_ms, &folded);
         if (r == 0)
                 r = exec_bound(s, "DELETE FROM sample_recent WHERE t < ?1", fold_before_ms, &dummy);
         if (r == 0)
@@ -1638,10 +1751,67 @@ int store_fold(struct store *s, int64_t fold_before_ms, int64_t *ret_folded)
  * for every process that can still have such rows: those seen before the cutoff and not
  * ended before the previous pass's cutoff (their old rows are already gone). Walking by
  * process keeps every delete a range scan of the clustered key. */
+/* Drops one process's folded samples older than cutoff: whole blocks, and the older
+ * part of a block that holds samples on both sides of it, which is packed again. A
+ * damaged block is left as it is, for the readers to report. */
+static int trim_blocks(struct store *s, sqlite3_stmt *del, int64_t id, int64_t cutoff, int64_t *ret_pruned)
+{
+        struct block_writer bw = { 0 };
+        sqlite3_stmt *st = NULL;
+        int rc, r;
+
+        sqlite3_bind_int64(del, 1, id);
+        sqlite3_bind_int64(del, 2, cutoff);
+        r = db_step_done(s, del);
+        if (r < 0)
+                return r;
+        *ret_pruned += sqlite3_changes64(s->db);
+        r = db_prepare(s, "SELECT t0, data FROM sample_block WHERE process_id = ?1 AND t0 < ?2 AND t1 >= ?2 "
+                          "ORDER BY t0 LIMIT 1", &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_int64(st, 1, id);
+        sqlite3_bind_int64(st, 2, cutoff);
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                int64_t t0 = sqlite3_column_int64(st, 0);
+                struct block_reader br;
+                struct sample smp;
+                char sql[128];
+                int k;
+
+                block_writer_reset(&bw);
+                if (block_reader_init(&br, sqlite3_column_blob(st, 1), (size_t)sqlite3_column_bytes(st, 1)) < 0)
+                        break;
+                while ((k = block_reader_next(&br, &smp)) == 1)
+                        if (smp.t_ms >= cutoff && (r = block_writer_add(&bw, &smp)) < 0)
+                                goto out;
+                if (k < 0)
+                        break;
+                sqlite3_reset(st);
+                snprintf(sql, sizeof(sql), "DELETE FROM sample_block WHERE process_id = %" PRId64 " AND t0 = %" PRId64,
+                         id, t0);
+                r = db_exec(s, sql);
+                if (r == 0 && bw.n > 0)
+                        r = db_put_block(s, id, &bw);
+                if (r < 0)
+                        goto out;
+                (*ret_pruned)++;
+                sqlite3_bind_int64(st, 1, id);
+                sqlite3_bind_int64(st, 2, cutoff);
+        }
+        if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+                r = db_fail(s, rc);
+out:
+        sqlite3_finalize(st);
+        block_writer_free(&bw);
+        return r;
+}
+
 static int prune_by_process(struct store *s, const char *meta_key, int64_t cutoff, const char *delete_sql,
                             int64_t *ret_pruned)
 {
         sqlite3_stmt *ids = NULL, *del = NULL;
+        bool blocks = strstr(delete_sql, "sample_block") != NULL;
         int64_t prev = 0;
         int rc, r;
 
@@ -1659,6 +1829,12 @@ static int prune_by_process(struct store *s, const char *meta_key, int64_t cutof
         sqlite3_bind_int64(ids, 1, cutoff);
         sqlite3_bind_int64(ids, 2, prev);
         while ((rc = sqlite3_step(ids)) == SQLITE_ROW) {
+                if (blocks) {
+                        r = trim_blocks(s, del, sqlite3_column_int64(ids, 0), cutoff, ret_pruned);
+                        if (r < 0)
+                                goto out;
+                        continue;
+                }
                 sqlite3_bind_int64(del, 1, sqlite3_column_int64(ids, 0));
                 sqlite3_bind_int64(del, 2, cutoff);
                 r = db_step_done(s, del);
@@ -1689,8 +1865,10 @@ int store_maintain(struct store *s, int64_t now_ms, const struct store_retention
         r = store_begin(s);
         if (r < 0)
                 return r;
+        /* Whole blocks older than the cut go; the one across it is packed again with its
+         * newer samples (trim_blocks). m.pruned counts blocks here, rows elsewhere. */
         r = prune_by_process(s, "raw_pruned_upto", raw_cut,
-                             "DELETE FROM sample WHERE process_id = ?1 AND t < ?2", &m.pruned);
+                             "DELETE FROM sample_block WHERE process_id = ?1 AND t1 < ?2", &m.pruned);
         if (r == 0)
                 r = exec_bound(s, "DELETE FROM sample_recent WHERE t < ?1", raw_cut, &m.pruned);
         if (r == 0)
@@ -1752,11 +1930,14 @@ int store_for_each_sample(struct store *s, int64_t process_id, int64_t from_ms, 
         sqlite3_stmt *st;
         int rc, r;
 
+        /* Folded samples are older than the recent ones of the same process. */
+        r = db_for_each_folded(s, process_id, from_ms, to_ms, cb, userdata);
+        if (r != 0)
+                return r;
         db_metric_columns(cols, sizeof(cols));
         snprintf(sql, sizeof(sql),
-                 "SELECT t, %s, unknown FROM sample WHERE process_id = ?1 AND t >= ?2 AND t < ?3 "
-                 "UNION ALL SELECT t, %s, unknown FROM sample_recent WHERE t >= ?2 AND t < ?3 AND process_id = ?1 "
-                 "ORDER BY 1", cols, cols);
+                 "SELECT t, %s, unknown FROM sample_recent WHERE t >= ?2 AND t < ?3 AND process_id = ?1 "
+                 "ORDER BY 1", cols);
         r = db_prepare(s, sql, &st);
         if (r < 0)
                 return r;
@@ -1843,8 +2024,8 @@ int store_last_sample_ms(struct store *s, int64_t process_id, int64_t *ret_ms)
         int64_t t = -1;
         int r;
 
-        r = first_time(s, "SELECT max(t) FROM (SELECT max(t) AS t FROM sample WHERE process_id = ?1 "
-                          "AND t >= ?2 AND t < ?3 UNION ALL SELECT max(t) FROM sample_recent "
+        r = first_time(s, "SELECT max(t) FROM (SELECT max(t1) AS t FROM sample_block WHERE process_id = ?1 "
+                          "AND t0 >= ?2 AND t0 < ?3 UNION ALL SELECT max(t) FROM sample_recent "
                           "WHERE process_id = ?1 AND t >= ?2 AND t < ?3)",
                        process_id, 0, INT64_MAX, &t);
         if (r < 0)

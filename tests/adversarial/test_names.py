@@ -13,7 +13,7 @@ import subprocess
 import urllib.request
 import xml.etree.ElementTree as ET
 
-from lwtest import ALLOC, CLIENT, Case, query, wait_for
+from lwtest import ALLOC, CLIENT, Case, query, raw_rows, wait_for
 from lwadv import big_stack, Client, c_escape, figure, query_bytes, raw_controls
 
 PROMTOOL = "/usr/bin/promtool"
@@ -272,9 +272,8 @@ class TestHostileNames(Case):
             self.assertEqual(p["ppid"], os.getpid(), "ppid read past a name with parentheses")
             self.assertLess(p["rss"], 1 << 30, "rss of %r" % name)
         spoof = procs[SPOOF_NAME].pid
-        top_rss = query(d.db, """SELECT max(rss) FROM (SELECT rss, process_id FROM sample UNION ALL
-                                 SELECT rss, process_id FROM sample_recent) WHERE process_id = ?""",
-                        (by_pid[spoof][0],))[0][0]
+        top_rss = max((r for (r,) in raw_rows(d.db, ("rss",), process_id=by_pid[spoof][0]) if r is not None),
+                      default=None)
         self.assertLess(top_rss, 1 << 20, "a name must never set the stored RSS (KiB)")
         for pid, name in pids.items():
             pid_row, aid = by_pid[pid][0], by_pid[pid][4]
