@@ -42,9 +42,22 @@ bool escalate_unit_valid(const char *unit)
         return true;
 }
 
-bool escalate_limit_within(const struct detect_evidence *ev, double horizon)
+double escalate_forecast(const struct forecast *f, const struct detect_evidence *ev, int *ret_limit)
 {
-        return isfinite(ev->forecast) && ev->forecast >= 0 && ev->forecast <= horizon;
+        if (f && f->nearest >= 0) {
+                *ret_limit = f->nearest;
+                return f->seconds[f->nearest];
+        }
+        *ret_limit = -1;
+        return ev->forecast;
+}
+
+bool escalate_limit_within(const struct forecast *f, const struct detect_evidence *ev, double horizon)
+{
+        int k;
+        double s = escalate_forecast(f, ev, &k);
+
+        return isfinite(s) && s >= 0 && s <= horizon;
 }
 
 /* ---- the book ---- */
@@ -143,7 +156,7 @@ enum restart_decision restart_decide(const struct rule_cfg *r, const struct rest
                 why = RESTART_OWN_UNIT;
         else if (!rule_names(r, in->unit))
                 why = RESTART_NOT_NAMED;
-        else if (!escalate_limit_within(in->ev, r->restart_horizon))
+        else if (!escalate_limit_within(in->fc, in->ev, r->restart_horizon))
                 why = RESTART_TOO_FAR;
         else {
                 n = restart_book_count(b, in->unit, now_ms, &last);

@@ -18,6 +18,7 @@
 #include <sys/types.h>
 
 #include "detect.h"
+#include "forecast.h"
 #include "settings.h"
 
 /* "warn", "evidence", "restart" (settings.h's enum escalate_mode). */
@@ -39,11 +40,17 @@ int escalate_mode_from_name(const char *name);
  * PROC_UNIT_MAX bytes. Templates and their instances ("getty@tty1.service") qualify. */
 bool escalate_unit_valid(const char *unit);
 
-/* The forecast check a restart rests on: whether the limit in sight will be reached
- * within horizon seconds, given the seconds to it that the verdict's evidence holds
- * (INFINITY or NAN: no limit in sight, never within). The one place that reads the
- * forecast for this decision: a finer forecast of time to each limit feeds it here. */
-bool escalate_limit_within(const struct detect_evidence *ev, double horizon);
+/* The seconds until the limit a restart is judged against is reached, and which limit
+ * (*ret_limit: enum limit_kind, -1 when f knows none): the nearest of every known limit
+ * when the alert's latest evaluation read them (f, lib/forecast; NULL: not read), else
+ * the seconds the verdict's evidence holds to the tightest limit headroom found.
+ * INFINITY: not reached at this rate; NAN: no limit in sight. */
+double escalate_forecast(const struct forecast *f, const struct detect_evidence *ev, int *ret_limit);
+
+/* The forecast check a restart rests on: whether escalate_forecast() says a limit will be
+ * reached within horizon seconds (INFINITY or NAN: never within). The one place that reads
+ * the forecast for this decision. */
+bool escalate_limit_within(const struct forecast *f, const struct detect_evidence *ev, double horizon);
 
 /* What a restart decision concluded. */
 enum restart_decision {
@@ -75,6 +82,7 @@ struct restart_input {
         const char *unit;               /* its system unit (proc_cgroup_system_unit), "" none */
         const char *self_unit;          /* leakwatchd's own system unit, "" none */
         const struct detect_evidence *ev;
+        const struct forecast *fc;      /* the time to each known limit (alert_forecast()); NULL: not read */
 };
 
 /* The restarts asked of systemd (and dry runs) per unit over the last RESTART_PERIOD_MS.

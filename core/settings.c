@@ -106,6 +106,9 @@ int config_defaults(struct config *cfg)
                 /* Long enough to see through allocator and cache sawtooth and traffic
                  * ramps, short enough to report a leak on the day it starts. */
                 .window = 6 * 3600.0,
+                /* An hour: time for someone to look, or for a hook to save the evidence
+                 * and restart the service at a quiet moment, before the limit kills it. */
+                .limit_horizon = 3600.0,
                 /* No cap: retention bounds the database, and a cap set too low
                  * silently turns into lost samples, so it is for the user to choose. */
                 .max_db_size = 0,

@@ -119,6 +119,8 @@ struct config {
         double retention_minute;        /* retention-minute = DURATION */
         double retention_hour;          /* retention-hour = DURATION */
         double window;                  /* window = DURATION: detector time scale */
+        double limit_horizon;           /* limit-horizon = DURATION: growth that will reach a
+                                         * known limit within this long is alerted; 0: off */
         int log_level;                  /* log-level = err|warning|notice|info|debug:
                                          * LOG_ERR .. LOG_DEBUG ("error" is accepted) */
         char *proc_root;                /* proc-root = PATH (tests) */

@@ -217,6 +217,9 @@ void restarter_alert(struct restarter *x, const struct rule_cfg *r, const struct
 {
         char unit[PROC_UNIT_MAX + 1] = "", wait[64], why[160];
         struct restart_input in;
+        struct forecast fc;
+        double seconds;
+        int limit;
         enum restart_decision dec;
         enum restart_reason reason;
         struct store_restart row;
@@ -238,15 +241,22 @@ void restarter_alert(struct restarter *x, const struct rule_cfg *r, const struct
                 return;
         if (a->cgroup)
                 (void)proc_cgroup_system_unit(a->cgroup, unit, sizeof(unit));
-        in = (struct restart_input){ .pid = a->pid, .unit = unit, .self_unit = x->self_unit, .ev = &a->row.ev };
+        /* The time to each limit as the alert's latest evaluation read them (t_ms 0: it
+         * has none, and its rooms are not readings). */
+        if (a->row.latest.t_ms)
+                alert_forecast(a, &fc);
+        in = (struct restart_input){ .pid = a->pid, .unit = unit, .self_unit = x->self_unit, .ev = &a->row.ev,
+                                     .fc = a->row.latest.t_ms ? &fc : NULL };
         dec = restart_decide(r, &in, x->book, now_ms, &reason, &wait_ms);
+        /* Recorded as judged: the time to the limit the decision weighed, and its name. */
+        seconds = escalate_forecast(in.fc, &a->row.ev, &limit);
         if (dec == RESTART_REFUSED && s->reason == (int)reason)
                 return;
         row = (struct store_restart){
                 .id = x->next_id++, .alert_id = a->row.id, .process_id = a->row.process_id, .t_ms = now_ms,
                 .unit = unit[0] ? unit : NULL, .reason = restart_reason_name[reason],
-                .forecast = a->row.ev.forecast, .level = a->row.ev.level, .slope = a->row.ev.slope,
-                .limit_kind = a->row.limit_kind,
+                .forecast = seconds, .level = a->row.ev.level, .slope = a->row.ev.slope,
+                .limit_kind = limit >= 0 ? limit_name[limit] : a->row.limit_kind,
         };
         if (dec == RESTART_REFUSED) {
                 s->reason = (int)reason;
@@ -278,7 +288,7 @@ void restarter_alert(struct restarter *x, const struct rule_cfg *r, const struct
         q->x = x;
         q->sent = now_usec(CLOCK_MONOTONIC);
         snprintf(q->unit, sizeof(q->unit), "%s", unit);
-        snprintf(q->limit_kind, sizeof(q->limit_kind), "%s", a->row.limit_kind ? a->row.limit_kind : "");
+        snprintf(q->limit_kind, sizeof(q->limit_kind), "%s", row.limit_kind ? row.limit_kind : "");
         q->row = row;
         q->row.unit = q->unit;
         q->row.limit_kind = q->limit_kind[0] ? q->limit_kind : NULL;

@@ -58,7 +58,7 @@ static enum restart_reason decide(const struct rule_cfg *r, pid_t pid, const cha
                                   double fc, const struct restart_book *b, int64_t now, enum restart_decision *ret)
 {
         struct detect_evidence ev = forecast(fc);
-        struct restart_input in = { .pid = pid, .unit = unit, .self_unit = self, .ev = &ev };
+        struct restart_input in = { .pid = pid, .unit = unit, .self_unit = self, .ev = &ev, .fc = NULL };
         enum restart_reason why;
 
         *ret = restart_decide(r, &in, b, now, &why, NULL);
@@ -95,6 +95,55 @@ static void test_refusals(void **state)
         restart_book_free(b);
 }
 
+/* The time to every known limit, when the alert's evaluation read them, is what the
+ * restart is judged on; the detector's single forecast only when no limit was read. */
+static void test_forecast_of_limits(void **state)
+{
+        struct rule_cfg r = restart_rule();
+        struct restart_book *b;
+        struct detect_evidence far = forecast(INFINITY), near = forecast(60);
+        double room[LIMIT__MAX];
+        struct forecast fc;
+        struct restart_input in = { .pid = 42, .unit = "a.service", .self_unit = "", .fc = &fc };
+        enum restart_reason why;
+        int k;
+
+        (void)state;
+        assert_int_equal(restart_book_new(&b), 0);
+        for (int i = 0; i < LIMIT__MAX; i++)
+                room[i] = NAN;
+        /* memory.max 30 min away and memory.high 90 min away at 1 KiB/s: the nearest
+         * decides, though the detector's own forecast sees no limit. */
+        room[LIMIT_MEMORY_MAX] = 1800 * 1024.0;
+        room[LIMIT_MEMORY_HIGH] = 5400 * 1024.0;
+        forecast_from_rooms(room, DETECT_MEMORY, 1024, 1024, &fc);
+        in.ev = &far;
+        assert_int_equal(restart_decide(&r, &in, b, T0, &why, NULL), RESTART_REQUEST);
+        assert_int_equal(why, RESTART_OK);
+        assert_true(fabs(escalate_forecast(&fc, &far, &k) - 1800) < 1e-9);
+        assert_int_equal(k, LIMIT_MEMORY_MAX);
+        /* Every known limit beyond the horizon: too far, though the detector's says a minute. */
+        room[LIMIT_MEMORY_MAX] = 7200 * 1024.0;
+        forecast_from_rooms(room, DETECT_MEMORY, 1024, 1024, &fc);
+        in.ev = &near;
+        assert_int_equal(restart_decide(&r, &in, b, T0, &why, NULL), RESTART_REFUSED);
+        assert_int_equal(why, RESTART_TOO_FAR);
+        assert_true(fabs(escalate_forecast(&fc, &near, &k) - 5400) < 1e-9);
+        assert_int_equal(k, LIMIT_MEMORY_HIGH);
+        /* A descriptor limit does not bound memory: none known, the detector's decides. */
+        for (int i = 0; i < LIMIT__MAX; i++)
+                room[i] = NAN;
+        room[LIMIT_NOFILE] = 10;
+        forecast_from_rooms(room, DETECT_MEMORY, 1024, 1024, &fc);
+        assert_int_equal(restart_decide(&r, &in, b, T0, &why, NULL), RESTART_REQUEST);
+        assert_true(fabs(escalate_forecast(&fc, &near, &k) - 60) < 1e-9);
+        assert_int_equal(k, -1);
+        in.ev = &far;
+        assert_int_equal(restart_decide(&r, &in, b, T0, &why, NULL), RESTART_REFUSED);
+        assert_int_equal(why, RESTART_TOO_FAR);
+        restart_book_free(b);
+}
+
 static void test_rate_and_backoff(void **state)
 {
         struct rule_cfg r = restart_rule();
@@ -102,7 +151,7 @@ static void test_rate_and_backoff(void **state)
         enum restart_decision d;
         enum restart_reason why;
         struct detect_evidence ev = forecast(60);
-        struct restart_input in = { .pid = 42, .unit = "a.service", .self_unit = "", .ev = &ev };
+        struct restart_input in = { .pid = 42, .unit = "a.service", .self_unit = "", .ev = &ev, .fc = NULL };
         int64_t wait, last;
 
         (void)state;
@@ -477,6 +526,7 @@ int main(void)
 {
         const struct CMUnitTest pure[] = {
                 cmocka_unit_test(test_refusals),
+                cmocka_unit_test(test_forecast_of_limits),
                 cmocka_unit_test(test_rate_and_backoff),
                 cmocka_unit_test(test_unit_names),
         };
