@@ -182,7 +182,8 @@ static int pick(const struct hsperf_entry *e, void *userdata)
         }
         for (size_t i = 0; i < sizeof(scalars) / sizeof(scalars[0]); i++)
                 if (strcmp(e->name, scalars[i].name) == 0) {
-                        *(int64_t *)((char *)j + scalars[i].field) = e->value;
+                        /* By bytes: the offset is a field's, but the compiler cannot see it. */
+                        memcpy((char *)j + scalars[i].field, &e->value, sizeof(e->value));
                         return 0;
                 }
         /* Eden and the survivor spaces: "sun.gc.generation.0.space.N.used". */
