@@ -100,9 +100,10 @@ int config_defaults(struct config *cfg)
                 .retention_raw = 2 * 86400.0,
                 .retention_minute = 14 * 86400.0,
                 .retention_hour = 400 * 86400.0,
-                /* Long enough to see through allocator and cache sawtooth and traffic
-                 * ramps, short enough to report a leak on the day it starts. */
-                .window = 6 * 3600.0,
+                /* None pinned: every time scale at once, from 12 minutes to 54 hours
+                 * (lib/scales.c), so a fast leak is told in minutes and a slow one in
+                 * days. A window pins one scale. */
+                .window = 0,
                 /* No cap: retention bounds the database, and a cap set too low
                  * silently turns into lost samples, so it is for the user to choose. */
                 .max_db_size = 0,

@@ -94,7 +94,8 @@ struct config {
         double retention_raw;           /* retention-raw = DURATION */
         double retention_minute;        /* retention-minute = DURATION */
         double retention_hour;          /* retention-hour = DURATION */
-        double window;                  /* window = DURATION: detector time scale */
+        double window;                  /* window = DURATION: pins one detector time scale;
+                                         * 0: every scale (lib/scales.h) */
         int log_level;                  /* log-level = err|warning|notice|info|debug:
                                          * LOG_ERR .. LOG_DEBUG ("error" is accepted) */
         char *proc_root;                /* proc-root = PATH (tests) */

@@ -572,7 +572,7 @@ static void usage(FILE *f)
                 "  -i, --interval SECONDS sampling interval; fractions allowed (0.2)\n"
                 "  -p, --pid PID          watch this process (repeatable); replaces the file's rules\n"
                 "  -m, --match REGEX      watch processes whose command line matches (repeatable)\n"
-                "  -w, --window DURATION  detector time scale (6h on servers, 2m for short jobs)\n"
+                "  -w, --window DURATION  pin one detector time scale (default: every scale, 12m to 54h)\n"
                 "      --proc-root PATH   read processes from PATH instead of /proc\n"
                 "      --runtime-dir PATH control and agent sockets (default /run/leakwatch)\n"
                 "      --log-level LEVEL  err, warning, notice, info or debug\n"
