@@ -43,6 +43,7 @@ struct event {
         const char *kind_class;
         bool kind_changed;
         double slope, forecast;
+        double scale;                   /* the time scale the evidence is from */
 };
 
 struct fixture {
@@ -104,6 +105,7 @@ static void on_alert(void *userdata, const struct sampler_proc *p UNUSED, const 
         e->kind_class = a->kind_class;
         e->slope = a->row.ev.slope;
         e->forecast = a->row.ev.forecast;
+        e->scale = a->row.ev.scale;
 }
 
 static void on_trouble(void *userdata, const struct sampler_proc *p UNUSED, int error UNUSED, const char *what)
@@ -248,6 +250,38 @@ static void test_leak_opens_and_recovers(void **state)
         assert_int_equal(count(f, 'a', ALERT_EVENT_START), 1);
         engine_get_stats(f->e, &st);
         assert_int_equal(st.open_alerts, 0);
+}
+
+/* With no window pinned, every time scale judges: a leak of 100 %/h of the level,
+ * 10 s samples, starting 30 min into a flat life, is alerted within 15 min by the
+ * 12-minute scale, and the alert says so; a slow one of 10 %/h in a 3-hour-old process
+ * within the hour, by the 45-minute scale. */
+static void test_every_scale_by_default(void **state)
+{
+        struct fixture *f = *state;
+        const struct event *start;
+
+        engine_free(f->e);
+        f->cfg.window = 0;
+        f->cfg.interval = 10;
+        open_engine(f);
+        f->l.started(f->l.userdata, &f->p, false, T0_MS);
+        for (int64_t t = 10; t <= 3600; t += 10)
+                sample_at(f, T0_MS + t * 1000, 100 * MIB + (t > 1800 ? 100 * MIB * (double)(t - 1800) / 3600 : 0));
+        start = find(f, 'a', ALERT_EVENT_START, 0);
+        assert_true(start->t_ms <= T0_MS + (1800 + 900) * 1000);
+        assert_true(start->scale == 12 * 60);
+
+        f->p.id = 2;
+        f->p.start_ms = T0_MS + 10 * 3600 * 1000;
+        f->n_ev = 0;
+        f->l.started(f->l.userdata, &f->p, false, f->p.start_ms);
+        for (int64_t t = 10; t <= 5 * 3600; t += 10)
+                sample_at(f, f->p.start_ms + t * 1000,
+                          300 * MIB + (t > 3 * 3600 ? 300 * MIB * 0.1 * (double)(t - 3 * 3600) / 3600 : 0));
+        start = find(f, 'a', ALERT_EVENT_START, 0);
+        assert_true(start->t_ms <= f->p.start_ms + (3 * 3600 + 3600) * 1000);
+        assert_true(start->scale == 45 * 60);
 }
 
 /* A limit that comes close after the alert opened escalates it, once. */
@@ -404,6 +438,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_leak_opens_and_recovers, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_near_limit_escalates_once, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_every_scale_by_default, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_agent_reports_name_the_kind, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_end_closes, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_takes_over_open_alerts, setup, teardown),

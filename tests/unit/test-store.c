@@ -451,6 +451,25 @@ static void read_series(const struct fixture *f, int64_t id, int64_t from, int64
         query_close(q);
 }
 
+struct minutes {
+        unsigned n;
+        int64_t first_t, first_anon, fds;
+        bool swap;
+};
+
+static int count_minute(const struct sample *smp, void *userdata)
+{
+        struct minutes *mc = userdata;
+
+        if (mc->n++ == 0) {
+                mc->first_t = smp->t_ms;
+                mc->first_anon = smp->v[M_ANON];
+        }
+        mc->fds = smp->v[M_FDS];
+        mc->swap |= sample_has(smp, M_SWAP);
+        return 0;
+}
+
 /* 3 hours of 10-second samples rising 1 MiB a minute; fold; rollups must hold exact
  * minute minima, maxima and means. */
 static void test_fold_rollups_retention_series(void **state)
@@ -484,6 +503,15 @@ static void test_fold_rollups_retention_series(void **state)
         assert_int_equal(raw_int(f->path, "SELECT n FROM rollup WHERE res = 3600000 ORDER BY t LIMIT 1"), 360);
         assert_int_equal(raw_int(f->path, "SELECT rss_max FROM rollup WHERE res = 3600000 ORDER BY t LIMIT 1"),
                          (100 + 59) * 1024);
+        /* The minutes as the detector's long scales take them back: a sample at each
+         * minute's start with its minima, in bytes. */
+        {
+                struct minutes mc = { 0 };
+                assert_int_equal(store_for_each_minute(f->st, 1, t0 + 60000, t0 + 11 * 60000, count_minute, &mc), 0);
+                assert_int_equal(mc.n, 10);
+                assert_int_equal(mc.first_t, t0 + 60000);
+                assert_true(mc.first_anon == (100 + 1) * MIB / 2 && mc.fds == 7 && !mc.swap);
+        }
         /* Reading across the fold gives every sample once, in order. */
         read_series(f, 1, t0, t0 + n * 10000, pts);
         assert_int_equal(pts->n, n);
