@@ -196,7 +196,7 @@ class TestJson(Prepared):
 
     def test_status(self):
         s = self.json("status", "--json")
-        self.assertEqual(s["schema"], 3)
+        self.assertEqual(s["schema"], 4)
         self.assertEqual(s["processes_running"], 6)
         self.assertEqual(s["processes_ended"], 2)
         self.assertEqual(s["alerts_open"], 1)
