@@ -82,10 +82,13 @@ static double rule_window(const struct config *cfg, size_t rule)
         return rule < cfg->n_rules && cfg->rules[rule].window > 0 ? cfg->rules[rule].window : cfg->window;
 }
 
-/* The bank of scales a pinned window (or none: 0) gives at this sampling interval. */
-static void bank_params(struct scales_params *sp, enum detect_kind m, double window, double interval)
+/* The bank of scales a pinned window (or none: 0) gives at this sampling interval;
+ * longer: the window is only the shortest scale. */
+static void bank_params(struct scales_params *sp, enum detect_kind m, double window, double interval, bool longer)
 {
-        if (window > 0)
+        if (window > 0 && longer)
+                scales_params_from(sp, m, window, interval, SCALE_MIN_SAMPLES);
+        else if (window > 0)
                 scales_params_pinned(sp, m, window);
         else
                 scales_params_default(sp, m, interval, SCALE_MIN_SAMPLES);
@@ -116,7 +119,7 @@ static int build_params(struct engine *e, const struct config *cfg)
         for (size_t i = 0; i < cfg->n_rules; i++)
                 for (int m = 0; m < DETECT__KIND_MAX; m++)
                         bank_params(&p[i * DETECT__KIND_MAX + (size_t)m], (enum detect_kind)m, rule_window(cfg, i),
-                                    cfg->interval);
+                                    cfg->interval, cfg->window_and_longer);
         free(e->params);
         e->params = p;
         e->cfg = cfg;
@@ -720,7 +723,7 @@ void engine_get_stats(const struct engine *e, struct engine_stats *ret)
                                 ret->open_alerts += e->procs[i].m[m].alert_id != 0;
 }
 
-int engine_set_window(struct engine *e, size_t slot, double window, int64_t now_ms)
+int engine_set_window(struct engine *e, size_t slot, double window, bool longer, int64_t now_ms)
 {
         struct eproc *ep = slot < e->cap_procs ? &e->procs[slot] : NULL;
 
@@ -729,7 +732,7 @@ int engine_set_window(struct engine *e, size_t slot, double window, int64_t now_
         ep->own = true;
         ep->window = window;
         for (int m = 0; m < DETECT__KIND_MAX; m++)
-                bank_params(&ep->own_params[m], (enum detect_kind)m, window, e->cfg->interval);
+                bank_params(&ep->own_params[m], (enum detect_kind)m, window, e->cfg->interval, longer);
         rebuild(e, NULL, ep, true, now_ms);
         return 0;
 }

@@ -96,6 +96,8 @@ struct config {
         double retention_hour;          /* retention-hour = DURATION */
         double window;                  /* window = DURATION: pins one detector time scale;
                                          * 0: every scale (lib/scales.h) */
+        bool window_and_longer;         /* not a key: window is the shortest scale, and the
+                                         * default longer ones judge too (leakwatch run) */
         int log_level;                  /* log-level = err|warning|notice|info|debug:
                                          * LOG_ERR .. LOG_DEBUG ("error" is accepted) */
         char *proc_root;                /* proc-root = PATH (tests) */

@@ -130,11 +130,12 @@ bool watch_db_failing(const struct watch *w);
  * stays in force). */
 int watch_reconfigure(struct watch *w, const struct config *cfg, char *err, size_t errsz);
 
-/* Watches pid under the rule of that name, judged on its own window if window > 0;
- * its children are looked for at the next tick. Returns 0 and its row's id, or -errno
- * as sampler_watch_pid() (-ENOENT: no such process or rule, -EEXIST: watched already,
- * -EPERM: the watch itself or its descendant, -E2BIG: max-processes). */
-int watch_pid(struct watch *w, pid_t pid, const char *rule, double window, int64_t *ret_id);
+/* Watches pid under the rule of that name, judged on its own window if window > 0 (and
+ * on the default longer scales too if longer); its children are looked for at the next
+ * tick. Returns 0 and its row's id, or -errno as sampler_watch_pid() (-ENOENT: no such
+ * process or rule, -EEXIST: watched already, -EPERM: the watch itself or its
+ * descendant, -E2BIG: max-processes). */
+int watch_pid(struct watch *w, pid_t pid, const char *rule, double window, bool longer, int64_t *ret_id);
 /* Stops watching pid (recorded as "unwatched"). Returns 0 or -ENOENT. */
 int watch_unwatch(struct watch *w, pid_t pid);
 /* Stops watching every process (`leakwatch run` lets go of what outlived its command).

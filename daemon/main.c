@@ -483,6 +483,7 @@ static int control_watch(struct daemon *d, struct json_object *req, struct json_
         const char *rule = CONFIG_MANUAL_RULE;
         struct json_object *v;
         int64_t pid, window = 0, id = 0;
+        bool longer = false;
         int r;
 
         r = req_int(req, "pid", 1, INT32_MAX, true, &pid, why, whysz);
@@ -497,7 +498,15 @@ static int control_watch(struct daemon *d, struct json_object *req, struct json_
                 }
                 rule = json_object_get_string(v);
         }
-        r = watch_pid(d->watch, (pid_t)pid, rule, (double)window, &id);
+        /* "scales": true: the window is the shortest scale, the longer ones judge too. */
+        if (json_object_object_get_ex(req, "scales", &v)) {
+                if (!json_object_is_type(v, json_type_boolean)) {
+                        snprintf(why, whysz, "\"scales\" must be true or false");
+                        return -EINVAL;
+                }
+                longer = json_object_get_boolean(v);
+        }
+        r = watch_pid(d->watch, (pid_t)pid, rule, (double)window, longer, &id);
         switch (r) {
         case 0:
                 break;

@@ -79,6 +79,25 @@ void scales_params_pinned(struct scales_params *sp, enum detect_kind kind, doubl
         detect_params_init(&sp->p[0], kind, window);
 }
 
+void scales_params_from(struct scales_params *sp, enum detect_kind kind, double window, double interval,
+                        unsigned min_samples)
+{
+        scales_params_pinned(sp, kind, window);
+        for (unsigned i = 0; i < SCALES_MAX && sp->n < SCALES_MAX; i++) {
+                const struct scales_def *def = &scales_defaults[i];
+
+                /* A scale close to the window adds nothing it does not judge already. */
+                if (!(def->window > 2 * window))
+                        continue;
+                if (interval > 0 && min_samples > 0 && def->window < interval * min_samples)
+                        continue;
+                /* Minute floors need buckets of a minute or more. */
+                scale_params(&sp->p[sp->n], kind, def);
+                sp->minute[sp->n] = def->minute && sp->p[sp->n].bucket >= MINUTE;
+                sp->n++;
+        }
+}
+
 double scales_longest(const struct scales_params *sp)
 {
         return sp->n ? sp->p[sp->n - 1].window : 0;

@@ -59,6 +59,11 @@ void scales_params_default(struct scales_params *sp, enum detect_kind kind, doub
                            unsigned min_samples);
 /* One scale only, of this window, fed every sample: the `window` override. */
 void scales_params_pinned(struct scales_params *sp, enum detect_kind kind, double window);
+/* This window as the shortest scale, then every default scale longer than twice it that
+ * the interval allows (as scales_params_default): a short job judged on its own time
+ * scale, and on the longer ones if it runs long enough (`leakwatch run`). */
+void scales_params_from(struct scales_params *sp, enum detect_kind kind, double window, double interval,
+                        unsigned min_samples);
 /* The longest window of the bank. */
 double scales_longest(const struct scales_params *sp);
 /* 0 if usable, -EINVAL if not. */

@@ -254,6 +254,14 @@ static void test_params(void **state)
         scales_params_default(&sp, DETECT_MEMORY, SS_DT, 24);
         sp.minute[0] = true;    /* a 30 s bucket cannot take minute points */
         assert_int_equal(scales_params_check(&sp), -EINVAL);
+        /* leakwatch run without --window: its 2 min, then every longer default scale
+         * that 1 s samples allow. */
+        scales_params_from(&sp, DETECT_MEMORY, 120, 1, 24);
+        assert_int_equal(sp.n, SCALES_MAX);
+        assert_true(sp.p[0].window == 120 && !sp.minute[0]);
+        assert_true(sp.p[1].window == scales_defaults[0].window);
+        assert_true(sp.p[3].window == scales_defaults[2].window);
+        assert_int_equal(scales_params_check(&sp), 0);
 }
 
 int main(void)
