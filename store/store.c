@@ -1693,18 +1693,32 @@ int store_maintain(struct store *s, int64_t now_ms, const struct store_retention
 
 /* ---- reads ---- */
 
-int store_for_each_sample(struct store *s, int64_t process_id, int64_t from_ms, int64_t to_ms,
-                          store_sample_cb cb, void *userdata)
+/* The minima of a minute rollup row, from column 1 on, as a sample's readings. */
+static void read_minute_minima(sqlite3_stmt *st, struct sample *smp)
 {
-        char cols[512], sql[2048];
+        for (size_t i = 0; i < DB_N_ROLLUP; i++) {
+                enum metric m = db_rollup_metrics[i];
+
+                if (sqlite3_column_type(st, 1 + (int)i) == SQLITE_NULL)
+                        continue;
+                /* Stored as raw samples are: KiB for bytes. */
+                sample_set(smp, m, sqlite3_column_int64(st, 1 + (int)i) * (metric_info[m].unit == UNIT_BYTES ? 1024 : 1));
+        }
+}
+
+static void read_raw(sqlite3_stmt *st, struct sample *smp)
+{
+        db_read_metrics(st, 1, smp);
+}
+
+/* Runs sql (?1 process, ?2 from, ?3 to; column 0 the time) and gives each row, read into a
+ * sample by read, to cb; a non-zero return of cb stops and is returned. */
+static int for_each_row(struct store *s, const char *sql, int64_t process_id, int64_t from_ms, int64_t to_ms,
+                        void (*read)(sqlite3_stmt *st, struct sample *smp), store_sample_cb cb, void *userdata)
+{
         sqlite3_stmt *st;
         int rc, r;
 
-        db_metric_columns(cols, sizeof(cols));
-        snprintf(sql, sizeof(sql),
-                 "SELECT t, %s, unknown FROM sample WHERE process_id = ?1 AND t >= ?2 AND t < ?3 "
-                 "UNION ALL SELECT t, %s, unknown FROM sample_recent WHERE t >= ?2 AND t < ?3 AND process_id = ?1 "
-                 "ORDER BY 1", cols, cols);
         r = db_prepare(s, sql, &st);
         if (r < 0)
                 return r;
@@ -1714,7 +1728,7 @@ int store_for_each_sample(struct store *s, int64_t process_id, int64_t from_ms, 
         while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
                 struct sample smp = { .t_ms = sqlite3_column_int64(st, 0) };
 
-                db_read_metrics(st, 1, &smp);
+                read(st, &smp);
                 r = cb(&smp, userdata);
                 if (r != 0)
                         break;
@@ -1725,13 +1739,24 @@ int store_for_each_sample(struct store *s, int64_t process_id, int64_t from_ms, 
         return r;
 }
 
+int store_for_each_sample(struct store *s, int64_t process_id, int64_t from_ms, int64_t to_ms,
+                          store_sample_cb cb, void *userdata)
+{
+        char cols[512], sql[2048];
+
+        db_metric_columns(cols, sizeof(cols));
+        snprintf(sql, sizeof(sql),
+                 "SELECT t, %s, unknown FROM sample WHERE process_id = ?1 AND t >= ?2 AND t < ?3 "
+                 "UNION ALL SELECT t, %s, unknown FROM sample_recent WHERE t >= ?2 AND t < ?3 AND process_id = ?1 "
+                 "ORDER BY 1", cols, cols);
+        return for_each_row(s, sql, process_id, from_ms, to_ms, read_raw, cb, userdata);
+}
+
 int store_for_each_minute(struct store *s, int64_t process_id, int64_t from_ms, int64_t to_ms,
                           store_sample_cb cb, void *userdata)
 {
         char sql[2048];
         size_t o;
-        sqlite3_stmt *st;
-        int rc, r;
 
         o = (size_t)snprintf(sql, sizeof(sql), "SELECT t");
         for (size_t i = 0; i < DB_N_ROLLUP && o < sizeof(sql); i++)
@@ -1740,32 +1765,7 @@ int store_for_each_minute(struct store *s, int64_t process_id, int64_t from_ms, 
                 snprintf(sql + o, sizeof(sql) - o,
                          " FROM rollup WHERE process_id = ?1 AND res = %d AND t >= ?2 AND t < ?3 ORDER BY t",
                          (int)MINUTE_MS);
-        r = db_prepare(s, sql, &st);
-        if (r < 0)
-                return r;
-        sqlite3_bind_int64(st, 1, process_id);
-        sqlite3_bind_int64(st, 2, from_ms);
-        sqlite3_bind_int64(st, 3, to_ms);
-        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-                struct sample smp = { .t_ms = sqlite3_column_int64(st, 0) };
-
-                for (size_t i = 0; i < DB_N_ROLLUP; i++) {
-                        enum metric m = db_rollup_metrics[i];
-
-                        if (sqlite3_column_type(st, 1 + (int)i) == SQLITE_NULL)
-                                continue;
-                        /* Stored as raw samples are: KiB for bytes. */
-                        sample_set(&smp, m, sqlite3_column_int64(st, 1 + (int)i) *
-                                                    (metric_info[m].unit == UNIT_BYTES ? 1024 : 1));
-                }
-                r = cb(&smp, userdata);
-                if (r != 0)
-                        break;
-        }
-        if (r == 0 && rc != SQLITE_DONE)
-                r = db_fail(s, rc);
-        sqlite3_finalize(st);
-        return r;
+        return for_each_row(s, sql, process_id, from_ms, to_ms, read_minute_minima, cb, userdata);
 }
 
 int store_disk_usage(struct store *s, int64_t *ret_bytes)
