@@ -53,15 +53,17 @@ static void column(const double *ts, unsigned n, int width)
         printf(" %-*s", width, out);
 }
 
+/* The CPU this thread used: a tick's cost, whatever else the machine runs. */
 static double now_ns(void)
 {
         struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
         return ts.tv_sec * 1e9 + ts.tv_nsec;
 }
 
 /* All scales for n processes started in the same second (their buckets aligned, the
- * hard case), ticks of 10 s for `hours`: the CPU of each tick. spread: the phases the
+ * hard case), ticks of 10 s for `hours`: the CPU time of each tick (the thread's, so
+ * other work on the machine does not count). spread: the phases the
  * daemon gives; without, every process judged at the first tick it can be. */
 static void cost(unsigned n, double hours, bool spread)
 {
