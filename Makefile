@@ -254,7 +254,10 @@ $(BUILD)/leakwatchd.service: systemd/leakwatchd.service.in FORCE
 MAN_PAGES  := $(wildcard man/*.1 man/*.5 man/*.8)
 HOOK_FILES := $(filter-out %~ $(patsubst %/.,%,$(wildcard hooks/*/.)),$(wildcard hooks/*))
 # Paths install writes (directories apart), for uninstall to remove.
-INSTALLED  := $(SBINDIR)/leakwatchd $(if $(wildcard client/main.c),$(BINDIR)/leakwatch) \
+# Shell completion for the client, where bash-completion and Debian's zsh look.
+BASH_COMPLETION := $(DATADIR)/bash-completion/completions/leakwatch
+ZSH_COMPLETION  := $(DATADIR)/zsh/vendor-completions/_leakwatch
+INSTALLED  := $(SBINDIR)/leakwatchd $(if $(wildcard client/main.c),$(BINDIR)/leakwatch $(BASH_COMPLETION) $(ZSH_COMPLETION)) \
               $(UNITDIR)/leakwatchd.service $(SYSUSERSDIR)/leakwatch.conf $(TMPFILESDIR)/leakwatch.conf \
               $(DATADIR)/leakwatch/leakwatch.conf \
               $(UNITDIR)/leakwatch-metrics.socket $(DATADIR)/leakwatch/metrics-listen.conf \
@@ -275,6 +278,8 @@ install: $(PROGRAMS) $(BUILD)/leakwatchd.service
 	install -m 0755 $(BUILD)/leakwatchd $(DESTDIR)$(SBINDIR)/leakwatchd
 	$(if $(wildcard client/main.c),install -d $(DESTDIR)$(BINDIR))
 	$(if $(wildcard client/main.c),install -m 0755 $(BUILD)/leakwatch $(DESTDIR)$(BINDIR)/leakwatch)
+	$(if $(wildcard client/main.c),install -D -m 0644 client/completion/leakwatch.bash $(DESTDIR)$(BASH_COMPLETION))
+	$(if $(wildcard client/main.c),install -D -m 0644 client/completion/_leakwatch $(DESTDIR)$(ZSH_COMPLETION))
 	install -m 0644 $(BUILD)/leakwatchd.service $(DESTDIR)$(UNITDIR)/leakwatchd.service
 	install -m 0644 systemd/leakwatch-metrics.socket $(DESTDIR)$(UNITDIR)/leakwatch-metrics.socket
 	install -m 0644 systemd/metrics-listen.conf $(DESTDIR)$(DATADIR)/leakwatch/metrics-listen.conf

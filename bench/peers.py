@@ -289,9 +289,9 @@ class Leakwatchd(Tool):
     def samples(self, t0, t1):
         w = (int(t0 * 1000), int(t1 * 1000))
         n = run.query(self.db, "SELECT coalesce(sum(nproc), 0) FROM rule_sample WHERE t >= ? AND t < ?", w)[0][0]
-        rows = sum(run.query(self.db, "SELECT count(*) FROM %s WHERE t >= ? AND t < ?" % t, w)[0][0]
-                   for t in ("sample", "sample_recent"))
-        folded = run.query(self.db, "SELECT count(*) FROM sample")[0][0]
+        rows = run.query(self.db, "SELECT count(*) FROM sample_recent WHERE t >= ? AND t < ?", w)[0][0]
+        rows += sum(1 for s in run.folded_samples(self.db) if w[0] <= s["t"] < w[1])
+        folded = run.query(self.db, "SELECT coalesce(sum(n), 0) FROM sample_block")[0][0]
         fold_at = self.started + FOLD_TICKS * INTERVAL
         self.extra.append("a fold at about +%.0f s of the window moved %d samples" % (fold_at - t0, folded)
                           if t0 <= fold_at < t1 else "no fold in the window")

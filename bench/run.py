@@ -13,7 +13,7 @@ first tick only, before the measurement: the stat + status path alone, the one t
 floor reads). Its CPU time (user + system, all threads, from
 /proc/PID/task/*/schedstat in nanoseconds) is read just before every tick, and the
 samples of each tick come from its rule_sample row (nproc; checked against the rows of
-sample + sample_recent).
+sample_block's blocks + sample_recent).
 
 Everything the daemon does counts: the scan of /proc for new processes (every tick:
 scan-interval follows interval), reading, parsing, the queue, one commit per tick, and
@@ -65,9 +65,13 @@ import signal
 import sqlite3
 import statistics
 import subprocess
+import sys
 import tempfile
 import threading
 import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "integration"))
+import lwblock  # noqa: E402  (the blocks of folded samples, read without the daemon's code)
 
 BUILD = os.path.abspath(os.environ.get("BUILD", "build"))
 DAEMON = os.path.join(BUILD, "leakwatchd")
@@ -266,6 +270,15 @@ def query(db, sql, args=()):
         con.close()
 
 
+def folded_samples(db):
+    """Every folded sample, decoded from its block (tests/integration/lwblock.py)."""
+    con = sqlite3.connect("file:%s?mode=ro" % db, uri=True, timeout=30)
+    try:
+        return lwblock.folded(con)
+    finally:
+        con.close()
+
+
 def sleep_until(wall):
     while True:
         d = wall - time.time()
@@ -395,8 +408,8 @@ def run_daemon(tmp, pids, smaps, folds, daemon=DAEMON):
         while readings[i + 1][0] * 1000 <= t:
             i += 1
         taken[i] += nproc
-    in_tables = sum(query(db, "SELECT count(*) FROM %s WHERE t >= ? AND t < ?" % t, (ms0, ms1))[0][0]
-                    for t in ("sample", "sample_recent"))
+    in_tables = query(db, "SELECT count(*) FROM sample_recent WHERE t >= ? AND t < ?", (ms0, ms1))[0][0]
+    in_tables += sum(1 for s in folded_samples(db) if ms0 <= s["t"] < ms1)
     cpu = [(b[1] - a[1]) / 1000.0 for a, b in zip(readings, readings[1:])]     # µs
     typical = statistics.median(cpu)
 
@@ -595,7 +608,9 @@ def storage_section():
             pages = dict((name, (size, used)) for name, size, used in con.execute(
                 "SELECT name, sum(pgsize), sum(pgsize - unused) FROM dbstat GROUP BY name"))
             rows = dict((t, con.execute("SELECT count(*) FROM %s" % t).fetchone()[0])
-                        for t in ("sample", "sample_recent", "rollup", "rule_sample"))
+                        for t in ("sample_recent", "rollup", "rule_sample"))
+            # Folded samples are packed per process in blocks (store/block.h).
+            rows["sample_block"] = con.execute("SELECT coalesce(sum(n), 0) FROM sample_block").fetchone()[0]
             minute_rows = con.execute("SELECT count(*), coalesce(sum(n), 0) FROM rollup WHERE res = 60000").fetchone()
             hour_rows = con.execute("SELECT count(*), coalesce(sum(n), 0) FROM rollup WHERE res = 3600000").fetchone()
         finally:
@@ -610,9 +625,9 @@ def storage_section():
         fmt_us(r["tick_cpu_us"]), fmt_us(r["fold_cpu_us"]), fmt_us(r["fold_first_cpu_us"]),
         fmt_us(r["fold_last_cpu_us"]),
         (", pruning a raw sample %s" % fmt_us(prune["prune_cpu_us"])) if "prune_cpu_us" in prune else ""))
-    size, used = pages.get("sample", (0, 0))
-    print("  bytes per stored sample (per-process table, after folds): %.1f (pages), %.1f (used bytes in them)" % (
-        size / rows["sample"], used / rows["sample"]))
+    size, used = pages.get("sample_block", (0, 0))
+    print("  bytes per stored sample (blocks of folded samples): %.1f (pages), %.1f (used bytes in them)" % (
+        size / rows["sample_block"], used / rows["sample_block"]))
     rsize = pages.get("rollup", (0, 0))[0]
     print("  rollups: %.1f bytes per row; %d minute rows of %d samples, %d hour rows of %d: %.2f bytes per "
           "raw sample for both levels together" % (rsize / max(1, rows["rollup"]), minute_rows[0], minute_rows[1],

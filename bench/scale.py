@@ -4,13 +4,25 @@ interval while processes come and go, for a long stretch (default an hour).
 
     make bench-scale                                  # 10,000 processes, 10 replaced a second, 1 h
     LWBENCH_SCALE_N=2000 LWBENCH_SCALE_SECONDS=600 make bench-scale
+    LWBENCH_SCALE_SECONDS=180 make bench-scale        # a short run, to try
 
 The farm (bench/farm.c) keeps N small processes alive and replaces CHURN of them a second
 (killed by PID, new ones forked), so the daemon keeps discovering, watching, ending and
 forgetting processes the whole time: over an hour at the default churn, 36,000 processes
 come and go, 3.6 times the watched set. The daemon runs with its defaults except the
 interval, max-processes (room for N), a metrics textfile (its own counters, read every
-10 s) and one rule matching the farm by name.
+10 s), log-level debug (for the CPU split of its ticks) and one rule matching the farm by
+name; LWBENCH_SCALE_BACKEND, when set to anything but "proc", is written as its
+`backend =` (a sampling backend other than /proc: BPF).
+
+The /proc backend keeps three descriptors per watched process (and 256 for the rest):
+when RLIMIT_NOFILE cannot be raised to hold N of them, the benchmark says so and runs
+the largest N that fits.
+
+Before the daemon, the floor: bench/proc-floor.c reads, for N sleepers of a farm that
+does not churn, what a tick reads (kept descriptors: one pread of stat and status and the
+descriptor count), 9 paced rounds at the interval; its median round is printed as a share
+of one core, next to the daemon's.
 
 Printed, each minute and in summary:
   - CPU: the daemon's utime+stime, as a share of one core and per process-sample;
@@ -19,12 +31,19 @@ Printed, each minute and in summary:
     makes the daemon sample less often, and log so;
   - RSS and descriptors of the daemon: bounded means flat after the first minutes;
   - database: file + WAL bytes, per sample written, and per day at this rate;
-  - detector: evaluations a second (leakwatch_detector_evaluations_total).
+  - detector: evaluations a second (leakwatch_detector_evaluations_total);
+  - in summary, the daemon's CPU per sample split into scan, read, detect, store and fold
+    (core/watch.h, struct watch_cost: its debug line at each fold), over the run after
+    the warm-up.
 
 Environment: BUILD, LWBENCH_SCALE_N (10000), LWBENCH_SCALE_MIB (0: the farm children
 touch no extra heap), LWBENCH_SCALE_CHURN (processes replaced a second, 10),
-LWBENCH_SCALE_SECONDS (3600), LWBENCH_SCALE_INTERVAL (1)."""
+LWBENCH_SCALE_SECONDS (3600), LWBENCH_SCALE_INTERVAL (1), LWBENCH_SCALE_BACKEND (proc),
+LWBENCH_SCALE_WARMUP (seconds left out of the summary: 300, or a quarter of a shorter
+run)."""
+import re
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -39,13 +58,19 @@ MIB_EACH = int(os.environ.get("LWBENCH_SCALE_MIB", "0"))
 CHURN = int(os.environ.get("LWBENCH_SCALE_CHURN", "10"))
 SECONDS = int(os.environ.get("LWBENCH_SCALE_SECONDS", "3600"))
 INTERVAL = float(os.environ.get("LWBENCH_SCALE_INTERVAL", "1"))
+BACKEND = os.environ.get("LWBENCH_SCALE_BACKEND", "proc")
+# Descriptors the /proc backend keeps per watched process, and for everything else
+# (core/procread.c; the daemon's own check at start).
+FDS_EACH = 3
+FDS_OTHER = 256
+FLOOR_ROUNDS = 9
 # Readings every this many seconds; the textfile is rewritten as often.
 READ_EVERY = 10
 # A minute's CPU figure is taken over this many readings.
 PER_MINUTE = 60 // READ_EVERY
 # The first minutes are warm-up: every process is new, its detector starts, the first
 # folds size SQLite's caches. "Bounded" is judged from here on.
-WARMUP = 300
+WARMUP = int(os.environ.get("LWBENCH_SCALE_WARMUP", str(min(300, SECONDS // 4))))
 HZ = os.sysconf("SC_CLK_TCK")
 
 
@@ -71,23 +96,66 @@ def db_bytes(db):
     return sum(os.path.getsize(p) for p in (db, db + "-wal") if os.path.exists(p))
 
 
+COST = re.compile(r"CPU per sample so far \((\d+) samples, (\d+) ticks\): scan ([\d.]+) µs, read ([\d.]+), "
+                  r"detect ([\d.]+), store ([\d.]+), fold ([\d.]+)")
+
+
+def largest_n():
+    """How many processes the /proc backend can watch under the descriptor limit, after
+    raising the soft limit to the hard one."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY:
+        return N
+    if bench.ensure_nofile(FDS_EACH * N + FDS_OTHER + 1000) is None:
+        return N
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    # Room for the benchmark's own descriptors too.
+    return max(0, (hard - FDS_OTHER - 1000) // FDS_EACH)
+
+
+def floor_share(n):
+    """The kept-descriptor floor for n sleepers at the interval: median share of a core."""
+    farm = bench.Farm(n, MIB_EACH)
+    try:
+        per = bench.floor_rounds("kept", farm.pids, FLOOR_ROUNDS, INTERVAL)
+    finally:
+        farm.stop()
+    return statistics.median(per) * n / 1e6 / INTERVAL, statistics.median(per)
+
+
 def main():
-    for why in (bench.pid_room(N + CHURN * 10), bench.ensure_nofile(3 * N + 1000)):
-        if why:
-            bench.skip("scale", why)
-            return 0
-    print("== Scale: %d processes at a %gs interval, %d replaced a second, %d s ==" % (N, INTERVAL, CHURN, SECONDS))
+    global N
+    why = bench.pid_room(N + CHURN * 10)
+    if why:
+        bench.skip("scale", why)
+        return 0
+    asked = N
+    if BACKEND == "proc":
+        N = min(N, largest_n())
+        if N < asked:
+            print("NOTE: the /proc backend cannot watch %d processes here: it keeps %d descriptors each (%d in "
+                  "all with %d for the rest) and RLIMIT_NOFILE's hard limit is %d and cannot be raised; measuring "
+                  "the largest it can, %d" % (asked, FDS_EACH, FDS_EACH * asked + FDS_OTHER, FDS_OTHER,
+                                              resource.getrlimit(resource.RLIMIT_NOFILE)[1], N))
+    print("== Scale: %d processes at a %gs interval, %d replaced a second, %d s, backend %s ==" % (
+        N, INTERVAL, CHURN, SECONDS, BACKEND))
     print("machine: %s" % bench.machine())
-    print("command: LWBENCH_SCALE_N=%d LWBENCH_SCALE_CHURN=%d LWBENCH_SCALE_SECONDS=%d make bench-scale" % (
-        N, CHURN, SECONDS), flush=True)
+    print("command: LWBENCH_SCALE_N=%d LWBENCH_SCALE_CHURN=%d LWBENCH_SCALE_SECONDS=%d LWBENCH_SCALE_BACKEND=%s "
+          "make bench-scale" % (asked, CHURN, SECONDS, BACKEND), flush=True)
+    t0 = time.time()
+    share, us = floor_share(N)
+    print("floor (kept descriptors: stat, status, fd count; %d sleepers, median of %d rounds, in %.0f s): "
+          "%.1f µs per process, %.1f%% of one core at %gs" % (N, FLOOR_ROUNDS, time.time() - t0, us, share * 100,
+                                                              INTERVAL), flush=True)
     with tempfile.TemporaryDirectory(prefix="lwbench-scale-") as tmp:
         db = os.path.join(tmp, "scale.db")
         prom = os.path.join(tmp, "leakwatch.prom")
         conf = os.path.join(tmp, "scale.conf")
         with open(conf, "w") as f:
-            f.write("[daemon]\ndatabase = %s\ninterval = %gs\nmax-processes = %d\n"
-                    "metrics-textfile = %s\nmetrics-textfile-interval = %ds\n\n[rule farm]\nname = lwb-target\n"
-                    % (db, INTERVAL, N + 1000, prom, READ_EVERY))
+            f.write("[daemon]\ndatabase = %s\ninterval = %gs\nmax-processes = %d\nlog-level = debug\n"
+                    "metrics-textfile = %s\nmetrics-textfile-interval = %ds\n%s\n[rule farm]\nname = lwb-target\n"
+                    % (db, INTERVAL, N + 1000, prom, READ_EVERY,
+                       "backend = %s\n" % BACKEND if BACKEND != "proc" else ""))
         t0 = time.time()
         farm = bench.Farm(N, MIB_EACH, churn=CHURN)
         print("farm of %d started in %.0f s" % (N, time.time() - t0), flush=True)
@@ -112,7 +180,7 @@ def main():
             bench.stop_daemon(d)
             farm.stop()
             logf.close()
-        summary(rows, log_path, d.returncode)
+        summary(rows, log_path, d.returncode, share)
     return 0
 
 
@@ -138,7 +206,26 @@ def report_minute(rows):
               b[5] / 2**20, evals), flush=True)
 
 
-def summary(rows, log_path, rc):
+def cost_split(log, after_s, start):
+    """CPU µs per sample of each part of the tick between the first cost line after
+    after_s and the last (the lines are cumulative since the daemon started)."""
+    lines = []
+    for line in log.splitlines():
+        m = COST.search(line)
+        if m:
+            lines.append([float(x) for x in m.groups()])
+    if len(lines) < 2:
+        return None
+    # Lines come once a fold (about every 64 ticks); the first after the warm-up.
+    k = min(len(lines) - 2, max(0, int(len(lines) * after_s / max(1, SECONDS))))
+    a, b = lines[k], lines[-1]
+    n = b[0] - a[0]
+    if n <= 0:
+        return None
+    return n, [(b[0] * y - a[0] * x) / n for x, y in zip(a[2:], b[2:])]
+
+
+def summary(rows, log_path, rc, floor):
     if len(rows) < 2 * PER_MINUTE:
         raise RuntimeError("too short a run for a summary: %d readings" % len(rows))
     minutes = [minute_figures(rows[i - PER_MINUTE], rows[i]) for i in range(PER_MINUTE, len(rows), PER_MINUTE)]
@@ -159,6 +246,9 @@ def summary(rows, log_path, rc):
           "overrun warnings in the log: %d" % (
               statistics.median(m[3] for m in steady), statistics.median(m[2] for m in steady),
               min(m[2] for m in steady), overruns))
+    kept = last[6].get("leakwatch_ticks", 0) - first[6].get("leakwatch_ticks", 0)
+    asked = (last[0] - first[0]) / INTERVAL
+    print("ticks after the warm-up: %d kept of %.0f asked, %.0f missed" % (kept, asked, max(0, asked - kept)))
     print("daemon RSS: %.1f MiB at %d s, %.1f MiB at the end, peak %.1f MiB (VmHWM %.1f); fds %d -> %d" % (
         first[2] / 2**20, first[0], last[2] / 2**20, max(r[2] for r in after) / 2**20, last[3] / 2**20,
         first[4], last[4]))
@@ -166,6 +256,20 @@ def summary(rows, log_path, rc):
           "(until retention-raw, 2 days by default, starts pruning)" % (
               last[5] / 2**20, last[0], last[5] / written if written else float("nan"), grow / 2**20))
     print("detector: median %.1f evaluations/s" % statistics.median(m[4] for m in steady))
+    split = cost_split(log, WARMUP, rows[0][0])
+    if split:
+        n, parts = split
+        total = sum(parts)
+        rate = statistics.median(m[3] for m in steady)
+        print("the tick's CPU per sample after the warm-up (%d samples): scan %.2f µs, read %.2f, detect %.2f, "
+              "store %.2f, fold %.2f; total %.2f µs = %.1f%% of one core at %.0f samples/s" % (
+                  n, *parts, total, total * rate / 1e4, rate))
+        print("  beyond the read (detect + store + fold): %.2f µs per sample = %.2f%% of one core" % (
+            sum(parts[2:]), sum(parts[2:]) * rate / 1e4))
+    print("floor, side by side: the kept-descriptor read of the same number of processes costs %.1f%% of one "
+          "core; the daemon %.1f%% (%.2f×)" % (floor * 100, statistics.median(m[0] for m in steady) * 100,
+                                               statistics.median(m[0] for m in steady) / floor if floor else
+                                               float("nan")))
     print("daemon exit status: %s" % rc)
 
 

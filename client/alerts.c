@@ -259,11 +259,22 @@ static void print_hook_runs(struct cli *c, const struct query_hook_run *h, size_
         table_done(&t);
 }
 
-static int details_json(struct cli *c, const struct query_alert *a, const struct query_verdict *v, size_t nv,
-                        const struct query_hook_run *h, size_t nh)
+static int details_json(struct cli *c, const struct query_alert *a, const struct query_alert_evidence ev[2],
+                        const struct query_verdict *v, size_t nv, const struct query_hook_run *h, size_t nh)
 {
         struct json_object *doc = obj_alert(a), *va = json_object_new_array(), *ha = json_object_new_array();
         int r = doc && va && ha ? 0 : -ENOMEM;
+        enum detect_kind m = detect_kind_from_name(a->metric) == DETECT_FDS ? DETECT_FDS : DETECT_MEMORY;
+
+        /* What it was raised on, and the latest evaluation beside it (null: not recorded). */
+        for (int i = 0; r == 0 && i < 2; i++) {
+                struct json_object *e = NULL;
+
+                if (ev[i].present && !(e = obj_alert_evidence(&ev[i], m)))
+                        r = -ENOMEM;
+                if (r == 0)
+                        r = json_add(doc, i == 0 ? "raised" : "latest", e);
+        }
 
         for (size_t i = 0; r == 0 && i < nv; i++)
                 r = json_object_array_add(va, obj_verdict(&v[i]));
@@ -281,7 +292,45 @@ static int details_json(struct cli *c, const struct query_alert *a, const struct
         return r < 0 ? cli_error(EXIT_FAIL, "out of memory") : EXIT_OK;
 }
 
-static void details_human(struct cli *c, const struct query_alert *a)
+/* What an alert was raised on, or its latest evaluation: the judge and its time scale,
+ * the rate, and the time to each known limit from then. */
+static void print_evidence(struct cli *c, const char *label, const struct query_alert_evidence *e, bool bytes,
+                           enum detect_kind m)
+{
+        const struct out *o = &c->out;
+        _cleanup_free_ char *reason = e->reason ? out_escape(e->reason, strlen(e->reason)) : NULL;
+        char b1[128], b2[64], b3[64], line[600];
+        struct forecast f;
+        size_t len = 0;
+
+        snprintf(line, sizeof(line), "%s, %s (%s scale): %s", out_time(o, e->t_ms, TIME_FULL, b1, sizeof(b1)),
+                 strcmp(e->cause, "limit") == 0 ? "growth toward a limit" : "the leak detector",
+                 format_duration(e->scale, b2, sizeof(b2)), reason ? reason : "?");
+        field(o, label, line);
+        snprintf(line, sizeof(line), "%s (at least %s), level %s", out_rate(o, e->slope, bytes, b1, sizeof(b1)),
+                 out_rate(o, e->slope_low, bytes, b2, sizeof(b2)), out_amount(o, e->level, bytes, b3, sizeof(b3)));
+        field(o, "  Rate", line);
+        alert_evidence_forecast(e, m, &f);
+        line[0] = '\0';
+        for (int k = 0; k < LIMIT__MAX && len < sizeof(line); k++) {
+                if (isnan(f.room[k]))
+                        continue;
+                forecast_format(f.seconds[k], b1, sizeof(b1));
+                forecast_format(f.seconds_low[k], b2, sizeof(b2));
+                if (isfinite(f.seconds[k]) && !isfinite(f.seconds_low[k]))
+                        len += (size_t)snprintf(line + len, sizeof(line) - len, "%s%s in %s (never at the lower bound)",
+                                                len ? ", " : "", limit_name[k], b1);
+                else if (isfinite(f.seconds[k]) && strcmp(b1, b2) != 0)
+                        len += (size_t)snprintf(line + len, sizeof(line) - len, "%s%s in %s (%s at the lower bound)",
+                                                len ? ", " : "", limit_name[k], b1, b2);
+                else
+                        len += (size_t)snprintf(line + len, sizeof(line) - len, "%s%s %s%s", len ? ", " : "",
+                                                limit_name[k], isfinite(f.seconds[k]) ? "in " : "", b1);
+        }
+        field(o, "  Limits", line[0] ? line : "none known");
+}
+
+static void details_human(struct cli *c, const struct query_alert *a, const struct query_alert_evidence ev[2])
 {
         const struct out *o = &c->out;
         _cleanup_free_ char *name = out_escape(a->name, a->name_len);
@@ -347,6 +396,14 @@ static void details_human(struct cli *c, const struct query_alert *a)
                 _cleanup_free_ char *reason = out_escape(a->reason, strlen(a->reason));
                 field(o, "Reason", reason ? reason : "?");
         }
+        /* What it was raised on stays as it was; the latest evaluation is beside it, so a
+         * recovered alert's last numbers are not taken for why it was raised. */
+        if (ev[0].present)
+                print_evidence(c, "Raised on", &ev[0], bytes,
+                               detect_kind_from_name(a->metric) == DETECT_FDS ? DETECT_FDS : DETECT_MEMORY);
+        if (ev[1].present)
+                print_evidence(c, "Latest", &ev[1], bytes,
+                               detect_kind_from_name(a->metric) == DETECT_FDS ? DETECT_FDS : DETECT_MEMORY);
 }
 
 static int details(struct cli *c, const char *arg)
@@ -355,6 +412,7 @@ static int details(struct cli *c, const char *arg)
         struct query_alert *a = NULL;
         struct query_verdict *v = NULL;
         struct query_hook_run *h = NULL;
+        struct query_alert_evidence ev[2] = { 0 };
         size_t n = 0, nv = 0, nh = 0;
         int64_t id;
         int r;
@@ -372,12 +430,14 @@ static int details(struct cli *c, const char *arg)
                 r = query_alert_verdicts(c->q, &a[0], &v, &nv);
         if (r >= 0)
                 r = query_hook_runs(c->q, id, &h, &nh);
+        if (r >= 0)
+                r = query_alert_evidence(c->q, id, ev);
         if (r < 0)
                 r = cli_query_error(c, r, "reading the alert");
         else if (c->format == FORMAT_JSON)
-                r = details_json(c, &a[0], v, nv, h, nh);
+                r = details_json(c, &a[0], ev, v, nv, h, nh);
         else {
-                details_human(c, &a[0]);
+                details_human(c, &a[0], ev);
                 print_verdicts(c, &a[0], v, nv);
                 print_hook_runs(c, h, nh);
                 r = EXIT_OK;
@@ -385,6 +445,7 @@ static int details(struct cli *c, const char *arg)
         query_alerts_free(a, n);
         query_verdicts_free(v, nv);
         query_hook_runs_free(h, nh);
+        query_alert_evidence_free(ev);
         return r;
 }
 

@@ -42,7 +42,18 @@ struct replay {
         double t_first, t_last;
         struct verdict_rec *recs;
         size_t nrecs, cap;
+        double *gaps;                   /* between consecutive samples, for their spacing */
+        size_t ngaps, capgaps;
         int error;
+};
+
+/* Whether the samples were too sparse for the window: their typical spacing (the median
+ * gap, so a few gaps in the data do not count), and how many of a window's buckets that
+ * fills. */
+struct sparsity {
+        bool sparse;
+        double interval;
+        unsigned floors;
 };
 
 static int record(struct replay *rp, double t, const struct detect_verdict *v)
@@ -68,6 +79,18 @@ static int feed(struct replay *rp, double t, double value)
                 return 0;
         if (rp->samples == 0)
                 rp->t_first = t;
+        else {
+                if (rp->ngaps == rp->capgaps) {
+                        size_t nc = rp->capgaps ? rp->capgaps * 2 : 1024;
+                        double *n = reallocarray(rp->gaps, nc, sizeof(*n));
+
+                        if (!n)
+                                return -ENOMEM;
+                        rp->gaps = n;
+                        rp->capgaps = nc;
+                }
+                rp->gaps[rp->ngaps++] = t - rp->t_last;
+        }
         rp->samples++;
         rp->t_last = t;
         if (!detect_add(&rp->d, &rp->p, t, value))
@@ -205,6 +228,38 @@ ssize_t backtest_read_csv(FILE *f, double **ret_t, double **ret_v, size_t *ret_l
 
 /* ---- output ---- */
 
+static int cmp_double(const void *a, const void *b)
+{
+        double x = *(const double *)a, y = *(const double *)b;
+
+        return (x > y) - (x < y);
+}
+
+static void check_sparsity(struct replay *rp, struct sparsity *ret)
+{
+        *ret = (struct sparsity){ .interval = NAN, .floors = rp->p.buckets };
+        if (rp->ngaps == 0)
+                return;
+        qsort(rp->gaps, rp->ngaps, sizeof(*rp->gaps), cmp_double);
+        ret->interval = rp->gaps[rp->ngaps / 2];
+        ret->floors = detect_floors_per_window(&rp->p, ret->interval);
+        ret->sparse = ret->floors < rp->p.min_buckets;
+}
+
+/* "the 1m window (buckets of 2.5s) is too short for samples every 10s: at most 6 of its
+ * 24 buckets hold one, and a judgement needs 16; a window of 2m40s or more can judge them" */
+static void sparsity_text(const struct replay *rp, const struct sparsity *sp, char *buf, size_t sz)
+{
+        char w[32], b[32], i[32], need[32];
+
+        snprintf(buf, sz,
+                 "the %s window (buckets of %s) is too short for samples every %s: at most %u of its %u "
+                 "buckets hold one, and a judgement needs %u; a window of %s or more can judge them",
+                 format_duration(rp->p.window, w, sizeof(w)), format_duration(rp->p.bucket, b, sizeof(b)),
+                 format_duration(sp->interval, i, sizeof(i)), sp->floors, rp->p.buckets, rp->p.min_buckets,
+                 format_duration(sp->interval * rp->p.min_buckets, need, sizeof(need)));
+}
+
 static const char *when(const struct replay *rp, double t, char *buf, size_t sz)
 {
         char d[32];
@@ -215,7 +270,7 @@ static const char *when(const struct replay *rp, double t, char *buf, size_t sz)
         return buf;
 }
 
-static void print_human(struct replay *rp, const char *title)
+static void print_human(struct replay *rp, const char *title, const struct sparsity *sp)
 {
         static const struct table_col cols[] = {
                 { "TIME", ALIGN_LEFT, 0, false }, { "STATE", ALIGN_LEFT, 0, false }, { "FROM", ALIGN_LEFT, 0, false },
@@ -240,7 +295,7 @@ static void print_human(struct replay *rp, const char *title)
                 if (rp->samples)
                         fprintf(o->f, " from %s to %s", when(rp, rp->t_first, b1, sizeof(b1)),
                                 when(rp, rp->t_last, b2, sizeof(b2)));
-                fprintf(o->f, "; %zu evaluations\n\n", rp->evaluations);
+                fprintf(o->f, "; %zu evaluation%s\n\n", rp->evaluations, rp->evaluations == 1 ? "" : "s");
         }
         if (rp->nrecs && table_init(&t, cols, ELEMENTSOF(cols)) == 0) {
                 for (size_t i = 0; i < rp->nrecs; i++) {
@@ -288,7 +343,9 @@ static void print_human(struct replay *rp, const char *title)
         }
         if (!isnan(leak_start))
                 fprintf(o->f, "Leak: %s .. still leaking at the end\n", when(rp, leak_start, b1, sizeof(b1)));
-        if (leaks == 0)
+        if (leaks == 0 && sp->sparse)
+                fprintf(o->f, "No leak judged: the samples are too sparse for this window (see the warning).\n");
+        else if (leaks == 0)
                 fprintf(o->f, "No leak found%s.\n", rp->evaluations ? "" : " (too few samples for one evaluation)");
 }
 
@@ -342,10 +399,35 @@ static struct json_object *verdict_json(const struct replay *rp, const struct ve
         return o;
 }
 
-static int print_json(struct replay *rp, struct json_object *source)
+static int print_json(struct replay *rp, struct json_object *source, const struct sparsity *sp)
 {
         struct json_object *doc = json_object_new_object(), *arr = json_object_new_array();
-        int r = doc && arr && source ? 0 : -ENOMEM;
+        struct json_object *warn = json_object_new_array();
+        int r = doc && arr && warn && source ? 0 : -ENOMEM;
+        char text[512];
+
+        if (r == 0 && sp->sparse) {
+                struct json_object *w = json_object_new_object();
+
+                sparsity_text(rp, sp, text, sizeof(text));
+                r = w ? 0 : -ENOMEM;
+                if (r == 0)
+                        r = json_add(w, "window_s", json_num(rp->p.window));
+                if (r == 0)
+                        r = json_add(w, "interval_s", json_num(sp->interval));
+                if (r == 0)
+                        r = json_add(w, "floors", json_object_new_int((int)sp->floors));
+                if (r == 0)
+                        r = json_add(w, "needed", json_object_new_int((int)rp->p.min_buckets));
+                if (r == 0)
+                        r = json_add(w, "text", json_str(text));
+                if (r == 0)
+                        r = json_object_array_add(warn, w);
+                else
+                        json_object_put(w);
+        }
+        if (r == 0)
+                r = json_add(doc, "warnings", warn), warn = NULL;
 
         for (size_t i = 0; r == 0 && i < rp->nrecs; i++) {
                 struct json_object *o = verdict_json(rp, &rp->recs[i]);
@@ -371,6 +453,7 @@ static int print_json(struct replay *rp, struct json_object *source)
                 r = out_json(&rp->c->out, doc, rp->c->json_pretty);
         json_object_put(source);
         json_object_put(arr);
+        json_object_put(warn);
         json_object_put(doc);
         return r < 0 ? cli_error(EXIT_FAIL, "out of memory") : EXIT_OK;
 }
@@ -415,15 +498,23 @@ static int print_csv(struct replay *rp)
 
 static int finish(struct replay *rp, const char *title, struct json_object *source)
 {
+        struct sparsity sp;
+        char text[512];
         int r;
 
+        /* Said on stderr whatever the format, so a script sees it too; and in the JSON. */
+        check_sparsity(rp, &sp);
+        if (sp.sparse) {
+                sparsity_text(rp, &sp, text, sizeof(text));
+                fprintf(stderr, "leakwatch: warning: %s\n", text);
+        }
         if (rp->c->format == FORMAT_JSON)
-                return print_json(rp, source);
+                return print_json(rp, source, &sp);
         json_object_put(source);
         if (rp->c->format == FORMAT_CSV) {
                 r = print_csv(rp);
         } else {
-                print_human(rp, title);
+                print_human(rp, title, &sp);
                 r = EXIT_OK;
         }
         return r;
@@ -549,5 +640,6 @@ int cmd_backtest(struct cli *c, int argc, char **argv)
         rp.is_bytes = kind == DETECT_MEMORY;
         r = c->file ? from_file(&rp) : from_db(&rp, argv[0], metric);
         free(rp.recs);
+        free(rp.gaps);
         return r;
 }

@@ -17,9 +17,45 @@
  * count (--bytes) up to 15 digits (a petabyte), a count of descriptors or threads 8. */
 #define LABEL_IEC 8
 #define LABEL_EXACT 15
-/* A value label every this many rows: enough to read a level, few enough to keep the
- * plot uncluttered. */
+/* A value label every this many rows or so: enough to read a level, few enough to keep
+ * the plot uncluttered. */
 #define LABEL_EVERY 3
+/* An IEC label ("291 MiB") shows three significant digits: a step finer than a
+ * hundredth of the largest value would print two labels alike. */
+#define IEC_DIGITS_STEP 100.0
+
+/* The smallest of 1, 2, 5 times a power of ten that is at least x (> 0). */
+static double ceil125(double x)
+{
+        double p = pow(10, floor(log10(x))), m = x / p;
+
+        /* Rounding: 0.3 / 0.1 is 2.9999999999999996. */
+        if (m <= 1 + 1e-9)
+                return p;
+        if (m <= 2 + 1e-9)
+                return 2 * p;
+        if (m <= 5 + 1e-9)
+                return 5 * p;
+        return 10 * p;
+}
+
+double chart_nice_step(double lo, double hi, unsigned ticks, bool iec)
+{
+        double big = MAX(fabs(lo), fabs(hi)), unit = 1, raw;
+
+        if (!isfinite(lo) || !isfinite(hi))
+                return 1;
+        while (iec && unit * 1024 <= big && unit < 1e18)
+                unit *= 1024;
+        raw = (hi - lo) / MAX(ticks, 1u) / unit;
+        if (iec)
+                raw = MAX(raw, big / unit / IEC_DIGITS_STEP);
+        else
+                raw = MAX(raw, 1.0);
+        if (!(raw > 0))
+                return unit;
+        return ceil125(raw) * unit;
+}
 
 /* An empty stretch this many times longer than the mean spacing of the points is a
  * gap in the data (the daemon was down), not sampling: with samples every 10 s and a
@@ -195,7 +231,9 @@ static void render_axis(const struct chart *c, const struct out *o, FILE *f)
                         break;
                 axis[col] = 1;
                 n = out_tick_label(o, t, style, lab, sizeof(lab));
-                if (n == 0 || col < next_free || col + n > c->cols + 63)
+                /* A label starts at its tick and must end within the plot: past its
+                 * right edge it would run off the terminal. */
+                if (n == 0 || col < next_free || col + n > c->cols)
                         continue;
                 memcpy(labels + col, lab, n);
                 next_free = col + n + 2;
@@ -217,7 +255,7 @@ out:
 void chart_render(const struct chart *c, const struct out *o, unsigned height)
 {
         unsigned rows = MAX(height, 2u), per = c->braille ? 4 : 1, dots_y = rows * per;
-        double ymin = NAN, ymax = NAN, *lo = NULL, *hi = NULL;
+        double ymin = NAN, ymax = NAN, *lo = NULL, *hi = NULL, *label_of = NULL, step, first;
         uint8_t *bits = NULL;
         FILE *f = o->f;
         int prev_a = -1, prev_b = -1;
@@ -240,10 +278,37 @@ void chart_render(const struct chart *c, const struct out *o, unsigned height)
                 ymin -= pad;
                 ymax += pad;
         }
+        /* Labels at round values, two rows apart at least: the multiples of a round
+         * step inside the range, each on the row its value is drawn in; if fewer than
+         * two fall inside, the range grows to multiples of the step. */
+        for (unsigned ticks = MAX((rows + 1) / LABEL_EVERY + 1, 2u);; ticks--) {
+                step = chart_nice_step(ymin, ymax, ticks, c->is_bytes && !o->bytes);
+                first = ceil(ymin / step - 1e-9) * step;
+                if (first + step > ymax + step * 1e-9) {
+                        ymin = floor(ymin / step) * step;
+                        ymax = MAX(ceil(ymax / step) * step, ymin + step);
+                        first = ymin;
+                        break;
+                }
+                if (ticks <= 2 || step / (ymax - ymin) * (dots_y - 1) >= 2.0 * per)
+                        break;
+        }
         bits = calloc((size_t)rows * c->cols, 1);
+        label_of = malloc(rows * sizeof(double));
+        if (label_of) {
+                for (unsigned r = 0; r < rows; r++)
+                        label_of[r] = NAN;
+                for (double v = first; v <= ymax + step * 1e-9; v += step) {
+                        long y = lround((v - ymin) / (ymax - ymin) * (dots_y - 1));
+                        long r = ((long)dots_y - 1 - MAX(y, 0L)) / (long)per;
+
+                        if (r >= 0 && r < (long)rows && isnan(label_of[r]))
+                                label_of[r] = fabs(v) < step / 2 ? 0 : v;
+                }
+        }
         lo = malloc(c->dots * sizeof(double));
         hi = malloc(c->dots * sizeof(double));
-        if (!bits || !lo || !hi)
+        if (!bits || !lo || !hi || !label_of)
                 goto out;
         memcpy(lo, c->lo, c->dots * sizeof(double));
         memcpy(hi, c->hi, c->dots * sizeof(double));
@@ -273,9 +338,8 @@ void chart_render(const struct chart *c, const struct out *o, unsigned height)
                 }
         }
         for (unsigned r = 0; r < rows; r++) {
-                bool labelled = r == 0 || r == rows - 1 || (r % LABEL_EVERY == 0 && r + 2 < rows);
-                double v = r == 0 ? ymax : r == rows - 1 ? ymin
-                         : ymin + (ymax - ymin) * ((double)(rows - 1 - r) * per + (per - 1) / 2.0) / (dots_y - 1);
+                bool labelled = !isnan(label_of[r]);
+                double v = label_of[r];
                 char lab[40] = "", *line = NULL;
                 size_t linesz = 0;
                 FILE *lf = open_memstream(&line, &linesz);
@@ -338,6 +402,7 @@ out:
         free(bits);
         free(lo);
         free(hi);
+        free(label_of);
 }
 
 void chart_sparkline(const double *v, size_t n, double min_span, bool utf8, char *buf, size_t bufsz)

@@ -54,6 +54,12 @@ void chart_add_span(struct chart *c, int64_t from_ms, int64_t to_ms);
  * "(no data in this range)" when no point was added. */
 void chart_render(const struct chart *c, const struct out *o, unsigned height);
 
+/* A round step for about ticks value labels over [lo, hi]: 1, 2 or 5 times a power of
+ * ten — with iec, of the IEC unit the labels are printed in (KiB, MiB, GiB), and never
+ * finer than the three digits such a label shows. Never below 1 (counts and exact
+ * bytes are whole numbers) unless iec. Pure; for the chart and the SVG. */
+double chart_nice_step(double lo, double hi, unsigned ticks, bool iec);
+
 /* Joins the points of a sparse series across the empty columns between them
  * (linearly), in place: a series with fewer points than columns would otherwise be
  * drawn as dots. A gap much wider than the usual spacing (more than GAP_FACTOR times

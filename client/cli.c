@@ -13,6 +13,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "live.h"
+
 int cli_error(int code, const char *fmt, ...)
 {
         va_list ap;
@@ -94,6 +96,14 @@ int cli_open_db(struct cli *c)
         char err[512], dir[PATH_MAX];
         int r;
 
+        if (!c->db_given && !c->db_daemon) {
+                struct live_status s;
+
+                /* The database the running daemon writes, which need not be the default. */
+                live_status_get(c, &s);
+                (void)live_take_database(c, &s);
+                live_status_clear(&s);
+        }
         r = precheck(c->db_path);
         if (r != EXIT_OK)
                 return r;

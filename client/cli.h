@@ -22,6 +22,12 @@ enum {
         EXIT_LEAK = 10,                 /* run: a leak was detected in the command */
 };
 
+/* leakwatch status alone, as systemctl status: 0 running, 3 not running, 4 unknown. */
+enum {
+        EXIT_STATUS_NOT_RUNNING = 3,    /* leakwatchd is not running; the database was shown */
+        EXIT_STATUS_UNKNOWN = 4,        /* it could not be asked, or its database cannot be read */
+};
+
 
 enum cli_format { FORMAT_HUMAN, FORMAT_JSON, FORMAT_CSV };
 
@@ -47,11 +53,14 @@ enum {
         OPT_DB_OUT = 1 << 17,
         OPT_LOCAL = 1 << 18,
         OPT_NO_AGENT = 1 << 19,
+        OPT_FOLLOW = 1 << 20,
 };
 
 struct cli {
         const char *db_path;
         bool db_given;                  /* --db or $LEAKWATCH_DB, not the default */
+        bool db_daemon;                 /* db_path is the running daemon's, as it named it */
+        char db_buf[1024];              /* the daemon's database path, when db_daemon */
         const char *runtime_dir;        /* where the daemon's control socket is */
         enum cli_format format;
         bool json_pretty;
@@ -73,6 +82,7 @@ struct cli {
         const char *db_out;             /* --db-out */
         bool local;                     /* --local: run never uses the daemon */
         bool no_agent;                  /* --no-agent: run loads no in-process agent */
+        bool follow;                    /* -f, --follow: alerts prints events as they come */
         enum out_color_mode color_mode; /* as asked, for output on another stream */
 
         int64_t now_ms;                 /* the clock every relative time is read against */
@@ -84,7 +94,8 @@ struct cli {
 int cli_error(int code, const char *fmt, ...) PRINTF(2, 3);
 
 /* Opens the database read-only; on failure says why in words (which file is missing
- * or denied, and what to do) and returns the exit code. */
+ * or denied, and what to do) and returns the exit code. Without --db or $LEAKWATCH_DB
+ * it reads the database the running daemon names, else the default. */
 int cli_open_db(struct cli *c);
 void cli_done(struct cli *c);
 

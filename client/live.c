@@ -114,6 +114,19 @@ void live_status_get(const struct cli *c, struct live_status *ret)
         *ret = s;
 }
 
+bool live_take_database(struct cli *c, const struct live_status *s)
+{
+        size_t len = strnlen(s->database, sizeof(s->database));
+
+        if (c->db_given || s->state != LIVE_RUNNING || s->database[0] != '/' || len >= sizeof(c->db_buf) - 1 ||
+            len >= sizeof(s->database) - 1)
+                return false;
+        memcpy(c->db_buf, s->database, len + 1);
+        c->db_path = c->db_buf;
+        c->db_daemon = true;
+        return true;
+}
+
 void live_status_clear(struct live_status *s)
 {
         ctl_reply_clear(&s->reply);

@@ -40,6 +40,11 @@ struct live_status {
 void live_status_get(const struct cli *c, struct live_status *ret);
 void live_status_clear(struct live_status *s);
 
+/* Takes the database a running daemon named in its status reply as c's database,
+ * when none was given: an absolute path, at most sizeof(c->db_buf) - 1 bytes. Returns
+ * whether it did. */
+bool live_take_database(struct cli *c, const struct live_status *s);
+
 /* Prints why a request could not be made or was refused (r from ctl_call(), reply when
  * r is 0) and returns the exit code: EXIT_DAEMON when the daemon is not running or
  * denied access, EXIT_NOTFOUND when it said ENOENT, EXIT_FAIL otherwise. what names

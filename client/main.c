@@ -7,6 +7,7 @@
  * says which of the optional ones it takes, and any other is a usage error. After
  * "run", the first word that is not an option is the command to run: everything from
  * there on is its own. */
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <locale.h>
@@ -18,8 +19,10 @@
 #include "alerts.h"
 #include "backtest.h"
 #include "cli.h"
+#include "complete.h"
 #include "ctl.h"
 #include "export.h"
+#include "follow.h"
 #include "live.h"
 #include "proto.h"
 #include "ps.h"
@@ -38,6 +41,8 @@
 /* Default image size: fits a ticket or a slide at full resolution. */
 #define SVG_WIDTH 960
 #define SVG_HEIGHT 420
+#define STR_(x) #x
+#define STRINGIFY(x) STR_(x)
 
 struct command {
         const char *name;
@@ -51,16 +56,16 @@ static const struct command commands[] = {
         { "status", cmd_status, OPT_JSON, "", "overview: database, daemon, rules, processes, open alerts" },
         { "ps", cmd_ps, OPT_ALL | OPT_WINDOW | OPT_SORT | OPT_BOOT | OPT_JSON | OPT_CSV, "",
           "watched processes: memory, growth, state, trend" },
-        { "top", cmd_top, OPT_WINDOW | OPT_UNTIL | OPT_LIMIT | OPT_BOOT | OPT_JSON | OPT_CSV, "",
-          "the processes whose memory floor grew most over a window" },
+        { "top", cmd_top_follow, OPT_WINDOW | OPT_UNTIL | OPT_LIMIT | OPT_BOOT | OPT_JSON | OPT_CSV | OPT_FOLLOW, "",
+          "the processes whose memory floor grew most over a window; -f: live" },
         { "show", cmd_show, OPT_SINCE | OPT_UNTIL | OPT_METRIC | OPT_HEIGHT | OPT_ALL | OPT_BOOT | OPT_JSON,
           "TARGET", "one process or rule: identity, chart with trend and alerts, summary" },
-        { "alerts", cmd_alerts, OPT_ALL | OPT_SINCE | OPT_UNTIL | OPT_LIMIT | OPT_JSON | OPT_CSV, "[ID]",
-          "open (--all: also past) alerts; one alert in detail" },
+        { "alerts", cmd_alerts_follow, OPT_ALL | OPT_SINCE | OPT_UNTIL | OPT_LIMIT | OPT_JSON | OPT_CSV | OPT_FOLLOW, "[ID]",
+          "open (--all: also past) alerts; one alert in detail; -f: follow" },
         { "export", cmd_export, OPT_SINCE | OPT_UNTIL | OPT_METRIC | OPT_ALL | OPT_BOOT | OPT_JSON | OPT_CSV,
           "TARGET", "a series with exact values, as CSV or JSON lines" },
         { "plot", cmd_plot, OPT_SINCE | OPT_UNTIL | OPT_METRIC | OPT_OUTPUT | OPT_SIZE | OPT_ALL | OPT_BOOT,
-          "TARGET -o FILE.svg", "a series as an SVG image with trend and alerts" },
+          "TARGET --output-file FILE.svg", "a series as an SVG image with trend and alerts" },
         { "backtest", cmd_backtest,
           OPT_SINCE | OPT_UNTIL | OPT_METRIC | OPT_WINDOW | OPT_FILE | OPT_ALL | OPT_BOOT | OPT_MEMLIMIT |
           OPT_JSON | OPT_CSV,
@@ -93,6 +98,9 @@ enum {
         ARG_DB_OUT,
         ARG_LOCAL,
         ARG_NO_AGENT,
+        ARG_OUTPUT_FILE,
+        ARG_NO_PAGER,
+        ARG_FOLLOW,
 };
 
 static const struct option long_options[] = {
@@ -114,6 +122,9 @@ static const struct option long_options[] = {
         { "limit", required_argument, NULL, 'n' },
         { "metric", required_argument, NULL, 'm' },
         { "output", required_argument, NULL, 'o' },
+        { "output-file", required_argument, NULL, ARG_OUTPUT_FILE },
+        { "no-pager", no_argument, NULL, ARG_NO_PAGER },
+        { "follow", no_argument, NULL, ARG_FOLLOW },
         { "size", required_argument, NULL, ARG_SIZE },
         { "height", required_argument, NULL, ARG_HEIGHT },
         { "file", required_argument, NULL, 'f' },
@@ -137,12 +148,62 @@ static const struct {
 } option_bits[] = {
         { 'S', OPT_SINCE, "--since" }, { 'U', OPT_UNTIL, "--until" }, { 'w', OPT_WINDOW, "--window" },
         { 'a', OPT_ALL, "--all" }, { 'n', OPT_LIMIT, "--limit" }, { 'm', OPT_METRIC, "--metric" },
-        { 'o', OPT_OUTPUT, "--output" }, { ARG_SIZE, OPT_SIZE, "--size" }, { ARG_HEIGHT, OPT_HEIGHT, "--height" },
+        { ARG_OUTPUT_FILE, OPT_OUTPUT, "--output-file" }, { ARG_FOLLOW, OPT_FOLLOW, "--follow" }, { ARG_SIZE, OPT_SIZE, "--size" }, { ARG_HEIGHT, OPT_HEIGHT, "--height" },
         { 'f', OPT_FILE, "--file" }, { ARG_BOOT, OPT_BOOT, "--boot" }, { ARG_SORT, OPT_SORT, "--sort" },
         { ARG_JSON, OPT_JSON, "--json" }, { ARG_CSV, OPT_CSV, "--csv" }, { ARG_MEMLIMIT, OPT_MEMLIMIT, "--memory-limit" },
         { ARG_RULE, OPT_RULE, "--rule" }, { ARG_INTERVAL, OPT_INTERVAL, "--interval" },
         { ARG_DB_OUT, OPT_DB_OUT, "--db-out" }, { ARG_LOCAL, OPT_LOCAL, "--local" },
         { ARG_NO_AGENT, OPT_NO_AGENT, "--no-agent" },
+};
+
+/* The options' help, in the order --help lists them. bits 0: every command takes it;
+ * else the commands whose option bits meet bits (leakwatch COMMAND --help lists only those). */
+static const struct {
+        unsigned bits;
+        const char *text;
+} option_help[] = {
+        { 0, "      --db PATH          database (default: $LEAKWATCH_DB, else the running daemon's,\n"
+             "                         else " DB_PATH_DEFAULT ")\n" },
+        { 0, "      --runtime-dir PATH the daemon's control socket's directory (default:\n"
+             "                         $LEAKWATCH_RUNTIME_DIR, else " RUNTIME_DIR_DEFAULT ")\n" },
+        { OPT_JSON | OPT_CSV, "  -o, --output FORMAT    short (default), json, json-pretty or csv\n" },
+        { OPT_JSON, "      --json[=pretty]    one JSON document (export: JSON lines); as -o json\n" },
+        { OPT_CSV, "      --csv              CSV with a header line; as -o csv\n" },
+        { 0, "      --no-legend        no header or footer\n" },
+        { 0, "      --bytes            exact byte counts instead of IEC sizes\n" },
+        { 0, "      --color[=WHEN]     auto (default), always or never; NO_COLOR is honoured\n" },
+        { 0, "      --utc              times in UTC\n" },
+        { 0, "      --no-pager         accepted for habit: leakwatch never pipes into a pager\n" },
+        { OPT_SINCE, "  -S, --since TIME       start of the range (2026-11-24 10:00, -1h, -2 days, today,\n"
+                     "                         yesterday, 1 hour ago)\n" },
+        { OPT_UNTIL, "  -U, --until TIME       end of the range (default: now)\n" },
+        { OPT_WINDOW, "  -w, --window DURATION  growth window (ps, top: 1h) or detector window (backtest: 6h;\n"
+                      "                         watch: the daemon's; run: 2m)\n" },
+        { OPT_ALL, "  -a, --all              ps: ended processes too; alerts: past alerts too;\n"
+                   "                         TARGET: several matches are ambiguous; backtest: every evaluation\n" },
+        { 0, "  -l, --full             never shorten table cells to the terminal width\n" },
+        { OPT_LIMIT, "  -n, --limit N          top: rows (default 10); alerts: at most N\n" },
+        { OPT_FOLLOW, "  -f, --follow           alerts: a line per alert event as it happens (-o json: JSON lines);\n"
+                      "                         top: refresh in place, as top(1); until interrupted\n" },
+        { OPT_METRIC, "  -m, --metric NAME      memory (anon+swap, default), rss, anon, swap, fds, ...\n"
+                      "                         (export: a comma-separated list, or all)\n" },
+        { OPT_OUTPUT, "      --output-file FILE plot: the SVG file (- for standard output);\n"
+                      "                         run: the report (default: standard error)\n" },
+        { OPT_SIZE, "      --size WxH         plot: image size in pixels (default " STRINGIFY(SVG_WIDTH) "x"
+                    STRINGIFY(SVG_HEIGHT) ")\n" },
+        { OPT_HEIGHT, "      --height N         show, run: chart height in rows\n" },
+        { OPT_FILE, "  -f, --file FILE        backtest: read t,value rows from FILE (- for standard input)\n" },
+        { OPT_BOOT, "      --boot ID          TARGET: only processes of this boot\n" },
+        { OPT_SORT, "      --sort [-]KEY      ps: pid, id, name, rule, rss, memory, growth, state;\n"
+                    "                         -KEY reverses the key's order\n" },
+        { OPT_MEMLIMIT, "      --memory-limit SIZE  backtest: forecast the time until memory reaches SIZE\n" },
+        { OPT_RULE, "      --rule NAME        watch: the daemon's rule to watch under (default: run)\n" },
+        { OPT_INTERVAL, "      --interval SECONDS run: sample this often (default: the window / 120)\n" },
+        { OPT_LOCAL, "      --local            run: sample in-process even when the daemon runs\n" },
+        { OPT_DB_OUT, "      --db-out FILE      run: keep the in-process samples in FILE (a new database)\n" },
+        { OPT_NO_AGENT, "      --no-agent         run: load no in-process agent into the command\n" },
+        { 0, "  -h, --help             this help (leakwatch COMMAND --help: that command's)\n" },
+        { 0, "      --version          the version\n" },
 };
 
 static void help(FILE *f)
@@ -156,43 +217,33 @@ static void help(FILE *f)
                 snprintf(lead, sizeof(lead), "%s %s", commands[i].name, commands[i].args);
                 fprintf(f, "  %-30s %s\n", lead, commands[i].help);
         }
-        fprintf(f, "\nTARGET: a PID, a process name (name:NAME), unit:NAME, rule:NAME or id:N.\n\n"
-                   "Options:\n"
-                   "      --db PATH          database (default: $LEAKWATCH_DB, else " DB_PATH_DEFAULT ")\n"
-                   "      --runtime-dir PATH the daemon's control socket's directory (default:\n"
-                   "                         $LEAKWATCH_RUNTIME_DIR, else " RUNTIME_DIR_DEFAULT ")\n"
-                   "      --json[=pretty]    one JSON document (export: JSON lines)\n"
-                   "      --csv              CSV with a header line\n"
-                   "      --no-legend        no header or footer\n"
-                   "      --bytes            exact byte counts instead of IEC sizes\n"
-                   "      --color[=WHEN]     auto (default), always or never; NO_COLOR is honoured\n"
-                   "      --utc              times in UTC\n"
-                   "  -S, --since TIME       start of the range (2026-11-24 10:00, -1h, today, yesterday)\n"
-                   "  -U, --until TIME       end of the range (default: now)\n"
-                   "  -w, --window DURATION  growth window (ps, top: 1h) or detector window (backtest: 6h;\n"
-                   "                         watch: the daemon's; run: 2m)\n"
-                   "  -a, --all              ps: ended processes too; alerts: past alerts too;\n"
-                   "                         TARGET: several matches are ambiguous; backtest: every evaluation\n"
-                   "  -l, --full             never shorten table cells to the terminal width\n"
-                   "  -n, --limit N          top: rows (default 10); alerts: at most N\n"
-                   "  -m, --metric NAME      memory (anon+swap, default), rss, anon, swap, fds, ...\n"
-                   "                         (export: a comma-separated list, or all)\n"
-                   "  -o, --output FILE      plot: the SVG file (- for standard output);\n"
-                   "                         run: the report (default: standard error)\n"
-                   "      --size WxH         plot: image size in pixels (default %dx%d)\n"
-                   "      --height N         show, run: chart height in rows\n"
-                   "  -f, --file FILE        backtest: read t,value rows from FILE (- for standard input)\n"
-                   "      --boot ID          TARGET: only processes of this boot\n"
-                   "      --sort KEY         ps: pid, id, name, rule, rss, memory, growth, state\n"
-                   "      --memory-limit SIZE  backtest: forecast the time until memory reaches SIZE\n"
-                   "      --rule NAME        watch: the daemon's rule to watch under (default: run)\n"
-                   "      --interval SECONDS run: sample this often (default: the window / 120)\n"
-                   "      --local            run: sample in-process even when the daemon runs\n"
-                   "      --db-out FILE      run: keep the in-process samples in FILE (a new database)\n"
-                   "      --no-agent         run: load no in-process agent into the command\n"
-                   "  -h, --help             this help\n"
-                   "      --version          the version\n\n"
-                   "See leakwatch(1).\n", SVG_WIDTH, SVG_HEIGHT);
+        fprintf(f, "  %-30s %s\n", "help [COMMAND]", "this help, or one command's");
+        fprintf(f, "\nTARGET: a PID, a process name (name:NAME), unit:NAME, rule:NAME or id:N.\n\nOptions:\n");
+        for (size_t i = 0; i < ELEMENTSOF(option_help); i++)
+                fputs(option_help[i].text, f);
+        fprintf(f, "\nSee leakwatch(1).\n");
+}
+
+/* One command's help: what it does, its arguments and only the options it takes. */
+static void command_help(FILE *f, const struct command *cmd)
+{
+        fprintf(f, "Usage: leakwatch %s [OPTIONS]%s%s\n\n%c%s.\n", cmd->name, cmd->args[0] ? " " : "", cmd->args,
+                toupper((unsigned char)cmd->help[0]), cmd->help + 1);
+        if (cmd->args[0] && strstr(cmd->args, "TARGET"))
+                fprintf(f, "\nTARGET: a PID, a process name (name:NAME), unit:NAME, rule:NAME or id:N.\n");
+        fprintf(f, "\nOptions:\n");
+        for (size_t i = 0; i < ELEMENTSOF(option_help); i++)
+                if (option_help[i].bits == 0 || (option_help[i].bits & cmd->opts))
+                        fputs(option_help[i].text, f);
+        fprintf(f, "\nSee leakwatch(1), COMMANDS.\n");
+}
+
+static const struct command *find_command(const char *name)
+{
+        for (size_t i = 0; i < ELEMENTSOF(commands); i++)
+                if (strcmp(name, commands[i].name) == 0)
+                        return &commands[i];
+        return NULL;
 }
 
 static int usage_error(const char *fmt, ...) PRINTF(1, 2);
@@ -208,10 +259,59 @@ static int usage_error(const char *fmt, ...)
         return EXIT_USAGE;
 }
 
+/* leakwatch __complete WHAT [COMMAND]: the words the shell completion scripts offer,
+ * one a line. Hidden: for the scripts, not for people. */
+static int complete(struct cli *c, int argc, char **argv)
+{
+        const char *what = argc > 0 ? argv[0] : "";
+        const struct command *cmd = argc > 1 ? find_command(argv[1]) : NULL;
+
+        if (strcmp(what, "commands") == 0) {
+                for (size_t i = 0; i < ELEMENTSOF(commands); i++)
+                        printf("%s\t%s\n", commands[i].name, commands[i].help);
+                printf("help\tthis help, or one command's\n");
+        } else if (strcmp(what, "options") == 0) {
+                /* The command's options (all of them without one), "=" after those that
+                 * take a value. */
+                for (const struct option *o = long_options; o->name; o++) {
+                        unsigned bit = 0;
+
+                        for (size_t i = 0; i < ELEMENTSOF(option_bits); i++)
+                                if (option_bits[i].val == o->val)
+                                        bit = option_bits[i].bit;
+                        if (strcmp(o->name, "colour") == 0 || (cmd && bit && !(cmd->opts & bit)))
+                                continue;
+                        if (cmd && (strcmp(o->name, "json") == 0 || strcmp(o->name, "output") == 0) &&
+                            !(cmd->opts & OPT_JSON))
+                                continue;
+                        if (cmd && strcmp(o->name, "csv") == 0 && !(cmd->opts & OPT_CSV))
+                                continue;
+                        printf("--%s%s\n", o->name, o->has_arg == required_argument ? "=" : "");
+                }
+        } else if (strcmp(what, "metrics") == 0) {
+                for (int i = -1; i < QM__MAX - 1; i++)
+                        printf("%s\n", query_metric_name(i < 0 ? QM_MEMORY : i));
+        } else if (strcmp(what, "sort") == 0) {
+                printf("pid\nid\nname\nrule\nrss\nmemory\ngrowth\nstate\n-pid\n-id\n-name\n-rule\n-rss\n-memory\n"
+                       "-growth\n-state\n");
+        } else if (strcmp(what, "formats") == 0) {
+                printf("short\njson\njson-pretty\ncsv\n");
+        } else if (strcmp(what, "targets") == 0 || strcmp(what, "pids") == 0 || strcmp(what, "alerts") == 0) {
+                return complete_from_db(c, what);
+        } else {
+                return usage_error("__complete: '%s' is not commands, options, metrics, sort, formats, targets, "
+                                   "pids or alerts", what);
+        }
+        return EXIT_OK;
+}
+
 struct raw_args {
         const char *since, *until, *window, *limit, *size, *height, *memlimit, *interval, *runtime_dir;
+        const char *output;             /* -o FORMAT as given */
         unsigned given;
         bool json, csv, bytes, utc, full;
+        bool help;                      /* -h, --help: the command's help, once it is known */
+        bool f_follows;                 /* -f is --follow (alerts), not --file (backtest) */
         bool stop;                      /* --help or --version: printed, nothing more to do */
         enum out_color_mode color;
 };
@@ -276,6 +376,34 @@ static int parse_values(struct cli *c, const struct raw_args *a)
         return EXIT_OK;
 }
 
+/* -o FORMAT, as journalctl and ps take it: the same as --json, --json=pretty, --csv. */
+static int take_format(const struct command *cmd, struct raw_args *a)
+{
+        const char *f = a->output;
+
+        if (!f)
+                return EXIT_OK;
+        if (strcmp(f, "short") == 0)
+                return EXIT_OK;
+        if (strcmp(f, "json") == 0 || strcmp(f, "json-pretty") == 0) {
+                if (!(cmd->opts & OPT_JSON))
+                        return usage_error("-o %s does not apply to '%s'", f, cmd->name);
+                a->json = true;
+                return EXIT_OK;
+        }
+        if (strcmp(f, "csv") == 0) {
+                if (!(cmd->opts & OPT_CSV))
+                        return usage_error("-o csv does not apply to '%s'", cmd->name);
+                a->csv = true;
+                return EXIT_OK;
+        }
+        /* -o was the output file before it became the format. */
+        if (cmd->opts & OPT_OUTPUT)
+                return usage_error("-o, --output: '%s' is not a format (short, json, json-pretty, csv); %s writes to "
+                                   "a file with --output-file %s", f, cmd->name, f);
+        return usage_error("-o, --output: '%s' is not a format (short, json, json-pretty, csv)", f);
+}
+
 static int now_ms(int64_t *ret)
 {
         const char *fixed = getenv("LEAKWATCH_NOW");
@@ -296,14 +424,15 @@ static int take_option(int opt, struct cli *c, struct raw_args *a)
                         a->given |= option_bits[i].bit;
         switch (opt) {
         case 'h':
-                help(stdout);
-                a->stop = true;
+                a->help = true;
                 break;
         case ARG_VERSION:
                 printf("leakwatch %s\n", LEAKWATCH_VERSION);
                 a->stop = true;
                 break;
         case ARG_DB:
+                if (!*optarg)
+                        return usage_error("--db: empty path (leave --db out for the default database)");
                 c->db_path = optarg;
                 break;
         case ARG_JSON:
@@ -356,7 +485,16 @@ static int take_option(int opt, struct cli *c, struct raw_args *a)
                 c->metric_arg = optarg;
                 break;
         case 'o':
+                a->output = optarg;
+                break;
+        case ARG_OUTPUT_FILE:
                 c->output_path = optarg;
+                break;
+        case ARG_NO_PAGER:
+                /* leakwatch pages nothing; the option is accepted as systemctl's is. */
+                break;
+        case ARG_FOLLOW:
+                c->follow = true;
                 break;
         case ARG_SIZE:
                 a->size = optarg;
@@ -365,7 +503,12 @@ static int take_option(int opt, struct cli *c, struct raw_args *a)
                 a->height = optarg;
                 break;
         case 'f':
-                c->file = optarg;
+                if (a->f_follows) {
+                        a->given = (a->given & ~(unsigned)OPT_FILE) | OPT_FOLLOW;
+                        c->follow = true;
+                } else {
+                        c->file = optarg;
+                }
                 break;
         case ARG_BOOT:
                 c->boot_id = optarg;
@@ -401,7 +544,7 @@ static int take_option(int opt, struct cli *c, struct raw_args *a)
         return EXIT_OK;
 }
 
-#define SHORT_OPTIONS "hS:U:alw:n:m:o:f:"
+#define SHORT_OPTIONS "hS:U:alw:n:m:o:"
 
 /* Parses the options of args[0..n) (args[0] stands for the program's name). With
  * in_order, parsing stops at the first word that is not an option; otherwise options
@@ -412,7 +555,10 @@ static int parse_options(int n, char **args, bool in_order, struct cli *c, struc
 
         /* 0 makes getopt start afresh on this array. */
         optind = 0;
-        while ((opt = getopt_long(n, args, in_order ? "+" SHORT_OPTIONS : SHORT_OPTIONS, long_options, NULL)) != -1) {
+        while ((opt = getopt_long(n, args,
+                                  in_order ? (a->f_follows ? "+" SHORT_OPTIONS "f" : "+" SHORT_OPTIONS "f:")
+                                           : (a->f_follows ? SHORT_OPTIONS "f" : SHORT_OPTIONS "f:"),
+                                  long_options, NULL)) != -1) {
                 r = take_option(opt, c, a);
                 if (r != EXIT_OK || a->stop)
                         return r;
@@ -438,16 +584,44 @@ int main(int argc, char **argv)
         r = parse_options(argc, argv, true, &c, &a, &first);
         if (r != EXIT_OK || a.stop)
                 return r;
+        if (first < argc && strcmp(argv[first], "__complete") == 0) {
+                c.db_given = c.db_path || (getenv("LEAKWATCH_DB") && *getenv("LEAKWATCH_DB"));
+                if (!c.db_path)
+                        c.db_path = c.db_given ? getenv("LEAKWATCH_DB") : DB_PATH_DEFAULT;
+                c.runtime_dir = a.runtime_dir ? a.runtime_dir : getenv("LEAKWATCH_RUNTIME_DIR");
+                if (!c.runtime_dir || !*c.runtime_dir)
+                        c.runtime_dir = RUNTIME_DIR_DEFAULT;
+                r = complete(&c, argc - first - 1, argv + first + 1);
+                cli_done(&c);
+                return r;
+        }
+        if (first < argc && strcmp(argv[first], "help") == 0) {
+                /* leakwatch help [COMMAND], as git and systemctl take it. */
+                if (first + 2 < argc)
+                        return usage_error("help takes at most one command");
+                if (first + 1 == argc) {
+                        help(stdout);
+                        return EXIT_OK;
+                }
+                cmd = find_command(argv[first + 1]);
+                if (!cmd)
+                        return usage_error("unknown command '%s'", argv[first + 1]);
+                command_help(stdout, cmd);
+                return EXIT_OK;
+        }
         if (first < argc) {
-                for (size_t i = 0; i < ELEMENTSOF(commands); i++)
-                        if (strcmp(argv[first], commands[i].name) == 0)
-                                cmd = &commands[i];
+                cmd = find_command(argv[first]);
                 if (!cmd)
                         return usage_error("unknown command '%s'", argv[first]);
                 first++;
         } else {
+                if (a.help) {
+                        help(stdout);
+                        return EXIT_OK;
+                }
                 cmd = &commands[0];
         }
+        a.f_follows = cmd->opts & OPT_FOLLOW;
         nrest = argc - first + 1;
         rest = calloc((size_t)nrest + 1, sizeof(*rest));
         if (!rest)
@@ -456,6 +630,13 @@ int main(int argc, char **argv)
         memcpy(rest + 1, argv + first, (size_t)(argc - first) * sizeof(*rest));
         r = parse_options(nrest, rest, cmd->run == cmd_run, &c, &a, &first);
         if (r != EXIT_OK || a.stop)
+                return r;
+        if (a.help) {
+                command_help(stdout, cmd);
+                return EXIT_OK;
+        }
+        r = take_format(cmd, &a);
+        if (r != EXIT_OK)
                 return r;
 
         for (size_t i = 0; i < ELEMENTSOF(option_bits); i++)
@@ -466,6 +647,8 @@ int main(int argc, char **argv)
         if (a.json && a.csv)
                 return usage_error("--json and --csv exclude each other");
         c.format = a.json ? FORMAT_JSON : a.csv ? FORMAT_CSV : FORMAT_HUMAN;
+        if (a.output && strcmp(a.output, "json-pretty") == 0)
+                c.json_pretty = true;
         c.db_given = c.db_path != NULL;
         if (!c.db_path)
                 c.db_path = getenv("LEAKWATCH_DB");

@@ -2,6 +2,7 @@
 #include "objects.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -193,6 +194,56 @@ struct json_object *obj_hook_run(const struct query_hook_run *h)
         ADD(add_int_or_null(o, "signal", h->signal, 0));
         ADD(json_add(o, "timed_out", json_object_new_boolean(h->timed_out)));
         ADD(json_add(o, "output", h->output ? json_text(h->output, h->output_len) : NULL));
+        if (r < 0) {
+                json_object_put(o);
+                return NULL;
+        }
+        return o;
+}
+
+void alert_evidence_forecast(const struct query_alert_evidence *e, enum detect_kind m, struct forecast *ret)
+{
+        forecast_from_rooms(e->room, m, e->slope, e->slope_low, ret);
+}
+
+struct json_object *obj_alert_evidence(const struct query_alert_evidence *e, enum detect_kind m)
+{
+        struct json_object *o, *limits;
+        struct forecast f;
+        int r;
+
+        o = json_object_new_object();
+        limits = json_object_new_object();
+        r = o && limits ? 0 : -ENOMEM;
+        alert_evidence_forecast(e, m, &f);
+        ADD(json_add_time(o, "time", e->t_ms));
+        ADD(json_add(o, "cause", json_str(e->cause)));
+        ADD(json_add(o, "scale_s", json_num(e->scale)));
+        ADD(json_add(o, "slope", json_num(e->slope)));
+        ADD(json_add(o, "slope_low", json_num(e->slope_low)));
+        ADD(json_add(o, "level", json_num(e->level)));
+        ADD(json_add_time(o, "evidence_from", e->evidence_from));
+        ADD(json_add_time(o, "evidence_to", e->evidence_to));
+        ADD(json_add(o, "reason", json_str(e->reason)));
+        for (int k = 0; r == 0 && k < LIMIT__MAX; k++) {
+                struct json_object *l;
+
+                if (isnan(f.room[k]))
+                        continue;
+                l = json_object_new_object();
+                r = l ? 0 : -ENOMEM;
+                ADD(json_add(l, "room", json_num(f.room[k])));
+                /* Never reached at this rate: null, as JSON has no infinity. */
+                ADD(json_add(l, "seconds", json_num(f.seconds[k])));
+                ADD(json_add(l, "seconds_low", json_num(f.seconds_low[k])));
+                if (r == 0)
+                        r = json_add(limits, limit_name[k], l);
+                else
+                        json_object_put(l);
+        }
+        if (r == 0)
+                r = json_add(o, "limits", limits), limits = NULL;
+        json_object_put(limits);
         if (r < 0) {
                 json_object_put(o);
                 return NULL;

@@ -20,6 +20,11 @@ struct json_object *obj_process(const struct query_process *p);
 int obj_add_sample(struct json_object *o, const struct sample *s);
 struct json_object *obj_rule(const struct query_rule *r);
 struct json_object *obj_alert(const struct query_alert *a);
+/* What an alert was raised on, or its latest evaluation (e->present), with the time to
+ * each known limit of metric m (limits: {"memory.max": {room, seconds, seconds_low}}). */
+struct json_object *obj_alert_evidence(const struct query_alert_evidence *e, enum detect_kind m);
+/* The time to each limit from such a record: its room at its time, at its rate. */
+void alert_evidence_forecast(const struct query_alert_evidence *e, enum detect_kind m, struct forecast *ret);
 struct json_object *obj_verdict(const struct query_verdict *v);
 struct json_object *obj_hook_run(const struct query_hook_run *h);
 

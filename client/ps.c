@@ -61,12 +61,10 @@ static int state_rank(const char *s)
         return 0;
 }
 
+/* Ascending; the caller flips it for -KEY. Unknown values are left to the caller. */
 static int cmp_num(double a, double b)
 {
-        /* Unknown values sort last whatever the direction. */
-        if (isnan(a) || isnan(b))
-                return isnan(a) - isnan(b);
-        return a > b ? -1 : a < b;
+        return a < b ? -1 : a > b;
 }
 
 static double memory_of(const struct item *it)
@@ -77,27 +75,50 @@ static double memory_of(const struct item *it)
         return s->t_ms && detect_value(s, DETECT_MEMORY, &v) ? v : NAN;
 }
 
-static int cmp_items(const void *a, const void *b, void *key)
+/* --sort [+|-]KEY, as ps(1) takes it: KEY and +KEY ascending, -KEY descending. */
+struct sort_key {
+        const char *key;
+        bool descending;
+};
+
+static int cmp_items(const void *a, const void *b, void *arg)
 {
         const struct item *x = a, *y = b;
-        const char *sort_key = key;
+        const struct sort_key *k = arg;
+        const char *sort_key = k->key;
+        double vx = NAN, vy = NAN;
+        bool numeric = false;
         int c = 0;
 
         if (strcmp(sort_key, "name") == 0)
                 c = memcmp(x->p->comm, y->p->comm, MIN(x->p->comm_len, y->p->comm_len) + 1);
         else if (strcmp(sort_key, "rule") == 0)
                 c = strcmp(x->p->rule, y->p->rule);
-        else if (strcmp(sort_key, "rss") == 0)
-                c = cmp_num(x->latest.t_ms && sample_has(&x->latest, M_RSS) ? (double)x->latest.v[M_RSS] : NAN,
-                            y->latest.t_ms && sample_has(&y->latest, M_RSS) ? (double)y->latest.v[M_RSS] : NAN);
-        else if (strcmp(sort_key, "memory") == 0)
-                c = cmp_num(memory_of(x), memory_of(y));
-        else if (strcmp(sort_key, "growth") == 0)
-                c = cmp_num(x->have_growth ? x->g.growth : NAN, y->have_growth ? y->g.growth : NAN);
-        else if (strcmp(sort_key, "state") == 0)
-                c = state_rank(y->p->state_memory) - state_rank(x->p->state_memory);
+        else if (strcmp(sort_key, "rss") == 0) {
+                numeric = true;
+                vx = x->latest.t_ms && sample_has(&x->latest, M_RSS) ? (double)x->latest.v[M_RSS] : NAN;
+                vy = y->latest.t_ms && sample_has(&y->latest, M_RSS) ? (double)y->latest.v[M_RSS] : NAN;
+        } else if (strcmp(sort_key, "memory") == 0) {
+                numeric = true;
+                vx = memory_of(x);
+                vy = memory_of(y);
+        } else if (strcmp(sort_key, "growth") == 0) {
+                numeric = true;
+                vx = x->have_growth ? x->g.growth : NAN;
+                vy = y->have_growth ? y->g.growth : NAN;
+        } else if (strcmp(sort_key, "state") == 0)
+                c = state_rank(x->p->state_memory) - state_rank(y->p->state_memory);
         else if (strcmp(sort_key, "id") == 0)
                 c = x->p->id < y->p->id ? -1 : x->p->id > y->p->id;
+        else if (strcmp(sort_key, "pid") == 0)
+                c = x->p->pid < y->p->pid ? -1 : x->p->pid > y->p->pid;
+        /* Unknown values sort last whatever the direction. */
+        if (numeric && (isnan(vx) || isnan(vy)))
+                c = isnan(vx) - isnan(vy);
+        else if (numeric)
+                c = k->descending ? -cmp_num(vx, vy) : cmp_num(vx, vy);
+        else if (k->descending)
+                c = -c;
         if (c == 0)
                 c = x->p->pid < y->p->pid ? -1 : x->p->pid > y->p->pid;
         if (c == 0)
@@ -283,12 +304,13 @@ static int print_human_ps(struct cli *c, struct item *items, size_t n, double wi
                 if (n > 0)
                         fputc('\n', o->f);
                 if (top)
-                        fprintf(o->f, "%zu processes grew most over %s. GROWTH: the rise of the memory floor "
-                                      "(anon+swap) from the first to the last eighth of the window.\n", n, w);
+                        fprintf(o->f, "%zu process%s grew most over %s. GROWTH: the rise of the memory floor "
+                                      "(anon+swap) from the first to the last eighth of the window.\n", n, n == 1 ? "" : "es",
+                                w);
                 else
-                        fprintf(o->f, "%zu processes listed, %zu running. GROWTH: the rise of the memory floor "
+                        fprintf(o->f, "%zu process%s listed, %zu running. GROWTH: the rise of the memory floor "
                                       "(anon+swap) per hour over the last %s; STATE: the detector's latest "
-                                      "verdict.\n", n, running, w);
+                                      "verdict.\n", n, n == 1 ? "" : "es", running, w);
         }
         return EXIT_OK;
 }
@@ -404,15 +426,19 @@ static int print_list(struct cli *c, struct item *items, size_t n, double window
         return print_human_ps(c, items, n, window_s, top);
 }
 
-static int check_sort(const char *key)
+static int check_sort(const char *arg, struct sort_key *ret)
 {
         static const char *const keys[] = { "pid", "id", "name", "rule", "rss", "memory", "growth", "state" };
+        const char *key = arg + (arg[0] == '-' || arg[0] == '+');
 
         for (size_t i = 0; i < ELEMENTSOF(keys); i++)
-                if (strcmp(key, keys[i]) == 0)
+                if (strcmp(key, keys[i]) == 0) {
+                        ret->key = keys[i];
+                        ret->descending = arg[0] == '-';
                         return 0;
-        return cli_error(EXIT_USAGE, "--sort: unknown key '%s' (pid, id, name, rule, rss, memory, growth, state)",
-                         key);
+                }
+        return cli_error(EXIT_USAGE, "--sort: unknown key '%s' (pid, id, name, rule, rss, memory, growth, state; "
+                         "-KEY for descending)", arg);
 }
 
 int cmd_ps(struct cli *c, int argc, char **argv)
@@ -422,12 +448,13 @@ int cmd_ps(struct cli *c, int argc, char **argv)
         _cleanup_free_ int64_t *ids = NULL;
         _cleanup_free_ struct sample *latest = NULL;
         struct list l = { 0 };
+        struct sort_key key = { "pid", false };
         int r;
 
         (void)argv;
         if (argc > 0)
                 return cli_error(EXIT_USAGE, "ps takes no arguments (show TARGET looks at one process)");
-        if (c->sort && check_sort(c->sort) != 0)
+        if (c->sort && check_sort(c->sort, &key) != 0)
                 return EXIT_USAGE;
         r = cli_open_db(c);
         if (r != EXIT_OK)
@@ -460,7 +487,7 @@ int cmd_ps(struct cli *c, int argc, char **argv)
                 list_free(&l);
                 return cli_query_error(c, r, "reading samples");
         }
-        qsort_r(l.items, l.n, sizeof(*l.items), cmp_items, (void *)(c->sort ? c->sort : "pid"));
+        qsort_r(l.items, l.n, sizeof(*l.items), cmp_items, &key);
         r = print_list(c, l.items, l.n, window_s, false);
         list_free(&l);
         return r;
@@ -469,7 +496,7 @@ int cmd_ps(struct cli *c, int argc, char **argv)
 static int cmp_growth(const void *a, const void *b)
 {
         const struct item *x = a, *y = b;
-        int c = cmp_num(x->g.growth, y->g.growth);
+        int c = -cmp_num(x->g.growth, y->g.growth);     /* the largest growth first */
 
         return c ? c : (x->p->id < y->p->id ? -1 : x->p->id > y->p->id);
 }

@@ -282,15 +282,17 @@ static void print_summary(struct cli *c, const struct view *w)
         char t1[64], t2[64], d[32], line[512], a[48], b[48], r[48];
         size_t o2;
 
-        o2 = (size_t)snprintf(line, sizeof(line), "%s .. %s (%s): %zu raw samples",
+        o2 = (size_t)snprintf(line, sizeof(line), "%s .. %s (%s): %zu raw sample%s",
                               out_time(o, w->from_ms, TIME_SECONDS, t1, sizeof(t1)),
                               out_time(o, w->to_ms, TIME_FULL, t2, sizeof(t2)),
                               format_duration((double)(w->to_ms - w->from_ms) / 1000, d, sizeof(d)),
-                              w->per_source[QSRC_RAW]);
+                              w->per_source[QSRC_RAW], w->per_source[QSRC_RAW] == 1 ? "" : "s");
         if (w->per_source[QSRC_MINUTE] && o2 < sizeof(line))
-                o2 += (size_t)snprintf(line + o2, sizeof(line) - o2, ", %zu minute rollups", w->per_source[QSRC_MINUTE]);
+                o2 += (size_t)snprintf(line + o2, sizeof(line) - o2, ", %zu minute rollup%s", w->per_source[QSRC_MINUTE],
+                                       w->per_source[QSRC_MINUTE] == 1 ? "" : "s");
         if (w->per_source[QSRC_HOUR] && o2 < sizeof(line))
-                snprintf(line + o2, sizeof(line) - o2, ", %zu hour rollups", w->per_source[QSRC_HOUR]);
+                snprintf(line + o2, sizeof(line) - o2, ", %zu hour rollup%s", w->per_source[QSRC_HOUR],
+                         w->per_source[QSRC_HOUR] == 1 ? "" : "s");
         field(o, "Range", line);
         if (isnan(w->vmin)) {
                 snprintf(line, sizeof(line), "%s: no values in this range", metric_label(w->metric));
@@ -430,7 +432,7 @@ int cmd_plot(struct cli *c, int argc, char **argv)
         int r;
 
         if (!c->output_path)
-                return cli_error(EXIT_USAGE, "plot needs -o FILE.svg (or -o - for standard output)");
+                return cli_error(EXIT_USAGE, "plot needs --output-file FILE.svg (or --output-file - for standard output)");
         to_stdout = strcmp(c->output_path, "-") == 0;
         r = load(c, argc, argv, "plot", &w);
         if (r != EXIT_OK)
@@ -441,8 +443,21 @@ int cmd_plot(struct cli *c, int argc, char **argv)
         }
         for (size_t i = 0; i < w.n; i++)
                 svg_add(&p, w.ts[i], w.lo[i], w.hi[i]);
-        if (w.have_trend)
-                svg_set_trend(&p, w.slope_ms, w.at_from);
+        svg_set_y_title(&p, metric_label(w.metric));
+        if (w.have_trend) {
+                int64_t g_from, g_to;
+                double slope, at;
+
+                /* Where the floor grew, the line describes that growth and is drawn over
+                 * it alone, not across the flat or released time around it. */
+                if (trend_growth_span(w.ts, w.lo, w.n, w.from_ms, w.to_ms, &g_from, &g_to) == 0 &&
+                    trend_floor_fit(w.ts, w.lo, w.n, g_from, g_to, &slope, &at) == 0 && slope > 0) {
+                        w.slope_ms = slope;
+                        svg_set_trend(&p, slope, at, g_from, g_to);
+                } else {
+                        svg_set_trend(&p, w.slope_ms, w.at_from, w.from_ms, w.to_ms);
+                }
+        }
         for (size_t i = 0; i < w.nalerts && i < MAX_SPANS; i++) {
                 char label[96];
 

@@ -336,6 +336,20 @@ static void print_alerts(struct cli *c, const struct status *s)
                 fprintf(o->f, "... and %zu more (leakwatch alerts)\n", s->nalerts - MAX_LISTED_ALERTS);
 }
 
+/* The exit status, as systemctl status and LSB init scripts have it: 0 running, 3 not
+ * running, 4 unknown (the daemon could not be asked, or the database cannot be read). */
+static int status_code(const struct live_status *l)
+{
+        switch (l->state) {
+        case LIVE_RUNNING:
+                return EXIT_OK;
+        case LIVE_NOT_RUNNING:
+                return EXIT_STATUS_NOT_RUNNING;
+        default:
+                return EXIT_STATUS_UNKNOWN;
+        }
+}
+
 int cmd_status(struct cli *c, int argc, char **argv)
 {
         struct status s = { 0 };
@@ -346,17 +360,23 @@ int cmd_status(struct cli *c, int argc, char **argv)
         (void)argv;
         if (argc > 0)
                 return cli_error(EXIT_USAGE, "status takes no arguments");
+        live_status_get(c, &s.live);
+        (void)live_take_database(c, &s.live);
         r = cli_open_db(c);
-        if (r != EXIT_OK)
-                return r;
+        if (r != EXIT_OK) {
+                status_free(&s);
+                return r == EXIT_USAGE ? r : EXIT_STATUS_UNKNOWN;
+        }
         r = load(c, &s);
         if (r < 0) {
                 status_free(&s);
-                return cli_query_error(c, r, "reading the overview");
+                (void)cli_query_error(c, r, "reading the overview");
+                return EXIT_STATUS_UNKNOWN;
         }
-        live_status_get(c, &s.live);
         if (c->format == FORMAT_JSON) {
                 r = print_json(c, &s);
+                if (r == EXIT_OK)
+                        r = status_code(&s.live);
                 status_free(&s);
                 return r;
         }
@@ -378,6 +398,7 @@ int cmd_status(struct cli *c, int argc, char **argv)
                 s.ov.alerts);
         print_rules(c, &s);
         print_alerts(c, &s);
+        r = status_code(&s.live);
         status_free(&s);
-        return EXIT_OK;
+        return r;
 }

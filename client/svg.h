@@ -29,7 +29,9 @@ struct svg_plot {
         bool is_bytes;
         double *lo, *hi;                /* per pixel column of the plot, NAN if none */
         bool have_trend;
-        double trend_slope, trend_at_from;      /* units per ms; value at from_ms */
+        double trend_slope, trend_at_from;      /* units per ms; value at trend_from_ms */
+        int64_t trend_from_ms, trend_to_ms;     /* where the line is drawn */
+        const char *y_title;                    /* NULL: none */
         struct svg_span spans[SVG_MAX_SPANS];
         size_t nspans;
 };
@@ -38,7 +40,11 @@ struct svg_plot {
 int svg_init(struct svg_plot *p, int64_t from_ms, int64_t to_ms, unsigned width, unsigned height, bool is_bytes);
 void svg_done(struct svg_plot *p);
 void svg_add(struct svg_plot *p, int64_t t_ms, double min, double max);
-void svg_set_trend(struct svg_plot *p, double slope_per_ms, double at_from);
+/* The trend line, drawn over [from_ms, to_ms) only (the growth it describes) and within
+ * the plot: value(t) = at_from + slope * (t - from_ms). */
+void svg_set_trend(struct svg_plot *p, double slope_per_ms, double at_from, int64_t from_ms, int64_t to_ms);
+/* The value axis's title ("memory (anon+swap)"); the time axis is titled by itself. */
+void svg_set_y_title(struct svg_plot *p, const char *title);
 /* label: untrusted text is fine, it is escaped. */
 void svg_add_span(struct svg_plot *p, int64_t from_ms, int64_t to_ms, const char *label);
 

@@ -195,25 +195,22 @@ static int absolute(const char *s, int64_t now_ms, bool utc, int64_t *ret_ms)
         return 0;
 }
 
-/* "1 hour ago", "2 days ago", "30min ago", "1h30m ago": words become the units of
- * parse_duration(). */
-static int words_ago(const char *s, double *ret_seconds)
+/* A duration in words or units, "1 hour", "2 days", "1 week", "30min", "1h30m": the
+ * words become the units of parse_duration(). */
+static int words_duration(const char *s, size_t len, double *ret_seconds)
 {
         static const struct {
                 const char *word, *unit;
         } words[] = {
                 { "weeks", "w" }, { "week", "w" }, { "days", "d" }, { "day", "d" },
-                { "hours", "h" }, { "hour", "h" }, { "minutes", "m" }, { "minute", "m" },
-                { "mins", "m" }, { "seconds", "s" }, { "second", "s" }, { "secs", "s" }, { "sec", "s" },
-                { "msec", "ms" },
+                { "hours", "h" }, { "hour", "h" }, { "hrs", "h" }, { "hr", "h" }, { "minutes", "m" },
+                { "minute", "m" }, { "mins", "m" }, { "seconds", "s" }, { "second", "s" }, { "secs", "s" },
+                { "sec", "s" }, { "msec", "ms" },
         };
         char buf[128];
-        size_t o = 0, len = strlen(s);
+        size_t o = 0;
         const char *p;
 
-        if (len < 4 || strcmp(s + len - 4, " ago") != 0 || len >= sizeof(buf))
-                return -EINVAL;
-        len -= 4;
         for (p = s; p < s + len && o + 3 < sizeof(buf);) {
                 size_t i;
 
@@ -222,7 +219,7 @@ static int words_ago(const char *s, double *ret_seconds)
                                 size_t n = strlen(words[i].word);
 
                                 if ((size_t)(s + len - p) >= n && strncmp(p, words[i].word, n) == 0 &&
-                                    !isalpha((unsigned char)p[n])) {
+                                    (p + n == s + len || !isalpha((unsigned char)p[n]))) {
                                         o += (size_t)snprintf(buf + o, sizeof(buf) - o, "%s", words[i].unit);
                                         p += n;
                                         break;
@@ -231,13 +228,21 @@ static int words_ago(const char *s, double *ret_seconds)
                         if (i < ELEMENTSOF(words))
                                 continue;
                 }
-                /* A space between the number and its word joins them: "1 hour". */
-                if (*p == ' ' && o > 0 && isdigit((unsigned char)buf[o - 1]) && isalpha((unsigned char)p[1])) {
-                        p++;
-                        continue;
+                /* Spaces between a number and its unit join them: "1 hour", "-1 h". */
+                if (*p == ' ' && o > 0 && isdigit((unsigned char)buf[o - 1])) {
+                        const char *q = p;
+
+                        while (q < s + len && *q == ' ')
+                                q++;
+                        if (q < s + len && isalpha((unsigned char)*q)) {
+                                p = q;
+                                continue;
+                        }
                 }
                 buf[o++] = *p++;
         }
+        if (p < s + len)
+                return -EINVAL;
         buf[o] = '\0';
         return parse_duration(buf, ret_seconds);
 }
@@ -283,9 +288,9 @@ int timearg_parse(const char *s, int64_t now_ms, bool utc, int64_t *ret_ms)
         }
         if (buf[0] == '-' || buf[0] == '+' || (len > 4 && strcmp(buf + len - 4, " ago") == 0)) {
                 if (buf[0] == '-' || buf[0] == '+')
-                        r = parse_duration(buf + 1, &secs);
+                        r = words_duration(buf + 1, len - 1, &secs);
                 else
-                        r = words_ago(buf, &secs);
+                        r = words_duration(buf, len - 4, &secs);
                 if (r < 0)
                         return r;
                 t = llround(secs * 1000);

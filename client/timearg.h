@@ -5,7 +5,7 @@
  *   2026-11-24                           (midnight)
  *   10:00[:00]                           (today at)
  *   2026-11-24T10:00:00[.123][Z|+01:00]  (ISO 8601; a zone wins over utc)
- *   -1h, +30m, -1h30m                    (from now; units of parse_duration)
+ *   -1h, +30m, -1h30m, -1 week, -2 days  (from now; units of parse_duration or words)
  *   1 hour ago, 2 days ago, 30min ago    (from now)
  *   @1732442400                          (Unix time, seconds)
  *

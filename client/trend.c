@@ -82,15 +82,14 @@ int trend_growth(const double *floors, unsigned nb, double span_s, struct trend_
         return 0;
 }
 
-int trend_floor_fit(const int64_t *t_ms, const double *lo, size_t n, int64_t from_ms, int64_t to_ms,
-                    double *ret_slope_per_ms, double *ret_at_from)
+/* The floor (lowest lo) of each of TREND_BUCKETS buckets of [from_ms, to_ms) into y,
+ * NAN if empty; x the buckets' centres in ms after from_ms. Returns the known ones. */
+static unsigned bucket_floors(const int64_t *t_ms, const double *lo, size_t n, int64_t from_ms, int64_t to_ms,
+                              double *x, double *y)
 {
-        double x[TREND_BUCKETS], y[TREND_BUCKETS], width;
+        double width = (double)(to_ms - from_ms) / TREND_BUCKETS;
         unsigned known = 0;
 
-        if (to_ms <= from_ms)
-                return -EINVAL;
-        width = (double)(to_ms - from_ms) / TREND_BUCKETS;
         for (int b = 0; b < TREND_BUCKETS; b++) {
                 x[b] = (b + 0.5) * width;
                 y[b] = NAN;
@@ -108,7 +107,65 @@ int trend_floor_fit(const int64_t *t_ms, const double *lo, size_t n, int64_t fro
                 if (isnan(y[b]) || lo[i] < y[b])
                         y[b] = lo[i];
         }
-        if (known < TREND_MIN_BUCKETS)
+        return known;
+}
+
+int trend_floor_fit(const int64_t *t_ms, const double *lo, size_t n, int64_t from_ms, int64_t to_ms,
+                    double *ret_slope_per_ms, double *ret_at_from)
+{
+        double x[TREND_BUCKETS], y[TREND_BUCKETS];
+
+        if (to_ms <= from_ms)
+                return -EINVAL;
+        if (bucket_floors(t_ms, lo, n, from_ms, to_ms, x, y) < TREND_MIN_BUCKETS)
                 return -EINVAL;
         return trend_fit(x, y, TREND_BUCKETS, ret_slope_per_ms, ret_at_from);
+}
+
+int trend_growth_span(const int64_t *t_ms, const double *lo, size_t n, int64_t from_ms, int64_t to_ms,
+                      int64_t *ret_from_ms, int64_t *ret_to_ms)
+{
+        double x[TREND_BUCKETS], y[TREND_BUCKETS], top = NAN, width;
+        int hi = -1, low = -1;
+
+        if (to_ms <= from_ms)
+                return -EINVAL;
+        if (bucket_floors(t_ms, lo, n, from_ms, to_ms, x, y) < TREND_MIN_BUCKETS)
+                return -ENODATA;
+        for (int b = 0; b < TREND_BUCKETS; b++)
+                if (!isnan(y[b]) && (isnan(top) || y[b] > top))
+                        top = y[b];
+        /* The lowest floor before the highest, then the first bucket after it that
+         * comes within a small share of the rise to the top: a line fitted further
+         * would bend towards the flat top. */
+        for (int b = 0; b < TREND_BUCKETS; b++) {
+                if (isnan(y[b]))
+                        continue;
+                if (low < 0 || y[b] < y[low])
+                        low = b;
+                if (y[b] == top)
+                        break;
+        }
+        for (int b = low; b < TREND_BUCKETS; b++)
+                if (!isnan(y[b]) && y[b] >= top - (top - y[low]) * TREND_TOP_SHARE) {
+                        hi = b;
+                        break;
+                }
+        if (hi < 0 || !(top - y[low] > fabs(top) * TREND_MIN_RISE))
+                return -ENODATA;
+        /* A flat bottom before the rise is not part of it: the growth starts at the
+         * last bucket still within the same share of the rise above the lowest. */
+        for (int b = hi, bottom = low; b > bottom; b--)
+                if (!isnan(y[b]) && y[b] <= y[bottom] + (top - y[bottom]) * TREND_TOP_SHARE) {
+                        low = b;
+                        break;
+                }
+        if (hi - low + 1 < TREND_MIN_BUCKETS)
+                return -ENODATA;
+        width = (double)(to_ms - from_ms) / TREND_BUCKETS;
+        *ret_from_ms = from_ms + (int64_t)llround(low * width);
+        /* A bucket's floor is its earliest value while the floor rises: the growth
+         * reached the top within the top bucket, say at its middle. */
+        *ret_to_ms = hi + 1 == TREND_BUCKETS ? to_ms : from_ms + (int64_t)llround((hi + 0.5) * width);
+        return 0;
 }

@@ -34,6 +34,18 @@ int trend_fit(const double *x, const double *y, size_t n, double *ret_slope, dou
 int trend_floor_fit(const int64_t *t_ms, const double *lo, size_t n, int64_t from_ms, int64_t to_ms,
                     double *ret_slope_per_ms, double *ret_at_from);
 
+/* The stretch of [from_ms, to_ms) over which the floor grew, for a line that describes
+ * the growth and not the flat or released time around it: in the floors of
+ * TREND_BUCKETS buckets, from the last one at the lowest floor before the highest to
+ * the first that reaches the highest (both within TREND_TOP_SHARE of the rise). Returns
+ * 0 and the stretch's bounds (to a bucket), -ENODATA when the floor did not rise by more than
+ * TREND_MIN_RISE of its level over at least TREND_MIN_BUCKETS buckets, -EINVAL for
+ * an empty range. */
+#define TREND_TOP_SHARE 0.02
+#define TREND_MIN_RISE 0.01
+int trend_growth_span(const int64_t *t_ms, const double *lo, size_t n, int64_t from_ms, int64_t to_ms,
+                      int64_t *ret_from_ms, int64_t *ret_to_ms);
+
 /* The rise of a floor over a window cut into nb buckets (nb >= 2; NAN: an empty
  * bucket): the lowest value of the last eighth of the known buckets minus the lowest
  * of the first eighth (at least one bucket each, as the detector's blocks of W/8

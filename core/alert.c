@@ -61,6 +61,31 @@ static void format_amount(enum detect_kind m, double units, char *buf, size_t sz
                 format_size(units > 0 ? (uint64_t)units : 0, buf, sz);
 }
 
+/* The time to each known limit at the latest evaluation's rate: "; limits: memory.max in
+ * 12 min, host in 3h". */
+static void summary_limits(const struct alert *a, char *buf, size_t sz)
+{
+        struct forecast f;
+        size_t o = 0;
+        char when[32];
+
+        alert_forecast(a, &f);
+        for (int k = 0; k < LIMIT__MAX && o < sz; k++) {
+                if (isnan(f.room[k]))
+                        continue;
+                forecast_format(f.seconds[k], when, sizeof(when));
+                o += (size_t)snprintf(buf + o, sz - o, "%s%s %s%s", o ? ", " : "; limits: ", limit_name[k],
+                                      isfinite(f.seconds[k]) ? "in " : "", when);
+        }
+}
+
+void alert_forecast(const struct alert *a, struct forecast *ret)
+{
+        const struct store_alert_evidence *l = &a->row.latest;
+
+        forecast_from_rooms(l->room, a->metric, l->slope, l->slope_low, ret);
+}
+
 void alert_summary(const struct alert *a, char *buf, size_t sz)
 {
         char name[64], rate[48], low[48], growth[32], span[32], fc[32], level[32], scale[32];
@@ -82,15 +107,24 @@ void alert_summary(const struct alert *a, char *buf, size_t sz)
         format_amount(a->metric, a->row.ev.level, level, sizeof(level));
         span_s = a->row.ev.t_to - a->row.ev.t_from;
         format_duration(isfinite(span_s) ? span_s : 0, span, sizeof(span));
-        o += (size_t)snprintf(buf + o, sz - o, "%s%s leak, %s rising %s (at least %s), +%s over %s, now %s",
-                              a->event == ALERT_EVENT_ESCALATE ? "worsening " : "",
-                              detect_kind_name[a->metric], a->metric == DETECT_FDS ? "descriptors" : "floor",
-                              rate, low, growth, span, level);
+        if (a->row.latest.cause && strcmp(a->row.latest.cause, "limit") == 0)
+                /* The limit judge's: what will happen first, then the growth it saw. */
+                o += (size_t)snprintf(buf + o, sz - o, "%s %s, %s rising %s (at least %s), +%s over %s, now %s",
+                                      detect_kind_name[a->metric], a->row.ev.reason ? a->row.ev.reason : "near a limit",
+                                      a->metric == DETECT_FDS ? "descriptors" : "floor", rate, low, growth, span,
+                                      level);
+        else
+                o += (size_t)snprintf(buf + o, sz - o, "%s%s leak, %s rising %s (at least %s), +%s over %s, now %s",
+                                      a->event == ALERT_EVENT_ESCALATE ? "worsening " : "",
+                                      detect_kind_name[a->metric], a->metric == DETECT_FDS ? "descriptors" : "floor",
+                                      rate, low, growth, span, level);
         /* The time scale that raised it: how fast a leak this is. */
         if (o < sz && isfinite(a->row.ev.scale))
                 o += (size_t)snprintf(buf + o, sz - o, ", at the %s scale",
                                       format_duration(a->row.ev.scale, scale, sizeof(scale)));
-        if (o < sz && isfinite(a->row.ev.forecast))
+        if (o < sz && a->row.latest.t_ms)
+                summary_limits(a, buf + o, sz - o);
+        else if (o < sz && isfinite(a->row.ev.forecast))
                 snprintf(buf + o, sz - o, "; %s limit in %s", a->row.limit_kind ? a->row.limit_kind : "a",
                          format_duration(a->row.ev.forecast, fc, sizeof(fc)));
 }
@@ -101,6 +135,22 @@ void alert_summary(const struct alert *a, char *buf, size_t sz)
 static int64_t evidence_ms(double t)
 {
         return isfinite(t) ? (int64_t)(t * 1000) : 0;
+}
+
+/* {"memory.max": seconds, ...} for each known limit (null: not reached at this rate);
+ * NULL (JSON null) without an evaluation. */
+static struct json_object *json_limits(const struct alert *a)
+{
+        struct json_object *o;
+        struct forecast f;
+
+        if (!a->row.latest.t_ms || !(o = json_object_new_object()))
+                return NULL;
+        alert_forecast(a, &f);
+        for (int k = 0; k < LIMIT__MAX; k++)
+                if (!isnan(f.room[k]))
+                        json_object_object_add(o, limit_name[k], json_num(f.seconds[k]));
+        return o;
 }
 
 int alert_json(const struct alert *a, char **ret)
@@ -142,6 +192,8 @@ int alert_json(const struct alert *a, char **ret)
                 { "evidence_to", json_time(evidence_ms(a->row.ev.t_to)) },
                 { "reason", json_str(a->row.ev.reason) },
                 { "kind", json_str(a->row.kind) },
+                { "cause", json_str(a->row.latest.cause) },
+                { "limits", json_limits(a) },
         };
         const char *text;
 
@@ -237,6 +289,8 @@ int alert_env(const struct alert *a, char **envp, char *buf, size_t bufsz)
                 env_add(&b, "LEAKWATCH_LIMIT", "%s", a->row.limit_kind);
         if (a->row.kind)
                 env_add(&b, "LEAKWATCH_KIND", "%s", a->row.kind);
+        if (a->row.latest.cause)
+                env_add(&b, "LEAKWATCH_CAUSE", "%s", a->row.latest.cause);
         if (b.overflow)
                 return -E2BIG;
         envp[b.n] = NULL;

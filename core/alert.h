@@ -14,6 +14,7 @@
 #include <sys/types.h>
 
 #include "detect.h"
+#include "forecast.h"
 #include "store.h"
 
 enum alert_action {
@@ -67,8 +68,14 @@ struct alert {
         const char *name, *cmdline, *unit, *cgroup, *rule, *boot_id;
 };
 
+/* The time to each known limit at the alert's latest evaluation (row.latest). */
+void alert_forecast(const struct alert *a, struct forecast *ret);
+
 /* The one-line summary for the log, e.g. "pid 4242 (python3), rule web: memory leak,
- * floor rising 2.0 MiB/min (at least 1.5 MiB/min), +48 MiB over 2h; limit in 3h12m". */
+ * floor rising 2.0 MiB/min (at least 1.5 MiB/min), +48 MiB over 2h, now 1.2 GiB; limits:
+ * memory.max in 3h12m, host in 2d", or for growth that will reach a limit within
+ * limit-horizon "pid 4242 (python3), rule web: memory will reach memory.max in 12 min,
+ * floor rising ...". */
 void alert_summary(const struct alert *a, char *buf, size_t sz);
 
 /* The hook's JSON document (json-c), NUL-terminated, caller frees. Returns 0 or

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "classify.h"
+#include "nearlimit.h"
 #include "scales.h"
 
 /* A restarted daemon rebuilds a detector from this many windows of stored history: one
@@ -38,6 +39,11 @@ struct metric_state {
         char kind[CLASSIFY_TEXT_MAX];   /* what kind of leak the open alert is; "" unknown */
         int kind_class;                 /* enum classify_class recorded, -1 none */
         const char *kind_agents;
+        struct nearlimit nl;            /* growth toward a limit, on the short scale */
+        const char *cause;              /* the open alert's: "leak" or "limit" */
+        char reason[80];                /* the limit judge's phrase: "will reach memory.max in 12 min" */
+        struct store_alert_evidence latest;     /* the open alert's latest evaluation */
+        struct detect_verdict limit_v;  /* the limit judge's, when it made the latest */
 };
 
 struct eproc {
@@ -53,6 +59,8 @@ struct eproc {
         struct scales_params own_params[DETECT__KIND_MAX];
         struct metric_state m[DETECT__KIND_MAX];
         struct classify_trail *trail;   /* on the memory detector's grid; NULL: out of memory */
+        struct sample last;             /* the latest sample, for the limits read against it */
+        bool has_last;
 };
 
 /* An alert found open in the database at start, waiting for its process to resume. */
@@ -61,6 +69,7 @@ struct open_alert {
         enum detect_kind metric;
         bool escalated;
         bool taken;
+        bool by_limit;                  /* raised by the limit judge */
         char kind[CLASSIFY_TEXT_MAX];
 };
 
@@ -68,6 +77,7 @@ struct engine {
         struct engine_env env;
         const struct config *cfg;
         struct scales_params *params;   /* [rule * DETECT__KIND_MAX + metric] */
+        struct nearlimit_params nl_params[DETECT__KIND_MAX];
         struct eproc *procs;            /* indexed by the sampler's slot */
         size_t cap_procs;
         struct open_alert *open;
@@ -123,6 +133,8 @@ static int build_params(struct engine *e, const struct config *cfg)
         free(e->params);
         e->params = p;
         e->cfg = cfg;
+        for (int m = 0; m < DETECT__KIND_MAX; m++)
+                nearlimit_params_init(&e->nl_params[m], (enum detect_kind)m, cfg->interval, cfg->limit_horizon);
         return 0;
 }
 
@@ -153,6 +165,7 @@ static int load_open_alert(const struct store_alert *a, void *userdata)
                 .metric = a->metric && detect_kind_from_name(a->metric) == DETECT_FDS ? DETECT_FDS : DETECT_MEMORY,
                 .escalated = a->escalated_ms != 0,
                 .escalated_ms = a->escalated_ms,
+                .by_limit = a->raised.cause && strcmp(a->raised.cause, "limit") == 0,
         };
         snprintf(e->open[e->n_open - 1].kind, sizeof(e->open[0].kind), "%s", a->kind ? a->kind : "");
         return 0;
@@ -224,6 +237,11 @@ static struct eproc *proc_of(struct engine *e, size_t slot, int64_t process_id)
 
 /* ---- alerts ---- */
 
+static bool limit_made_latest(const struct metric_state *ms)
+{
+        return ms->latest.cause && strcmp(ms->latest.cause, "limit") == 0;
+}
+
 static void fill_alert(struct engine *e, const struct sampler_proc *p, const struct eproc *ep, enum detect_kind m,
                        const struct detect_verdict *v, int64_t t_ms, enum alert_event event, struct alert *a)
 {
@@ -256,6 +274,13 @@ static void fill_alert(struct engine *e, const struct sampler_proc *p, const str
                 .rule = ep->rule < e->cfg->n_rules ? e->cfg->rules[ep->rule].name : "?",
                 .boot_id = e->env.boot_id,
         };
+        a->row.latest = ms->latest;
+        /* The limit judge's phrase lives in ms (which moves when the table grows), so
+         * it is pointed at here, never kept. */
+        if (limit_made_latest(ms))
+                a->row.latest.reason = ms->reason;
+        if (event == ALERT_EVENT_START)
+                a->row.raised = ms->latest;
 }
 
 static void emit(struct engine *e, const struct sampler_proc *p, const struct alert *a)
@@ -272,6 +297,39 @@ static double headroom(struct engine *e, const struct sampler_proc *p, enum dete
         if (!e->env.limits.headroom)
                 return NAN;
         return e->env.limits.headroom(e->env.limits.userdata, p, m, level, ret_kind);
+}
+
+/* The room each known limit of metric m leaves the process, as of its latest sample. */
+static void read_limits(struct engine *e, const struct sampler_proc *p, const struct eproc *ep, enum detect_kind m,
+                        struct limit_set *ret)
+{
+        limit_set_init(ret);
+        if (e->env.limits.read && ep->has_last)
+                e->env.limits.read(e->env.limits.userdata, p, &ep->last, m, ret);
+}
+
+/* Records the evaluation an alert event tells (and, when it raises the alert, what it
+ * is raised on): which judge made it (cause), the time scale of its rate, its numbers
+ * and the room each limit leaves now. set: the limits as read for it; NULL: read now. */
+static void set_latest(struct engine *e, const struct sampler_proc *p, struct eproc *ep, enum detect_kind m,
+                       int64_t t_ms, const char *cause, double scale, const struct detect_evidence *ev,
+                       const struct limit_set *set)
+{
+        struct metric_state *ms = &ep->m[m];
+        struct limit_set own;
+        struct forecast f;
+
+        if (!set) {
+                read_limits(e, p, ep, m, &own);
+                set = &own;
+        }
+        forecast_limits(set, m, ev->level, ev->slope, ev->slope_low, &f);
+        ms->latest = (struct store_alert_evidence){
+                .t_ms = t_ms, .cause = cause, .scale = scale,
+                .slope = ev->slope, .slope_low = ev->slope_low, .level = ev->level,
+                .t_from = ev->t_from, .t_to = ev->t_to, .reason = ev->reason,
+        };
+        memcpy(ms->latest.room, f.room, sizeof(f.room));
 }
 
 /* Names the kind of leak (lib/classify) from the evidence window of v, as the trail
@@ -312,10 +370,11 @@ static void announce(struct engine *e, const struct sampler_proc *p, struct epro
 }
 
 static void open_alert(struct engine *e, const struct sampler_proc *p, struct eproc *ep, enum detect_kind m,
-                       const struct detect_verdict *v, int64_t t_ms, const char *limit_kind)
+                       const struct detect_verdict *v, int64_t t_ms, const char *limit_kind, const char *cause)
 {
         struct metric_state *ms = &ep->m[m];
 
+        ms->cause = cause;
         ms->alert_id = e->next_alert++;
         ms->alert_start_ms = t_ms;
         ms->escalated = false;
@@ -330,11 +389,15 @@ static void close_alert(struct engine *e, const struct sampler_proc *p, struct e
                         int64_t t_ms, const char *state, const char *reason)
 {
         struct metric_state *ms = &ep->m[m];
+        struct detect_verdict lv = ms->limit_v;
         struct alert a;
 
         if (!ms->alert_id)
                 return;
-        fill_alert(e, p, ep, m, ms->has_last ? &ms->last : NULL, t_ms, ALERT_EVENT_END, &a);
+        /* Its numbers stay those of the latest evaluation: the limit judge's if it made it. */
+        lv.ev.reason = ms->reason;
+        fill_alert(e, p, ep, m, limit_made_latest(ms) ? &lv : ms->has_last ? &ms->last : NULL, t_ms,
+                   ALERT_EVENT_END, &a);
         a.row.state = state;
         a.row.end_ms = t_ms;
         a.row.end_reason = reason;
@@ -344,6 +407,7 @@ static void close_alert(struct engine *e, const struct sampler_proc *p, struct e
         ms->escalated = false;
         ms->escalated_ms = 0;
         ms->kind[0] = '\0';
+        ms->latest = (struct store_alert_evidence){ 0 };
 }
 
 /* Acts on one scale's evaluation sv (the bank's verdict) of metric m, made at the
@@ -369,6 +433,11 @@ static void conclude(struct engine *e, const struct sampler_proc *p, struct epro
         /* Fresh numbers for an open alert come from the scale that carries it. */
         if (act == ALERT_UPDATE && !sv->carrier)
                 act = ALERT_NONE;
+        /* An alert the limit judge raised is its to end (limit_evaluate). */
+        if (act == ALERT_CLOSE && ms->nl.imminent)
+                act = ALERT_NONE;
+        if (act == ALERT_OPEN || act == ALERT_ESCALATE || act == ALERT_UPDATE)
+                set_latest(e, p, ep, m, t_ms, "leak", params_of(e, ep, m)->p[sv->scale].window, &vp->ev, NULL);
         if (act == ALERT_OPEN) {
                 /* The verdict row below refers to the alert it opens. */
                 ms->alert_id = e->next_alert;
@@ -387,7 +456,7 @@ static void conclude(struct engine *e, const struct sampler_proc *p, struct epro
         }
         switch (act) {
         case ALERT_OPEN:
-                open_alert(e, p, ep, m, vp, t_ms, limit_kind);
+                open_alert(e, p, ep, m, vp, t_ms, limit_kind, "leak");
                 break;
         case ALERT_ESCALATE:
                 ms->escalated = true;
@@ -429,6 +498,79 @@ static void evaluate(struct engine *e, const struct sampler_proc *p, struct epro
         }
 }
 
+/* ---- limits ---- */
+
+/* The limit judge's evidence for the alert row: its rate, window and forecast. */
+static void limit_evidence(const struct nearlimit_growth *g, const struct forecast *f, int k, const char *reason,
+                           struct detect_evidence *ret)
+{
+        *ret = DETECT_EVIDENCE_NONE;
+        ret->slope = g->rate;
+        ret->slope_low = g->rate_low;
+        ret->growth = g->rate * (g->t_to - g->t_from);
+        ret->level = g->level;
+        ret->forecast = k >= 0 ? f->seconds[k] : INFINITY;
+        ret->t_from = g->t_from;
+        ret->t_to = g->t_to;
+        ret->reason = reason;
+}
+
+/* At each closed bucket of the limit judge: when the growth it sees will reach a known
+ * limit within limit-horizon, an alert says so ("will reach memory.max in 12 min") —
+ * raised if none is open, escalated once if a leak alert is — whether or not the
+ * detector has proven a leak; when no limit has been near for a while, an alert it
+ * raised ends, unless the detector holds it as a leak. Limits are read only for growth. */
+static void limit_evaluate(struct engine *e, const struct sampler_proc *p, struct eproc *ep, enum detect_kind m,
+                           double t)
+{
+        struct metric_state *ms = &ep->m[m];
+        const struct nearlimit_params *par = &e->nl_params[m];
+        struct nearlimit_growth g;
+        struct limit_set set;
+        struct forecast f;
+        struct detect_verdict lv = { 0 };
+        int64_t t_ms = (int64_t)llround(t * 1000);
+        int k = -1;
+        char when[32];
+
+        if (!(par->horizon > 0) || !e->env.limits.read)
+                return;
+        nearlimit_growth(&ms->nl, par, &g);
+        if (g.growing) {
+                read_limits(e, p, ep, m, &set);
+                forecast_limits(&set, m, g.level, g.rate, g.rate_low, &f);
+                k = forecast_within(&f, par->horizon);
+        }
+        switch (nearlimit_judge(&ms->nl, par, t, k >= 0)) {
+        case NEARLIMIT_SAME:
+                /* Fresh numbers for an alert it raised, while the limit is near. */
+                if (k < 0 || !ms->alert_id || ms->status == DETECT_LEAKING)
+                        return;
+                break;
+        case NEARLIMIT_RAISE:
+                break;
+        case NEARLIMIT_CLEAR:
+                if (ms->alert_id && ms->status != DETECT_LEAKING)
+                        close_alert(e, p, ep, m, t_ms, "recovered", "no longer heading for a limit");
+                return;
+        }
+        forecast_format(f.seconds[k], when, sizeof(when));
+        snprintf(ms->reason, sizeof(ms->reason), "will %s in %s", limit_phrase[k], when);
+        limit_evidence(&g, &f, k, ms->reason, &lv.ev);
+        ms->limit_v = lv;
+        ms->limit_v.ev.reason = NULL;   /* ms->reason, pointed at when used */
+        set_latest(e, p, ep, m, t_ms, "limit", par->window, &lv.ev, &set);
+        ms->latest.reason = NULL;       /* likewise */
+        if (!ms->alert_id)
+                open_alert(e, p, ep, m, &lv, t_ms, limit_name[k], "limit");
+        else if (!ms->escalated && ms->cause && strcmp(ms->cause, "limit") != 0) {
+                ms->escalated = true;
+                ms->escalated_ms = t_ms;
+                announce(e, p, ep, m, &lv, t_ms, ALERT_EVENT_ESCALATE, limit_name[k]);
+        } else
+                announce(e, p, ep, m, &lv, t_ms, ALERT_EVENT_UPDATE, limit_name[k]);
+}
+
 /* ---- feeding ---- */
 
 /* The evaluations due in a replay: what they concluded was recorded when it happened
@@ -452,15 +594,22 @@ static void replay_evaluate(struct engine *e, struct eproc *ep, enum detect_kind
  * a replay only rebuilds state) and to its trail. */
 static void feed(struct engine *e, const struct sampler_proc *p, struct eproc *ep, const struct sample *smp)
 {
-        double t = (double)smp->t_ms / 1000, parts[SCALES_PARTS];
+        double t = (double)smp->t_ms / 1000, parts[SCALES_PARTS], v;
 
         if (ep->trail)
                 classify_trail_add_sample(ep->trail, smp);
+        ep->last = *smp;
+        ep->has_last = true;
         for (int m = 0; m < DETECT__KIND_MAX; m++) {
                 struct metric_state *ms = &ep->m[m];
                 const struct scales_params *par = params_of(e, ep, (enum detect_kind)m);
 
-                if (!scales_parts(smp, (enum detect_kind)m, parts) || !scales_add(&ms->d, par, t, parts))
+                if (!scales_parts(smp, (enum detect_kind)m, parts))
+                        continue;
+                /* The limit judge sees every sample, on its own short scale. */
+                if (detect_value(smp, (enum detect_kind)m, &v) && nearlimit_add(&ms->nl, &e->nl_params[m], t, v) && p)
+                        limit_evaluate(e, p, ep, (enum detect_kind)m, t);
+                if (!scales_add(&ms->d, par, t, parts))
                         continue;
                 if (p)
                         evaluate(e, p, ep, (enum detect_kind)m, t);
@@ -536,6 +685,7 @@ static void rebuild(struct engine *e, const struct sampler_proc *p, struct eproc
         for (int m = 0; m < DETECT__KIND_MAX; m++) {
                 scales_init(&ep->m[m].d, params_of(e, ep, (enum detect_kind)m), (double)ep->start_ms / 1000,
                             proc_phase(ep->process_id));
+                nearlimit_init(&ep->m[m].nl);
                 ep->m[m].status = DETECT_OK;
                 ep->m[m].has_last = false;
                 for (unsigned i = 0; i < mem->n; i++)
@@ -605,18 +755,26 @@ static void on_started(void *userdata, const struct sampler_proc *p, bool resume
                 ms->escalated_ms = oa->escalated_ms;
                 snprintf(ms->kind, sizeof(ms->kind), "%s", oa->kind);
                 ms->kind_class = -1;
+                ms->cause = oa->by_limit ? "limit" : "leak";
+                /* Raised by the limit judge: it stays until a spell with no limit near. */
+                if (oa->by_limit)
+                        nearlimit_resume(&ms->nl, (double)now_ms / 1000);
         }
         /* Reconcile what the history says with what the database says. */
         for (int m = 0; m < DETECT__KIND_MAX; m++) {
                 struct metric_state *ms = &ep->m[m];
 
-                if (ms->alert_id && ms->status != DETECT_LEAKING)
+                if (ms->alert_id && ms->status != DETECT_LEAKING && !ms->nl.imminent)
                         close_alert(e, p, ep, (enum detect_kind)m, now_ms, "recovered",
                                     "no longer leaking when leakwatchd took over");
                 else if (!ms->alert_id && ms->status == DETECT_LEAKING && ms->has_last)
                         /* It began leaking while the daemon was down (or before it watched
                          * the process): the alert starts now. */
-                        open_alert(e, p, ep, (enum detect_kind)m, &ms->last, now_ms, NULL);
+                {
+                        set_latest(e, p, ep, (enum detect_kind)m, now_ms, "leak", ms->last.ev.scale, &ms->last.ev,
+                                   NULL);
+                        open_alert(e, p, ep, (enum detect_kind)m, &ms->last, now_ms, NULL, "leak");
+                }
         }
 }
 

@@ -1,8 +1,13 @@
 /* engine: turns each watched process's samples into detector verdicts, and verdicts into
  * alert events. It listens to the sampler; it owns one memory detector (anon + swap) and
- * one descriptor detector per process, each process's classification trail (what kind
- * of leak an alert is, from the samples and the agents' reports it has already seen),
- * and the state of its open alerts (alert.h decides the transitions).
+ * one descriptor detector per process, beside each a short-scale judge of growth that
+ * will reach a known limit within limit-horizon (lib/nearlimit: such growth is alerted
+ * whether or not it is proven a leak, "will reach memory.max in 12 min"), each
+ * process's classification trail (what kind of leak an alert is, from the samples and
+ * the agents' reports it has already seen),
+ * and the state of its open alerts (alert.h decides the transitions). An alert keeps
+ * what it was raised on (the cause, the rate and its time scale, the room each limit
+ * left) apart from its latest evaluation.
  *
  * It does no I/O of its own and reads no clock: time is each sample's own, or the
  * now_ms its caller passes; the room left before a limit comes from the caller's
@@ -22,6 +27,7 @@
 
 #include "alert.h"
 #include "detect.h"
+#include "forecast.h"
 #include "sampler.h"
 #include "settings.h"
 #include "store.h"
@@ -35,6 +41,12 @@ struct engine;
 struct engine_limits {
         double (*headroom)(void *userdata, const struct sampler_proc *p, enum detect_kind m, double level,
                            const char **ret_kind);
+        /* Every limit of metric m that is known, as the room it leaves the process whose
+         * latest sample is smp (lib/forecast). Asked when an alert is raised or updated,
+         * and when the short-scale judge (lib/nearlimit) sees growth: rarely, not per
+         * sample. NULL: no limit is known, and no limit alerts. */
+        void (*read)(void *userdata, const struct sampler_proc *p, const struct sample *smp, enum detect_kind m,
+                     struct limit_set *ret);
         void *userdata;
 };
 

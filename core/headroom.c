@@ -1,4 +1,4 @@
-/* headroom: the room a watched process has left before a limit: cgroup, host, RLIMIT_NOFILE. */
+/* headroom: the room a watched process has left before a limit: cgroup, host, rlimits. */
 #include "headroom.h"
 
 #include <math.h>
@@ -48,4 +48,50 @@ double headroom_left(void *userdata, const struct sampler_proc *p, enum detect_k
                 *ret_kind = "memory";
         }
         return best;
+}
+
+/* The room a soft rlimit leaves above used; NAN if unlimited or used is not known. */
+static double rlimit_room(uint64_t soft, const struct sample *smp, enum metric used)
+{
+        if (soft == UINT64_MAX || !smp || !sample_has(smp, used))
+                return NAN;
+        return (double)soft > (double)smp->v[used] ? (double)soft - (double)smp->v[used] : 0;
+}
+
+void headroom_read(void *userdata, const struct sampler_proc *p, const struct sample *smp, enum detect_kind m,
+                   struct limit_set *ret)
+{
+        const struct headroom *l = userdata;
+        struct proc_limits rl;
+        char buf[2048], path[32];
+        bool have_rl;
+        int64_t host;
+        uint64_t v;
+        ssize_t n;
+        double level;
+
+        limit_set_init(ret);
+        if (smp && detect_value(smp, m, &level))
+                ret->level = level;
+        snprintf(path, sizeof(path), "%d/limits", (int)p->pid);
+        n = proc_read_file(l->proc_root, path, buf, sizeof(buf));
+        have_rl = n > 0 && proc_parse_limits(buf, (size_t)n, &rl) == 0;
+        if (m == DETECT_FDS) {
+                if (have_rl)
+                        ret->room[LIMIT_NOFILE] = rlimit_room(rl.nofile, smp, M_FDS);
+                return;
+        }
+        if (have_rl) {
+                ret->room[LIMIT_AS] = rlimit_room(rl.as, smp, M_VSIZE);
+                ret->room[LIMIT_DATA] = rlimit_room(rl.data, smp, M_DATA);
+        }
+        if (l->cgroup_root >= 0 && p->cgroup[0]) {
+                if (cgroup_memory_room(l->cgroup_root, p->cgroup, "memory.max", &v) == 0)
+                        ret->room[LIMIT_MEMORY_MAX] = (double)v;
+                if (cgroup_memory_room(l->cgroup_root, p->cgroup, "memory.high", &v) == 0)
+                        ret->room[LIMIT_MEMORY_HIGH] = (double)v;
+        }
+        host = l->host_headroom ? l->host_headroom() : host_headroom();
+        if (host >= 0)
+                ret->room[LIMIT_HOST] = (double)host;
 }

@@ -1,11 +1,14 @@
 /* headroom: the room a watched process has left before it hits a limit, for the engine's
- * forecasts (engine_limits): its cgroup's memory.max and the host's available memory and
- * swap for memory, its RLIMIT_NOFILE for descriptors. The reads happen here, when the
- * engine asks (once per verdict due), relative to the roots the watch opened. */
+ * forecasts (engine_limits): its cgroup's memory.max and memory.high (the tightest of
+ * the cgroup and its ancestors), the host's available memory and swap, its RLIMIT_AS
+ * and RLIMIT_DATA for memory, its RLIMIT_NOFILE for descriptors. The reads happen here,
+ * when the engine asks (once per verdict due, and when short-scale growth is seen),
+ * relative to the roots the watch opened. */
 #ifndef LEAKWATCH_HEADROOM_H
 #define LEAKWATCH_HEADROOM_H
 
 #include "detect.h"
+#include "forecast.h"
 #include "sampler.h"
 
 struct headroom {
@@ -20,5 +23,12 @@ struct headroom {
  * the metric's unit, given the process's level (descriptors), or NAN if none is known. */
 double headroom_left(void *userdata, const struct sampler_proc *p, enum detect_kind m, double level,
                        const char **ret_kind);
+
+/* engine_limits.read with a struct headroom as userdata: every limit of metric m that is
+ * known, as the room it leaves the process whose latest sample is smp (VmSize and
+ * VmData for the rlimits, the descriptors for RLIMIT_NOFILE). An unreadable limit is
+ * unknown (NAN), never an error: a process may be gone, a cgroup removed. */
+void headroom_read(void *userdata, const struct sampler_proc *p, const struct sample *smp, enum detect_kind m,
+                   struct limit_set *ret);
 
 #endif

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "budget.h"
 
@@ -85,6 +86,7 @@ int procread_open(struct procread *r, pid_t pid, uint64_t start_ticks, usec_t mo
         }
         /* Not yet read: rollup_read is false, so its smaps are due now. */
         *ret = (struct procread_proc){ .files = files, .last_rollup = mono };
+        memcpy(ret->comm, st.comm, sizeof(ret->comm));
         return 0;
 }
 
@@ -229,6 +231,7 @@ enum procread_result procread_sample(struct procread *r, struct procread_proc *p
         }
         if (st.starttime != start_ticks)
                 return PROCREAD_GONE;
+        memcpy(pp->comm, st.comm, sizeof(pp->comm));
         sample_set(smp, M_MINFLT, (int64_t)st.minflt);
         sample_set(smp, M_MAJFLT, (int64_t)st.majflt);
         if (proc_stat_is_zombie(&st)) {

@@ -35,6 +35,8 @@ struct procread_proc {
         bool rollup_read;               /* read at least once while watched */
         usec_t next_fds;                /* fd count not before this, after a refusal */
         uint8_t fds_why;                /* why the fd count is unknown meanwhile */
+        char comm[PROC_COMM_MAX + 1];   /* its name in the latest stat: a new one means exec;
+                                         * "" if the backend does not read it */
 };
 
 struct procread_stats {

@@ -53,6 +53,7 @@ struct watched {
         char unit[PROC_UNIT_MAX];
         char cgroup[PROC_CGROUP_MAX];
         char *cmdline;
+        uint8_t exec_tries;             /* ticks its new program's command line was empty */
         struct procread_proc rd;        /* the backend's descriptors and smaps pace */
         struct sample last;
 };
@@ -749,6 +750,35 @@ static void rule_sums_flush(struct sampler *s, int64_t now_ms)
         }
 }
 
+/* Ticks an exec's new command line may read empty before the old one is replaced:
+ * execve() sets the name before the new program's arguments are visible, and a program
+ * may blank its own. */
+#define EXEC_EMPTY_TRIES 2
+
+/* The process exec()ed (the same PID and start time, a new name): from now on its name
+ * and command line are the new program's, for the listeners and in the database. */
+static void exec_refresh(struct sampler *s, struct watched *w)
+{
+        struct details d = { 0 };
+        char *cmdline;
+
+        read_details(s, w->rd.files.dir, false, true, false, &d);
+        if (!d.cmdline[0] && ++w->exec_tries < EXEC_EMPTY_TRIES)
+                return;
+        cmdline = strdup(d.cmdline);
+        if (!cmdline)
+                return; /* tried again next tick */
+        w->exec_tries = 0;
+        snprintf(w->comm, sizeof(w->comm), "%s", w->rd.comm);
+        free(w->cmdline);
+        w->cmdline = cmdline;
+        w->p.cmdline = w->cmdline;
+        (void)writer_put(s->env.writer, &(struct store_row){
+                .kind = STORE_PROCESS_EXEC,
+                .exec = { .id = w->p.id, .comm = w->comm, .comm_len = strlen(w->comm), .cmdline = w->cmdline,
+                          .cmdline_len = strlen(w->cmdline) } });
+}
+
 int sampler_tick(struct sampler *s, usec_t mono_now, int64_t now_ms)
 {
         bool rollup_tick = s->cfg->smaps_every > 0 && s->tick_no % s->cfg->smaps_every == 0;
@@ -779,6 +809,8 @@ int sampler_tick(struct sampler *s, usec_t mono_now, int64_t now_ms)
                         unwatch(s, w, now_ms, "exited", true);
                         continue;
                 }
+                if (w->rd.comm[0] && strcmp(w->rd.comm, w->comm) != 0)
+                        exec_refresh(s, w);
                 w->last = smp;
                 s->stats.samples++;
                 (void)writer_put(s->env.writer, &(struct store_row){ .kind = STORE_SAMPLE,

@@ -104,6 +104,9 @@ int config_defaults(struct config *cfg)
                  * (lib/scales.c), so a fast leak is told in minutes and a slow one in
                  * days. A window pins one scale. */
                 .window = 0,
+                /* An hour: time for someone to look, or for a hook to save the evidence
+                 * and restart the service at a quiet moment, before the limit kills it. */
+                .limit_horizon = 3600.0,
                 /* No cap: retention bounds the database, and a cap set too low
                  * silently turns into lost samples, so it is for the user to choose. */
                 .max_db_size = 0,

@@ -98,6 +98,8 @@ struct config {
                                          * 0: every scale (lib/scales.h) */
         bool window_and_longer;         /* not a key: window is the shortest scale, and the
                                          * default longer ones judge too (leakwatch run) */
+        double limit_horizon;           /* limit-horizon = DURATION: growth that will reach a
+                                         * known limit within this long is alerted; 0: off */
         int log_level;                  /* log-level = err|warning|notice|info|debug:
                                          * LOG_ERR .. LOG_DEBUG ("error" is accepted) */
         char *proc_root;                /* proc-root = PATH (tests) */

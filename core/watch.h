@@ -111,6 +111,17 @@ struct watch_report {
         usec_t housekeeping;            /* what the fold and the retention pass took */
 };
 
+/* What the ticks have cost since the watch began: the thread's CPU time in each part
+ * of them, ns. `read` is the sampler's tick without the engine's calls in it (so it holds
+ * parsing and queueing the samples for the writer); `detect` those calls (a sixteenth of
+ * the per-sample calls timed, times sixteen); `store` the commits; `fold` the folds and
+ * retention passes. Each fold's debug notice says them per sample. */
+struct watch_cost {
+        uint64_t scan_ns, read_ns, detect_ns, store_ns, fold_ns;
+        uint64_t samples, ticks;
+};
+const struct watch_cost *watch_cost(const struct watch *w);
+
 /* When the next tick is due (monotonic). */
 usec_t watch_next_tick(const struct watch *w);
 /* Runs the tick due at mono; ret may be NULL. */

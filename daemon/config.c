@@ -143,7 +143,7 @@ enum value_type { V_PATH, V_DURATION, V_COUNT, V_SIZE, V_PERCENT, V_LOG_LEVEL, V
 enum daemon_key {
         DK_DATABASE, DK_MAX_DB_SIZE, DK_INTERVAL, DK_SCAN_INTERVAL, DK_SMAPS_EVERY, DK_SMAPS_MIN_INTERVAL,
         DK_SMAPS_MAX_INTERVAL, DK_SMAPS_BUDGET,        DK_COMMIT_INTERVAL, DK_BACKLOG, DK_MAX_PROCESSES, DK_RETENTION_RAW,
-        DK_RETENTION_MINUTE, DK_RETENTION_HOUR, DK_WINDOW, DK_LOG_LEVEL, DK_PROC_ROOT,
+        DK_RETENTION_MINUTE, DK_RETENTION_HOUR, DK_WINDOW, DK_LIMIT_HORIZON, DK_LOG_LEVEL, DK_PROC_ROOT,
         DK_CGROUP_ROOT, DK_RUNTIME_DIR, DK_HOOK_TIMEOUT, DK_HOOK_MAX_RUNNING, DK_METRICS_LISTEN,
         DK_METRICS_TEXTFILE, DK_METRICS_TEXTFILE_INTERVAL, DK_METRICS_MAX_SERIES, DK_METRICS_PID_LABEL,
         DK_HOOK, DK_ON_START, DK_ON_ESCALATE, DK_ON_END, DK_AGENT_SOCKET, DK_AGENT_INTERVAL,
@@ -203,6 +203,8 @@ static const struct key_def daemon_keys[DK__MAX] = {
         [DK_RETENTION_HOUR] = { "retention-hour", V_DURATION, FIELD(retention_hour), 3600,
                                 3650 * 86400.0, "1h..3650d", 0 },
         [DK_WINDOW] = { "window", V_DURATION, FIELD(window), WINDOW_MIN, WINDOW_MAX, WINDOW_RANGE, 0 },
+        /* 0 turns it off; past a day, a rate measured over minutes says nothing. */
+        [DK_LIMIT_HORIZON] = { "limit-horizon", V_DURATION, FIELD(limit_horizon), 0, 86400, "0..1d", 0 },
         [DK_LOG_LEVEL] = { "log-level", V_LOG_LEVEL, FIELD(log_level), 0, 0, NULL, 0 },
         [DK_PROC_ROOT] = { "proc-root", V_PATH, FIELD(proc_root), 0, PATH_MAX - 1, NULL, 0 },
         [DK_CGROUP_ROOT] = { "cgroup-root", V_PATH, FIELD(cgroup_root), 0, PATH_MAX - 1, NULL, 0 },
@@ -428,6 +430,23 @@ static void unknown_key(struct load_ctx *ctx, const char *name, bool in_rule)
                 report(ctx, "'%s' is a rule key: it belongs in a [rule NAME] section", name);
                 return;
         }
+        /* The names leakwatchd's flags and the client use for keys spelt otherwise here. */
+        static const struct {
+                const char *name, *key;
+                bool rule;
+        } synonyms[] = {
+                { "match", "cmdline", true }, { "regex", "cmdline", true }, { "comm", "name", true },
+                { "db", "database", false }, { "db-path", "database", false },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(synonyms); i++)
+                if (strcmp(name, synonyms[i].name) == 0) {
+                        report(ctx, "unknown key '%s' in %s (did you mean '%s'?%s)", name, where, synonyms[i].key,
+                               synonyms[i].rule == in_rule ? ""
+                               : synonyms[i].rule     ? " It is a rule key, in a [rule NAME] section."
+                                                      : " It is a [daemon] key.");
+                        return;
+                }
         if (in_rule)
                 for (n = 0; n < RK__MAX; n++)
                         names[n] = rule_keys[n];

@@ -39,9 +39,9 @@
 /* STATUS= updates are cheap but pointless faster than a person can read them. */
 #define STATUS_USEC (1 * USEC_PER_SEC)
 
-/* The flags that set a [daemon] key: --db, --interval, --window, --proc-root,
- * --runtime-dir, --log-level. */
-#define OPT_KEYS_MAX 6
+/* The flags that set a [daemon] key: --db, --interval, --window, --limit-horizon,
+ * --proc-root, --runtime-dir, --log-level. */
+#define OPT_KEYS_MAX 7
 
 /* Command-line settings, re-applied over the file on every reload. */
 struct options {
@@ -582,6 +582,8 @@ static void usage(FILE *f)
                 "  -p, --pid PID          watch this process (repeatable); replaces the file's rules\n"
                 "  -m, --match REGEX      watch processes whose command line matches (repeatable)\n"
                 "  -w, --window DURATION  pin one detector time scale (default: every scale, 12m to 54h)\n"
+                "      --limit-horizon DURATION  alert growth that will reach a known limit within\n"
+                "                         this long (default 1h; 0: off)\n"
                 "      --proc-root PATH   read processes from PATH instead of /proc\n"
                 "      --runtime-dir PATH control and agent sockets (default /run/leakwatch)\n"
                 "      --log-level LEVEL  err, warning, notice, info or debug\n"
@@ -628,7 +630,7 @@ static void free_options(struct options *o)
 
 static int parse_args(int argc, char **argv, struct options *o)
 {
-        enum { OPT_PROC_ROOT = 256, OPT_RUNTIME_DIR, OPT_LOG_LEVEL, OPT_CHECK, OPT_VERSION };
+        enum { OPT_PROC_ROOT = 256, OPT_RUNTIME_DIR, OPT_LOG_LEVEL, OPT_CHECK, OPT_VERSION, OPT_LIMIT_HORIZON };
         static const struct option longopts[] = {
                 { "config", required_argument, NULL, 'c' },
                 { "db", required_argument, NULL, 'd' },
@@ -636,6 +638,7 @@ static int parse_args(int argc, char **argv, struct options *o)
                 { "pid", required_argument, NULL, 'p' },
                 { "match", required_argument, NULL, 'm' },
                 { "window", required_argument, NULL, 'w' },
+                { "limit-horizon", required_argument, NULL, OPT_LIMIT_HORIZON },
                 { "proc-root", required_argument, NULL, OPT_PROC_ROOT },
                 { "runtime-dir", required_argument, NULL, OPT_RUNTIME_DIR },
                 { "log-level", required_argument, NULL, OPT_LOG_LEVEL },
@@ -667,6 +670,9 @@ static int parse_args(int argc, char **argv, struct options *o)
                         break;
                 case 'w':
                         (void)set_key(o, "--window", "window", optarg, false);
+                        break;
+                case OPT_LIMIT_HORIZON:
+                        (void)set_key(o, "--limit-horizon", "limit-horizon", optarg, false);
                         break;
                 case 'p': {
                         int64_t v;

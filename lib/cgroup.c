@@ -45,7 +45,7 @@ static int read_value(int rootfd, const char *dir, const char *name, uint64_t *r
         return 0;
 }
 
-int cgroup_memory_headroom(int rootfd, const char *path, uint64_t *ret_headroom)
+int cgroup_memory_room(int rootfd, const char *path, const char *limit_file, uint64_t *ret_room)
 {
         char rel[PROC_CGROUP_MAX];
         uint64_t best = UINT64_MAX;
@@ -66,7 +66,7 @@ int cgroup_memory_headroom(int rootfd, const char *path, uint64_t *ret_headroom)
                 uint64_t max, cur;
                 int r;
 
-                r = read_value(rootfd, rel, "memory.max", &max);
+                r = read_value(rootfd, rel, limit_file, &max);
                 if (r == 0) {
                         r = read_value(rootfd, rel, "memory.current", &cur);
                         if (r == 0) {
@@ -85,6 +85,11 @@ int cgroup_memory_headroom(int rootfd, const char *path, uint64_t *ret_headroom)
         }
         if (!found)
                 return -ENOENT;
-        *ret_headroom = best;
+        *ret_room = best;
         return 0;
+}
+
+int cgroup_memory_headroom(int rootfd, const char *path, uint64_t *ret_headroom)
+{
+        return cgroup_memory_room(rootfd, path, "memory.max", ret_headroom);
 }

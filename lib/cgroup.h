@@ -15,4 +15,9 @@ int cgroup_root_open(const char *path);
  * or file; or -errno. */
 int cgroup_memory_headroom(int rootfd, const char *path, uint64_t *ret_headroom);
 
+/* The same for any limit file of the memory controller that holds bytes or "max" and
+ * is measured against memory.current: "memory.max", or "memory.high" (above which the
+ * kernel throttles and reclaims). */
+int cgroup_memory_room(int rootfd, const char *path, const char *limit_file, uint64_t *ret_room);
+
 #endif

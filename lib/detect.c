@@ -860,3 +860,28 @@ void detect_evaluate(struct detect *d, const struct detect_params *p, double now
         v.ev.reason = why;
         *ret = v;
 }
+
+/* ---- the statistics alone ---- */
+
+void detect_robust_slope(const double *x, const double *y, unsigned n, double alpha, unsigned block,
+                         struct detect_slope *ret)
+{
+        struct stats st;
+
+        *ret = (struct detect_slope){ .slope = NAN, .slope_low = NAN, .p = NAN, .z_rw = NAN };
+        if (n < 3 || n > DETECT_MAX_BUCKETS || block < 1)
+                return;
+        compute_stats(x, y, n, x[n - 1] - x[0] + 1, alpha, block, &st);
+        *ret = (struct detect_slope){ .slope = st.slope, .slope_low = st.slope_low, .p = st.p, .z_rw = st.z_rw };
+}
+
+unsigned detect_floors_per_window(const struct detect_params *p, double interval)
+{
+        double n;
+
+        if (!(interval > p->bucket))
+                return p->buckets;
+        /* The tolerance keeps a window of exactly k intervals at k samples. */
+        n = floor(p->window / interval * (1 + 1e-9));
+        return n < p->buckets ? (unsigned)n : p->buckets;
+}

@@ -216,4 +216,22 @@ bool detect_add(struct detect *d, const struct detect_params *p, double t, doubl
 void detect_evaluate(struct detect *d, const struct detect_params *p, double now, double headroom,
                      struct detect_verdict *ret);
 
+/* The detector's statistics alone, for a judge on another time scale (lib/nearlimit):
+ * over n points (x increasing, in any unit; 3 <= n <= DETECT_MAX_BUCKETS) the Theil-Sen
+ * slope, Sen's one-sided lower bound at alpha and the Mann-Kendall p-value, with the
+ * variance corrected for autocorrelated points (Hamed-Rao), and the drift against a
+ * random walk's spread over blocks of `block` points. Slopes are per unit of x. All NAN
+ * for n out of range. */
+struct detect_slope {
+        double slope, slope_low, p, z_rw;
+};
+void detect_robust_slope(const double *x, const double *y, unsigned n, double alpha, unsigned block,
+                         struct detect_slope *ret);
+
+/* How many of a window's buckets samples `interval` seconds apart can fill: all of them
+ * when a sample comes at least once a bucket, else one per sample. Below min_buckets the
+ * detector never judges: the samples are too sparse for that window, which a caller
+ * should say rather than report "no leak". */
+unsigned detect_floors_per_window(const struct detect_params *p, double interval);
+
 #endif

@@ -918,10 +918,11 @@ size_t proc_cmdline_join(const char *buf, size_t len, char *out, size_t outsz)
 
 /* ---- limits ---- */
 
-int proc_parse_limits_nofile(const char *buf, size_t len, uint64_t *ret_soft)
+/* The soft limit on the line of /proc/PID/limits that starts with key. */
+static int parse_limit(const char *buf, size_t len, const char *key, uint64_t *ret_soft)
 {
-        static const char key[] = "Max open files";
         const char *end = buf + len, *p = buf, *eol;
+        size_t klen = strlen(key);
 
         if (!buf)
                 return -EINVAL;
@@ -931,7 +932,7 @@ int proc_parse_limits_nofile(const char *buf, size_t len, uint64_t *ret_soft)
                 if (!starts_with(p, eol, key))
                         continue;
                 /* The columns are "Limit  Soft  Hard  Units", padded with spaces. */
-                p = skip_blank(p + sizeof(key) - 1, eol);
+                p = skip_blank(p + klen, eol);
                 if (starts_with(p, eol, "unlimited")) {
                         *ret_soft = UINT64_MAX;
                         return 0;
@@ -942,6 +943,28 @@ int proc_parse_limits_nofile(const char *buf, size_t len, uint64_t *ret_soft)
                 return 0;
         }
         return -ENOENT;
+}
+
+int proc_parse_limits_nofile(const char *buf, size_t len, uint64_t *ret_soft)
+{
+        return parse_limit(buf, len, "Max open files", ret_soft);
+}
+
+int proc_parse_limits(const char *buf, size_t len, struct proc_limits *ret)
+{
+        struct proc_limits l;
+        int r;
+
+        /* Each line must be there (every kernel since 2.6.24 writes them all). */
+        r = parse_limit(buf, len, "Max address space", &l.as);
+        if (r >= 0)
+                r = parse_limit(buf, len, "Max data size", &l.data);
+        if (r >= 0)
+                r = parse_limit(buf, len, "Max open files", &l.nofile);
+        if (r < 0)
+                return r;
+        *ret = l;
+        return 0;
 }
 
 /* ---- readers ---- */

@@ -155,6 +155,15 @@ size_t proc_cmdline_join(const char *buf, size_t len, char *out, size_t outsz);
  * -ENOENT without that line, -EINVAL if it is malformed. */
 int proc_parse_limits_nofile(const char *buf, size_t len, uint64_t *ret_soft);
 
+/* The soft limits a leak runs into, from /proc/PID/limits: RLIMIT_AS ("Max address
+ * space", bytes, against VmSize), RLIMIT_DATA ("Max data size", bytes, against VmData)
+ * and RLIMIT_NOFILE ("Max open files"); UINT64_MAX for "unlimited". Returns 0, or
+ * -ENOENT if a line is missing, -EINVAL if one is malformed. */
+struct proc_limits {
+        uint64_t as, data, nofile;
+};
+int proc_parse_limits(const char *buf, size_t len, struct proc_limits *ret);
+
 /* ---- readers relative to a proc root ---- */
 
 /* Opens the proc root ("/proc" or a fixture directory). Returns an fd or -errno. */

@@ -3,12 +3,14 @@
 #include "db.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "block.h"
 #include "util.h"
 
 const enum metric db_rollup_metrics[DB_N_ROLLUP] = { M_RSS, M_ANON, M_FILE, M_SHMEM, M_SWAP, M_VSIZE, M_FDS,
@@ -317,4 +319,103 @@ void *db_grow(void **arr, size_t *n, size_t *cap, size_t sz)
         }
         memset((char *)*arr + *n * sz, 0, sz);
         return (char *)*arr + (*n)++ * sz;
+}
+
+/* ---- blocks of folded samples ---- */
+
+int db_put_block(struct store *s, int64_t process_id, struct block_writer *w)
+{
+        const uint8_t *data;
+        sqlite3_stmt *st;
+        size_t len;
+        int r;
+
+        r = db_cached(s, ST_PUT_BLOCK, "INSERT OR IGNORE INTO sample_block (process_id, t0, t1, n, data) "
+                                       "VALUES (?1, ?2, ?3, ?4, ?5)", &st);
+        if (r < 0)
+                return r;
+        data = block_writer_finish(w, &len);
+        sqlite3_bind_int64(st, 1, process_id);
+        sqlite3_bind_int64(st, 2, w->t0);
+        sqlite3_bind_int64(st, 3, w->t);
+        sqlite3_bind_int64(st, 4, w->n);
+        sqlite3_bind_blob(st, 5, data, (int)len, SQLITE_STATIC);
+        return db_step_done(s, st);
+}
+
+int db_pack(struct store *s, int64_t process_id, struct block_writer *w, const struct sample *smp)
+{
+        int r = block_writer_add(w, smp);
+
+        if (r != -ENOSPC)
+                return r;
+        r = db_put_block(s, process_id, w);
+        if (r < 0)
+                return r;
+        block_writer_reset(w);
+        return block_writer_add(w, smp);
+}
+
+static int damaged_block(struct store *s, int r, int64_t process_id, int64_t t0, const char *why)
+{
+        snprintf(s->errmsg, sizeof(s->errmsg), "the samples of process %" PRId64 " from %" PRId64
+                 " (a block of sample_block) are %s", process_id, t0,
+                 r == -EPROTO ? "of a later version of leakwatch" : why);
+        return r;
+}
+
+int db_for_each_folded(struct store *s, int64_t process_id, int64_t from_ms, int64_t to_ms,
+                       int (*cb)(const struct sample *smp, void *userdata), void *userdata)
+{
+        sqlite3_stmt *st;
+        int r, rc;
+
+        if (from_ms >= to_ms)
+                return 0;
+        /* From the last block that starts at or before from_ms: one range of the key. */
+        r = db_cached(s, ST_BLOCKS, "SELECT t0, t1, n, data FROM sample_block WHERE process_id = ?1 "
+                                    "AND t0 >= coalesce((SELECT max(t0) FROM sample_block WHERE process_id = ?1 "
+                                    "AND t0 <= ?2), ?2) AND t0 < ?3 ORDER BY t0", &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_int64(st, 1, process_id);
+        sqlite3_bind_int64(st, 2, from_ms);
+        sqlite3_bind_int64(st, 3, to_ms);
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                int64_t t0 = sqlite3_column_int64(st, 0), t1 = sqlite3_column_int64(st, 1);
+                int64_t n = sqlite3_column_int64(st, 2), got = 0, last = 0;
+                const void *data = sqlite3_column_blob(st, 3);
+                struct block_reader br;
+                struct sample smp;
+
+                if (t1 < from_ms)
+                        continue;
+                r = block_reader_init(&br, data, (size_t)sqlite3_column_bytes(st, 3));
+                if (r < 0) {
+                        damaged_block(s, r, process_id, t0, "damaged");
+                        goto out;
+                }
+                while ((r = block_reader_next(&br, &smp)) == 1) {
+                        if (++got == 1 && smp.t_ms != t0) {
+                                r = -EBADMSG; /* the row's key is not its first sample */
+                                break;
+                        }
+                        last = smp.t_ms;
+                        if (smp.t_ms < from_ms || smp.t_ms >= to_ms)
+                                continue;
+                        r = cb(&smp, userdata);
+                        if (r != 0)
+                                goto out;
+                }
+                /* The row's own columns must agree with what the block holds. */
+                if (r < 0 || got != n || last != t1) {
+                        r = damaged_block(s, r < 0 ? r : -EBADMSG, process_id, t0, "damaged");
+                        goto out;
+                }
+        }
+        if (rc != SQLITE_DONE)
+                r = db_fail(s, rc);
+out:
+        sqlite3_reset(st);
+        return r;
 }

@@ -39,18 +39,22 @@ enum db_stmt {
         ST_PUT_AGENT,
         ST_PUT_AGENT_TYPE,
         ST_PUT_ALERT_KIND,
+        ST_PUT_ALERT_RAISED,
+        ST_PUT_ALERT_LATEST,
         /* store.c: prepared at first use */
         ST_REOPEN_PROCESS,
+        ST_EXEC_PROCESS,
         ST_END_ALERT,
         ST_END_OTHER_BOOTS,
         /* query.c: prepared at first use */
         ST_FLOOR_RAW_FIRST,
         ST_FLOOR_MINUTE_FIRST,
         ST_FLOOR_ROLLUP,
-        ST_FLOOR_RAW,
         ST_LATEST,
+        /* db.c: blocks of folded samples */
+        ST_PUT_BLOCK,
+        ST_BLOCKS,
         /* raw.c: bulk loading */
-        ST_BULK_SAMPLE,
         ST_BULK_RECENT,
         ST_BULK_ROLLUP,
         ST__MAX
@@ -84,6 +88,9 @@ struct store {
         bool damaged;                   /* SQLite said the file is corrupt */
         char *set_aside;                /* where store_open moved a damaged file, or NULL */
         int64_t salvaged;               /* rows copied from it into the new file */
+        /* raw.c's bulk load: the block of folded samples it fills, and its process */
+        struct block_writer *bulk_block;
+        int64_t bulk_process;
 };
 
 /* The metrics that have rollup columns (min, max and mean per minute and per hour):
@@ -150,6 +157,20 @@ int64_t db_column_or(sqlite3_stmt *st, int col, int64_t def);   /* NULL: def */
 void db_read_metrics(sqlite3_stmt *st, int col, struct sample *smp);
 /* "rss, anon, ...": the sample tables' metric columns, in metric order. */
 void db_metric_columns(char *buf, size_t bufsz);
+
+/* ---- blocks of folded samples (sql/006-sample-block.sql, block.h) ---- */
+
+struct block_writer;
+/* Writes a finished block of process_id's samples as a row of sample_block. */
+int db_put_block(struct store *s, int64_t process_id, struct block_writer *w);
+/* Adds smp to a process's block, writing the block out and beginning another when it is
+ * full. */
+int db_pack(struct store *s, int64_t process_id, struct block_writer *w, const struct sample *smp);
+/* Calls cb for each folded sample of process_id in [from_ms, to_ms), in time order,
+ * until cb returns non-zero (which is returned). A damaged block fails the read with
+ * -EBADMSG (-EPROTO: of a later version), and s->errmsg names the block. */
+int db_for_each_folded(struct store *s, int64_t process_id, int64_t from_ms, int64_t to_ms,
+                       int (*cb)(const struct sample *smp, void *userdata), void *userdata);
 
 /* Grows an array of elements of size sz by one slot; returns the new slot, zeroed, or
  * NULL when out of memory (the array is then unchanged). */

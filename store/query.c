@@ -117,7 +117,7 @@ int query_newest_ms(struct query *q, int64_t *ret_ms)
          * emptied it, the folded table is keyed by process: one keyed lookup each. */
         r = db_int64(q->store, "SELECT max(t) FROM sample_recent", 0, &t);
         if (r >= 0 && t == 0)
-                r = db_int64(q->store, "SELECT max((SELECT max(t) FROM sample s WHERE s.process_id = p.id)) "
+                r = db_int64(q->store, "SELECT max((SELECT max(t1) FROM sample_block s WHERE s.process_id = p.id)) "
                                    "FROM process p", 0, &t);
         if (r < 0)
                 return r;
@@ -507,6 +507,27 @@ static const struct id_index *find_id(const struct id_index *ix, size_t n, int64
         return bsearch(&key, ix, n, sizeof(*ix), cmp_id_index);
 }
 
+static int keep_sample(const struct sample *smp, void *userdata)
+{
+        *(struct sample *)userdata = *smp;
+        return 0;
+}
+
+/* The first column of a kept statement's row, bound to one value; INT64_MIN for NULL. */
+static int db_int64_bound(struct store *s, enum db_stmt id, const char *sql, int64_t a, int64_t *ret)
+{
+        sqlite3_stmt *st;
+        int r;
+
+        r = db_cached(s, id, sql, &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_int64(st, 1, a);
+        r = db_step_int64(s, st, INT64_MIN, ret);
+        sqlite3_reset(st);
+        return r;
+}
+
 /* Up to this many processes are looked up one by one (a backward walk of the recent
  * table finds a running process within its last tick); more, and one forward pass over
  * the whole recent table is cheaper. */
@@ -566,27 +587,17 @@ int query_latest_samples(struct query *q, const int64_t *ids, size_t n, struct s
         sqlite3_finalize(st);
         if (r < 0)
                 return r;
-        /* The others (ended, or just folded): the newest row of their own key range. */
-        snprintf(sql, sizeof(sql), "SELECT t, %s, unknown FROM sample WHERE process_id = ?1 ORDER BY t DESC LIMIT 1",
-                 cols);
-        r = db_cached(q->store, ST_LATEST, sql, &st);
-        if (r < 0)
-                return r;
-        for (size_t i = 0; i < n; i++) {
+        /* The others (ended, or just folded): the last sample of their newest block. */
+        for (size_t i = 0; i < n && r == 0; i++) {
+                int64_t last;
+
                 if (out[i].t_ms)
                         continue;
-                sqlite3_reset(st);
-                sqlite3_bind_int64(st, 1, ids[i]);
-                rc = sqlite3_step(st);
-                if (rc == SQLITE_ROW) {
-                        out[i] = (struct sample){ .t_ms = sqlite3_column_int64(st, 0) };
-                        db_read_metrics(st, 1, &out[i]);
-                } else if (rc != SQLITE_DONE) {
-                        r = db_fail(q->store, rc);
-                        break;
-                }
+                r = db_int64_bound(q->store, ST_LATEST, "SELECT max(t0) FROM sample_block WHERE process_id = ?1",
+                                   ids[i], &last);
+                if (r == 0 && last != INT64_MIN)
+                        r = db_for_each_folded(q->store, ids[i], last, INT64_MAX, keep_sample, &out[i]);
         }
-        sqlite3_reset(st);
         if (r < 0)
                 return r;
         memcpy(ret, out, n * sizeof(*out));
@@ -643,16 +654,29 @@ static int raw_row(const struct sample *smp, void *userdata)
 }
 
 /* The first time of a process's data of one kind in [from, to), or def if none. */
+static int first_sample(const struct sample *smp, void *userdata)
+{
+        *(int64_t *)userdata = smp->t_ms;
+        return 1;
+}
+
 static int first_raw(struct query *q, int64_t process_id, int64_t from, int64_t to, int64_t def, int64_t *ret)
 {
         sqlite3_stmt *st;
+        int64_t t = def;
         int r;
 
-        /* Recent rows are newer than folded ones, so the folded table answers when it
-         * has any row in the range. */
+        /* Recent rows are newer than folded ones, so the folded samples answer when they
+         * have any in the range. */
+        r = db_for_each_folded(q->store, process_id, from, to, first_sample, &t);
+        if (r < 0)
+                return r;
+        if (r == 1) {
+                *ret = t;
+                return 0;
+        }
         r = db_cached(q->store, ST_FLOOR_RAW_FIRST,
-                   "SELECT coalesce((SELECT min(t) FROM sample WHERE process_id = ?1 AND t >= ?2 AND t < ?3), "
-                   "(SELECT min(t) FROM sample_recent WHERE t >= ?2 AND t < ?3 AND process_id = ?1))", &st);
+                   "SELECT min(t) FROM sample_recent WHERE t >= ?2 AND t < ?3 AND process_id = ?1", &st);
         if (r < 0)
                 return r;
         sqlite3_bind_int64(st, 1, process_id);
@@ -887,27 +911,22 @@ static int floors_rollup(struct query *q, struct floors *fl, int64_t process_id,
         return r;
 }
 
+static int floor_add_sample(const struct sample *smp, void *userdata)
+{
+        double v;
+
+        if (!sample_has(smp, M_ANON))
+                return 0;
+        v = (double)smp->v[M_ANON];
+        if (sample_has(smp, M_SWAP))
+                v += (double)smp->v[M_SWAP];
+        floor_add(userdata, smp->t_ms, v);
+        return 0;
+}
+
 static int floors_raw(struct query *q, struct floors *fl, int64_t process_id, int64_t from, int64_t to)
 {
-        sqlite3_stmt *st;
-        int r = 0, rc;
-
-        if (from >= to)
-                return 0;
-        r = db_cached(q->store, ST_FLOOR_RAW,
-                      "SELECT t, anon, swap FROM sample WHERE process_id = ?1 AND t >= ?2 AND t < ?3",
-                   &st);
-        if (r < 0)
-                return r;
-        sqlite3_bind_int64(st, 1, process_id);
-        sqlite3_bind_int64(st, 2, from);
-        sqlite3_bind_int64(st, 3, to);
-        while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-                floor_add_row(fl, st, 0, 1);
-        if (rc != SQLITE_DONE)
-                r = db_fail(q->store, rc);
-        sqlite3_reset(st);
-        return r;
+        return db_for_each_folded(q->store, process_id, from, to, floor_add_sample, fl);
 }
 
 /* The folded part of one process's floors. *ret_recent_from gets the time from which
@@ -1071,9 +1090,12 @@ int query_alerts(struct query *q, const struct query_alert_filter *f, struct que
                  "SELECT a.id, a.process_id, a.rule_id, a.metric, a.state, a.start_ms, a.end_ms, a.end_reason, "
                  "a.escalated_ms, a.slope, a.slope_low, a.slope_high, a.growth, a.growth_rel, a.level, a.p_value, "
                  "a.forecast_s, a.limit_kind, a.evidence_from, a.evidence_to, a.reason, a.kind, "
-                 "p.pid, p.comm, p.cmdline, p.unit, p.boot_id, r.name, a.scale_s "
+                 "p.pid, p.comm, p.cmdline, p.unit, p.boot_id, r.name, %s "
                  "FROM alert a LEFT JOIN process p ON p.id = a.process_id LEFT JOIN rule r ON r.id = a.rule_id "
                  "WHERE 1%s%s%s%s%s ORDER BY a.start_ms DESC, a.id DESC",
+                 /* A database the daemon has not upgraded yet (read-only) has no scale_s
+                  * before schema 7 (sql/007-scale.sql). */
+                 store_schema_version(q->store) < 7 ? "NULL" : "a.scale_s",
                  f->id ? " AND a.id = ?1" : "", f->open_only ? " AND a.end_ms IS NULL" : "",
                  f->process_id ? " AND a.process_id = ?2" : "", f->rule_id ? " AND a.rule_id = ?3" : "",
                  f->from_ms && f->to_ms ? " AND a.start_ms < ?5 AND (a.end_ms IS NULL OR a.end_ms >= ?4)" : "");
@@ -1270,4 +1292,61 @@ int query_hook_runs(struct query *q, int64_t alert_id, struct query_hook_run **r
         *ret = arr;
         *ret_n = n;
         return 0;
+}
+
+int query_alert_evidence(struct query *q, int64_t alert_id, struct query_alert_evidence ret[2])
+{
+        sqlite3_stmt *st;
+        int r, rc;
+
+        for (int i = 0; i < 2; i++)
+                ret[i] = (struct query_alert_evidence){ .present = false };
+        if (store_schema_version(q->store) < 5)
+                return 0;
+        r = db_prepare(q->store, "SELECT raised, t, cause, scale_s, slope, slope_low, level, evidence_from, evidence_to, "
+                                 "reason, room_memory_max, room_memory_high, room_host, room_rlimit_as, "
+                                 "room_rlimit_data, room_rlimit_nofile FROM alert_evidence WHERE alert_id = ?1",
+                       &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_int64(st, 1, alert_id);
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                struct query_alert_evidence *e = &ret[sqlite3_column_int(st, 0) ? 0 : 1];
+                const char *cause = db_column_text(st, 2, NULL);
+
+                free(e->reason);
+                *e = (struct query_alert_evidence){
+                        .present = true,
+                        .t_ms = sqlite3_column_int64(st, 1),
+                        .scale = db_column_real(st, 3),
+                        .slope = db_column_real(st, 4),
+                        .slope_low = db_column_real(st, 5),
+                        .level = db_column_real(st, 6),
+                        .evidence_from = db_column_or(st, 7, 0),
+                        .evidence_to = db_column_or(st, 8, 0),
+                };
+                /* The cause is one of two words; anything else (a tampered file) reads as
+                 * the detector's. */
+                snprintf(e->cause, sizeof(e->cause), "%s", cause && strcmp(cause, "limit") == 0 ? "limit" : "leak");
+                for (int k = 0; k < LIMIT__MAX; k++)
+                        e->room[k] = db_column_real(st, 10 + k);
+                if (db_column_dup(st, 9, &e->reason, NULL) < 0) {
+                        r = -ENOMEM;
+                        break;
+                }
+        }
+        if (r == 0 && rc != SQLITE_DONE)
+                r = db_fail(q->store, rc);
+        sqlite3_finalize(st);
+        if (r < 0)
+                query_alert_evidence_free(ret);
+        return r;
+}
+
+void query_alert_evidence_free(struct query_alert_evidence ev[2])
+{
+        for (int i = 0; i < 2; i++) {
+                free(ev[i].reason);
+                ev[i].reason = NULL;
+        }
 }

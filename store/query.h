@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "sample.h"
+#include "forecast.h"
 #include "store.h"
 
 struct query;
@@ -242,6 +243,23 @@ struct query_hook_run {
         char *output;                   /* NULL if none */
         size_t output_len;
 };
+/* What an alert was raised on, or its latest evaluation (the alert_evidence table, see
+ * sql/005): which judge (cause "leak" or "limit"), the time scale and numbers of its
+ * rate, and the room each known limit left at t_ms. */
+struct query_alert_evidence {
+        bool present;                   /* false: none recorded (an older alert or database) */
+        int64_t t_ms;
+        char cause[8];
+        double scale, slope, slope_low, level;  /* NAN: none */
+        int64_t evidence_from, evidence_to;     /* 0: none */
+        char *reason;                   /* NULL if none */
+        double room[LIMIT__MAX];        /* NAN: that limit unknown */
+};
+/* ret[0]: what alert_id was raised on; ret[1]: its latest evaluation. A database older
+ * than schema 5 has neither. Returns 0 or -errno. */
+int query_alert_evidence(struct query *q, int64_t alert_id, struct query_alert_evidence ret[2]);
+void query_alert_evidence_free(struct query_alert_evidence ev[2]);
+
 /* Hook runs of an alert, in order. */
 int query_hook_runs(struct query *q, int64_t alert_id, struct query_hook_run **ret, size_t *ret_n);
 void query_hook_runs_free(struct query_hook_run *h, size_t n);

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "block.h"
 #include "db.h"
 #include "util.h"
 
@@ -103,12 +104,49 @@ int store_bulk_open(const char *path, struct store **ret, char *err, size_t errs
         return 0;
 }
 
+static int bulk_flush(struct store *s)
+{
+        int r;
+
+        if (!s->bulk_block || s->bulk_block->n == 0)
+                return 0;
+        r = db_put_block(s, s->bulk_process, s->bulk_block);
+        block_writer_reset(s->bulk_block);
+        return r;
+}
+
 int store_bulk_finish(struct store *s)
 {
-        int r = db_exec(s, "COMMIT; PRAGMA journal_mode = WAL");
+        int r = bulk_flush(s);
+
+        if (r == 0)
+                r = db_exec(s, "COMMIT; PRAGMA journal_mode = WAL");
 
         store_close(s);
         return r;
+}
+
+/* Folded samples are packed as the fold packs them: one block per run of samples of
+ * a process, closed when the next sample is of another process or earlier, or when it is
+ * full. */
+static int bulk_folded(struct store *s, int64_t process_id, const struct sample *smp)
+{
+        struct block_writer *w = s->bulk_block;
+        int r;
+
+        if (!w) {
+                w = s->bulk_block = malloc(sizeof(*w));
+                if (!w)
+                        return -ENOMEM;
+                block_writer_init(w);
+        }
+        if (w->n > 0 && (process_id != s->bulk_process || smp->t_ms <= w->t)) {
+                r = bulk_flush(s);
+                if (r < 0)
+                        return r;
+        }
+        s->bulk_process = process_id;
+        return db_pack(s, process_id, w, smp);
 }
 
 int store_bulk_sample(struct store *s, bool folded, int64_t process_id, const struct sample *smp)
@@ -118,12 +156,14 @@ int store_bulk_sample(struct store *s, bool folded, int64_t process_id, const st
         size_t o = 0;
         int r;
 
+        if (folded)
+                return bulk_folded(s, process_id, smp);
         db_metric_columns(cols, sizeof(cols));
         for (int m = 0; m < M__MAX; m++)
                 o += (size_t)snprintf(marks + o, sizeof(marks) - o, ", ?");
-        snprintf(sql, sizeof(sql), "INSERT INTO %s (process_id, t, %s, unknown) VALUES (?, ?%s, ?)",
-                 folded ? "sample" : "sample_recent", cols, marks);
-        r = db_cached(s, folded ? ST_BULK_SAMPLE : ST_BULK_RECENT, sql, &st);
+        snprintf(sql, sizeof(sql), "INSERT INTO sample_recent (process_id, t, %s, unknown) VALUES (?, ?%s, ?)",
+                 cols, marks);
+        r = db_cached(s, ST_BULK_RECENT, sql, &st);
         if (r < 0)
                 return r;
         sqlite3_bind_int64(st, 1, process_id);

@@ -5,7 +5,8 @@
 struct sql_migration {
         unsigned version;       /* PRAGMA user_version after this file ran */
         const char *name;       /* file name without .sql, for messages */
-        const char *sql;        /* the statements */
+        const char *sql;        /* the statements; "-- step: NAME" lines run C steps
+                                 * (store.c, migration_steps) between them */
 };
 
 /* In ascending version order, without gaps. */

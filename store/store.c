@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "block.h"
 #include "db.h"
 #include "sql-migrations.h"
 #include "util.h"
@@ -142,6 +143,97 @@ static int check_schema(struct store *s, int version)
         return r;
 }
 
+/* Schema version 6: the rows of `sample`, in key order (process, time), packed into
+ * blocks as the fold packs them. Every row is kept: the migration fails rather than
+ * drop one. */
+static int pack_samples(struct store *s)
+{
+        struct block_writer bw;
+        sqlite3_stmt *st = NULL;
+        char cols[512], sql[1024];
+        int64_t id = 0;
+        int rc, r;
+
+        block_writer_init(&bw);
+        db_metric_columns(cols, sizeof(cols));
+        snprintf(sql, sizeof(sql), "SELECT process_id, t, %s, unknown FROM sample ORDER BY process_id, t", cols);
+        r = db_prepare(s, sql, &st);
+        if (r < 0)
+                goto out;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                struct sample smp = { .t_ms = sqlite3_column_int64(st, 1) };
+                int64_t pid = sqlite3_column_int64(st, 0);
+
+                db_read_metrics(st, 2, &smp);
+                if (bw.n > 0 && pid != id) {
+                        r = db_put_block(s, id, &bw);
+                        if (r < 0)
+                                goto out;
+                        block_writer_reset(&bw);
+                }
+                id = pid;
+                r = db_pack(s, id, &bw, &smp);
+                if (r < 0)
+                        goto out;
+        }
+        if (rc != SQLITE_DONE)
+                r = db_fail(s, rc);
+        else if (bw.n > 0)
+                r = db_put_block(s, id, &bw);
+out:
+        if (r < 0 && r != -ENOMEM && !s->errmsg[0])
+                snprintf(s->errmsg, sizeof(s->errmsg), "packing the samples of process %" PRId64 ": %s", id,
+                         strerror(-r));
+        sqlite3_finalize(st);
+        block_writer_free(&bw);
+        return r;
+}
+
+/* A migration's SQL may name a step written in C at a line "-- step: NAME": the SQL
+ * before the line runs, then the step, then the rest, in the migration's transaction.
+ * A database made from the SQL alone (schema_of_version) has no rows to convert. */
+#define STEP_MARK "\n-- step: "
+static const struct {
+        const char *name;
+        int (*run)(struct store *s);
+} migration_steps[] = {
+        { "pack samples", pack_samples },
+};
+
+static int migrate_sql(struct store *s, const char *sql)
+{
+        const char *mark = strstr(sql, STEP_MARK), *name, *eol;
+        char *head;
+        int r;
+
+        if (!mark)
+                return db_exec(s, sql);
+        name = mark + strlen(STEP_MARK);
+        eol = strchr(name, '\n');
+        if (!eol)
+                eol = name + strlen(name);
+        head = strndup(sql, (size_t)(mark - sql) + 1);
+        if (!head)
+                return -ENOMEM;
+        r = db_exec(s, head);
+        free(head);
+        if (r < 0)
+                return r;
+        r = -ENOSYS;
+        for (size_t i = 0; i < ELEMENTSOF(migration_steps); i++)
+                if (strlen(migration_steps[i].name) == (size_t)(eol - name) &&
+                    strncmp(migration_steps[i].name, name, (size_t)(eol - name)) == 0) {
+                        s->errmsg[0] = '\0';
+                        r = migration_steps[i].run(s);
+                        break;
+                }
+        if (r == -ENOSYS)
+                snprintf(s->errmsg, sizeof(s->errmsg), "no step \"%.*s\" in this program", (int)(eol - name), name);
+        if (r < 0)
+                return r;
+        return migrate_sql(s, eol);
+}
+
 static int migrate(struct store *s)
 {
         int version = store_schema_version(s);
@@ -168,7 +260,7 @@ static int migrate(struct store *s)
                 if (r < 0)
                         return r;
                 snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %u", m->version);
-                r = db_exec(s, m->sql);
+                r = migrate_sql(s, m->sql);
                 if (r >= 0)
                         r = db_exec(s, pragma);
                 if (r >= 0)
@@ -193,6 +285,12 @@ static int migrate(struct store *s)
         "gc_collected2, gc_uncollectable0, gc_uncollectable1, gc_uncollectable2, gc_garbage, blocks, traced, " \
         "traced_peak, objects, stride, arena, in_use, free, mmapped, keepcost"
 #define AGENT_NCOLUMNS 27
+
+/* The columns of alert_evidence after (alert_id, raised, t, cause), in the order
+ * put_alert_evidence() binds them and query reads them; the rooms in enum limit_kind's
+ * order. */
+#define EVIDENCE_COLUMNS "scale_s, slope, slope_low, level, evidence_from, evidence_to, reason, " \
+        "room_memory_max, room_memory_high, room_host, room_rlimit_as, room_rlimit_data, room_rlimit_nofile"
 
 /* The writer's statements whose text is fixed. */
 static const struct {
@@ -220,6 +318,11 @@ static const struct {
                            "exit_code, signal, timed_out, output) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)" },
         { ST_PUT_AGENT_TYPE, "INSERT OR IGNORE INTO agent_type (process_id, t, type, count) VALUES (?, ?, ?, ?)" },
         { ST_PUT_ALERT_KIND, "INSERT OR REPLACE INTO alert_kind (alert_id, t, class, agents) VALUES (?, ?, ?, ?)" },
+        /* What an alert was raised on is written once; its latest evaluation replaced. */
+        { ST_PUT_ALERT_RAISED, "INSERT OR IGNORE INTO alert_evidence (alert_id, raised, t, cause, " EVIDENCE_COLUMNS
+                               ") VALUES (?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)" },
+        { ST_PUT_ALERT_LATEST, "INSERT OR REPLACE INTO alert_evidence (alert_id, raised, t, cause, " EVIDENCE_COLUMNS
+                               ") VALUES (?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)" },
 };
 
 /* Prepares the statements the writer runs for every row of every commit. */
@@ -602,6 +705,9 @@ void store_close(struct store *s)
         if (!s)
                 return;
         close_db(s);
+        if (s->bulk_block)
+                block_writer_free(s->bulk_block);
+        free(s->bulk_block);
         free(s->set_aside);
         free(s->path);
         free(s);
@@ -868,10 +974,31 @@ static void read_evidence(sqlite3_stmt *st, int col, int col_window, int col_rea
         ev->reason = db_column_text(st, col_reason, NULL);
 }
 
+static int put_alert_evidence(struct store *s, enum db_stmt which, int64_t alert_id,
+                              const struct store_alert_evidence *e)
+{
+        sqlite3_stmt *st = s->stmt[which];
+        int idx = 1;
+
+        sqlite3_bind_int64(st, idx++, alert_id);
+        sqlite3_bind_int64(st, idx++, e->t_ms);
+        db_bind_str(st, idx++, e->cause ? e->cause : "leak");
+        db_bind_real(st, idx++, e->scale);
+        db_bind_real(st, idx++, e->slope);
+        db_bind_real(st, idx++, e->slope_low);
+        db_bind_real(st, idx++, e->level);
+        db_bind_time(st, idx++, evidence_ms(e->t_from));
+        db_bind_time(st, idx++, evidence_ms(e->t_to));
+        db_bind_str(st, idx++, e->reason);
+        for (int k = 0; k < LIMIT__MAX; k++)
+                db_bind_real(st, idx++, e->room[k]);
+        return db_step_done(s, st);
+}
+
 static int put_alert(struct store *s, const struct store_alert *a)
 {
         sqlite3_stmt *st = s->stmt[ST_PUT_ALERT];
-        int idx;
+        int idx, r;
 
         sqlite3_bind_int64(st, 1, a->id);
         sqlite3_bind_int64(st, 2, a->process_id);
@@ -889,7 +1016,12 @@ static int put_alert(struct store *s, const struct store_alert *a)
         db_bind_str(st, idx + 3, a->ev.reason);
         db_bind_str(st, idx + 4, a->kind);
         db_bind_real(st, idx + 5, a->ev.scale);
-        return db_step_done(s, st);
+        r = db_step_done(s, st);
+        if (r >= 0 && a->raised.t_ms)
+                r = put_alert_evidence(s, ST_PUT_ALERT_RAISED, a->id, &a->raised);
+        if (r >= 0 && a->latest.t_ms)
+                r = put_alert_evidence(s, ST_PUT_ALERT_LATEST, a->id, &a->latest);
+        return r;
 }
 
 static int put_verdict(struct store *s, const struct store_verdict *v)
@@ -965,7 +1097,8 @@ int store_for_each_open_alert(struct store *s, store_alert_cb cb, void *userdata
 
         r = db_prepare(s, "SELECT id, process_id, rule_id, metric, state, start_ms, coalesce(escalated_ms, 0), slope, "
                        "slope_low, slope_high, growth, growth_rel, level, p_value, forecast_s, limit_kind, "
-                       "evidence_from, evidence_to, reason, kind FROM alert WHERE end_ms IS NULL ORDER BY id", &st);
+                       "evidence_from, evidence_to, reason, kind, (SELECT cause FROM alert_evidence e "
+                       "WHERE e.alert_id = alert.id AND e.raised = 1) FROM alert WHERE end_ms IS NULL ORDER BY id", &st);
         if (r < 0)
                 return r;
         while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -979,6 +1112,7 @@ int store_for_each_open_alert(struct store *s, store_alert_cb cb, void *userdata
                         .escalated_ms = sqlite3_column_int64(st, 6),
                         .limit_kind = db_column_text(st, 15, NULL),
                         .kind = db_column_text(st, 19, NULL),
+                        .raised = { .cause = db_column_text(st, 20, NULL) },
                 };
 
                 read_evidence(st, 7, 16, 18, &a.ev);
@@ -1131,6 +1265,7 @@ static int put_alert_kind(struct store *s, const struct store_alert_kind *k)
 /* ---- the put path ---- */
 
 static int reopen_process(struct store *s, const struct store_reopen *ro);
+static int exec_process(struct store *s, const struct store_exec *ex);
 
 int store_put(struct store *s, const struct store_row *row)
 {
@@ -1141,6 +1276,8 @@ int store_put(struct store *s, const struct store_row *row)
                 return reopen_process(s, &row->reopen);
         case STORE_PROCESS_END:
                 return end_process(s, &row->end);
+        case STORE_PROCESS_EXEC:
+                return exec_process(s, &row->exec);
         case STORE_OTHER_BOOTS_END:
                 return end_other_boots(s, row->boot_id);
         case STORE_SAMPLE:
@@ -1188,6 +1325,10 @@ static size_t row_texts(struct store_row *r, struct row_text *t)
                 TEXT(r->process.unit);
                 TEXT(r->process.cgroup);
                 break;
+        case STORE_PROCESS_EXEC:
+                BYTES(r->exec.comm, r->exec.comm_len);
+                BYTES(r->exec.cmdline, r->exec.cmdline_len);
+                break;
         case STORE_PROCESS_END:
         case STORE_ALERT_END:
                 TEXT(r->end.state);
@@ -1213,6 +1354,10 @@ static size_t row_texts(struct store_row *r, struct row_text *t)
                 TEXT(r->alert.ev.reason);
                 TEXT(r->alert.limit_kind);
                 TEXT(r->alert.kind);
+                TEXT(r->alert.raised.cause);
+                TEXT(r->alert.raised.reason);
+                TEXT(r->alert.latest.cause);
+                TEXT(r->alert.latest.reason);
                 break;
         case STORE_ALERT_KIND:
                 TEXT(r->alert_kind.cls);
@@ -1237,7 +1382,7 @@ static size_t row_texts(struct store_row *r, struct row_text *t)
 }
 
 /* The most strings a row holds (an alert's). */
-#define ROW_TEXTS_MAX 6
+#define ROW_TEXTS_MAX 10
 
 int store_row_copy(const struct store_row *row, struct store_row *ret, void **ret_blob)
 {
@@ -1378,6 +1523,7 @@ struct bucket {
 struct fold_proc {
         int64_t id;                     /* 0: free entry (process ids start at 1) */
         struct bucket b[N_LEVELS];
+        struct block_writer bw;         /* the process's samples of this fold, packed */
 };
 
 struct fold_table {
@@ -1445,6 +1591,7 @@ static int bucket_write(struct store *s, sqlite3_stmt *up, int64_t id, int64_t r
         return db_step_done(s, up);
 }
 
+/* rows: the fold's query, whose metric columns start at 2 in metric order. */
 static void bucket_add(struct bucket *b, int64_t t, sqlite3_stmt *rows)
 {
         if (b->n == 0) {
@@ -1453,11 +1600,12 @@ static void bucket_add(struct bucket *b, int64_t t, sqlite3_stmt *rows)
         }
         b->n++;
         for (size_t i = 0; i < N_ROLLUP; i++) {
+                int col = 2 + (int)db_rollup_metrics[i];
                 int64_t v;
 
-                if (sqlite3_column_type(rows, 2 + (int)i) == SQLITE_NULL)
+                if (sqlite3_column_type(rows, col) == SQLITE_NULL)
                         continue;
-                v = sqlite3_column_int64(rows, 2 + (int)i);
+                v = sqlite3_column_int64(rows, col);
                 if (b->cnt[i] == 0 || v < b->min[i])
                         b->min[i] = v;
                 if (b->cnt[i] == 0 || v > b->max[i])
@@ -1467,20 +1615,29 @@ static void bucket_add(struct bucket *b, int64_t t, sqlite3_stmt *rows)
         }
 }
 
-/* Writes the minute and hour rollups of the recent rows below fold_before_ms. */
-static int fold_rollups(struct store *s, int64_t fold_before_ms)
+/* Adds a row of the fold to its process's block, writing the block out and beginning
+ * another when it is full. */
+static int fold_pack(struct store *s, struct fold_proc *p, sqlite3_stmt *rows)
+{
+        struct sample smp = { .t_ms = sqlite3_column_int64(rows, 1) };
+
+        db_read_metrics(rows, 2, &smp);
+        return db_pack(s, p->id, &p->bw, &smp);
+}
+
+/* The fold's one pass over the recent rows below fold_before_ms, in the table's own
+ * (time, process) order: their minute and hour rollups, and their samples packed into
+ * one block per process (or more, for a process with many or busy samples). */
+static int fold_pass(struct store *s, int64_t fold_before_ms, int64_t *ret_folded)
 {
         struct fold_table ft = { 0 };
         sqlite3_stmt *rows = NULL, *up = NULL;
-        char sql[8192];
-        size_t o;
+        char cols[512], sql[8192];
+        int64_t folded = 0;
         int rc, r;
 
-        o = (size_t)snprintf(sql, sizeof(sql), "SELECT process_id, t");
-        for (size_t i = 0; i < N_ROLLUP && o < sizeof(sql); i++)
-                o += (size_t)snprintf(sql + o, sizeof(sql) - o, ", %s", metric_info[db_rollup_metrics[i]].name);
-        if (o < sizeof(sql))
-                snprintf(sql + o, sizeof(sql) - o, " FROM sample_recent WHERE t < ?1");
+        db_metric_columns(cols, sizeof(cols));
+        snprintf(sql, sizeof(sql), "SELECT process_id, t, %s, unknown FROM sample_recent WHERE t < ?1", cols);
         r = db_prepare(s, sql, &rows);
         if (r < 0)
                 return r;
@@ -1513,18 +1670,33 @@ static int fold_rollups(struct store *s, int64_t fold_before_ms)
                         }
                         bucket_add(b, start, rows);
                 }
+                r = fold_pack(s, p, rows);
+                if (r < 0)
+                        goto out;
+                folded++;
         }
         if (rc != SQLITE_DONE) {
                 r = db_fail(s, rc);
                 goto out;
         }
-        for (size_t i = 0; i < ft.cap && r == 0; i++)
+        for (size_t i = 0; i < ft.cap && r == 0; i++) {
+                struct fold_proc *p = &ft.e[i];
+
+                if (p->id == 0)
+                        continue;
                 for (size_t l = 0; l < N_LEVELS && r == 0; l++)
-                        if (ft.e[i].id != 0 && ft.e[i].b[l].n > 0)
-                                r = bucket_write(s, up, ft.e[i].id, rollup_res[l], &ft.e[i].b[l]);
+                        if (p->b[l].n > 0)
+                                r = bucket_write(s, up, p->id, rollup_res[l], &p->b[l]);
+                if (r == 0 && p->bw.n > 0)
+                        r = db_put_block(s, p->id, &p->bw);
+        }
+        if (r == 0)
+                *ret_folded = folded;
 out:
         sqlite3_finalize(rows);
         sqlite3_finalize(up);
+        for (size_t i = 0; i < ft.cap; i++)
+                block_writer_free(&ft.e[i].bw);
         free(ft.e);
         return r;
 }
@@ -1547,22 +1719,13 @@ static int exec_bound(struct store *s, const char *sql, int64_t a, int64_t *ret_
 
 int store_fold(struct store *s, int64_t fold_before_ms, int64_t *ret_folded)
 {
-        char cols[512], sql[8192];
         int64_t folded = 0, dummy = 0;
         int r;
 
         r = store_begin(s);
         if (r < 0)
                 return r;
-        /* Rollups first: they read the rows the fold is about to move. */
-        r = fold_rollups(s, fold_before_ms);
-        if (r == 0) {
-                db_metric_columns(cols, sizeof(cols));
-                snprintf(sql, sizeof(sql), "INSERT OR IGNORE INTO sample (process_id, t, %s, unknown) "
-                         "SELECT process_id, t, %s, unknown FROM sample_recent WHERE t < ?1 "
-                         "ORDER BY process_id, t", cols, cols);
-                r = exec_bound(s, sql, fold_before_ms, &folded);
-        }
+        r = fold_pass(s, fold_before_ms, &folded);
         if (r == 0)
                 r = exec_bound(s, "DELETE FROM sample_recent WHERE t < ?1", fold_before_ms, &dummy);
         if (r == 0)
@@ -1590,10 +1753,67 @@ int store_fold(struct store *s, int64_t fold_before_ms, int64_t *ret_folded)
  * for every process that can still have such rows: those seen before the cutoff and not
  * ended before the previous pass's cutoff (their old rows are already gone). Walking by
  * process keeps every delete a range scan of the clustered key. */
+/* Drops one process's folded samples older than cutoff: whole blocks, and the older
+ * part of a block that holds samples on both sides of it, which is packed again. A
+ * damaged block is left as it is, for the readers to report. */
+static int trim_blocks(struct store *s, sqlite3_stmt *del, int64_t id, int64_t cutoff, int64_t *ret_pruned)
+{
+        struct block_writer bw = { 0 };
+        sqlite3_stmt *st = NULL;
+        int rc, r;
+
+        sqlite3_bind_int64(del, 1, id);
+        sqlite3_bind_int64(del, 2, cutoff);
+        r = db_step_done(s, del);
+        if (r < 0)
+                return r;
+        *ret_pruned += sqlite3_changes64(s->db);
+        r = db_prepare(s, "SELECT t0, data FROM sample_block WHERE process_id = ?1 AND t0 < ?2 AND t1 >= ?2 "
+                          "ORDER BY t0 LIMIT 1", &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_int64(st, 1, id);
+        sqlite3_bind_int64(st, 2, cutoff);
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                int64_t t0 = sqlite3_column_int64(st, 0);
+                struct block_reader br;
+                struct sample smp;
+                char sql[128];
+                int k;
+
+                block_writer_reset(&bw);
+                if (block_reader_init(&br, sqlite3_column_blob(st, 1), (size_t)sqlite3_column_bytes(st, 1)) < 0)
+                        break;
+                while ((k = block_reader_next(&br, &smp)) == 1)
+                        if (smp.t_ms >= cutoff && (r = block_writer_add(&bw, &smp)) < 0)
+                                goto out;
+                if (k < 0)
+                        break;
+                sqlite3_reset(st);
+                snprintf(sql, sizeof(sql), "DELETE FROM sample_block WHERE process_id = %" PRId64 " AND t0 = %" PRId64,
+                         id, t0);
+                r = db_exec(s, sql);
+                if (r == 0 && bw.n > 0)
+                        r = db_put_block(s, id, &bw);
+                if (r < 0)
+                        goto out;
+                (*ret_pruned)++;
+                sqlite3_bind_int64(st, 1, id);
+                sqlite3_bind_int64(st, 2, cutoff);
+        }
+        if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+                r = db_fail(s, rc);
+out:
+        sqlite3_finalize(st);
+        block_writer_free(&bw);
+        return r;
+}
+
 static int prune_by_process(struct store *s, const char *meta_key, int64_t cutoff, const char *delete_sql,
                             int64_t *ret_pruned)
 {
         sqlite3_stmt *ids = NULL, *del = NULL;
+        bool blocks = strstr(delete_sql, "sample_block") != NULL;
         int64_t prev = 0;
         int rc, r;
 
@@ -1611,6 +1831,12 @@ static int prune_by_process(struct store *s, const char *meta_key, int64_t cutof
         sqlite3_bind_int64(ids, 1, cutoff);
         sqlite3_bind_int64(ids, 2, prev);
         while ((rc = sqlite3_step(ids)) == SQLITE_ROW) {
+                if (blocks) {
+                        r = trim_blocks(s, del, sqlite3_column_int64(ids, 0), cutoff, ret_pruned);
+                        if (r < 0)
+                                goto out;
+                        continue;
+                }
                 sqlite3_bind_int64(del, 1, sqlite3_column_int64(ids, 0));
                 sqlite3_bind_int64(del, 2, cutoff);
                 r = db_step_done(s, del);
@@ -1641,8 +1867,10 @@ int store_maintain(struct store *s, int64_t now_ms, const struct store_retention
         r = store_begin(s);
         if (r < 0)
                 return r;
+        /* Whole blocks older than the cut go; the one across it is packed again with its
+         * newer samples (trim_blocks). m.pruned counts blocks here, rows elsewhere. */
         r = prune_by_process(s, "raw_pruned_upto", raw_cut,
-                             "DELETE FROM sample WHERE process_id = ?1 AND t < ?2", &m.pruned);
+                             "DELETE FROM sample_block WHERE process_id = ?1 AND t1 < ?2", &m.pruned);
         if (r == 0)
                 r = exec_bound(s, "DELETE FROM sample_recent WHERE t < ?1", raw_cut, &m.pruned);
         if (r == 0)
@@ -1679,6 +1907,10 @@ int store_maintain(struct store *s, int64_t now_ms, const struct store_retention
                                      "DELETE FROM agent_type WHERE process_id = ?1 AND t < ?2", &m.pruned);
         if (r == 0)
                 r = exec_bound(s, "DELETE FROM alert_kind WHERE alert_id NOT IN (SELECT id FROM alert) AND t < ?1",
+                               hour_cut, &m.pruned);
+        if (r == 0)
+                r = exec_bound(s,
+                               "DELETE FROM alert_evidence WHERE alert_id NOT IN (SELECT id FROM alert) AND t < ?1",
                                hour_cut, &m.pruned);
         if (r == 0)
                 r = store_commit(s);
@@ -1743,12 +1975,16 @@ int store_for_each_sample(struct store *s, int64_t process_id, int64_t from_ms, 
                           store_sample_cb cb, void *userdata)
 {
         char cols[512], sql[2048];
+        int r;
 
+        /* Folded samples are older than the recent ones of the same process. */
+        r = db_for_each_folded(s, process_id, from_ms, to_ms, cb, userdata);
+        if (r != 0)
+                return r;
         db_metric_columns(cols, sizeof(cols));
         snprintf(sql, sizeof(sql),
-                 "SELECT t, %s, unknown FROM sample WHERE process_id = ?1 AND t >= ?2 AND t < ?3 "
-                 "UNION ALL SELECT t, %s, unknown FROM sample_recent WHERE t >= ?2 AND t < ?3 AND process_id = ?1 "
-                 "ORDER BY 1", cols, cols);
+                 "SELECT t, %s, unknown FROM sample_recent WHERE t >= ?2 AND t < ?3 AND process_id = ?1 "
+                 "ORDER BY 1", cols);
         return for_each_row(s, sql, process_id, from_ms, to_ms, read_raw, cb, userdata);
 }
 
@@ -1834,8 +2070,8 @@ int store_last_sample_ms(struct store *s, int64_t process_id, int64_t *ret_ms)
         int64_t t = -1;
         int r;
 
-        r = first_time(s, "SELECT max(t) FROM (SELECT max(t) AS t FROM sample WHERE process_id = ?1 "
-                          "AND t >= ?2 AND t < ?3 UNION ALL SELECT max(t) FROM sample_recent "
+        r = first_time(s, "SELECT max(t) FROM (SELECT max(t1) AS t FROM sample_block WHERE process_id = ?1 "
+                          "AND t0 >= ?2 AND t0 < ?3 UNION ALL SELECT max(t) FROM sample_recent "
                           "WHERE process_id = ?1 AND t >= ?2 AND t < ?3)",
                        process_id, 0, INT64_MAX, &t);
         if (r < 0)
@@ -1858,6 +2094,20 @@ static int reopen_process(struct store *s, const struct store_reopen *ro)
         sqlite3_bind_int64(st, 1, ro->id);
         sqlite3_bind_int64(st, 2, ro->rule_id);
         sqlite3_bind_int64(st, 3, ro->generation);
+        return db_step_done(s, st);
+}
+
+static int exec_process(struct store *s, const struct store_exec *ex)
+{
+        sqlite3_stmt *st;
+        int r;
+
+        r = db_cached(s, ST_EXEC_PROCESS, "UPDATE process SET comm = ?2, cmdline = ?3 WHERE id = ?1", &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_int64(st, 1, ex->id);
+        db_bind_text(st, 2, ex->comm ? ex->comm : "", ex->comm ? ex->comm_len : 0);
+        db_bind_text(st, 3, ex->cmdline ? ex->cmdline : "", ex->cmdline ? ex->cmdline_len : 0);
         return db_step_done(s, st);
 }
 

@@ -23,6 +23,7 @@
 #include <sys/types.h>
 
 #include "detect.h"
+#include "forecast.h"
 #include "report.h"
 #include "sample.h"
 
@@ -92,6 +93,16 @@ struct store_reopen {
         int64_t id, rule_id, generation;
 };
 
+/* A process's name and command line after it exec()ed: the process stays (same PID
+ * and start time), its latest program is what it is shown as. */
+struct store_exec {
+        int64_t id;
+        const char *comm;
+        size_t comm_len;
+        const char *cmdline;
+        size_t cmdline_len;
+};
+
 /* The end of a process (STORE_PROCESS_END: reason), or of an alert without touching
  * its numbers (STORE_ALERT_END: state and reason). */
 struct store_end {
@@ -124,6 +135,20 @@ struct store_verdict {
         struct detect_evidence ev;      /* times in seconds since the epoch */
 };
 
+/* What an alert was raised on, or its latest evaluation (the alert_evidence table): the
+ * rate and the time scale it was measured over, and the room each known limit left,
+ * from which the time to each (lib/forecast). t_ms 0: none. */
+struct store_alert_evidence {
+        int64_t t_ms;
+        const char *cause;              /* "leak": the detector confirmed it; "limit": growth
+                                         * will reach a limit within limit-horizon */
+        double scale;                   /* seconds: the window of the rate */
+        double slope, slope_low, level; /* units/s, units/s, units; NAN unknown */
+        double t_from, t_to;            /* the window judged, seconds since the epoch */
+        const char *reason;             /* "will reach memory.max in 12 min", or the detector's */
+        double room[LIMIT__MAX];        /* units left before each limit; NAN unknown */
+};
+
 /* An alert, inserted or replaced by id each time its numbers change. */
 struct store_alert {
         int64_t id, process_id, rule_id;
@@ -134,6 +159,9 @@ struct store_alert {
         struct detect_evidence ev;      /* times in seconds since the epoch */
         const char *limit_kind;         /* "cgroup", "memory", "descriptor" or NULL */
         const char *kind;               /* what kind of leak, or NULL */
+        /* What it was raised on: written once, when raised (t_ms 0: not this time), and
+         * never replaced; and the latest evaluation (t_ms 0: none), replaced each time. */
+        struct store_alert_evidence raised, latest;
 };
 
 /* The class of an alert's kind (lib/classify.h), replaced as it changes; agents may be
@@ -165,6 +193,7 @@ enum store_row_kind {
         STORE_PROCESS,                  /* .process: inserted; an existing id is left alone */
         STORE_PROCESS_REOPEN,           /* .reopen */
         STORE_PROCESS_END,              /* .end: the first end stays */
+        STORE_PROCESS_EXEC,             /* .exec: its comm and cmdline replaced */
         STORE_OTHER_BOOTS_END,          /* .boot_id: every process of another boot not yet
                                          * ended ends at its last sample ("reboot") */
         STORE_SAMPLE,                   /* .sample */
@@ -184,6 +213,7 @@ struct store_row {
         union {
                 struct store_process process;
                 struct store_reopen reopen;
+                struct store_exec exec;
                 struct store_end end;
                 const char *boot_id;
                 struct store_sample sample;

@@ -14,7 +14,7 @@ import sqlite3
 import sys
 import time
 
-from lwtest import WAIT, Case, SampleReader, query
+from lwtest import WAIT, Case, SampleReader, query, raw_rows
 
 INTERVAL = 0.05
 COMMIT_INTERVAL = INTERVAL      # what the daemon derives from --interval
@@ -105,8 +105,7 @@ class TestKill9(Case):
             self.assertEqual(d.stop(), 0, d.output())
         finally:
             reader.finish()
-        stored = set(query(self.db, "SELECT process_id, t FROM sample_recent UNION ALL "
-                                    "SELECT process_id, t FROM sample"))
+        stored = set(raw_rows(self.db, ("process_id", "t")))
         lost = (reader.seen | synthetic) - stored
         elapsed = time.monotonic() - started
         losses.sort()

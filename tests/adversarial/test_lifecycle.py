@@ -2,6 +2,7 @@
 with a broken configuration, the wall clock jumping, and a reader that holds the
 database for a long time while the daemon writes."""
 
+import collections
 import json
 import os
 import random
@@ -12,7 +13,7 @@ import sys
 import threading
 import time
 
-from lwtest import CLIENT, Case, query, wait_for
+from lwtest import CLIENT, Case, query, raw_rows, wait_for
 from lwadv import figure
 
 FAKETIME = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
@@ -27,7 +28,7 @@ def write(path, text):
 
 def keys(db):
     """Every stored sample, as (process row, time)."""
-    return set(query(db, "SELECT process_id, t FROM sample UNION ALL SELECT process_id, t FROM sample_recent"))
+    return set(raw_rows(db, ("process_id", "t")))
 
 
 class TestTerminate(Case):
@@ -231,9 +232,9 @@ class TestLongReader(Case):
         live = json.loads(out)["daemon"]["live"]
         # Every watched process has a sample at every tick of the held stretch: its
         # count matches the ticks (the interval, with the scheduler's slack).
-        per = query(d.db, """SELECT process_id, count(*) FROM (SELECT process_id, t FROM sample UNION ALL
-                             SELECT process_id, t FROM sample_recent) WHERE t >= ? AND t < ? GROUP BY process_id""",
-                    (t_begin + 1000, t_end - 1000))
+        held = collections.Counter(p for p, t in raw_rows(d.db, ("process_id", "t"))
+                                   if t_begin + 1000 <= t < t_end - 1000)
+        per = sorted(held.items())
         ticks = (t_end - t_begin - 2000) / 50.0
         self.assertEqual(d.stop(), 0, d.output())
         figure("test_lifecycle.S5", held_s=15, client_reads=loops[0], max_wal_bytes=max_wal,

@@ -13,7 +13,7 @@ import subprocess
 import urllib.request
 import xml.etree.ElementTree as ET
 
-from lwtest import ALLOC, CLIENT, Case, query, wait_for
+from lwtest import ALLOC, CLIENT, Case, query, raw_rows, wait_for
 from lwadv import big_stack, Client, c_escape, figure, query_bytes, raw_controls
 
 PROMTOOL = "/usr/bin/promtool"
@@ -130,7 +130,7 @@ class TestHostileNames(Case):
         # the daemon, each with a hostile name for its command.
         runs = []
         for extra, name in (([b"--local", b"--interval", b"0.1"], NAMES[5]), ([], NAMES[3])):
-            for fmt in ([], [b"--json", b"-o", b"-"]):
+            for fmt in ([], [b"--json", b"--output-file", b"-"]):
                 cmd = [CLIENT.encode(), b"run", b"--window", b"1m"] + extra + fmt + [
                     b"--", ALLOC.encode(), b"--name", name, b"--steps", b"15", b"--every-ms", b"100",
                     b"--step-kib", b"64", b"--", b"$(id>%s/r)" % self.inj.encode(), b"\x1b[2J\n;id"]
@@ -272,9 +272,8 @@ class TestHostileNames(Case):
             self.assertEqual(p["ppid"], os.getpid(), "ppid read past a name with parentheses")
             self.assertLess(p["rss"], 1 << 30, "rss of %r" % name)
         spoof = procs[SPOOF_NAME].pid
-        top_rss = query(d.db, """SELECT max(rss) FROM (SELECT rss, process_id FROM sample UNION ALL
-                                 SELECT rss, process_id FROM sample_recent) WHERE process_id = ?""",
-                        (by_pid[spoof][0],))[0][0]
+        top_rss = max((r for (r,) in raw_rows(d.db, ("rss",), process_id=by_pid[spoof][0]) if r is not None),
+                      default=None)
         self.assertLess(top_rss, 1 << 20, "a name must never set the stored RSS (KiB)")
         for pid, name in pids.items():
             pid_row, aid = by_pid[pid][0], by_pid[pid][4]
@@ -295,7 +294,7 @@ class TestHostileNames(Case):
             human(out, "show --json")
             self.assertEqual(json.loads(out)["process"]["name"], name[:15].decode("utf-8", "replace"))
             # SVG: well-formed XML with the name in it as text.
-            out, _ = lw.run("plot", "id:%d" % pid_row, "-o", "-")
+            out, _ = lw.run("plot", "id:%d" % pid_row, "--output-file", "-")
             human(out, "plot")
             svg = ET.fromstring(out)
             self.assertIn("svg", svg.tag)

@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 
-from lwtest import ALLOC, BUILD, DAEMON, Case, query, require_root, root_tier_skip, samples, wait_for
+from lwtest import ALLOC, BUILD, DAEMON, Case, query, raw_rows, require_root, root_tier_skip, samples, wait_for
 from lwadv import big_stack, figure, query_bytes, wait_daemon
 
 CHURN = os.path.join(BUILD, "tests", "workloads", "churn")
@@ -85,10 +85,12 @@ class TestBlockingRead(Case):
         healthy = [p for p, fifo in pids.items() if fifo is None]
 
         def counts():
-            rows = query(d.db, """SELECT p.pid, count(*), max(t) FROM process p JOIN
-                                  (SELECT process_id, t FROM sample UNION ALL SELECT process_id, t FROM sample_recent) s
-                                  ON s.process_id = p.id GROUP BY p.pid""")
-            return {r[0]: (r[1], r[2]) for r in rows}
+            pids = dict(query(d.db, "SELECT id, pid FROM process"))
+            out = {}
+            for process_id, t in raw_rows(d.db, ("process_id", "t")):
+                n, last = out.get(pids[process_id], (0, 0))
+                out[pids[process_id]] = (n + 1, max(last, t))
+            return out
         try:
             wait_for(lambda: all(counts().get(p, (0, 0))[0] >= 30 for p in healthy), timeout=30,
                      what="thirty samples of each plain fixture process")
@@ -233,9 +235,7 @@ class TestChurn(Case):
         for pid_row, comm, _, _ in all_rows:
             # PREFIX-0: churn, or a child read before it took its name (up to 4 MiB).
             k = int(comm.rsplit(b"-", 1)[1])
-            for anon, unknown in query(d.db, """SELECT anon, unknown FROM (SELECT process_id, anon, unknown FROM sample
-                                               UNION ALL SELECT process_id, anon, unknown FROM sample_recent)
-                                               WHERE process_id = ?""", (pid_row,)):
+            for anon, unknown in raw_rows(d.db, ("anon", "unknown"), process_id=pid_row):
                 n_samples += 1
                 if unknown_reason(unknown, 1) == 3:
                     zombie_samples += 1
@@ -340,8 +340,7 @@ class TestPidReuse(Case):
             self.assertGreaterEqual(len(rows), 1)
             first = rows[0]
             self.assertEqual(first[2], "exited", "the target's row ends as an exit: %r" % (rows,))
-            top = query(db, """SELECT max(anon) FROM (SELECT process_id, anon FROM sample UNION ALL
-                               SELECT process_id, anon FROM sample_recent) WHERE process_id = ?""", (first[0],))[0][0]
+            top = max((a for (a,) in raw_rows(db, ("anon",), process_id=first[0]) if a is not None), default=None)
             if top is not None and top * KIB >= 32 * MIB:  # the database holds KiB
                 misattributed += 1
             if len(rows) > 1:

@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 
-from lwtest import CLIENT, DAEMON, WAIT, Case, SampleReader, query, wait_for
+from lwtest import CLIENT, DAEMON, WAIT, Case, SampleReader, query, raw_rows, wait_for
 
 INTERVAL = "0.05"
 # How long a fault may go unseen: the daemon looks once per commit interval (here a
@@ -21,7 +21,7 @@ NOTICE = 10
 
 
 def stored(db):
-    return set(query(db, "SELECT process_id, t FROM sample_recent UNION ALL SELECT process_id, t FROM sample"))
+    return set(raw_rows(db, ("process_id", "t")))
 
 
 def sound(db):

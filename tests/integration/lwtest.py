@@ -12,6 +12,8 @@ import threading
 import time
 import unittest
 
+import lwblock
+
 BUILD = os.path.abspath(os.environ.get("BUILD", "build"))
 DAEMON = os.path.join(BUILD, "leakwatchd")
 CLIENT = os.path.join(BUILD, "leakwatch")
@@ -121,14 +123,32 @@ def wait_for(fn, timeout=WAIT, what="condition"):
     raise AssertionError("timed out waiting for %s (last: %r)" % (what, last))
 
 
+def raw_rows(db, cols, pid=None, process_id=None):
+    """Every raw sample stored, folded (the blocks of sample_block, decoded by lwblock
+    without the daemon's code) and recent, as tuples of cols (process_id, t, metric
+    columns in KiB, unknown), in time order; only those of the process with that pid
+    when given, or of the process row process_id. Read in one snapshot."""
+    con = sqlite3.connect("file:%s?mode=ro" % db, uri=True, timeout=10)
+    try:
+        con.execute("BEGIN")
+        ids = None if process_id is None else [process_id]
+        if pid is not None:
+            ids = [r[0] for r in con.execute("SELECT id FROM process WHERE pid = ?", (pid,))]
+        where = "1" if ids is None else "process_id IN (%s)" % ",".join(str(i) for i in ids or [0])
+        rows = lwblock.folded(con, where)
+        cur = con.execute("SELECT * FROM sample_recent WHERE %s" % where)
+        names = [d[0] for d in cur.description]
+        rows += [dict(zip(names, r)) for r in cur]
+        con.execute("COMMIT")
+    finally:
+        con.close()
+    rows.sort(key=lambda r: (r["t"], r["process_id"]))
+    return [tuple(r[c] for c in cols) for r in rows]
+
+
 def samples(db, pid, column="rss"):
     """(t, value) of a process's raw samples, both tables, in time order."""
-    return query(db, """
-        SELECT t, {c} FROM (
-            SELECT s.t, s.{c} FROM sample s JOIN process p ON p.id = s.process_id WHERE p.pid = ?
-            UNION ALL
-            SELECT s.t, s.{c} FROM sample_recent s JOIN process p ON p.id = s.process_id WHERE p.pid = ?)
-        ORDER BY t""".format(c=column), (pid, pid))
+    return raw_rows(db, ("t", column), pid)
 
 
 def root_tier_skip(case, reason):

@@ -1,7 +1,8 @@
 """Builds a small leakwatch database with known contents, for the client's golden tests.
 
 The rows are written directly, in the shapes the daemon writes them (sql/*.sql): raw
-samples in `sample` and, for the last minutes, in `sample_recent`; minute and hour
+samples packed in `sample_block` (by lwblock, the format of store/block.h) and, for the
+last minutes, in `sample_recent`; minute and hour
 rollups computed from the same samples as the daemon's fold computes them; older raw
 samples and minute rollups pruned as retention would. Alerts, verdicts and hook runs
 are those the detection engine writes (same schema). Everything is deterministic:
@@ -15,6 +16,8 @@ import os
 import random
 import sqlite3
 import sys
+
+import lwblock
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SQL_DIR = os.path.join(HERE, "..", "..", "sql")
@@ -163,6 +166,7 @@ def build(path):
         t = p.start
         k = 0
         minute, hour = {}, {}
+        folded = []
         while t <= last:
             row, unknown = p.sample(t, k)
             vals = [row[m] for m in METRICS]
@@ -171,8 +175,7 @@ def build(path):
                             % (cols, marks), [p.id, t] + vals + [unknown])
             else:
                 if t >= NOW - RAW_KEEP:
-                    con.execute("INSERT INTO sample (process_id, t, %s, unknown) VALUES (?, ?, %s, ?)"
-                                % (cols, marks), [p.id, t] + vals + [unknown])
+                    folded.append(dict(row, t=t, unknown=unknown))
                 for res, acc in ((MIN, minute), (HOUR, hour)):
                     acc.setdefault(t - t % res, []).append(row)
             if p.rule == "web" and t >= NOW - 2 * DAY:
@@ -183,6 +186,12 @@ def build(path):
                         s[1][m] += row[m]
             t += INTERVAL
             k += 1
+        # Blocks of 32 samples: within a block's 975 bytes (store/block.h) at this
+        # shape, as the fold's blocks are.
+        for i in range(0, len(folded), 32):
+            chunk = folded[i:i + 32]
+            con.execute("INSERT INTO sample_block (process_id, t0, t1, n, data) VALUES (?, ?, ?, ?, ?)",
+                        (p.id, chunk[0]["t"], chunk[-1]["t"], len(chunk), lwblock.encode(chunk, max_bytes=975)))
         for res, acc in ((MIN, minute), (HOUR, hour)):
             for bt, rows in sorted(acc.items()):
                 if res == MIN and bt < NOW - MINUTE_KEEP:
@@ -250,6 +259,20 @@ def build(path):
     ]
     con.executemany("INSERT INTO hook_run (id, alert_id, event, program, start_ms, end_ms, exit_code, signal, "
                     "timed_out, output) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, CAST(? AS TEXT))", hooks)
+    # What the recovered alert #2 was raised on (the detector's confirmation), kept as it
+    # was, and its latest evaluation when it recovered: a forecast of days then is not
+    # why it was raised. Rooms: memory.max, memory.high, host, RLIMIT_AS, RLIMIT_DATA,
+    # RLIMIT_NOFILE (None: not known).
+    evidence = [
+        (2, 1, NOW - 3 * DAY + 8 * HOUR, "leak", 6 * 3600.0, 1000.0, 400.0, 530 * MIB, NOW - 3 * DAY + 2 * HOUR,
+         NOW - 3 * DAY + 8 * HOUR, "floor kept rising: confirmed", 72 * MIB, None, 20 * 1024 * MIB, None, None, None),
+        (2, 0, NOW - 2 * DAY - 12 * HOUR, "leak", 6 * 3600.0, 10.0, -5.0, 531 * MIB, NOW - 2 * DAY - 18 * HOUR,
+         NOW - 2 * DAY - 12 * HOUR, "floor stopped rising", 71 * MIB, None, 20 * 1024 * MIB, None, None, None),
+    ]
+    con.executemany("INSERT INTO alert_evidence (alert_id, raised, t, cause, scale_s, slope, slope_low, level, "
+                    "evidence_from, evidence_to, reason, room_memory_max, room_memory_high, room_host, "
+                    "room_rlimit_as, room_rlimit_data, room_rlimit_nofile) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", evidence)
     events = [(NOW - 6 * DAY, "start", None), (NOW - 5 * DAY - 12 * HOUR, "stop", None),
               (NOW - 3 * DAY - 1 * MIN, "start", None), (NOW - 1 * DAY, "reload", None)]
     con.executemany("INSERT INTO daemon_event (t, kind, detail) VALUES (?, ?, ?)", events)

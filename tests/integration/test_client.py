@@ -23,6 +23,7 @@ import mkdb
 from lwtest import ALLOC, CLIENT, WAIT, Case, query, samples, wait_for
 
 GOLDEN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "golden")
+MIB = 1024 * 1024
 UPDATE = os.environ.get("LEAKWATCH_UPDATE_GOLDEN") == "1"
 
 # Fields leakwatch(1) documents under JSON OUTPUT; the objects must carry each.
@@ -45,6 +46,9 @@ HOOK_FIELDS = {"id", "alert_id", "event", "program", "start", "start_ms", "end",
 
 # Exit codes (leakwatch(1), EXIT STATUS).
 EXIT_USAGE, EXIT_NODB, EXIT_NOTFOUND, EXIT_AMBIGUOUS = 2, 3, 4, 5
+# leakwatch status alone, as systemctl status: the daemon not running; its state unknown
+# (the database cannot be read).
+EXIT_NOT_RUNNING, EXIT_UNKNOWN = 3, 4
 
 
 def env(**extra):
@@ -99,24 +103,39 @@ class Prepared(unittest.TestCase):
         self.assertEqual(text, want, "output of %s differs from %s" % (" ".join(args), path))
         return out
 
-    def json(self, *args):
-        out, _ = self.lw(*args)
+    def json(self, *args, code=0):
+        out, _ = self.lw(*args, code=code)
         return json.loads(out.decode("utf-8"))
 
 
 class TestGolden(Prepared):
     def test_status(self):
-        self.golden("status", "status")
+        self.golden("status", "status", code=EXIT_NOT_RUNNING)
 
     def test_default_is_status(self):
-        out, _ = self.lw()
-        self.assertEqual(out, self.lw("status")[0])
+        out, _ = self.lw(code=EXIT_NOT_RUNNING)
+        self.assertEqual(out, self.lw("status", code=EXIT_NOT_RUNNING)[0])
 
     def test_ps(self):
         self.golden("ps", "ps")
 
     def test_ps_all_by_memory(self):
-        self.golden("ps-all", "ps", "--all", "--sort", "memory")
+        self.golden("ps-all", "ps", "--all", "--sort=-memory")
+
+    def test_ps_sort_direction(self):
+        """--sort KEY ascending, --sort=-KEY descending, as ps(1); unknown values last."""
+        up = [p["memory"] for p in self.json("ps", "--all", "-o", "json", "--sort", "memory")]
+        down = [p["memory"] for p in self.json("ps", "--all", "-o", "json", "--sort=-memory")]
+        known = [m for m in up if m is not None]
+        self.assertGreater(len(known), 2)
+        self.assertEqual(known, sorted(known))
+        self.assertEqual([m for m in down if m is not None], sorted(known, reverse=True))
+        self.assertIsNone(up[-1])
+        self.assertIsNone(down[-1])
+        self.assertEqual([p["pid"] for p in self.json("ps", "--sort=+pid", "--json")],
+                         [p["pid"] for p in self.json("ps", "--sort=-pid", "--json")][::-1])
+        _, err = self.lw("ps", "--sort=-bogus", code=EXIT_USAGE)
+        self.assertIn(b"-KEY for descending", err)
 
     def test_ps_bytes_no_legend(self):
         self.golden("ps-bytes", "ps", "--bytes", "--no-legend")
@@ -172,7 +191,7 @@ class TestGolden(Prepared):
         self.golden("export-rule-json", "export", "rule:web", "--since", "-3min", "--metric", "memory", "--json")
 
     def test_plot(self):
-        self.golden("plot", "plot", "webapp", "--since", "-1h", "-o", "-", "--size", "480x240")
+        self.golden("plot", "plot", "webapp", "--since", "-1h", "--output-file", "-", "--size", "480x240")
 
     def test_backtest(self):
         self.golden("backtest", "backtest", "webapp")
@@ -195,8 +214,8 @@ class TestJson(Prepared):
         self.assertLessEqual(ALERT_FIELDS, set(a), ALERT_FIELDS - set(a))
 
     def test_status(self):
-        s = self.json("status", "--json")
-        self.assertEqual(s["schema"], 4)
+        s = self.json("status", "--json", code=EXIT_NOT_RUNNING)
+        self.assertEqual(s["schema"], 7)
         self.assertEqual(s["processes_running"], 6)
         self.assertEqual(s["processes_ended"], 2)
         self.assertEqual(s["alerts_open"], 1)
@@ -290,6 +309,21 @@ class TestJson(Prepared):
         self.assertEqual(a["hook_runs"][1]["output"], "\x1b]0;pwned\x07still waiting\n")
         self.assertTrue(a["hook_runs"][1]["timed_out"])
 
+    def test_alert_raised_and_latest(self):
+        """A recovered alert keeps what it was raised on beside its latest evaluation."""
+        a = self.json("alerts", "2", "--json")
+        raised, latest = a["raised"], a["latest"]
+        self.assertEqual((raised["cause"], raised["slope"], raised["reason"]),
+                         ("leak", 1000, "floor kept rising: confirmed"))
+        self.assertEqual(raised["time_ms"], mkdb.NOW - (3 * 24 - 8) * 3600 * 1000)
+        self.assertEqual(raised["limits"]["memory.max"], {"room": 72 * MIB, "seconds": 72 * MIB / 1000,
+                                                          "seconds_low": 72 * MIB / 400})
+        self.assertEqual(set(raised["limits"]), {"memory.max", "host"})
+        self.assertEqual((latest["slope"], latest["reason"]), (10, "floor stopped rising"))
+        # Not growing at its lower bound: never reached at that rate (null).
+        self.assertIsNone(latest["limits"]["memory.max"]["seconds_low"])
+        self.assertIsNone(self.json("alerts", "1", "--json")["raised"])
+
     def test_export_json_lines_exact(self):
         out, _ = self.lw("export", "webapp", "--since", "-5min", "--json")
         lines = [json.loads(l) for l in out.decode().splitlines()]
@@ -312,6 +346,213 @@ class TestJson(Prepared):
         self.assertEqual(b["verdicts"][-1]["state"], "leaking")
 
 
+class TestHabits(Prepared):
+    """The habits of journalctl, systemctl and ps: -o FORMAT, --no-pager, help, plurals."""
+
+    def test_output_format(self):
+        self.assertEqual(self.lw("ps", "-o", "json")[0], self.lw("ps", "--json")[0])
+        self.assertEqual(self.lw("ps", "--output=csv")[0], self.lw("ps", "--csv")[0])
+        self.assertEqual(self.lw("alerts", "-o", "json-pretty")[0], self.lw("alerts", "--json=pretty")[0])
+        self.assertEqual(self.lw("ps", "-o", "short")[0], self.lw("ps")[0])
+        _, err = self.lw("ps", "-o", "yaml", code=EXIT_USAGE)
+        self.assertIn(b"'yaml' is not a format (short, json, json-pretty, csv)", err)
+        _, err = self.lw("status", "-o", "csv", code=EXIT_USAGE)
+        self.assertIn(b"-o csv does not apply to 'status'", err)
+        # -o used to name plot's file: the message says where that went.
+        _, err = self.lw("plot", "webapp", "-o", "x.svg", code=EXIT_USAGE)
+        self.assertIn(b"plot writes to a file with --output-file x.svg", err)
+        self.assertFalse(os.path.exists(os.path.join(self.dir, "x.svg")))
+
+    def test_no_pager(self):
+        self.assertEqual(self.lw("--no-pager", "ps")[0], self.lw("ps")[0])
+        self.assertEqual(self.lw("alerts", "--no-pager")[0], self.lw("alerts")[0])
+
+    def test_help(self):
+        full, _ = self.lw("--help")
+        self.assertIn(b"Commands (default: status):", full)
+        self.assertEqual(self.lw("help")[0], full)
+        ps, _ = self.lw("ps", "--help")
+        self.assertTrue(ps.startswith(b"Usage: leakwatch ps [OPTIONS]\n"), ps)
+        self.assertIn(b"--sort [-]KEY", ps)
+        self.assertNotIn(b"--memory-limit", ps)
+        self.assertNotIn(b"Commands", ps)
+        self.assertEqual(self.lw("help", "ps")[0], ps)
+        self.assertEqual(self.lw("--help", "ps")[0], ps)
+        plot, _ = self.lw("help", "plot")
+        self.assertIn(b"--output-file FILE", plot)
+        self.assertIn(b"TARGET: a PID", plot)
+        self.assertNotIn(b"--sort", plot)
+        _, err = self.lw("help", "nosuch", code=EXIT_USAGE)
+        self.assertIn(b"unknown command 'nosuch'", err)
+        # After run's command, --help is the command's own.
+        rc, out, _ = run(("run", "--help"), self.dir)
+        self.assertEqual(rc, 0)
+        self.assertIn(b"Usage: leakwatch run [OPTIONS] [--] COMMAND", out)
+
+    def test_empty_db_is_an_error(self):
+        rc, out, err = run(("--db", "", "ps"), self.dir)
+        self.assertEqual(rc, EXIT_USAGE)
+        self.assertIn(b"--db: empty path", err)
+        self.assertEqual(out, b"")
+
+    def test_relative_times_with_spaces(self):
+        for since in ("-1 week", "-2 days", "-1 h", "1 hour ago"):
+            out, _ = self.lw("export", "webapp", "--since", since, "--metric", "memory", "--no-legend")
+            self.assertGreater(len(out.splitlines()), 0, since)
+        self.assertEqual(self.lw("export", "webapp", "--since", "-2 days", "--metric", "memory")[0],
+                         self.lw("export", "webapp", "--since", "-2d", "--metric", "memory")[0])
+
+    def test_plurals(self):
+        out, _ = self.lw("top", "-n", "1")
+        self.assertIn(b"\n1 process grew most over 1h.", out)
+        out, _ = self.lw("top", "-n", "2")
+        self.assertIn(b"\n2 processes grew most over 1h.", out)
+
+
+class TestFollow(Prepared):
+    """alerts -f: the open alerts, then a line per event as the database changes, until
+    interrupted or the reader goes away; top -f: a screen at a time."""
+
+    def setUp(self):
+        self.db = os.path.join(self.dir, "follow.db")
+        shutil.copy(os.path.join(self.dir, "golden.db"), self.db)
+
+    def follow(self, *args):
+        p = subprocess.Popen([CLIENT, "--db", self.db] + list(args), cwd=self.dir, env=env(LEAKWATCH_NOW=""),
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.addCleanup(p.communicate)
+        self.addCleanup(p.kill)
+        return p
+
+    def read_line(self, p):
+        line = p.stdout.readline()
+        if not line:
+            self.fail("follow ended early: %s" % p.stderr.read())
+        return line.decode()
+
+    def test_alerts_follow(self):
+        import signal
+        import time
+        # The writer holds the database open, as the daemon does (its -wal file exists).
+        con = sqlite3.connect(self.db)
+        con.execute("SELECT count(*) FROM alert").fetchall()
+        p = self.follow("alerts", "-f")
+        # The alerts open now, then what happens.
+        self.assertIn("alert #1 open: webapp (pid 4242) memory leaking, +2.00 MiB/h", self.read_line(p))
+        now = int(time.time() * 1000)
+        con.execute("INSERT INTO alert (id, process_id, rule_id, metric, state, start_ms, slope, reason) "
+                    "SELECT 90, process_id, rule_id, 'memory', 'leaking', ?, 1048576.0 / 3600, 'x' FROM alert "
+                    "WHERE id = 1", (now,))
+        con.commit()
+        line = self.read_line(p)
+        self.assertIn("alert #90 raised: webapp (pid 4242) memory leaking, +1.00 MiB/h", line)
+        con.execute("UPDATE alert SET state = 'recovered', end_ms = ?, end_reason = 'recovered' WHERE id = 90",
+                    (now + 1000,))
+        con.commit()
+        con.close()
+        self.assertIn("alert #90 ended: webapp (pid 4242) memory recovered", self.read_line(p))
+        p.send_signal(signal.SIGINT)
+        self.assertEqual(p.wait(timeout=WAIT), 0)
+        self.assertEqual(p.stderr.read(), b"")
+
+    def test_alerts_follow_json_and_pipe(self):
+        p = self.follow("alerts", "--follow", "-o", "json")
+        doc = json.loads(self.read_line(p))
+        self.assertEqual(doc["event"], "open")
+        self.assertLessEqual(ALERT_FIELDS, set(doc["alert"]))
+        # The reader goes away: a clean end, without waiting for an event to write.
+        p.stdout.close()
+        self.assertEqual(p.wait(timeout=WAIT), 0)
+        p.stdout = None
+        self.assertEqual(p.stderr.read(), b"")
+
+    def test_follow_usage(self):
+        for args in (("alerts", "-f", "1"), ("alerts", "-f", "--all"), ("alerts", "-f", "--csv"),
+                     ("top", "-f", "--json")):
+            self.lw(*args, code=EXIT_USAGE)
+        # backtest's -f is still its file.
+        _, err = self.lw("backtest", "-f", "nosuch.csv", code=1)
+        self.assertIn(b"nosuch.csv", err)
+
+    def test_top_follow(self):
+        import signal
+        p = self.follow("top", "-f", "-n", "2")
+        lines = [self.read_line(p) for _ in range(8)]
+        self.assertTrue(lines[0].startswith("leakwatch top - "), lines)
+        self.assertIn("leakwatchd: leakwatchd is not running", lines[1])
+        self.assertTrue(any(line.split()[:2] == ["PID", "NAME"] for line in lines), lines)
+        p.send_signal(signal.SIGTERM)
+        self.assertEqual(p.wait(timeout=WAIT), 0)
+
+
+class TestCompletion(Prepared):
+    """bash and zsh completion, with the words leakwatch __complete gives them."""
+
+    SCRIPTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "client", "completion")
+
+    def complete_env(self):
+        return env(PATH=os.path.dirname(CLIENT) + ":" + os.environ.get("PATH", "/usr/bin:/bin"),
+                   LEAKWATCH_DB=os.path.join(self.dir, "golden.db"))
+
+    def test_words(self):
+        out, _ = self.lw("__complete", "commands")
+        self.assertIn(b"ps\twatched processes", out)
+        self.assertNotIn(b"__complete", self.lw("--help")[0])
+        opts = self.lw("__complete", "options", "ps")[0].split()
+        self.assertIn(b"--sort=", opts)
+        self.assertIn(b"--no-pager", opts)
+        self.assertNotIn(b"--memory-limit=", opts)
+        targets = self.lw("__complete", "targets")[0].split()
+        for word in (b"4242", b"webapp", b"rule:web"):
+            self.assertIn(word, targets)
+        # Hostile names are not offered at all (666 is "evil" with an escape in it).
+        self.assertIn(b"666", targets)
+        self.assertFalse([t for t in targets if b"evil" in t or b"\x1b" in t], targets)
+        self.assertEqual(self.lw("__complete", "alerts")[0], b"1\n")
+        # A database that cannot be read completes to nothing, silently.
+        self.assertEqual(run(("--db", "nosuch.db", "__complete", "targets"), self.dir), (0, b"", b""))
+
+    def test_bash(self):
+        script = os.path.join(self.SCRIPTS, "leakwatch.bash")
+        prog = ('source %s; t() { COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); COMPREPLY=(); _leakwatch; '
+                'echo "${COMPREPLY[*]}"; }; t leakwatch p; t leakwatch ps --so; t leakwatch ps --sort -m; '
+                't leakwatch show web; t leakwatch alerts ""; t leakwatch -o j' % script)
+        p = subprocess.run(["bash", "-c", prog], env=self.complete_env(), cwd=self.dir, capture_output=True,
+                           text=True, timeout=WAIT)
+        self.assertEqual(p.stderr, "")
+        self.assertEqual(p.stdout.splitlines(), ["ps plot", "--sort=", "-memory", "webapp webapp-worker", "1",
+                                                 "json json-pretty"])
+
+    def test_zsh(self):
+        if not shutil.which("zsh"):
+            self.skipTest("SKIP: zsh is not installed (tools/install-deps --tests installs it)")
+        # The completion system's builtins, recorded: what the script offers, unfiltered.
+        prog = r"""
+compadd() { while [[ $1 == -* && $1 != -- ]]; do [[ $1 == -S ]] && shift; shift; done
+            [[ $1 == -- ]] && shift; print -rl -- "$@"; }
+_describe() { print -rl -- ${(P)2}; }
+_values() { shift; print -rl -- "$@"; }
+_files() { print FILES; }
+_normal() { print -r NORMAL $words; }
+source %s >/dev/null
+t() { words=("$@"); CURRENT=$#; print -r -- "${(j: :)${(f)$(_leakwatch)}}"; }
+t leakwatch ps --so
+t leakwatch show w
+t leakwatch run -- sle
+t leakwatch plot x --output-file p
+""" % os.path.join(self.SCRIPTS, "_leakwatch")
+        p = subprocess.run(["zsh", "-f", "-c", prog], env=self.complete_env(), cwd=self.dir, capture_output=True,
+                           text=True, timeout=WAIT)
+        self.assertEqual(p.stderr, "")
+        lines = p.stdout.splitlines()
+        self.assertIn("--sort=", lines[0].split())
+        self.assertNotIn("--memory-limit=", lines[0].split())
+        self.assertIn("webapp", lines[1].split())
+        self.assertIn("rule:web", lines[1].split())
+        self.assertEqual(lines[2], "NORMAL sle")
+        self.assertEqual(lines[3], "FILES")
+
+
 class TestErrors(Prepared):
     def test_missing_database(self):
         rc, out, err = run(("--db", "nope.db", "ps"), self.dir)
@@ -330,12 +571,14 @@ class TestErrors(Prepared):
         con.execute("CREATE TABLE t (x)")
         con.close()
         rc, _, err = run(("--db", "other.db", "status"), self.dir)
-        self.assertEqual(rc, EXIT_NODB)
+        self.assertEqual(rc, EXIT_UNKNOWN)
         self.assertIn(b"not a leakwatch database", err)
         garbage = os.path.join(self.dir, "garbage.db")
         with open(garbage, "wb") as f:
             f.write(b"this is not sqlite" * 100)
         rc, _, err = run(("--db", "garbage.db", "status"), self.dir)
+        self.assertEqual(rc, EXIT_UNKNOWN)
+        rc, _, err = run(("--db", "garbage.db", "ps"), self.dir)
         self.assertEqual(rc, EXIT_NODB)
 
     def test_permission_denied_names_the_file(self):
@@ -346,13 +589,13 @@ class TestErrors(Prepared):
         shutil.copy(os.path.join(self.dir, "golden.db"), os.path.join(private, "p.db"))
         os.chmod(os.path.join(private, "p.db"), 0o600)
         rc, _, err = self._as_nobody(os.path.join(private, "p.db"))
-        self.assertEqual(rc, EXIT_NODB)
+        self.assertEqual(rc, EXIT_UNKNOWN)
         self.assertIn(b"permission denied", err)
         self.assertIn(b"p.db", err)
         os.chmod(private, 0o700)
         os.chmod(os.path.join(private, "p.db"), 0o644)
         rc, _, err = self._as_nobody(os.path.join(private, "p.db"))
-        self.assertEqual(rc, EXIT_NODB)
+        self.assertEqual(rc, EXIT_UNKNOWN)
         self.assertIn(b"cannot enter directory " + private.encode(), err)
 
     def _as_nobody(self, db):
@@ -387,6 +630,25 @@ class TestErrors(Prepared):
         self.lw("show", "webapp", "--since", "tomorrow", "--until", "yesterday", code=EXIT_USAGE)
         self.lw("plot", "webapp", code=EXIT_USAGE)
         self.lw("show", "webapp", "--metric", "nonsense", code=EXIT_USAGE)
+
+    def test_backtest_too_sparse_warns(self):
+        """A window too short for the samples' spacing is said, with why and what would do,
+        instead of a silent "No leak found"."""
+        with open(os.path.join(self.dir, "sparse.csv"), "w") as f:
+            f.write("t,value\n")
+            for t in range(0, 3600, 10):
+                f.write("%d,%d\n" % (t, 100 * 1024 * 1024 + t * 100000))
+        out, err = self.lw("backtest", "-f", "sparse.csv", "--window", "1m")
+        self.assertIn(b"warning: the 1m window (buckets of 2.5s) is too short for samples every 10s: at most 6 of "
+                      b"its 24 buckets hold one, and a judgement needs 16; a window of 2m40s or more", err)
+        self.assertIn(b"No leak judged: the samples are too sparse", out)
+        self.assertNotIn(b"No leak found", out)
+        b = json.loads(self.lw("backtest", "-f", "sparse.csv", "--window", "1m", "--json")[0])
+        self.assertEqual([(w["window_s"], w["interval_s"], w["floors"], w["needed"]) for w in b["warnings"]],
+                         [(60, 10, 6, 16)])
+        out, err = self.lw("backtest", "-f", "sparse.csv", "--window", "3m")
+        self.assertEqual(err, b"")
+        self.assertIn(b"Leak:", out)
 
     def test_bad_csv_input(self):
         with open(os.path.join(self.dir, "bad.csv"), "w") as f:
@@ -438,6 +700,29 @@ class TestTerminal(Prepared):
         out = self.on_tty(["ps", "--no-legend", "--full"], cols=40, NO_COLOR="1")
         self.assertIn("evil\\x1b[31mred\\x07", out)
 
+    def test_chart_fits_the_terminal(self):
+        """The chart and its time labels end within the terminal, in 80 and in 160
+        columns; its value labels are round."""
+        import re
+        import unicodedata
+        for cols in (80, 160):
+            for args in (["show", "webapp"], ["show", "rule:web", "--since", "-6h"], ["show", "666", "--metric", "fds"]):
+                out = self.on_tty(args, cols=cols, NO_COLOR="1")
+                chart = out[out.index("\n\n", out.index("Trend:")):]
+                for line in chart.splitlines():
+                    width = sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in line)
+                    self.assertLessEqual(width, cols, "%s in %d columns: %r" % (args, cols, line))
+                labels = re.findall(r"^ *([0-9.]+)(?: MiB)? [\u2524]", chart, re.M)
+                self.assertGreaterEqual(len(labels), 2, chart)
+                # Evenly spaced by 1, 2 or 5 times a power of ten, each a multiple of it.
+                values = [float(v) for v in labels]
+                step = values[0] - values[1]
+                self.assertRegex("%g" % step, r"^[125](0*|e\+\d+)$", chart)
+                for a, b in zip(values, values[1:]):
+                    self.assertAlmostEqual(a - b, step, msg=chart)
+                for v in values:
+                    self.assertAlmostEqual(v / step, round(v / step), msg=chart)
+
     def test_hostile_text_never_raw(self):
         """Escape, bell, OSC and bidi bytes from names, command lines and hook output
         reach the terminal only as escapes, in every human view."""
@@ -452,16 +737,37 @@ class TestTerminal(Prepared):
 class TestLiveDaemon(Case):
     """Against a database the real daemon is writing, then after it stopped."""
 
+    def test_command_line_refreshed_after_exec(self):
+        """A watched process that exec()s keeps its series; its name and command line
+        become the new program's, in the database and in what the client shows."""
+        sh = subprocess.Popen(["/bin/sh", "-c", "read line; exec sleep 61"], stdin=subprocess.PIPE,
+                              stdout=subprocess.DEVNULL)
+        self.addCleanup(sh.wait)
+        self.addCleanup(sh.kill)
+        d = self.daemon("--interval", "0.1", "--pid", sh.pid)
+        wait_for(lambda: len(samples(d.db, sh.pid)) > 2, what="samples of the shell")
+        self.assertEqual(query(d.db, "SELECT comm FROM process WHERE pid = ?", (sh.pid,)), [("sh",)])
+        sh.stdin.write(b"go\n")
+        sh.stdin.close()
+        wait_for(lambda: query(d.db, "SELECT comm, cmdline FROM process WHERE pid = ?", (sh.pid,))
+                 == [("sleep", "sleep 61")], what="the command line after exec")
+        p = subprocess.run([CLIENT, "--db", d.db, "show", str(sh.pid), "--json"], stdout=subprocess.PIPE,
+                           timeout=WAIT, env=env(LEAKWATCH_NOW=""))
+        shown = json.loads(p.stdout)
+        self.assertEqual(shown["process"]["name"], "sleep")
+        self.assertEqual(shown["process"]["cmdline"], "sleep 61")
+        self.assertEqual(query(d.db, "SELECT count(*) FROM process WHERE pid = ?", (sh.pid,)), [(1,)])
+
     def test_reads_while_daemon_writes(self):
         w = self.alloc("--step-kib", 1024, "--every-ms", 100, "--steps", 40, "--hold-ms", 60000,
                        "--name", "lw-client")
         d = self.daemon("--interval", "0.1", "--pid", w.pid)
         wait_for(lambda: len(samples(d.db, w.pid)) > 20, what="samples")
 
-        def lw(*args):
+        def lw(*args, code=0):
             p = subprocess.run([CLIENT, "--db", d.db] + list(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                timeout=WAIT, env=env(LEAKWATCH_NOW=""))
-            self.assertEqual(p.returncode, 0, p.stderr.decode(errors="replace"))
+            self.assertEqual(p.returncode, code, p.stderr.decode(errors="replace"))
             return p.stdout
 
         # Many reads while the daemon commits: each one sees a consistent snapshot.
@@ -476,7 +782,8 @@ class TestLiveDaemon(Case):
         self.assertGreater(show["max"] - show["min"], 10 * 2**20)
         rows = list(csv.DictReader(io.StringIO(lw("export", str(w.pid)).decode())))
         self.assertGreater(len(rows), 20)
-        status = json.loads(lw("status", "--json"))
+        # Its control socket is not under the runtime directory the tests give.
+        status = json.loads(lw("status", "--json", code=EXIT_NOT_RUNNING))
         self.assertEqual(status["processes_running"], 1)
         self.assertIn(b"lw-client", lw("show", "lw-client"))
         self.assertEqual(d.stop(), 0, d.output())
@@ -489,7 +796,7 @@ class TestLiveDaemon(Case):
         self.assertEqual([int(r["anon"]) for r in rows], [v * 1024 for _, v in samples(d.db, w.pid, "anon")])
         self.assertIn(b"Backtest of lw-client", lw("backtest", str(w.pid), "--window", "2m"))
         svg = os.path.join(self.tmp, "p.svg")
-        lw("plot", str(w.pid), "-o", svg)
+        lw("plot", str(w.pid), "--output-file", svg)
         import xml.dom.minidom
         doc = xml.dom.minidom.parse(svg)
         self.assertEqual(doc.documentElement.tagName, "svg")

@@ -9,7 +9,7 @@ import subprocess
 import time
 import unittest
 
-from lwtest import DAEMON, WAIT, Case, control, mount_tmpfs, query, samples, wait_for
+from lwtest import DAEMON, WAIT, Case, control, mount_tmpfs, query, raw_rows, samples, wait_for
 
 
 def ended(db, pid):
@@ -72,9 +72,7 @@ class TestSampling(Case):
         d = self.daemon("--config", conf)
         wait_for(lambda: ended(d.db, w.pid), what="the process to end")
         self.assertEqual(d.stop(), 0, d.output())
-        rows = query(d.db, """SELECT pss, uss, heap_size, heap_rss, unknown FROM (
-                SELECT * FROM sample UNION ALL SELECT * FROM sample_recent)
-            WHERE process_id = (SELECT id FROM process WHERE pid = ?) ORDER BY t""", (w.pid,))
+        rows = raw_rows(d.db, ("pss", "uss", "heap_size", "heap_rss", "unknown"), w.pid)
         if (rows[-1][4] >> 4) & 0xf in (3, 5):
             # The last sample of a process on its way out: a zombie (3), or one caught
             # while exiting, whose status no longer shows memory (5) and whose smaps
@@ -359,9 +357,7 @@ class TestUnprivileged(Case):
                               "--clear-groups", "--inh-caps=-all", "--bounding-set=-all"])
         wait_for(lambda: len(samples(d.db, w.pid)) > 5, what="samples taken as nobody")
         self.assertEqual(d.stop(), 0, d.output())
-        rows = query(d.db, """SELECT rss, fds, pss, unknown FROM (
-                SELECT * FROM sample UNION ALL SELECT * FROM sample_recent)
-            WHERE process_id = (SELECT id FROM process WHERE pid = ?)""", (w.pid,))
+        rows = raw_rows(d.db, ("rss", "fds", "pss", "unknown"), w.pid)
         self.assertTrue(all(r[0] is not None and r[0] > 0 for r in rows))
         # Groups: 2 = fds, 3 = smaps; reason 1 = permission denied, 7 = not due.
         self.assertTrue(all(r[1] is not None or (r[3] >> 8) & 0xf == 1 for r in rows), rows[:3])

@@ -15,6 +15,8 @@ from lwtest import CLIENT, WAIT, Case, query, samples, wait_for
 
 # Exit codes (leakwatch(1), EXIT STATUS).
 EXIT_FAIL, EXIT_USAGE, EXIT_NOTFOUND, EXIT_DAEMON = 1, 2, 4, 6
+# leakwatch status alone, as systemctl status: not running, unknown.
+EXIT_NOT_RUNNING, EXIT_UNKNOWN = 3, 4
 NOBODY = 65534
 
 
@@ -58,6 +60,12 @@ class TestStatus(Live):
                     "samples_pending", "samples_dropped", "database_bytes", "window_s", "version"):
             self.assertIn(key, live)
 
+        # Without --db, status reads the database the daemon names: exit 0, running.
+        out, _ = self.lw("status")
+        self.assertIn("Database:   %s (" % d.db, out)
+        self.assertNotIn("it writes", out)
+        # So do the other commands: ps reads it (the default path does not exist here).
+        self.assertEqual(json.loads(self.lw("ps", "-o", "json")[0]), [])
         # A daemon writing another database than the one shown is pointed out.
         other = os.path.join(self.tmp, "other.db")
         mkdb.build(other)
@@ -65,11 +73,12 @@ class TestStatus(Live):
         self.assertIn("it writes %s, not the database shown here" % d.db, out)
         self.assertEqual(d.stop(), 0, d.output())
 
-        # Stopped: the database is all there is, and status says so.
-        out, _ = self.lw("--db", d.db, "status")
+        # Stopped: the database is all there is, and status says so, exiting 3 as
+        # systemctl status does for a unit that is not running.
+        out, _ = self.lw("--db", d.db, "status", code=EXIT_NOT_RUNNING)
         self.assertIn("Daemon:     not running (reading the database)", out)
         self.assertIn("stopped ", out)
-        s = json.loads(self.lw("--db", d.db, "status", "--json")[0])
+        s = json.loads(self.lw("--db", d.db, "status", "--json", code=EXIT_NOT_RUNNING)[0])
         self.assertIs(s["daemon"]["running"], False)
         self.assertEqual(s["daemon"]["control"], "not running")
         self.assertIsNone(s["daemon"]["live"])
@@ -80,7 +89,7 @@ class TestStatus(Live):
         mkdb.build(db)
         with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as s:
             s.bind(os.path.join(self.tmp, "control"))
-        out, _ = self.lw("--db", db, "status")
+        out, _ = self.lw("--db", db, "status", code=EXIT_NOT_RUNNING)
         self.assertIn("not running (reading the database)", out)
         _, err = self.lw("reload", code=EXIT_DAEMON)
         self.assertIn("not running (nothing listens on", err)
@@ -101,10 +110,10 @@ class TestStatus(Live):
         sock = os.path.join(self.tmp, "control")
 
         # The socket's mode keeps nobody out: EACCES on connect.
-        out, _ = self.lw("--db", db, "status", wrap=as_nobody)
+        out, _ = self.lw("--db", db, "status", wrap=as_nobody, code=EXIT_UNKNOWN)
         self.assertIn("Daemon:     permission denied: cannot connect to %s" % sock, out)
         self.assertNotIn("not running", out)
-        s = json.loads(self.lw("--db", db, "status", "--json", wrap=as_nobody)[0])
+        s = json.loads(self.lw("--db", db, "status", "--json", wrap=as_nobody, code=EXIT_UNKNOWN)[0])
         self.assertIsNone(s["daemon"]["running"])
         self.assertEqual(s["daemon"]["control"], "permission denied")
         _, err = self.lw("reload", code=EXIT_DAEMON, wrap=as_nobody)
@@ -112,7 +121,7 @@ class TestStatus(Live):
 
         # With the file open to all, the daemon's own check refuses.
         os.chmod(sock, 0o666)
-        out, _ = self.lw("--db", db, "status", wrap=as_nobody)
+        out, _ = self.lw("--db", db, "status", wrap=as_nobody, code=EXIT_UNKNOWN)
         self.assertIn("leakwatchd refused: permission denied", out)
         _, err = self.lw("watch", os.getpid(), code=EXIT_DAEMON, wrap=as_nobody)
         self.assertIn("refused by leakwatchd: permission denied", err)

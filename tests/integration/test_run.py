@@ -93,7 +93,7 @@ class TestJudged(unittest.TestCase):
         cls.py_leak = start(cls.tmp, ["run", "--window", "1m", "--interval", "0.5", "--local", "--db-out", cls.py_db,
                                       "--", PYTHON] + SEED_CACHE, env=env(LEAKWATCH_AGENT_DIR=BUILD))
         cls.flat_json = os.path.join(cls.tmp, "flat.json")
-        cls.flat = start(cls.tmp, ["run", "--window", "1m", "--json", "-o", cls.flat_json, "--", ALLOC] + FLAT +
+        cls.flat = start(cls.tmp, ["run", "--window", "1m", "--json", "--output-file", cls.flat_json, "--", ALLOC] + FLAT +
                          ["--children", 1, "--name", "lw-flat"])
 
     @classmethod
@@ -220,7 +220,7 @@ class TestRun(Case):
 
     def test_short_job_is_not_enough_data(self):
         """Watched, sampled, and still too short to say anything about a leak."""
-        _, _, err = self.run_lw("run", "--window", "1m", "--json", "-o", "short.json", "--", ALLOC,
+        _, _, err = self.run_lw("run", "--window", "1m", "--json", "--output-file", "short.json", "--", ALLOC,
                                 "--step-kib", 1024, "--every-ms", 100, "--steps", 20, "--name", "lw-short", code=0)
         with open(os.path.join(self.tmp, "short.json")) as f:
             doc = json.load(f)
@@ -254,10 +254,10 @@ class TestRun(Case):
         self.run_lw("run", "sh", "-c", 'test "$LEAKWATCH_RUN" = 1', code=0,
                     env=env(LEAKWATCH_RUN="stale"))
         # The report where asked.
-        _, out, err = self.run_lw("run", "-o", "-", "--", "true", code=0)
+        _, out, err = self.run_lw("run", "--output-file", "-", "--", "true", code=0)
         self.assertIn("Verdict:", out)
         self.assertNotIn("Verdict:", err)
-        self.run_lw("run", "-o", "report.txt", "--", "true", code=0)
+        self.run_lw("run", "--output-file", "report.txt", "--", "true", code=0)
         with open(os.path.join(self.tmp, "report.txt")) as f:
             self.assertIn("Verdict:", f.read())
 
@@ -327,7 +327,7 @@ class TestRun(Case):
         # Even when nobody reads the report any more: a pipe whose reader is gone.
         rfd, wfd = os.pipe()
         os.close(rfd)
-        p = subprocess.Popen([CLIENT, "--runtime-dir", os.path.join(self.tmp, "no-daemon"), "run", "-o", "-", "--",
+        p = subprocess.Popen([CLIENT, "--runtime-dir", os.path.join(self.tmp, "no-daemon"), "run", "--output-file", "-", "--",
                               "true"], stdout=wfd, stderr=subprocess.PIPE, env=env(TMPDIR=tmpdir))
         os.close(wfd)
         _, err = p.communicate(timeout=RUN_LIMIT)

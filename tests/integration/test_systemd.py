@@ -21,7 +21,7 @@ import threading
 import time
 import unittest
 
-from lwtest import BUILD, DAEMON, WAIT, Case, query, samples, wait_for
+from lwtest import BUILD, DAEMON, WAIT, Case, query, raw_rows, samples, wait_for
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 # An unprivileged uid and gid with no passwd entry: the leakwatch user's stand-in, which
@@ -371,6 +371,8 @@ def expected_files(prefix="/usr/local"):
     }
     if os.path.exists(os.path.join(ROOT, "client", "main.c")):
         files[prefix + "/bin/leakwatch"] = 0o755
+        files[prefix + "/share/bash-completion/completions/leakwatch"] = 0o644
+        files[prefix + "/share/zsh/vendor-completions/_leakwatch"] = 0o644
     for name in os.listdir(os.path.join(ROOT, "man")):
         section = name.rsplit(".", 1)[-1]
         if section in ("1", "5", "8"):
@@ -668,9 +670,8 @@ class TestCapabilities(Case):
         with open("/proc/%d/status" % d.pid) as f:
             eff = [l.split()[1] for l in f if l.startswith("CapEff:")][0]
         self.assertEqual(d.stop(), 0, d.output())
-        rows = query(d.db, """SELECT rss, anon, threads, minflt, fds, pss, uss, heap_size, unknown FROM (
-                SELECT * FROM sample UNION ALL SELECT * FROM sample_recent)
-            WHERE process_id = (SELECT id FROM process WHERE pid = ?)""", (w.pid,))
+        rows = raw_rows(d.db, ("rss", "anon", "threads", "minflt", "fds", "pss", "uss", "heap_size", "unknown"),
+                        w.pid)
         return int(eff, 16), rows
 
     def test_with_the_units_capabilities_everything_is_read(self):

@@ -49,6 +49,21 @@ static void test_headroom(void **state)
         assert_int_equal(room, 0);
 }
 
+/* memory.high is read the same way, each limit on its own: the tightest of each. */
+static void test_memory_high(void **state)
+{
+        uint64_t room = 7;
+
+        (void)state;
+        assert_int_equal(cgroup_memory_room(root, "/limited.slice/child.service", "memory.high", &room), 0);
+        assert_int_equal(room, 50000);
+        assert_int_equal(cgroup_memory_room(root, "/limited.slice/child.service", "memory.max", &room), 0);
+        assert_int_equal(room, 100000);
+        room = 7;
+        assert_int_equal(cgroup_memory_room(root, "/system.slice/app.service", "memory.high", &room), -ENOENT);
+        assert_int_equal(room, 7);
+}
+
 static void test_no_limit(void **state)
 {
         uint64_t room = 7;
@@ -77,6 +92,7 @@ int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_headroom),
+                cmocka_unit_test(test_memory_high),
                 cmocka_unit_test(test_no_limit),
                 cmocka_unit_test(test_bad_input),
         };

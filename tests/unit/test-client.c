@@ -239,10 +239,17 @@ static void test_timearg(void **state)
                 { "10:00", NOW - 2 * HOUR },
                 { "@1795521600", NOW },
                 { "  -1h  ", NOW - HOUR },
+                { "-1 week", NOW - 7 * 24 * HOUR },
+                { "-2 days", NOW - 48 * HOUR },
+                { "-1 h", NOW - HOUR },
+                { "+2 hours", NOW + 2 * HOUR },
+                { "-1 hour 30 minutes", NOW - 90 * 60000 },
+                { "-1week", NOW - 7 * 24 * HOUR },
         };
         static const char *const bad[] = {
                 "", "soon", "-", "-x", "1h", "2026-13-01", "2026-02-30", "2026-11-24 25:00", "2026-11-24x",
                 "10:61", "@-5", "1 fortnight ago", "2026-11-24T10:00:00+25:00", "0999-01-01",
+                "-1 fortnight", "-1 week ago", "-1 2 h",
         };
         int64_t t;
 
@@ -322,6 +329,40 @@ static void test_trend_growth(void **state)
         assert_int_equal(trend_growth(f, 16, 3600, &g), -EINVAL);
 }
 
+static void test_trend_growth_span(void **state)
+{
+        int64_t t[600], a, b;
+        double lo[600];
+
+        (void)state;
+        /* Flat for 4 h, growing 1 MiB/h for 4 h, flat (grown) for 2 h: the span is the
+         * growth's, to a bucket. */
+        for (int i = 0; i < 600; i++) {
+                double h = i / 60.0;
+
+                t[i] = NOW - 10 * HOUR + i * 60000;
+                lo[i] = 100 * MIB + (h < 4 ? 0 : h < 8 ? (h - 4) * MIB : 4 * MIB);
+        }
+        assert_int_equal(trend_growth_span(t, lo, 600, NOW - 10 * HOUR, NOW, &a, &b), 0);
+        assert_true(llabs(a - (NOW - 6 * HOUR)) <= 10 * HOUR / TREND_BUCKETS);
+        assert_true(llabs(b - (NOW - 2 * HOUR)) <= 10 * HOUR / TREND_BUCKETS);
+        /* Growth, then the memory released: the line ends where the growth did. */
+        for (int i = 0; i < 600; i++)
+                lo[i] = 100 * MIB + (i < 400 ? i * MIB / 60 : 0);
+        assert_int_equal(trend_growth_span(t, lo, 600, NOW - 10 * HOUR, NOW, &a, &b), 0);
+        assert_int_equal(a, NOW - 10 * HOUR);
+        assert_true(llabs(b - (NOW - 10 * HOUR + 400 * 60000)) <= 10 * HOUR / TREND_BUCKETS);
+        /* Steady growth: all of it. Flat: none. */
+        for (int i = 0; i < 600; i++)
+                lo[i] = 100 * MIB + i * MIB / 60;
+        assert_int_equal(trend_growth_span(t, lo, 600, NOW - 10 * HOUR, NOW, &a, &b), 0);
+        assert_int_equal(a, NOW - 10 * HOUR);
+        assert_int_equal(b, NOW);
+        for (int i = 0; i < 600; i++)
+                lo[i] = 100 * MIB + (i % 7) * 1024;
+        assert_int_equal(trend_growth_span(t, lo, 600, NOW - 10 * HOUR, NOW, &a, &b), -ENODATA);
+}
+
 /* ---- chart ---- */
 
 static void test_sparkline(void **state)
@@ -366,9 +407,38 @@ static void test_fill_gaps(void **state)
         assert_true(isnan(lo[38]));
 }
 
+static void test_nice_step(void **state)
+{
+        (void)state;
+        /* 1-2-5 steps of the unit the labels print in. */
+        assert_true(chart_nice_step(212 * MIB, 281 * MIB, 3, true) == 50 * MIB);
+        assert_true(chart_nice_step(212 * MIB, 281 * MIB, 8, true) == 10 * MIB);
+        assert_true(chart_nice_step(0, 700 * 1024.0, 4, true) == 200 * 1024.0);
+        assert_true(chart_nice_step(1.5 * 1024 * MIB, 3.5 * 1024 * MIB, 4, true) == 512 * MIB);
+        /* Never finer than the three digits of "291 MiB". */
+        assert_true(chart_nice_step(290 * MIB, 291 * MIB, 4, true) == 5 * MIB);
+        /* Counts: whole numbers. */
+        assert_true(chart_nice_step(0, 1000, 5, false) == 200);
+        assert_true(chart_nice_step(30, 33, 4, false) == 1);
+        assert_true(chart_nice_step(0, 0.3, 3, false) == 1);
+        assert_true(chart_nice_step(100, 1100, 2, false) == 500);
+}
+
+/* The widest line of s, in terminal columns. */
+static size_t widest(char *s)
+{
+        size_t w = 0;
+
+        for (char *line = strtok(s, "\n"); line; line = strtok(NULL, "\n"))
+                w = MAX(w, out_text_width(line));
+        return w;
+}
+
 static void test_chart_render(void **state)
 {
+        static const unsigned widths[] = { 60, 80, 160, 250 };
         struct memout m;
+        size_t w;
         struct chart c;
         char *s, *line;
         int rows = 0;
@@ -388,14 +458,34 @@ static void test_chart_render(void **state)
         for (line = s; (line = strchr(line, '\n')); line++)
                 rows++;
         assert_int_equal(rows, 9);
-        assert_non_null(strstr(s, " 106 MiB \xe2\x94\xa4"));
-        assert_non_null(strstr(s, " 100 MiB \xe2\x94\xa4"));
+        /* Round labels: 100 to 106 MiB in six rows is labelled every 5 MiB (every 2
+         * would crowd), each on the row its value is drawn in. */
+        assert_non_null(strstr(s, "\n 105 MiB \xe2\x94\xa4"));
+        assert_non_null(strstr(s, "\n 100 MiB \xe2\x94\xa4"));
+        assert_null(strstr(s, "106 MiB"));
+        assert_null(strstr(s, "110 MiB"));
         assert_non_null(strstr(s, "07:00"));
         assert_non_null(strstr(s, "\xe2\x94\x81"));
-        /* Nothing is wider than the terminal: 60 columns less the label fits the plot. */
-        for (line = strtok(s, "\n"); line; line = strtok(NULL, "\n"))
-                assert_true(out_text_width(line) <= 60 + 8);
         free(s);
+
+        /* Nothing is wider than the terminal, however wide, labels of the last tick
+         * included (a day across 160 columns put one past the edge). */
+        for (size_t i = 0; i < ELEMENTSOF(widths); i++)
+                for (int64_t range = HOUR / 2; range <= 8 * 24 * HOUR; range = range * 3 / 2 + 7 * 60000) {
+                        memout_open(&m, true, widths[i]);
+                        /* The range ends a minute after a round time: a tick there. */
+                        assert_int_equal(chart_init(&c, &m.o, NOW - range, NOW + 60000, true), 0);
+                        for (int64_t t = NOW - range; t < NOW; t += range / 500)
+                                chart_add(&c, t, 3 * MIB + (double)(t - NOW + range) / range * MIB, 4 * MIB);
+                        chart_render(&c, &m.o, 8);
+                        chart_done(&c);
+                        s = memout_close(&m);
+                        w = widest(s);
+
+                        if (w > widths[i])
+                                fail_msg("%lld min in %u columns: %zu wide", (long long)(range / 60000), widths[i], w);
+                        free(s);
+                }
 
         memout_open(&m, false, 40);
         assert_int_equal(chart_init(&c, &m.o, NOW - HOUR, NOW, false), 0);
@@ -420,7 +510,7 @@ static void test_svg(void **state)
         assert_int_equal(svg_init(&p, NOW - HOUR, NOW, 640, 300, true), 0);
         for (int64_t t = NOW - HOUR; t < NOW; t += 10000)
                 svg_add(&p, t, 50 * MIB, 52 * MIB);
-        svg_set_trend(&p, 0, 50 * MIB);
+        svg_set_trend(&p, 0, 50 * MIB, NOW - HOUR, NOW);
         svg_add_span(&p, NOW - HOUR / 2, NOW, "alert #1 <leaking>");
         memout_open(&m, true, 80);
         assert_int_equal(svg_write(&p, &m.o, m.o.f, "evil\x1b<script>&\"", "sub"), 0);
@@ -432,6 +522,53 @@ static void test_svg(void **state)
         assert_non_null(strstr(s, "MiB</text>"));
         assert_null(strstr(s, "<script"));
         assert_non_null(strstr(s, "</svg>\n"));
+        free(s);
+
+        /* Small: the title, the alert's label and the legend stay inside; the axes have
+         * titles; the trend is drawn over its stretch only and never off the plot. */
+        assert_int_equal(svg_init(&p, NOW - 10 * HOUR, NOW, 400, 250, true), 0);
+        for (int64_t t = NOW - 10 * HOUR; t < NOW; t += 60000)
+                svg_add(&p, t, 50 * MIB, 52 * MIB);
+        svg_set_y_title(&p, "memory (anon+swap)");
+        svg_set_trend(&p, 100 * MIB / HOUR, 50 * MIB, NOW - 6 * HOUR, NOW - 2 * HOUR);
+        svg_add_span(&p, NOW - HOUR / 2, NOW, "alert #12345 leaking since long ago");
+        memout_open(&m, true, 80);
+        assert_int_equal(svg_write(&p, &m.o, m.o.f, "a-very-long-process-name-indeed (pid 4242) \u2014 memory "
+                                   "(anon+swap)", "sub"), 0);
+        svg_done(&p);
+        s = memout_close(&m);
+        assert_non_null(strstr(s, "rotate(-90)"));
+        assert_non_null(strstr(s, ">memory (anon+swap)</text>"));
+        assert_non_null(strstr(s, ">time (UTC)</text>"));
+        assert_non_null(strstr(s, "\u2026</text>"));
+        {
+                double x1, y1, x2, y2;
+                const char *l = strstr(s, "stroke-dasharray=\"7 5\" clip-path");
+
+                assert_non_null(l);
+                while (l > s && strncmp(l, "<line", 5) != 0)
+                        l--;
+                assert_int_equal(sscanf(l, "<line x1=\"%lf\" y1=\"%lf\" x2=\"%lf\" y2=\"%lf\"", &x1, &y1, &x2, &y2), 4);
+                /* From 6 h before the end (x 84 + 4/10 of 292), up to where it leaves
+                 * the values on show (52 MiB: right away, as it climbs 100 MiB/h). */
+                assert_true(fabs(x1 - (84 + 292 * 0.4)) < 1);
+                assert_true(x2 > x1 && x2 < 84 + 292 * 0.6);
+                assert_true(y1 >= 58 && y1 <= 58 + 120 && y2 >= 58 && y2 <= 58 + 120);
+        }
+        for (const char *x = s; (x = strstr(x, "<text x=\"")); x++) {
+                double tx = strtod(x + 9, NULL);
+                const char *end = strstr(x, "</text>"), *gt = strchr(x, '>');
+                size_t chars = 0;
+
+                if (strstr(x, "text-anchor=\"end\"") && strstr(x, "text-anchor=\"end\"") < gt)
+                        continue; /* checked by its anchor being inside */
+                for (const char *c = gt + 1; c < end; c++)
+                        chars += ((unsigned char)*c & 0xc0) != 0x80;
+                if (tx <= 0 || strstr(x, "text-anchor=\"middle\"") - x < gt - x)
+                        continue;
+                if (tx + chars * 12 * 0.62 > 400 + 1)
+                        fail_msg("past the right edge: %.60s", x);
+        }
         free(s);
 }
 
@@ -450,8 +587,10 @@ int main(void)
                 cmocka_unit_test(test_timearg_local),
                 cmocka_unit_test(test_trend_fit),
                 cmocka_unit_test(test_trend_growth),
+                cmocka_unit_test(test_trend_growth_span),
                 cmocka_unit_test(test_sparkline),
                 cmocka_unit_test(test_fill_gaps),
+                cmocka_unit_test(test_nice_step),
                 cmocka_unit_test(test_chart_render),
                 cmocka_unit_test(test_svg),
         };

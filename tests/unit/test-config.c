@@ -538,6 +538,10 @@ static const struct {
         /* keys and sections */
         { "[daemon]\nintervall = 5s\n", 2, "unknown key 'intervall' in [daemon] (did you mean 'interval'?)" },
         { "[daemon]\nfrobnicate = 1\n", 2, "unknown key 'frobnicate' in [daemon]" },
+        { "[rule a]\nall = yes\nmatch = ^python\n", 3, "unknown key 'match' in [rule NAME] (did you mean 'cmdline'?)" },
+        { "[daemon]\nmatch = x\n", 2,
+          "unknown key 'match' in [daemon] (did you mean 'cmdline'? It is a rule key, in a [rule NAME] section.)" },
+        { "[daemon]\ndb = /x.db\n", 2, "unknown key 'db' in [daemon] (did you mean 'database'?)" },
         { "[daemon]\nmin-rss = 1M\n", 2, "'min-rss' is a rule key: it belongs in a [rule NAME] section" },
         { "[rule a]\nall = yes\ninterval = 5s\n", 3, "'interval' is a [daemon] key, not a rule key" },
         { "[rule a]\nall = yes\nchildern = yes\n", 3, "unknown key 'childern' in [rule NAME] (did you mean 'children'?)" },

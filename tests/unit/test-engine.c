@@ -44,6 +44,11 @@ struct event {
         bool kind_changed;
         double slope, forecast;
         double scale;                   /* the time scale the evidence is from */
+        char ev_reason[96];             /* the evidence's reason: the limit judge's phrase */
+        char cause[8], raised_cause[8]; /* the latest evaluation's judge; what it was raised on */
+        int64_t raised_t_ms;
+        double raised_room_max, latest_room_max, raised_slope;
+        double raised_scale, latest_scale;      /* the evidence rows' scale_s */
 };
 
 struct fixture {
@@ -55,6 +60,9 @@ struct fixture {
         struct sampler_proc p;
         double room;                    /* what the fake limit leaves, bytes; NAN: no limit */
         unsigned limit_reads;
+        double memory_max;              /* the fake cgroup's memory.max, bytes; NAN: none */
+        double nofile;                  /* the fake RLIMIT_NOFILE; NAN: unlimited */
+        unsigned set_reads;
         struct event ev[EVENTS_MAX];
         size_t n_ev;
 };
@@ -69,6 +77,24 @@ static double fake_headroom(void *userdata, const struct sampler_proc *p UNUSED,
                 return NAN;
         *ret_kind = "cgroup";
         return isnan(level) ? f->room : f->room - level;
+}
+
+/* The fake limits: the process alone in a cgroup with memory.max, and RLIMIT_NOFILE. */
+static void fake_read(void *userdata, const struct sampler_proc *p UNUSED, const struct sample *smp, enum detect_kind m,
+                      struct limit_set *ret)
+{
+        struct fixture *f = userdata;
+        double level;
+
+        f->set_reads++;
+        limit_set_init(ret);
+        if (!detect_value(smp, m, &level))
+                return;
+        ret->level = level;
+        if (m == DETECT_MEMORY && !isnan(f->memory_max))
+                ret->room[LIMIT_MEMORY_MAX] = fmax(f->memory_max - level, 0);
+        if (m == DETECT_FDS && !isnan(f->nofile))
+                ret->room[LIMIT_NOFILE] = fmax(f->nofile - level, 0);
 }
 
 static struct event *add_event(struct fixture *f, char kind)
@@ -106,6 +132,15 @@ static void on_alert(void *userdata, const struct sampler_proc *p UNUSED, const 
         e->slope = a->row.ev.slope;
         e->forecast = a->row.ev.forecast;
         e->scale = a->row.ev.scale;
+        snprintf(e->ev_reason, sizeof(e->ev_reason), "%s", a->row.ev.reason ? a->row.ev.reason : "");
+        snprintf(e->cause, sizeof(e->cause), "%s", a->row.latest.cause ? a->row.latest.cause : "");
+        snprintf(e->raised_cause, sizeof(e->raised_cause), "%s", a->row.raised.cause ? a->row.raised.cause : "");
+        e->raised_t_ms = a->row.raised.t_ms;
+        e->raised_room_max = a->row.raised.room[LIMIT_MEMORY_MAX];
+        e->raised_slope = a->row.raised.slope;
+        e->raised_scale = a->row.raised.scale;
+        e->latest_scale = a->row.latest.scale;
+        e->latest_room_max = a->row.latest.room[LIMIT_MEMORY_MAX];
 }
 
 static void on_trouble(void *userdata, const struct sampler_proc *p UNUSED, int error UNUSED, const char *what)
@@ -120,7 +155,7 @@ static void open_engine(struct fixture *f)
         struct engine_env env = {
                 .store = f->st,
                 .boot_id = "boot",
-                .limits = { .headroom = fake_headroom, .userdata = f },
+                .limits = { .headroom = fake_headroom, .read = fake_read, .userdata = f },
                 .sink = { .verdict = on_verdict, .alert = on_alert, .trouble = on_trouble, .userdata = f },
         };
 
@@ -140,6 +175,8 @@ static int setup(void **state)
         f->cfg.window = WINDOW;
         assert_int_equal(config_add_manual_rule(&f->cfg), 0);
         f->room = NAN;
+        f->memory_max = NAN;
+        f->nofile = NAN;
         f->p = (struct sampler_proc){ .id = 1, .slot = 0, .pid = 4242, .start_ms = T0_MS, .comm = "leaky",
                                       .cmdline = "leaky --forever", .unit = "", .cgroup = "/test.slice", .uid = 1000,
                                       .rule = 0, .rule_id = 1, .generation = 1, .is_new = true };
@@ -271,6 +308,9 @@ static void test_every_scale_by_default(void **state)
         start = find(f, 'a', ALERT_EVENT_START, 0);
         assert_true(start->t_ms <= T0_MS + (1800 + 900) * 1000);
         assert_true(start->scale == 12 * 60);
+        /* The evidence it is raised on names the raising scale too. */
+        assert_string_equal(start->raised_cause, "leak");
+        assert_true(start->raised_scale == 12 * 60 && start->latest_scale == 12 * 60);
 
         f->p.id = 2;
         f->p.start_ms = T0_MS + 10 * 3600 * 1000;
@@ -282,6 +322,7 @@ static void test_every_scale_by_default(void **state)
         start = find(f, 'a', ALERT_EVENT_START, 0);
         assert_true(start->t_ms <= f->p.start_ms + (3 * 3600 + 3600) * 1000);
         assert_true(start->scale == 45 * 60);
+        assert_true(start->raised_scale == 45 * 60 && start->latest_scale == 45 * 60);
 }
 
 /* A limit that comes close after the alert opened escalates it, once. */
@@ -433,6 +474,156 @@ static void test_same_input_same_events(void **state)
         free(first);
 }
 
+/* ---- growth that will reach a limit (lib/nearlimit), at the defaults ---- */
+
+#define LIMIT_STEP_MS 10000             /* the default interval */
+
+/* The detector at its default window, six hours: it cannot prove any leak within these
+ * tests, so every alert is the limit judge's. */
+static void default_window(struct fixture *f)
+{
+        f->cfg.window = 6 * 3600.0;
+        assert_int_equal(engine_reconfigure(f->e, &f->cfg), 0);
+        f->l.started(f->l.userdata, &f->p, false, T0_MS);
+}
+
+/* Samples every 10 s from `from` to `to` (seconds after T0) of shape(t). */
+static void feed_shape(struct fixture *f, double from, double to, double (*anon)(double), double (*fds)(double))
+{
+        for (int64_t t = (int64_t)(from * 1000); t < (int64_t)(to * 1000); t += LIMIT_STEP_MS) {
+                struct sample s = { .t_ms = T0_MS + t };
+                double sec = (double)t / 1000;
+
+                sample_set(&s, M_ANON, (int64_t)anon(sec) / 4096 * 4096);
+                sample_set(&s, M_SWAP, 0);
+                sample_set(&s, M_FILE, 20 * 1024 * 1024);
+                sample_set(&s, M_FDS, fds ? (int64_t)fds(sec) : 12);
+                f->l.sampled(f->l.userdata, &f->p, &s);
+        }
+}
+
+#define ONSET 1800.0
+
+/* Flat at 400 MiB for half an hour, then a leak that reaches 1 GiB in 45 minutes, then
+ * (at 60 min, before it does) it stops. */
+static double leak_45(double t)
+{
+        double rate = 624 * MIB / 2700, wobble = (double)((int64_t)t % 70) * 16 * 1024;
+
+        return 400 * MIB + wobble + (t > ONSET ? rate * (fmin(t, ONSET + 3600 * 0.75 - 600) - ONSET) : 0);
+}
+
+/* A leak that will reach memory.max within the hour is alerted within 10 minutes of its
+ * start, as what it is — before the detector can prove a leak — with the time to the
+ * limit, what it was raised on kept apart from later evaluations; when the growth stops
+ * the alert ends. */
+static void test_limit_alert(void **state)
+{
+        struct fixture *f = *state;
+        const struct event *start, *end;
+        unsigned minutes;
+        double left;
+
+        f->memory_max = 1024 * MIB;
+        default_window(f);
+        feed_shape(f, 0, ONSET, leak_45, NULL);
+        assert_int_equal(count(f, 'a', -1), 0);
+        feed_shape(f, ONSET, ONSET + 600, leak_45, NULL);
+        start = find(f, 'a', ALERT_EVENT_START, 0);
+        assert_true(start->t_ms > T0_MS + ONSET * 1000 && start->t_ms <= T0_MS + (ONSET + 600) * 1000);
+        assert_string_equal(start->limit_kind, "memory.max");
+        assert_string_equal(start->cause, "limit");
+        assert_string_equal(start->raised_cause, "limit");
+        assert_int_equal(start->raised_t_ms, start->t_ms);
+        /* "will reach memory.max in N min", N the minutes truly left, within a fifth. */
+        assert_int_equal(sscanf(start->ev_reason, "will reach memory.max in %u min", &minutes), 1);
+        left = (ONSET + 2700 - (double)(start->t_ms - T0_MS) / 1000) / 60;
+        assert_true(fabs(minutes - left) <= left / 5 + 1);
+        assert_true(fabs(start->forecast / 60 - left) <= left / 5 + 1);
+        assert_true(start->raised_room_max > 0 && start->raised_room_max < 624 * MIB);
+        assert_true(fabs(start->raised_slope - 624 * MIB / 2700) < 624 * MIB / 2700 / 5);
+
+        /* Later evaluations update the latest numbers; what it was raised on is sent once. */
+        feed_shape(f, ONSET + 600, ONSET + 2100, leak_45, NULL);
+        for (size_t i = 0; i < f->n_ev; i++)
+                if (f->ev[i].kind == 'a' && f->ev[i].event != ALERT_EVENT_START)
+                        assert_int_equal(f->ev[i].raised_t_ms, 0);
+        assert_int_equal(count(f, 'a', ALERT_EVENT_START), 1);
+        assert_true(count(f, 'a', ALERT_EVENT_UPDATE) > 0);
+
+        /* Flat from minute 35: two windows with no limit near, and it is over. */
+        feed_shape(f, ONSET + 2100, ONSET + 4200, leak_45, NULL);
+        end = find(f, 'a', ALERT_EVENT_END, 0);
+        assert_string_equal(end->state, "recovered");
+        assert_string_equal(end->reason, "no longer heading for a limit");
+        /* Its numbers stay those of its latest evaluation, the limit judge's: not the
+         * detector's, which had none. */
+        assert_true(isfinite(end->slope) && end->slope >= 0);
+        assert_string_equal(end->cause, "limit");
+        assert_int_equal(count(f, 'a', ALERT_EVENT_START), 1);
+}
+
+static double flat_near(double t)
+{
+        return 1024 * MIB - 6 * MIB + (double)((int64_t)t % 90) * 40 * 1024;
+}
+
+static double sawtooth_below(double t)
+{
+        return 500 * MIB + 450 * MIB * fmod(t, 240) / 240;
+}
+
+/* Flat just under the limit, or a collector's sawtooth whose peaks come near it: no alert. */
+static void test_no_limit_alert_flat_or_sawtooth(void **state)
+{
+        struct fixture *f = *state;
+
+        f->memory_max = 1024 * MIB;
+        default_window(f);
+        feed_shape(f, 0, 3 * 3600, flat_near, NULL);
+        f->l.ended(f->l.userdata, &f->p, T0_MS + 3 * 3600 * 1000, "exited");
+        f->p.id = 2;
+        f->l.started(f->l.userdata, &f->p, false, T0_MS + 3 * 3600 * 1000);
+        feed_shape(f, 3 * 3600, 6 * 3600, sawtooth_below, NULL);
+        assert_int_equal(count(f, 'a', -1), 0);
+        /* The limits were read only for growth, not every bucket. */
+        assert_true(f->set_reads < 6 * 3600 / 30 / 4);
+}
+
+static double fds_leak(double t)
+{
+        return 100 + (t > ONSET ? (t - ONSET) / 3 : 0);
+}
+
+/* Descriptors toward RLIMIT_NOFILE: "will reach RLIMIT_NOFILE in N min". */
+static void test_limit_alert_descriptors(void **state)
+{
+        struct fixture *f = *state;
+        const struct event *start;
+        unsigned minutes;
+
+        f->nofile = 1024;
+        default_window(f);
+        feed_shape(f, 0, ONSET + 600, flat_near, fds_leak);
+        start = find(f, 'a', ALERT_EVENT_START, 0);
+        assert_string_equal(start->limit_kind, "RLIMIT_NOFILE");
+        assert_int_equal(sscanf(start->ev_reason, "will reach RLIMIT_NOFILE in %u min", &minutes), 1);
+        /* (1024 - 100) descriptors at 20 a minute: 46 min from the onset. */
+        assert_true(minutes >= 30 && minutes <= 46);
+}
+
+/* limit-horizon = 0 turns it off. */
+static void test_limit_horizon_off(void **state)
+{
+        struct fixture *f = *state;
+
+        f->memory_max = 1024 * MIB;
+        f->cfg.limit_horizon = 0;
+        default_window(f);
+        feed_shape(f, 0, ONSET + 1200, leak_45, NULL);
+        assert_int_equal(count(f, 'a', -1), 0);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -443,6 +634,10 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_end_closes, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_takes_over_open_alerts, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_same_input_same_events, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_limit_alert, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_no_limit_alert_flat_or_sawtooth, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_limit_alert_descriptors, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_limit_horizon_off, setup, teardown),
         };
 
         return cmocka_run_group_tests_name("engine", tests, NULL, NULL);

@@ -1692,9 +1692,36 @@ static void test_live_libproc2(void **state)
         child_end(&c);
 }
 
+/* /proc/PID/limits as the kernel writes it: the soft limits a leak runs into. */
+static void test_parse_limits(void **state)
+{
+        static const char text[] =
+                "Limit                     Soft Limit           Hard Limit           Units     \n"
+                "Max cpu time              unlimited            unlimited            seconds   \n"
+                "Max data size             536870912            unlimited            bytes     \n"
+                "Max stack size            8388608              unlimited            bytes     \n"
+                "Max address space         unlimited            unlimited            bytes     \n"
+                "Max open files            1024                 524288               files     \n";
+        static const char no_as[] = "Max data size             1 2 bytes\nMax open files 3 4 files\n";
+        static const char bad[] = "Max address space 12x unlimited bytes\nMax data size 1 1 bytes\n"
+                                  "Max open files 1 1 files\n";
+        struct proc_limits l = { 0 };
+
+        (void)state;
+        assert_int_equal(proc_parse_limits(text, sizeof(text) - 1, &l), 0);
+        assert_true(l.as == UINT64_MAX);
+        assert_int_equal(l.data, 536870912);
+        assert_int_equal(l.nofile, 1024);
+        l.nofile = 7;
+        assert_int_equal(proc_parse_limits(no_as, sizeof(no_as) - 1, &l), -ENOENT);
+        assert_int_equal(proc_parse_limits(bad, sizeof(bad) - 1, &l), -EINVAL);
+        assert_int_equal(l.nofile, 7);  /* not written on failure */
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_parse_limits),
                 cmocka_unit_test(test_stat_fixture),
                 cmocka_unit_test(test_stat_adversarial_names),
                 cmocka_unit_test(test_stat_garbage),

@@ -414,6 +414,65 @@ static void test_alerts_verdicts_hooks(void **state)
         query_close(q);
 }
 
+/* What an alert was raised on is written once and stays; its latest evaluation is
+ * replaced beside it; an alert with neither (raised before schema 5) has neither. */
+static void test_alert_evidence_kept(void **state)
+{
+        struct fixture *f = *state;
+        struct store_alert a = {
+                .id = 6, .process_id = 1, .rule_id = f->rule, .metric = "memory", .state = "leaking",
+                .start_ms = T0 + HOUR, .ev = DETECT_EVIDENCE_NONE,
+        };
+        struct store_alert_evidence raised = {
+                .t_ms = T0 + HOUR, .cause = "limit", .scale = 480, .slope = 4096, .slope_low = 2048,
+                .level = 5e8, .t_from = NAN, .t_to = NAN, .reason = "will reach memory.max in 12 min",
+        };
+        struct query_alert_evidence ev[2];
+        struct query *q;
+
+        for (int k = 0; k < LIMIT__MAX; k++)
+                raised.room[k] = NAN;
+        raised.room[LIMIT_MEMORY_MAX] = 4096.0 * 720;
+        a.raised = a.latest = raised;
+        assert_int_equal(store_begin(f->st), 0);
+        assert_int_equal(store_put(f->st, &(struct store_row){ .kind = STORE_ALERT, .alert = a }), 0);
+        /* Later: growth slowed and the alert recovered; a stray raised record is ignored. */
+        a.state = "recovered";
+        a.end_ms = T0 + 2 * HOUR;
+        a.latest = (struct store_alert_evidence){ .t_ms = T0 + 2 * HOUR, .cause = "leak", .scale = 21600,
+                                                  .slope = 1, .slope_low = 0.5, .level = 6e8, .reason = "floor stopped rising" };
+        for (int k = 0; k < LIMIT__MAX; k++)
+                a.latest.room[k] = NAN;
+        a.latest.room[LIMIT_MEMORY_MAX] = 81000;
+        a.raised.t_ms = T0 + 2 * HOUR;
+        a.raised.reason = "forecast 22h32m";
+        assert_int_equal(store_put(f->st, &(struct store_row){ .kind = STORE_ALERT, .alert = a }), 0);
+        a.id = 7;
+        a.raised.t_ms = a.latest.t_ms = 0;
+        assert_int_equal(store_put(f->st, &(struct store_row){ .kind = STORE_ALERT, .alert = a }), 0);
+        assert_int_equal(store_commit(f->st), 0);
+
+        q = open_q(f);
+        assert_int_equal(query_alert_evidence(q, 6, ev), 0);
+        assert_true(ev[0].present && ev[1].present);
+        assert_int_equal(ev[0].t_ms, T0 + HOUR);
+        assert_string_equal(ev[0].cause, "limit");
+        assert_string_equal(ev[0].reason, "will reach memory.max in 12 min");
+        assert_float_equal(ev[0].slope, 4096, 0);
+        assert_float_equal(ev[0].scale, 480, 0);
+        assert_float_equal(ev[0].room[LIMIT_MEMORY_MAX], 4096.0 * 720, 0);
+        assert_true(isnan(ev[0].room[LIMIT_HOST]));
+        assert_int_equal(ev[1].t_ms, T0 + 2 * HOUR);
+        assert_string_equal(ev[1].cause, "leak");
+        assert_string_equal(ev[1].reason, "floor stopped rising");
+        assert_float_equal(ev[1].room[LIMIT_MEMORY_MAX], 81000, 0);
+        query_alert_evidence_free(ev);
+        assert_int_equal(query_alert_evidence(q, 7, ev), 0);
+        assert_false(ev[0].present || ev[1].present);
+        query_alert_evidence_free(ev);
+        query_close(q);
+}
+
 static void test_snapshot_while_writer_commits(void **state)
 {
         struct fixture *f = *state;
@@ -448,6 +507,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_series_sources, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_floors, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_alerts_verdicts_hooks, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_alert_evidence_kept, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_snapshot_while_writer_commits, setup, teardown),
         };
 

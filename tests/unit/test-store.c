@@ -226,6 +226,45 @@ static void test_migrates_old_schema(void **state)
         unlink(old);
 }
 
+/* A database at version 6 (before time scales) is read as it is, its alerts without a
+ * scale, and upgraded to carry one on the next write open. */
+static void test_migrates_v6_to_scales(void **state)
+{
+        struct fixture *f = *state;
+        const char *col = "SELECT count(*) FROM pragma_table_info('alert') WHERE name = 'scale_s'";
+        char old[160];
+        struct store *s2 = NULL;
+        struct query *q = NULL;
+        struct query_alert *a = NULL;
+        size_t n = 0;
+
+        snprintf(old, sizeof(old), "%s/v6.db", f->dir);
+        for (unsigned i = 0; i < sql_migrations_count && sql_migrations[i].version <= 6; i++)
+                raw_exec(old, sql_migrations[i].sql);
+        raw_exec(old, "PRAGMA user_version = 6; "
+                      "INSERT INTO rule (id, name, spec, first_ms, last_ms) VALUES (1, 'old', 'x', 1, 1); "
+                      "INSERT INTO process (id, boot_id, pid, start_ticks, comm, cmdline, rule_id, generation, "
+                      "first_ms, last_ms) VALUES (1, 'b', 10, 1, 'w', 'w', 1, 0, 1, 1); "
+                      "INSERT INTO alert (id, process_id, rule_id, metric, state, start_ms, slope) "
+                      "VALUES (1, 1, 1, 'memory', 'leaking', 1000, 5.0)");
+        assert_int_equal(raw_int(old, col), 0);
+        assert_int_equal(query_open(old, &q, NULL, 0), 0);
+        assert_int_equal(query_alerts(q, &(struct query_alert_filter){ 0 }, &a, &n), 0);
+        assert_int_equal(n, 1);
+        assert_true(isnan(a[0].scale_s));
+        query_alerts_free(a, n);
+        query_close(q);
+
+        assert_int_equal(store_open(old, STORE_RW, &s2, NULL, 0), 0);
+        assert_int_equal(store_schema_version(s2), 7);
+        assert_int_equal(store_schema_version(s2), store_latest_schema_version());
+        store_close(s2);
+        assert_int_equal(raw_int(old, col), 1);
+        assert_int_equal(raw_int(old, "SELECT count(*) FROM pragma_table_info('verdict') WHERE name = 'scale_s'"), 1);
+        assert_int_equal(raw_int(old, "SELECT count(*) FROM alert WHERE id = 1 AND scale_s IS NULL"), 1);
+        unlink(old);
+}
+
 static void test_read_only_open(void **state)
 {
         struct fixture *f = *state;
@@ -357,6 +396,224 @@ static void test_samples_roundtrip_and_unknown(void **state)
         assert_int_equal(store_for_each_sample(f->st, id, 0, INT64_MAX, collect_cb, c), 0);
         assert_int_equal(c->n, 100);
         assert_int_equal(c->s[0].v[M_RSS], 10 * MIB);
+        free(c);
+}
+
+/* Random samples as the sampler makes them: memory in whole KiB, some groups unknown
+ * with a reason, faults counting up, now and then a jump. */
+static uint64_t xs_state = 88172645463325252u;
+
+static uint64_t xs(void)
+{
+        xs_state ^= xs_state << 13;
+        xs_state ^= xs_state >> 7;
+        xs_state ^= xs_state << 17;
+        return xs_state;
+}
+
+static struct sample random_sample(int64_t t, const struct sample *prev)
+{
+        struct sample s = { .t_ms = t };
+
+        for (int m = 0; m < M__MAX; m++) {
+                int64_t v = prev && sample_has(prev, (enum metric)m) && xs() % 3 ? prev->v[m] : (int64_t)(xs() % (1u << 30));
+
+                if (metric_info[m].unit == UNIT_BYTES)
+                        v = v / 1024 * 1024;
+                sample_set(&s, (enum metric)m, v);
+        }
+        if (xs() % 4 == 0)
+                sample_set_unknown(&s, G_SMAPS, UNK_SKIPPED);
+        if (xs() % 9 == 0)
+                sample_set_unknown(&s, G_HEAP, UNK_DENIED);
+        if (xs() % 50 == 0)
+                sample_set_unknown(&s, G_STATUS, UNK_GONE);
+        return s;
+}
+
+static void assert_same_sample(const struct sample *a, const struct sample *b)
+{
+        assert_int_equal(a->t_ms, b->t_ms);
+        assert_int_equal(a->have, b->have);
+        for (int m = 0; m < M__MAX; m++)
+                if (sample_has(a, (enum metric)m))
+                        assert_int_equal(a->v[m], b->v[m]);
+        assert_memory_equal(a->why, b->why, sizeof(a->why));
+}
+
+/* Every sample written comes back exactly, from the recent table and from blocks, across
+ * folds that cut through a process's series at arbitrary times and blocks that fill up. */
+static void test_fold_keeps_every_sample_exactly(void **state)
+{
+        struct fixture *f = *state;
+        enum { PROCS = 4, N = 2000 };
+        struct sample *want = calloc(PROCS * N, sizeof(*want));
+        struct collect *c = calloc(1, sizeof(*c));
+        const int64_t t0 = 1795521600000;
+        int64_t folded, total = 0;
+
+        assert_int_equal(store_begin(f->st), 0);
+        for (int p = 0; p < PROCS; p++) {
+                int64_t t = t0;
+
+                add_process(f->st, p + 1, 100 + p, 1, t0);
+                for (int i = 0; i < N; i++) {
+                        t += xs() % 20 == 0 ? (int64_t)(xs() % 600000) + 1 : 1000 + (int64_t)(xs() % 5);
+                        want[p * N + i] = random_sample(t, i ? &want[p * N + i - 1] : NULL);
+                        assert_int_equal(put_sample(f->st, p + 1, &want[p * N + i]), 0);
+                }
+        }
+        assert_int_equal(store_commit(f->st), 0);
+        for (int k = 1; k <= 5; k++) {
+                int64_t cut = want[k * N / 5 - 1].t_ms + (k == 5 ? 1 : 0);
+
+                assert_int_equal(store_fold(f->st, cut, &folded), 0);
+                total += folded;
+                for (int p = 0; p < PROCS; p++) {
+                        c->n = 0;
+                        assert_int_equal(store_for_each_sample(f->st, p + 1, 0, INT64_MAX, collect_cb, c), 0);
+                        assert_int_equal(c->n, N);
+                        for (int i = 0; i < N; i++)
+                                assert_same_sample(&want[p * N + i], &c->s[i]);
+                }
+        }
+        assert_int_equal(raw_int(f->path, "SELECT sum(n) FROM sample_block"), total);
+        assert_true(raw_int(f->path, "SELECT count(*) FROM sample_block") > 5);
+        /* A range inside one block gives exactly its samples. */
+        c->n = 0;
+        assert_int_equal(store_for_each_sample(f->st, 2, want[N + 100].t_ms, want[N + 110].t_ms, collect_cb, c), 0);
+        assert_int_equal(c->n, 10);
+        assert_same_sample(&want[N + 100], &c->s[0]);
+        free(want);
+        free(c);
+}
+
+/* A block changed behind the store's back (a flipped byte, a row whose count or times
+ * disagree with its block) fails the read that meets it with -EBADMSG and a message
+ * naming it; the process's other samples and other processes stay readable. */
+static void test_damaged_block_reported(void **state)
+{
+        struct fixture *f = *state;
+        struct collect *c = calloc(1, sizeof(*c));
+        const char *const damage[] = {
+                "UPDATE sample_block SET data = CAST(zeroblob(40) AS BLOB) WHERE process_id = 1",
+                "UPDATE sample_block SET data = substr(data, 1, 20) WHERE process_id = 1",
+                "UPDATE sample_block SET n = n + 1 WHERE process_id = 1",
+                "UPDATE sample_block SET t1 = t1 - 1 WHERE process_id = 1",
+                "UPDATE sample_block SET data = 'text' WHERE process_id = 1",
+                "UPDATE sample_block SET t0 = t0 - 5 WHERE process_id = 1",
+        };
+
+        assert_int_equal(store_begin(f->st), 0);
+        add_process(f->st, 1, 100, 1, 1000);
+        add_process(f->st, 2, 101, 1, 1000);
+        for (int i = 0; i < 100; i++) {
+                struct sample s = mk_sample(60000 + i * 1000, (int64_t)(10 + i) * MIB);
+
+                assert_int_equal(put_sample(f->st, 1, &s), 0);
+                assert_int_equal(put_sample(f->st, 2, &s), 0);
+        }
+        assert_int_equal(store_commit(f->st), 0);
+        assert_int_equal(store_fold(f->st, 200000, NULL), 0);
+        raw_exec(f->path, "CREATE TABLE good AS SELECT * FROM sample_block");
+        for (size_t i = 0; i < ELEMENTSOF(damage); i++) {
+                struct query *q;
+                struct sample latest[2];
+                int64_t ids[2] = { 1, 2 };
+
+                raw_exec(f->path, "DELETE FROM sample_block; INSERT INTO sample_block SELECT * FROM good");
+                raw_exec(f->path, damage[i]);
+                c->n = 0;
+                assert_int_equal(store_for_each_sample(f->st, 1, 0, INT64_MAX, collect_cb, c), -EBADMSG);
+                assert_non_null(strstr(store_errmsg(f->st), "process 1 "));
+                assert_non_null(strstr(store_errmsg(f->st), "damaged"));
+                c->n = 0;
+                assert_int_equal(store_for_each_sample(f->st, 2, 0, INT64_MAX, collect_cb, c), 0);
+                assert_int_equal(c->n, 100);
+                /* The client's reads say the same. */
+                assert_int_equal(query_open(f->path, &q, NULL, 0), 0);
+                assert_int_equal(query_latest_samples(q, ids, 2, latest), -EBADMSG);
+                query_close(q);
+                /* Retention leaves it for the readers to report, and does not fail. */
+                {
+                        struct store_retention rt = { .raw_ms = 10000, .minute_ms = INT64_MAX / 4,
+                                                      .hour_ms = INT64_MAX / 4 };
+                        raw_exec(f->path, "DELETE FROM meta WHERE key = 'raw_pruned_upto'");
+                        assert_int_equal(store_maintain(f->st, 110000, &rt, NULL), 0);
+                }
+        }
+        free(c);
+}
+
+/* A database of the schema before blocks (version 5 or lower), with samples in the
+ * plain `sample` table, is upgraded without losing one: each comes back exactly, and
+ * the old table is gone. */
+static void test_migrates_samples_into_blocks(void **state)
+{
+        struct fixture *f = *state;
+        enum { PROCS = 3, N = 1500 };
+        struct sample *want = calloc(PROCS * N, sizeof(*want));
+        struct collect *c = calloc(1, sizeof(*c));
+        size_t cap = 64 * 1024 * 1024, o = 0;
+        char *sql = malloc(cap), old[160];
+        struct store *s2 = NULL;
+        unsigned prev = 0;
+
+        snprintf(old, sizeof(old), "%s/v5.db", f->dir);
+        for (unsigned i = 0; i < sql_migrations_count; i++)
+                if (strstr(sql_migrations[i].sql, "CREATE TABLE sample_block") == NULL && prev == i) {
+                        raw_exec(old, sql_migrations[i].sql);
+                        prev = i + 1;
+                }
+        assert_true(prev > 0 && prev < sql_migrations_count);
+        o += (size_t)snprintf(sql + o, cap - o, "PRAGMA user_version = %u; BEGIN; "
+                              "INSERT INTO rule (id, name, spec, first_ms, last_ms) VALUES (1, 'r', 'x', 1, 1);",
+                              sql_migrations[prev - 1].version);
+        for (int p = 0; p < PROCS; p++) {
+                int64_t t = 1795521600000;
+
+                o += (size_t)snprintf(sql + o, cap - o, "INSERT INTO process (id, boot_id, pid, start_ticks, comm, "
+                                      "cmdline, rule_id, generation, first_ms, last_ms) VALUES (%d, 'b', %d, 1, 'c', "
+                                      "'c', 1, 1, 1, 1);", p + 1, 100 + p);
+                for (int i = 0; i < N; i++) {
+                        struct sample *w = &want[p * N + i];
+
+                        t += 997 + (int64_t)(xs() % 9);
+                        *w = random_sample(t, i ? w - 1 : NULL);
+                        o += (size_t)snprintf(sql + o, cap - o, "INSERT INTO sample VALUES (%d, %" PRId64, p + 1, t);
+                        for (int m = 0; m < M__MAX; m++) {
+                                if (sample_has(w, (enum metric)m))
+                                        o += (size_t)snprintf(sql + o, cap - o, ", %" PRId64, w->v[m] /
+                                                              (metric_info[m].unit == UNIT_BYTES ? 1024 : 1));
+                                else
+                                        o += (size_t)snprintf(sql + o, cap - o, ", NULL");
+                        }
+                        o += (size_t)snprintf(sql + o, cap - o, ", %" PRId64 ");", sample_pack_why(w));
+                }
+        }
+        snprintf(sql + o, cap - o, "COMMIT;");
+        assert_true(o < cap - 16);
+        raw_exec(old, sql);
+        assert_int_equal(raw_int(old, "SELECT count(*) FROM sample"), PROCS * N);
+
+        assert_int_equal(store_open(old, STORE_RW, &s2, NULL, 0), 0);
+        assert_int_equal(store_schema_version(s2), store_latest_schema_version());
+        assert_int_equal(raw_int(old, "SELECT count(*) FROM sqlite_master WHERE name = 'sample'"), 0);
+        assert_int_equal(raw_int(old, "SELECT sum(n) FROM sample_block"), PROCS * N);
+        for (int p = 0; p < PROCS; p++) {
+                c->n = 0;
+                assert_int_equal(store_for_each_sample(s2, p + 1, 0, INT64_MAX, collect_cb, c), 0);
+                assert_int_equal(c->n, N);
+                for (int i = 0; i < N; i++)
+                        assert_same_sample(&want[p * N + i], &c->s[i]);
+        }
+        /* The upgraded file is the schema a new one gets (store_open checks it again). */
+        store_close(s2);
+        assert_int_equal(store_open(old, STORE_RW, &s2, NULL, 0), 0);
+        store_close(s2);
+        unlink(old);
+        free(sql);
+        free(want);
         free(c);
 }
 
@@ -494,7 +751,7 @@ static void test_fold_rollups_retention_series(void **state)
         assert_int_equal(store_fold(f->st, t0 + 2 * 3600000, &folded), 0);
         assert_int_equal(folded, 2 * 360);
         assert_int_equal(raw_int(f->path, "SELECT count(*) FROM sample_recent"), n - 2 * 360);
-        assert_int_equal(raw_int(f->path, "SELECT count(*) FROM sample"), 2 * 360);
+        assert_int_equal(raw_int(f->path, "SELECT sum(n) FROM sample_block"), 2 * 360);
         assert_int_equal(raw_int(f->path, "SELECT count(*) FROM rollup WHERE res = 60000"), 120);
         assert_int_equal(raw_int(f->path, "SELECT count(*) FROM rollup WHERE res = 3600000"), 2);
         /* Minute k holds 6 samples of the same value 100 + k MiB (in KiB in the table). */
@@ -531,8 +788,8 @@ static void test_fold_rollups_retention_series(void **state)
                 struct store_retention rt = { .raw_ms = 3600000, .minute_ms = 2 * 3600000, .hour_ms = INT64_MAX / 4 };
                 assert_int_equal(store_maintain(f->st, t0 + 3 * 3600000, &rt, &m), 0);
         }
-        assert_int_equal(raw_int(f->path, "SELECT count(*) FROM sample"), 360);
-        assert_int_equal(raw_int(f->path, "SELECT min(t) FROM sample"), t0 + 2 * 3600000);
+        assert_int_equal(raw_int(f->path, "SELECT sum(n) FROM sample_block"), 360);
+        assert_int_equal(raw_int(f->path, "SELECT min(t0) FROM sample_block"), t0 + 2 * 3600000);
         assert_int_equal(raw_int(f->path, "SELECT count(*) FROM rollup WHERE res = 60000"), 120);
         assert_int_equal(raw_int(f->path, "SELECT count(*) FROM rollup WHERE res = 3600000"), 3);
         /* A second pass is a no-op. */
@@ -682,7 +939,8 @@ static void commit_samples(struct store *st, int64_t t0, int n)
 
 static int64_t sample_count(const char *path)
 {
-        return raw_int(path, "SELECT (SELECT count(*) FROM sample_recent) + (SELECT count(*) FROM sample)");
+        return raw_int(path, "SELECT (SELECT count(*) FROM sample_recent) + "
+                             "(SELECT coalesce(sum(n), 0) FROM sample_block)");
 }
 
 static void expect_sound(const char *path)
@@ -1048,6 +1306,8 @@ static void test_fold_rollups_match_sql_aggregates(void **state)
                 }
         }
         assert_int_equal(store_commit(f->st), 0);
+        /* The rows the fold is about to pack, kept for SQL's own aggregates. */
+        raw_exec(f->path, "CREATE TABLE folded AS SELECT * FROM sample_recent");
         assert_int_equal(store_fold(f->st, t0 + ticks * 97000 + 1000, &folded), 0);
         assert_int_equal(folded, n);
 
@@ -1068,8 +1328,8 @@ static void test_fold_rollups_match_sql_aggregates(void **state)
                          "shmem_avg, swap_min, swap_max, swap_avg, vsize_min, vsize_max, vsize_avg, fds_min, "
                          "fds_max, fds_avg, pss_min, pss_max, pss_avg, uss_min, uss_max, uss_avg FROM rollup "
                          "WHERE res = %" PRId64 " EXCEPT SELECT process_id, t - t %% %" PRId64 ", count(*)%s "
-                         "FROM sample GROUP BY 1, 2) UNION ALL SELECT * FROM (SELECT process_id, t - t %% %"
-                         PRId64 ", count(*)%s FROM sample GROUP BY 1, 2 EXCEPT SELECT process_id, t, n, rss_min, "
+                         "FROM folded GROUP BY 1, 2) UNION ALL SELECT * FROM (SELECT process_id, t - t %% %"
+                         PRId64 ", count(*)%s FROM folded GROUP BY 1, 2 EXCEPT SELECT process_id, t, n, rss_min, "
                          "rss_max, rss_avg, anon_min, anon_max, anon_avg, file_min, file_max, file_avg, "
                          "shmem_min, shmem_max, shmem_avg, swap_min, swap_max, swap_avg, vsize_min, vsize_max, "
                          "vsize_avg, fds_min, fds_max, fds_avg, pss_min, pss_max, pss_avg, uss_min, uss_max, "
@@ -1093,9 +1353,13 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_existing_world_readable_file_is_tightened, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_refuses_foreign_and_newer, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_migrates_old_schema, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_migrates_v6_to_scales, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_read_only_open, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_reader_without_write_access, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_rules, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_fold_keeps_every_sample_exactly, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_damaged_block_reported, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_migrates_samples_into_blocks, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_samples_roundtrip_and_unknown, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_identity_queries, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_live_processes, setup, teardown),

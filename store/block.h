@@ -1,0 +1,89 @@
+/* block: one process's raw samples packed into a few bytes each — the encoding of the
+ * `data` column of sample_block (sql/006-sample-block.sql). Pure: buffers in, buffers
+ * out, no SQLite, no clock.
+ *
+ * A block holds up to BLOCK_MAX_SAMPLES samples of one process in time order. Each
+ * sample is stored as what changed since the one before it: the change of its interval
+ * (a delta of deltas, one byte at a steady interval), a bit mask of the fields that
+ * changed, and for each of them the difference from its last value or "unknown now".
+ * A process whose memory did not move costs two bytes a sample. Values are stored as
+ * the sample tables store them (memory in KiB, the packed reasons of lib/sample.h), so
+ * what a block gives back is exactly what a row of those tables would.
+ *
+ *   header    version (1 byte), FNV-1a 32 of the rest (4, little-endian), the number
+ *             of metric fields (1), the number of samples (2, little-endian)
+ *   sample 0  zigzag(time) (varint), mask, values: as below, against a previous sample of zeros
+ *   sample i  zigzag(interval_i - interval_{i-1}) (varint; interval_0 = 0), then the mask
+ *             (varint; bit k: field k changed, fields in the order of block.c's
+ *             field_order), then per changed field one varint: 1 = unknown now;
+ *             zigzag(value - last known value) << 1; or, for a difference past 2^62
+ *             either way, 3 and then the zigzag in a varint of its own.
+ *
+ * A block read from the database is untrusted input: block_reader_next() checks the
+ * checksum, every bound and the time order, and says -EBADMSG rather than return
+ * anything a damaged block could make up. */
+#ifndef LEAKWATCH_STORE_BLOCK_H
+#define LEAKWATCH_STORE_BLOCK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sample.h"
+
+#define BLOCK_VERSION 1
+#define BLOCK_HEADER 8
+/* Bounds what one damaged row can make a reader loop over, and fits the count field. */
+#define BLOCK_MAX_SAMPLES 4096
+/* A block holds at most this many bytes, so that its row of sample_block stays on its
+ * B-tree page: SQLite moves the tail of a key-table (WITHOUT ROWID) row of more than
+ * 1,002 bytes of payload on a 4 KiB page to an overflow page of its own, mostly empty
+ * (the first blocks of 64 one-minute samples, about 1,080 bytes each, filled their
+ * pages to 26 %). The row's key, count, end time and record header take up to 27. */
+#define BLOCK_MAX_BYTES 975
+
+/* ---- writing ---- */
+
+struct block_writer {
+        uint8_t *buf;                   /* header, then the samples */
+        size_t len, cap;
+        unsigned n;
+        int64_t t0;                     /* the first sample's time */
+        int64_t t, dt;                  /* the last sample's time and interval */
+        int64_t last[M__MAX + 1];       /* last known value of each field (0 at first) */
+        uint32_t known;                 /* bit f: field f was known in the last sample */
+};
+
+/* An empty block (so is a zeroed writer). Release with block_writer_free(); it may be
+ * reused after block_writer_reset(). */
+void block_writer_init(struct block_writer *w);
+void block_writer_reset(struct block_writer *w);
+void block_writer_free(struct block_writer *w);
+/* Appends a sample. -ENOSPC if the block is full (BLOCK_MAX_SAMPLES, or the sample
+ * would take it past BLOCK_MAX_BYTES; an empty block always takes one), -EINVAL if it is
+ * not later than the last one, -ENOMEM. The block is unchanged on failure. */
+int block_writer_add(struct block_writer *w, const struct sample *smp);
+/* The finished block (header filled in), valid until the writer changes. n must be > 0. */
+const uint8_t *block_writer_finish(struct block_writer *w, size_t *ret_len);
+
+/* ---- reading ---- */
+
+struct block_reader {
+        const uint8_t *p, *end;
+        unsigned n, left, fields;
+        int64_t t, dt;
+        int64_t last[M__MAX + 1];
+        uint32_t known;
+};
+
+/* Checks the header and the checksum of a block of len bytes. -EBADMSG if it is
+ * damaged, -EPROTO if it is of a later version than this program's. The reader points
+ * into buf, which must stay valid. */
+int block_reader_init(struct block_reader *r, const void *buf, size_t len);
+/* The number of samples the header announces. */
+static inline unsigned block_reader_count(const struct block_reader *r) { return r->n; }
+/* The next sample into *ret: 1, or 0 after the last one (when the block has been read
+ * to its last byte), or -EBADMSG if the block is damaged. */
+int block_reader_next(struct block_reader *r, struct sample *ret);
+
+#endif

@@ -1,0 +1,162 @@
+"""The blocks of folded samples (sql/006-sample-block.sql, store/block.h), read and
+written in Python for the tests: they check what the daemon stored without going through
+its own code, and build databases in its format.
+
+A sample is a dict: t, the metric columns (KiB for memory, None when unknown) and
+unknown (the packed reasons), as a row of sample_recent reads."""
+import struct
+
+VERSION = 1
+HEADER = 8
+METRICS = ["rss", "anon", "file", "shmem", "swap", "data", "vsize", "threads", "fds", "minflt", "majflt",
+           "pss", "uss", "pss_anon", "swap_pss", "heap_size", "heap_rss"]
+# Mask-bit order (store/block.c, field_order).
+FIELDS = ["rss", "anon", "data", "minflt", "file", "swap", "vsize", "threads", "fds", "shmem", "majflt",
+          "unknown", "pss", "uss", "pss_anon", "swap_pss", "heap_size", "heap_rss"]
+M64 = (1 << 64) - 1
+
+
+class Damaged(ValueError):
+    pass
+
+
+def _fnv1a(b):
+    h = 2166136261
+    for c in b:
+        h = ((h ^ c) * 16777619) & 0xffffffff
+    return h
+
+
+def _s64(u):
+    u &= M64
+    return u - (1 << 64) if u >> 63 else u
+
+
+def _zigzag(x):
+    x &= M64
+    return ((x << 1) & M64) ^ (M64 if x >> 63 else 0)
+
+
+def _unzigzag(u):
+    return _s64((u >> 1) ^ (M64 if u & 1 else 0))
+
+
+def _varint(u):
+    out = bytearray()
+    while u >= 0x80:
+        out.append((u & 0x7f) | 0x80)
+        u >>= 7
+    out.append(u)
+    return out
+
+
+def encode(samples, max_bytes=None):
+    """One block of samples (time order, at most 4096); ValueError if it would take
+    more than max_bytes."""
+    body = bytearray()
+    last = {f: 0 for f in FIELDS}
+    known = set()
+    t_prev = dt_prev = 0
+    for i, s in enumerate(samples):
+        if i == 0:
+            body += _varint(_zigzag(s["t"]))
+            dt = 0
+        else:
+            dt = s["t"] - t_prev
+            assert dt > 0
+            body += _varint(_zigzag(dt - dt_prev))
+        now = {f for f in FIELDS if s.get(f) is not None or f == "unknown"}
+        vals = {f: (s.get(f) or 0) for f in FIELDS}
+        mask = 0
+        for k, f in enumerate(FIELDS):
+            if (f in now) != (f in known) or (f in now and vals[f] != last[f]):
+                mask |= 1 << k
+        body += _varint(mask)
+        for k, f in enumerate(FIELDS):
+            if not mask >> k & 1:
+                continue
+            if f not in now:
+                body += _varint(1)
+                continue
+            z = _zigzag(vals[f] - last[f])
+            body += _varint(3) + _varint(z) if z >> 63 else _varint(z << 1)
+            last[f] = vals[f]
+        known = now
+        t_prev, dt_prev = s["t"], dt
+    rest = bytes([len(FIELDS)]) + struct.pack("<H", len(samples)) + bytes(body)
+    if max_bytes is not None and 5 + len(rest) > max_bytes:
+        raise ValueError("a block of %d bytes" % (5 + len(rest)))
+    return bytes([VERSION]) + struct.pack("<I", _fnv1a(rest)) + rest
+
+
+def decode(blob):
+    """The samples of a block; Damaged if it is not a sound one."""
+    b = bytes(blob)
+    if len(b) < HEADER or b[0] != VERSION or b[5] != len(FIELDS):
+        raise Damaged("bad header")
+    if struct.unpack("<I", b[1:5])[0] != _fnv1a(b[5:]):
+        raise Damaged("checksum")
+    n = struct.unpack("<H", b[6:8])[0]
+    pos = HEADER
+
+    def varint():
+        nonlocal pos
+        u = shift = 0
+        while True:
+            if pos >= len(b) or shift > 63:
+                raise Damaged("varint")
+            c = b[pos]
+            pos += 1
+            u |= (c & 0x7f) << shift
+            if not c & 0x80:
+                return u & M64
+            shift += 7
+
+    out = []
+    last = {f: 0 for f in FIELDS}
+    known = set()
+    t = dt = 0
+    for i in range(n):
+        u = varint()
+        if i == 0:
+            t = _unzigzag(u)
+        else:
+            dt = _s64(dt + _unzigzag(u))
+            if dt <= 0:
+                raise Damaged("time")
+            t += dt
+        mask = varint()
+        for k, f in enumerate(FIELDS):
+            if not mask >> k & 1:
+                continue
+            u = varint()
+            if u == 1:
+                known.discard(f)
+                continue
+            if u == 3:
+                u = varint()
+            elif u & 1:
+                raise Damaged("token")
+            else:
+                u >>= 1
+            last[f] = _s64(last[f] + _unzigzag(u))
+            known.add(f)
+        row = {"t": t}
+        for f in FIELDS:
+            row[f] = last[f] if f in known else None
+        out.append(row)
+    if pos != len(b):
+        raise Damaged("trailing bytes")
+    return out
+
+
+def folded(con, where="1", args=()):
+    """Every folded sample of the blocks that match where (SQL on sample_block), as
+    dicts with process_id, in block order."""
+    rows = []
+    for pid, blob in con.execute("SELECT process_id, data FROM sample_block WHERE %s ORDER BY process_id, t0"
+                                 % where, args):
+        for s in decode(blob):
+            s["process_id"] = pid
+            rows.append(s)
+    return rows

@@ -1,0 +1,407 @@
+/* Tests for block: samples packed and read back exactly (random series, the extremes of
+ * every field, the first and the last sample a block can hold), what a steady process
+ * costs, and damaged blocks — every flipped byte, every truncation, forged checksums —
+ * told apart from sound ones without reading past the buffer. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cmocka.h>
+
+#include "block.h"
+
+/* xorshift64*: the tests' own generator, so a seed reproduces a run anywhere. */
+static uint64_t rng_state;
+
+static uint64_t rnd(void)
+{
+        rng_state ^= rng_state >> 12;
+        rng_state ^= rng_state << 25;
+        rng_state ^= rng_state >> 27;
+        return rng_state * UINT64_C(2685821657736338717);
+}
+
+static void seed(void)
+{
+        const char *e = getenv("LEAKWATCH_TEST_SEED");
+
+        rng_state = e ? strtoull(e, NULL, 0) : (uint64_t)time(NULL) * 2654435761u + 1;
+        print_message("test-block: LEAKWATCH_TEST_SEED=%llu\n", (unsigned long long)rng_state);
+}
+
+/* A value as the tables hold it: whole KiB for memory. */
+static int64_t value_for(enum metric m, int64_t v)
+{
+        if (metric_info[m].unit == UNIT_BYTES)
+                return (v / 1024 % (INT64_MAX / 1024)) * 1024;
+        return v;
+}
+
+static void assert_same(const struct sample *a, const struct sample *b)
+{
+        assert_int_equal(a->t_ms, b->t_ms);
+        assert_int_equal(a->have, b->have);
+        for (int m = 0; m < M__MAX; m++)
+                if (sample_has(a, (enum metric)m))
+                        assert_int_equal(a->v[m], b->v[m]);
+        assert_memory_equal(a->why, b->why, sizeof(a->why));
+}
+
+/* Encodes n samples into as many blocks as they need and reads them back; returns the
+ * bytes of all the blocks. A full block refuses a sample without changing. */
+static size_t round_trip(const struct sample *in, unsigned n)
+{
+        struct block_writer w;
+        size_t total = 0;
+        unsigned i = 0;
+
+        block_writer_init(&w);
+        while (i < n) {
+                struct block_reader r;
+                struct sample got;
+                const uint8_t *buf;
+                unsigned first = i;
+                size_t len;
+                int k = 0;
+
+                block_writer_reset(&w);
+                while (i < n && (k = block_writer_add(&w, &in[i])) == 0)
+                        i++;
+                if (i < n)
+                        assert_int_equal(k, -ENOSPC);
+                buf = block_writer_finish(&w, &len);
+                assert_true(len <= BLOCK_MAX_BYTES);
+                assert_int_equal(block_reader_init(&r, buf, len), 0);
+                assert_int_equal(block_reader_count(&r), i - first);
+                for (unsigned j = first; j < i; j++) {
+                        assert_int_equal(block_reader_next(&r, &got), 1);
+                        assert_same(&in[j], &got);
+                }
+                assert_int_equal(block_reader_next(&r, &got), 0);
+                total += len;
+        }
+        block_writer_free(&w);
+        return total;
+}
+
+static void random_sample(struct sample *s, int64_t t, const struct sample *prev)
+{
+        *s = (struct sample){ .t_ms = t };
+        for (int m = 0; m < M__MAX; m++) {
+                uint64_t k = rnd() % 8;
+                int64_t v;
+
+                if (k == 0)
+                        continue; /* unknown */
+                if (k < 4 && prev && sample_has(prev, (enum metric)m))
+                        v = prev->v[m]; /* unchanged */
+                else if (k == 4)
+                        v = (int64_t)rnd(); /* anything, negative included */
+                else
+                        v = (int64_t)(rnd() % (UINT64_C(1) << (rnd() % 48)));
+                sample_set(s, (enum metric)m, value_for((enum metric)m, v));
+        }
+        for (int g = 0; g < G__MAX; g++)
+                s->why[g] = (uint8_t)(rnd() % UNK__MAX);
+        /* A known group has no reason: as the sampler fills them. */
+}
+
+static void test_round_trip_random(void **state)
+{
+        static struct sample in[BLOCK_MAX_SAMPLES];
+
+        (void)state;
+        seed();
+        for (int run = 0; run < 200; run++) {
+                unsigned n = 1 + (unsigned)(rnd() % (run < 10 ? BLOCK_MAX_SAMPLES : 300));
+                int64_t t = (int64_t)(rnd() % (UINT64_C(1) << 42));
+
+                for (unsigned i = 0; i < n; i++) {
+                        /* Steady intervals with jitter, and now and then a jump. */
+                        t += rnd() % 16 == 0 ? (int64_t)(rnd() % 100000000) + 1 : 1000 + (int64_t)(rnd() % 7);
+                        random_sample(&in[i], t, i ? &in[i - 1] : NULL);
+                }
+                round_trip(in, n);
+        }
+}
+
+static void test_round_trip_extremes(void **state)
+{
+        struct sample in[4] = {
+                { .t_ms = INT64_MIN },
+                { .t_ms = -1 },
+                { .t_ms = 0 },
+                { .t_ms = INT64_MAX },
+        };
+
+        (void)state;
+        for (int m = 0; m < M__MAX; m++) {
+                bool bytes = metric_info[m].unit == UNIT_BYTES;
+
+                sample_set(&in[0], (enum metric)m, bytes ? INT64_MIN / 1024 * 1024 : INT64_MIN);
+                sample_set(&in[1], (enum metric)m, bytes ? INT64_MAX / 1024 * 1024 : INT64_MAX);
+                sample_set(&in[2], (enum metric)m, 0);
+                if (m % 2)
+                        sample_set(&in[3], (enum metric)m, bytes ? INT64_MIN / 1024 * 1024 : INT64_MIN);
+        }
+        for (int g = 0; g < G__MAX; g++)
+                in[3].why[g] = UNK_SKIPPED;
+        round_trip(in, 4);
+        round_trip(in + 3, 1);
+}
+
+static void test_bounds(void **state)
+{
+        struct block_writer w;
+        struct sample s = { .t_ms = 1000 };
+        unsigned i;
+
+        (void)state;
+        block_writer_init(&w);
+        assert_int_equal(block_writer_add(&w, &s), 0);
+        /* Not later than the last sample: refused, the block unchanged. */
+        assert_int_equal(block_writer_add(&w, &s), -EINVAL);
+        s.t_ms = 999;
+        assert_int_equal(block_writer_add(&w, &s), -EINVAL);
+        assert_int_equal(w.n, 1);
+        /* Filled to its byte limit: the sample that does not fit leaves it as it was. */
+        for (i = 1;; i++) {
+                size_t len = w.len;
+
+                s.t_ms = 1000 + i;
+                if (block_writer_add(&w, &s) == -ENOSPC) {
+                        assert_int_equal(w.n, i);
+                        assert_int_equal(w.len, len);
+                        break;
+                }
+                assert_true(w.len <= BLOCK_MAX_BYTES);
+        }
+        assert_true(w.len > BLOCK_MAX_BYTES - 4);
+        {
+                struct block_reader r;
+                const uint8_t *buf;
+                size_t len;
+
+                buf = block_writer_finish(&w, &len);
+                assert_int_equal(block_reader_init(&r, buf, len), 0);
+                for (unsigned k = 0; k < i; k++) {
+                        assert_int_equal(block_reader_next(&r, &s), 1);
+                        assert_int_equal(s.t_ms, 1000 + k);
+                }
+                assert_int_equal(block_reader_next(&r, &s), 0);
+        }
+        /* A reset block is empty and takes any time again. */
+        block_writer_reset(&w);
+        s.t_ms = 5;
+        assert_int_equal(block_writer_add(&w, &s), 0);
+        assert_int_equal(w.n, 1);
+        block_writer_free(&w);
+}
+
+/* A process whose memory does not move, sampled every second with a little jitter:
+ * two bytes a sample (the interval's change and an empty mask) after the first. */
+static void test_steady_process_size(void **state)
+{
+        static struct sample in[64];
+        size_t len;
+
+        (void)state;
+        for (unsigned i = 0; i < 64; i++) {
+                in[i] = (struct sample){ .t_ms = INT64_C(1795521600000) + i * 1000 + (i % 3) };
+                sample_set(&in[i], M_RSS, 4180 * 1024);
+                sample_set(&in[i], M_ANON, 320 * 1024);
+                sample_set(&in[i], M_VSIZE, 2536 * 1024);
+                sample_set(&in[i], M_THREADS, 1);
+                sample_set(&in[i], M_FDS, 3);
+                sample_set(&in[i], M_MINFLT, 112);
+                sample_set_unknown(&in[i], G_SMAPS, UNK_SKIPPED);
+                sample_set_unknown(&in[i], G_HEAP, UNK_SKIPPED);
+        }
+        len = round_trip(in, 64);
+        print_message("steady process: %zu bytes for 64 samples\n", len);
+        assert_true(len <= 40 + 63 * 2);
+}
+
+static struct block_writer sample_block(unsigned n)
+{
+        struct block_writer w;
+
+        block_writer_init(&w);
+        for (unsigned i = 0; i < n; i++) {
+                struct sample s = { .t_ms = 1000000 + i * 1000 };
+
+                sample_set(&s, M_RSS, (int64_t)(rnd() % 100000) * 1024);
+                sample_set(&s, M_MINFLT, (int64_t)(rnd() % 100000));
+                if (i % 3)
+                        sample_set_unknown(&s, G_SMAPS, UNK_SKIPPED);
+                else
+                        sample_set(&s, M_PSS, (int64_t)(rnd() % 100000) * 1024);
+                assert_int_equal(block_writer_add(&w, &s), 0);
+        }
+        return w;
+}
+
+/* Reads a block to its end: the samples, or the error that stopped it. Never more
+ * samples than the header announced. */
+static int read_all(const uint8_t *buf, size_t len)
+{
+        struct block_reader r;
+        struct sample s;
+        unsigned got = 0;
+        int k;
+
+        k = block_reader_init(&r, buf, len);
+        if (k < 0)
+                return k;
+        while ((k = block_reader_next(&r, &s)) == 1)
+                assert_true(++got <= block_reader_count(&r));
+        return k < 0 ? k : (int)got;
+}
+
+static void rechecksum(uint8_t *b, size_t len)
+{
+        uint32_t h = 2166136261u;
+
+        for (size_t i = 5; i < len; i++) {
+                h ^= b[i];
+                h *= 16777619u;
+        }
+        for (int i = 0; i < 4; i++)
+                b[1 + i] = (uint8_t)(h >> (8 * i));
+}
+
+static void test_damaged(void **state)
+{
+        struct block_writer w;
+        const uint8_t *buf;
+        uint8_t *copy;
+        size_t len;
+
+        (void)state;
+        seed();
+        w = sample_block(20);
+        buf = block_writer_finish(&w, &len);
+        assert_int_equal(read_all(buf, len), 20);
+        /* Every truncation, in a buffer of exactly that size (ASan sees an overread). */
+        for (size_t l = 0; l < len; l++) {
+                copy = malloc(l ? l : 1);
+                memcpy(copy, buf, l);
+                assert_true(read_all(copy, l) < 0);
+                free(copy);
+        }
+        /* Every bit of every byte flipped: the checksum catches it. */
+        copy = malloc(len);
+        for (size_t i = 0; i < len; i++)
+                for (int bit = 0; bit < 8; bit++) {
+                        memcpy(copy, buf, len);
+                        copy[i] ^= (uint8_t)(1u << bit);
+                        assert_true(read_all(copy, len) < 0);
+                }
+        /* Forged: bytes changed and the checksum made to match. The reader must still
+         * stop inside the buffer; what it says is either an error or samples. */
+        for (int k = 0; k < 20000; k++) {
+                memcpy(copy, buf, len);
+                for (int j = 0; j < 1 + (int)(rnd() % 4); j++)
+                        copy[BLOCK_HEADER + rnd() % (len - BLOCK_HEADER)] = (uint8_t)rnd();
+                rechecksum(copy, len);
+                (void)read_all(copy, len);
+        }
+        /* A later version is told from damage. */
+        memcpy(copy, buf, len);
+        copy[0] = BLOCK_VERSION + 1;
+        assert_int_equal(read_all(copy, len), -EPROTO);
+        free(copy);
+        /* Trailing bytes after the last sample, and a count the bytes do not hold. */
+        copy = malloc(len + 1);
+        memcpy(copy, buf, len);
+        copy[len] = 0;
+        rechecksum(copy, len + 1);
+        assert_int_equal(read_all(copy, len + 1), -EBADMSG);
+        memcpy(copy, buf, len);
+        copy[6] = 21;
+        rechecksum(copy, len);
+        assert_int_equal(read_all(copy, len), -EBADMSG);
+        copy[6] = 0;
+        copy[7] = 0;
+        rechecksum(copy, len);
+        assert_int_equal(read_all(copy, len), -EBADMSG);
+        free(copy);
+        block_writer_free(&w);
+}
+
+/* Hand-made blocks that only a damaged or forged file could hold. */
+static void test_forged_values(void **state)
+{
+        /* header, then: time 10, mask = rss, rss value */
+        uint8_t b[32] = { BLOCK_VERSION, 0, 0, 0, 0, M__MAX + 1, 2, 0 };
+        size_t o = BLOCK_HEADER;
+        size_t len;
+
+        (void)state;
+        /* Sample 0: time 10 (zigzag 20), mask: rss and the reasons (bits 0 and 11), rss
+         * = INT64_MAX KiB (too large as bytes), reasons 0. */
+        b[o++] = 20;
+        b[o++] = 0x81;
+        b[o++] = 0x10;
+        /* zigzag(INT64_MAX) << 1 overflows 64 bits; use a value of 2^62 KiB instead. */
+        memcpy(b + o, (uint8_t[]){ 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01 }, 10);
+        o += 10;
+        b[o++] = 0;
+        len = o;
+        b[6] = 1;
+        rechecksum(b, len);
+        assert_int_equal(read_all(b, len), -EBADMSG);
+        /* A varint of eleven bytes. */
+        o = BLOCK_HEADER;
+        b[o++] = 20;
+        b[o++] = 0x81;
+        b[o++] = 0x10;
+        memset(b + o, 0x80, 11);
+        o += 11;
+        b[o++] = 0;
+        rechecksum(b, o);
+        assert_int_equal(read_all(b, o), -EBADMSG);
+        /* Time going backwards in the second sample. */
+        o = BLOCK_HEADER;
+        b[6] = 2;
+        b[o++] = 20;            /* t = 10 */
+        b[o++] = 0x00;          /* mask 0x800 as a varint: 0x80 0x10 */
+        o--;
+        b[o++] = 0x80;
+        b[o++] = 0x10;
+        b[o++] = 0;             /* reasons 0 */
+        b[o++] = 3;             /* interval -2 */
+        b[o++] = 0;             /* nothing changed */
+        rechecksum(b, o);
+        assert_int_equal(read_all(b, o), -EBADMSG);
+        /* The same with a forward interval reads back. */
+        b[o - 2] = 4;
+        rechecksum(b, o);
+        assert_int_equal(read_all(b, o), 2);
+        /* The reasons field made unknown: never written, so damaged. */
+        b[o - 1] = 0x80;
+        b[o++] = 0x10;
+        b[o++] = 1;
+        rechecksum(b, o);
+        assert_int_equal(read_all(b, o), -EBADMSG);
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_round_trip_random),
+                cmocka_unit_test(test_round_trip_extremes),
+                cmocka_unit_test(test_bounds),
+                cmocka_unit_test(test_steady_process_size),
+                cmocka_unit_test(test_damaged),
+                cmocka_unit_test(test_forged_values),
+        };
+
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
