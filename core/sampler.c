@@ -162,6 +162,8 @@ int sampler_new(const struct sampler_env *env, const struct config *cfg, const i
                 sampler_free(s);
                 return -ENOMEM;
         }
+        if (env->bpf)
+                procread_use_pass(s->reader, env->bpf, env->hz);
         r = apply_config(s, cfg, rule_ids, generations);
         if (r < 0) {
                 sampler_free(s);
@@ -757,6 +759,10 @@ int sampler_tick(struct sampler *s, usec_t mono_now, int64_t now_ms)
 
         s->tick_no++;
         s->stats.ticks++;
+        /* One read of every process on the host, when there is a pass to read and
+         * someone to read it for; a pass that fails leaves this tick to /proc. */
+        if (s->n_watched > 0)
+                (void)procread_begin_tick(s->reader);
         /* Round robin: a tick starts with the process the smaps budget last refused, so
          * when the budget cannot cover everyone, everyone still gets a turn. */
         for (size_t k = 0; k < s->cap_watched; k++) {
@@ -989,4 +995,6 @@ void sampler_get_stats(const struct sampler *s, struct sampler_stats *ret)
         ret->rollups_skipped = rs.rollups_skipped;
         ret->rollups_over_budget = rs.rollups_over_budget;
         ret->read_errors = rs.read_errors;
+        ret->pass_errors = rs.pass_errors;
+        ret->bpf = s->env.bpf != NULL;
 }

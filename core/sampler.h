@@ -21,6 +21,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "bpfread.h"
 #include "settings.h"
 #include "sample.h"
 #include "store.h"
@@ -40,6 +41,8 @@ struct sampler_env {
         struct writer *writer;          /* every database write goes through it */
         uint64_t max_watch;             /* descriptors allow this many watched processes
                                          * (PROC_FILES_FDS each); 0: no limit but max-processes */
+        struct bpfread *bpf;            /* the BPF pass the tick reads counters from (it
+                                         * outlives the sampler); NULL: /proc only */
         usec_t (*cpu_clock)(void);      /* CPU time smaps reads are charged in; NULL: this
                                          * thread's (CLOCK_THREAD_CPUTIME_ID). For tests. */
 };
@@ -85,6 +88,8 @@ struct sampler_stats {
         uint64_t rollups_over_budget;   /* of those deferred: due, but smaps-budget was spent */
         uint64_t capped;                /* matches not watched: max-processes reached */
         uint64_t read_errors;           /* unexpected /proc errors */
+        uint64_t pass_errors;           /* BPF passes that failed: the tick read /proc */
+        bool bpf;                       /* the backend: a BPF pass each tick, or /proc only */
 };
 
 /* rule_ids[i] is the database id of cfg->rules[i]; generations[i] its last generation. */
