@@ -23,6 +23,8 @@
 /* A read of the stream asks for this much at least: the kernel fills the iterator's
  * seq_file a page at a time and hands out as much as fits. */
 #define READ_CHUNK (64 * 1024)
+/* The running kernel's BTF, which CO-RE relocates the program against. */
+#define VMLINUX_BTF "/sys/kernel/btf/vmlinux"
 
 struct bpfread {
         struct taskiter *skel;
@@ -64,13 +66,17 @@ int bpfread_new(struct bpfread **ret)
         if (r == 0)
                 return -EXDEV;
         /* CO-RE relocates against the running kernel's BTF: without it nothing loads. */
-        if (access("/sys/kernel/btf/vmlinux", R_OK) < 0)
+        if (access(VMLINUX_BTF, R_OK) < 0)
                 return -ENOENT;
         b = calloc(1, sizeof(*b));
         if (!b)
                 return -ENOMEM;
         libbpf_set_print(quiet);
-        b->skel = taskiter__open();
+        /* Naming the kernel's own BTF keeps libbpf from looking through the modules'
+         * BTF as well (for the Linux 6.1 type the program also knows), which takes
+         * CAP_SYS_ADMIN (BPF_BTF_GET_NEXT_ID): CAP_BPF and CAP_PERFMON are enough. */
+        b->skel = taskiter__open_opts(&(struct bpf_object_open_opts){
+                .sz = sizeof(struct bpf_object_open_opts), .btf_custom_path = VMLINUX_BTF });
         if (!b->skel) {
                 r = -errno;
                 goto fail;
