@@ -10,6 +10,9 @@
 
 #include "util.h"
 
+/* PF_KTHREAD (include/linux/sched.h), as /proc/PID/stat's flags field carries it. */
+#define PF_KTHREAD_FLAG 0x00200000u
+
 #if LEAKWATCH_BPF
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -247,6 +250,16 @@ const struct taskiter_proc *bpfread_find(const struct bpfread *b, pid_t pid)
         return pid > 0 ? find(b, (uint32_t)pid) : NULL;
 }
 
+size_t bpfread_count(const struct bpfread *b)
+{
+        return b->n_procs;
+}
+
+const struct taskiter_proc *bpfread_at(const struct bpfread *b, size_t i)
+{
+        return i < b->n_procs ? &b->procs[i] : NULL;
+}
+
 void bpfread_get_stats(const struct bpfread *b, struct bpfread_stats *ret)
 {
         *ret = b->stats;
@@ -278,6 +291,19 @@ const struct taskiter_proc *bpfread_find(const struct bpfread *b, pid_t pid)
         return NULL;
 }
 
+size_t bpfread_count(const struct bpfread *b)
+{
+        (void)b;
+        return 0;
+}
+
+const struct taskiter_proc *bpfread_at(const struct bpfread *b, size_t i)
+{
+        (void)b;
+        (void)i;
+        return NULL;
+}
+
 void bpfread_get_stats(const struct bpfread *b, struct bpfread_stats *ret)
 {
         (void)b;
@@ -285,6 +311,25 @@ void bpfread_get_stats(const struct bpfread *b, struct bpfread_stats *ret)
 }
 
 #endif
+
+void bpfread_stat(const struct taskiter_proc *p, long hz, struct proc_stat *ret)
+{
+        *ret = (struct proc_stat){
+                .state = (p->flags & TASKITER_ZOMBIE) ? 'Z' : 'S',
+                .ppid = (pid_t)p->ppid,
+                .flags = (p->flags & TASKITER_KTHREAD) ? PF_KTHREAD_FLAG : 0,
+                .minflt = p->min_flt,
+                .majflt = p->maj_flt,
+                .num_threads = p->nr_threads,
+                .starttime = bpfread_start_ticks(p, hz),
+                .vsize = 0,
+                .rss_pages = (p->flags & TASKITER_NOMM) ? 0 :
+                             p->rss[TASKITER_FILE] + p->rss[TASKITER_ANON] + p->rss[TASKITER_SHMEM],
+        };
+        /* comm as the kernel keeps it: at most 15 bytes and a NUL, whatever the record holds. */
+        memcpy(ret->comm, p->comm, MIN(sizeof(p->comm), sizeof(ret->comm)));
+        ret->comm[MIN(sizeof(p->comm), sizeof(ret->comm)) - 1] = '\0';
+}
 
 uint64_t bpfread_start_ticks(const struct taskiter_proc *p, long hz)
 {

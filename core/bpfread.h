@@ -18,6 +18,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "proc.h"
 #include "taskiter.h"
 
 struct bpfread;
@@ -42,6 +43,13 @@ int bpfread_pass(struct bpfread *b);
 /* The process of that PID in the last pass (its faults summed over its threads), or
  * NULL: it was not running when the pass went by. */
 const struct taskiter_proc *bpfread_find(const struct bpfread *b, pid_t pid);
+/* The processes of the last pass, by ascending PID: bpfread_count() of them. */
+size_t bpfread_count(const struct bpfread *b);
+const struct taskiter_proc *bpfread_at(const struct bpfread *b, size_t i);
+/* What /proc/PID/stat would say of the record, as far as the record has it: comm,
+ * state (Z for a zombie, S otherwise), ppid, PF_KTHREAD, faults, threads, start time,
+ * RSS pages (the counters' global counts, as stat's rss is); the rest 0. */
+void bpfread_stat(const struct taskiter_proc *p, long hz, struct proc_stat *ret);
 /* A record's start time in clock ticks since boot (hz: sysconf(_SC_CLK_TCK)), exactly
  * as /proc/PID/stat's field 22 says it (nsec_to_clock_t of start_boottime). */
 uint64_t bpfread_start_ticks(const struct taskiter_proc *p, long hz);

@@ -27,6 +27,7 @@ struct procread {
         usec_t smaps_min, smaps_max;    /* per process: at most, at least this often */
         struct bpfread *pass;           /* NULL: /proc only */
         bool pass_ok;                   /* this tick's pass was read */
+        usec_t pass_mono;               /* the tick it was read for */
         long hz;
         uint64_t page_size;
         struct procread_stats stats;
@@ -65,17 +66,23 @@ void procread_use_pass(struct procread *r, struct bpfread *b, long hz)
         r->pass_ok = false;
 }
 
-int procread_begin_tick(struct procread *r)
+int procread_begin_tick(struct procread *r, usec_t mono)
 {
         int k;
 
-        if (!r->pass)
+        if (!r->pass || (r->pass_ok && r->pass_mono == mono))
                 return 0;
         k = bpfread_pass(r->pass);
         r->pass_ok = k == 0;
+        r->pass_mono = mono;
         if (k < 0)
                 r->stats.pass_errors++;
         return k;
+}
+
+const struct bpfread *procread_pass(const struct procread *r, usec_t mono)
+{
+        return r->pass && r->pass_ok && r->pass_mono == mono ? r->pass : NULL;
 }
 
 void procread_configure(struct procread *r, const struct config *cfg)

@@ -65,9 +65,12 @@ void procread_free(struct procread *r);
 /* Samples from the passes of b from now on (b outlives r; hz: clock ticks per second,
  * for start times). Processes opened before keep their descriptors. */
 void procread_use_pass(struct procread *r, struct bpfread *b, long hz);
-/* Reads this tick's pass, if there is one to read. Returns 0 or the pass's -errno (the
- * tick's processes are then read through /proc). */
-int procread_begin_tick(struct procread *r);
+/* Reads the pass of the tick at mono, if there is one to read and it was not read at
+ * mono already (the scan reads it first, the tick then uses it). Returns 0 or the
+ * pass's -errno (the tick's processes are then read through /proc). */
+int procread_begin_tick(struct procread *r, usec_t mono);
+/* The pass read at mono, or NULL: none, it failed, or it was read at another time. */
+const struct bpfread *procread_pass(const struct procread *r, usec_t mono);
 /* The smaps policy and budget of cfg (the budget's balance is kept across calls). */
 void procread_configure(struct procread *r, const struct config *cfg);
 
