@@ -204,7 +204,8 @@ class TestPassEdges(Case):
     def test_kernel_thread_and_zombie(self):
         """A kernel thread has no memory of its own: its samples say so (reason
         kthread), as /proc's do. A process that exits while its parent does not reap it
-        is sampled once more as a zombie, then ended, while it is still a zombie."""
+        is sampled once more as a zombie, then ended, while it is still a zombie. PID 1,
+        which the iterator does not list, is sampled all the same (through /proc)."""
         require_root(self, "load the BPF task iterator")
         # The parent forks a child that waits for a byte on a pipe, then exits; the
         # parent never reaps it.
@@ -218,11 +219,12 @@ class TestPassEdges(Case):
         self.addCleanup(parent.stdout.close)
         self.addCleanup(parent.stdin.close)
         child = int(parent.stdout.readline())
-        d = self.daemon("--interval", "0.1", "--pid", child, "--pid", 2)
+        d = self.daemon("--interval", "0.1", "--pid", child, "--pid", 2, "--pid", 1)
         d.wait_log("watching")
         bpf_or_skip(self, d)
         wait_for(lambda: len([v for _, v in samples(d.db, child, "anon") if v]) >= 2, what="the child's samples")
         wait_for(lambda: len(samples(d.db, 2, "threads")) >= 2, what="kthreadd's samples")
+        wait_for(lambda: len([v for _, v in samples(d.db, 1, "rss") if v]) >= 2, what="PID 1's samples")
         parent.stdin.write("x")
         parent.stdin.flush()
         wait_for(lambda: process_rows(d.db, child)[0][2] is not None, what="the child to end")
