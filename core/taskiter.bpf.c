@@ -2,10 +2,13 @@
 /* taskiter: a BPF task iterator that writes, for every task on the host, the counters
  * the sampler's tick needs (taskiter.h) into one stream read once per tick.
  *
- * It only reads: the program is of type tracing (iter/task), whose helpers copy kernel
- * memory into its own stack (bpf_probe_read_kernel) and append to the iterator's
- * seq_file (bpf_seq_write). It has no map, writes no kernel memory and sends no signal;
- * the verifier refuses any store through a pointer it did not hand out itself.
+ * It only reads: the program is of type tracing (iter/task). It loads fields through
+ * the task pointer the iterator hands it (the verifier turns each load through a kernel
+ * pointer into a fault-safe read, like bpf_probe_read_kernel but without the call),
+ * copies the descriptor bitmap with bpf_probe_read_kernel and appends its records to
+ * the iterator's seq_file (bpf_seq_write). It has no map, writes no kernel memory and
+ * sends no signal; the verifier refuses any store through a pointer it did not hand out
+ * itself.
  *
  * Built with CO-RE against the build machine's BTF: field offsets are relocated to the
  * running kernel when libbpf loads it. */
@@ -60,18 +63,18 @@ static long count_word(__u64 i, void *ctx)
  * open_fds bitmap of the descriptor table. */
 static __always_inline int count_fds(struct task_struct *task, __u64 *ret)
 {
-        struct files_struct *files = BPF_CORE_READ(task, files);
+        struct files_struct *files = task->files;
         struct fdtable *fdt;
         struct fd_count c = { 0 };
         unsigned int max;
 
         if (!files)
                 return -1;
-        fdt = BPF_CORE_READ(files, fdt);
+        fdt = files->fdt;
         if (!fdt)
                 return -1;
-        max = BPF_CORE_READ(fdt, max_fds);
-        c.open_fds = BPF_CORE_READ(fdt, open_fds);
+        max = fdt->max_fds;
+        c.open_fds = fdt->open_fds;
         if (!c.open_fds || max / 64 > FD_WORDS_MAX)
                 return -1;
         bpf_loop(max / 64, count_word, &c, 0);
@@ -90,10 +93,10 @@ static __always_inline void read_mm(struct mm_struct *mm, struct taskiter_proc *
                 /* The global count of each percpu_counter, as get_mm_counter() reads it:
                  * what each CPU has not yet folded in is left out (docs/bpf.md). */
                 for (int i = 0; i < TASKITER__RSS; i++)
-                        p->rss[i] = BPF_CORE_READ(mm, rss_stat[i].count);
+                        p->rss[i] = mm->rss_stat[i].count;
         }
-        p->total_vm = BPF_CORE_READ(mm, total_vm);
-        p->data_vm = BPF_CORE_READ(mm, data_vm);
+        p->total_vm = mm->total_vm;
+        p->data_vm = mm->data_vm;
 }
 
 SEC("iter/task")
@@ -117,14 +120,14 @@ int taskiter(struct bpf_iter__task *ctx)
         }
         p.kind = TASKITER_PROC;
         sig = task->signal;
-        p.min_flt += BPF_CORE_READ(sig, min_flt);
-        p.maj_flt += BPF_CORE_READ(sig, maj_flt);
-        p.nr_threads = BPF_CORE_READ(sig, nr_threads);
-        p.ppid = BPF_CORE_READ(task, real_parent, tgid);
-        p.euid = BPF_CORE_READ(task, real_cred, euid.val);
+        p.min_flt += sig->min_flt;
+        p.maj_flt += sig->maj_flt;
+        p.nr_threads = sig->nr_threads;
+        p.ppid = task->real_parent->tgid;
+        p.euid = task->real_cred->euid.val;
         p.start_ns = task->start_boottime;
-        p.cgroup_id = BPF_CORE_READ(task, cgroups, dfl_cgrp, kn, id);
-        bpf_probe_read_kernel_str(p.comm, sizeof(p.comm), task->comm);
+        p.cgroup_id = task->cgroups->dfl_cgrp->kn->id;
+        __builtin_memcpy(p.comm, task->comm, sizeof(p.comm));
         if (task->flags & PF_KTHREAD)
                 p.flags |= TASKITER_KTHREAD;
         if (task->exit_state)
