@@ -285,7 +285,11 @@ class Leakwatchd(Tool):
             f.write("\n[rule peers]\nname = %s\n" % self.ctx["name"])
         run.sleep_until(run.next_phase(LEAKWATCHD_PHASE))
         self.started = time.time()
-        self.proc = start([run.DAEMON, "--config", conf], stdout=open(self.log, "wb"), stderr=subprocess.STDOUT)
+        # A runtime directory of its own: another daemon on the host holds /run/leakwatch.
+        rundir = os.path.join(self.ctx["tmp"], self.key + ".run")
+        os.makedirs(rundir, exist_ok=True)
+        self.proc = start([run.DAEMON, "--config", conf, "--runtime-dir", rundir], stdout=open(self.log, "wb"),
+                          stderr=subprocess.STDOUT)
         return self.proc
 
     def opens(self):

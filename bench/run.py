@@ -351,7 +351,9 @@ def run_daemon(tmp, pids, smaps, folds, daemon=DAEMON, sampler=None):
     log_path = os.path.join(tmp, "daemon.log")
     logf = open(log_path, "wb")
     sleep_until(next_phase(START_PHASE))
-    d = subprocess.Popen([daemon, "--config", conf], stdout=logf, stderr=subprocess.STDOUT)
+    # A runtime directory of its own: another daemon on the host (a benchmark of another
+    # tree, the service) holds /run/leakwatch.
+    d = subprocess.Popen([daemon, "--config", conf, "--runtime-dir", tmp], stdout=logf, stderr=subprocess.STDOUT)
     readings = []               # (wall, cpu ns), just before each tick
     moved = []                  # (index into readings, samples) of each fold that moved some
     rss = []
