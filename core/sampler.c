@@ -1,6 +1,6 @@
 /* sampler: finds the processes the rules ask for and measures them every tick through
- * /proc descriptors kept open across ticks, handing samples to the writer and to
- * whoever listens (the detector engine). */
+ * its backend (/proc descriptors kept open across ticks, or a BPF pass), handing samples
+ * to the writer and to whoever listens (the detector engine). */
 #include "sampler.h"
 
 #include <errno.h>
