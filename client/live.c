@@ -109,6 +109,10 @@ void live_status_get(const struct cli *c, struct live_status *ret)
         (void)ctl_get_bool(&s.reply, "database_failing", &s.database_failing);
         v = ctl_get_string(&s.reply, "version");
         str_escape(v ? v : "?", v ? strlen(v) : 1, s.version, sizeof(s.version));
+        v = ctl_get_string(&s.reply, "sampler");
+        /* Only the names the daemon has: anything else from the socket is not shown. */
+        if (v && (strcmp(v, "bpf") == 0 || strcmp(v, "proc") == 0))
+                snprintf(s.sampler, sizeof(s.sampler), "%s", v);
         v = ctl_get_string(&s.reply, "database");
         (void)str_copy(s.database, sizeof(s.database), v ? v : "", v ? strlen(v) : 0);
         *ret = s;

@@ -31,6 +31,7 @@ struct live_status {
         double interval_s, window_s;    /* NAN when left out */
         bool database_failing;
         char version[32];               /* escaped */
+        char sampler[16];               /* "bpf", "proc"; "" from a daemon that does not say */
         char database[1024];            /* as the daemon names it (raw bytes) */
         struct ctl_reply reply;         /* the whole reply, while LIVE_RUNNING */
 };

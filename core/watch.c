@@ -417,6 +417,7 @@ int watch_new(const struct watch_env *env, struct watch **ret, char *err, size_t
                 .store = w->store,
                 .writer = w->writer,
                 .max_watch = env->max_watch,
+                .bpf = env->bpf,
         };
         r = sampler_new(&senv, w->cfg, w->rule_ids, w->generations, &listener, &w->sampler);
         if (r < 0) {

@@ -45,8 +45,12 @@ struct watch_env {
         const struct config *cfg;
         pid_t self;                     /* never watched, nor its descendants; -1: none */
         uint64_t max_watch;             /* descriptors leave room for this many processes
-                                         * (PROC_FILES_FDS each); 0: no limit but max-processes */
+                                         * (PROC_FILES_FDS each, PROCREAD_PASS_FDS with a
+                                         * BPF pass); 0: no limit but max-processes */
         bool new_database;              /* refuse an existing file (-EEXIST) */
+        /* The BPF pass the tick reads the counters from (bpfread.h), loaded by the
+         * program; it must outlive the watch. NULL: /proc only. */
+        struct bpfread *bpf;
         /* What the rules' rows say they select (`leakwatch status`); NULL: each rule's
          * selectors in words. */
         const char *rule_spec;
