@@ -738,7 +738,11 @@ static int scan(struct sampler *s, ssize_t n, usec_t mono_now, int64_t now_ms)
                                 return -ENOMEM;
                 }
                 (void)classify(s, k, &st, 0, now_ms, mono_now);
-                k->recheck_at = mono_now + RECHECK_USEC;
+                /* classify() may have grown known[] (a parent classified on the way):
+                 * look it up again rather than write through the old pointer. */
+                k = known_get(s, pid);
+                if (k)
+                        k->recheck_at = mono_now + RECHECK_USEC;
         }
         /* Forget PIDs that were not listed: they exited. Watched ones are ended by the
          * tick, which reads them through their own descriptors. */
