@@ -294,20 +294,37 @@ static bool python_sites_explain(const struct classify_input *in, double g)
 }
 
 /* Python's heap: 1 growing, 0 flat, -1 unknown. */
-static int python_growing(const struct classify_input *in, double g)
+/* Whether the allocated blocks grew enough to explain the growth: by 2% (and 1000
+ * blocks), and that many blocks, at the bytes per block at the start, make a quarter
+ * of it (a ctypes program that keeps its pointers in a list grows blocks, not bytes). */
+static bool blocks_explain(const struct classify_input *in, double g)
 {
         double b = growth_of(&in->blocks), per_block;
 
-        if (!agent_covers(in->py_reports, &in->blocks))
-                return -1;
-        if (python_sites_explain(in, g))
-                return 1;
-        if (isfinite(growth_of(&in->traced)) && isfinite(g) && g > 0)
-                return growth_of(&in->traced) >= TRACED_SHARE * g;
-        if (b < MAX(PY_FLAT_REL * in->blocks.first, PY_FLAT_BLOCKS))
-                return 0;
+        if (!(b >= MAX(PY_FLAT_REL * in->blocks.first, PY_FLAT_BLOCKS)))
+                return false;
         per_block = in->blocks.first > 0 ? in->anon.first / in->blocks.first : NAN;
         return !(isfinite(per_block) && isfinite(g) && g > 0 && b * per_block < PY_SHARE * g);
+}
+
+static bool python_sites_known(const struct classify_input *in)
+{
+        const struct classify_sites *s = &in->sites[AGENT_PYTHON];
+
+        return s->known && s->t > s->since;
+}
+
+static int python_growing(const struct classify_input *in, double g)
+{
+        if (!agent_covers(in->py_reports, &in->blocks))
+                return -1;
+        /* Traced, every allocation Python makes is seen: the sites decide, whatever
+         * the agent's own work (tracemalloc's import, its snapshots) did to the blocks. */
+        if (python_sites_known(in))
+                return python_sites_explain(in, g);
+        if (isfinite(growth_of(&in->traced)) && isfinite(g) && g > 0)
+                return growth_of(&in->traced) >= TRACED_SHARE * g;
+        return blocks_explain(in, g);
 }
 
 struct type_growth {
@@ -357,13 +374,12 @@ static void python_words(const struct classify_input *in, double growth, struct 
         size_t n = type_growths(in, g);
         char num[48];
 
-        if (python_sites_explain(in, growth) &&
-            !(growth_of(&in->blocks) >= MAX(PY_FLAT_REL * in->blocks.first, PY_FLAT_BLOCKS))) {
+        if (python_sites_explain(in, growth) && !blocks_explain(in, growth)) {
                 /* Few blocks, many bytes: large objects (buffers, arrays) Python allocated;
                  * whatever types a sampled count saw change, they do not weigh this. */
                 r->cls = CLASS_PYTHON_HEAP;
-                put(t, "python heap growing in large objects: %s traced by tracemalloc while the allocated blocks "
-                       "stayed flat", size_words((double)in->sites[AGENT_PYTHON].growth, num, sizeof(num)));
+                put(t, "python heap growing in large objects: %s traced by tracemalloc, far more than the allocated "
+                       "blocks explain", size_words((double)in->sites[AGENT_PYTHON].growth, num, sizeof(num)));
         } else if (n > 0) {
                 r->cls = CLASS_PYTHON_OBJECTS;
                 put(t, "python objects growing:");
@@ -487,6 +503,14 @@ void classify(const struct classify_input *in, struct classify_result *ret)
                 return;
         }
         if (malloc_words(in, g, py == 0, ret, &t)) {
+                site_words(in, -1, ret, &t);
+                return;
+        }
+        if (py == 0 && python_sites_known(in)) {
+                ret->cls = CLASS_NATIVE;
+                put(&t, "native memory growing outside Python's heap (a C extension or ctypes): anonymous %s while "
+                        "tracemalloc saw Python's allocations grow %s", size_words(isfinite(g) ? g : 0, a, sizeof(a)),
+                    size_words((double)in->sites[AGENT_PYTHON].growth, b, sizeof(b)));
                 site_words(in, -1, ret, &t);
                 return;
         }
