@@ -9,6 +9,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,15 +34,12 @@ static int cmp_pid(const void *x, const void *y)
         return (a > b) - (a < b);
 }
 
-/* A name an earlier run may have left: digits only. */
+/* A name an earlier run may have left: a pid. */
 static bool is_request_name(const char *s)
 {
-        if (!*s)
-                return false;
-        for (; *s; s++)
-                if (*s < '0' || *s > '9')
-                        return false;
-        return true;
+        int64_t pid;
+
+        return parse_int64(s, 1, INT32_MAX, &pid) == 0;
 }
 
 /* Removes what an earlier run left: request files only, anything else stays. */
