@@ -84,11 +84,11 @@ def timed(argv, env, trace_dir=None):
     return ru.ru_utime + ru.ru_stime
 
 
-def side_by_side(label, argv, base_env, with_env, trace_dir=None):
+def side_by_side(label, argv, base_env, with_env, trace_dir=None, with_argv=None):
     without, with_ = [], []
     for _ in range(RUNS):
         without.append(timed(argv, base_env))
-        with_.append(timed(argv, with_env, trace_dir))
+        with_.append(timed(with_argv or argv, with_env, trace_dir))
     a, b = statistics.median(without), statistics.median(with_)
     print("| %s | %.3f (%.3f-%.3f) | %.3f (%.3f-%.3f) | %.3f |" % (label, a, min(without), max(without), b,
                                                             min(with_), max(with_), b / a))
@@ -121,9 +121,13 @@ def main():
     os.mkdir(trace_dir)
     env = dict(base, PYTHONPATH=os.path.join(ROOT, "agents", "python"), LEAKWATCH_AGENT="1",
                LEAKWATCH_AGENT_INTERVAL="1")
-    side_by_side("python agent every 1 s, not asked -> asked for sites (tracing)",
-                 [PYTHON, "-c", "import time; time.sleep(1.2)\n" + PY_WORKLOAD], env, env, trace_dir)
+    idle = [PYTHON, "-c", "import time; time.sleep(1.2)\n" + PY_WORKLOAD]
+    side_by_side("python agent every 1 s, not asked -> asked for sites (tracing)", idle, env, env, trace_dir)
     os.rmdir(trace_dir)
+    # What of it is tracemalloc's own: the program tracing itself, 4 frames, no agent.
+    side_by_side("no agent, tracemalloc.start(4) in the program", idle, base, base,
+                 with_argv=[PYTHON, "-c", "import time, tracemalloc; time.sleep(1.2); tracemalloc.start(4)\n" +
+                            PY_WORKLOAD])
     c = [os.path.join(BUILD, "bench", "agents-malloc")]
     # Preloaded but told not to start (LEAKWATCH_AGENT=0): the cost of loading alone,
     # without the probe's thread (which ends glibc's single-thread malloc shortcuts).
