@@ -280,7 +280,7 @@ static bool agent_covers(unsigned reports, const struct classify_floor *f)
         return reports >= 2 && isfinite(growth_of(f));
 }
 
-/* Whether the Python agent's allocation sites grow at a quarter of the outside rate or
+/* Whether the Python agent's allocation sites grow at a tenth of the outside rate or
  * more (tracemalloc sees every allocation Python makes, large buffers included, which
  * the allocated blocks do not weigh): their growth counts from when tracing began,
  * usually inside the window, so rates are compared. */
@@ -290,7 +290,9 @@ static bool python_sites_explain(const struct classify_input *in, double g)
 
         if (!s->known || !(s->t > s->since) || !(g > 0) || !(in->to > in->from))
                 return false;
-        return (double)s->growth / (s->t - s->since) >= PY_SHARE * g / (in->to - in->from);
+        /* A tenth, as for the traced bytes: the outside growth includes tracemalloc's
+         * own bookkeeping, tens of bytes per live allocation. */
+        return (double)s->growth / (s->t - s->since) >= TRACED_SHARE * g / (in->to - in->from);
 }
 
 /* Python's heap: 1 growing, 0 flat, -1 unknown. */
