@@ -5,7 +5,10 @@
    the way `leakwatch run` loads it, reporting to a socket this script drains.
 2. The allocator probe on a malloc-heavy C workload (bench/agents-malloc.c, 20 million
    malloc/free pairs): with and without LD_PRELOAD.
-3. What one type count costs the program, by heap size, against one full collection of
+3. The Python agent while the daemon asks it for allocation sites (tracemalloc on,
+   4 frames, a look at the live traces within 5% of the time): the same program with
+   the agent reporting every second, asked to trace or not.
+4. What one type count costs the program, by heap size, against one full collection of
    the same heap.
 
 Runs alternate (without, with, without, ...) so a noisy machine slows both alike; the
@@ -63,22 +66,29 @@ def drain(sock):
             return
 
 
-def timed(argv, env):
+def timed(argv, env, trace_dir=None):
     """CPU seconds (user + system) of the run, every thread of it: what the agent adds
-    to the program, and less disturbed than wall-clock time by other load."""
+    to the program, and less disturbed than wall-clock time by other load. With
+    trace_dir, its agent is asked for allocation sites from the start (the request
+    file the daemon would create)."""
     p = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL)
+    request = os.path.join(trace_dir, str(p.pid)) if trace_dir else None
+    if request:
+        open(request, "w").close()
     _, status, ru = os.wait4(p.pid, 0)
+    if request:
+        os.unlink(request)
     p.returncode = os.waitstatus_to_exitcode(status)
     if p.returncode != 0:
         raise SystemExit("%s failed" % argv[0])
     return ru.ru_utime + ru.ru_stime
 
 
-def side_by_side(label, argv, base_env, with_env):
+def side_by_side(label, argv, base_env, with_env, trace_dir=None, with_argv=None):
     without, with_ = [], []
     for _ in range(RUNS):
         without.append(timed(argv, base_env))
-        with_.append(timed(argv, with_env))
+        with_.append(timed(with_argv or argv, with_env, trace_dir))
     a, b = statistics.median(without), statistics.median(with_)
     print("| %s | %.3f (%.3f-%.3f) | %.3f (%.3f-%.3f) | %.3f |" % (label, a, min(without), max(without), b,
                                                             min(with_), max(with_), b / a))
@@ -105,6 +115,19 @@ def main():
         env = dict(base, PYTHONPATH=os.path.join(ROOT, "agents", "python"), LEAKWATCH_AGENT="1",
                    LEAKWATCH_AGENT_INTERVAL=interval, LEAKWATCH_AGENT_BUDGET=budget)
         side_by_side("python agent, every %s s, budget %s" % (interval, budget), py, base, env)
+    # Tracing: the program idles 1.2 s first (no CPU), so the agent's first report (within
+    # its 1 s interval) starts tracemalloc before the work begins.
+    trace_dir = os.path.join(tmp, "trace")
+    os.mkdir(trace_dir)
+    env = dict(base, PYTHONPATH=os.path.join(ROOT, "agents", "python"), LEAKWATCH_AGENT="1",
+               LEAKWATCH_AGENT_INTERVAL="1")
+    idle = [PYTHON, "-c", "import time; time.sleep(1.2)\n" + PY_WORKLOAD]
+    side_by_side("python agent every 1 s, not asked -> asked for sites (tracing)", idle, env, env, trace_dir)
+    os.rmdir(trace_dir)
+    # What of it is tracemalloc's own: the program tracing itself, 4 frames, no agent.
+    side_by_side("no agent, tracemalloc.start(4) in the program", idle, base, base,
+                 with_argv=[PYTHON, "-c", "import time, tracemalloc; time.sleep(1.2); tracemalloc.start(4)\n" +
+                            PY_WORKLOAD])
     c = [os.path.join(BUILD, "bench", "agents-malloc")]
     # Preloaded but told not to start (LEAKWATCH_AGENT=0): the cost of loading alone,
     # without the probe's thread (which ends glibc's single-thread malloc shortcuts).

@@ -12,6 +12,8 @@
 
 int cmd_watch(struct cli *c, int argc, char **argv);
 int cmd_unwatch(struct cli *c, int argc, char **argv);
+/* Asks the daemon for a watched process's allocation sites for a while. */
+int cmd_trace(struct cli *c, int argc, char **argv);
 int cmd_reload(struct cli *c, int argc, char **argv);
 
 enum live_state {

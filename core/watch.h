@@ -150,6 +150,12 @@ int watch_reconfigure(struct watch *w, const struct config *cfg, char *err, size
  * as sampler_watch_pid() (-ENOENT: no such process or rule, -EEXIST: watched already,
  * -EPERM: the watch itself or its descendant, -E2BIG: max-processes). */
 int watch_pid(struct watch *w, pid_t pid, const char *rule, double window, int64_t *ret_id);
+/* Asks the agents of watched process pid for its allocation sites for the next
+ * seconds (from monotonic time mono), whatever the engine thinks of it; asked again,
+ * the time starts over. Returns 0, -ENOENT (not watched), or -EOPNOTSUPP / the -errno
+ * of the trace directory (no agents, or no requests possible). */
+int watch_trace(struct watch *w, pid_t pid, double seconds, usec_t mono);
+
 /* Stops watching pid (recorded as "unwatched"). Returns 0 or -ENOENT. */
 int watch_unwatch(struct watch *w, pid_t pid);
 /* Stops watching every process (`leakwatch run` lets go of what outlived its command).

@@ -584,6 +584,37 @@ static int control_watch(struct daemon *d, struct json_object *req, struct json_
         return 0;
 }
 
+/* Asks the agents of a watched process for its allocation sites for a while. */
+static int control_trace(struct daemon *d, struct json_object *req, struct json_object *reply, char *why,
+                         size_t whysz)
+{
+        int64_t pid, seconds = TRACE_DEFAULT_S;
+        int r;
+
+        r = req_int(req, "pid", 1, INT32_MAX, true, &pid, why, whysz);
+        if (r >= 0)
+                r = req_int(req, "seconds", TRACE_MIN_S, TRACE_MAX_S, false, &seconds, why, whysz);
+        if (r < 0)
+                return r;
+        r = watch_trace(d->watch, (pid_t)pid, (double)seconds, now_usec(CLOCK_MONOTONIC));
+        switch (r) {
+        case 0:
+                break;
+        case -ENOENT:
+                snprintf(why, whysz, "process %" PRId64 " is not watched", pid);
+                return r;
+        case -EOPNOTSUPP:
+                snprintf(why, whysz, "the daemon runs without agents (agent-socket = no)");
+                return r;
+        default:
+                snprintf(why, whysz, "cannot ask for allocation sites: %s", strerror(-r));
+                return r;
+        }
+        add_int(reply, "seconds", seconds);
+        log_info("allocation sites of pid %" PRId64 " asked for %" PRId64 " s", pid, seconds);
+        return 0;
+}
+
 static int control_handle(void *userdata, const char *cmd, struct json_object *req, struct json_object *reply,
                           char *why, size_t whysz)
 {
@@ -604,6 +635,8 @@ static int control_handle(void *userdata, const char *cmd, struct json_object *r
                         snprintf(why, whysz, "process %" PRId64 " is not watched", pid);
                 return r;
         }
+        if (strcmp(cmd, "trace") == 0)
+                return control_trace(d, req, reply, why, whysz);
         if (strcmp(cmd, "reload") == 0) {
                 r = reload(d);
                 if (r < 0)

@@ -770,17 +770,35 @@ static void test_agent_reports_and_retention(void **state)
                 snprintf(a.types[1].name, sizeof(a.types[1].name), "__main__.Person");
                 a.types[1].count = 10;
                 a.n_types = 2;
+                /* Two allocation sites, stored as they came (escaped). */
+                a.version = 2;
+                a.n_sites = 2;
+                a.site_text_len = (size_t)snprintf(a.site_text, sizeof(a.site_text), "a%%20b.py:1 main.py:2") + 1;
+                a.sites[0] = (struct agent_site){ .live_bytes = 4096, .live_count = 4, .growth = 4000, .n_frames = 2,
+                                                  .len = (uint16_t)(a.site_text_len - 1) };
+                a.sites[1] = (struct agent_site){ .live_bytes = 64, .live_count = 1, .growth = 64, .n_frames = 1,
+                                                  .off = (uint16_t)a.site_text_len };
+                a.site_text_len += (size_t)snprintf(a.site_text + a.site_text_len,
+                                                    sizeof(a.site_text) - a.site_text_len, "x.py:9") + 1;
+                a.sites[1].len = 6;
                 assert_int_equal(put_agent(f->st, 1, &a), 0);
                 /* The same report again (a replayed batch): ignored. */
                 assert_int_equal(put_agent(f->st, 1, &a), 0);
         }
         a.n_types = AGENT_TYPES_MAX + 1;
         assert_int_equal(put_agent(f->st, 1, &a), -EINVAL);
+        a.n_types = 0;
+        a.n_sites = AGENT_SITES_MAX + 1;
+        assert_int_equal(put_agent(f->st, 1, &a), -EINVAL);
         assert_int_equal(put_kind(f->st, 7, t0, "python-objects", "python"), 0);
         assert_int_equal(put_kind(f->st, 7, t0 + 1, "native", NULL), 0);
         assert_int_equal(store_commit(f->st), 0);
         assert_int_equal(raw_int(f->path, "SELECT count(*) FROM agent_sample"), 4);
         assert_int_equal(raw_int(f->path, "SELECT count(*) FROM agent_type"), 8);
+        assert_int_equal(raw_int(f->path, "SELECT count(*) FROM agent_site"), 8);
+        assert_int_equal(raw_int(f->path, "SELECT count(*) FROM agent_site WHERE rank = 0 AND growth = 4000 AND "
+                                          "live_bytes = 4096 AND live_count = 4 AND frames = 'a%20b.py:1 main.py:2'"), 4);
+        assert_int_equal(raw_int(f->path, "SELECT count(*) FROM agent_site WHERE rank = 1 AND frames = 'x.py:9'"), 4);
         assert_int_equal(raw_int(f->path, "SELECT count(*) FROM alert_kind WHERE class = 'native'"), 1);
         assert_int_equal(raw_int(f->path, "SELECT blocks FROM agent_sample WHERE agent = 'python' ORDER BY t LIMIT 1"),
                          100);
@@ -793,6 +811,8 @@ static void test_agent_reports_and_retention(void **state)
         }
         assert_int_equal(raw_int(f->path, "SELECT count(*) FROM agent_sample"), 2);
         assert_int_equal(raw_int(f->path, "SELECT count(*) FROM agent_type"), 4);
+        assert_int_equal(raw_int(f->path, "SELECT count(*) FROM agent_site"), 4);
+        assert_int_equal(raw_int(f->path, "SELECT min(t) FROM agent_site"), t0 + 2 * 3600000);
         assert_int_equal(raw_int(f->path, "SELECT min(t) FROM agent_sample"), t0 + 2 * 3600000);
         assert_int_equal(raw_int(f->path, "SELECT count(*) FROM alert_kind"), 0);
 }
