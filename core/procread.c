@@ -320,6 +320,14 @@ static enum procread_result sample_pass(struct procread *r, struct procread_proc
 {
         if (bpfread_start_ticks(p, r->hz) != start_ticks)
                 return PROCREAD_GONE;
+        /* The name, as stat would give it: a new one means exec (sampler.h). */
+        {
+                size_t len = strnlen(p->comm, sizeof(p->comm));
+
+                len = MIN(len, sizeof(pp->comm) - 1);
+                memcpy(pp->comm, p->comm, len);
+                pp->comm[len] = '\0';
+        }
         sample_set(smp, M_MINFLT, (int64_t)p->min_flt);
         sample_set(smp, M_MAJFLT, (int64_t)p->maj_flt);
         if (p->flags & TASKITER_ZOMBIE)
