@@ -390,9 +390,11 @@ $(BUILD)/python/%.py: agents/python/%.py
 	@mkdir -p $(dir $@)
 	$(Q)cp $< $@
 
-# libdw (elfutils) names the functions and source lines of the sampled stacks.
+# libdw (elfutils) names the functions and source lines of the sampled stacks; the
+# probe dlopen()s it when it first has sites to name (agents/probe/symbols.c), so only
+# its header is needed here.
 PROBE_SRC    := agents/probe/leakwatch-probe.c agents/probe/heap.c agents/probe/symbols.c
-PROBE_LIBS   := $(shell $(PKG_CONFIG) --libs libdw) -lm
+PROBE_LIBS   := -lm
 $(PROBE): $(PROBE_SRC) agents/probe/heap.h agents/probe/symbols.h lib/proto.h
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $@")

@@ -49,8 +49,11 @@ extern void *__libc_pvalloc(size_t size);
  * about 1 - live/65536. A counter that reached 255 stays there (a few more lookups). */
 #define FILTER_BITS 16
 #define FILTER_SLOTS (1u << FILTER_BITS)
-/* Frames captured: ours (the interposed function and the sampler) plus HEAP_FRAMES. */
-#define CAPTURE (HEAP_FRAMES + 4)
+/* Frames captured: ours (the sampler, the interposed function) plus HEAP_FRAMES. Each
+ * frame more costs the unwinder some 100 ns per sample. */
+#define CAPTURE (HEAP_FRAMES + 2)
+/* Before heap_init(), a thread looks whether sampling has started after this many bytes. */
+#define RECHECK (512 * 1024)
 
 struct stack {
         uint32_t hash;
@@ -70,7 +73,7 @@ struct live {
 };
 
 static struct stack *stacks;
-static int32_t *stack_index;    /* -1: empty */
+static int32_t *stack_index;    /* slot + 1; 0: empty (a fresh mapping is all empty) */
 static int32_t stack_free = -1;
 static uint32_t stack_used;     /* slots ever handed out, the free list aside */
 static struct live *live;
@@ -78,7 +81,8 @@ static uint32_t live_n;
 static uint8_t *filter;
 static int lock;
 static uint64_t mean_bytes;
-static bool sampling;           /* set once by heap_init, then read-only */
+/* 0 until heap_init() has made the tables, then 1; -1: never (heap_disable). */
+static int sampling;
 static uintptr_t self_lo, self_hi;      /* our own code: frames skipped */
 static uint64_t n_samples, n_dropped;
 
@@ -150,9 +154,9 @@ static void index_insert(uint32_t hash, int32_t idx)
 {
         uint32_t i = hash & (STACK_INDEX - 1);
 
-        while (stack_index[i] >= 0)
+        while (stack_index[i])
                 i = (i + 1) & (STACK_INDEX - 1);
-        stack_index[i] = idx;
+        stack_index[i] = idx + 1;
 }
 
 /* The stack's slot, made when new; -1 when the table is full. Under the lock. */
@@ -162,7 +166,7 @@ static int32_t stack_get(const uintptr_t *f, unsigned n)
         int32_t idx;
         struct stack *s;
 
-        for (; (idx = stack_index[i]) >= 0; i = (i + 1) & (STACK_INDEX - 1)) {
+        for (; (idx = stack_index[i] - 1) >= 0; i = (i + 1) & (STACK_INDEX - 1)) {
                 s = &stacks[idx];
                 if (s->hash == h && s->depth == n && memcmp(s->frames, f, n * sizeof(*f)) == 0)
                         return idx;
@@ -238,7 +242,12 @@ static __attribute__((noinline)) void sample(void *p, size_t size)
         double s = size ? (double)size : 1, w;
         int32_t idx;
 
-        if (!sampling) {
+        switch (__atomic_load_n(&sampling, __ATOMIC_ACQUIRE)) {
+        case 0:
+                /* Not yet: look again after as many bytes. */
+                tl_left = RECHECK;
+                return;
+        case -1:
                 tl_left = INT64_MAX;
                 return;
         }
@@ -306,7 +315,8 @@ static __attribute__((noinline)) void forget(void *p)
  * and sample it. */
 static inline void unnote(void *p)
 {
-        if (sampling && p && unlikely(__atomic_load_n(filter_slot((uintptr_t)p), __ATOMIC_RELAXED)))
+        if (__atomic_load_n(&sampling, __ATOMIC_ACQUIRE) > 0 && p &&
+            unlikely(__atomic_load_n(filter_slot((uintptr_t)p), __ATOMIC_RELAXED)))
                 forget(p);
 }
 
@@ -420,29 +430,34 @@ int heap_init(uint64_t mean)
 {
         void *warm[2];
 
-        tl_left = INT64_MAX;
-        if (mean == 0)
+        if (mean == 0) {
+                heap_disable();
                 return 0;
+        }
         stacks = map(sizeof(*stacks) * STACKS);
         stack_index = map(sizeof(*stack_index) * STACK_INDEX);
         live = map(sizeof(*live) * LIVE_SLOTS);
         filter = map(FILTER_SLOTS);
-        if (!stacks || !stack_index || !live || !filter)
+        if (!stacks || !stack_index || !live || !filter) {
+                heap_disable();
                 return -ENOMEM;
-        memset(stack_index, 0xff, sizeof(*stack_index) * STACK_INDEX);
+        }
         (void)dl_iterate_phdr(find_self, (void *)(uintptr_t)&sample);
         /* backtrace() loads libgcc's unwinder on first use, which allocates: do it
          * now, outside any allocation, so the sampler never recurses into malloc. */
-        tl_busy = true;
         (void)backtrace(warm, 2);
-        tl_busy = false;
-        if (pthread_atfork(fork_prepare, fork_done, fork_done) != 0)
+        if (pthread_atfork(fork_prepare, fork_done, fork_done) != 0) {
+                heap_disable();
                 return -ENOMEM;
+        }
         mean_bytes = mean;
-        tl_started = true;
-        tl_left = next_period();
-        __atomic_store_n(&sampling, true, __ATOMIC_RELEASE);
+        __atomic_store_n(&sampling, 1, __ATOMIC_RELEASE);
         return 0;
+}
+
+void heap_disable(void)
+{
+        __atomic_store_n(&sampling, -1, __ATOMIC_RELEASE);
 }
 
 void heap_thread_private(void)
@@ -452,7 +467,7 @@ void heap_thread_private(void)
 
 void heap_trace_start(void)
 {
-        if (!sampling)
+        if (__atomic_load_n(&sampling, __ATOMIC_ACQUIRE) <= 0)
                 return;
         lock_take();
         for (uint32_t i = 0; i < stack_used; i++) {
@@ -477,7 +492,7 @@ static uint32_t isqrt(uint32_t v)
  * the index is rebuilt without them. Under the lock. */
 static void reclaim(void)
 {
-        memset(stack_index, 0xff, sizeof(*stack_index) * STACK_INDEX);
+        memset(stack_index, 0, sizeof(*stack_index) * STACK_INDEX);
         for (uint32_t i = 0; i < stack_used; i++) {
                 struct stack *s = &stacks[i];
 
@@ -498,7 +513,7 @@ size_t heap_growing(struct heap_site *ret_sites, size_t max)
         size_t n = 0;
         uint32_t held = 0;
 
-        if (!sampling)
+        if (__atomic_load_n(&sampling, __ATOMIC_ACQUIRE) <= 0)
                 return 0;
         lock_take();
         for (uint32_t i = 0; i < stack_used; i++) {

@@ -40,9 +40,14 @@ struct heap_stats {
 };
 
 /* Maps the tables and starts sampling every `mean` bytes on average (0: interpose but
- * never sample). Call once, from the constructor, before any other thread exists.
- * Returns 0 or -errno (then nothing is sampled; the allocator still works). */
+ * never sample). Until it is called nothing is sampled, and a thread looks again every
+ * 512 KiB it allocates. Called once, from the probe's own thread: the unwinder's
+ * warm-up and the tables' first pages cost milliseconds a program that ends early need
+ * not pay. Returns 0 or -errno (then nothing is sampled; the allocator still works). */
 int heap_init(uint64_t mean);
+
+/* Nothing will be sampled (LEAKWATCH_AGENT=0, or no thread to report). */
+void heap_disable(void);
 
 /* The calling thread's allocations are never sampled (the probe's own thread, whose
  * symbolisation allocates). */

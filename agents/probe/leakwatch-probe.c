@@ -60,6 +60,7 @@
 
 static struct sockaddr_un probe_addr = { .sun_family = AF_UNIX };
 static double probe_interval = DEFAULT_INTERVAL;
+static uint64_t probe_sample = DEFAULT_SAMPLE;
 /* RUNDIR/trace/PID: the daemon asks for sites by creating it (docs/agents.md). */
 static char trace_path[sizeof(probe_addr.sun_path) + 32];
 
@@ -169,11 +170,18 @@ static void *probe_main(void *arg)
         (void)arg;
         heap_thread_private();
         fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-        if (fd < 0)
+        if (fd < 0) {
+                heap_disable();
                 return NULL;
+        }
         /* A start spread over the interval: many processes started together do not
          * report together. The pid is as good a spread as any and needs no state. */
         sleep_for(probe_interval * (0.1 + 0.9 * (double)(getpid() % 97) / 97));
+        /* Sampling starts here, not in the constructor: its set-up (the unwinder
+         * loaded, the tables' first pages) is then not paid by programs that end
+         * within the first interval, nor on the program's own start-up path. A table
+         * that cannot be mapped leaves the program unsampled, and reported on. */
+        (void)heap_init(probe_sample);
         for (;;) {
                 struct mallinfo2 mi;
                 size_t len;
@@ -217,23 +225,21 @@ __attribute__((constructor)) static void probe_start(void)
 {
         const char *path = getenv("LEAKWATCH_AGENT_SOCKET");
         const char *off = getenv("LEAKWATCH_AGENT");
+        const char *slash;
         pthread_attr_t attr;
         sigset_t all, old;
         pthread_t t;
+        int r;
 
-        const char *slash;
-
-        if (off && strcmp(off, "0") == 0) {
-                (void)heap_init(0);
-                return;
-        }
-        /* Sampling starts before the program's first allocation of its own. A table
-         * that cannot be mapped leaves the program unsampled, and reported on. */
-        (void)heap_init(env_bytes("LEAKWATCH_PROBE_SAMPLE", DEFAULT_SAMPLE));
         if (!path || !*path)
                 path = DEFAULT_SOCKET;
-        if (strlen(path) >= sizeof(probe_addr.sun_path))
+        /* Without the thread nothing would report: nothing is sampled either. */
+        if ((off && strcmp(off, "0") == 0) || strlen(path) >= sizeof(probe_addr.sun_path) ||
+            pthread_attr_init(&attr) != 0) {
+                heap_disable();
                 return;
+        }
+        probe_sample = env_bytes("LEAKWATCH_PROBE_SAMPLE", DEFAULT_SAMPLE);
         memcpy(probe_addr.sun_path, path, strlen(path) + 1);
         slash = strrchr(path, '/');
         if (slash)
@@ -241,15 +247,16 @@ __attribute__((constructor)) static void probe_start(void)
         else
                 snprintf(trace_path, sizeof(trace_path), "trace/%d", (int)getpid());
         probe_interval = env_seconds("LEAKWATCH_PROBE_INTERVAL", DEFAULT_INTERVAL);
-        if (pthread_attr_init(&attr) != 0)
-                return;
         (void)pthread_attr_setstacksize(&attr, STACK_SIZE);
         (void)pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
         /* The program's signals stay the program's: the thread blocks them all. */
         sigfillset(&all);
         pthread_sigmask(SIG_SETMASK, &all, &old);
-        if (pthread_create(&t, &attr, probe_main, NULL) == 0)
+        r = pthread_create(&t, &attr, probe_main, NULL);
+        if (r == 0)
                 (void)pthread_setname_np(t, "leakwatch-probe");
+        else
+                heap_disable();
         pthread_sigmask(SIG_SETMASK, &old, NULL);
         pthread_attr_destroy(&attr);
 }

@@ -11,28 +11,78 @@
 #include <string.h>
 #include <unistd.h>
 
+/* libdw is loaded when the first sites are symbolised, not with the probe: it and
+ * what it links (libelf, zlib, liblzma, libbz2) would cost every preloaded program
+ * milliseconds at start-up (docs/performance.md), and most are never traced. Once
+ * loaded it stays: unloading a library from someone else's program is not safe. */
+#define DW(f) static __typeof__(f) *p_##f
+DW(dwfl_begin);
+DW(dwfl_end);
+DW(dwfl_report_begin);
+DW(dwfl_report_end);
+DW(dwfl_linux_proc_report);
+DW(dwfl_linux_proc_find_elf);
+DW(dwfl_standard_find_debuginfo);
+DW(dwfl_addrmodule);
+DW(dwfl_module_addrname);
+DW(dwfl_module_info);
+DW(dwfl_module_getsrc);
+DW(dwfl_lineinfo);
+#undef DW
+
+static Dwfl_Callbacks callbacks;
+
 struct symbols {
         Dwfl *dwfl;
 };
 
-static const Dwfl_Callbacks callbacks = {
-        .find_elf = dwfl_linux_proc_find_elf,
-        .find_debuginfo = dwfl_standard_find_debuginfo,
-};
+static bool load_libdw(void)
+{
+        static int loaded;      /* 0: not tried, 1: loaded, -1: not there */
+        void *h;
+
+        if (loaded)
+                return loaded > 0;
+        loaded = -1;
+        h = dlopen("libdw.so.1", RTLD_NOW | RTLD_LOCAL);
+        if (!h)
+                return false;
+#define DW(f) if (!(p_##f = (__typeof__(p_##f))dlsym(h, #f))) return false
+        DW(dwfl_begin);
+        DW(dwfl_end);
+        DW(dwfl_report_begin);
+        DW(dwfl_report_end);
+        DW(dwfl_linux_proc_report);
+        DW(dwfl_linux_proc_find_elf);
+        DW(dwfl_standard_find_debuginfo);
+        DW(dwfl_addrmodule);
+        DW(dwfl_module_addrname);
+        DW(dwfl_module_info);
+        DW(dwfl_module_getsrc);
+        DW(dwfl_lineinfo);
+#undef DW
+        callbacks.find_elf = p_dwfl_linux_proc_find_elf;
+        callbacks.find_debuginfo = p_dwfl_standard_find_debuginfo;
+        loaded = 1;
+        return true;
+}
 
 struct symbols *symbols_open(void)
 {
-        struct symbols *s = calloc(1, sizeof(*s));
+        struct symbols *s;
 
+        if (!load_libdw())
+                return NULL;
+        s = calloc(1, sizeof(*s));
         if (!s)
                 return NULL;
-        s->dwfl = dwfl_begin(&callbacks);
+        s->dwfl = p_dwfl_begin(&callbacks);
         if (!s->dwfl) {
                 free(s);
                 return NULL;
         }
-        dwfl_report_begin(s->dwfl);
-        if (dwfl_linux_proc_report(s->dwfl, getpid()) != 0 || dwfl_report_end(s->dwfl, NULL, NULL) != 0) {
+        p_dwfl_report_begin(s->dwfl);
+        if (p_dwfl_linux_proc_report(s->dwfl, getpid()) != 0 || p_dwfl_report_end(s->dwfl, NULL, NULL) != 0) {
                 symbols_close(s);
                 return NULL;
         }
@@ -43,7 +93,7 @@ void symbols_close(struct symbols *s)
 {
         if (!s)
                 return;
-        dwfl_end(s->dwfl);
+        p_dwfl_end(s->dwfl);
         free(s);
 }
 
@@ -164,21 +214,21 @@ size_t symbols_frame(struct symbols *s, uintptr_t pc, char *buf)
                         lib = di.dli_fname;
         }
         if (s) {
-                Dwfl_Module *mod = dwfl_addrmodule(s->dwfl, at);
+                Dwfl_Module *mod = p_dwfl_addrmodule(s->dwfl, at);
 
                 if (mod) {
-                        const char *name = dwfl_module_addrname(mod, at);
+                        const char *name = p_dwfl_module_addrname(mod, at);
                         /* The path the kernel maps it from, not the main program's argv[0]
                          * that dladdr() gives. */
-                        const char *path = dwfl_module_info(mod, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
-                        Dwfl_Line *l = dwfl_module_getsrc(mod, at);
+                        const char *path = p_dwfl_module_info(mod, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
+                        Dwfl_Line *l = p_dwfl_module_getsrc(mod, at);
 
                         if (name)
                                 func = name;
                         if (path && *path == '/')
                                 lib = path;
                         if (l)
-                                file = dwfl_lineinfo(l, NULL, &line, NULL, NULL, NULL);
+                                file = p_dwfl_lineinfo(l, NULL, &line, NULL, NULL, NULL);
                 }
         }
         if (func && strchr(func, '@')) {
