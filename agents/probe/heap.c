@@ -62,6 +62,7 @@ struct stack {
         uint64_t live_bytes, live_count;
         uint64_t base_bytes;
         uint32_t samples, base_samples, floor;
+        uint32_t freed;         /* samples freed since tracing started */
         int32_t next_free;
 };
 
@@ -305,6 +306,7 @@ static __attribute__((noinline)) void forget(void *p)
                 st->live_bytes -= l.bytes;
                 st->live_count -= l.count;
                 st->samples--;
+                st->freed++;
                 if (st->samples < st->floor)
                         st->floor = st->samples;
         }
@@ -475,6 +477,7 @@ void heap_trace_start(void)
 
                 s->base_bytes = s->live_bytes;
                 s->base_samples = s->floor = s->samples;
+                s->freed = 0;
         }
         lock_give();
 }
@@ -518,7 +521,11 @@ size_t heap_growing(struct heap_site *ret_sites, size_t max)
         lock_take();
         for (uint32_t i = 0; i < stack_used; i++) {
                 struct stack *s = &stacks[i];
-                uint32_t floor = s->floor, sd = isqrt(s->base_samples);
+                /* The spread of the live samples comes from their turnover: a stack
+                 * that freed nothing since the baseline cannot have wandered off it;
+                 * one that turned its live set over is a new Poisson draw of mean B,
+                 * and the difference of two draws has a spread of sqrt(2B). */
+                uint32_t floor = s->floor, sd = isqrt(s->freed < s->base_samples ? s->freed : s->base_samples);
                 struct heap_site site;
                 size_t at;
 
@@ -526,13 +533,13 @@ size_t heap_growing(struct heap_site *ret_sites, size_t max)
                 if (!s->depth)
                         continue;
                 held += s->samples != 0;
-                /* Growth: now 3 samples and twice the baseline's Poisson spread above
-                 * it, and even at the lowest point since the last report one sample
-                 * and one spread above it. A stack whose allocations come and go
-                 * visits its low values between two reports (at the baseline it is at
-                 * a random one); a leak's lowest point is where it stood at the last
-                 * report. */
-                if (s->samples < s->base_samples + 3 + 2 * sd || floor < s->base_samples + 1 + sd ||
+                /* Growth: now 3 samples and 4 sqrt(B) (2.8 spreads of the difference)
+                 * above the baseline B, and even at the lowest point since the last
+                 * report 1 + sqrt(B) above it. A stack whose allocations come and go
+                 * visits its low values between two reports (at the baseline it stood
+                 * at a random one); a leak's lowest point is where it stood at the
+                 * last report. */
+                if (s->samples < s->base_samples + 3 + 4 * sd || floor < s->base_samples + 1 + sd ||
                     s->live_bytes <= s->base_bytes)
                         continue;
                 site = (struct heap_site){ .live_bytes = s->live_bytes, .live_count = s->live_count,

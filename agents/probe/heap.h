@@ -56,10 +56,12 @@ void heap_thread_private(void);
 /* Tracing starts: every stack's live samples now are its baseline. */
 void heap_trace_start(void);
 
-/* The stacks whose live sampled memory grew since heap_trace_start() — now by at least
- * 3 + 2*sqrt(B) samples over their baseline B, and at their lowest since the previous
- * call by 1 + sqrt(B), so a stack whose allocations come and go is not growth — at most `max`, sorted by growth_bytes descending, into ret_sites. Returns
- * how many. Each call starts the next lowest-point window. */
+/* The stacks whose live sampled memory grew since heap_trace_start(), at most `max`,
+ * sorted by growth_bytes descending, into ret_sites; returns how many. Grew: now by at
+ * least 3 + 4*S samples over the baseline B, and at the lowest point since the
+ * previous call by 1 + S, where S = sqrt(min(B, samples freed since the baseline)): a
+ * stack whose allocations come and go is not growth, a stack that frees nothing and
+ * gains 3 samples is. Each call starts the next lowest-point window. */
 size_t heap_growing(struct heap_site *ret_sites, size_t max);
 
 void heap_get_stats(struct heap_stats *ret);

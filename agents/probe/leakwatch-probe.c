@@ -55,6 +55,9 @@
 /* One sample per 512 KiB allocated on average, tcmalloc's default: a few thousand
  * samples for a heap of gigabytes, and a leak of a few MiB per interval is seen. */
 #define DEFAULT_SAMPLE (512 * 1024)
+/* Seconds before sampling starts: a program that ends sooner (most commands a shell
+ * runs) pays nothing for it. */
+#define SAMPLE_DELAY 0.1
 /* The report format's limit on site lines. */
 #define MAX_SITES 10
 
@@ -165,6 +168,7 @@ static void *probe_main(void *arg)
         char msg[AGENT_MSG_MAX];
         struct symbols *syms = NULL;
         bool tracing = false;
+        double first;
         int fd;
 
         (void)arg;
@@ -176,12 +180,15 @@ static void *probe_main(void *arg)
         }
         /* A start spread over the interval: many processes started together do not
          * report together. The pid is as good a spread as any and needs no state. */
-        sleep_for(probe_interval * (0.1 + 0.9 * (double)(getpid() % 97) / 97));
-        /* Sampling starts here, not in the constructor: its set-up (the unwinder
-         * loaded, the tables' first pages) is then not paid by programs that end
-         * within the first interval, nor on the program's own start-up path. A table
-         * that cannot be mapped leaves the program unsampled, and reported on. */
+        first = probe_interval * (0.1 + 0.9 * (double)(getpid() % 97) / 97);
+        /* Sampling starts after SAMPLE_DELAY (or the first report, if sooner), not in
+         * the constructor: its set-up (the unwinder loaded, the tables' first pages)
+         * is then not paid by short programs, nor on the program's own start-up path.
+         * A table that cannot be mapped leaves the program unsampled, and reported on. */
+        sleep_for(first < SAMPLE_DELAY ? first : SAMPLE_DELAY);
         (void)heap_init(probe_sample);
+        if (first > SAMPLE_DELAY)
+                sleep_for(first - SAMPLE_DELAY);
         for (;;) {
                 struct mallinfo2 mi;
                 size_t len;

@@ -8,7 +8,7 @@ straight off a socket of the test's own and checked against the report format, v
 import os
 import re
 import socket
-import time
+import subprocess
 
 from lwtest import BUILD, Case
 
@@ -93,7 +93,12 @@ class TestProbeSites(Case):
     def start(self, mode):
         env = dict(os.environ, LD_PRELOAD=PROBE, LEAKWATCH_AGENT_SOCKET=self.path,
                    LEAKWATCH_PROBE_INTERVAL=str(INTERVAL))
-        return self.spawn([SITES, mode], env=env)
+        p = subprocess.Popen([SITES, mode], env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        self.procs.append(p)
+        self.addCleanup(p.stdout.close)
+        # Its live sets are full: tracing from here on, a steady one is not growth.
+        self.assertEqual(p.stdout.readline(), b"ready\n")
+        return p
 
     def report(self, timeout=10):
         self.sock.settimeout(timeout)
@@ -109,6 +114,7 @@ class TestProbeSites(Case):
     def test_leaking_function_first(self):
         p = self.start("leak")
         # Untraced: version 1, no sites, however much it leaks.
+        self.report()
         self.assertEqual(self.report(), (1, []))
         self.trace(p.pid)
         # The next report sees the file and takes the baseline; within two intervals
@@ -137,8 +143,29 @@ class TestProbeSites(Case):
         self.report()
         self.assertEqual(self.report(), (1, []))
 
+    def test_threads_and_forks(self):
+        # Three threads churn while the main thread forks children that allocate, and
+        # leaks: the tables stay consistent across threads, no fork deadlocks on the
+        # probe's lock (the leak, made after each child exits, keeps growing), and the
+        # leak is still named first.
+        p = self.start("threads")
+        self.report()
+        self.report()
+        self.trace(p.pid)
+        growth = []
+        for _ in range(6):
+            version, sites = self.report()
+            leak = [s[2] for s in sites if NATIVE_FRAME.match(s[3][0]).group(1) == "leak"]
+            if leak:
+                growth.append(leak[0])
+        self.assertEqual(NATIVE_FRAME.match(sites[0][3][0]).group(1), "leak", sites)
+        self.assertIsNone(p.poll(), "the program failed (a child could not allocate)")
+        self.assertGreaterEqual(len(growth), 2, growth)
+        self.assertLess(growth[0], growth[-1], growth)
+
     def test_healthy_program_has_no_sites(self):
         p = self.start("healthy")
+        self.report()
         self.report()
         self.trace(p.pid)
         # Twelve intervals: the churning path's samples come and go around a steady
