@@ -32,13 +32,6 @@ struct heap_site {
         uintptr_t frames[HEAP_FRAMES];  /* return addresses, innermost first */
 };
 
-struct heap_stats {
-        uint64_t samples;       /* allocations sampled since start */
-        uint64_t live_samples;  /* of them still live */
-        uint64_t stacks;        /* distinct stacks held */
-        uint64_t dropped;       /* samples not kept: a table was full */
-};
-
 /* Maps the tables and starts sampling every `mean` bytes on average (0: interpose but
  * never sample). Until it is called nothing is sampled, and a thread looks again every
  * 512 KiB it allocates. Called once, from the probe's own thread: the unwinder's
@@ -64,4 +57,6 @@ void heap_trace_start(void);
  * gains 3 samples is. Each call starts the next lowest-point window. */
 size_t heap_growing(struct heap_site *ret_sites, size_t max);
 
-void heap_get_stats(struct heap_stats *ret);
+/* Once per report interval: when the table of stacks is full and at most half of them
+ * hold samples, those without (and without a baseline) are freed for new stacks. */
+void heap_tick(void);

@@ -204,6 +204,7 @@ static void *probe_main(void *arg)
                                 syms = NULL;
                         }
                 }
+                heap_tick();
                 mi = mallinfo2();
                 /* Version 1 unless there are sites: a daemon that reads version 1
                  * only still takes every report it can. */

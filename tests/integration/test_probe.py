@@ -90,9 +90,9 @@ class TestProbeSites(Case):
         self.sock.bind(self.path)
         self.addCleanup(self.sock.close)
 
-    def start(self, mode):
+    def start(self, mode, interval=INTERVAL):
         env = dict(os.environ, LD_PRELOAD=PROBE, LEAKWATCH_AGENT_SOCKET=self.path,
-                   LEAKWATCH_PROBE_INTERVAL=str(INTERVAL))
+                   LEAKWATCH_PROBE_INTERVAL=str(interval))
         p = subprocess.Popen([SITES, mode], env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         self.procs.append(p)
         self.addCleanup(p.stdout.close)
@@ -112,7 +112,9 @@ class TestProbeSites(Case):
             os.remove(f)
 
     def test_leaking_function_first(self):
-        p = self.start("leak")
+        # A second between reports: two of them hold a few MiB of leak even on a
+        # machine busy enough to give the program a tenth of a core.
+        p = self.start("leak", interval=1)
         # Untraced: version 1, no sites, however much it leaks.
         self.report()
         self.assertEqual(self.report(), (1, []))
@@ -132,7 +134,7 @@ class TestProbeSites(Case):
         self.assertTrue(NATIVE_FRAME.match(frames[1]).group(1) == "main", frames)
         # At most 32 KiB a millisecond; the live count is the bytes / 32 KiB.
         self.assertGreater(growth, 1 << 20)
-        self.assertLess(growth, 32 << 20)
+        self.assertLess(growth, 128 << 20)
         self.assertGreaterEqual(live, growth)
         self.assertAlmostEqual(count, live / 32768, delta=max(2, live / 32768 * 0.05))
         # The freeing path is not growth.
@@ -168,7 +170,7 @@ class TestProbeSites(Case):
         self.report()
         self.report()
         self.trace(p.pid)
-        # Twelve intervals: the churning path's samples come and go around a steady
-        # live set.
-        for _ in range(12):
+        # Ten intervals: the churning path's samples come and go around a steady live
+        # set.
+        for _ in range(10):
             self.assertEqual(self.report(), (1, []))
