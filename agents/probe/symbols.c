@@ -15,20 +15,12 @@
  * what it links (libelf, zlib, liblzma, libbz2) would cost every preloaded program
  * milliseconds at start-up (docs/performance.md), and most are never traced. Once
  * loaded it stays: unloading a library from someone else's program is not safe. */
-#define DW(f) static __typeof__(f) *p_##f
-DW(dwfl_begin);
-DW(dwfl_end);
-DW(dwfl_report_begin);
-DW(dwfl_report_end);
-DW(dwfl_linux_proc_report);
-DW(dwfl_linux_proc_find_elf);
-DW(dwfl_standard_find_debuginfo);
-DW(dwfl_addrmodule);
-DW(dwfl_module_addrname);
-DW(dwfl_module_info);
-DW(dwfl_module_getsrc);
-DW(dwfl_lineinfo);
-#undef DW
+#define DW_FUNCTIONS(X) \
+        X(dwfl_begin) X(dwfl_end) X(dwfl_report_begin) X(dwfl_report_end) X(dwfl_linux_proc_report) \
+        X(dwfl_linux_proc_find_elf) X(dwfl_standard_find_debuginfo) X(dwfl_addrmodule) \
+        X(dwfl_module_addrname) X(dwfl_module_info) X(dwfl_module_getsrc) X(dwfl_lineinfo)
+#define DW_POINTER(f) static __typeof__(f) *p_##f;
+DW_FUNCTIONS(DW_POINTER)
 
 static Dwfl_Callbacks callbacks;
 
@@ -47,20 +39,10 @@ static bool load_libdw(void)
         h = dlopen("libdw.so.1", RTLD_NOW | RTLD_LOCAL);
         if (!h)
                 return false;
-#define DW(f) if (!(p_##f = (__typeof__(p_##f))dlsym(h, #f))) return false
-        DW(dwfl_begin);
-        DW(dwfl_end);
-        DW(dwfl_report_begin);
-        DW(dwfl_report_end);
-        DW(dwfl_linux_proc_report);
-        DW(dwfl_linux_proc_find_elf);
-        DW(dwfl_standard_find_debuginfo);
-        DW(dwfl_addrmodule);
-        DW(dwfl_module_addrname);
-        DW(dwfl_module_info);
-        DW(dwfl_module_getsrc);
-        DW(dwfl_lineinfo);
-#undef DW
+#define DW_LOAD(f) \
+        if (!(p_##f = (__typeof__(p_##f))dlsym(h, #f))) \
+                return false;
+        DW_FUNCTIONS(DW_LOAD)
         callbacks.find_elf = p_dwfl_linux_proc_find_elf;
         callbacks.find_debuginfo = p_dwfl_standard_find_debuginfo;
         loaded = 1;
