@@ -432,10 +432,16 @@ $(BUILD)/python/%.py: agents/python/%.py
 	@mkdir -p $(dir $@)
 	$(Q)cp $< $@
 
-$(PROBE): agents/probe/leakwatch-probe.c lib/proto.h
+# libdw (elfutils) names the functions and source lines of the sampled stacks; the
+# probe dlopen()s it when it first has sites to name (agents/probe/symbols.c), so only
+# its header is needed here.
+PROBE_SRC    := agents/probe/leakwatch-probe.c agents/probe/heap.c agents/probe/symbols.c
+PROBE_LIBS   := -lm
+$(PROBE): $(PROBE_SRC) agents/probe/heap.h agents/probe/symbols.h lib/proto.h
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $@")
-	$(Q)$(CC) $(PROBE_CFLAGS) -shared -pthread -Wl,-z,relro -Wl,-z,now -Wl,--as-needed -o $@ $<
+	$(Q)$(CC) $(PROBE_CFLAGS) -shared -pthread -Wl,-z,relro -Wl,-z,now -Wl,--as-needed -o $@ $(PROBE_SRC) \
+		$(PROBE_LIBS)
 
 # `leakwatch run` finds both here: the probe for LD_PRELOAD, the Python directory for
 # PYTHONPATH (docs/agents.md, "Loading the agents").
