@@ -41,6 +41,22 @@ PKG_CONFIG  ?= pkg-config
 WERROR      ?= -Werror
 
 PKGS        := libsystemd libproc2 sqlite3 json-c inih libmicrohttpd
+# The BPF sampling backend (core/bpfread.c): its program is compiled with clang against
+# a vmlinux.h that bpftool writes from the build machine's BTF (CO-RE relocates the
+# offsets to the running kernel at load), and embedded in the daemon as a skeleton.
+# BPF=0 builds without it: the daemon then samples through /proc only.
+BPF         ?= 1
+ifeq ($(BPF),1)
+BPFTOOL     ?= $(firstword $(wildcard /usr/sbin/bpftool) bpftool)
+BPF_CLANG   ?= clang
+LLVM_STRIP  ?= llvm-strip
+VMLINUX_BTF ?= /sys/kernel/btf/vmlinux
+PKGS        += libbpf
+CPPFLAGS    += -DLEAKWATCH_BPF=1
+else
+CPPFLAGS    += -DLEAKWATCH_BPF=0
+endif
+
 PKG_CFLAGS  := $(shell $(PKG_CONFIG) --cflags $(PKGS))
 PKG_LIBS    := $(shell $(PKG_CONFIG) --libs $(PKGS))
 CMOCKA_LIBS := $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null)
@@ -72,7 +88,7 @@ endif
 # store/raw.c reaches below the store's API, for the tests and benchmarks only.
 LIB_SRC    := $(wildcard lib/*.c)
 STORE_SRC  := $(filter-out store/raw.c,$(wildcard store/*.c))
-CORE_SRC   := $(wildcard core/*.c)
+CORE_SRC   := $(filter-out %.bpf.c,$(wildcard core/*.c))
 DAEMON_SRC := $(filter-out daemon/main.c,$(wildcard daemon/*.c))
 CLIENT_SRC := $(filter-out client/main.c,$(wildcard client/*.c))
 SQL        := $(sort $(wildcard sql/*.sql))
@@ -123,6 +139,27 @@ $(BUILD)/gen/sql-embed.c: tools/embed-sql.sh $(SQL)
 
 $(BUILD)/gen/sql-embed.o: $(BUILD)/gen/sql-embed.c
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+ifeq ($(BPF),1)
+# The kernel's types, from its BTF: no kernel headers. Only the types the program names
+# matter; their offsets are relocated at load.
+$(BUILD)/gen/vmlinux.h:
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  GEN     $@")
+	$(Q)$(BPFTOOL) btf dump file $(VMLINUX_BTF) format c > $@.tmp && mv $@.tmp $@
+
+# DWARF is stripped (the BTF the loader needs stays): the object is embedded in the daemon.
+$(BUILD)/gen/taskiter.bpf.o: core/taskiter.bpf.c core/taskiter.h $(BUILD)/gen/vmlinux.h
+	@$(if $(Q),echo "  BPF     $<")
+	$(Q)$(BPF_CLANG) -g -O2 -target bpf -Wall -Werror -I$(BUILD)/gen -Icore -c -o $@ $<
+	$(Q)$(LLVM_STRIP) -g $@
+
+$(BUILD)/gen/taskiter.skel.h: $(BUILD)/gen/taskiter.bpf.o
+	@$(if $(Q),echo "  GEN     $@")
+	$(Q)$(BPFTOOL) gen skeleton $< name taskiter > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/core/bpfread.o: $(BUILD)/gen/taskiter.skel.h
+endif
 
 $(BUILD)/leakwatchd: $(BUILD)/daemon/main.o $(DAEMON_OBJ) $(SHARED_OBJ)
 	@$(if $(Q),echo "  LD      $@")
@@ -400,10 +437,16 @@ $(BUILD)/python/%.py: agents/python/%.py
 	@mkdir -p $(dir $@)
 	$(Q)cp $< $@
 
-$(PROBE): agents/probe/leakwatch-probe.c lib/proto.h
+# libdw (elfutils) names the functions and source lines of the sampled stacks; the
+# probe dlopen()s it when it first has sites to name (agents/probe/symbols.c), so only
+# its header is needed here.
+PROBE_SRC    := agents/probe/leakwatch-probe.c agents/probe/heap.c agents/probe/symbols.c
+PROBE_LIBS   := -lm
+$(PROBE): $(PROBE_SRC) agents/probe/heap.h agents/probe/symbols.h lib/proto.h
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $@")
-	$(Q)$(CC) $(PROBE_CFLAGS) -shared -pthread -Wl,-z,relro -Wl,-z,now -Wl,--as-needed -o $@ $<
+	$(Q)$(CC) $(PROBE_CFLAGS) -shared -pthread -Wl,-z,relro -Wl,-z,now -Wl,--as-needed -o $@ $(PROBE_SRC) \
+		$(PROBE_LIBS)
 
 # `leakwatch run` finds both here: the probe for LD_PRELOAD, the Python directory for
 # PYTHONPATH (docs/agents.md, "Loading the agents").

@@ -10,6 +10,7 @@
 
 #include "detect.h"
 #include "objects.h"
+#include "sites.h"
 
 /* Hook output shown in the details: its first line, cut to the terminal; --json has
  * all of it (the daemon already bounded it). */
@@ -93,6 +94,15 @@ static int list_human(struct cli *c, const struct query_alert *a, size_t n)
         return EXIT_OK;
 }
 
+/* The allocation sites behind an alert: the newest each agent reported from the start
+ * of its evidence (tracing begins with the suspicion, before the alert) to its end. */
+static int alert_sites(struct cli *c, const struct query_alert *a, struct query_site **ret, size_t *ret_n)
+{
+        int64_t from = a->evidence_from ? MIN(a->evidence_from, a->start_ms) : a->start_ms;
+
+        return query_sites(c->q, a->process_id, from, a->end_ms ? a->end_ms + 1 : INT64_MAX, ret, ret_n);
+}
+
 static int list_json(struct cli *c, const struct query_alert *a, size_t n)
 {
         struct json_object *arr = json_object_new_array();
@@ -100,12 +110,22 @@ static int list_json(struct cli *c, const struct query_alert *a, size_t n)
 
         for (size_t i = 0; r == 0 && i < n; i++) {
                 struct json_object *o = obj_alert(&a[i]);
+                struct query_site *s = NULL;
+                size_t ns = 0;
 
-                r = o ? json_object_array_add(arr, o) : -ENOMEM;
+                r = o ? alert_sites(c, &a[i], &s, &ns) : -ENOMEM;
+                if (r == 0)
+                        r = json_add(o, "sites", obj_sites(s, ns));
+                query_sites_free(s, ns);
+                if (r == 0)
+                        r = json_object_array_add(arr, o), o = NULL;
+                json_object_put(o);
         }
         if (r == 0)
                 r = out_json(&c->out, arr, c->json_pretty);
         json_object_put(arr);
+        if (r < 0 && r != -ENOMEM)
+                return cli_query_error(c, r, "reading allocation sites");
         return r < 0 ? cli_error(EXIT_FAIL, "out of memory") : EXIT_OK;
 }
 
@@ -260,7 +280,8 @@ static void print_hook_runs(struct cli *c, const struct query_hook_run *h, size_
 }
 
 static int details_json(struct cli *c, const struct query_alert *a, const struct query_alert_evidence ev[2],
-                        const struct query_verdict *v, size_t nv, const struct query_hook_run *h, size_t nh)
+                        const struct query_verdict *v, size_t nv, const struct query_hook_run *h, size_t nh,
+                        const struct query_site *s, size_t ns)
 {
         struct json_object *doc = obj_alert(a), *va = json_object_new_array(), *ha = json_object_new_array();
         int r = doc && va && ha ? 0 : -ENOMEM;
@@ -275,6 +296,9 @@ static int details_json(struct cli *c, const struct query_alert *a, const struct
                 if (r == 0)
                         r = json_add(doc, i == 0 ? "raised" : "latest", e);
         }
+
+        if (r == 0)
+                r = json_add(doc, "sites", obj_sites(s, ns));
 
         for (size_t i = 0; r == 0 && i < nv; i++)
                 r = json_object_array_add(va, obj_verdict(&v[i]));
@@ -413,7 +437,8 @@ static int details(struct cli *c, const char *arg)
         struct query_verdict *v = NULL;
         struct query_hook_run *h = NULL;
         struct query_alert_evidence ev[2] = { 0 };
-        size_t n = 0, nv = 0, nh = 0;
+        struct query_site *s = NULL;
+        size_t n = 0, nv = 0, nh = 0, ns = 0;
         int64_t id;
         int r;
 
@@ -432,12 +457,15 @@ static int details(struct cli *c, const char *arg)
                 r = query_hook_runs(c->q, id, &h, &nh);
         if (r >= 0)
                 r = query_alert_evidence(c->q, id, ev);
+        if (r >= 0)
+                r = alert_sites(c, &a[0], &s, &ns);
         if (r < 0)
                 r = cli_query_error(c, r, "reading the alert");
         else if (c->format == FORMAT_JSON)
-                r = details_json(c, &a[0], ev, v, nv, h, nh);
+                r = details_json(c, &a[0], ev, v, nv, h, nh, s, ns);
         else {
                 details_human(c, &a[0], ev);
+                sites_print(&c->out, s, ns);
                 print_verdicts(c, &a[0], v, nv);
                 print_hook_runs(c, h, nh);
                 r = EXIT_OK;
@@ -446,6 +474,7 @@ static int details(struct cli *c, const char *arg)
         query_verdicts_free(v, nv);
         query_hook_runs_free(h, nh);
         query_alert_evidence_free(ev);
+        query_sites_free(s, ns);
         return r;
 }
 

@@ -12,6 +12,8 @@
 
 int cmd_watch(struct cli *c, int argc, char **argv);
 int cmd_unwatch(struct cli *c, int argc, char **argv);
+/* Asks the daemon for a watched process's allocation sites for a while. */
+int cmd_trace(struct cli *c, int argc, char **argv);
 int cmd_reload(struct cli *c, int argc, char **argv);
 
 enum live_state {
@@ -31,6 +33,7 @@ struct live_status {
         double interval_s, window_s;    /* NAN when left out */
         bool database_failing;
         char version[32];               /* escaped */
+        char sampler[16];               /* "bpf", "proc"; "" from a daemon that does not say */
         char database[1024];            /* as the daemon names it (raw bytes) */
         struct ctl_reply reply;         /* the whole reply, while LIVE_RUNNING */
 };

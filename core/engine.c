@@ -44,6 +44,7 @@ struct metric_state {
         char reason[80];                /* the limit judge's phrase: "will reach memory.max in 12 min" */
         struct store_alert_evidence latest;     /* the open alert's latest evaluation */
         struct detect_verdict limit_v;  /* the limit judge's, when it made the latest */
+        bool sited;                     /* the open alert was classified with allocation sites */
 };
 
 struct eproc {
@@ -346,6 +347,7 @@ static void update_kind(struct eproc *ep, enum detect_kind m, const struct detec
         classify(&in, &res);
         snprintf(ms->kind, sizeof(ms->kind), "%s", res.text);
         a->row.kind = ms->kind;
+        ms->sited = ms->sited || res.sites;
         if (ms->kind_class != (int)res.cls || ms->kind_agents != classify_agents(&res)) {
                 ms->kind_class = (int)res.cls;
                 ms->kind_agents = classify_agents(&res);
@@ -381,6 +383,7 @@ static void open_alert(struct engine *e, const struct sampler_proc *p, struct ep
         ms->escalated_ms = 0;
         ms->kind_class = -1;
         ms->kind[0] = '\0';
+        ms->sited = false;
         e->stats.alerts++;
         announce(e, p, ep, m, v, t_ms, ALERT_EVENT_START, limit_kind);
 }
@@ -406,6 +409,7 @@ static void close_alert(struct engine *e, const struct sampler_proc *p, struct e
         ms->alert_id = 0;
         ms->escalated = false;
         ms->escalated_ms = 0;
+        ms->sited = false;
         ms->kind[0] = '\0';
         ms->latest = (struct store_alert_evidence){ 0 };
 }
@@ -759,6 +763,7 @@ static void on_started(void *userdata, const struct sampler_proc *p, bool resume
                 /* Raised by the limit judge: it stays until a spell with no limit near. */
                 if (oa->by_limit)
                         nearlimit_resume(&ms->nl, (double)now_ms / 1000);
+                ms->sited = false;
         }
         /* Reconcile what the history says with what the database says. */
         for (int m = 0; m < DETECT__KIND_MAX; m++) {
@@ -912,4 +917,15 @@ int engine_proc_state(const struct engine *e, size_t slot, enum detect_kind m, s
                 .alert_id = ms->alert_id,
         };
         return 0;
+}
+
+bool engine_wants_sites(const struct engine *e, size_t slot)
+{
+        const struct metric_state *ms;
+
+        if (slot >= e->cap_procs || !e->procs[slot].used || !classify_trail_has_agents(e->procs[slot].trail))
+                return false;
+        ms = &e->procs[slot].m[DETECT_MEMORY];
+        /* Suspect: where is it growing? Leaking: until the alert has said where. */
+        return ms->status == DETECT_SUSPECT || (ms->status == DETECT_LEAKING && ms->alert_id && !ms->sited);
 }

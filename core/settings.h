@@ -73,6 +73,13 @@ struct rule_cfg {
         unsigned line;                  /* of its [rule] header; 0 if not from a file */
 };
 
+/* How the tick reads the watched processes (sampler = ...). */
+enum sampler_backend {
+        SAMPLER_AUTO,                   /* the BPF pass if it loads, /proc otherwise */
+        SAMPLER_BPF,                    /* the BPF pass, or the daemon does not start */
+        SAMPLER_PROC,                   /* /proc only */
+};
+
 struct config {
         char *db_path;                  /* database = PATH */
         uint64_t max_db_size;           /* max-db-size = SIZE: cap on the database file,
@@ -103,6 +110,7 @@ struct config {
         int log_level;                  /* log-level = err|warning|notice|info|debug:
                                          * LOG_ERR .. LOG_DEBUG ("error" is accepted) */
         char *proc_root;                /* proc-root = PATH (tests) */
+        enum sampler_backend sampler;   /* sampler = auto|bpf|proc: how the tick reads */
         char *cgroup_root;              /* cgroup-root = PATH: the cgroup2 mount (tests) */
         char *runtime_dir;              /* runtime-dir = PATH: control and agent sockets */
         bool agent_socket;              /* agent-socket = yes|no: listen for in-process agents */

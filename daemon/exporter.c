@@ -176,6 +176,7 @@ int export_render(struct export *x, enum metrics_format fmt, const char **ret_te
                         db_bytes = -1;
                 d = (struct metrics_daemon){
                         .version = LEAKWATCH_VERSION,
+                        .sampler = ss.bpf ? "bpf" : "proc",
                         .start_time = x->start_time,
                         .interval = cfg->interval,
                         .tick_duration = (double)x->tick_cost / (double)USEC_PER_SEC,
@@ -184,6 +185,7 @@ int export_render(struct export *x, enum metrics_format fmt, const char **ret_te
                         .samples = ss.samples,
                         .capped = ss.capped,
                         .read_errors = ss.read_errors,
+                        .pass_errors = ss.pass_errors,
                         .smaps_reads = ss.rollups,
                         .smaps_postponed = ss.rollups_over_budget,
                         .evaluations = es.evaluations,

@@ -38,6 +38,7 @@ enum db_stmt {
         ST_PUT_HOOK_RUN,
         ST_PUT_AGENT,
         ST_PUT_AGENT_TYPE,
+        ST_PUT_AGENT_SITE,
         ST_PUT_ALERT_KIND,
         ST_PUT_ALERT_RAISED,
         ST_PUT_ALERT_LATEST,

@@ -261,6 +261,21 @@ int query_alert_evidence(struct query *q, int64_t alert_id, struct query_alert_e
 void query_alert_evidence_free(struct query_alert_evidence ev[2]);
 
 /* Hook runs of an alert, in order. */
+/* An allocation site an agent reported (agent_site, docs/agents.md). */
+struct query_site {
+        int64_t t_ms;
+        char agent[8];                  /* "python", "malloc" */
+        int rank;                       /* 0: grew most */
+        int64_t live_bytes, live_count, growth;
+        char *frames;                   /* as stored: escaped tokens, single spaces between */
+        size_t frames_len;
+};
+/* The sites of each agent's newest report that carried some, for process_id over
+ * [from_ms, to_ms): python's first, each by rank. */
+int query_sites(struct query *q, int64_t process_id, int64_t from_ms, int64_t to_ms, struct query_site **ret,
+                size_t *ret_n);
+void query_sites_free(struct query_site *s, size_t n);
+
 int query_hook_runs(struct query *q, int64_t alert_id, struct query_hook_run **ret, size_t *ret_n);
 void query_hook_runs_free(struct query_hook_run *h, size_t n);
 

@@ -317,6 +317,8 @@ static const struct {
         { ST_PUT_HOOK_RUN, "INSERT OR REPLACE INTO hook_run (id, alert_id, event, program, start_ms, end_ms, "
                            "exit_code, signal, timed_out, output) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)" },
         { ST_PUT_AGENT_TYPE, "INSERT OR IGNORE INTO agent_type (process_id, t, type, count) VALUES (?, ?, ?, ?)" },
+        { ST_PUT_AGENT_SITE, "INSERT OR IGNORE INTO agent_site (process_id, t, agent, rank, live_bytes, live_count, "
+                             "growth, frames) VALUES (?, ?, ?, ?, ?, ?, ?, ?)" },
         { ST_PUT_ALERT_KIND, "INSERT OR REPLACE INTO alert_kind (alert_id, t, class, agents) VALUES (?, ?, ?, ?)" },
         /* What an alert was raised on is written once; its latest evaluation replaced. */
         { ST_PUT_ALERT_RAISED, "INSERT OR IGNORE INTO alert_evidence (alert_id, raised, t, cause, " EVIDENCE_COLUMNS
@@ -1137,7 +1139,7 @@ static int put_agent_sample(struct store *s, int64_t process_id, const struct ag
                                  a->arena, a->in_use, a->free, a->mmapped, a->keepcost };
         int idx = 1, r;
 
-        if ((unsigned)a->agent >= AGENT__KIND_MAX || a->n_types > AGENT_TYPES_MAX)
+        if ((unsigned)a->agent >= AGENT__KIND_MAX || a->n_types > AGENT_TYPES_MAX || a->n_sites > AGENT_SITES_MAX)
                 return -EINVAL;
         sqlite3_bind_int64(st, idx++, process_id);
         sqlite3_bind_int64(st, idx++, a->t_ms);
@@ -1156,6 +1158,18 @@ static int put_agent_sample(struct store *s, int64_t process_id, const struct ag
                 sqlite3_bind_int64(st, 2, a->t_ms);
                 sqlite3_bind_text(st, 3, a->types[i].name, -1, SQLITE_STATIC);
                 sqlite3_bind_int64(st, 4, a->types[i].count);
+                r = db_step_done(s, st);
+        }
+        st = s->stmt[ST_PUT_AGENT_SITE];
+        for (size_t i = 0; r >= 0 && i < a->n_sites && i < AGENT_SITES_MAX; i++) {
+                sqlite3_bind_int64(st, 1, process_id);
+                sqlite3_bind_int64(st, 2, a->t_ms);
+                sqlite3_bind_text(st, 3, agent_kind_name[a->agent], -1, SQLITE_STATIC);
+                sqlite3_bind_int64(st, 4, (int64_t)i);
+                sqlite3_bind_int64(st, 5, a->sites[i].live_bytes);
+                sqlite3_bind_int64(st, 6, a->sites[i].live_count);
+                sqlite3_bind_int64(st, 7, a->sites[i].growth);
+                sqlite3_bind_text(st, 8, agent_site_frames(a, i), a->sites[i].len, SQLITE_STATIC);
                 r = db_step_done(s, st);
         }
         return r;
@@ -1395,8 +1409,9 @@ int store_row_copy(const struct store_row *row, struct store_row *ret, void **re
                 lens[i] = !*t[i].text ? 0 : t[i].len_of ? *t[i].len_of : strlen(*t[i].text);
                 size += *t[i].text ? lens[i] + 1 : 0;
         }
+        /* A report without its unused site text: most reports have no sites. */
         if (r.kind == STORE_AGENT_SAMPLE && r.agent.report)
-                size += sizeof(*r.agent.report);
+                size += agent_report_size(r.agent.report);
         if (size == 0) {
                 *ret = r;
                 *ret_blob = NULL;
@@ -1407,9 +1422,12 @@ int store_row_copy(const struct store_row *row, struct store_row *ret, void **re
         if (!blob)
                 return -ENOMEM;
         if (r.kind == STORE_AGENT_SAMPLE && r.agent.report) {
-                memcpy(p, r.agent.report, sizeof(*r.agent.report));
+                size_t rs = agent_report_size(r.agent.report);
+
+                memcpy(p, r.agent.report, rs);
                 r.agent.report = (const struct agent_report *)(void *)p;
-                p += sizeof(*r.agent.report);
+                /* The strings after it stay aligned as char. */
+                p += rs;
         }
         for (size_t i = 0; i < n; i++) {
                 if (!*t[i].text)
@@ -1905,6 +1923,9 @@ int store_maintain(struct store *s, int64_t now_ms, const struct store_retention
         if (r == 0)
                 r = prune_by_process(s, "agent_type_pruned_upto", raw_cut,
                                      "DELETE FROM agent_type WHERE process_id = ?1 AND t < ?2", &m.pruned);
+        if (r == 0)
+                r = prune_by_process(s, "agent_site_pruned_upto", raw_cut,
+                                     "DELETE FROM agent_site WHERE process_id = ?1 AND t < ?2", &m.pruned);
         if (r == 0)
                 r = exec_bound(s, "DELETE FROM alert_kind WHERE alert_id NOT IN (SELECT id FROM alert) AND t < ?1",
                                hour_cut, &m.pruned);

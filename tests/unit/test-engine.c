@@ -382,6 +382,79 @@ static void test_agent_reports_name_the_kind(void **state)
         assert_null(strstr(start->kind_text, "str"));
 }
 
+/* A Python report at t_ms; with sites, one site grown by growth bytes. */
+static void python_report(struct fixture *f, int64_t t_ms, double grown, int64_t growth)
+{
+        struct agent_report a;
+
+        agent_report_init(&a);
+        a.agent = AGENT_PYTHON;
+        a.t_ms = t_ms;
+        a.gc_enabled = 1;
+        a.blocks = (int64_t)(100000 + 10000 * grown);
+        if (growth >= 0) {
+                a.version = 2;
+                a.traced = a.traced_peak = growth;
+                a.n_sites = 1;
+                a.sites[0] = (struct agent_site){ .live_bytes = growth, .live_count = 1, .growth = growth,
+                                                  .n_frames = 1 };
+                a.site_text_len = (size_t)snprintf(a.site_text, sizeof(a.site_text), "app.py:7") + 1;
+                a.sites[0].len = (uint16_t)(a.site_text_len - 1);
+        }
+        engine_agent_report(f->e, f->p.slot, f->p.id, &a);
+}
+
+/* Sites are asked for while the memory is suspect and, once it leaks, until its alert
+ * names one; never for a process without an agent, nor for one judged ok. */
+static void test_sites_asked_on_suspicion(void **state)
+{
+        struct fixture *f = *state;
+        struct engine_proc_state ps;
+        bool asked_suspect = false, asked_leaking = false, judged = false;
+        int64_t site_from = -1;
+
+        /* Without an agent, never: nobody would answer. */
+        f->l.started(f->l.userdata, &f->p, false, T0_MS);
+        for (int64_t t = 0; t < 200 * 1000; t += STEP_MS) {
+                sample_at(f, T0_MS + t, 100 * MIB + MIB * (double)t / 1000);
+                assert_false(engine_wants_sites(f->e, f->p.slot));
+        }
+        f->l.ended(f->l.userdata, &f->p, T0_MS + 200 * 1000, "exited");
+        assert_false(engine_wants_sites(f->e, f->p.slot));
+
+        f->p.id++;
+        f->l.started(f->l.userdata, &f->p, false, T0_MS);
+        for (int64_t t = 0; t < 300 * 1000; t += STEP_MS) {
+                double grown = (double)t / 1000;
+                bool wants;
+
+                sample_at(f, T0_MS + t, 100 * MIB + MIB * grown);
+                if (t % 2000 == 0)
+                        python_report(f, T0_MS + t + 1, grown, site_from < 0 ? -1 : (int64_t)(MIB * (t - site_from) / 1000));
+                assert_int_equal(engine_proc_state(f->e, f->p.slot, DETECT_MEMORY, &ps), 0);
+                wants = engine_wants_sites(f->e, f->p.slot);
+                if (ps.status == DETECT_OK)
+                        assert_false(wants);
+                if (ps.status == DETECT_SUSPECT) {
+                        assert_true(wants);
+                        asked_suspect = true;
+                }
+                if (ps.status == DETECT_LEAKING && wants)
+                        asked_leaking = true;
+                if (ps.status == DETECT_LEAKING && !wants && asked_suspect)
+                        judged = true;
+                /* The agent answers: it traces from when it is asked. */
+                if (wants && site_from < 0)
+                        site_from = t;
+                if (judged)
+                        break;
+        }
+        assert_true(asked_suspect);
+        assert_true(judged);
+        (void)asked_leaking;
+        assert_non_null(strstr(f->ev[f->n_ev - 1].kind_text, "; growing at app.py:7 ("));
+}
+
 /* The process's end closes its open alert with the sampler's reason and time. */
 static void test_end_closes(void **state)
 {
@@ -631,6 +704,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_near_limit_escalates_once, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_every_scale_by_default, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_agent_reports_name_the_kind, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_sites_asked_on_suspicion, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_end_closes, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_takes_over_open_alerts, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_same_input_same_events, setup, teardown),

@@ -226,9 +226,9 @@ static void test_migrates_old_schema(void **state)
         unlink(old);
 }
 
-/* A database at version 6 (before time scales) is read as it is, its alerts without a
+/* A database at version 7 (before time scales) is read as it is, its alerts without a
  * scale, and upgraded to carry one on the next write open. */
-static void test_migrates_v6_to_scales(void **state)
+static void test_migrates_v7_to_scales(void **state)
 {
         struct fixture *f = *state;
         const char *col = "SELECT count(*) FROM pragma_table_info('alert') WHERE name = 'scale_s'";
@@ -238,10 +238,10 @@ static void test_migrates_v6_to_scales(void **state)
         struct query_alert *a = NULL;
         size_t n = 0;
 
-        snprintf(old, sizeof(old), "%s/v6.db", f->dir);
-        for (unsigned i = 0; i < sql_migrations_count && sql_migrations[i].version <= 6; i++)
+        snprintf(old, sizeof(old), "%s/v7.db", f->dir);
+        for (unsigned i = 0; i < sql_migrations_count && sql_migrations[i].version <= 7; i++)
                 raw_exec(old, sql_migrations[i].sql);
-        raw_exec(old, "PRAGMA user_version = 6; "
+        raw_exec(old, "PRAGMA user_version = 7; "
                       "INSERT INTO rule (id, name, spec, first_ms, last_ms) VALUES (1, 'old', 'x', 1, 1); "
                       "INSERT INTO process (id, boot_id, pid, start_ticks, comm, cmdline, rule_id, generation, "
                       "first_ms, last_ms) VALUES (1, 'b', 10, 1, 'w', 'w', 1, 0, 1, 1); "
@@ -256,7 +256,7 @@ static void test_migrates_v6_to_scales(void **state)
         query_close(q);
 
         assert_int_equal(store_open(old, STORE_RW, &s2, NULL, 0), 0);
-        assert_int_equal(store_schema_version(s2), 7);
+        assert_int_equal(store_schema_version(s2), 8);
         assert_int_equal(store_schema_version(s2), store_latest_schema_version());
         store_close(s2);
         assert_int_equal(raw_int(old, col), 1);
@@ -837,17 +837,35 @@ static void test_agent_reports_and_retention(void **state)
                 snprintf(a.types[1].name, sizeof(a.types[1].name), "__main__.Person");
                 a.types[1].count = 10;
                 a.n_types = 2;
+                /* Two allocation sites, stored as they came (escaped). */
+                a.version = 2;
+                a.n_sites = 2;
+                a.site_text_len = (size_t)snprintf(a.site_text, sizeof(a.site_text), "a%%20b.py:1 main.py:2") + 1;
+                a.sites[0] = (struct agent_site){ .live_bytes = 4096, .live_count = 4, .growth = 4000, .n_frames = 2,
+                                                  .len = (uint16_t)(a.site_text_len - 1) };
+                a.sites[1] = (struct agent_site){ .live_bytes = 64, .live_count = 1, .growth = 64, .n_frames = 1,
+                                                  .off = (uint16_t)a.site_text_len };
+                a.site_text_len += (size_t)snprintf(a.site_text + a.site_text_len,
+                                                    sizeof(a.site_text) - a.site_text_len, "x.py:9") + 1;
+                a.sites[1].len = 6;
                 assert_int_equal(put_agent(f->st, 1, &a), 0);
                 /* The same report again (a replayed batch): ignored. */
                 assert_int_equal(put_agent(f->st, 1, &a), 0);
         }
         a.n_types = AGENT_TYPES_MAX + 1;
         assert_int_equal(put_agent(f->st, 1, &a), -EINVAL);
+        a.n_types = 0;
+        a.n_sites = AGENT_SITES_MAX + 1;
+        assert_int_equal(put_agent(f->st, 1, &a), -EINVAL);
         assert_int_equal(put_kind(f->st, 7, t0, "python-objects", "python"), 0);
         assert_int_equal(put_kind(f->st, 7, t0 + 1, "native", NULL), 0);
         assert_int_equal(store_commit(f->st), 0);
         assert_int_equal(raw_int(f->path, "SELECT count(*) FROM agent_sample"), 4);
         assert_int_equal(raw_int(f->path, "SELECT count(*) FROM agent_type"), 8);
+        assert_int_equal(raw_int(f->path, "SELECT count(*) FROM agent_site"), 8);
+        assert_int_equal(raw_int(f->path, "SELECT count(*) FROM agent_site WHERE rank = 0 AND growth = 4000 AND "
+                                          "live_bytes = 4096 AND live_count = 4 AND frames = 'a%20b.py:1 main.py:2'"), 4);
+        assert_int_equal(raw_int(f->path, "SELECT count(*) FROM agent_site WHERE rank = 1 AND frames = 'x.py:9'"), 4);
         assert_int_equal(raw_int(f->path, "SELECT count(*) FROM alert_kind WHERE class = 'native'"), 1);
         assert_int_equal(raw_int(f->path, "SELECT blocks FROM agent_sample WHERE agent = 'python' ORDER BY t LIMIT 1"),
                          100);
@@ -860,6 +878,8 @@ static void test_agent_reports_and_retention(void **state)
         }
         assert_int_equal(raw_int(f->path, "SELECT count(*) FROM agent_sample"), 2);
         assert_int_equal(raw_int(f->path, "SELECT count(*) FROM agent_type"), 4);
+        assert_int_equal(raw_int(f->path, "SELECT count(*) FROM agent_site"), 4);
+        assert_int_equal(raw_int(f->path, "SELECT min(t) FROM agent_site"), t0 + 2 * 3600000);
         assert_int_equal(raw_int(f->path, "SELECT min(t) FROM agent_sample"), t0 + 2 * 3600000);
         assert_int_equal(raw_int(f->path, "SELECT count(*) FROM alert_kind"), 0);
 }
@@ -1353,7 +1373,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_existing_world_readable_file_is_tightened, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_refuses_foreign_and_newer, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_migrates_old_schema, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_migrates_v6_to_scales, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_migrates_v7_to_scales, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_read_only_open, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_reader_without_write_access, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_rules, setup, teardown),

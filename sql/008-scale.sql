@@ -1,4 +1,4 @@
--- leakwatch schema version 7: the time scale an alert was raised at.
+-- leakwatch schema version 8: the time scale an alert was raised at.
 --
 -- The detector judges several time scales at once (minutes to days); each alert and
 -- each verdict records the window of the scale whose evidence it carries, in seconds.
