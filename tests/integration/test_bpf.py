@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """The two sampling backends on the same live processes: the BPF task iterator's
 values against /proc's, the fallback when BPF is refused, one series across backends
 and restarts, and the processes a pass can catch half-way: a kernel thread, a zombie,
