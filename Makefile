@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # leakwatch — build, test, install and benchmark.
 #
 #   make              build leakwatchd and leakwatch into build/

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* agents-malloc: a malloc-heavy workload for the allocator probe's benchmark
  * (bench/agents.py): ROUNDS rounds (or argv[1]) of replacing a random block among LIVE
  * live blocks of 16 to 1024 bytes, touching each new block. Prints nothing; its run

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """The in-process agents' cost, measured side by side (make bench-agents).
 
 1. The Python agent on a Python workload that allocates and frees objects around a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* detect-scales: the bank of time scales (lib/scales) at its defaults, 10 s samples —
  * time to detect by leak rate and shape, false alarms per process-day on healthy
  * lives, and what predict_linear(), Coroot's deriv() rule and a plain least-squares

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """leakwatchd side by side with the tools people watch process memory with today
 (make bench-peers, docs/performance.md "Side by side with other tools").
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """leakwatch benchmarks (make bench): what the daemon costs, next to the least that
 reading the same /proc files can cost, measured in the same run on the same processes.
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* live: watch, unwatch, reload and the daemon's live status, through its control socket. */
 #include "live.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* live: what goes through leakwatchd's control socket rather than the database —
  * leakwatch watch, unwatch and reload, the daemon's live view for status, and the
  * words and exit codes for a daemon that is not there or will not talk to us. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* leakwatch: reads what leakwatchd knows — the processes it watches, their memory over
  * time, the alerts it raised — from its database, for people and for scripts; asks the
  * running daemon for live operations; and runs a command under watch.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* objects: the JSON objects of the stable output, built in one place. */
 #include "objects.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* objects: the JSON objects of the stable output — process, rule, alert, verdict, hook
  * run, sample — built in one place so every command prints the same fields with the
  * same names (leakwatch(1), JSON OUTPUT, lists them). Times come as "X" (ISO 8601 UTC)

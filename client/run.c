@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* run: leakwatch run — a command run, watched and judged.
  *
  * Who samples: leakwatchd, when it runs, lets us in, samples often enough for the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* sites: the allocation sites an agent reported, printed under an alert or a process. */
 #include "sites.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* status: leakwatch status — what the database says about the daemon and what it watches.
  *
  * Everything but the "Daemon" lines comes from the database, so it works on a copy and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* verdict: leakwatch run's verdict, table, chart and JSON, read from the database. */
 #include "verdict.h"
 

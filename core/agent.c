@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* agent: the socket in-process agents report to, and the report format.
  *
  * Each datagram costs a recvmsg, a binary search among the watched processes, a token

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* bpfread: every process on the host in one read of a BPF task iterator. */
 #include "bpfread.h"
 

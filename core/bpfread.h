@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* bpfread: every process on the host in one read — the BPF task iterator behind the
  * sampler's tick (taskiter.bpf.c, its records in taskiter.h).
  *

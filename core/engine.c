@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* engine: turns each watched process's samples into detector verdicts, and verdicts into
  * alert events for the sink. */
 #include "engine.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* engine: turns each watched process's samples into detector verdicts, and verdicts into
  * alert events. It listens to the sampler; it owns one memory detector (anon + swap) and
  * one descriptor detector per process, beside each a short-scale judge of growth that

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* procread: reading a watched process from /proc, through descriptors kept open. */
 #include "procread.h"
 

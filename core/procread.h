@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* procread: reading a watched process from /proc — the sampler's backend.
  *
  * The sampler decides who is watched and when (the scan, the rules, the ticks, the

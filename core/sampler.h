@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* sampler: finds the processes the rules ask for and measures them every tick, handing
  * samples to the writer and to whoever listens (the detector engine).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* settings: what a watch runs with, its defaults and the rule for processes watched on
  * request. */
 #include "settings.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* settings: what a watch runs with — its intervals, budgets, backlog and window, its
  * database and roots, the rules that say which processes to watch and the hooks to run
  * — as one plain struct config, with the built-in defaults (the reason for each is

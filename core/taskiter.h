@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* taskiter: the records the BPF task iterator (taskiter.bpf.c) writes, one read() of
  * its stream per tick: the contract between the program in the kernel and bpfread.c.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* trace: the files that ask a watched process's agents for its allocation sites.
  *
  * Everything is done relative to a descriptor of the directory, opened without

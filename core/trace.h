@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* trace: the files that ask a watched process's agents for its allocation sites.
  *
  * The watch asks for the sites of process PID by creating the empty file

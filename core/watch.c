@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* watch: the loop both programs run — scan, sample, commit, fold, maintain — and the
  * wiring of the modules it drives. */
 #include "watch.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* watch: one watch of processes — the loop leakwatchd and `leakwatch run` both run.
  *
  * It opens the proc root, the cgroup hierarchy and the database, records the rules,

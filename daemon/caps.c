@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* caps: dropping the capabilities only the start needed, with capget/capset and prctl. */
 #include "caps.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* caps: giving up, before the first tick, the capabilities only the start needed —
  * those that load BPF programs (CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN) and CAP_SETPCAP,
  * which dropping them from the bounding set takes. What the daemon uses while it

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* config: leakwatch.conf and its conf.d drop-ins parsed into struct config, with every
  * problem reported as "FILE:LINE: what is wrong" — all of them, not just the first.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* export: the daemon's state as Prometheus metrics, over HTTP and as a textfile.
  *
  * A snapshot is a walk over the sampler's watched processes (their last sample and

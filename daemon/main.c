@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* leakwatchd: watches processes' memory from outside and keeps its history in SQLite.
  *
  * main wires the modules together and alone decides what is fatal: a bad command line

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* metrics: the Prometheus and OpenMetrics text exposition of a snapshot; pure.
  *
  * One rendering: escape each process's labels, sort the processes by them, fold equal

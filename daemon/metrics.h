@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* metrics: what the daemon knows, as Prometheus text — the 0.0.4 text format or
  * OpenMetrics 1.0 — built from a snapshot of plain structs. Pure: no I/O, no clock, no
  * daemon state; the exporter (export.c) fills the snapshot and ships the text.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* classify: what kind of leak an alert is, from outside and inside data over its window. */
 #include "classify.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* classify: what kind of leak an alert is, from what the daemon saw from outside and
  * what in-process agents reported from inside, over the alert's evidence window.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* detect: is the floor of a series still rising? Pure statistics and a small state
  * machine; docs/detector.md tells the design and its measurements.
  *

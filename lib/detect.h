@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* detect: decides, from a series of (time, value) samples of one process, whether the
  * value keeps growing — and stays silent when it does not. docs/detector.md is the
  * design; this header is the contract.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* proto: the words leakwatchd, the leakwatch client and the in-process agents must
  * agree on, defined once — where the sockets are, how long a message may be, what a
  * rule may be called, and the bounds of the window and the sampling interval that the

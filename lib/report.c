@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* report: what an in-process agent says about its own process. */
 #include "report.h"
 

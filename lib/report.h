@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* report: what an in-process agent says about its own process — the Python agent's
  * collector and heap counts, the allocator probe's mallinfo2 — as one plain struct:
  * parsed from a datagram by the agent receiver (core/agent.h, docs/agents.md has the

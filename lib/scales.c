@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* scales: one detector per time scale over the same samples, and the one alarm they
  * raise together. docs/detector.md ("Time scales") tells the design. */
 #include "scales.h"

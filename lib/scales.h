@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* scales: a bank of detectors at several time scales over one sample stream, so a fast
  * leak is told in minutes and a slow one in days without anyone choosing a window.
  * docs/detector.md ("Time scales") gives the scales, their reasons and measurements;

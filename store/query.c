@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* query: the read-only questions the client asks of the database, in SQL.
  *
  * Where the data lives (sql/001-initial.sql): the newest samples sit in sample_recent,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* query: the read-only questions the client asks of the database — what is watched,
  * the series of a process or a rule, memory floors, alerts with their verdicts and
  * hook runs. Part of the storage module (it speaks SQL); it sits on store_open(STORE_RO),

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* store: the only owner of SQLite — schema and migrations, the daemon's batched writes,
  * retention (rollups and pruning), and the read queries the client and the daemon share.
  *

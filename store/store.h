@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* store: the only owner of SQLite — schema and migrations, the daemon's batched writes,
  * retention (rollups and pruning), and the reads the watch needs (a known process, its
  * history to replay, the alerts left open). The client's questions are in query.h; both

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* heap: malloc and friends interposed, one allocation sampled per ~mean bytes, its stack
  * and its liveness tracked in bounded tables (heap.h is the contract). */
 #include "heap.h"

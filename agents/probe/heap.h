@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* heap: the allocator probe's sampled view of the program's heap — which call stacks
  * hold the sampled allocations that are still live, and how that changed since tracing
  * started.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* leakwatch-probe: a preloaded library that reports the glibc allocator's statistics
  * (mallinfo2) to leakwatchd's agent socket, so an alert can tell a leak in the
  * program's allocations from memory the allocator holds but does not use, and, while

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* symbols: return addresses to native frame tokens with dladdr() and libdwfl
  * (symbols.h is the contract). */
 #include "symbols.h"

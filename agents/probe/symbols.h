@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* symbols: return addresses of the program turned into the report's native frames,
  * FUNC@LIB+0xOFF or FUNC@LIB+0xOFF:FILE:LINE (docs/agents.md), off the allocation path.
  *

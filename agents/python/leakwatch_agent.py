@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """leakwatch_agent: reports this Python process's heap statistics to leakwatchd.
 
 Importing the module starts a daemon thread that, every LEAKWATCH_AGENT_INTERVAL seconds

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Hostile process names and command lines, as a local user chooses them, through every
 view leakwatch gives of them: the client's human tables, CSV, JSON, the SVG plot, the
 report of `leakwatch run`, the Prometheus exposition, the hooks' context and the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """/proc as a hostile or unlucky place: processes that exit while they are read, at a
 high rate and as zombies (P4); a PID reused by an impostor between two reads (P5); a
 proc mounted with hidepid (P6); a read that would block forever (P7); a huge command

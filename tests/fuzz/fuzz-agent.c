@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* fuzz-agent: agent reports — datagrams any local process may send to agent.sock —
  * through agent_parse(), and agent_format() back.
  *

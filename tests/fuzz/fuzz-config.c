@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* fuzz-config: leakwatch.conf through config_load() — the real path: the input is
  * written to a file, which the loader opens, checks, reads and hands to inih through
  * its own line reader.

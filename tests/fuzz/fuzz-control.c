@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* fuzz-control: requests on the control socket, end to end — the transport and its
  * checks (daemon/control.c) and the daemon's own handler of each command
  * (control_handle() in daemon/main.c, with its argument checks), in a daemon set up the

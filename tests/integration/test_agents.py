@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """In-process agents end to end: the seed article's Python leaks and a fragmenting C
 heap, watched by the real daemon with the Python agent and the allocator probe loaded
 the way `leakwatch run` loads them, alert with the kind of leak they are; their healthy

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Leak alerts end to end: the daemon watching real growing, flat and descriptor-leaking
 processes raises one alert per leak (and none for the flat one), runs hooks without a
 shell with context in the environment and JSON on stdin, kills a hook that hangs without

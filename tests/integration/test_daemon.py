@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """leakwatchd against real processes: what it stores, how it starts, stops, reloads,
 and survives a full disk, a restart, and a lack of privilege."""
 

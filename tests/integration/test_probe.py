@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """The allocator probe's allocation sites: a C program with a leaking and a freeing
 allocation path, preloaded with the probe and asked to trace (RUNDIR/trace/PID), names
 the leaking function first within two report intervals; a healthy allocation-heavy

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """leakwatch run: a command started, watched with its children, judged, and its exit
 status passed on — in-process and through a running daemon; a leak exits 10, a short
 job is "not enough data", signals are passed on, a missing command exits 127.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """leakwatchd as a systemd service, tested without systemd as PID 1: the sd_notify
 sequence on a socket of the test's own, the watchdog and a loop that stops it, the
 installed files, systemd-analyze verify and security of the installed unit, the

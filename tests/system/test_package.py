@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """The Debian package on a booted Debian 12 (systemd-nspawn): installed, it creates its
 user and state and starts the service; it upgrades over itself keeping the database and
 the administrator's configuration; removed, it stops the service and keeps the state and

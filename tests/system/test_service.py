@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """leakwatchd.service from the package under a real systemd (a Debian 12 booted with
 systemd-nspawn): it runs as its own user with its two capabilities, says READY and pings
 the watchdog, reloads (and refuses a broken configuration), records the leak of a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* scales-shapes: process lives in absolute time for the bank of time scales (lib/scales)
  * — the healthy shapes it must stay silent on and the leaks, by rate and shape, it must
  * catch in time — and a runner that replays one life through the bank and through the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Tests for agent: the report format parsed strictly (every refusal has its reason),
  * the socket's life (mode, stale and live sockets, removal), reports kept only for
  * the watched process the kernel names as sender, the per-process rate, descriptors

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Tests for classify: every class from synthetic windows of outside samples and agent
  * reports, the floors that see through a sawtooth, the naming of growing types, and
  * the words with hostile type names. */

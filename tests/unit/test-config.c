@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* test-config: the configuration loader — defaults, the shipped file, every error with
  * its "FILE:LINE:" prefix, drop-in order and override, and the limits. Each test writes
  * its files under its own mkdtemp directory and removes it. */

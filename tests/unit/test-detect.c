@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* test-detect: the leak detector against synthetic shapes at two time scales, its
  * state machine (hysteresis, warm-up, forecast, gaps, replay), the descriptor kind,
  * the statistics on series with known answers, and the baseline rules it is

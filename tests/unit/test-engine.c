@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Tests for engine: samples in, verdicts and alert events out, on a simulated clock —
  * a leak opens one alert with its evidence, its limit and its kind (from the samples
  * and the agents' reports the engine has already seen), a near limit escalates it once,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* test-scales: the bank of time scales at its defaults — leaks caught within their
  * target time, healthy lives silent, a leak that still grows never closed, the raising
  * scale in the evidence, a rebuild from minute rollups equal to the live state, and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Tests for store: migrations, refusal of foreign or newer databases, batched writes,
  * folding, rollups, retention, the size cap (a stand-in for a full disk), and reads. */
 #include <errno.h>

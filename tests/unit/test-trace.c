@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Tests for trace: the request files agents look for — the directory made with its
  * mode, stale requests removed and other files kept, the set of files made exactly the
  * pids asked for, a planted link or a foreign directory refused, everything removed at

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Tests for watch: the loop both programs run, on simulated tick times over the real
  * /proc — this test process watched under the built-in rule, its samples committed at
  * the commit interval, folded on the fold's grid and not before, the housekeeping held

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """The seed article's Python leaks and their healthy twins, for the agent tests
 (tests/integration/test_agents.py). One program, five behaviours:
 

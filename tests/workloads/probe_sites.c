@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* probe_sites: a C program with two allocation paths for the allocator probe's sites
  * (tests/integration/test_probe.py). `leak`: churn() allocates and frees ten times as
  * many bytes as leak() keeps; `healthy`: churn() alone; `threads`: three threads churn
