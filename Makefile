@@ -110,7 +110,7 @@ TEST_HELPERS := $(patsubst tests/workloads/%.c,$(BUILD)/tests/workloads/%,$(wild
 # make bench's programs. farm and proc-floor stand alone (a floor must not share the
 # daemon's code); the others link every object but the mains, like the unit tests.
 BENCH_ALONE := $(BUILD)/bench/farm $(BUILD)/bench/proc-floor
-BENCH_BIN  := $(BENCH_ALONE) $(addprefix $(BUILD)/bench/,ingest detect-cost detect-shapes)
+BENCH_BIN  := $(BENCH_ALONE) $(addprefix $(BUILD)/bench/,ingest detect-cost detect-shapes detect-scales)
 # The simple slope rules the detector is measured against: for the benchmarks and the
 # detector's tests, never linked into the programs.
 BASELINE_OBJ := $(BUILD)/bench/baseline.o
@@ -246,13 +246,18 @@ bench-peers: $(PROGRAMS) $(BENCH_ALONE)
 # (docs/detector.md, "Scenario suite"). At a 2-minute window it takes about 10 minutes.
 DETECT_WINDOW   ?= 2m
 DETECT_INTERVAL ?= 0.5
+DETECT_SEEDS    ?= 20 12
 
 $(BUILD)/bench/replay: bench/replay.c $(STORE_OBJ) $(LIB_OBJ) $(BASELINE_OBJ)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CPPFLAGS) -Ibench $(CFLAGS) -MMD -MP -o $@ $(filter %.c %.o,$^) $(LDFLAGS) $(LDLIBS)
 
-bench-detect: $(PROGRAMS) $(TEST_HELPERS) $(BUILD)/bench/replay
+# First the bank of time scales at its defaults on synthetic lives (a minute or two):
+# time to detect by rate and shape, false alarms per process-day, the rules people write
+# on the same series, and the cost for 10,000 processes (docs/detector.md, "Time scales").
+bench-detect: $(PROGRAMS) $(TEST_HELPERS) $(BUILD)/bench/replay $(BUILD)/bench/detect-scales
+	@$(BUILD)/bench/detect-scales $(DETECT_SEEDS)
 	@python3 tests/scenarios/bench_detect.py --build $(BUILD) --window $(DETECT_WINDOW) --interval $(DETECT_INTERVAL)
 
 # What one Prometheus scrape costs with 1,000 watched processes (docs/performance.md).

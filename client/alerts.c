@@ -390,6 +390,8 @@ static void details_human(struct cli *c, const struct query_alert *a, const stru
         snprintf(line, sizeof(line), "%s (bounds %s .. %s)", out_rate(o, a->slope, bytes, b1, sizeof(b1)),
                  out_rate(o, a->slope_low, bytes, b2, sizeof(b2)), out_rate(o, a->slope_high, bytes, b3, sizeof(b3)));
         field(o, "Slope", line);
+        if (isfinite(a->scale_s))
+                field(o, "Scale", format_duration(a->scale_s, b1, sizeof(b1)));
         if (isfinite(a->growth_rel))
                 snprintf(line, sizeof(line), "%s%s over the evidence (%+.1f%%)", a->growth > 0 ? "+" : "",
                          out_amount(o, a->growth, bytes, b1, sizeof(b1)), a->growth_rel * 100);

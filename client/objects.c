@@ -134,6 +134,7 @@ struct json_object *obj_alert(const struct query_alert *a)
         ADD(json_add(o, "level", json_num(a->level)));
         ADD(json_add(o, "p_value", json_num(a->p_value)));
         ADD(json_add(o, "forecast_s", json_num(a->forecast_s)));
+        ADD(json_add(o, "scale_s", json_num(a->scale_s)));
         ADD(json_add(o, "limit_kind", json_str(a->limit_kind)));
         ADD(json_add_time(o, "start", a->start_ms));
         ADD(json_add_time(o, "end", a->end_ms));

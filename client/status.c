@@ -227,7 +227,9 @@ static void print_live(struct cli *c, const struct live_status *l)
                 "Daemon:", out_color(o, C_GREEN), out_reset(o), l->pid,
                 l->uptime_s == 0 ? "0s" : format_duration(l->uptime_s > 0 ? (double)l->uptime_s : NAN, up, sizeof(up)),
                 l->version,
-                format_duration(l->interval_s, iv, sizeof(iv)), format_duration(l->window_s, win, sizeof(win)),
+                format_duration(l->interval_s, iv, sizeof(iv)),
+                /* 0: none pinned, every time scale judges (lib/scales.h) */
+                l->window_s == 0 ? "every scale" : format_duration(l->window_s, win, sizeof(win)),
                 l->sampler[0] ? ", sampler " : "", l->sampler);
         fprintf(o->f, "%-11s watching %" PRId64 " process%s, %s%" PRId64 " open alert%s%s, last tick %s, %" PRId64
                       " samples dropped\n", "", l->watched, l->watched == 1 ? "" : "es",

@@ -100,9 +100,10 @@ int engine_reconfigure(struct engine *e, const struct config *cfg);
 
 void engine_get_stats(const struct engine *e, struct engine_stats *ret);
 
-/* Judges one process on its own time scale (a `leakwatch run --window`), rebuilding its
- * detectors from history up to now_ms. Returns 0 or -ENOENT. */
-int engine_set_window(struct engine *e, size_t slot, double window, int64_t now_ms);
+/* Judges one process on its own time scale (`leakwatch run`), rebuilding its detectors
+ * from history up to now_ms; longer: that window is the shortest scale and the default
+ * longer ones judge too (no --window given). Returns 0 or -ENOENT. */
+int engine_set_window(struct engine *e, size_t slot, double window, bool longer, int64_t now_ms);
 
 /* Whether the agents of the process in the sampler's slot should report allocation
  * sites: it has an agent, and its memory is suspect, or leaks and its alert has not

@@ -102,7 +102,10 @@ struct config {
         double retention_raw;           /* retention-raw = DURATION */
         double retention_minute;        /* retention-minute = DURATION */
         double retention_hour;          /* retention-hour = DURATION */
-        double window;                  /* window = DURATION: detector time scale */
+        double window;                  /* window = DURATION: pins one detector time scale;
+                                         * 0: every scale (lib/scales.h) */
+        bool window_and_longer;         /* not a key: window is the shortest scale, and the
+                                         * default longer ones judge too (leakwatch run) */
         double limit_horizon;           /* limit-horizon = DURATION: growth that will reach a
                                          * known limit within this long is alerted; 0: off */
         int log_level;                  /* log-level = err|warning|notice|info|debug:

@@ -818,7 +818,7 @@ int watch_reconfigure(struct watch *w, const struct config *cfg, char *err, size
         return 0;
 }
 
-int watch_pid(struct watch *w, pid_t pid, const char *rule, double window, int64_t *ret_id)
+int watch_pid(struct watch *w, pid_t pid, const char *rule, double window, bool longer, int64_t *ret_id)
 {
         int64_t now_ms = watch_wall_ms(w, now_usec(CLOCK_MONOTONIC)), id = 0;
         size_t slot = 0;
@@ -828,7 +828,7 @@ int watch_pid(struct watch *w, pid_t pid, const char *rule, double window, int64
         if (r < 0)
                 return r;
         if (window > 0)
-                (void)engine_set_window(w->engine, slot, window, now_ms);
+                (void)engine_set_window(w->engine, slot, window, longer, now_ms);
         /* Its children are found by a scan: make the next tick do one, rather than wait
          * for scan-interval (a short job's children may not live that long). */
         w->next_scan = 0;

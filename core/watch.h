@@ -146,11 +146,12 @@ bool watch_db_failing(const struct watch *w);
  * stays in force). */
 int watch_reconfigure(struct watch *w, const struct config *cfg, char *err, size_t errsz);
 
-/* Watches pid under the rule of that name, judged on its own window if window > 0;
- * its children are looked for at the next tick. Returns 0 and its row's id, or -errno
- * as sampler_watch_pid() (-ENOENT: no such process or rule, -EEXIST: watched already,
- * -EPERM: the watch itself or its descendant, -E2BIG: max-processes). */
-int watch_pid(struct watch *w, pid_t pid, const char *rule, double window, int64_t *ret_id);
+/* Watches pid under the rule of that name, judged on its own window if window > 0 (and
+ * on the default longer scales too if longer); its children are looked for at the next
+ * tick. Returns 0 and its row's id, or -errno as sampler_watch_pid() (-ENOENT: no such
+ * process or rule, -EEXIST: watched already, -EPERM: the watch itself or its
+ * descendant, -E2BIG: max-processes). */
+int watch_pid(struct watch *w, pid_t pid, const char *rule, double window, bool longer, int64_t *ret_id);
 /* Asks the agents of watched process pid for its allocation sites for the next
  * seconds (from monotonic time mono), whatever the engine thinks of it; asked again,
  * the time starts over. Returns 0, -ENOENT (not watched), or -EOPNOTSUPP / the -errno

@@ -1711,7 +1711,9 @@ static void cross_checks(struct load_ctx *ctx)
                     "a coarser level is kept at least as long as the finer one it summarises");
         check_order(ctx, DK_RETENTION_HOUR, cfg->retention_hour, DK_RETENTION_MINUTE, cfg->retention_minute, 1,
                     "a coarser level is kept at least as long as the finer one it summarises");
-        check_order(ctx, DK_WINDOW, cfg->window, DK_INTERVAL, cfg->interval, CONFIG_WINDOW_MIN_SAMPLES, WINDOW_WHY);
+        if (cfg->window > 0)
+                check_order(ctx, DK_WINDOW, cfg->window, DK_INTERVAL, cfg->interval, CONFIG_WINDOW_MIN_SAMPLES,
+                            WINDOW_WHY);
 
         for (size_t i = 0; i < cfg->n_rules; i++) {
                 const struct rule_cfg *r = &cfg->rules[i];

@@ -545,6 +545,7 @@ static int control_watch(struct daemon *d, struct json_object *req, struct json_
         const char *rule = CONFIG_MANUAL_RULE;
         struct json_object *v;
         int64_t pid, window = 0, id = 0;
+        bool longer = false;
         int r;
 
         r = req_int(req, "pid", 1, INT32_MAX, true, &pid, why, whysz);
@@ -559,7 +560,15 @@ static int control_watch(struct daemon *d, struct json_object *req, struct json_
                 }
                 rule = json_object_get_string(v);
         }
-        r = watch_pid(d->watch, (pid_t)pid, rule, (double)window, &id);
+        /* "scales": true: the window is the shortest scale, the longer ones judge too. */
+        if (json_object_object_get_ex(req, "scales", &v)) {
+                if (!json_object_is_type(v, json_type_boolean)) {
+                        snprintf(why, whysz, "\"scales\" must be true or false");
+                        return -EINVAL;
+                }
+                longer = json_object_get_boolean(v);
+        }
+        r = watch_pid(d->watch, (pid_t)pid, rule, (double)window, longer, &id);
         switch (r) {
         case 0:
                 break;
@@ -667,7 +676,7 @@ static void usage(FILE *f)
                 "  -i, --interval SECONDS sampling interval; fractions allowed (0.2)\n"
                 "  -p, --pid PID          watch this process (repeatable); replaces the file's rules\n"
                 "  -m, --match REGEX      watch processes whose command line matches (repeatable)\n"
-                "  -w, --window DURATION  detector time scale (6h on servers, 2m for short jobs)\n"
+                "  -w, --window DURATION  pin one detector time scale (default: every scale, 12m to 54h)\n"
                 "      --limit-horizon DURATION  alert growth that will reach a known limit within\n"
                 "                         this long (default 1h; 0: off)\n"
                 "      --proc-root PATH   read processes from PATH instead of /proc\n"

@@ -1057,6 +1057,7 @@ static int read_alert(sqlite3_stmt *st, struct query_alert *a)
         a->forecast_s = db_column_real(st, 16);
         a->evidence_from = db_column_or(st, 18, 0);
         a->evidence_to = db_column_or(st, 19, 0);
+        a->scale_s = db_column_real(st, 28);
         a->pid = (int32_t)db_column_or(st, 22, 0);
         db_column_copy(st, 26, a->boot_id, sizeof(a->boot_id));
         if (db_column_dup(st, 3, &a->metric, NULL) < 0 || db_column_dup(st, 4, &a->state, NULL) < 0 ||
@@ -1090,9 +1091,12 @@ int query_alerts(struct query *q, const struct query_alert_filter *f, struct que
                  "SELECT a.id, a.process_id, a.rule_id, a.metric, a.state, a.start_ms, a.end_ms, a.end_reason, "
                  "a.escalated_ms, a.slope, a.slope_low, a.slope_high, a.growth, a.growth_rel, a.level, a.p_value, "
                  "a.forecast_s, a.limit_kind, a.evidence_from, a.evidence_to, a.reason, a.kind, "
-                 "p.pid, p.comm, p.cmdline, p.unit, p.boot_id, r.name "
+                 "p.pid, p.comm, p.cmdline, p.unit, p.boot_id, r.name, %s "
                  "FROM alert a LEFT JOIN process p ON p.id = a.process_id LEFT JOIN rule r ON r.id = a.rule_id "
                  "WHERE 1%s%s%s%s%s ORDER BY a.start_ms DESC, a.id DESC",
+                 /* A database the daemon has not upgraded yet (read-only) has no scale_s
+                  * before schema 8 (sql/008-scale.sql). */
+                 store_schema_version(q->store) < 8 ? "NULL" : "a.scale_s",
                  f->id ? " AND a.id = ?1" : "", f->open_only ? " AND a.end_ms IS NULL" : "",
                  f->process_id ? " AND a.process_id = ?2" : "", f->rule_id ? " AND a.rule_id = ?3" : "",
                  f->from_ms && f->to_ms ? " AND a.start_ms < ?5 AND (a.end_ms IS NULL OR a.end_ms >= ?4)" : "");

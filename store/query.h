@@ -199,6 +199,8 @@ struct query_alert {
         int64_t start_ms, end_ms, escalated_ms;         /* 0: none */
         char *end_reason;
         double slope, slope_low, slope_high, growth, growth_rel, level, p_value, forecast_s;    /* NAN: none */
+        double scale_s;                 /* the time scale that raised it (a window, s); NAN: not
+                                         * recorded (older rows) */
         char *limit_kind;
         int64_t evidence_from, evidence_to;
         char *reason, *kind;

@@ -309,12 +309,12 @@ static const struct {
         { ST_PUT_EVENT, "INSERT INTO daemon_event (t, kind, detail) VALUES (?, ?, ?)" },
         { ST_PUT_ALERT, "INSERT OR REPLACE INTO alert (id, process_id, rule_id, metric, state, start_ms, end_ms, "
                         "end_reason, escalated_ms, slope, slope_low, slope_high, growth, growth_rel, level, p_value, "
-                        "forecast_s, limit_kind, evidence_from, evidence_to, reason, kind) "
-                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)" },
+                        "forecast_s, limit_kind, evidence_from, evidence_to, reason, kind, scale_s) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)" },
         { ST_PUT_VERDICT, "INSERT OR IGNORE INTO verdict (id, process_id, alert_id, t, metric, state, previous, "
                           "escalated, slope, slope_low, slope_high, growth, growth_rel, level, p_value, forecast_s, "
-                          "evidence_from, evidence_to, reason) "
-                          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)" },
+                          "evidence_from, evidence_to, reason, scale_s) "
+                          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)" },
         { ST_PUT_HOOK_RUN, "INSERT OR REPLACE INTO hook_run (id, alert_id, event, program, start_ms, end_ms, "
                            "exit_code, signal, timed_out, output) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)" },
         { ST_PUT_AGENT_TYPE, "INSERT OR IGNORE INTO agent_type (process_id, t, type, count) VALUES (?, ?, ?, ?)" },
@@ -1018,6 +1018,7 @@ static int put_alert(struct store *s, const struct store_alert *a)
         db_bind_time(st, idx + 2, evidence_ms(a->ev.t_to));
         db_bind_str(st, idx + 3, a->ev.reason);
         db_bind_str(st, idx + 4, a->kind);
+        db_bind_real(st, idx + 5, a->ev.scale);
         r = db_step_done(s, st);
         if (r >= 0 && a->raised.t_ms)
                 r = put_alert_evidence(s, ST_PUT_ALERT_RAISED, a->id, &a->raised);
@@ -1043,6 +1044,7 @@ static int put_verdict(struct store *s, const struct store_verdict *v)
         db_bind_time(st, idx, evidence_ms(v->ev.t_from));
         db_bind_time(st, idx + 1, evidence_ms(v->ev.t_to));
         db_bind_str(st, idx + 2, v->ev.reason);
+        db_bind_real(st, idx + 3, v->ev.scale);
         return db_step_done(s, st);
 }
 static int put_hook_run(struct store *s, const struct store_hook_run *h)
@@ -1945,21 +1947,32 @@ int store_maintain(struct store *s, int64_t now_ms, const struct store_retention
 
 /* ---- reads ---- */
 
-int store_for_each_sample(struct store *s, int64_t process_id, int64_t from_ms, int64_t to_ms,
-                          store_sample_cb cb, void *userdata)
+/* The minima of a minute rollup row, from column 1 on, as a sample's readings. */
+static void read_minute_minima(sqlite3_stmt *st, struct sample *smp)
 {
-        char cols[512], sql[2048];
+        for (size_t i = 0; i < DB_N_ROLLUP; i++) {
+                enum metric m = db_rollup_metrics[i];
+
+                if (sqlite3_column_type(st, 1 + (int)i) == SQLITE_NULL)
+                        continue;
+                /* Stored as raw samples are: KiB for bytes. */
+                sample_set(smp, m, sqlite3_column_int64(st, 1 + (int)i) * (metric_info[m].unit == UNIT_BYTES ? 1024 : 1));
+        }
+}
+
+static void read_raw(sqlite3_stmt *st, struct sample *smp)
+{
+        db_read_metrics(st, 1, smp);
+}
+
+/* Runs sql (?1 process, ?2 from, ?3 to; column 0 the time) and gives each row, read into a
+ * sample by read, to cb; a non-zero return of cb stops and is returned. */
+static int for_each_row(struct store *s, const char *sql, int64_t process_id, int64_t from_ms, int64_t to_ms,
+                        void (*read)(sqlite3_stmt *st, struct sample *smp), store_sample_cb cb, void *userdata)
+{
         sqlite3_stmt *st;
         int rc, r;
 
-        /* Folded samples are older than the recent ones of the same process. */
-        r = db_for_each_folded(s, process_id, from_ms, to_ms, cb, userdata);
-        if (r != 0)
-                return r;
-        db_metric_columns(cols, sizeof(cols));
-        snprintf(sql, sizeof(sql),
-                 "SELECT t, %s, unknown FROM sample_recent WHERE t >= ?2 AND t < ?3 AND process_id = ?1 "
-                 "ORDER BY 1", cols);
         r = db_prepare(s, sql, &st);
         if (r < 0)
                 return r;
@@ -1969,7 +1982,7 @@ int store_for_each_sample(struct store *s, int64_t process_id, int64_t from_ms, 
         while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
                 struct sample smp = { .t_ms = sqlite3_column_int64(st, 0) };
 
-                db_read_metrics(st, 1, &smp);
+                read(st, &smp);
                 r = cb(&smp, userdata);
                 if (r != 0)
                         break;
@@ -1978,6 +1991,39 @@ int store_for_each_sample(struct store *s, int64_t process_id, int64_t from_ms, 
                 r = db_fail(s, rc);
         sqlite3_finalize(st);
         return r;
+}
+
+int store_for_each_sample(struct store *s, int64_t process_id, int64_t from_ms, int64_t to_ms,
+                          store_sample_cb cb, void *userdata)
+{
+        char cols[512], sql[2048];
+        int r;
+
+        /* Folded samples are older than the recent ones of the same process. */
+        r = db_for_each_folded(s, process_id, from_ms, to_ms, cb, userdata);
+        if (r != 0)
+                return r;
+        db_metric_columns(cols, sizeof(cols));
+        snprintf(sql, sizeof(sql),
+                 "SELECT t, %s, unknown FROM sample_recent WHERE t >= ?2 AND t < ?3 AND process_id = ?1 "
+                 "ORDER BY 1", cols);
+        return for_each_row(s, sql, process_id, from_ms, to_ms, read_raw, cb, userdata);
+}
+
+int store_for_each_minute(struct store *s, int64_t process_id, int64_t from_ms, int64_t to_ms,
+                          store_sample_cb cb, void *userdata)
+{
+        char sql[2048];
+        size_t o;
+
+        o = (size_t)snprintf(sql, sizeof(sql), "SELECT t");
+        for (size_t i = 0; i < DB_N_ROLLUP && o < sizeof(sql); i++)
+                o += (size_t)snprintf(sql + o, sizeof(sql) - o, ", %s_min", metric_info[db_rollup_metrics[i]].name);
+        if (o < sizeof(sql))
+                snprintf(sql + o, sizeof(sql) - o,
+                         " FROM rollup WHERE process_id = ?1 AND res = %d AND t >= ?2 AND t < ?3 ORDER BY t",
+                         (int)MINUTE_MS);
+        return for_each_row(s, sql, process_id, from_ms, to_ms, read_minute_minima, cb, userdata);
 }
 
 int store_disk_usage(struct store *s, int64_t *ret_bytes)

@@ -296,6 +296,13 @@ typedef int (*store_sample_cb)(const struct sample *smp, void *userdata);
 int store_for_each_sample(struct store *s, int64_t process_id, int64_t from_ms, int64_t to_ms,
                           store_sample_cb cb, void *userdata);
 
+/* Every minute rollup of a process in [from_ms, to_ms), in time order, as a sample at
+ * the minute's start holding each rollup metric's minimum over the minute (memory as
+ * anon_min and swap_min, descriptors as fds_min): the floor the detector's minute-fed
+ * time scales take (lib/scales.h). */
+int store_for_each_minute(struct store *s, int64_t process_id, int64_t from_ms, int64_t to_ms,
+                          store_sample_cb cb, void *userdata);
+
 /* Caps the database file: writes that would grow it further fail with -ENOSPC, like a
  * full disk (and are handled the same way). 0 removes the cap. */
 int store_set_size_limit(struct store *s, int64_t bytes);

@@ -44,10 +44,12 @@ struct event {
         const char *kind_class;
         bool kind_changed;
         double slope, forecast;
+        double scale;                   /* the time scale the evidence is from */
         char ev_reason[96];             /* the evidence's reason: the limit judge's phrase */
         char cause[8], raised_cause[8]; /* the latest evaluation's judge; what it was raised on */
         int64_t raised_t_ms;
         double raised_room_max, latest_room_max, raised_slope;
+        double raised_scale, latest_scale;      /* the evidence rows' scale_s */
 };
 
 struct fixture {
@@ -130,12 +132,15 @@ static void on_alert(void *userdata, const struct sampler_proc *p UNUSED, const 
         e->kind_class = a->kind_class;
         e->slope = a->row.ev.slope;
         e->forecast = a->row.ev.forecast;
+        e->scale = a->row.ev.scale;
         snprintf(e->ev_reason, sizeof(e->ev_reason), "%s", a->row.ev.reason ? a->row.ev.reason : "");
         snprintf(e->cause, sizeof(e->cause), "%s", a->row.latest.cause ? a->row.latest.cause : "");
         snprintf(e->raised_cause, sizeof(e->raised_cause), "%s", a->row.raised.cause ? a->row.raised.cause : "");
         e->raised_t_ms = a->row.raised.t_ms;
         e->raised_room_max = a->row.raised.room[LIMIT_MEMORY_MAX];
         e->raised_slope = a->row.raised.slope;
+        e->raised_scale = a->row.raised.scale;
+        e->latest_scale = a->row.latest.scale;
         e->latest_room_max = a->row.latest.room[LIMIT_MEMORY_MAX];
 }
 
@@ -283,6 +288,42 @@ static void test_leak_opens_and_recovers(void **state)
         assert_int_equal(count(f, 'a', ALERT_EVENT_START), 1);
         engine_get_stats(f->e, &st);
         assert_int_equal(st.open_alerts, 0);
+}
+
+/* With no window pinned, every time scale judges: a leak of 100 %/h of the level,
+ * 10 s samples, starting 30 min into a flat life, is alerted within 15 min by the
+ * 12-minute scale, and the alert says so; a slow one of 10 %/h in a 3-hour-old process
+ * within the hour, by the 45-minute scale. */
+static void test_every_scale_by_default(void **state)
+{
+        struct fixture *f = *state;
+        const struct event *start;
+
+        engine_free(f->e);
+        f->cfg.window = 0;
+        f->cfg.interval = 10;
+        open_engine(f);
+        f->l.started(f->l.userdata, &f->p, false, T0_MS);
+        for (int64_t t = 10; t <= 3600; t += 10)
+                sample_at(f, T0_MS + t * 1000, 100 * MIB + (t > 1800 ? 100 * MIB * (double)(t - 1800) / 3600 : 0));
+        start = find(f, 'a', ALERT_EVENT_START, 0);
+        assert_true(start->t_ms <= T0_MS + (1800 + 900) * 1000);
+        assert_true(start->scale == 12 * 60);
+        /* The evidence it is raised on names the raising scale too. */
+        assert_string_equal(start->raised_cause, "leak");
+        assert_true(start->raised_scale == 12 * 60 && start->latest_scale == 12 * 60);
+
+        f->p.id = 2;
+        f->p.start_ms = T0_MS + 10 * 3600 * 1000;
+        f->n_ev = 0;
+        f->l.started(f->l.userdata, &f->p, false, f->p.start_ms);
+        for (int64_t t = 10; t <= 5 * 3600; t += 10)
+                sample_at(f, f->p.start_ms + t * 1000,
+                          300 * MIB + (t > 3 * 3600 ? 300 * MIB * 0.1 * (double)(t - 3 * 3600) / 3600 : 0));
+        start = find(f, 'a', ALERT_EVENT_START, 0);
+        assert_true(start->t_ms <= f->p.start_ms + (3 * 3600 + 3600) * 1000);
+        assert_true(start->scale == 45 * 60);
+        assert_true(start->raised_scale == 45 * 60 && start->latest_scale == 45 * 60);
 }
 
 /* A limit that comes close after the alert opened escalates it, once. */
@@ -662,6 +703,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_leak_opens_and_recovers, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_near_limit_escalates_once, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_every_scale_by_default, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_agent_reports_name_the_kind, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_sites_asked_on_suspicion, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_end_closes, setup, teardown),
