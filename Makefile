@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # leakwatch — build, test, install and benchmark.
 #
 #   make              build leakwatchd and leakwatch into build/
@@ -41,6 +42,22 @@ PKG_CONFIG  ?= pkg-config
 WERROR      ?= -Werror
 
 PKGS        := libsystemd libproc2 sqlite3 json-c inih libmicrohttpd
+# The BPF sampling backend (core/bpfread.c): its program is compiled with clang against
+# a vmlinux.h that bpftool writes from the build machine's BTF (CO-RE relocates the
+# offsets to the running kernel at load), and embedded in the daemon as a skeleton.
+# BPF=0 builds without it: the daemon then samples through /proc only.
+BPF         ?= 1
+ifeq ($(BPF),1)
+BPFTOOL     ?= $(firstword $(wildcard /usr/sbin/bpftool) bpftool)
+BPF_CLANG   ?= clang
+LLVM_STRIP  ?= llvm-strip
+VMLINUX_BTF ?= /sys/kernel/btf/vmlinux
+PKGS        += libbpf
+CPPFLAGS    += -DLEAKWATCH_BPF=1
+else
+CPPFLAGS    += -DLEAKWATCH_BPF=0
+endif
+
 PKG_CFLAGS  := $(shell $(PKG_CONFIG) --cflags $(PKGS))
 PKG_LIBS    := $(shell $(PKG_CONFIG) --libs $(PKGS))
 CMOCKA_LIBS := $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null)
@@ -72,7 +89,7 @@ endif
 # store/raw.c reaches below the store's API, for the tests and benchmarks only.
 LIB_SRC    := $(wildcard lib/*.c)
 STORE_SRC  := $(filter-out store/raw.c,$(wildcard store/*.c))
-CORE_SRC   := $(wildcard core/*.c)
+CORE_SRC   := $(filter-out %.bpf.c,$(wildcard core/*.c))
 DAEMON_SRC := $(filter-out daemon/main.c,$(wildcard daemon/*.c))
 CLIENT_SRC := $(filter-out client/main.c,$(wildcard client/*.c))
 SQL        := $(sort $(wildcard sql/*.sql))
@@ -94,7 +111,7 @@ TEST_HELPERS := $(patsubst tests/workloads/%.c,$(BUILD)/tests/workloads/%,$(wild
 # make bench's programs. farm and proc-floor stand alone (a floor must not share the
 # daemon's code); the others link every object but the mains, like the unit tests.
 BENCH_ALONE := $(BUILD)/bench/farm $(BUILD)/bench/proc-floor
-BENCH_BIN  := $(BENCH_ALONE) $(addprefix $(BUILD)/bench/,ingest detect-cost detect-shapes)
+BENCH_BIN  := $(BENCH_ALONE) $(addprefix $(BUILD)/bench/,ingest detect-cost detect-shapes detect-scales)
 # The simple slope rules the detector is measured against: for the benchmarks and the
 # detector's tests, never linked into the programs.
 BASELINE_OBJ := $(BUILD)/bench/baseline.o
@@ -124,6 +141,27 @@ $(BUILD)/gen/sql-embed.c: tools/embed-sql.sh $(SQL)
 
 $(BUILD)/gen/sql-embed.o: $(BUILD)/gen/sql-embed.c
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+ifeq ($(BPF),1)
+# The kernel's types, from its BTF: no kernel headers. Only the types the program names
+# matter; their offsets are relocated at load.
+$(BUILD)/gen/vmlinux.h:
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  GEN     $@")
+	$(Q)$(BPFTOOL) btf dump file $(VMLINUX_BTF) format c > $@.tmp && mv $@.tmp $@
+
+# DWARF is stripped (the BTF the loader needs stays): the object is embedded in the daemon.
+$(BUILD)/gen/taskiter.bpf.o: core/taskiter.bpf.c core/taskiter.h $(BUILD)/gen/vmlinux.h
+	@$(if $(Q),echo "  BPF     $<")
+	$(Q)$(BPF_CLANG) -g -O2 -target bpf -Wall -Werror -I$(BUILD)/gen -Icore -c -o $@ $<
+	$(Q)$(LLVM_STRIP) -g $@
+
+$(BUILD)/gen/taskiter.skel.h: $(BUILD)/gen/taskiter.bpf.o
+	@$(if $(Q),echo "  GEN     $@")
+	$(Q)$(BPFTOOL) gen skeleton $< name taskiter > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/core/bpfread.o: $(BUILD)/gen/taskiter.skel.h
+endif
 
 $(BUILD)/leakwatchd: $(BUILD)/daemon/main.o $(DAEMON_OBJ) $(SHARED_OBJ)
 	@$(if $(Q),echo "  LD      $@")
@@ -215,13 +253,18 @@ bench-peers: $(PROGRAMS) $(BENCH_ALONE)
 # (docs/detector.md, "Scenario suite"). At a 2-minute window it takes about 10 minutes.
 DETECT_WINDOW   ?= 2m
 DETECT_INTERVAL ?= 0.5
+DETECT_SEEDS    ?= 20 12
 
 $(BUILD)/bench/replay: bench/replay.c $(STORE_OBJ) $(LIB_OBJ) $(BASELINE_OBJ)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CPPFLAGS) -Ibench $(CFLAGS) -MMD -MP -o $@ $(filter %.c %.o,$^) $(LDFLAGS) $(LDLIBS)
 
-bench-detect: $(PROGRAMS) $(TEST_HELPERS) $(BUILD)/bench/replay
+# First the bank of time scales at its defaults on synthetic lives (a minute or two):
+# time to detect by rate and shape, false alarms per process-day, the rules people write
+# on the same series, and the cost for 10,000 processes (docs/detector.md, "Time scales").
+bench-detect: $(PROGRAMS) $(TEST_HELPERS) $(BUILD)/bench/replay $(BUILD)/bench/detect-scales
+	@$(BUILD)/bench/detect-scales $(DETECT_SEEDS)
 	@python3 tests/scenarios/bench_detect.py --build $(BUILD) --window $(DETECT_WINDOW) --interval $(DETECT_INTERVAL)
 
 # What one Prometheus scrape costs with 1,000 watched processes (docs/performance.md).
@@ -402,10 +445,16 @@ $(BUILD)/python/%.py: agents/python/%.py
 	@mkdir -p $(dir $@)
 	$(Q)cp $< $@
 
-$(PROBE): agents/probe/leakwatch-probe.c lib/proto.h
+# libdw (elfutils) names the functions and source lines of the sampled stacks; the
+# probe dlopen()s it when it first has sites to name (agents/probe/symbols.c), so only
+# its header is needed here.
+PROBE_SRC    := agents/probe/leakwatch-probe.c agents/probe/heap.c agents/probe/symbols.c
+PROBE_LIBS   := -lm
+$(PROBE): $(PROBE_SRC) agents/probe/heap.h agents/probe/symbols.h lib/proto.h
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $@")
-	$(Q)$(CC) $(PROBE_CFLAGS) -shared -pthread -Wl,-z,relro -Wl,-z,now -Wl,--as-needed -o $@ $<
+	$(Q)$(CC) $(PROBE_CFLAGS) -shared -pthread -Wl,-z,relro -Wl,-z,now -Wl,--as-needed -o $@ $(PROBE_SRC) \
+		$(PROBE_LIBS)
 
 # `leakwatch run` finds both here: the probe for LD_PRELOAD, the Python directory for
 # PYTHONPATH (docs/agents.md, "Loading the agents").

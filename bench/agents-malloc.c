@@ -1,7 +1,8 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* agents-malloc: a malloc-heavy workload for the allocator probe's benchmark
- * (bench/agents.py): ROUNDS rounds of replacing a random block among LIVE live blocks
- * of 16 to 1024 bytes, touching each new block. Prints nothing; its run time is the
- * measurement. A fixed seed makes every run do the same work. */
+ * (bench/agents.py): ROUNDS rounds (or argv[1]) of replacing a random block among LIVE
+ * live blocks of 16 to 1024 bytes, touching each new block. Prints nothing; its run
+ * time is the measurement. A fixed seed makes every run do the same work. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,12 +10,13 @@
 #define LIVE 10000
 #define ROUNDS 20000000L
 
-int main(void)
+int main(int argc, char **argv)
 {
         static char *live[LIVE];
         uint64_t x = 88172645463325252ULL;     /* xorshift64: same sequence every run */
+        long rounds = argc > 1 ? atol(argv[1]) : ROUNDS;
 
-        for (long r = 0; r < ROUNDS; r++) {
+        for (long r = 0; r < rounds; r++) {
                 size_t i, sz;
 
                 x ^= x << 13;

@@ -1,19 +1,31 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """The in-process agents' cost, measured side by side (make bench-agents).
 
 1. The Python agent on a Python workload that allocates and frees objects around a
    live heap of some 200k objects: the same program with and without the agent loaded
    the way `leakwatch run` loads it, reporting to a socket this script drains.
-2. The allocator probe on a malloc-heavy C workload (bench/agents-malloc.c, 20 million
-   malloc/free pairs): with and without LD_PRELOAD.
-3. What one type count costs the program, by heap size, against one full collection of
+2. The Python agent while the daemon asks it for allocation sites (tracemalloc on,
+   4 frames, a look at the live traces within 5% of the time): the same program with
+   the agent reporting every second, asked to trace or not; and the program tracing
+   itself with tracemalloc, no agent, for what of it is tracemalloc's own.
+3. The allocator probe on a malloc-heavy C workload (bench/agents-malloc.c, 20 million
+   malloc/free pairs of 16 to 1024 bytes, 10 GiB allocated): without it, preloaded but
+   not started, interposing without sampling, sampling (one allocation per 512 KiB), and
+   sampling while traced; all of them in every round.
+4. The same workload, 5 million pairs, under the peers where they run: heaptrack (every
+   allocation with its stack, written to a file) and bcc's memleak (uprobes on malloc
+   and free), beside the probe.
+5. What one type count costs the program, by heap size, against one full collection of
    the same heap.
 
-Runs alternate (without, with, without, ...) so a noisy machine slows both alike; the
-figures are medians and their ratio. Times are the CPU seconds (user + system, all
-threads) of each run: what the agent costs the program.
+Runs alternate (without, with, without, ...) so a noisy machine slows all alike; the
+figures are medians and their ratios. Times are the CPU seconds (user + system, all
+threads and reaped children) of each run: what the agent costs the program.
 """
 
 import os
+import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -26,6 +38,8 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 BUILD = os.path.abspath(os.environ.get("BUILD", os.path.join(ROOT, "build")))
 PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
 RUNS = int(os.environ.get("RUNS", "11"))
+# The peers take many times longer: fewer rounds of a tenth of the work.
+RUNS_PEERS = int(os.environ.get("RUNS_PEERS", "5"))
 
 PY_WORKLOAD = r"""
 import time
@@ -63,25 +77,88 @@ def drain(sock):
             return
 
 
-def timed(argv, env):
+def timed(argv, env, trace_dir=None, cwd=None):
     """CPU seconds (user + system) of the run, every thread of it: what the agent adds
-    to the program, and less disturbed than wall-clock time by other load."""
-    p = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL)
+    to the program, and less disturbed than wall-clock time by other load. trace_dir:
+    the probe is asked to trace the run from its first report."""
+    p = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=cwd)
+    if trace_dir:
+        open(os.path.join(trace_dir, str(p.pid)), "w").close()
     _, status, ru = os.wait4(p.pid, 0)
+    if trace_dir:
+        os.remove(os.path.join(trace_dir, str(p.pid)))
     p.returncode = os.waitstatus_to_exitcode(status)
     if p.returncode != 0:
         raise SystemExit("%s failed" % argv[0])
     return ru.ru_utime + ru.ru_stime
 
 
-def side_by_side(label, argv, base_env, with_env):
+def side_by_side(label, argv, base_env, with_env, trace_dir=None, with_argv=None):
     without, with_ = [], []
     for _ in range(RUNS):
         without.append(timed(argv, base_env))
-        with_.append(timed(argv, with_env))
+        with_.append(timed(with_argv or argv, with_env, trace_dir))
     a, b = statistics.median(without), statistics.median(with_)
     print("| %s | %.3f (%.3f-%.3f) | %.3f (%.3f-%.3f) | %.3f |" % (label, a, min(without), max(without), b,
                                                             min(with_), max(with_), b / a))
+
+
+def rotation(argv, variants, runs):
+    """Each variant (label, env, trace_dir, argv prefix, cwd) once per round, RUNS
+    rounds; {label: [CPU seconds]}."""
+    times = {v[0]: [] for v in variants}
+    for _ in range(runs):
+        for label, env, trace_dir, prefix, cwd in variants:
+            times[label].append(timed(prefix + argv, env, trace_dir, cwd))
+    return times
+
+
+def table(times, base, against=None):
+    """One row per variant: median (min-max), ratio to base, and to `against` when set."""
+    print("| variant | CPU s: median (min-max) | ratio to %s |%s" % (base, " ratio to %s |" % against if against else ""))
+    print("| --- | --- | --- |%s" % (" --- |" if against else ""))
+    b = statistics.median(times[base])
+    a = statistics.median(times[against]) if against else None
+    for label, t in times.items():
+        m = statistics.median(t)
+        extra = ""
+        if against:
+            extra = " %.3f |" % (m / a) if label != base else " |"
+        print("| %s | %.3f (%.3f-%.3f) | %.3f |%s" % (label, m, min(t), max(t), m / b, extra))
+
+
+def memleak_reason():
+    """Why bcc's memleak cannot run here, or None when it can: it compiles its BPF
+    program against the running kernel's headers."""
+    tool = shutil.which("memleak-bpfcc")
+    if not tool:
+        return "memleak-bpfcc is not installed (tools/install-deps --bench)"
+    release = os.uname().release
+    if not (os.path.exists("/lib/modules/%s/build" % release) or os.path.exists("/sys/kernel/kheaders.tar.xz")):
+        return "no headers for kernel %s (/lib/modules/%s/build, CONFIG_IKHEADERS), which bcc compiles against" % (
+            release, release)
+    return None
+
+
+def timed_memleak(argv, env):
+    """The workload's CPU seconds with memleak attached from its first instruction:
+    the child stops itself before exec, memleak attaches to it, then it goes on.
+    memleak's own CPU time is not counted (a separate process); the uprobes' is."""
+    p = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, preexec_fn=lambda: os.kill(os.getpid(),
+                                                                                           signal.SIGSTOP))
+    os.waitpid(p.pid, os.WUNTRACED)
+    m = subprocess.Popen(["memleak-bpfcc", "-p", str(p.pid), "3600"], stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, text=True)
+    for line in m.stdout:
+        if "Ctrl-C" in line or "Attaching" in line:
+            break
+    os.kill(p.pid, signal.SIGCONT)
+    _, status, ru = os.wait4(p.pid, 0)
+    m.send_signal(signal.SIGINT)
+    m.communicate()
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit("%s failed under memleak" % argv[0])
+    return ru.ru_utime + ru.ru_stime
 
 
 def main():
@@ -105,14 +182,59 @@ def main():
         env = dict(base, PYTHONPATH=os.path.join(ROOT, "agents", "python"), LEAKWATCH_AGENT="1",
                    LEAKWATCH_AGENT_INTERVAL=interval, LEAKWATCH_AGENT_BUDGET=budget)
         side_by_side("python agent, every %s s, budget %s" % (interval, budget), py, base, env)
+    # Tracing: the program idles 1.2 s first (no CPU), so the agent's first report (within
+    # its 1 s interval) starts tracemalloc before the work begins.
+    trace_dir = os.path.join(tmp, "trace")
+    os.mkdir(trace_dir)
+    env = dict(base, PYTHONPATH=os.path.join(ROOT, "agents", "python"), LEAKWATCH_AGENT="1",
+               LEAKWATCH_AGENT_INTERVAL="1")
+    idle = [PYTHON, "-c", "import time; time.sleep(1.2)\n" + PY_WORKLOAD]
+    side_by_side("python agent every 1 s, not asked -> asked for sites (tracing)", idle, env, env, trace_dir)
+    os.rmdir(trace_dir)
+    # What of it is tracemalloc's own: the program tracing itself, 4 frames, no agent.
+    side_by_side("no agent, tracemalloc.start(4) in the program", idle, base, base,
+                 with_argv=[PYTHON, "-c", "import time, tracemalloc; time.sleep(1.2); tracemalloc.start(4)\n" +
+                            PY_WORKLOAD])
     c = [os.path.join(BUILD, "bench", "agents-malloc")]
+    trace_dir = os.path.join(tmp, "trace")
+    os.mkdir(trace_dir)
+    lib = os.path.join(BUILD, "libleakwatch-probe.so")
     # Preloaded but told not to start (LEAKWATCH_AGENT=0): the cost of loading alone,
     # without the probe's thread (which ends glibc's single-thread malloc shortcuts).
-    env = dict(base, LD_PRELOAD=os.path.join(BUILD, "libleakwatch-probe.so"), LEAKWATCH_AGENT="0")
-    side_by_side("malloc probe preloaded, not started", c, base, env)
-    for interval in ("10", "0.1"):
-        env = dict(base, LD_PRELOAD=os.path.join(BUILD, "libleakwatch-probe.so"), LEAKWATCH_PROBE_INTERVAL=interval)
-        side_by_side("malloc probe, every %s s" % interval, c, base, env)
+    # The others report every 0.1 s: sampling starts at the first report, here within
+    # the run's first 0.1 s (the default, 1 to 10 s, is longer than the run).
+    probe = dict(base, LD_PRELOAD=lib, LEAKWATCH_PROBE_INTERVAL="0.1")
+    variants = [
+        ("no probe", base, None, [], None),
+        ("probe preloaded, not started", dict(base, LD_PRELOAD=lib, LEAKWATCH_AGENT="0"), None, [], None),
+        ("probe, no sampling", dict(probe, LEAKWATCH_PROBE_SAMPLE="0"), None, [], None),
+        ("probe, sampling 512 KiB", probe, None, [], None),
+        ("probe, sampling 512 KiB, traced", probe, trace_dir, [], None),
+    ]
+    print("\nThe allocator probe, %s (20M malloc/free pairs), %d rounds:\n" % (os.path.basename(c[0]), RUNS))
+    sys.stdout.flush()
+    table(rotation(c, variants, RUNS), "no probe", "probe, no sampling")
+
+    rounds = "5000000"
+    peers = [("no probe", base, None, [], None), ("probe, sampling 512 KiB", probe, None, [], None)]
+    if shutil.which("heaptrack"):
+        # heaptrack writes its trace to the working directory: a scratch one.
+        peers.append(("heaptrack", base, None, ["heaptrack"], tmp))
+    else:
+        print("\nheaptrack: not installed (tools/install-deps --bench)")
+    print("\nPeers on the same workload, 5M pairs, %d rounds:\n" % RUNS_PEERS)
+    sys.stdout.flush()
+    times = rotation(c + [rounds], peers, RUNS_PEERS)
+    reason = memleak_reason()
+    if reason is None:
+        times["bcc memleak"] = [timed_memleak(c + [rounds], base) for _ in range(RUNS_PEERS)]
+    table(times, "no probe")
+    if reason:
+        print("\nbcc memleak: did not run here: %s" % reason)
+    for f in os.listdir(tmp):
+        if f.startswith("heaptrack."):
+            os.remove(os.path.join(tmp, f))
+    os.rmdir(trace_dir)
 
     print("\nOne type count against one full collection (gc.collect()), medians of 5, ms:\n")
     print("| cache entries | tracked objects | count | full collection |")

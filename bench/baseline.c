@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* baseline: least-squares slope rules over a sliding window of raw samples, kept only
  * to compare the detector with what a typical alerting rule would say. */
 #include "baseline.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* baseline: the simple slope rules leakwatch's detector is measured against — a
  * Prometheus-style deriv() alert and a linear-regression threshold with an R^2 bar.
  * They exist so the benchmark and the tests can show, on the same series, what these

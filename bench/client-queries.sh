@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Median wall-clock times of the client's heavy questions on a database holding 30 days
 # of history for 1000 processes as the default retention keeps it (raw 2 days at 10 s,
 # minute rollups 14 days, hour rollups beyond): about 37 million rows, 4 GiB. The

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Compares the per-tick CPU cost of two leakwatchd binaries side by side, for changes
 to the sampling hot path.
 

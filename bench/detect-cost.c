@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* detect-cost: what the detector costs — nanoseconds per detect_add() and per
  * detect_evaluate(), and the bytes of its state.
  *

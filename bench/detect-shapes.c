@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* detect-shapes: runs every synthetic shape through the detector and the two baseline
  * rules at two time scales and prints, per shape, how often each alerted and how fast.
  *

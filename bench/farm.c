@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* farm: a target farm for the benchmarks — forks COUNT children that each touch MIB MiB
  * of heap and then sleep, prints their PIDs, and kills exactly those PIDs when told to.
  *

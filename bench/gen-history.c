@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* gen-history: writes a leakwatch database as the daemon leaves it after a month of
  * watching many processes, for the client's query benchmark (bench/client-queries.sh).
  *

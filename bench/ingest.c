@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* ingest: how fast the storage takes samples, through the daemon's own path — the writer
  * queue, one transaction per tick, and a fold every 64 ticks — and what it leaves on disk.
  *

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """metrics-daemon: the cost of a scrape of the real daemon watching 1,000 real processes.
 
 Starts 1,000 idle workload processes (each its own group: the worst case for series),

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* metrics-scrape: what one Prometheus scrape costs with 1,000 watched processes.
  *
  * Renders a snapshot of 1,000 processes (the daemon's default max-processes) the way

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """The psutil peer of make bench-peers (bench/peers.py): a sampling loop as memory
 profilers built on psutil (mprof, psrecord) run it, over many processes at once.
 

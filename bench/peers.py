@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """leakwatchd side by side with the tools people watch process memory with today
 (make bench-peers, docs/performance.md "Side by side with other tools").
 
@@ -9,7 +10,9 @@ in turn, alone, for the same number of seconds, sampling every second:
     floor               bench/proc-floor.c: the bare reads, no parsing (see below)
     leakwatchd          a rule matching the farm by name, a temporary database, the
                         default smaps policy (smaps_rollup at most once a minute per
-                        process), and a variant reading smaps at every tick
+                        process), with each sampling backend: sampler = bpf (the BPF
+                        task iterator, the reference the others are compared with) and
+                        sampler = proc; and bpf reading smaps at every tick
     process-exporter    prometheus-process-exporter grouping the farm by name, listening
                         on 127.0.0.1, scraped every second by this script (standing in
                         for Prometheus); -gather-smaps=false, and =true (its default)
@@ -250,29 +253,44 @@ def which(*names):
 
 
 class Leakwatchd(Tool):
-    def __init__(self, ctx, smaps):
+    """leakwatchd with one sampling backend: the BPF task iterator (key leakwatchd, the
+    reference the other tools are compared with) or /proc (leakwatchd-proc)."""
+
+    def __init__(self, ctx, smaps, sampler="bpf"):
         if smaps:
-            super().__init__(ctx, "leakwatchd-smaps", "leakwatchd, smaps every tick",
-                             "smaps-every 1, smaps-min-interval 0, smaps-max-interval 0, smaps-budget 100%: smaps_rollup and the [heap] record of smaps", "smaps")
+            super().__init__(ctx, "leakwatchd-smaps", "leakwatchd (bpf), smaps every tick",
+                             "sampler bpf, smaps-every 1, smaps-min-interval 0, smaps-max-interval 0, smaps-budget 100%: smaps_rollup and the [heap] record of smaps", "smaps")
         else:
-            super().__init__(ctx, "leakwatchd", "leakwatchd",
-                             "defaults: smaps_rollup every 10 min per stable process, within 1% of a core")
+            super().__init__(ctx, "leakwatchd" if sampler == "bpf" else "leakwatchd-" + sampler,
+                             "leakwatchd (%s)" % sampler,
+                             "sampler %s; defaults: smaps_rollup every 10 min per stable process, within 1%% of a core"
+                             % sampler)
         self.smaps = smaps
+        self.sampler = sampler
         self.db = os.path.join(ctx["tmp"], self.key + ".db")
 
     def missing(self):
-        return None if os.access(run.DAEMON, os.X_OK) else "%s not built" % run.DAEMON
+        if not os.access(run.DAEMON, os.X_OK):
+            return "%s not built" % run.DAEMON
+        if self.sampler == "bpf" and os.environ.get("LWBENCH_PEERS_PIDNS") == "1":
+            return "sampler bpf: the task iterator reads the host's PIDs, not those of a PID namespace"
+        return None
 
     def start(self):
         conf = os.path.join(self.ctx["tmp"], self.key + ".conf")
         with open(conf, "w") as f:
-            f.write("[daemon]\ndatabase = %s\ninterval = %gs\nmax-processes = %d\n" % (self.db, INTERVAL, N + 100))
+            f.write("[daemon]\ndatabase = %s\ninterval = %gs\nmax-processes = %d\nsampler = %s\n" % (
+                self.db, INTERVAL, N + 100, self.sampler))
             if self.smaps:
                 f.write("smaps-every = 1\nsmaps-min-interval = 0\nsmaps-max-interval = 0\nsmaps-budget = 100%\n")
             f.write("\n[rule peers]\nname = %s\n" % self.ctx["name"])
         run.sleep_until(run.next_phase(LEAKWATCHD_PHASE))
         self.started = time.time()
-        self.proc = start([run.DAEMON, "--config", conf, "--runtime-dir", self.ctx["tmp"]], stdout=open(self.log, "wb"), stderr=subprocess.STDOUT)
+        # A runtime directory of its own: another daemon on the host holds /run/leakwatch.
+        rundir = os.path.join(self.ctx["tmp"], self.key + ".run")
+        os.makedirs(rundir, exist_ok=True)
+        self.proc = start([run.DAEMON, "--config", conf, "--runtime-dir", rundir], stdout=open(self.log, "wb"),
+                          stderr=subprocess.STDOUT)
         return self.proc
 
     def opens(self):
@@ -568,7 +586,8 @@ def measure_floors(pids, rounds, half):
 
 
 def tools(ctx):
-    all_tools = [("leakwatchd", lambda: Leakwatchd(ctx, False)), ("leakwatchd", lambda: Leakwatchd(ctx, True)),
+    all_tools = [("leakwatchd", lambda: Leakwatchd(ctx, False)), ("leakwatchd", lambda: Leakwatchd(ctx, False, "proc")),
+                 ("leakwatchd", lambda: Leakwatchd(ctx, True)),
                  ("process-exporter", lambda: ProcessExporter(ctx, False)),
                  ("process-exporter", lambda: ProcessExporter(ctx, True)),
                  ("pidstat", lambda: Pidstat(ctx)), ("collectd", lambda: Collectd(ctx)), ("atop", lambda: Atop(ctx)),

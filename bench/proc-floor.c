@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* proc-floor: the least CPU that reading the daemon's per-tick /proc files can cost — the
  * floor the daemon's own cost is compared with.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* replay: runs the detector and the two simple slope rules over the series a leakwatchd
  * stored, as the daemon's detection engine runs the detector, and prints what each said.
  *

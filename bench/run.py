@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """leakwatch benchmarks (make bench): what the daemon costs, next to the least that
 reading the same /proc files can cost, measured in the same run on the same processes.
 
@@ -43,6 +44,13 @@ per tick of 1000 samples, a fold every 64 ticks; then the bytes per row of each 
 from SQLite's dbstat (pages, including their free space), and the cost of pruning.
 
 Memory: the daemon's VmRSS and VmHWM every 10 s while it runs.
+
+Backends: the daemon and smaps sections run this build's leakwatchd twice on the same
+farm, between the same floor rounds: with `sampler = bpf` (one pass of the BPF task
+iterator per tick, docs/bpf.md) and with `sampler = proc` (stat and status through kept
+descriptors); which goes first alternates from size to size. Each row's daemon/kept is
+the whole tick (read, detect, store, and the fold) over the kept-descriptor floor. Where
+the BPF backend cannot load (not root, no BTF), its row says why and the rest runs.
 
 Side by side: with LWBENCH_BASELINE naming another build directory (another version of
 leakwatch, built with make), the daemon and smaps sections run its leakwatchd too, on the
@@ -305,27 +313,40 @@ def stop_daemon(d):
             d.wait()
 
 
+# The runs of each size, as (label, build, sampler): this build with each backend, and
+# the baseline build (at its own default: it may not know the sampler key).
+LABELS = ("bpf", "proc", "baseline")
+
+
 def daemons(turn):
-    """The daemons to measure, as (label, path): this build's, and the baseline's when
-    LWBENCH_BASELINE is set, the first one alternating with turn."""
-    ds = [("this", DAEMON)]
+    """The daemons to measure, as (label, path, sampler): this build's with each backend,
+    and the baseline's when LWBENCH_BASELINE is set, the order alternating with turn."""
+    ds = [("bpf", DAEMON, "bpf"), ("proc", DAEMON, "proc")]
     if BASELINE:
-        ds.append(("baseline", os.path.join(os.path.abspath(BASELINE), "leakwatchd")))
+        ds.append(("baseline", os.path.join(os.path.abspath(BASELINE), "leakwatchd"), None))
     return ds if turn % 2 == 0 else ds[::-1]
 
 
 def run_daemons(tmp, pids, smaps, folds, turn):
     """run_daemon() for each of daemons(turn), each in a directory of its own; returns
-    [(label, figures)] in this build's, then the baseline's order."""
+    [(label, figures)] in the order of LABELS. A backend that cannot load is left out,
+    said once."""
     out = {}
-    for label, path in daemons(turn):
+    for label, path, sampler in daemons(turn):
         sub = os.path.join(tmp, label)
         os.mkdir(sub)
-        out[label] = run_daemon(sub, pids, smaps, folds, path)
-    return [(label, out[label]) for label in ("this", "baseline") if label in out]
+        try:
+            out[label] = run_daemon(sub, pids, smaps, folds, path, sampler)
+        except BackendRefused as e:
+            skip("leakwatchd with sampler = %s" % sampler, str(e))
+    return [(label, out[label]) for label in LABELS if label in out]
 
 
-def run_daemon(tmp, pids, smaps, folds, daemon=DAEMON):
+class BackendRefused(RuntimeError):
+    """The daemon would not start with the backend asked for."""
+
+
+def run_daemon(tmp, pids, smaps, folds, daemon=DAEMON, sampler=None):
     """Runs leakwatchd against pids until `folds` folds have moved samples; returns the
     figures (see the top of this file)."""
     n = len(pids)
@@ -334,6 +355,8 @@ def run_daemon(tmp, pids, smaps, folds, daemon=DAEMON):
     with open(conf, "w") as f:
         f.write("[daemon]\ndatabase = %s\ninterval = %gs\nmax-processes = %d\nlog-level = debug\n" % (
             db, INTERVAL, n + 100))
+        if sampler:
+            f.write("sampler = %s\n" % sampler)
         if smaps:
             f.write("smaps-every = 1\nsmaps-min-interval = 0\nsmaps-max-interval = 0\nsmaps-budget = 100%\n")
         else:
@@ -350,7 +373,10 @@ def run_daemon(tmp, pids, smaps, folds, daemon=DAEMON):
         deadline = time.time() + 60
         while True:
             if d.poll() is not None:
-                raise RuntimeError("leakwatchd exited: " + open(log_path, errors="replace").read())
+                text = open(log_path, errors="replace").read()
+                if "cannot load the BPF task iterator" in text:
+                    raise BackendRefused(text.strip().splitlines()[-1])
+                raise RuntimeError("leakwatchd exited: " + text)
             try:
                 rows = query(db, "SELECT t, nproc FROM rule_sample ORDER BY t DESC LIMIT 1")
             except sqlite3.OperationalError:
@@ -479,8 +505,8 @@ def daemon_section(sizes):
     print("\n== Daemon sampling: CPU µs per process-sample (user + system) ==")
     print("interval %gs, scan every tick, one commit per tick; daemon = sampling + fold (see bench/run.py); "
           "floors: median of %d paced rounds, half before the daemon, half after" % (INTERVAL, FLOOR_ROUNDS))
-    print("%9s%s %11s %11s %9s %9s %7s %12s %12s %13s %s" % (
-        "processes", " %-8s" % "build" if BASELINE else "", "floor open", "floor kept", "sampling", "fold", "daemon",
+    print("%9s %-8s %11s %11s %9s %9s %7s %12s %12s %13s %s" % (
+        "processes", "run", "floor open", "floor kept", "sampling", "fold", "daemon",
         "daemon/kept", "daemon/open", "core at 1 s", "daemon VmRSS"))
     results, others = [], []
     for turn, n in enumerate(sizes):
@@ -498,19 +524,28 @@ def daemon_section(sizes):
             farm.stop()
         for label, r in rs:
             r.update(floor_open=fo, floor_kept=fk, build=label)
-            (results if label == "this" else others).append(r)
+            (results if label == "bpf" else others).append(r)
             d = r["daemon"]
-            print("%9d%s %11s %11s %9s %9s %7s %11.2fx %11.2fx %12.2f%% %s" % (
-                n, " %-8s" % label if BASELINE else "", fmt_us(fo[0]), fmt_us(fk[0]), fmt_us(r["sampling"]),
+            print("%9d %-8s %11s %11s %9s %9s %7s %11.2fx %11.2fx %12.2f%% %s" % (
+                n, label, fmt_us(fo[0]), fmt_us(fk[0]), fmt_us(r["sampling"]),
                 fmt_us(r["fold"]), fmt_us(d), d / fk[0], d / fo[0], d * n / 1e6 * 100,
                 "%.1f..%.1f MiB" % (r["rss"][0][1] / MIB, max(x[1] for x in r["rss"]) / MIB)), flush=True)
-        if BASELINE and len(rs) == 2:
-            this, base = rs[0][1], rs[1][1]
-            print("%9s %-8s %35s %8.2fx %8.2fx %6.2fx" % ("", "this/base", "", this["sampling"] / base["sampling"],
-                                                         this["fold"] / base["fold"] if base["fold"] else float("nan"),
-                                                         this["daemon"] / base["daemon"]), flush=True)
+        by = dict(rs)
+        for a, b in (("bpf", "proc"), ("bpf", "baseline")):
+            if a in by and b in by:
+                this, base = by[a], by[b]
+                print("%9s %-8s %35s %8.2fx %8.2fx %6.2fx" % (
+                    "", "%s/%s" % (a, b if b == "proc" else "base"), "", this["sampling"] / base["sampling"],
+                    this["fold"] / base["fold"] if base["fold"] else float("nan"), this["daemon"] / base["daemon"]),
+                    flush=True)
     for r in results + others:
-        print(("%-8s " % r["build"] if BASELINE else "") + detail(r))
+        print("%-8s " % r["build"] + detail(r))
+    for r in results:
+        # The aim for the BPF backend: the whole tick at most a third of the bare reads
+        # of stat and status through kept descriptors.
+        print("  bpf backend at %d processes: the whole tick (read + detect + store + fold) %s µs per sample, "
+              "%.2fx the kept-descriptor floor (%s µs; aim: 0.33x or less)" % (
+                  r["processes"], fmt_us(r["daemon"]), r["daemon"] / r["floor_kept"][0], fmt_us(r["floor_kept"][0])))
     if len(results) >= 2:
         # Sampling per tick against the number of processes: the slope is what one
         # more watched process costs, the intercept what a tick costs whatever it
@@ -552,14 +587,14 @@ def smaps_section(count, mib):
         farm.stop()
     print("%d processes of %d MiB (heap, touched), smaps-every 1, smaps-min-interval 0, interval %gs" % (
         count, mib, INTERVAL))
-    print("%s%22s %22s %9s %9s %7s %13s" % ("%-9s" % "build" if BASELINE else "", "floor kept (no smaps)",
+    print("%s%22s %22s %9s %9s %7s %13s" % ("%-9s" % "run", "floor kept (no smaps)",
                                            "floor kept + smaps", "sampling", "fold", "daemon", "daemon/floor"))
     for label, r in rs:
         d = r["daemon"]
-        print("%s%22s %22s %9s %9s %7s %12.2fx" % ("%-9s" % label if BASELINE else "", fmt_us(fk[0]), fmt_us(fr[0]),
+        print("%s%22s %22s %9s %9s %7s %12.2fx" % ("%-9s" % label, fmt_us(fk[0]), fmt_us(fr[0]),
                                                   fmt_us(r["sampling"]), fmt_us(r["fold"]), fmt_us(d), d / fr[0]))
     for label, r in rs:
-        print(("%-8s " % label if BASELINE else "") + detail(r))
+        print("%-8s " % label + detail(r))
     print("  floor kept + smaps: rounds %s..%s" % (fmt_us(fr[1]), fmt_us(fr[2])))
     return rs[0][1]
 

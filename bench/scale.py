@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Scale and churn: leakwatchd watching N processes (default 10,000) at a one-second
 interval while processes come and go, for a long stretch (default an hour).
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* alerts: leakwatch alerts — open (or, with --all, past) alerts with their evidence
  * and forecast; leakwatch alerts ID — one alert with its verdict trail and hook runs. */
 #include "alerts.h"
@@ -10,6 +11,7 @@
 
 #include "detect.h"
 #include "objects.h"
+#include "sites.h"
 
 /* Hook output shown in the details: its first line, cut to the terminal; --json has
  * all of it (the daemon already bounded it). */
@@ -93,6 +95,15 @@ static int list_human(struct cli *c, const struct query_alert *a, size_t n)
         return EXIT_OK;
 }
 
+/* The allocation sites behind an alert: the newest each agent reported from the start
+ * of its evidence (tracing begins with the suspicion, before the alert) to its end. */
+static int alert_sites(struct cli *c, const struct query_alert *a, struct query_site **ret, size_t *ret_n)
+{
+        int64_t from = a->evidence_from ? MIN(a->evidence_from, a->start_ms) : a->start_ms;
+
+        return query_sites(c->q, a->process_id, from, a->end_ms ? a->end_ms + 1 : INT64_MAX, ret, ret_n);
+}
+
 static int list_json(struct cli *c, const struct query_alert *a, size_t n)
 {
         struct json_object *arr = json_object_new_array();
@@ -100,12 +111,22 @@ static int list_json(struct cli *c, const struct query_alert *a, size_t n)
 
         for (size_t i = 0; r == 0 && i < n; i++) {
                 struct json_object *o = obj_alert(&a[i]);
+                struct query_site *s = NULL;
+                size_t ns = 0;
 
-                r = o ? json_object_array_add(arr, o) : -ENOMEM;
+                r = o ? alert_sites(c, &a[i], &s, &ns) : -ENOMEM;
+                if (r == 0)
+                        r = json_add(o, "sites", obj_sites(s, ns));
+                query_sites_free(s, ns);
+                if (r == 0)
+                        r = json_object_array_add(arr, o), o = NULL;
+                json_object_put(o);
         }
         if (r == 0)
                 r = out_json(&c->out, arr, c->json_pretty);
         json_object_put(arr);
+        if (r < 0 && r != -ENOMEM)
+                return cli_query_error(c, r, "reading allocation sites");
         return r < 0 ? cli_error(EXIT_FAIL, "out of memory") : EXIT_OK;
 }
 
@@ -321,7 +342,8 @@ static void print_restarts(struct cli *c, const struct query_restart *x, size_t 
 
 static int details_json(struct cli *c, const struct query_alert *a, const struct query_alert_evidence ev[2],
                         const struct query_verdict *v, size_t nv, const struct query_hook_run *h, size_t nh,
-                        const struct query_restart *x, size_t nx, const struct query_bundle *b, size_t nb)
+                        const struct query_site *s, size_t ns, const struct query_restart *x, size_t nx,
+                        const struct query_bundle *b, size_t nb)
 {
         struct json_object *doc = obj_alert(a), *va = json_object_new_array(), *ha = json_object_new_array();
         struct json_object *xa = json_object_new_array(), *ea = json_object_new_array();
@@ -340,7 +362,10 @@ static int details_json(struct cli *c, const struct query_alert *a, const struct
         for (size_t i = 0; r == 0 && i < nb; i++)
                 r = json_object_array_add(ea, obj_bundle(&b[i]));
         if (r == 0)
-                r = json_add(doc, "evidence", ea), ea = NULL;
+                r = json_add(doc, "bundles", ea), ea = NULL;
+
+        if (r == 0)
+                r = json_add(doc, "sites", obj_sites(s, ns));
 
         for (size_t i = 0; r == 0 && i < nv; i++)
                 r = json_object_array_add(va, obj_verdict(&v[i]));
@@ -437,6 +462,8 @@ static void details_human(struct cli *c, const struct query_alert *a, const stru
         snprintf(line, sizeof(line), "%s (bounds %s .. %s)", out_rate(o, a->slope, bytes, b1, sizeof(b1)),
                  out_rate(o, a->slope_low, bytes, b2, sizeof(b2)), out_rate(o, a->slope_high, bytes, b3, sizeof(b3)));
         field(o, "Slope", line);
+        if (isfinite(a->scale_s))
+                field(o, "Scale", format_duration(a->scale_s, b1, sizeof(b1)));
         if (isfinite(a->growth_rel))
                 snprintf(line, sizeof(line), "%s%s over the evidence (%+.1f%%)", a->growth > 0 ? "+" : "",
                          out_amount(o, a->growth, bytes, b1, sizeof(b1)), a->growth_rel * 100);
@@ -485,7 +512,8 @@ static int details(struct cli *c, const char *arg)
         struct query_alert_evidence ev[2] = { 0 };
         struct query_restart *x = NULL;
         struct query_bundle *e = NULL;
-        size_t n = 0, nv = 0, nh = 0, nx = 0, ne = 0;
+        struct query_site *s = NULL;
+        size_t n = 0, nv = 0, nh = 0, nx = 0, ne = 0, ns = 0;
         int64_t id;
         int r;
 
@@ -508,12 +536,15 @@ static int details(struct cli *c, const char *arg)
                 r = query_restarts(c->q, id, &x, &nx);
         if (r >= 0)
                 r = query_alert_bundles(c->q, id, &e, &ne);
+        if (r >= 0)
+                r = alert_sites(c, &a[0], &s, &ns);
         if (r < 0)
                 r = cli_query_error(c, r, "reading the alert");
         else if (c->format == FORMAT_JSON)
-                r = details_json(c, &a[0], ev, v, nv, h, nh, x, nx, e, ne);
+                r = details_json(c, &a[0], ev, v, nv, h, nh, s, ns, x, nx, e, ne);
         else {
                 details_human(c, &a[0], ev);
+                sites_print(&c->out, s, ns);
                 print_verdicts(c, &a[0], v, nv);
                 print_hook_runs(c, h, nh);
                 print_bundles(c, e, ne);
@@ -526,6 +557,7 @@ static int details(struct cli *c, const char *arg)
         query_restarts_free(x, nx);
         query_alert_bundles_free(e, ne);
         query_alert_evidence_free(ev);
+        query_sites_free(s, ns);
         return r;
 }
 

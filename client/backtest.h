@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* backtest: leakwatch backtest — the detector (lib/detect.h) replayed over a stored
  * series or a CSV file of "t,value" rows, printing the verdicts it would have given. */
 #ifndef LEAKWATCH_BACKTEST_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* chart: pictures in the terminal — braille charts with a trend line and alert spans,
  * and sparklines. */
 #include "chart.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* chart: pictures in the terminal — a series as a braille chart across the terminal's
  * width, with its trend line and alert spans marked, and sparklines for tables.
  * Without a UTF-8 locale the same pictures are drawn in ASCII.

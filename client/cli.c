@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* cli: what every subcommand of the client shares — the database handle, errors in
  * words and exit codes. */
 #include "cli.h"

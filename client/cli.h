@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* cli: what every subcommand of the client shares — the options as parsed, the output,
  * the clock, the database handle, errors in words, and the exit codes. */
 #ifndef LEAKWATCH_CLI_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* complete: the database's words for shell completion. */
 #include "complete.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* complete: the words shell completion offers that only the database knows — the
  * PIDs and names of watched processes, the rules, the open alerts — printed one a line
  * by the hidden "leakwatch __complete" that the bash and zsh scripts (shell/) call.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* ctl: one request to leakwatchd's control socket and its reply, bounded and checked. */
 #include "ctl.h"
 

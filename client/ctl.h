@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* ctl: the client's side of leakwatchd's control socket (daemon/control.h is the
  * daemon's side, lib/proto.h the words both use): one connection per request, one JSON
  * request out, one JSON reply back, both bounded, with a time limit. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* follow: leakwatch alerts -f and leakwatch top -f, polling the database. */
 #include "follow.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* follow: leakwatch following the daemon as it works, by polling the read-only
  * database (and, for the live view, the control socket) until interrupted.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* live: watch, unwatch, reload and the daemon's live status, through its control socket. */
 #include "live.h"
 
@@ -109,6 +110,10 @@ void live_status_get(const struct cli *c, struct live_status *ret)
         (void)ctl_get_bool(&s.reply, "database_failing", &s.database_failing);
         v = ctl_get_string(&s.reply, "version");
         str_escape(v ? v : "?", v ? strlen(v) : 1, s.version, sizeof(s.version));
+        v = ctl_get_string(&s.reply, "sampler");
+        /* Only the names the daemon has: anything else from the socket is not shown. */
+        if (v && (strcmp(v, "bpf") == 0 || strcmp(v, "proc") == 0))
+                snprintf(s.sampler, sizeof(s.sampler), "%s", v);
         v = ctl_get_string(&s.reply, "database");
         (void)str_copy(s.database, sizeof(s.database), v ? v : "", v ? strlen(v) : 0);
         *ret = s;
@@ -235,6 +240,42 @@ int cmd_unwatch(struct cli *c, int argc, char **argv)
         if (r != EXIT_OK)
                 return r;
         printf("Stopped watching PID %" PRId64 ".\n", pid);
+        ctl_reply_clear(&reply);
+        return EXIT_OK;
+}
+
+int cmd_trace(struct cli *c, int argc, char **argv)
+{
+        struct json_object *req;
+        struct ctl_reply reply;
+        char what[64], d[32];
+        int64_t pid, seconds = TRACE_DEFAULT_S;
+        double s;
+        int r;
+
+        if (argc < 1 || argc > 2)
+                return cli_error(EXIT_USAGE, "trace needs a PID and optionally a DURATION");
+        r = parse_pid("trace", 1, argv, &pid);
+        if (r != EXIT_OK)
+                return r;
+        if (argc == 2) {
+                if (parse_duration(argv[1], &s) < 0 || !(s >= TRACE_MIN_S && s <= TRACE_MAX_S))
+                        return cli_error(EXIT_USAGE, "trace: '%s' is not a duration from 1s to 1h", argv[1]);
+                seconds = llround(s);
+        }
+        req = json_object_new_object();
+        if (!req)
+                return cli_error(EXIT_FAIL, "out of memory");
+        json_object_object_add(req, "cmd", json_object_new_string("trace"));
+        json_object_object_add(req, "pid", json_object_new_int64(pid));
+        json_object_object_add(req, "seconds", json_object_new_int64(seconds));
+        snprintf(what, sizeof(what), "trace %" PRId64, pid);
+        r = request(c, req, CTL_TIMEOUT_MS, what, &reply);
+        json_object_put(req);
+        if (r != EXIT_OK)
+                return r;
+        printf("Asked PID %" PRId64 "'s agents for allocation sites for %s; they show under its alerts and in "
+               "'leakwatch show %" PRId64 "'.\n", pid, format_duration((double)seconds, d, sizeof(d)), pid);
         ctl_reply_clear(&reply);
         return EXIT_OK;
 }

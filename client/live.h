@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* live: what goes through leakwatchd's control socket rather than the database —
  * leakwatch watch, unwatch and reload, the daemon's live view for status, and the
  * words and exit codes for a daemon that is not there or will not talk to us. */
@@ -12,6 +13,8 @@
 
 int cmd_watch(struct cli *c, int argc, char **argv);
 int cmd_unwatch(struct cli *c, int argc, char **argv);
+/* Asks the daemon for a watched process's allocation sites for a while. */
+int cmd_trace(struct cli *c, int argc, char **argv);
 int cmd_reload(struct cli *c, int argc, char **argv);
 
 enum live_state {
@@ -31,6 +34,7 @@ struct live_status {
         double interval_s, window_s;    /* NAN when left out */
         bool database_failing;
         char version[32];               /* escaped */
+        char sampler[16];               /* "bpf", "proc"; "" from a daemon that does not say */
         char database[1024];            /* as the daemon names it (raw bytes) */
         struct ctl_reply reply;         /* the whole reply, while LIVE_RUNNING */
 };

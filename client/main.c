@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* leakwatch: reads what leakwatchd knows — the processes it watches, their memory over
  * time, the alerts it raised — from its database, for people and for scripts; asks the
  * running daemon for live operations; and runs a command under watch.
@@ -72,6 +73,7 @@ static const struct command commands[] = {
           "TARGET | -f FILE.csv", "replay the leak detector over stored history or a CSV file" },
         { "watch", cmd_watch, OPT_RULE | OPT_WINDOW, "PID", "make the daemon watch a process now" },
         { "unwatch", cmd_unwatch, 0, "PID", "make the daemon stop watching a process" },
+        { "trace", cmd_trace, 0, "PID [DURATION]", "ask a watched process's agents for allocation sites (5m)" },
         { "reload", cmd_reload, 0, "", "make the daemon reload its configuration" },
         { "run", cmd_run, OPT_WINDOW | OPT_INTERVAL | OPT_DB_OUT | OPT_LOCAL | OPT_NO_AGENT | OPT_OUTPUT |
                   OPT_HEIGHT | OPT_JSON,

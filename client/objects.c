@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* objects: the JSON objects of the stable output, built in one place. */
 #include "objects.h"
 
@@ -133,6 +134,7 @@ struct json_object *obj_alert(const struct query_alert *a)
         ADD(json_add(o, "level", json_num(a->level)));
         ADD(json_add(o, "p_value", json_num(a->p_value)));
         ADD(json_add(o, "forecast_s", json_num(a->forecast_s)));
+        ADD(json_add(o, "scale_s", json_num(a->scale_s)));
         ADD(json_add(o, "limit_kind", json_str(a->limit_kind)));
         ADD(json_add_time(o, "start", a->start_ms));
         ADD(json_add_time(o, "end", a->end_ms));
@@ -290,4 +292,64 @@ struct json_object *obj_alert_evidence(const struct query_alert_evidence *e, enu
                 return NULL;
         }
         return o;
+}
+
+/* A frame as the agent saw it: its %XX escapes undone (they stand for bytes <= 0x20,
+ * 0x7f and '%' only, so the text stays valid UTF-8; JSON escapes the controls). */
+static struct json_object *frame_json(const char *f, size_t len)
+{
+        char buf[AGENT_FRAME_MAX + 1];
+        size_t o = 0;
+
+        static const char hex[] = "0123456789ABCDEF";
+
+        for (size_t i = 0; i < len && o < sizeof(buf) - 1; i++) {
+                const char *hi = i + 2 < len && f[i] == '%' ? memchr(hex, f[i + 1], 16) : NULL;
+                const char *lo = hi ? memchr(hex, f[i + 2], 16) : NULL;
+
+                if (lo) {
+                        buf[o++] = (char)((hi - hex) * 16 + (lo - hex));
+                        i += 2;
+                } else {
+                        buf[o++] = f[i];
+                }
+        }
+        return json_object_new_string_len(buf, (int)o);
+}
+
+struct json_object *obj_sites(const struct query_site *s, size_t n)
+{
+        struct json_object *arr = json_object_new_array();
+        int r = arr ? 0 : -ENOMEM;
+
+        for (size_t i = 0; r == 0 && i < n; i++) {
+                struct json_object *o = json_object_new_object(), *frames = json_object_new_array();
+                const char *p = s[i].frames, *end = s[i].frames + s[i].frames_len;
+
+                r = o && frames ? 0 : -ENOMEM;
+                while (r == 0 && p < end) {
+                        const char *sp = memchr(p, ' ', (size_t)(end - p));
+                        size_t len = sp ? (size_t)(sp - p) : (size_t)(end - p);
+
+                        r = json_object_array_add(frames, frame_json(p, len));
+                        p += len + 1;
+                }
+                ADD(json_add(o, "agent", json_str(s[i].agent)));
+                ADD(json_add_time(o, "time", s[i].t_ms));
+                ADD(add_int(o, "rank", s[i].rank));
+                ADD(add_int(o, "live_bytes", s[i].live_bytes));
+                ADD(add_int(o, "live_count", s[i].live_count));
+                ADD(add_int(o, "growth", s[i].growth));
+                if (r == 0)
+                        r = json_add(o, "frames", frames), frames = NULL;
+                if (r == 0)
+                        r = json_object_array_add(arr, o), o = NULL;
+                json_object_put(frames);
+                json_object_put(o);
+        }
+        if (r < 0) {
+                json_object_put(arr);
+                return NULL;
+        }
+        return arr;
 }

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* objects: the JSON objects of the stable output — process, rule, alert, verdict, hook
  * run, sample — built in one place so every command prints the same fields with the
  * same names (leakwatch(1), JSON OUTPUT, lists them). Times come as "X" (ISO 8601 UTC)
@@ -29,5 +30,8 @@ struct json_object *obj_verdict(const struct query_verdict *v);
 struct json_object *obj_hook_run(const struct query_hook_run *h);
 struct json_object *obj_restart(const struct query_restart *x);
 struct json_object *obj_bundle(const struct query_bundle *x);
+/* The allocation sites as an array: agent, time, rank, live_bytes, live_count, growth,
+ * frames (innermost first, unescaped). */
+struct json_object *obj_sites(const struct query_site *s, size_t n);
 
 #endif

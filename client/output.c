@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* output: how the client writes — tables sized to the terminal, sizes, times, colour,
  * JSON and CSV; the one path from stored text to the terminal. */
 #include "output.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* output: how the client writes — tables sized to the terminal, sizes, times, colour,
  * JSON and CSV. Text that came from processes (names, command lines, hook output)
  * reaches the terminal only through here, escaped.

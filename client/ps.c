@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* ps: the process lists — leakwatch ps and leakwatch top.
  *
  * Both judge growth the way the detector does, on the floor of "memory" (anonymous +

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* ps: the process lists — leakwatch ps (what is watched now: memory, growth, the
  * detector's state, a sparkline) and leakwatch top (who grew most over a window). */
 #ifndef LEAKWATCH_PS_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* run: leakwatch run — a command run, watched and judged.
  *
  * Who samples: leakwatchd, when it runs, lets us in, samples often enough for the
@@ -396,6 +397,9 @@ static int local_settings(const struct run *r, struct config *ret)
         ret->scan_interval = r->ri.interval;
         ret->commit_interval = MAX(r->ri.interval, COMMIT_MIN_SECONDS);
         ret->window = r->ri.window;
+        /* Without --window, the run's window is only the shortest scale: a command that
+         * runs for hours is judged on the longer ones too. */
+        ret->window_and_longer = !r->c->window_s;
         return config_add_manual_rule(ret);
 }
 
@@ -574,6 +578,8 @@ static int watch_child(struct run *r)
                 json_object_object_add(req, "cmd", json_object_new_string("watch"));
                 json_object_object_add(req, "pid", json_object_new_int64(r->ri.pid));
                 json_object_object_add(req, "window_s", json_object_new_int64(llround(r->ri.window)));
+                if (!r->c->window_s)
+                        json_object_object_add(req, "scales", json_object_new_boolean(1));
                 k = ctl_call(r->c->runtime_dir, req, CTL_TIMEOUT_MS, &reply);
                 json_object_put(req);
                 if (k == 0 && reply.ok && ctl_get_int(&reply, "process_id", &r->ri.root_id)) {
@@ -599,7 +605,7 @@ static int watch_child(struct run *r)
                 if (k != EXIT_OK)
                         return k;
         }
-        k = watch_pid(r->local, r->ri.pid, CONFIG_MANUAL_RULE, 0, &r->ri.root_id);
+        k = watch_pid(r->local, r->ri.pid, CONFIG_MANUAL_RULE, 0, false, &r->ri.root_id);
         /* Its first sample now, and its children at the next scan. */
         if (k == 0)
                 watch_wake(r->local, now_usec(CLOCK_MONOTONIC));

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* run: leakwatch run — starts a command (its argv as given, never through a shell),
  * watches it and its children while it runs, and when it ends tells whether it
  * leaked, exiting with the command's own status, or EXIT_LEAK when a leak was found. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* show: one process's or rule's series over a range — leakwatch show (identity, a
  * terminal chart with the trend and the alerts, a summary) and leakwatch plot (the
  * same picture as an SVG file).
@@ -16,6 +17,7 @@
 #include "chart.h"
 #include "detect.h"
 #include "objects.h"
+#include "sites.h"
 #include "svg.h"
 #include "target.h"
 #include "trend.h"
@@ -42,6 +44,8 @@ struct view {
         struct sample latest;
         struct query_alert *alerts;
         size_t nalerts;
+        struct query_site *sites;       /* a process's, the newest in the range */
+        size_t nsites;
 };
 
 static void view_free(struct view *w)
@@ -52,6 +56,7 @@ static void view_free(struct view *w)
         free(w->lo);
         free(w->hi);
         query_alerts_free(w->alerts, w->nalerts);
+        query_sites_free(w->sites, w->nsites);
 }
 
 static int collect(const struct query_row *row, void *userdata)
@@ -155,6 +160,8 @@ static int load(struct cli *c, int argc, char **argv, const char *cmd, struct vi
         af.to_ms = w->to_ms;
         if (r >= 0)
                 r = query_alerts(c->q, &af, &w->alerts, &w->nalerts);
+        if (r >= 0 && w->t.kind == TARGET_PROCESS)
+                r = query_sites(c->q, w->t.proc.id, w->from_ms, w->to_ms + 1, &w->sites, &w->nsites);
         if (r < 0)
                 return cli_query_error(c, r, "reading alerts");
         return EXIT_OK;
@@ -363,6 +370,8 @@ static int show_json(struct cli *c, const struct view *w)
                 r = json_object_array_add(alerts, obj_alert(&w->alerts[i]));
         if (r == 0)
                 r = json_add(doc, "alerts", alerts), alerts = NULL;
+        if (r == 0 && w->t.kind == TARGET_PROCESS)
+                r = json_add(doc, "sites", obj_sites(w->sites, w->nsites));
         if (r == 0)
                 r = out_json(&c->out, doc, c->json_pretty);
         json_object_put(subject);
@@ -388,6 +397,7 @@ int cmd_show(struct cli *c, int argc, char **argv)
         }
         print_identity(c, &w);
         print_alert_lines(c, &w);
+        sites_print(&c->out, w.sites, w.nsites);
         print_summary(c, &w);
         fputc('\n', c->out.f);
         if (chart_init(&ch, &c->out, w.from_ms, w.to_ms, query_metric_is_bytes(w.metric)) < 0) {

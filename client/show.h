@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* show: one process's or rule's series over a range — leakwatch show (identity, a
  * terminal chart with the trend and the alerts, a summary) and leakwatch plot (the
  * same picture as an SVG file). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* status: leakwatch status — what the database says about the daemon and what it watches.
  *
  * Everything but the "Daemon" lines comes from the database, so it works on a copy and
@@ -89,6 +90,8 @@ static struct json_object *live_json(const struct live_status *l)
                 r = json_add(o, "database_bytes", int_or_null(l->database_bytes));
         if (r == 0)
                 r = json_add(o, "database_failing", json_object_new_boolean(l->database_failing));
+        if (r == 0)
+                r = json_add(o, "sampler", l->sampler[0] ? json_str(l->sampler) : NULL);
         if (r == 0)
                 r = json_add(o, "interval_s", json_num(l->interval_s));
         if (r == 0)
@@ -220,11 +223,14 @@ static void print_live(struct cli *c, const struct live_status *l)
         const struct out *o = &c->out;
         char up[32], tick[32], iv[32], win[32];
 
-        fprintf(o->f, "%-11s %srunning%s, pid %" PRId64 ", up %s (leakwatchd %s), every %s, window %s\n", "Daemon:",
-                out_color(o, C_GREEN), out_reset(o), l->pid,
+        fprintf(o->f, "%-11s %srunning%s, pid %" PRId64 ", up %s (leakwatchd %s), every %s, window %s%s%s\n",
+                "Daemon:", out_color(o, C_GREEN), out_reset(o), l->pid,
                 l->uptime_s == 0 ? "0s" : format_duration(l->uptime_s > 0 ? (double)l->uptime_s : NAN, up, sizeof(up)),
                 l->version,
-                format_duration(l->interval_s, iv, sizeof(iv)), format_duration(l->window_s, win, sizeof(win)));
+                format_duration(l->interval_s, iv, sizeof(iv)),
+                /* 0: none pinned, every time scale judges (lib/scales.h) */
+                l->window_s == 0 ? "every scale" : format_duration(l->window_s, win, sizeof(win)),
+                l->sampler[0] ? ", sampler " : "", l->sampler);
         fprintf(o->f, "%-11s watching %" PRId64 " process%s, %s%" PRId64 " open alert%s%s, last tick %s, %" PRId64
                       " samples dropped\n", "", l->watched, l->watched == 1 ? "" : "es",
                 out_color(o, l->open_alerts > 0 ? C_RED : C_NONE), l->open_alerts, l->open_alerts == 1 ? "" : "s",

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* svg: a series as an SVG image, with axes, trend and alert spans. */
 #include "svg.h"
 

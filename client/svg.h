@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* svg: a series as an SVG image for a report or a ticket — axes with round values and
  * times, the series as a band (its min..max per pixel column, a line where they
  * agree), the trend as a dashed line, alert spans shaded and labelled. Self-contained

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* target: what a command is about — a process or a rule — from what was typed. */
 #include "target.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* target: what a command is about — one process or one rule — from what was typed:
  *
  *   1234          the process with that PID: a running one if there is one, else the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* timearg: the times people type after --since and --until, as journalctl takes them.
  *
  *   now, today, yesterday, tomorrow      (midnight for the day words)

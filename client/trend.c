@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* trend: the numbers behind the pictures — Theil-Sen lines and floor growth. */
 #include "trend.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* trend: the numbers behind the pictures — a robust straight line through a series
  * (Theil-Sen, the detector's own estimator) and the rise of a floor over a window.
  * Pure: numbers in, numbers out. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* verdict: leakwatch run's verdict, table, chart and JSON, read from the database. */
 #include "verdict.h"
 
@@ -13,6 +14,7 @@
 #include "detect.h"
 #include "proto.h"
 #include "objects.h"
+#include "sites.h"
 #include "trend.h"
 
 /* Processes listed in the table: the command and those with something to say; a build
@@ -228,6 +230,8 @@ struct proc_view {
         const struct query_verdict *last[DETECT__KIND_MAX];
         struct query_alert *alerts;
         size_t nalerts;
+        struct query_site *sites;       /* the newest its agents reported, if it alerted */
+        size_t nsites;
         double lived_s;
         bool listed;
 };
@@ -255,6 +259,7 @@ static void report_free(struct report *rp)
         for (size_t i = 0; rp->pv && i < rp->t.n; i++) {
                 query_verdicts_free(rp->pv[i].v, rp->pv[i].nv);
                 query_alerts_free(rp->pv[i].alerts, rp->pv[i].nalerts);
+                query_sites_free(rp->pv[i].sites, rp->pv[i].nsites);
         }
         free(rp->pv);
         run_tree_free(&rp->t);
@@ -326,6 +331,8 @@ static int load(struct query *q, const struct run_info *ri, struct report *rp)
                 r = query_verdicts(q, pv->p->id, NULL, 0, INT64_MAX, &pv->v, &pv->nv);
                 if (r >= 0)
                         r = query_alerts(q, &af, &pv->alerts, &pv->nalerts);
+                if (r >= 0 && pv->nalerts)
+                        r = query_sites(q, pv->p->id, 0, INT64_MAX, &pv->sites, &pv->nsites);
                 if (r < 0)
                         return r;
                 for (size_t j = 0; j < pv->nv; j++)
@@ -464,6 +471,7 @@ static void print_verdict(const struct out *o, const struct run_info *ri, const 
                                         fprintf(o->f, "%-10s    %s\n", "", kind ? kind : "?");
                                 }
                         }
+                        sites_print(o, pv->sites, pv->nsites);
                 }
                 break;
         case RUN_SUSPECT:
@@ -637,7 +645,11 @@ static int print_json(struct cli *c, const struct out *o, const struct run_info 
                 for (size_t k = rp->pv[i].nalerts; r == 0 && k-- > 0;) {
                         struct json_object *a = obj_alert(&rp->pv[i].alerts[k]);
 
-                        r = a ? json_object_array_add(alerts, a) : -ENOMEM;
+                        r = a ? json_add(a, "sites", obj_sites(rp->pv[i].sites, rp->pv[i].nsites)) : -ENOMEM;
+                        if (r == 0)
+                                r = json_object_array_add(alerts, a);
+                        else
+                                json_object_put(a);
                 }
         }
         if (r == 0)

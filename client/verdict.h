@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* verdict: the end of leakwatch run — what the detector made of the command and its
  * children, read back from the database the samples went to (leakwatchd's, or the
  * run's own), told as a verdict, a table per process and metric and a chart of

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* agent: the socket in-process agents report to, and the report format.
  *
  * Each datagram costs a recvmsg, a binary search among the watched processes, a token
@@ -133,9 +134,41 @@ static bool type_name_valid(const char *s)
         return true;
 }
 
+/* A frame token: 1 to AGENT_FRAME_MAX bytes, bytes <= 0x20, 0x7f and '%' escaped as
+ * %XX (uppercase hex) and nothing else escaped, so each frame has one spelling; valid
+ * UTF-8 (the escaped bytes are ASCII, so the token's validity is the frame's). */
+static bool frame_valid(const char *s, size_t len)
+{
+        static const char hex[] = "0123456789ABCDEF";
+
+        if (len == 0 || len > AGENT_FRAME_MAX || !utf8_valid(s, len))
+                return false;
+        for (size_t i = 0; i < len; i++) {
+                unsigned char c = (unsigned char)s[i];
+                const char *hi, *lo;
+                unsigned v;
+
+                if (c == '%') {
+                        if (i + 2 >= len)
+                                return false;
+                        hi = s[i + 1] ? strchr(hex, s[i + 1]) : NULL;
+                        lo = s[i + 2] ? strchr(hex, s[i + 2]) : NULL;
+                        if (!hi || !lo)
+                                return false;
+                        v = (unsigned)(hi - hex) * 16 + (unsigned)(lo - hex);
+                        if (!(v <= 0x20 || v == 0x7f || v == '%'))
+                                return false;
+                        i += 2;
+                } else if (c <= 0x20 || c == 0x7f) {
+                        return false;
+                }
+        }
+        return true;
+}
+
 enum key {
         K_AGENT, K_GC_ENABLED, K_GC_THRESHOLD, K_GC_COUNT, K_GC_COLLECTIONS, K_GC_COLLECTED, K_GC_UNCOLLECTABLE,
-        K_GC_GARBAGE, K_BLOCKS, K_TRACED, K_OBJECTS, K_TYPE, K_MALLINFO2, K__MAX
+        K_GC_GARBAGE, K_BLOCKS, K_TRACED, K_OBJECTS, K_TYPE, K_MALLINFO2, K_SITE, K__MAX
 };
 
 static const char *const key_name[K__MAX] = {
@@ -143,9 +176,11 @@ static const char *const key_name[K__MAX] = {
         [K_GC_COUNT] = "gc.count", [K_GC_COLLECTIONS] = "gc.collections", [K_GC_COLLECTED] = "gc.collected",
         [K_GC_UNCOLLECTABLE] = "gc.uncollectable", [K_GC_GARBAGE] = "gc.garbage", [K_BLOCKS] = "blocks",
         [K_TRACED] = "traced", [K_OBJECTS] = "objects", [K_TYPE] = "type", [K_MALLINFO2] = "mallinfo2",
+        [K_SITE] = "site",
 };
 
 #define MAGIC "leakwatch-agent 1\n"
+#define MAGIC2 "leakwatch-agent 2\n"
 
 static int bad(const char **ret_why, const char *why)
 {
@@ -155,9 +190,56 @@ static int bad(const char **ret_why, const char *why)
 }
 
 /* One "key values..." line into a; seen: the keys met so far. */
+/* A site line's words (w[0] is "site") into the next site of a. */
+static int parse_site(char **w, int n, struct agent_report *a, const char **ret_why)
+{
+        struct agent_site *site;
+        int64_t v[3];
+        size_t o;
+
+        if (a->version < 2)
+                return bad(ret_why, "a site line in a version 1 report");
+        if (n < 5)
+                return bad(ret_why, "a site without frames");
+        if (n > 4 + AGENT_SITE_FRAMES_MAX)
+                return bad(ret_why, "a site with too many frames");
+        if (a->n_sites == AGENT_SITES_MAX)
+                return bad(ret_why, "too many sites");
+        for (int i = 0; i < 3; i++)
+                if (parse_value(w[i + 1], &v[i]) < 0)
+                        return bad(ret_why, "bad site values");
+        if (a->n_sites > 0 && v[2] > a->sites[a->n_sites - 1].growth)
+                return bad(ret_why, "sites not sorted by growth");
+        o = a->site_text_len;
+        site = &a->sites[a->n_sites];
+        /* Field by field over zeros: a copy of the report compares equal byte for byte. */
+        memset(site, 0, sizeof(*site));
+        site->live_bytes = v[0];
+        site->live_count = v[1];
+        site->growth = v[2];
+        site->n_frames = (uint16_t)(n - 4);
+        site->off = (uint16_t)o;
+        for (int i = 4; i < n; i++) {
+                size_t len = strlen(w[i]);
+
+                if (!frame_valid(w[i], len))
+                        return bad(ret_why, "bad site frame");
+                /* The frames came from a report of at most AGENT_MSG_MAX bytes: they fit. */
+                if (i > 4)
+                        a->site_text[o++] = ' ';
+                memcpy(a->site_text + o, w[i], len);
+                o += len;
+        }
+        a->site_text[o] = '\0';
+        site->len = (uint16_t)(o - site->off);
+        a->site_text_len = o + 1;
+        a->n_sites++;
+        return 0;
+}
+
 static int parse_line(char *line, struct agent_report *a, unsigned *seen, const char **ret_why)
 {
-        char *w[6];
+        char *w[4 + AGENT_SITE_FRAMES_MAX + 1];
         int64_t v[5];
         int n, k;
 
@@ -169,13 +251,15 @@ static int parse_line(char *line, struct agent_report *a, unsigned *seen, const 
                         break;
         if (k == K__MAX)
                 return bad(ret_why, "unknown key");
-        if (k != K_TYPE && (*seen & (1u << k)))
+        if (k != K_TYPE && k != K_SITE && (*seen & (1u << k)))
                 return bad(ret_why, "a key given twice");
+        if (k != K_SITE && (*seen & (1u << K_SITE)))
+                return bad(ret_why, "a key after the sites");
         if (k != K_AGENT && !(*seen & (1u << K_AGENT)))
                 return bad(ret_why, "the agent line must come first");
         *seen |= 1u << k;
         /* Each agent sends its own keys only. */
-        if (k != K_AGENT && (k == K_MALLINFO2) != (a->agent == AGENT_MALLOC))
+        if (k != K_AGENT && k != K_SITE && (k == K_MALLINFO2) != (a->agent == AGENT_MALLOC))
                 return bad(ret_why, "a key of the other agent");
         switch (k) {
         case K_AGENT:
@@ -238,6 +322,8 @@ static int parse_line(char *line, struct agent_report *a, unsigned *seen, const 
                 snprintf(a->types[a->n_types].name, sizeof(a->types[0].name), "%s", w[1]);
                 a->types[a->n_types++].count = v[0];
                 return 0;
+        case K_SITE:
+                return parse_site(w, n, a, ret_why);
         case K_MALLINFO2:
                 if (parse_values(w, n, v, 5) < 0)
                         return bad(ret_why, "bad mallinfo2 line");
@@ -257,23 +343,30 @@ int agent_parse(const char *buf, size_t len, struct agent_report *ret, const cha
         char text[AGENT_MSG_MAX + 1];
         struct agent_report a;
         unsigned seen = 0;
+        int version;
         char *p;
 
         if (len > AGENT_MSG_MAX)
                 return bad(ret_why, "too long");
-        if (len < strlen(MAGIC) || memcmp(buf, MAGIC, strlen(MAGIC)) != 0)
-                return bad(ret_why, "not a version 1 report");
+        /* Both magics have the same length. */
+        if (len >= strlen(MAGIC) && memcmp(buf, MAGIC, strlen(MAGIC)) == 0)
+                version = 1;
+        else if (len >= strlen(MAGIC2) && memcmp(buf, MAGIC2, strlen(MAGIC2)) == 0)
+                version = 2;
+        else
+                return bad(ret_why, "not a version 1 or 2 report");
         if (memchr(buf, '\0', len) || buf[len - 1] != '\n')
                 return bad(ret_why, "a NUL byte or an unterminated line");
         memcpy(text, buf, len);
         text[len] = '\0';
         agent_report_init(&a);
+        a.version = version;
         for (p = text + strlen(MAGIC); *p;) {
                 char *nl = strchr(p, '\n');
                 int r;
 
-                /* Every key but type may come once, and types are capped: a report has
-                 * at most 28 lines, whatever its length. */
+                /* Every key but type and site may come once, and those are capped: a
+                 * report has at most 38 lines, whatever its length. */
                 *nl = '\0';
                 r = parse_line(p, &a, &seen, ret_why);
                 if (r < 0)
@@ -288,7 +381,7 @@ int agent_parse(const char *buf, size_t len, struct agent_report *ret, const cha
                 return bad(ret_why, "a python report needs gc.enabled, gc.count and blocks");
         if (a.agent == AGENT_MALLOC && !(seen & (1u << K_MALLINFO2)))
                 return bad(ret_why, "a malloc report needs mallinfo2");
-        *ret = a;
+        memcpy(ret, &a, agent_report_size(&a));
         return 0;
 }
 
@@ -298,7 +391,7 @@ int agent_format(const struct agent_report *a, char *buf, size_t sz)
 
 #define OUT(...) do { if (o < sz) o += (size_t)snprintf(buf + o, sz - o, __VA_ARGS__); } while (0)
 #define GEN(key, v) do { if ((v)[0] >= 0) OUT(key " %" PRId64 " %" PRId64 " %" PRId64 "\n", (v)[0], (v)[1], (v)[2]); } while (0)
-        OUT(MAGIC "agent %s\n", agent_kind_name[a->agent]);
+        OUT("%s" "agent %s\n", a->version >= 2 ? MAGIC2 : MAGIC, agent_kind_name[a->agent]);
         if (a->agent == AGENT_MALLOC) {
                 OUT("mallinfo2 %" PRId64 " %" PRId64 " %" PRId64 " %" PRId64 " %" PRId64 "\n", a->arena, a->in_use,
                     a->free, a->mmapped, a->keepcost);
@@ -320,6 +413,9 @@ int agent_format(const struct agent_report *a, char *buf, size_t sz)
                                 OUT("type %s %" PRId64 "\n", a->types[i].name, a->types[i].count);
                 }
         }
+        for (size_t i = 0; a->version >= 2 && i < a->n_sites; i++)
+                OUT("site %" PRId64 " %" PRId64 " %" PRId64 " %s\n", a->sites[i].live_bytes, a->sites[i].live_count,
+                    a->sites[i].growth, agent_site_frames(a, i));
 #undef GEN
 #undef OUT
         return o < sz ? (int)o : -E2BIG;

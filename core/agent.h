@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* agent: the socket in-process agents report to (agent.sock under the runtime
  * directory), and what a report may say.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* alert: when a detector verdict becomes an alert, and what an alert tells the world —
  * the journal message, the hook's environment and its JSON document. Pure: no I/O. */
 #include "alert.h"
@@ -88,7 +89,7 @@ void alert_forecast(const struct alert *a, struct forecast *ret)
 
 void alert_summary(const struct alert *a, char *buf, size_t sz)
 {
-        char name[64], rate[48], low[48], growth[32], span[32], fc[32], level[32];
+        char name[64], rate[48], low[48], growth[32], span[32], fc[32], level[32], scale[32];
         double span_s;
         size_t o;
 
@@ -118,6 +119,10 @@ void alert_summary(const struct alert *a, char *buf, size_t sz)
                                       a->event == ALERT_EVENT_ESCALATE ? "worsening " : "",
                                       detect_kind_name[a->metric], a->metric == DETECT_FDS ? "descriptors" : "floor",
                                       rate, low, growth, span, level);
+        /* The time scale that raised it: how fast a leak this is. */
+        if (o < sz && isfinite(a->row.ev.scale))
+                o += (size_t)snprintf(buf + o, sz - o, ", at the %s scale",
+                                      format_duration(a->row.ev.scale, scale, sizeof(scale)));
         if (o < sz && a->row.latest.t_ms)
                 summary_limits(a, buf + o, sz - o);
         else if (o < sz && isfinite(a->row.ev.forecast))
@@ -182,6 +187,7 @@ int alert_json(const struct alert *a, char **ret)
                 { "level", json_num(a->row.ev.level) },
                 { "p_value", json_num(a->row.ev.p) },
                 { "forecast_s", json_num(a->row.ev.forecast) },
+                { "scale_s", json_num(a->row.ev.scale) },
                 { "limit", json_str(a->row.limit_kind) },
                 { "evidence_from", json_time(evidence_ms(a->row.ev.t_from)) },
                 { "evidence_to", json_time(evidence_ms(a->row.ev.t_to)) },
@@ -279,6 +285,7 @@ int alert_env(const struct alert *a, char **envp, char *buf, size_t bufsz)
         env_real(&b, "LEAKWATCH_GROWTH", a->row.ev.growth);
         env_real(&b, "LEAKWATCH_LEVEL", a->row.ev.level);
         env_real(&b, "LEAKWATCH_FORECAST_S", a->row.ev.forecast);
+        env_real(&b, "LEAKWATCH_SCALE_S", a->row.ev.scale);
         if (a->row.limit_kind)
                 env_add(&b, "LEAKWATCH_LIMIT", "%s", a->row.limit_kind);
         if (a->row.kind)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* alert: when a detector verdict becomes an alert, and what an alert tells the world —
  * the journal message, the hook's environment and its JSON document. Pure: no I/O.
  *

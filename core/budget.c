@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* budget: a token bucket of CPU time for optional, costly reads. */
 #include "budget.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* budget: a token bucket of CPU time, so an optional read whose cost grows with its
  * target (smaps_rollup walks the target's page tables) takes at most a set share of
  * one core, however many processes want it at once.

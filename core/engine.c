@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* engine: turns each watched process's samples into detector verdicts, and verdicts into
  * alert events for the sink. */
 #include "engine.h"
@@ -10,15 +11,25 @@
 
 #include "classify.h"
 #include "nearlimit.h"
+#include "scales.h"
 
 /* A restarted daemon rebuilds a detector from this many windows of stored history: one
  * for the trend, one for the "highest floor before the window" and the confirmation
  * stretch, one more so a leak that recovered shortly before the restart is not
- * mistaken for new. Bounded so a restart with a thousand processes stays quick. */
+ * mistaken for new. Bounded so a restart with a thousand processes stays quick. The
+ * minute-fed scales replay minute rollups (a point a minute, kept 14 days), the
+ * shortest scale raw samples. */
 #define REPLAY_WINDOWS 3
+/* Raw samples replayed at least this far back: the shortest scale's three windows
+ * (36 min) fit with room, and they are past the last fold, so the minutes before them
+ * are in the rollups. */
+#define REPLAY_RAW_MIN_S 3600
+/* A scale is used when its window holds a sample in each of its 24 buckets at the
+ * sampling interval, as the configuration asks of a pinned window. */
+#define SCALE_MIN_SAMPLES 24
 
 struct metric_state {
-        struct detect d;
+        struct scales d;                /* every time scale of this metric */
         enum detect_status status;
         int64_t alert_id;               /* open alert, or 0 */
         int64_t alert_start_ms;
@@ -34,6 +45,7 @@ struct metric_state {
         char reason[80];                /* the limit judge's phrase: "will reach memory.max in 12 min" */
         struct store_alert_evidence latest;     /* the open alert's latest evaluation */
         struct detect_verdict limit_v;  /* the limit judge's, when it made the latest */
+        bool sited;                     /* the open alert was classified with allocation sites */
 };
 
 /* What a JVM's performance data said at each evaluation: the evidence window's worth
@@ -49,11 +61,13 @@ struct eproc {
         bool used;
         int64_t process_id;
         size_t rule;
-        double window;                  /* the window its detectors were built with */
+        double window;                  /* the pinned window its detectors were built with; 0:
+                                         * every scale */
+        double sig;                     /* and the scales: scales_sig() */
         int64_t start_ms;               /* process start, for detect_init */
         pid_t pid;
         bool own;                       /* judged with its own window (own_params) */
-        struct detect_params own_params[DETECT__KIND_MAX];
+        struct scales_params own_params[DETECT__KIND_MAX];
         struct metric_state m[DETECT__KIND_MAX];
         struct classify_trail *trail;   /* on the memory detector's grid; NULL: out of memory */
         const char *runtime;            /* classify_runtime() of its name and command line */
@@ -75,7 +89,7 @@ struct open_alert {
 struct engine {
         struct engine_env env;
         const struct config *cfg;
-        struct detect_params *params;   /* [rule * DETECT__KIND_MAX + metric] */
+        struct scales_params *params;   /* [rule * DETECT__KIND_MAX + metric] */
         struct nearlimit_params nl_params[DETECT__KIND_MAX];
         struct eproc *procs;            /* indexed by the sampler's slot */
         size_t cap_procs;
@@ -85,21 +99,50 @@ struct engine {
         struct engine_stats stats;
 };
 
+/* The window a rule pins its detectors to, or 0: every time scale. */
 static double rule_window(const struct config *cfg, size_t rule)
 {
         return rule < cfg->n_rules && cfg->rules[rule].window > 0 ? cfg->rules[rule].window : cfg->window;
 }
 
+/* The bank of scales a pinned window (or none: 0) gives at this sampling interval;
+ * longer: the window is only the shortest scale. */
+static void bank_params(struct scales_params *sp, enum detect_kind m, double window, double interval, bool longer)
+{
+        if (window > 0 && longer)
+                scales_params_from(sp, m, window, interval, SCALE_MIN_SAMPLES);
+        else if (window > 0)
+                scales_params_pinned(sp, m, window);
+        else
+                scales_params_default(sp, m, interval, SCALE_MIN_SAMPLES);
+}
+
+/* What identifies a bank's scales, to tell when a reload changed them. */
+static double scales_sig(const struct scales_params *sp)
+{
+        double sig = 0;
+
+        for (unsigned i = 0; i < sp->n; i++)
+                sig = sig * 31 + sp->p[i].window;
+        return sig;
+}
+
+/* A stable phase in [0, 60) s for a process: where in a minute its evaluations fall. */
+static double proc_phase(int64_t process_id)
+{
+        return (double)(((uint64_t)process_id * UINT64_C(2654435761)) % 60000) / 1000;
+}
+
 static int build_params(struct engine *e, const struct config *cfg)
 {
-        struct detect_params *p = calloc(cfg->n_rules * DETECT__KIND_MAX + DETECT__KIND_MAX, sizeof(*p));
+        struct scales_params *p = calloc(cfg->n_rules * DETECT__KIND_MAX + DETECT__KIND_MAX, sizeof(*p));
 
         if (!p)
                 return -ENOMEM;
         for (size_t i = 0; i < cfg->n_rules; i++)
                 for (int m = 0; m < DETECT__KIND_MAX; m++)
-                        detect_params_init(&p[i * DETECT__KIND_MAX + (size_t)m], (enum detect_kind)m,
-                                           rule_window(cfg, i));
+                        bank_params(&p[i * DETECT__KIND_MAX + (size_t)m], (enum detect_kind)m, rule_window(cfg, i),
+                                    cfg->interval, cfg->window_and_longer);
         free(e->params);
         e->params = p;
         e->cfg = cfg;
@@ -108,7 +151,7 @@ static int build_params(struct engine *e, const struct config *cfg)
         return 0;
 }
 
-static const struct detect_params *params_of(const struct engine *e, const struct eproc *ep, enum detect_kind m)
+static const struct scales_params *params_of(const struct engine *e, const struct eproc *ep, enum detect_kind m)
 {
         return ep->own ? &ep->own_params[m] : &e->params[ep->rule * DETECT__KIND_MAX + m];
 }
@@ -326,6 +369,7 @@ static void update_kind(const struct sampler_proc *p UNUSED, struct eproc *ep, e
         classify(&in, &res);
         snprintf(ms->kind, sizeof(ms->kind), "%s", res.text);
         a->row.kind = ms->kind;
+        ms->sited = ms->sited || res.sites;
         if (ms->kind_class != (int)res.cls || ms->kind_agents != classify_agents(&res)) {
                 ms->kind_class = (int)res.cls;
                 ms->kind_agents = classify_agents(&res);
@@ -361,6 +405,7 @@ static void open_alert(struct engine *e, const struct sampler_proc *p, struct ep
         ms->escalated_ms = 0;
         ms->kind_class = -1;
         ms->kind[0] = '\0';
+        ms->sited = false;
         e->stats.alerts++;
         announce(e, p, ep, m, v, t_ms, ALERT_EVENT_START, limit_kind);
 }
@@ -386,53 +431,49 @@ static void close_alert(struct engine *e, const struct sampler_proc *p, struct e
         ms->alert_id = 0;
         ms->escalated = false;
         ms->escalated_ms = 0;
+        ms->sited = false;
         ms->kind[0] = '\0';
         ms->latest = (struct store_alert_evidence){ 0 };
 }
 
-static void evaluate(struct engine *e, const struct sampler_proc *p, struct eproc *ep, enum detect_kind m,
-                     double t)
+/* Acts on one scale's evaluation sv (the bank's verdict) of metric m, made at the
+ * sample of time t. */
+static void conclude(struct engine *e, const struct sampler_proc *p, struct eproc *ep, enum detect_kind m,
+                     const struct scales_verdict *sv, double t, const char *limit_kind)
 {
         struct metric_state *ms = &ep->m[m];
-        const struct detect_params *par = params_of(e, ep, m);
-        struct detect_verdict v;
-        const char *limit_kind = NULL;
+        const struct detect_verdict *vp = &sv->v;
         int64_t t_ms = (int64_t)llround(t * 1000);
         enum alert_action act;
-        double room;
 
-        room = headroom(e, p, m, ms->has_last ? ms->last.ev.level : NAN, &limit_kind);
-        if (m == DETECT_MEMORY && ep->jvm && e->env.jvm.read) {
-                struct jvm_trail *jt = ep->jvm;
-
-                /* A JVM without the file (-XX:-UsePerfData) or not ready yet adds nothing. */
-                if (e->env.jvm.read(e->env.jvm.userdata, p, &jt->j[jt->next]) == 0) {
-                        jt->t[jt->next] = t;
-                        jt->next = (jt->next + 1) % JVM_POINTS;
-                        jt->n = MIN(jt->n + 1, (size_t)JVM_POINTS);
-                }
-        }
-        detect_evaluate(&ms->d, par, t, room, &v);
         e->stats.evaluations++;
-        ms->status = v.status;
-        ms->last = v;
-        ms->has_last = true;
+        ms->status = vp->status;
+        /* What the process shows: the alarm's carrier, or any scale's evidence when no
+         * alarm is raised. */
+        if (sv->carrier || (scales_carrier(&ms->d) < 0 && !isnan(vp->ev.slope)) || !ms->has_last) {
+                ms->last = *vp;
+                ms->has_last = true;
+        }
 
-        act = alert_decide(ms->alert_id != 0, ms->escalated, &v);
+        act = alert_decide(ms->alert_id != 0, ms->escalated, vp);
+        /* Fresh numbers for an open alert come from the scale that carries it. */
+        if (act == ALERT_UPDATE && !sv->carrier)
+                act = ALERT_NONE;
         /* An alert the limit judge raised is its to end (limit_evaluate). */
         if (act == ALERT_CLOSE && ms->nl.imminent)
                 act = ALERT_NONE;
         if (act == ALERT_OPEN || act == ALERT_ESCALATE || act == ALERT_UPDATE)
-                set_latest(e, p, ep, m, t_ms, "leak", par->window, &v.ev, NULL);
+                set_latest(e, p, ep, m, t_ms, "leak", params_of(e, ep, m)->p[sv->scale].window, &vp->ev, NULL);
         if (act == ALERT_OPEN) {
                 /* The verdict row below refers to the alert it opens. */
                 ms->alert_id = e->next_alert;
         }
-        if (v.changed || act == ALERT_ESCALATE) {
+        if (vp->changed || act == ALERT_ESCALATE) {
                 struct store_verdict row = {
                         .id = e->next_verdict++, .process_id = p->id, .alert_id = ms->alert_id, .t_ms = t_ms,
-                        .metric = detect_kind_name[m], .state = detect_status_name[v.status],
-                        .previous = detect_status_name[v.previous], .escalated = act == ALERT_ESCALATE, .ev = v.ev,
+                        .metric = detect_kind_name[m], .state = detect_status_name[vp->status],
+                        .previous = detect_status_name[vp->previous], .escalated = act == ALERT_ESCALATE,
+                        .ev = vp->ev,
                 };
 
                 e->stats.verdicts++;
@@ -441,22 +482,55 @@ static void evaluate(struct engine *e, const struct sampler_proc *p, struct epro
         }
         switch (act) {
         case ALERT_OPEN:
-                open_alert(e, p, ep, m, &v, t_ms, limit_kind, "leak");
+                open_alert(e, p, ep, m, vp, t_ms, limit_kind, "leak");
                 break;
         case ALERT_ESCALATE:
                 ms->escalated = true;
                 ms->escalated_ms = t_ms;
-                announce(e, p, ep, m, &v, t_ms, ALERT_EVENT_ESCALATE, limit_kind);
+                announce(e, p, ep, m, vp, t_ms, ALERT_EVENT_ESCALATE, limit_kind);
                 break;
         case ALERT_UPDATE:
                 /* Fresh numbers (and kind) for the open alert; nobody is told. */
-                announce(e, p, ep, m, &v, t_ms, ALERT_EVENT_UPDATE, limit_kind);
+                announce(e, p, ep, m, vp, t_ms, ALERT_EVENT_UPDATE, limit_kind);
                 break;
         case ALERT_CLOSE:
                 close_alert(e, p, ep, m, t_ms, "recovered", "recovered");
                 break;
         case ALERT_NONE:
                 break;
+        }
+}
+
+/* Makes every evaluation of metric m that is due at sample time t. The room left before
+ * a limit is asked once, when the first is due. */
+static void evaluate(struct engine *e, const struct sampler_proc *p, struct eproc *ep, enum detect_kind m,
+                     double t)
+{
+        struct metric_state *ms = &ep->m[m];
+        const struct scales_params *par = params_of(e, ep, m);
+        struct scales_verdict sv;
+        const char *limit_kind = NULL;
+        double room = NAN;
+        bool asked = false;
+
+        while (scales_due(&ms->d, par, t)) {
+                if (!asked) {
+                        room = headroom(e, p, m, ms->has_last ? ms->last.ev.level : NAN, &limit_kind);
+                        asked = true;
+                        if (m == DETECT_MEMORY && ep->jvm && e->env.jvm.read) {
+                                struct jvm_trail *jt = ep->jvm;
+
+                                /* A JVM without the file (-XX:-UsePerfData) or not ready yet adds nothing. */
+                                if (e->env.jvm.read(e->env.jvm.userdata, p, &jt->j[jt->next]) == 0) {
+                                        jt->t[jt->next] = t;
+                                        jt->next = (jt->next + 1) % JVM_POINTS;
+                                        jt->n = MIN(jt->n + 1, (size_t)JVM_POINTS);
+                                }
+                        }
+                }
+                if (!scales_evaluate(&ms->d, par, t, room, &sv))
+                        return;
+                conclude(e, p, ep, m, &sv, t, limit_kind);
         }
 }
 
@@ -535,11 +609,28 @@ static void limit_evaluate(struct engine *e, const struct sampler_proc *p, struc
 
 /* ---- feeding ---- */
 
-/* Feeds one sample to a process's detectors (evaluating when a bucket closes, if p is
- * given; a replay only rebuilds state) and to its trail. */
+/* The evaluations due in a replay: what they concluded was recorded when it happened
+ * (or, if the watch was stopped, is reconciled after the replay). */
+static void replay_evaluate(struct engine *e, struct eproc *ep, enum detect_kind m, double t)
+{
+        struct metric_state *ms = &ep->m[m];
+        const struct scales_params *par = params_of(e, ep, m);
+        struct scales_verdict sv;
+
+        while (scales_evaluate(&ms->d, par, t, NAN, &sv)) {
+                ms->status = sv.v.status;
+                if (sv.carrier || (scales_carrier(&ms->d) < 0 && !isnan(sv.v.ev.slope)) || !ms->has_last) {
+                        ms->last = sv.v;
+                        ms->has_last = true;
+                }
+        }
+}
+
+/* Feeds one sample to a process's detectors (evaluating when one is due, if p is given;
+ * a replay only rebuilds state) and to its trail. */
 static void feed(struct engine *e, const struct sampler_proc *p, struct eproc *ep, const struct sample *smp)
 {
-        double t = (double)smp->t_ms / 1000, v;
+        double t = (double)smp->t_ms / 1000, parts[SCALES_PARTS], v;
 
         if (ep->trail)
                 classify_trail_add_sample(ep->trail, smp);
@@ -547,26 +638,35 @@ static void feed(struct engine *e, const struct sampler_proc *p, struct eproc *e
         ep->has_last = true;
         for (int m = 0; m < DETECT__KIND_MAX; m++) {
                 struct metric_state *ms = &ep->m[m];
-                const struct detect_params *par = params_of(e, ep, (enum detect_kind)m);
+                const struct scales_params *par = params_of(e, ep, (enum detect_kind)m);
 
-                if (!detect_value(smp, (enum detect_kind)m, &v))
+                if (!scales_parts(smp, (enum detect_kind)m, parts))
                         continue;
-                if (nearlimit_add(&ms->nl, &e->nl_params[m], t, v) && p)
+                /* The limit judge sees every sample, on its own short scale. */
+                if (detect_value(smp, (enum detect_kind)m, &v) && nearlimit_add(&ms->nl, &e->nl_params[m], t, v) && p)
                         limit_evaluate(e, p, ep, (enum detect_kind)m, t);
-                if (!detect_add(&ms->d, par, t, v))
+                if (!scales_add(&ms->d, par, t, parts))
                         continue;
-                if (p) {
+                if (p)
                         evaluate(e, p, ep, (enum detect_kind)m, t);
-                } else {
-                        /* What these evaluations concluded was recorded when it happened
-                         * (or, if the watch was stopped, is reconciled after the replay). */
-                        struct detect_verdict dv;
+                else
+                        replay_evaluate(e, ep, (enum detect_kind)m, t);
+        }
+}
 
-                        detect_evaluate(&ms->d, par, t, NAN, &dv);
-                        ms->status = dv.status;
-                        ms->last = dv;
-                        ms->has_last = true;
-                }
+/* A stored minute (its rollup's minima) for the minute-fed scales of a rebuild. */
+static void feed_minute(struct engine *e, struct eproc *ep, const struct sample *smp)
+{
+        double t = (double)smp->t_ms / 1000, parts[SCALES_PARTS];
+
+        for (int m = 0; m < DETECT__KIND_MAX; m++) {
+                struct metric_state *ms = &ep->m[m];
+                const struct scales_params *par = params_of(e, ep, (enum detect_kind)m);
+
+                if (!scales_parts(smp, (enum detect_kind)m, parts) || !scales_add_minute(&ms->d, par, t, parts))
+                        continue;
+                /* Any time past the minute's nominal evaluation: made as live. */
+                replay_evaluate(e, ep, (enum detect_kind)m, t + 120);
         }
 }
 
@@ -580,6 +680,14 @@ static int replay_sample(const struct sample *smp, void *userdata)
         struct replay_ctx *c = userdata;
 
         feed(c->e, NULL, c->ep, smp);
+        return 0;
+}
+
+static int replay_minute(const struct sample *smp, void *userdata)
+{
+        struct replay_ctx *c = userdata;
+
+        feed_minute(c->e, c->ep, smp);
         return 0;
 }
 
@@ -601,29 +709,49 @@ static int replay_report(const struct agent_report *a, void *userdata)
 static void rebuild(struct engine *e, const struct sampler_proc *p, struct eproc *ep, bool replay, int64_t now_ms)
 {
         struct replay_ctx c = { .e = e, .ep = ep };
-        const struct detect_params *mem;
+        const struct scales_params *mem;
         double window = ep->own ? ep->window : rule_window(e->cfg, ep->rule);
-        int64_t from;
-        int r;
+        int64_t from, raw_from;
+        bool minutes = false;
+        int r = 0;
 
         ep->window = window;
+        mem = params_of(e, ep, DETECT_MEMORY);
+        ep->sig = scales_sig(mem);
         for (int m = 0; m < DETECT__KIND_MAX; m++) {
-                detect_init(&ep->m[m].d, (double)ep->start_ms / 1000);
+                scales_init(&ep->m[m].d, params_of(e, ep, (enum detect_kind)m), (double)ep->start_ms / 1000,
+                            proc_phase(ep->process_id));
                 nearlimit_init(&ep->m[m].nl);
                 ep->m[m].status = DETECT_OK;
                 ep->m[m].has_last = false;
+                for (unsigned i = 0; i < mem->n; i++)
+                        minutes |= mem->minute[i];
         }
-        /* The trail follows the memory detector's buckets: an evidence window starts and
+        /* The trail follows the shortest scale's buckets: an evidence window starts and
          * ends on their edges. */
-        mem = params_of(e, ep, DETECT_MEMORY);
         if (ep->trail)
-                classify_trail_reset(ep->trail, (double)ep->start_ms / 1000 + mem->warmup, mem->bucket);
-        else if (classify_trail_new((double)ep->start_ms / 1000 + mem->warmup, mem->bucket, &ep->trail) < 0)
+                classify_trail_reset(ep->trail, (double)ep->start_ms / 1000 + mem->p[0].warmup, mem->p[0].bucket);
+        else if (classify_trail_new((double)ep->start_ms / 1000 + mem->p[0].warmup, mem->p[0].bucket,
+                                    &ep->trail) < 0)
                 trouble(e, p, -ENOMEM, "its alerts name no kind of leak");
         if (!replay)
                 return;
-        from = now_ms - (int64_t)(window * REPLAY_WINDOWS * 1000);
-        r = store_for_each_sample(e->env.store, ep->process_id, from, INT64_MAX, replay_sample, &c);
+        from = now_ms - (int64_t)(scales_longest(mem) * REPLAY_WINDOWS * 1000);
+        raw_from = from;
+        if (minutes) {
+                /* The minutes before the last hour from the rollups, whole minutes. */
+                int64_t raw_span = (int64_t)(fmax(REPLAY_RAW_MIN_S, mem->p[0].window * REPLAY_WINDOWS) * 1000);
+
+                raw_from = now_ms - raw_span;
+                raw_from -= raw_from % 60000;
+                if (raw_from > from) {
+                        from -= from % 60000;
+                        r = store_for_each_minute(e->env.store, ep->process_id, from, raw_from, replay_minute, &c);
+                } else
+                        raw_from = from;
+        }
+        if (r >= 0)
+                r = store_for_each_sample(e->env.store, ep->process_id, raw_from, INT64_MAX, replay_sample, &c);
         if (r >= 0)
                 r = store_for_each_agent_sample(e->env.store, ep->process_id, from, INT64_MAX, replay_report, &c);
         if (r < 0)
@@ -677,6 +805,7 @@ static void on_started(void *userdata, const struct sampler_proc *p, bool resume
                 /* Raised by the limit judge: it stays until a spell with no limit near. */
                 if (oa->by_limit)
                         nearlimit_resume(&ms->nl, (double)now_ms / 1000);
+                ms->sited = false;
         }
         /* Reconcile what the history says with what the database says. */
         for (int m = 0; m < DETECT__KIND_MAX; m++) {
@@ -689,8 +818,8 @@ static void on_started(void *userdata, const struct sampler_proc *p, bool resume
                         /* It began leaking while the daemon was down (or before it watched
                          * the process): the alert starts now. */
                 {
-                        set_latest(e, p, ep, (enum detect_kind)m, now_ms, "leak", params_of(e, ep, (enum detect_kind)m)->window,
-                                   &ms->last.ev, NULL);
+                        set_latest(e, p, ep, (enum detect_kind)m, now_ms, "leak", ms->last.ev.scale, &ms->last.ev,
+                                   NULL);
                         open_alert(e, p, ep, (enum detect_kind)m, &ms->last, now_ms, NULL, "leak");
                 }
         }
@@ -705,9 +834,11 @@ static void on_sampled(void *userdata, const struct sampler_proc *p, const struc
                 return;
         /* A reload may have moved the process to another rule index or changed its
          * window: a detector is only valid with the parameters it was built with. */
-        if (!ep->own && (ep->rule != p->rule || rule_window(e->cfg, p->rule) != ep->window)) {
+        if (!ep->own && (ep->rule != p->rule || rule_window(e->cfg, p->rule) != ep->window ||
+                         scales_sig(&e->params[p->rule * DETECT__KIND_MAX + DETECT_MEMORY]) != ep->sig)) {
                 ep->rule = p->rule;
-                if (rule_window(e->cfg, p->rule) != ep->window)
+                if (rule_window(e->cfg, p->rule) != ep->window ||
+                    scales_sig(&e->params[p->rule * DETECT__KIND_MAX + DETECT_MEMORY]) != ep->sig)
                         rebuild(e, p, ep, true, smp->t_ms);
         }
         feed(e, p, ep, smp);
@@ -734,7 +865,7 @@ static bool on_attention(void *userdata, const struct sampler_proc *p)
 
         if (p->slot >= e->cap_procs || !e->procs[p->slot].used)
                 return false;
-        st = e->procs[p->slot].m[DETECT_MEMORY].status;
+        st = scales_status(&e->procs[p->slot].m[DETECT_MEMORY].d);
         return st == DETECT_SUSPECT || st == DETECT_LEAKING;
 }
 
@@ -797,7 +928,7 @@ void engine_get_stats(const struct engine *e, struct engine_stats *ret)
                                 ret->open_alerts += e->procs[i].m[m].alert_id != 0;
 }
 
-int engine_set_window(struct engine *e, size_t slot, double window, int64_t now_ms)
+int engine_set_window(struct engine *e, size_t slot, double window, bool longer, int64_t now_ms)
 {
         struct eproc *ep = slot < e->cap_procs ? &e->procs[slot] : NULL;
 
@@ -806,7 +937,7 @@ int engine_set_window(struct engine *e, size_t slot, double window, int64_t now_
         ep->own = true;
         ep->window = window;
         for (int m = 0; m < DETECT__KIND_MAX; m++)
-                detect_params_init(&ep->own_params[m], (enum detect_kind)m, window);
+                bank_params(&ep->own_params[m], (enum detect_kind)m, window, e->cfg->interval, longer);
         rebuild(e, NULL, ep, true, now_ms);
         return 0;
 }
@@ -828,4 +959,15 @@ int engine_proc_state(const struct engine *e, size_t slot, enum detect_kind m, s
                 .alert_id = ms->alert_id,
         };
         return 0;
+}
+
+bool engine_wants_sites(const struct engine *e, size_t slot)
+{
+        const struct metric_state *ms;
+
+        if (slot >= e->cap_procs || !e->procs[slot].used || !classify_trail_has_agents(e->procs[slot].trail))
+                return false;
+        ms = &e->procs[slot].m[DETECT_MEMORY];
+        /* Suspect: where is it growing? Leaking: until the alert has said where. */
+        return ms->status == DETECT_SUSPECT || (ms->status == DETECT_LEAKING && ms->alert_id && !ms->sited);
 }

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* engine: turns each watched process's samples into detector verdicts, and verdicts into
  * alert events. It listens to the sampler; it owns one memory detector (anon + swap) and
  * one descriptor detector per process, beside each a short-scale judge of growth that
@@ -23,6 +24,7 @@
 #ifndef LEAKWATCH_ENGINE_H
 #define LEAKWATCH_ENGINE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "alert.h"
@@ -108,9 +110,15 @@ int engine_reconfigure(struct engine *e, const struct config *cfg);
 
 void engine_get_stats(const struct engine *e, struct engine_stats *ret);
 
-/* Judges one process on its own time scale (a `leakwatch run --window`), rebuilding its
- * detectors from history up to now_ms. Returns 0 or -ENOENT. */
-int engine_set_window(struct engine *e, size_t slot, double window, int64_t now_ms);
+/* Judges one process on its own time scale (`leakwatch run`), rebuilding its detectors
+ * from history up to now_ms; longer: that window is the shortest scale and the default
+ * longer ones judge too (no --window given). Returns 0 or -ENOENT. */
+int engine_set_window(struct engine *e, size_t slot, double window, bool longer, int64_t now_ms);
+
+/* Whether the agents of the process in the sampler's slot should report allocation
+ * sites: it has an agent, and its memory is suspect, or leaks and its alert has not
+ * named a site yet (once it has, the process is judged). */
+bool engine_wants_sites(const struct engine *e, size_t slot);
 
 /* What the detectors currently think of one watched process (by the sampler's slot). */
 struct engine_proc_state {

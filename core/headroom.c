@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* headroom: the room a watched process has left before a limit: cgroup, host, rlimits. */
 #include "headroom.h"
 

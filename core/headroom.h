@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* headroom: the room a watched process has left before it hits a limit, for the engine's
  * forecasts (engine_limits): its cgroup's memory.max and memory.high (the tightest of
  * the cgroup and its ancestors), the host's available memory and swap, its RLIMIT_AS

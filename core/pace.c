@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* pace: the sampling tick's schedule. */
 #include "pace.h"
 

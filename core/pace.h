@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* pace: when the next sampling tick is due, given when the last one was due, when it
  * finished and how long its sampling took. Pure: time is an argument.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* pidmap: PID -> slot index, an open-addressing hash table that grows only when the
  * host's process count does, so the per-tick path never allocates. */
 #ifndef LEAKWATCH_PIDMAP_H

@@ -1,9 +1,13 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* procread: reading a watched process from /proc, through descriptors kept open. */
 #include "procread.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "budget.h"
 
@@ -23,6 +27,11 @@ struct procread {
         struct budget smaps_budget;     /* CPU share smaps reads may take */
         bool configured;
         usec_t smaps_min, smaps_max;    /* per process: at most, at least this often */
+        struct bpfread *pass;           /* NULL: /proc only */
+        bool pass_ok;                   /* this tick's pass was read */
+        usec_t pass_mono;               /* the tick it was read for */
+        long hz;
+        uint64_t page_size;
         struct procread_stats stats;
 };
 
@@ -39,6 +48,7 @@ int procread_new(int proc_root, usec_t (*cpu_clock)(void), struct procread **ret
         }
         r->proc_root = proc_root;
         r->cpu_clock = cpu_clock;
+        r->page_size = (uint64_t)sysconf(_SC_PAGESIZE);
         *ret = r;
         return 0;
 }
@@ -49,6 +59,32 @@ void procread_free(struct procread *r)
                 return;
         free(r->buf);
         free(r);
+}
+
+void procread_use_pass(struct procread *r, struct bpfread *b, long hz)
+{
+        r->pass = b;
+        r->hz = hz;
+        r->pass_ok = false;
+}
+
+int procread_begin_tick(struct procread *r, usec_t mono)
+{
+        int k;
+
+        if (!r->pass || (r->pass_ok && r->pass_mono == mono))
+                return 0;
+        k = bpfread_pass(r->pass);
+        r->pass_ok = k == 0;
+        r->pass_mono = mono;
+        if (k < 0)
+                r->stats.pass_errors++;
+        return k;
+}
+
+const struct bpfread *procread_pass(const struct procread *r, usec_t mono)
+{
+        return r->pass && r->pass_ok && r->pass_mono == mono ? r->pass : NULL;
 }
 
 void procread_configure(struct procread *r, const struct config *cfg)
@@ -74,18 +110,30 @@ int procread_open(struct procread *r, pid_t pid, uint64_t start_ticks, usec_t mo
         ssize_t n;
         int k;
 
-        k = proc_files_open(r->proc_root, pid, &files);
-        if (k < 0)
-                return k;
+        if (r->pass) {
+                /* The pass has every counter: only smaps (and the rare process the pass
+                 * missed) are read through /proc, relative to the pid directory. */
+                char name[32];
+
+                snprintf(name, sizeof(name), "%d", (int)pid);
+                files.dir = openat(r->proc_root, name, O_PATH | O_DIRECTORY | O_CLOEXEC);
+                if (files.dir < 0)
+                        return -errno;
+        } else {
+                k = proc_files_open(r->proc_root, pid, &files);
+                if (k < 0)
+                        return k;
+        }
         /* The PID may have been reused between the scan's read and this open: only the
          * start time read through the new descriptors proves which process they hold. */
-        n = proc_pread(files.stat, r->buf, SCRATCH_SIZE);
+        n = files.stat >= 0 ? proc_pread(files.stat, r->buf, SCRATCH_SIZE) :
+                              proc_read_file(files.dir, "stat", r->buf, SCRATCH_SIZE);
         if (n <= 0 || proc_parse_stat(r->buf, (size_t)n, &st) < 0 || st.starttime != start_ticks) {
                 proc_files_close(&files);
                 return -ESRCH;
         }
         /* Not yet read: rollup_read is false, so its smaps are due now. */
-        *ret = (struct procread_proc){ .files = files, .last_rollup = mono };
+        *ret = (struct procread_proc){ .files = files, .pid = pid, .last_rollup = mono };
         memcpy(ret->comm, st.comm, sizeof(ret->comm));
         return 0;
 }
@@ -208,6 +256,108 @@ static bool maybe_rollup(struct procread *r, struct procread_proc *pp, struct sa
         return allowed;
 }
 
+/* A kept file's text, or, when it is not kept (a pass reads the counters), the file
+ * read relative to the pid directory. */
+static ssize_t read_kept(struct procread *r, int fd, int dir, const char *name)
+{
+        return fd >= 0 ? proc_pread(fd, r->buf, SCRATCH_SIZE) : proc_read_file(dir, name, r->buf, SCRATCH_SIZE);
+}
+
+/* Exited, not yet reaped by its parent: its memory is already released, so this sample
+ * says so and the process ends here, not when (if ever) the parent calls wait(). */
+static enum procread_result sample_zombie(struct sample *smp)
+{
+        sample_set_unknown(smp, G_STATUS, UNK_ZOMBIE);
+        sample_set_unknown(smp, G_FDS, UNK_ZOMBIE);
+        sample_set_unknown(smp, G_SMAPS, UNK_ZOMBIE);
+        sample_set_unknown(smp, G_HEAP, UNK_ZOMBIE);
+        return PROCREAD_LAST;
+}
+
+/* The descriptor count from the fd directory (after a refusal, again a minute later). */
+static void sample_fds(struct procread_proc *pp, struct sample *smp, usec_t mono)
+{
+        uint64_t fds;
+        int k;
+
+        if (mono < pp->next_fds) {
+                sample_set_unknown(smp, G_FDS, pp->fds_why);
+                return;
+        }
+        k = pp->files.stat >= 0 ? proc_files_count_fds(&pp->files, &fds) : proc_count_fds(pp->files.dir, &fds);
+        if (k == 0) {
+                sample_set(smp, M_FDS, (int64_t)fds);
+                pp->fds_why = UNK_NONE;
+        } else {
+                pp->fds_why = (uint8_t)proc_errno_reason(k);
+                sample_set_unknown(smp, G_FDS, pp->fds_why);
+                if (pp->fds_why == UNK_DENIED)
+                        pp->next_fds = mono + FDS_RETRY_USEC;
+        }
+}
+
+/* smaps, if this is a tick for them. */
+static void sample_smaps(struct procread *r, struct procread_proc *pp, struct sample *smp, usec_t mono, bool kthread,
+                         bool rollup_tick, bool (*attention)(void *userdata), void *userdata, bool *ret_over_budget)
+{
+        if (rollup_tick) {
+                *ret_over_budget = !maybe_rollup(r, pp, smp, mono, kthread, attention, userdata);
+        } else {
+                sample_set_unknown(smp, G_SMAPS, kthread ? UNK_KTHREAD : UNK_SKIPPED);
+                sample_set_unknown(smp, G_HEAP, kthread ? UNK_KTHREAD : UNK_SKIPPED);
+        }
+}
+
+/* A percpu counter's global count as get_mm_counter() reads it (never below 0: CPUs
+ * may hold back decrements the count has not seen), in bytes. */
+static int64_t pages_bytes(const struct procread *r, int64_t pages)
+{
+        return pages > 0 ? pages * (int64_t)r->page_size : 0;
+}
+
+/* The counters of stat and status, and the descriptor count, from the tick's pass. */
+static enum procread_result sample_pass(struct procread *r, struct procread_proc *pp, const struct taskiter_proc *p,
+                                        uint64_t start_ticks, usec_t mono, struct sample *smp)
+{
+        if (bpfread_start_ticks(p, r->hz) != start_ticks)
+                return PROCREAD_GONE;
+        /* The name, as stat would give it: a new one means exec (sampler.h). */
+        {
+                size_t len = strnlen(p->comm, sizeof(p->comm));
+
+                len = MIN(len, sizeof(pp->comm) - 1);
+                memcpy(pp->comm, p->comm, len);
+                pp->comm[len] = '\0';
+        }
+        sample_set(smp, M_MINFLT, (int64_t)p->min_flt);
+        sample_set(smp, M_MAJFLT, (int64_t)p->maj_flt);
+        if (p->flags & TASKITER_ZOMBIE)
+                return sample_zombie(smp);
+        sample_set(smp, M_THREADS, p->nr_threads);
+        if (p->flags & TASKITER_NOMM) {
+                /* status prints no memory lines without an mm either. */
+                smp->why[G_STATUS] = (p->flags & TASKITER_KTHREAD) ? UNK_KTHREAD : UNK_ABSENT;
+        } else {
+                int64_t file = pages_bytes(r, p->rss[TASKITER_FILE]), anon = pages_bytes(r, p->rss[TASKITER_ANON]);
+                int64_t shmem = pages_bytes(r, p->rss[TASKITER_SHMEM]);
+
+                sample_set(smp, M_RSS, anon + file + shmem);
+                sample_set(smp, M_ANON, anon);
+                sample_set(smp, M_FILE, file);
+                sample_set(smp, M_SHMEM, shmem);
+                sample_set(smp, M_SWAP, pages_bytes(r, p->rss[TASKITER_SWAP]));
+                sample_set(smp, M_DATA, (int64_t)(p->data_vm * r->page_size));
+                sample_set(smp, M_VSIZE, (int64_t)(p->total_vm * r->page_size));
+        }
+        if (p->flags & TASKITER_FDS) {
+                sample_set(smp, M_FDS, (int64_t)p->nfds);
+                pp->fds_why = UNK_NONE;
+        } else {
+                sample_fds(pp, smp, mono);
+        }
+        return PROCREAD_SAMPLED;
+}
+
 enum procread_result procread_sample(struct procread *r, struct procread_proc *pp, uint64_t start_ticks, usec_t mono,
                                      bool rollup_tick, bool (*attention)(void *userdata), void *userdata,
                                      struct sample *smp, bool *ret_over_budget)
@@ -215,9 +365,23 @@ enum procread_result procread_sample(struct procread *r, struct procread_proc *p
         struct proc_status status;
         struct proc_stat st;
         ssize_t n;
-        int k;
 
-        n = proc_pread(pp->files.stat, r->buf, SCRATCH_SIZE);
+        if (r->pass && r->pass_ok) {
+                const struct taskiter_proc *p = bpfread_find(r->pass, pp->pid);
+
+                /* Not listed: it was reaped before the pass went by (a zombie is listed);
+                 * /proc below says whether it is gone, as it does for every process. */
+                if (p) {
+                        enum procread_result res = sample_pass(r, pp, p, start_ticks, mono, smp);
+
+                        if (res == PROCREAD_SAMPLED)
+                                sample_smaps(r, pp, smp, mono, p->flags & TASKITER_KTHREAD, rollup_tick, attention,
+                                             userdata, ret_over_budget);
+                        return res;
+                }
+        }
+
+        n = read_kept(r, pp->files.stat, pp->files.dir, "stat");
         if (n == 0 || n == -ESRCH || n == -ENOENT)
                 return PROCREAD_GONE;
         if (n < 0 || proc_parse_stat(r->buf, (size_t)n, &st) < 0) {
@@ -234,18 +398,10 @@ enum procread_result procread_sample(struct procread *r, struct procread_proc *p
         memcpy(pp->comm, st.comm, sizeof(pp->comm));
         sample_set(smp, M_MINFLT, (int64_t)st.minflt);
         sample_set(smp, M_MAJFLT, (int64_t)st.majflt);
-        if (proc_stat_is_zombie(&st)) {
-                /* Exited, not yet reaped by its parent: its memory is already released,
-                 * so this sample says so and the process ends here, not when (if ever)
-                 * the parent calls wait(). */
-                sample_set_unknown(smp, G_STATUS, UNK_ZOMBIE);
-                sample_set_unknown(smp, G_FDS, UNK_ZOMBIE);
-                sample_set_unknown(smp, G_SMAPS, UNK_ZOMBIE);
-                sample_set_unknown(smp, G_HEAP, UNK_ZOMBIE);
-                return PROCREAD_LAST;
-        }
+        if (proc_stat_is_zombie(&st))
+                return sample_zombie(smp);
 
-        n = proc_pread(pp->files.status, r->buf, SCRATCH_SIZE);
+        n = read_kept(r, pp->files.status, pp->files.dir, "status");
         /* Exited between the two reads: a half sample would mix a live reading with
          * nothing; drop it. */
         if (n == 0 || n == -ESRCH || n == -ENOENT)
@@ -256,30 +412,8 @@ enum procread_result procread_sample(struct procread *r, struct procread_proc *p
                 r->stats.read_errors++;
                 sample_set_unknown(smp, G_STATUS, n < 0 ? proc_errno_reason((int)n) : UNK_ERROR);
         }
-
-        if (mono >= pp->next_fds) {
-                uint64_t fds;
-
-                k = proc_files_count_fds(&pp->files, &fds);
-                if (k == 0) {
-                        sample_set(smp, M_FDS, (int64_t)fds);
-                        pp->fds_why = UNK_NONE;
-                } else {
-                        pp->fds_why = (uint8_t)proc_errno_reason(k);
-                        sample_set_unknown(smp, G_FDS, pp->fds_why);
-                        if (pp->fds_why == UNK_DENIED)
-                                pp->next_fds = mono + FDS_RETRY_USEC;
-                }
-        } else {
-                sample_set_unknown(smp, G_FDS, pp->fds_why);
-        }
-
-        if (rollup_tick) {
-                *ret_over_budget = !maybe_rollup(r, pp, smp, mono, proc_stat_is_kthread(&st), attention, userdata);
-        } else {
-                sample_set_unknown(smp, G_SMAPS, proc_stat_is_kthread(&st) ? UNK_KTHREAD : UNK_SKIPPED);
-                sample_set_unknown(smp, G_HEAP, proc_stat_is_kthread(&st) ? UNK_KTHREAD : UNK_SKIPPED);
-        }
+        sample_fds(pp, smp, mono);
+        sample_smaps(r, pp, smp, mono, proc_stat_is_kthread(&st), rollup_tick, attention, userdata, ret_over_budget);
         return PROCREAD_SAMPLED;
 }
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* procread: reading a watched process from /proc — the sampler's backend.
  *
  * The sampler decides who is watched and when (the scan, the rules, the ticks, the
@@ -11,9 +12,12 @@
  * smaps-max-interval (stable), and host-wide within smaps-budget of one core (budget.h),
  * measured in the CPU time the reads really took.
  *
- * A backend fed by other means (counters a BPF program keeps, for one) implements the
- * same calls over its own per-process state: open with proof of identity, a sample a
- * tick that says which values it could not read and why, close. */
+ * Given a BPF pass (bpfread.h, procread_use_pass()), it reads the counters of stat,
+ * status and the descriptor count from the pass instead, which the sampler reads once
+ * at the start of each tick (procread_begin_tick()): a process then keeps only its pid
+ * directory open (PROCREAD_PASS_FDS), for smaps and to prove its identity at open. A
+ * process the pass did not list, and every process of a tick whose pass failed, is
+ * read through /proc as before: relative to that directory. */
 #ifndef LEAKWATCH_PROCREAD_H
 #define LEAKWATCH_PROCREAD_H
 
@@ -21,6 +25,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "bpfread.h"
 #include "proc.h"
 #include "sample.h"
 #include "settings.h"
@@ -30,7 +35,8 @@ struct procread;
 
 /* One watched process, as the backend keeps it. */
 struct procread_proc {
-        struct proc_files files;
+        struct proc_files files;        /* with a pass: only dir is open */
+        pid_t pid;
         usec_t last_rollup;             /* last smaps_rollup read (monotonic) */
         bool rollup_read;               /* read at least once while watched */
         usec_t next_fds;                /* fd count not before this, after a refusal */
@@ -43,7 +49,11 @@ struct procread_stats {
         uint64_t rollups, rollups_skipped;      /* smaps_rollup reads, and reads deferred */
         uint64_t rollups_over_budget;   /* of those deferred: due, but smaps-budget was spent */
         uint64_t read_errors;           /* unexpected /proc errors */
+        uint64_t pass_errors;           /* BPF passes that failed: the tick read /proc */
 };
+
+/* Descriptors a watched process holds with a pass: its pid directory. */
+#define PROCREAD_PASS_FDS 1
 
 enum procread_result {
         PROCREAD_SAMPLED,               /* a sample of a running process */
@@ -55,6 +65,15 @@ enum procread_result {
  * (CLOCK_THREAD_CPUTIME_ID). For tests. Returns 0 or -ENOMEM. */
 int procread_new(int proc_root, usec_t (*cpu_clock)(void), struct procread **ret);
 void procread_free(struct procread *r);
+/* Samples from the passes of b from now on (b outlives r; hz: clock ticks per second,
+ * for start times). Processes opened before keep their descriptors. */
+void procread_use_pass(struct procread *r, struct bpfread *b, long hz);
+/* Reads the pass of the tick at mono, if there is one to read and it was not read at
+ * mono already (the scan reads it first, the tick then uses it). Returns 0 or the
+ * pass's -errno (the tick's processes are then read through /proc). */
+int procread_begin_tick(struct procread *r, usec_t mono);
+/* The pass read at mono, or NULL: none, it failed, or it was read at another time. */
+const struct bpfread *procread_pass(const struct procread *r, usec_t mono);
 /* The smaps policy and budget of cfg (the budget's balance is kept across calls). */
 void procread_configure(struct procread *r, const struct config *cfg);
 

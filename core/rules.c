@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* rules: whether a process is one a rule watches. */
 #include "rules.h"
 

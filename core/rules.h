@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* rules: whether a process is one a rule watches. A pure function over what was read
  * from /proc; everything in struct proc_desc but the pid and uid was chosen by the
  * process itself (name, command line) or by whoever started it (cgroup, unit), so each

@@ -1,6 +1,7 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* sampler: finds the processes the rules ask for and measures them every tick through
- * /proc descriptors kept open across ticks, handing samples to the writer and to
- * whoever listens (the detector engine). */
+ * its backend (/proc descriptors kept open across ticks, or a BPF pass), handing samples
+ * to the writer and to whoever listens (the detector engine). */
 #include "sampler.h"
 
 #include <errno.h>
@@ -94,6 +95,8 @@ struct sampler {
         long page_size;
         char *buf;
         struct procread *reader;        /* the backend: each watched process's samples */
+        const struct bpfread *scan_pass;        /* while a scan runs: the BPF pass it lists
+                                                 * and reads the stat of processes from */
         size_t first_slot;              /* a tick starts here: where the smaps budget ran out */
         struct sampler_stats stats;
 };
@@ -163,6 +166,8 @@ int sampler_new(const struct sampler_env *env, const struct config *cfg, const i
                 sampler_free(s);
                 return -ENOMEM;
         }
+        if (env->bpf)
+                procread_use_pass(s->reader, env->bpf, env->hz);
         r = apply_config(s, cfg, rule_ids, generations);
         if (r < 0) {
                 sampler_free(s);
@@ -478,6 +483,15 @@ static int read_stat_of(struct sampler *s, pid_t pid, struct proc_stat *ret)
         char path[32];
         ssize_t n;
 
+        if (s->scan_pass) {
+                const struct taskiter_proc *p = bpfread_find(s->scan_pass, pid);
+
+                /* Not in the pass: gone by now, or one it does not list; /proc says. */
+                if (p) {
+                        bpfread_stat(p, s->env.hz, ret);
+                        return 0;
+                }
+        }
         snprintf(path, sizeof(path), "%d/stat", (int)pid);
         n = proc_read_file(s->env.proc_root, path, s->buf, SCRATCH_SIZE);
         if (n < 0)
@@ -640,13 +654,51 @@ static bool crossed_min_rss(const struct sampler *s, uint64_t before, uint64_t n
         return false;
 }
 
+/* The PIDs of the pass, into s->pids. The iterator does not list PID 1 (observed on
+ * Linux 6.18: its walk starts at 2), so PID 1 is added, and read through /proc. */
+static ssize_t pids_of_pass(struct sampler *s, const struct bpfread *pass)
+{
+        size_t n = bpfread_count(pass), k = 0;
+
+        if (s->cap_pids < n + 1) {
+                pid_t *p = realloc(s->pids, (n + 1) * sizeof(*p));
+
+                if (!p)
+                        return -ENOMEM;
+                s->pids = p;
+                s->cap_pids = n + 1;
+        }
+        if (n == 0 || bpfread_at(pass, 0)->tgid != 1)
+                s->pids[k++] = 1;
+        for (size_t i = 0; i < n; i++)
+                s->pids[k++] = (pid_t)bpfread_at(pass, i)->tgid;
+        return (ssize_t)k;
+}
+
+static int scan(struct sampler *s, ssize_t n, usec_t mono_now, int64_t now_ms);
+
 int sampler_scan(struct sampler *s, usec_t mono_now, int64_t now_ms)
 {
+        const struct bpfread *pass = NULL;
         ssize_t n;
+        int r;
 
-        n = proc_list_pids(s->env.proc_root, &s->pids, &s->cap_pids);
+        /* With a BPF pass the scan lists the pass and reads each process's stat from
+         * it: no readdir of the proc root and no read per unwatched process. The tick
+         * that follows at the same time uses the same pass. */
+        if (procread_begin_tick(s->reader, mono_now) == 0)
+                pass = procread_pass(s->reader, mono_now);
+        n = pass ? pids_of_pass(s, pass) : proc_list_pids(s->env.proc_root, &s->pids, &s->cap_pids);
         if (n < 0)
                 return (int)n;
+        s->scan_pass = pass;
+        r = scan(s, n, mono_now, now_ms);
+        s->scan_pass = NULL;
+        return r;
+}
+
+static int scan(struct sampler *s, ssize_t n, usec_t mono_now, int64_t now_ms)
+{
         s->scan_gen++;
         s->stats.scans++;
         for (ssize_t i = 0; i < n; i++) {
@@ -687,7 +739,11 @@ int sampler_scan(struct sampler *s, usec_t mono_now, int64_t now_ms)
                                 return -ENOMEM;
                 }
                 (void)classify(s, k, &st, 0, now_ms, mono_now);
-                k->recheck_at = mono_now + RECHECK_USEC;
+                /* classify() may have grown known[] (a parent classified on the way):
+                 * look it up again rather than write through the old pointer. */
+                k = known_get(s, pid);
+                if (k)
+                        k->recheck_at = mono_now + RECHECK_USEC;
         }
         /* Forget PIDs that were not listed: they exited. Watched ones are ended by the
          * tick, which reads them through their own descriptors. */
@@ -787,6 +843,10 @@ int sampler_tick(struct sampler *s, usec_t mono_now, int64_t now_ms)
 
         s->tick_no++;
         s->stats.ticks++;
+        /* One read of every process on the host, when there is a pass to read and
+         * someone to read it for; a pass that fails leaves this tick to /proc. */
+        if (s->n_watched > 0)
+                (void)procread_begin_tick(s->reader, mono_now);
         /* Round robin: a tick starts with the process the smaps budget last refused, so
          * when the budget cannot cover everyone, everyone still gets a turn. */
         for (size_t k = 0; k < s->cap_watched; k++) {
@@ -1021,4 +1081,6 @@ void sampler_get_stats(const struct sampler *s, struct sampler_stats *ret)
         ret->rollups_skipped = rs.rollups_skipped;
         ret->rollups_over_budget = rs.rollups_over_budget;
         ret->read_errors = rs.read_errors;
+        ret->pass_errors = rs.pass_errors;
+        ret->bpf = s->env.bpf != NULL;
 }

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* sampler: finds the processes the rules ask for and measures them every tick, handing
  * samples to the writer and to whoever listens (the detector engine).
  *
@@ -7,8 +8,10 @@
  *           a rule's min-rss (an unwatched process is re-read every 10 s at most), and
  *           forget PIDs that are gone;
  *   tick  — read every watched process once through the backend (core/procread.h:
- *           stat, status, descriptors, and smaps within their budget), add each sample
- *           to its rule's sum, and tell the listeners.
+ *           stat, status, descriptors, or the tick's BPF pass for all three; smaps
+ *           within their budget), add each sample to its rule's sum, and tell the
+ *           listeners. With a BPF pass the scan lists the pass instead of the proc root
+ *           and reads each process's stat from it.
  *
  * A process is (boot id, PID, start time): the backend proves the identity on its own
  * descriptors, so a reused PID can never continue another process's series. The watch
@@ -21,6 +24,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "bpfread.h"
 #include "settings.h"
 #include "sample.h"
 #include "store.h"
@@ -39,7 +43,10 @@ struct sampler_env {
         struct store *store;            /* reads only: finding a known process's id */
         struct writer *writer;          /* every database write goes through it */
         uint64_t max_watch;             /* descriptors allow this many watched processes
-                                         * (PROC_FILES_FDS each); 0: no limit but max-processes */
+                                         * (PROC_FILES_FDS each, PROCREAD_PASS_FDS with a
+                                         * pass); 0: no limit but max-processes */
+        struct bpfread *bpf;            /* the BPF pass the tick reads counters from (it
+                                         * outlives the sampler); NULL: /proc only */
         usec_t (*cpu_clock)(void);      /* CPU time smaps reads are charged in; NULL: this
                                          * thread's (CLOCK_THREAD_CPUTIME_ID). For tests. */
 };
@@ -85,6 +92,8 @@ struct sampler_stats {
         uint64_t rollups_over_budget;   /* of those deferred: due, but smaps-budget was spent */
         uint64_t capped;                /* matches not watched: max-processes reached */
         uint64_t read_errors;           /* unexpected /proc errors */
+        uint64_t pass_errors;           /* BPF passes that failed: the tick read /proc */
+        bool bpf;                       /* the backend: a BPF pass each tick, or /proc only */
 };
 
 /* rule_ids[i] is the database id of cfg->rules[i]; generations[i] its last generation. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* settings: what a watch runs with, its defaults and the rule for processes watched on
  * request. */
 #include "settings.h"
@@ -103,9 +104,10 @@ int config_defaults(struct config *cfg)
                 .retention_raw = 2 * 86400.0,
                 .retention_minute = 14 * 86400.0,
                 .retention_hour = 400 * 86400.0,
-                /* Long enough to see through allocator and cache sawtooth and traffic
-                 * ramps, short enough to report a leak on the day it starts. */
-                .window = 6 * 3600.0,
+                /* None pinned: every time scale at once, from 12 minutes to 54 hours
+                 * (lib/scales.c), so a fast leak is told in minutes and a slow one in
+                 * days. A window pins one scale. */
+                .window = 0,
                 /* An hour: time for someone to look, or for a hook to save the evidence
                  * and restart the service at a quiet moment, before the limit kills it. */
                 .limit_horizon = 3600.0,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* settings: what a watch runs with — its intervals, budgets, backlog and window, its
  * database and roots, the rules that say which processes to watch and the hooks to run
  * — as one plain struct config, with the built-in defaults (the reason for each is
@@ -97,6 +98,13 @@ struct rule_cfg {
         unsigned line;                  /* of its [rule] header; 0 if not from a file */
 };
 
+/* How the tick reads the watched processes (sampler = ...). */
+enum sampler_backend {
+        SAMPLER_AUTO,                   /* the BPF pass if it loads, /proc otherwise */
+        SAMPLER_BPF,                    /* the BPF pass, or the daemon does not start */
+        SAMPLER_PROC,                   /* /proc only */
+};
+
 struct config {
         char *db_path;                  /* database = PATH */
         uint64_t max_db_size;           /* max-db-size = SIZE: cap on the database file,
@@ -118,12 +126,16 @@ struct config {
         double retention_raw;           /* retention-raw = DURATION */
         double retention_minute;        /* retention-minute = DURATION */
         double retention_hour;          /* retention-hour = DURATION */
-        double window;                  /* window = DURATION: detector time scale */
+        double window;                  /* window = DURATION: pins one detector time scale;
+                                         * 0: every scale (lib/scales.h) */
+        bool window_and_longer;         /* not a key: window is the shortest scale, and the
+                                         * default longer ones judge too (leakwatch run) */
         double limit_horizon;           /* limit-horizon = DURATION: growth that will reach a
                                          * known limit within this long is alerted; 0: off */
         int log_level;                  /* log-level = err|warning|notice|info|debug:
                                          * LOG_ERR .. LOG_DEBUG ("error" is accepted) */
         char *proc_root;                /* proc-root = PATH (tests) */
+        enum sampler_backend sampler;   /* sampler = auto|bpf|proc: how the tick reads */
         char *cgroup_root;              /* cgroup-root = PATH: the cgroup2 mount (tests) */
         char *runtime_dir;              /* runtime-dir = PATH: control and agent sockets */
         bool agent_socket;              /* agent-socket = yes|no: listen for in-process agents */

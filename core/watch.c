@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* watch: the loop both programs run — scan, sample, commit, fold, maintain — and the
  * wiring of the modules it drives. */
 #include "watch.h"
@@ -19,6 +20,7 @@
 #include "jvm.h"
 #include "host.h"
 #include "proc.h"
+#include "trace.h"
 
 /* Samples are folded into the per-process table when about this many ticks of them
  * have gathered: each process then gains about one B-tree page per fold. */
@@ -40,6 +42,13 @@
 /* Rollups are computed for whole minutes only: a fold moves samples before the last one. */
 #define FOLD_GRAIN_MS 60000
 
+/* Sites asked for by hand: until a time, for one process (its pid and row). */
+struct trace_demand {
+        pid_t pid;
+        int64_t process_id;
+        usec_t until;
+};
+
 struct watch {
         struct watch_env env;
         const struct config *cfg;
@@ -56,6 +65,10 @@ struct watch {
         int agent_error;
         char agent_path[PATH_MAX];
         sd_event *own_event;            /* the agents' loop when the program has none */
+        struct trace *trace;            /* requests for allocation sites; NULL: none */
+        int trace_error;
+        struct trace_demand *demands;   /* asked for by hand (watch_trace), one per pid */
+        size_t n_demands;
 
         int64_t anchor_ms;
         usec_t anchor_mono;
@@ -332,6 +345,11 @@ static void setup_agent(struct watch *w)
         }
         w->agent_error = 0;
         snprintf(w->agent_path, sizeof(w->agent_path), "%s/%s", w->env.agent_dir, AGENT_SOCKET_NAME);
+        /* Without it the agents still report; they are only never asked for sites. */
+        w->trace_error = trace_new(w->env.agent_dir, &w->trace);
+        if (w->trace_error < 0)
+                notice(w, LOG_WARNING, "%s/%s: %s; agents will not be asked for allocation sites",
+                       w->env.agent_dir, TRACE_DIR_NAME, strerror(-w->trace_error));
 }
 
 /* A Java process's performance data, through the watch's proc root. */
@@ -427,6 +445,7 @@ int watch_new(const struct watch_env *env, struct watch **ret, char *err, size_t
                 .store = w->store,
                 .writer = w->writer,
                 .max_watch = env->max_watch,
+                .bpf = env->bpf,
         };
         r = sampler_new(&senv, w->cfg, w->rule_ids, w->generations, &listener, &w->sampler);
         if (r < 0) {
@@ -449,6 +468,8 @@ void watch_free(struct watch *w)
         if (!w)
                 return;
         /* The receiver reads the sampler's watched set: it goes first. */
+        trace_free(w->trace);
+        free(w->demands);
         agent_free(w->agent);
         sd_event_unref(w->own_event);
         sampler_free(w->sampler);
@@ -618,6 +639,103 @@ static void housekeeping(struct watch *w, usec_t mono, struct watch_report *rep)
         }
 }
 
+/* ---- allocation sites ---- */
+
+struct wanted {
+        const struct watch *w;
+        usec_t now;
+        pid_t *pids;
+        size_t n, cap;
+        bool oom;
+};
+
+static const struct trace_demand *demand_of(const struct watch *w, const struct sampler_proc *p, usec_t now)
+{
+        for (size_t i = 0; i < w->n_demands; i++)
+                if (w->demands[i].pid == p->pid && w->demands[i].process_id == p->id && w->demands[i].until > now)
+                        return &w->demands[i];
+        return NULL;
+}
+
+static void collect_wanted(void *userdata, const struct sampler_proc *p, const struct sample *last UNUSED)
+{
+        struct wanted *wt = userdata;
+
+        if (!engine_wants_sites(wt->w->engine, p->slot) && !demand_of(wt->w, p, wt->now))
+                return;
+        if (wt->n == wt->cap) {
+                size_t cap = wt->cap ? wt->cap * 2 : 16;
+                pid_t *n = reallocarray(wt->pids, cap, sizeof(*n));
+
+                if (!n) {
+                        wt->oom = true;
+                        return;
+                }
+                wt->pids = n;
+                wt->cap = cap;
+        }
+        wt->pids[wt->n++] = p->pid;
+}
+
+/* The request files: the processes the engine suspects (until judged) and those asked
+ * for by hand, among those watched now (one that ended, or was unwatched, loses its). */
+static void sync_trace(struct watch *w, usec_t mono)
+{
+        struct wanted wt = { .w = w, .now = mono };
+        size_t k = 0;
+
+        if (!w->trace)
+                return;
+        for (size_t i = 0; i < w->n_demands; i++)
+                if (w->demands[i].until > mono)
+                        w->demands[k++] = w->demands[i];
+        w->n_demands = k;
+        sampler_for_each(w->sampler, collect_wanted, &wt);
+        /* Out of memory: the files stay as they are until a tick that has some. */
+        if (!wt.oom)
+                (void)trace_sync(w->trace, wt.pids, wt.n);
+        free(wt.pids);
+}
+
+struct find_pid {
+        pid_t pid;
+        int64_t id;
+};
+
+static void match_pid(void *userdata, const struct sampler_proc *p, const struct sample *last UNUSED)
+{
+        struct find_pid *f = userdata;
+
+        if (p->pid == f->pid)
+                f->id = p->id;
+}
+
+int watch_trace(struct watch *w, pid_t pid, double seconds, usec_t mono)
+{
+        struct find_pid f = { .pid = pid };
+        struct trace_demand *d = NULL;
+
+        if (!w->trace)
+                return w->trace_error < 0 ? w->trace_error : -EOPNOTSUPP;
+        sampler_for_each(w->sampler, match_pid, &f);
+        if (!f.id)
+                return -ENOENT;
+        for (size_t i = 0; i < w->n_demands; i++)
+                if (w->demands[i].pid == pid)
+                        d = &w->demands[i];
+        if (!d) {
+                struct trace_demand *n = reallocarray(w->demands, w->n_demands + 1, sizeof(*n));
+
+                if (!n)
+                        return -ENOMEM;
+                w->demands = n;
+                d = &w->demands[w->n_demands++];
+        }
+        *d = (struct trace_demand){ .pid = pid, .process_id = f.id, .until = mono + usec_of(seconds) };
+        sync_trace(w, mono);
+        return 0;
+}
+
 void watch_tick(struct watch *w, usec_t mono, struct watch_report *ret)
 {
         struct watch_report rep = { 0 };
@@ -638,6 +756,7 @@ void watch_tick(struct watch *w, usec_t mono, struct watch_report *ret)
         detect0 = w->cost.detect_ns;
         (void)sampler_tick(w->sampler, mono, now_ms);
         c2 = thread_cpu_ns();
+        sync_trace(w, mono);
         if (mono >= w->next_commit)
                 commit(w, mono, false, &rep);
         c3 = thread_cpu_ns();
@@ -709,7 +828,7 @@ int watch_reconfigure(struct watch *w, const struct config *cfg, char *err, size
         return 0;
 }
 
-int watch_pid(struct watch *w, pid_t pid, const char *rule, double window, int64_t *ret_id)
+int watch_pid(struct watch *w, pid_t pid, const char *rule, double window, bool longer, int64_t *ret_id)
 {
         int64_t now_ms = watch_wall_ms(w, now_usec(CLOCK_MONOTONIC)), id = 0;
         size_t slot = 0;
@@ -719,7 +838,7 @@ int watch_pid(struct watch *w, pid_t pid, const char *rule, double window, int64
         if (r < 0)
                 return r;
         if (window > 0)
-                (void)engine_set_window(w->engine, slot, window, now_ms);
+                (void)engine_set_window(w->engine, slot, window, longer, now_ms);
         /* Its children are found by a scan: make the next tick do one, rather than wait
          * for scan-interval (a short job's children may not live that long). */
         w->next_scan = 0;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* watch: one watch of processes — the loop leakwatchd and `leakwatch run` both run.
  *
  * It opens the proc root, the cgroup hierarchy and the database, records the rules,
@@ -45,8 +46,12 @@ struct watch_env {
         const struct config *cfg;
         pid_t self;                     /* never watched, nor its descendants; -1: none */
         uint64_t max_watch;             /* descriptors leave room for this many processes
-                                         * (PROC_FILES_FDS each); 0: no limit but max-processes */
+                                         * (PROC_FILES_FDS each, PROCREAD_PASS_FDS with a
+                                         * BPF pass); 0: no limit but max-processes */
         bool new_database;              /* refuse an existing file (-EEXIST) */
+        /* The BPF pass the tick reads the counters from (bpfread.h), loaded by the
+         * program; it must outlive the watch. NULL: /proc only. */
+        struct bpfread *bpf;
         /* What the rules' rows say they select (`leakwatch status`); NULL: each rule's
          * selectors in words. */
         const char *rule_spec;
@@ -141,11 +146,18 @@ bool watch_db_failing(const struct watch *w);
  * stays in force). */
 int watch_reconfigure(struct watch *w, const struct config *cfg, char *err, size_t errsz);
 
-/* Watches pid under the rule of that name, judged on its own window if window > 0;
- * its children are looked for at the next tick. Returns 0 and its row's id, or -errno
- * as sampler_watch_pid() (-ENOENT: no such process or rule, -EEXIST: watched already,
- * -EPERM: the watch itself or its descendant, -E2BIG: max-processes). */
-int watch_pid(struct watch *w, pid_t pid, const char *rule, double window, int64_t *ret_id);
+/* Watches pid under the rule of that name, judged on its own window if window > 0 (and
+ * on the default longer scales too if longer); its children are looked for at the next
+ * tick. Returns 0 and its row's id, or -errno as sampler_watch_pid() (-ENOENT: no such
+ * process or rule, -EEXIST: watched already, -EPERM: the watch itself or its
+ * descendant, -E2BIG: max-processes). */
+int watch_pid(struct watch *w, pid_t pid, const char *rule, double window, bool longer, int64_t *ret_id);
+/* Asks the agents of watched process pid for its allocation sites for the next
+ * seconds (from monotonic time mono), whatever the engine thinks of it; asked again,
+ * the time starts over. Returns 0, -ENOENT (not watched), or -EOPNOTSUPP / the -errno
+ * of the trace directory (no agents, or no requests possible). */
+int watch_trace(struct watch *w, pid_t pid, double seconds, usec_t mono);
+
 /* Stops watching pid (recorded as "unwatched"). Returns 0 or -ENOENT. */
 int watch_unwatch(struct watch *w, pid_t pid);
 /* Stops watching every process (`leakwatch run` lets go of what outlived its command).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* writer: holds what a watch has measured and decided until the database takes it —
  * batched into one transaction per flush, kept in a bounded backlog while the disk is
  * full or the database is locked, and written in order when it recovers.

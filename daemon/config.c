@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* config: leakwatch.conf and its conf.d drop-ins parsed into struct config, with every
  * problem reported as "FILE:LINE: what is wrong" — all of them, not just the first.
  *
@@ -139,12 +140,13 @@ static char *escape_dup(const char *s)
 
 /* ---- the keys ---- */
 
-enum value_type { V_PATH, V_DURATION, V_COUNT, V_SIZE, V_PERCENT, V_LOG_LEVEL, V_HOOK, V_BOOL, V_LISTEN, V_TEXTFILE };
+enum value_type { V_PATH, V_DURATION, V_COUNT, V_SIZE, V_PERCENT, V_LOG_LEVEL, V_HOOK, V_BOOL, V_LISTEN, V_TEXTFILE,
+                  V_SAMPLER };
 
 enum daemon_key {
         DK_DATABASE, DK_MAX_DB_SIZE, DK_INTERVAL, DK_SCAN_INTERVAL, DK_SMAPS_EVERY, DK_SMAPS_MIN_INTERVAL,
         DK_SMAPS_MAX_INTERVAL, DK_SMAPS_BUDGET,        DK_COMMIT_INTERVAL, DK_BACKLOG, DK_MAX_PROCESSES, DK_RETENTION_RAW,
-        DK_RETENTION_MINUTE, DK_RETENTION_HOUR, DK_WINDOW, DK_LIMIT_HORIZON, DK_LOG_LEVEL, DK_PROC_ROOT,
+        DK_RETENTION_MINUTE, DK_RETENTION_HOUR, DK_WINDOW, DK_LIMIT_HORIZON, DK_LOG_LEVEL, DK_PROC_ROOT, DK_SAMPLER,
         DK_CGROUP_ROOT, DK_RUNTIME_DIR, DK_HOOK_TIMEOUT, DK_HOOK_MAX_RUNNING, DK_METRICS_LISTEN,
         DK_METRICS_TEXTFILE, DK_METRICS_TEXTFILE_INTERVAL, DK_METRICS_MAX_SERIES, DK_METRICS_PID_LABEL,
         DK_HOOK, DK_ON_START, DK_ON_ESCALATE, DK_ON_END, DK_AGENT_SOCKET, DK_AGENT_INTERVAL,
@@ -208,6 +210,7 @@ static const struct key_def daemon_keys[DK__MAX] = {
         [DK_LIMIT_HORIZON] = { "limit-horizon", V_DURATION, FIELD(limit_horizon), 0, 86400, "0..1d", 0 },
         [DK_LOG_LEVEL] = { "log-level", V_LOG_LEVEL, FIELD(log_level), 0, 0, NULL, 0 },
         [DK_PROC_ROOT] = { "proc-root", V_PATH, FIELD(proc_root), 0, PATH_MAX - 1, NULL, 0 },
+        [DK_SAMPLER] = { "sampler", V_SAMPLER, FIELD(sampler), 0, 0, NULL, 0 },
         [DK_CGROUP_ROOT] = { "cgroup-root", V_PATH, FIELD(cgroup_root), 0, PATH_MAX - 1, NULL, 0 },
         [DK_RUNTIME_DIR] = { "runtime-dir", V_PATH, FIELD(runtime_dir), 0, CONFIG_RUNTIME_DIR_MAX,
                              NULL, 0 },
@@ -736,6 +739,18 @@ static void daemon_key(struct load_ctx *ctx, const char *name, const char *value
                 cfg->log_level = log_levels[i].level;
                 break;
         }
+        case V_SAMPLER:
+                if (strcmp(value, "auto") == 0)
+                        cfg->sampler = SAMPLER_AUTO;
+                else if (strcmp(value, "bpf") == 0)
+                        cfg->sampler = SAMPLER_BPF;
+                else if (strcmp(value, "proc") == 0)
+                        cfg->sampler = SAMPLER_PROC;
+                else {
+                        report(ctx, "%s: unknown backend '%s' (auto, bpf or proc)", d->name, quote(&q, value));
+                        return;
+                }
+                break;
         case V_HOOK:
                 add_hook(ctx, d->name, d->events, value, cfg->hooks, &cfg->n_hooks, &bad);
                 if (bad)
@@ -1817,7 +1832,9 @@ static void cross_checks(struct load_ctx *ctx)
                     "a coarser level is kept at least as long as the finer one it summarises");
         check_order(ctx, DK_RETENTION_HOUR, cfg->retention_hour, DK_RETENTION_MINUTE, cfg->retention_minute, 1,
                     "a coarser level is kept at least as long as the finer one it summarises");
-        check_order(ctx, DK_WINDOW, cfg->window, DK_INTERVAL, cfg->interval, CONFIG_WINDOW_MIN_SAMPLES, WINDOW_WHY);
+        if (cfg->window > 0)
+                check_order(ctx, DK_WINDOW, cfg->window, DK_INTERVAL, cfg->interval, CONFIG_WINDOW_MIN_SAMPLES,
+                            WINDOW_WHY);
 
         for (size_t i = 0; i < cfg->n_rules; i++) {
                 const struct rule_cfg *r = &cfg->rules[i];

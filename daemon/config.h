@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* config: leakwatch.conf and the conf.d drop-ins parsed into a plain struct, with every error
  * naming file, line and what is wrong; and the rules that say which processes to watch.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* control: the daemon's control socket — bounded JSON requests over SOCK_SEQPACKET,
  * checked peers, replies from main's handler, connections with a deadline and room for
  * a new peer. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* control: the daemon's control socket — a SOCK_SEQPACKET socket under the runtime
  * directory (mode 0660) through which the client asks for live operations. Each message
  * is one JSON object of at most CONTROL_MSG_MAX bytes; each request gets one JSON reply.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* dispatch: alert events to the journal and the hooks; hook results to the log and rows. */
 #include "dispatch.h"
 

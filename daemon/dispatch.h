@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* dispatch: what the daemon does with the engine's conclusions once the watch has
  * recorded them —
  * an alert event becomes a journal message (with MESSAGE_ID and LEAKWATCH_* fields) and

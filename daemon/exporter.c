@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* export: the daemon's state as Prometheus metrics, over HTTP and as a textfile.
  *
  * A snapshot is a walk over the sampler's watched processes (their last sample and
@@ -176,6 +177,7 @@ int export_render(struct export *x, enum metrics_format fmt, const char **ret_te
                         db_bytes = -1;
                 d = (struct metrics_daemon){
                         .version = LEAKWATCH_VERSION,
+                        .sampler = ss.bpf ? "bpf" : "proc",
                         .start_time = x->start_time,
                         .interval = cfg->interval,
                         .tick_duration = (double)x->tick_cost / (double)USEC_PER_SEC,
@@ -184,6 +186,7 @@ int export_render(struct export *x, enum metrics_format fmt, const char **ret_te
                         .samples = ss.samples,
                         .capped = ss.capped,
                         .read_errors = ss.read_errors,
+                        .pass_errors = ss.pass_errors,
                         .smaps_reads = ss.rollups,
                         .smaps_postponed = ss.rollups_over_budget,
                         .evaluations = es.evaluations,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* export: hands what the daemon knows to Prometheus — over HTTP (metrics-listen, or a
  * socket systemd passes as "metrics") and as a node_exporter textfile written
  * atomically (metrics-textfile) — by collecting a snapshot from the sampler, the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* hook: runs alert hooks — programs opened through trusted directories only and
  * executed from that descriptor with an argv (never a shell), context in the
  * environment and one JSON document on stdin, output captured with a bound, a timeout

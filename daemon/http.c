@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* http: the metrics endpoint, libmicrohttpd in external-epoll mode under sd-event.
  *
  * The loop sees three sources: the listening socket (ours), libmicrohttpd's epoll

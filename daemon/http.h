@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* http: the metrics endpoint — libmicrohttpd serving one document at /metrics, driven by
  * the daemon's sd-event loop instead of threads of its own.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* leakwatchd: watches processes' memory from outside and keeps its history in SQLite.
  *
  * main wires the modules together and alone decides what is fatal: a bad command line
@@ -17,6 +18,8 @@
 #include <systemd/sd-event.h>
 #include <unistd.h>
 
+#include "bpfread.h"
+#include "caps.h"
 #include "config.h"
 #include "control.h"
 #include "dispatch.h"
@@ -25,6 +28,7 @@
 #include "log.h"
 #include "notify.h"
 #include "proc.h"
+#include "procread.h"
 #include "rundir.h"
 #include "util.h"
 #include "watch.h"
@@ -64,6 +68,8 @@ struct daemon {
         struct options opt;
         struct config *cfg;             /* heap: the watch keeps a pointer across reloads */
         uint64_t max_watch;             /* processes the descriptor limit leaves room for */
+        struct bpfread *bpf;            /* the tick's BPF pass; NULL: /proc only */
+        unsigned fds_per_process;       /* descriptors the backend keeps per watched process */
         sd_event *event;
         sd_event_source *timer;
         struct watch *watch;            /* the sampler, engine, writer, store and agents */
@@ -109,6 +115,59 @@ static int replace_str(char **field, const char *value)
         return 0;
 }
 
+/* Why the BPF pass cannot be used, in words. */
+static const char *bpf_refusal(int r)
+{
+        switch (r) {
+        case -EPERM:
+                return "not permitted (loading it takes CAP_BPF and CAP_PERFMON)";
+        case -ENOENT:
+                return "the kernel has no BTF (/sys/kernel/btf/vmlinux) or no BPF task iterator";
+        case -EXDEV:
+                return "not in the host's PID namespace";
+        case -ENOTSUP:
+                return "built without BPF (make BPF=0)";
+        case -ENOTDIR:
+                return "proc-root is not /proc";
+        default:
+                return strerror(-r);
+        }
+}
+
+/* Chooses how the tick reads (sampler = auto|bpf|proc), loading the BPF pass if it is
+ * to be used, then gives up the capabilities only that load needed: from here on the
+ * daemon can load no BPF program, whichever backend it runs. */
+static int start_sampler(struct daemon *d)
+{
+        bool kept = false;
+        int r = -ENOTDIR, k;
+
+        d->fds_per_process = PROC_FILES_FDS;
+        if (d->cfg->sampler != SAMPLER_PROC) {
+                /* The pass reads the host's processes: a fixture proc root is /proc's alone. */
+                if (strcmp(d->cfg->proc_root, "/proc") == 0)
+                        r = bpfread_new(&d->bpf);
+                if (r < 0 && d->cfg->sampler == SAMPLER_BPF) {
+                        log_error("sampler = bpf: cannot load the BPF task iterator: %s", bpf_refusal(r));
+                        return r;
+                }
+                if (r < 0)
+                        log_notice("sampling through /proc: the BPF task iterator cannot be used: %s", bpf_refusal(r));
+        }
+        k = caps_drop_start(&kept);
+        if (k < 0)
+                log_warning("cannot give up CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN and CAP_SETPCAP: %s", strerror(-k));
+        else if (kept)
+                log_debug("CAP_BPF, CAP_PERFMON or CAP_SYS_ADMIN stays in the bounding set (no CAP_SETPCAP to drop it)");
+        if (d->bpf) {
+                d->fds_per_process = PROCREAD_PASS_FDS;
+                log_info("sampler: bpf (one task-iterator pass per tick; /proc for smaps and command lines)");
+        } else {
+                log_info("sampler: proc");
+        }
+        return 0;
+}
+
 /* Descriptors kept for everything but watched processes: hooks at their cap (64 running,
  * three pipes each), the database and its WAL, the event loop, the control, agent and
  * metrics sockets with their clients, the proc and cgroup roots. */
@@ -118,7 +177,7 @@ static int replace_str(char **field, const char *value)
  * (1024) would cap us near 300 processes, while the hard limit is meant to be raised
  * to by programs that need it. Returns how many processes the limit leaves room for
  * (0: no limit). */
-static uint64_t raise_fd_limit(void)
+static uint64_t raise_fd_limit(unsigned per)
 {
         struct rlimit rl;
 
@@ -131,18 +190,18 @@ static uint64_t raise_fd_limit(void)
         }
         if (rl.rlim_cur == RLIM_INFINITY)
                 return 0;
-        return rl.rlim_cur > FD_RESERVE + PROC_FILES_FDS ? (rl.rlim_cur - FD_RESERVE) / PROC_FILES_FDS : 1;
+        return rl.rlim_cur > FD_RESERVE + per ? (rl.rlim_cur - FD_RESERVE) / per : 1;
 }
 
 /* Says once, at start and after a reload that raised max-processes, when descriptors
  * and not max-processes will bound what is watched: otherwise descriptors would run out
  * for the database and hooks first. */
-static void check_fd_room(const struct config *cfg, uint64_t max_watch)
+static void check_fd_room(const struct config *cfg, uint64_t max_watch, unsigned per)
 {
         if (max_watch && cfg->max_processes > max_watch)
                 log_warning("max-processes %" PRIu64 " needs %" PRIu64 " descriptors but RLIMIT_NOFILE leaves room "
                             "for %" PRIu64 " processes: watching at most that many (raise LimitNOFILE=)",
-                            cfg->max_processes, cfg->max_processes * PROC_FILES_FDS + FD_RESERVE, max_watch);
+                            cfg->max_processes, cfg->max_processes * per + FD_RESERVE, max_watch);
 }
 
 /* A hook runs with the daemon's privileges: refuse one that is missing, not executable,
@@ -376,8 +435,10 @@ static int reload(struct daemon *d)
                 goto fail;
         }
         if (strcmp(cfg->db_path, d->cfg->db_path) != 0 || strcmp(cfg->proc_root, d->cfg->proc_root) != 0 ||
-            strcmp(cfg->runtime_dir, d->cfg->runtime_dir) != 0)
-                log_warning("reload: database, proc-root and runtime-dir changes take effect at the next restart");
+            strcmp(cfg->runtime_dir, d->cfg->runtime_dir) != 0 || cfg->sampler != d->cfg->sampler)
+                log_warning("reload: database, proc-root, runtime-dir and sampler changes take effect at the next "
+                            "restart");
+        cfg->sampler = d->cfg->sampler;
         /* Keep what only a restart can change. */
         if (replace_str(&cfg->db_path, d->cfg->db_path) < 0 || replace_str(&cfg->proc_root, d->cfg->proc_root) < 0 ||
             replace_str(&cfg->runtime_dir, d->cfg->runtime_dir) < 0) {
@@ -392,7 +453,7 @@ static int reload(struct daemon *d)
         }
         /* From here on the new configuration is in force. */
         if (cfg->max_processes != d->cfg->max_processes)
-                check_fd_room(cfg, d->max_watch);
+                check_fd_room(cfg, d->max_watch, d->fds_per_process);
         hooks_set_limits(d->hooks, usec_of(cfg->hook_timeout), cfg->hook_max_running);
         free_config(d->cfg);
         d->cfg = cfg;
@@ -463,6 +524,7 @@ static int control_status(struct daemon *d, struct json_object *reply)
         add_int(reply, "database_bytes", db_size);
         json_object_object_add(reply, "database_failing", json_object_new_boolean(watch_db_failing(d->watch)));
         json_object_object_add(reply, "interval_s", json_object_new_double(d->cfg->interval));
+        json_object_object_add(reply, "sampler", json_object_new_string(ss.bpf ? "bpf" : "proc"));
         json_object_object_add(reply, "window_s", json_object_new_double(d->cfg->window));
         add_int(reply, "rules", (int64_t)configured_rules(d->cfg));
         add_int(reply, "watched", ss.watched);
@@ -484,6 +546,7 @@ static int control_watch(struct daemon *d, struct json_object *req, struct json_
         const char *rule = CONFIG_MANUAL_RULE;
         struct json_object *v;
         int64_t pid, window = 0, id = 0;
+        bool longer = false;
         int r;
 
         r = req_int(req, "pid", 1, INT32_MAX, true, &pid, why, whysz);
@@ -498,7 +561,15 @@ static int control_watch(struct daemon *d, struct json_object *req, struct json_
                 }
                 rule = json_object_get_string(v);
         }
-        r = watch_pid(d->watch, (pid_t)pid, rule, (double)window, &id);
+        /* "scales": true: the window is the shortest scale, the longer ones judge too. */
+        if (json_object_object_get_ex(req, "scales", &v)) {
+                if (!json_object_is_type(v, json_type_boolean)) {
+                        snprintf(why, whysz, "\"scales\" must be true or false");
+                        return -EINVAL;
+                }
+                longer = json_object_get_boolean(v);
+        }
+        r = watch_pid(d->watch, (pid_t)pid, rule, (double)window, longer, &id);
         switch (r) {
         case 0:
                 break;
@@ -524,6 +595,37 @@ static int control_watch(struct daemon *d, struct json_object *req, struct json_
         return 0;
 }
 
+/* Asks the agents of a watched process for its allocation sites for a while. */
+static int control_trace(struct daemon *d, struct json_object *req, struct json_object *reply, char *why,
+                         size_t whysz)
+{
+        int64_t pid, seconds = TRACE_DEFAULT_S;
+        int r;
+
+        r = req_int(req, "pid", 1, INT32_MAX, true, &pid, why, whysz);
+        if (r >= 0)
+                r = req_int(req, "seconds", TRACE_MIN_S, TRACE_MAX_S, false, &seconds, why, whysz);
+        if (r < 0)
+                return r;
+        r = watch_trace(d->watch, (pid_t)pid, (double)seconds, now_usec(CLOCK_MONOTONIC));
+        switch (r) {
+        case 0:
+                break;
+        case -ENOENT:
+                snprintf(why, whysz, "process %" PRId64 " is not watched", pid);
+                return r;
+        case -EOPNOTSUPP:
+                snprintf(why, whysz, "the daemon runs without agents (agent-socket = no)");
+                return r;
+        default:
+                snprintf(why, whysz, "cannot ask for allocation sites: %s", strerror(-r));
+                return r;
+        }
+        add_int(reply, "seconds", seconds);
+        log_info("allocation sites of pid %" PRId64 " asked for %" PRId64 " s", pid, seconds);
+        return 0;
+}
+
 static int control_handle(void *userdata, const char *cmd, struct json_object *req, struct json_object *reply,
                           char *why, size_t whysz)
 {
@@ -544,6 +646,8 @@ static int control_handle(void *userdata, const char *cmd, struct json_object *r
                         snprintf(why, whysz, "process %" PRId64 " is not watched", pid);
                 return r;
         }
+        if (strcmp(cmd, "trace") == 0)
+                return control_trace(d, req, reply, why, whysz);
         if (strcmp(cmd, "reload") == 0) {
                 r = reload(d);
                 if (r < 0)
@@ -573,7 +677,7 @@ static void usage(FILE *f)
                 "  -i, --interval SECONDS sampling interval; fractions allowed (0.2)\n"
                 "  -p, --pid PID          watch this process (repeatable); replaces the file's rules\n"
                 "  -m, --match REGEX      watch processes whose command line matches (repeatable)\n"
-                "  -w, --window DURATION  detector time scale (6h on servers, 2m for short jobs)\n"
+                "  -w, --window DURATION  pin one detector time scale (default: every scale, 12m to 54h)\n"
                 "      --limit-horizon DURATION  alert growth that will reach a known limit within\n"
                 "                         this long (default 1h; 0: off)\n"
                 "      --proc-root PATH   read processes from PATH instead of /proc\n"
@@ -838,6 +942,7 @@ static int setup(struct daemon *d)
                 .cfg = d->cfg,
                 .self = getpid(),
                 .max_watch = d->max_watch,
+                .bpf = d->bpf,
                 .agent_dir = d->rundir && d->cfg->agent_socket ? rundir_path(d->rundir) : NULL,
                 .event = d->event,
                 .notice = on_notice,
@@ -924,6 +1029,7 @@ static void teardown(struct daemon *d)
         export_free(d->export);
         sd_event_source_unref(d->timer);
         watch_free(d->watch);
+        bpfread_free(d->bpf);
         /* After the sockets: they are removed while the lock says they are ours. */
         rundir_free(d->rundir);
         dispatch_free(d->dispatch);
@@ -967,8 +1073,15 @@ int main(int argc, char **argv)
                 return EXIT_FAILURE;
         }
         log_set_max_level(d.cfg->log_level);
-        d.max_watch = raise_fd_limit();
-        check_fd_room(d.cfg, d.max_watch);
+        r = start_sampler(&d);
+        if (r < 0) {
+                (void)notify_failed("the BPF sampler cannot be loaded", r);
+                free_config(d.cfg);
+                free_options(&d.opt);
+                return EXIT_FAILURE;
+        }
+        d.max_watch = raise_fd_limit(d.fds_per_process);
+        check_fd_room(d.cfg, d.max_watch, d.fds_per_process);
 
         r = setup(&d);
         if (r < 0) {

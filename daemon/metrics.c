@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* metrics: the Prometheus and OpenMetrics text exposition of a snapshot; pure.
  *
  * One rendering: escape each process's labels, sort the processes by them, fold equal
@@ -294,6 +295,10 @@ static const struct family
         f_unwatched = { "leakwatch_unwatched_matches", COUNTER, NULL,
                         "Attempts to watch a matching process refused because max-processes was reached." },
         f_read_errors = { "leakwatch_proc_read_errors", COUNTER, NULL, "Unexpected errors reading /proc." },
+        f_backend = { "leakwatch_sampler_backend", GAUGE, NULL,
+                      "How the tick reads processes: 1 for the backend chosen at start (bpf or proc)." },
+        f_pass_errors = { "leakwatch_bpf_pass_errors", COUNTER, NULL,
+                          "BPF passes that failed; those ticks read /proc instead." },
         f_smaps = { "leakwatch_smaps_reads", COUNTER, NULL, "Reads of /proc/PID/smaps_rollup." },
         f_smaps_postponed = { "leakwatch_smaps_reads_postponed", COUNTER, NULL,
                               "smaps_rollup reads that were due but waited: smaps-budget was spent." },
@@ -632,6 +637,14 @@ static void write_daemon(struct out *o, enum metrics_format fmt, const struct me
         sample_name(o, &f_build);
         metrics_escape_label(d->version, MIN(strlen(d->version), (sizeof(version) - 1) / 2), version);
         putf(o, "{version=\"%s\"} 1\n", version);
+        family_header(o, fmt, &f_backend);
+        for (size_t i = 0; i < 2; i++) {
+                static const char *const backends[] = { "bpf", "proc" };
+                bool on = d->sampler && strcmp(d->sampler, backends[i]) == 0;
+
+                sample_name(o, &f_backend);
+                putf(o, "{backend=\"%s\"} %d\n", backends[i], on ? 1 : 0);
+        }
         daemon_double(o, fmt, &f_start, d->start_time);
         daemon_double(o, fmt, &f_interval, d->interval);
         daemon_double(o, fmt, &f_tick, d->tick_duration);
@@ -640,6 +653,7 @@ static void write_daemon(struct out *o, enum metrics_format fmt, const struct me
         daemon_u64(o, fmt, &f_samples, d->samples);
         daemon_u64(o, fmt, &f_unwatched, d->capped);
         daemon_u64(o, fmt, &f_read_errors, d->read_errors);
+        daemon_u64(o, fmt, &f_pass_errors, d->pass_errors);
         daemon_u64(o, fmt, &f_smaps, d->smaps_reads);
         daemon_u64(o, fmt, &f_smaps_postponed, d->smaps_postponed);
         daemon_u64(o, fmt, &f_evaluations, d->evaluations);

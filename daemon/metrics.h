@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* metrics: what the daemon knows, as Prometheus text — the 0.0.4 text format or
  * OpenMetrics 1.0 — built from a snapshot of plain structs. Pure: no I/O, no clock, no
  * daemon state; the exporter (export.c) fills the snapshot and ships the text.
@@ -66,6 +67,7 @@ struct metrics_proc {
 /* The daemon's own health. */
 struct metrics_daemon {
         const char *version;
+        const char *sampler;            /* the sampling backend: "bpf" or "proc" */
         double start_time;              /* seconds since the epoch */
         double interval;                /* configured sampling interval, seconds */
         double tick_duration;           /* the last tick, seconds */
@@ -74,6 +76,7 @@ struct metrics_daemon {
         uint64_t samples;               /* process samples taken */
         uint64_t capped;                /* matches not watched: max-processes */
         uint64_t read_errors;           /* unexpected /proc errors */
+        uint64_t pass_errors;           /* BPF passes that failed (read through /proc) */
         uint64_t smaps_reads;           /* smaps_rollup reads */
         uint64_t smaps_postponed;       /* due, but smaps-budget was spent */
         uint64_t evaluations;           /* detector evaluations */

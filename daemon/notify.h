@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* notify: what leakwatchd tells its service manager over sd_notify(3) — ready, status,
  * reloading, stopping, failed — and nothing at all when $NOTIFY_SOCKET is unset.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* reap: ends every process a hook run started, when the run ends: a cgroup per run
  * where the daemon can make one, otherwise a reaper process per run (see reap.h). */
 #include "reap.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* reap: ends every process a hook run started, when the run ends — whatever it did to
  * escape (a background child, setsid(), a double fork) — and nothing else.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* rundir: the runtime directory — made safely, checked, and locked for the daemon's life.
  *
  * The way to the directory is walked from / one component at a time through

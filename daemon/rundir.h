@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* rundir: the daemon's runtime directory — made if it is missing, refused if someone
  * else could change it, and locked for the daemon's life, so that one daemon alone owns
  * the sockets in it.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* trust: opens a program to execute only through a path that nobody but root or the
  * daemon's own user can change, checking every step on the descriptor it opened.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* trust: opens a program to execute only through a path that nobody but root or the
  * daemon's own user can change — every directory from / down and the file itself owned
  * by one of them and writable by no one else, no symbolic link anywhere — and checks

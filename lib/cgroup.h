@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* cgroup: how much memory a process's cgroup (v2) may still take before its limit —
  * read relative to a cgroup root, so tests use fixture trees. */
 #ifndef LEAKWATCH_CGROUP_H

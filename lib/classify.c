@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* classify: what kind of leak an alert is, from outside and inside data over its window. */
 #include "classify.h"
 
@@ -55,6 +56,9 @@
 /* Types named in the sentence, and the smallest growth worth naming relative to the
  * largest: four keep the line short; a tenth leaves out the noise of sampled counts. */
 #define TYPES_SHOWN 4
+/* A site's frame in the sentence: its last path component, and at most this many bytes
+ * of it, so the sentence keeps its other words. */
+#define SITE_WORDS_MAX 80
 #define TYPE_SHARE 0.1
 
 const char *const classify_class_name[CLASS__MAX] = {
@@ -186,12 +190,49 @@ static void keep_types(struct classify_types *ty, const struct agent_report *a)
         memcpy(ty->t, a->types, ty->n * sizeof(ty->t[0]));
 }
 
+/* A report's sites into s: tracing says whether the agent's previous report was tracing
+ * already (the growth of its sites counts from when it began). */
+static void sites_add(struct classify_sites *s, bool *tracing, const struct agent_report *a)
+{
+        double t = (double)a->t_ms / 1000;
+        bool now = a->n_sites > 0 || a->traced >= 0;
+
+        if (!now) {
+                *tracing = false;
+                return;
+        }
+        if (!*tracing) {
+                *tracing = true;
+                s->since = t;
+                s->known = false;
+        }
+        if (a->n_sites == 0)
+                return;
+        s->known = true;
+        s->t = t;
+        s->growth = 0;
+        s->n = MIN(a->n_sites, (size_t)CLASSIFY_SITES);
+        for (size_t i = 0; i < a->n_sites; i++) {
+                s->growth += a->sites[i].growth;
+                if (i < s->n) {
+                        const char *f = agent_site_frames(a, i), *sp = strchr(f, ' ');
+                        size_t len = sp ? (size_t)(sp - f) : strlen(f);
+
+                        s->top[i].growth = a->sites[i].growth;
+                        s->top[i].live = a->sites[i].live_bytes;
+                        str_copy(s->top[i].frame, sizeof(s->top[i].frame), f, MIN(len, (size_t)AGENT_FRAME_MAX));
+                }
+        }
+}
+
 void classify_add_agent(struct classify_input *in, const struct agent_report *a)
 {
         double t = (double)a->t_ms / 1000;
 
         if (t < in->from || t > in->to)
                 return;
+        if ((unsigned)a->agent < AGENT__KIND_MAX)
+                sites_add(&in->sites[a->agent], &in->tracing[a->agent], a);
         if (a->agent == AGENT_PYTHON) {
                 int64_t unc = 0;
 
@@ -286,19 +327,53 @@ static bool agent_covers(unsigned reports, const struct classify_floor *f)
         return reports >= 2 && isfinite(growth_of(f));
 }
 
+/* Whether the Python agent's allocation sites grow at a tenth of the outside rate or
+ * more (tracemalloc sees every allocation Python makes, large buffers included, which
+ * the allocated blocks do not weigh): their growth counts from when tracing began,
+ * usually inside the window, so rates are compared. */
+static bool python_sites_explain(const struct classify_input *in, double g)
+{
+        const struct classify_sites *s = &in->sites[AGENT_PYTHON];
+
+        if (!s->known || !(s->t > s->since) || !(g > 0) || !(in->to > in->from))
+                return false;
+        /* A tenth, as for the traced bytes: the outside growth includes tracemalloc's
+         * own bookkeeping, tens of bytes per live allocation. */
+        return (double)s->growth / (s->t - s->since) >= TRACED_SHARE * g / (in->to - in->from);
+}
+
 /* Python's heap: 1 growing, 0 flat, -1 unknown. */
-static int python_growing(const struct classify_input *in, double g)
+/* Whether the allocated blocks grew enough to explain the growth: by 2% (and 1000
+ * blocks), and that many blocks, at the bytes per block at the start, make a quarter
+ * of it (a ctypes program that keeps its pointers in a list grows blocks, not bytes). */
+static bool blocks_explain(const struct classify_input *in, double g)
 {
         double b = growth_of(&in->blocks), per_block;
 
-        if (!agent_covers(in->py_reports, &in->blocks))
-                return -1;
-        if (isfinite(growth_of(&in->traced)) && isfinite(g) && g > 0)
-                return growth_of(&in->traced) >= TRACED_SHARE * g;
-        if (b < MAX(PY_FLAT_REL * in->blocks.first, PY_FLAT_BLOCKS))
-                return 0;
+        if (!(b >= MAX(PY_FLAT_REL * in->blocks.first, PY_FLAT_BLOCKS)))
+                return false;
         per_block = in->blocks.first > 0 ? in->anon.first / in->blocks.first : NAN;
         return !(isfinite(per_block) && isfinite(g) && g > 0 && b * per_block < PY_SHARE * g);
+}
+
+static bool python_sites_known(const struct classify_input *in)
+{
+        const struct classify_sites *s = &in->sites[AGENT_PYTHON];
+
+        return s->known && s->t > s->since;
+}
+
+static int python_growing(const struct classify_input *in, double g)
+{
+        if (!agent_covers(in->py_reports, &in->blocks))
+                return -1;
+        /* Traced, every allocation Python makes is seen: the sites decide, whatever
+         * the agent's own work (tracemalloc's import, its snapshots) did to the blocks. */
+        if (python_sites_known(in))
+                return python_sites_explain(in, g);
+        if (isfinite(growth_of(&in->traced)) && isfinite(g) && g > 0)
+                return growth_of(&in->traced) >= TRACED_SHARE * g;
+        return blocks_explain(in, g);
 }
 
 struct type_growth {
@@ -342,13 +417,19 @@ static size_t type_growths(const struct classify_input *in, struct type_growth *
         return n;
 }
 
-static void python_words(const struct classify_input *in, struct classify_result *r, struct text *t)
+static void python_words(const struct classify_input *in, double growth, struct classify_result *r, struct text *t)
 {
         struct type_growth g[AGENT_TYPES_MAX];
         size_t n = type_growths(in, g);
-        char num[32];
+        char num[48];
 
-        if (n > 0) {
+        if (python_sites_explain(in, growth) && !blocks_explain(in, growth)) {
+                /* Few blocks, many bytes: large objects (buffers, arrays) Python allocated;
+                 * whatever types a sampled count saw change, they do not weigh this. */
+                r->cls = CLASS_PYTHON_HEAP;
+                put(t, "python heap growing in large objects: %s traced by tracemalloc, far more than the allocated "
+                       "blocks explain", size_words((double)in->sites[AGENT_PYTHON].growth, num, sizeof(num)));
+        } else if (n > 0) {
                 r->cls = CLASS_PYTHON_OBJECTS;
                 put(t, "python objects growing:");
                 for (size_t i = 0; i < n && i < TYPES_SHOWN && g[i].growth >= TYPE_SHARE * g[0].growth; i++) {
@@ -368,6 +449,36 @@ static void python_words(const struct classify_input *in, struct classify_result
         if (growth_of(&in->garbage) > 0 || growth_of(&in->uncollectable) > 0)
                 put(t, "; %s uncollectable objects in gc.garbage",
                     count_words(MAX(growth_of(&in->garbage), growth_of(&in->uncollectable)), num, sizeof(num)));
+}
+
+/* "; growing at app.py:12 (+4.0 MiB)": where the agent of the class saw memory grow. */
+static void site_words(const struct classify_input *in, int agent, struct classify_result *r, struct text *t)
+{
+        const struct classify_sites *s;
+        const char *f, *slash;
+        char shown[SITE_WORDS_MAX + 1], esc[SITE_WORDS_MAX * 4 + 1], a[48];
+        size_t len;
+
+        if (agent < 0)
+                agent = in->sites[AGENT_PYTHON].known ? AGENT_PYTHON : AGENT_MALLOC;
+        s = &in->sites[agent];
+        if (!s->known || s->n == 0)
+                return;
+        /* A path's last component: the file and line are what a person reads first. */
+        f = s->top[0].frame;
+        slash = strrchr(f, '/');
+        if (slash && slash[1] && agent == AGENT_PYTHON)
+                f = slash + 1;
+        len = strlen(f);
+        if (len > SITE_WORDS_MAX) {
+                len = SITE_WORDS_MAX;
+                while (len > 0 && ((unsigned char)f[len] & 0xc0) == 0x80)
+                        len--;          /* not inside a character */
+        }
+        str_copy(shown, sizeof(shown), f, len);
+        str_escape(shown, strlen(shown), esc, sizeof(esc));
+        put(t, "; growing at %s (%s)", esc, size_words((double)s->top[0].growth, a, sizeof(a)));
+        r->sites = true;
 }
 
 /* What the allocator probe says, when Python's heap does not explain the growth (or
@@ -501,11 +612,22 @@ void classify(const struct classify_input *in, struct classify_result *ret)
         py = python_growing(in, g);
         ret->python = py >= 0;
         if (py == 1) {
-                python_words(in, ret, &t);
+                python_words(in, g, ret, &t);
+                site_words(in, AGENT_PYTHON, ret, &t);
                 return;
         }
-        if (malloc_words(in, g, py == 0, ret, &t))
+        if (malloc_words(in, g, py == 0, ret, &t)) {
+                site_words(in, -1, ret, &t);
                 return;
+        }
+        if (py == 0 && python_sites_known(in)) {
+                ret->cls = CLASS_NATIVE;
+                put(&t, "native memory growing outside Python's heap (a C extension or ctypes): anonymous %s while "
+                        "tracemalloc saw Python's allocations grow %s", size_words(isfinite(g) ? g : 0, a, sizeof(a)),
+                    size_words((double)in->sites[AGENT_PYTHON].growth, b, sizeof(b)));
+                site_words(in, -1, ret, &t);
+                return;
+        }
         if (py == 0) {
                 double rel = in->blocks.first > 0 ? growth_of(&in->blocks) / in->blocks.first * 100 : 0;
 
@@ -513,6 +635,7 @@ void classify(const struct classify_input *in, struct classify_result *ret)
                 put(&t, "native memory growing outside Python's heap (a C extension or ctypes): anonymous %s while "
                         "Python's allocated blocks stayed flat (%+.1f%%)", size_words(isfinite(g) ? g : 0, a, sizeof(a)),
                     rel);
+                site_words(in, -1, ret, &t);
                 return;
         }
         ret->cls = CLASS_ANONYMOUS;
@@ -601,6 +724,13 @@ struct classify_trail {
         int64_t newest;                 /* the newest bucket with data; -1: none */
         uint32_t out[CLASSIFY_TRAIL_BUCKETS][TR__OUTSIDE];
         struct trail_agent_bucket *agents;      /* [CLASSIFY_TRAIL_BUCKETS], NULL until a report */
+        struct trail_sites *sites;      /* NULL until an agent traces */
+};
+
+/* The newest allocation sites of each agent, whatever bucket they came in. */
+struct trail_sites {
+        struct classify_sites s[AGENT__KIND_MAX];
+        bool tracing[AGENT__KIND_MAX];
 };
 
 static void agent_bucket_clear(struct trail_agent_bucket *b)
@@ -627,6 +757,8 @@ void classify_trail_reset(struct classify_trail *t, double origin, double width)
         t->origin = origin;
         t->width = width;
         t->newest = -1;
+        if (t->sites)
+                *t->sites = (struct trail_sites){ 0 };
 }
 
 int classify_trail_new(double origin, double width, struct classify_trail **ret)
@@ -648,6 +780,7 @@ void classify_trail_free(struct classify_trail *t)
                 for (size_t i = 0; i < CLASSIFY_TRAIL_BUCKETS; i++)
                         agent_bucket_clear(&t->agents[i]);
         free(t->agents);
+        free(t->sites);
         free(t);
 }
 
@@ -732,6 +865,14 @@ int classify_trail_add_agent(struct classify_trail *t, const struct agent_report
         slot = trail_slot(t, s);
         if (slot < 0)
                 return 0;
+        if ((unsigned)a->agent < AGENT__KIND_MAX && (t->sites || a->n_sites > 0 || a->traced >= 0)) {
+                if (!t->sites) {
+                        t->sites = calloc(1, sizeof(*t->sites));
+                        if (!t->sites)
+                                return -ENOMEM;
+                }
+                sites_add(&t->sites->s[a->agent], &t->sites->tracing[a->agent], a);
+        }
         b = &t->agents[slot];
         if (a->agent == AGENT_PYTHON) {
                 int64_t unc = 0;
@@ -763,6 +904,11 @@ int classify_trail_add_agent(struct classify_trail *t, const struct agent_report
         return 0;
 }
 
+bool classify_trail_has_agents(const struct classify_trail *t)
+{
+        return t && t->agents;
+}
+
 /* A bucket's floor v, counted at the bucket's start and just before its end: so it
  * goes into each quarter of the window that the bucket reaches into. */
 static void bucket_floor(struct classify_floor *f, const struct classify_input *in, double b0, double b1, double v)
@@ -782,6 +928,9 @@ void classify_trail_input(const struct classify_trail *t, double from, double to
         classify_init(ret, from, to, fds, growth);
         if (t->newest < 0 || !(to > from))
                 return;
+        for (int k = 0; t->sites && k < AGENT__KIND_MAX; k++)
+                if (t->sites->s[k].known && t->sites->s[k].t >= from && t->sites->s[k].t <= to)
+                        ret->sites[k] = t->sites->s[k];
         /* The buckets that lie in [from, to], oldest first, among those kept. */
         first = MAX((int64_t)ceil((from - t->origin) / t->width - 1e-9), t->newest - CLASSIFY_TRAIL_BUCKETS + 1);
         last = MIN((int64_t)floor((to - t->origin) / t->width + 1e-9) - 1, t->newest);

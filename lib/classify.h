@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* classify: what kind of leak an alert is, from what the daemon saw from outside and
  * what in-process agents reported from inside, over the alert's evidence window.
  *
@@ -62,6 +63,26 @@ struct classify_types {
         struct agent_report_type t[AGENT_TYPES_MAX];
 };
 
+/* Allocation sites kept per agent for an alert: the three that grew most, the first
+ * places a person looks (the client reads all of them from the database). */
+#define CLASSIFY_SITES 3
+
+struct classify_site {
+        int64_t growth, live;
+        char frame[AGENT_FRAME_MAX + 1];        /* the innermost frame, wire form (escaped) */
+};
+
+/* The newest report of one agent that carried allocation sites. */
+struct classify_sites {
+        bool known;
+        double t;                       /* its time, seconds */
+        double since;                   /* when that agent began tracing (its sites' growth
+                                         * counts from there) */
+        int64_t growth;                 /* the growth of all its sites */
+        size_t n;
+        struct classify_site top[CLASSIFY_SITES];
+};
+
 struct classify_input {
         double from, to;                /* the evidence window, seconds (any time base) */
         bool fds;                       /* the alert is about descriptors */
@@ -86,6 +107,9 @@ struct classify_input {
         struct classify_floor heap_committed;
         int64_t old_gcs_first, old_gcs_last;    /* -1: unknown */
         int64_t old_capacity;                   /* the latest; -1: unknown */
+        /* allocation sites, per agent (enum agent_kind) */
+        struct classify_sites sites[AGENT__KIND_MAX];
+        bool tracing[AGENT__KIND_MAX];  /* its last report was tracing (sites or traced) */
 };
 
 /* The language runtime a process runs, as far as its name and the first word of its
@@ -108,6 +132,7 @@ void classify_add_agent(struct classify_input *in, const struct agent_report *a)
 struct classify_result {
         enum classify_class cls;
         bool python, malloc;            /* the agents' data it rests on */
+        bool sites;                     /* the sentence names an allocation site */
         char text[CLASSIFY_TEXT_MAX];
 };
 
@@ -149,10 +174,14 @@ void classify_trail_reset(struct classify_trail *t, double origin, double width)
 
 /* Adds a sample (before the origin, or older than the trail keeps: ignored). */
 void classify_trail_add_sample(struct classify_trail *t, const struct sample *smp);
-/* Adds an agent's report, as classify_add_agent() would. Returns 0, or -ENOMEM when
+/* Adds an agent's report, as classify_add_agent() would (allocation sites: the newest
+ * report's that carried some, kept whatever its bucket). Returns 0, or -ENOMEM when
  * the agents' part (or a type count) could not be allocated: that report is then not
  * kept, and the class rests on the outside data. */
 int classify_trail_add_agent(struct classify_trail *t, const struct agent_report *a);
+
+/* Whether an agent has reported (t may be NULL). */
+bool classify_trail_has_agents(const struct classify_trail *t);
 
 /* The input for the window [from, to] on the trail's grid, as classify_init() and
  * classify_add_*() over the window's samples and reports would build it. */

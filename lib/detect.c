@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* detect: is the floor of a series still rising? Pure statistics and a small state
  * machine; docs/detector.md tells the design and its measurements.
  *
@@ -760,6 +761,7 @@ void detect_evaluate(struct detect *d, const struct detect_params *p, double now
                 if (j.significant && v.ev.slope > 0 && !isnan(headroom))
                         v.ev.forecast = headroom > 0 ? headroom / v.ev.slope : 0;
         }
+        v.ev.scale = p->window;
         v.evidence = evidence;
         near = v.ev.forecast < p->horizon;
         if (evidence)
@@ -815,7 +817,11 @@ void detect_evaluate(struct detect *d, const struct detect_params *p, double now
                         d->high = v.ev.level;
                         d->high_t = v.ev.t_to;
                 }
-                if (v.ev.t_to - d->high_t >= p->recovery) {
+                /* Stopped: no new high for `recovery` of data, and the window no longer
+                 * shows even a weak rise. A leak in steps with flats longer than
+                 * `recovery`, or under a collection that dipped the floor once, still
+                 * rises over the window: it is not closed as recovered. */
+                if (v.ev.t_to - d->high_t >= p->recovery && !(j.computed && weak)) {
                         enter(d, DETECT_RECOVERED, now);
                         d->imminent = 0;
                         why = "floor stopped rising";

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* detect: decides, from a series of (time, value) samples of one process, whether the
  * value keeps growing — and stays silent when it does not. docs/detector.md is the
  * design; this header is the contract.
@@ -170,6 +171,7 @@ struct detect_evidence {
                                          * slope; INFINITY if not growing or headroom unknown */
         double t_from, t_to;            /* the evidence window: start of the first bucket, end of
                                          * the last (the samples' time base) */
+        double scale;                   /* the time scale judged: the detector's window, seconds */
         const char *reason;             /* short static phrase, e.g. "floor rising in every quarter" */
 };
 
@@ -177,7 +179,8 @@ struct detect_evidence {
 #define DETECT_EVIDENCE_NONE                                                                  \
         ((struct detect_evidence){ .slope = NAN, .slope_low = NAN, .slope_high = NAN,         \
                                    .growth = NAN, .growth_rel = NAN, .level = NAN, .p = NAN,  \
-                                   .forecast = INFINITY, .t_from = NAN, .t_to = NAN })
+                                   .forecast = INFINITY, .t_from = NAN, .t_to = NAN,      \
+                                   .scale = NAN })
 
 struct detect_verdict {
         enum detect_status status, previous;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* forecast: the time a growing process has left before each known limit. */
 #include "forecast.h"
 

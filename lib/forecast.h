@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* forecast: the time a growing process has left before each limit that is known — its
  * cgroup's memory.max and memory.high, the host's memory, its RLIMIT_AS and RLIMIT_DATA,
  * its RLIMIT_NOFILE. Pure: the limits are read elsewhere (core/headroom) as the room

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* host: facts about the machine as a whole — boot time, clock ticks, available memory —
  * read through libproc2, which already parses /proc/stat and /proc/meminfo. */
 #ifndef LEAKWATCH_HOST_H

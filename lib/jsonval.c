@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* jsonval: JSON values as leakwatch writes them: clean text, exact numbers, ISO times. */
 #include "jsonval.h"
 

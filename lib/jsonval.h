@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* jsonval: JSON values as leakwatch writes them, wherever it writes JSON — the client's
  * --json output and the document a hook reads on stdin — so both say a time, a number
  * and a process's text the same way:

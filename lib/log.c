@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* log: one place where messages leave the program — the journal with structured
  * fields when stderr is connected to it, plain lines on stderr otherwise. */
 #include "log.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* nearlimit: growth on a short time scale, for the time to a process's limits. */
 #include "nearlimit.h"
 

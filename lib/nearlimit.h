@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* nearlimit: is a process growing fast enough to reach one of its limits soon? A judge
  * on a short time scale, beside the detector (lib/detect), for growth that leaves no
  * time to be proven a leak: "will reach memory.max in 12 min".

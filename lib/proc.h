@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* proc: the kernel's /proc text formats — pure parsers over buffers, and readers that
  * work relative to a proc root directory descriptor, so tests point them at fixtures.
  *

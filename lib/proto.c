@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* proto: the words the daemon, the client and the agents agree on. */
 #include "proto.h"
 

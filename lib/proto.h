@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* proto: the words leakwatchd, the leakwatch client and the in-process agents must
  * agree on, defined once — where the sockets are, how long a message may be, what a
  * rule may be called, and the bounds of the window and the sampling interval that the
@@ -29,6 +30,14 @@
  * 2 KiB; 8 KiB leaves room for growth and is still one page-sized read per datagram. */
 #define AGENT_SOCKET_NAME "agent.sock"
 #define AGENT_MSG_MAX 8192
+
+/* `leakwatch trace PID [DURATION]`: how long the agents are asked for allocation sites.
+ * Five minutes by default: some thirty reports at the agents' 10 s interval, enough to
+ * see which sites keep growing; at most an hour, so a forgotten request does not keep a
+ * program traced (tracemalloc slows its allocations) for good. */
+#define TRACE_DEFAULT_S 300
+#define TRACE_MIN_S 1
+#define TRACE_MAX_S 3600
 
 /* A rule name is shown in tables and used in JSON, hook environments and Prometheus
  * labels: at most this many bytes of [A-Za-z0-9_.@:-]. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* sample: what one measurement of a process holds — the metrics, their units, and why
  * a value is unknown. Shared by the sampler, the storage and the client. */
 #ifndef LEAKWATCH_SAMPLE_H

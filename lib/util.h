@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* util: small helpers shared by every module — time, value parsing, safe text, fds. */
 #ifndef LEAKWATCH_UTIL_H
 #define LEAKWATCH_UTIL_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* block: one process's raw samples packed into a few bytes each (the layout is in
  * block.h). All arithmetic on values is done modulo 2^64, so any int64 round-trips and
  * no input, however damaged, reaches signed overflow. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* block: one process's raw samples packed into a few bytes each — the encoding of the
  * `data` column of sample_block (sql/006-sample-block.sql). Pure: buffers in, buffers
  * out, no SQLite, no clock.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* db: the plumbing store.c, query.c and raw.c share — errors, statements, binding,
  * reading. */
 #include "db.h"

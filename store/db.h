@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* db: what the files of store/ share and nothing else sees — the connection, the
  * statements kept for its lifetime, SQLite's result codes as -errno, and the helpers
  * that bind values and read columns. This is the only header that includes sqlite3.h:
@@ -38,6 +39,7 @@ enum db_stmt {
         ST_PUT_HOOK_RUN,
         ST_PUT_AGENT,
         ST_PUT_AGENT_TYPE,
+        ST_PUT_AGENT_SITE,
         ST_PUT_ALERT_KIND,
         ST_PUT_RESTART,
         ST_PUT_ALERT_BUNDLE,

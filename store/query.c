@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* query: the read-only questions the client asks of the database, in SQL.
  *
  * Where the data lives (sql/001-initial.sql): the newest samples sit in sample_recent,
@@ -1056,6 +1057,7 @@ static int read_alert(sqlite3_stmt *st, struct query_alert *a)
         a->forecast_s = db_column_real(st, 16);
         a->evidence_from = db_column_or(st, 18, 0);
         a->evidence_to = db_column_or(st, 19, 0);
+        a->scale_s = db_column_real(st, 28);
         a->pid = (int32_t)db_column_or(st, 22, 0);
         db_column_copy(st, 26, a->boot_id, sizeof(a->boot_id));
         if (db_column_dup(st, 3, &a->metric, NULL) < 0 || db_column_dup(st, 4, &a->state, NULL) < 0 ||
@@ -1089,9 +1091,12 @@ int query_alerts(struct query *q, const struct query_alert_filter *f, struct que
                  "SELECT a.id, a.process_id, a.rule_id, a.metric, a.state, a.start_ms, a.end_ms, a.end_reason, "
                  "a.escalated_ms, a.slope, a.slope_low, a.slope_high, a.growth, a.growth_rel, a.level, a.p_value, "
                  "a.forecast_s, a.limit_kind, a.evidence_from, a.evidence_to, a.reason, a.kind, "
-                 "p.pid, p.comm, p.cmdline, p.unit, p.boot_id, r.name "
+                 "p.pid, p.comm, p.cmdline, p.unit, p.boot_id, r.name, %s "
                  "FROM alert a LEFT JOIN process p ON p.id = a.process_id LEFT JOIN rule r ON r.id = a.rule_id "
                  "WHERE 1%s%s%s%s%s ORDER BY a.start_ms DESC, a.id DESC",
+                 /* A database the daemon has not upgraded yet (read-only) has no scale_s
+                  * before schema 8 (sql/008-scale.sql). */
+                 store_schema_version(q->store) < 8 ? "NULL" : "a.scale_s",
                  f->id ? " AND a.id = ?1" : "", f->open_only ? " AND a.end_ms IS NULL" : "",
                  f->process_id ? " AND a.process_id = ?2" : "", f->rule_id ? " AND a.rule_id = ?3" : "",
                  f->from_ms && f->to_ms ? " AND a.start_ms < ?5 AND (a.end_ms IS NULL OR a.end_ms >= ?4)" : "");
@@ -1242,6 +1247,63 @@ void query_hook_runs_free(struct query_hook_run *h, size_t n)
                 free(h[i].output);
         }
         free(h);
+}
+
+int query_sites(struct query *q, int64_t process_id, int64_t from_ms, int64_t to_ms, struct query_site **ret,
+                size_t *ret_n)
+{
+        struct query_site *arr = NULL;
+        size_t n = 0, cap = 0;
+        sqlite3_stmt *st;
+        int r = 0, rc;
+
+        rc = db_prepare(q->store, "SELECT s.t, s.agent, s.rank, s.live_bytes, s.live_count, s.growth, s.frames "
+                        "FROM agent_site s JOIN (SELECT agent, max(t) AS t FROM agent_site WHERE process_id = ?1 "
+                        "AND t >= ?2 AND t < ?3 GROUP BY agent) n ON n.agent = s.agent AND n.t = s.t "
+                        "WHERE s.process_id = ?1 ORDER BY s.agent = 'python' DESC, s.agent, s.rank", &st);
+        if (rc < 0)
+                return rc;
+        sqlite3_bind_int64(st, 1, process_id);
+        sqlite3_bind_int64(st, 2, from_ms);
+        sqlite3_bind_int64(st, 3, to_ms);
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                struct query_site *x = db_grow((void **)&arr, &n, &cap, sizeof(*arr));
+                size_t len;
+                const char *agent;
+
+                if (!x) {
+                        r = -ENOMEM;
+                        break;
+                }
+                x->t_ms = sqlite3_column_int64(st, 0);
+                agent = db_column_text(st, 1, &len);
+                str_copy(x->agent, sizeof(x->agent), agent ? agent : "?", agent ? len : 1);
+                x->rank = sqlite3_column_int(st, 2);
+                x->live_bytes = sqlite3_column_int64(st, 3);
+                x->live_count = sqlite3_column_int64(st, 4);
+                x->growth = sqlite3_column_int64(st, 5);
+                if (db_column_dup(st, 6, &x->frames, &x->frames_len) < 0 || (!x->frames && !(x->frames = strdup("")))) {
+                        r = -ENOMEM;
+                        break;
+                }
+        }
+        if (r == 0 && rc != SQLITE_DONE)
+                r = db_fail(q->store, rc);
+        sqlite3_finalize(st);
+        if (r < 0) {
+                query_sites_free(arr, n);
+                return r;
+        }
+        *ret = arr;
+        *ret_n = n;
+        return 0;
+}
+
+void query_sites_free(struct query_site *s, size_t n)
+{
+        for (size_t i = 0; s && i < n; i++)
+                free(s[i].frames);
+        free(s);
 }
 
 int query_hook_runs(struct query *q, int64_t alert_id, struct query_hook_run **ret, size_t *ret_n)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* query: the read-only questions the client asks of the database — what is watched,
  * the series of a process or a rule, memory floors, alerts with their verdicts and
  * hook runs. Part of the storage module (it speaks SQL); it sits on store_open(STORE_RO),
@@ -198,6 +199,8 @@ struct query_alert {
         int64_t start_ms, end_ms, escalated_ms;         /* 0: none */
         char *end_reason;
         double slope, slope_low, slope_high, growth, growth_rel, level, p_value, forecast_s;    /* NAN: none */
+        double scale_s;                 /* the time scale that raised it (a window, s); NAN: not
+                                         * recorded (older rows) */
         char *limit_kind;
         int64_t evidence_from, evidence_to;
         char *reason, *kind;
@@ -259,6 +262,21 @@ int query_alert_evidence(struct query *q, int64_t alert_id, struct query_alert_e
 void query_alert_evidence_free(struct query_alert_evidence ev[2]);
 
 /* Hook runs of an alert, in order. */
+/* An allocation site an agent reported (agent_site, docs/agents.md). */
+struct query_site {
+        int64_t t_ms;
+        char agent[8];                  /* "python", "malloc" */
+        int rank;                       /* 0: grew most */
+        int64_t live_bytes, live_count, growth;
+        char *frames;                   /* as stored: escaped tokens, single spaces between */
+        size_t frames_len;
+};
+/* The sites of each agent's newest report that carried some, for process_id over
+ * [from_ms, to_ms): python's first, each by rank. */
+int query_sites(struct query *q, int64_t process_id, int64_t from_ms, int64_t to_ms, struct query_site **ret,
+                size_t *ret_n);
+void query_sites_free(struct query_site *s, size_t n);
+
 int query_hook_runs(struct query *q, int64_t alert_id, struct query_hook_run **ret, size_t *ret_n);
 void query_hook_runs_free(struct query_hook_run *h, size_t n);
 
@@ -272,7 +290,7 @@ struct query_bundle {
 int query_alert_bundles(struct query *q, int64_t alert_id, struct query_bundle **ret, size_t *ret_n);
 void query_alert_bundles_free(struct query_bundle *x, size_t n);
 
-/* A restart decision of an alert (sql/008-escalate.sql). Strings are NUL-terminated;
+/* A restart decision of an alert (sql/009-escalate.sql). Strings are NUL-terminated;
  * unit, detail and limit_kind NULL when absent. */
 struct query_restart {
         int64_t id, alert_id, t_ms;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* raw: SQL text on a database file for the tests, bulk loading for the benchmarks. */
 #include "raw.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* raw: the database below the store's API, for the tests that check what the store
  * wrote and the benchmark that needs a month of history in minutes. Never linked into
  * leakwatchd or leakwatch: they read and write only through store.h and query.h.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* sql-migrations: the schema files of sql/, compiled in by tools/embed-sql.sh. */
 #ifndef LEAKWATCH_SQL_MIGRATIONS_H
 #define LEAKWATCH_SQL_MIGRATIONS_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* store: the only owner of SQLite — schema and migrations, the daemon's batched writes,
  * retention (rollups and pruning), and the read queries the client and the daemon share.
  *
@@ -308,15 +309,17 @@ static const struct {
         { ST_PUT_EVENT, "INSERT INTO daemon_event (t, kind, detail) VALUES (?, ?, ?)" },
         { ST_PUT_ALERT, "INSERT OR REPLACE INTO alert (id, process_id, rule_id, metric, state, start_ms, end_ms, "
                         "end_reason, escalated_ms, slope, slope_low, slope_high, growth, growth_rel, level, p_value, "
-                        "forecast_s, limit_kind, evidence_from, evidence_to, reason, kind) "
-                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)" },
+                        "forecast_s, limit_kind, evidence_from, evidence_to, reason, kind, scale_s) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)" },
         { ST_PUT_VERDICT, "INSERT OR IGNORE INTO verdict (id, process_id, alert_id, t, metric, state, previous, "
                           "escalated, slope, slope_low, slope_high, growth, growth_rel, level, p_value, forecast_s, "
-                          "evidence_from, evidence_to, reason) "
-                          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)" },
+                          "evidence_from, evidence_to, reason, scale_s) "
+                          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)" },
         { ST_PUT_HOOK_RUN, "INSERT OR REPLACE INTO hook_run (id, alert_id, event, program, start_ms, end_ms, "
                            "exit_code, signal, timed_out, output) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)" },
         { ST_PUT_AGENT_TYPE, "INSERT OR IGNORE INTO agent_type (process_id, t, type, count) VALUES (?, ?, ?, ?)" },
+        { ST_PUT_AGENT_SITE, "INSERT OR IGNORE INTO agent_site (process_id, t, agent, rank, live_bytes, live_count, "
+                             "growth, frames) VALUES (?, ?, ?, ?, ?, ?, ?, ?)" },
         { ST_PUT_ALERT_KIND, "INSERT OR REPLACE INTO alert_kind (alert_id, t, class, agents) VALUES (?, ?, ?, ?)" },
         { ST_PUT_RESTART, "INSERT OR REPLACE INTO restart (id, alert_id, process_id, t, unit, decision, reason, detail, "
                           "end_t, forecast_s, limit_kind, level, slope) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)" },
@@ -1019,6 +1022,7 @@ static int put_alert(struct store *s, const struct store_alert *a)
         db_bind_time(st, idx + 2, evidence_ms(a->ev.t_to));
         db_bind_str(st, idx + 3, a->ev.reason);
         db_bind_str(st, idx + 4, a->kind);
+        db_bind_real(st, idx + 5, a->ev.scale);
         r = db_step_done(s, st);
         if (r >= 0 && a->raised.t_ms)
                 r = put_alert_evidence(s, ST_PUT_ALERT_RAISED, a->id, &a->raised);
@@ -1044,6 +1048,7 @@ static int put_verdict(struct store *s, const struct store_verdict *v)
         db_bind_time(st, idx, evidence_ms(v->ev.t_from));
         db_bind_time(st, idx + 1, evidence_ms(v->ev.t_to));
         db_bind_str(st, idx + 2, v->ev.reason);
+        db_bind_real(st, idx + 3, v->ev.scale);
         return db_step_done(s, st);
 }
 static int put_hook_run(struct store *s, const struct store_hook_run *h)
@@ -1199,7 +1204,7 @@ static int put_agent_sample(struct store *s, int64_t process_id, const struct ag
                                  a->arena, a->in_use, a->free, a->mmapped, a->keepcost };
         int idx = 1, r;
 
-        if ((unsigned)a->agent >= AGENT__KIND_MAX || a->n_types > AGENT_TYPES_MAX)
+        if ((unsigned)a->agent >= AGENT__KIND_MAX || a->n_types > AGENT_TYPES_MAX || a->n_sites > AGENT_SITES_MAX)
                 return -EINVAL;
         sqlite3_bind_int64(st, idx++, process_id);
         sqlite3_bind_int64(st, idx++, a->t_ms);
@@ -1218,6 +1223,18 @@ static int put_agent_sample(struct store *s, int64_t process_id, const struct ag
                 sqlite3_bind_int64(st, 2, a->t_ms);
                 sqlite3_bind_text(st, 3, a->types[i].name, -1, SQLITE_STATIC);
                 sqlite3_bind_int64(st, 4, a->types[i].count);
+                r = db_step_done(s, st);
+        }
+        st = s->stmt[ST_PUT_AGENT_SITE];
+        for (size_t i = 0; r >= 0 && i < a->n_sites && i < AGENT_SITES_MAX; i++) {
+                sqlite3_bind_int64(st, 1, process_id);
+                sqlite3_bind_int64(st, 2, a->t_ms);
+                sqlite3_bind_text(st, 3, agent_kind_name[a->agent], -1, SQLITE_STATIC);
+                sqlite3_bind_int64(st, 4, (int64_t)i);
+                sqlite3_bind_int64(st, 5, a->sites[i].live_bytes);
+                sqlite3_bind_int64(st, 6, a->sites[i].live_count);
+                sqlite3_bind_int64(st, 7, a->sites[i].growth);
+                sqlite3_bind_text(st, 8, agent_site_frames(a, i), a->sites[i].len, SQLITE_STATIC);
                 r = db_step_done(s, st);
         }
         return r;
@@ -1473,8 +1490,9 @@ int store_row_copy(const struct store_row *row, struct store_row *ret, void **re
                 lens[i] = !*t[i].text ? 0 : t[i].len_of ? *t[i].len_of : strlen(*t[i].text);
                 size += *t[i].text ? lens[i] + 1 : 0;
         }
+        /* A report without its unused site text: most reports have no sites. */
         if (r.kind == STORE_AGENT_SAMPLE && r.agent.report)
-                size += sizeof(*r.agent.report);
+                size += agent_report_size(r.agent.report);
         if (size == 0) {
                 *ret = r;
                 *ret_blob = NULL;
@@ -1485,9 +1503,12 @@ int store_row_copy(const struct store_row *row, struct store_row *ret, void **re
         if (!blob)
                 return -ENOMEM;
         if (r.kind == STORE_AGENT_SAMPLE && r.agent.report) {
-                memcpy(p, r.agent.report, sizeof(*r.agent.report));
+                size_t rs = agent_report_size(r.agent.report);
+
+                memcpy(p, r.agent.report, rs);
                 r.agent.report = (const struct agent_report *)(void *)p;
-                p += sizeof(*r.agent.report);
+                /* The strings after it stay aligned as char. */
+                p += rs;
         }
         for (size_t i = 0; i < n; i++) {
                 if (!*t[i].text)
@@ -1988,6 +2009,9 @@ int store_maintain(struct store *s, int64_t now_ms, const struct store_retention
                 r = prune_by_process(s, "agent_type_pruned_upto", raw_cut,
                                      "DELETE FROM agent_type WHERE process_id = ?1 AND t < ?2", &m.pruned);
         if (r == 0)
+                r = prune_by_process(s, "agent_site_pruned_upto", raw_cut,
+                                     "DELETE FROM agent_site WHERE process_id = ?1 AND t < ?2", &m.pruned);
+        if (r == 0)
                 r = exec_bound(s, "DELETE FROM alert_kind WHERE alert_id NOT IN (SELECT id FROM alert) AND t < ?1",
                                hour_cut, &m.pruned);
         if (r == 0)
@@ -2007,21 +2031,32 @@ int store_maintain(struct store *s, int64_t now_ms, const struct store_retention
 
 /* ---- reads ---- */
 
-int store_for_each_sample(struct store *s, int64_t process_id, int64_t from_ms, int64_t to_ms,
-                          store_sample_cb cb, void *userdata)
+/* The minima of a minute rollup row, from column 1 on, as a sample's readings. */
+static void read_minute_minima(sqlite3_stmt *st, struct sample *smp)
 {
-        char cols[512], sql[2048];
+        for (size_t i = 0; i < DB_N_ROLLUP; i++) {
+                enum metric m = db_rollup_metrics[i];
+
+                if (sqlite3_column_type(st, 1 + (int)i) == SQLITE_NULL)
+                        continue;
+                /* Stored as raw samples are: KiB for bytes. */
+                sample_set(smp, m, sqlite3_column_int64(st, 1 + (int)i) * (metric_info[m].unit == UNIT_BYTES ? 1024 : 1));
+        }
+}
+
+static void read_raw(sqlite3_stmt *st, struct sample *smp)
+{
+        db_read_metrics(st, 1, smp);
+}
+
+/* Runs sql (?1 process, ?2 from, ?3 to; column 0 the time) and gives each row, read into a
+ * sample by read, to cb; a non-zero return of cb stops and is returned. */
+static int for_each_row(struct store *s, const char *sql, int64_t process_id, int64_t from_ms, int64_t to_ms,
+                        void (*read)(sqlite3_stmt *st, struct sample *smp), store_sample_cb cb, void *userdata)
+{
         sqlite3_stmt *st;
         int rc, r;
 
-        /* Folded samples are older than the recent ones of the same process. */
-        r = db_for_each_folded(s, process_id, from_ms, to_ms, cb, userdata);
-        if (r != 0)
-                return r;
-        db_metric_columns(cols, sizeof(cols));
-        snprintf(sql, sizeof(sql),
-                 "SELECT t, %s, unknown FROM sample_recent WHERE t >= ?2 AND t < ?3 AND process_id = ?1 "
-                 "ORDER BY 1", cols);
         r = db_prepare(s, sql, &st);
         if (r < 0)
                 return r;
@@ -2031,7 +2066,7 @@ int store_for_each_sample(struct store *s, int64_t process_id, int64_t from_ms, 
         while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
                 struct sample smp = { .t_ms = sqlite3_column_int64(st, 0) };
 
-                db_read_metrics(st, 1, &smp);
+                read(st, &smp);
                 r = cb(&smp, userdata);
                 if (r != 0)
                         break;
@@ -2040,6 +2075,39 @@ int store_for_each_sample(struct store *s, int64_t process_id, int64_t from_ms, 
                 r = db_fail(s, rc);
         sqlite3_finalize(st);
         return r;
+}
+
+int store_for_each_sample(struct store *s, int64_t process_id, int64_t from_ms, int64_t to_ms,
+                          store_sample_cb cb, void *userdata)
+{
+        char cols[512], sql[2048];
+        int r;
+
+        /* Folded samples are older than the recent ones of the same process. */
+        r = db_for_each_folded(s, process_id, from_ms, to_ms, cb, userdata);
+        if (r != 0)
+                return r;
+        db_metric_columns(cols, sizeof(cols));
+        snprintf(sql, sizeof(sql),
+                 "SELECT t, %s, unknown FROM sample_recent WHERE t >= ?2 AND t < ?3 AND process_id = ?1 "
+                 "ORDER BY 1", cols);
+        return for_each_row(s, sql, process_id, from_ms, to_ms, read_raw, cb, userdata);
+}
+
+int store_for_each_minute(struct store *s, int64_t process_id, int64_t from_ms, int64_t to_ms,
+                          store_sample_cb cb, void *userdata)
+{
+        char sql[2048];
+        size_t o;
+
+        o = (size_t)snprintf(sql, sizeof(sql), "SELECT t");
+        for (size_t i = 0; i < DB_N_ROLLUP && o < sizeof(sql); i++)
+                o += (size_t)snprintf(sql + o, sizeof(sql) - o, ", %s_min", metric_info[db_rollup_metrics[i]].name);
+        if (o < sizeof(sql))
+                snprintf(sql + o, sizeof(sql) - o,
+                         " FROM rollup WHERE process_id = ?1 AND res = %d AND t >= ?2 AND t < ?3 ORDER BY t",
+                         (int)MINUTE_MS);
+        return for_each_row(s, sql, process_id, from_ms, to_ms, read_minute_minima, cb, userdata);
 }
 
 int store_disk_usage(struct store *s, int64_t *ret_bytes)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* store: the only owner of SQLite — schema and migrations, the daemon's batched writes,
  * retention (rollups and pruning), and the reads the watch needs (a known process, its
  * history to replay, the alerts left open). The client's questions are in query.h; both
@@ -183,7 +184,7 @@ struct store_hook_run {
         size_t output_len;
 };
 
-/* An evidence bundle kept for an alert event (sql/008-escalate.sql). */
+/* An evidence bundle kept for an alert event (sql/009-escalate.sql). */
 struct store_alert_bundle {
         int64_t alert_id, t_ms;
         const char *event, *path;
@@ -192,7 +193,7 @@ struct store_alert_bundle {
         const char *note;               /* may be NULL */
 };
 
-/* A restart decision (sql/008-escalate.sql), inserted or replaced by id: when it is
+/* A restart decision (sql/009-escalate.sql), inserted or replaced by id: when it is
  * taken and again when systemd answers. */
 struct store_restart {
         int64_t id, alert_id, process_id, t_ms;
@@ -325,6 +326,13 @@ typedef int (*store_sample_cb)(const struct sample *smp, void *userdata);
 
 /* Every raw sample of a process in [from_ms, to_ms), in time order, from both tables. */
 int store_for_each_sample(struct store *s, int64_t process_id, int64_t from_ms, int64_t to_ms,
+                          store_sample_cb cb, void *userdata);
+
+/* Every minute rollup of a process in [from_ms, to_ms), in time order, as a sample at
+ * the minute's start holding each rollup metric's minimum over the minute (memory as
+ * anon_min and swap_min, descriptors as fds_min): the floor the detector's minute-fed
+ * time scales take (lib/scales.h). */
+int store_for_each_minute(struct store *s, int64_t process_id, int64_t from_ms, int64_t to_ms,
                           store_sample_cb cb, void *userdata);
 
 /* Caps the database file: writes that would grow it further fail with -ENOSPC, like a

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Runs the integration tests (Python's unittest over the real daemon and workloads), or
 # with SUITE=adversarial the adversarial suite (tests/adversarial: attacks and faults
 # against the real daemon).

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Runs each unit-test binary given as an argument; with VALGRIND=1 under valgrind,
 # failing on any leaked byte or descriptor. Prints one line per binary and a summary.
 set -u

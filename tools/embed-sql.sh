@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Turns sql/NNN-name.sql files into a C table of migrations (build/gen/sql-embed.c).
 # The number in the file name is the schema version the file upgrades to; the files
 # are applied in order, each in one transaction, and PRAGMA user_version records it.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """leakwatch_agent: reports this Python process's heap statistics to leakwatchd.
 
 Importing the module starts a daemon thread that, every LEAKWATCH_AGENT_INTERVAL seconds
@@ -5,6 +6,11 @@ Importing the module starts a daemon thread that, every LEAKWATCH_AGENT_INTERVAL
 state (gc), sys.getallocatedblocks(), tracemalloc's traced memory when it is tracing,
 and, when the time budget allows, the most numerous object types. leakwatchd stores
 the series and uses them to say what kind of leak an alert is (docs/agents.md).
+
+While the daemon asks for it (the file trace/PID beside the socket exists: the process
+is suspect, or someone ran `leakwatch trace PID`), it traces allocations with
+tracemalloc and adds the allocation sites whose live memory grows to its reports; when
+the file goes, it stops tracing and frees what tracing held.
 
 It never forces a collection, never blocks (the datagram is sent without waiting and
 dropped if the daemon is busy), never raises into the program (every error is
@@ -59,6 +65,26 @@ MAX_STALL = 0.25
 MAX_FAILURES = 5
 # The datagram's bound on the daemon's side.
 MSG_MAX = 8192
+# Frames tracemalloc keeps per allocation while tracing: the allocating line and three
+# callers tell which use of a helper leaks; each frame more costs tracemalloc time on
+# every allocation and memory per distinct traceback (its default is 1, the protocol
+# allows 8).
+TRACE_FRAMES = 4
+# Sites per report (the daemon keeps at most 10) and a frame's token in bytes.
+TOP_SITES = 10
+FRAME_MAX = 256
+# Share of the program's time, while it is traced, that taking and comparing snapshots
+# may take: the snapshot's cost grows with the live traced allocations (some 2-10 us
+# each, docs/performance.md), so a leak that has piled up a million of them is looked
+# at every minute or so, not every report.
+TRACE_BUDGET = 0.05
+# A snapshot costs a few milliseconds however little is traced: its cost per byte of
+# tracemalloc's own memory is measured over at least this many bytes, so the first,
+# nearly empty, snapshot does not predict the next ones to be far too dear.
+TRACE_COST_FLOOR = 1 << 20
+# Types with a stride above this are not worth the pass over gc.get_objects(): the
+# count would be a few hundred objects.
+MAX_TYPE_STRIDE = 1000
 
 _lock = threading.Lock()
 _agent = None
@@ -94,21 +120,33 @@ def _type_name(t):
     return name or "?"
 
 
-def count_types(referent_sample=REFERENT_SAMPLE):
-    """Counts objects by type: every gc-tracked object (one pass over gc.get_objects(),
-    in C), plus an estimate of the untracked objects they refer to (str, int, float,
-    bytes, and containers holding only those, which gc does not track): the referents
-    of every k-th tracked object, each counted once and scaled by k. Returns (objects,
-    stride, Counter); stride is that k (1: the untracked counts are exact too)."""
+def count_types(referent_sample=REFERENT_SAMPLE, object_stride=1, timing=None):
+    """Counts objects by type: the gc-tracked objects (one pass over gc.get_objects(),
+    in C; every object_stride-th of them, scaled back up, when the heap is too large to
+    count whole within the budget), plus an estimate of the untracked objects they refer
+    to (str, int, float, bytes, and containers holding only those, which gc does not
+    track): the referents of every k-th tracked object, each counted once and scaled by
+    k. Returns (objects, stride, Counter); stride is the largest scale applied (1: the
+    counts are exact). timing, a dict, gets the tracked objects ("tracked") and the
+    seconds the list of them took ("list")."""
     import collections
     import itertools
     import operator
 
+    t0 = time.perf_counter()
     objs = gc.get_objects()
     n = len(objs)
-    counts = collections.Counter(map(type, objs))
-    stride = max(1, -(-n // referent_sample))
-    sample = objs[::stride] if stride > 1 else objs
+    if timing is not None:
+        timing["list"] = time.perf_counter() - t0
+        timing["tracked"] = n
+    if object_stride > 1:
+        objs = objs[::object_stride]
+        counts = collections.Counter({t: c * object_stride for t, c in collections.Counter(map(type, objs)).items()})
+    else:
+        counts = collections.Counter(map(type, objs))
+    stride = object_stride * max(1, -(-len(objs) // referent_sample))
+    step = stride // object_stride
+    sample = objs[::step] if step > 1 else objs
     del objs
     refs = gc.get_referents(*sample)
     del sample
@@ -127,9 +165,65 @@ def count_types(referent_sample=REFERENT_SAMPLE):
     return total, stride, counts
 
 
-def report(count=True, top=TOP_TYPES):
-    """The report as bytes (the daemon's version 1 format)."""
-    lines = ["leakwatch-agent 1", "agent python", "gc.enabled %d" % int(gc.isenabled())]
+def _escape_frame(filename, lineno):
+    """PATH:LINE as a protocol token: bytes <= 0x20, 0x7f and '%' written %XX, at most
+    FRAME_MAX bytes (a long path loses its start: the file's name and line stay)."""
+    # One unit per character: an escape, or the character's UTF-8 (a path that is not
+    # valid UTF-8 has its undecodable bytes as '?').
+    units = []
+    for ch in str(filename):
+        o = ord(ch)
+        if o <= 0x20 or o == 0x7F or ch == "%":
+            units.append("%%%02X" % o)
+        else:
+            units.append(ch if ch.encode("utf-8", "replace") == ch.encode("utf-8", "surrogatepass") else "?")
+    tail = ":%d" % lineno
+    size = sum(len(u.encode("utf-8", "replace")) for u in units) + len(tail)
+    start = 0
+    while size > FRAME_MAX and start < len(units):
+        size -= len(units[start].encode("utf-8", "replace"))
+        start += 1
+    return "".join(units[start:]) + tail
+
+
+def _group_traces(tracemalloc):
+    """({traceback: live bytes}, {traceback: live blocks}) of what tracemalloc holds; a
+    traceback is a tuple of (filename, lineno), innermost first. The agent's own
+    allocations (and tracemalloc's) are left out. One pass over the raw traces: the
+    Snapshot's statistics() and filter_traces() build objects per trace, some ten times
+    slower."""
+    try:
+        import _tracemalloc
+
+        traces = _tracemalloc._get_traces()     # (domain, size, traceback, ...)
+        raw = True
+    except (ImportError, AttributeError):
+        traces = tracemalloc.take_snapshot().statistics("traceback")
+        raw = False
+    sizes, counts = {}, {}
+    if raw:
+        sget, cget = sizes.get, counts.get
+        for t in traces:
+            tb = t[2]
+            sizes[tb] = sget(tb, 0) + t[1]
+            counts[tb] = cget(tb, 0) + 1
+    else:
+        for st in traces:
+            tb = tuple((f.filename, f.lineno) for f in reversed(st.traceback))
+            sizes[tb], counts[tb] = st.size, st.count
+    del traces
+    own = (__file__, tracemalloc.__file__)
+    for tb in [tb for tb in sizes if any(f[0] in own for f in tb)]:
+        del sizes[tb], counts[tb]
+    return sizes, counts
+
+
+def report(count=True, top=TOP_TYPES, sites=None, object_stride=1, timing=None):
+    """The report as bytes: the daemon's version 1 format, or version 2 with the
+    allocation sites given (a list of (live_bytes, live_count, growth, frames), growth
+    descending, frames innermost first, already escaped)."""
+    version = 2 if sites else 1
+    lines = ["leakwatch-agent %d" % version, "agent python", "gc.enabled %d" % int(gc.isenabled())]
     lines.append("gc.threshold %d %d %d" % tuple(gc.get_threshold()[:3]))
     lines.append("gc.count %d %d %d" % tuple(gc.get_count()[:3]))
     stats = gc.get_stats()[:3]
@@ -142,7 +236,7 @@ def report(count=True, top=TOP_TYPES):
         cur, peak = tm.get_traced_memory()
         lines.append("traced %d %d" % (cur, max(cur, peak)))
     if count:
-        objects, stride, counts = count_types()
+        objects, stride, counts = count_types(object_stride=object_stride, timing=timing)
         lines.append("objects %d %d" % (objects, stride))
         seen = set()
         for t, c in counts.most_common():
@@ -153,9 +247,21 @@ def report(count=True, top=TOP_TYPES):
             lines.append("type %s %d" % (name, c))
             if len(seen) >= top:
                 break
-    data = ("\n".join(lines) + "\n").encode("utf-8")
-    # Long type names could pass the daemon's bound: the report then goes without them.
-    return data if len(data) <= MSG_MAX else report(count=False)
+    head = ("\n".join(lines) + "\n").encode("utf-8")
+    if len(head) > MSG_MAX:
+        # Long type names could pass the daemon's bound: the report then goes without them.
+        return report(count=False, sites=sites, timing=timing)
+    # The sites after every other key, the last ones (then frames) dropped to fit.
+    data = head
+    for live, n, growth, frames in (sites or ())[:TOP_SITES]:
+        for k in range(len(frames), 0, -1):
+            line = ("site %d %d %d %s\n" % (live, n, growth, " ".join(frames[:k]))).encode("utf-8")
+            if len(data) + len(line) <= MSG_MAX:
+                data += line
+                break
+        else:
+            break
+    return data
 
 
 class _Agent:
@@ -164,14 +270,28 @@ class _Agent:
         self.interval = interval
         self.budget = budget
         self.max_stall = max_stall
-        # Before the first count: 100 ns per block, above what was measured.
-        self.cost_per_block = 1e-7
+        # The count's cost model: a list of the tracked objects (C, some 10 ns each),
+        # then the counting of every k-th of them (some 100 ns each, their referents
+        # included); tracked objects per allocated block, as the last count found.
+        # Before the first count: one tracked object per block, costs above those
+        # measured (docs/performance.md).
+        self.list_cost = 2e-8
+        self.count_cost = 2e-7
+        self.tracked_per_block = 1.0
         self.stopping = threading.Event()
         self.sock = None
         self.failures = 0
         self.started = time.monotonic()
         self.spent = 0.0                # seconds spent counting objects
         self.thread = None
+        # Tracing, while the daemon asks (trace/PID beside the socket).
+        self.trace_path = os.path.join(os.path.dirname(path) or ".", "trace", str(os.getpid()))
+        self.tracing = False            # tracemalloc started by us
+        self.first = None               # {traceback: size} at the first snapshot of this tracing
+        self.prev = None                # and at the previous one
+        self.trace_started = 0.0
+        self.trace_spent = 0.0          # seconds spent on snapshots since
+        self.trace_cost = 0.0           # per byte of tracemalloc's own memory, the last one
 
     def start(self):
         self.thread = threading.Thread(target=self._run, name="leakwatch-agent", daemon=True)
@@ -182,6 +302,59 @@ class _Agent:
             return stat.S_ISSOCK(os.stat(self.path).st_mode)
         except OSError:
             return False
+
+    def _asked(self):
+        try:
+            return stat.S_ISREG(os.stat(self.trace_path).st_mode)
+        except OSError:
+            return False
+
+    def _trace(self, asked):
+        """Starts or stops tracing as the daemon asks; while tracing, the sites whose
+        live memory grew since the last report and since tracing began, growth
+        descending. The program's own tracemalloc is used, never stopped."""
+        if not asked:
+            self.first = self.prev = None
+            if self.tracing:
+                import tracemalloc
+
+                self.tracing = False
+                tracemalloc.stop()      # frees every trace
+            return None
+        import tracemalloc
+
+        now_t = time.monotonic()
+        if not tracemalloc.is_tracing():
+            tracemalloc.start(TRACE_FRAMES)
+            self.tracing = True
+        if self.first is None:
+            self.trace_started, self.trace_spent = now_t, 0.0
+        # A snapshot's cost grows with what tracemalloc holds: predicted from the last,
+        # taken when it fits the budget (unused budget is not saved up beyond a stall).
+        allowed = TRACE_BUDGET * (now_t - self.trace_started)
+        self.trace_spent = max(self.trace_spent, allowed - self.max_stall)
+        if self.first is not None and self.trace_spent + self.trace_cost * tracemalloc.get_tracemalloc_memory() > allowed:
+            return None
+        t0 = time.perf_counter()
+        held = tracemalloc.get_tracemalloc_memory()
+        now, counts = _group_traces(tracemalloc)
+        if self.first is None:
+            # Started by us: all that is traced came since. The program's own tracing:
+            # growth counts from here.
+            self.first = self.prev = {} if self.tracing else now
+        first, prev = self.first, self.prev
+        self.prev = now
+        grown = []
+        for tb, size in now.items():
+            growth = size - first.get(tb, 0)
+            if size > prev.get(tb, 0) and growth > 0:
+                grown.append((growth, size, tb))
+        grown.sort(key=lambda g: g[0], reverse=True)
+        cost = time.perf_counter() - t0
+        self.trace_spent += cost
+        self.trace_cost = cost / max(held, TRACE_COST_FLOOR)
+        # tracemalloc's frames are oldest first: the protocol wants the allocating one first.
+        return [(size, counts[tb], growth, [_escape_frame(f, n) for f, n in tb]) for growth, size, tb in grown[:TOP_SITES]]
 
     def _send(self, data):
         import socket
@@ -201,21 +374,36 @@ class _Agent:
         if not self._present():
             return
         now = time.monotonic()
-        # The count's cost grows with the heap: predicted from the last one (per
-        # allocated block). It is made only if it fits the stall bound, and if all the
-        # counting so far, this one included, stays within the budget of the time the
-        # agent has run: a short program is not charged a count up front.
+        # The count's cost grows with the heap: predicted from the last one. It is made
+        # only if it fits the stall bound, and if all the counting so far, this one
+        # included, stays within the budget of the time the agent has run: a short
+        # program is not charged a count up front.
         blocks = sys.getallocatedblocks()
-        predicted = self.cost_per_block * blocks
+        tracked = self.tracked_per_block * blocks
         # Unused budget is not saved up beyond one count: no burst of counts later.
         self.spent = max(self.spent, self.budget * (now - self.started) - self.max_stall)
-        count = predicted <= self.max_stall and self.spent + predicted <= self.budget * (now - self.started)
+        room = min(self.max_stall, self.budget * (now - self.started) - self.spent)
+        # A heap whose whole count would not fit is counted by every k-th object: the
+        # list of them is still made whole, the counting costs 1/k. Each count
+        # measures both parts again, so a prediction that was too high (a first count
+        # of a small heap, or a heap of many untracked blocks, a cache of strings)
+        # comes down instead of stopping the counts for good.
+        listing, counting = tracked * self.list_cost, tracked * self.count_cost
+        stride = 0
+        if room > listing:
+            stride = max(1, -(-counting // (room - listing)))
+        count = 1 <= stride <= MAX_TYPE_STRIDE
+        sites = self._trace(self._asked())
+        timing = {}
         t0 = time.perf_counter()
-        data = report(count=count)
-        if count:
+        data = report(count=count, sites=sites, object_stride=int(stride) if count else 1, timing=timing)
+        if count and timing.get("tracked"):
             cost = time.perf_counter() - t0
             self.spent += cost
-            self.cost_per_block = cost / max(blocks, 1)
+            n = timing["tracked"]
+            self.list_cost = timing["list"] / n
+            self.count_cost = max(cost - timing["list"], 0.0) * stride / n
+            self.tracked_per_block = n / max(blocks, 1)
         self._send(data)
 
     def _run(self):
@@ -234,6 +422,7 @@ class _Agent:
         try:
             if self.sock is not None:
                 self.sock.close()
+            self._trace(False)
         except Exception:
             pass
 

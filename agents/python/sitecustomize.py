@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Loads leakwatch_agent into a Python program that does not import it itself.
 
 `leakwatch run -- python app.py` (or anyone) puts this directory first on PYTHONPATH and

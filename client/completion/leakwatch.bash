@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # bash completion for leakwatch(1). The words come from leakwatch itself
 # (leakwatch __complete): its subcommands, each one's options, and the PIDs, names,
 # rules and alert IDs in the database it reads (--db and --runtime-dir as typed).

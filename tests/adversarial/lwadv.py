@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Helpers for the adversarial tests of hostile text, /proc, exec and lifecycle: the
 reference escape of leakwatch's human output, a scanner for bytes a terminal would act
 on, the client run with a database and runtime directory, and the figures each test

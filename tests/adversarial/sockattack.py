@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Hostile local clients of leakwatchd's sockets, each a real process that
 test_sockets.py starts (as an unprivileged user through setpriv where the attack is
 one any local user can make). Standard library only, so /usr/bin/python3 runs it as

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """kill -9 at random moments, commits and folds included: what a reader saw committed is
 never lost, the database stays sound, every restart is clean, and a crash costs at most
 the samples of one commit interval.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """The disk under the database fills up (a 2 MiB tmpfs, as root): leakwatchd stays up and
 on schedule, says so once a minute at most, holds a bounded backlog and counts what it
 drops, resumes within a second of the space coming back, and a kill -9 while the disk is

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """What leakwatchd executes, traced: a whole run with alerts and hooks under
 `strace -f -e trace=execve,execveat`, with bait in a target's environment (a user-owned
 `python` with PYTHONPATH and LD_PRELOAD, as needrestart was led to run in

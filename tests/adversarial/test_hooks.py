@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Alert hooks under attack, as real processes against the real daemon: hostile process
 names and command lines reach a hook as exact bytes and are never run; a hook's
 environment is a whitelist with a fixed PATH and only descriptors 0-2 are open in it; a

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """The daemon's life as an operator lives it: SIGTERM in the middle of its writes, SIGHUP
 with a broken configuration, the wall clock jumping, and a reader that holds the
 database for a long time while the daemon writes."""

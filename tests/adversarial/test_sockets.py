@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Floods and slow peers on leakwatchd's sockets, and a second daemon on its runtime
 directory, as real processes against the real daemon.
 

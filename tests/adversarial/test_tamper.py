@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """The database's files tampered with while leakwatchd runs, or before it starts: the
 -wal deleted, the database replaced by a symlink, bytes flipped, the lock taken by another
 writer. Nothing a reader saw is lost, nothing outside the database is written, the daemon

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* fuzz-agent: agent reports — datagrams any local process may send to agent.sock —
  * through agent_parse(), and agent_format() back.
  *
@@ -7,7 +8,11 @@
  *   - what agent_parse() accepts, agent_format() writes back within AGENT_MSG_MAX, and
  *     that text parses to the same report, field by field;
  *   - a report made from the input (values anywhere in the allowed range, type names
- *     of the input's bytes) formats, and parses back to itself. */
+ *     of the input's bytes, version 2 allocation sites of escaped frames) formats, and
+ *     parses back to itself;
+ *   - an accepted report's sites are at most AGENT_SITES_MAX, growth descending, each of
+ *     1 to AGENT_SITE_FRAMES_MAX frames of 1 to AGENT_FRAME_MAX bytes of valid UTF-8
+ *     without a blank or control byte, single spaces between them. */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -39,6 +44,40 @@ static void check_same(const struct agent_report *a, const struct agent_report *
         }
         FUZZ_CHECK(a->arena == b->arena && a->in_use == b->in_use && a->free == b->free);
         FUZZ_CHECK(a->mmapped == b->mmapped && a->keepcost == b->keepcost);
+        FUZZ_CHECK(a->version == b->version && a->n_sites == b->n_sites);
+        for (size_t i = 0; i < a->n_sites && i < AGENT_SITES_MAX; i++) {
+                FUZZ_CHECK(a->sites[i].live_bytes == b->sites[i].live_bytes);
+                FUZZ_CHECK(a->sites[i].live_count == b->sites[i].live_count);
+                FUZZ_CHECK(a->sites[i].growth == b->sites[i].growth);
+                FUZZ_CHECK(a->sites[i].n_frames == b->sites[i].n_frames);
+                FUZZ_CHECK(strcmp(agent_site_frames(a, i), agent_site_frames(b, i)) == 0);
+        }
+}
+
+static void check_site_valid(const struct agent_report *a, size_t i)
+{
+        const char *f = agent_site_frames(a, i);
+        size_t len = strlen(f), tok = 0, frames = 1;
+
+        FUZZ_CHECK(a->sites[i].off + len < a->site_text_len && a->site_text_len <= sizeof(a->site_text));
+        FUZZ_CHECK(len == a->sites[i].len && len > 0 && utf8_valid(f, len));
+        FUZZ_CHECK(a->sites[i].n_frames >= 1 && a->sites[i].n_frames <= AGENT_SITE_FRAMES_MAX);
+        FUZZ_CHECK(f[0] != ' ' && f[len - 1] != ' ');
+        for (size_t k = 0; k < len; k++) {
+                unsigned char c = (unsigned char)f[k];
+
+                if (c == ' ') {
+                        FUZZ_CHECK(f[k + 1] != ' ');
+                        frames++;
+                        tok = 0;
+                        continue;
+                }
+                FUZZ_CHECK(c > ' ' && c != 0x7f);
+                FUZZ_CHECK(++tok <= AGENT_FRAME_MAX);
+        }
+        FUZZ_CHECK(frames == a->sites[i].n_frames);
+        FUZZ_CHECK(a->sites[i].live_bytes >= 0 && a->sites[i].live_count >= 0 && a->sites[i].growth >= 0);
+        FUZZ_CHECK(i == 0 || a->sites[i].growth <= a->sites[i - 1].growth);
 }
 
 static void check_valid(const struct agent_report *a)
@@ -56,6 +95,9 @@ static void check_valid(const struct agent_report *a)
                 for (size_t j = 0; j < i; j++)
                         FUZZ_CHECK(strcmp(a->types[j].name, name) != 0);
         }
+        FUZZ_CHECK(a->n_sites <= AGENT_SITES_MAX && (a->n_sites == 0 || a->version == 2));
+        for (size_t i = 0; i < a->n_sites; i++)
+                check_site_valid(a, i);
 }
 
 /* Formats a, which must fit, and parses it back to itself. */
@@ -154,6 +196,60 @@ static bool type_name(struct source *s, char *name, size_t namesz)
         return true;
 }
 
+/* Pieces of frames: plain bytes, the escapes the format asks for, and UTF-8. */
+static const char *const frame_units[] = { "a", "/", ":", "7", ".py", "@", "+0x1f", "?", "%25", "%20", "%0A",
+                                           "%7F", "%00", "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x90\x8d" };
+
+/* Sites of frames made of frame_units, growth descending; the last ones are dropped
+ * until the report fits, as the agents do. */
+static void make_sites(struct source *s, struct agent_report *a)
+{
+        char text[AGENT_MSG_MAX + 1];
+        size_t o = 0;
+        int64_t growth = VALUE_MAX;
+
+        a->version = 2;
+        a->n_sites = (size_t)(next(s) % (AGENT_SITES_MAX + 1));
+        for (size_t i = 0; i < a->n_sites; i++) {
+                struct agent_site *site = &a->sites[i];
+                unsigned frames = 1 + (unsigned)(next(s) % AGENT_SITE_FRAMES_MAX);
+
+                growth = next(s) % 3 == 0 ? growth : (int64_t)(next(s) % (uint64_t)(growth + 1));
+                *site = (struct agent_site){ .live_bytes = value(s, false), .live_count = value(s, false),
+                                             .growth = growth, .n_frames = (uint16_t)frames, .off = (uint16_t)o };
+                for (unsigned f = 0; f < frames; f++) {
+                        size_t tok = 0, want = 1 + next(s) % (next(s) & 1 ? AGENT_FRAME_MAX : 24);
+
+                        if (f)
+                                a->site_text[o++] = ' ';
+                        while (tok < want) {
+                                const char *u = frame_units[next(s) % (sizeof(frame_units) / sizeof(frame_units[0]))];
+                                size_t n = strlen(u);
+
+                                if (tok + n > AGENT_FRAME_MAX)
+                                        break;
+                                memcpy(a->site_text + o, u, n);
+                                o += n;
+                                tok += n;
+                        }
+                        if (tok == 0)
+                                a->site_text[o++] = 'x';
+                }
+                a->site_text[o++] = '\0';
+                site->len = (uint16_t)(o - 1 - site->off);
+                a->site_text_len = o;
+                /* Eight frames of 256 bytes each, ten times: the text may run out first. */
+                if (o + (AGENT_FRAME_MAX + 1) * AGENT_SITE_FRAMES_MAX >= sizeof(a->site_text)) {
+                        a->n_sites = i + 1;
+                        break;
+                }
+        }
+        while (a->n_sites > 0 && agent_format(a, text, sizeof(text)) < 0) {
+                a->n_sites--;
+                a->site_text_len = a->n_sites ? a->sites[a->n_sites - 1].off + a->sites[a->n_sites - 1].len + 1u : 0;
+        }
+}
+
 static void check_made(const uint8_t *data, size_t size)
 {
         struct source s = { .p = data, .end = data + size, .state = UINT64_C(0x9e3779b97f4a7c15) };
@@ -203,6 +299,11 @@ static void check_made(const uint8_t *data, size_t size)
                         }
                 }
         }
+        if (next(&s) & 1)
+                make_sites(&s, &a);
+        /* Types made of the whole input may leave no room: then without them. */
+        if (agent_format(&a, (char[AGENT_MSG_MAX + 1]){ 0 }, AGENT_MSG_MAX + 1) < 0)
+                a.n_types = 0;
         check_round_trip(&a);
 }
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* fuzz-cgroup: /proc/PID/cgroup through proc_parse_cgroup(), and the path it gives —
  * or the input itself as a path — through proc_cgroup_unit() and
  * proc_cgroup_system_unit(), with buffers of several sizes.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* fuzz-cmdline: /proc/PID/cmdline (arguments ending in NULs, as a process may have
  * rewritten them) through proc_cmdline_join(), into buffers of several sizes.
  *

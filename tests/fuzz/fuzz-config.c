@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* fuzz-config: leakwatch.conf through config_load() — the real path: the input is
  * written to a file, which the loader opens, checks, reads and hands to inih through
  * its own line reader.
@@ -91,7 +92,8 @@ static void check_accepted(const struct config *cfg)
         FUZZ_CHECK(cfg->scan_interval >= cfg->interval * SLACK);
         FUZZ_CHECK(cfg->commit_interval >= cfg->interval * SLACK);
         FUZZ_CHECK(cfg->smaps_max_interval >= cfg->smaps_min_interval * SLACK);
-        FUZZ_CHECK(cfg->window >= cfg->interval * CONFIG_WINDOW_MIN_SAMPLES * SLACK);
+        /* 0: no window pinned, every time scale (lib/scales.h) */
+        FUZZ_CHECK(cfg->window == 0 || cfg->window >= cfg->interval * CONFIG_WINDOW_MIN_SAMPLES * SLACK);
         FUZZ_CHECK(cfg->retention_minute >= cfg->retention_raw * SLACK);
         FUZZ_CHECK(cfg->retention_hour >= cfg->retention_minute * SLACK);
         FUZZ_CHECK(cfg->runtime_dir && strlen(cfg->runtime_dir) <= CONFIG_RUNTIME_DIR_MAX);

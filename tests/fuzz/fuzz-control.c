@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* fuzz-control: requests on the control socket, end to end — the transport and its
  * checks (daemon/control.c) and the daemon's own handler of each command
  * (control_handle() in daemon/main.c, with its argument checks), in a daemon set up the
@@ -102,7 +103,9 @@ int LLVMFuzzerInitialize(int *argc UNUSED, char ***argv UNUSED)
         if (!d.cfg || load_config(&d.opt, d.cfg) < 0)
                 fail("bad configuration");
         log_set_max_level(d.cfg->log_level);
-        d.max_watch = raise_fd_limit();
+        if (start_sampler(&d) < 0)
+                fail("no sampler");
+        d.max_watch = raise_fd_limit(d.fds_per_process);
         if (setup(&d) < 0 || !d.control)
                 fail("the daemon did not start");
         on_timer(NULL, 0, &d);

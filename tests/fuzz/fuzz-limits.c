@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* fuzz-limits: /proc/PID/limits through proc_parse_limits_nofile() and
  * proc_parse_limits().
  *

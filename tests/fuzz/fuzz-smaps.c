@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* fuzz-smaps: /proc/PID/smaps_rollup through proc_parse_smaps_rollup(), and smaps
  * through the heap search (proc_parse_smaps_heap(), proc_parse_smaps_heap_brk()).
  *

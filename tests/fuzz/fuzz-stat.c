@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* fuzz-stat: /proc/PID/stat through proc_parse_stat().
  *
  * Two properties on every input:

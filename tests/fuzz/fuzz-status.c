@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* fuzz-status: /proc/PID/status through proc_parse_status().
  *
  * Properties:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* fuzz: helpers every harness links, with libFuzzer or with the replay driver. */
 #include "fuzz.h"
 

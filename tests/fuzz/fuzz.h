@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* fuzz: what every harness in tests/fuzz shares — the libFuzzer entry points and the
  * property check.
  *

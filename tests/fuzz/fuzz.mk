@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # tests/fuzz/fuzz.mk — fuzzing the parsers of untrusted bytes (docs/adversarial.md,
 # "Fuzzing the parsers"); included by the Makefile.
 #

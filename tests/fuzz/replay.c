@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* replay: runs a fuzz harness over files without libFuzzer, so the corpus — every input
  * that once crashed a parser among them — is checked by the unit tests under any
  * compiler (and under ASan, UBSan and valgrind in make check-asan and check-valgrind).

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Runs libFuzzer harnesses for a bounded time each, JOBS at a time, and prints per
 # harness what the run did: inputs executed, coverage (cov: code edges, ft: features),
 # the corpus it ended with, and crashes. A crash (or a leak, a timeout, running out of

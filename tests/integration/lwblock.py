@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """The blocks of folded samples (sql/006-sample-block.sql, store/block.h), read and
 written in Python for the tests: they check what the daemon stored without going through
 its own code, and build databases in its format.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Helpers for leakwatch's integration tests: start the real daemon and real workloads,
 wait for what they store, and clean up every process by PID."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Builds a small leakwatch database with known contents, for the client's golden tests.
 
 The rows are written directly, in the shapes the daemon writes them (sql/*.sql): raw

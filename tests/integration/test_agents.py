@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """In-process agents end to end: the seed article's Python leaks and a fragmenting C
 heap, watched by the real daemon with the Python agent and the allocator probe loaded
 the way `leakwatch run` loads them, alert with the kind of leak they are; their healthy
@@ -5,6 +6,7 @@ twins raise nothing. The agent socket keeps a report only for the process that s
 it, only if it is watched, and only if it is well-formed; an agent without a daemon
 stays silent."""
 
+import json
 import os
 import socket
 import stat
@@ -12,7 +14,7 @@ import subprocess
 import sys
 import time
 
-from lwtest import BUILD, Case, query, wait_for
+from lwtest import BUILD, CLIENT, WAIT, Case, query, wait_for
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 AGENT_DIR = os.path.join(ROOT, "agents", "python")
@@ -31,6 +33,32 @@ window = 1m
 [rule seed]
 cmdline = agent_seed\\.py|agent_frag|agent_target
 """
+
+
+def leak_line(mode):
+    """agent_seed.py:LINE of the line a leak allocates on (its "# leak: MODE" comment)."""
+    with open(SEED) as f:
+        for n, line in enumerate(f, 1):
+            if line.rstrip().endswith("# leak: " + mode):
+                return "%s:%d" % (SEED, n)
+    raise AssertionError("no leak line for " + mode)
+
+
+def site_reports(db, pid):
+    """[(t, [frames of its sites by rank])] of each report with sites, oldest first."""
+    rows = query(db, """SELECT s.t, s.rank, s.frames FROM agent_site s JOIN process p ON p.id = s.process_id
+                        WHERE p.pid = ? ORDER BY s.t, s.agent, s.rank""", (pid,))
+    out = []
+    for t, rank, frames in rows:
+        if not out or out[-1][0] != t:
+            out.append((t, []))
+        out[-1][1].append(frames.split(" "))
+    return out
+
+
+def top3_has(frames_by_rank, line):
+    """Whether one of the three sites that grew most has line among its frames."""
+    return any(line in frames for frames in frames_by_rank[:3])
 
 
 def kinds(db):
@@ -77,16 +105,19 @@ class TestAgents(Case):
             "cache": self.spawn([PYTHON, SEED, "cache"], env=self.env()),
             "cycles": self.spawn([PYTHON, SEED, "cycles"], env=self.env()),
             "ctypes": self.spawn([PYTHON, SEED, "ctypes"], env=self.env()),
+            "global": self.spawn([PYTHON, SEED, "global"], env=self.env()),
+            "buffers": self.spawn([PYTHON, SEED, "buffers"], env=self.env()),
             "lru": self.spawn([PYTHON, SEED, "lru"], env=self.env()),
             "cycles-gc": self.spawn([PYTHON, SEED, "cycles-gc"], env=self.env()),
             "frag": self.spawn([FRAG], env=self.env(python=False, probe=True)),
         }
-        leaks = {"cache": "python-objects", "cycles": "python-objects", "ctypes": "native", "frag": "allocator"}
+        leaks = {"cache": "python-objects", "cycles": "python-objects", "ctypes": "native", "frag": "allocator",
+                 "global": "python-objects", "buffers": ("python-objects", "python-heap")}
 
         def classified():
             k = kinds(d.db)
             got = {name: k.get(p.pid) for name, p in procs.items()}
-            if all(got[n] and got[n][2] == cls for n, cls in leaks.items()):
+            if all(got[n] and got[n][2] in ((cls,) if isinstance(cls, str) else cls) for n, cls in leaks.items()):
                 return got
             return None
         try:
@@ -117,6 +148,53 @@ class TestAgents(Case):
         self.assertIn("fragmentation", kind)
         self.assertEqual(agents, "malloc")
 
+        # A list of large buffers is Python's, not native: tracemalloc's sites say so.
+        metric, kind, cls, agents = got["buffers"]
+        self.assertTrue(kind.startswith("python "), kind)
+        self.assertEqual(agents, "python")
+
+        # Allocation sites: asked for on suspicion, the leaking line among the three
+        # sites that grew most in the first or second report that had sites (reports
+        # every second, the detector evaluates every bucket of a few seconds), and
+        # named by the alert.
+        for name in ("cache", "cycles", "ctypes", "global", "buffers"):
+            reports = site_reports(d.db, procs[name].pid)
+            line = leak_line(name)
+            self.assertTrue(reports, name + ": no sites")
+            self.assertTrue(any(top3_has(frames, line) for t, frames in reports[:2]),
+                            "%s: %s not in the top three of %s" % (name, line, reports[:2]))
+        # The alert names its top site from the first evaluation after the sites came,
+        # which on a slow machine (a sanitizer build beside other work) may be after the
+        # kinds above were read.
+        def named():
+            k = kinds(d.db)
+            now = {name: k.get(procs[name].pid) for name in ("cache", "global", "buffers")}
+            return now if all(v and "; growing at agent_seed.py:" in v[1] for v in now.values()) else None
+        try:
+            wait_for(named, timeout=120, what="the alerts to name their sites")
+        except AssertionError:
+            print({name: (kinds(d.db).get(procs[name].pid) or (None, None))[1] for name in ("cache", "global", "buffers")})
+            raise
+        # Healthy programs are never suspect: never traced, no sites.
+        for name in ("lru", "cycles-gc"):
+            self.assertEqual(site_reports(d.db, procs[name].pid), [], name)
+            self.assertFalse(os.path.exists(os.path.join(self.run_dir, "trace", str(procs[name].pid))))
+        # Once judged (its alert names a site), a process is no longer traced.
+        wait_for(lambda: not os.path.exists(os.path.join(self.run_dir, "trace", str(procs["cache"].pid))),
+                 what="the cache's request file removed once judged")
+        # The client prints them under the alert, and in JSON.
+        (aid,), = query(d.db, """SELECT a.id FROM alert a JOIN process p ON p.id = a.process_id
+                                 WHERE p.pid = ?""", (procs["global"].pid,))
+        out = subprocess.run([CLIENT, "--db", d.db, "alerts", str(aid)], capture_output=True, text=True,
+                             timeout=WAIT)
+        self.assertIn("Sites: where live memory grew", out.stdout)
+        self.assertIn(leak_line("global"), out.stdout)
+        out = subprocess.run([CLIENT, "--db", d.db, "alerts", str(aid), "--json"], capture_output=True, text=True,
+                             timeout=WAIT)
+        sites = json.loads(out.stdout)["sites"]
+        self.assertTrue(sites and sites[0]["agent"] == "python" and sites[0]["rank"] == 0)
+        self.assertTrue(any(leak_line("global") in s["frames"] for s in sites[:3]), sites)
+
         # The reports themselves are stored like any other series.
         n = query(d.db, """SELECT count(*) FROM agent_sample s JOIN process p ON p.id = s.process_id
                            WHERE p.pid = ? AND s.agent = 'malloc'""", (procs["frag"].pid,))[0][0]
@@ -127,6 +205,92 @@ class TestAgents(Case):
         self.assertGreater(types[0], 2)
         self.assertLessEqual(types[1], 16)
         self.assertEqual(d.stop(), 0)
+
+    def test_trace_on_demand(self):
+        """leakwatch trace PID: the agent traces for that long, reports the sites that
+        grow, and stops tracing when the request file goes; files are the daemon's."""
+        trace_dir = os.path.join(self.run_dir, "trace")
+        os.makedirs(trace_dir)
+        open(os.path.join(trace_dir, "999999"), "w").close()      # left by a crashed daemon
+        d = self.start()
+        self.assertFalse(os.path.exists(os.path.join(trace_dir, "999999")), "a stale request is removed")
+        self.assertEqual(stat.S_IMODE(os.stat(trace_dir).st_mode), 0o755)
+        buffers = self.spawn([PYTHON, SEED, "buffers", "60"], env=self.env())
+        flat = self.spawn([PYTHON, SEED, "lru", "60"], env=self.env())
+        wait_for(lambda: query(d.db, "SELECT count(*) FROM agent_sample s JOIN process p ON p.id = s.process_id "
+                                     "WHERE p.pid = ?", (buffers.pid,))[0][0] > 0, what="a report")
+        p = subprocess.run([CLIENT, "--runtime-dir", self.run_dir, "trace", str(buffers.pid), "4s"],
+                           capture_output=True, text=True, timeout=WAIT)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("allocation sites for 4s", p.stdout)
+        request = os.path.join(trace_dir, str(buffers.pid))
+        self.assertEqual(stat.S_IMODE(os.stat(request).st_mode), 0o644)
+        # Within two reports of sites, the leaking line is among the top three.
+        reports = wait_for(lambda: len(site_reports(d.db, buffers.pid)) >= 2 and site_reports(d.db, buffers.pid),
+                           what="two reports with sites")
+        self.assertTrue(any(top3_has(f, leak_line("buffers")) for t, f in reports[:2]), reports[:2])
+        # The request ends: the file goes, the agent stops tracing (no traced bytes).
+        wait_for(lambda: not os.path.exists(request), what="the request's end")
+        t_end = int(time.time() * 1000)
+        wait_for(lambda: query(d.db, "SELECT count(*) FROM agent_sample s JOIN process p ON p.id = s.process_id "
+                                     "WHERE p.pid = ? AND s.t > ? AND s.traced IS NULL",
+                               (buffers.pid, t_end + 1500))[0][0] > 0, what="a report without tracing")
+        # Refusals: a process not watched, a duration out of bounds.
+        p = subprocess.run([CLIENT, "--runtime-dir", self.run_dir, "trace", "1"], capture_output=True, text=True,
+                           timeout=WAIT)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("process 1 is not watched", p.stderr)
+        p = subprocess.run([CLIENT, "--runtime-dir", self.run_dir, "trace", str(flat.pid), "2h"],
+                           capture_output=True, text=True, timeout=WAIT)
+        self.assertEqual(p.returncode, 2)
+        # The healthy program was never asked: no sites.
+        self.assertEqual(site_reports(d.db, flat.pid), [])
+        # A request for it is dropped with the daemon: nothing left behind.
+        p = subprocess.run([CLIENT, "--runtime-dir", self.run_dir, "trace", str(flat.pid)], capture_output=True,
+                           text=True, timeout=WAIT)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertTrue(os.path.exists(os.path.join(trace_dir, str(flat.pid))))
+        self.assertEqual(d.stop(), 0)
+        self.assertFalse(os.path.exists(trace_dir), "the requests and their directory go with the daemon")
+        # What `show` prints of the sites, escaped as stored.
+        out = subprocess.run([CLIENT, "--db", d.db, "show", str(buffers.pid)], capture_output=True, text=True,
+                             timeout=WAIT)
+        self.assertIn(leak_line("buffers"), out.stdout)
+
+    def test_census_samples_a_heap_it_cannot_count_whole(self):
+        """A heap whose whole count would stall the program past its cap is counted by
+        every k-th object, and the count's measured cost corrects the prediction: the
+        reports keep naming types as the cache grows, instead of none after the first."""
+        listener = """
+import os, socket, sys, time
+path = sys.argv[1]
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); s.bind(path); s.settimeout(20)
+for i in range(18):
+    m = s.recv(9000).decode()
+    line = [l for l in m.split("\\n") if l.startswith("objects ")]
+    print(line[0] if line else "no-count", flush=True)
+"""
+        os.makedirs(self.run_dir)
+        listen = subprocess.Popen([PYTHON, "-c", listener, self.sock], stdout=subprocess.PIPE, text=True)
+        wait_for(lambda: os.path.exists(self.sock), what="the listener")
+        env = self.env(interval="0.3")
+        # A stall cap of 10 ms: a whole count of this heap (half a million lists at
+        # the end) takes several times longer.
+        env["LEAKWATCH_AGENT_MAX_STALL"] = "0.01"
+        env["LEAKWATCH_AGENT_BUDGET"] = "0.1"
+        prog = ("import time\ncache = {}\nend = time.monotonic() + 6\ni = 0\n"
+                "while time.monotonic() < end:\n"
+                "    for k in range(2000):\n        i += 1\n        cache['k%d' % i] = [i, (i,)]\n"
+                "    time.sleep(0.05)\n")
+        p = self.spawn([PYTHON, "-c", prog], env=env)
+        out, _ = listen.communicate(timeout=WAIT)
+        p.wait(timeout=WAIT)
+        counts = [l for l in out.splitlines() if l.startswith("objects ")]
+        strides = [int(l.split()[2]) for l in counts]
+        # Counts keep coming within the budget (10%: a count of tens of milliseconds
+        # every second or so), by every k-th object once the heap is large.
+        self.assertGreaterEqual(len(counts), 3, out)
+        self.assertTrue(any(k > 1 for k in strides[1:]), out)
 
     def test_socket_takes_reports_from_their_sender_only(self):
         d = self.start()

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Leak alerts end to end: the daemon watching real growing, flat and descriptor-leaking
 processes raises one alert per leak (and none for the flat one), runs hooks without a
 shell with context in the environment and JSON on stdin, kills a hook that hangs without
@@ -35,7 +36,7 @@ window = 1m
 hook-timeout = 2s
 
 [rule leak]
-name = lw-leak*
+name = lw-leak;*
 on-start = {hook}
 on-start = {evidence} {out}/evidence
 on-end = {hook}
@@ -174,9 +175,12 @@ class TestAlerts(Case):
 
     def test_restart_takes_the_alert_over(self):
         conf = os.path.join(self.tmp, "r.conf")
+        # A name of this run's own: a rule for "lw-leak" would also take another test's
+        # leaking process running at the same time, and raise its alert too.
+        name = "lw-rt-%d" % (os.getpid() % 1000000)
         with open(conf, "w") as f:
-            f.write("[daemon]\ninterval = 0.5\nwindow = 1m\n[rule leak]\nname = lw-leak\n")
-        leak = self.alloc("--step-kib", 512, "--every-ms", 250, "--steps", 1200, "--name", "lw-leak")
+            f.write("[daemon]\ninterval = 0.5\nwindow = 1m\n[rule leak]\nname = %s\n" % name)
+        leak = self.alloc("--step-kib", 512, "--every-ms", 250, "--steps", 1200, "--name", name)
         d = self.daemon("--config", conf)
         wait_for(lambda: alerts(d.db), timeout=300, what="the alert")
         self.assertEqual(d.stop(), 0, d.output())

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """leakwatch, the query client: every subcommand against a prepared database with
 golden output, JSON parsed and checked against the documented fields, the error paths,
 colour and width on a terminal, and a database the real daemon is writing.

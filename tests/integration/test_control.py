@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """The control socket: live status, watching and unwatching a PID on request, reload,
 and refusal of malformed, oversized and unauthorised requests."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """leakwatchd against real processes: what it stores, how it starts, stops, reloads,
 and survives a full disk, a restart, and a lack of privilege."""
 
@@ -47,8 +48,11 @@ class TestSampling(Case):
             anon = anon[:-1]
         self.assertTrue(all(v is not None for v in anon))
         # 30 steps of 2 MiB = 60 MiB, all touched: the last samples hold all of it (plus
-        # the program's own few hundred KiB), and the series never goes down.
-        self.assertGreater(anon[-1], 60 * 1024)
+        # the program's own few hundred KiB), and the series never goes down. Read
+        # through the BPF pass, the kernel's per-CPU counters may lag by up to
+        # CPUs x max(32, 2 x CPUs) pages (docs/bpf.md).
+        cpus = os.cpu_count() or 1
+        self.assertGreater(anon[-1], 60 * 1024 - cpus * max(32, 2 * cpus) * 4)
         self.assertLess(anon[-1], 70 * 1024)
         self.assertLess(anon[0], anon[-1])
         self.assertEqual(anon, sorted(anon))

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Time to the limit, end to end: a real process growing toward a real RLIMIT_AS is
 alerted, before the detector could prove a leak, as "will reach RLIMIT_AS in N s" with N
 the time it really has left; `leakwatch alerts ID` shows what the alert was raised on

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """leakwatch's live operations through the daemon's control socket: status with the
 daemon's own view (running, not running, access denied), watch, unwatch and reload
 with their errors and exit codes."""

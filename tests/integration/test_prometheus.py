@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """leakwatchd's metrics as Prometheus sees them: a real Prometheus scraping the endpoint
 every second while a workload leaks, with the shipped alerting rules loaded, must show
 the series, the leak verdict and the alert; the exposition and the node_exporter

@@ -185,8 +185,8 @@ class TestRestart(Case):
                           "Unit %s is masked." % u["fail"]))
         self.assertIsNotNone(x["answered"])
         self.assertGreater(x["forecast_s"], 0)
-        self.assertEqual(len(doc["evidence"]), 1)
-        self.assertEqual(doc["evidence"][0]["event"], "start")
+        self.assertEqual(len(doc["bundles"]), 1)
+        self.assertEqual(doc["bundles"][0]["event"], "start")
         self.assertEqual(d.stop(), 0)
 
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """leakwatch run: a command started, watched with its children, judged, and its exit
 status passed on — in-process and through a running daemon; a leak exits 10, a short
 job is "not enough data", signals are passed on, a missing command exits 127.
@@ -167,6 +168,16 @@ class TestJudged(unittest.TestCase):
             self.assertRegex(err, r"\n +python objects growing: .*\bdict \+")
             self.assertTrue(alert["kind"].startswith("python objects growing:"), alert["kind"])
             self.assertIn(" dict +", alert["kind"])
+        # Suspect, the run's own watch asked the agent for allocation sites (in its
+        # private runtime directory): the report shows them under the alert, with the
+        # cache's line among the top three, and so does the JSON.
+        with open(SEED_CACHE[0]) as f:
+            n = next(i for i, line in enumerate(f, 1) if line.rstrip().endswith("# leak: cache"))
+        line = "%s:%d" % (SEED_CACHE[0], n)
+        self.assertIn("Sites: where live memory grew since tracing began (python agent", err)
+        sites = err.split("Sites: ")[1].split("\n")[1:4]
+        self.assertTrue(any(line in s for s in sites), sites)
+        self.assertTrue(any(line in s["frames"] for s in alert["sites"][:3]), alert["sites"])
 
     def test_flat_with_a_child(self):
         code, out, err = finish(self.flat)

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """The scenario suite's fast subset through the daemon: real leaking and look-alike
 processes run at once under one leakwatchd with a one-minute window, and its alert
 table must name every leak, with the right metric, and nothing else.

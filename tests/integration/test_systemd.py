@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """leakwatchd as a systemd service, tested without systemd as PID 1: the sd_notify
 sequence on a socket of the test's own, the watchdog and a loop that stops it, the
 installed files, systemd-analyze verify and security of the installed unit, the
@@ -655,8 +656,10 @@ def setpriv(caps):
 
 @unittest.skipUnless(os.geteuid() == 0 and have("setpriv"), "needs root and setpriv to drop privileges")
 class TestCapabilities(Case):
-    """The unit's two capabilities are all the daemon needs to read a root process, and
-    each is needed: this is the justification the unit's comment gives."""
+    """The unit's two lasting capabilities are all the daemon needs to read a root
+    process, and each is needed: this is the justification the unit's comment gives.
+    The three it holds at start (CAP_BPF, CAP_PERFMON to load the BPF task iterator,
+    CAP_SETPCAP to drop them) are gone before the first tick."""
 
     def watch_root_process(self, caps):
         os.chown(self.tmp, UID, GID)
@@ -672,6 +675,7 @@ class TestCapabilities(Case):
         self.assertEqual(d.stop(), 0, d.output())
         rows = raw_rows(d.db, ("rss", "anon", "threads", "minflt", "fds", "pss", "uss", "heap_size", "unknown"),
                         w.pid)
+        self.output = d.output()
         return int(eff, 16), rows
 
     def test_with_the_units_capabilities_everything_is_read(self):
@@ -679,10 +683,11 @@ class TestCapabilities(Case):
         count every time, smaps_rollup whenever it is due. (The heap record may be
         absent: a workload built with a sanitizer allocates without brk.)"""
         caps = unit_caps()
-        self.assertEqual(sorted(caps), ["dac_read_search", "sys_ptrace"])
+        self.assertEqual(sorted(caps), ["bpf", "dac_read_search", "perfmon", "setpcap", "sys_ptrace"])
         eff, rows = self.watch_root_process(caps)
-        # CAP_DAC_READ_SEARCH is 2, CAP_SYS_PTRACE 19.
+        # CAP_DAC_READ_SEARCH is 2, CAP_SYS_PTRACE 19: the load's three are dropped.
         self.assertEqual(eff, (1 << 2) | (1 << 19), "the daemon runs with exactly these capabilities")
+        self.assertIn("sampler: bpf", self.output, "the unit's capabilities load the BPF task iterator")
         self.assertTrue(rows)
         for r in rows:
             self.assertTrue(all(v is not None for v in r[:5]), r)
@@ -743,12 +748,17 @@ def expand(sets, names):
 
 def unit_filter():
     """The system calls the unit's SystemCallFilter= lines allow. systemd adds @default to
-    an allow list; a "~" line takes its sets away again."""
+    an allow list; in the order of the lines, a "~" line takes its sets away again and a
+    later plain line gives its calls back."""
     lines = unit_value(os.path.join(ROOT, "systemd", "leakwatchd.service.in"), "SystemCallFilter")
-    allow = sum([l.split() for l in lines if not l.startswith("~")], [])
-    deny = sum([l[1:].split() for l in lines if l.startswith("~")], [])
     sets = syscall_sets()
-    return expand(sets, ["@default"] + allow) - expand(sets, deny)
+    allowed = expand(sets, ["@default"])
+    for line in lines:
+        if line.startswith("~"):
+            allowed -= expand(sets, line[1:].split())
+        else:
+            allowed |= expand(sets, line.split())
+    return allowed
 
 
 # Calls the filter refuses (with EPERM, SystemCallErrorNumber=) that leakwatchd makes

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """bench_detect: the detection benchmark on real processes (`make bench-detect`).
 
 Runs every scenario of scenarios.py at once under one leakwatchd with a short window,

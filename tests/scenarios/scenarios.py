@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """scenarios: the workloads of tests/workloads run together under one leakwatchd — what
 each should make the detector say, how a run is made, and how what was said is scored.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Helpers for the system tests: a Debian 12 tree made by debootstrap from the archive apt
 uses here (cached in build-nspawn/), booted with systemd-nspawn as a throwaway
 container (its writes go to a tmpfs overlay), and commands run inside it with nsenter.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """The Debian package on a booted Debian 12 (systemd-nspawn): installed, it creates its
 user and state and starts the service; it upgrades over itself keeping the database and
 the administrator's configuration; removed, it stops the service and keeps the state and
@@ -15,7 +16,7 @@ from lwtest import Case
 COUNT_SAMPLES = """python3 - <<'EOF'
 import sqlite3
 con = sqlite3.connect("file:/var/lib/leakwatch/leakwatch.db?mode=ro", uri=True, timeout=10)
-print(con.execute("SELECT (SELECT count(*) FROM sample) + (SELECT count(*) FROM sample_recent)").fetchone()[0])
+print(con.execute("SELECT (SELECT coalesce(sum(n), 0) FROM sample_block) + (SELECT count(*) FROM sample_recent)").fetchone()[0])
 EOF"""
 
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """leakwatchd.service from the package under a real systemd (a Debian 12 booted with
 systemd-nspawn): it runs as its own user with its two capabilities, says READY and pings
 the watchdog, reloads (and refuses a broken configuration), records the leak of a
@@ -27,7 +28,8 @@ unit = lw-leaker.service
 # The unit pings at most every 3/4 of WatchdogSec: with the shipped 2 minutes a ping may
 # take 90 s, so the test shortens it to see several.
 WATCHDOG = "[Service]\nWatchdogSec=4s\n"
-# CAP_DAC_READ_SEARCH (2) and CAP_SYS_PTRACE (19), the unit's two.
+# CAP_DAC_READ_SEARCH (2) and CAP_SYS_PTRACE (19), the unit's two lasting ones: CAP_BPF,
+# CAP_PERFMON and CAP_SETPCAP are dropped from every set before the first tick.
 UNIT_CAPS = (1 << 2) | (1 << 19)
 
 GET = """python3 - "$1" <<'EOF'

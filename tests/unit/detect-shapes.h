@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* detect-shapes: a deterministic generator of synthetic memory series — the shapes
  * that fool slope rules and the leaks that hide in them — for the detector's unit test
  * and its benchmark. Header-only (static functions), included by both.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Tests for agent: the report format parsed strictly (every refusal has its reason),
  * the socket's life (mode, stale and live sockets, removal), reports kept only for
  * the watched process the kernel names as sender, the per-process rate, descriptors
@@ -69,7 +70,128 @@ static void test_parse_python(void **state)
         assert_int_equal(agent_format(&a, again, sizeof(again)), (int)strlen(text));
         assert_string_equal(again, text);
         assert_int_equal(parse(again, &b, &why), 0);
-        assert_memory_equal(&a, &b, sizeof(a));
+        assert_int_equal(agent_report_size(&a), agent_report_size(&b));
+        assert_memory_equal(&a, &b, agent_report_size(&a));
+}
+
+#define PY2 "leakwatch-agent 2\nagent python\ngc.enabled 1\ngc.count 1 2 3\nblocks 10\n"
+
+static void test_parse_sites(void **state)
+{
+        const char *text = PY2 "traced 5000 6000\n"
+                               "site 4194304 4 4194304 /srv/app%20x/leak.py:12 /srv/app%20x/main.py:40:run\n"
+                               "site 1000 20 900 caf\xc3\xa9.py:3\n"
+                               "site 64 1 0 %25odd%0A.py:1 ?@libc.so.6+0x1a2b malloc@libc.so.6+0x10:malloc.c:3022\n";
+        const char *mall = "leakwatch-agent 2\nagent malloc\nmallinfo2 1 2 3 4 5\n"
+                           "site 524288 1 524288 grow@prog+0x1139:prog.c:12 main@prog+0x1180\n";
+        struct agent_report a, b;
+        const char *why = NULL;
+        char again[AGENT_MSG_MAX];
+
+        (void)state;
+        assert_int_equal(parse(text, &a, &why), 0);
+        assert_int_equal(a.version, 2);
+        assert_int_equal(a.n_sites, 3);
+        assert_int_equal(a.sites[0].live_bytes, 4194304);
+        assert_int_equal(a.sites[0].live_count, 4);
+        assert_int_equal(a.sites[0].growth, 4194304);
+        assert_int_equal(a.sites[0].n_frames, 2);
+        assert_string_equal(agent_site_frames(&a, 0), "/srv/app%20x/leak.py:12 /srv/app%20x/main.py:40:run");
+        assert_string_equal(agent_site_frames(&a, 1), "caf\xc3\xa9.py:3");
+        assert_int_equal(a.sites[2].n_frames, 3);
+        assert_int_equal(a.sites[2].growth, 0);
+        /* Written back the same, read back the same. */
+        assert_int_equal(agent_format(&a, again, sizeof(again)), (int)strlen(text));
+        assert_string_equal(again, text);
+        assert_int_equal(parse(again, &b, &why), 0);
+        assert_int_equal(agent_report_size(&a), agent_report_size(&b));
+        assert_memory_equal(&a, &b, agent_report_size(&a));
+        /* The probe's sites too. */
+        assert_int_equal(parse(mall, &a, &why), 0);
+        assert_int_equal(a.agent, AGENT_MALLOC);
+        assert_int_equal(a.n_sites, 1);
+        assert_string_equal(agent_site_frames(&a, 0), "grow@prog+0x1139:prog.c:12 main@prog+0x1180");
+        /* Version 2 without sites is a version 2 report. */
+        assert_int_equal(parse(PY2, &a, &why), 0);
+        assert_int_equal(a.version, 2);
+        assert_int_equal(a.n_sites, 0);
+}
+
+static void test_parse_site_refusals(void **state)
+{
+        static const struct {
+                const char *text;
+                const char *why;
+        } cases[] = {
+                { PY_MIN "site 1 1 1 a.py:1\n", "a site line in a version 1 report" },
+                { PY2 "site 1 1 1\n", "a site without frames" },
+                { PY2 "site 1 1 a.py:1\n", "a site without frames" },
+                { PY2 "site 1 1 1 a:1 b:1 c:1 d:1 e:1 f:1 g:1 h:1 i:1\n", "a site with too many frames" },
+                { PY2 "site 1 -1 1 a.py:1\n", "bad site values" },
+                { PY2 "site 1 1 1000000000000000000 a.py:1\n", "bad site values" },
+                { PY2 "site 1 1 1 a.py:1\nsite 1 1 2 b.py:1\n", "sites not sorted by growth" },
+                { PY2 "site 1 1 1 a.py:1\ntraced 1 1\n", "a key after the sites" },
+                { PY2 "site 1 1 1 a%2.py:1\n", "bad site frame" },
+                { PY2 "site 1 1 1 a%2g.py:1\n", "bad site frame" },
+                { PY2 "site 1 1 1 a%2f.py:1\n", "bad site frame" },
+                { PY2 "site 1 1 1 a%41.py:1\n", "bad site frame" },           /* 'A' needs no escape */
+                { PY2 "site 1 1 1 a.py:1%\n", "bad site frame" },
+                { PY2 "site 1 1 1 a\x01.py:1\n", "bad site frame" },
+                { PY2 "site 1 1 1 a\x7f.py:1\n", "bad site frame" },
+                { PY2 "site 1 1 1 \xc3(.py:1\n", "bad site frame" },
+                { PY2 "site 1 1 1 \xed\xa0\x80.py:1\n", "bad site frame" },  /* a surrogate */
+                { PY2 "site 1 1 1  a.py:1\n", "a line without a value" },
+                { PY2 "site 1 1 1 a.py:1 \n", "a line without a value" },
+        };
+
+        (void)state;
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                struct agent_report a;
+                const char *why = NULL;
+
+                print_message("  case %zu\n", i);
+                assert_int_equal(parse(cases[i].text, &a, &why), -EBADMSG);
+                assert_string_equal(why, cases[i].why);
+        }
+}
+
+/* Ten sites of eight frames of 256 bytes would not fit a datagram; what fits is taken,
+ * an eleventh site and a 257-byte frame are not. */
+static void test_parse_site_bounds(void **state)
+{
+        char buf[AGENT_MSG_MAX + 4096], frame[AGENT_FRAME_MAX + 2];
+        struct agent_report a;
+        const char *why = NULL;
+        size_t o;
+
+        (void)state;
+        memset(frame, 'f', AGENT_FRAME_MAX);
+        frame[AGENT_FRAME_MAX] = '\0';
+        o = (size_t)snprintf(buf, sizeof(buf), PY2 "site 9 9 9 %s\n", frame);
+        assert_int_equal(agent_parse(buf, o, &a, &why), 0);
+        assert_int_equal(a.sites[0].len, AGENT_FRAME_MAX);
+        frame[AGENT_FRAME_MAX] = 'f';
+        frame[AGENT_FRAME_MAX + 1] = '\0';
+        o = (size_t)snprintf(buf, sizeof(buf), PY2 "site 9 9 9 %s\n", frame);
+        assert_int_equal(agent_parse(buf, o, &a, &why), -EBADMSG);
+        assert_string_equal(why, "bad site frame");
+        /* Ten sites of eight short frames: taken; an eleventh: refused. */
+        o = (size_t)snprintf(buf, sizeof(buf), PY2);
+        for (int i = 0; i < AGENT_SITES_MAX; i++)
+                o += (size_t)snprintf(buf + o, sizeof(buf) - o, "site 1 1 1 a:1 b:2 c:3 d:4 e:5 f:6 g:7 h:8\n");
+        assert_int_equal(agent_parse(buf, o, &a, &why), 0);
+        assert_int_equal(a.n_sites, AGENT_SITES_MAX);
+        assert_int_equal(a.sites[9].n_frames, AGENT_SITE_FRAMES_MAX);
+        assert_string_equal(agent_site_frames(&a, 9), "a:1 b:2 c:3 d:4 e:5 f:6 g:7 h:8");
+        o += (size_t)snprintf(buf + o, sizeof(buf) - o, "site 1 1 1 a:1\n");
+        assert_int_equal(agent_parse(buf, o, &a, &why), -EBADMSG);
+        assert_string_equal(why, "too many sites");
+        /* The whole report stays within AGENT_MSG_MAX, sites or not. */
+        o = (size_t)snprintf(buf, sizeof(buf), PY2);
+        while (o < AGENT_MSG_MAX)
+                o += (size_t)snprintf(buf + o, sizeof(buf) - o, "site 1 1 1 %.200s\n", frame);
+        assert_int_equal(agent_parse(buf, o, &a, &why), -EBADMSG);
+        assert_string_equal(why, "too long");
 }
 
 static void test_parse_malloc(void **state)
@@ -99,9 +221,9 @@ static void test_parse_refusals(void **state)
                 const char *text;
                 const char *why;
         } cases[] = {
-                { "", "not a version 1 report" },
-                { "leakwatch-agent 2\nagent python\n", "not a version 1 report" },
-                { "LEAKWATCH-AGENT 1\n", "not a version 1 report" },
+                { "", "not a version 1 or 2 report" },
+                { "leakwatch-agent 3\nagent python\n", "not a version 1 or 2 report" },
+                { "LEAKWATCH-AGENT 1\n", "not a version 1 or 2 report" },
                 { PY "gc.enabled 1\ngc.count 1 2 3\nblocks 10", "a NUL byte or an unterminated line" },
                 { ML "mallinfo2 1 2 3 4 5\r\n", "bad mallinfo2 line" },
                 { "leakwatch-agent 1\n", "no agent line" },
@@ -499,6 +621,9 @@ int main(void)
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_parse_python),
                 cmocka_unit_test(test_parse_malloc),
+                cmocka_unit_test(test_parse_sites),
+                cmocka_unit_test(test_parse_site_refusals),
+                cmocka_unit_test(test_parse_site_bounds),
                 cmocka_unit_test(test_parse_refusals),
                 cmocka_unit_test(test_parse_bounds),
                 cmocka_unit_test_setup_teardown(test_socket_mode_and_life, setup, teardown),

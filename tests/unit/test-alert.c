@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Tests for alert: when a verdict opens, escalates, updates or closes an alert, and that
  * the hook's JSON and environment stay valid and safe with hostile process text. */
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Tests for block: samples packed and read back exactly (random series, the extremes of
  * every field, the first and the last sample a block can hold), what a steady process
  * costs, and damaged blocks — every flipped byte, every truncation, forged checksums —

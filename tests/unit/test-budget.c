@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* test-budget: the CPU-time token bucket that bounds smaps_rollup reads. */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Tests for cgroup: the room under memory.max on a fixture tree, the nearest limit on
  * the way up winning, and refusal of paths that are not a cgroup's. */
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Tests for classify: every class from synthetic windows of outside samples and agent
  * reports, the floors that see through a sawtooth, the naming of growing types, and
  * the words with hostile type names. */
@@ -567,6 +568,98 @@ struct scenario {
  * the same sentence, numbers included, for each kind of window. The data is shifted by
  * half a second: a value stamped exactly at the window's end belongs to the next bucket,
  * where the detector puts it, and the direct input would count it in this window. */
+/* A Python program whose blocks stay flat, traced from the window's middle on: its one
+ * site grows by site_rate bytes a second (0: no sites), named frame. */
+static void python_traced(struct classify_input *in, struct classify_trail *t, double site_rate, const char *frame)
+{
+        for (int i = 0; i <= 20; i++) {
+                struct agent_report a;
+
+                agent_report_init(&a);
+                a.agent = AGENT_PYTHON;
+                a.t_ms = (int64_t)((FROM + i * 5) * 1000);
+                a.gc_enabled = 1;
+                a.blocks = 100000 + i;
+                if (i >= 10 && site_rate > 0) {
+                        a.version = 2;
+                        a.traced = (int64_t)(site_rate * (i - 10) * 5);
+                        a.traced_peak = a.traced;
+                        if (i > 10) {
+                                a.n_sites = 1;
+                                a.sites[0] = (struct agent_site){ .live_bytes = a.traced, .live_count = i - 10,
+                                                                  .growth = a.traced, .n_frames = 2 };
+                                a.site_text_len = (size_t)snprintf(a.site_text, sizeof(a.site_text), "%s main.py:9",
+                                                                   frame) + 1;
+                                a.sites[0].len = (uint16_t)(a.site_text_len - 1);
+                        }
+                }
+                classify_add_agent(in, &a);
+                if (t)
+                        assert_int_equal(classify_trail_add_agent(t, &a), 0);
+        }
+}
+
+static void test_large_buffers_are_python(void **state)
+{
+        struct classify_input in, kept;
+        struct classify_result r, k;
+        struct classify_trail *t;
+
+        (void)state;
+        /* Untraced, a list of 1 MiB buffers looks native: flat blocks, rising memory. */
+        classify_init(&in, FROM, TO, false, 40 * MIB);
+        outside(&in, 50 * MIB, 40 * MIB, 0, 0);
+        python_traced(&in, NULL, 0, NULL);
+        judge(&in, &r);
+        assert_int_equal(r.cls, CLASS_NATIVE);
+        assert_false(r.sites);
+        /* Traced, its sites grow as fast as memory does (0.4 MiB/s): Python, and where. */
+        assert_int_equal(classify_trail_new(FROM, (TO - FROM) / 24, &t), 0);
+        trail_too = t;
+        classify_init(&in, FROM, TO, false, 40 * MIB);
+        outside(&in, 50 * MIB, 40 * MIB, 0, 0);
+        trail_too = NULL;
+        python_traced(&in, t, 0.4 * MIB, "/srv/app/leak.py:12");
+        judge(&in, &r);
+        assert_int_equal(r.cls, CLASS_PYTHON_HEAP);
+        assert_true(r.sites);
+        assert_string_equal(classify_agents(&r), "python");
+        assert_string_equal(r.text, "python heap growing in large objects: +20.0 MiB traced by tracemalloc, far "
+                                    "more than the allocated blocks explain; growing at leak.py:12 (+20.0 MiB)");
+        /* The trail says the same. */
+        classify_trail_input(t, FROM, TO, false, 40 * MIB, &kept);
+        judge(&kept, &k);
+        assert_string_equal(k.text, r.text);
+        /* Sites that explain a twentieth of the growth do not make it Python. */
+        classify_trail_reset(t, FROM, (TO - FROM) / 24);
+        classify_init(&in, FROM, TO, false, 40 * MIB);
+        outside(&in, 50 * MIB, 40 * MIB, 0, 0);
+        python_traced(&in, t, 0.02 * MIB, "ext.py:3");
+        judge(&in, &r);
+        assert_int_equal(r.cls, CLASS_NATIVE);
+        assert_string_equal(r.text, "native memory growing outside Python's heap (a C extension or ctypes): anonymous "
+                                    "+40.0 MiB while tracemalloc saw Python's allocations grow +1.00 MiB; growing at "
+                                    "ext.py:3 (+1.00 MiB)");
+        classify_trail_free(t);
+}
+
+static void test_hostile_frames_are_escaped(void **state)
+{
+        struct classify_input in;
+        struct classify_result r;
+
+        (void)state;
+        classify_init(&in, FROM, TO, false, 40 * MIB);
+        outside(&in, 50 * MIB, 40 * MIB, 0, 0);
+        /* A file name with a right-to-left override and an escaped newline. */
+        python_traced(&in, NULL, 0.4 * MIB, "/srv/\xe2\x80\xaeyp.kcatta%0A:1");
+        judge(&in, &r);
+        assert_true(r.sites);
+        assert_null(strstr(r.text, "\xe2\x80\xae"));
+        assert_null(strchr(r.text, '\n'));
+        assert_non_null(strstr(r.text, "%0A:1"));
+}
+
 static void test_trail_gives_the_same_input(void **state)
 {
         static const struct py objects = { .blocks0 = 200000, .blocks_growth = 300000, .gc_enabled = 0,
@@ -670,6 +763,8 @@ int main(void)
                 cmocka_unit_test(test_agent_with_too_little_data_is_ignored),
                 cmocka_unit_test(test_hostile_type_names_are_escaped),
                 cmocka_unit_test(test_long_text_is_cut_not_overflowed),
+                cmocka_unit_test(test_large_buffers_are_python),
+                cmocka_unit_test(test_hostile_frames_are_escaped),
                 cmocka_unit_test(test_trail_gives_the_same_input),
                 cmocka_unit_test(test_trail_keeps_the_last_buckets),
         };

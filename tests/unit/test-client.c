@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Tests for the client's pure modules: output (escaping, widths, numbers, JSON, CSV,
  * tables), timearg (the times people type), trend (Theil-Sen, floor growth), chart
  * (sparklines, gaps, rendering) and svg (a well-formed, escaped document). */

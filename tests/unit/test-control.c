@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Tests for control: who may use the socket, which connection makes room for a new
  * peer, and the socket under a real sd-event loop: a new peer is served when every
  * slot is held, and only the daemon's own socket file is removed. (Requests and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* test-detect: the leak detector against synthetic shapes at two time scales, its
  * state machine (hysteresis, warm-up, forecast, gaps, replay), the descriptor kind,
  * the statistics on series with known answers, and the baseline rules it is
@@ -271,14 +272,14 @@ static void test_hysteresis(void **state)
         struct detect_params p;
         static struct detect d;
         struct trace tr;
-        /* 20% of 200 MiB per window; leaks during [0, 2.5W) and [3.2W, 9W). */
-        struct pieces pc = { .rate = 0.2 * 200 * MIB / W, .n = 2, .on = { 0, 3.2 * W }, .off = { 2.5 * W, 9 * W } };
+        /* 20% of 200 MiB per window; leaks during [0, 2.5W) and [4W, 10W). */
+        struct pieces pc = { .rate = 0.2 * 200 * MIB / W, .n = 2, .on = { 0, 4 * W }, .off = { 2.5 * W, 10 * W } };
         (void)state;
 
         detect_params_init(&p, DETECT_MEMORY, W);
         detect_init(&d, 0);
         trace_init(&tr);
-        run(&d, &p, 0, 9 * W, 10, pieces_f, &pc, NAN, &tr);
+        run(&d, &p, 0, 10 * W, 10, pieces_f, &pc, NAN, &tr);
 
         trace_print(&tr, W);
         /* The sequence: suspect, leaking, recovered, ok (cool-down over), then again. */
@@ -292,9 +293,10 @@ static void test_hysteresis(void **state)
         assert_int_equal(d.n_alerts, 2);
         /* First alert within about a window and a quarter of the start. */
         assert_true(tr.t[1] <= 1.3 * W);
-        /* Recovered between the stop and the stop plus recovery and a block. */
-        assert_true(tr.t[2] > 2.5 * W && tr.t[2] <= 2.5 * W + p.recovery + 4 * p.bucket);
-        /* The growth is back at 3.2 W, inside the cool-down: no alert before it ends. */
+        /* Recovered after the stop, once the window no longer holds the rise: no new
+         * high for `recovery`, and no weak trend left, within a window and a block. */
+        assert_true(tr.t[2] > 2.5 * W + p.recovery && tr.t[2] <= 2.5 * W + W + 4 * p.bucket);
+        /* The growth is back at 4 W, inside the cool-down: no alert before it ends. */
         assert_true(tr.t[3] >= tr.t[2] + p.cooldown);
         for (unsigned i = 4; i < tr.n; i++)
                 if (tr.to[i] == DETECT_LEAKING)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Tests for engine: samples in, verdicts and alert events out, on a simulated clock —
  * a leak opens one alert with its evidence, its limit and its kind (from the samples
  * and the agents' reports the engine has already seen), a near limit escalates it once,
@@ -43,10 +44,12 @@ struct event {
         const char *kind_class;
         bool kind_changed;
         double slope, forecast;
+        double scale;                   /* the time scale the evidence is from */
         char ev_reason[96];             /* the evidence's reason: the limit judge's phrase */
         char cause[8], raised_cause[8]; /* the latest evaluation's judge; what it was raised on */
         int64_t raised_t_ms;
         double raised_room_max, latest_room_max, raised_slope;
+        double raised_scale, latest_scale;      /* the evidence rows' scale_s */
 };
 
 struct fixture {
@@ -147,12 +150,15 @@ static void on_alert(void *userdata, const struct sampler_proc *p UNUSED, const 
         e->kind_class = a->kind_class;
         e->slope = a->row.ev.slope;
         e->forecast = a->row.ev.forecast;
+        e->scale = a->row.ev.scale;
         snprintf(e->ev_reason, sizeof(e->ev_reason), "%s", a->row.ev.reason ? a->row.ev.reason : "");
         snprintf(e->cause, sizeof(e->cause), "%s", a->row.latest.cause ? a->row.latest.cause : "");
         snprintf(e->raised_cause, sizeof(e->raised_cause), "%s", a->row.raised.cause ? a->row.raised.cause : "");
         e->raised_t_ms = a->row.raised.t_ms;
         e->raised_room_max = a->row.raised.room[LIMIT_MEMORY_MAX];
         e->raised_slope = a->row.raised.slope;
+        e->raised_scale = a->row.raised.scale;
+        e->latest_scale = a->row.latest.scale;
         e->latest_room_max = a->row.latest.room[LIMIT_MEMORY_MAX];
 }
 
@@ -304,6 +310,42 @@ static void test_leak_opens_and_recovers(void **state)
         assert_int_equal(st.open_alerts, 0);
 }
 
+/* With no window pinned, every time scale judges: a leak of 100 %/h of the level,
+ * 10 s samples, starting 30 min into a flat life, is alerted within 15 min by the
+ * 12-minute scale, and the alert says so; a slow one of 10 %/h in a 3-hour-old process
+ * within the hour, by the 45-minute scale. */
+static void test_every_scale_by_default(void **state)
+{
+        struct fixture *f = *state;
+        const struct event *start;
+
+        engine_free(f->e);
+        f->cfg.window = 0;
+        f->cfg.interval = 10;
+        open_engine(f);
+        f->l.started(f->l.userdata, &f->p, false, T0_MS);
+        for (int64_t t = 10; t <= 3600; t += 10)
+                sample_at(f, T0_MS + t * 1000, 100 * MIB + (t > 1800 ? 100 * MIB * (double)(t - 1800) / 3600 : 0));
+        start = find(f, 'a', ALERT_EVENT_START, 0);
+        assert_true(start->t_ms <= T0_MS + (1800 + 900) * 1000);
+        assert_true(start->scale == 12 * 60);
+        /* The evidence it is raised on names the raising scale too. */
+        assert_string_equal(start->raised_cause, "leak");
+        assert_true(start->raised_scale == 12 * 60 && start->latest_scale == 12 * 60);
+
+        f->p.id = 2;
+        f->p.start_ms = T0_MS + 10 * 3600 * 1000;
+        f->n_ev = 0;
+        f->l.started(f->l.userdata, &f->p, false, f->p.start_ms);
+        for (int64_t t = 10; t <= 5 * 3600; t += 10)
+                sample_at(f, f->p.start_ms + t * 1000,
+                          300 * MIB + (t > 3 * 3600 ? 300 * MIB * 0.1 * (double)(t - 3 * 3600) / 3600 : 0));
+        start = find(f, 'a', ALERT_EVENT_START, 0);
+        assert_true(start->t_ms <= f->p.start_ms + (3 * 3600 + 3600) * 1000);
+        assert_true(start->scale == 45 * 60);
+        assert_true(start->raised_scale == 45 * 60 && start->latest_scale == 45 * 60);
+}
+
 /* A limit that comes close after the alert opened escalates it, once. */
 static void test_near_limit_escalates_once(void **state)
 {
@@ -398,6 +440,79 @@ static void test_jvm_names_the_kind(void **state)
         start = find(f, 'a', ALERT_EVENT_START, 0);
         assert_string_equal(start->kind_class, "java-native");
         assert_non_null(strstr(start->kind_text, "outside the Java heap"));
+}
+
+/* A Python report at t_ms; with sites, one site grown by growth bytes. */
+static void python_report(struct fixture *f, int64_t t_ms, double grown, int64_t growth)
+{
+        struct agent_report a;
+
+        agent_report_init(&a);
+        a.agent = AGENT_PYTHON;
+        a.t_ms = t_ms;
+        a.gc_enabled = 1;
+        a.blocks = (int64_t)(100000 + 10000 * grown);
+        if (growth >= 0) {
+                a.version = 2;
+                a.traced = a.traced_peak = growth;
+                a.n_sites = 1;
+                a.sites[0] = (struct agent_site){ .live_bytes = growth, .live_count = 1, .growth = growth,
+                                                  .n_frames = 1 };
+                a.site_text_len = (size_t)snprintf(a.site_text, sizeof(a.site_text), "app.py:7") + 1;
+                a.sites[0].len = (uint16_t)(a.site_text_len - 1);
+        }
+        engine_agent_report(f->e, f->p.slot, f->p.id, &a);
+}
+
+/* Sites are asked for while the memory is suspect and, once it leaks, until its alert
+ * names one; never for a process without an agent, nor for one judged ok. */
+static void test_sites_asked_on_suspicion(void **state)
+{
+        struct fixture *f = *state;
+        struct engine_proc_state ps;
+        bool asked_suspect = false, asked_leaking = false, judged = false;
+        int64_t site_from = -1;
+
+        /* Without an agent, never: nobody would answer. */
+        f->l.started(f->l.userdata, &f->p, false, T0_MS);
+        for (int64_t t = 0; t < 200 * 1000; t += STEP_MS) {
+                sample_at(f, T0_MS + t, 100 * MIB + MIB * (double)t / 1000);
+                assert_false(engine_wants_sites(f->e, f->p.slot));
+        }
+        f->l.ended(f->l.userdata, &f->p, T0_MS + 200 * 1000, "exited");
+        assert_false(engine_wants_sites(f->e, f->p.slot));
+
+        f->p.id++;
+        f->l.started(f->l.userdata, &f->p, false, T0_MS);
+        for (int64_t t = 0; t < 300 * 1000; t += STEP_MS) {
+                double grown = (double)t / 1000;
+                bool wants;
+
+                sample_at(f, T0_MS + t, 100 * MIB + MIB * grown);
+                if (t % 2000 == 0)
+                        python_report(f, T0_MS + t + 1, grown, site_from < 0 ? -1 : (int64_t)(MIB * (t - site_from) / 1000));
+                assert_int_equal(engine_proc_state(f->e, f->p.slot, DETECT_MEMORY, &ps), 0);
+                wants = engine_wants_sites(f->e, f->p.slot);
+                if (ps.status == DETECT_OK)
+                        assert_false(wants);
+                if (ps.status == DETECT_SUSPECT) {
+                        assert_true(wants);
+                        asked_suspect = true;
+                }
+                if (ps.status == DETECT_LEAKING && wants)
+                        asked_leaking = true;
+                if (ps.status == DETECT_LEAKING && !wants && asked_suspect)
+                        judged = true;
+                /* The agent answers: it traces from when it is asked. */
+                if (wants && site_from < 0)
+                        site_from = t;
+                if (judged)
+                        break;
+        }
+        assert_true(asked_suspect);
+        assert_true(judged);
+        (void)asked_leaking;
+        assert_non_null(strstr(f->ev[f->n_ev - 1].kind_text, "; growing at app.py:7 ("));
 }
 
 /* The process's end closes its open alert with the sampler's reason and time. */
@@ -647,8 +762,10 @@ int main(void)
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_leak_opens_and_recovers, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_near_limit_escalates_once, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_every_scale_by_default, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_agent_reports_name_the_kind, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_jvm_names_the_kind, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_sites_asked_on_suspicion, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_end_closes, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_takes_over_open_alerts, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_same_input_same_events, setup, teardown),

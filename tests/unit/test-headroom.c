@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* test-headroom: every known limit read for a process, relative to fixture roots — a
  * proc root with its /proc/PID/limits, the cgroup fixture tree — against its latest
  * sample: RLIMIT_AS and RLIMIT_DATA against VmSize and VmData, RLIMIT_NOFILE against

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Tests for hook, trust and reap: real children under a real sd-event loop — argv
  * without a shell, stdin and environment, bounded output, the timeout's SIGTERM then
  * SIGKILL, the concurrency cap and its queue; which programs may run (every directory

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Tests for host: what libproc2 reports agrees with the kernel's own files. */
 #include <setjmp.h>
 #include <stdarg.h>

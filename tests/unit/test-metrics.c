@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Tests for the Prometheus exposition: content negotiation, both formats line by line,
  * how processes fold into groups, hostile process names, the series cap and its
  * ranking, the pid label; promtool's verdict on the output; the atomic textfile; the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* test-nearlimit: the time to each limit (lib/forecast) and the short-scale judge that
  * tells growth heading for one (lib/nearlimit), on a simulated clock at the default
  * 10 s sampling: a leak that reaches its limit within the hour is told within 10

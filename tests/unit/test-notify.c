@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* test-notify: the status line, and the exact datagrams daemon/notify.c sends to a
  * $NOTIFY_SOCKET (a socket of the test's own), and that nothing fails without one. */
 #include <setjmp.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* test-pace: the sampling tick's schedule — on the grid, late ticks skipped, and an
  * overrun that slows sampling down instead of falling behind. */
 #include <setjmp.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Tests of proc: every parser over fixture text and hostile text, every reader over the
  * fixture tree in tests/fixtures/proc/root (see its README), and the kernel behaviour
  * proc.c relies on, observed on real children of this test. Values read from a live

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Tests for proto: the rule-name check the configuration and the client's watch share. */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Tests for query, the client's read-only questions: over a database written through
  * the daemon's own store API (samples, folds, rollups, retention, alerts), each answer
  * is checked against what was written — filters, latest samples by both paths, series

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* test-rules: rule_matches over a table of rules and processes, with names and command
  * lines as hostile as a process can make them. No OS involved. */
 #include <setjmp.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Tests for leakwatch run's pure parts (the verdict, the exit status, which rows belong
  * to a run, the child's environment, the default interval, the chart's trend line) and
  * for ctl, the client's side of the control socket, against a fake daemon that answers

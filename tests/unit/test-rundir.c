@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Tests for rundir: the runtime directory is made when missing (mode 0755 whatever the
  * umask), refused when someone else could change it (a link, a group- or world-writable
  * directory or parent, another owner), and locked: a second opener is told who holds

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Tests for sampler over a synthetic proc root written by the test: which processes the
  * rules pick (by name, as children, past a min-rss, after an exec), that the daemon and
  * its descendants are never picked, that a reused PID never continues another process's

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Tests for store: migrations, refusal of foreign or newer databases, batched writes,
  * folding, rollups, retention, the size cap (a stand-in for a full disk), and reads. */
 #include <errno.h>
@@ -223,6 +224,45 @@ static void test_migrates_old_schema(void **state)
         store_close(s2);
         assert_int_equal(raw_int(old, "SELECT count(*) FROM rule WHERE name = 'old'"), 1);
         assert_int_equal(raw_int(old, "SELECT count(*) FROM sqlite_master WHERE name = 'alert'"), 1);
+        unlink(old);
+}
+
+/* A database at version 7 (before time scales) is read as it is, its alerts without a
+ * scale, and upgraded to carry one on the next write open. */
+static void test_migrates_v7_to_scales(void **state)
+{
+        struct fixture *f = *state;
+        const char *col = "SELECT count(*) FROM pragma_table_info('alert') WHERE name = 'scale_s'";
+        char old[160];
+        struct store *s2 = NULL;
+        struct query *q = NULL;
+        struct query_alert *a = NULL;
+        size_t n = 0;
+
+        snprintf(old, sizeof(old), "%s/v7.db", f->dir);
+        for (unsigned i = 0; i < sql_migrations_count && sql_migrations[i].version <= 7; i++)
+                raw_exec(old, sql_migrations[i].sql);
+        raw_exec(old, "PRAGMA user_version = 7; "
+                      "INSERT INTO rule (id, name, spec, first_ms, last_ms) VALUES (1, 'old', 'x', 1, 1); "
+                      "INSERT INTO process (id, boot_id, pid, start_ticks, comm, cmdline, rule_id, generation, "
+                      "first_ms, last_ms) VALUES (1, 'b', 10, 1, 'w', 'w', 1, 0, 1, 1); "
+                      "INSERT INTO alert (id, process_id, rule_id, metric, state, start_ms, slope) "
+                      "VALUES (1, 1, 1, 'memory', 'leaking', 1000, 5.0)");
+        assert_int_equal(raw_int(old, col), 0);
+        assert_int_equal(query_open(old, &q, NULL, 0), 0);
+        assert_int_equal(query_alerts(q, &(struct query_alert_filter){ 0 }, &a, &n), 0);
+        assert_int_equal(n, 1);
+        assert_true(isnan(a[0].scale_s));
+        query_alerts_free(a, n);
+        query_close(q);
+
+        assert_int_equal(store_open(old, STORE_RW, &s2, NULL, 0), 0);
+        assert_int_equal(store_schema_version(s2), 9);
+        assert_int_equal(store_schema_version(s2), store_latest_schema_version());
+        store_close(s2);
+        assert_int_equal(raw_int(old, col), 1);
+        assert_int_equal(raw_int(old, "SELECT count(*) FROM pragma_table_info('verdict') WHERE name = 'scale_s'"), 1);
+        assert_int_equal(raw_int(old, "SELECT count(*) FROM alert WHERE id = 1 AND scale_s IS NULL"), 1);
         unlink(old);
 }
 
@@ -669,6 +709,25 @@ static void read_series(const struct fixture *f, int64_t id, int64_t from, int64
         query_close(q);
 }
 
+struct minutes {
+        unsigned n;
+        int64_t first_t, first_anon, fds;
+        bool swap;
+};
+
+static int count_minute(const struct sample *smp, void *userdata)
+{
+        struct minutes *mc = userdata;
+
+        if (mc->n++ == 0) {
+                mc->first_t = smp->t_ms;
+                mc->first_anon = smp->v[M_ANON];
+        }
+        mc->fds = smp->v[M_FDS];
+        mc->swap |= sample_has(smp, M_SWAP);
+        return 0;
+}
+
 /* 3 hours of 10-second samples rising 1 MiB a minute; fold; rollups must hold exact
  * minute minima, maxima and means. */
 static void test_fold_rollups_retention_series(void **state)
@@ -702,6 +761,15 @@ static void test_fold_rollups_retention_series(void **state)
         assert_int_equal(raw_int(f->path, "SELECT n FROM rollup WHERE res = 3600000 ORDER BY t LIMIT 1"), 360);
         assert_int_equal(raw_int(f->path, "SELECT rss_max FROM rollup WHERE res = 3600000 ORDER BY t LIMIT 1"),
                          (100 + 59) * 1024);
+        /* The minutes as the detector's long scales take them back: a sample at each
+         * minute's start with its minima, in bytes. */
+        {
+                struct minutes mc = { 0 };
+                assert_int_equal(store_for_each_minute(f->st, 1, t0 + 60000, t0 + 11 * 60000, count_minute, &mc), 0);
+                assert_int_equal(mc.n, 10);
+                assert_int_equal(mc.first_t, t0 + 60000);
+                assert_true(mc.first_anon == (100 + 1) * MIB / 2 && mc.fds == 7 && !mc.swap);
+        }
         /* Reading across the fold gives every sample once, in order. */
         read_series(f, 1, t0, t0 + n * 10000, pts);
         assert_int_equal(pts->n, n);
@@ -770,17 +838,35 @@ static void test_agent_reports_and_retention(void **state)
                 snprintf(a.types[1].name, sizeof(a.types[1].name), "__main__.Person");
                 a.types[1].count = 10;
                 a.n_types = 2;
+                /* Two allocation sites, stored as they came (escaped). */
+                a.version = 2;
+                a.n_sites = 2;
+                a.site_text_len = (size_t)snprintf(a.site_text, sizeof(a.site_text), "a%%20b.py:1 main.py:2") + 1;
+                a.sites[0] = (struct agent_site){ .live_bytes = 4096, .live_count = 4, .growth = 4000, .n_frames = 2,
+                                                  .len = (uint16_t)(a.site_text_len - 1) };
+                a.sites[1] = (struct agent_site){ .live_bytes = 64, .live_count = 1, .growth = 64, .n_frames = 1,
+                                                  .off = (uint16_t)a.site_text_len };
+                a.site_text_len += (size_t)snprintf(a.site_text + a.site_text_len,
+                                                    sizeof(a.site_text) - a.site_text_len, "x.py:9") + 1;
+                a.sites[1].len = 6;
                 assert_int_equal(put_agent(f->st, 1, &a), 0);
                 /* The same report again (a replayed batch): ignored. */
                 assert_int_equal(put_agent(f->st, 1, &a), 0);
         }
         a.n_types = AGENT_TYPES_MAX + 1;
         assert_int_equal(put_agent(f->st, 1, &a), -EINVAL);
+        a.n_types = 0;
+        a.n_sites = AGENT_SITES_MAX + 1;
+        assert_int_equal(put_agent(f->st, 1, &a), -EINVAL);
         assert_int_equal(put_kind(f->st, 7, t0, "python-objects", "python"), 0);
         assert_int_equal(put_kind(f->st, 7, t0 + 1, "native", NULL), 0);
         assert_int_equal(store_commit(f->st), 0);
         assert_int_equal(raw_int(f->path, "SELECT count(*) FROM agent_sample"), 4);
         assert_int_equal(raw_int(f->path, "SELECT count(*) FROM agent_type"), 8);
+        assert_int_equal(raw_int(f->path, "SELECT count(*) FROM agent_site"), 8);
+        assert_int_equal(raw_int(f->path, "SELECT count(*) FROM agent_site WHERE rank = 0 AND growth = 4000 AND "
+                                          "live_bytes = 4096 AND live_count = 4 AND frames = 'a%20b.py:1 main.py:2'"), 4);
+        assert_int_equal(raw_int(f->path, "SELECT count(*) FROM agent_site WHERE rank = 1 AND frames = 'x.py:9'"), 4);
         assert_int_equal(raw_int(f->path, "SELECT count(*) FROM alert_kind WHERE class = 'native'"), 1);
         assert_int_equal(raw_int(f->path, "SELECT blocks FROM agent_sample WHERE agent = 'python' ORDER BY t LIMIT 1"),
                          100);
@@ -793,6 +879,8 @@ static void test_agent_reports_and_retention(void **state)
         }
         assert_int_equal(raw_int(f->path, "SELECT count(*) FROM agent_sample"), 2);
         assert_int_equal(raw_int(f->path, "SELECT count(*) FROM agent_type"), 4);
+        assert_int_equal(raw_int(f->path, "SELECT count(*) FROM agent_site"), 4);
+        assert_int_equal(raw_int(f->path, "SELECT min(t) FROM agent_site"), t0 + 2 * 3600000);
         assert_int_equal(raw_int(f->path, "SELECT min(t) FROM agent_sample"), t0 + 2 * 3600000);
         assert_int_equal(raw_int(f->path, "SELECT count(*) FROM alert_kind"), 0);
 }
@@ -1286,6 +1374,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_existing_world_readable_file_is_tightened, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_refuses_foreign_and_newer, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_migrates_old_schema, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_migrates_v7_to_scales, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_read_only_open, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_reader_without_write_access, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_rules, setup, teardown),

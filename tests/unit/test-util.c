@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* test-util: value parsers, formatters, the escaping of untrusted text, and the I/O
  * helpers of lib/util.c. */
 #include <setjmp.h>

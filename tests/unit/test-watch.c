@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Tests for watch: the loop both programs run, on simulated tick times over the real
  * /proc — this test process watched under the built-in rule, its samples committed at
  * the commit interval, folded on the fold's grid and not before, the housekeeping held
@@ -47,7 +48,7 @@ static int setup(void **state)
         f->cfg.window = 60;
         assert_int_equal(config_add_manual_rule(&f->cfg), 0);
         assert_int_equal(watch_new(&(struct watch_env){ .cfg = &f->cfg, .self = -1 }, &f->w, err, sizeof(err)), 0);
-        assert_int_equal(watch_pid(f->w, getpid(), CONFIG_MANUAL_RULE, 0, NULL), 0);
+        assert_int_equal(watch_pid(f->w, getpid(), CONFIG_MANUAL_RULE, 0, false, NULL), 0);
         f->t0 = watch_next_tick(f->w);
         *state = f;
         return 0;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Tests for writer: one transaction per flush, nothing lost while the database refuses
  * writes (full disk, lock), the bounded backlog dropping the oldest and counting it, and
  * recovery writing the backlog in order. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* agent_frag: a C heap that glibc's allocator holds without the program using it.
  *
  *     agent_frag [--kib-per-round N] [--every-ms N] [--rounds N]

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """The seed article's Python leaks and their healthy twins, for the agent tests
 (tests/integration/test_agents.py). One program, five behaviours:
 
@@ -5,8 +6,13 @@
              strings, each entry a small dict with a list           -> leaks dict/str/list
   cycles     Person <-> Car reference cycles with the collector disabled -> leaks both
   ctypes     libc malloc through ctypes, touched and never freed   -> native growth
+  global     a module-level list that only grows                   -> leaks str
+  buffers    a list of 1 MiB bytearrays: few objects, big buffers   -> Python, not native
   lru        the same work behind functools.lru_cache(maxsize=...)  -> flat
   cycles-gc  the cycles with the collector on                       -> flat
+
+The line each leak allocates on ends in a "# leak: MODE" comment: the tests look for it
+among the allocation sites the agent reports.
 
 Usage: agent_seed.py MODE [SECONDS]. It grows (or churns) at a steady rate, some
 0.25 MiB/s for the leaks, for SECONDS (default 600) and exits. The agent is loaded the
@@ -35,13 +41,16 @@ class Calculator:
         if key in cls.__cache:
             return cls.__cache[key]["result"]
         result = a + b
-        cls.__cache[key] = {"key": key, "args": [a, b], "result": result}
+        cls.__cache[key] = {"key": key, "args": [a, b], "result": result}  # leak: cache
         return result
 
 
 @functools.lru_cache(maxsize=1000)
 def bounded_add(a, b):
     return {"args": [a, b], "result": a + b}
+
+
+RECORDS = []
 
 
 class Person:
@@ -80,14 +89,19 @@ def main():
                 bounded_add(i, i + 1)
             elif mode in ("cycles", "cycles-gc"):
                 # The article's own objects: the same names, so only the pairs grow.
-                p = Person("Joden")
+                p = Person("Joden")  # leak: cycles
                 p.add_car(Car("Tesla"))
+            elif mode == "global":
+                RECORDS.append("record %d of the global list, kept for good; " % i * 6)  # leak: global
         if mode == "ctypes":
             # 5 KiB a step: the same rate in C memory, touched so it is resident.
             n = PER_STEP * 400
-            p = libc.malloc(n)
+            p = libc.malloc(n)  # leak: ctypes
             ctypes.memset(p, 1, n)
             held.append(p)
+        elif mode == "buffers" and i % (PER_STEP * 12) == 0:
+            # 1 MiB every 12 steps (~0.25 s): 4 MiB/s in a handful of objects.
+            held.append(bytearray(1 << 20))  # leak: buffers
         time.sleep(STEP)
 
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* alloc: a test workload that allocates memory on a schedule — the controllable
  * "process that grows" the integration tests and benchmarks watch.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* churn: a test workload that starts and ends short-lived children as fast as asked —
  * processes that exit while the watcher reads them, some left as zombies for a while.
  *

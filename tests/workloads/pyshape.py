@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """pyshape: Python workloads for the leak patterns of "Python memory leaks" (the article
 this project grew from) and for the healthy programs that look like them.
 

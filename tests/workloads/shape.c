@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* shape: a C workload whose anonymous memory follows one named shape over time — the
  * leaks and the look-alikes the detector is judged on (tests/scenarios/).
  *

@@ -1,4 +1,4 @@
--- leakwatch schema version 8: escalation (leakwatch.conf(5), escalate =): the evidence
+-- leakwatch schema version 9: escalation (leakwatch.conf(5), escalate =): the evidence
 -- bundles kept for alerts, and what a rule with escalate = restart decided about each
 -- leaking process's service, and what systemd answered.
 
