@@ -106,7 +106,8 @@ UNIT_SRC   := $(wildcard tests/unit/test-*.c)
 UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 PROGRAMS   := $(BUILD)/leakwatchd $(if $(wildcard client/main.c),$(BUILD)/leakwatch)
-TEST_HELPERS := $(patsubst tests/workloads/%.c,$(BUILD)/tests/workloads/%,$(wildcard tests/workloads/*.c))
+TEST_HELPERS := $(patsubst tests/workloads/%.c,$(BUILD)/tests/workloads/%,$(wildcard tests/workloads/*.c)) \
+                $(BUILD)/tests/fake-manager
 # make bench's programs. farm and proc-floor stand alone (a floor must not share the
 # daemon's code); the others link every object but the mains, like the unit tests.
 BENCH_ALONE := $(BUILD)/bench/farm $(BUILD)/bench/proc-floor
@@ -198,6 +199,12 @@ $(BUILD)/tests/workloads/%: tests/workloads/%.c
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(WORKLOAD_CFLAGS) -o $@ $< -lm
 
+# systemd's Manager on a private bus, for the restart tests (tests/dbus).
+$(BUILD)/tests/fake-manager: tests/dbus/fake-manager.c
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(WORKLOAD_CFLAGS) $(shell $(PKG_CONFIG) --cflags libsystemd) -o $@ $< \
+		$(shell $(PKG_CONFIG) --libs libsystemd)
+
 $(BENCH_ALONE): $(BUILD)/bench/%: bench/%.c
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $@")
@@ -209,7 +216,7 @@ $(filter-out $(BENCH_ALONE),$(BENCH_BIN)): $(BUILD)/bench/%: bench/%.c $(DAEMON_
 	@$(if $(Q),echo "  CC      $@")
 	$(Q)$(CC) $(CPPFLAGS) -Idaemon -Ibench -Itests/unit $(CFLAGS) -MMD -MP -o $@ $(filter %.c %.o,$^) $(LDFLAGS) $(LDLIBS)
 
-unit: $(UNIT_BIN)
+unit: $(UNIT_BIN) $(BUILD)/tests/fake-manager
 	@sh tests/run-unit.sh $(UNIT_BIN)
 
 integration: $(PROGRAMS) $(TEST_HELPERS)

@@ -280,12 +280,74 @@ static void print_hook_runs(struct cli *c, const struct query_hook_run *h, size_
         table_done(&t);
 }
 
+/* The evidence bundles kept for the alert (escalate = evidence or restart). */
+static void print_bundles(struct cli *c, const struct query_bundle *x, size_t n)
+{
+        const struct out *o = &c->out;
+
+        if (n == 0)
+                return;
+        fprintf(o->f, "\nEvidence bundles (%zu):\n", n);
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_free_ char *path = out_escape(x[i].path, strlen(x[i].path));
+                _cleanup_free_ char *ev = out_escape(x[i].event, strlen(x[i].event));
+                _cleanup_free_ char *why = x[i].note ? out_escape(x[i].note, strlen(x[i].note)) : NULL;
+                char t[64], size[32];
+
+                fprintf(o->f, "%s %s: %s (%" PRId64 " files, %s)%s%s\n",
+                        out_time(o, x[i].t_ms, TIME_SECONDS, t, sizeof(t)), ev ? ev : "?", path ? path : "?",
+                        x[i].files, format_size(x[i].bytes > 0 ? (uint64_t)x[i].bytes : 0, size, sizeof(size)),
+                        why ? "; " : "", why ? why : "");
+        }
+}
+
+/* What a rule with escalate = restart decided, and what systemd answered. */
+static void print_restarts(struct cli *c, const struct query_restart *x, size_t n)
+{
+        static const struct table_col cols[] = {
+                { "DECIDED", ALIGN_LEFT, 0, false }, { "UNIT", ALIGN_LEFT, 10, false },
+                { "DECISION", ALIGN_LEFT, 0, false }, { "REASON", ALIGN_LEFT, 10, false },
+                { "DETAIL", ALIGN_LEFT, 10, false },
+        };
+        const struct out *o = &c->out;
+        struct table t;
+
+        if (n == 0)
+                return;
+        fprintf(o->f, "\nRestarts (%zu):\n", n);
+        if (table_init(&t, cols, ELEMENTSOF(cols)) < 0)
+                return;
+        for (size_t i = 0; i < n; i++) {
+                char buf[64];
+                int row = table_add_row(&t);
+                bool bad = strcmp(x[i].decision, "failed") == 0;
+
+                if (row < 0)
+                        break;
+                table_set(&t, (size_t)row, 0, out_time(o, x[i].t_ms, TIME_SECONDS, buf, sizeof(buf)), C_NONE);
+                table_set_untrusted(&t, (size_t)row, 1, x[i].unit ? x[i].unit : "-",
+                                    x[i].unit ? strlen(x[i].unit) : 1);
+                if (bad)
+                        table_set(&t, (size_t)row, 2, "failed", C_RED);
+                else
+                        table_set_untrusted(&t, (size_t)row, 2, x[i].decision, strlen(x[i].decision));
+                table_set_untrusted(&t, (size_t)row, 3, x[i].reason, strlen(x[i].reason));
+                table_set_untrusted(&t, (size_t)row, 4, x[i].detail ? x[i].detail : "",
+                                    x[i].detail ? strlen(x[i].detail) : 0);
+        }
+        table_layout(&t, o, c->legend);
+        table_print(&t, o, c->legend);
+        table_done(&t);
+}
+
 static int details_json(struct cli *c, const struct query_alert *a, const struct query_alert_evidence ev[2],
                         const struct query_verdict *v, size_t nv, const struct query_hook_run *h, size_t nh,
-                        const struct query_site *s, size_t ns)
+                        const struct query_site *s, size_t ns, const struct query_restart *x, size_t nx,
+                        const struct query_bundle *b, size_t nb)
 {
         struct json_object *doc = obj_alert(a), *va = json_object_new_array(), *ha = json_object_new_array();
-        int r = doc && va && ha ? 0 : -ENOMEM;
+        struct json_object *xa = json_object_new_array(), *ea = json_object_new_array();
+        int r = doc && va && ha && xa && ea ? 0 : -ENOMEM;
         enum detect_kind m = detect_kind_from_name(a->metric) == DETECT_FDS ? DETECT_FDS : DETECT_MEMORY;
 
         /* What it was raised on, and the latest evaluation beside it (null: not recorded). */
@@ -297,6 +359,10 @@ static int details_json(struct cli *c, const struct query_alert *a, const struct
                 if (r == 0)
                         r = json_add(doc, i == 0 ? "raised" : "latest", e);
         }
+        for (size_t i = 0; r == 0 && i < nb; i++)
+                r = json_object_array_add(ea, obj_bundle(&b[i]));
+        if (r == 0)
+                r = json_add(doc, "bundles", ea), ea = NULL;
 
         if (r == 0)
                 r = json_add(doc, "sites", obj_sites(s, ns));
@@ -305,14 +371,20 @@ static int details_json(struct cli *c, const struct query_alert *a, const struct
                 r = json_object_array_add(va, obj_verdict(&v[i]));
         for (size_t i = 0; r == 0 && i < nh; i++)
                 r = json_object_array_add(ha, obj_hook_run(&h[i]));
+        for (size_t i = 0; r == 0 && i < nx; i++)
+                r = json_object_array_add(xa, obj_restart(&x[i]));
         if (r == 0)
                 r = json_add(doc, "verdicts", va), va = NULL;
         if (r == 0)
                 r = json_add(doc, "hook_runs", ha), ha = NULL;
         if (r == 0)
+                r = json_add(doc, "restarts", xa), xa = NULL;
+        if (r == 0)
                 r = out_json(&c->out, doc, c->json_pretty);
         json_object_put(va);
         json_object_put(ha);
+        json_object_put(xa);
+        json_object_put(ea);
         json_object_put(doc);
         return r < 0 ? cli_error(EXIT_FAIL, "out of memory") : EXIT_OK;
 }
@@ -438,8 +510,10 @@ static int details(struct cli *c, const char *arg)
         struct query_verdict *v = NULL;
         struct query_hook_run *h = NULL;
         struct query_alert_evidence ev[2] = { 0 };
+        struct query_restart *x = NULL;
+        struct query_bundle *e = NULL;
         struct query_site *s = NULL;
-        size_t n = 0, nv = 0, nh = 0, ns = 0;
+        size_t n = 0, nv = 0, nh = 0, nx = 0, ne = 0, ns = 0;
         int64_t id;
         int r;
 
@@ -459,21 +533,29 @@ static int details(struct cli *c, const char *arg)
         if (r >= 0)
                 r = query_alert_evidence(c->q, id, ev);
         if (r >= 0)
+                r = query_restarts(c->q, id, &x, &nx);
+        if (r >= 0)
+                r = query_alert_bundles(c->q, id, &e, &ne);
+        if (r >= 0)
                 r = alert_sites(c, &a[0], &s, &ns);
         if (r < 0)
                 r = cli_query_error(c, r, "reading the alert");
         else if (c->format == FORMAT_JSON)
-                r = details_json(c, &a[0], ev, v, nv, h, nh, s, ns);
+                r = details_json(c, &a[0], ev, v, nv, h, nh, s, ns, x, nx, e, ne);
         else {
                 details_human(c, &a[0], ev);
                 sites_print(&c->out, s, ns);
                 print_verdicts(c, &a[0], v, nv);
                 print_hook_runs(c, h, nh);
+                print_bundles(c, e, ne);
+                print_restarts(c, x, nx);
                 r = EXIT_OK;
         }
         query_alerts_free(a, n);
         query_verdicts_free(v, nv);
         query_hook_runs_free(h, nh);
+        query_restarts_free(x, nx);
+        query_alert_bundles_free(e, ne);
         query_alert_evidence_free(ev);
         query_sites_free(s, ns);
         return r;

@@ -202,6 +202,48 @@ struct json_object *obj_hook_run(const struct query_hook_run *h)
         return o;
 }
 
+struct json_object *obj_restart(const struct query_restart *x)
+{
+        struct json_object *o = json_object_new_object();
+        int r = o ? 0 : -ENOMEM;
+
+        ADD(add_int(o, "id", x->id));
+        ADD(add_int(o, "alert_id", x->alert_id));
+        ADD(json_add_time(o, "t", x->t_ms));
+        ADD(json_add(o, "unit", x->unit ? json_text(x->unit, strlen(x->unit)) : NULL));
+        ADD(json_add(o, "decision", json_str(x->decision)));
+        ADD(json_add(o, "reason", json_text(x->reason, strlen(x->reason))));
+        ADD(json_add(o, "detail", x->detail ? json_text(x->detail, strlen(x->detail)) : NULL));
+        ADD(json_add_time(o, "answered", x->end_ms));
+        ADD(json_add(o, "forecast_s", json_num(x->forecast)));
+        ADD(json_add(o, "limit_kind", json_str(x->limit_kind)));
+        ADD(json_add(o, "level", json_num(x->level)));
+        ADD(json_add(o, "slope", json_num(x->slope)));
+        if (r < 0) {
+                json_object_put(o);
+                return NULL;
+        }
+        return o;
+}
+
+struct json_object *obj_bundle(const struct query_bundle *x)
+{
+        struct json_object *o = json_object_new_object();
+        int r = o ? 0 : -ENOMEM;
+
+        ADD(json_add_time(o, "t", x->t_ms));
+        ADD(json_add(o, "event", json_text(x->event, strlen(x->event))));
+        ADD(json_add(o, "path", json_text(x->path, strlen(x->path))));
+        ADD(add_int(o, "bytes", x->bytes));
+        ADD(add_int(o, "files", x->files));
+        ADD(json_add(o, "note", x->note ? json_text(x->note, strlen(x->note)) : NULL));
+        if (r < 0) {
+                json_object_put(o);
+                return NULL;
+        }
+        return o;
+}
+
 void alert_evidence_forecast(const struct query_alert_evidence *e, enum detect_kind m, struct forecast *ret)
 {
         forecast_from_rooms(e->room, m, e->slope, e->slope_low, ret);

@@ -28,6 +28,8 @@ struct json_object *obj_alert_evidence(const struct query_alert_evidence *e, enu
 void alert_evidence_forecast(const struct query_alert_evidence *e, enum detect_kind m, struct forecast *ret);
 struct json_object *obj_verdict(const struct query_verdict *v);
 struct json_object *obj_hook_run(const struct query_hook_run *h);
+struct json_object *obj_restart(const struct query_restart *x);
+struct json_object *obj_bundle(const struct query_bundle *x);
 /* The allocation sites as an array: agent, time, rank, live_bytes, live_count, growth,
  * frames (innermost first, unescaped). */
 struct json_object *obj_sites(const struct query_site *s, size_t n);

@@ -48,6 +48,15 @@ struct metric_state {
         bool sited;                     /* the open alert was classified with allocation sites */
 };
 
+/* What a JVM's performance data said at each evaluation: the evidence window's worth
+ * (an evaluation a bucket), kept for the processes whose runtime is java. */
+#define JVM_POINTS DETECT_MAX_BUCKETS
+struct jvm_trail {
+        double t[JVM_POINTS];
+        struct hsperf_jvm j[JVM_POINTS];
+        size_t next, n;
+};
+
 struct eproc {
         bool used;
         int64_t process_id;
@@ -61,6 +70,8 @@ struct eproc {
         struct scales_params own_params[DETECT__KIND_MAX];
         struct metric_state m[DETECT__KIND_MAX];
         struct classify_trail *trail;   /* on the memory detector's grid; NULL: out of memory */
+        const char *runtime;            /* classify_runtime() of its name and command line */
+        struct jvm_trail *jvm;          /* runtime java: its performance data; else NULL */
         struct sample last;             /* the latest sample, for the limits read against it */
         bool has_last;
 };
@@ -201,8 +212,10 @@ void engine_free(struct engine *e)
 {
         if (!e)
                 return;
-        for (size_t i = 0; i < e->cap_procs; i++)
+        for (size_t i = 0; i < e->cap_procs; i++) {
                 classify_trail_free(e->procs[i].trail);
+                free(e->procs[i].jvm);
+        }
         free(e->params);
         free(e->procs);
         free(e->open);
@@ -336,7 +349,8 @@ static void set_latest(struct engine *e, const struct sampler_proc *p, struct ep
 
 /* Names the kind of leak (lib/classify) from the evidence window of v, as the trail
  * holds it; a new class goes into the alert event a (kind_changed). */
-static void update_kind(struct eproc *ep, enum detect_kind m, const struct detect_verdict *v, struct alert *a)
+static void update_kind(const struct sampler_proc *p UNUSED, struct eproc *ep, enum detect_kind m,
+                        const struct detect_verdict *v, struct alert *a)
 {
         struct metric_state *ms = &ep->m[m];
         struct classify_input in;
@@ -345,6 +359,13 @@ static void update_kind(struct eproc *ep, enum detect_kind m, const struct detec
         if (!v || !isfinite(v->ev.t_from) || !isfinite(v->ev.t_to) || !ms->alert_id || !ep->trail)
                 return;
         classify_trail_input(ep->trail, v->ev.t_from, v->ev.t_to, m == DETECT_FDS, v->ev.growth, &in);
+        in.runtime = ep->runtime;
+        /* Oldest first: the classification keeps the latest of each series. */
+        for (size_t i = 0; ep->jvm && i < ep->jvm->n; i++) {
+                size_t k = (ep->jvm->next + JVM_POINTS - ep->jvm->n + i) % JVM_POINTS;
+
+                classify_add_jvm(&in, ep->jvm->t[k], &ep->jvm->j[k]);
+        }
         classify(&in, &res);
         snprintf(ms->kind, sizeof(ms->kind), "%s", res.text);
         a->row.kind = ms->kind;
@@ -367,7 +388,7 @@ static void announce(struct engine *e, const struct sampler_proc *p, struct epro
 
         fill_alert(e, p, ep, m, v, t_ms, event, &a);
         if (event != ALERT_EVENT_END)
-                update_kind(ep, m, v, &a);
+                update_kind(p, ep, m, v, &a);
         a.row.limit_kind = isfinite(a.row.ev.forecast) ? limit_kind : NULL;
         emit(e, p, &a);
 }
@@ -496,6 +517,16 @@ static void evaluate(struct engine *e, const struct sampler_proc *p, struct epro
                 if (!asked) {
                         room = headroom(e, p, m, ms->has_last ? ms->last.ev.level : NAN, &limit_kind);
                         asked = true;
+                        if (m == DETECT_MEMORY && ep->jvm && e->env.jvm.read) {
+                                struct jvm_trail *jt = ep->jvm;
+
+                                /* A JVM without the file (-XX:-UsePerfData) or not ready yet adds nothing. */
+                                if (e->env.jvm.read(e->env.jvm.userdata, p, &jt->j[jt->next]) == 0) {
+                                        jt->t[jt->next] = t;
+                                        jt->next = (jt->next + 1) % JVM_POINTS;
+                                        jt->n = MIN(jt->n + 1, (size_t)JVM_POINTS);
+                                }
+                        }
                 }
                 if (!scales_evaluate(&ms->d, par, t, room, &sv))
                         return;
@@ -732,14 +763,24 @@ static void on_started(void *userdata, const struct sampler_proc *p, bool resume
         struct engine *e = userdata;
         struct eproc *ep = proc_slot(e, p->slot, true);
         struct classify_trail *trail;
+        struct jvm_trail *jvm;
 
         if (!ep) {
                 trouble(e, p, -ENOMEM, "not judged");
                 return;
         }
         trail = ep->trail;              /* a slot's trail is reused by its next process */
+        jvm = ep->jvm;
         memset(ep, 0, sizeof(*ep));
         ep->trail = trail;
+        ep->runtime = classify_runtime(p->comm, p->cmdline);
+        if (ep->runtime && strcmp(ep->runtime, "java") == 0 && e->env.jvm.read) {
+                ep->jvm = jvm ? jvm : calloc(1, sizeof(*ep->jvm));
+                if (ep->jvm)
+                        *ep->jvm = (struct jvm_trail){ 0 };
+                jvm = NULL;
+        }
+        free(jvm);
         ep->used = true;
         ep->process_id = p->id;
         ep->rule = p->rule;

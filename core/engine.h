@@ -29,6 +29,7 @@
 
 #include "alert.h"
 #include "detect.h"
+#include "hsperf.h"
 #include "forecast.h"
 #include "sampler.h"
 #include "settings.h"
@@ -52,6 +53,14 @@ struct engine_limits {
         void *userdata;
 };
 
+/* A Java process's performance data (core/jvm.h), read once per evaluation of its
+ * memory for processes whose runtime is java (lib/classify.h's classify_runtime()):
+ * what its alerts' kind is named from. Returns 0 or -errno. */
+struct engine_jvm {
+        int (*read)(void *userdata, const struct sampler_proc *p, struct hsperf_jvm *ret);
+        void *userdata;
+};
+
 /* Where the engine's conclusions go. Called synchronously; the pointers are valid for the
  * call only. */
 struct engine_sink {
@@ -69,6 +78,7 @@ struct engine_env {
         struct store *store;            /* reads: ids, open alerts, history to replay */
         const char *boot_id;
         struct engine_limits limits;    /* headroom NULL: no forecasts */
+        struct engine_jvm jvm;          /* read NULL: JVMs are judged from outside alone */
         struct engine_sink sink;
 };
 

@@ -35,6 +35,9 @@ void config_rule_free(struct rule_cfg *r)
         free(r->cgroup_prefix);
         for (size_t i = 0; i < r->n_hooks; i++)
                 hook_free(&r->hooks[i]);
+        for (size_t i = 0; i < r->n_restart_units; i++)
+                free(r->restart_units[i]);
+        free(r->restart_units);
         free(r->file);
         memset(r, 0, sizeof(*r));
 }
@@ -168,7 +171,8 @@ int config_rule_append(struct config *cfg, const char *name, const char *file, u
                 return -ENOMEM;
         cfg->rules = rules;
         r = &rules[cfg->n_rules];
-        *r = (struct rule_cfg){ .name = strdup(name), .file = strdup(file), .line = line };
+        *r = (struct rule_cfg){ .name = strdup(name), .file = strdup(file), .line = line,
+                                .restart_max = RESTART_MAX_DEFAULT, .restart_horizon = RESTART_HORIZON_DEFAULT };
         if (!r->name || !r->file) {
                 config_rule_free(r);
                 return -ENOMEM;

@@ -34,6 +34,22 @@ enum {
         HOOK_ON_ALL = HOOK_ON_START | HOOK_ON_ESCALATE | HOOK_ON_END,
 };
 
+/* What a rule does about a leak beyond the alert (escalate = ...; core/escalate.h). */
+enum escalate_mode {
+        ESCALATE_WARN,                  /* the alert, its journal message and hooks */
+        ESCALATE_EVIDENCE,              /* and an evidence bundle under the state directory */
+        ESCALATE_RESTART,               /* and a restart of the process's service when a
+                                         * limit is near, within the rule's restart-* keys */
+        ESCALATE__MAX
+};
+/* Units one rule may name in restart-units. */
+#define RESTART_UNITS_MAX 32
+/* restart-max when unset: three restarts a day let a slow leak be cured by a nightly
+ * restart and a couple more, and no more than that. */
+#define RESTART_MAX_DEFAULT 3
+/* restart-horizon when unset: an hour's notice, as the limit alerts use. */
+#define RESTART_HORIZON_DEFAULT 3600.0
+
 /* A hook: an absolute program path and its arguments, split on whitespace at parse time
  * (double quotes group words, backslash escapes the next character, inside quotes too;
  * single quotes are ordinary characters); never run through a shell. */
@@ -69,6 +85,14 @@ struct rule_cfg {
         double window;                  /* seconds; 0: the global window */
         struct hook_cfg hooks[HOOKS_MAX];
         size_t n_hooks;
+        enum escalate_mode escalate;    /* escalate = warn|evidence|restart */
+        char **restart_units;           /* restart-units = A.service B.service: the only
+                                         * units a restart may be asked for */
+        size_t n_restart_units;
+        unsigned restart_max;           /* restart-max = N: per unit per day */
+        bool restart_dry_run;           /* restart-dry-run = yes: decide and record, never ask */
+        double restart_horizon;         /* restart-horizon = DURATION: the forecast must reach
+                                         * a limit within this */
         char *file;                     /* where the rule was defined, escaped for
                                          * messages; "--pid", "--match", "built-in" */
         unsigned line;                  /* of its [rule] header; 0 if not from a file */

@@ -17,6 +17,7 @@
 
 #include "cgroup.h"
 #include "headroom.h"
+#include "jvm.h"
 #include "host.h"
 #include "proc.h"
 #include "trace.h"
@@ -351,6 +352,14 @@ static void setup_agent(struct watch *w)
                        w->env.agent_dir, TRACE_DIR_NAME, strerror(-w->trace_error));
 }
 
+/* A Java process's performance data, through the watch's proc root. */
+static int read_jvm(void *userdata, const struct sampler_proc *p, struct hsperf_jvm *ret)
+{
+        const struct watch *w = userdata;
+
+        return jvm_read(w->proc_root, p->pid, p->uid, ret);
+}
+
 int watch_new(const struct watch_env *env, struct watch **ret, char *err, size_t errsz)
 {
         struct sampler_listener listener;
@@ -411,6 +420,7 @@ int watch_new(const struct watch_env *env, struct watch **ret, char *err, size_t
                 .store = w->store,
                 .boot_id = w->boot_id,
                 .limits = { .headroom = headroom_left, .read = headroom_read, .userdata = &w->headroom },
+                .jvm = { .read = read_jvm, .userdata = w },
                 .sink = { .verdict = on_verdict, .alert = on_alert, .trouble = on_trouble, .userdata = w },
         };
         r = engine_new(&eenv, w->cfg, &w->engine);

@@ -39,6 +39,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "escalate.h"
 #include "proc.h"
 #include "util.h"
 
@@ -243,13 +244,16 @@ static const struct key_def daemon_keys[DK__MAX] = {
 
 enum rule_key {
         RK_PID, RK_NAME, RK_CMDLINE, RK_USER, RK_UNIT, RK_CGROUP, RK_ALL, RK_MIN_RSS,
-        RK_CHILDREN, RK_WINDOW, RK_HOOK, RK_ON_START, RK_ON_ESCALATE, RK_ON_END, RK__MAX
+        RK_CHILDREN, RK_WINDOW, RK_ESCALATE, RK_RESTART_UNITS, RK_RESTART_MAX, RK_RESTART_DRY_RUN,
+        RK_RESTART_HORIZON, RK_HOOK, RK_ON_START, RK_ON_ESCALATE, RK_ON_END, RK__MAX
 };
 
 static const char *const rule_keys[RK__MAX] = {
         [RK_PID] = "pid", [RK_NAME] = "name", [RK_CMDLINE] = "cmdline", [RK_USER] = "user",
         [RK_UNIT] = "unit", [RK_CGROUP] = "cgroup", [RK_ALL] = "all", [RK_MIN_RSS] = "min-rss",
-        [RK_CHILDREN] = "children", [RK_WINDOW] = "window", [RK_HOOK] = "hook",
+        [RK_CHILDREN] = "children", [RK_WINDOW] = "window", [RK_ESCALATE] = "escalate",
+        [RK_RESTART_UNITS] = "restart-units", [RK_RESTART_MAX] = "restart-max",
+        [RK_RESTART_DRY_RUN] = "restart-dry-run", [RK_RESTART_HORIZON] = "restart-horizon", [RK_HOOK] = "hook",
         [RK_ON_START] = "on-start", [RK_ON_ESCALATE] = "on-escalate", [RK_ON_END] = "on-end",
 };
 
@@ -962,6 +966,30 @@ static int pid_compare(const void *a, const void *b)
 }
 
 /* The checks that need the whole rule, at the end of its section. */
+/* The restart-* keys only mean something under escalate = restart, and a restart needs
+ * the units it may ask for: either half alone is a rule that does not do what its
+ * author thinks. */
+static void rule_finish_escalate(struct load_ctx *ctx, const struct rule_cfg *r)
+{
+        static const enum rule_key restart_keys[] = { RK_RESTART_UNITS, RK_RESTART_MAX, RK_RESTART_DRY_RUN,
+                                                      RK_RESTART_HORIZON };
+
+        if (r->escalate == ESCALATE_RESTART) {
+                if (!ctx->rule_line[RK_RESTART_UNITS])
+                        report_at(ctx, ctx->rule_line[RK_ESCALATE],
+                                  "rule '%s': escalate = restart needs restart-units naming the services it "
+                                  "may restart", r->name);
+                return;
+        }
+        for (size_t i = 0; i < ELEMENTSOF(restart_keys); i++)
+                if (ctx->rule_line[restart_keys[i]]) {
+                        report_at(ctx, ctx->rule_line[restart_keys[i]],
+                                  "rule '%s': %s is set but escalate is %s, not restart", r->name,
+                                  rule_keys[restart_keys[i]], escalate_mode_name[r->escalate]);
+                        return;
+                }
+}
+
 static void rule_finish(struct load_ctx *ctx)
 {
         struct rule_cfg *r = &ctx->cfg->rules[ctx->rule];
@@ -974,6 +1002,8 @@ static void rule_finish(struct load_ctx *ctx)
                                 r->pids[n++] = r->pids[i];
                 r->n_pids = n;
         }
+        if (!ctx->rule_bad)
+                rule_finish_escalate(ctx, r);
         if (r->all) {
                 for (int k = 0; k < RK__MAX; k++)
                         if (k != RK_ALL && rule_key_is_selector((enum rule_key)k) && ctx->rule_line[k]) {
@@ -1149,6 +1179,59 @@ static void rule_cgroup(struct load_ctx *ctx, struct rule_cfg *r, const char *va
                 ctx->oom = true;
 }
 
+/* restart-units = A.service B.service: whitespace-separated service names, each
+ * checked, duplicates dropped. */
+static void rule_restart_units(struct load_ctx *ctx, struct rule_cfg *r, const char *value)
+{
+        const char *p = value;
+        struct quoted q;
+
+        while (*p) {
+                size_t len;
+                char *u;
+                bool dup = false;
+
+                p += strspn(p, " \t");
+                if (!*p)
+                        break;
+                len = strcspn(p, " \t");
+                u = strndup(p, len);
+                p += len;
+                if (!u) {
+                        ctx->oom = true;
+                        return;
+                }
+                if (!escalate_unit_valid(u)) {
+                        report(ctx, "restart-units: '%s' is not a service name (NAME.service, at most %d bytes "
+                               "of A-Z a-z 0-9 : - _ . \\ @)", quote(&q, u), PROC_UNIT_MAX);
+                        ctx->rule_bad = true;
+                        free(u);
+                        return;
+                }
+                for (size_t i = 0; i < r->n_restart_units; i++)
+                        dup = dup || strcmp(r->restart_units[i], u) == 0;
+                if (dup) {
+                        free(u);
+                        continue;
+                }
+                if (r->n_restart_units >= RESTART_UNITS_MAX) {
+                        report(ctx, "restart-units: more than %d units", RESTART_UNITS_MAX);
+                        ctx->rule_bad = true;
+                        free(u);
+                        return;
+                }
+                if (!r->restart_units) {
+                        r->restart_units = calloc(RESTART_UNITS_MAX, sizeof(char *));
+                        if (!r->restart_units) {
+                                free(u);
+                                ctx->oom = true;
+                                return;
+                        }
+                }
+                r->restart_units[r->n_restart_units++] = u;
+        }
+}
+
 static void rule_key(struct load_ctx *ctx, const char *name, const char *value)
 {
         struct rule_cfg *r = &ctx->cfg->rules[ctx->rule];
@@ -1266,6 +1349,44 @@ static void rule_key(struct load_ctx *ctx, const char *name, const char *value)
                         ctx->rule_bad = true;
                 else
                         ctx->rule_window_line[ctx->rule] = ctx->line;
+                break;
+        case RK_ESCALATE:
+                ret = escalate_mode_from_name(value);
+                if (ret < 0) {
+                        report(ctx, "escalate: '%s' is not warn, evidence or restart", quote(&q, value));
+                        ctx->rule_bad = true;
+                } else {
+                        r->escalate = (enum escalate_mode)ret;
+                }
+                break;
+        case RK_RESTART_UNITS:
+                rule_restart_units(ctx, r, value);
+                break;
+        case RK_RESTART_MAX: {
+                int64_t v;
+
+                /* 0 decides and records without ever restarting (the dry run's twin);
+                 * more than 100 a day is a service restarted every quarter hour, which
+                 * the backoff would not allow anyway. */
+                ret = parse_int64(value, 0, 100, &v);
+                if (ret < 0) {
+                        report(ctx, "restart-max: '%s' is %s (0..100)", quote(&q, value),
+                               ret == -ERANGE ? "out of range" : "not a whole number");
+                        ctx->rule_bad = true;
+                } else {
+                        r->restart_max = (unsigned)v;
+                }
+                break;
+        }
+        case RK_RESTART_DRY_RUN:
+                if (get_bool(ctx, name, value, &r->restart_dry_run) < 0)
+                        ctx->rule_bad = true;
+                break;
+        case RK_RESTART_HORIZON:
+                /* A minute is about the least a restart can be done and still beat the
+                 * limit; past thirty days no forecast is worth acting on. */
+                if (get_duration(ctx, name, value, 60, 30 * 86400.0, "1m..30d", &r->restart_horizon) < 0)
+                        ctx->rule_bad = true;
                 break;
         case RK_HOOK:
         case RK_ON_START:

@@ -4,12 +4,15 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "evidence.h"
 #include "log.h"
+#include "proc.h"
 
 /* Hook output lines copied into the log per run; the whole (bounded) output is stored. */
 #define HOOK_LOG_LINES 20
@@ -31,7 +34,25 @@ struct dispatch {
         size_t n_runs, cap_runs;
         int64_t next_run;
         struct dispatch_stats stats;
+        struct restarter *restarter;
+        struct evidence *evidence;
 };
+
+static void record_restart(void *userdata, const struct store_restart *x, int level);
+
+/* Evidence bundles go to the state directory, the database's. */
+static int evidence_start(struct dispatch *d)
+{
+        const struct config *cfg = *d->env.cfg;
+        char dir[PATH_MAX];
+        const char *slash = strrchr(cfg->db_path, '/');
+
+        if (!slash)
+                snprintf(dir, sizeof(dir), ".");
+        else
+                snprintf(dir, sizeof(dir), "%.*s", (int)MAX(slash - cfg->db_path, 1), cfg->db_path);
+        return evidence_new(dir, cfg->proc_root, cfg->cgroup_root, watch_store(d->env.watch), &d->evidence);
+}
 
 int dispatch_new(const struct dispatch_env *env, struct dispatch **ret)
 {
@@ -43,6 +64,12 @@ int dispatch_new(const struct dispatch_env *env, struct dispatch **ret)
                 return -ENOMEM;
         d->env = *env;
         r = store_max_ids(watch_store(env->watch), &alert, &verdict, &d->next_run);
+        if (r >= 0 && env->event)
+                r = evidence_start(d);
+        if (r >= 0 && env->event)
+                r = restarter_new(&(struct restarter_env){ .event = env->event, .store = watch_store(env->watch),
+                                                           .record = record_restart, .userdata = d },
+                                  env->self_unit, env->now_ms(env->userdata), &d->restarter);
         if (r < 0) {
                 free(d);
                 return r;
@@ -56,8 +83,18 @@ void dispatch_free(struct dispatch *d)
 {
         if (!d)
                 return;
+        restarter_free(d->restarter);
+        evidence_free(d->evidence);
         free(d->runs);
         free(d);
+}
+
+void dispatch_stop(struct dispatch *d)
+{
+        if (!d)
+                return;
+        restarter_free(d->restarter);
+        d->restarter = NULL;
 }
 
 /* ---- the journal ---- */
@@ -206,6 +243,66 @@ void dispatch_hook_done(struct dispatch *d, const struct hook_result *res)
         (void)writer_put(watch_writer(d->env.watch), &row);
 }
 
+/* ---- restarts ---- */
+
+/* A restart decision: one log line, and its row. */
+static void record_restart(void *userdata, const struct store_restart *x, int level)
+{
+        struct dispatch *d = userdata;
+        char ids[24], unit[PROC_UNIT_MAX * 4 + 1];
+        struct log_field f[] = { { "LEAKWATCH_ALERT_ID", ids }, { "LEAKWATCH_RESTART", x->decision },
+                                 { "LEAKWATCH_UNIT", x->unit } };
+        struct store_row row = { .kind = STORE_RESTART, .restart = *x };
+
+        snprintf(ids, sizeof(ids), "%" PRId64, x->alert_id);
+        str_escape(x->unit ? x->unit : "", x->unit ? strlen(x->unit) : 0, unit, sizeof(unit));
+        if (strcmp(x->decision, "requested") == 0)
+                d->stats.restarts++;
+        log_fields(level, f, ELEMENTSOF(f), "alert %" PRId64 ": restart of %s %s: %s%s%s", x->alert_id,
+                   unit[0] ? unit : "(no service)", x->decision, x->reason, x->detail ? ": " : "",
+                   x->detail ? x->detail : "");
+        (void)writer_put(watch_writer(d->env.watch), &row);
+}
+
+/* ---- evidence ---- */
+
+/* Keeps the evidence of an alert that starts or gets worse, for a rule that asks. */
+static void take_evidence(struct dispatch *d, const struct sampler_proc *p, const struct alert *a,
+                          const struct rule_cfg *r)
+{
+        char ids[24], why[EVIDENCE_WHY_MAX], size[32];
+        struct log_field f[] = { { "LEAKWATCH_ALERT_ID", ids } };
+        struct evidence_result res;
+        struct store_row row;
+
+        if (!d->evidence || !p || !r || r->escalate < ESCALATE_EVIDENCE ||
+            (a->event != ALERT_EVENT_START && a->event != ALERT_EVENT_ESCALATE))
+                return;
+        snprintf(ids, sizeof(ids), "%" PRId64, a->row.id);
+        if (evidence_take(d->evidence, p, a, &res, why, sizeof(why)) < 0) {
+                log_fields(LOG_WARNING, f, ELEMENTSOF(f), "alert %" PRId64 ": no evidence kept: %s", a->row.id, why);
+                return;
+        }
+        log_fields(LOG_NOTICE, f, ELEMENTSOF(f), "alert %" PRId64 ": evidence kept in %s (%u files, %s)%s%s",
+                   a->row.id, res.path, res.files, format_size(res.bytes, size, sizeof(size)),
+                   res.note[0] ? ": " : "", res.note);
+        row = (struct store_row){ .kind = STORE_ALERT_BUNDLE, .bundle = {
+                .alert_id = a->row.id, .t_ms = a->t_ms, .event = alert_event_name[a->event], .path = res.path,
+                .bytes = res.bytes, .files = res.files, .note = res.note[0] ? res.note : NULL } };
+        (void)writer_put(watch_writer(d->env.watch), &row);
+}
+
+/* The rule of that name in the current configuration, or NULL. */
+static const struct rule_cfg *rule_named(const struct dispatch *d, const char *name)
+{
+        const struct config *cfg = *d->env.cfg;
+
+        for (size_t i = 0; name && i < cfg->n_rules; i++)
+                if (strcmp(cfg->rules[i].name, name) == 0)
+                        return &cfg->rules[i];
+        return NULL;
+}
+
 /* ---- the sink ---- */
 
 static void on_verdict(void *userdata, const struct sampler_proc *p, const struct store_verdict *v)
@@ -215,14 +312,19 @@ static void on_verdict(void *userdata, const struct sampler_proc *p, const struc
                   v->ev.reason);
 }
 
-static void on_alert(void *userdata, const struct sampler_proc *p UNUSED, const struct alert *a)
+static void on_alert(void *userdata, const struct sampler_proc *p, const struct alert *a)
 {
         struct dispatch *d = userdata;
+        const struct rule_cfg *r = rule_named(d, a->rule);
 
-        if (!alert_event_told(a->event))
-                return;
-        log_alert(a);
-        run_hooks(d, a);
+        if (alert_event_told(a->event)) {
+                log_alert(a);
+                /* Before the hooks and a restart: the process as it was when alerted on. */
+                take_evidence(d, p, a, r);
+                run_hooks(d, a);
+        }
+        if (d->restarter)
+                restarter_alert(d->restarter, r, a, d->env.now_ms(d->env.userdata));
 }
 
 static void on_trouble(void *userdata UNUSED, const struct sampler_proc *p, int error, const char *what)

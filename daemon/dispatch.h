@@ -4,6 +4,8 @@
  * an alert event becomes a journal message (with MESSAGE_ID and LEAKWATCH_* fields) and
  * runs the hooks configured for it, globally and for its rule; each hook run becomes a
  * row when it starts and again when it ends, and what the hook printed goes to the log.
+ * A rule with escalate = restart also has its alerts considered for a restart of the
+ * process's service (restart.h), each decision recorded and logged.
  * A verdict is logged at debug level; what the engine could not do, as a warning. */
 #ifndef LEAKWATCH_DISPATCH_H
 #define LEAKWATCH_DISPATCH_H
@@ -13,6 +15,7 @@
 #include "config.h"
 #include "engine.h"
 #include "hook.h"
+#include "restart.h"
 #include "watch.h"
 
 struct dispatch;
@@ -24,10 +27,13 @@ struct dispatch_env {
         /* The watch's wall clock, ms since the epoch: a hook's end is stamped with it. */
         int64_t (*now_ms)(void *userdata);
         void *userdata;
+        sd_event *event;                /* the loop restart requests are sent from */
+        const char *self_unit;          /* leakwatchd's own system unit, "" none */
 };
 
 struct dispatch_stats {
         uint64_t hook_runs, hook_failures;
+        uint64_t restarts;              /* requested of systemd */
 };
 
 int dispatch_new(const struct dispatch_env *env, struct dispatch **ret);
@@ -40,5 +46,9 @@ void dispatch_sink(struct dispatch *d, struct engine_sink *ret);
 void dispatch_hook_done(struct dispatch *d, const struct hook_result *res);
 
 void dispatch_get_stats(const struct dispatch *d, struct dispatch_stats *ret);
+
+/* Closes what waits for systemd: before the watch's last flush, so nothing is left to
+ * record after it. */
+void dispatch_stop(struct dispatch *d);
 
 #endif

@@ -6,6 +6,7 @@
  * everything that goes wrong later (a full disk, a locked database, an unreadable
  * process, a broken configuration on reload) is logged, rate-limited, and survived. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -906,8 +907,22 @@ static int open_runtime_dir(struct daemon *d)
         return 0;
 }
 
+/* leakwatchd's own system unit, which a restart must never name; "" when it runs in
+ * none (started by hand) or the cgroup cannot be read. */
+static void self_unit(char *buf, size_t sz)
+{
+        char text[2048], path[PROC_CGROUP_MAX];
+        ssize_t n;
+
+        buf[0] = '\0';
+        n = proc_read_file(AT_FDCWD, "/proc/self/cgroup", text, sizeof(text));
+        if (n > 0 && proc_parse_cgroup(text, (size_t)n, path, sizeof(path)) == 0)
+                (void)proc_cgroup_system_unit(path, buf, sz);
+}
+
 static int setup(struct daemon *d)
 {
+        char unit[PROC_UNIT_MAX + 1];
         struct engine_sink sink;
         struct watch_env wenv;
         char err[512];
@@ -947,8 +962,10 @@ static int setup(struct daemon *d)
                 return r;
         }
         log_info("hooks: %s", hooks_reap_describe(d->hooks));
+        self_unit(unit, sizeof(unit));
         r = dispatch_new(&(struct dispatch_env){ .hooks = d->hooks, .watch = d->watch, .cfg = &d->cfg,
-                                                 .now_ms = now_ms, .userdata = d },
+                                                 .now_ms = now_ms, .userdata = d, .event = d->event,
+                                                 .self_unit = unit },
                          &d->dispatch);
         if (r < 0) {
                 log_error("cannot set up alerts: %s (%s)", strerror(-r), store_errmsg(watch_store(d->watch)));
@@ -989,8 +1006,10 @@ static void teardown(struct daemon *d)
         struct watch_report rep;
 
         control_free(d->control);
-        /* Hooks first: their last results are written with everything else. */
+        /* Hooks first: their last results are written with everything else; restarts
+         * still waiting for systemd stay recorded as requested. */
         hooks_free(d->hooks);
+        dispatch_stop(d->dispatch);
         /* A start that failed measured nothing: nothing to flush. */
         if (d->running) {
                 watch_event(d->watch, "stop", NULL);

@@ -35,10 +35,15 @@ enum classify_class {
         CLASS_OUTSIDE_MALLOC,   /* anonymous memory rises, malloc's arenas do not */
         CLASS_FILE_SHARED,      /* file-backed or shared memory: not a heap leak */
         CLASS_ANONYMOUS,        /* no agent: anonymous memory, and no more is known */
+        CLASS_JAVA_HEAP,        /* a JVM's old generation grows across collections */
+        CLASS_JAVA_METASPACE,   /* a JVM's metaspace grows: classes keep being loaded */
+        CLASS_JAVA_THREADS,     /* a JVM's live threads keep rising (stacks are native) */
+        CLASS_JAVA_NATIVE,      /* a JVM grows outside its heap, which stays flat */
         CLASS__MAX
 };
 /* Stable tokens (alert_kind.class): "descriptors", "python-objects", "python-heap",
- * "native", "allocator", "malloc-heap", "outside-malloc", "file-shared", "anonymous". */
+ * "native", "allocator", "malloc-heap", "outside-malloc", "file-shared", "anonymous",
+ * "java-heap", "java-metaspace", "java-threads", "java-native". */
 extern const char *const classify_class_name[CLASS__MAX];
 
 /* A series' floor at the start and at the end of the window. */
@@ -93,15 +98,33 @@ struct classify_input {
         /* the allocator probe */
         unsigned malloc_reports;
         struct classify_floor in_use, free, arena;
+        /* the runtime the process looks like from outside (classify_runtime()), or NULL:
+         * named when no agent speaks for it */
+        const char *runtime;
+        /* a JVM's performance data (lib/hsperf.h), read from outside at evaluations */
+        unsigned jvm_reports;
+        struct classify_floor old_used, heap_used, metaspace, threads;  /* heap: old + young */
+        struct classify_floor heap_committed;
+        int64_t old_gcs_first, old_gcs_last;    /* -1: unknown */
+        int64_t old_capacity;                   /* the latest; -1: unknown */
         /* allocation sites, per agent (enum agent_kind) */
         struct classify_sites sites[AGENT__KIND_MAX];
         bool tracing[AGENT__KIND_MAX];  /* its last report was tracing (sites or traced) */
 };
 
+/* The language runtime a process runs, as far as its name and the first word of its
+ * command line tell (both chosen by the process: a hint, never proof): "java", "node",
+ * "deno", "bun", "python", "ruby", "perl", "php", "dotnet", "erlang", "lua", or NULL. */
+const char *classify_runtime(const char *comm, const char *cmdline);
+
 /* Starts an empty input for the window [from, to] (seconds). */
 void classify_init(struct classify_input *in, double from, double to, bool fds, double growth);
 /* Adds a /proc sample (its time in ms, the same base as from and to x 1000). */
 void classify_add_sample(struct classify_input *in, const struct sample *smp);
+/* Adds what a JVM's performance data said at time t (seconds, the window's base), in
+ * time order; outside the window it is ignored. */
+struct hsperf_jvm;
+void classify_add_jvm(struct classify_input *in, double t, const struct hsperf_jvm *j);
 /* Adds an agent report; reports outside the window are ignored. Reports are added in
  * time order (the newest decides whether the collector is on). */
 void classify_add_agent(struct classify_input *in, const struct agent_report *a);

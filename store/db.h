@@ -41,6 +41,8 @@ enum db_stmt {
         ST_PUT_AGENT_TYPE,
         ST_PUT_AGENT_SITE,
         ST_PUT_ALERT_KIND,
+        ST_PUT_RESTART,
+        ST_PUT_ALERT_BUNDLE,
         ST_PUT_ALERT_RAISED,
         ST_PUT_ALERT_LATEST,
         /* store.c: prepared at first use */

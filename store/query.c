@@ -1408,3 +1408,117 @@ void query_alert_evidence_free(struct query_alert_evidence ev[2])
                 ev[i].reason = NULL;
         }
 }
+
+/* ---- restart decisions ---- */
+
+void query_restarts_free(struct query_restart *x, size_t n)
+{
+        for (size_t i = 0; x && i < n; i++) {
+                free(x[i].unit);
+                free(x[i].decision);
+                free(x[i].reason);
+                free(x[i].detail);
+                free(x[i].limit_kind);
+        }
+        free(x);
+}
+
+int query_restarts(struct query *q, int64_t alert_id, struct query_restart **ret, size_t *ret_n)
+{
+        struct query_restart *arr = NULL;
+        size_t n = 0, cap = 0;
+        sqlite3_stmt *st;
+        int r, rc;
+
+        r = db_prepare(q->store, "SELECT id, alert_id, t, end_t, unit, decision, reason, detail, limit_kind, "
+                                 "forecast_s, level, slope FROM restart WHERE alert_id = ?1 ORDER BY t, id", &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_int64(st, 1, alert_id);
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                struct query_restart *x = db_grow((void **)&arr, &n, &cap, sizeof(*arr));
+
+                if (!x) {
+                        r = -ENOMEM;
+                        break;
+                }
+                x->id = sqlite3_column_int64(st, 0);
+                x->alert_id = sqlite3_column_int64(st, 1);
+                x->t_ms = sqlite3_column_int64(st, 2);
+                x->end_ms = db_column_or(st, 3, 0);
+                x->forecast = db_column_real(st, 9);
+                x->level = db_column_real(st, 10);
+                x->slope = db_column_real(st, 11);
+                if (db_column_dup(st, 4, &x->unit, NULL) < 0 || db_column_dup(st, 5, &x->decision, NULL) < 0 ||
+                    db_column_dup(st, 6, &x->reason, NULL) < 0 || db_column_dup(st, 7, &x->detail, NULL) < 0 ||
+                    db_column_dup(st, 8, &x->limit_kind, NULL) < 0 ||
+                    (!x->decision && !(x->decision = strdup(""))) || (!x->reason && !(x->reason = strdup("")))) {
+                        r = -ENOMEM;
+                        break;
+                }
+        }
+        if (r == 0 && rc != SQLITE_DONE)
+                r = db_fail(q->store, rc);
+        sqlite3_finalize(st);
+        if (r < 0) {
+                query_restarts_free(arr, n);
+                return r;
+        }
+        *ret = arr;
+        *ret_n = n;
+        return 0;
+}
+
+/* ---- evidence bundles ---- */
+
+void query_alert_bundles_free(struct query_bundle *x, size_t n)
+{
+        for (size_t i = 0; x && i < n; i++) {
+                free(x[i].event);
+                free(x[i].path);
+                free(x[i].note);
+        }
+        free(x);
+}
+
+int query_alert_bundles(struct query *q, int64_t alert_id, struct query_bundle **ret, size_t *ret_n)
+{
+        struct query_bundle *arr = NULL;
+        size_t n = 0, cap = 0;
+        sqlite3_stmt *st;
+        int r, rc;
+
+        r = db_prepare(q->store, "SELECT alert_id, t, event, path, bytes, files, note FROM alert_bundle "
+                                 "WHERE alert_id = ?1 ORDER BY t", &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_int64(st, 1, alert_id);
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                struct query_bundle *x = db_grow((void **)&arr, &n, &cap, sizeof(*arr));
+
+                if (!x) {
+                        r = -ENOMEM;
+                        break;
+                }
+                x->alert_id = sqlite3_column_int64(st, 0);
+                x->t_ms = sqlite3_column_int64(st, 1);
+                x->bytes = sqlite3_column_int64(st, 4);
+                x->files = sqlite3_column_int64(st, 5);
+                if (db_column_dup(st, 2, &x->event, NULL) < 0 || db_column_dup(st, 3, &x->path, NULL) < 0 ||
+                    db_column_dup(st, 6, &x->note, NULL) < 0 || (!x->event && !(x->event = strdup(""))) ||
+                    (!x->path && !(x->path = strdup("")))) {
+                        r = -ENOMEM;
+                        break;
+                }
+        }
+        if (r == 0 && rc != SQLITE_DONE)
+                r = db_fail(q->store, rc);
+        sqlite3_finalize(st);
+        if (r < 0) {
+                query_alert_bundles_free(arr, n);
+                return r;
+        }
+        *ret = arr;
+        *ret_n = n;
+        return 0;
+}

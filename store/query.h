@@ -280,4 +280,26 @@ void query_sites_free(struct query_site *s, size_t n);
 int query_hook_runs(struct query *q, int64_t alert_id, struct query_hook_run **ret, size_t *ret_n);
 void query_hook_runs_free(struct query_hook_run *h, size_t n);
 
+/* An evidence bundle of an alert. note NULL when nothing is missing. */
+struct query_bundle {
+        int64_t alert_id, t_ms;
+        char *event, *path, *note;
+        int64_t bytes, files;
+};
+/* Evidence bundles of an alert, in order. */
+int query_alert_bundles(struct query *q, int64_t alert_id, struct query_bundle **ret, size_t *ret_n);
+void query_alert_bundles_free(struct query_bundle *x, size_t n);
+
+/* A restart decision of an alert (sql/009-escalate.sql). Strings are NUL-terminated;
+ * unit, detail and limit_kind NULL when absent. */
+struct query_restart {
+        int64_t id, alert_id, t_ms;
+        int64_t end_ms;                 /* 0: systemd has not answered */
+        char *unit, *decision, *reason, *detail, *limit_kind;
+        double forecast, level, slope;  /* NAN: unknown */
+};
+/* Restart decisions of an alert, in order. */
+int query_restarts(struct query *q, int64_t alert_id, struct query_restart **ret, size_t *ret_n);
+void query_restarts_free(struct query_restart *x, size_t n);
+
 #endif

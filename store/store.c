@@ -321,6 +321,10 @@ static const struct {
         { ST_PUT_AGENT_SITE, "INSERT OR IGNORE INTO agent_site (process_id, t, agent, rank, live_bytes, live_count, "
                              "growth, frames) VALUES (?, ?, ?, ?, ?, ?, ?, ?)" },
         { ST_PUT_ALERT_KIND, "INSERT OR REPLACE INTO alert_kind (alert_id, t, class, agents) VALUES (?, ?, ?, ?)" },
+        { ST_PUT_RESTART, "INSERT OR REPLACE INTO restart (id, alert_id, process_id, t, unit, decision, reason, detail, "
+                          "end_t, forecast_s, limit_kind, level, slope) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)" },
+        { ST_PUT_ALERT_BUNDLE, "INSERT OR REPLACE INTO alert_bundle (alert_id, t, event, path, bytes, files, note) "
+                                 "VALUES (?, ?, ?, ?, ?, ?, ?)" },
         /* What an alert was raised on is written once; its latest evaluation replaced. */
         { ST_PUT_ALERT_RAISED, "INSERT OR IGNORE INTO alert_evidence (alert_id, raised, t, cause, " EVIDENCE_COLUMNS
                                ") VALUES (?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)" },
@@ -1066,6 +1070,40 @@ static int put_hook_run(struct store *s, const struct store_hook_run *h)
         return db_step_done(s, st);
 }
 
+static int put_restart(struct store *s, const struct store_restart *x)
+{
+        sqlite3_stmt *st = s->stmt[ST_PUT_RESTART];
+
+        sqlite3_bind_int64(st, 1, x->id);
+        sqlite3_bind_int64(st, 2, x->alert_id);
+        sqlite3_bind_int64(st, 3, x->process_id);
+        sqlite3_bind_int64(st, 4, x->t_ms);
+        db_bind_str(st, 5, x->unit);
+        db_bind_str(st, 6, x->decision);
+        db_bind_str(st, 7, x->reason);
+        db_bind_str(st, 8, x->detail);
+        db_bind_time(st, 9, x->end_ms);
+        db_bind_real(st, 10, x->forecast);
+        db_bind_str(st, 11, x->limit_kind);
+        db_bind_real(st, 12, x->level);
+        db_bind_real(st, 13, x->slope);
+        return db_step_done(s, st);
+}
+
+static int put_alert_bundle(struct store *s, const struct store_alert_bundle *x)
+{
+        sqlite3_stmt *st = s->stmt[ST_PUT_ALERT_BUNDLE];
+
+        sqlite3_bind_int64(st, 1, x->alert_id);
+        sqlite3_bind_int64(st, 2, x->t_ms);
+        db_bind_str(st, 3, x->event);
+        db_bind_str(st, 4, x->path);
+        sqlite3_bind_int64(st, 5, (int64_t)x->bytes);
+        sqlite3_bind_int64(st, 6, x->files);
+        db_bind_str(st, 7, x->note);
+        return db_step_done(s, st);
+}
+
 static int end_alert(struct store *s, const struct store_end *e)
 {
         sqlite3_stmt *st;
@@ -1090,6 +1128,32 @@ int store_max_ids(struct store *s, int64_t *ret_alert, int64_t *ret_verdict, int
                 r = db_int64(s, "SELECT coalesce(max(id), 0) FROM verdict", 0, ret_verdict);
         if (r >= 0)
                 r = db_int64(s, "SELECT coalesce(max(id), 0) FROM hook_run", 0, ret_hook_run);
+        return r;
+}
+
+int store_max_restart_id(struct store *s, int64_t *ret)
+{
+        return db_int64(s, "SELECT coalesce(max(id), 0) FROM restart", 0, ret);
+}
+
+int store_for_each_restart_since(struct store *s, int64_t since_ms, store_restart_cb cb, void *userdata)
+{
+        sqlite3_stmt *st;
+        int rc, r;
+
+        r = db_prepare(s, "SELECT unit, t FROM restart WHERE t >= ?1 AND unit IS NOT NULL "
+                          "AND decision IN ('requested', 'restarted', 'failed', 'dry-run') ORDER BY t", &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_int64(st, 1, since_ms);
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                r = cb((const char *)sqlite3_column_text(st, 0), sqlite3_column_int64(st, 1), userdata);
+                if (r != 0)
+                        break;
+        }
+        if (r == 0 && rc != SQLITE_DONE)
+                r = db_fail(s, rc);
+        sqlite3_finalize(st);
         return r;
 }
 
@@ -1313,6 +1377,10 @@ int store_put(struct store *s, const struct store_row *row)
                 return put_alert_kind(s, &row->alert_kind);
         case STORE_HOOK_RUN:
                 return put_hook_run(s, &row->hook_run);
+        case STORE_RESTART:
+                return put_restart(s, &row->restart);
+        case STORE_ALERT_BUNDLE:
+                return put_alert_bundle(s, &row->bundle);
         case STORE__ROW_MAX:
         default:
                 break;
@@ -1382,6 +1450,18 @@ static size_t row_texts(struct store_row *r, struct row_text *t)
                 TEXT(r->hook_run.event);
                 TEXT(r->hook_run.program);
                 BYTES(r->hook_run.output, r->hook_run.output_len);
+                break;
+        case STORE_RESTART:
+                TEXT(r->restart.unit);
+                TEXT(r->restart.decision);
+                TEXT(r->restart.reason);
+                TEXT(r->restart.detail);
+                TEXT(r->restart.limit_kind);
+                break;
+        case STORE_ALERT_BUNDLE:
+                TEXT(r->bundle.event);
+                TEXT(r->bundle.path);
+                TEXT(r->bundle.note);
                 break;
         case STORE_PROCESS_REOPEN:
         case STORE_SAMPLE:
@@ -1914,6 +1994,10 @@ int store_maintain(struct store *s, int64_t now_ms, const struct store_retention
                 r = exec_bound(s, "DELETE FROM verdict WHERE t < ?1", hour_cut, &m.pruned);
         if (r == 0)
                 r = exec_bound(s, "DELETE FROM hook_run WHERE start_ms < ?1", hour_cut, &m.pruned);
+        if (r == 0)
+                r = exec_bound(s, "DELETE FROM restart WHERE t < ?1", hour_cut, &m.pruned);
+        if (r == 0)
+                r = exec_bound(s, "DELETE FROM alert_bundle WHERE t < ?1", hour_cut, &m.pruned);
         if (r == 0)
                 r = exec_bound(s, "DELETE FROM alert WHERE end_ms IS NOT NULL AND end_ms < ?1", hour_cut, &m.pruned);
         /* Agent reports are raw data and go with the raw samples; an alert's class with

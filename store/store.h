@@ -184,6 +184,28 @@ struct store_hook_run {
         size_t output_len;
 };
 
+/* An evidence bundle kept for an alert event (sql/009-escalate.sql). */
+struct store_alert_bundle {
+        int64_t alert_id, t_ms;
+        const char *event, *path;
+        uint64_t bytes;
+        unsigned files;
+        const char *note;               /* may be NULL */
+};
+
+/* A restart decision (sql/009-escalate.sql), inserted or replaced by id: when it is
+ * taken and again when systemd answers. */
+struct store_restart {
+        int64_t id, alert_id, process_id, t_ms;
+        const char *unit;               /* NULL: the process is in no service */
+        const char *decision;           /* requested, restarted, failed, dry-run, refused */
+        const char *reason;             /* a token (core/escalate.h) or a D-Bus error name */
+        const char *detail;             /* may be NULL */
+        int64_t end_ms;                 /* 0: no answer (yet) */
+        double forecast, level, slope;  /* NAN: unknown */
+        const char *limit_kind;         /* may be NULL */
+};
+
 /* An in-process agent's report about a process. */
 struct store_agent_row {
         int64_t process_id;
@@ -206,6 +228,8 @@ enum store_row_kind {
         STORE_ALERT_END,                /* .end: an open alert ends, its numbers kept */
         STORE_ALERT_KIND,               /* .kind */
         STORE_HOOK_RUN,                 /* .hook_run */
+        STORE_RESTART,                  /* .restart */
+        STORE_ALERT_BUNDLE,             /* .bundle */
         STORE__ROW_MAX
 };
 
@@ -224,6 +248,8 @@ struct store_row {
                 struct store_alert alert;
                 struct store_alert_kind alert_kind;
                 struct store_hook_run hook_run;
+                struct store_restart restart;
+                struct store_alert_bundle bundle;
         };
 };
 
@@ -240,6 +266,12 @@ int store_row_copy(const struct store_row *row, struct store_row *ret, void **re
 int store_max_process_id(struct store *s, int64_t *ret);
 /* Highest ids in use, so the daemon can continue counting: alert, verdict, hook_run. */
 int store_max_ids(struct store *s, int64_t *ret_alert, int64_t *ret_verdict, int64_t *ret_hook_run);
+/* The highest restart decision id in use. */
+int store_max_restart_id(struct store *s, int64_t *ret);
+/* Restarts asked of systemd (requested, restarted, failed) and dry runs since since_ms,
+ * oldest first: what restart-max counts, picked up again after a restart of the daemon. */
+typedef int (*store_restart_cb)(const char *unit, int64_t t_ms, void *userdata);
+int store_for_each_restart_since(struct store *s, int64_t since_ms, store_restart_cb cb, void *userdata);
 
 /* The id of the process with this identity, or -ENOENT. */
 int store_find_process(struct store *s, const char *boot_id, int32_t pid, int64_t start_ticks, int64_t *ret_id);

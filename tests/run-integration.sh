@@ -22,7 +22,7 @@ case "$BUILD" in /*) ;; *) BUILD="$(cd "$here/.." && pwd)/$BUILD" ;; esac
 export PYTHONDONTWRITEBYTECODE=1
 JOBS=${JOBS:-4}
 # The slowest first (they wait for the detector's window), so the others fill the gaps.
-slow="test_alerts test_scenarios test_agents test_run test_prometheus"
+slow="test_alerts test_scenarios test_agents test_run test_prometheus test_restart"
 all=$(cd "$here/$SUITE" && ls test_*.py 2>/dev/null | sed 's/\.py$//')
 # An empty suite passes nothing: it fails.
 [ -n "$all" ] || { echo "FAIL $SUITE: no test modules in tests/$SUITE" >&2; exit 1; }

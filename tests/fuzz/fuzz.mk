@@ -13,12 +13,12 @@
 # (tests/fuzz/corpus/NAME) under whatever compiler builds the rest, so an input that
 # once crashed a parser stays fixed without clang.
 
-FUZZ_ALL           := stat status smaps cmdline cgroup limits agent config control
+FUZZ_ALL           := stat status smaps cmdline cgroup limits agent config control hsperf
 FUZZ_HARNESSES     ?= $(FUZZ_ALL)
 FUZZ_BUILD         ?= build-fuzz
 FUZZ_CC            ?= clang-14
 FUZZ_SECONDS       ?= 600
-# 9 harnesses, 2 at a time, 20 s each: about 100 s of fuzzing in CI.
+# 10 harnesses, 2 at a time, 20 s each: about 100 s of fuzzing in CI.
 FUZZ_CHECK_SECONDS ?= 20
 FUZZ_JOBS          ?= 2
 # Fuzzing is background work on a shared machine.

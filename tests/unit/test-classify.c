@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "classify.h"
+#include "hsperf.h"
 #include "util.h"
 
 #define MIB (1024.0 * 1024.0)
@@ -124,6 +125,142 @@ static void test_descriptors(void **state)
         assert_int_equal(r.cls, CLASS_DESCRIPTORS);
         assert_string_equal(r.text, "descriptor leak: +250 open descriptors over the window");
         assert_null(classify_agents(&r));
+}
+
+/* A JVM's performance data over the window: the old generation, metaspace and live
+ * threads growing by these amounts from a base, read every 4 s. */
+static void jvm(struct classify_input *in, unsigned every, double old_g, double meta_g, double threads_g)
+{
+        for (unsigned i = 0; i <= 100; i += every) {
+                double f = i / 100.0;
+                struct hsperf_jvm j = {
+                        .old_used = (int64_t)(30 * MIB + old_g * f), .old_capacity = (int64_t)(512 * MIB),
+                        .young_used = (int64_t)(8 * MIB), .metaspace_used = (int64_t)(20 * MIB + meta_g * f),
+                        .young_gcs = i, .old_gcs = i / 25, .threads = (int64_t)(10 + threads_g * f),
+                        .heap_capacity = (int64_t)(100 * MIB + old_g * f),
+                };
+
+                classify_add_jvm(in, FROM + i, &j);
+        }
+}
+
+static void test_java(void **state)
+{
+        struct classify_input in;
+        struct classify_result r;
+
+        (void)state;
+        /* The old generation's floors carry the growth: the Java heap. */
+        classify_init(&in, FROM, TO, false, 40 * MIB);
+        outside(&in, 200 * MIB, 40 * MIB, 0, 0);
+        jvm(&in, 4, 36 * MIB, 0, 0);
+        judge(&in, &r);
+        assert_int_equal(r.cls, CLASS_JAVA_HEAP);
+        assert_non_null(strstr(r.text, "Java heap (old generation) growing: +"));
+        assert_non_null(strstr(r.text, "(4 old collections in the window)"));
+        assert_string_equal(classify_class_name[r.cls], "java-heap");
+        /* Metaspace. */
+        classify_init(&in, FROM, TO, false, 40 * MIB);
+        outside(&in, 200 * MIB, 40 * MIB, 0, 0);
+        jvm(&in, 4, 1 * MIB, 30 * MIB, 0);
+        judge(&in, &r);
+        assert_int_equal(r.cls, CLASS_JAVA_METASPACE);
+        assert_non_null(strstr(r.text, "Java metaspace growing: +"));
+        /* Threads, the heap flat. */
+        classify_init(&in, FROM, TO, false, 40 * MIB);
+        outside(&in, 200 * MIB, 40 * MIB, 0, 0);
+        jvm(&in, 4, 0, 0, 40);
+        judge(&in, &r);
+        assert_int_equal(r.cls, CLASS_JAVA_THREADS);
+        assert_non_null(strstr(r.text, "Java threads growing: +"));
+        /* Everything Java flat: native memory outside the heap. */
+        classify_init(&in, FROM, TO, false, 40 * MIB);
+        outside(&in, 200 * MIB, 40 * MIB, 0, 0);
+        jvm(&in, 4, 2 * MIB, 0, 0);
+        judge(&in, &r);
+        assert_int_equal(r.cls, CLASS_JAVA_NATIVE);
+        assert_non_null(strstr(r.text, "outside the Java heap"));
+        /* What survives young collections but is not promoted yet is the heap too. */
+        classify_init(&in, FROM, TO, false, 40 * MIB);
+        outside(&in, 200 * MIB, 40 * MIB, 0, 0);
+        for (unsigned i = 0; i <= 100; i += 4) {
+                struct hsperf_jvm j = { .old_used = (int64_t)(30 * MIB), .old_capacity = (int64_t)(512 * MIB),
+                                        .young_used = (int64_t)(8 * MIB + 36 * MIB * i / 100.0),
+                                        .metaspace_used = (int64_t)(20 * MIB), .young_gcs = i, .old_gcs = 0,
+                                        .threads = 10, .heap_capacity = (int64_t)(100 * MIB + 40 * MIB * i / 100.0) };
+
+                classify_add_jvm(&in, FROM + i, &j);
+        }
+        judge(&in, &r);
+        assert_int_equal(r.cls, CLASS_JAVA_HEAP);
+        assert_non_null(strstr(r.text, "Java heap growing: +"));
+        assert_non_null(strstr(r.text, "still in the young generation"));
+        /* A JVM whose resident memory grows three times as fast as its live data (eden
+         * touched as it is swept): still the heap's leak... */
+        classify_init(&in, FROM, TO, false, 120 * MIB);
+        outside(&in, 200 * MIB, 120 * MIB, 0, 0);
+        for (unsigned i = 0; i <= 100; i += 4) {
+                struct hsperf_jvm j = { .old_used = (int64_t)(30 * MIB), .old_capacity = (int64_t)(512 * MIB),
+                                        .young_used = (int64_t)(8 * MIB + 40 * MIB * i / 100.0),
+                                        .metaspace_used = (int64_t)(20 * MIB), .young_gcs = i, .old_gcs = 0,
+                                        .threads = 10, .heap_capacity = (int64_t)(100 * MIB + 120 * MIB * i / 100.0) };
+
+                classify_add_jvm(&in, FROM + i, &j);
+        }
+        judge(&in, &r);
+        assert_int_equal(r.cls, CLASS_JAVA_HEAP);
+        assert_non_null(strstr(r.text, "Java heap growing: +"));
+        /* ...and with flat live data, the heap sizing itself. */
+        classify_init(&in, FROM, TO, false, 120 * MIB);
+        outside(&in, 200 * MIB, 120 * MIB, 0, 0);
+        for (unsigned i = 0; i <= 100; i += 4) {
+                struct hsperf_jvm j = { .old_used = (int64_t)(30 * MIB), .old_capacity = (int64_t)(512 * MIB),
+                                        .young_used = (int64_t)(8 * MIB), .metaspace_used = (int64_t)(20 * MIB),
+                                        .young_gcs = i, .old_gcs = 0, .threads = 10,
+                                        .heap_capacity = (int64_t)(100 * MIB + 120 * MIB * i / 100.0) };
+
+                classify_add_jvm(&in, FROM + i, &j);
+        }
+        judge(&in, &r);
+        assert_int_equal(r.cls, CLASS_JAVA_HEAP);
+        assert_non_null(strstr(r.text, "Java heap expanding: +"));
+        /* Too few readings (three, a quarter of the window without one): from outside
+         * alone, the runtime named. */
+        classify_init(&in, FROM, TO, false, 40 * MIB);
+        outside(&in, 200 * MIB, 40 * MIB, 0, 0);
+        jvm(&in, 50, 36 * MIB, 0, 0);
+        in.runtime = "java";
+        judge(&in, &r);
+        assert_int_equal(r.cls, CLASS_ANONYMOUS);
+        assert_non_null(strstr(r.text, "(runtime: java)"));
+}
+
+/* A runtime no agent understands is named, not guessed at. */
+static void test_runtime_without_agent_is_named(void **state)
+{
+        struct classify_input in;
+        struct classify_result r;
+
+        (void)state;
+        classify_init(&in, FROM, TO, false, 40 * MIB);
+        outside(&in, 50 * MIB, 40 * MIB, 0, 0);
+        in.runtime = classify_runtime("node", "node /srv/app/server.js");
+        judge(&in, &r);
+        assert_int_equal(r.cls, CLASS_ANONYMOUS);
+        assert_string_equal(r.text, "anonymous memory growing (heap or anonymous mappings, not file-backed); "
+                                    "no agent in this process (runtime: node)");
+        /* What names the runtime: the process name, else argv[0]'s base name. */
+        assert_string_equal(classify_runtime("java", ""), "java");
+        assert_string_equal(classify_runtime("MainThread", "/usr/lib/jvm/java-17/bin/java -jar app.jar"), "java");
+        assert_string_equal(classify_runtime("python3.11", ""), "python");
+        assert_string_equal(classify_runtime("php-fpm8.2", ""), "php");
+        assert_string_equal(classify_runtime("beam.smp", ""), "erlang");
+        assert_string_equal(classify_runtime("x", "/usr/bin/ruby3.1 app.rb"), "ruby");
+        assert_null(classify_runtime("nginx", "nginx: worker process"));
+        assert_null(classify_runtime("javac", "javac Foo.java"));
+        assert_null(classify_runtime("rubymine", "/opt/rubymine"));
+        assert_null(classify_runtime("", ""));
+        assert_null(classify_runtime(NULL, NULL));
 }
 
 static void test_without_agent_says_anonymous_only(void **state)
@@ -610,6 +747,8 @@ int main(void)
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_descriptors),
                 cmocka_unit_test(test_without_agent_says_anonymous_only),
+                cmocka_unit_test(test_runtime_without_agent_is_named),
+                cmocka_unit_test(test_java),
                 cmocka_unit_test(test_file_backed_and_shared),
                 cmocka_unit_test(test_python_objects_with_gc_disabled),
                 cmocka_unit_test(test_python_types_missing_from_the_first_count),

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "escalate.h"
 #include "util.h"
 
 struct fixture {
@@ -607,6 +608,30 @@ static const struct {
         { "[rule a]\nall = yes\nhook = /a\nhook = /a\nhook = /a\nhook = /a\nhook = /a\nhook = /a\nhook = /a\n"
           "hook = /a\non-end = /a\n", 11, "on-end: too many hooks (at most 8 per rule)" },
         { "[rule a]\nall = yes\non-escalate = relative\n", 3, "on-escalate: 'relative': the program must be" },
+        /* escalation */
+        { "[rule a]\nall = yes\nescalate = reboot\n", 3, "escalate: 'reboot' is not warn, evidence or restart" },
+        { "[rule a]\nall = yes\nescalate = restart\n", 3,
+          "rule 'a': escalate = restart needs restart-units naming the services it may restart" },
+        { "[rule a]\nall = yes\nrestart-units = web.service\n", 3,
+          "rule 'a': restart-units is set but escalate is warn, not restart" },
+        { "[rule a]\nall = yes\nescalate = evidence\nrestart-dry-run = yes\n", 4,
+          "rule 'a': restart-dry-run is set but escalate is evidence, not restart" },
+        { "[rule a]\nall = yes\nescalate = restart\nrestart-units = web.service nginx\n", 4,
+          "restart-units: 'nginx' is not a service name (NAME.service, at most 256 bytes" },
+        { "[rule a]\nall = yes\nescalate = restart\nrestart-units = system.slice\n", 4,
+          "restart-units: 'system.slice' is not a service name" },
+        { "[rule a]\nall = yes\nescalate = restart\nrestart-units = ../x.service\n", 4,
+          "restart-units: '../x.service' is not a service name" },
+        { "[rule a]\nall = yes\nescalate = restart\nrestart-units = a.service\nrestart-max = 101\n", 5,
+          "restart-max: '101' is out of range (0..100)" },
+        { "[rule a]\nall = yes\nescalate = restart\nrestart-units = a.service\nrestart-max = x\n", 5,
+          "restart-max: 'x' is not a whole number (0..100)" },
+        { "[rule a]\nall = yes\nescalate = restart\nrestart-units = a.service\nrestart-dry-run = perhaps\n", 5,
+          "restart-dry-run: invalid boolean 'perhaps' (yes or no)" },
+        { "[rule a]\nall = yes\nescalate = restart\nrestart-units = a.service\nrestart-horizon = 10s\n", 5,
+          "restart-horizon: '10s' is out of range (1m..30d)" },
+        { "[rule a]\nall = yes\nescalate = restart\nrestart-units = a.service\nrestart-units = b.service\n", 5,
+          "restart-units: already set at line 4 for rule 'a'" },
         /* across keys */
         { "[daemon]\ninterval = 10s\ncommit-interval = 5s\n", 3,
           "commit-interval (5s) must be at least interval (10s, set at /" },
@@ -630,6 +655,32 @@ static const struct {
         { "[daemon]\ninterval = 1m\n[rule a]\nall = yes\nwindow = 5m\n", 5,
           "rule 'a': window (5m) must be at least 24 times interval (1m, set at /" },
 };
+
+/* A rule that restarts: every key read, units deduplicated; the defaults otherwise. */
+static void test_escalate_keys(void **state)
+{
+        struct fixture *f = *state;
+        const struct rule_cfg *r;
+
+        assert_int_equal(load(f, "[rule web]\nunit = web*.service\nescalate = restart\n"
+                                 "restart-units = web.service  web-worker@1.service\tweb.service\n"
+                                 "restart-max = 2\nrestart-dry-run = yes\nrestart-horizon = 30m\n"
+                                 "[rule other]\nname = x\n"), 0);
+        r = &f->cfg.rules[0];
+        assert_int_equal(r->escalate, ESCALATE_RESTART);
+        assert_int_equal(r->n_restart_units, 2);
+        assert_string_equal(r->restart_units[0], "web.service");
+        assert_string_equal(r->restart_units[1], "web-worker@1.service");
+        assert_int_equal(r->restart_max, 2);
+        assert_true(r->restart_dry_run);
+        assert_true(r->restart_horizon == 1800);
+        r = &f->cfg.rules[1];
+        assert_int_equal(r->escalate, ESCALATE_WARN);
+        assert_int_equal(r->n_restart_units, 0);
+        assert_int_equal(r->restart_max, RESTART_MAX_DEFAULT);
+        assert_false(r->restart_dry_run);
+        assert_true(r->restart_horizon == RESTART_HORIZON_DEFAULT);
+}
 
 static void test_errors(void **state)
 {
@@ -1113,6 +1164,7 @@ int main(void)
                 TEST(test_intervals_follow),
                 TEST(test_flags_as_keys),
                 TEST(test_flag_errors),
+                TEST(test_escalate_keys),
                 TEST(test_errors),
                 TEST(test_all_errors),
                 TEST(test_escaped_values),

@@ -66,6 +66,11 @@ struct fixture {
         unsigned set_reads;
         struct event ev[EVENTS_MAX];
         size_t n_ev;
+        /* The fake JVM's performance data: its old generation grows at jvm_old_rate
+         * bytes/s from T0, read at the time of the latest sample. */
+        int64_t now_ms;
+        double jvm_old_rate;
+        unsigned jvm_reads;
 };
 
 static double fake_headroom(void *userdata, const struct sampler_proc *p UNUSED, enum detect_kind m, double level,
@@ -78,6 +83,19 @@ static double fake_headroom(void *userdata, const struct sampler_proc *p UNUSED,
                 return NAN;
         *ret_kind = "cgroup";
         return isnan(level) ? f->room : f->room - level;
+}
+
+static int fake_jvm(void *userdata, const struct sampler_proc *p UNUSED, struct hsperf_jvm *ret)
+{
+        struct fixture *f = userdata;
+        double s = (double)(f->now_ms - T0_MS) / 1000;
+
+        f->jvm_reads++;
+        *ret = (struct hsperf_jvm){ .old_used = (int64_t)(50 * MIB + f->jvm_old_rate * s),
+                                    .old_capacity = (int64_t)(1024 * MIB), .young_used = (int64_t)(10 * MIB),
+                                    .metaspace_used = (int64_t)(20 * MIB), .young_gcs = (int64_t)s,
+                                    .old_gcs = (int64_t)(s / 30), .threads = 12 };
+        return 0;
 }
 
 /* The fake limits: the process alone in a cgroup with memory.max, and RLIMIT_NOFILE. */
@@ -157,6 +175,7 @@ static void open_engine(struct fixture *f)
                 .store = f->st,
                 .boot_id = "boot",
                 .limits = { .headroom = fake_headroom, .read = fake_read, .userdata = f },
+                .jvm = { .read = fake_jvm, .userdata = f },
                 .sink = { .verdict = on_verdict, .alert = on_alert, .trouble = on_trouble, .userdata = f },
         };
 
@@ -214,6 +233,7 @@ static void sample_at(struct fixture *f, int64_t t_ms, double anon)
         sample_set(&s, M_FILE, 20 * 1024 * 1024);
         sample_set(&s, M_SHMEM, 0);
         sample_set(&s, M_FDS, 12);
+        f->now_ms = t_ms;
         f->l.sampled(f->l.userdata, &f->p, &s);
 }
 
@@ -381,6 +401,45 @@ static void test_agent_reports_name_the_kind(void **state)
         assert_non_null(strstr(start->kind_text, "python objects growing: dict +"));
         assert_non_null(strstr(start->kind_text, "gc disabled"));
         assert_null(strstr(start->kind_text, "str"));
+}
+
+/* A Java process's alert is named from its performance data: the old generation that
+ * grows with the anonymous memory is the Java heap; one that stays flat leaves the
+ * growth to native memory. Only a process whose runtime is java is read. */
+static void test_jvm_names_the_kind(void **state)
+{
+        struct fixture *f = *state;
+        const struct event *start;
+
+        f->p.comm = "leaky";
+        f->l.started(f->l.userdata, &f->p, false, T0_MS);
+        feed(f, 0, 200, 100 * MIB, MIB);
+        assert_int_equal(f->jvm_reads, 0);
+        start = find(f, 'a', ALERT_EVENT_START, 0);
+        assert_string_equal(start->kind_class, "anonymous");
+
+        f->n_ev = 0;
+        f->p = (struct sampler_proc){ .id = 2, .slot = 1, .pid = 4343, .start_ms = T0_MS, .comm = "java",
+                                      .cmdline = "java -jar app.jar", .unit = "", .cgroup = "" };
+        f->jvm_old_rate = 0.9 * MIB;
+        f->l.started(f->l.userdata, &f->p, false, T0_MS);
+        feed(f, 0, 200, 100 * MIB, MIB);
+        assert_true(f->jvm_reads > 0);
+        start = find(f, 'a', ALERT_EVENT_START, 0);
+        assert_string_equal(start->kind_class, "java-heap");
+        assert_non_null(strstr(start->kind_text, "Java heap (old generation) growing: +"));
+        assert_non_null(strstr(start->kind_text, "after collections (2 old collections in the window)"));
+        assert_non_null(strstr(start->kind_text, "of 1.00 GiB"));
+
+        f->n_ev = 0;
+        f->p = (struct sampler_proc){ .id = 3, .slot = 2, .pid = 4444, .start_ms = T0_MS, .comm = "java",
+                                      .cmdline = "java -jar app.jar", .unit = "", .cgroup = "" };
+        f->jvm_old_rate = 0;
+        f->l.started(f->l.userdata, &f->p, false, T0_MS);
+        feed(f, 0, 200, 100 * MIB, MIB);
+        start = find(f, 'a', ALERT_EVENT_START, 0);
+        assert_string_equal(start->kind_class, "java-native");
+        assert_non_null(strstr(start->kind_text, "outside the Java heap"));
 }
 
 /* A Python report at t_ms; with sites, one site grown by growth bytes. */
@@ -705,6 +764,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_near_limit_escalates_once, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_every_scale_by_default, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_agent_reports_name_the_kind, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_jvm_names_the_kind, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_sites_asked_on_suspicion, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_end_closes, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_takes_over_open_alerts, setup, teardown),
