@@ -86,9 +86,12 @@ class TestBlockingRead(Case):
         healthy = [p for p, fifo in pids.items() if fifo is None]
 
         def counts():
+            # Samples first: a sample's process was committed with it or before it, so
+            # the process table read after them names every one.
+            rows = raw_rows(d.db, ("process_id", "t"))
             pids = dict(query(d.db, "SELECT id, pid FROM process"))
             out = {}
-            for process_id, t in raw_rows(d.db, ("process_id", "t")):
+            for process_id, t in rows:
                 n, last = out.get(pids[process_id], (0, 0))
                 out[pids[process_id]] = (n + 1, max(last, t))
             return out
