@@ -6,7 +6,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -27,6 +26,7 @@
 #include "sampler.h"
 #include "store.h"
 #include "writer.h"
+#include "tmpdir.h"
 
 #define PY "leakwatch-agent 1\nagent python\n"
 #define ML "leakwatch-agent 1\nagent malloc\n"
@@ -366,11 +366,6 @@ static int setup(void **state)
         return 0;
 }
 
-static int rm_entry(const char *path, const struct stat *sb UNUSED, int flag UNUSED, struct FTW *ftw UNUSED)
-{
-        return remove(path);
-}
-
 static int teardown(void **state)
 {
         struct fixture *f = *state;
@@ -382,7 +377,7 @@ static int teardown(void **state)
         store_close(f->st);
         close(f->proc);
         config_free(&f->cfg);
-        nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+        tmpdir_remove(f->dir);
         free(f);
         return 0;
 }

@@ -5,7 +5,6 @@
  * recovery and the process's end close it; alerts left open by an earlier run are taken
  * over, closed or expired; and the same input gives the same events, whatever the time. */
 #include <errno.h>
-#include <ftw.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -24,6 +23,7 @@
 #include "engine.h"
 #include "store.h"
 #include "util.h"
+#include "tmpdir.h"
 
 #define MIB (1024.0 * 1024.0)
 /* The simulated clock starts in 2001: nothing the engine says may come from the real one. */
@@ -205,11 +205,6 @@ static int setup(void **state)
         return 0;
 }
 
-static int rm_entry(const char *path, const struct stat *sb UNUSED, int flag UNUSED, struct FTW *ftw UNUSED)
-{
-        return remove(path);
-}
-
 static int teardown(void **state)
 {
         struct fixture *f = *state;
@@ -217,7 +212,7 @@ static int teardown(void **state)
         engine_free(f->e);
         store_close(f->st);
         config_free(&f->cfg);
-        nftw(f->dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+        tmpdir_remove(f->dir);
         free(f);
         return 0;
 }

@@ -6,7 +6,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <ftw.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -24,17 +23,13 @@
 #include "headroom.h"
 #include "proc.h"
 #include "util.h"
+#include "tmpdir.h"
 
 #define MIB (1024 * 1024)
 
 static int64_t host_room(void)
 {
         return 3000 * (int64_t)MIB;
-}
-
-static int rm_entry(const char *path, const struct stat *sb UNUSED, int flag UNUSED, struct FTW *ftw UNUSED)
-{
-        return remove(path);
 }
 
 static void test_every_limit(void **state)
@@ -93,7 +88,7 @@ static void test_every_limit(void **state)
 
         close(h.proc_root);
         close(h.cgroup_root);
-        nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+        tmpdir_remove(dir);
 }
 
 int main(void)

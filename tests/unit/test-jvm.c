@@ -4,7 +4,6 @@
  * directory should be, a file another user owns, a FIFO, a file too large. */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,6 +17,7 @@
 #include <cmocka.h>
 
 #include "jvm.h"
+#include "tmpdir.h"
 
 struct fixture {
         char dir[64], file[96];
@@ -38,20 +38,12 @@ static int setup(void **state)
         return 0;
 }
 
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-        (void)sb;
-        (void)flag;
-        (void)ftw;
-        return remove(path);
-}
-
 static int teardown(void **state)
 {
         struct fixture *f = *state;
 
         close(f->proc);
-        nftw(f->dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+        tmpdir_remove(f->dir);
         free(f);
         return 0;
 }

@@ -5,7 +5,6 @@
  * sources in order, floors, alerts with their verdicts and hook runs — and a reader's
  * snapshot holds while a writer commits. */
 #include <errno.h>
-#include <ftw.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -22,6 +21,7 @@
 #include "query.h"
 #include "store.h"
 #include "util.h"
+#include "tmpdir.h"
 
 #define T0 INT64_C(1794999600000)       /* a round time: 60000 and 3600000 divide it */
 #define MINUTE INT64_C(60000)
@@ -114,20 +114,12 @@ static int setup(void **state)
         return 0;
 }
 
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-        (void)sb;
-        (void)flag;
-        (void)ftw;
-        return remove(path);
-}
-
 static int teardown(void **state)
 {
         struct fixture *f = *state;
 
         store_close(f->st);
-        nftw(f->dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+        tmpdir_remove(f->dir);
         free(f);
         return 0;
 }

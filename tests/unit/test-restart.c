@@ -6,7 +6,6 @@
  * does not block the caller, and the daily count picked up from the database. */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <libgen.h>
 #include <limits.h>
 #include <math.h>
@@ -31,6 +30,7 @@
 #include "restart.h"
 #include "store.h"
 #include "util.h"
+#include "tmpdir.h"
 
 #define T0 1700000000000LL
 #define MIN_MS (60 * 1000LL)
@@ -285,14 +285,6 @@ static pid_t spawn_line(char *const argv[], char *line, size_t sz)
         return pid;
 }
 
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-        (void)sb;
-        (void)flag;
-        (void)ftw;
-        return remove(path);
-}
-
 static int bus_setup(void **state)
 {
         struct bus_fixture *f = calloc(1, sizeof(*f));
@@ -343,7 +335,7 @@ static int bus_teardown(void **state)
         waitpid(f->manager_pid, NULL, 0);
         waitpid(f->bus_pid, NULL, 0);
         unsetenv("DBUS_SYSTEM_BUS_ADDRESS");
-        nftw(f->dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+        tmpdir_remove(f->dir);
         free(f);
         return 0;
 }

@@ -4,7 +4,6 @@
  * for ctl, the client's side of the control socket, against a fake daemon that answers
  * each way a daemon, or something else on that path, might. */
 #include <errno.h>
-#include <ftw.h>
 #include <math.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -26,6 +25,7 @@
 #include "run.h"
 #include "trend.h"
 #include "verdict.h"
+#include "tmpdir.h"
 
 /* ---- verdict ---- */
 
@@ -255,14 +255,6 @@ static void touch(const char *dir, const char *name)
         fclose(f);
 }
 
-static int remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-        (void)st;
-        (void)flag;
-        (void)ftw;
-        return remove(path);
-}
-
 static void test_find_agents(void **state)
 {
         char root[] = "/tmp/leakwatch-test-agents-XXXXXX", a[256], b[256], c[256], d[256], e[256], sub[300];
@@ -321,7 +313,7 @@ static void test_find_agents(void **state)
         assert_string_equal(f.python_dir, sub);
         assert_string_equal(f.dir, d);
 
-        assert_int_equal(nftw(root, remove_one, 16, FTW_DEPTH | FTW_PHYS), 0);
+        assert_int_equal(tmpdir_remove(root), 0);
 }
 
 /* The agents report as often as the run samples, within what the receiver keeps and

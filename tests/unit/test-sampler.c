@@ -5,7 +5,6 @@
  * series, and what a kernel thread, a zombie and an exit look like in the samples. */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -23,6 +22,7 @@
 #include "sampler.h"
 #include "store.h"
 #include "writer.h"
+#include "tmpdir.h"
 
 #define MIB (1024 * 1024)
 #define SELF 900                        /* the daemon, in the synthetic tree */
@@ -123,20 +123,12 @@ static void end_proc(struct fixture *f, pid_t pid)
         close(fd);
 }
 
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-        (void)sb;
-        (void)flag;
-        (void)ftw;
-        return remove(path);
-}
-
 static void remove_proc(struct fixture *f, pid_t pid)
 {
         char path[160];
 
         snprintf(path, sizeof(path), "%s/%d", f->root, (int)pid);
-        nftw(path, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+        tmpdir_remove(path);
 }
 
 /* ---- the sampler under test ---- */
@@ -295,7 +287,7 @@ static int teardown(void **state)
         store_close(f->st);
         config_free(&f->cfg);
         close(f->rootfd);
-        nftw(f->dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+        tmpdir_remove(f->dir);
         free(f);
         return 0;
 }

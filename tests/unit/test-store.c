@@ -12,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <ftw.h>
 #include <sys/wait.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -24,6 +23,7 @@
 #include "sql-migrations.h"
 #include "store.h"
 #include "util.h"
+#include "tmpdir.h"
 
 #define MIB (1024 * 1024)
 
@@ -46,21 +46,13 @@ static int setup(void **state)
         return 0;
 }
 
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-        (void)sb;
-        (void)flag;
-        (void)ftw;
-        return remove(path);
-}
-
 static int teardown(void **state)
 {
         struct fixture *f = *state;
 
         store_close(f->st);
         /* Everything the test left in its directory: databases, -wal and -shm files. */
-        nftw(f->dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+        tmpdir_remove(f->dir);
         free(f);
         return 0;
 }

@@ -4,7 +4,6 @@
  * pids asked for, a planted link or a foreign directory refused, everything removed at
  * the end. */
 #include <errno.h>
-#include <ftw.h>
 #include <stdbool.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -20,6 +19,7 @@
 #include <cmocka.h>
 
 #include "trace.h"
+#include "tmpdir.h"
 
 struct fixture {
         char dir[64];
@@ -40,19 +40,11 @@ static int setup(void **state)
         return 0;
 }
 
-static int rm(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-        (void)st;
-        (void)flag;
-        (void)ftw;
-        return remove(path);
-}
-
 static int teardown(void **state)
 {
         struct fixture *f = *state;
 
-        assert_int_equal(nftw(f->dir, rm, 8, FTW_DEPTH | FTW_PHYS), 0);
+        assert_int_equal(tmpdir_remove(f->dir), 0);
         free(f);
         return 0;
 }

@@ -5,7 +5,6 @@
  * back while another writer locks the database and resumed after it recovers, and a
  * new database refused when the file exists. */
 #include <errno.h>
-#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -21,6 +20,7 @@
 #include "raw.h"
 #include "settings.h"
 #include "watch.h"
+#include "tmpdir.h"
 
 #define INTERVAL 1.0
 /* core/watch.c: a fold every 64 ticks at most. */
@@ -54,18 +54,13 @@ static int setup(void **state)
         return 0;
 }
 
-static int rm_entry(const char *path, const struct stat *sb UNUSED, int flag UNUSED, struct FTW *ftw UNUSED)
-{
-        return remove(path);
-}
-
 static int teardown(void **state)
 {
         struct fixture *f = *state;
 
         watch_free(f->w);
         config_free(&f->cfg);
-        nftw(f->dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+        tmpdir_remove(f->dir);
         free(f);
         return 0;
 }

@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <ftw.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -20,6 +19,7 @@
 #include "store.h"
 #include "util.h"
 #include "writer.h"
+#include "tmpdir.h"
 
 struct fixture {
         char dir[64];
@@ -44,14 +44,6 @@ static int setup_backlog(void **state, size_t backlog)
 static int setup(void **state) { return setup_backlog(state, 1000); }
 static int setup_small(void **state) { return setup_backlog(state, 10); }
 
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-        (void)sb;
-        (void)flag;
-        (void)ftw;
-        return remove(path);
-}
-
 static int teardown(void **state)
 {
         struct fixture *f = *state;
@@ -59,7 +51,7 @@ static int teardown(void **state)
         writer_free(f->w);
         store_close(f->st);
         /* Everything the test left in its directory: databases, -wal and -shm files. */
-        nftw(f->dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+        tmpdir_remove(f->dir);
         free(f);
         return 0;
 }
