@@ -693,18 +693,24 @@ int proc_parse_smaps_heap(const char *buf, size_t len, bool complete, struct pro
 
 /* ---- cgroup ---- */
 
-/* Whether the comma-separated controller list [p, e) names the systemd hierarchy. */
-static bool names_systemd(const char *p, const char *e)
+/* Whether the comma-separated controller list [p, e) holds the item name. */
+static bool names_item(const char *p, const char *e, const char *name)
 {
         while (p < e) {
                 const char *comma = memchr(p, ',', (size_t)(e - p));
                 const char *q = comma ? comma : e;
 
-                if (q - p == (ptrdiff_t)strlen("name=systemd") && memcmp(p, "name=systemd", (size_t)(q - p)) == 0)
+                if (q - p == (ptrdiff_t)strlen(name) && memcmp(p, name, (size_t)(q - p)) == 0)
                         return true;
                 p = q + 1;
         }
         return false;
+}
+
+/* Whether the comma-separated controller list [p, e) names the systemd hierarchy. */
+static bool names_systemd(const char *p, const char *e)
+{
+        return names_item(p, e, "name=systemd");
 }
 
 int proc_parse_cgroup(const char *buf, size_t len, char *ret_path, size_t pathsz)
@@ -759,6 +765,56 @@ int proc_parse_cgroup(const char *buf, size_t len, char *ret_path, size_t pathsz
                 return -ENAMETOOLONG;
         memcpy(ret_path, use, (size_t)(use_end - use));
         ret_path[use_end - use] = '\0';
+        return 0;
+}
+
+int proc_parse_cgroup_memory(const char *buf, size_t len, char *ret_path, size_t pathsz, bool *ret_v1)
+{
+        const char *end = buf + len, *p = buf, *eol;
+        const char *v2 = NULL, *v1 = NULL, *v2_end = NULL, *v1_end = NULL, *use, *use_end;
+
+        if (!buf || !ret_path || pathsz == 0 || !ret_v1)
+                return -EINVAL;
+        for (; p < end && (eol = line_end(p, end)); p = eol + 1) {
+                const char *c1, *c2, *q = p;
+                uint64_t id;
+
+                if (!scan_u64(&q, eol, &id) || q >= eol || *q != ':')
+                        continue;
+                c1 = q;
+                c2 = memchr(c1 + 1, ':', (size_t)(eol - (c1 + 1)));
+                if (!c2 || c2 + 1 >= eol || c2[1] != '/')
+                        continue;
+                /* Each hierarchy is listed once and a controller sits in one: a second
+                 * line is forged text, so trust neither. */
+                if (id == 0 && c2 == c1 + 1) {
+                        if (v2)
+                                return -EINVAL;
+                        v2 = c2 + 1;
+                        v2_end = eol;
+                } else if (id != 0 && names_item(c1 + 1, c2, "memory")) {
+                        if (v1)
+                                return -EINVAL;
+                        v1 = c2 + 1;
+                        v1_end = eol;
+                }
+        }
+        /* A legacy or hybrid host lists the memory controller on its own hierarchy; where
+         * it is not listed, it is the unified hierarchy's (or nobody's: the reader then
+         * finds no limit file). */
+        if (v1) {
+                use = v1;
+                use_end = v1_end;
+        } else if (v2) {
+                use = v2;
+                use_end = v2_end;
+        } else
+                return -ENOENT;
+        if ((size_t)(use_end - use) >= pathsz)
+                return -ENAMETOOLONG;
+        memcpy(ret_path, use, (size_t)(use_end - use));
+        ret_path[use_end - use] = '\0';
+        *ret_v1 = v1 != NULL;
         return 0;
 }
 
