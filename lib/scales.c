@@ -120,6 +120,11 @@ int scales_params_check(const struct scales_params *sp)
         return 0;
 }
 
+double scales_phase(int64_t id)
+{
+        return (double)(((uint64_t)id * UINT64_C(2654435761)) % 60000) / 1000;
+}
+
 void scales_init(struct scales *s, const struct scales_params *sp, double t_start, double phase)
 {
         memset(s, 0, sizeof(*s));

@@ -37,6 +37,11 @@
  * add up to the minute's floor. */
 #define SCALES_PARTS 2
 
+/* A scale is used when its window holds a sample in each of its 24 buckets at the
+ * sampling interval, as the configuration asks of a pinned window: the min_samples the
+ * daemon and `leakwatch backtest` give scales_params_default(). */
+#define SCALES_MIN_SAMPLES 24
+
 /* The default scales (docs/detector.md gives the reason for each number). */
 struct scales_def {
         double window;                  /* seconds */
@@ -98,6 +103,10 @@ struct scales_verdict {
         bool carrier;                   /* it carries the alarm (or raised it now): its
                                          * evidence is the alarm's */
 };
+
+/* A stable phase in [0, 60) s for a process, from its database id: where in a minute its
+ * evaluations fall (the daemon's and a replay's the same). */
+double scales_phase(int64_t id);
 
 /* Starts a series for a process started at t_start; phase in [0, 60): where in a
  * minute this process's long-scale evaluations fall (derive it from a stable id). */
