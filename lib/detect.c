@@ -791,11 +791,17 @@ void detect_evaluate(struct detect *d, const struct detect_params *p, double now
                 } else if (evidence && near) {
                         enter_leaking(d, now, v.ev.t_to, v.ev.level, near);
                         why = "limit near: alerting without confirmation";
-                } else if (evidence && now - d->since >= p->confirm) {
+                } else if ((evidence || (j.significant && j.st.z_rw > p->rw_z)) && now - d->since >= p->confirm) {
                         /* Confirmation: the whole stretch since the rise was first seen,
                          * longer than a window, must pass the same checks. A leak's
                          * evidence grows with the stretch; a random walk's or a
-                         * wander's, which only happened to rise for a window, thins out. */
+                         * wander's, which only happened to rise for a window, thins out.
+                         * The window itself need not pass them all again: a leak that
+                         * grows in bursts under load has windows whose latest quarter
+                         * or lower bound falls in a pause. It must still rise
+                         * significantly and beyond a random walk's reach, which a pause
+                         * in a burst-driven rise keeps and a wander's window that
+                         * happened to rise a little too long does not. */
                         struct judgement jx;
                         int64_t first = d->suspect_from, last = newest_idx(d);
 
