@@ -140,8 +140,12 @@ int main(int argc, char **argv)
                         unsigned scale_n[SCALES_MAX] = { 0 };
                         char tg[16];
 
-                        /* The young and just-warmed-up lives are the fast scale's targets. */
-                        if ((s == SS_LATE_YOUNG || s == SS_LATE_WARM) && rates[ri] < 1.0)
+                        /* The young and just-warmed-up lives: the fast scale's targets,
+                         * and the 45-minute scale's in a process younger than its 2 h
+                         * wait for a start-up (a leak from 1 h, after one of minutes). */
+                        if ((s == SS_LATE_YOUNG || s == SS_LATE_WARM) && rates[ri] < 0.1)
+                                continue;
+                        if (s == SS_LATE_HOUR && !(rates[ri] >= 0.1 && rates[ri] < 1.0))
                                 continue;
                         for (unsigned i = 0; i < seeds; i++) {
                                 struct ss_result r;

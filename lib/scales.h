@@ -57,7 +57,15 @@ struct scales_params {
         unsigned n;                     /* scales in use, 1..SCALES_MAX, shortest first */
         struct detect_params p[SCALES_MAX];
         bool minute[SCALES_MAX];
+        /* A minute-fed scale takes no point before the process is this old (seconds)
+         * unless its floor was seen flat before (its start-up over); 0: from the start
+         * (its own warm-up alone). */
+        double startup[SCALES_MAX];
 };
+
+/* The start-up check: the last this many minute floors (12 minutes, the shortest
+ * scale's window) not even weakly rising (p >= 0.10) end a process's start-up. */
+#define SCALES_STARTUP_POINTS 12
 
 /* Every default scale whose window holds at least min_samples samples taken every
  * interval seconds (0: all of them); at least the longest. */
@@ -91,7 +99,11 @@ struct scales {
         uint32_t rising;                /* bit i: scale i's last evaluation saw its floor rise
                                          * (p < alpha_stay), if only weakly */
         uint32_t judged;                /* bit i: scale i has had enough data to judge */
-        uint32_t pad;
+        uint32_t startup_n;             /* minute floors in startup_t/_v (a ring) */
+        double t_start;                 /* the process's start */
+        double startup_over;            /* when its start-up was seen over; NAN: not yet */
+        double startup_t[SCALES_STARTUP_POINTS];        /* the latest minute floors */
+        double startup_v[SCALES_STARTUP_POINTS];
 };
 
 /* The verdict of one scale's evaluation, told as the bank's: status, previous,
