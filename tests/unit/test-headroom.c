@@ -160,7 +160,7 @@ static void test_v1_limits(void **state)
         close(v2);
         close(h.proc_root);
         close(h.cgroup_root);
-        nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+        tmpdir_remove(dir);
 }
 
 int main(void)
