@@ -757,8 +757,9 @@ static void test_cgroup_memory(void **state)
                 { "0::/system.slice/a.service\n", 0, "/system.slice/a.service", false },
                 { "9:name=systemd:/s\n4:memoryx:/m\n0::/u\n", 0, "/u", false },
                 { "4:name=memory:/m\n0::/u\n", 0, "/u", false },
-                /* Not a controller list of a v1 hierarchy: ID 0 is the unified one's. */
-                { "0:memory:/m\n", -ENOENT, NULL, false },
+                /* Forged (the kernel lists controllers only on v1 hierarchies, ID > 0),
+                 * and read as the name=systemd line is. */
+                { "0:memory:/m\n", 0, "/m", true },
                 { "4:memory:relative\n", -ENOENT, NULL, false },
                 { "4:memory:/cut", -ENOENT, NULL, false },       /* no newline: may be cut */
                 { "", -ENOENT, NULL, false },
