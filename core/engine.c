@@ -24,9 +24,6 @@
  * (36 min) fit with room, and they are past the last fold, so the minutes before them
  * are in the rollups. */
 #define REPLAY_RAW_MIN_S 3600
-/* A scale is used when its window holds a sample in each of its 24 buckets at the
- * sampling interval, as the configuration asks of a pinned window. */
-#define SCALE_MIN_SAMPLES 24
 
 struct metric_state {
         struct scales d;                /* every time scale of this metric */
@@ -110,11 +107,11 @@ static double rule_window(const struct config *cfg, size_t rule)
 static void bank_params(struct scales_params *sp, enum detect_kind m, double window, double interval, bool longer)
 {
         if (window > 0 && longer)
-                scales_params_from(sp, m, window, interval, SCALE_MIN_SAMPLES);
+                scales_params_from(sp, m, window, interval, SCALES_MIN_SAMPLES);
         else if (window > 0)
                 scales_params_pinned(sp, m, window);
         else
-                scales_params_default(sp, m, interval, SCALE_MIN_SAMPLES);
+                scales_params_default(sp, m, interval, SCALES_MIN_SAMPLES);
 }
 
 /* What identifies a bank's scales, to tell when a reload changed them. */
@@ -125,12 +122,6 @@ static double scales_sig(const struct scales_params *sp)
         for (unsigned i = 0; i < sp->n; i++)
                 sig = sig * 31 + sp->p[i].window;
         return sig;
-}
-
-/* A stable phase in [0, 60) s for a process: where in a minute its evaluations fall. */
-static double proc_phase(int64_t process_id)
-{
-        return (double)(((uint64_t)process_id * UINT64_C(2654435761)) % 60000) / 1000;
 }
 
 static int build_params(struct engine *e, const struct config *cfg)
@@ -720,7 +711,7 @@ static void rebuild(struct engine *e, const struct sampler_proc *p, struct eproc
         ep->sig = scales_sig(mem);
         for (int m = 0; m < DETECT__KIND_MAX; m++) {
                 scales_init(&ep->m[m].d, params_of(e, ep, (enum detect_kind)m), (double)ep->start_ms / 1000,
-                            proc_phase(ep->process_id));
+                            scales_phase(ep->process_id));
                 nearlimit_init(&ep->m[m].nl);
                 ep->m[m].status = DETECT_OK;
                 ep->m[m].has_last = false;

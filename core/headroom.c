@@ -2,8 +2,11 @@
 /* headroom: the room a watched process has left before a limit: cgroup, host, rlimits. */
 #include "headroom.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
+#include <unistd.h>
 
 #include "cgroup.h"
 #include "host.h"
@@ -19,12 +22,47 @@ static int64_t host_headroom(void)
         return (int64_t)(m.available + m.swap_free);
 }
 
+int headroom_open_v1(int cgroup_root)
+{
+        int fd;
+
+        if (cgroup_root < 0)
+                return -EBADF;
+        fd = openat(cgroup_root, "memory", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        /* A v1 memory hierarchy's root holds its limit file; a directory of that name
+         * in a v2 tree (a cgroup someone called "memory") does not. */
+        if (faccessat(fd, "memory.limit_in_bytes", F_OK, 0) < 0) {
+                int r = -errno;
+
+                close(fd);
+                return r == -ENOENT ? -ENOENT : r;
+        }
+        return fd;
+}
+
+/* The process's cgroup in the v1 memory hierarchy, if it is charged there: true with
+ * path filled. */
+static bool v1_cgroup(const struct headroom *l, const struct sampler_proc *p, char *path, size_t sz)
+{
+        char buf[4096], name[32];
+        bool v1 = false;
+        ssize_t n;
+
+        if (l->cgroup_v1_root < 0)
+                return false;
+        snprintf(name, sizeof(name), "%d/cgroup", (int)p->pid);
+        n = proc_read_file(l->proc_root, name, buf, sizeof(buf));
+        return n > 0 && proc_parse_cgroup_memory(buf, (size_t)n, path, sz, &v1) == 0 && v1;
+}
+
 double headroom_left(void *userdata, const struct sampler_proc *p, enum detect_kind m, double level,
                        const char **ret_kind)
 {
         const struct headroom *l = userdata;
         double best = NAN;
-        char buf[2048], path[32];
+        char buf[2048], path[32], cg[PROC_CGROUP_MAX];
         int64_t host;
         uint64_t v;
         ssize_t n;
@@ -39,7 +77,12 @@ double headroom_left(void *userdata, const struct sampler_proc *p, enum detect_k
                 }
                 return NAN;
         }
-        if (l->cgroup_root >= 0 && p->cgroup[0] && cgroup_memory_headroom(l->cgroup_root, p->cgroup, &v) == 0) {
+        if (v1_cgroup(l, p, cg, sizeof(cg))) {
+                if (cgroup_v1_memory_room(l->cgroup_v1_root, cg, "memory.limit_in_bytes", &v) == 0) {
+                        best = (double)v;
+                        *ret_kind = "cgroup";
+                }
+        } else if (l->cgroup_root >= 0 && p->cgroup[0] && cgroup_memory_headroom(l->cgroup_root, p->cgroup, &v) == 0) {
                 best = (double)v;
                 *ret_kind = "cgroup";
         }
@@ -64,7 +107,7 @@ void headroom_read(void *userdata, const struct sampler_proc *p, const struct sa
 {
         const struct headroom *l = userdata;
         struct proc_limits rl;
-        char buf[2048], path[32];
+        char buf[2048], path[32], cg[PROC_CGROUP_MAX];
         bool have_rl;
         int64_t host;
         uint64_t v;
@@ -86,7 +129,12 @@ void headroom_read(void *userdata, const struct sampler_proc *p, const struct sa
                 ret->room[LIMIT_AS] = rlimit_room(rl.as, smp, M_VSIZE);
                 ret->room[LIMIT_DATA] = rlimit_room(rl.data, smp, M_DATA);
         }
-        if (l->cgroup_root >= 0 && p->cgroup[0]) {
+        if (v1_cgroup(l, p, cg, sizeof(cg))) {
+                if (cgroup_v1_memory_room(l->cgroup_v1_root, cg, "memory.limit_in_bytes", &v) == 0)
+                        ret->room[LIMIT_V1_LIMIT] = (double)v;
+                if (cgroup_v1_memory_room(l->cgroup_v1_root, cg, "memory.soft_limit_in_bytes", &v) == 0)
+                        ret->room[LIMIT_V1_SOFT] = (double)v;
+        } else if (l->cgroup_root >= 0 && p->cgroup[0]) {
                 if (cgroup_memory_room(l->cgroup_root, p->cgroup, "memory.max", &v) == 0)
                         ret->room[LIMIT_MEMORY_MAX] = (double)v;
                 if (cgroup_memory_room(l->cgroup_root, p->cgroup, "memory.high", &v) == 0)

@@ -1,10 +1,14 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* headroom: the room a watched process has left before it hits a limit, for the engine's
  * forecasts (engine_limits): its cgroup's memory.max and memory.high (the tightest of
- * the cgroup and its ancestors), the host's available memory and swap, its RLIMIT_AS
- * and RLIMIT_DATA for memory, its RLIMIT_NOFILE for descriptors. The reads happen here,
- * when the engine asks (once per verdict due, and when short-scale growth is seen),
- * relative to the roots the watch opened. */
+ * the cgroup and its ancestors) — or, where its memory controller sits on a legacy (v1)
+ * hierarchy, memory.limit_in_bytes and memory.soft_limit_in_bytes —, the host's
+ * available memory and swap, its RLIMIT_AS and RLIMIT_DATA for memory, its
+ * RLIMIT_NOFILE for descriptors. The reads happen here, when the engine asks (once per
+ * verdict due, and when short-scale growth is seen), relative to the roots the watch
+ * opened. On a host with a v1 memory hierarchy that includes /proc/PID/cgroup, which
+ * says which v1 cgroup charges the process (the sampler keeps the unified or systemd
+ * one). */
 #ifndef LEAKWATCH_HEADROOM_H
 #define LEAKWATCH_HEADROOM_H
 
@@ -12,9 +16,16 @@
 #include "forecast.h"
 #include "sampler.h"
 
+/* Opens the v1 memory hierarchy under a cgroup root ("memory" in /sys/fs/cgroup, or a
+ * fixture), if one is mounted there. Returns an fd or -errno (-ENOENT: none, a v2-only
+ * host). */
+int headroom_open_v1(int cgroup_root);
+
 struct headroom {
-        int proc_root;                  /* for /proc/PID/limits */
+        int proc_root;                  /* for /proc/PID/limits and /proc/PID/cgroup */
         int cgroup_root;                /* for memory.max; -1 if unavailable */
+        int cgroup_v1_root;             /* a legacy (v1) memory hierarchy's root, for
+                                         * memory.limit_in_bytes; -1 if none is mounted */
         /* Bytes the host can still give before it swaps or kills (MemAvailable +
          * SwapFree), or -1; NULL: read /proc/meminfo. For tests. */
         int64_t (*host_headroom)(void);

@@ -52,7 +52,7 @@ struct trace_demand {
 struct watch {
         struct watch_env env;
         const struct config *cfg;
-        int proc_root, cgroup_root;
+        int proc_root, cgroup_root, cgroup_v1_root;
         char boot_id[PROC_BOOT_ID_LEN + 1];
         int64_t *rule_ids, *generations;        /* of cfg->rules[], as recorded */
         struct store *store;
@@ -376,7 +376,7 @@ int watch_new(const struct watch_env *env, struct watch **ret, char *err, size_t
         }
         w->env = *env;
         w->cfg = env->cfg;
-        w->proc_root = w->cgroup_root = -1;
+        w->proc_root = w->cgroup_root = w->cgroup_v1_root = -1;
         w->anchor_mono = now_usec(CLOCK_MONOTONIC);
         w->anchor_ms = (int64_t)(now_usec(CLOCK_REALTIME) / USEC_PER_MSEC);
 
@@ -400,6 +400,8 @@ int watch_new(const struct watch_env *env, struct watch **ret, char *err, size_t
         if (w->cgroup_root < 0)
                 notice(w, LOG_INFO, "no cgroup hierarchy at %s (%s): forecasts use the host's memory only",
                        w->cfg->cgroup_root, strerror(-w->cgroup_root));
+        /* A legacy or hybrid host keeps memory limits in a v1 hierarchy beside it. */
+        w->cgroup_v1_root = headroom_open_v1(w->cgroup_root);
 
         r = open_store(w, err, errsz);
         if (r < 0)
@@ -415,7 +417,8 @@ int watch_new(const struct watch_env *env, struct watch **ret, char *err, size_t
                 snprintf(err, errsz, "out of memory");
                 goto fail;
         }
-        w->headroom = (struct headroom){ .proc_root = w->proc_root, .cgroup_root = w->cgroup_root };
+        w->headroom = (struct headroom){ .proc_root = w->proc_root, .cgroup_root = w->cgroup_root,
+                                         .cgroup_v1_root = w->cgroup_v1_root };
         eenv = (struct engine_env){
                 .store = w->store,
                 .boot_id = w->boot_id,
@@ -478,6 +481,7 @@ void watch_free(struct watch *w)
         store_close(w->store);
         safe_close(w->proc_root);
         safe_close(w->cgroup_root);
+        safe_close(w->cgroup_v1_root);
         free(w->rule_ids);
         free(w->generations);
         free(w);

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* cgroup: how much memory a process's cgroup (v2) may still take before its limit —
- * read relative to a cgroup root, so tests use fixture trees. */
+/* cgroup: how much memory a process's cgroup (v2, or v1's memory hierarchy) may still
+ * take before its limit — read relative to a cgroup root, so tests use fixture trees. */
 #include "cgroup.h"
 
 #include <errno.h>
@@ -17,6 +17,10 @@
 /* Cgroup trees are shallow (slices, a unit, maybe a delegated level or two); the
  * bound keeps a forged path from costing more. */
 #define CGROUP_DEPTH_MAX 32
+/* A v1 limit that was never set reads as the page counter's maximum, LONG_MAX rounded
+ * down to a page (9223372036854771712 with 4 KiB pages, less with larger ones): from
+ * 2^62 bytes (4 EiB, beyond any machine's memory) a limit is taken for no limit. */
+#define CGROUP_V1_UNLIMITED (UINT64_C(1) << 62)
 
 int cgroup_root_open(const char *path)
 {
@@ -25,7 +29,8 @@ int cgroup_root_open(const char *path)
         return fd < 0 ? -errno : fd;
 }
 
-/* Reads one number (or "max") from dir/name. Returns 0, 1 for "max", or -errno. */
+/* Reads one number (or "max", or v1's unlimited value) from dir/name. Returns 0, 1 for
+ * no limit, or -errno. */
 static int read_value(int rootfd, const char *dir, const char *name, uint64_t *ret)
 {
         char path[PROC_CGROUP_MAX + 32], buf[64];
@@ -42,11 +47,15 @@ static int read_value(int rootfd, const char *dir, const char *name, uint64_t *r
                 return 1;
         if (parse_int64(buf, 0, INT64_MAX, &v) < 0)
                 return -EINVAL;
+        if ((uint64_t)v >= CGROUP_V1_UNLIMITED)
+                return 1;
         *ret = (uint64_t)v;
         return 0;
 }
 
-int cgroup_memory_room(int rootfd, const char *path, const char *limit_file, uint64_t *ret_room)
+/* The smallest limit - usage on the way from the cgroup at path up to the root. */
+static int walk_room(int rootfd, const char *path, const char *limit_file, const char *usage_file,
+                     uint64_t *ret_room)
 {
         char rel[PROC_CGROUP_MAX];
         uint64_t best = UINT64_MAX;
@@ -69,7 +78,7 @@ int cgroup_memory_room(int rootfd, const char *path, const char *limit_file, uin
 
                 r = read_value(rootfd, rel, limit_file, &max);
                 if (r == 0) {
-                        r = read_value(rootfd, rel, "memory.current", &cur);
+                        r = read_value(rootfd, rel, usage_file, &cur);
                         if (r == 0) {
                                 best = MIN(best, max > cur ? max - cur : 0);
                                 found = true;
@@ -88,6 +97,16 @@ int cgroup_memory_room(int rootfd, const char *path, const char *limit_file, uin
                 return -ENOENT;
         *ret_room = best;
         return 0;
+}
+
+int cgroup_memory_room(int rootfd, const char *path, const char *limit_file, uint64_t *ret_room)
+{
+        return walk_room(rootfd, path, limit_file, "memory.current", ret_room);
+}
+
+int cgroup_v1_memory_room(int rootfd, const char *path, const char *limit_file, uint64_t *ret_room)
+{
+        return walk_room(rootfd, path, limit_file, "memory.usage_in_bytes", ret_room);
 }
 
 int cgroup_memory_headroom(int rootfd, const char *path, uint64_t *ret_headroom)

@@ -6,6 +6,8 @@
  *
  *   1. Gather the floors (bucket minima) of the last window: n points (x = bucket
  *      number, y = floor). Empty buckets, from gaps in the data, are simply absent.
+ *      Under a sawtooth whose cycle a bucket does not always hold, the minima of
+ *      adjacent pairs of buckets are the floors instead.
  *   2. Mann-Kendall: S counts rising pairs minus falling pairs. Its variance under "no
  *      trend" assumes independent points; floors of a real process are autocorrelated,
  *      which makes a plain test far too eager (a random walk looks like a trend). The
@@ -142,6 +144,12 @@ void detect_params_init(struct detect_params *p, enum detect_kind kind, double w
          * walks. Confirmation then asks it again over a longer stretch. */
         p->rw_z = 3.0;
 
+        /* Adjacent-pair minima replace the floors when their path is less than half as
+         * long (the sum of |successive differences|): a sawtooth at random phases makes
+         * it several times shorter, white noise about a quarter (the minimum of two);
+         * measured on the benchmark's lives, 0 false alarms in 1,000 healthy days. */
+        p->pair_smooth = 0.5;
+
         switch (kind) {
         case DETECT_FDS:
                 /* Pools, log files, sockets, epoll and inotify instances and per-thread
@@ -193,6 +201,8 @@ int detect_params_check(const struct detect_params *p)
                 return -EINVAL;
         /* At least 4 blocks a window: the random-walk check needs 3 increments. */
         if (p->block < 1 || p->block > p->buckets / 4 || !(p->rw_z >= 0 && isfinite(p->rw_z)))
+                return -EINVAL;
+        if (!(p->pair_smooth >= 0 && p->pair_smooth <= 1))
                 return -EINVAL;
         if (!(p->quarter_share >= 0 && p->quarter_share <= 1 && p->last_quarter >= 0 &&
               p->last_quarter <= 1 && p->new_high >= 0 && isfinite(p->new_high)))
@@ -659,19 +669,41 @@ static void judge(const struct detect *d, const struct detect_params *p, int64_t
         double x[DETECT_MAX_BUCKETS], y[DETECT_MAX_BUCKETS];
         unsigned n = 0;
 
+        double yp[DETECT_MAX_BUCKETS], prev = NAN, dy = 0, dyp = 0;
+        int64_t prev_idx = INT64_MIN;
+
         memset(j, 0, sizeof(*j));
         j->lo = INT64_MAX;
         for (unsigned k = d->ring_len; k > 0; k--) {
                 unsigned i = (d->ring_head + DETECT_MAX_BUCKETS - k) % DETECT_MAX_BUCKETS;
-                if (d->ring_idx[i] < first)
-                        continue;
-                if (j->lo == INT64_MAX)
-                        j->lo = d->ring_idx[i];
-                j->last = d->ring_idx[i];
-                x[n] = (double)(d->ring_idx[i] - j->lo);
-                y[n] = d->ring_floor[i];
-                n++;
+                double f = d->ring_floor[i];
+
+                if (d->ring_idx[i] >= first) {
+                        if (j->lo == INT64_MAX)
+                                j->lo = d->ring_idx[i];
+                        j->last = d->ring_idx[i];
+                        x[n] = (double)(d->ring_idx[i] - j->lo);
+                        y[n] = f;
+                        yp[n] = prev_idx == d->ring_idx[i] - 1 && prev < f ? prev : f;
+                        if (n > 0) {
+                                dy += fabs(y[n] - y[n - 1]);
+                                dyp += fabs(yp[n] - yp[n - 1]);
+                        }
+                        n++;
+                }
+                prev_idx = d->ring_idx[i];
+                prev = f;
         }
+        /* Floors that jump about from one bucket to the next while the minima of
+         * adjacent pairs do not are a collector's sawtooth caught at random phases (a
+         * cycle longer than a bucket, shorter than two): the pairs' minima are its
+         * floor. Noise alone makes the pairs' path only some 20-30 % smoother. The
+         * pairs lag a bucket, so the floors' newest step is not in the comparison: a
+         * rise in the latest bucket alone (a step) is no sawtooth. */
+        if (n >= 2)
+                dy -= fabs(y[n - 1] - y[n - 2]);
+        if (dyp < p->pair_smooth * dy)
+                memcpy(y, yp, sizeof(y[0]) * n);
         j->n = n;
         if (n < p->min_buckets) {
                 j->why = "not enough data yet";
@@ -791,11 +823,17 @@ void detect_evaluate(struct detect *d, const struct detect_params *p, double now
                 } else if (evidence && near) {
                         enter_leaking(d, now, v.ev.t_to, v.ev.level, near);
                         why = "limit near: alerting without confirmation";
-                } else if (evidence && now - d->since >= p->confirm) {
+                } else if ((evidence || (j.significant && j.st.z_rw > p->rw_z)) && now - d->since >= p->confirm) {
                         /* Confirmation: the whole stretch since the rise was first seen,
                          * longer than a window, must pass the same checks. A leak's
                          * evidence grows with the stretch; a random walk's or a
-                         * wander's, which only happened to rise for a window, thins out. */
+                         * wander's, which only happened to rise for a window, thins out.
+                         * The window itself need not pass them all again: a leak that
+                         * grows in bursts under load has windows whose latest quarter
+                         * or lower bound falls in a pause. It must still rise
+                         * significantly and beyond a random walk's reach, which a pause
+                         * in a burst-driven rise keeps and a wander's window that
+                         * happened to rise a little too long does not. */
                         struct judgement jx;
                         int64_t first = d->suspect_from, last = newest_idx(d);
 

@@ -108,6 +108,9 @@ struct detect_params {
         unsigned block;         /* buckets in a block: the current level and the random-walk
                                  * check use block minima */
         double rw_z;            /* drift / random-walk spread must exceed this (0: off) */
+        double pair_smooth;     /* the minima of adjacent buckets are the floors when
+                                 * their path is shorter than this fraction of the
+                                 * floors' (a sawtooth at random phases); 0: never */
 };
 
 /* Fills p with the defaults for kind at this window (seconds, > 0). */

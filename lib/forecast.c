@@ -11,6 +11,7 @@
 const char *const limit_name[LIMIT__MAX] = {
         [LIMIT_MEMORY_MAX] = "memory.max", [LIMIT_MEMORY_HIGH] = "memory.high", [LIMIT_HOST] = "host",
         [LIMIT_AS] = "RLIMIT_AS",          [LIMIT_DATA] = "RLIMIT_DATA",         [LIMIT_NOFILE] = "RLIMIT_NOFILE",
+        [LIMIT_V1_LIMIT] = "memory.limit_in_bytes", [LIMIT_V1_SOFT] = "memory.soft_limit_in_bytes",
 };
 
 const char *const limit_phrase[LIMIT__MAX] = {
@@ -20,6 +21,8 @@ const char *const limit_phrase[LIMIT__MAX] = {
         [LIMIT_AS] = "reach RLIMIT_AS",
         [LIMIT_DATA] = "reach RLIMIT_DATA",
         [LIMIT_NOFILE] = "reach RLIMIT_NOFILE",
+        [LIMIT_V1_LIMIT] = "reach memory.limit_in_bytes",
+        [LIMIT_V1_SOFT] = "reach memory.soft_limit_in_bytes",
 };
 
 int limit_from_name(const char *name)

@@ -18,11 +18,18 @@ enum limit_kind {
         LIMIT_AS,               /* RLIMIT_AS against VmSize */
         LIMIT_DATA,             /* RLIMIT_DATA against VmData */
         LIMIT_NOFILE,           /* RLIMIT_NOFILE against the open descriptors */
+        /* A legacy (v1) memory hierarchy's, against memory.usage_in_bytes; a process's
+         * memory is charged in one hierarchy, so these and the two above are never
+         * known together. */
+        LIMIT_V1_LIMIT,         /* the tightest memory.limit_in_bytes on the way up */
+        LIMIT_V1_SOFT,          /* the same for memory.soft_limit_in_bytes: reclaimed
+                                 * first above it when the host runs short */
         LIMIT__MAX
 };
 
-/* "memory.max", "memory.high", "host", "RLIMIT_AS", "RLIMIT_DATA", "RLIMIT_NOFILE": the
- * names the database, the JSON and the hooks use. */
+/* "memory.max", "memory.high", "host", "RLIMIT_AS", "RLIMIT_DATA", "RLIMIT_NOFILE",
+ * "memory.limit_in_bytes", "memory.soft_limit_in_bytes": the names the database, the
+ * JSON and the hooks use. */
 extern const char *const limit_name[LIMIT__MAX];
 /* How an alert says it: "reach memory.max", "exhaust host memory", "reach RLIMIT_AS". */
 extern const char *const limit_phrase[LIMIT__MAX];

@@ -693,28 +693,31 @@ int proc_parse_smaps_heap(const char *buf, size_t len, bool complete, struct pro
 
 /* ---- cgroup ---- */
 
-/* Whether the comma-separated controller list [p, e) names the systemd hierarchy. */
-static bool names_systemd(const char *p, const char *e)
+/* Whether the comma-separated controller list [p, e) holds the item name. */
+static bool names_item(const char *p, const char *e, const char *name)
 {
         while (p < e) {
                 const char *comma = memchr(p, ',', (size_t)(e - p));
                 const char *q = comma ? comma : e;
 
-                if (q - p == (ptrdiff_t)strlen("name=systemd") && memcmp(p, "name=systemd", (size_t)(q - p)) == 0)
+                if (q - p == (ptrdiff_t)strlen(name) && memcmp(p, name, (size_t)(q - p)) == 0)
                         return true;
                 p = q + 1;
         }
         return false;
 }
 
-int proc_parse_cgroup(const char *buf, size_t len, char *ret_path, size_t pathsz)
+/* The lines of /proc/PID/cgroup that matter: the unified hierarchy's, and the v1
+ * hierarchy whose controller list holds item; each path from its '/' to the line's end. */
+struct cgroup_lines {
+        const char *v2, *v2_end, *v1, *v1_end;
+};
+
+static int cgroup_lines(const char *buf, size_t len, const char *item, struct cgroup_lines *ret)
 {
         const char *end = buf + len, *p = buf, *eol;
-        const char *v2 = NULL, *v1 = NULL, *v2_end = NULL, *v1_end = NULL, *use, *use_end;
 
-        if (!buf || !ret_path || pathsz == 0)
-                return -EINVAL;
-
+        *ret = (struct cgroup_lines){ 0 };
         /* "hierarchy-ID:controller-list:cgroup-path"; ID 0 with an empty list is the
          * unified hierarchy. */
         for (; p < end && (eol = line_end(p, end)); p = eol + 1) {
@@ -728,38 +731,70 @@ int proc_parse_cgroup(const char *buf, size_t len, char *ret_path, size_t pathsz
                 if (!c2 || c2 + 1 >= eol || c2[1] != '/')
                         continue;
                 if (id == 0 && c2 == c1 + 1) {
-                        /* Each hierarchy is listed once, and no cgroup name can hold a
-                         * newline: a second line is forged text, so trust neither. */
-                        if (v2)
+                        /* Each hierarchy is listed once, a controller sits in one, and
+                         * no cgroup name can hold a newline: a second line is forged
+                         * text, so trust neither. */
+                        if (ret->v2)
                                 return -EINVAL;
-                        v2 = c2 + 1;
-                        v2_end = eol;
-                } else if (names_systemd(c1 + 1, c2)) {
-                        if (v1)
+                        ret->v2 = c2 + 1;
+                        ret->v2_end = eol;
+                } else if (names_item(c1 + 1, c2, item)) {
+                        if (ret->v1)
                                 return -EINVAL;
-                        v1 = c2 + 1;
-                        v1_end = eol;
+                        ret->v1 = c2 + 1;
+                        ret->v1_end = eol;
                 }
         }
+        return 0;
+}
 
-        /* The unified hierarchy wins, except when it is only mounted and unused (a
-         * legacy host where something mounted cgroup2): then every process sits in its
-         * root "/" and the systemd hierarchy says more. */
-        if (v2 && !(v2_end - v2 == 1 && v1 && v1_end - v1 > 1)) {
-                use = v2;
-                use_end = v2_end;
-        } else if (v1) {
-                use = v1;
-                use_end = v1_end;
-        } else {
-                return -ENOENT;
-        }
-
+static int copy_path(const char *use, const char *use_end, char *ret_path, size_t pathsz)
+{
         if ((size_t)(use_end - use) >= pathsz)
                 return -ENAMETOOLONG;
         memcpy(ret_path, use, (size_t)(use_end - use));
         ret_path[use_end - use] = '\0';
         return 0;
+}
+
+int proc_parse_cgroup(const char *buf, size_t len, char *ret_path, size_t pathsz)
+{
+        struct cgroup_lines l;
+        int r;
+
+        if (!buf || !ret_path || pathsz == 0)
+                return -EINVAL;
+        r = cgroup_lines(buf, len, "name=systemd", &l);
+        if (r < 0)
+                return r;
+        /* The unified hierarchy wins, except when it is only mounted and unused (a
+         * legacy host where something mounted cgroup2): then every process sits in its
+         * root "/" and the systemd hierarchy says more. */
+        if (l.v2 && !(l.v2_end - l.v2 == 1 && l.v1 && l.v1_end - l.v1 > 1))
+                return copy_path(l.v2, l.v2_end, ret_path, pathsz);
+        if (l.v1)
+                return copy_path(l.v1, l.v1_end, ret_path, pathsz);
+        return -ENOENT;
+}
+
+int proc_parse_cgroup_memory(const char *buf, size_t len, char *ret_path, size_t pathsz, bool *ret_v1)
+{
+        struct cgroup_lines l;
+        int r;
+
+        if (!buf || !ret_path || pathsz == 0 || !ret_v1)
+                return -EINVAL;
+        r = cgroup_lines(buf, len, "memory", &l);
+        if (r < 0)
+                return r;
+        /* A legacy or hybrid host lists the memory controller on its own hierarchy; where
+         * it is not listed, it is the unified hierarchy's (or nobody's: the reader then
+         * finds no limit file). */
+        r = l.v1 ? copy_path(l.v1, l.v1_end, ret_path, pathsz)
+                 : l.v2 ? copy_path(l.v2, l.v2_end, ret_path, pathsz) : -ENOENT;
+        if (r == 0)
+                *ret_v1 = l.v1 != NULL;
+        return r;
 }
 
 /* The unit types whose units hold processes. Slices only group units; devices,

@@ -132,6 +132,14 @@ int proc_parse_smaps_heap_brk(const char *buf, size_t len, bool complete, uint64
  * forged text can do that: the kernel refuses cgroup names holding a newline). */
 int proc_parse_cgroup(const char *buf, size_t len, char *ret_path, size_t pathsz);
 
+/* /proc/PID/cgroup: the cgroup whose memory controller charges the process — the line
+ * of a legacy (v1) hierarchy that lists "memory" among its controllers, *ret_v1 true,
+ * or else the unified hierarchy's, *ret_v1 false. The path is as printed (" (deleted)"
+ * included). Returns 0, -ENOENT if neither is there, -ENAMETOOLONG if the path does
+ * not fit, -EINVAL if either is listed twice (forged text). ret_path and *ret_v1 are
+ * written only on success. */
+int proc_parse_cgroup_memory(const char *buf, size_t len, char *ret_path, size_t pathsz, bool *ret_v1);
+
 /* The systemd unit a cgroup path belongs to, read the way systemd reads it: leading
  * slices are skipped and the next component must be a unit of a type that holds
  * processes (.service, .scope, .socket, .mount, .swap); inside a user manager

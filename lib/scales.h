@@ -37,6 +37,11 @@
  * add up to the minute's floor. */
 #define SCALES_PARTS 2
 
+/* A scale is used when its window holds a sample in each of its 24 buckets at the
+ * sampling interval, as the configuration asks of a pinned window: the min_samples the
+ * daemon and `leakwatch backtest` give scales_params_default(). */
+#define SCALES_MIN_SAMPLES 24
+
 /* The default scales (docs/detector.md gives the reason for each number). */
 struct scales_def {
         double window;                  /* seconds */
@@ -52,7 +57,15 @@ struct scales_params {
         unsigned n;                     /* scales in use, 1..SCALES_MAX, shortest first */
         struct detect_params p[SCALES_MAX];
         bool minute[SCALES_MAX];
+        /* A minute-fed scale takes no point before the process is this old (seconds)
+         * unless its floor was seen flat before (its start-up over); 0: from the start
+         * (its own warm-up alone). */
+        double startup[SCALES_MAX];
 };
+
+/* The start-up check: the last this many minute floors (12 minutes, the shortest
+ * scale's window) not even weakly rising (p >= 0.10) end a process's start-up. */
+#define SCALES_STARTUP_POINTS 12
 
 /* Every default scale whose window holds at least min_samples samples taken every
  * interval seconds (0: all of them); at least the longest. */
@@ -86,7 +99,11 @@ struct scales {
         uint32_t rising;                /* bit i: scale i's last evaluation saw its floor rise
                                          * (p < alpha_stay), if only weakly */
         uint32_t judged;                /* bit i: scale i has had enough data to judge */
-        uint32_t pad;
+        uint32_t startup_n;             /* minute floors in startup_t/_v (a ring) */
+        double t_start;                 /* the process's start */
+        double startup_over;            /* when its start-up was seen over; NAN: not yet */
+        double startup_t[SCALES_STARTUP_POINTS];        /* the latest minute floors */
+        double startup_v[SCALES_STARTUP_POINTS];
 };
 
 /* The verdict of one scale's evaluation, told as the bank's: status, previous,
@@ -98,6 +115,10 @@ struct scales_verdict {
         bool carrier;                   /* it carries the alarm (or raised it now): its
                                          * evidence is the alarm's */
 };
+
+/* A stable phase in [0, 60) s for a process, from its database id: where in a minute its
+ * evaluations fall (the daemon's and a replay's the same). */
+double scales_phase(int64_t id);
 
 /* Starts a series for a process started at t_start; phase in [0, 60): where in a
  * minute this process's long-scale evaluations fall (derive it from a stable id). */

@@ -1361,9 +1361,16 @@ int query_alert_evidence(struct query *q, int64_t alert_id, struct query_alert_e
                 ret[i] = (struct query_alert_evidence){ .present = false };
         if (store_schema_version(q->store) < 5)
                 return 0;
-        r = db_prepare(q->store, "SELECT raised, t, cause, scale_s, slope, slope_low, level, evidence_from, evidence_to, "
-                                 "reason, room_memory_max, room_memory_high, room_host, room_rlimit_as, "
-                                 "room_rlimit_data, room_rlimit_nofile FROM alert_evidence WHERE alert_id = ?1",
+        /* The v1 cgroup limits' rooms came with schema 11: unknown before. */
+        r = db_prepare(q->store, store_schema_version(q->store) < 11
+                                         ? "SELECT raised, t, cause, scale_s, slope, slope_low, level, evidence_from, "
+                                           "evidence_to, reason, room_memory_max, room_memory_high, room_host, "
+                                           "room_rlimit_as, room_rlimit_data, room_rlimit_nofile, NULL, NULL "
+                                           "FROM alert_evidence WHERE alert_id = ?1"
+                                         : "SELECT raised, t, cause, scale_s, slope, slope_low, level, evidence_from, "
+                                           "evidence_to, reason, room_memory_max, room_memory_high, room_host, "
+                                           "room_rlimit_as, room_rlimit_data, room_rlimit_nofile, room_v1_limit, "
+                                           "room_v1_soft_limit FROM alert_evidence WHERE alert_id = ?1",
                        &st);
         if (r < 0)
                 return r;

@@ -291,7 +291,8 @@ static int migrate(struct store *s)
  * put_alert_evidence() binds them and query reads them; the rooms in enum limit_kind's
  * order. */
 #define EVIDENCE_COLUMNS "scale_s, slope, slope_low, level, evidence_from, evidence_to, reason, " \
-        "room_memory_max, room_memory_high, room_host, room_rlimit_as, room_rlimit_data, room_rlimit_nofile"
+        "room_memory_max, room_memory_high, room_host, room_rlimit_as, room_rlimit_data, room_rlimit_nofile, " \
+        "room_v1_limit, room_v1_soft_limit"
 
 /* The writer's statements whose text is fixed. */
 static const struct {
@@ -327,9 +328,9 @@ static const struct {
                                  "VALUES (?, ?, ?, ?, ?, ?, ?)" },
         /* What an alert was raised on is written once; its latest evaluation replaced. */
         { ST_PUT_ALERT_RAISED, "INSERT OR IGNORE INTO alert_evidence (alert_id, raised, t, cause, " EVIDENCE_COLUMNS
-                               ") VALUES (?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)" },
+                               ") VALUES (?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)" },
         { ST_PUT_ALERT_LATEST, "INSERT OR REPLACE INTO alert_evidence (alert_id, raised, t, cause, " EVIDENCE_COLUMNS
-                               ") VALUES (?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)" },
+                               ") VALUES (?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)" },
 };
 
 /* Prepares the statements the writer runs for every row of every commit. */

@@ -263,17 +263,19 @@ def build(path):
     # What the recovered alert #2 was raised on (the detector's confirmation), kept as it
     # was, and its latest evaluation when it recovered: a forecast of days then is not
     # why it was raised. Rooms: memory.max, memory.high, host, RLIMIT_AS, RLIMIT_DATA,
-    # RLIMIT_NOFILE (None: not known).
+    # RLIMIT_NOFILE, memory.limit_in_bytes, memory.soft_limit_in_bytes (None: not known).
     evidence = [
         (2, 1, NOW - 3 * DAY + 8 * HOUR, "leak", 6 * 3600.0, 1000.0, 400.0, 530 * MIB, NOW - 3 * DAY + 2 * HOUR,
-         NOW - 3 * DAY + 8 * HOUR, "floor kept rising: confirmed", 72 * MIB, None, 20 * 1024 * MIB, None, None, None),
+         NOW - 3 * DAY + 8 * HOUR, "floor kept rising: confirmed", 72 * MIB, None, 20 * 1024 * MIB, None, None, None,
+         None, None),
         (2, 0, NOW - 2 * DAY - 12 * HOUR, "leak", 6 * 3600.0, 10.0, -5.0, 531 * MIB, NOW - 2 * DAY - 18 * HOUR,
-         NOW - 2 * DAY - 12 * HOUR, "floor stopped rising", 71 * MIB, None, 20 * 1024 * MIB, None, None, None),
+         NOW - 2 * DAY - 12 * HOUR, "floor stopped rising", 71 * MIB, None, 20 * 1024 * MIB, None, None, None,
+         None, None),
     ]
     con.executemany("INSERT INTO alert_evidence (alert_id, raised, t, cause, scale_s, slope, slope_low, level, "
                     "evidence_from, evidence_to, reason, room_memory_max, room_memory_high, room_host, "
-                    "room_rlimit_as, room_rlimit_data, room_rlimit_nofile) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", evidence)
+                    "room_rlimit_as, room_rlimit_data, room_rlimit_nofile, room_v1_limit, room_v1_soft_limit) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", evidence)
     events = [(NOW - 6 * DAY, "start", None), (NOW - 5 * DAY - 12 * HOUR, "stop", None),
               (NOW - 3 * DAY - 1 * MIN, "start", None), (NOW - 1 * DAY, "reload", None)]
     con.executemany("INSERT INTO daemon_event (t, kind, detail) VALUES (?, ?, ?)", events)

@@ -12,6 +12,7 @@ import io
 import json
 import os
 import pty
+import re
 import shutil
 import sqlite3
 import struct
@@ -216,7 +217,7 @@ class TestJson(Prepared):
 
     def test_status(self):
         s = self.json("status", "--json", code=EXIT_NOT_RUNNING)
-        self.assertEqual(s["schema"], 9)
+        self.assertEqual(s["schema"], 11)
         self.assertEqual(s["processes_running"], 6)
         self.assertEqual(s["processes_ended"], 2)
         self.assertEqual(s["alerts_open"], 1)
@@ -341,10 +342,19 @@ class TestJson(Prepared):
     def test_backtest(self):
         b = self.json("backtest", "webapp", "--json")
         self.assertEqual(b["source"]["process"]["pid"], 4242)
-        self.assertEqual(b["window_s"], 6 * 3600)
+        # The daemon's bank for its samples, a minute apart: all but the 12-minute scale.
+        self.assertIsNone(b["window_s"])
+        self.assertEqual(b["scales_s"], [2700, 16 * 3600, 54 * 3600])
+        self.assertEqual(b["interval_s"], 60)
+        self.assertEqual([(w["window_s"], w["used"], w["floors"]) for w in b["warnings"]], [(720, False, 12)])
         states = [v["state"] for v in b["verdicts"]]
         self.assertIn("leaking", states)
         self.assertEqual(b["verdicts"][-1]["state"], "leaking")
+        # 2 MiB/h on 200 MiB, 1 %/h: the 16-hour scale's leak.
+        self.assertEqual(b["verdicts"][-1]["scale_s"], 16 * 3600)
+        pinned = self.json("backtest", "webapp", "--json", "--window", "6h")
+        self.assertEqual((pinned["window_s"], pinned["scales_s"]), (6 * 3600, [6 * 3600]))
+        self.assertEqual({v["scale_s"] for v in pinned["verdicts"]}, {6 * 3600})
 
 
 class TestHabits(Prepared):
@@ -650,6 +660,44 @@ class TestErrors(Prepared):
         out, err = self.lw("backtest", "-f", "sparse.csv", "--window", "3m")
         self.assertEqual(err, b"")
         self.assertIn(b"Leak:", out)
+
+    def test_backtest_bank(self):
+        """Without --window the samples go through the daemon's bank: a fast leak is raised
+        at the 12-minute scale within its target, a slow one at a longer scale, and each
+        scale the samples are too sparse for is named."""
+        def series(name, every, length, rate, onset):
+            with open(os.path.join(self.dir, name), "w") as f:
+                f.write("t,value\n")
+                for t in range(0, length, every):
+                    v = 200 * 1024 * 1024 * (1 + rate * max(0, t - onset) / 3600)
+                    f.write("%d,%d\n" % (t, v + (t // every % 3) * 4096))
+        # 100 %/h from 1 h into a 2-hour life, 10 s samples: every scale runs.
+        series("fast.csv", 10, 7200, 1.0, 3600)
+        out, err = self.lw("backtest", "-f", "fast.csv")
+        self.assertEqual(err, b"")
+        self.assertIn(b"Scales: 12m, 45m, 16h, 2d6h (the daemon's bank for samples every 10s)", out)
+        m = re.search(rb"Leak: \+1h(\d+)m .. still leaking at the end \(raised at the 12m scale\)", out)
+        self.assertIsNotNone(m, out)
+        self.assertLess(int(m.group(1)), 15)
+        b = json.loads(self.lw("backtest", "-f", "fast.csv", "--json")[0])
+        self.assertEqual(b["warnings"], [])
+        raised = [v for v in b["verdicts"] if v["state"] == "leaking" and v["previous"] != "leaking"]
+        self.assertEqual([v["scale_s"] for v in raised], [720])
+        # Samples every 10 minutes: the two short scales are left out, and said so.
+        series("tenmin.csv", 600, 3 * 86400, 0.01, 6 * 3600)
+        out, err = self.lw("backtest", "-f", "tenmin.csv")
+        self.assertIn(b"warning: the 12m scale (buckets of 30s) is left out for samples every 10m: at most 1 of its "
+                      b"24 buckets hold one, and a judgement needs 16", err)
+        self.assertIn(b"warning: the 45m scale (buckets of 1m53s) is left out for samples every 10m: at most 4 of",
+                      err)
+        self.assertIn(b"Scales: 16h, 2d6h", out)
+        self.assertIn(b"(raised at the 16h scale)", out)
+        # Every 4 hours: even the longest scale cannot judge.
+        series("sparse4h.csv", 4 * 3600, 20 * 86400, 0.01, 0)
+        out, err = self.lw("backtest", "-f", "sparse4h.csv")
+        self.assertIn(b"warning: the 2d6h scale (buckets of 2h15m) cannot judge for samples every 4h: at most 13 of",
+                      err)
+        self.assertIn(b"No leak judged: the samples are too sparse for every scale (see the warnings).", out)
 
     def test_bad_csv_input(self):
         with open(os.path.join(self.dir, "bad.csv"), "w") as f:

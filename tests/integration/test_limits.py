@@ -2,15 +2,18 @@
 """Time to the limit, end to end: a real process growing toward a real RLIMIT_AS is
 alerted, before the detector could prove a leak, as "will reach RLIMIT_AS in N s" with N
 the time it really has left; `leakwatch alerts ID` shows what the alert was raised on
-beside its latest evaluation, and --json the time to each known limit."""
+beside its latest evaluation, and --json the time to each known limit. The same for a
+real memory cgroup with a limit — v1's memory.limit_in_bytes where the memory
+controller is on a legacy hierarchy, as on hybrid hosts, else v2's memory.max."""
 
 import json
 import os
 import re
 import resource
 import subprocess
+import time
 
-from lwtest import CLIENT, MIB, Case, query, raw_rows, wait_for
+from lwtest import CLIENT, MIB, Case, query, raw_rows, require_root, root_tier_skip, wait_for
 
 # 10 MiB/s in steps of 1 MiB: a leak that would reach its limit within seconds, so the
 # short-scale judge (a window of 16 buckets of three samples: 4.8 s at 0.1 s) tells it at
@@ -22,6 +25,33 @@ RATE = STEP_KIB * 1024 / (EVERY_MS / 1000)
 # before, so it is never refused memory.
 ROOM = 240 * MIB
 STEPS = 120
+
+CGROUP_FS = "/sys/fs/cgroup"
+# The cgroup test's leak: 5 MiB/s in steps of 512 KiB, toward a limit 600 MiB above the
+# empty cgroup: it would reach it in about 2 minutes — a process that reaches its limit
+# within the hour, scaled down as the interval is (0.25 s instead of 10 s: the limit
+# judge's window is 12 s instead of 8 min). It runs at most 25 s, using 125 MiB.
+CG_STEP_KIB = 512
+CG_EVERY_MS = 100
+CG_STEPS = 250
+CG_LIMIT = 600 * MIB
+CG_INTERVAL = 0.25
+CG_WINDOW = 16 * 3 * CG_INTERVAL
+
+
+def memory_cgroup_kind():
+    """Where this host's memory controller is: ("v1", its hierarchy's root), ("v2", the
+    unified root), or (None, why not)."""
+    v1 = os.path.join(CGROUP_FS, "memory")
+    if os.path.exists(os.path.join(v1, "memory.limit_in_bytes")):
+        return "v1", v1
+    try:
+        with open(os.path.join(CGROUP_FS, "cgroup.controllers")) as f:
+            if "memory" in f.read().split():
+                return "v2", CGROUP_FS
+    except OSError:
+        pass
+    return None, "no memory controller under %s, on a v1 hierarchy nor on the unified one" % CGROUP_FS
 
 
 class TestLimits(Case):
@@ -77,4 +107,76 @@ class TestLimits(Case):
         self.assertLess(abs(doc["raised"]["limits"]["RLIMIT_AS"]["seconds"] - left), left / 3 + 1)
         self.assertIn("host", doc["raised"]["limits"])
         self.assertNotIn("RLIMIT_NOFILE", doc["raised"]["limits"])
+        d.stop()
+
+    def test_cgroup_limit_alerted_with_time_left(self):
+        require_root(self, "create a memory cgroup")
+        kind, root = memory_cgroup_kind()
+        if kind is None:
+            root_tier_skip(self, root)
+        if kind == "v2":
+            # Children of the root get the memory controller only if the root hands it down.
+            with open(os.path.join(root, "cgroup.subtree_control"), "w") as f:
+                f.write("+memory")
+        limit_file, name, room_col = (("memory.limit_in_bytes", "memory.limit_in_bytes", "room_v1_limit")
+                                      if kind == "v1" else ("memory.max", "memory.max", "room_memory_max"))
+        cg = os.path.join(root, "leakwatch-test-%d" % os.getpid())
+        os.mkdir(cg)
+
+        def remove_cgroup():
+            # Its processes are gone (tearDown waited for them); the kernel may need a
+            # moment to let go of the last one.
+            for _ in range(100):
+                try:
+                    os.rmdir(cg)
+                    return
+                except FileNotFoundError:
+                    return
+                except OSError:
+                    time.sleep(0.05)
+            os.rmdir(cg)
+        self.addCleanup(remove_cgroup)
+        with open(os.path.join(cg, limit_file), "w") as f:
+            f.write(str(CG_LIMIT))
+
+        def join():
+            with open(os.path.join(cg, "cgroup.procs"), "w") as f:
+                f.write(str(os.getpid()))
+
+        w = self.alloc("--step-kib", CG_STEP_KIB, "--every-ms", CG_EVERY_MS, "--steps", CG_STEPS, "--hold-ms", 5000,
+                       "--name", "lw-cgleak", preexec_fn=join)
+        with open("/proc/%d/cgroup" % w.pid) as f:
+            self.assertIn("/leakwatch-test-%d\n" % os.getpid(), f.read())
+        d = self.daemon("--interval", CG_INTERVAL, "--pid", w.pid)
+        rows = wait_for(lambda: query(d.db, """SELECT a.id, a.limit_kind, a.reason, a.forecast_s, e.t, e.cause,
+                                                      e.slope, e.%s
+                                               FROM alert a JOIN alert_evidence e ON e.alert_id = a.id
+                                               WHERE e.raised = 1""" % room_col), what="the cgroup limit alert")
+        aid, limit_kind, reason, forecast, t_raised, cause, slope, room = rows[0]
+        self.assertEqual(limit_kind, name)
+        self.assertEqual(cause, "limit")
+        m = re.fullmatch(r"will reach %s in (\d+) (min|s)" % re.escape(name), reason)
+        self.assertIsNotNone(m, reason)
+        # Told once the judge had a window of samples, within a few buckets of it.
+        anon = raw_rows(d.db, ("t", "anon"), w.pid)
+        self.assertLess(t_raised - anon[0][0], (CG_WINDOW + 12) * 1000, (anon[0][0], t_raised))
+        # The room is the limit less what the cgroup held then: the process's anonymous
+        # memory, and a little of the program itself and the kernel's for it.
+        held = next(v for t, v in reversed(anon) if t <= t_raised) * 1024
+        self.assertGreater(room, 0)
+        self.assertLess(abs(room - (CG_LIMIT - held)), 16 * MIB, (room, CG_LIMIT - held))
+        # The time told is that room at the rate it grew, in whole minutes (or seconds).
+        self.assertLess(abs(forecast - room / slope), 2, (forecast, room, slope))
+        told = int(m.group(1)) * (60 if m.group(2) == "min" else 1)
+        self.assertTrue(told <= forecast < told + (60 if m.group(2) == "min" else 1), (reason, forecast))
+        # And it is the time the leak really had left: its rate measured from its samples.
+        vs = [(t, v) for t, v in anon if t_raised - CG_WINDOW * 1000 <= t <= t_raised]
+        rate = (vs[-1][1] - vs[0][1]) * 1024 / ((vs[-1][0] - vs[0][0]) / 1000)
+        self.assertLess(abs(slope - rate), rate / 3, (slope, rate))
+
+        out = subprocess.run([CLIENT, "--db", d.db, "alerts", str(aid), "--json"], capture_output=True,
+                             check=True).stdout
+        doc = json.loads(out)
+        self.assertIn(name, doc["raised"]["limits"])
+        self.assertLess(abs(doc["raised"]["limits"][name]["seconds"] - forecast), 2)
         d.stop()

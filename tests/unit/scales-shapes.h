@@ -47,6 +47,7 @@ enum ss_shape {
         SS_LOAD,                /* grows only under load, in bursts */
         SS_LATE_YOUNG,          /* starts 3 min into the life */
         SS_LATE_WARM,           /* starts as a 30 min warm-up ends */
+        SS_LATE_HOUR,           /* starts 1 h into the life, a start-up of minutes over */
         SS__MAX
 };
 
@@ -54,7 +55,7 @@ static const char *const ss_name[SS__MAX] = {
         "flat", "gc-sawtooth", "warmup-fast", "warmup-slow", "heap-steps", "frag-creep", "one-step",
         "batch", "wander", "daily-cycle",
         "linear", "stairs", "sawtooth-hidden", "accelerating", "load-driven", "young (3 min)",
-        "after warm-up",
+        "after warm-up", "young (1 h)",
 };
 
 struct ss_gen {
@@ -180,6 +181,13 @@ SS_FN void ss_init(struct ss_gen *g, int shape, uint64_t seed, double rate)
                 g->amp = ss_range(g, 0.2, 0.5);
                 g->onset = 30 * 60;
                 break;
+        case SS_LATE_HOUR:
+                /* A fast warm-up's start-up (a doubling at most, time constant up to
+                 * 5 min) is long over when the leak starts. */
+                g->tau = ss_range(g, 60, 300);
+                g->amp = ss_range(g, 0.2, 0.5);
+                g->onset = SS_HOUR;
+                break;
         }
         if (shape == SS_SAWLEAK) {
                 /* GC cycles from 3 samples (30 s) to a fifteenth of the target time
@@ -211,6 +219,7 @@ SS_FN double ss_level(struct ss_gen *g, double t)
         case SS_WARM_FAST:
         case SS_WARM_SLOW:
         case SS_LATE_WARM:
+        case SS_LATE_HOUR:
                 v = L * (1 - g->amp * exp(-t / g->tau));
                 break;
         case SS_HEAP_STEPS:

@@ -2,7 +2,9 @@
 /* test-headroom: every known limit read for a process, relative to fixture roots — a
  * proc root with its /proc/PID/limits, the cgroup fixture tree — against its latest
  * sample: RLIMIT_AS and RLIMIT_DATA against VmSize and VmData, RLIMIT_NOFILE against
- * the descriptors, memory.max and memory.high up the cgroup tree, the host's memory. */
+ * the descriptors, memory.max and memory.high up the cgroup tree, the host's memory;
+ * memory.limit_in_bytes and memory.soft_limit_in_bytes for a process whose memory
+ * cgroup is on a legacy (v1) hierarchy, found from its /proc/PID/cgroup. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -55,7 +57,7 @@ static void test_every_limit(void **state)
         fclose(f);
         snprintf(path, sizeof(path), "%s/cgroup", fixtures ? fixtures : "tests/fixtures");
         h = (struct headroom){ .proc_root = proc_root_open(dir), .cgroup_root = cgroup_root_open(path),
-                               .host_headroom = host_room };
+                               .cgroup_v1_root = -1, .host_headroom = host_room };
         assert_true(h.proc_root >= 0 && h.cgroup_root >= 0);
         p.cgroup = "/limited.slice/child.service";
         sample_set(&s, M_ANON, 100 * MIB);
@@ -91,10 +93,81 @@ static void test_every_limit(void **state)
         tmpdir_remove(dir);
 }
 
+static void write_file(const char *dir, const char *name, const char *text)
+{
+        char path[PATH_MAX];
+        FILE *f;
+
+        snprintf(path, sizeof(path), "%s/%s", dir, name);
+        assert_non_null(f = fopen(path, "w"));
+        fputs(text, f);
+        fclose(f);
+}
+
+/* A hybrid host: v1 memory, cgroup2 mounted beside it. The v1 limits are read for the
+ * process's v1 memory cgroup, never memory.max for the unified path the sampler keeps. */
+static void test_v1_limits(void **state)
+{
+        const char *fixtures = getenv("LEAKWATCH_TEST_FIXTURES");
+        char dir[] = "/tmp/leakwatch-test-headroom-XXXXXX", path[PATH_MAX];
+        struct sampler_proc p = { .pid = 4242, .cgroup = "/system.slice/app.service" };
+        struct sample s = { .t_ms = 1 };
+        struct limit_set set;
+        const char *kind;
+        struct headroom h;
+        int v2;
+
+        (void)state;
+        assert_non_null(mkdtemp(dir));
+        snprintf(path, sizeof(path), "%s/4242", dir);
+        assert_int_equal(mkdir(path, 0755), 0);
+        snprintf(path, sizeof(path), "%s/4343", dir);
+        assert_int_equal(mkdir(path, 0755), 0);
+        write_file(dir, "4242/cgroup", "9:name=systemd:/system.slice/app.service\n4:memory:/docker/abc\n0::/\n");
+        write_file(dir, "4343/cgroup", "4:memory:/batch.slice/job.scope\n0::/\n");
+        snprintf(path, sizeof(path), "%s/cgroup-v1", fixtures ? fixtures : "tests/fixtures");
+        h = (struct headroom){ .proc_root = proc_root_open(dir), .cgroup_root = cgroup_root_open(path),
+                               .host_headroom = host_room };
+        assert_true(h.proc_root >= 0 && h.cgroup_root >= 0);
+        h.cgroup_v1_root = headroom_open_v1(h.cgroup_root);
+        assert_true(h.cgroup_v1_root >= 0);
+        sample_set(&s, M_ANON, 100 * MIB);
+
+        headroom_read(&h, &p, &s, DETECT_MEMORY, &set);
+        assert_true(set.room[LIMIT_V1_LIMIT] == 268435456.0 - 200000000);
+        assert_true(isnan(set.room[LIMIT_V1_SOFT]));
+        assert_true(isnan(set.room[LIMIT_MEMORY_MAX]) && isnan(set.room[LIMIT_MEMORY_HIGH]));
+        assert_true(headroom_left(&h, &p, DETECT_MEMORY, 100 * MIB, &kind) == 268435456.0 - 200000000);
+        assert_string_equal(kind, "cgroup");
+
+        p.pid = 4343;
+        headroom_read(&h, &p, &s, DETECT_MEMORY, &set);
+        assert_true(isnan(set.room[LIMIT_V1_LIMIT]));
+        assert_true(set.room[LIMIT_V1_SOFT] == 100000000.0 - 60000000);
+        assert_true(set.room[LIMIT_HOST] == 3000.0 * MIB);
+
+        /* Gone: unknown, never an error. */
+        p.pid = 4444;
+        headroom_read(&h, &p, &s, DETECT_MEMORY, &set);
+        assert_true(isnan(set.room[LIMIT_V1_LIMIT]) && isnan(set.room[LIMIT_V1_SOFT]));
+        close(h.cgroup_v1_root);
+
+        /* A v2 tree has no v1 memory hierarchy in it. */
+        snprintf(path, sizeof(path), "%s/cgroup", fixtures ? fixtures : "tests/fixtures");
+        v2 = cgroup_root_open(path);
+        assert_true(v2 >= 0);
+        assert_int_equal(headroom_open_v1(v2), -ENOENT);
+        close(v2);
+        close(h.proc_root);
+        close(h.cgroup_root);
+        tmpdir_remove(dir);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_every_limit),
+                cmocka_unit_test(test_v1_limits),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

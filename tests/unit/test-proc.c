@@ -739,6 +739,57 @@ static void test_cgroup(void **state)
         free(b);
 }
 
+/* The memory controller's cgroup: a v1 hierarchy listing "memory" wins, else the
+ * unified one's. */
+static void test_cgroup_memory(void **state)
+{
+        static const struct {
+                const char *text;
+                int ret;
+                const char *path;
+                bool v1;
+        } table[] = {
+                /* This host's kind: v1 memory, cgroup2 mounted without it. */
+                { "9:name=systemd:/\n4:memory:/process_api/43ae\n3:cpuset:/\n0::/\n", 0, "/process_api/43ae", true },
+                { "5:cpu,memory,pids:/docker/abc\n", 0, "/docker/abc", true },
+                { "4:memory:/x (deleted)\n0::/\n", 0, "/x (deleted)", true },
+                /* A v2 host: the unified hierarchy. */
+                { "0::/system.slice/a.service\n", 0, "/system.slice/a.service", false },
+                { "9:name=systemd:/s\n4:memoryx:/m\n0::/u\n", 0, "/u", false },
+                { "4:name=memory:/m\n0::/u\n", 0, "/u", false },
+                /* Forged (the kernel lists controllers only on v1 hierarchies, ID > 0),
+                 * and read as the name=systemd line is. */
+                { "0:memory:/m\n", 0, "/m", true },
+                { "4:memory:relative\n", -ENOENT, NULL, false },
+                { "4:memory:/cut", -ENOENT, NULL, false },       /* no newline: may be cut */
+                { "", -ENOENT, NULL, false },
+                /* Forged: a controller on two hierarchies, the unified one twice. */
+                { "4:memory:/a\n6:memory,cpu:/b\n", -EINVAL, NULL, false },
+                { "0::/a\n0::/b\n", -EINVAL, NULL, false },
+        };
+        char path[PROC_CGROUP_MAX];
+        bool v1;
+
+        (void)state;
+        for (size_t i = 0; i < ELEMENTSOF(table); i++) {
+                size_t n = strlen(table[i].text);
+                char *t = exact(table[i].text, n);
+
+                strcpy(path, "untouched");
+                v1 = !table[i].v1;
+                assert_int_equal(proc_parse_cgroup_memory(t, n, path, sizeof(path), &v1), table[i].ret);
+                if (table[i].ret == 0) {
+                        assert_string_equal(path, table[i].path);
+                        assert_true(v1 == table[i].v1);
+                } else
+                        assert_string_equal(path, "untouched");
+                free(t);
+        }
+        assert_int_equal(proc_parse_cgroup_memory(ST("4:memory:/abcd\n"), path, 6, &v1), 0);
+        assert_string_equal(path, "/abcd");
+        assert_int_equal(proc_parse_cgroup_memory(ST("4:memory:/abcd\n"), path, 5, &v1), -ENAMETOOLONG);
+}
+
 static void test_cgroup_unit(void **state)
 {
         static const struct {
@@ -1734,6 +1785,7 @@ int main(void)
                 cmocka_unit_test(test_heap_fixture),
                 cmocka_unit_test(test_heap_hostile),
                 cmocka_unit_test(test_cgroup),
+                cmocka_unit_test(test_cgroup_memory),
                 cmocka_unit_test(test_cgroup_unit),
                 cmocka_unit_test(test_cmdline),
                 cmocka_unit_test(test_root_open),

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* test-scales: the bank of time scales at its defaults — leaks caught within their
- * target time, healthy lives silent, a leak that still grows never closed, the raising
+ * target time, healthy lives silent, a leak in a young process past its start-up and
+ * one growing in bursts told in time, a leak that still grows never closed, the raising
  * scale in the evidence, a rebuild from minute rollups equal to the live state, and
  * evaluations spread by the phase. Fixed seeds: deterministic. */
 #include <errno.h>
@@ -70,6 +71,41 @@ static void test_healthy(void **state)
                         others += !isnan(r.first[SS_COROOT]) || !isnan(r.first[SS_PREDICT]) || !isnan(r.first[SS_LSQ]);
                 }
         assert_true(others >= 10);
+}
+
+/* A 10 %/h leak from 1 h into a process whose start-up was over in minutes: the
+ * 45-minute scale does not wait for its two hours once the floor was flat, and tells
+ * it within the hour (it waited until 2 h 45 min of the life). */
+static void test_young_after_startup(void **state)
+{
+        (void)state;
+        for (uint64_t seed = 1; seed <= 3; seed++) {
+                struct ss_result r;
+
+                ss_run(&run, SS_LATE_HOUR, seed, 0.10, SS_HOUR, &r);
+                if (!(r.first[SS_LEAKWATCH] <= SS_HOUR))
+                        print_error("seed %" PRIu64 ": %.0f s\n", seed, r.first[SS_LEAKWATCH]);
+                assert_true(r.first[SS_LEAKWATCH] <= SS_HOUR);
+                assert_int_equal(r.scale, 1);
+        }
+}
+
+/* A leak under load, growing in bursts: a pause in the latest quarter of the window
+ * does not let the suspicion lapse; these lives were not told within 22 minutes. */
+static void test_load_bursts(void **state)
+{
+        static const uint64_t seeds[] = { 7, 14 };
+
+        (void)state;
+        for (size_t i = 0; i < ELEMENTSOF(seeds); i++) {
+                struct ss_result r;
+
+                ss_run(&run, SS_LOAD, seeds[i], 1.0, 15 * 60, &r);
+                if (!(r.first[SS_LEAKWATCH] <= 15 * 60))
+                        print_error("seed %" PRIu64 ": %.0f s\n", seeds[i], r.first[SS_LEAKWATCH]);
+                assert_true(r.first[SS_LEAKWATCH] <= 15 * 60);
+                assert_false(r.closed_growing);
+        }
 }
 
 /* A leak that goes on in steps whose flats are longer than half the window (a JVM
@@ -269,6 +305,8 @@ int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_params),
+                cmocka_unit_test(test_young_after_startup),
+                cmocka_unit_test(test_load_bursts),
                 cmocka_unit_test(test_steps_not_recovered),
                 cmocka_unit_test(test_scale_in_evidence),
                 cmocka_unit_test(test_rebuild_from_minutes),

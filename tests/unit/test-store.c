@@ -249,7 +249,7 @@ static void test_migrates_v7_to_scales(void **state)
         query_close(q);
 
         assert_int_equal(store_open(old, STORE_RW, &s2, NULL, 0), 0);
-        assert_int_equal(store_schema_version(s2), 9);
+        assert_int_equal(store_schema_version(s2), 11);
         assert_int_equal(store_schema_version(s2), store_latest_schema_version());
         store_close(s2);
         assert_int_equal(raw_int(old, col), 1);
