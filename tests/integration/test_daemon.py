@@ -72,8 +72,14 @@ class TestSampling(Case):
             f.write("[daemon]\ninterval = 0.1\nsmaps-every = 3\nsmaps-min-interval = 0.1\n"
                     "smaps-max-interval = 0.1\nsmaps-budget = 100%\n"
                     "[rule w]\nname = lw-smaps\n")
-        w = self.alloc("--step-kib", 1024, "--every-ms", 100, "--steps", 20, "--name", "lw-smaps")
+        # It lives until the daemon has read its smaps a few times, however slowly a
+        # busy machine lets the daemon start and tick.
+        w = self.alloc("--step-kib", 1024, "--every-ms", 100, "--steps", 20, "--hold-ms", 120000,
+                       "--name", "lw-smaps")
         d = self.daemon("--config", conf)
+        wait_for(lambda: sum(r[0] is not None for r in raw_rows(d.db, ("pss",), w.pid)) >= 4,
+                 what="four smaps readings")
+        w.kill()
         wait_for(lambda: ended(d.db, w.pid), what="the process to end")
         self.assertEqual(d.stop(), 0, d.output())
         rows = raw_rows(d.db, ("pss", "uss", "heap_size", "heap_rss", "unknown"), w.pid)
