@@ -490,7 +490,7 @@ int cmd_plot(struct cli *c, int argc, char **argv)
                 svg_done(&p);
                 goto out;
         }
-        r = svg_write(&p, &c->out, f, title, sub);
+        r = svg_write(&p, c->out.utc, f, title, sub);
         svg_done(&p);
         if (!to_stdout && fclose(f) != 0 && r == 0)
                 r = -errno;
