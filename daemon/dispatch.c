@@ -279,6 +279,10 @@ static void take_evidence(struct dispatch *d, const struct sampler_proc *p, cons
             (a->event != ALERT_EVENT_START && a->event != ALERT_EVENT_ESCALATE))
                 return;
         snprintf(ids, sizeof(ids), "%" PRId64, a->row.id);
+        /* The bundle reads the samples and the agents' reports up to now from the
+         * database: what is still queued goes first. If it cannot, the bundle's chart
+         * ends earlier, and its note says so. */
+        (void)watch_write_pending(d->env.watch);
         if (evidence_take(d->evidence, p, a, &res, why, sizeof(why)) < 0) {
                 log_fields(LOG_WARNING, f, ELEMENTSOF(f), "alert %" PRId64 ": no evidence kept: %s", a->row.id, why);
                 return;
