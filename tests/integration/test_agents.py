@@ -13,6 +13,7 @@ import stat
 import subprocess
 import sys
 import time
+from xml.etree import ElementTree
 
 from lwtest import BUILD, CLIENT, WAIT, Case, query, wait_for
 
@@ -32,6 +33,7 @@ window = 1m
 
 [rule seed]
 cmdline = agent_seed\\.py|agent_frag|agent_target
+escalate = evidence
 """
 
 
@@ -195,6 +197,10 @@ class TestAgents(Case):
         self.assertTrue(sites and sites[0]["agent"] == "python" and sites[0]["rank"] == 0)
         self.assertTrue(any(leak_line("global") in s["frames"] for s in sites[:3]), sites)
 
+        # Evidence bundles (escalate = evidence): the one taken when the alert first
+        # named a site holds the census and the sites the agent reported, and the chart.
+        self.check_bundles(d, procs)
+
         # The reports themselves are stored like any other series.
         n = query(d.db, """SELECT count(*) FROM agent_sample s JOIN process p ON p.id = s.process_id
                            WHERE p.pid = ? AND s.agent = 'malloc'""", (procs["frag"].pid,))[0][0]
@@ -205,6 +211,56 @@ class TestAgents(Case):
         self.assertGreater(types[0], 2)
         self.assertLessEqual(types[1], 16)
         self.assertEqual(d.stop(), 0)
+
+    def check_bundles(self, d, procs):
+        def bundles(name):
+            return query(d.db, """SELECT b.event, b.path, b.files, b.note FROM alert_bundle b
+                                  JOIN alert a ON a.id = b.alert_id JOIN process p ON p.id = a.process_id
+                                  WHERE p.pid = ? ORDER BY b.t""", (procs[name].pid,))
+
+        def with_sites(name):
+            return [b for b in bundles(name) if os.path.exists(os.path.join(b[1], "sites"))] or None
+        # At the start, when the agent had reported sites by then; else at the update
+        # where the alert first named one.
+        event, path, files, note = wait_for(lambda: with_sites("global"), what="a bundle with sites")[0]
+        self.assertIn(event, ("start", "update"))
+        self.assertEqual(bundles("global")[0][0], "start")
+        self.assertEqual(len(os.listdir(path)), files)
+        self.assertIsNone(note, path)
+        # Sites: by rank, each with its frames; the leaking line among the top three.
+        with open(os.path.join(path, "sites")) as f:
+            text = f.read()
+        self.assertTrue(text.startswith("agent python, report of "), text)
+        sites = [block.split("\n") for block in text.split("\nsite ")[1:]]
+        self.assertTrue(sites, text)
+        for i, lines in enumerate(sites):
+            self.assertRegex(lines[0], r"^%d growth \d+ live_bytes \d+ live_count \d+$" % i)
+            self.assertTrue(all(l.startswith("frame ") for l in lines[1:] if l), lines)
+        self.assertTrue(any("frame " + leak_line("global") in lines for lines in sites[:3]), text)
+        # The chart: SVG, the series drawn, the alert shaded, the process named.
+        svg = "{http://www.w3.org/2000/svg}"
+        root = ElementTree.parse(os.path.join(path, "chart.svg")).getroot()
+        self.assertEqual(root.tag, svg + "svg")
+        self.assertTrue(root.findall(".//%sg/%spath" % (svg, svg)))
+        texts = [t.text or "" for t in root.iter(svg + "text")]
+        self.assertTrue(any(t.startswith("alert ") for t in texts), texts)
+        self.assertTrue(any("(pid %d)" % procs["global"].pid in t for t in texts), texts)
+        # Census: the counts by type, where the pairs grow one for one.
+        event, path, files, note = bundles("cycles")[0]
+        with open(os.path.join(path, "census")) as f:
+            census = f.read()
+        self.assertIn("agent python, report of ", census)
+        self.assertIn("\ntype __main__.Person ", census)
+        self.assertIn("\ntype __main__.Car ", census)
+        # The client says what each bundle holds.
+        (aid,), = query(d.db, """SELECT a.id FROM alert a JOIN process p ON p.id = a.process_id
+                                 WHERE p.pid = ?""", (procs["global"].pid,))
+        out = subprocess.run([CLIENT, "--db", d.db, "--full", "alerts", str(aid)], capture_output=True, text=True,
+                             timeout=WAIT)
+        self.assertRegex(out.stdout, r"Evidence bundles \([2-9]\):")
+        holds = [l for l in out.stdout.splitlines() if "holds: " in l]
+        self.assertTrue(any(all(f in l for f in ("alert.json", "census", "sites", "chart.svg", "smaps")) for l in holds),
+                        out.stdout)
 
     def test_trace_on_demand(self):
         """leakwatch trace PID: the agent traces for that long, reports the sites that
@@ -332,10 +388,11 @@ print(json.dumps(out))
         exact = got.pop("exact")
         self.assertEqual(exact[:2], [30000, 30000])
         for k, counts in got.items():
-            # A sample of 30,000 / k pairs in runs of random phase: within 15% (the
-            # spread measured is some 5% at k = 3), where a fixed step is off by 100%.
+            # A sample in runs of random phase: one standard deviation is some 5% of
+            # each type here (at k = 6, the worst), so within 25% always; a fixed step
+            # is off by 100% or 200% at k = 3, 6 and 9.
             for name, n, want in zip(("Person", "Car", "list"), counts, exact):
-                self.assertLess(abs(n - want), 0.15 * want, "stride %s: %s %d, exactly %d" % (k, name, n, want))
+                self.assertLess(abs(n - want), 0.25 * want, "stride %s: %s %d, exactly %d" % (k, name, n, want))
 
     def test_socket_takes_reports_from_their_sender_only(self):
         d = self.start()
