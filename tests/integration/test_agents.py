@@ -246,7 +246,8 @@ class TestAgents(Case):
         self.assertTrue(any(t.startswith("alert ") for t in texts), texts)
         self.assertTrue(any("(pid %d)" % procs["global"].pid in t for t in texts), texts)
         # Census: the counts by type, where the pairs grow one for one.
-        event, path, files, note = bundles("cycles")[0]
+        # (Its row is written at the commit after the bundle: wait for it.)
+        event, path, files, note = wait_for(lambda: bundles("cycles"), what="the cycles' bundle")[0]
         with open(os.path.join(path, "census")) as f:
             census = f.read()
         self.assertIn("agent python, report of ", census)
