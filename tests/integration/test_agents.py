@@ -318,14 +318,22 @@ class TestAgents(Case):
         """A heap whose whole count would stall the program past its cap is counted by
         every k-th object, and the count's measured cost corrects the prediction: the
         reports keep naming types as the cache grows, instead of none after the first."""
+        # It listens until it has what the test checks (three counts, a later one
+        # sampled, and a count after that one) or 90 reports: a busy machine slows the
+        # counts, and the program stays (its heap no longer growing) until then.
         listener = """
 import os, socket, sys, time
 path = sys.argv[1]
 s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); s.bind(path); s.settimeout(20)
-for i in range(18):
+strides = []
+for i in range(90):
     m = s.recv(9000).decode()
     line = [l for l in m.split("\\n") if l.startswith("objects ")]
     print(line[0] if line else "no-count", flush=True)
+    strides += [int(l.split()[2]) for l in line]
+    sampled = [j for j, k in enumerate(strides) if j > 0 and k > 1]
+    if len(strides) >= 3 and sampled and len(strides) > sampled[0] + 1:
+        break
 """
         os.makedirs(self.run_dir)
         listen = subprocess.Popen([PYTHON, "-c", listener, self.sock], stdout=subprocess.PIPE, text=True)
@@ -338,16 +346,21 @@ for i in range(18):
         prog = ("import time\ncache = {}\nend = time.monotonic() + 6\ni = 0\n"
                 "while time.monotonic() < end:\n"
                 "    for k in range(2000):\n        i += 1\n        cache['k%d' % i] = [i, (i,)]\n"
-                "    time.sleep(0.05)\n")
+                "    time.sleep(0.05)\n"
+                "time.sleep(60)\n")
         p = self.spawn([PYTHON, "-c", prog], env=env)
         out, _ = listen.communicate(timeout=WAIT)
+        p.kill()
         p.wait(timeout=WAIT)
         counts = [l for l in out.splitlines() if l.startswith("objects ")]
         strides = [int(l.split()[2]) for l in counts]
         # Counts keep coming within the budget (10%: a count of tens of milliseconds
         # every second or so), by every k-th object once the heap is large.
         self.assertGreaterEqual(len(counts), 3, out)
-        self.assertTrue(any(k > 1 for k in strides[1:]), out)
+        sampled = [j for j, k in enumerate(strides) if j > 0 and k > 1]
+        self.assertTrue(sampled, out)
+        # Counting went on after the first sampled count.
+        self.assertGreater(len(strides), sampled[0] + 1, out)
 
     def test_census_sample_is_not_fooled_by_an_allocation_pattern(self):
         """A sampled count estimates every type of a heap allocated in a repeating
