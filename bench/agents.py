@@ -127,17 +127,46 @@ def table(times, base, against=None):
         print("| %s | %.3f (%.3f-%.3f) | %.3f |%s" % (label, m, min(t), max(t), m / b, extra))
 
 
-def memleak_reason():
-    """Why bcc's memleak cannot run here, or None when it can: it compiles its BPF
-    program against the running kernel's headers."""
+def memleak_reason(workload, env):
+    """Why bcc's memleak cannot run here, or None when it can. bcc compiles its BPF
+    program at start against the running kernel's headers: from /lib/modules/R/build,
+    or from /sys/kernel/kheaders.tar.xz, which the kheaders module provides (loaded
+    here if it exists). Then it is tried for real on a short run of the workload, and
+    what it printed when it failed is the reason."""
     tool = shutil.which("memleak-bpfcc")
     if not tool:
         return "memleak-bpfcc is not installed (tools/install-deps --bench)"
     release = os.uname().release
-    if not (os.path.exists("/lib/modules/%s/build" % release) or os.path.exists("/sys/kernel/kheaders.tar.xz")):
-        return "no headers for kernel %s (/lib/modules/%s/build, CONFIG_IKHEADERS), which bcc compiles against" % (
-            release, release)
-    return None
+    build = "/lib/modules/%s/build" % release
+    notes = []
+    if not os.path.exists(build):
+        notes.append("%s does not exist" % build)
+        if not os.path.exists("/sys/kernel/kheaders.tar.xz"):
+            modprobe = shutil.which("modprobe") or shutil.which("modprobe", path="/usr/sbin:/sbin")
+            if not modprobe:
+                said = "modprobe is not installed (kmod)"
+            else:
+                m = subprocess.run([modprobe, "kheaders"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                said = (m.stdout.strip().splitlines() or ["exit %d" % m.returncode])[-1]
+            if not os.path.exists("/sys/kernel/kheaders.tar.xz"):
+                notes.append("/sys/kernel/kheaders.tar.xz is absent and modprobe kheaders failed: %s" % said)
+    # The try: memleak on a short run; it fails in seconds when it cannot compile.
+    p = subprocess.Popen(workload, env=env, stdout=subprocess.DEVNULL)
+    try:
+        m = subprocess.run([tool, "-p", str(p.pid), "1", "1"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           text=True, timeout=120)
+        out, rc = m.stdout, m.returncode
+    except subprocess.TimeoutExpired as e:
+        out, rc = (e.stdout or b"").decode(errors="replace") if isinstance(e.stdout, bytes) else (e.stdout or ""), -1
+    p.wait()
+    if rc == 0:
+        return None
+    lines = [l.strip() for l in out.splitlines() if l.strip()]
+    # What bcc said before its traceback (why it could not compile), and its exception.
+    before = lines[:next((i for i, l in enumerate(lines) if l.startswith("Traceback")), len(lines))]
+    detail = " ".join(before[:2] + [l for l in lines[-1:] if l not in before]) or "exit %d" % rc
+    notes.append("memleak-bpfcc -p PID exited %d: %s" % (rc, detail))
+    return "; ".join(notes)
 
 
 def timed_memleak(argv, env):
@@ -225,7 +254,7 @@ def main():
     print("\nPeers on the same workload, 5M pairs, %d rounds:\n" % RUNS_PEERS)
     sys.stdout.flush()
     times = rotation(c + [rounds], peers, RUNS_PEERS)
-    reason = memleak_reason()
+    reason = memleak_reason(c + ["2000000"], base)
     if reason is None:
         times["bcc memleak"] = [timed_memleak(c + [rounds], base) for _ in range(RUNS_PEERS)]
     table(times, "no probe")

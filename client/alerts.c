@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aftermath.h"
 #include "detect.h"
 #include "objects.h"
 #include "sites.h"
@@ -95,15 +96,6 @@ static int list_human(struct cli *c, const struct query_alert *a, size_t n)
         return EXIT_OK;
 }
 
-/* The allocation sites behind an alert: the newest each agent reported from the start
- * of its evidence (tracing begins with the suspicion, before the alert) to its end. */
-static int alert_sites(struct cli *c, const struct query_alert *a, struct query_site **ret, size_t *ret_n)
-{
-        int64_t from = a->evidence_from ? MIN(a->evidence_from, a->start_ms) : a->start_ms;
-
-        return query_sites(c->q, a->process_id, from, a->end_ms ? a->end_ms + 1 : INT64_MAX, ret, ret_n);
-}
-
 static int list_json(struct cli *c, const struct query_alert *a, size_t n)
 {
         struct json_object *arr = json_object_new_array();
@@ -111,13 +103,12 @@ static int list_json(struct cli *c, const struct query_alert *a, size_t n)
 
         for (size_t i = 0; r == 0 && i < n; i++) {
                 struct json_object *o = obj_alert(&a[i]);
-                struct query_site *s = NULL;
-                size_t ns = 0;
+                struct aftermath x = { 0 };
 
-                r = o ? alert_sites(c, &a[i], &s, &ns) : -ENOMEM;
+                r = o ? aftermath_read(c->q, &a[i], &x) : -ENOMEM;
                 if (r == 0)
-                        r = json_add(o, "sites", obj_sites(s, ns));
-                query_sites_free(s, ns);
+                        r = aftermath_json(o, &x);
+                aftermath_free(&x);
                 if (r == 0)
                         r = json_object_array_add(arr, o), o = NULL;
                 json_object_put(o);
@@ -126,7 +117,7 @@ static int list_json(struct cli *c, const struct query_alert *a, size_t n)
                 r = out_json(&c->out, arr, c->json_pretty);
         json_object_put(arr);
         if (r < 0 && r != -ENOMEM)
-                return cli_query_error(c, r, "reading allocation sites");
+                return cli_query_error(c, r, "reading what came of the alerts");
         return r < 0 ? cli_error(EXIT_FAIL, "out of memory") : EXIT_OK;
 }
 
@@ -283,22 +274,10 @@ static void print_hook_runs(struct cli *c, const struct query_hook_run *h, size_
 /* The evidence bundles kept for the alert (escalate = evidence or restart). */
 static void print_bundles(struct cli *c, const struct query_bundle *x, size_t n)
 {
-        const struct out *o = &c->out;
-
         if (n == 0)
                 return;
-        fprintf(o->f, "\nEvidence bundles (%zu):\n", n);
-        for (size_t i = 0; i < n; i++) {
-                _cleanup_free_ char *path = out_escape(x[i].path, strlen(x[i].path));
-                _cleanup_free_ char *ev = out_escape(x[i].event, strlen(x[i].event));
-                _cleanup_free_ char *why = x[i].note ? out_escape(x[i].note, strlen(x[i].note)) : NULL;
-                char t[64], size[32];
-
-                fprintf(o->f, "%s %s: %s (%" PRId64 " files, %s)%s%s\n",
-                        out_time(o, x[i].t_ms, TIME_SECONDS, t, sizeof(t)), ev ? ev : "?", path ? path : "?",
-                        x[i].files, format_size(x[i].bytes > 0 ? (uint64_t)x[i].bytes : 0, size, sizeof(size)),
-                        why ? "; " : "", why ? why : "");
-        }
+        fprintf(c->out.f, "\nEvidence bundles (%zu):\n", n);
+        aftermath_print_bundles(&c->out, x, n, 0);
 }
 
 /* What a rule with escalate = restart decided, and what systemd answered. */
@@ -342,12 +321,10 @@ static void print_restarts(struct cli *c, const struct query_restart *x, size_t 
 
 static int details_json(struct cli *c, const struct query_alert *a, const struct query_alert_evidence ev[2],
                         const struct query_verdict *v, size_t nv, const struct query_hook_run *h, size_t nh,
-                        const struct query_site *s, size_t ns, const struct query_restart *x, size_t nx,
-                        const struct query_bundle *b, size_t nb)
+                        const struct aftermath *x)
 {
         struct json_object *doc = obj_alert(a), *va = json_object_new_array(), *ha = json_object_new_array();
-        struct json_object *xa = json_object_new_array(), *ea = json_object_new_array();
-        int r = doc && va && ha && xa && ea ? 0 : -ENOMEM;
+        int r = doc && va && ha ? 0 : -ENOMEM;
         enum detect_kind m = detect_kind_from_name(a->metric) == DETECT_FDS ? DETECT_FDS : DETECT_MEMORY;
 
         /* What it was raised on, and the latest evaluation beside it (null: not recorded). */
@@ -359,32 +336,20 @@ static int details_json(struct cli *c, const struct query_alert *a, const struct
                 if (r == 0)
                         r = json_add(doc, i == 0 ? "raised" : "latest", e);
         }
-        for (size_t i = 0; r == 0 && i < nb; i++)
-                r = json_object_array_add(ea, obj_bundle(&b[i]));
         if (r == 0)
-                r = json_add(doc, "bundles", ea), ea = NULL;
-
-        if (r == 0)
-                r = json_add(doc, "sites", obj_sites(s, ns));
-
+                r = aftermath_json(doc, x);
         for (size_t i = 0; r == 0 && i < nv; i++)
                 r = json_object_array_add(va, obj_verdict(&v[i]));
         for (size_t i = 0; r == 0 && i < nh; i++)
                 r = json_object_array_add(ha, obj_hook_run(&h[i]));
-        for (size_t i = 0; r == 0 && i < nx; i++)
-                r = json_object_array_add(xa, obj_restart(&x[i]));
         if (r == 0)
                 r = json_add(doc, "verdicts", va), va = NULL;
         if (r == 0)
                 r = json_add(doc, "hook_runs", ha), ha = NULL;
         if (r == 0)
-                r = json_add(doc, "restarts", xa), xa = NULL;
-        if (r == 0)
                 r = out_json(&c->out, doc, c->json_pretty);
         json_object_put(va);
         json_object_put(ha);
-        json_object_put(xa);
-        json_object_put(ea);
         json_object_put(doc);
         return r < 0 ? cli_error(EXIT_FAIL, "out of memory") : EXIT_OK;
 }
@@ -510,10 +475,8 @@ static int details(struct cli *c, const char *arg)
         struct query_verdict *v = NULL;
         struct query_hook_run *h = NULL;
         struct query_alert_evidence ev[2] = { 0 };
-        struct query_restart *x = NULL;
-        struct query_bundle *e = NULL;
-        struct query_site *s = NULL;
-        size_t n = 0, nv = 0, nh = 0, nx = 0, ne = 0, ns = 0;
+        struct aftermath x = { 0 };
+        size_t n = 0, nv = 0, nh = 0;
         int64_t id;
         int r;
 
@@ -533,31 +496,25 @@ static int details(struct cli *c, const char *arg)
         if (r >= 0)
                 r = query_alert_evidence(c->q, id, ev);
         if (r >= 0)
-                r = query_restarts(c->q, id, &x, &nx);
-        if (r >= 0)
-                r = query_alert_bundles(c->q, id, &e, &ne);
-        if (r >= 0)
-                r = alert_sites(c, &a[0], &s, &ns);
+                r = aftermath_read(c->q, &a[0], &x);
         if (r < 0)
                 r = cli_query_error(c, r, "reading the alert");
         else if (c->format == FORMAT_JSON)
-                r = details_json(c, &a[0], ev, v, nv, h, nh, s, ns, x, nx, e, ne);
+                r = details_json(c, &a[0], ev, v, nv, h, nh, &x);
         else {
                 details_human(c, &a[0], ev);
-                sites_print(&c->out, s, ns);
+                sites_print(&c->out, x.sites, x.nsites);
                 print_verdicts(c, &a[0], v, nv);
                 print_hook_runs(c, h, nh);
-                print_bundles(c, e, ne);
-                print_restarts(c, x, nx);
+                print_bundles(c, x.bundles, x.nbundles);
+                print_restarts(c, x.restarts, x.nrestarts);
                 r = EXIT_OK;
         }
         query_alerts_free(a, n);
         query_verdicts_free(v, nv);
         query_hook_runs_free(h, nh);
-        query_restarts_free(x, nx);
-        query_alert_bundles_free(e, ne);
         query_alert_evidence_free(ev);
-        query_sites_free(s, ns);
+        aftermath_free(&x);
         return r;
 }
 

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "plot.h"
 #include "util.h"
 
 /* Fewer plot columns than this cannot show a shape; a narrower terminal gets a
@@ -56,35 +57,6 @@ double chart_nice_step(double lo, double hi, unsigned ticks, bool iec)
         if (!(raw > 0))
                 return unit;
         return ceil125(raw) * unit;
-}
-
-/* An empty stretch this many times longer than the mean spacing of the points is a
- * gap in the data (the daemon was down), not sampling: with samples every 10 s and a
- * day across 160 dots, one minute is normal and a quarter of an hour is not. */
-#define GAP_FACTOR 3
-
-void chart_fill_gaps(double *lo, double *hi, unsigned n)
-{
-        unsigned known = 0, prev = n;
-        double limit;
-
-        for (unsigned i = 0; i < n; i++)
-                known += !isnan(lo[i]);
-        if (known < 2)
-                return;
-        limit = GAP_FACTOR * (double)n / known;
-        for (unsigned i = 0; i < n; i++) {
-                if (isnan(lo[i]))
-                        continue;
-                if (prev < n && i - prev > 1 && (double)(i - prev) <= limit) {
-                        /* The line between the middles of the two points. */
-                        double a = (lo[prev] + hi[prev]) / 2, b = (lo[i] + hi[i]) / 2;
-
-                        for (unsigned k = prev + 1; k < i; k++)
-                                lo[k] = hi[k] = a + (b - a) * (double)(k - prev) / (i - prev);
-                }
-                prev = i;
-        }
 }
 
 int chart_init(struct chart *c, const struct out *o, int64_t from_ms, int64_t to_ms, bool is_bytes)
@@ -198,7 +170,7 @@ static int64_t tick_step(const struct chart *c)
                 /* Room for the label ("10:00", "11-24 10:00", "11-24") and two blanks. */
                 static const double width[] = { [TICK_SECONDS] = 8, [TICK_TIME] = 5, [TICK_DAY_TIME] = 11,
                                                 [TICK_DAY] = 5 };
-                double need = width[out_tick_style(steps[i], range)] + 2;
+                double need = width[plot_tick_style(steps[i], range)] + 2;
 
                 if ((double)c->cols * (double)steps[i] / (double)range >= need)
                         return steps[i];
@@ -209,7 +181,7 @@ static int64_t tick_step(const struct chart *c)
 static void render_axis(const struct chart *c, const struct out *o, FILE *f)
 {
         int64_t step = tick_step(c), off = 0, t;
-        enum out_tick_style style = out_tick_style(step, c->to_ms - c->from_ms);
+        enum plot_tick_style style = plot_tick_style(step, c->to_ms - c->from_ms);
         char *axis = calloc(c->cols, 1), *labels = calloc(c->cols + 64, 1);
         time_t secs = (time_t)(c->from_ms / 1000);
         struct tm tm;
@@ -231,7 +203,7 @@ static void render_axis(const struct chart *c, const struct out *o, FILE *f)
                 if (col >= c->cols)
                         break;
                 axis[col] = 1;
-                n = out_tick_label(o, t, style, lab, sizeof(lab));
+                n = plot_tick_label(o->utc, t, style, lab, sizeof(lab));
                 /* A label starts at its tick and must end within the plot: past its
                  * right edge it would run off the terminal. */
                 if (n == 0 || col < next_free || col + n > c->cols)
@@ -313,7 +285,7 @@ void chart_render(const struct chart *c, const struct out *o, unsigned height)
                 goto out;
         memcpy(lo, c->lo, c->dots * sizeof(double));
         memcpy(hi, c->hi, c->dots * sizeof(double));
-        chart_fill_gaps(lo, hi, c->dots);
+        plot_fill_gaps(lo, hi, c->dots);
         for (unsigned x = 0; x < c->dots; x++) {
                 int a, b;
 

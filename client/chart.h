@@ -61,12 +61,6 @@ void chart_render(const struct chart *c, const struct out *o, unsigned height);
  * bytes are whole numbers) unless iec. Pure; for the chart and the SVG. */
 double chart_nice_step(double lo, double hi, unsigned ticks, bool iec);
 
-/* Joins the points of a sparse series across the empty columns between them
- * (linearly), in place: a series with fewer points than columns would otherwise be
- * drawn as dots. A gap much wider than the usual spacing (more than GAP_FACTOR times
- * it) is a real gap in the data and stays empty. */
-void chart_fill_gaps(double *lo, double *hi, unsigned n);
-
 /* n values as n glyphs (eight levels, ▁ to █; "_.-~=+*#" without UTF-8), scaled from
  * the lowest to the highest value but over at least min_span, so noise on a flat line
  * stays flat; NAN is a blank. buf gets at most bufsz - 1 bytes. */

@@ -233,42 +233,6 @@ const char *out_ago(int64_t ms, int64_t now_ms, char *buf, size_t bufsz)
         return buf;
 }
 
-enum out_tick_style out_tick_style(int64_t step_ms, int64_t range_ms)
-{
-        const int64_t day = 86400000;
-
-        if (step_ms < 60000)
-                return TICK_SECONDS;
-        return step_ms >= day ? TICK_DAY : range_ms > day ? TICK_DAY_TIME : TICK_TIME;
-}
-
-size_t out_tick_label(const struct out *o, int64_t ms, enum out_tick_style style, char *buf, size_t bufsz)
-{
-        struct tm tm;
-        size_t n = 0;
-
-        if (bufsz == 0)
-                return 0;
-        if (split_time(ms, o->utc, &tm)) {
-                switch (style) {
-                case TICK_SECONDS:
-                        n = strftime(buf, bufsz, "%H:%M:%S", &tm);
-                        break;
-                case TICK_TIME:
-                        n = strftime(buf, bufsz, "%H:%M", &tm);
-                        break;
-                case TICK_DAY_TIME:
-                        n = strftime(buf, bufsz, "%m-%d %H:%M", &tm);
-                        break;
-                case TICK_DAY:
-                        n = strftime(buf, bufsz, "%m-%d", &tm);
-                        break;
-                }
-        }
-        buf[n] = '\0';
-        return n;
-}
-
 /* ---- tables ---- */
 
 /* Between two columns: one space keeps a process list with a sparkline in 80 columns. */

@@ -88,18 +88,6 @@ const char *out_time(const struct out *o, int64_t ms, enum out_time_style style,
 /* "3h ago", "in 2m", "now" relative to now_ms. */
 const char *out_ago(int64_t ms, int64_t now_ms, char *buf, size_t bufsz);
 
-/* Labels of a time axis: the finest part that changes between ticks. */
-enum out_tick_style {
-        TICK_SECONDS,                   /* 10:00:05 */
-        TICK_TIME,                      /* 10:00 */
-        TICK_DAY_TIME,                  /* 11-24 10:00 */
-        TICK_DAY,                       /* 11-24 */
-};
-/* The style for ticks step_ms apart on an axis range_ms long. */
-enum out_tick_style out_tick_style(int64_t step_ms, int64_t range_ms);
-/* The label of the tick at ms (local time or UTC per o->utc); returns its length. */
-size_t out_tick_label(const struct out *o, int64_t ms, enum out_tick_style style, char *buf, size_t bufsz);
-
 /* ---- tables ---- */
 
 enum table_align { ALIGN_LEFT, ALIGN_RIGHT };

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aftermath.h"
 #include "chart.h"
 #include "detect.h"
 #include "objects.h"
@@ -46,6 +47,7 @@ struct view {
         size_t nalerts;
         struct query_site *sites;       /* a process's, the newest in the range */
         size_t nsites;
+        struct aftermath *after;        /* what came of each alert */
 };
 
 static void view_free(struct view *w)
@@ -55,6 +57,9 @@ static void view_free(struct view *w)
         free(w->v);
         free(w->lo);
         free(w->hi);
+        for (size_t i = 0; w->after && i < w->nalerts; i++)
+                aftermath_free(&w->after[i]);
+        free(w->after);
         query_alerts_free(w->alerts, w->nalerts);
         query_sites_free(w->sites, w->nsites);
 }
@@ -162,6 +167,10 @@ static int load(struct cli *c, int argc, char **argv, const char *cmd, struct vi
                 r = query_alerts(c->q, &af, &w->alerts, &w->nalerts);
         if (r >= 0 && w->t.kind == TARGET_PROCESS)
                 r = query_sites(c->q, w->t.proc.id, w->from_ms, w->to_ms + 1, &w->sites, &w->nsites);
+        if (r >= 0 && !(w->after = calloc(w->nalerts + 1, sizeof(*w->after))))
+                return cli_error(EXIT_FAIL, "out of memory");
+        for (size_t i = 0; r >= 0 && i < w->nalerts; i++)
+                r = aftermath_read(c->q, &w->alerts[i], &w->after[i]);
         if (r < 0)
                 return cli_query_error(c, r, "reading alerts");
         return EXIT_OK;
@@ -279,6 +288,8 @@ static void print_alert_lines(struct cli *c, const struct view *w)
                                  format_duration(a->forecast_s, fc, sizeof(fc)));
                 fprintf(o->f, "%11s: %s%s%s\n", i == 0 ? "Alert" : "", out_color(o, a->end_ms ? C_NONE : C_RED), line,
                         out_reset(o));
+                /* Its evidence bundles: where, and what each holds. */
+                aftermath_print_bundles(o, w->after[i].bundles, w->after[i].nbundles, 13);
         }
 }
 
@@ -366,8 +377,14 @@ static int show_json(struct cli *c, const struct view *w)
         }
         if (r == 0)
                 r = json_add(doc, "trend", trend), trend = NULL;
-        for (size_t i = 0; r == 0 && i < w->nalerts; i++)
-                r = json_object_array_add(alerts, obj_alert(&w->alerts[i]));
+        for (size_t i = 0; r == 0 && i < w->nalerts; i++) {
+                struct json_object *a = obj_alert(&w->alerts[i]);
+
+                r = a ? aftermath_json(a, &w->after[i]) : -ENOMEM;
+                if (r == 0)
+                        r = json_object_array_add(alerts, a), a = NULL;
+                json_object_put(a);
+        }
         if (r == 0)
                 r = json_add(doc, "alerts", alerts), alerts = NULL;
         if (r == 0 && w->t.kind == TARGET_PROCESS)
@@ -490,7 +507,7 @@ int cmd_plot(struct cli *c, int argc, char **argv)
                 svg_done(&p);
                 goto out;
         }
-        r = svg_write(&p, &c->out, f, title, sub);
+        r = svg_write(&p, c->out.utc, f, title, sub);
         svg_done(&p);
         if (!to_stdout && fclose(f) != 0 && r == 0)
                 r = -errno;

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/wait.h>
 
+#include "aftermath.h"
 #include "chart.h"
 #include "detect.h"
 #include "proto.h"
@@ -232,6 +233,7 @@ struct proc_view {
         size_t nalerts;
         struct query_site *sites;       /* the newest its agents reported, if it alerted */
         size_t nsites;
+        struct aftermath *after;        /* what came of each alert */
         double lived_s;
         bool listed;
 };
@@ -260,6 +262,9 @@ static void report_free(struct report *rp)
                 query_verdicts_free(rp->pv[i].v, rp->pv[i].nv);
                 query_alerts_free(rp->pv[i].alerts, rp->pv[i].nalerts);
                 query_sites_free(rp->pv[i].sites, rp->pv[i].nsites);
+                for (size_t k = 0; rp->pv[i].after && k < rp->pv[i].nalerts; k++)
+                        aftermath_free(&rp->pv[i].after[k]);
+                free(rp->pv[i].after);
         }
         free(rp->pv);
         run_tree_free(&rp->t);
@@ -333,6 +338,10 @@ static int load(struct query *q, const struct run_info *ri, struct report *rp)
                         r = query_alerts(q, &af, &pv->alerts, &pv->nalerts);
                 if (r >= 0 && pv->nalerts)
                         r = query_sites(q, pv->p->id, 0, INT64_MAX, &pv->sites, &pv->nsites);
+                if (r >= 0 && !(pv->after = calloc(pv->nalerts + 1, sizeof(*pv->after))))
+                        r = -ENOMEM;
+                for (size_t k = 0; r >= 0 && k < pv->nalerts; k++)
+                        r = aftermath_read(q, &pv->alerts[k], &pv->after[k]);
                 if (r < 0)
                         return r;
                 for (size_t j = 0; j < pv->nv; j++)
@@ -470,6 +479,8 @@ static void print_verdict(const struct out *o, const struct run_info *ri, const 
 
                                         fprintf(o->f, "%-10s    %s\n", "", kind ? kind : "?");
                                 }
+                                /* The evidence kept for it, when the rule asked. */
+                                aftermath_print_bundles(o, pv->after[k].bundles, pv->after[k].nbundles, 14);
                         }
                         sites_print(o, pv->sites, pv->nsites);
                 }
@@ -645,7 +656,8 @@ static int print_json(struct cli *c, const struct out *o, const struct run_info 
                 for (size_t k = rp->pv[i].nalerts; r == 0 && k-- > 0;) {
                         struct json_object *a = obj_alert(&rp->pv[i].alerts[k]);
 
-                        r = a ? json_add(a, "sites", obj_sites(rp->pv[i].sites, rp->pv[i].nsites)) : -ENOMEM;
+                        /* As alerts --json and show --json give an alert. */
+                        r = a ? aftermath_json(a, &rp->pv[i].after[k]) : -ENOMEM;
                         if (r == 0)
                                 r = json_object_array_add(alerts, a);
                         else

@@ -62,6 +62,9 @@ struct alert {
         /* the kind's class (lib/classify.h), recorded when kind_changed */
         bool kind_changed;
         const char *kind_class, *kind_agents;
+        /* the kind names an allocation site for the first time (the agents' sites came
+         * after the alert started: an evidence bundle is taken again to hold them) */
+        bool first_sites;
         /* the process */
         pid_t pid;
         uid_t uid;

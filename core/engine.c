@@ -360,6 +360,7 @@ static void update_kind(const struct sampler_proc *p UNUSED, struct eproc *ep, e
         classify(&in, &res);
         snprintf(ms->kind, sizeof(ms->kind), "%s", res.text);
         a->row.kind = ms->kind;
+        a->first_sites = res.sites && !ms->sited;
         ms->sited = ms->sited || res.sites;
         if (ms->kind_class != (int)res.cls || ms->kind_agents != classify_agents(&res)) {
                 ms->kind_class = (int)res.cls;

@@ -789,6 +789,14 @@ void watch_flush(struct watch *w, usec_t mono, struct watch_report *ret)
                 *ret = rep;
 }
 
+int watch_write_pending(struct watch *w)
+{
+        if (w->db_failing)
+                return -EAGAIN;
+        /* A failure is left for the tick's commit to find again, count and report. */
+        return writer_flush(w->writer);
+}
+
 void watch_wake(struct watch *w, usec_t mono)
 {
         w->next_tick = mono;

@@ -133,6 +133,13 @@ usec_t watch_next_tick(const struct watch *w);
 void watch_tick(struct watch *w, usec_t mono, struct watch_report *ret);
 /* Commits what is pending now, and the next commit a commit-interval later. */
 void watch_flush(struct watch *w, usec_t mono, struct watch_report *ret);
+/* Writes what is pending now, in the middle of a tick too, for a reader of the database
+ * that needs the newest rows (an evidence bundle reads the process's samples and its
+ * agents' reports): one transaction, as a commit does, but neither the database's
+ * check nor the commit schedule, which stay the tick's. Not tried while the database
+ * refuses writes. Returns 0, -EAGAIN (it refuses: the tick's commit retries), or the
+ * failed flush's -errno (the rows stay queued, and the next commit tries and tells). */
+int watch_write_pending(struct watch *w);
 /* The next tick is due now (a process was just watched: its first sample at once). */
 void watch_wake(struct watch *w, usec_t mono);
 /* Whether the last commit failed (the database refuses writes). */

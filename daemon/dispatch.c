@@ -266,7 +266,9 @@ static void record_restart(void *userdata, const struct store_restart *x, int le
 
 /* ---- evidence ---- */
 
-/* Keeps the evidence of an alert that starts or gets worse, for a rule that asks. */
+/* Keeps the evidence of an alert that starts or gets worse, for a rule that asks; and
+ * once more when its kind first names an allocation site (the agents trace from the
+ * suspicion on, and their sites often come after the start's bundle was taken). */
 static void take_evidence(struct dispatch *d, const struct sampler_proc *p, const struct alert *a,
                           const struct rule_cfg *r)
 {
@@ -276,9 +278,14 @@ static void take_evidence(struct dispatch *d, const struct sampler_proc *p, cons
         struct store_row row;
 
         if (!d->evidence || !p || !r || r->escalate < ESCALATE_EVIDENCE ||
-            (a->event != ALERT_EVENT_START && a->event != ALERT_EVENT_ESCALATE))
+            (a->event != ALERT_EVENT_START && a->event != ALERT_EVENT_ESCALATE &&
+             !(a->event == ALERT_EVENT_UPDATE && a->first_sites)))
                 return;
         snprintf(ids, sizeof(ids), "%" PRId64, a->row.id);
+        /* The bundle reads the samples and the agents' reports up to now from the
+         * database: what is still queued goes first. If it cannot, the bundle's chart
+         * ends earlier, and its note says so. */
+        (void)watch_write_pending(d->env.watch);
         if (evidence_take(d->evidence, p, a, &res, why, sizeof(why)) < 0) {
                 log_fields(LOG_WARNING, f, ELEMENTSOF(f), "alert %" PRId64 ": no evidence kept: %s", a->row.id, why);
                 return;
@@ -322,6 +329,8 @@ static void on_alert(void *userdata, const struct sampler_proc *p, const struct 
                 /* Before the hooks and a restart: the process as it was when alerted on. */
                 take_evidence(d, p, a, r);
                 run_hooks(d, a);
+        } else {
+                take_evidence(d, p, a, r);
         }
         if (d->restarter)
                 restarter_alert(d->restarter, r, a, d->env.now_ms(d->env.userdata));

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,12 +13,31 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "detect.h"
 #include "proc.h"
 #include "report.h"
+#include "svg.h"
 #include "util.h"
 
-/* The agent reports looked at for the census: the last window's worth at the longest. */
+/* The agent reports looked at for the census and the sites: the last window's worth at
+ * the longest. */
 #define CENSUS_LOOKBACK_MS (6 * 3600 * 1000LL)
+/* The chart: the alert's evidence window and a quarter of it before (how the series
+ * ran before it grew), or the last hour when the window is unknown; at most a week,
+ * the longest time scale of the detector's bank. */
+#define CHART_DEFAULT_MS (3600 * 1000LL)
+#define CHART_MAX_MS (7 * 86400 * 1000LL)
+/* A range longer than this is drawn from the minute rollups (the floor of each minute)
+ * rather than the raw samples: six hours of raw samples at the shortest interval
+ * (0.5 s) are 43,200 rows, read in a few milliseconds; a week of them would stall
+ * the daemon's loop. */
+#define CHART_RAW_MAX_MS (6 * 3600 * 1000LL)
+/* The image's size: as `leakwatch plot` draws it by default. */
+#define CHART_WIDTH 960
+#define CHART_HEIGHT 400
+/* A chart whose newest point is older than this before the alert says so: the newest
+ * samples were not in the database yet (it refused the commit before the bundle). */
+#define CHART_STALE_MS (60 * 1000LL)
 
 struct evidence {
         char *state_dir, *proc_root, *cgroup_root;
@@ -347,6 +367,9 @@ static void take_cgroup(struct bundle *b, const struct evidence *e, const struct
 struct census {
         struct agent_report latest[AGENT__KIND_MAX];
         bool have[AGENT__KIND_MAX];
+        /* the newest report of each agent that named allocation sites */
+        struct agent_report sites[AGENT__KIND_MAX];
+        bool have_sites[AGENT__KIND_MAX];
 };
 
 static int census_report(const struct agent_report *a, void *userdata)
@@ -355,6 +378,10 @@ static int census_report(const struct agent_report *a, void *userdata)
 
         if ((unsigned)a->agent >= AGENT__KIND_MAX)
                 return 0;
+        if (a->n_sites > 0) {
+                memcpy(&c->sites[a->agent], a, agent_report_size(a));
+                c->have_sites[a->agent] = true;
+        }
         /* A Python report with a type count beats a later one without. */
         if (a->agent == AGENT_PYTHON && c->have[AGENT_PYTHON] && a->n_types == 0 &&
             c->latest[AGENT_PYTHON].n_types > 0)
@@ -374,18 +401,14 @@ static const char *iso_time(int64_t ms, char *buf, size_t sz)
         return buf;
 }
 
-/* The latest report of each in-process agent, as text. (Allocation sites, once the
- * store keeps them, belong in the bundle beside this, as a file of their own.) */
-static void take_census(struct bundle *b, const struct evidence *e, const struct sampler_proc *p, int64_t now_ms)
+/* The latest report of each in-process agent, as text ("census"): the Python agent's
+ * collector and heap counts and its count of objects by type (when it made one), the
+ * allocator probe's mallinfo2. */
+static void put_census(struct bundle *b, const struct census *c)
 {
-        struct census *c = calloc(1, sizeof(*c));
         char text[8192], t[64];
         size_t o = 0;
 
-        if (!c)
-                return;
-        if (store_for_each_agent_sample(e->store, p->id, now_ms - CENSUS_LOOKBACK_MS, INT64_MAX, census_report, c) < 0)
-                note(b, "the agents' reports could not be read");
 #define ADD(...) (o += (size_t)snprintf(text + o, o < sizeof(text) ? sizeof(text) - o : 0, __VA_ARGS__))
         for (int k = 0; k < AGENT__KIND_MAX; k++) {
                 const struct agent_report *a = &c->latest[k];
@@ -412,7 +435,159 @@ static void take_census(struct bundle *b, const struct evidence *e, const struct
 #undef ADD
         if (o > 0)
                 (void)put_text(b, "census", text, MIN(o, sizeof(text) - 1));
+}
+
+/* The allocation sites of each agent's newest report that named some ("sites"), by
+ * rank: a "site" line with its growth since tracing began and what is live, then its
+ * frames innermost first, one "frame" line each. Frames are kept in the agents' wire
+ * form (a blank, a control byte or '%' written %XX), escaped once more (str_escape) so
+ * no byte a program put in its file names reaches a terminal that shows the file. */
+static void put_sites(struct bundle *b, const struct census *c)
+{
+        /* 10 sites of 8 frames of at most 256 bytes, escaped: some 90 KiB at worst. */
+        size_t sz = (size_t)AGENT__KIND_MAX * AGENT_SITES_MAX * (AGENT_SITE_FRAMES_MAX + 1) *
+                    (AGENT_FRAME_MAX * 4 + 64);
+        char *text = malloc(sz), t[64];
+        size_t o = 0;
+
+        if (!text)
+                return;
+#define ADD(...) (o += (size_t)snprintf(text + o, o < sz ? sz - o : 0, __VA_ARGS__))
+        for (int k = 0; k < AGENT__KIND_MAX; k++) {
+                const struct agent_report *a = &c->sites[k];
+
+                if (!c->have_sites[k])
+                        continue;
+                ADD("agent %s, report of %s\n", agent_kind_name[k], iso_time(a->t_ms, t, sizeof(t)));
+                for (size_t i = 0; i < a->n_sites; i++) {
+                        const char *f = agent_site_frames(a, i), *end = f + strlen(f);
+
+                        ADD("site %zu growth %" PRId64 " live_bytes %" PRId64 " live_count %" PRId64 "\n", i,
+                            a->sites[i].growth, a->sites[i].live_bytes, a->sites[i].live_count);
+                        while (f < end) {
+                                const char *sp = memchr(f, ' ', (size_t)(end - f));
+                                size_t len = sp ? (size_t)(sp - f) : (size_t)(end - f);
+                                char esc[AGENT_FRAME_MAX * 4 + 1];
+
+                                str_escape(f, MIN(len, (size_t)AGENT_FRAME_MAX), esc, sizeof(esc));
+                                ADD("frame %s\n", esc);
+                                f += len + 1;
+                        }
+                }
+                ADD("\n");
+        }
+#undef ADD
+        if (o > 0)
+                (void)put_text(b, "sites", text, MIN(o, sz - 1));
+        free(text);
+}
+
+/* What the agents said last: the census and the sites, from one pass over the reports. */
+static void take_agents(struct bundle *b, const struct evidence *e, const struct sampler_proc *p, int64_t now_ms)
+{
+        struct census *c = calloc(1, sizeof(*c));
+
+        if (!c)
+                return;
+        if (store_for_each_agent_sample(e->store, p->id, now_ms - CENSUS_LOOKBACK_MS, INT64_MAX, census_report, c) < 0)
+                note(b, "the agents' reports could not be read");
+        put_census(b, c);
+        put_sites(b, c);
         free(c);
+}
+
+struct chart_fill {
+        struct svg_plot *plot;
+        enum detect_kind kind;
+        int64_t last_ms;
+        size_t n;
+};
+
+static int chart_point(const struct sample *smp, void *userdata)
+{
+        struct chart_fill *c = userdata;
+        double v;
+
+        if (!detect_value(smp, c->kind, &v))
+                return 0;
+        svg_add(c->plot, smp->t_ms, v, v);
+        c->last_ms = MAX(c->last_ms, smp->t_ms);
+        c->n++;
+        return 0;
+}
+
+/* The chart of the alert's series around it ("chart.svg"): the memory the detector
+ * judges (anon + swap) or the descriptors, over the evidence window and a quarter of it
+ * before, the trend it measured over the window, the alert shaded from its start. Times
+ * in UTC. Written in memory first, then as one file within the bundle's bound. */
+static void take_chart(struct bundle *b, const struct evidence *e, const struct sampler_proc *p,
+                       const struct alert *a)
+{
+        const struct detect_evidence *ev = &a->row.ev;
+        bool window = isfinite(ev->t_from) && isfinite(ev->t_to) && ev->t_to > ev->t_from;
+        int64_t to = a->t_ms + 1, from, w_from = 0, w_to = 0;
+        struct svg_plot plot;
+        struct chart_fill fill = { .plot = &plot, .kind = a->metric == DETECT_FDS ? DETECT_FDS : DETECT_MEMORY };
+        char title[256], sub[256], label[64], t[64];
+        char *doc = NULL;
+        size_t len = 0;
+        FILE *f;
+        int r;
+
+        if (window) {
+                w_from = (int64_t)llround(ev->t_from * 1000);
+                w_to = (int64_t)llround(ev->t_to * 1000);
+                from = w_from - (w_to - w_from) / 4;
+        } else {
+                from = a->t_ms - CHART_DEFAULT_MS;
+        }
+        from = MAX(from, to - CHART_MAX_MS);
+        if (svg_init(&plot, from, to, CHART_WIDTH, CHART_HEIGHT, fill.kind == DETECT_MEMORY) < 0) {
+                note(b, "no chart: out of memory");
+                return;
+        }
+        /* A long range from the minutes, and the raw samples after the last of them
+         * (the newest minutes are rolled up at the next fold); a short one raw. */
+        r = 0;
+        if (to - from > CHART_RAW_MAX_MS)
+                r = store_for_each_minute(e->store, p->id, from, to, chart_point, &fill);
+        if (r >= 0)
+                r = store_for_each_sample(e->store, p->id, fill.n ? fill.last_ms + 60000 : from, to, chart_point,
+                                          &fill);
+        if (r >= 0 && fill.n == 0) {
+                /* An empty picture says nothing the note does not. */
+                note(b, "no chart: no samples in the database yet");
+                svg_done(&plot);
+                return;
+        }
+        if (r < 0)
+                note(b, "the chart's samples could not all be read");
+        else if (fill.last_ms < a->t_ms - CHART_STALE_MS)
+                note(b, "the chart ends before the alert: the newest samples were not in the database yet");
+        svg_set_y_title(&plot, fill.kind == DETECT_FDS ? "open descriptors" : "memory (anon+swap)");
+        if (window && isfinite(ev->slope) && isfinite(ev->level))
+                svg_set_trend(&plot, ev->slope / 1000, ev->level - ev->slope * (ev->t_to - ev->t_from), w_from, w_to);
+        snprintf(label, sizeof(label), "alert %" PRId64, a->row.id);
+        svg_add_span(&plot, a->row.start_ms ? a->row.start_ms : a->t_ms, to, label);
+        /* Raw bytes: svg_write() escapes them. */
+        snprintf(title, sizeof(title), "%s (pid %d) \u2014 %s", a->name ? a->name : "?", (int)a->pid,
+                 fill.kind == DETECT_FDS ? "open descriptors" : "memory");
+        snprintf(sub, sizeof(sub), "rule %s, alert %" PRId64 " %s at %s%s%s", a->rule ? a->rule : "?", a->row.id,
+                 alert_event_name[a->event], iso_time(a->t_ms, t, sizeof(t)), a->row.kind ? ": " : "",
+                 a->row.kind ? a->row.kind : "");
+        f = open_memstream(&doc, &len);
+        if (!f) {
+                svg_done(&plot);
+                note(b, "no chart: out of memory");
+                return;
+        }
+        r = svg_write(&plot, true, f, title, sub);
+        svg_done(&plot);
+        if (fclose(f) != 0 || r < 0 || !doc)
+                note(b, "no chart: it could not be drawn");
+        else if (len > EVIDENCE_FILE_MAX || put_text(b, "chart.svg", doc, len) < 0)
+                note(b, "no chart: no room for it");
+        free(doc);
 }
 
 int evidence_take(struct evidence *e, const struct sampler_proc *p, const struct alert *a,
@@ -449,7 +624,8 @@ int evidence_take(struct evidence *e, const struct sampler_proc *p, const struct
         }
         take_proc(&b, e, p);
         take_cgroup(&b, e, p);
-        take_census(&b, e, p, a->t_ms);
+        take_agents(&b, e, p, a->t_ms);
+        take_chart(&b, e, p, a);
         close(b.dir);
         snprintf(ret->path, sizeof(ret->path), "%s/evidence/%s", e->state_dir, name);
         ret->bytes = b.bytes;

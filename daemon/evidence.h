@@ -1,8 +1,11 @@
 /* evidence: the escalation that keeps what a leak looked like while it happens — for an
  * alert of a rule with escalate = evidence (or restart, before the restart), a bundle in
- * a directory of its own under the state directory: the alert as the hooks get it, the
- * process's status, limits, smaps_rollup and smaps, its cgroup's memory files, and the
- * latest census of its in-process agent.
+ * a directory of its own under the state directory: the alert as the hooks get it
+ * (alert.json), the process's status, limits, smaps_rollup and smaps, its cgroup's
+ * memory files (cgroup.memory.*), the latest census of its in-process agents (census:
+ * the Python agent's counts of objects by type, the probe's mallinfo2), the allocation
+ * sites they last named (sites), and the chart of its memory around the alert
+ * (chart.svg, lib/svg). leakwatch.conf(5) (escalate) describes each file.
  *
  * Written by the daemon itself, safely: STATE/evidence is made mode 0700 and must be
  * owned by the daemon's user and closed to everyone else; each bundle is a new directory

@@ -1261,10 +1261,47 @@ static int read_agent_types(struct store *s, sqlite3_stmt *st, int64_t process_i
         return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_fail(s, rc);
 }
 
+/* The allocation sites stored with a report (agent_site), by rank, into a: a version 2
+ * report again. Frames longer than the report's room for them are left out with their
+ * site (the put path stored what a report held, so they fit unless the row was edited). */
+static int read_agent_sites(struct store *s, sqlite3_stmt *st, int64_t process_id, const char *agent,
+                            struct agent_report *a)
+{
+        int rc;
+
+        sqlite3_bind_int64(st, 1, process_id);
+        sqlite3_bind_int64(st, 2, a->t_ms);
+        sqlite3_bind_text(st, 3, agent, -1, SQLITE_STATIC);
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW && a->n_sites < AGENT_SITES_MAX) {
+                struct agent_site *x = &a->sites[a->n_sites];
+                size_t len;
+                const char *frames = db_column_text(st, 3, &len);
+
+                if (!frames || len > UINT16_MAX || a->site_text_len + len + 1 > sizeof(a->site_text))
+                        continue;
+                x->live_bytes = sqlite3_column_int64(st, 0);
+                x->live_count = sqlite3_column_int64(st, 1);
+                x->growth = sqlite3_column_int64(st, 2);
+                x->off = (uint16_t)a->site_text_len;
+                x->len = (uint16_t)len;
+                x->n_frames = 1;
+                for (size_t i = 0; i < len; i++)
+                        x->n_frames += frames[i] == ' ';
+                memcpy(a->site_text + a->site_text_len, frames, len);
+                a->site_text[a->site_text_len + len] = '\0';
+                a->site_text_len += len + 1;
+                a->n_sites++;
+        }
+        sqlite3_reset(st);
+        if (a->n_sites > 0)
+                a->version = 2;
+        return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_fail(s, rc);
+}
+
 int store_for_each_agent_sample(struct store *s, int64_t process_id, int64_t from_ms, int64_t to_ms,
                                 store_agent_cb cb, void *userdata)
 {
-        sqlite3_stmt *st = NULL, *types = NULL;
+        sqlite3_stmt *st = NULL, *types = NULL, *sites = NULL;
         int rc = SQLITE_DONE, r;
 
         r = db_prepare(s, "SELECT t, agent, " AGENT_COLUMNS " FROM agent_sample "
@@ -1272,6 +1309,9 @@ int store_for_each_agent_sample(struct store *s, int64_t process_id, int64_t fro
         if (r == 0)
                 r = db_prepare(s, "SELECT type, count FROM agent_type WHERE process_id = ?1 AND t = ?2 "
                                "ORDER BY count DESC, type", &types);
+        if (r == 0)
+                r = db_prepare(s, "SELECT live_bytes, live_count, growth, frames FROM agent_site "
+                               "WHERE process_id = ?1 AND t = ?2 AND agent = ?3 ORDER BY rank", &sites);
         if (r < 0)
                 goto out;
         sqlite3_bind_int64(st, 1, process_id);
@@ -1319,6 +1359,9 @@ int store_for_each_agent_sample(struct store *s, int64_t process_id, int64_t fro
                         if (r < 0)
                                 break;
                 }
+                r = read_agent_sites(s, sites, process_id, agent_kind_name[a.agent], &a);
+                if (r < 0)
+                        break;
                 r = cb(&a, userdata);
                 if (r != 0)
                         break;
@@ -1328,6 +1371,7 @@ int store_for_each_agent_sample(struct store *s, int64_t process_id, int64_t fro
 out:
         sqlite3_finalize(st);
         sqlite3_finalize(types);
+        sqlite3_finalize(sites);
         return r;
 }
 

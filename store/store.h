@@ -295,7 +295,8 @@ void store_rollback(struct store *s);   /* safe to call after a failed commit */
 
 /* ---- in-process agents (docs/agents.md) ---- */
 
-/* Every report of a process in [from_ms, to_ms), in time order, types included. */
+/* Every report of a process in [from_ms, to_ms), in time order, types and allocation
+ * sites included. */
 typedef int (*store_agent_cb)(const struct agent_report *a, void *userdata);
 int store_for_each_agent_sample(struct store *s, int64_t process_id, int64_t from_ms, int64_t to_ms,
                                 store_agent_cb cb, void *userdata);

@@ -120,6 +120,41 @@ def _type_name(t):
     return name or "?"
 
 
+# Objects picked per run of a sample (below): a run is k * this many objects. Shorter
+# runs average the pattern out better (a heap of 90,000 objects in a pattern of three,
+# sampled with k = 6, is estimated within some 5% per type: one standard deviation)
+# and cost more (one slice each, some 0.1 us in C: a few ns per pick at 16).
+SAMPLE_RUN = 16
+_random = None
+
+
+def _every_kth(objs, k):
+    """About one object in k, each with a chance of exactly 1/k: runs of k * SAMPLE_RUN
+    objects, each sliced from a random offset. Never one fixed offset for the whole
+    list (objs[::k]): a program allocates in a pattern (a Person, its list of cars, a
+    Car, again and again), gc.get_objects() lists objects in that order, and a step
+    that is a multiple of the pattern's length would pick the same type every time,
+    counting it k times over and the others not at all. The offsets, the slices and
+    their concatenation are all iterated in C (some 0.1 us a run); the generator is the
+    agent's own, so the program's random stream is left alone."""
+    import itertools
+    import operator
+    global _random
+    if k <= 1:
+        return objs
+    if _random is None:
+        import random
+        _random = random.Random()
+    run = k * SAMPLE_RUN
+    starts = range(0, len(objs), run)
+    # floor(u * k) for u uniform in [0, 1): an offset in [0, k), uniform.
+    offsets = map(int, map(operator.mul, itertools.starmap(_random.random, itertools.repeat((), len(starts))),
+                           itertools.repeat(k)))
+    slices = map(slice, map(operator.add, starts, offsets), map(operator.add, starts, itertools.repeat(run)),
+                 itertools.repeat(k))
+    return list(itertools.chain.from_iterable(map(objs.__getitem__, slices)))
+
+
 def count_types(referent_sample=REFERENT_SAMPLE, object_stride=1, timing=None):
     """Counts objects by type: the gc-tracked objects (one pass over gc.get_objects(),
     in C; every object_stride-th of them, scaled back up, when the heap is too large to
@@ -140,13 +175,13 @@ def count_types(referent_sample=REFERENT_SAMPLE, object_stride=1, timing=None):
         timing["list"] = time.perf_counter() - t0
         timing["tracked"] = n
     if object_stride > 1:
-        objs = objs[::object_stride]
+        objs = _every_kth(objs, object_stride)
         counts = collections.Counter({t: c * object_stride for t, c in collections.Counter(map(type, objs)).items()})
     else:
         counts = collections.Counter(map(type, objs))
     stride = object_stride * max(1, -(-len(objs) // referent_sample))
     step = stride // object_stride
-    sample = objs[::step] if step > 1 else objs
+    sample = _every_kth(objs, step)
     del objs
     refs = gc.get_referents(*sample)
     del sample

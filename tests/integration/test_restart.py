@@ -10,6 +10,7 @@ import os
 import shutil
 import subprocess
 import time
+from xml.etree import ElementTree
 
 from lwtest import CLIENT, BUILD, Case, query, require_root, root_tier_skip, wait_for
 
@@ -158,8 +159,18 @@ class TestRestart(Case):
         self.assertEqual(os.stat(os.path.join(self.tmp, "evidence")).st_mode & 0o7777, 0o700)
         self.assertEqual(os.stat(path).st_mode & 0o7777, 0o700)
         kept = set(os.listdir(path))
-        self.assertLessEqual({"alert.json", "status", "limits", "smaps_rollup", "smaps", "cgroup"}, kept)
+        self.assertLessEqual({"alert.json", "status", "limits", "smaps_rollup", "smaps", "cgroup", "chart.svg"}, kept)
         self.assertEqual(len(kept), files)
+        # No agent in a C program: neither census nor sites, and nothing said missing.
+        self.assertFalse({"census", "sites"} & kept, kept)
+        # The chart of its memory around the alert: SVG with the series, the alert shaded.
+        svg = "{http://www.w3.org/2000/svg}"
+        root = ElementTree.parse(os.path.join(path, "chart.svg")).getroot()
+        self.assertEqual(root.tag, svg + "svg")
+        self.assertTrue(root.findall(".//%sg/%spath" % (svg, svg)))
+        texts = [t.text or "" for t in root.iter(svg + "text")]
+        self.assertIn("alert %d" % ok_alert, texts)
+        self.assertTrue(any(t.startswith("lw-rs (pid ") for t in texts), texts)
         with open(os.path.join(path, "cgroup")) as f:
             self.assertIn(u["ok"], f.read())
         # The cgroup's own files (memory.* only where the memory controller is enabled).
@@ -174,6 +185,34 @@ class TestRestart(Case):
         self.assertIn("/org/freedesktop/systemd1/job/", cli.stdout)
         self.assertIn("Evidence bundles (1):", cli.stdout)
         self.assertIn(path, cli.stdout)
+        self.assertRegex(cli.stdout, r"\n  holds: alert\.json, cgroup, .*chart\.svg, .*smaps_rollup, status\n")
+        # show: the alert, and under it its bundle and what it holds; in JSON the same
+        # objects as alerts ID --json.
+        (pid_id,), = query(d.db, "SELECT process_id FROM alert WHERE id = ?", (ok_alert,))
+        cli = subprocess.run([CLIENT, "--db", d.db, "--full", "show", "id:%d" % pid_id], capture_output=True,
+                             text=True, timeout=30)
+        self.assertEqual(cli.returncode, 0, cli.stderr)
+        self.assertIn(path, cli.stdout)
+        self.assertRegex(cli.stdout, r"\n +holds: alert\.json, cgroup, .*chart\.svg")
+        shown = subprocess.run([CLIENT, "--db", d.db, "show", "id:%d" % pid_id, "--json"], capture_output=True,
+                               text=True, timeout=30)
+        shown = [a for a in json.loads(shown.stdout)["alerts"] if a["id"] == ok_alert][0]
+        detail = json.loads(subprocess.run([CLIENT, "--db", d.db, "alerts", str(ok_alert), "--json"],
+                                           capture_output=True, text=True, timeout=30).stdout)
+        self.assertEqual(shown["bundles"], detail["bundles"])
+        self.assertEqual(shown["restarts"], detail["restarts"])
+        holds = {f["name"]: f["bytes"] for f in detail["bundles"][0]["holds"]}
+        self.assertEqual(set(holds), kept)
+        self.assertEqual(holds["chart.svg"], os.path.getsize(os.path.join(path, "chart.svg")))
+        self.assertIsNone(detail["bundles"][0]["holds_error"])
+        # A user who may read the database but not leakwatchd's bundles is told why.
+        for f in (d.db, d.db + "-wal", d.db + "-shm"):
+            if os.path.exists(f):
+                os.chmod(f, 0o644)
+        os.chmod(self.tmp, 0o755)
+        nobody = subprocess.run(["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups", CLIENT,
+                                 "--db", d.db, "alerts", str(ok_alert)], capture_output=True, text=True, timeout=30)
+        self.assertIn("holds: (not readable by this user", nobody.stdout, nobody.stderr)
         cli = subprocess.run([CLIENT, "--db", d.db, "alerts", str(fail_alert), "--json"], capture_output=True,
                              text=True, timeout=30)
         self.assertEqual(cli.returncode, 0, cli.stderr)

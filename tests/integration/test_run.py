@@ -93,13 +93,17 @@ class TestJudged(unittest.TestCase):
         cls.py_db = os.path.join(cls.tmp, "py.db")
         cls.py_leak = start(cls.tmp, ["run", "--window", "1m", "--interval", "0.5", "--local", "--db-out", cls.py_db,
                                       "--", PYTHON] + SEED_CACHE, env=env(LEAKWATCH_AGENT_DIR=BUILD))
+        # The same leak, its report as JSON.
+        cls.leak_json = os.path.join(cls.tmp, "leak.json")
+        cls.leak_jrun = start(cls.tmp, ["run", "--window", "1m", "--interval", "0.5", "--json", "--output-file",
+                                        cls.leak_json, "--", ALLOC] + LEAK + ["--name", "lw-jrun"])
         cls.flat_json = os.path.join(cls.tmp, "flat.json")
         cls.flat = start(cls.tmp, ["run", "--window", "1m", "--json", "--output-file", cls.flat_json, "--", ALLOC] + FLAT +
                          ["--children", 1, "--name", "lw-flat"])
 
     @classmethod
     def tearDownClass(cls):
-        for p in (cls.leak_local, cls.leak_daemon, cls.flat, cls.py_leak):
+        for p in (cls.leak_local, cls.leak_daemon, cls.flat, cls.py_leak, cls.leak_jrun):
             if p.poll() is None:
                 p.kill()
                 p.wait()
@@ -127,6 +131,28 @@ class TestJudged(unittest.TestCase):
         p = subprocess.run([CLIENT, "--db", self.local_db, "alerts", "--all", "--json"], stdout=subprocess.PIPE,
                            timeout=WAIT, env=env())
         self.assertEqual(json.loads(p.stdout)[0]["metric"], "memory")
+
+    def test_alert_json_is_the_same_everywhere(self):
+        """An alert of the run's JSON report has the keys alerts --json and show --json
+        give it: what came of it (sites, bundles, restarts) included."""
+        code, _, err = finish(self.leak_jrun)
+        self.assertEqual(code, EXIT_LEAK, err)
+        with open(self.leak_json) as f:
+            run_alert = json.load(f)["alerts"][0]
+        finish(self.leak_local)
+        p = subprocess.run([CLIENT, "--db", self.local_db, "alerts", "--all", "--json"], stdout=subprocess.PIPE,
+                           timeout=WAIT, env=env())
+        listed = json.loads(p.stdout)[0]
+        p = subprocess.run([CLIENT, "--db", self.local_db, "show", "id:1", "--json"], stdout=subprocess.PIPE,
+                           timeout=WAIT, env=env())
+        shown = json.loads(p.stdout)["alerts"][0]
+        # No escalation in a run of its own: nothing kept, nothing restarted; the
+        # allocator probe's sites, if it named any by the end.
+        self.assertEqual(run_alert["bundles"], [])
+        self.assertEqual(run_alert["restarts"], [])
+        self.assertIsInstance(run_alert["sites"], list)
+        self.assertEqual(sorted(run_alert), sorted(listed))
+        self.assertEqual(sorted(shown), sorted(listed))
 
     def test_leak_through_daemon(self):
         code, out, err = finish(self.leak_daemon)

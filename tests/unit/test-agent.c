@@ -569,6 +569,33 @@ static void test_reports_reach_the_database(void **state)
         assert_int_equal(a.gc_threshold[0], -1);
 }
 
+/* A report's allocation sites come back with it, as they were parsed: what the
+ * evidence bundle and a resumed engine read. */
+static void test_sites_come_back_from_the_database(void **state)
+{
+        struct fixture *f = *state;
+        const char *text = PY2 "traced 5000 6000\n"
+                               "site 4194304 4 4194304 /srv/app%20x/leak.py:12 /srv/app%20x/main.py:40:run\n"
+                               "site 1000 20 900 caf\xc3\xa9.py:3\n";
+        struct agent_report a, want;
+        const char *why = NULL;
+
+        assert_int_equal(parse(text, &want, &why), 0);
+        agent_handle(f->a, getpid(), text, strlen(text), 3 * USEC_PER_SEC);
+        assert_int_equal(writer_flush(f->w), 0);
+        assert_int_equal(store_for_each_agent_sample(f->st, 1, 0, INT64_MAX, keep_first, &a), 1);
+        assert_int_equal(a.version, 2);
+        assert_int_equal(a.traced, 5000);
+        assert_int_equal(a.n_sites, 2);
+        for (size_t i = 0; i < 2; i++) {
+                assert_int_equal(a.sites[i].live_bytes, want.sites[i].live_bytes);
+                assert_int_equal(a.sites[i].live_count, want.sites[i].live_count);
+                assert_int_equal(a.sites[i].growth, want.sites[i].growth);
+                assert_int_equal(a.sites[i].n_frames, want.sites[i].n_frames);
+                assert_string_equal(agent_site_frames(&a, i), agent_site_frames(&want, i));
+        }
+}
+
 static int collect_times(const struct agent_report *a, void *userdata)
 {
         int64_t *t = userdata;
@@ -625,6 +652,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_only_watched_senders_within_their_rate, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_datagrams_through_the_socket, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_reports_reach_the_database, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_sites_come_back_from_the_database, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_reports_read_together_all_kept, setup, teardown),
         };
 

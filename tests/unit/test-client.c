@@ -18,6 +18,7 @@
 
 #include "chart.h"
 #include "output.h"
+#include "plot.h"
 #include "svg.h"
 #include "timearg.h"
 #include "trend.h"
@@ -401,7 +402,7 @@ static void test_fill_gaps(void **state)
         for (int i = 0; i <= 12; i += 4)
                 lo[i] = hi[i] = i;
         lo[39] = hi[39] = 39;
-        chart_fill_gaps(lo, hi, 40);
+        plot_fill_gaps(lo, hi, 40);
         assert_float_equal(lo[2], 2, 1e-9);
         assert_float_equal(hi[6], 6, 1e-9);
         assert_true(isnan(lo[20]));
@@ -514,7 +515,7 @@ static void test_svg(void **state)
         svg_set_trend(&p, 0, 50 * MIB, NOW - HOUR, NOW);
         svg_add_span(&p, NOW - HOUR / 2, NOW, "alert #1 <leaking>");
         memout_open(&m, true, 80);
-        assert_int_equal(svg_write(&p, &m.o, m.o.f, "evil\x1b<script>&\"", "sub"), 0);
+        assert_int_equal(svg_write(&p, m.o.utc, m.o.f, "evil\x1b<script>&\"", "sub"), 0);
         svg_done(&p);
         s = memout_close(&m);
         assert_non_null(strstr(s, "<svg xmlns=\"http://www.w3.org/2000/svg\""));
@@ -534,7 +535,7 @@ static void test_svg(void **state)
         svg_set_trend(&p, 100 * MIB / HOUR, 50 * MIB, NOW - 6 * HOUR, NOW - 2 * HOUR);
         svg_add_span(&p, NOW - HOUR / 2, NOW, "alert #12345 leaking since long ago");
         memout_open(&m, true, 80);
-        assert_int_equal(svg_write(&p, &m.o, m.o.f, "a-very-long-process-name-indeed (pid 4242) \u2014 memory "
+        assert_int_equal(svg_write(&p, m.o.utc, m.o.f, "a-very-long-process-name-indeed (pid 4242) \u2014 memory "
                                    "(anon+swap)", "sub"), 0);
         svg_done(&p);
         s = memout_close(&m);

@@ -43,6 +43,7 @@ struct event {
         const char *limit_kind;
         const char *kind_class;
         bool kind_changed;
+        bool first_sites;
         double slope, forecast;
         double scale;                   /* the time scale the evidence is from */
         char ev_reason[96];             /* the evidence's reason: the limit judge's phrase */
@@ -147,6 +148,7 @@ static void on_alert(void *userdata, const struct sampler_proc *p UNUSED, const 
         snprintf(e->kind_text, sizeof(e->kind_text), "%s", a->row.kind ? a->row.kind : "");
         e->limit_kind = a->row.limit_kind;
         e->kind_changed = a->kind_changed;
+        e->first_sites = a->first_sites;
         e->kind_class = a->kind_class;
         e->slope = a->row.ev.slope;
         e->forecast = a->row.ev.forecast;
@@ -508,6 +510,21 @@ static void test_sites_asked_on_suspicion(void **state)
         assert_true(judged);
         (void)asked_leaking;
         assert_non_null(strstr(f->ev[f->n_ev - 1].kind_text, "; growing at app.py:7 ("));
+        /* The first event whose kind names the site says so, and no other: the daemon
+         * takes the evidence again then, to keep the sites. */
+        {
+                size_t firsts = 0, first = f->n_ev;
+
+                for (size_t i = 0; i < f->n_ev; i++)
+                        if (f->ev[i].first_sites) {
+                                firsts++;
+                                first = i;
+                        }
+                assert_int_equal(firsts, 1);
+                assert_non_null(strstr(f->ev[first].kind_text, "; growing at app.py:7 ("));
+                for (size_t i = 0; i < first; i++)
+                        assert_null(strstr(f->ev[i].kind_text, "; growing at "));
+        }
 }
 
 /* The process's end closes its open alert with the sampler's reason and time. */

@@ -1,6 +1,7 @@
-/* Tests for evidence bundles: what a bundle holds and how it is made (mode 0700, files
- * 0600, never through a symbolic link, never into a directory others could use), the
- * process read only once its start time matches, and the oldest bundles pruned. */
+/* Tests for evidence bundles: what a bundle holds (the process's files, the agents'
+ * census and sites, the chart) and how it is made (mode 0700, files 0600, never through
+ * a symbolic link, never into a directory others could use), the process read only
+ * once its start time matches, and the oldest bundles pruned. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -18,6 +19,7 @@
 
 #include <cmocka.h>
 
+#include "agent.h"
 #include "evidence.h"
 #include "proc.h"
 #include "store.h"
@@ -87,6 +89,121 @@ static bool exists_in(const char *dir, const char *name, mode_t *ret_mode)
         return true;
 }
 
+/* The whole file name under dir, NUL-terminated, malloc'ed. */
+static char *slurp(const char *dir, const char *name)
+{
+        char path[PATH_MAX + 64];
+        FILE *f;
+        char *buf = calloc(1, 1 << 20);
+        size_t n;
+
+        snprintf(path, sizeof(path), "%s/%s", dir, name);
+        f = fopen(path, "r");
+        assert_non_null(f);
+        assert_non_null(buf);
+        n = fread(buf, 1, (1 << 20) - 1, f);
+        buf[n] = '\0';
+        fclose(f);
+        return buf;
+}
+
+#define T0 (1700000000000LL - 600000)
+
+/* The process as the database knows it: ten minutes of memory growing 1 MiB a minute,
+ * the Python agent's report with a count of types, and one with allocation sites (one
+ * of them in a file whose name holds an escape sequence and a right-to-left override). */
+static void fill_database(struct fixture *f)
+{
+        struct store_process p = { .id = 1, .pid = 4242, .start_ticks = 1, .ppid = 1, .uid = 0, .comm = "test",
+                                   .comm_len = 4, .cmdline = "test", .cmdline_len = 4, .rule_id = 0,
+                                   .generation = 1, .first_ms = T0 };
+        const char *census = "leakwatch-agent 1\nagent python\ngc.enabled 0\ngc.count 1 2 3\nblocks 5000\nobjects 900 1\n"
+                             "type __main__.Person 400\ntype list 300\n";
+        const char *sites = "leakwatch-agent 2\nagent python\ngc.enabled 0\ngc.count 1 2 3\nblocks 6000\ntraced 5000 6000\n"
+                            "site 4194304 4 4194304 /srv/app%20x/leak.py:12 /srv/app%20x/main.py:40:run\n"
+                            "site 1000 20 900 evil%1B[31m\xe2\x80\xaered.py:3\n";
+        struct agent_report a;
+        const char *why;
+
+        snprintf(p.boot_id, sizeof(p.boot_id), "boot-a");
+        assert_int_equal(store_begin(f->st), 0);
+        assert_int_equal(store_put(f->st, &(struct store_row){ .kind = STORE_PROCESS, .process = p }), 0);
+        for (int i = 0; i <= 600; i += 5) {
+                struct store_row row = { .kind = STORE_SAMPLE, .sample = { .id = 1 } };
+
+                row.sample.s.t_ms = T0 + i * 1000LL;
+                sample_set(&row.sample.s, M_ANON, (100 << 20) + (int64_t)i * (1 << 20) / 60);
+                sample_set(&row.sample.s, M_SWAP, 0);
+                assert_int_equal(store_put(f->st, &row), 0);
+        }
+        assert_int_equal(agent_parse(census, strlen(census), &a, &why), 0);
+        a.t_ms = T0 + 300000;
+        assert_int_equal(store_put(f->st, &(struct store_row){ .kind = STORE_AGENT_SAMPLE,
+                                                               .agent = { .process_id = 1, .report = &a } }), 0);
+        assert_int_equal(agent_parse(sites, strlen(sites), &a, &why), 0);
+        a.t_ms = T0 + 500000;
+        assert_int_equal(store_put(f->st, &(struct store_row){ .kind = STORE_AGENT_SAMPLE,
+                                                               .agent = { .process_id = 1, .report = &a } }), 0);
+        assert_int_equal(store_commit(f->st), 0);
+        f->a.row.ev = (struct detect_evidence){ .slope = (1 << 20) / 60.0, .level = 110 << 20, .t_from = T0 / 1000.0 + 120,
+                                                .t_to = T0 / 1000.0 + 600, .slope_low = NAN, .slope_high = NAN,
+                                                .growth = NAN, .growth_rel = NAN, .p = NAN, .forecast = INFINITY,
+                                                .scale = 480 };
+        f->a.row.start_ms = T0 + 540000;
+        f->a.name = "evil\x1b]0;<svg>&";
+}
+
+/* The agents' files and the chart: each present and well formed, process text escaped. */
+static void test_bundle_agents_and_chart(void **state)
+{
+        struct fixture *f = *state;
+        struct evidence_result res;
+        char why[EVIDENCE_WHY_MAX];
+        char *census, *sites, *svg;
+
+        fill_database(f);
+        assert_int_equal(evidence_take(f->e, &f->p, &f->a, &res, why, sizeof(why)), 0);
+        assert_string_equal(res.note, "");
+        census = slurp(res.path, "census");
+        assert_non_null(strstr(census, "agent python, report of 2023-11-14T22:08:20Z\n"));
+        assert_non_null(strstr(census, "\ntype __main__.Person 400\ntype list 300\n"));
+        sites = slurp(res.path, "sites");
+        assert_string_equal(sites, "agent python, report of 2023-11-14T22:11:40Z\n"
+                                   "site 0 growth 4194304 live_bytes 4194304 live_count 4\n"
+                                   "frame /srv/app%20x/leak.py:12\n"
+                                   "frame /srv/app%20x/main.py:40:run\n"
+                                   "site 1 growth 900 live_bytes 1000 live_count 20\n"
+                                   "frame evil%1B[31m\\xe2\\x80\\xaered.py:3\n\n");
+        svg = slurp(res.path, "chart.svg");
+        assert_true(strncmp(svg, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<svg ", 44) == 0);
+        assert_non_null(strstr(svg, "</svg>\n"));
+        assert_int_equal(strlen(strstr(svg, "</svg>\n")), 7);
+        /* The series, the trend, the alert's span and its label, the title escaped. */
+        assert_non_null(strstr(svg, "<path d=\"M"));
+        assert_non_null(strstr(svg, "stroke-dasharray=\"7 5\" clip-path"));
+        assert_non_null(strstr(svg, ">alert 7</text>"));
+        assert_non_null(strstr(svg, "evil\\x1b]0;&lt;svg&gt;&amp; (pid "));
+        assert_null(strchr(svg, '\x1b'));
+        assert_non_null(strstr(svg, "memory (anon+swap)"));
+        free(census);
+        free(sites);
+        free(svg);
+}
+
+/* Without samples in the database there is no chart, and the note says so. */
+static void test_bundle_without_samples(void **state)
+{
+        struct fixture *f = *state;
+        struct evidence_result res;
+        char why[EVIDENCE_WHY_MAX];
+
+        assert_int_equal(evidence_take(f->e, &f->p, &f->a, &res, why, sizeof(why)), 0);
+        assert_string_equal(res.note, "no chart: no samples in the database yet");
+        assert_false(exists_in(res.path, "chart.svg", NULL));
+        assert_false(exists_in(res.path, "sites", NULL));
+        assert_false(exists_in(res.path, "census", NULL));
+}
+
 static void test_bundle(void **state)
 {
         struct fixture *f = *state;
@@ -94,6 +211,7 @@ static void test_bundle(void **state)
         char why[EVIDENCE_WHY_MAX], evdir[128];
         mode_t mode = 0;
 
+        fill_database(f);
         assert_int_equal(evidence_take(f->e, &f->p, &f->a, &res, why, sizeof(why)), 0);
         assert_string_equal(res.note, "");
         assert_non_null(strstr(res.path, "/evidence/alert-7-start-1700000000"));
@@ -103,12 +221,12 @@ static void test_bundle(void **state)
         assert_true(exists_in(res.path, ".", &mode));
         assert_int_equal(mode & 07777, 0700);
         for (const char *const *n = (const char *const[]){ "alert.json", "status", "limits", "smaps_rollup", "smaps",
-                                                            NULL }; *n; n++) {
+                                                            "census", "sites", "chart.svg", NULL }; *n; n++) {
                 assert_true(exists_in(res.path, *n, &mode));
                 assert_true(S_ISREG(mode));
                 assert_int_equal(mode & 07777, 0600);
         }
-        assert_true(res.files >= 5);
+        assert_true(res.files >= 8);
         assert_true(res.bytes > 0 && res.bytes <= EVIDENCE_BUNDLE_MAX);
         /* A second event of the same alert in the same second gets a directory of its own. */
         {
@@ -126,6 +244,7 @@ static void test_pid_reused(void **state)
         struct evidence_result res;
         char why[EVIDENCE_WHY_MAX];
 
+        fill_database(f);
         f->p.start_ticks++;
         assert_int_equal(evidence_take(f->e, &f->p, &f->a, &res, why, sizeof(why)), 0);
         assert_string_equal(res.note, "its PID now belongs to another process");
@@ -202,6 +321,8 @@ int main(void)
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_bundle, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_pid_reused, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_bundle_agents_and_chart, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_bundle_without_samples, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_symlink_refused, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_open_dir_refused, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_pruned, setup, teardown),

@@ -1,16 +1,16 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* svg: a series as an SVG image for a report or a ticket — axes with round values and
- * times, the series as a band (its min..max per pixel column, a line where they
- * agree), the trend as a dashed line, alert spans shaded and labelled. Self-contained
- * SVG 1.1, no scripts, no external references; text is escaped for XML. */
+/* svg: a series as an SVG image for a report, a ticket or an evidence bundle — axes
+ * with round values and times, the series as a band (its min..max per pixel column, a
+ * line where they agree), the trend as a dashed line, alert spans shaded and labelled.
+ * Self-contained SVG 1.1, no scripts, no external references; text from processes is
+ * escaped (str_escape(), then for XML). Written by the client (`leakwatch plot`) and
+ * by the daemon (the chart of an evidence bundle). */
 #ifndef LEAKWATCH_SVG_H
 #define LEAKWATCH_SVG_H
 
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
-
-#include "output.h"
 
 #define SVG_MAX_SPANS 8
 /* Images smaller than this have no room for axes; larger than this are a typo. */
@@ -50,8 +50,8 @@ void svg_set_y_title(struct svg_plot *p, const char *title);
 void svg_add_span(struct svg_plot *p, int64_t from_ms, int64_t to_ms, const char *label);
 
 /* Writes the document (joining a sparse series across its empty pixels first). title
- * and subtitle may hold untrusted text (escaped here); times are labelled in local
- * time or UTC as o->utc says, sizes as IEC units. */
-int svg_write(struct svg_plot *p, const struct out *o, FILE *f, const char *title, const char *subtitle);
+ * and subtitle may hold untrusted text (escaped here); times are labelled in UTC or
+ * local time as utc says, sizes as IEC units. Returns 0 or -EIO (f's error). */
+int svg_write(struct svg_plot *p, bool utc, FILE *f, const char *title, const char *subtitle);
 
 #endif

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "chart.h"
+#include "plot.h"
 #include "util.h"
 
 /* Margins, pixels: room for the value axis's title and value labels on the left (an
@@ -110,11 +110,27 @@ static size_t chars_of(const char *s)
         return n;
 }
 
-/* Escapes for XML what out_escape() has made printable, cut to at most max_px wide in
+/* Untrusted text made printable (str_escape()), malloc'ed; NULL on OOM. */
+static char *escape(const char *s)
+{
+        size_t len = strlen(s), sz;
+        char *buf;
+
+        /* The longest escape is four characters for one byte ("\xNN"). */
+        if (len > (SIZE_MAX - 1) / 4)
+                return NULL;
+        sz = len * 4 + 1;
+        buf = malloc(sz);
+        if (buf)
+                str_escape(s, len, buf, sz);
+        return buf;
+}
+
+/* Escapes for XML what escape() has made printable, cut to at most max_px wide in
  * type of size px (an ellipsis ends a cut text). */
 static void xml_text_fit(FILE *f, const char *s, double px, double max_px)
 {
-        _cleanup_free_ char *e = out_escape(s, strlen(s));
+        _cleanup_free_ char *e = escape(s);
         size_t keep = (size_t)-1, n = 0;
         const char *c;
 
@@ -138,7 +154,7 @@ static void xml_text_fit(FILE *f, const char *s, double px, double max_px)
         }
 }
 
-/* Escapes for XML what out_escape() has made printable. */
+/* Escapes for XML what escape() has made printable. */
 static void xml_text(FILE *f, const char *s)
 {
         xml_text_fit(f, s, 12, INFINITY);
@@ -181,7 +197,7 @@ static void value_label(const struct svg_plot *p, double v, double unit, const c
                 snprintf(buf, sz, "%g %s", v / unit, unit_name);
 }
 
-static void write_axes(const struct svg_plot *p, const struct out *o, FILE *f, double lo, double hi, double step,
+static void write_axes(const struct svg_plot *p, bool utc, FILE *f, double lo, double hi, double step,
                        double unit, const char *unit_name)
 {
         static const int64_t steps[] = {
@@ -190,7 +206,7 @@ static void write_axes(const struct svg_plot *p, const struct out *o, FILE *f, d
         };
         int64_t range = p->to_ms - p->from_ms, tstep = steps[ELEMENTSOF(steps) - 1], off = 0, t;
         time_t secs = (time_t)(p->from_ms / 1000);
-        enum out_tick_style style;
+        enum plot_tick_style style;
         struct tm tm;
 
         fprintf(f, "<g stroke=\"#e5e7eb\" stroke-width=\"1\">\n");
@@ -211,15 +227,15 @@ static void write_axes(const struct svg_plot *p, const struct out *o, FILE *f, d
                         tstep = steps[i];
                         break;
                 }
-        style = out_tick_style(tstep, range);
-        if (!o->utc && localtime_r(&secs, &tm))
+        style = plot_tick_style(tstep, range);
+        if (!utc && localtime_r(&secs, &tm))
                 off = (int64_t)tm.tm_gmtoff * 1000;
         t = ((p->from_ms + off + tstep - 1) / tstep) * tstep - off;
         fprintf(f, "<g fill=\"#374151\" text-anchor=\"middle\">\n");
         for (; t < p->to_ms; t += tstep) {
                 char lab[32];
 
-                if (out_tick_label(o, t, style, lab, sizeof(lab)) == 0)
+                if (plot_tick_label(utc, t, style, lab, sizeof(lab)) == 0)
                         continue;
                 fprintf(f, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%u\" y2=\"%u\" stroke=\"#9ca3af\"/>\n", x_of(p, t),
                         x_of(p, t), p->plot_y + p->plot_h, p->plot_y + p->plot_h + 5);
@@ -281,14 +297,14 @@ static void write_trend(const struct svg_plot *p, FILE *f, double lo, double hi)
 }
 
 /* The value axis's title, turned along it, and the time axis's, under its labels. */
-static void write_axis_titles(const struct svg_plot *p, const struct out *o, FILE *f)
+static void write_axis_titles(const struct svg_plot *p, bool utc, FILE *f)
 {
         unsigned cy = p->plot_y + p->plot_h / 2;
         char zone[48] = "local";
         time_t secs = (time_t)(p->from_ms / 1000);
         struct tm tm;
 
-        if (!o->utc && localtime_r(&secs, &tm))
+        if (!utc && localtime_r(&secs, &tm))
                 strftime(zone, sizeof(zone), "%Z", &tm);
 
         if (p->y_title) {
@@ -300,7 +316,7 @@ static void write_axis_titles(const struct svg_plot *p, const struct out *o, FIL
         }
         fprintf(f, "<text x=\"%u\" y=\"%u\" text-anchor=\"middle\" font-size=\"11\" fill=\"#374151\">time (",
                 p->plot_x + p->plot_w / 2, p->plot_y + p->plot_h + 34);
-        xml_text(f, o->utc ? "UTC" : zone);
+        xml_text(f, utc ? "UTC" : zone);
         fprintf(f, ")</text>\n");
 }
 
@@ -351,7 +367,7 @@ found:
         fprintf(f, "</g>\n");
 }
 
-int svg_write(struct svg_plot *p, const struct out *o, FILE *f, const char *title, const char *subtitle)
+int svg_write(struct svg_plot *p, bool utc, FILE *f, const char *title, const char *subtitle)
 {
         static const char *const iec[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB" };
         double ymin = NAN, ymax = NAN, lo, hi, step, unit = 1;
@@ -359,7 +375,7 @@ int svg_write(struct svg_plot *p, const struct out *o, FILE *f, const char *titl
         bool any = false;
 
         /* Sparse series are joined across the pixels between their points. */
-        chart_fill_gaps(p->lo, p->hi, p->plot_w);
+        plot_fill_gaps(p->lo, p->hi, p->plot_w);
         for (unsigned x = 0; x < p->plot_w; x++) {
                 if (isnan(p->lo[x]))
                         continue;
@@ -423,7 +439,7 @@ int svg_write(struct svg_plot *p, const struct out *o, FILE *f, const char *titl
                 xml_text_fit(f, p->spans[i].label, 12, (double)p->plot_w - 8);
                 fprintf(f, "</text>\n");
         }
-        write_axes(p, o, f, lo, hi, step, unit, unit_name);
+        write_axes(p, utc, f, lo, hi, step, unit, unit_name);
         if (any)
                 write_series(p, f, lo, hi);
         else
@@ -431,7 +447,7 @@ int svg_write(struct svg_plot *p, const struct out *o, FILE *f, const char *titl
                         p->plot_x + p->plot_w / 2, p->plot_y + p->plot_h / 2);
         if (p->have_trend)
                 write_trend(p, f, lo, hi);
-        write_axis_titles(p, o, f);
+        write_axis_titles(p, utc, f);
         fprintf(f, "<rect x=\"%u\" y=\"%u\" width=\"%u\" height=\"%u\" fill=\"none\" stroke=\"#6b7280\"/>\n",
                 p->plot_x, p->plot_y, p->plot_w, p->plot_h);
         write_legend(p, f);
