@@ -85,6 +85,13 @@ TRACE_COST_FLOOR = 1 << 20
 # Types with a stride above this are not worth the pass over gc.get_objects(): the
 # count would be a few hundred objects.
 MAX_TYPE_STRIDE = 1000
+# A count whose list alone is predicted past the stall cap is tried again after this
+# many reports (40 s at the default interval: a count a busy moment slowed costs the
+# census little), then after twice as many each time it still does not fit, at most
+# RECOUNT_AFTER_MAX (an hour at the default interval: a heap that really is too large
+# stalls its program past the cap once an hour at most).
+RECOUNT_AFTER = 4
+RECOUNT_AFTER_MAX = 360
 
 _lock = threading.Lock()
 _agent = None
@@ -313,6 +320,8 @@ class _Agent:
         self.list_cost = 2e-8
         self.count_cost = 2e-7
         self.tracked_per_block = 1.0
+        self.skipped = 0                # reports without a count since the last one
+        self.recount_after = RECOUNT_AFTER
         self.stopping = threading.Event()
         self.sock = None
         self.failures = 0
@@ -427,6 +436,16 @@ class _Agent:
         stride = 0
         if room > listing:
             stride = max(1, -(-counting // (room - listing)))
+        elif room > 0:
+            # The list alone is predicted past the cap. The prediction comes from the
+            # last count, which a busy moment may have slowed many times over: left
+            # alone it would stop the counts for good. So it is measured again after
+            # RECOUNT_AFTER reports, then after twice as many each time it is still
+            # too long: a heap that really is too large stalls the program once in
+            # ever longer stretches, and its spending is charged like any count's.
+            self.skipped += 1
+            if self.skipped >= self.recount_after:
+                stride = min(MAX_TYPE_STRIDE, max(1, -(-counting // room)))
         count = 1 <= stride <= MAX_TYPE_STRIDE
         sites = self._trace(self._asked())
         timing = {}
@@ -439,6 +458,9 @@ class _Agent:
             self.list_cost = timing["list"] / n
             self.count_cost = max(cost - timing["list"], 0.0) * stride / n
             self.tracked_per_block = n / max(blocks, 1)
+            fits = timing["list"] < self.max_stall
+            self.recount_after = RECOUNT_AFTER if fits else min(2 * self.recount_after, RECOUNT_AFTER_MAX)
+            self.skipped = 0
         self._send(data)
 
     def _run(self):
