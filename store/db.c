@@ -156,6 +156,18 @@ int db_step_done(struct store *s, sqlite3_stmt *st)
         return r;
 }
 
+int db_step_rebound(struct store *s, sqlite3_stmt *st)
+{
+        int rc, r;
+
+        if (!st)
+                return db_closed(s);
+        rc = sqlite3_step(st);
+        r = (rc == SQLITE_DONE || rc == SQLITE_ROW) ? 0 : db_fail(s, rc);
+        sqlite3_reset(st);
+        return r;
+}
+
 int db_step_int64(struct store *s, sqlite3_stmt *st, int64_t def, int64_t *ret)
 {
         int rc = sqlite3_step(st);
