@@ -73,6 +73,9 @@ PER_MINUTE = 60 // READ_EVERY
 # folds size SQLite's caches. "Bounded" is judged from here on.
 WARMUP = int(os.environ.get("LWBENCH_SCALE_WARMUP", str(min(300, SECONDS // 4))))
 HZ = os.sysconf("SC_CLK_TCK")
+# The farm's process name: its own, so that neither this daemon watches another
+# benchmark's farm (make bench's are lwb-target) nor theirs this one.
+FARM_NAME = "lwb-scale"
 
 
 def textfile(path):
@@ -160,11 +163,11 @@ def main():
         conf = os.path.join(tmp, "scale.conf")
         with open(conf, "w") as f:
             f.write("[daemon]\ndatabase = %s\ninterval = %gs\nmax-processes = %d\nlog-level = debug\n"
-                    "metrics-textfile = %s\nmetrics-textfile-interval = %ds\n%s\n[rule farm]\nname = lwb-target\n"
+                    "metrics-textfile = %s\nmetrics-textfile-interval = %ds\n%s\n[rule farm]\nname = %s\n"
                     % (db, INTERVAL, N + 1000, prom, READ_EVERY,
-                       "sampler = %s\n" % BACKEND if BACKEND != "proc" else ""))
+                       "sampler = %s\n" % BACKEND if BACKEND != "proc" else "", FARM_NAME))
         t0 = time.time()
-        farm = bench.Farm(N, MIB_EACH, churn=CHURN)
+        farm = bench.Farm(N, MIB_EACH, name=FARM_NAME, churn=CHURN)
         print("farm of %d started in %.0f s" % (N, time.time() - t0), flush=True)
         log_path = os.path.join(tmp, "daemon.log")
         logf = open(log_path, "wb")
