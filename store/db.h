@@ -29,6 +29,7 @@
 enum db_stmt {
         /* store.c: the writer's rows, prepared when a database is opened for writing */
         ST_PUT_SAMPLE,
+        ST_PUT_SAMPLES,                 /* STORE_SAMPLES_PER_INSERT of them at once */
         ST_PUT_RULE_SAMPLE,
         ST_PUT_PROCESS,
         ST_END_PROCESS,

@@ -334,9 +334,21 @@ static const struct {
 };
 
 /* Prepares the statements the writer runs for every row of every commit. */
+/* The insert of STORE_SAMPLES_PER_INSERT samples in one statement. */
+static int samples_sql(const char *cols, const char *marks, char *sql, size_t sz)
+{
+        size_t o = (size_t)snprintf(sql, sz, "INSERT OR IGNORE INTO sample_recent (process_id, t, %s, unknown) VALUES ",
+                                    cols);
+
+        for (int i = 0; i < STORE_SAMPLES_PER_INSERT && o < sz; i++)
+                o += (size_t)snprintf(sql + o, sz - o, "%s(?, ?%s, ?)", i ? ", " : "", marks);
+        return o < sz ? 0 : -E2BIG;
+}
+
 static int prepare_writer(struct store *s)
 {
         char cols[512], marks[4 * M__MAX + 1], agent_marks[AGENT_NCOLUMNS * 3 + 1], sql[1024];
+        char sql_many[STORE_SAMPLES_PER_INSERT * (4 * M__MAX + 16) + 512];
         size_t o = 0;
         int r;
 
@@ -346,6 +358,11 @@ static int prepare_writer(struct store *s)
         snprintf(sql, sizeof(sql), "INSERT OR IGNORE INTO sample_recent (process_id, t, %s, unknown) "
                  "VALUES (?, ?%s, ?)", cols, marks);
         r = db_keep(s, ST_PUT_SAMPLE, sql);
+        if (r < 0)
+                return r;
+        r = samples_sql(cols, marks, sql_many, sizeof(sql_many));
+        if (r == 0)
+                r = db_keep(s, ST_PUT_SAMPLES, sql_many);
         if (r < 0)
                 return r;
         snprintf(sql, sizeof(sql), "INSERT OR IGNORE INTO rule_sample (rule_id, generation, nproc, t, %s, unknown) "
@@ -926,6 +943,40 @@ static int put_sample(struct store *s, const struct store_sample *ps)
         db_bind_metrics(st, 3, &ps->s);
         return db_step_rebound(s, st);
 }
+/* STORE_SAMPLES_PER_INSERT samples, rows[0..) all STORE_SAMPLE, in one statement. */
+static int put_samples(struct store *s, const struct store_row *const *rows)
+{
+        sqlite3_stmt *st = s->stmt[ST_PUT_SAMPLES];
+        int idx = 1;
+
+        for (int i = 0; i < STORE_SAMPLES_PER_INSERT; i++) {
+                sqlite3_bind_int64(st, idx++, rows[i]->sample.id);
+                sqlite3_bind_int64(st, idx++, rows[i]->sample.s.t_ms);
+                idx = db_bind_metrics(st, idx, &rows[i]->sample.s);
+        }
+        return db_step_rebound(s, st);
+}
+
+int store_put_rows(struct store *s, const struct store_row *const *rows, size_t n)
+{
+        size_t i = 0;
+        int r = 0;
+
+        while (r >= 0 && i < n) {
+                size_t k = 0;
+
+                while (k < STORE_SAMPLES_PER_INSERT && i + k < n && rows[i + k]->kind == STORE_SAMPLE)
+                        k++;
+                if (k == STORE_SAMPLES_PER_INSERT && s->stmt[ST_PUT_SAMPLES]) {
+                        r = put_samples(s, rows + i);
+                        i += k;
+                } else {
+                        r = store_put(s, rows[i++]);
+                }
+        }
+        return r;
+}
+
 static int put_rule_sample(struct store *s, const struct store_sample *rs)
 {
         sqlite3_stmt *st = s->stmt[ST_PUT_RULE_SAMPLE];
