@@ -750,6 +750,7 @@ void watch_tick(struct watch *w, usec_t mono, struct watch_report *ret)
         usec_t finished;
 
         c0 = thread_cpu_ns();
+        headroom_tick(&w->headroom);
         /* Reports that came since the last tick, before the samples they go with. */
         for (int i = 0; w->own_event && i < EVENT_TURNS_MAX; i++)
                 if (sd_event_run(w->own_event, 0) <= 0)
