@@ -333,8 +333,8 @@ static const struct {
                                ") VALUES (?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)" },
 };
 
-/* Prepares the statements the writer runs for every row of every commit. */
-/* The insert of STORE_SAMPLES_PER_INSERT samples in one statement. */
+/* The insert of STORE_SAMPLES_PER_INSERT samples in one statement: 32 x 20 parameters,
+ * far below SQLite's limit (32,766 since 3.32). */
 static int samples_sql(const char *cols, const char *marks, char *sql, size_t sz)
 {
         size_t o = (size_t)snprintf(sql, sz, "INSERT OR IGNORE INTO sample_recent (process_id, t, %s, unknown) VALUES ",
@@ -345,6 +345,7 @@ static int samples_sql(const char *cols, const char *marks, char *sql, size_t sz
         return o < sz ? 0 : -E2BIG;
 }
 
+/* Prepares the statements the writer runs for every row of every commit. */
 static int prepare_writer(struct store *s)
 {
         char cols[512], marks[4 * M__MAX + 1], agent_marks[AGENT_NCOLUMNS * 3 + 1], sql[1024];
@@ -943,6 +944,7 @@ static int put_sample(struct store *s, const struct store_sample *ps)
         db_bind_metrics(st, 3, &ps->s);
         return db_step_rebound(s, st);
 }
+
 /* STORE_SAMPLES_PER_INSERT samples, rows[0..) all STORE_SAMPLE, in one statement. */
 static int put_samples(struct store *s, const struct store_row *const *rows)
 {
