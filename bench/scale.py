@@ -14,7 +14,7 @@ come and go, 3.6 times the watched set. The daemon runs with its defaults except
 interval, max-processes (room for N), a metrics textfile (its own counters, read every
 10 s), log-level debug (for the CPU split of its ticks) and one rule matching the farm by
 name; LWBENCH_SCALE_BACKEND, when set to anything but "proc", is written as its
-`backend =` (a sampling backend other than /proc: BPF).
+`sampler =` (the daemon's sampling backend: bpf or auto).
 
 The /proc backend keeps three descriptors per watched process (and 256 for the rest):
 when RLIMIT_NOFILE cannot be raised to hold N of them, the benchmark says so and runs
@@ -73,6 +73,9 @@ PER_MINUTE = 60 // READ_EVERY
 # folds size SQLite's caches. "Bounded" is judged from here on.
 WARMUP = int(os.environ.get("LWBENCH_SCALE_WARMUP", str(min(300, SECONDS // 4))))
 HZ = os.sysconf("SC_CLK_TCK")
+# The farm's process name: its own, so that neither this daemon watches another
+# benchmark's farm (make bench's are lwb-target) nor theirs this one.
+FARM_NAME = "lwb-scale"
 
 
 def textfile(path):
@@ -115,13 +118,18 @@ def largest_n():
 
 
 def floor_share(n):
-    """The kept-descriptor floor for n sleepers at the interval: median share of a core."""
-    farm = bench.Farm(n, MIB_EACH)
+    """The kept-descriptor floor for n sleepers at the interval: median share of a core,
+    median µs per process, and the number of sleepers it was measured on. The floor keeps
+    FDS_EACH descriptors per process whatever the daemon's backend: when RLIMIT_NOFILE
+    cannot hold n of them, it is measured on the largest farm that fits and its cost per
+    process scaled to n (the floor's cost is linear in the processes it reads)."""
+    m = min(n, largest_n())
+    farm = bench.Farm(m, MIB_EACH)
     try:
         per = bench.floor_rounds("kept", farm.pids, FLOOR_ROUNDS, INTERVAL)
     finally:
         farm.stop()
-    return statistics.median(per) * n / 1e6 / INTERVAL, statistics.median(per)
+    return statistics.median(per) * n / 1e6 / INTERVAL, statistics.median(per), m
 
 
 def main():
@@ -144,21 +152,22 @@ def main():
     print("command: LWBENCH_SCALE_N=%d LWBENCH_SCALE_CHURN=%d LWBENCH_SCALE_SECONDS=%d LWBENCH_SCALE_BACKEND=%s "
           "make bench-scale" % (asked, CHURN, SECONDS, BACKEND), flush=True)
     t0 = time.time()
-    share, us = floor_share(N)
-    print("floor (kept descriptors: stat, status, fd count; %d sleepers, median of %d rounds, in %.0f s): "
-          "%.1f µs per process, %.1f%% of one core at %gs" % (N, FLOOR_ROUNDS, time.time() - t0, us, share * 100,
-                                                              INTERVAL), flush=True)
+    share, us, measured = floor_share(N)
+    print("floor (kept descriptors: stat, status, fd count; %d sleepers%s, median of %d rounds, in %.0f s): "
+          "%.1f µs per process, %.1f%% of one core at %gs for %d" % (
+              measured, "" if measured == N else " (as many as RLIMIT_NOFILE holds; scaled to %d)" % N,
+              FLOOR_ROUNDS, time.time() - t0, us, share * 100, INTERVAL, N), flush=True)
     with tempfile.TemporaryDirectory(prefix="lwbench-scale-") as tmp:
         db = os.path.join(tmp, "scale.db")
         prom = os.path.join(tmp, "leakwatch.prom")
         conf = os.path.join(tmp, "scale.conf")
         with open(conf, "w") as f:
             f.write("[daemon]\ndatabase = %s\ninterval = %gs\nmax-processes = %d\nlog-level = debug\n"
-                    "metrics-textfile = %s\nmetrics-textfile-interval = %ds\n%s\n[rule farm]\nname = lwb-target\n"
+                    "metrics-textfile = %s\nmetrics-textfile-interval = %ds\n%s\n[rule farm]\nname = %s\n"
                     % (db, INTERVAL, N + 1000, prom, READ_EVERY,
-                       "backend = %s\n" % BACKEND if BACKEND != "proc" else ""))
+                       "sampler = %s\n" % BACKEND if BACKEND != "proc" else "", FARM_NAME))
         t0 = time.time()
-        farm = bench.Farm(N, MIB_EACH, churn=CHURN)
+        farm = bench.Farm(N, MIB_EACH, name=FARM_NAME, churn=CHURN)
         print("farm of %d started in %.0f s" % (N, time.time() - t0), flush=True)
         log_path = os.path.join(tmp, "daemon.log")
         logf = open(log_path, "wb")

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "cgroup.h"
@@ -57,10 +58,47 @@ static bool v1_cgroup(const struct headroom *l, const struct sampler_proc *p, ch
         return n > 0 && proc_parse_cgroup_memory(buf, (size_t)n, path, sz, &v1) == 0 && v1;
 }
 
+void headroom_tick(struct headroom *l)
+{
+        l->host_read = false;
+        l->n_cgroups = l->next_cgroup = 0;
+}
+
+/* The host's room, read once a tick. */
+static int64_t host_room(struct headroom *l)
+{
+        if (!l->host_read) {
+                l->host = l->host_headroom ? l->host_headroom() : host_headroom();
+                l->host_read = true;
+        }
+        return l->host;
+}
+
+/* cgroup_memory_headroom() of path, read once a tick for the last HEADROOM_CGROUPS
+ * cgroups asked about. */
+static int cgroup_room(struct headroom *l, const char *path, uint64_t *ret)
+{
+        struct headroom_cgroup *c;
+
+        for (unsigned i = 0; i < l->n_cgroups; i++)
+                if (strcmp(l->cgroups[i].path, path) == 0) {
+                        *ret = l->cgroups[i].room;
+                        return l->cgroups[i].r;
+                }
+        c = &l->cgroups[l->next_cgroup];
+        l->next_cgroup = (l->next_cgroup + 1) % HEADROOM_CGROUPS;
+        l->n_cgroups = MIN(l->n_cgroups + 1, HEADROOM_CGROUPS);
+        snprintf(c->path, sizeof(c->path), "%s", path);
+        c->room = 0;
+        c->r = cgroup_memory_headroom(l->cgroup_root, path, &c->room);
+        *ret = c->room;
+        return c->r;
+}
+
 double headroom_left(void *userdata, const struct sampler_proc *p, enum detect_kind m, double level,
                        const char **ret_kind)
 {
-        const struct headroom *l = userdata;
+        struct headroom *l = userdata;
         double best = NAN;
         char buf[2048], path[32], cg[PROC_CGROUP_MAX];
         int64_t host;
@@ -82,11 +120,11 @@ double headroom_left(void *userdata, const struct sampler_proc *p, enum detect_k
                         best = (double)v;
                         *ret_kind = "cgroup";
                 }
-        } else if (l->cgroup_root >= 0 && p->cgroup[0] && cgroup_memory_headroom(l->cgroup_root, p->cgroup, &v) == 0) {
+        } else if (l->cgroup_root >= 0 && p->cgroup[0] && cgroup_room(l, p->cgroup, &v) == 0) {
                 best = (double)v;
                 *ret_kind = "cgroup";
         }
-        host = l->host_headroom ? l->host_headroom() : host_headroom();
+        host = host_room(l);
         if (host >= 0 && !(best <= (double)host)) {
                 best = (double)host;
                 *ret_kind = "memory";

@@ -14,12 +14,16 @@
 
 #include "detect.h"
 #include "forecast.h"
+#include "proc.h"
 #include "sampler.h"
 
 /* Opens the v1 memory hierarchy under a cgroup root ("memory" in /sys/fs/cgroup, or a
  * fixture), if one is mounted there. Returns an fd or -errno (-ENOENT: none, a v2-only
  * host). */
 int headroom_open_v1(int cgroup_root);
+
+/* A tick's evaluations ask about a few cgroups: this many are remembered. */
+#define HEADROOM_CGROUPS 8
 
 struct headroom {
         int proc_root;                  /* for /proc/PID/limits and /proc/PID/cgroup */
@@ -29,7 +33,22 @@ struct headroom {
         /* Bytes the host can still give before it swaps or kills (MemAvailable +
          * SwapFree), or -1; NULL: read /proc/meminfo. For tests. */
         int64_t (*host_headroom)(void);
+        /* What headroom_left() has read since the last headroom_tick(): the host's room,
+         * and the room of the last (v2) cgroups it was asked about. Ten thousand
+         * processes' evaluations in one tick would otherwise read /proc/meminfo (some
+         * 20 µs through libproc2) and their cgroup's files each, for the same figures. */
+        bool host_read;
+        int64_t host;
+        struct headroom_cgroup {
+                char path[PROC_CGROUP_MAX];
+                int r;                  /* cgroup_memory_headroom()'s result */
+                uint64_t room;
+        } cgroups[HEADROOM_CGROUPS];
+        unsigned n_cgroups, next_cgroup;
 };
+
+/* A new tick: what headroom_left() read before is read again when next asked. */
+void headroom_tick(struct headroom *l);
 
 /* engine_limits.headroom with a struct headroom as userdata: the nearest limit's room in
  * the metric's unit, given the process's level (descriptors), or NAN if none is known. */

@@ -515,15 +515,15 @@ static double random_walk_z(const double *x, const double *y, unsigned n, double
 }
 
 /* Computes everything about the floors (x[i], y[i]), i < n, x increasing. */
-static void compute_stats(const double *x, const double *y, unsigned n, double span, double alpha,
-                          unsigned block, struct stats *st)
+/* The trend of the floors: Mann-Kendall S and its variance, Theil-Sen's slope, bounds
+ * and intercept. */
+static void trend(const double *x, const double *y, unsigned n, double alpha, struct stats *st)
 {
         double slopes[DETECT_MAX_BUCKETS * (DETECT_MAX_BUCKETS - 1) / 2];
         double sorted[DETECT_MAX_BUCKETS], res[DETECT_MAX_BUCKETS];
         size_t m = 0;
         double s = 0, ties = 0;
 
-        st->n = n;
         for (unsigned i = 0; i < n; i++)
                 for (unsigned j = i + 1; j < n; j++) {
                         double dy = y[j] - y[i];
@@ -584,6 +584,36 @@ static void compute_stats(const double *x, const double *y, unsigned n, double s
         st->slope_low = select_kth(slopes, m, k1);
         st->slope_high = select_kth(slopes, m, k2);
 
+}
+
+/* The trend of floors that are all the same (an idle process, a steady descriptor
+ * count): exactly what trend() computes for them, without its n^2 slopes. No pair
+ * differs (S 0, every slope and both bounds 0), every floor is tied with the others
+ * (variance 0, so z 0), the residuals are the floors (the intercept) and all tied (no
+ * correction). */
+static void trend_flat(const double *y, struct stats *st)
+{
+        st->s = 0;
+        st->var0 = 0;
+        st->slope = st->slope_low = st->slope_high = 0;
+        st->intercept = y[0];
+        st->factor = 1;
+        st->z = 0;
+        st->p = normal_sf(0);
+}
+
+static void compute_stats(const double *x, const double *y, unsigned n, double span, double alpha,
+                          unsigned block, struct stats *st)
+{
+        unsigned same = 1;
+
+        st->n = n;
+        while (same < n && y[same] == y[0])
+                same++;
+        if (n > 0 && same == n)
+                trend_flat(y, st);
+        else
+                trend(x, y, n, alpha, st);
         st->z_rw = random_walk_z(x, y, n, st->slope, block);
 
         /* Quarter minima, by time: quarter j holds x in [j span/4, (j+1) span/4). */

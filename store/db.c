@@ -143,7 +143,7 @@ int db_cached(struct store *s, enum db_stmt id, const char *sql, sqlite3_stmt **
         return 0;
 }
 
-int db_step_done(struct store *s, sqlite3_stmt *st)
+int db_step_rebound(struct store *s, sqlite3_stmt *st)
 {
         int rc, r;
 
@@ -152,7 +152,15 @@ int db_step_done(struct store *s, sqlite3_stmt *st)
         rc = sqlite3_step(st);
         r = (rc == SQLITE_DONE || rc == SQLITE_ROW) ? 0 : db_fail(s, rc);
         sqlite3_reset(st);
-        sqlite3_clear_bindings(st);
+        return r;
+}
+
+int db_step_done(struct store *s, sqlite3_stmt *st)
+{
+        int r = db_step_rebound(s, st);
+
+        if (st)
+                sqlite3_clear_bindings(st);
         return r;
 }
 

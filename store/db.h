@@ -29,6 +29,7 @@
 enum db_stmt {
         /* store.c: the writer's rows, prepared when a database is opened for writing */
         ST_PUT_SAMPLE,
+        ST_PUT_SAMPLES,                 /* STORE_SAMPLES_PER_INSERT of them at once */
         ST_PUT_RULE_SAMPLE,
         ST_PUT_PROCESS,
         ST_END_PROCESS,
@@ -95,6 +96,9 @@ struct store {
         /* raw.c's bulk load: the block of folded samples it fills, and its process */
         struct block_writer *bulk_block;
         int64_t bulk_process;
+        /* The processes the last fold moved samples of: the next fold's table is sized
+         * for them at once rather than grown (and rehashed) on the way. */
+        size_t fold_procs;
 };
 
 /* The metrics that have rollup columns (min, max and mean per minute and per hour):
@@ -128,6 +132,9 @@ int db_keep(struct store *s, enum db_stmt id, const char *sql);
 int db_cached(struct store *s, enum db_stmt id, const char *sql, sqlite3_stmt **ret);
 /* Runs a statement to its end and resets it (its bindings cleared). */
 int db_step_done(struct store *s, sqlite3_stmt *st);
+/* The same for a statement whose every parameter is bound again before each step (a
+ * sample's insert): its bindings are left, not cleared — a cost per row otherwise. */
+int db_step_rebound(struct store *s, sqlite3_stmt *st);
 /* Steps a statement that yields one row: its first column (def if NULL). -ENOENT if
  * there is no row. The statement is not reset. */
 int db_step_int64(struct store *s, sqlite3_stmt *st, int64_t def, int64_t *ret);

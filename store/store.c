@@ -333,10 +333,23 @@ static const struct {
                                ") VALUES (?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)" },
 };
 
+/* The insert of STORE_SAMPLES_PER_INSERT samples in one statement: 32 x 20 parameters,
+ * far below SQLite's limit (32,766 since 3.32). */
+static int samples_sql(const char *cols, const char *marks, char *sql, size_t sz)
+{
+        size_t o = (size_t)snprintf(sql, sz, "INSERT OR IGNORE INTO sample_recent (process_id, t, %s, unknown) VALUES ",
+                                    cols);
+
+        for (int i = 0; i < STORE_SAMPLES_PER_INSERT && o < sz; i++)
+                o += (size_t)snprintf(sql + o, sz - o, "%s(?, ?%s, ?)", i ? ", " : "", marks);
+        return o < sz ? 0 : -E2BIG;
+}
+
 /* Prepares the statements the writer runs for every row of every commit. */
 static int prepare_writer(struct store *s)
 {
         char cols[512], marks[4 * M__MAX + 1], agent_marks[AGENT_NCOLUMNS * 3 + 1], sql[1024];
+        char sql_many[STORE_SAMPLES_PER_INSERT * (4 * M__MAX + 16) + 512];
         size_t o = 0;
         int r;
 
@@ -346,6 +359,11 @@ static int prepare_writer(struct store *s)
         snprintf(sql, sizeof(sql), "INSERT OR IGNORE INTO sample_recent (process_id, t, %s, unknown) "
                  "VALUES (?, ?%s, ?)", cols, marks);
         r = db_keep(s, ST_PUT_SAMPLE, sql);
+        if (r < 0)
+                return r;
+        r = samples_sql(cols, marks, sql_many, sizeof(sql_many));
+        if (r == 0)
+                r = db_keep(s, ST_PUT_SAMPLES, sql_many);
         if (r < 0)
                 return r;
         snprintf(sql, sizeof(sql), "INSERT OR IGNORE INTO rule_sample (rule_id, generation, nproc, t, %s, unknown) "
@@ -924,8 +942,43 @@ static int put_sample(struct store *s, const struct store_sample *ps)
         sqlite3_bind_int64(st, 1, ps->id);
         sqlite3_bind_int64(st, 2, ps->s.t_ms);
         db_bind_metrics(st, 3, &ps->s);
-        return db_step_done(s, st);
+        return db_step_rebound(s, st);
 }
+
+/* STORE_SAMPLES_PER_INSERT samples, rows[0..) all STORE_SAMPLE, in one statement. */
+static int put_samples(struct store *s, const struct store_row *const *rows)
+{
+        sqlite3_stmt *st = s->stmt[ST_PUT_SAMPLES];
+        int idx = 1;
+
+        for (int i = 0; i < STORE_SAMPLES_PER_INSERT; i++) {
+                sqlite3_bind_int64(st, idx++, rows[i]->sample.id);
+                sqlite3_bind_int64(st, idx++, rows[i]->sample.s.t_ms);
+                idx = db_bind_metrics(st, idx, &rows[i]->sample.s);
+        }
+        return db_step_rebound(s, st);
+}
+
+int store_put_rows(struct store *s, const struct store_row *const *rows, size_t n)
+{
+        size_t i = 0;
+        int r = 0;
+
+        while (r >= 0 && i < n) {
+                size_t k = 0;
+
+                while (k < STORE_SAMPLES_PER_INSERT && i + k < n && rows[i + k]->kind == STORE_SAMPLE)
+                        k++;
+                if (k == STORE_SAMPLES_PER_INSERT && s->stmt[ST_PUT_SAMPLES]) {
+                        r = put_samples(s, rows + i);
+                        i += k;
+                } else {
+                        r = store_put(s, rows[i++]);
+                }
+        }
+        return r;
+}
+
 static int put_rule_sample(struct store *s, const struct store_sample *rs)
 {
         sqlite3_stmt *st = s->stmt[ST_PUT_RULE_SAMPLE];
@@ -1665,14 +1718,25 @@ struct bucket {
 };
 
 struct fold_proc {
-        int64_t id;                     /* 0: free entry (process ids start at 1) */
+        int64_t id;
         struct bucket b[N_LEVELS];
         struct block_writer bw;         /* the process's samples of this fold, packed */
 };
 
+/* The processes of a fold: their entries side by side in the order first seen, and an
+ * open-addressing index from process id to entry. Rows come in (time, process) order,
+ * so consecutive rows belong to different processes: the index probes a table of 16
+ * bytes an entry, not the entries (some 800 bytes each, megabytes for a large host). */
+struct fold_slot {
+        int64_t id;                     /* 0: free (process ids start at 1) */
+        size_t at;
+};
+
 struct fold_table {
+        struct fold_slot *ix;
+        size_t cap;                     /* of ix, a power of two */
         struct fold_proc *e;
-        size_t cap, used;               /* cap is a power of two */
+        size_t used, room;              /* entries, and room for them in e */
 };
 
 static size_t fold_hash(int64_t id, size_t cap)
@@ -1681,24 +1745,39 @@ static size_t fold_hash(int64_t id, size_t cap)
         return (size_t)(((uint64_t)id * UINT64_C(0x9e3779b97f4a7c15)) >> 32) & (cap - 1);
 }
 
-static int fold_table_grow(struct fold_table *ft)
+/* Room for at least want processes without rehashing (the index at most half full). */
+static int fold_table_reserve(struct fold_table *ft, size_t want)
 {
-        size_t cap = ft->cap ? ft->cap * 2 : FOLD_TABLE_MIN;
-        struct fold_proc *e = calloc(cap, sizeof(*e));
+        size_t cap = ft->cap ? ft->cap : FOLD_TABLE_MIN;
+        struct fold_slot *ix;
 
-        if (!e)
+        while (cap < want * 2)
+                cap *= 2;
+        if (want > ft->room) {
+                size_t room = MAX(want, ft->room * 2);
+                struct fold_proc *e = reallocarray(ft->e, room, sizeof(*e));
+
+                if (!e)
+                        return -ENOMEM;
+                ft->e = e;
+                ft->room = room;
+        }
+        if (cap == ft->cap)
+                return 0;
+        ix = calloc(cap, sizeof(*ix));
+        if (!ix)
                 return -ENOMEM;
         for (size_t i = 0; i < ft->cap; i++) {
                 size_t j;
 
-                if (ft->e[i].id == 0)
+                if (ft->ix[i].id == 0)
                         continue;
-                for (j = fold_hash(ft->e[i].id, cap); e[j].id != 0; j = (j + 1) & (cap - 1))
+                for (j = fold_hash(ft->ix[i].id, cap); ix[j].id != 0; j = (j + 1) & (cap - 1))
                         ;
-                e[j] = ft->e[i];
+                ix[j] = ft->ix[i];
         }
-        free(ft->e);
-        ft->e = e;
+        free(ft->ix);
+        ft->ix = ix;
         ft->cap = cap;
         return 0;
 }
@@ -1707,14 +1786,16 @@ static struct fold_proc *fold_table_get(struct fold_table *ft, int64_t id)
 {
         size_t j;
 
-        if (ft->used * 2 >= ft->cap && fold_table_grow(ft) < 0)
+        if ((ft->used + 1) * 2 > ft->cap && fold_table_reserve(ft, ft->used + 1) < 0)
                 return NULL;
-        for (j = fold_hash(id, ft->cap); ft->e[j].id != 0; j = (j + 1) & (ft->cap - 1))
-                if (ft->e[j].id == id)
-                        return &ft->e[j];
-        ft->e[j].id = id;
-        ft->used++;
-        return &ft->e[j];
+        for (j = fold_hash(id, ft->cap); ft->ix[j].id != 0; j = (j + 1) & (ft->cap - 1))
+                if (ft->ix[j].id == id)
+                        return &ft->e[ft->ix[j].at];
+        if (ft->used == ft->room && fold_table_reserve(ft, ft->used + 1) < 0)
+                return NULL;
+        ft->ix[j] = (struct fold_slot){ .id = id, .at = ft->used };
+        ft->e[ft->used] = (struct fold_proc){ .id = id };
+        return &ft->e[ft->used++];
 }
 
 static int bucket_write(struct store *s, sqlite3_stmt *up, int64_t id, int64_t res, const struct bucket *b)
@@ -1735,8 +1816,8 @@ static int bucket_write(struct store *s, sqlite3_stmt *up, int64_t id, int64_t r
         return db_step_done(s, up);
 }
 
-/* rows: the fold's query, whose metric columns start at 2 in metric order. */
-static void bucket_add(struct bucket *b, int64_t t, sqlite3_stmt *rows)
+/* v, known: a row's rollup metrics in rollup order, as the table stores them. */
+static void bucket_add(struct bucket *b, int64_t t, const int64_t *vals, const bool *known)
 {
         if (b->n == 0) {
                 memset(b, 0, sizeof(*b));
@@ -1744,12 +1825,10 @@ static void bucket_add(struct bucket *b, int64_t t, sqlite3_stmt *rows)
         }
         b->n++;
         for (size_t i = 0; i < N_ROLLUP; i++) {
-                int col = 2 + (int)db_rollup_metrics[i];
-                int64_t v;
+                int64_t v = vals[i];
 
-                if (sqlite3_column_type(rows, col) == SQLITE_NULL)
+                if (!known[i])
                         continue;
-                v = sqlite3_column_int64(rows, col);
                 if (b->cnt[i] == 0 || v < b->min[i])
                         b->min[i] = v;
                 if (b->cnt[i] == 0 || v > b->max[i])
@@ -1759,14 +1838,15 @@ static void bucket_add(struct bucket *b, int64_t t, sqlite3_stmt *rows)
         }
 }
 
-/* Adds a row of the fold to its process's block, writing the block out and beginning
- * another when it is full. */
-static int fold_pack(struct store *s, struct fold_proc *p, sqlite3_stmt *rows)
+/* A row's rollup metrics as the table stores them (memory in KiB), from its sample. */
+static void rollup_values(const struct sample *smp, int64_t *vals, bool *known)
 {
-        struct sample smp = { .t_ms = sqlite3_column_int64(rows, 1) };
+        for (size_t i = 0; i < N_ROLLUP; i++) {
+                enum metric m = db_rollup_metrics[i];
 
-        db_read_metrics(rows, 2, &smp);
-        return db_pack(s, p->id, &p->bw, &smp);
+                known[i] = sample_has(smp, m);
+                vals[i] = known[i] ? smp->v[m] / (metric_info[m].unit == UNIT_BYTES ? 1024 : 1) : 0;
+        }
 }
 
 /* The fold's one pass over the recent rows below fold_before_ms, in the table's own
@@ -1788,12 +1868,17 @@ static int fold_pass(struct store *s, int64_t fold_before_ms, int64_t *ret_folde
         r = rollup_sql(sql, sizeof(sql));
         if (r == 0)
                 r = db_prepare(s, sql, &up);
+        if (r == 0)
+                r = fold_table_reserve(&ft, s->fold_procs);
         if (r < 0)
                 goto out;
         sqlite3_bind_int64(rows, 1, fold_before_ms);
         while ((rc = sqlite3_step(rows)) == SQLITE_ROW) {
                 int64_t id = sqlite3_column_int64(rows, 0), t = sqlite3_column_int64(rows, 1);
+                int64_t vals[N_ROLLUP];
+                bool known[N_ROLLUP];
                 struct fold_proc *p;
+                struct sample smp;
 
                 if (id <= 0)
                         continue; /* never written by the writer; no slot for it */
@@ -1802,6 +1887,10 @@ static int fold_pass(struct store *s, int64_t fold_before_ms, int64_t *ret_folde
                         r = -ENOMEM;
                         goto out;
                 }
+                /* Each row's columns are read once, for the rollups and the block. */
+                smp = (struct sample){ .t_ms = t };
+                db_read_metrics(rows, 2, &smp);
+                rollup_values(&smp, vals, known);
                 for (size_t l = 0; l < N_LEVELS; l++) {
                         struct bucket *b = &p->b[l];
                         int64_t start = t - t % rollup_res[l];
@@ -1812,9 +1901,10 @@ static int fold_pass(struct store *s, int64_t fold_before_ms, int64_t *ret_folde
                                         goto out;
                                 b->n = 0;
                         }
-                        bucket_add(b, start, rows);
+                        bucket_add(b, start, vals, known);
                 }
-                r = fold_pack(s, p, rows);
+                /* Into the process's block; a full block is written and another begun. */
+                r = db_pack(s, p->id, &p->bw, &smp);
                 if (r < 0)
                         goto out;
                 folded++;
@@ -1823,25 +1913,26 @@ static int fold_pass(struct store *s, int64_t fold_before_ms, int64_t *ret_folde
                 r = db_fail(s, rc);
                 goto out;
         }
-        for (size_t i = 0; i < ft.cap && r == 0; i++) {
+        for (size_t i = 0; i < ft.used && r == 0; i++) {
                 struct fold_proc *p = &ft.e[i];
 
-                if (p->id == 0)
-                        continue;
                 for (size_t l = 0; l < N_LEVELS && r == 0; l++)
                         if (p->b[l].n > 0)
                                 r = bucket_write(s, up, p->id, rollup_res[l], &p->b[l]);
                 if (r == 0 && p->bw.n > 0)
                         r = db_put_block(s, p->id, &p->bw);
         }
-        if (r == 0)
+        if (r == 0) {
                 *ret_folded = folded;
+                s->fold_procs = ft.used;
+        }
 out:
         sqlite3_finalize(rows);
         sqlite3_finalize(up);
-        for (size_t i = 0; i < ft.cap; i++)
+        for (size_t i = 0; i < ft.used; i++)
                 block_writer_free(&ft.e[i].bw);
         free(ft.e);
+        free(ft.ix);
         return r;
 }
 

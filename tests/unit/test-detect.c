@@ -685,6 +685,48 @@ static void test_statistics(void **state)
         assert_false(v.evidence);
 }
 
+/* Floors that are all the same take a shortcut past the n^2 slopes (trend_flat): it must
+ * give what the slopes would — every one 0, no trend, nothing to correct — at every
+ * window length, and a window that differs in a single floor is judged in full. */
+static void test_flat_floors(void **state)
+{
+        struct detect_params p;
+        static struct detect d;
+        struct detect_verdict v;
+        struct detect_slope sl;
+        double x[DETECT_MAX_BUCKETS], y[DETECT_MAX_BUCKETS];
+        (void)state;
+
+        detect_params_init(&p, DETECT_MEMORY, 24 * 60);
+        for (int i = 0; i < 24; i++)
+                y[i] = 100 * MIB;
+        feed_floors(&d, &p, y, 24, &v);
+        assert_int_equal(v.n, 24);
+        assert_true(v.ev.slope == 0 && v.ev.slope_low == 0 && v.ev.slope_high == 0);
+        assert_true(v.z == 0 && v.correction == 1);
+        assert_near(v.ev.p, 0.5, 0);
+        assert_near(v.ev.growth, 0, 0);
+        assert_near(v.ev.growth_rel, 0, 0);
+        assert_near(v.ev.level, 100 * MIB, 0);
+        assert_false(v.evidence);
+        assert_int_equal(v.status, DETECT_OK);
+
+        for (unsigned n = 3; n <= DETECT_MAX_BUCKETS; n++) {
+                for (unsigned i = 0; i < n; i++) {
+                        x[i] = i;
+                        y[i] = 7;
+                }
+                detect_robust_slope(x, y, n, 0.01, 3, &sl);
+                assert_true(sl.slope == 0 && sl.slope_low == 0);
+                assert_near(sl.p, 0.5, 0);
+                assert_true(isfinite(sl.z_rw));
+                /* One floor higher at the end: a rise, judged through the slopes. */
+                y[n - 1] = 8;
+                detect_robust_slope(x, y, n, 0.01, 3, &sl);
+                assert_true(sl.slope >= 0 && sl.p < 0.5);
+        }
+}
+
 /* ---- the baselines ---- */
 
 static void test_baseline(void **state)
@@ -735,6 +777,7 @@ int main(void)
                 cmocka_unit_test(test_params),
                 cmocka_unit_test(test_generator),
                 cmocka_unit_test(test_statistics),
+                cmocka_unit_test(test_flat_floors),
                 cmocka_unit_test(test_hysteresis),
                 cmocka_unit_test(test_warmup),
                 cmocka_unit_test(test_forecast),

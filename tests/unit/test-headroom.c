@@ -163,11 +163,50 @@ static void test_v1_limits(void **state)
         tmpdir_remove(dir);
 }
 
+static unsigned host_reads;
+
+static int64_t host_room_counted(void)
+{
+        host_reads++;
+        return 3000 * (int64_t)MIB;
+}
+
+/* The evaluations of one tick ask about the host and about a few cgroups again and
+ * again: each is read once a tick, and each cgroup keeps its own answer. */
+static void test_left_read_once_a_tick(void **state)
+{
+        const char *fixtures = getenv("LEAKWATCH_TEST_FIXTURES");
+        struct sampler_proc limited = { .pid = 1, .cgroup = "/limited.slice/child.service" };
+        struct sampler_proc nolimit = { .pid = 2, .cgroup = "/system.slice/nolimit.service" };
+        char path[PATH_MAX];
+        const char *kind;
+        struct headroom h;
+
+        (void)state;
+        snprintf(path, sizeof(path), "%s/cgroup", fixtures ? fixtures : "tests/fixtures");
+        h = (struct headroom){ .proc_root = -1, .cgroup_root = cgroup_root_open(path), .cgroup_v1_root = -1,
+                               .host_headroom = host_room_counted };
+        assert_true(h.cgroup_root >= 0);
+        host_reads = 0;
+        for (int tick = 1; tick <= 2; tick++) {
+                headroom_tick(&h);
+                for (int i = 0; i < 1000; i++) {
+                        assert_true(headroom_left(&h, &limited, DETECT_MEMORY, 0, &kind) == 100000);
+                        assert_string_equal(kind, "cgroup");
+                        assert_true(headroom_left(&h, &nolimit, DETECT_MEMORY, 0, &kind) == 3000.0 * MIB);
+                        assert_string_equal(kind, "memory");
+                }
+                assert_int_equal(host_reads, tick);
+        }
+        close(h.cgroup_root);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_every_limit),
                 cmocka_unit_test(test_v1_limits),
+                cmocka_unit_test(test_left_read_once_a_tick),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -481,6 +481,63 @@ static void test_fold_keeps_every_sample_exactly(void **state)
         free(c);
 }
 
+/* store_put_rows() writes the samples that follow each other STORE_SAMPLES_PER_INSERT
+ * to a statement and everything else one by one: every sample comes back exactly, in
+ * its process's order, whatever the batch boundaries (45 processes and a rule sum a
+ * tick: a statement of 32 samples and 13 alone); a sample already stored (same process
+ * and time) is left as it was, as store_put() leaves it. */
+static void test_put_rows_batches_samples(void **state)
+{
+        struct fixture *f = *state;
+        enum { PROCS = 45, TICKS = 20 };
+        struct sample *want = calloc(PROCS * TICKS, sizeof(*want));
+        struct store_row *rows = calloc(PROCS * TICKS + TICKS + 1, sizeof(*rows));
+        const struct store_row **ptr = calloc(PROCS * TICKS + TICKS + 1, sizeof(*ptr));
+        struct collect *c = calloc(1, sizeof(*c));
+        const int64_t t0 = 1795521600000;
+        size_t n = 0;
+
+        assert_int_equal(store_begin(f->st), 0);
+        for (int p = 0; p < PROCS; p++)
+                add_process(f->st, p + 1, 100 + p, 1, t0);
+        /* The first sample of process 1 is there already: its duplicate below is ignored. */
+        want[0] = random_sample(t0 + 1000, NULL);
+        assert_int_equal(put_sample(f->st, 1, &want[0]), 0);
+        for (int i = 0; i < TICKS; i++) {
+                for (int p = 0; p < PROCS; p++) {
+                        struct sample *w = &want[p * TICKS + i];
+
+                        if (i > 0 || p > 0)
+                                *w = random_sample(t0 + 1000 * (i + 1) + p, i ? w - 1 : NULL);
+                        rows[n] = (struct store_row){ .kind = STORE_SAMPLE, .sample = { .id = p + 1, .s = *w } };
+                        if (i == 0 && p == 0)
+                                rows[n].sample.s = random_sample(t0 + 1000, NULL); /* another value */
+                        n++;
+                }
+                /* A rule's sum every tick: it breaks the run of samples wherever it falls. */
+                rows[n++] = (struct store_row){ .kind = STORE_RULE_SAMPLE,
+                                                .sample = { .id = 1, .generation = 1, .nproc = PROCS,
+                                                            .s = mk_sample(t0 + 1000 * (i + 1), 1 << 20) } };
+        }
+        for (size_t i = 0; i < n; i++)
+                ptr[i] = &rows[i];
+        assert_int_equal(store_put_rows(f->st, ptr, n), 0);
+        assert_int_equal(store_commit(f->st), 0);
+        assert_int_equal(raw_int(f->path, "SELECT count(*) FROM sample_recent"), PROCS * TICKS);
+        assert_int_equal(raw_int(f->path, "SELECT count(*) FROM rule_sample"), TICKS);
+        for (int p = 0; p < PROCS; p++) {
+                c->n = 0;
+                assert_int_equal(store_for_each_sample(f->st, p + 1, 0, INT64_MAX, collect_cb, c), 0);
+                assert_int_equal(c->n, TICKS);
+                for (int i = 0; i < TICKS; i++)
+                        assert_same_sample(&want[p * TICKS + i], &c->s[i]);
+        }
+        free(want);
+        free(rows);
+        free(ptr);
+        free(c);
+}
+
 /* A block changed behind the store's back (a flipped byte, a row whose count or times
  * disagree with its block) fails the read that meets it with -EBADMSG and a message
  * naming it; the process's other samples and other processes stay readable. */
@@ -1371,6 +1428,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_reader_without_write_access, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_rules, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_fold_keeps_every_sample_exactly, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_put_rows_batches_samples, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_damaged_block_reported, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_migrates_samples_into_blocks, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_samples_roundtrip_and_unknown, setup, teardown),
