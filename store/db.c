@@ -278,6 +278,15 @@ int db_column_dup(sqlite3_stmt *st, int col, char **ret, size_t *ret_len)
         return 0;
 }
 
+int db_column_str(sqlite3_stmt *st, int col, char **ret, size_t *ret_len)
+{
+        if (db_column_dup(st, col, ret, ret_len) < 0)
+                return -ENOMEM;
+        if (!*ret && !(*ret = strdup("")))
+                return -ENOMEM;
+        return 0;
+}
+
 void db_column_copy(sqlite3_stmt *st, int col, char *buf, size_t sz)
 {
         const unsigned char *t = sqlite3_column_text(st, col);
@@ -328,6 +337,27 @@ void *db_grow(void **arr, size_t *n, size_t *cap, size_t sz)
         }
         memset((char *)*arr + *n * sz, 0, sz);
         return (char *)*arr + (*n)++ * sz;
+}
+
+int db_collect(struct store *s, sqlite3_stmt *st, size_t sz, int (*row)(sqlite3_stmt *st, void *elem), void **arr,
+               size_t *n)
+{
+        size_t cap = 0;
+        int r = 0, rc;
+
+        *arr = NULL;
+        *n = 0;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                void *e = db_grow(arr, n, &cap, sz);
+
+                r = e ? row(st, e) : -ENOMEM;
+                if (r < 0)
+                        break;
+        }
+        if (r == 0 && rc != SQLITE_DONE)
+                r = db_fail(s, rc);
+        sqlite3_finalize(st);
+        return r;
 }
 
 /* ---- blocks of folded samples ---- */

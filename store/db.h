@@ -160,6 +160,8 @@ const char *db_column_text(sqlite3_stmt *st, int col, size_t *ret_len);
 /* A malloc'd copy of a text column, NUL-terminated; NULL stays NULL. -ENOMEM only when
  * a non-NULL value could not be copied. */
 int db_column_dup(sqlite3_stmt *st, int col, char **ret, size_t *ret_len);
+/* The same, with NULL read as "": for columns whose readers want a string always. */
+int db_column_str(sqlite3_stmt *st, int col, char **ret, size_t *ret_len);
 /* A text column into buf, cut to fit; "" for NULL. */
 void db_column_copy(sqlite3_stmt *st, int col, char *buf, size_t sz);
 double db_column_real(sqlite3_stmt *st, int col);               /* NULL: NAN */
@@ -186,5 +188,11 @@ int db_for_each_folded(struct store *s, int64_t process_id, int64_t from_ms, int
 /* Grows an array of elements of size sz by one slot; returns the new slot, zeroed, or
  * NULL when out of memory (the array is then unchanged). */
 void *db_grow(void **arr, size_t *n, size_t *cap, size_t sz);
+/* Steps the bound statement st to its end and finalizes it: one element of sz bytes a
+ * row, zeroed, filled by row(st, elem), which returns 0 or -errno to stop. The array
+ * and its count go to *arr and *n whatever happens, so that the caller's free function
+ * releases what a failed read had filled. 0 or -errno. */
+int db_collect(struct store *s, sqlite3_stmt *st, size_t sz, int (*row)(sqlite3_stmt *st, void *elem), void **arr,
+               size_t *n);
 
 #endif

@@ -1249,47 +1249,40 @@ void query_hook_runs_free(struct query_hook_run *h, size_t n)
         free(h);
 }
 
+static int site_row(sqlite3_stmt *st, void *elem)
+{
+        struct query_site *x = elem;
+        size_t len;
+        const char *agent;
+
+        x->t_ms = sqlite3_column_int64(st, 0);
+        agent = db_column_text(st, 1, &len);
+        str_copy(x->agent, sizeof(x->agent), agent ? agent : "?", agent ? len : 1);
+        x->rank = sqlite3_column_int(st, 2);
+        x->live_bytes = sqlite3_column_int64(st, 3);
+        x->live_count = sqlite3_column_int64(st, 4);
+        x->growth = sqlite3_column_int64(st, 5);
+        return db_column_str(st, 6, &x->frames, &x->frames_len);
+}
+
 int query_sites(struct query *q, int64_t process_id, int64_t from_ms, int64_t to_ms, struct query_site **ret,
                 size_t *ret_n)
 {
-        struct query_site *arr = NULL;
-        size_t n = 0, cap = 0;
         sqlite3_stmt *st;
-        int r = 0, rc;
+        void *arr;
+        size_t n;
+        int r;
 
-        rc = db_prepare(q->store, "SELECT s.t, s.agent, s.rank, s.live_bytes, s.live_count, s.growth, s.frames "
-                        "FROM agent_site s JOIN (SELECT agent, max(t) AS t FROM agent_site WHERE process_id = ?1 "
-                        "AND t >= ?2 AND t < ?3 GROUP BY agent) n ON n.agent = s.agent AND n.t = s.t "
-                        "WHERE s.process_id = ?1 ORDER BY s.agent = 'python' DESC, s.agent, s.rank", &st);
-        if (rc < 0)
-                return rc;
+        r = db_prepare(q->store, "SELECT s.t, s.agent, s.rank, s.live_bytes, s.live_count, s.growth, s.frames "
+                       "FROM agent_site s JOIN (SELECT agent, max(t) AS t FROM agent_site WHERE process_id = ?1 "
+                       "AND t >= ?2 AND t < ?3 GROUP BY agent) n ON n.agent = s.agent AND n.t = s.t "
+                       "WHERE s.process_id = ?1 ORDER BY s.agent = 'python' DESC, s.agent, s.rank", &st);
+        if (r < 0)
+                return r;
         sqlite3_bind_int64(st, 1, process_id);
         sqlite3_bind_int64(st, 2, from_ms);
         sqlite3_bind_int64(st, 3, to_ms);
-        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-                struct query_site *x = db_grow((void **)&arr, &n, &cap, sizeof(*arr));
-                size_t len;
-                const char *agent;
-
-                if (!x) {
-                        r = -ENOMEM;
-                        break;
-                }
-                x->t_ms = sqlite3_column_int64(st, 0);
-                agent = db_column_text(st, 1, &len);
-                str_copy(x->agent, sizeof(x->agent), agent ? agent : "?", agent ? len : 1);
-                x->rank = sqlite3_column_int(st, 2);
-                x->live_bytes = sqlite3_column_int64(st, 3);
-                x->live_count = sqlite3_column_int64(st, 4);
-                x->growth = sqlite3_column_int64(st, 5);
-                if (db_column_dup(st, 6, &x->frames, &x->frames_len) < 0 || (!x->frames && !(x->frames = strdup("")))) {
-                        r = -ENOMEM;
-                        break;
-                }
-        }
-        if (r == 0 && rc != SQLITE_DONE)
-                r = db_fail(q->store, rc);
-        sqlite3_finalize(st);
+        r = db_collect(q->store, st, sizeof(struct query_site), site_row, &arr, &n);
         if (r < 0) {
                 query_sites_free(arr, n);
                 return r;
@@ -1306,12 +1299,29 @@ void query_sites_free(struct query_site *s, size_t n)
         free(s);
 }
 
+static int hook_run_row(sqlite3_stmt *st, void *elem)
+{
+        struct query_hook_run *h = elem;
+
+        h->id = sqlite3_column_int64(st, 0);
+        h->alert_id = db_column_or(st, 1, 0);
+        h->start_ms = sqlite3_column_int64(st, 4);
+        h->end_ms = db_column_or(st, 5, 0);
+        h->exit_code = sqlite3_column_type(st, 6) == SQLITE_NULL ? -1 : sqlite3_column_int(st, 6);
+        h->signal = sqlite3_column_type(st, 7) == SQLITE_NULL ? 0 : sqlite3_column_int(st, 7);
+        h->timed_out = sqlite3_column_int(st, 8) != 0;
+        if (db_column_str(st, 2, &h->event, NULL) < 0 || db_column_str(st, 3, &h->program, NULL) < 0 ||
+            db_column_dup(st, 9, &h->output, &h->output_len) < 0)
+                return -ENOMEM;
+        return 0;
+}
+
 int query_hook_runs(struct query *q, int64_t alert_id, struct query_hook_run **ret, size_t *ret_n)
 {
-        struct query_hook_run *arr = NULL;
-        size_t n = 0, cap = 0;
         sqlite3_stmt *st;
-        int r, rc;
+        void *arr;
+        size_t n;
+        int r;
 
         r = db_prepare(q->store, "SELECT id, alert_id, event, program, start_ms, end_ms, exit_code, signal, timed_out, "
                                  "output "
@@ -1319,30 +1329,7 @@ int query_hook_runs(struct query *q, int64_t alert_id, struct query_hook_run **r
         if (r < 0)
                 return r;
         sqlite3_bind_int64(st, 1, alert_id);
-        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-                struct query_hook_run *h = db_grow((void **)&arr, &n, &cap, sizeof(*arr));
-
-                if (!h) {
-                        r = -ENOMEM;
-                        break;
-                }
-                h->id = sqlite3_column_int64(st, 0);
-                h->alert_id = db_column_or(st, 1, 0);
-                h->start_ms = sqlite3_column_int64(st, 4);
-                h->end_ms = db_column_or(st, 5, 0);
-                h->exit_code = sqlite3_column_type(st, 6) == SQLITE_NULL ? -1 : sqlite3_column_int(st, 6);
-                h->signal = sqlite3_column_type(st, 7) == SQLITE_NULL ? 0 : sqlite3_column_int(st, 7);
-                h->timed_out = sqlite3_column_int(st, 8) != 0;
-                if (db_column_dup(st, 2, &h->event, NULL) < 0 || db_column_dup(st, 3, &h->program, NULL) < 0 ||
-                    db_column_dup(st, 9, &h->output, &h->output_len) < 0 ||
-                    (!h->event && !(h->event = strdup(""))) || (!h->program && !(h->program = strdup("")))) {
-                        r = -ENOMEM;
-                        break;
-                }
-        }
-        if (r == 0 && rc != SQLITE_DONE)
-                r = db_fail(q->store, rc);
-        sqlite3_finalize(st);
+        r = db_collect(q->store, st, sizeof(struct query_hook_run), hook_run_row, &arr, &n);
         if (r < 0) {
                 query_hook_runs_free(arr, n);
                 return r;
@@ -1430,43 +1417,37 @@ void query_restarts_free(struct query_restart *x, size_t n)
         free(x);
 }
 
+static int restart_row(sqlite3_stmt *st, void *elem)
+{
+        struct query_restart *x = elem;
+
+        x->id = sqlite3_column_int64(st, 0);
+        x->alert_id = sqlite3_column_int64(st, 1);
+        x->t_ms = sqlite3_column_int64(st, 2);
+        x->end_ms = db_column_or(st, 3, 0);
+        x->forecast = db_column_real(st, 9);
+        x->level = db_column_real(st, 10);
+        x->slope = db_column_real(st, 11);
+        if (db_column_dup(st, 4, &x->unit, NULL) < 0 || db_column_str(st, 5, &x->decision, NULL) < 0 ||
+            db_column_str(st, 6, &x->reason, NULL) < 0 || db_column_dup(st, 7, &x->detail, NULL) < 0 ||
+            db_column_dup(st, 8, &x->limit_kind, NULL) < 0)
+                return -ENOMEM;
+        return 0;
+}
+
 int query_restarts(struct query *q, int64_t alert_id, struct query_restart **ret, size_t *ret_n)
 {
-        struct query_restart *arr = NULL;
-        size_t n = 0, cap = 0;
         sqlite3_stmt *st;
-        int r, rc;
+        void *arr;
+        size_t n;
+        int r;
 
         r = db_prepare(q->store, "SELECT id, alert_id, t, end_t, unit, decision, reason, detail, limit_kind, "
                                  "forecast_s, level, slope FROM restart WHERE alert_id = ?1 ORDER BY t, id", &st);
         if (r < 0)
                 return r;
         sqlite3_bind_int64(st, 1, alert_id);
-        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-                struct query_restart *x = db_grow((void **)&arr, &n, &cap, sizeof(*arr));
-
-                if (!x) {
-                        r = -ENOMEM;
-                        break;
-                }
-                x->id = sqlite3_column_int64(st, 0);
-                x->alert_id = sqlite3_column_int64(st, 1);
-                x->t_ms = sqlite3_column_int64(st, 2);
-                x->end_ms = db_column_or(st, 3, 0);
-                x->forecast = db_column_real(st, 9);
-                x->level = db_column_real(st, 10);
-                x->slope = db_column_real(st, 11);
-                if (db_column_dup(st, 4, &x->unit, NULL) < 0 || db_column_dup(st, 5, &x->decision, NULL) < 0 ||
-                    db_column_dup(st, 6, &x->reason, NULL) < 0 || db_column_dup(st, 7, &x->detail, NULL) < 0 ||
-                    db_column_dup(st, 8, &x->limit_kind, NULL) < 0 ||
-                    (!x->decision && !(x->decision = strdup(""))) || (!x->reason && !(x->reason = strdup("")))) {
-                        r = -ENOMEM;
-                        break;
-                }
-        }
-        if (r == 0 && rc != SQLITE_DONE)
-                r = db_fail(q->store, rc);
-        sqlite3_finalize(st);
+        r = db_collect(q->store, st, sizeof(struct query_restart), restart_row, &arr, &n);
         if (r < 0) {
                 query_restarts_free(arr, n);
                 return r;
@@ -1488,39 +1469,33 @@ void query_alert_bundles_free(struct query_bundle *x, size_t n)
         free(x);
 }
 
+static int bundle_row(sqlite3_stmt *st, void *elem)
+{
+        struct query_bundle *x = elem;
+
+        x->alert_id = sqlite3_column_int64(st, 0);
+        x->t_ms = sqlite3_column_int64(st, 1);
+        x->bytes = sqlite3_column_int64(st, 4);
+        x->files = sqlite3_column_int64(st, 5);
+        if (db_column_str(st, 2, &x->event, NULL) < 0 || db_column_str(st, 3, &x->path, NULL) < 0 ||
+            db_column_dup(st, 6, &x->note, NULL) < 0)
+                return -ENOMEM;
+        return 0;
+}
+
 int query_alert_bundles(struct query *q, int64_t alert_id, struct query_bundle **ret, size_t *ret_n)
 {
-        struct query_bundle *arr = NULL;
-        size_t n = 0, cap = 0;
         sqlite3_stmt *st;
-        int r, rc;
+        void *arr;
+        size_t n;
+        int r;
 
         r = db_prepare(q->store, "SELECT alert_id, t, event, path, bytes, files, note FROM alert_bundle "
                                  "WHERE alert_id = ?1 ORDER BY t", &st);
         if (r < 0)
                 return r;
         sqlite3_bind_int64(st, 1, alert_id);
-        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-                struct query_bundle *x = db_grow((void **)&arr, &n, &cap, sizeof(*arr));
-
-                if (!x) {
-                        r = -ENOMEM;
-                        break;
-                }
-                x->alert_id = sqlite3_column_int64(st, 0);
-                x->t_ms = sqlite3_column_int64(st, 1);
-                x->bytes = sqlite3_column_int64(st, 4);
-                x->files = sqlite3_column_int64(st, 5);
-                if (db_column_dup(st, 2, &x->event, NULL) < 0 || db_column_dup(st, 3, &x->path, NULL) < 0 ||
-                    db_column_dup(st, 6, &x->note, NULL) < 0 || (!x->event && !(x->event = strdup(""))) ||
-                    (!x->path && !(x->path = strdup("")))) {
-                        r = -ENOMEM;
-                        break;
-                }
-        }
-        if (r == 0 && rc != SQLITE_DONE)
-                r = db_fail(q->store, rc);
-        sqlite3_finalize(st);
+        r = db_collect(q->store, st, sizeof(struct query_bundle), bundle_row, &arr, &n);
         if (r < 0) {
                 query_alert_bundles_free(arr, n);
                 return r;
