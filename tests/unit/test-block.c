@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "block.h"
+#include "sample-eq.h"
 
 /* xorshift64*: the tests' own generator, so a seed reproduces a run anywhere. */
 static uint64_t rng_state;
@@ -42,16 +43,6 @@ static int64_t value_for(enum metric m, int64_t v)
         if (metric_info[m].unit == UNIT_BYTES)
                 return (v / 1024 % (INT64_MAX / 1024)) * 1024;
         return v;
-}
-
-static void assert_same(const struct sample *a, const struct sample *b)
-{
-        assert_int_equal(a->t_ms, b->t_ms);
-        assert_int_equal(a->have, b->have);
-        for (int m = 0; m < M__MAX; m++)
-                if (sample_has(a, (enum metric)m))
-                        assert_int_equal(a->v[m], b->v[m]);
-        assert_memory_equal(a->why, b->why, sizeof(a->why));
 }
 
 /* Encodes n samples into as many blocks as they need and reads them back; returns the
@@ -82,7 +73,7 @@ static size_t round_trip(const struct sample *in, unsigned n)
                 assert_int_equal(block_reader_count(&r), i - first);
                 for (unsigned j = first; j < i; j++) {
                         assert_int_equal(block_reader_next(&r, &got), 1);
-                        assert_same(&in[j], &got);
+                        assert_same_sample(&in[j], &got);
                 }
                 assert_int_equal(block_reader_next(&r, &got), 0);
                 total += len;

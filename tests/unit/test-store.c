@@ -24,6 +24,7 @@
 #include "store.h"
 #include "util.h"
 #include "tmpdir.h"
+#include "sample-eq.h"
 
 #define MIB (1024 * 1024)
 
@@ -422,16 +423,6 @@ static struct sample random_sample(int64_t t, const struct sample *prev)
         if (xs() % 50 == 0)
                 sample_set_unknown(&s, G_STATUS, UNK_GONE);
         return s;
-}
-
-static void assert_same_sample(const struct sample *a, const struct sample *b)
-{
-        assert_int_equal(a->t_ms, b->t_ms);
-        assert_int_equal(a->have, b->have);
-        for (int m = 0; m < M__MAX; m++)
-                if (sample_has(a, (enum metric)m))
-                        assert_int_equal(a->v[m], b->v[m]);
-        assert_memory_equal(a->why, b->why, sizeof(a->why));
 }
 
 /* Every sample written comes back exactly, from the recent table and from blocks, across
