@@ -94,9 +94,16 @@ class TestProbeSites(Case):
     def start(self, mode, interval=INTERVAL):
         env = dict(os.environ, LD_PRELOAD=PROBE, LEAKWATCH_AGENT_SOCKET=self.path,
                    LEAKWATCH_PROBE_INTERVAL=str(interval))
-        p = subprocess.Popen([SITES, mode], env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        p = subprocess.Popen([SITES, mode], env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL)
         self.procs.append(p)
         self.addCleanup(p.stdout.close)
+        self.addCleanup(p.stdin.close)
+        # The probe reports only after it has begun to sample: from here on every
+        # block the program allocates may be sampled, its live sets included.
+        self.report()
+        p.stdin.write(b"go\n")
+        p.stdin.flush()
         # Its live sets are full: tracing from here on, a steady one is not growth.
         self.assertEqual(p.stdout.readline(), b"ready\n")
         return p

@@ -5,7 +5,9 @@
  * while the main thread leaks and, every 20th time, forks a child that allocates and
  * exits, so a fork that deadlocks on the probe's lock stops the leak. Prints `ready`
  * once the churning live sets are full; runs until killed; exits 1 when a child
- * fails. */
+ * fails. Allocates nothing before it reads a line on standard input: the test sends it
+ * once the probe has reported, that is once it samples, so that every block of the
+ * live sets is allocated while the probe samples. */
 #include <stdio.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -98,13 +100,17 @@ int main(int argc, char **argv)
 {
         int leaking = argc > 1 && strcmp(argv[1], "healthy") != 0;
         int threads = argc > 1 && strcmp(argv[1], "threads") == 0;
-        struct timespec ms = { 0, 1000000 }, start = { 0, 300000000 };
+        struct timespec ms = { 0, 1000000 };
+        char go;
         volatile int n = RING, fill = 1;        /* as in churner() */
         void *kept = NULL;
 
-        /* The probe samples from 0.1 s on: what is allocated before is never seen,
-         * and a live set made then would look like growth while it turns over.*/
-        nanosleep(&start, NULL);
+        /* What is allocated before the probe samples is never seen, and a live set
+         * made then would look like growth while its blocks turn over: the probe
+         * starts sampling 0.1 s after the program starts, later on a loaded machine.
+         * read(), not stdio, which would allocate its buffer first. */
+        if (read(0, &go, 1) != 1)
+                return 1;
         if (threads) {
                 pthread_barrier_init(&filled, NULL, 4);
                 for (uintptr_t i = 0; i < 3; i++) {
