@@ -70,6 +70,11 @@ MSG_MAX = 8192
 # every allocation and memory per distinct traceback (its default is 1, the protocol
 # allows 8).
 TRACE_FRAMES = 4
+# The modules the agent imports on first use, so that a program that never reports does
+# not load them. Imported before the agent starts tracemalloc: loaded while it traces,
+# their code and tables (some 300 KiB for random) were the largest "growth" of a
+# program whose own leak is outside Python's heap.
+LAZY_MODULES = ("collections", "itertools", "operator", "random", "socket")
 # Sites per report (the daemon keeps at most 10) and a frame's token in bytes.
 TOP_SITES = 10
 FRAME_MAX = 256
@@ -369,6 +374,8 @@ class _Agent:
 
         now_t = time.monotonic()
         if not tracemalloc.is_tracing():
+            for name in LAZY_MODULES:
+                __import__(name)
             tracemalloc.start(TRACE_FRAMES)
             self.tracing = True
         if self.first is None:
