@@ -9,6 +9,7 @@ stays silent."""
 import json
 import os
 import re
+import shutil
 import socket
 import stat
 import subprocess
@@ -23,6 +24,9 @@ AGENT_DIR = os.path.join(ROOT, "agents", "python")
 SEED = os.path.join(ROOT, "tests", "workloads", "agent_seed.py")
 FRAG = os.path.join(BUILD, "tests", "workloads", "agent_frag")
 PROBE = os.path.join(BUILD, "libleakwatch-probe.so")
+JAVA_LEAK = os.path.join(ROOT, "tests", "workloads", "JavaLeak.java")
+# The source launcher compiles JavaLeak.java in memory: a JDK, not only a runtime.
+JAVA = shutil.which("java") if shutil.which("javac") else None
 # Debian's own interpreter, the one the agent is meant for; another python3 otherwise.
 PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
 
@@ -33,7 +37,7 @@ interval = 0.5
 window = 1m
 
 [rule seed]
-cmdline = agent_seed\\.py|agent_frag|agent_target
+cmdline = agent_seed\\.py|agent_frag|agent_target|JavaLeak\\.java
 escalate = evidence
 """
 
@@ -423,6 +427,24 @@ print(json.dumps(out))
             # is off by 100% or 200% at k = 3, 6 and 9.
             for name, n, want in zip(("Person", "Car", "list"), counts, exact):
                 self.assertLess(abs(n - want), 0.25 * want, "stride %s: %s %d, exactly %d" % (k, name, n, want))
+
+    def test_jvm_heap_read_from_outside(self):
+        """A HashMap that only grows in a real JVM, with no agent in it: the alert says
+        the Java heap grows, read from its HotSpot performance data (/tmp/hsperfdata_USER/
+        PID, what jstat reads), not "anonymous memory" or native growth."""
+        if not JAVA:
+            self.skipTest("no JDK here (java and javac for the source launcher): the JVM's heap read "
+                          "through its performance data is not checked")
+        d = self.start()
+        # The serial collector: its resident memory follows the heap smoothly, where
+        # G1's grows in steps of tens of MiB that the one-minute window takes minutes
+        # to call a leak (docs/agents.md). C1 only: the JIT's threads few on two cores.
+        p = self.spawn([JAVA, "-XX:+UseSerialGC", "-Xmx512m", "-XX:TieredStopAtLevel=1", JAVA_LEAK],
+                       env=self.env(python=False))
+        got = wait_for(lambda: kinds(d.db).get(p.pid), timeout=300, what="the JVM's alert")
+        metric, kind, cls, agents = got
+        self.assertEqual((metric, cls), ("memory", "java-heap"), kind)
+        self.assertRegex(kind, r"^Java heap (\(old generation\) )?growing: \+[0-9.]+ [KMG]iB ")
 
     def test_agent_imports_are_not_the_program_s_sites(self):
         """The modules the agent loads on first use (the sampled census's random, the
