@@ -152,6 +152,12 @@ def samples(db, pid, column="rss"):
     return raw_rows(db, ("t", column), pid)
 
 
+def sanitized():
+    """Whether the daemon under test is a sanitizer build (make check-asan)."""
+    with open(DAEMON, "rb") as f:
+        return b"__asan_init" in f.read()
+
+
 def root_tier_skip(case, reason):
     """Skips a test that needs root (or what only root can make: mounts, namespaces,
     other users) and cannot run here. Run as root, such a test may not skip: whatever

@@ -22,7 +22,7 @@ import threading
 import time
 import unittest
 
-from lwtest import BUILD, DAEMON, WAIT, Case, query, raw_rows, samples, wait_for
+from lwtest import BUILD, DAEMON, WAIT, Case, query, raw_rows, samples, sanitized, wait_for
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 # An unprivileged uid and gid with no passwd entry: the leakwatch user's stand-in, which
@@ -802,11 +802,6 @@ def seccomp_preexec(allowed):
         if libc.prctl(38, 1, 0, 0, 0) != 0 or libc.prctl(22, 2, ctypes.byref(prog), 0, 0) != 0:
             raise OSError(ctypes.get_errno(), "cannot install the seccomp filter")
     return preexec
-
-
-def sanitized():
-    with open(DAEMON, "rb") as f:
-        return b"__asan_init" in f.read()
 
 
 def syscall_config(tmp, pid):

@@ -1,9 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 // JavaLeak: a HashMap that only grows, as a Java service's cache that never forgets:
-// 1 MiB of byte[4096] values a second, kept for good, for SECONDS (default 600). Run
-// with the source launcher (`java JavaLeak.java [SECONDS]`), so the tests need no build
-// step of their own. leakwatchd reads its heap from outside, through the HotSpot
-// performance data that jstat reads (docs/agents.md).
+// 1 MiB of byte[4096] values a second, kept for good, for SECONDS (default 600).
+// tests/integration/test_agents.py compiles and runs it; leakwatchd reads its heap from
+// outside, through the HotSpot performance data that jstat reads (docs/agents.md).
 import java.util.HashMap;
 import java.util.Map;
 
