@@ -191,12 +191,23 @@ void query_events_free(struct query_event *e, size_t n)
         free(e);
 }
 
+static int event_row(sqlite3_stmt *st, void *elem)
+{
+        struct query_event *e = elem;
+
+        e->id = sqlite3_column_int64(st, 0);
+        e->t_ms = sqlite3_column_int64(st, 1);
+        if (db_column_str(st, 2, &e->kind, NULL) < 0 || db_column_dup(st, 3, &e->detail, NULL) < 0)
+                return -ENOMEM;
+        return 0;
+}
+
 int query_events(struct query *q, const char *kind, size_t limit, struct query_event **ret, size_t *ret_n)
 {
-        struct query_event *arr = NULL;
-        size_t n = 0, cap = 0;
         sqlite3_stmt *st;
-        int r, rc;
+        void *arr;
+        size_t n;
+        int r;
 
         r = db_prepare(q->store, "SELECT id, t, kind, detail FROM daemon_event WHERE ?1 IS NULL OR kind = ?1 "
                        "ORDER BY t DESC, id DESC LIMIT ?2", &st);
@@ -205,30 +216,7 @@ int query_events(struct query *q, const char *kind, size_t limit, struct query_e
         if (kind)
                 sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 2, limit > INT64_MAX ? INT64_MAX : (int64_t)limit);
-        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-                struct query_event *e = db_grow((void **)&arr, &n, &cap, sizeof(*arr));
-
-                if (!e) {
-                        r = -ENOMEM;
-                        break;
-                }
-                e->id = sqlite3_column_int64(st, 0);
-                e->t_ms = sqlite3_column_int64(st, 1);
-                if (db_column_dup(st, 2, &e->kind, NULL) < 0 || db_column_dup(st, 3, &e->detail, NULL) < 0) {
-                        r = -ENOMEM;
-                        break;
-                }
-                if (!e->kind) {
-                        e->kind = strdup("");
-                        if (!e->kind) {
-                                r = -ENOMEM;
-                                break;
-                        }
-                }
-        }
-        if (r == 0 && rc != SQLITE_DONE)
-                r = db_fail(q->store, rc);
-        sqlite3_finalize(st);
+        r = db_collect(q->store, st, sizeof(struct query_event), event_row, &arr, &n);
         if (r < 0) {
                 query_events_free(arr, n);
                 return r;
@@ -260,8 +248,10 @@ void query_rules_free(struct query_rule *r, size_t n)
         free(r);
 }
 
-static int read_rule(sqlite3_stmt *st, struct query_rule *r)
+static int rule_row(sqlite3_stmt *st, void *elem)
 {
+        struct query_rule *r = elem;
+
         r->id = sqlite3_column_int64(st, 0);
         r->first_ms = sqlite3_column_int64(st, 3);
         r->last_ms = sqlite3_column_int64(st, 4);
@@ -276,27 +266,15 @@ static int read_rule(sqlite3_stmt *st, struct query_rule *r)
 
 int query_rules(struct query *q, struct query_rule **ret, size_t *ret_n)
 {
-        struct query_rule *arr = NULL;
-        size_t n = 0, cap = 0;
         sqlite3_stmt *st;
-        int r, rc;
+        void *arr;
+        size_t n;
+        int r;
 
         r = db_prepare(q->store, "SELECT " RULE_COLUMNS " FROM rule r ORDER BY r.name", &st);
         if (r < 0)
                 return r;
-        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-                struct query_rule *e = db_grow((void **)&arr, &n, &cap, sizeof(*arr));
-
-                if (!e || read_rule(st, e) < 0) {
-                        if (e)
-                                n--;
-                        r = -ENOMEM;
-                        break;
-                }
-        }
-        if (r == 0 && rc != SQLITE_DONE)
-                r = db_fail(q->store, rc);
-        sqlite3_finalize(st);
+        r = db_collect(q->store, st, sizeof(struct query_rule), rule_row, &arr, &n);
         if (r < 0) {
                 query_rules_free(arr, n);
                 return r;
@@ -338,7 +316,7 @@ int query_rule_by_name(struct query *q, const char *name, struct query_rule *ret
         sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
         rc = sqlite3_step(st);
         if (rc == SQLITE_ROW)
-                r = read_rule(st, &rule);
+                r = rule_row(st, &rule);
         else
                 r = rc == SQLITE_DONE ? -ENOENT : db_fail(q->store, rc);
         sqlite3_finalize(st);
@@ -370,8 +348,10 @@ void query_processes_free(struct query_process *p, size_t n)
         free(p);
 }
 
-static int read_process(sqlite3_stmt *st, struct query_process *p)
+static int process_row(sqlite3_stmt *st, void *elem)
 {
+        struct query_process *p = elem;
+
         p->id = sqlite3_column_int64(st, 0);
         db_column_copy(st, 1, p->boot_id, sizeof(p->boot_id));
         p->pid = (int32_t)sqlite3_column_int64(st, 2);
@@ -416,11 +396,11 @@ int query_processes(struct query *q, const struct query_filter *f, struct query_
                 [QUERY_UNIT] = "p.unit = ?2",
                 [QUERY_RULE] = "p.rule_id = ?1",
         };
-        struct query_process *arr = NULL;
-        size_t n = 0, cap = 0;
         sqlite3_stmt *st;
         char sql[2048];
-        int r, rc;
+        void *arr;
+        size_t n;
+        int r;
 
         if ((unsigned)f->by >= ELEMENTSOF(by_sql))
                 return -EINVAL;
@@ -456,19 +436,7 @@ int query_processes(struct query *q, const struct query_filter *f, struct query_
                 sqlite3_bind_int64(st, 4, f->active_from);
                 sqlite3_bind_int64(st, 5, f->active_to);
         }
-        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-                struct query_process *e = db_grow((void **)&arr, &n, &cap, sizeof(*arr));
-
-                if (!e || read_process(st, e) < 0) {
-                        if (e)
-                                n--;
-                        r = -ENOMEM;
-                        break;
-                }
-        }
-        if (r == 0 && rc != SQLITE_DONE)
-                r = db_fail(q->store, rc);
-        sqlite3_finalize(st);
+        r = db_collect(q->store, st, sizeof(struct query_process), process_row, &arr, &n);
         if (r < 0) {
                 query_processes_free(arr, n);
                 return r;
@@ -1039,8 +1007,10 @@ void query_alerts_free(struct query_alert *a, size_t n)
         free(a);
 }
 
-static int read_alert(sqlite3_stmt *st, struct query_alert *a)
+static int alert_row(sqlite3_stmt *st, void *elem)
 {
+        struct query_alert *a = elem;
+
         a->id = sqlite3_column_int64(st, 0);
         a->process_id = sqlite3_column_int64(st, 1);
         a->rule_id = sqlite3_column_int64(st, 2);
@@ -1081,11 +1051,11 @@ oom:
 
 int query_alerts(struct query *q, const struct query_alert_filter *f, struct query_alert **ret, size_t *ret_n)
 {
-        struct query_alert *arr = NULL;
-        size_t n = 0, cap = 0;
         sqlite3_stmt *st;
         char sql[2048];
-        int r, rc;
+        void *arr;
+        size_t n;
+        int r;
 
         snprintf(sql, sizeof(sql),
                  "SELECT a.id, a.process_id, a.rule_id, a.metric, a.state, a.start_ms, a.end_ms, a.end_reason, "
@@ -1113,19 +1083,7 @@ int query_alerts(struct query *q, const struct query_alert_filter *f, struct que
                 sqlite3_bind_int64(st, 4, f->from_ms);
                 sqlite3_bind_int64(st, 5, f->to_ms);
         }
-        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-                struct query_alert *e = db_grow((void **)&arr, &n, &cap, sizeof(*arr));
-
-                if (!e || read_alert(st, e) < 0) {
-                        if (e)
-                                n--;
-                        r = -ENOMEM;
-                        break;
-                }
-        }
-        if (r == 0 && rc != SQLITE_DONE)
-                r = db_fail(q->store, rc);
-        sqlite3_finalize(st);
+        r = db_collect(q->store, st, sizeof(struct query_alert), alert_row, &arr, &n);
         if (r < 0) {
                 query_alerts_free(arr, n);
                 return r;
@@ -1144,45 +1102,39 @@ void query_verdicts_free(struct query_verdict *v, size_t n)
         free(v);
 }
 
+static int verdict_row(sqlite3_stmt *st, void *elem)
+{
+        struct query_verdict *v = elem;
+
+        v->id = sqlite3_column_int64(st, 0);
+        v->process_id = sqlite3_column_int64(st, 1);
+        v->alert_id = db_column_or(st, 2, 0);
+        v->t_ms = sqlite3_column_int64(st, 3);
+        db_column_copy(st, 4, v->metric, sizeof(v->metric));
+        db_column_copy(st, 5, v->state, sizeof(v->state));
+        db_column_copy(st, 6, v->previous, sizeof(v->previous));
+        v->escalated = sqlite3_column_int64(st, 7) != 0;
+        v->slope = db_column_real(st, 8);
+        v->slope_low = db_column_real(st, 9);
+        v->slope_high = db_column_real(st, 10);
+        v->growth = db_column_real(st, 11);
+        v->growth_rel = db_column_real(st, 12);
+        v->level = db_column_real(st, 13);
+        v->p_value = db_column_real(st, 14);
+        v->forecast_s = db_column_real(st, 15);
+        v->evidence_from = db_column_or(st, 16, 0);
+        v->evidence_to = db_column_or(st, 17, 0);
+        return db_column_dup(st, 18, &v->reason, NULL) < 0 ? -ENOMEM : 0;
+}
+
+/* Reads st's rows into *ret and finalizes st. */
 static int collect_verdicts(struct query *q, sqlite3_stmt *st, struct query_verdict **ret, size_t *ret_n)
 {
-        struct query_verdict *arr = NULL;
-        size_t n = 0, cap = 0;
-        int r = 0, rc;
+        void *arr;
+        size_t n;
+        int r;
 
-        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-                struct query_verdict *v = db_grow((void **)&arr, &n, &cap, sizeof(*arr));
-
-                if (!v) {
-                        r = -ENOMEM;
-                        break;
-                }
-                v->id = sqlite3_column_int64(st, 0);
-                v->process_id = sqlite3_column_int64(st, 1);
-                v->alert_id = db_column_or(st, 2, 0);
-                v->t_ms = sqlite3_column_int64(st, 3);
-                db_column_copy(st, 4, v->metric, sizeof(v->metric));
-                db_column_copy(st, 5, v->state, sizeof(v->state));
-                db_column_copy(st, 6, v->previous, sizeof(v->previous));
-                v->escalated = sqlite3_column_int64(st, 7) != 0;
-                v->slope = db_column_real(st, 8);
-                v->slope_low = db_column_real(st, 9);
-                v->slope_high = db_column_real(st, 10);
-                v->growth = db_column_real(st, 11);
-                v->growth_rel = db_column_real(st, 12);
-                v->level = db_column_real(st, 13);
-                v->p_value = db_column_real(st, 14);
-                v->forecast_s = db_column_real(st, 15);
-                v->evidence_from = db_column_or(st, 16, 0);
-                v->evidence_to = db_column_or(st, 17, 0);
-                if (db_column_dup(st, 18, &v->reason, NULL) < 0) {
-                        n--;
-                        r = -ENOMEM;
-                        break;
-                }
-        }
-        if (r == 0 && rc != SQLITE_DONE)
-                r = db_fail(q->store, rc);
+        r = db_collect(q->store, st, sizeof(struct query_verdict), verdict_row, &arr, &n);
         if (r < 0) {
                 query_verdicts_free(arr, n);
                 return r;
@@ -1210,9 +1162,7 @@ int query_verdicts(struct query *q, int64_t process_id, const char *metric, int6
         sqlite3_bind_int64(st, 3, to_ms);
         if (metric)
                 sqlite3_bind_text(st, 4, metric, -1, SQLITE_STATIC);
-        r = collect_verdicts(q, st, ret, ret_n);
-        sqlite3_finalize(st);
-        return r;
+        return collect_verdicts(q, st, ret, ret_n);
 }
 
 int query_alert_verdicts(struct query *q, const struct query_alert *a, struct query_verdict **ret, size_t *ret_n)
@@ -1232,9 +1182,7 @@ int query_alert_verdicts(struct query *q, const struct query_alert *a, struct qu
         sqlite3_bind_int64(st, 3, a->start_ms);
         sqlite3_bind_int64(st, 4, a->end_ms ? a->end_ms : INT64_MAX);
         sqlite3_bind_int64(st, 5, a->id);
-        r = collect_verdicts(q, st, ret, ret_n);
-        sqlite3_finalize(st);
-        return r;
+        return collect_verdicts(q, st, ret, ret_n);
 }
 
 /* ---- hook runs ---- */
