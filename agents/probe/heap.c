@@ -3,6 +3,7 @@
  * and its liveness tracked in bounded tables (heap.h is the contract). */
 #include "heap.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <execinfo.h>
 #include <link.h>
@@ -55,8 +56,8 @@ extern void *__libc_pvalloc(size_t size);
  * more lookups). */
 #define FILTER_BITS 16
 #define FILTER_SLOTS (1u << FILTER_BITS)
-/* Frames captured: ours (the sampler, the interposed function) plus HEAP_FRAMES. Each
- * frame more costs the unwinder some 100 ns per sample. */
+/* Frames captured: ours (the sampler, the interposed function) plus HEAP_FRAMES. Both
+ * unwinders start at their caller's return address. */
 #define CAPTURE (HEAP_FRAMES + 2)
 /* Before heap_init(), a thread looks whether sampling has started after this many bytes. */
 #define RECHECK (512 * 1024)
@@ -91,6 +92,14 @@ static uint64_t mean_bytes;
 /* 0 until heap_init() has made the tables, then 1; -1: never (heap_disable). */
 static int sampling;
 static uintptr_t self_lo, self_hi;      /* our own code: frames skipped */
+/* libunwind's unw_backtrace() (libunwind8), when it loads; else glibc's backtrace().
+ * Both walk the .eh_frame tables (Debian builds have no frame pointers), but libgcc,
+ * behind backtrace(), finds and interprets each frame's CFI anew at every call, some
+ * 13,000 instructions (~3 us) a stack of 10 frames here, while libunwind keeps each
+ * return address's frame layout in a per-thread cache and then steps a frame in a few
+ * dozen: ~850 instructions a stack. Declared here rather than from libunwind.h: the
+ * probe dlopen()s the library, so only this one stable signature is needed. */
+static int (*unwind_fast)(void **buffer, int size);
 
 static TLS int64_t tl_left;     /* bytes until this thread's next sample */
 static TLS uint64_t tl_rand;
@@ -268,7 +277,7 @@ static __attribute__((noinline)) void sample(void *p, size_t size)
         if (tl_busy)
                 return;
         tl_busy = true;
-        n = (unsigned)backtrace((void **)raw, CAPTURE);
+        n = (unsigned)(unwind_fast ? unwind_fast : backtrace)((void **)raw, CAPTURE);
         while (skip < n && raw[skip] >= self_lo && raw[skip] < self_hi)
                 skip++;
         depth = n - skip > HEAP_FRAMES ? HEAP_FRAMES : n - skip;
@@ -433,7 +442,7 @@ static void *map(size_t bytes)
 
 int heap_init(uint64_t mean)
 {
-        void *warm[2];
+        void *warm[2], *unwind_lib;
 
         if (mean == 0) {
                 heap_disable();
@@ -448,8 +457,20 @@ int heap_init(uint64_t mean)
                 return -ENOMEM;
         }
         (void)dl_iterate_phdr(find_self, (void *)(uintptr_t)&sample);
-        /* backtrace() loads libgcc's unwinder on first use, which allocates: do it
-         * now, outside any allocation, so the sampler never recurses into malloc. */
+        /* Loaded and tried once here, from the probe's thread, outside any
+         * allocation: dlopen() and backtrace()'s first call (which loads libgcc's
+         * unwinder) allocate. A thread's first sample sets up libunwind's cache for
+         * that thread; whatever that allocates is not sampled (tl_busy). RTLD_LOCAL:
+         * libunwind's own backtrace() and _Unwind_* stay out of the program's
+         * namespace. Without libunwind, backtrace() does the same work slower. Once
+         * loaded it stays (unloading a library from someone else's program is not
+         * safe). */
+        unwind_lib = dlopen("libunwind.so.8", RTLD_NOW | RTLD_LOCAL);
+        if (unwind_lib) {
+                unwind_fast = (int (*)(void **, int))dlsym(unwind_lib, "unw_backtrace");
+                if (unwind_fast && unwind_fast(warm, 2) <= 0)
+                        unwind_fast = NULL;
+        }
         (void)backtrace(warm, 2);
         if (pthread_atfork(fork_prepare, fork_done, fork_done) != 0) {
                 heap_disable();
