@@ -86,6 +86,8 @@ static int32_t stack_free = -1;
 static uint32_t stack_used;     /* slots ever handed out, the free list aside */
 static struct live *live;
 static uint32_t live_n;
+/* NULL until sampling starts: free() reads this one pointer to know whether to look
+ * at all, and where. */
 static uint8_t *filter;
 static int lock;
 static uint64_t mean_bytes;
@@ -311,6 +313,10 @@ static __attribute__((noinline)) void forget(void *p)
 {
         struct live l;
 
+        /* NULL's counter counts the samples at multiples of 64 MiB; NULL is in no
+         * table (0 marks an empty slot there). */
+        if (!p)
+                return;
         lock_take();
         if (live_remove((uintptr_t)p, &l)) {
                 struct stack *st = &stacks[l.stack];
@@ -326,11 +332,14 @@ static __attribute__((noinline)) void forget(void *p)
 }
 
 /* Before the memory goes back: once freed, another thread may get the same address
- * and sample it. */
+ * and sample it. The fewest instructions on the path every free() takes: one load
+ * of the filter's address (NULL: not sampling), one of its counter; free(NULL) is
+ * told apart in forget(), on the rare path. */
 static inline void unnote(void *p)
 {
-        if (__atomic_load_n(&sampling, __ATOMIC_ACQUIRE) > 0 && p &&
-            unlikely(__atomic_load_n(filter_slot((uintptr_t)p), __ATOMIC_RELAXED)))
+        const uint8_t *f = __atomic_load_n(&filter, __ATOMIC_ACQUIRE);
+
+        if (f && unlikely(__atomic_load_n(&f[((uintptr_t)p >> 10) & (FILTER_SLOTS - 1)], __ATOMIC_RELAXED)))
                 forget(p);
 }
 
@@ -443,6 +452,7 @@ static void *map(size_t bytes)
 int heap_init(uint64_t mean)
 {
         void *warm[2], *unwind_lib;
+        uint8_t *counters;
 
         if (mean == 0) {
                 heap_disable();
@@ -451,8 +461,8 @@ int heap_init(uint64_t mean)
         stacks = map(sizeof(*stacks) * STACKS);
         stack_index = map(sizeof(*stack_index) * STACK_INDEX);
         live = map(sizeof(*live) * LIVE_SLOTS);
-        filter = map(FILTER_SLOTS);
-        if (!stacks || !stack_index || !live || !filter) {
+        counters = map(FILTER_SLOTS);
+        if (!stacks || !stack_index || !live || !counters) {
                 heap_disable();
                 return -ENOMEM;
         }
@@ -477,6 +487,8 @@ int heap_init(uint64_t mean)
                 return -ENOMEM;
         }
         mean_bytes = mean;
+        /* The filter before the first sample can count in it. */
+        __atomic_store_n(&filter, counters, __ATOMIC_RELEASE);
         __atomic_store_n(&sampling, 1, __ATOMIC_RELEASE);
         return 0;
 }
