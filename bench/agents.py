@@ -9,9 +9,10 @@
    the agent reporting every second, asked to trace or not; and the program tracing
    itself with tracemalloc, no agent, for what of it is tracemalloc's own.
 3. The allocator probe on a malloc-heavy C workload (bench/agents-malloc.c, 20 million
-   malloc/free pairs of 16 to 1024 bytes, 10 GiB allocated): without it, preloaded but
-   not started, interposing without sampling, sampling (one allocation per 512 KiB), and
-   sampling while traced; all of them in every round.
+   malloc/free pairs of 16 to 1024 bytes, 10 GiB allocated, after 0.15 s of sleep in
+   which sampling starts): without it, preloaded but not started, interposing without
+   sampling (the same library, LEAKWATCH_PROBE_SAMPLE=0), sampling (one allocation per
+   512 KiB), and sampling while traced; all of them in every round.
 4. The same workload, 5 million pairs, under the peers where they run: heaptrack (every
    allocation with its stack, written to a file) and bcc's memleak (uprobes on malloc
    and free), beside the probe.
@@ -231,7 +232,8 @@ def main():
     # Preloaded but told not to start (LEAKWATCH_AGENT=0): the cost of loading alone,
     # without the probe's thread (which ends glibc's single-thread malloc shortcuts).
     # The others report every 0.1 s: sampling starts at the first report, here within
-    # the run's first 0.1 s (the default, 1 to 10 s, is longer than the run).
+    # the run's first 0.1 s (the default, 1 to 10 s, is longer than the run), while the
+    # workload still sleeps: every allocation it makes is made with sampling on.
     probe = dict(base, LD_PRELOAD=lib, LEAKWATCH_PROBE_INTERVAL="0.1")
     variants = [
         ("no probe", base, None, [], None),

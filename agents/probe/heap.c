@@ -3,6 +3,7 @@
  * and its liveness tracked in bounded tables (heap.h is the contract). */
 #include "heap.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <execinfo.h>
 #include <link.h>
@@ -55,8 +56,8 @@ extern void *__libc_pvalloc(size_t size);
  * more lookups). */
 #define FILTER_BITS 16
 #define FILTER_SLOTS (1u << FILTER_BITS)
-/* Frames captured: ours (the sampler, the interposed function) plus HEAP_FRAMES. Each
- * frame more costs the unwinder some 100 ns per sample. */
+/* Frames captured: ours (the sampler, the interposed function) plus HEAP_FRAMES. Both
+ * unwinders start at their caller's return address. */
 #define CAPTURE (HEAP_FRAMES + 2)
 /* Before heap_init(), a thread looks whether sampling has started after this many bytes. */
 #define RECHECK (512 * 1024)
@@ -85,12 +86,22 @@ static int32_t stack_free = -1;
 static uint32_t stack_used;     /* slots ever handed out, the free list aside */
 static struct live *live;
 static uint32_t live_n;
+/* NULL until sampling starts: free() reads this one pointer to know whether to look
+ * at all, and where. */
 static uint8_t *filter;
 static int lock;
 static uint64_t mean_bytes;
 /* 0 until heap_init() has made the tables, then 1; -1: never (heap_disable). */
 static int sampling;
 static uintptr_t self_lo, self_hi;      /* our own code: frames skipped */
+/* libunwind's unw_backtrace() (libunwind8), when it loads; else glibc's backtrace().
+ * Both walk the .eh_frame tables (Debian builds have no frame pointers), but libgcc,
+ * behind backtrace(), finds and interprets each frame's CFI anew at every call, some
+ * 13,000 instructions (~3 us) a stack of 10 frames here, while libunwind keeps each
+ * return address's frame layout in a per-thread cache and then steps a frame in a few
+ * dozen: ~850 instructions a stack. Declared here rather than from libunwind.h: the
+ * probe dlopen()s the library, so only this one stable signature is needed. */
+static int (*unwind_fast)(void **buffer, int size);
 
 static TLS int64_t tl_left;     /* bytes until this thread's next sample */
 static TLS uint64_t tl_rand;
@@ -268,7 +279,7 @@ static __attribute__((noinline)) void sample(void *p, size_t size)
         if (tl_busy)
                 return;
         tl_busy = true;
-        n = (unsigned)backtrace((void **)raw, CAPTURE);
+        n = (unsigned)(unwind_fast ? unwind_fast : backtrace)((void **)raw, CAPTURE);
         while (skip < n && raw[skip] >= self_lo && raw[skip] < self_hi)
                 skip++;
         depth = n - skip > HEAP_FRAMES ? HEAP_FRAMES : n - skip;
@@ -302,6 +313,10 @@ static __attribute__((noinline)) void forget(void *p)
 {
         struct live l;
 
+        /* NULL's counter counts the samples at multiples of 64 MiB; NULL is in no
+         * table (0 marks an empty slot there). */
+        if (!p)
+                return;
         lock_take();
         if (live_remove((uintptr_t)p, &l)) {
                 struct stack *st = &stacks[l.stack];
@@ -317,11 +332,14 @@ static __attribute__((noinline)) void forget(void *p)
 }
 
 /* Before the memory goes back: once freed, another thread may get the same address
- * and sample it. */
+ * and sample it. The fewest instructions on the path every free() takes: one load
+ * of the filter's address (NULL: not sampling), one of its counter; free(NULL) is
+ * told apart in forget(), on the rare path. */
 static inline void unnote(void *p)
 {
-        if (__atomic_load_n(&sampling, __ATOMIC_ACQUIRE) > 0 && p &&
-            unlikely(__atomic_load_n(filter_slot((uintptr_t)p), __ATOMIC_RELAXED)))
+        const uint8_t *f = __atomic_load_n(&filter, __ATOMIC_ACQUIRE);
+
+        if (f && unlikely(__atomic_load_n(&f[((uintptr_t)p >> 10) & (FILTER_SLOTS - 1)], __ATOMIC_RELAXED)))
                 forget(p);
 }
 
@@ -433,7 +451,8 @@ static void *map(size_t bytes)
 
 int heap_init(uint64_t mean)
 {
-        void *warm[2];
+        void *warm[2], *unwind_lib;
+        uint8_t *counters;
 
         if (mean == 0) {
                 heap_disable();
@@ -442,20 +461,34 @@ int heap_init(uint64_t mean)
         stacks = map(sizeof(*stacks) * STACKS);
         stack_index = map(sizeof(*stack_index) * STACK_INDEX);
         live = map(sizeof(*live) * LIVE_SLOTS);
-        filter = map(FILTER_SLOTS);
-        if (!stacks || !stack_index || !live || !filter) {
+        counters = map(FILTER_SLOTS);
+        if (!stacks || !stack_index || !live || !counters) {
                 heap_disable();
                 return -ENOMEM;
         }
         (void)dl_iterate_phdr(find_self, (void *)(uintptr_t)&sample);
-        /* backtrace() loads libgcc's unwinder on first use, which allocates: do it
-         * now, outside any allocation, so the sampler never recurses into malloc. */
+        /* Loaded and tried once here, from the probe's thread, outside any
+         * allocation: dlopen() and backtrace()'s first call (which loads libgcc's
+         * unwinder) allocate. A thread's first sample sets up libunwind's cache for
+         * that thread; whatever that allocates is not sampled (tl_busy). RTLD_LOCAL:
+         * libunwind's own backtrace() and _Unwind_* stay out of the program's
+         * namespace. Without libunwind, backtrace() does the same work slower. Once
+         * loaded it stays (unloading a library from someone else's program is not
+         * safe). */
+        unwind_lib = dlopen("libunwind.so.8", RTLD_NOW | RTLD_LOCAL);
+        if (unwind_lib) {
+                unwind_fast = (int (*)(void **, int))dlsym(unwind_lib, "unw_backtrace");
+                if (unwind_fast && unwind_fast(warm, 2) <= 0)
+                        unwind_fast = NULL;
+        }
         (void)backtrace(warm, 2);
         if (pthread_atfork(fork_prepare, fork_done, fork_done) != 0) {
                 heap_disable();
                 return -ENOMEM;
         }
         mean_bytes = mean;
+        /* The filter before the first sample can count in it. */
+        __atomic_store_n(&filter, counters, __ATOMIC_RELEASE);
         __atomic_store_n(&sampling, 1, __ATOMIC_RELEASE);
         return 0;
 }

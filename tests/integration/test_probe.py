@@ -6,11 +6,14 @@ program gets no sites; reports stay version 1 while nobody asks. The datagrams a
 straight off a socket of the test's own and checked against the report format, version
 2 (docs/agents.md)."""
 
+import ctypes
 import os
 import re
 import socket
 import subprocess
+from unittest import mock
 
+import lwtest
 from lwtest import BUILD, Case
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -182,3 +185,49 @@ class TestProbeSites(Case):
         # set.
         for _ in range(10):
             self.assertEqual(self.report(), (1, []))
+
+    def unwinder(self, pid):
+        """The path of the libunwind.so.8 mapped into pid (libunwind.so.8.0.1, where
+        the link points, for Debian's), or None."""
+        with open("/proc/%d/maps" % pid) as f:
+            for line in f:
+                path = line.split()[-1]
+                if os.path.basename(path).startswith("libunwind.so.8"):
+                    return path
+        return None
+
+    def leak_first(self, p):
+        """Traced from now, the leak is the first site within two intervals: leak(),
+        its line, then main()."""
+        self.trace(p.pid)
+        reports = [self.report() for _ in range(3)]
+        version, sites = reports[-1]
+        self.assertEqual(version, 2, reports)
+        frames = sites[0][3]
+        self.assertEqual([NATIVE_FRAME.match(f).group(1) for f in frames[:2]], ["leak", "main"], frames)
+        self.assertEqual(int(NATIVE_FRAME.match(frames[0]).group(5)), source_line("/* leak-line */"), frames)
+
+    def test_stacks_from_libunwind(self):
+        # Where libunwind8 is installed (tools/install-deps installs it), the probe has
+        # loaded it by its first report and takes its stacks with it.
+        try:
+            ctypes.CDLL("libunwind.so.8")
+        except OSError as e:
+            lwtest.root_tier_skip(self, "libunwind8 is not installed (tools/install-deps): %s" % e)
+        p = self.start("leak", interval=1)
+        self.assertIsNotNone(self.unwinder(p.pid), "libunwind8 is installed but the probe did not load it")
+        self.leak_first(p)
+
+    def test_stacks_without_libunwind(self):
+        # Where libunwind cannot be used (here a libunwind.so.8 without unw_backtrace,
+        # found first through LD_LIBRARY_PATH), glibc's backtrace() takes the stacks.
+        lib = os.path.join(self.tmp, "lib")
+        os.mkdir(lib)
+        with open(os.path.join(lib, "empty.c"), "w") as f:
+            f.write("int not_libunwind;\n")
+        subprocess.run([os.environ.get("CC", "cc"), "-shared", "-fPIC", "-o", os.path.join(lib, "libunwind.so.8"),
+                        os.path.join(lib, "empty.c")], check=True)
+        with mock.patch.dict(os.environ, LD_LIBRARY_PATH=lib):
+            p = self.start("leak", interval=1)
+        self.assertEqual(self.unwinder(p.pid), os.path.join(lib, "libunwind.so.8"))
+        self.leak_first(p)
