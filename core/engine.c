@@ -358,8 +358,13 @@ static void update_kind(const struct sampler_proc *p UNUSED, struct eproc *ep, e
                 classify_add_jvm(&in, ep->jvm->t[k], &ep->jvm->j[k]);
         }
         classify(&in, &res);
-        snprintf(ms->kind, sizeof(ms->kind), "%s", res.text);
         a->row.kind = ms->kind;
+        /* Named with its sites, the process is traced no more (engine_wants_sites): a
+         * later window has none, knows less, and would lose the site from the alert or
+         * even change its class (large Python buffers read as native without them). */
+        if (ms->sited && !res.sites)
+                return;
+        snprintf(ms->kind, sizeof(ms->kind), "%s", res.text);
         a->first_sites = res.sites && !ms->sited;
         ms->sited = ms->sited || res.sites;
         if (ms->kind_class != (int)res.cls || ms->kind_agents != classify_agents(&res)) {

@@ -468,11 +468,12 @@ static void test_sites_asked_on_suspicion(void **state)
         struct fixture *f = *state;
         struct engine_proc_state ps;
         bool asked_suspect = false, asked_leaking = false, judged = false;
-        int64_t site_from = -1;
+        int64_t site_from = -1, t;
+        size_t judged_at;
 
         /* Without an agent, never: nobody would answer. */
         f->l.started(f->l.userdata, &f->p, false, T0_MS);
-        for (int64_t t = 0; t < 200 * 1000; t += STEP_MS) {
+        for (t = 0; t < 200 * 1000; t += STEP_MS) {
                 sample_at(f, T0_MS + t, 100 * MIB + MIB * (double)t / 1000);
                 assert_false(engine_wants_sites(f->e, f->p.slot));
         }
@@ -481,7 +482,7 @@ static void test_sites_asked_on_suspicion(void **state)
 
         f->p.id++;
         f->l.started(f->l.userdata, &f->p, false, T0_MS);
-        for (int64_t t = 0; t < 300 * 1000; t += STEP_MS) {
+        for (t = 0; t < 300 * 1000; t += STEP_MS) {
                 double grown = (double)t / 1000;
                 bool wants;
 
@@ -525,6 +526,19 @@ static void test_sites_asked_on_suspicion(void **state)
                 for (size_t i = 0; i < first; i++)
                         assert_null(strstr(f->ev[i].kind_text, "; growing at "));
         }
+        /* Judged, it is traced no more: its reports carry no sites, and the windows
+         * after keep the kind the sites gave (without them, what the outside and the
+         * blocks say would replace it, and the site would be lost from the alert). */
+        judged_at = f->n_ev;
+        for (int64_t end = t + 300 * 1000; t < end; t += STEP_MS) {
+                sample_at(f, T0_MS + t, 100 * MIB + MIB * (double)t / 1000);
+                if (t % 2000 == 0)
+                        python_report(f, T0_MS + t + 1, (double)t / 1000, -1);
+                assert_false(engine_wants_sites(f->e, f->p.slot));
+        }
+        assert_true(f->n_ev > judged_at);
+        for (size_t i = judged_at; i < f->n_ev; i++)
+                assert_non_null(strstr(f->ev[i].kind_text, "; growing at app.py:7 ("));
 }
 
 /* The process's end closes its open alert with the sampler's reason and time. */
