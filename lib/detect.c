@@ -687,10 +687,38 @@ struct judgement {
         bool computed;                  /* n >= min_buckets: st is valid */
         bool significant;               /* the trend test and Sen's bound agree on a rise */
         bool evidence;                  /* every check passed */
+        bool noisy;                     /* every check passed but the random walk's, on
+                                         * floors whose steps undo each other (noise) */
         const char *why;                /* the first check that failed, or the verdict */
         double level0;                  /* the Sen line at the first bucket */
         struct stats st;
 };
+
+/* Whether the floors' steps (from one bucket to the next, around the slope) undo each
+ * other: noise around a line makes successive steps correlate at -1/2, a walk's steps
+ * are independent (0), a smooth wander's correlate positively. Below -1/4, halfway,
+ * the floors are noise: a collector's cycle caught at random phases, whose spread
+ * inflates the random-walk check's estimate of a walk's. Over the window's 20-odd
+ * steps, not the 7 block increments that check has. */
+static bool steps_undone(const double *x, const double *y, unsigned n, double slope)
+{
+        double prev = NAN, c = 0, v = 0;
+
+        for (unsigned i = 1; i < n; i++) {
+                double s;
+
+                if (x[i] - x[i - 1] != 1) {
+                        prev = NAN;
+                        continue;
+                }
+                s = y[i] - y[i - 1] - slope;
+                v += s * s;
+                if (!isnan(prev))
+                        c += s * prev;
+                prev = s;
+        }
+        return v > 0 && c < -0.25 * v;
+}
 
 /* Gathers the floors numbered `first` and later (up to the newest) and runs every
  * check on them. O(n^2) for n floors. */
@@ -755,8 +783,6 @@ static void judge(const struct detect *d, const struct detect_params *p, int64_t
                 j->why = "no significant trend";
         else if (!(st->slope_low / p->bucket >= rate_min && slope > 0))
                 j->why = "growth below the minimum";
-        else if (!(st->z_rw > p->rw_z))
-                j->why = "rise within a random walk's reach";
         else if (!(current_floor(d, p) > d->past_high + p->new_high * growth_min(p, d->past_high)))
                 j->why = "floor below an earlier high";
         else if (!st->quarters || !(rise > 0) ||
@@ -766,7 +792,10 @@ static void judge(const struct detect *d, const struct detect_params *p, int64_t
                 j->why = "floor not rising in every quarter";
         else if (st->q[3] - st->q[2] < p->last_quarter * fmax(st->q[1] - st->q[0], st->q[2] - st->q[1]))
                 j->why = "floor rise slowing down";
-        else {
+        else if (!(st->z_rw > p->rw_z)) {
+                j->why = "rise within a random walk's reach";
+                j->noisy = steps_undone(x, y, n, st->slope);
+        } else {
                 j->why = "floor rising in every quarter";
                 j->evidence = true;
         }
@@ -853,7 +882,8 @@ void detect_evaluate(struct detect *d, const struct detect_params *p, double now
                 } else if (evidence && near) {
                         enter_leaking(d, now, v.ev.t_to, v.ev.level, near);
                         why = "limit near: alerting without confirmation";
-                } else if ((evidence || (j.significant && j.st.z_rw > p->rw_z)) && now - d->since >= p->confirm) {
+                } else if ((evidence || j.noisy || (j.significant && j.st.z_rw > p->rw_z)) &&
+                           now - d->since >= p->confirm) {
                         /* Confirmation: the whole stretch since the rise was first seen,
                          * longer than a window, must pass the same checks. A leak's
                          * evidence grows with the stretch; a random walk's or a
@@ -863,7 +893,10 @@ void detect_evaluate(struct detect *d, const struct detect_params *p, double now
                          * or lower bound falls in a pause. It must still rise
                          * significantly and beyond a random walk's reach, which a pause
                          * in a burst-driven rise keeps and a wander's window that
-                         * happened to rise a little too long does not. */
+                         * happened to rise a little too long does not — or pass every
+                         * check but the random walk's on floors that are noise, not a
+                         * walk (steps_undone: a leak under a collector's cycle), and
+                         * leave that check to the longer stretch. */
                         struct judgement jx;
                         int64_t first = d->suspect_from, last = newest_idx(d);
 
