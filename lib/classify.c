@@ -928,8 +928,12 @@ void classify_trail_input(const struct classify_trail *t, double from, double to
         classify_init(ret, from, to, fds, growth);
         if (t->newest < 0 || !(to > from))
                 return;
+        /* Sites from a report newer than the window count too: the window ends where
+         * its last bucket closed, and the reports of the open bucket (one a second,
+         * where a bucket is seconds) are what the agent says of the same growth now.
+         * Bounded by to, a window judged just before a report never had its sites. */
         for (int k = 0; t->sites && k < AGENT__KIND_MAX; k++)
-                if (t->sites->s[k].known && t->sites->s[k].t >= from && t->sites->s[k].t <= to)
+                if (t->sites->s[k].known && t->sites->s[k].t >= from)
                         ret->sites[k] = t->sites->s[k];
         /* The buckets that lie in [from, to], oldest first, among those kept. */
         first = MAX((int64_t)ceil((from - t->origin) / t->width - 1e-9), t->newest - CLASSIFY_TRAIL_BUCKETS + 1);

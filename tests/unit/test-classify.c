@@ -630,6 +630,13 @@ static void test_large_buffers_are_python(void **state)
         classify_trail_input(t, FROM, TO, false, 40 * MIB, &kept);
         judge(&kept, &k);
         assert_string_equal(k.text, r.text);
+        /* A window that ended where its last bucket closed, before the newest report
+         * with sites came: the report is what the agent says now, and counts. */
+        classify_trail_input(t, FROM, TO - 3, false, 40 * MIB, &kept);
+        judge(&kept, &k);
+        assert_int_equal(k.cls, CLASS_PYTHON_HEAP);
+        assert_true(k.sites);
+        assert_non_null(strstr(k.text, "; growing at leak.py:12 (+20.0 MiB)"));
         /* Sites that explain a twentieth of the growth do not make it Python. */
         classify_trail_reset(t, FROM, (TO - FROM) / 24);
         classify_init(&in, FROM, TO, false, 40 * MIB);
