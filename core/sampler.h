@@ -62,6 +62,10 @@ struct sampler_proc {
         const char *cmdline;
         const char *unit;               /* "" if none */
         const char *cgroup;             /* "" if unknown */
+        const char *cgroup_v1;          /* the v1 memory hierarchy's cgroup that charges it
+                                         * (/proc/PID/cgroup's memory line), as read when
+                                         * it was first watched, like cgroup; NULL: not
+                                         * charged on a v1 hierarchy, or unknown */
         uid_t uid;
         size_t rule;                    /* index into the configuration's rules */
         int64_t rule_id;

@@ -105,12 +105,13 @@ static void write_file(const char *dir, const char *name, const char *text)
 }
 
 /* A hybrid host: v1 memory, cgroup2 mounted beside it. The v1 limits are read for the
- * process's v1 memory cgroup, never memory.max for the unified path the sampler keeps. */
+ * process's v1 memory cgroup (the sampler's cgroup_v1), never memory.max for the unified
+ * path it keeps as well. */
 static void test_v1_limits(void **state)
 {
         const char *fixtures = getenv("LEAKWATCH_TEST_FIXTURES");
         char dir[] = "/tmp/leakwatch-test-headroom-XXXXXX", path[PATH_MAX];
-        struct sampler_proc p = { .pid = 4242, .cgroup = "/system.slice/app.service" };
+        struct sampler_proc p = { .pid = 4242, .cgroup = "/system.slice/app.service", .cgroup_v1 = "/docker/abc" };
         struct sample s = { .t_ms = 1 };
         struct limit_set set;
         const char *kind;
@@ -123,8 +124,6 @@ static void test_v1_limits(void **state)
         assert_int_equal(mkdir(path, 0755), 0);
         snprintf(path, sizeof(path), "%s/4343", dir);
         assert_int_equal(mkdir(path, 0755), 0);
-        write_file(dir, "4242/cgroup", "9:name=systemd:/system.slice/app.service\n4:memory:/docker/abc\n0::/\n");
-        write_file(dir, "4343/cgroup", "4:memory:/batch.slice/job.scope\n0::/\n");
         snprintf(path, sizeof(path), "%s/cgroup-v1", fixtures ? fixtures : "tests/fixtures");
         h = (struct headroom){ .proc_root = proc_root_open(dir), .cgroup_root = cgroup_root_open(path),
                                .host_headroom = host_room };
@@ -141,6 +140,7 @@ static void test_v1_limits(void **state)
         assert_string_equal(kind, "cgroup");
 
         p.pid = 4343;
+        p.cgroup_v1 = "/batch.slice/job.scope";
         headroom_read(&h, &p, &s, DETECT_MEMORY, &set);
         assert_true(isnan(set.room[LIMIT_V1_LIMIT]));
         assert_true(set.room[LIMIT_V1_SOFT] == 100000000.0 - 60000000);
@@ -148,6 +148,7 @@ static void test_v1_limits(void **state)
 
         /* Gone: unknown, never an error. */
         p.pid = 4444;
+        p.cgroup_v1 = "/gone.scope";
         headroom_read(&h, &p, &s, DETECT_MEMORY, &set);
         assert_true(isnan(set.room[LIMIT_V1_LIMIT]) && isnan(set.room[LIMIT_V1_SOFT]));
         close(h.cgroup_v1_root);
@@ -201,12 +202,58 @@ static void test_left_read_once_a_tick(void **state)
         close(h.cgroup_root);
 }
 
+/* On a v1 hierarchy too, each cgroup's room is read once a tick, whatever the number
+ * of evaluations that ask: a new limit is seen at the next tick. */
+static void test_v1_left_read_once_a_tick(void **state)
+{
+        char dir[] = "/tmp/leakwatch-test-headroom-XXXXXX", path[PATH_MAX];
+        struct sampler_proc job = { .pid = 1, .cgroup = "/", .cgroup_v1 = "/job" };
+        struct sampler_proc other = { .pid = 2, .cgroup = "/", .cgroup_v1 = "/other" };
+        const char *kind;
+        struct headroom h;
+
+        (void)state;
+        assert_non_null(mkdtemp(dir));
+        snprintf(path, sizeof(path), "%s/memory", dir);
+        assert_int_equal(mkdir(path, 0755), 0);
+        snprintf(path, sizeof(path), "%s/memory/job", dir);
+        assert_int_equal(mkdir(path, 0755), 0);
+        snprintf(path, sizeof(path), "%s/memory/other", dir);
+        assert_int_equal(mkdir(path, 0755), 0);
+        write_file(dir, "memory/memory.limit_in_bytes", "9223372036854771712\n");
+        write_file(dir, "memory/job/memory.limit_in_bytes", "1000000\n");
+        write_file(dir, "memory/job/memory.usage_in_bytes", "400000\n");
+        write_file(dir, "memory/other/memory.limit_in_bytes", "5000000\n");
+        write_file(dir, "memory/other/memory.usage_in_bytes", "1000000\n");
+        h = (struct headroom){ .proc_root = -1, .cgroup_root = cgroup_root_open(dir), .host_headroom = host_room };
+        assert_true(h.cgroup_root >= 0);
+        h.cgroup_v1_root = headroom_open_v1(h.cgroup_root);
+        assert_true(h.cgroup_v1_root >= 0);
+
+        headroom_tick(&h);
+        assert_true(headroom_left(&h, &job, DETECT_MEMORY, 0, &kind) == 600000);
+        assert_string_equal(kind, "cgroup");
+        assert_true(headroom_left(&h, &other, DETECT_MEMORY, 0, &kind) == 4000000);
+        write_file(dir, "memory/job/memory.limit_in_bytes", "2000000\n");
+        for (int i = 0; i < 100; i++) {
+                assert_true(headroom_left(&h, &job, DETECT_MEMORY, 0, &kind) == 600000);
+                assert_true(headroom_left(&h, &other, DETECT_MEMORY, 0, &kind) == 4000000);
+        }
+        headroom_tick(&h);
+        assert_true(headroom_left(&h, &job, DETECT_MEMORY, 0, &kind) == 1600000);
+        assert_true(headroom_left(&h, &other, DETECT_MEMORY, 0, &kind) == 4000000);
+        close(h.cgroup_v1_root);
+        close(h.cgroup_root);
+        tmpdir_remove(dir);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_every_limit),
                 cmocka_unit_test(test_v1_limits),
                 cmocka_unit_test(test_left_read_once_a_tick),
+                cmocka_unit_test(test_v1_left_read_once_a_tick),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
