@@ -103,9 +103,16 @@ double headroom_left(void *userdata, const struct sampler_proc *p, enum detect_k
 
         *ret_kind = NULL;
         if (m == DETECT_FDS) {
-                snprintf(path, sizeof(path), "%d/limits", (int)p->pid);
-                n = proc_read_file(l->proc_root, path, buf, sizeof(buf));
-                if (n > 0 && proc_parse_limits_nofile(buf, (size_t)n, &v) == 0 && v != UINT64_MAX) {
+                /* The BPF pass read the limit with the count; /proc otherwise. */
+                if (p->has_nofile) {
+                        v = p->nofile;
+                } else {
+                        snprintf(path, sizeof(path), "%d/limits", (int)p->pid);
+                        n = proc_read_file(l->proc_root, path, buf, sizeof(buf));
+                        if (n <= 0 || proc_parse_limits_nofile(buf, (size_t)n, &v) < 0)
+                                return NAN;
+                }
+                if (v != UINT64_MAX) {
                         *ret_kind = "descriptor";
                         return MAX((double)v - level, 0);
                 }
@@ -152,6 +159,10 @@ void headroom_read(void *userdata, const struct sampler_proc *p, const struct sa
         limit_set_init(ret);
         if (smp && detect_value(smp, m, &level))
                 ret->level = level;
+        if (m == DETECT_FDS && p->has_nofile) {
+                ret->room[LIMIT_NOFILE] = rlimit_room(p->nofile, smp, M_FDS);
+                return;
+        }
         snprintf(path, sizeof(path), "%d/limits", (int)p->pid);
         n = proc_read_file(l->proc_root, path, buf, sizeof(buf));
         have_rl = n > 0 && proc_parse_limits(buf, (size_t)n, &rl) == 0;

@@ -4,7 +4,8 @@
  * the cgroup and its ancestors) — or, where its memory controller sits on a legacy (v1)
  * hierarchy, memory.limit_in_bytes and memory.soft_limit_in_bytes —, the host's
  * available memory and swap, its RLIMIT_AS and RLIMIT_DATA for memory, its
- * RLIMIT_NOFILE for descriptors. The reads happen here, when the engine asks (once per
+ * RLIMIT_NOFILE for descriptors (the BPF pass's, sampler_proc.nofile, when it read one;
+ * /proc/PID/limits otherwise). The reads happen here, when the engine asks (once per
  * verdict due, and when short-scale growth is seen), relative to the roots the watch
  * opened. On a host with a v1 memory hierarchy, the v1 cgroup that charges the process
  * is the one the sampler read from /proc/PID/cgroup when it began watching it

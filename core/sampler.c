@@ -884,6 +884,8 @@ int sampler_tick(struct sampler *s, usec_t mono_now, int64_t now_ms)
                         unwatch(s, w, now_ms, "exited", true);
                         continue;
                 }
+                w->p.has_nofile = w->rd.has_nofile;
+                w->p.nofile = w->rd.nofile;
                 if (w->rd.comm[0] && strcmp(w->rd.comm, w->comm) != 0)
                         exec_refresh(s, w);
                 w->last = smp;

@@ -72,6 +72,9 @@ struct sampler_proc {
         int64_t generation;
         int64_t parent_id;              /* watched ancestor when watched as a child, or 0 */
         bool is_new;                    /* first seen now: the database holds no history */
+        bool has_nofile;                /* the latest tick's BPF pass gave nofile */
+        uint64_t nofile;                /* then: RLIMIT_NOFILE's soft limit, UINT64_MAX if
+                                         * unlimited (otherwise /proc/PID/limits says it) */
 };
 
 /* Listeners: called synchronously from scan/tick; they must not block. */

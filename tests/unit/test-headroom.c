@@ -93,6 +93,54 @@ static void test_every_limit(void **state)
         tmpdir_remove(dir);
 }
 
+/* The BPF pass reads RLIMIT_NOFILE with the descriptor count: the descriptors' room is
+ * then that limit's, with no read of /proc/PID/limits (here: none to read, a
+ * different limit in the file). Without it, /proc's. */
+static void test_nofile_from_the_pass(void **state)
+{
+        char dir[] = "/tmp/leakwatch-test-headroom-XXXXXX", path[PATH_MAX];
+        struct sampler_proc p = { .pid = 4242, .cgroup = "", .has_nofile = true, .nofile = 256 };
+        struct sample s = { .t_ms = 1 };
+        struct limit_set set;
+        const char *kind;
+        struct headroom h;
+        FILE *f;
+
+        (void)state;
+        assert_non_null(mkdtemp(dir));
+        snprintf(path, sizeof(path), "%s/4242", dir);
+        assert_int_equal(mkdir(path, 0755), 0);
+        snprintf(path, sizeof(path), "%s/4242/limits", dir);
+        assert_non_null(f = fopen(path, "w"));
+        fputs("Limit                     Soft Limit           Hard Limit           Units     \n"
+              "Max data size             unlimited            unlimited            bytes     \n"
+              "Max address space         unlimited            unlimited            bytes     \n"
+              "Max open files            1024                 4096                 files     \n", f);
+        fclose(f);
+        h = (struct headroom){ .proc_root = proc_root_open(dir), .cgroup_root = -1, .cgroup_v1_root = -1,
+                               .host_headroom = host_room };
+        assert_true(h.proc_root >= 0);
+        sample_set(&s, M_FDS, 24);
+
+        assert_true(headroom_left(&h, &p, DETECT_FDS, 24, &kind) == 232);
+        assert_string_equal(kind, "descriptor");
+        headroom_read(&h, &p, &s, DETECT_FDS, &set);
+        assert_true(set.room[LIMIT_NOFILE] == 232);
+
+        p.nofile = UINT64_MAX;
+        assert_true(isnan(headroom_left(&h, &p, DETECT_FDS, 24, &kind)));
+        assert_null(kind);
+        headroom_read(&h, &p, &s, DETECT_FDS, &set);
+        assert_true(isnan(set.room[LIMIT_NOFILE]));
+
+        p.has_nofile = false;
+        assert_true(headroom_left(&h, &p, DETECT_FDS, 24, &kind) == 1000);
+        headroom_read(&h, &p, &s, DETECT_FDS, &set);
+        assert_true(set.room[LIMIT_NOFILE] == 1000);
+        close(h.proc_root);
+        tmpdir_remove(dir);
+}
+
 static void write_file(const char *dir, const char *name, const char *text)
 {
         char path[PATH_MAX];
@@ -252,6 +300,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_every_limit),
                 cmocka_unit_test(test_v1_limits),
+                cmocka_unit_test(test_nofile_from_the_pass),
                 cmocka_unit_test(test_left_read_once_a_tick),
                 cmocka_unit_test(test_v1_left_read_once_a_tick),
         };
