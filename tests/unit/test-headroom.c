@@ -34,6 +34,33 @@ static int64_t host_room(void)
         return 3000 * (int64_t)MIB;
 }
 
+static void write_file(const char *dir, const char *name, const char *text)
+{
+        char path[PATH_MAX];
+        FILE *f;
+
+        snprintf(path, sizeof(path), "%s/%s", dir, name);
+        assert_non_null(f = fopen(path, "w"));
+        fputs(text, f);
+        fclose(f);
+}
+
+static void subdir(const char *dir, const char *name)
+{
+        char path[PATH_MAX];
+
+        snprintf(path, sizeof(path), "%s/%s", dir, name);
+        assert_int_equal(mkdir(path, 0755), 0);
+}
+
+/* A /proc with one process, 4242, whose limits file says text. */
+static int proc_with_limits(const char *dir, const char *text)
+{
+        subdir(dir, "4242");
+        write_file(dir, "4242/limits", text);
+        return proc_root_open(dir);
+}
+
 static void test_every_limit(void **state)
 {
         const char *fixtures = getenv("LEAKWATCH_TEST_FIXTURES");
@@ -42,21 +69,16 @@ static void test_every_limit(void **state)
         struct sample s = { .t_ms = 1 };
         struct limit_set set;
         struct headroom h;
-        FILE *f;
 
         (void)state;
         assert_non_null(mkdtemp(dir));
-        snprintf(path, sizeof(path), "%s/4242", dir);
-        assert_int_equal(mkdir(path, 0755), 0);
-        snprintf(path, sizeof(path), "%s/4242/limits", dir);
-        assert_non_null(f = fopen(path, "w"));
-        fputs("Limit                     Soft Limit           Hard Limit           Units     \n"
-              "Max data size             419430400            unlimited            bytes     \n"
-              "Max address space         1073741824           unlimited            bytes     \n"
-              "Max open files            1024                 4096                 files     \n", f);
-        fclose(f);
         snprintf(path, sizeof(path), "%s/cgroup", fixtures ? fixtures : "tests/fixtures");
-        h = (struct headroom){ .proc_root = proc_root_open(dir), .cgroup_root = cgroup_root_open(path),
+        h = (struct headroom){ .proc_root = proc_with_limits(dir,
+                                 "Limit                     Soft Limit           Hard Limit           Units     \n"
+                                 "Max data size             419430400            unlimited            bytes     \n"
+                                 "Max address space         1073741824           unlimited            bytes     \n"
+                                 "Max open files            1024                 4096                 files     \n"),
+                               .cgroup_root = cgroup_root_open(path),
                                .cgroup_v1_root = -1, .host_headroom = host_room };
         assert_true(h.proc_root >= 0 && h.cgroup_root >= 0);
         p.cgroup = "/limited.slice/child.service";
@@ -98,26 +120,21 @@ static void test_every_limit(void **state)
  * different limit in the file). Without it, /proc's. */
 static void test_nofile_from_the_pass(void **state)
 {
-        char dir[] = "/tmp/leakwatch-test-headroom-XXXXXX", path[PATH_MAX];
+        char dir[] = "/tmp/leakwatch-test-headroom-XXXXXX";
         struct sampler_proc p = { .pid = 4242, .cgroup = "", .has_nofile = true, .nofile = 256 };
         struct sample s = { .t_ms = 1 };
         struct limit_set set;
         const char *kind;
         struct headroom h;
-        FILE *f;
 
         (void)state;
         assert_non_null(mkdtemp(dir));
-        snprintf(path, sizeof(path), "%s/4242", dir);
-        assert_int_equal(mkdir(path, 0755), 0);
-        snprintf(path, sizeof(path), "%s/4242/limits", dir);
-        assert_non_null(f = fopen(path, "w"));
-        fputs("Limit                     Soft Limit           Hard Limit           Units     \n"
-              "Max data size             unlimited            unlimited            bytes     \n"
-              "Max address space         unlimited            unlimited            bytes     \n"
-              "Max open files            1024                 4096                 files     \n", f);
-        fclose(f);
-        h = (struct headroom){ .proc_root = proc_root_open(dir), .cgroup_root = -1, .cgroup_v1_root = -1,
+        h = (struct headroom){ .proc_root = proc_with_limits(dir,
+                                 "Limit                     Soft Limit           Hard Limit           Units     \n"
+                                 "Max data size             unlimited            unlimited            bytes     \n"
+                                 "Max address space         unlimited            unlimited            bytes     \n"
+                                 "Max open files            1024                 4096                 files     \n"),
+                               .cgroup_root = -1, .cgroup_v1_root = -1,
                                .host_headroom = host_room };
         assert_true(h.proc_root >= 0);
         sample_set(&s, M_FDS, 24);
@@ -141,17 +158,6 @@ static void test_nofile_from_the_pass(void **state)
         tmpdir_remove(dir);
 }
 
-static void write_file(const char *dir, const char *name, const char *text)
-{
-        char path[PATH_MAX];
-        FILE *f;
-
-        snprintf(path, sizeof(path), "%s/%s", dir, name);
-        assert_non_null(f = fopen(path, "w"));
-        fputs(text, f);
-        fclose(f);
-}
-
 /* A hybrid host: v1 memory, cgroup2 mounted beside it. The v1 limits are read for the
  * process's v1 memory cgroup (the sampler's cgroup_v1), never memory.max for the unified
  * path it keeps as well. */
@@ -168,10 +174,8 @@ static void test_v1_limits(void **state)
 
         (void)state;
         assert_non_null(mkdtemp(dir));
-        snprintf(path, sizeof(path), "%s/4242", dir);
-        assert_int_equal(mkdir(path, 0755), 0);
-        snprintf(path, sizeof(path), "%s/4343", dir);
-        assert_int_equal(mkdir(path, 0755), 0);
+        subdir(dir, "4242");
+        subdir(dir, "4343");
         snprintf(path, sizeof(path), "%s/cgroup-v1", fixtures ? fixtures : "tests/fixtures");
         h = (struct headroom){ .proc_root = proc_root_open(dir), .cgroup_root = cgroup_root_open(path),
                                .host_headroom = host_room };
@@ -254,7 +258,7 @@ static void test_left_read_once_a_tick(void **state)
  * of evaluations that ask: a new limit is seen at the next tick. */
 static void test_v1_left_read_once_a_tick(void **state)
 {
-        char dir[] = "/tmp/leakwatch-test-headroom-XXXXXX", path[PATH_MAX];
+        char dir[] = "/tmp/leakwatch-test-headroom-XXXXXX";
         struct sampler_proc job = { .pid = 1, .cgroup = "/", .cgroup_v1 = "/job" };
         struct sampler_proc other = { .pid = 2, .cgroup = "/", .cgroup_v1 = "/other" };
         const char *kind;
@@ -262,12 +266,9 @@ static void test_v1_left_read_once_a_tick(void **state)
 
         (void)state;
         assert_non_null(mkdtemp(dir));
-        snprintf(path, sizeof(path), "%s/memory", dir);
-        assert_int_equal(mkdir(path, 0755), 0);
-        snprintf(path, sizeof(path), "%s/memory/job", dir);
-        assert_int_equal(mkdir(path, 0755), 0);
-        snprintf(path, sizeof(path), "%s/memory/other", dir);
-        assert_int_equal(mkdir(path, 0755), 0);
+        subdir(dir, "memory");
+        subdir(dir, "memory/job");
+        subdir(dir, "memory/other");
         write_file(dir, "memory/memory.limit_in_bytes", "9223372036854771712\n");
         write_file(dir, "memory/job/memory.limit_in_bytes", "1000000\n");
         write_file(dir, "memory/job/memory.usage_in_bytes", "400000\n");
