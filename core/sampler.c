@@ -354,9 +354,9 @@ static void read_details(struct sampler *s, int piddir, bool uid, bool cmdline, 
                                           sizeof(d->cmdline));
         }
         if (cgroup && !d->cgroup[0]) {
-                n = proc_read_file(piddir, "cgroup", s->buf, SCRATCH_SIZE);
                 bool v1 = false;
 
+                n = proc_read_file(piddir, "cgroup", s->buf, SCRATCH_SIZE);
                 if (n >= 0 && proc_parse_cgroup(s->buf, (size_t)n, d->cgroup, sizeof(d->cgroup)) == 0)
                         (void)proc_cgroup_unit(d->cgroup, d->unit, sizeof(d->unit));
                 /* The same text says which v1 memory cgroup charges it, for the limits'
