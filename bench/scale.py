@@ -41,7 +41,8 @@ Environment: BUILD, LWBENCH_SCALE_N (10000), LWBENCH_SCALE_MIB (0: the farm chil
 touch no extra heap), LWBENCH_SCALE_CHURN (processes replaced a second, 10),
 LWBENCH_SCALE_SECONDS (3600), LWBENCH_SCALE_INTERVAL (1), LWBENCH_SCALE_BACKEND (proc),
 LWBENCH_SCALE_WARMUP (seconds left out of the summary: 300, or a quarter of a shorter
-run)."""
+run), LWBENCH_SCALE_DAEMON (the leakwatchd to run: another build's, to measure two builds
+one after the other on the same machine; BUILD's by default)."""
 import re
 import os
 import resource
@@ -60,6 +61,7 @@ CHURN = int(os.environ.get("LWBENCH_SCALE_CHURN", "10"))
 SECONDS = int(os.environ.get("LWBENCH_SCALE_SECONDS", "3600"))
 INTERVAL = float(os.environ.get("LWBENCH_SCALE_INTERVAL", "1"))
 BACKEND = os.environ.get("LWBENCH_SCALE_BACKEND", "proc")
+DAEMON = os.environ.get("LWBENCH_SCALE_DAEMON", bench.DAEMON)
 # Descriptors the /proc backend keeps per watched process, and for everything else
 # (core/procread.c; the daemon's own check at start).
 FDS_EACH = 3
@@ -171,7 +173,7 @@ def main():
         print("farm of %d started in %.0f s" % (N, time.time() - t0), flush=True)
         log_path = os.path.join(tmp, "daemon.log")
         logf = open(log_path, "wb")
-        d = subprocess.Popen([bench.DAEMON, "--config", conf, "--runtime-dir", tmp], stdout=logf, stderr=subprocess.STDOUT)
+        d = subprocess.Popen([DAEMON, "--config", conf, "--runtime-dir", tmp], stdout=logf, stderr=subprocess.STDOUT)
         rows = []       # (seconds since start, cpu ticks, rss, hwm, fds, db bytes, counters)
         try:
             start = time.time()

@@ -962,9 +962,12 @@ bool engine_wants_sites(const struct engine *e, size_t slot)
 {
         const struct metric_state *ms;
 
-        if (slot >= e->cap_procs || !e->procs[slot].used || !classify_trail_has_agents(e->procs[slot].trail))
+        if (slot >= e->cap_procs || !e->procs[slot].used)
                 return false;
         ms = &e->procs[slot].m[DETECT_MEMORY];
-        /* Suspect: where is it growing? Leaking: until the alert has said where. */
-        return ms->status == DETECT_SUSPECT || (ms->status == DETECT_LEAKING && ms->alert_id && !ms->sited);
+        /* Suspect: where is it growing? Leaking: until the alert has said where. The
+         * status first: the watch asks about every process at every tick, and few are
+         * suspects, so the trail (memory of its own) is seldom looked at. */
+        return (ms->status == DETECT_SUSPECT || (ms->status == DETECT_LEAKING && ms->alert_id && !ms->sited)) &&
+               classify_trail_has_agents(e->procs[slot].trail);
 }

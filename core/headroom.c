@@ -43,19 +43,11 @@ int headroom_open_v1(int cgroup_root)
         return fd;
 }
 
-/* The process's cgroup in the v1 memory hierarchy, if it is charged there: true with
- * path filled. */
-static bool v1_cgroup(const struct headroom *l, const struct sampler_proc *p, char *path, size_t sz)
+/* The process's cgroup in the v1 memory hierarchy, if it is charged there and one is
+ * mounted: the sampler read it when it began watching (struct sampler_proc). */
+static const char *v1_cgroup(const struct headroom *l, const struct sampler_proc *p)
 {
-        char buf[4096], name[32];
-        bool v1 = false;
-        ssize_t n;
-
-        if (l->cgroup_v1_root < 0)
-                return false;
-        snprintf(name, sizeof(name), "%d/cgroup", (int)p->pid);
-        n = proc_read_file(l->proc_root, name, buf, sizeof(buf));
-        return n > 0 && proc_parse_cgroup_memory(buf, (size_t)n, path, sz, &v1) == 0 && v1;
+        return l->cgroup_v1_root >= 0 && p->cgroup_v1 && p->cgroup_v1[0] ? p->cgroup_v1 : NULL;
 }
 
 void headroom_tick(struct headroom *l)
@@ -74,14 +66,15 @@ static int64_t host_room(struct headroom *l)
         return l->host;
 }
 
-/* cgroup_memory_headroom() of path, read once a tick for the last HEADROOM_CGROUPS
- * cgroups asked about. */
-static int cgroup_room(struct headroom *l, const char *path, uint64_t *ret)
+/* cgroup_memory_headroom() of a unified path, or a v1 path's memory.limit_in_bytes
+ * (cgroup_v1_memory_room()), read once a tick for the last HEADROOM_CGROUPS cgroups
+ * asked about. */
+static int cgroup_room(struct headroom *l, const char *path, bool v1, uint64_t *ret)
 {
         struct headroom_cgroup *c;
 
         for (unsigned i = 0; i < l->n_cgroups; i++)
-                if (strcmp(l->cgroups[i].path, path) == 0) {
+                if (l->cgroups[i].v1 == v1 && strcmp(l->cgroups[i].path, path) == 0) {
                         *ret = l->cgroups[i].room;
                         return l->cgroups[i].r;
                 }
@@ -89,8 +82,10 @@ static int cgroup_room(struct headroom *l, const char *path, uint64_t *ret)
         l->next_cgroup = (l->next_cgroup + 1) % HEADROOM_CGROUPS;
         l->n_cgroups = MIN(l->n_cgroups + 1, HEADROOM_CGROUPS);
         snprintf(c->path, sizeof(c->path), "%s", path);
+        c->v1 = v1;
         c->room = 0;
-        c->r = cgroup_memory_headroom(l->cgroup_root, path, &c->room);
+        c->r = v1 ? cgroup_v1_memory_room(l->cgroup_v1_root, path, "memory.limit_in_bytes", &c->room)
+                  : cgroup_memory_headroom(l->cgroup_root, path, &c->room);
         *ret = c->room;
         return c->r;
 }
@@ -99,28 +94,36 @@ double headroom_left(void *userdata, const struct sampler_proc *p, enum detect_k
                        const char **ret_kind)
 {
         struct headroom *l = userdata;
+        const char *v1 = v1_cgroup(l, p);
         double best = NAN;
-        char buf[2048], path[32], cg[PROC_CGROUP_MAX];
+        char buf[2048], path[32];
         int64_t host;
         uint64_t v;
         ssize_t n;
 
         *ret_kind = NULL;
         if (m == DETECT_FDS) {
-                snprintf(path, sizeof(path), "%d/limits", (int)p->pid);
-                n = proc_read_file(l->proc_root, path, buf, sizeof(buf));
-                if (n > 0 && proc_parse_limits_nofile(buf, (size_t)n, &v) == 0 && v != UINT64_MAX) {
+                /* The BPF pass read the limit with the count; /proc otherwise. */
+                if (p->has_nofile) {
+                        v = p->nofile;
+                } else {
+                        snprintf(path, sizeof(path), "%d/limits", (int)p->pid);
+                        n = proc_read_file(l->proc_root, path, buf, sizeof(buf));
+                        if (n <= 0 || proc_parse_limits_nofile(buf, (size_t)n, &v) < 0)
+                                return NAN;
+                }
+                if (v != UINT64_MAX) {
                         *ret_kind = "descriptor";
                         return MAX((double)v - level, 0);
                 }
                 return NAN;
         }
-        if (v1_cgroup(l, p, cg, sizeof(cg))) {
-                if (cgroup_v1_memory_room(l->cgroup_v1_root, cg, "memory.limit_in_bytes", &v) == 0) {
+        if (v1) {
+                if (cgroup_room(l, v1, true, &v) == 0) {
                         best = (double)v;
                         *ret_kind = "cgroup";
                 }
-        } else if (l->cgroup_root >= 0 && p->cgroup[0] && cgroup_room(l, p->cgroup, &v) == 0) {
+        } else if (l->cgroup_root >= 0 && p->cgroup[0] && cgroup_room(l, p->cgroup, false, &v) == 0) {
                 best = (double)v;
                 *ret_kind = "cgroup";
         }
@@ -144,8 +147,9 @@ void headroom_read(void *userdata, const struct sampler_proc *p, const struct sa
                    struct limit_set *ret)
 {
         const struct headroom *l = userdata;
+        const char *cg = v1_cgroup(l, p);
         struct proc_limits rl;
-        char buf[2048], path[32], cg[PROC_CGROUP_MAX];
+        char buf[2048], path[32];
         bool have_rl;
         int64_t host;
         uint64_t v;
@@ -155,6 +159,10 @@ void headroom_read(void *userdata, const struct sampler_proc *p, const struct sa
         limit_set_init(ret);
         if (smp && detect_value(smp, m, &level))
                 ret->level = level;
+        if (m == DETECT_FDS && p->has_nofile) {
+                ret->room[LIMIT_NOFILE] = rlimit_room(p->nofile, smp, M_FDS);
+                return;
+        }
         snprintf(path, sizeof(path), "%d/limits", (int)p->pid);
         n = proc_read_file(l->proc_root, path, buf, sizeof(buf));
         have_rl = n > 0 && proc_parse_limits(buf, (size_t)n, &rl) == 0;
@@ -167,7 +175,7 @@ void headroom_read(void *userdata, const struct sampler_proc *p, const struct sa
                 ret->room[LIMIT_AS] = rlimit_room(rl.as, smp, M_VSIZE);
                 ret->room[LIMIT_DATA] = rlimit_room(rl.data, smp, M_DATA);
         }
-        if (v1_cgroup(l, p, cg, sizeof(cg))) {
+        if (cg) {
                 if (cgroup_v1_memory_room(l->cgroup_v1_root, cg, "memory.limit_in_bytes", &v) == 0)
                         ret->room[LIMIT_V1_LIMIT] = (double)v;
                 if (cgroup_v1_memory_room(l->cgroup_v1_root, cg, "memory.soft_limit_in_bytes", &v) == 0)

@@ -4,11 +4,13 @@
  * the cgroup and its ancestors) — or, where its memory controller sits on a legacy (v1)
  * hierarchy, memory.limit_in_bytes and memory.soft_limit_in_bytes —, the host's
  * available memory and swap, its RLIMIT_AS and RLIMIT_DATA for memory, its
- * RLIMIT_NOFILE for descriptors. The reads happen here, when the engine asks (once per
+ * RLIMIT_NOFILE for descriptors (the BPF pass's, sampler_proc.nofile, when it read one;
+ * /proc/PID/limits otherwise). The reads happen here, when the engine asks (once per
  * verdict due, and when short-scale growth is seen), relative to the roots the watch
- * opened. On a host with a v1 memory hierarchy that includes /proc/PID/cgroup, which
- * says which v1 cgroup charges the process (the sampler keeps the unified or systemd
- * one). */
+ * opened. On a host with a v1 memory hierarchy, the v1 cgroup that charges the process
+ * is the one the sampler read from /proc/PID/cgroup when it began watching it
+ * (sampler_proc.cgroup_v1), as the unified one is: a process moved to another cgroup
+ * later is judged against its first one's limits. */
 #ifndef LEAKWATCH_HEADROOM_H
 #define LEAKWATCH_HEADROOM_H
 
@@ -34,14 +36,16 @@ struct headroom {
          * SwapFree), or -1; NULL: read /proc/meminfo. For tests. */
         int64_t (*host_headroom)(void);
         /* What headroom_left() has read since the last headroom_tick(): the host's room,
-         * and the room of the last (v2) cgroups it was asked about. Ten thousand
-         * processes' evaluations in one tick would otherwise read /proc/meminfo (some
-         * 20 µs through libproc2) and their cgroup's files each, for the same figures. */
+         * and the room of the last cgroups it was asked about. Ten thousand processes'
+         * evaluations in one tick would otherwise read /proc/meminfo (some 20 µs
+         * through libproc2) and their cgroup's files each, for the same figures: on a v1
+         * hierarchy the limit files of the cgroup and every ancestor. */
         bool host_read;
         int64_t host;
         struct headroom_cgroup {
                 char path[PROC_CGROUP_MAX];
-                int r;                  /* cgroup_memory_headroom()'s result */
+                bool v1;                /* path is in the v1 memory hierarchy */
+                int r;                  /* cgroup_memory_headroom()'s result, or v1's */
                 uint64_t room;
         } cgroups[HEADROOM_CGROUPS];
         unsigned n_cgroups, next_cgroup;

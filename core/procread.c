@@ -331,6 +331,8 @@ static enum procread_result sample_pass(struct procread *r, struct procread_proc
         }
         sample_set(smp, M_MINFLT, (int64_t)p->min_flt);
         sample_set(smp, M_MAJFLT, (int64_t)p->maj_flt);
+        pp->nofile = p->nofile;
+        pp->has_nofile = true;
         if (p->flags & TASKITER_ZOMBIE)
                 return sample_zombie(smp);
         sample_set(smp, M_THREADS, p->nr_threads);
@@ -366,6 +368,7 @@ enum procread_result procread_sample(struct procread *r, struct procread_proc *p
         struct proc_stat st;
         ssize_t n;
 
+        pp->has_nofile = false;
         if (r->pass && r->pass_ok) {
                 const struct taskiter_proc *p = bpfread_find(r->pass, pp->pid);
 

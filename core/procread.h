@@ -41,6 +41,10 @@ struct procread_proc {
         bool rollup_read;               /* read at least once while watched */
         usec_t next_fds;                /* fd count not before this, after a refusal */
         uint8_t fds_why;                /* why the fd count is unknown meanwhile */
+        bool has_nofile;                /* the latest sample came with nofile: the pass's */
+        uint64_t nofile;                /* RLIMIT_NOFILE's soft limit then (UINT64_MAX:
+                                         * unlimited), so that the descriptors' room needs
+                                         * no read of /proc/PID/limits */
         char comm[PROC_COMM_MAX + 1];   /* its name in the latest stat: a new one means exec;
                                          * "" if the backend does not read it */
 };

@@ -54,6 +54,7 @@ struct watched {
         char unit[PROC_UNIT_MAX];
         char cgroup[PROC_CGROUP_MAX];
         char *cmdline;
+        char *cgroup_v1;                /* p.cgroup_v1's own copy; NULL if none */
         uint8_t exec_tries;             /* ticks its new program's command line was empty */
         struct procread_proc rd;        /* the backend's descriptors and smaps pace */
         struct sample last;
@@ -191,6 +192,7 @@ void sampler_free(struct sampler *s)
                 if (s->watched[i].used) {
                         procread_close(&s->watched[i].rd);
                         free(s->watched[i].cmdline);
+                        free(s->watched[i].cgroup_v1);
                 }
         free(s->watched);
         free(s->known);
@@ -280,6 +282,8 @@ static void unwatch(struct sampler *s, struct watched *w, int64_t now_ms, const 
         procread_close(&w->rd);
         free(w->cmdline);
         w->cmdline = NULL;
+        free(w->cgroup_v1);
+        w->cgroup_v1 = NULL;
         w->used = false;
         s->n_watched--;
         s->stats.ended++;
@@ -325,6 +329,7 @@ struct details {
         bool has_uid;
         char cmdline[PROC_CMDLINE_MAX];
         char cgroup[PROC_CGROUP_MAX];
+        char cgroup_v1[PROC_CGROUP_MAX];        /* "" unless charged on a v1 memory hierarchy */
         char unit[PROC_UNIT_MAX];
 };
 
@@ -349,9 +354,16 @@ static void read_details(struct sampler *s, int piddir, bool uid, bool cmdline, 
                                           sizeof(d->cmdline));
         }
         if (cgroup && !d->cgroup[0]) {
+                bool v1 = false;
+
                 n = proc_read_file(piddir, "cgroup", s->buf, SCRATCH_SIZE);
                 if (n >= 0 && proc_parse_cgroup(s->buf, (size_t)n, d->cgroup, sizeof(d->cgroup)) == 0)
                         (void)proc_cgroup_unit(d->cgroup, d->unit, sizeof(d->unit));
+                /* The same text says which v1 memory cgroup charges it, for the limits'
+                 * reads (core/headroom.h), so they need not read it again. */
+                if (n < 0 ||
+                    proc_parse_cgroup_memory(s->buf, (size_t)n, d->cgroup_v1, sizeof(d->cgroup_v1), &v1) < 0 || !v1)
+                        d->cgroup_v1[0] = '\0';
         }
 }
 
@@ -448,6 +460,8 @@ static int watch(struct sampler *s, struct known *k, size_t rule, int64_t parent
         snprintf(w->unit, sizeof(w->unit), "%s", d->unit);
         snprintf(w->cgroup, sizeof(w->cgroup), "%s", d->cgroup);
         w->cmdline = strdup(d->cmdline);
+        /* Out of memory: its v1 limits are unknown, as for a process that is not on v1. */
+        w->cgroup_v1 = d->cgroup_v1[0] ? strdup(d->cgroup_v1) : NULL;
         w->p = (struct sampler_proc){
                 .id = id,
                 .slot = (size_t)slot,
@@ -458,6 +472,7 @@ static int watch(struct sampler *s, struct known *k, size_t rule, int64_t parent
                 .cmdline = w->cmdline ? w->cmdline : "",
                 .unit = w->unit,
                 .cgroup = w->cgroup,
+                .cgroup_v1 = w->cgroup_v1,
                 .uid = d->has_uid ? d->uid : (uid_t)-1,
                 .rule = rule,
                 .rule_id = rs->id,
@@ -869,6 +884,8 @@ int sampler_tick(struct sampler *s, usec_t mono_now, int64_t now_ms)
                         unwatch(s, w, now_ms, "exited", true);
                         continue;
                 }
+                w->p.has_nofile = w->rd.has_nofile;
+                w->p.nofile = w->rd.nofile;
                 if (w->rd.comm[0] && strcmp(w->rd.comm, w->comm) != 0)
                         exec_refresh(s, w);
                 w->last = smp;

@@ -62,12 +62,19 @@ struct sampler_proc {
         const char *cmdline;
         const char *unit;               /* "" if none */
         const char *cgroup;             /* "" if unknown */
+        const char *cgroup_v1;          /* the v1 memory hierarchy's cgroup that charges it
+                                         * (/proc/PID/cgroup's memory line), as read when
+                                         * it was first watched, like cgroup; NULL: not
+                                         * charged on a v1 hierarchy, or unknown */
         uid_t uid;
         size_t rule;                    /* index into the configuration's rules */
         int64_t rule_id;
         int64_t generation;
         int64_t parent_id;              /* watched ancestor when watched as a child, or 0 */
         bool is_new;                    /* first seen now: the database holds no history */
+        bool has_nofile;                /* the latest tick's BPF pass gave nofile */
+        uint64_t nofile;                /* then: RLIMIT_NOFILE's soft limit, UINT64_MAX if
+                                         * unlimited (otherwise /proc/PID/limits says it) */
 };
 
 /* Listeners: called synchronously from scan/tick; they must not block. */

@@ -22,6 +22,7 @@
 char LICENSE[] SEC("license") = "GPL";
 
 #define PF_KTHREAD 0x00200000           /* include/linux/sched.h */
+#define TASKITER_RLIMIT_NOFILE 7        /* RLIMIT_NOFILE, include/uapi/asm-generic/resource.h */
 /* Descriptor bitmaps longer than this many words (64 Ki words: 4 Mi descriptors) are
  * not counted: the pass must stay bounded whatever one process does. */
 #define FD_WORDS_MAX (1 << 16)
@@ -123,6 +124,9 @@ int taskiter(struct bpf_iter__task *ctx)
         p.min_flt += sig->min_flt;
         p.maj_flt += sig->maj_flt;
         p.nr_threads = sig->nr_threads;
+        /* Read without the task's lock, as a word: a limit being changed gives the old
+         * value or the new one. */
+        p.nofile = sig->rlim[TASKITER_RLIMIT_NOFILE].rlim_cur;
         p.ppid = task->real_parent->tgid;
         p.euid = task->real_cred->euid.val;
         p.start_ns = task->start_boottime;

@@ -49,6 +49,8 @@ struct taskiter_proc {
         __s64 rss[TASKITER__RSS];       /* pages, the percpu counters' global count */
         __u64 total_vm, data_vm;        /* pages */
         __u64 nfds;                     /* open descriptors, if TASKITER_FDS */
+        __u64 nofile;                   /* RLIMIT_NOFILE's soft limit (signal->rlim), what
+                                         * /proc/PID/limits says; ~0: unlimited */
         char comm[16];                  /* TASK_COMM_LEN */
 };
 

@@ -26,6 +26,12 @@ RATE = STEP_KIB * 1024 / (EVERY_MS / 1000)
 ROOM = 240 * MIB
 STEPS = 120
 
+# The descriptor test's leak: 40 descriptors a second toward a soft RLIMIT_NOFILE of
+# 600, which it would reach in about 15 s; it stops at 480.
+NOFILE_LIMIT = 600
+NOFILE_PER_STEP = 4
+NOFILE_STEPS = 120
+
 CGROUP_FS = "/sys/fs/cgroup"
 # The cgroup test's leak: 5 MiB/s in steps of 512 KiB, toward a limit 600 MiB above the
 # empty cgroup: it would reach it in about 2 minutes — a process that reaches its limit
@@ -107,6 +113,37 @@ class TestLimits(Case):
         self.assertLess(abs(doc["raised"]["limits"]["RLIMIT_AS"]["seconds"] - left), left / 3 + 1)
         self.assertIn("host", doc["raised"]["limits"])
         self.assertNotIn("RLIMIT_NOFILE", doc["raised"]["limits"])
+        d.stop()
+
+    def test_rlimit_nofile_from_the_bpf_pass(self):
+        """With the BPF backend the pass reads RLIMIT_NOFILE beside the descriptor count:
+        a process opening descriptors toward a lowered soft limit is alerted as "will
+        reach RLIMIT_NOFILE", with the room that limit really leaves it."""
+        require_root(self, "load the BPF task iterator")
+        limit = NOFILE_LIMIT
+
+        def set_limit():
+            resource.setrlimit(resource.RLIMIT_NOFILE, (limit, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+
+        w = self.alloc("--step-kib", 0, "--every-ms", EVERY_MS, "--steps", NOFILE_STEPS, "--fds-per-step",
+                       NOFILE_PER_STEP, "--hold-ms", 30000, "--name", "lw-nofile", preexec_fn=set_limit)
+        conf = os.path.join(self.tmp, "bpf.conf")
+        with open(conf, "w") as f:
+            f.write("[daemon]\nsampler = bpf\n")
+        d = self.daemon("--config", conf, "--interval", "0.1", "--pid", w.pid)
+        d.wait_log("watching")
+        if "sampler: bpf" not in d.output():
+            self.fail("root-tier test: the BPF task iterator did not load: " + d.output()[-300:])
+        rows = wait_for(lambda: query(d.db, """SELECT a.limit_kind, a.reason, e.t, e.cause, e.room_rlimit_nofile
+                                               FROM alert a JOIN alert_evidence e ON e.alert_id = a.id
+                                               WHERE e.raised = 1"""), what="the descriptor limit alert")
+        limit_kind, reason, t_raised, cause, room = rows[0]
+        self.assertEqual(limit_kind, "RLIMIT_NOFILE")
+        self.assertEqual(cause, "limit")
+        self.assertRegex(reason, r"will reach RLIMIT_NOFILE in \d+ (s|min)")
+        # The room is the limit less the descriptors it held then, as its samples say.
+        held = next(v for t, v in reversed(raw_rows(d.db, ("t", "fds"), w.pid)) if t <= t_raised)
+        self.assertEqual(room, limit - held)
         d.stop()
 
     def test_cgroup_limit_alerted_with_time_left(self):

@@ -34,6 +34,8 @@ struct event {
         int64_t id, parent_id;
         size_t rule;
         char reason[64];
+        char cgroup[64];                /* started: the unified cgroup, and the v1 memory one */
+        char cgroup_v1[64];             /* ("-": none) */
 };
 
 struct fixture {
@@ -112,6 +114,18 @@ static void write_proc(struct fixture *f, pid_t pid, pid_t ppid, const char *com
         close(fd);
 }
 
+static void write_cgroup(struct fixture *f, pid_t pid, const char *text)
+{
+        char path[160];
+        int fd;
+
+        snprintf(path, sizeof(path), "%s/%d/cgroup", f->root, (int)pid);
+        fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        assert_true(fd >= 0);
+        assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+        close(fd);
+}
+
 static void end_proc(struct fixture *f, pid_t pid)
 {
         char path[160];
@@ -140,8 +154,11 @@ static void on_started(void *userdata, const struct sampler_proc *p, bool resume
         (void)resumed;
         (void)now_ms;
         assert_true(f->n_ev < MAX_EVENTS);
-        f->ev[f->n_ev++] = (struct event){ .kind = 's', .pid = p->pid, .id = p->id, .parent_id = p->parent_id,
-                                           .rule = p->rule };
+        f->ev[f->n_ev] = (struct event){ .kind = 's', .pid = p->pid, .id = p->id, .parent_id = p->parent_id,
+                                         .rule = p->rule };
+        snprintf(f->ev[f->n_ev].cgroup, sizeof(f->ev[0].cgroup), "%s", p->cgroup);
+        snprintf(f->ev[f->n_ev].cgroup_v1, sizeof(f->ev[0].cgroup_v1), "%s", p->cgroup_v1 ? p->cgroup_v1 : "-");
+        f->n_ev++;
 }
 
 static void on_sampled(void *userdata, const struct sampler_proc *p, const struct sample *smp)
@@ -598,6 +615,41 @@ static void test_descriptor_room_caps(void **state)
         assert_true(ss.capped >= 1);
 }
 
+static void cgroup_v1_of(void *userdata, const struct sampler_proc *p, const struct sample *last)
+{
+        char *out = userdata;
+
+        (void)last;
+        if (p->pid == 101)
+                snprintf(out, 64, "%s", p->cgroup_v1 ? p->cgroup_v1 : "-");
+}
+
+/* The v1 memory cgroup that charges a process (a hybrid host's) is read with the unified
+ * one when it is first watched, for the limits' reads; a process on the unified
+ * hierarchy alone has none. Moving later changes neither. */
+static void test_cgroups_read_at_start(void **state)
+{
+        struct fixture *f = *state;
+        char v1[64] = "";
+
+        write_proc(f, 100, 1, "web", 'S', 1000, 40 * 1024, false);
+        write_proc(f, 101, 1, "web", 'S', 1001, 40 * 1024, false);
+        write_cgroup(f, 101, "12:pids:/system.slice/web.service\n4:memory:/docker/abc\n"
+                             "1:name=systemd:/system.slice/web.service\n0::/\n");
+        start(f, "[rule web]\nname = web\n");
+        scan_and_tick(f);
+        assert_string_equal(must(find_event(f, 's', 100))->cgroup, "/system.slice/web.service");
+        assert_string_equal(must(find_event(f, 's', 100))->cgroup_v1, "-");
+        assert_string_equal(must(find_event(f, 's', 101))->cgroup, "/system.slice/web.service");
+        assert_string_equal(must(find_event(f, 's', 101))->cgroup_v1, "/docker/abc");
+        write_cgroup(f, 101, "4:memory:/batch.slice\n0::/\n");
+        for (int i = 0; i < 3; i++)
+                scan_and_tick(f);
+        assert_int_equal(count_events(f, 's', 101), 1);
+        sampler_for_each(f->s, cgroup_v1_of, v1);
+        assert_string_equal(v1, "/docker/abc");
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -612,6 +664,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_smaps_follow_attention, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_smaps_budget_round_robin, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_descriptor_room_caps, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_cgroups_read_at_start, setup, teardown),
         };
 
         return cmocka_run_group_tests_name("sampler", tests, NULL, NULL);
