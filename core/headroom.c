@@ -94,7 +94,7 @@ double headroom_left(void *userdata, const struct sampler_proc *p, enum detect_k
                        const char **ret_kind)
 {
         struct headroom *l = userdata;
-        const char *v1 = v1_cgroup(l, p);
+        const char *v1 = v1_cgroup(l, p), *cg;
         double best = NAN;
         char buf[2048], path[32];
         int64_t host;
@@ -118,12 +118,9 @@ double headroom_left(void *userdata, const struct sampler_proc *p, enum detect_k
                 }
                 return NAN;
         }
-        if (v1) {
-                if (cgroup_room(l, v1, true, &v) == 0) {
-                        best = (double)v;
-                        *ret_kind = "cgroup";
-                }
-        } else if (l->cgroup_root >= 0 && p->cgroup[0] && cgroup_room(l, p->cgroup, false, &v) == 0) {
+        /* Charged in a v1 memory hierarchy, that cgroup; otherwise the unified one. */
+        cg = v1 ? v1 : l->cgroup_root >= 0 && p->cgroup[0] ? p->cgroup : NULL;
+        if (cg && cgroup_room(l, cg, v1 != NULL, &v) == 0) {
                 best = (double)v;
                 *ret_kind = "cgroup";
         }
