@@ -46,14 +46,20 @@ extern void *__libc_pvalloc(size_t size);
 #define LIVE_BITS 16
 #define LIVE_SLOTS (1u << LIVE_BITS)
 #define LIVE_MAX (LIVE_SLOTS / 4 * 3)
-/* The counting filter free() reads: 64 KiB of one-byte counters, one per KiB of
- * address space (modulo 64 MiB), counting the live samples there. A free of an
- * unsampled pointer finds 0 there unless a sample lives within the same KiB (or 64 MiB
- * away): with 2,000 live samples (a heap of 1 GiB) for some 3% of frees, which then
- * look in the table. In address order, not hashed: a heap of 5 MiB reads 5120
- * counters in 80 cache lines, which stay in the L1 cache (hashed, the filter's reads
- * alone cost bench/agents-malloc.c 5%). A counter that reached 255 stays there (a few
- * more lookups). */
+/* The filter free() reads: one bit per KiB of address space (modulo 64 MiB), set while
+ * a live sample lies in that KiB, beside a one-byte count of those samples that only
+ * the sampler (under the lock) reads and writes. A free of an unsampled pointer finds
+ * its bit clear unless a sample lives within the same KiB (or 64 MiB away): with 2,000
+ * live samples (a heap of 1 GiB) for some 3% of frees, which then look in the table.
+ * In address order, not hashed: the bits of a heap of 5 MiB are 640 bytes, 10 cache
+ * lines that stay in the L1 cache however the program walks its heap (hashed, the
+ * filter's reads alone cost bench/agents-malloc.c 5%; one byte per KiB, 80 lines that
+ * the heap's own traffic evicted about one free in seven). A count that reached 255
+ * stays there, its bit set (a few more lookups). Static arrays, not a mapping made when
+ * sampling starts: free() loads one byte at a fixed offset and nothing else (with a
+ * pointer to load and test first, two more instructions on every free). Until a sample
+ * is counted their pages are never written; read, they are the kernel's shared zero
+ * page, no memory of the program's. */
 #define FILTER_BITS 16
 #define FILTER_SLOTS (1u << FILTER_BITS)
 /* Frames captured: ours (the sampler, the interposed function) plus HEAP_FRAMES. Both
@@ -86,9 +92,17 @@ static int32_t stack_free = -1;
 static uint32_t stack_used;     /* slots ever handed out, the free list aside */
 static struct live *live;
 static uint32_t live_n;
-/* NULL until sampling starts: free() reads this one pointer to know whether to look
- * at all, and where. */
-static uint8_t *filter;
+/* All zero until the first sample: a free() finds nothing to look up. */
+static uint64_t filter[FILTER_SLOTS / 64] __attribute__((aligned(64)));
+static uint8_t filter_count[FILTER_SLOTS];
+/* Per KiB, where its sample is when it holds exactly one: 1 + its 16-byte granule
+ * (glibc's blocks start on 16 bytes, at most one block in each); SPOT_MANY: more than
+ * one, or one after more (the table decides); 0: none. A free whose KiB has its bit
+ * set reads this before taking the lock: the others in a sample's KiB (some 1 in 512
+ * frees at the default period) then stop here instead of missing the cache in the
+ * table of live samples. */
+static uint8_t filter_spot[FILTER_SLOTS];
+#define SPOT_MANY UINT8_MAX
 static int lock;
 static uint64_t mean_bytes;
 /* 0 until heap_init() has made the tables, then 1; -1: never (heap_disable). */
@@ -138,9 +152,39 @@ static inline uint64_t mix(uintptr_t p)
         return ((uint64_t)p >> 4) * 0x9e3779b97f4a7c15ULL;
 }
 
-static inline uint8_t *filter_slot(uintptr_t p)
+static inline uint32_t filter_slot(uintptr_t p)
 {
-        return &filter[(p >> 10) & (FILTER_SLOTS - 1)];
+        return (uint32_t)(p >> 10) & (FILTER_SLOTS - 1);
+}
+
+static inline uint8_t spot_of(uintptr_t p)
+{
+        return (uint8_t)(1 + ((p >> 4) & 63));
+}
+
+/* Under the lock, the only writer: free() reads the bits without it. */
+static void filter_count_up(uintptr_t p)
+{
+        uint32_t i = filter_slot(p);
+
+        if (filter_count[i] == UINT8_MAX)
+                return;
+        /* The spot before the bit: a free that sees the bit finds the spot set. */
+        __atomic_store_n(&filter_spot[i], filter_count[i] ? SPOT_MANY : spot_of(p), __ATOMIC_RELAXED);
+        if (filter_count[i]++ == 0)
+                __atomic_store_n(&filter[i / 64], filter[i / 64] | (1ull << (i % 64)), __ATOMIC_RELEASE);
+}
+
+static void filter_count_down(uintptr_t p)
+{
+        uint32_t i = filter_slot(p);
+
+        if (filter_count[i] == UINT8_MAX)
+                return;
+        if (--filter_count[i] == 0) {
+                __atomic_store_n(&filter[i / 64], filter[i / 64] & ~(1ull << (i % 64)), __ATOMIC_RELAXED);
+                __atomic_store_n(&filter_spot[i], 0, __ATOMIC_RELAXED);
+        }
 }
 
 /* The next countdown: exponentially distributed with the mean period, so sampling is a
@@ -208,14 +252,12 @@ static int32_t stack_get(const uintptr_t *f, unsigned n)
 static void live_insert(uintptr_t p, uint64_t bytes, uint32_t count, uint32_t stack)
 {
         uint32_t i = (uint32_t)(mix(p) >> (64 - LIVE_BITS));
-        uint8_t *c = filter_slot(p);
 
         while (live[i].ptr)
                 i = (i + 1) & (LIVE_SLOTS - 1);
         live[i] = (struct live){ .ptr = p, .bytes = bytes, .count = count, .stack = stack };
         live_n++;
-        if (*c < UINT8_MAX)
-                __atomic_store_n(c, (uint8_t)(*c + 1), __ATOMIC_RELAXED);
+        filter_count_up(p);
 }
 
 /* Removes p's sample into ret (under the lock); false when p was not sampled. Linear
@@ -223,7 +265,6 @@ static void live_insert(uintptr_t p, uint64_t bytes, uint32_t count, uint32_t st
 static bool live_remove(uintptr_t p, struct live *ret)
 {
         uint32_t i = (uint32_t)(mix(p) >> (64 - LIVE_BITS)), j;
-        uint8_t *c;
 
         for (; live[i].ptr != p; i = (i + 1) & (LIVE_SLOTS - 1))
                 if (!live[i].ptr)
@@ -244,9 +285,7 @@ static bool live_remove(uintptr_t p, struct live *ret)
         }
         live[i].ptr = 0;
         live_n--;
-        c = filter_slot(p);
-        if (*c < UINT8_MAX)
-                __atomic_store_n(c, (uint8_t)(*c - 1), __ATOMIC_RELAXED);
+        filter_count_down(p);
         return true;
 }
 
@@ -312,10 +351,17 @@ static inline void *note(void *p, size_t size)
 static __attribute__((noinline)) void forget(void *p)
 {
         struct live l;
+        uint8_t spot;
 
-        /* NULL's counter counts the samples at multiples of 64 MiB; NULL is in no
+        /* NULL's bit stands for the samples at multiples of 64 MiB; NULL is in no
          * table (0 marks an empty slot there). */
         if (!p)
+                return;
+        /* Not p's spot: p was not sampled. A sample of p was counted before p's
+         * malloc() returned, so its spot (or SPOT_MANY) is seen here; a change made
+         * meanwhile for another sample of the same KiB only ever leads to the table. */
+        spot = __atomic_load_n(&filter_spot[filter_slot((uintptr_t)p)], __ATOMIC_RELAXED);
+        if (spot != SPOT_MANY && spot != spot_of((uintptr_t)p))
                 return;
         lock_take();
         if (live_remove((uintptr_t)p, &l)) {
@@ -332,14 +378,16 @@ static __attribute__((noinline)) void forget(void *p)
 }
 
 /* Before the memory goes back: once freed, another thread may get the same address
- * and sample it. The fewest instructions on the path every free() takes: one load
- * of the filter's address (NULL: not sampling), one of its counter; free(NULL) is
- * told apart in forget(), on the rare path. */
+ * and sample it. The fewest instructions on the path every free() takes: one load of
+ * its bit (clear while nothing is sampled, and always without sampling); free(NULL)
+ * is told apart in forget(), on the rare path. Relaxed: a sample is counted before
+ * its malloc() returns, and the program orders that before its free(). */
 static inline void unnote(void *p)
 {
-        const uint8_t *f = __atomic_load_n(&filter, __ATOMIC_ACQUIRE);
+        uintptr_t a = (uintptr_t)p;
 
-        if (f && unlikely(__atomic_load_n(&f[((uintptr_t)p >> 10) & (FILTER_SLOTS - 1)], __ATOMIC_RELAXED)))
+        /* The word of p's KiB, then its bit: filter_slot() split in two shifts. */
+        if (unlikely((__atomic_load_n(&filter[(a >> 16) & (FILTER_SLOTS / 64 - 1)], __ATOMIC_RELAXED) >> ((a >> 10) % 64)) & 1))
                 forget(p);
 }
 
@@ -452,8 +500,6 @@ static void *map(size_t bytes)
 int heap_init(uint64_t mean)
 {
         void *warm[2], *unwind_lib;
-        uint8_t *counters;
-
         if (mean == 0) {
                 heap_disable();
                 return 0;
@@ -461,8 +507,7 @@ int heap_init(uint64_t mean)
         stacks = map(sizeof(*stacks) * STACKS);
         stack_index = map(sizeof(*stack_index) * STACK_INDEX);
         live = map(sizeof(*live) * LIVE_SLOTS);
-        counters = map(FILTER_SLOTS);
-        if (!stacks || !stack_index || !live || !counters) {
+        if (!stacks || !stack_index || !live) {
                 heap_disable();
                 return -ENOMEM;
         }
@@ -487,8 +532,6 @@ int heap_init(uint64_t mean)
                 return -ENOMEM;
         }
         mean_bytes = mean;
-        /* The filter before the first sample can count in it. */
-        __atomic_store_n(&filter, counters, __ATOMIC_RELEASE);
         __atomic_store_n(&sampling, 1, __ATOMIC_RELEASE);
         return 0;
 }
