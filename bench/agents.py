@@ -104,6 +104,40 @@ def side_by_side(label, argv, base_env, with_env, trace_dir=None, with_argv=None
                                                             min(with_), max(with_), b / a))
 
 
+def cachegrind(argv, env):
+    """Instructions and L1 data-cache misses of one run under cachegrind: counts, not
+    times, so the load of the machine does not move them."""
+    with tempfile.NamedTemporaryFile(prefix="leakwatch-cg-") as out:
+        p = subprocess.run(["valgrind", "--tool=cachegrind", "--cache-sim=yes",
+                            "--cachegrind-out-file=" + out.name] + argv,
+                           env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    if p.returncode != 0:
+        raise SystemExit("%s failed under cachegrind" % argv[0])
+    found = {}
+    for line in p.stderr.splitlines():
+        for key, label in (("I", "I   refs:"), ("D1", "D1  misses:")):
+            if label in line:
+                found[key] = int(line.split(label)[1].split()[0].replace(",", ""))
+    return found["I"], found["D1"]
+
+
+def counted(argv, variants):
+    """The probe's variants counted by cachegrind on 2M pairs (2,000 samples): what the
+    timed table above cannot resolve on a loaded machine, a difference of a few %."""
+    if not shutil.which("valgrind"):
+        print("\ncounted: valgrind not installed (tools/install-deps --tests)")
+        return
+    print("\nCounted by cachegrind, %s 2000000 (2M pairs), one run each:\n" % os.path.basename(argv[0]))
+    print("| variant | instructions | ratio to no sampling | L1 data misses | ratio to no sampling |")
+    print("| --- | --- | --- | --- | --- |")
+    sys.stdout.flush()
+    rows = [(label, cachegrind(prefix + argv + ["2000000"], env)) for label, env, _, prefix, _ in variants]
+    ref = dict(rows)["probe, no sampling"]
+    for label, (ir, d1) in rows:
+        print("| %s | %.1f M | %.3f | %.2f M | %.3f |" % (label, ir / 1e6, ir / ref[0], d1 / 1e6, d1 / ref[1]))
+    sys.stdout.flush()
+
+
 def rotation(argv, variants, runs):
     """Each variant (label, env, trace_dir, argv prefix, cwd) once per round, RUNS
     rounds; {label: [CPU seconds]}."""
@@ -245,6 +279,7 @@ def main():
     print("\nThe allocator probe, %s (20M malloc/free pairs), %d rounds:\n" % (os.path.basename(c[0]), RUNS))
     sys.stdout.flush()
     table(rotation(c, variants, RUNS), "no probe", "probe, no sampling")
+    counted(c, variants[:4])
 
     rounds = "5000000"
     peers = [("no probe", base, None, [], None), ("probe, sampling 512 KiB", probe, None, [], None)]
