@@ -149,17 +149,21 @@ def rotation(argv, variants, runs):
 
 
 def table(times, base, against=None):
-    """One row per variant: median (min-max), ratio to base, and to `against` when set."""
-    print("| variant | CPU s: median (min-max) | ratio to %s |%s" % (base, " ratio to %s |" % against if against else ""))
+    """One row per variant: median (min-max), ratio to base, and to `against` when set,
+    of the medians and of the minimums. Other work on the machine only ever adds CPU
+    time to a run (caches, preemption), so the fastest run of each variant is the one
+    least disturbed: on a loaded machine its ratio is the steadier of the two."""
+    print("| variant | CPU s: median (min-max) | ratio to %s: medians, minimums |%s"
+          % (base, " ratio to %s: medians, minimums |" % against if against else ""))
     print("| --- | --- | --- |%s" % (" --- |" if against else ""))
-    b = statistics.median(times[base])
-    a = statistics.median(times[against]) if against else None
+    b, bmin = statistics.median(times[base]), min(times[base])
+    a, amin = (statistics.median(times[against]), min(times[against])) if against else (None, None)
     for label, t in times.items():
         m = statistics.median(t)
         extra = ""
         if against:
-            extra = " %.3f |" % (m / a) if label != base else " |"
-        print("| %s | %.3f (%.3f-%.3f) | %.3f |%s" % (label, m, min(t), max(t), m / b, extra))
+            extra = " %.3f, %.3f |" % (m / a, min(t) / amin) if label != base else " |"
+        print("| %s | %.3f (%.3f-%.3f) | %.3f, %.3f |%s" % (label, m, min(t), max(t), m / b, min(t) / bmin, extra))
 
 
 def memleak_reason(workload, env):
