@@ -103,6 +103,29 @@ void procread_configure(struct procread *r, const struct config *cfg)
         r->smaps_max = (usec_t)(cfg->smaps_max_interval * (double)USEC_PER_SEC);
 }
 
+/* The pid directory of pid, if it holds the process that started at start_ticks: the
+ * PID may have been reused since the scan (or the pass) saw it, and only the start time
+ * read through the new descriptor proves which process it holds. Returns the
+ * descriptor, -ESRCH (another process, or none), or the -errno of opening. */
+static int open_checked(struct procread *r, pid_t pid, uint64_t start_ticks)
+{
+        struct proc_stat st;
+        char name[32];
+        ssize_t n;
+        int dir;
+
+        snprintf(name, sizeof(name), "%d", (int)pid);
+        dir = openat(r->proc_root, name, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (dir < 0)
+                return -errno;
+        n = proc_read_file(dir, "stat", r->buf, SCRATCH_SIZE);
+        if (n <= 0 || proc_parse_stat(r->buf, (size_t)n, &st) < 0 || st.starttime != start_ticks) {
+                close(dir);
+                return -ESRCH;
+        }
+        return dir;
+}
+
 int procread_open(struct procread *r, pid_t pid, uint64_t start_ticks, usec_t mono, struct procread_proc *ret)
 {
         struct proc_files files = PROC_FILES_INIT;
@@ -111,29 +134,26 @@ int procread_open(struct procread *r, pid_t pid, uint64_t start_ticks, usec_t mo
         int k;
 
         if (r->pass) {
-                /* The pass has every counter: only smaps (and the rare process the pass
-                 * missed) are read through /proc, relative to the pid directory. */
-                char name[32];
-
-                snprintf(name, sizeof(name), "%d", (int)pid);
-                files.dir = openat(r->proc_root, name, O_PATH | O_DIRECTORY | O_CLOEXEC);
-                if (files.dir < 0)
-                        return -errno;
-        } else {
-                k = proc_files_open(r->proc_root, pid, &files);
-                if (k < 0)
-                        return k;
+                /* The pass has every counter and proves the process's identity at each
+                 * tick by its start time: nothing is kept open. What is read through
+                 * /proc (smaps, the command line, the rare process the pass missed)
+                 * opens the pid directory then and checks its start time again. */
+                *ret = (struct procread_proc){ .files = files, .pid = pid, .start_ticks = start_ticks,
+                                               .last_rollup = mono };
+                return 0;
         }
+        k = proc_files_open(r->proc_root, pid, &files);
+        if (k < 0)
+                return k;
         /* The PID may have been reused between the scan's read and this open: only the
          * start time read through the new descriptors proves which process they hold. */
-        n = files.stat >= 0 ? proc_pread(files.stat, r->buf, SCRATCH_SIZE) :
-                              proc_read_file(files.dir, "stat", r->buf, SCRATCH_SIZE);
+        n = proc_pread(files.stat, r->buf, SCRATCH_SIZE);
         if (n <= 0 || proc_parse_stat(r->buf, (size_t)n, &st) < 0 || st.starttime != start_ticks) {
                 proc_files_close(&files);
                 return -ESRCH;
         }
         /* Not yet read: rollup_read is false, so its smaps are due now. */
-        *ret = (struct procread_proc){ .files = files, .pid = pid, .last_rollup = mono };
+        *ret = (struct procread_proc){ .files = files, .pid = pid, .start_ticks = start_ticks, .last_rollup = mono };
         memcpy(ret->comm, st.comm, sizeof(ret->comm));
         return 0;
 }
@@ -141,6 +161,17 @@ int procread_open(struct procread *r, pid_t pid, uint64_t start_ticks, usec_t mo
 void procread_close(struct procread_proc *pp)
 {
         proc_files_close(&pp->files);
+}
+
+int procread_dir(struct procread *r, const struct procread_proc *pp)
+{
+        return pp->files.dir >= 0 ? pp->files.dir : open_checked(r, pp->pid, pp->start_ticks);
+}
+
+void procread_dir_done(const struct procread_proc *pp, int dir)
+{
+        if (dir >= 0 && dir != pp->files.dir)
+                close(dir);
 }
 
 /* ---- one sample ---- */
@@ -176,7 +207,7 @@ static void sample_status(struct sample *smp, const struct proc_status *st, bool
                 smp->why[G_STATUS] = kthread ? UNK_KTHREAD : UNK_ABSENT;
 }
 
-static void sample_rollup(struct procread *r, struct procread_proc *pp, struct sample *smp, usec_t mono)
+static void sample_rollup(struct procread *r, struct procread_proc *pp, int dir, struct sample *smp, usec_t mono)
 {
         struct proc_rollup ru;
         struct proc_heap heap;
@@ -185,7 +216,13 @@ static void sample_rollup(struct procread *r, struct procread_proc *pp, struct s
         pp->last_rollup = mono;
         pp->rollup_read = true;
         r->stats.rollups++;
-        k = proc_read_rollup(pp->files.dir, r->buf, SCRATCH_SIZE, &ru);
+        if (dir < 0) {
+                /* It exited (or its PID is another's) since the pass listed it. */
+                sample_set_unknown(smp, G_SMAPS, proc_errno_reason(dir));
+                sample_set_unknown(smp, G_HEAP, proc_errno_reason(dir));
+                return;
+        }
+        k = proc_read_rollup(dir, r->buf, SCRATCH_SIZE, &ru);
         if (k == 0) {
                 /* Trust only fields the kernel printed: a missing one stays unknown
                  * (libproc2 would report it as 0). */
@@ -202,7 +239,7 @@ static void sample_rollup(struct procread *r, struct procread_proc *pp, struct s
         } else {
                 sample_set_unknown(smp, G_SMAPS, proc_errno_reason(k));
         }
-        k = proc_read_heap(pp->files.dir, r->buf, SCRATCH_SIZE, &heap);
+        k = proc_read_heap(dir, r->buf, SCRATCH_SIZE, &heap);
         if (k == 0) {
                 sample_set(smp, M_HEAP_SIZE, (int64_t)heap.size_kb * 1024);
                 sample_set(smp, M_HEAP_RSS, (int64_t)heap.rss_kb * 1024);
@@ -233,8 +270,8 @@ static usec_t cpu_now(const struct procread *r)
 }
 
 /* Reads smaps if due and the budget allows; returns false if the budget said no. */
-static bool maybe_rollup(struct procread *r, struct procread_proc *pp, struct sample *smp, usec_t mono, bool kthread,
-                         bool (*attention)(void *userdata), void *userdata)
+static bool maybe_rollup(struct procread *r, struct procread_proc *pp, int dir, struct sample *smp, usec_t mono,
+                         bool kthread, bool (*attention)(void *userdata), void *userdata)
 {
         enum unknown_reason why = kthread ? UNK_KTHREAD : UNK_SKIPPED;
         bool allowed = true;
@@ -243,8 +280,13 @@ static bool maybe_rollup(struct procread *r, struct procread_proc *pp, struct sa
                 allowed = budget_allow(&r->smaps_budget, mono);
                 if (allowed) {
                         usec_t c0 = cpu_now(r);
+                        /* With a pass nothing is kept open: the directory is opened
+                         * (its start time checked) for these reads, and charged to them. */
+                        int d = dir >= 0 ? dir : procread_dir(r, pp);
 
-                        sample_rollup(r, pp, smp, mono);
+                        sample_rollup(r, pp, d, smp, mono);
+                        if (d != dir)
+                                procread_dir_done(pp, d);
                         budget_spend(&r->smaps_budget, cpu_now(r) - c0);
                         return true;
                 }
@@ -274,8 +316,9 @@ static enum procread_result sample_zombie(struct sample *smp)
         return PROCREAD_LAST;
 }
 
-/* The descriptor count from the fd directory (after a refusal, again a minute later). */
-static void sample_fds(struct procread_proc *pp, struct sample *smp, usec_t mono)
+/* The descriptor count from the fd directory (after a refusal, again a minute later);
+ * dir: the pid directory, or -1 to open it now (the pass gave no count). */
+static void sample_fds(struct procread *r, struct procread_proc *pp, int dir, struct sample *smp, usec_t mono)
 {
         uint64_t fds;
         int k;
@@ -284,7 +327,15 @@ static void sample_fds(struct procread_proc *pp, struct sample *smp, usec_t mono
                 sample_set_unknown(smp, G_FDS, pp->fds_why);
                 return;
         }
-        k = pp->files.stat >= 0 ? proc_files_count_fds(&pp->files, &fds) : proc_count_fds(pp->files.dir, &fds);
+        if (pp->files.stat >= 0) {
+                k = proc_files_count_fds(&pp->files, &fds);
+        } else {
+                int d = dir >= 0 ? dir : procread_dir(r, pp);
+
+                k = d >= 0 ? proc_count_fds(d, &fds) : d;
+                if (d != dir)
+                        procread_dir_done(pp, d);
+        }
         if (k == 0) {
                 sample_set(smp, M_FDS, (int64_t)fds);
                 pp->fds_why = UNK_NONE;
@@ -297,11 +348,12 @@ static void sample_fds(struct procread_proc *pp, struct sample *smp, usec_t mono
 }
 
 /* smaps, if this is a tick for them. */
-static void sample_smaps(struct procread *r, struct procread_proc *pp, struct sample *smp, usec_t mono, bool kthread,
-                         bool rollup_tick, bool (*attention)(void *userdata), void *userdata, bool *ret_over_budget)
+static void sample_smaps(struct procread *r, struct procread_proc *pp, int dir, struct sample *smp, usec_t mono,
+                         bool kthread, bool rollup_tick, bool (*attention)(void *userdata), void *userdata,
+                         bool *ret_over_budget)
 {
         if (rollup_tick) {
-                *ret_over_budget = !maybe_rollup(r, pp, smp, mono, kthread, attention, userdata);
+                *ret_over_budget = !maybe_rollup(r, pp, dir, smp, mono, kthread, attention, userdata);
         } else {
                 sample_set_unknown(smp, G_SMAPS, kthread ? UNK_KTHREAD : UNK_SKIPPED);
                 sample_set_unknown(smp, G_HEAP, kthread ? UNK_KTHREAD : UNK_SKIPPED);
@@ -355,36 +407,22 @@ static enum procread_result sample_pass(struct procread *r, struct procread_proc
                 sample_set(smp, M_FDS, (int64_t)p->nfds);
                 pp->fds_why = UNK_NONE;
         } else {
-                sample_fds(pp, smp, mono);
+                sample_fds(r, pp, -1, smp, mono);
         }
         return PROCREAD_SAMPLED;
 }
 
-enum procread_result procread_sample(struct procread *r, struct procread_proc *pp, uint64_t start_ticks, usec_t mono,
-                                     bool rollup_tick, bool (*attention)(void *userdata), void *userdata,
-                                     struct sample *smp, bool *ret_over_budget)
+/* One sample read through /proc: kept files, or dir (the pid directory; a -errno if it
+ * could not be opened). */
+static enum procread_result sample_proc(struct procread *r, struct procread_proc *pp, int dir, uint64_t start_ticks,
+                                        usec_t mono, bool rollup_tick, bool (*attention)(void *userdata),
+                                        void *userdata, struct sample *smp, bool *ret_over_budget)
 {
         struct proc_status status;
         struct proc_stat st;
         ssize_t n;
 
-        pp->has_nofile = false;
-        if (r->pass && r->pass_ok) {
-                const struct taskiter_proc *p = bpfread_find(r->pass, pp->pid);
-
-                /* Not listed: it was reaped before the pass went by (a zombie is listed);
-                 * /proc below says whether it is gone, as it does for every process. */
-                if (p) {
-                        enum procread_result res = sample_pass(r, pp, p, start_ticks, mono, smp);
-
-                        if (res == PROCREAD_SAMPLED)
-                                sample_smaps(r, pp, smp, mono, p->flags & TASKITER_KTHREAD, rollup_tick, attention,
-                                             userdata, ret_over_budget);
-                        return res;
-                }
-        }
-
-        n = read_kept(r, pp->files.stat, pp->files.dir, "stat");
+        n = pp->files.stat < 0 && dir < 0 ? dir : read_kept(r, pp->files.stat, dir, "stat");
         if (n == 0 || n == -ESRCH || n == -ENOENT)
                 return PROCREAD_GONE;
         if (n < 0 || proc_parse_stat(r->buf, (size_t)n, &st) < 0) {
@@ -396,6 +434,8 @@ enum procread_result procread_sample(struct procread *r, struct procread_proc *p
                 sample_set_unknown(smp, G_HEAP, UNK_ERROR);
                 return PROCREAD_SAMPLED;
         }
+        /* Read through dir: its start time proves which process it holds, for the
+         * reads below too. */
         if (st.starttime != start_ticks)
                 return PROCREAD_GONE;
         memcpy(pp->comm, st.comm, sizeof(pp->comm));
@@ -404,7 +444,7 @@ enum procread_result procread_sample(struct procread *r, struct procread_proc *p
         if (proc_stat_is_zombie(&st))
                 return sample_zombie(smp);
 
-        n = read_kept(r, pp->files.status, pp->files.dir, "status");
+        n = read_kept(r, pp->files.status, dir, "status");
         /* Exited between the two reads: a half sample would mix a live reading with
          * nothing; drop it. */
         if (n == 0 || n == -ESRCH || n == -ENOENT)
@@ -415,9 +455,46 @@ enum procread_result procread_sample(struct procread *r, struct procread_proc *p
                 r->stats.read_errors++;
                 sample_set_unknown(smp, G_STATUS, n < 0 ? proc_errno_reason((int)n) : UNK_ERROR);
         }
-        sample_fds(pp, smp, mono);
-        sample_smaps(r, pp, smp, mono, proc_stat_is_kthread(&st), rollup_tick, attention, userdata, ret_over_budget);
+        sample_fds(r, pp, dir, smp, mono);
+        sample_smaps(r, pp, dir, smp, mono, proc_stat_is_kthread(&st), rollup_tick, attention, userdata,
+                     ret_over_budget);
         return PROCREAD_SAMPLED;
+}
+
+enum procread_result procread_sample(struct procread *r, struct procread_proc *pp, uint64_t start_ticks, usec_t mono,
+                                     bool rollup_tick, bool (*attention)(void *userdata), void *userdata,
+                                     struct sample *smp, bool *ret_over_budget)
+{
+        enum procread_result res;
+        int dir = pp->files.dir;
+
+        pp->has_nofile = false;
+        if (r->pass && r->pass_ok) {
+                const struct taskiter_proc *p = bpfread_find(r->pass, pp->pid);
+
+                /* Not listed: it was reaped before the pass went by (a zombie is listed);
+                 * /proc below says whether it is gone, as it does for every process. */
+                if (p) {
+                        res = sample_pass(r, pp, p, start_ticks, mono, smp);
+                        if (res == PROCREAD_SAMPLED)
+                                sample_smaps(r, pp, -1, smp, mono, p->flags & TASKITER_KTHREAD, rollup_tick,
+                                             attention, userdata, ret_over_budget);
+                        return res;
+                }
+        }
+        if (dir < 0) {
+                /* Nothing kept (a pass's process): its directory for this tick's reads,
+                 * whose first, stat, checks the start time. */
+                char name[32];
+
+                snprintf(name, sizeof(name), "%d", (int)pp->pid);
+                dir = openat(r->proc_root, name, O_PATH | O_DIRECTORY | O_CLOEXEC);
+                if (dir < 0)
+                        dir = -errno;
+        }
+        res = sample_proc(r, pp, dir, start_ticks, mono, rollup_tick, attention, userdata, smp, ret_over_budget);
+        procread_dir_done(pp, dir);
+        return res;
 }
 
 void procread_get_stats(const struct procread *r, struct procread_stats *ret)

@@ -14,10 +14,12 @@
  *
  * Given a BPF pass (bpfread.h, procread_use_pass()), it reads the counters of stat,
  * status and the descriptor count from the pass instead, which the sampler reads once
- * at the start of each tick (procread_begin_tick()): a process then keeps only its pid
- * directory open (PROCREAD_PASS_FDS), for smaps and to prove its identity at open. A
- * process the pass did not list, and every process of a tick whose pass failed, is
- * read through /proc as before: relative to that directory. */
+ * at the start of each tick (procread_begin_tick()): a process then keeps no descriptor
+ * at all (PROCREAD_PASS_FDS), the pass proving at each tick by the start time that its
+ * record is the process watched. What is still read through /proc — smaps, the command
+ * line (procread_dir()), a process the pass did not list and every process of a tick
+ * whose pass failed — opens the pid directory when it is needed, proves the process's
+ * identity by the start time read through it, and closes it again. */
 #ifndef LEAKWATCH_PROCREAD_H
 #define LEAKWATCH_PROCREAD_H
 
@@ -35,8 +37,10 @@ struct procread;
 
 /* One watched process, as the backend keeps it. */
 struct procread_proc {
-        struct proc_files files;        /* with a pass: only dir is open */
+        struct proc_files files;        /* with a pass: none open */
         pid_t pid;
+        uint64_t start_ticks;           /* its start time, which every directory opened
+                                         * later must show */
         usec_t last_rollup;             /* last smaps_rollup read (monotonic) */
         bool rollup_read;               /* read at least once while watched */
         usec_t next_fds;                /* fd count not before this, after a refusal */
@@ -56,8 +60,9 @@ struct procread_stats {
         uint64_t pass_errors;           /* BPF passes that failed: the tick read /proc */
 };
 
-/* Descriptors a watched process holds with a pass: its pid directory. */
-#define PROCREAD_PASS_FDS 1
+/* Descriptors a watched process holds with a pass: none (and at most one while it is
+ * read, then closed). */
+#define PROCREAD_PASS_FDS 0
 
 enum procread_result {
         PROCREAD_SAMPLED,               /* a sample of a running process */
@@ -82,9 +87,16 @@ const struct bpfread *procread_pass(const struct procread *r, usec_t mono);
 void procread_configure(struct procread *r, const struct config *cfg);
 
 /* Opens the process of that PID and start time (clock ticks since boot). Returns 0,
- * -ESRCH if the PID now holds another process (or none), or the -errno of opening. */
+ * -ESRCH if the PID now holds another process (or none), or the -errno of opening.
+ * With a pass nothing is opened (and 0 returned): the first procread_dir() checks. */
 int procread_open(struct procread *r, pid_t pid, uint64_t start_ticks, usec_t mono, struct procread_proc *ret);
 void procread_close(struct procread_proc *pp);
+/* The pid directory of pp, for reads of its own (the command line, its cgroup): the
+ * kept one, or, with a pass, one opened now whose start time was checked. Returns the
+ * descriptor (give it back with procread_dir_done()), -ESRCH if the PID now holds
+ * another process or none, or the -errno of opening. Uses r's scratch buffer. */
+int procread_dir(struct procread *r, const struct procread_proc *pp);
+void procread_dir_done(const struct procread_proc *pp, int dir);
 
 /* Reads one tick's sample of pp into smp. rollup_tick: smaps may be read this tick;
  * attention(userdata) is asked, only when smaps are due in between their two

@@ -404,7 +404,7 @@ static int watch(struct sampler *s, struct known *k, size_t rule, int64_t parent
         int64_t id = resume_id;
         bool is_new = false;
         int32_t slot;
-        int r;
+        int dir, r;
 
         if (s->n_watched >= s->cfg->max_processes || (s->env.max_watch && s->n_watched >= s->env.max_watch)) {
                 s->stats.capped++;
@@ -415,7 +415,15 @@ static int watch(struct sampler *s, struct known *k, size_t rule, int64_t parent
         r = procread_open(s->reader, k->pid, k->start_ticks, mono, &rd);
         if (r < 0)
                 return r;
-        read_details(s, rd.files.dir, true, true, true, d);
+        /* Its command line and cgroup, read once here (with a pass, through a directory
+         * opened for them alone: it proves the start time again). */
+        dir = procread_dir(s->reader, &rd);
+        if (dir < 0) {
+                procread_close(&rd);
+                return dir;
+        }
+        read_details(s, dir, true, true, true, d);
+        procread_dir_done(&rd, dir);
 
         if (id == 0) {
                 r = store_find_process(s->env.store, s->env.boot_id, k->pid, (int64_t)k->start_ticks, &id);
@@ -832,8 +840,13 @@ static void exec_refresh(struct sampler *s, struct watched *w)
 {
         struct details d = { 0 };
         char *cmdline;
+        int dir = procread_dir(s->reader, &w->rd);
 
-        read_details(s, w->rd.files.dir, false, true, false, &d);
+        /* Gone or replaced since the pass: the next tick ends it. */
+        if (dir < 0)
+                return;
+        read_details(s, dir, false, true, false, &d);
+        procread_dir_done(&w->rd, dir);
         if (!d.cmdline[0] && ++w->exec_tries < EXEC_EMPTY_TRIES)
                 return;
         cmdline = strdup(d.cmdline);

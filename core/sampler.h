@@ -43,8 +43,9 @@ struct sampler_env {
         struct store *store;            /* reads only: finding a known process's id */
         struct writer *writer;          /* every database write goes through it */
         uint64_t max_watch;             /* descriptors allow this many watched processes
-                                         * (PROC_FILES_FDS each, PROCREAD_PASS_FDS with a
-                                         * pass); 0: no limit but max-processes */
+                                         * (PROC_FILES_FDS each; none with a pass,
+                                         * PROCREAD_PASS_FDS); 0: no limit but
+                                         * max-processes */
         struct bpfread *bpf;            /* the BPF pass the tick reads counters from (it
                                          * outlives the sampler); NULL: /proc only */
         usec_t (*cpu_clock)(void);      /* CPU time smaps reads are charged in; NULL: this

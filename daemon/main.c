@@ -188,7 +188,7 @@ static uint64_t raise_fd_limit(unsigned per)
                 if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
                         (void)getrlimit(RLIMIT_NOFILE, &rl);
         }
-        if (rl.rlim_cur == RLIM_INFINITY)
+        if (rl.rlim_cur == RLIM_INFINITY || per == 0)
                 return 0;
         return rl.rlim_cur > FD_RESERVE + per ? (rl.rlim_cur - FD_RESERVE) / per : 1;
 }

@@ -242,6 +242,37 @@ class TestPassEdges(Case):
         self.assertEqual(samples(d.db, 2, "threads")[-1][1], 1)
         self.assertEqual(d.stop(), 0, d.output())
 
+    def test_no_descriptor_kept_per_process(self):
+        """With the pass, a watched process costs the daemon no descriptor: its smaps
+        and command line are still read (through a directory opened for the read and
+        closed after), and no /proc directory of a watched process stays open."""
+        require_root(self, "load the BPF task iterator")
+        ps = [self.alloc("--step-kib", 1024, "--every-ms", 10, "--steps", 2, "--hold-ms", 60000) for _ in range(4)]
+        conf = config(self, "c.conf", "[daemon]\nsampler = bpf\nsmaps-every = 1\nsmaps-min-interval = 0\n"
+                      "smaps-max-interval = 0.2s\n")
+        args = ["--config", conf, "--interval", "0.1"]
+        for p in ps:
+            args += ["--pid", str(p.pid)]
+        d = self.daemon(*args)
+        d.wait_log("watching")
+        bpf_or_skip(self, d)
+        for p in ps:
+            wait_for(lambda: len([v for _, v in samples(d.db, p.pid, "pss") if v is not None]) >= 3,
+                     what="three smaps readings of %d" % p.pid)
+        held = set()
+        for fd in os.listdir("/proc/%d/fd" % d.pid):
+            try:
+                held.add(os.readlink("/proc/%d/fd/%s" % (d.pid, fd)))
+            except FileNotFoundError:
+                pass
+        self.assertEqual(d.stop(), 0, d.output())
+        for p in ps:
+            self.assertNotIn("/proc/%d" % p.pid, held)
+        cmdlines = query(d.db, "SELECT cmdline FROM process WHERE pid IN (%s)" % ",".join(str(p.pid) for p in ps))
+        self.assertEqual(len(cmdlines), len(ps))
+        for (c,) in cmdlines:
+            self.assertIn("--step-kib", c)
+
     def test_processes_exiting_during_the_pass(self):
         """Hundreds of children a second, each living up to 100 ms, some left as zombies:
         passes catch them at every stage of exiting. Each one watched ends as exited,
