@@ -40,12 +40,15 @@ extern void *__libc_pvalloc(size_t size);
  * stacks whose samples are all gone are reused (heap_tick reclaims them). */
 #define STACKS 4096
 #define STACK_INDEX (2 * STACKS)        /* open addressing, at most half full */
-/* Live samples: 2^16 slots of 24 bytes (1.5 MiB of address space), filled to 3/4: at
- * the default 512 KiB period that is 24 GiB of live heap; past it new samples are
- * not kept. */
-#define LIVE_BITS 16
-#define LIVE_SLOTS (1u << LIVE_BITS)
-#define LIVE_MAX (LIVE_SLOTS / 4 * 3)
+/* Live samples: slots of 24 bytes, filled to 3/4, from 2^10 (24 KiB, 768 samples,
+ * 384 MiB of live heap at the default 512 KiB period) doubling up to 2^16 (1.5 MiB,
+ * 24 GiB of live heap); past that new samples are not kept. Grown, not made at its
+ * largest: the slots are hashed, so a table of 1.5 MiB has every one of its 384
+ * pages touched within the first 20,000 samples however few live at once, and a
+ * page fault costs some 12 us in a virtual machine (1% of a run of
+ * bench/agents-malloc.c). */
+#define LIVE_BITS_FIRST 10
+#define LIVE_BITS_MAX 16
 /* The filter free() reads: one bit per KiB of address space (modulo 64 MiB), set while
  * a live sample lies in that KiB, beside a one-byte count of those samples that only
  * the sampler (under the lock) reads and writes. A free of an unsampled pointer finds
@@ -92,6 +95,7 @@ static int32_t stack_free = -1;
 static uint32_t stack_used;     /* slots ever handed out, the free list aside */
 static struct live *live;
 static uint32_t live_n;
+static unsigned live_bits = LIVE_BITS_FIRST;
 /* All zero until the first sample: a free() finds nothing to look up. */
 static uint64_t filter[FILTER_SLOTS / 64] __attribute__((aligned(64)));
 static uint8_t filter_count[FILTER_SLOTS];
@@ -249,13 +253,48 @@ static int32_t stack_get(const uintptr_t *f, unsigned n)
         return idx;
 }
 
+static void *map(size_t bytes)
+{
+        void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+        return p == MAP_FAILED ? NULL : p;
+}
+
+static void live_put(struct live *table, unsigned bits, const struct live *l)
+{
+        uint32_t mask = (1u << bits) - 1, i = (uint32_t)(mix(l->ptr) >> (64 - bits));
+
+        while (table[i].ptr)
+                i = (i + 1) & mask;
+        table[i] = *l;
+}
+
+/* Room for one more sample (under the lock): false when the table is at its largest
+ * and full, or a larger one cannot be mapped. Rehashed into a table twice the size;
+ * free() reads the table only under the lock, so the old one goes at once. */
+static bool live_room(void)
+{
+        struct live *bigger;
+
+        if (live_n < (1u << live_bits) / 4 * 3)
+                return true;
+        if (live_bits == LIVE_BITS_MAX)
+                return false;
+        bigger = map(sizeof(*live) << (live_bits + 1));
+        if (!bigger)
+                return false;
+        for (uint32_t i = 0; i < 1u << live_bits; i++)
+                if (live[i].ptr)
+                        live_put(bigger, live_bits + 1, &live[i]);
+        munmap(live, sizeof(*live) << live_bits);
+        live = bigger;
+        live_bits++;
+        return true;
+}
+
 static void live_insert(uintptr_t p, uint64_t bytes, uint32_t count, uint32_t stack)
 {
-        uint32_t i = (uint32_t)(mix(p) >> (64 - LIVE_BITS));
-
-        while (live[i].ptr)
-                i = (i + 1) & (LIVE_SLOTS - 1);
-        live[i] = (struct live){ .ptr = p, .bytes = bytes, .count = count, .stack = stack };
+        live_put(live, live_bits, &(struct live){ .ptr = p, .bytes = bytes, .count = count, .stack = stack });
         live_n++;
         filter_count_up(p);
 }
@@ -264,19 +303,19 @@ static void live_insert(uintptr_t p, uint64_t bytes, uint32_t count, uint32_t st
  * probing with backward-shift deletion: no tombstones, lookups stay short. */
 static bool live_remove(uintptr_t p, struct live *ret)
 {
-        uint32_t i = (uint32_t)(mix(p) >> (64 - LIVE_BITS)), j;
+        uint32_t mask = (1u << live_bits) - 1, i = (uint32_t)(mix(p) >> (64 - live_bits)), j;
 
-        for (; live[i].ptr != p; i = (i + 1) & (LIVE_SLOTS - 1))
+        for (; live[i].ptr != p; i = (i + 1) & mask)
                 if (!live[i].ptr)
                         return false;
         *ret = live[i];
         for (j = i;;) {
                 uint32_t home;
 
-                j = (j + 1) & (LIVE_SLOTS - 1);
+                j = (j + 1) & mask;
                 if (!live[j].ptr)
                         break;
-                home = (uint32_t)(mix(live[j].ptr) >> (64 - LIVE_BITS));
+                home = (uint32_t)(mix(live[j].ptr) >> (64 - live_bits));
                 /* live[j] may fill the hole at i unless its home lies in (i, j]. */
                 if ((j > i && (home <= i || home > j)) || (j < i && home <= i && home > j)) {
                         live[i] = live[j];
@@ -327,7 +366,7 @@ static __attribute__((noinline)) void sample(void *p, size_t size)
         lock_take();
         idx = depth ? stack_get(raw + skip, depth) : -1;
         /* A table full: the sample is not kept (its stack is a growth not seen). */
-        if (idx >= 0 && live_n < LIVE_MAX) {
+        if (idx >= 0 && live_room()) {
                 struct stack *st = &stacks[idx];
                 uint32_t count = (uint32_t)(w / s + 0.5);
 
@@ -490,13 +529,6 @@ static int find_self(struct dl_phdr_info *info, size_t size, void *data)
         return 1;
 }
 
-static void *map(size_t bytes)
-{
-        void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-        return p == MAP_FAILED ? NULL : p;
-}
-
 int heap_init(uint64_t mean)
 {
         void *warm[2], *unwind_lib;
@@ -506,7 +538,7 @@ int heap_init(uint64_t mean)
         }
         stacks = map(sizeof(*stacks) * STACKS);
         stack_index = map(sizeof(*stack_index) * STACK_INDEX);
-        live = map(sizeof(*live) * LIVE_SLOTS);
+        live = map(sizeof(*live) << live_bits);
         if (!stacks || !stack_index || !live) {
                 heap_disable();
                 return -ENOMEM;

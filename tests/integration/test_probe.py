@@ -94,9 +94,9 @@ class TestProbeSites(Case):
         self.sock.bind(self.path)
         self.addCleanup(self.sock.close)
 
-    def start(self, mode, interval=INTERVAL):
+    def start(self, mode, interval=INTERVAL, **extra):
         env = dict(os.environ, LD_PRELOAD=PROBE, LEAKWATCH_AGENT_SOCKET=self.path,
-                   LEAKWATCH_PROBE_INTERVAL=str(interval))
+                   LEAKWATCH_PROBE_INTERVAL=str(interval), **extra)
         p = subprocess.Popen([SITES, mode], env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                              stderr=subprocess.DEVNULL)
         self.procs.append(p)
@@ -185,6 +185,23 @@ class TestProbeSites(Case):
         # set.
         for _ in range(10):
             self.assertEqual(self.report(), (1, []))
+
+    def test_live_table_grows(self):
+        # One sample per KiB allocated: nearly every block is sampled, the churning
+        # live set (2,000 blocks of 64 to 8,256 bytes) holds some 1,900 samples and
+        # the leak adds one per 32 KiB kept, hundreds a second, so the table of live
+        # samples, made with 1,024 slots, grows while traced (at 3,072 and 6,144
+        # samples), its samples moved while frees look for theirs. A sample lost in a
+        # move is never freed: the churning stack would grow.
+        p = self.start("leak", interval=1, LEAKWATCH_PROBE_SAMPLE="1024")
+        self.report()
+        self.trace(p.pid)
+        for _ in range(8):
+            version, sites = self.report()
+            for s in sites:
+                self.assertNotEqual(NATIVE_FRAME.match(s[3][0]).group(1), "churn", sites)
+        self.assertEqual(version, 2)
+        self.assertEqual(NATIVE_FRAME.match(sites[0][3][0]).group(1), "leak", sites)
 
     def unwinder(self, pid):
         """The path of the libunwind.so.8 mapped into pid (libunwind.so.8.0.1, where
