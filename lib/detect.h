@@ -19,8 +19,9 @@
  * floor high above anything held before the window, and a shape check — the floor
  * must rise in every quarter of the window, the latest quarter not much slower than
  * the others. A series that passes them all is suspect; it is leaking if the whole
- * stretch since then still passes after a confirmation time. A leak that sets no new
- * floor high for a while has recovered, and may alert again only after a cool-down.
+ * stretch since then still passes after a confirmation time (or, if asked, at once when
+ * the rise already held that long before). A leak that sets no new floor high for a
+ * while has recovered, and may alert again only after a cool-down.
  * When the caller knows how much room is left (headroom), the verdict forecasts when
  * it runs out, and a near limit skips the confirmation.
  *
@@ -107,6 +108,9 @@ struct detect_params {
                                  * this fraction of the minimum growth per window */
         unsigned block;         /* buckets in a block: the current level and the random-walk
                                  * check use block minima */
+        bool confirm_back;      /* a window that passes every check is confirmed at once
+                                 * when the stretch of a window and `confirm` before it
+                                 * passes them too (the rise already held that long) */
         double rw_z;            /* drift / random-walk spread must exceed this (0: off) */
         double pair_smooth;     /* the minima of adjacent buckets are the floors when
                                  * their path is shorter than this fraction of the

@@ -50,9 +50,16 @@ static void scale_params(struct detect_params *p, double *ret_startup, enum dete
         /* The random-walk check guards a bar that a walk can reach; the fast scale's
          * bar (50 %/h) is out of any healthy walk's reach in 12 min, while its floors,
          * three samples a bucket, are noisy under a collector cycling every few samples:
-         * a looser check there. */
-        if (!def->minute)
+         * a looser check there. For the same reason it may confirm a rise that already
+         * held for a window and a quarter when its window first passes (detect.c,
+         * confirm_back): an accelerating leak, whose window's early quarters rise too
+         * little until about a window after its onset, is told then, not W/4 later. At
+         * the 45-minute scale a healthy wander rises past the bar for that long (2 false
+         * alarms in 1,000 healthy days, docs/detector.md). */
+        if (!def->minute) {
                 p->rw_z = 2.0;
+                p->confirm_back = true;
+        }
         /* The longer scales do not judge a process in its first two hours: a start-up
          * that fills pools and caches at 10-30 %/h for an hour or two (a slow warm-up,
          * time constant 1-6 h) is healthy, and the 12-minute scale watches those hours

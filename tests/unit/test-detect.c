@@ -305,6 +305,56 @@ static void test_hysteresis(void **state)
         assert_int_equal(tr.escalations, 2);
 }
 
+/* 200 MiB with a batch of +40 % held for W/5 from W, then a leak of 20 % a window from
+ * 1.2 W: its windows pass every check but the new high until the floor beats the
+ * batch's, at about 3.2 W, when the rise has held for two windows. */
+static double held_f(double t, const void *ctx)
+{
+        const double W = *(const double *)ctx;
+        double v = 200 * MIB;
+
+        if (t >= W && t < 1.2 * W)
+                v *= 1.4;
+        if (t >= 1.2 * W)
+                v += 0.2 * 200 * MIB * (t - 1.2 * W) / W;
+        return v + 0.3 * MIB * jitter(t);
+}
+
+/* confirm_back: a window that first passes every check when the stretch of a window and
+ * a confirmation before it passes them too is confirmed at once; without it, a
+ * confirmation later. */
+static void test_confirm_back(void **state)
+{
+        double W = 720, suspected = NAN;
+        (void)state;
+
+        for (int back = 0; back <= 1; back++) {
+                struct detect_params p;
+                static struct detect d;
+                struct trace tr;
+
+                detect_params_init(&p, DETECT_MEMORY, W);
+                p.confirm_back = back;
+                assert_int_equal(detect_params_check(&p), 0);
+                detect_init(&d, 0);
+                trace_init(&tr);
+                run(&d, &p, 0, 5 * W, 10, held_f, &W, NAN, &tr);
+                trace_print(&tr, W);
+                assert_int_equal(tr.entered[DETECT_LEAKING], 1);
+                if (!back) {
+                        /* Held back by the batch's floor until it is beaten, then a
+                         * confirmation. */
+                        suspected = tr.first[DETECT_SUSPECT];
+                        assert_true(suspected > 3 * W);
+                        assert_true(tr.first[DETECT_LEAKING] >= suspected + p.confirm);
+                } else {
+                        /* Leaking at that same first passing window. */
+                        assert_int_equal(tr.entered[DETECT_SUSPECT], 0);
+                        assert_near(tr.first[DETECT_LEAKING], suspected, 0);
+                }
+        }
+}
+
 /* Growth during the warm-up is forgiven; samples before it are not evidence. */
 static void test_warmup(void **state)
 {
@@ -779,6 +829,7 @@ int main(void)
                 cmocka_unit_test(test_statistics),
                 cmocka_unit_test(test_flat_floors),
                 cmocka_unit_test(test_hysteresis),
+                cmocka_unit_test(test_confirm_back),
                 cmocka_unit_test(test_warmup),
                 cmocka_unit_test(test_forecast),
                 cmocka_unit_test(test_fds),

@@ -2,9 +2,10 @@
 /* test-scales: the bank of time scales at its defaults — leaks caught within their
  * target time, healthy lives silent, a leak in a young process past its start-up and
  * one growing in bursts told in time, one under a collector's cycle confirmed though
- * its windows are within a random walk's reach, a leak that still grows never closed,
- * the raising scale in the evidence, a rebuild from minute rollups equal to the live
- * state, and evaluations spread by the phase. Fixed seeds: deterministic. */
+ * its windows are within a random walk's reach, an accelerating one confirmed on the
+ * rise it already held, a leak that still grows never closed, the raising scale in the
+ * evidence, a rebuild from minute rollups equal to the live state, and evaluations
+ * spread by the phase. Fixed seeds: deterministic. */
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -151,6 +152,26 @@ static void test_sawtooth_noise(void **state)
         assert_true(r.first[SS_LEAKWATCH] <= 1.5 * SS_HOUR);
         assert_int_equal(r.scale, 1);
         assert_false(r.closed_growing);
+}
+
+/* A leak whose rate ramps up from 0 (100 %/h at half its target time): the 12-minute
+ * window's early quarters rise too little until about a window after the onset, and
+ * when it first passes, the rise has already held for a window and a quarter, which
+ * confirms it (confirm_back) within the 15-minute target, not a confirmation later
+ * (15.2-15.7 min). */
+static void test_accelerating(void **state)
+{
+        (void)state;
+        for (uint64_t seed = 1; seed <= 3; seed++) {
+                struct ss_result r;
+
+                ss_run(&run, SS_ACCEL, seed, 1.0, 15 * 60, &r);
+                if (!(r.first[SS_LEAKWATCH] <= 15 * 60))
+                        print_error("seed %" PRIu64 ": %.0f s\n", seed, r.first[SS_LEAKWATCH]);
+                assert_true(r.first[SS_LEAKWATCH] <= 15 * 60);
+                assert_int_equal(r.scale, 0);
+                assert_false(r.closed_growing);
+        }
 }
 
 /* A leak that goes on in steps whose flats are longer than half the window (a JVM
@@ -354,6 +375,7 @@ int main(void)
                 cmocka_unit_test(test_load_rate),
                 cmocka_unit_test(test_load_bursts),
                 cmocka_unit_test(test_sawtooth_noise),
+                cmocka_unit_test(test_accelerating),
                 cmocka_unit_test(test_steps_not_recovered),
                 cmocka_unit_test(test_scale_in_evidence),
                 cmocka_unit_test(test_rebuild_from_minutes),
