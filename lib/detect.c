@@ -916,7 +916,12 @@ void detect_evaluate(struct detect *d, const struct detect_params *p, double now
                 } else if (evidence && near) {
                         enter_leaking(d, now, v.ev.t_to, v.ev.level, near);
                         why = "limit near: alerting without confirmation";
-                } else if (evidence && now - d->since < p->confirm && held_before(d, p)) {
+                } else if (evidence && held_before(d, p)) {
+                        /* Also once the confirmation time has passed: the stretch since
+                         * the suspicion keeps its start, and a rise that steepens (an
+                         * accelerating leak whose suspicion began before its onset)
+                         * leaves that stretch's first quarter ever flatter, while the
+                         * last window and a quarter slide with it. */
                         enter_leaking(d, now, v.ev.t_to, v.ev.level, near);
                         why = "floor rose for longer than a window: confirmed";
                 } else if ((evidence || j.noisy || (j.significant && j.st.z_rw > p->rw_z)) &&
