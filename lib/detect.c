@@ -818,6 +818,8 @@ static void judge(const struct detect *d, const struct detect_params *p, int64_t
 static bool held_before(const struct detect *d, const struct detect_params *p)
 {
         struct judgement jx;
+        /* `confirm` in buckets; the tolerance keeps W/4 at 6 buckets of W/24 despite
+         * rounding. */
         int64_t c = (int64_t)ceil(p->confirm / p->bucket - 1e-9), first;
         unsigned oldest;
 
