@@ -111,7 +111,7 @@ TEST_HELPERS := $(patsubst tests/workloads/%.c,$(BUILD)/tests/workloads/%,$(wild
 # make bench's programs. farm and proc-floor stand alone (a floor must not share the
 # daemon's code); the others link every object but the mains, like the unit tests.
 BENCH_ALONE := $(BUILD)/bench/farm $(BUILD)/bench/proc-floor
-BENCH_BIN  := $(BENCH_ALONE) $(addprefix $(BUILD)/bench/,ingest detect-cost detect-shapes detect-scales)
+BENCH_BIN  := $(BENCH_ALONE) $(addprefix $(BUILD)/bench/,ingest detect-cost detect-shapes detect-scales engine-feed)
 # The simple slope rules the detector is measured against: for the benchmarks and the
 # detector's tests, never linked into the programs.
 BASELINE_OBJ := $(BUILD)/bench/baseline.o
