@@ -11,7 +11,7 @@
  * their state does not stay in the caches, which is what the daemon pays. The first
  * WARM_S simulated seconds fill the windows (untimed); the next TIMED_S are timed, the
  * tick's samples made beforehand so only the engine is. One process in fifty leaks
- * (1 %/min from the tenth minute on); the others are steady, a page or a descriptor
+ * (5 %/min from the tenth minute on); the others are steady, a page or a descriptor
  * more now and then. The
  * last line is a digest of every verdict and alert event: two builds that judge alike
  * print the same one. */
@@ -70,10 +70,18 @@ static double no_headroom(void *userdata UNUSED, const struct sampler_proc *p UN
         return NAN;
 }
 
-static void no_limits(void *userdata UNUSED, const struct sampler_proc *p UNUSED, const struct sample *smp UNUSED,
-                      enum detect_kind m UNUSED, struct limit_set *ret)
+/* Each process's cgroup has a memory.max 100 MiB above its steady size: a leaker comes
+ * within the limit horizon and is told by the limit judge too. */
+static void memory_max(void *userdata UNUSED, const struct sampler_proc *p, const struct sample *smp,
+                       enum detect_kind m, struct limit_set *ret)
 {
+        double level;
+
         limit_set_init(ret);
+        if (m != DETECT_MEMORY || !detect_value(smp, m, &level))
+                return;
+        ret->level = level;
+        ret->room[LIMIT_MEMORY_MAX] = fmax(50 * MIB + (double)((size_t)(p->id - 1) % 97) * MIB + 100 * MIB - level, 0);
 }
 
 static double cpu_ns(void)
@@ -98,10 +106,9 @@ static void make_sample(struct sample *smp, size_t i, int64_t t_ms, uint64_t *se
         double anon = 50 * MIB + (double)(i % 97) * MIB + (double)(rnd(seed) % 64 == 0) * 4096;
         int64_t fds = 20 + (int64_t)(rnd(seed) % 64 == 0);
 
-        /* One in fifty leaks 1 % a minute of its base from the start of the timed part
-         * on (its alerts fall there). */
+        /* One in fifty leaks 5 % a minute of its base from the tenth minute on. */
         if (i % 50 == 7 && t_ms > T0_MS + 600000)
-                anon += (50 * MIB) * 0.01 * (double)(t_ms - T0_MS - 600000) / 60000;
+                anon += (50 * MIB) * 0.05 * (double)(t_ms - T0_MS - 600000) / 60000;
         *smp = (struct sample){ .t_ms = t_ms };
         sample_set(smp, M_ANON, (int64_t)anon);
         sample_set(smp, M_SWAP, 0);
@@ -137,7 +144,7 @@ int main(int argc, char **argv)
         }
         cfg.interval = 1;
         r = engine_new(&(struct engine_env){ .store = st, .boot_id = "boot",
-                                            .limits = { .headroom = no_headroom, .read = no_limits },
+                                            .limits = { .headroom = no_headroom, .read = memory_max },
                                             .sink = { .verdict = on_verdict, .alert = on_alert, .userdata = &dg } },
                        &cfg, &e);
         procs = calloc(n, sizeof(*procs));
