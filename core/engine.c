@@ -558,7 +558,7 @@ static void limit_evaluate(struct engine *e, const struct sampler_proc *p, struc
 {
         struct metric_state *ms = &ep->m[m];
         const struct nearlimit_params *par = &e->nl_params[m];
-        struct nearlimit_growth g;
+        struct nearlimit_growth g = { .growing = false };
         struct limit_set set;
         struct forecast f;
         struct detect_verdict lv = { 0 };
@@ -568,7 +568,10 @@ static void limit_evaluate(struct engine *e, const struct sampler_proc *p, struc
 
         if (!(par->horizon > 0) || !e->env.limits.read)
                 return;
-        nearlimit_growth(&ms->nl, par, &g);
+        /* Most processes are flat: the checks that need no rate refuse them, and their
+         * rates (two robust slopes a bucket) would go unused. */
+        if (nearlimit_may_grow(&ms->nl, par))
+                nearlimit_growth(&ms->nl, par, &g);
         if (g.growing) {
                 read_limits(e, p, ep, m, &set);
                 forecast_limits(&set, m, g.level, g.rate, g.rate_low, &f);

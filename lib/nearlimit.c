@@ -100,44 +100,90 @@ bool nearlimit_add(struct nearlimit *n, const struct nearlimit_params *p, double
         return closed;
 }
 
+/* The closed buckets of the window that ends at the newest: their floors (x counted
+ * from the window's first bucket), the lowest of each third, and the highest floor held
+ * before the window's lowest point. */
+struct window {
+        double x[NEARLIMIT_BUCKETS], y[NEARLIMIT_BUCKETS], q[3];
+        double high, level;
+        int64_t first, last;
+        unsigned m;
+};
+
+/* false: no bucket closed yet. */
+static bool gather(const struct nearlimit *n, struct window *w)
+{
+        unsigned low = 0;
+
+        w->m = 0;
+        w->high = n->past_high;
+        w->q[0] = w->q[1] = w->q[2] = INFINITY;
+        if (n->ring_len == 0)
+                return false;
+        w->last = newest_idx(n);
+        w->first = w->last - NEARLIMIT_BUCKETS + 1;
+        w->level = n->ring_floor[(n->ring_head + NEARLIMIT_BUCKETS - 1) % NEARLIMIT_BUCKETS];
+        for (uint32_t i = n->ring_len; i > 0; i--) {
+                uint32_t k = (n->ring_head + NEARLIMIT_BUCKETS - i) % NEARLIMIT_BUCKETS;
+                unsigned m = w->m;
+                int third;
+
+                if (n->ring_idx[k] < w->first)
+                        continue;
+                w->x[m] = (double)(n->ring_idx[k] - w->first);
+                w->y[m] = n->ring_floor[k];
+                third = (int)(w->x[m] * 3 / NEARLIMIT_BUCKETS);
+                w->q[third] = fmin(w->q[third], w->y[m]);
+                if (w->y[m] <= w->y[low])
+                        low = m;     /* the last of the lowest */
+                w->m++;
+        }
+        /* What the floor held before its lowest point in the window counts as held
+         * before: a sawtooth that fell inside the window rises back to where it was. */
+        for (unsigned i = 0; i < low; i++)
+                w->high = fmax(w->high, w->y[i]);
+        return true;
+}
+
+/* The floor does not rise from each third of the window to the next. */
+static bool thirds_refuse(const struct window *w)
+{
+        double rise = (w->q[2] - w->q[0]) / 2;
+
+        return !isfinite(rise) || w->q[1] - w->q[0] < THIRD_SHARE * rise || w->q[2] - w->q[1] < THIRD_SHARE * rise;
+}
+
+bool nearlimit_may_grow(const struct nearlimit *n, const struct nearlimit_params *p)
+{
+        struct window w;
+
+        if (!gather(n, &w) || w.m < p->min_buckets || n->first_idx > w.first || thirds_refuse(&w))
+                return false;
+        /* nearlimit_growth() asks rate_low x window >= min_growth and then the level above
+         * high by NEW_HIGH_SHARE of that product: both at once ask at least this (the
+         * scaling by a power of two and the rounding of the sum keep the order). */
+        return w.level > w.high + NEW_HIGH_SHARE * p->min_growth;
+}
+
 void nearlimit_growth(const struct nearlimit *n, const struct nearlimit_params *p, struct nearlimit_growth *ret)
 {
-        double x[NEARLIMIT_BUCKETS], y[NEARLIMIT_BUCKETS], q[3] = { INFINITY, INFINITY, INFINITY }, rise;
-        double high = n->past_high, gate;
-        int64_t last, first;
-        unsigned m = 0, low = 0;
+        struct window w;
+        double *x = w.x, *y = w.y, high, gate;
+        unsigned m;
         struct detect_slope s;
 
         *ret = (struct nearlimit_growth){ .rate = NAN, .rate_low = NAN, .level = NAN, .t_from = NAN, .t_to = NAN,
                                           .why = "not enough data yet" };
-        if (n->ring_len == 0)
+        if (!gather(n, &w))
                 return;
-        last = newest_idx(n);
-        first = last - NEARLIMIT_BUCKETS + 1;
-        ret->level = n->ring_floor[(n->ring_head + NEARLIMIT_BUCKETS - 1) % NEARLIMIT_BUCKETS];
-        ret->t_from = (double)first * p->bucket;
-        ret->t_to = (double)(last + 1) * p->bucket;
-        for (uint32_t i = n->ring_len; i > 0; i--) {
-                uint32_t k = (n->ring_head + NEARLIMIT_BUCKETS - i) % NEARLIMIT_BUCKETS;
-                int third;
-
-                if (n->ring_idx[k] < first)
-                        continue;
-                x[m] = (double)(n->ring_idx[k] - first);
-                y[m] = n->ring_floor[k];
-                third = (int)(x[m] * 3 / NEARLIMIT_BUCKETS);
-                q[third] = fmin(q[third], y[m]);
-                if (y[m] <= y[low])
-                        low = m;     /* the last of the lowest */
-                m++;
-        }
+        m = w.m;
+        high = w.high;
+        ret->level = w.level;
+        ret->t_from = (double)w.first * p->bucket;
+        ret->t_to = (double)(w.last + 1) * p->bucket;
         if (m < p->min_buckets)
                 return;
-        /* What the floor held before its lowest point in the window counts as held
-         * before: a sawtooth that fell inside the window rises back to where it was. */
-        for (unsigned i = 0; i < low; i++)
-                high = fmax(high, y[i]);
-        if (n->first_idx > first) {
+        if (n->first_idx > w.first) {
                 ret->why = "watched for less than a window";
                 return;
         }
@@ -152,12 +198,11 @@ void nearlimit_growth(const struct nearlimit *n, const struct nearlimit_params *
                                     NEARLIMIT_BUCKETS / 2, p->alpha, 2, &s);
         ret->rate = s.slope / p->bucket;
         ret->rate_low = s.slope_low / p->bucket;
-        rise = (q[2] - q[0]) / 2;
         if (!(gate > 0))
                 ret->why = "no significant growth";
         else if (ret->rate_low * p->window < p->min_growth)
                 ret->why = "growth too small to matter";
-        else if (!isfinite(rise) || q[1] - q[0] < THIRD_SHARE * rise || q[2] - q[1] < THIRD_SHARE * rise)
+        else if (thirds_refuse(&w))
                 ret->why = "floor not rising through the window";
         else if (!(ret->level > high + NEW_HIGH_SHARE * ret->rate_low * p->window))
                 ret->why = "floor below where it was before";

@@ -75,6 +75,11 @@ struct nearlimit_growth {
         const char *why;                /* static phrase: why it is growing or not */
 };
 void nearlimit_growth(const struct nearlimit *n, const struct nearlimit_params *p, struct nearlimit_growth *ret);
+/* false when nearlimit_growth() would not say growing, told by its checks that need no
+ * rate (enough floors, a window watched, the floor rising through it and above where it
+ * was by NEW_HIGH_SHARE of min_growth): a judge acting on growth alone asks this first
+ * and skips the rates of a flat process. true: nearlimit_growth() may say either. */
+bool nearlimit_may_grow(const struct nearlimit *n, const struct nearlimit_params *p);
 
 enum nearlimit_change {
         NEARLIMIT_SAME,

@@ -97,6 +97,7 @@ struct run {
         int raised_limit;
         double raised_seconds;          /* the time to it then */
         unsigned raises, clears;
+        unsigned judged, skipped;       /* judgements; those nearlimit_may_grow() refused */
 };
 
 /* Samples shape every 10 s for `length` seconds, alone in a cgroup whose memory.max is
@@ -121,6 +122,13 @@ static void run_shape(shape_fn shape, double length, double limit, uint64_t seed
                 if (!nearlimit_add(&n, &p, now, v))
                         continue;
                 nearlimit_growth(&n, &p, &g);
+                /* The engine asks nearlimit_may_grow() first and skips the rates when it
+                 * says no: it may never say no to a window that grows. */
+                r->judged++;
+                if (!nearlimit_may_grow(&n, &p)) {
+                        assert_false(g.growing);
+                        r->skipped++;
+                }
                 if (g.growing) {
                         struct limit_set s;
 
@@ -226,6 +234,8 @@ static void test_silent_near_limit(void **state)
         for (uint64_t seed = 1; seed <= 5; seed++) {
                 run_shape(flat_near, 6 * HOUR, LIMIT, seed, &r);
                 assert_int_equal(r.raises, 0);
+                /* A flat process's judgements mostly need no rate. */
+                assert_true(r.skipped * 4 >= r.judged * 3);
                 run_shape(step, 6 * HOUR, LIMIT, seed, &r);
                 assert_int_equal(r.raises, 0);
                 for (size_t i = 0; i < sizeof(periods) / sizeof(periods[0]); i++) {
@@ -252,6 +262,31 @@ static void test_slow_sawtooth_told_once(void **state)
                 assert_true(r.raises <= 1);
                 assert_true(isnan(r.raised_at) || r.raised_at <= sawtooth_period);
         }
+}
+
+/* Growth near the judge's bar (1 MiB a window of 8 min), from under it to a few times
+ * it: run_shape() checks at each judgement that nearlimit_may_grow() does not refuse a
+ * window nearlimit_growth() says grows, where the two are closest. */
+static double bar_rate;
+static double near_bar(double t)
+{
+        return BASE + noise(0.25 * MIB) + bar_rate * t;
+}
+
+static void test_may_grow_at_the_bar(void **state)
+{
+        unsigned growing = 0;
+        struct run r;
+
+        (void)state;
+        for (double per_window = 0.5; per_window <= 4; per_window *= 1.15)
+                for (uint64_t seed = 1; seed <= 4; seed++) {
+                        bar_rate = per_window * MIB / 480;
+                        run_shape(near_bar, 2 * HOUR, LIMIT, seed, &r);
+                        growing += r.judged - r.skipped;
+                }
+        /* Some windows were close enough to be judged with their rates. */
+        assert_true(growing > 0);
 }
 
 /* After a leak stops, the alert is over once two windows pass without a limit near. */
@@ -307,6 +342,7 @@ int main(void)
                 cmocka_unit_test(test_slow_leak_not_near),
                 cmocka_unit_test(test_silent_near_limit),
                 cmocka_unit_test(test_slow_sawtooth_told_once),
+                cmocka_unit_test(test_may_grow_at_the_bar),
                 cmocka_unit_test(test_clears_when_growth_stops),
                 cmocka_unit_test(test_replay_same_state),
         };
