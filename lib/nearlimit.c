@@ -133,7 +133,9 @@ static bool gather(const struct nearlimit *n, struct window *w)
                 w->x[m] = (double)(n->ring_idx[k] - w->first);
                 w->y[m] = n->ring_floor[k];
                 third = (int)(w->x[m] * 3 / NEARLIMIT_BUCKETS);
-                w->q[third] = fmin(w->q[third], w->y[m]);
+                /* fmin() without its call: the floors are never NAN. */
+                if (w->y[m] < w->q[third])
+                        w->q[third] = w->y[m];
                 if (w->y[m] <= w->y[low])
                         low = m;     /* the last of the lowest */
                 w->m++;
