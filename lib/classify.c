@@ -825,6 +825,20 @@ void classify_trail_add_sample(struct classify_trail *t, const struct sample *sm
         }
 }
 
+void classify_trail_prefetch(const struct classify_trail *t, int stage)
+{
+        if (!t)
+                return;
+        if (stage == 0) {
+                __builtin_prefetch(t, 1);
+                return;
+        }
+        /* The newest bucket, or the one after it: a sample a second fills a bucket with
+         * several, so most go to the newest. */
+        if (t->newest >= 0)
+                __builtin_prefetch(t->out[t->newest % CLASSIFY_TRAIL_BUCKETS], 1);
+}
+
 static void agent_value(struct trail_agent_bucket *b, int s, double t, int64_t v)
 {
         if (v < 0)

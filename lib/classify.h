@@ -180,6 +180,12 @@ void classify_trail_add_sample(struct classify_trail *t, const struct sample *sm
  * kept, and the class rests on the outside data. */
 int classify_trail_add_agent(struct classify_trail *t, const struct agent_report *a);
 
+/* Asks the CPU to bring in what the next classify_trail_add_sample() touches, for a
+ * caller that knows which trail comes next: stage 0 its header, stage 1 (after stage 0
+ * had time to arrive) the bucket the next sample most likely goes to. A hint only:
+ * nothing changes, and t may be NULL. */
+void classify_trail_prefetch(const struct classify_trail *t, int stage);
+
 /* Whether an agent has reported (t may be NULL). */
 bool classify_trail_has_agents(const struct classify_trail *t);
 
