@@ -159,11 +159,17 @@ bool nearlimit_may_grow(const struct nearlimit *n, const struct nearlimit_params
 {
         struct window w;
 
+        /* nearlimit_growth() asks rate_low x window >= min_growth and then the level above
+         * the high held before by NEW_HIGH_SHARE of that product: both at once ask at
+         * least this (the scaling by a power of two and the rounding of the sum keep the
+         * order). The high is at least the past high: a steady process is told here,
+         * without a look at the window. */
+        if (n->ring_len == 0 ||
+            !(n->ring_floor[(n->ring_head + NEARLIMIT_BUCKETS - 1) % NEARLIMIT_BUCKETS] >
+              n->past_high + NEW_HIGH_SHARE * p->min_growth))
+                return false;
         if (!gather(n, &w) || w.m < p->min_buckets || n->first_idx > w.first || thirds_refuse(&w))
                 return false;
-        /* nearlimit_growth() asks rate_low x window >= min_growth and then the level above
-         * high by NEW_HIGH_SHARE of that product: both at once ask at least this (the
-         * scaling by a power of two and the rounding of the sum keep the order). */
         return w.level > w.high + NEW_HIGH_SHARE * p->min_growth;
 }
 
