@@ -88,6 +88,8 @@ struct engine {
         struct engine_env env;
         const struct config *cfg;
         struct scales_params *params;   /* [rule * DETECT__KIND_MAX + metric] */
+        double *sigs;                   /* [rule]: scales_sig() of its memory bank, asked at
+                                         * every sample */
         struct nearlimit_params nl_params[DETECT__KIND_MAX];
         struct eproc *procs;            /* indexed by the sampler's slot */
         size_t cap_procs;
@@ -128,15 +130,23 @@ static double scales_sig(const struct scales_params *sp)
 static int build_params(struct engine *e, const struct config *cfg)
 {
         struct scales_params *p = calloc(cfg->n_rules * DETECT__KIND_MAX + DETECT__KIND_MAX, sizeof(*p));
+        double *sigs = calloc(cfg->n_rules + 1, sizeof(*sigs));
 
-        if (!p)
+        if (!p || !sigs) {
+                free(p);
+                free(sigs);
                 return -ENOMEM;
+        }
         for (size_t i = 0; i < cfg->n_rules; i++)
                 for (int m = 0; m < DETECT__KIND_MAX; m++)
                         bank_params(&p[i * DETECT__KIND_MAX + (size_t)m], (enum detect_kind)m, rule_window(cfg, i),
                                     cfg->interval, cfg->window_and_longer);
+        for (size_t i = 0; i <= cfg->n_rules; i++)
+                sigs[i] = scales_sig(&p[i * DETECT__KIND_MAX + DETECT_MEMORY]);
         free(e->params);
         e->params = p;
+        free(e->sigs);
+        e->sigs = sigs;
         e->cfg = cfg;
         for (int m = 0; m < DETECT__KIND_MAX; m++)
                 nearlimit_params_init(&e->nl_params[m], (enum detect_kind)m, cfg->interval, cfg->limit_horizon);
@@ -209,6 +219,7 @@ void engine_free(struct engine *e)
                 free(e->procs[i].jvm);
         }
         free(e->params);
+        free(e->sigs);
         free(e->procs);
         free(e->open);
         free(e);
@@ -881,10 +892,9 @@ static void on_sampled(void *userdata, const struct sampler_proc *p, const struc
         /* A reload may have moved the process to another rule index or changed its
          * window: a detector is only valid with the parameters it was built with. */
         if (!ep->own && (ep->rule != p->rule || rule_window(e->cfg, p->rule) != ep->window ||
-                         scales_sig(&e->params[p->rule * DETECT__KIND_MAX + DETECT_MEMORY]) != ep->sig)) {
+                         e->sigs[p->rule] != ep->sig)) {
                 ep->rule = p->rule;
-                if (rule_window(e->cfg, p->rule) != ep->window ||
-                    scales_sig(&e->params[p->rule * DETECT__KIND_MAX + DETECT_MEMORY]) != ep->sig)
+                if (rule_window(e->cfg, p->rule) != ep->window || e->sigs[p->rule] != ep->sig)
                         rebuild(e, p, ep, true, smp->t_ms);
         }
         feed(e, p, ep, smp);
