@@ -854,9 +854,10 @@ static void prefetch_range(const void *from, size_t len)
  * sampler hands samples over in slot order (sampler_tick), so the next slots are what
  * comes next; the state is asked for in stages, each on what an earlier stage brought:
  * three samples ahead the process's own lines (its header, latest sample and, for each
- * metric, the bucket being filled of the limit judge, of the shortest scale and of the
- * minute), two ahead its trail's header, one ahead the trail's newest bucket. A guess
- * that misses (a slot that is free, or the end of a tick) costs a few loads. */
+ * metric, the limit judge's open bucket and ring, the shortest scale's open bucket and
+ * the minute being gathered), two ahead its trail's header, one ahead the trail's newest
+ * bucket. A guess that misses (a slot that is free, or the end of a tick) costs a few
+ * loads. */
 static void prefetch_next(const struct engine *e, size_t slot)
 {
         const struct eproc *ep;
