@@ -289,3 +289,167 @@ int block_reader_next(struct block_reader *r, struct sample *ret)
         *ret = smp;
         return 1;
 }
+
+/* ---- batches ---- */
+
+static void batch_put(struct batch_writer *w, uint64_t u)
+{
+        while (u >= 0x80) {
+                w->buf[w->len++] = (uint8_t)(u | 0x80);
+                u >>= 7;
+        }
+        w->buf[w->len++] = (uint8_t)u;
+}
+
+void batch_writer_reset(struct batch_writer *w)
+{
+        uint8_t *buf = w->buf;
+        size_t cap = w->cap;
+
+        *w = (struct batch_writer){ .buf = buf, .cap = cap, .len = BATCH_HEADER };
+}
+
+void batch_writer_free(struct batch_writer *w)
+{
+        free(w->buf);
+        *w = (struct batch_writer){ 0 };
+}
+
+int batch_writer_add(struct batch_writer *w, int64_t process_id, const struct sample *smp)
+{
+        /* The process and the time, the mask, a value per field. */
+        const size_t most = (3 + FIELDS) * VARINT_MAX;
+        int64_t v[FIELDS];
+        uint32_t known = 0;
+
+        if (process_id <= 0)
+                return -EINVAL;
+        if (w->n >= BATCH_MAX_SAMPLES)
+                return -ENOSPC;
+        if (w->n == 0)
+                w->len = BATCH_HEADER; /* a zeroed writer is an empty batch too */
+        if (w->cap < w->len + most) {
+                size_t cap = w->cap ? w->cap * 2 : 4096;
+                uint8_t *b;
+
+                while (cap < w->len + most)
+                        cap *= 2;
+                b = realloc(w->buf, cap);
+                if (!b)
+                        return -ENOMEM;
+                w->buf = b;
+                w->cap = cap;
+        }
+        for (int f = 0; f < FIELDS; f++)
+                if (field_value(smp, f, &v[f]))
+                        known |= 1u << f;
+        batch_put(w, zigzag((int64_t)((uint64_t)process_id - (uint64_t)w->last_id)));
+        batch_put(w, zigzag((int64_t)((uint64_t)smp->t_ms - (uint64_t)w->last_t)));
+        batch_put(w, known);
+        for (int f = 0; f < FIELDS; f++)
+                if ((known >> f) & 1)
+                        batch_put(w, zigzag(v[f]));
+        if (w->n == 0 || smp->t_ms < w->t_min)
+                w->t_min = smp->t_ms;
+        if (w->n == 0 || smp->t_ms > w->t_max)
+                w->t_max = smp->t_ms;
+        w->last_id = process_id;
+        w->last_t = smp->t_ms;
+        w->n++;
+        return 0;
+}
+
+const uint8_t *batch_writer_finish(struct batch_writer *w, size_t *ret_len)
+{
+        uint32_t h;
+
+        w->buf[0] = BATCH_VERSION;
+        w->buf[5] = FIELDS;
+        for (int i = 0; i < 4; i++)
+                w->buf[6 + i] = (uint8_t)(w->n >> (8 * i));
+        h = fnv1a(w->buf + 5, w->len - 5);
+        for (int i = 0; i < 4; i++)
+                w->buf[1 + i] = (uint8_t)(h >> (8 * i));
+        *ret_len = w->len;
+        return w->buf;
+}
+
+int batch_reader_init(struct batch_reader *r, const void *buf, size_t len)
+{
+        const uint8_t *b = buf;
+        uint32_t h = 0, n = 0;
+
+        if (!b || len < BATCH_HEADER)
+                return -EBADMSG;
+        if (b[0] != BATCH_VERSION)
+                return b[0] > BATCH_VERSION ? -EPROTO : -EBADMSG;
+        for (int i = 0; i < 4; i++) {
+                h |= (uint32_t)b[1 + i] << (8 * i);
+                n |= (uint32_t)b[6 + i] << (8 * i);
+        }
+        if (h != fnv1a(b + 5, len - 5) || b[5] != FIELDS || n == 0 || n > BATCH_MAX_SAMPLES)
+                return -EBADMSG;
+        *r = (struct batch_reader){ .p = b + BATCH_HEADER, .end = b + len, .n = n, .left = n };
+        return 0;
+}
+
+static int batch_get(struct batch_reader *r, uint64_t *ret)
+{
+        uint64_t u = 0;
+
+        for (unsigned shift = 0; shift < 64; shift += 7) {
+                uint8_t c;
+
+                if (r->p >= r->end)
+                        return -EBADMSG;
+                c = *r->p++;
+                if (shift == 63 && c > 1)
+                        return -EBADMSG;
+                u |= (uint64_t)(c & 0x7f) << shift;
+                if (!(c & 0x80)) {
+                        *ret = u;
+                        return 0;
+                }
+        }
+        return -EBADMSG;
+}
+
+int batch_reader_next(struct batch_reader *r, int64_t *ret_id, struct sample *ret)
+{
+        struct sample smp = { 0 };
+        uint64_t u, d, known;
+
+        if (r->left == 0)
+                return r->p == r->end ? 0 : -EBADMSG;
+        if (batch_get(r, &u) < 0 || batch_get(r, &d) < 0 || batch_get(r, &known) < 0)
+                return -EBADMSG;
+        r->id = (int64_t)((uint64_t)r->id + (uint64_t)unzigzag(u));
+        r->t = (int64_t)((uint64_t)r->t + (uint64_t)unzigzag(d));
+        if (r->id <= 0 || known >> FIELDS)
+                return -EBADMSG;
+        for (int f = 0; f < FIELDS; f++) {
+                int m = field_order[f];
+                int64_t v;
+
+                if (!((known >> f) & 1)) {
+                        if (m == F_UNKNOWN)
+                                return -EBADMSG; /* always stored */
+                        continue;
+                }
+                if (batch_get(r, &u) < 0)
+                        return -EBADMSG;
+                v = unzigzag(u);
+                if (m == F_UNKNOWN) {
+                        sample_unpack_why(&smp, v);
+                        continue;
+                }
+                if (metric_info[m].unit == UNIT_BYTES && __builtin_mul_overflow(v, 1024, &v))
+                        return -EBADMSG;
+                sample_set(&smp, (enum metric)m, v);
+        }
+        smp.t_ms = r->t;
+        r->left--;
+        *ret_id = r->id;
+        *ret = smp;
+        return 1;
+}

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* block: one process's raw samples packed into a few bytes each — the encoding of the
- * `data` column of sample_block (sql/006-sample-block.sql). Pure: buffers in, buffers
- * out, no SQLite, no clock.
+/* block: raw samples packed — one process's, a few bytes each, in the `data` column of
+ * sample_block (sql/006-sample-block.sql), and the samples of one commit of many
+ * processes, in the `data` column of sample_batch (sql/012-sample-batch.sql). Pure:
+ * buffers in, buffers out, no SQLite, no clock.
  *
  * A block holds up to BLOCK_MAX_SAMPLES samples of one process in time order. Each
  * sample is stored as what changed since the one before it: the change of its interval
@@ -86,5 +87,61 @@ static inline unsigned block_reader_count(const struct block_reader *r) { return
 /* The next sample into *ret: 1, or 0 after the last one (when the block has been read
  * to its last byte), or -EBADMSG if the block is damaged. */
 int block_reader_next(struct block_reader *r, struct sample *ret);
+
+/* ---- batches ----
+ *
+ * A batch holds what one commit wrote of many processes' samples (a tick's, or a few
+ * ticks'), in the order they came, so that a tick is one row for SQLite instead of one
+ * row per process. Each sample is stored whole (it is next to other processes' samples,
+ * not its own last one): its process and time as changes from the sample before it in
+ * the batch, a mask of its known fields, and each known value.
+ *
+ *   header    version (1 byte), FNV-1a 32 of the rest (4, little-endian), the number
+ *             of metric fields (1), the number of samples (4, little-endian)
+ *   sample    zigzag(process - previous process) (varint; the first against 0),
+ *             zigzag(time - previous time) (varint; the first against 0), the mask of
+ *             known fields (varint, block.c's field_order; the packed reasons always
+ *             known), then per known field zigzag(value) (varint)
+ *
+ * Values are stored as in blocks (memory in KiB). A reader checks the checksum, every
+ * bound and that each process id is positive, and says -EBADMSG rather than make
+ * anything up. */
+
+#define BATCH_VERSION 1
+#define BATCH_HEADER 10
+/* Bounds what one damaged row can make a reader loop over: a tick of far more processes
+ * than max-processes allows (about 40 bytes a sample: a row of a few MiB at most). */
+#define BATCH_MAX_SAMPLES 65536
+
+struct batch_writer {
+        uint8_t *buf;
+        size_t len, cap;
+        unsigned n;
+        int64_t t_min, t_max;           /* of the samples in it */
+        int64_t last_id, last_t;        /* the sample before: what the next is stored against */
+};
+
+/* An empty batch (so is a zeroed writer); the buffer is kept across resets. */
+void batch_writer_reset(struct batch_writer *w);
+void batch_writer_free(struct batch_writer *w);
+/* Appends process_id's sample. -ENOSPC if the batch holds BATCH_MAX_SAMPLES, -EINVAL if
+ * process_id is not positive, -ENOMEM. The batch is unchanged on failure. */
+int batch_writer_add(struct batch_writer *w, int64_t process_id, const struct sample *smp);
+/* The finished batch (header filled in), valid until the writer changes. n must be > 0. */
+const uint8_t *batch_writer_finish(struct batch_writer *w, size_t *ret_len);
+
+struct batch_reader {
+        const uint8_t *p, *end;
+        unsigned n, left;
+        int64_t id, t;
+};
+
+/* Checks the header and the checksum of a batch of len bytes: -EBADMSG if it is
+ * damaged, -EPROTO if it is of a later version. The reader points into buf. */
+int batch_reader_init(struct batch_reader *r, const void *buf, size_t len);
+static inline unsigned batch_reader_count(const struct batch_reader *r) { return r->n; }
+/* The next sample and its process: 1, or 0 after the last one (when the batch has been
+ * read to its last byte), or -EBADMSG if the batch is damaged. */
+int batch_reader_next(struct batch_reader *r, int64_t *ret_id, struct sample *ret);
 
 #endif

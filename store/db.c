@@ -458,3 +458,150 @@ out:
         sqlite3_reset(st);
         return r;
 }
+
+/* ---- batches of recent samples ---- */
+
+int db_flush_batch(struct store *s)
+{
+        struct batch_writer *w = &s->batch;
+        const uint8_t *data;
+        sqlite3_stmt *st;
+        size_t len;
+        int r;
+
+        if (w->n == 0)
+                return 0;
+        if (!s->db)
+                return db_closed(s);
+        r = db_cached(s, ST_PUT_BATCH, "INSERT INTO sample_batch (t0, t1, n, data) VALUES (?1, ?2, ?3, ?4)", &st);
+        if (r < 0)
+                return r;
+        data = batch_writer_finish(w, &len);
+        sqlite3_bind_int64(st, 1, w->t_min);
+        sqlite3_bind_int64(st, 2, w->t_max);
+        sqlite3_bind_int64(st, 3, w->n);
+        sqlite3_bind_blob(st, 4, data, (int)len, SQLITE_STATIC);
+        r = db_step_done(s, st);
+        if (r == 0)
+                batch_writer_reset(w);
+        return r;
+}
+
+void db_drop_batch(struct store *s)
+{
+        batch_writer_reset(&s->batch);
+}
+
+static int64_t minute_of(int64_t t)
+{
+        return t - (t % MINUTE_MS + MINUTE_MS) % MINUTE_MS;
+}
+
+int db_batch_add(struct store *s, int64_t process_id, const struct sample *smp)
+{
+        struct batch_writer *w = &s->batch;
+        int r;
+
+        if (process_id <= 0)
+                return -EINVAL;
+        /* A batch within one minute: a fold, which moves whole minutes, moves whole
+         * batches. */
+        if (w->n > 0 && minute_of(smp->t_ms) != minute_of(w->t_min)) {
+                r = db_flush_batch(s);
+                if (r < 0)
+                        return r;
+        }
+        r = batch_writer_add(w, process_id, smp);
+        if (r == -ENOSPC) {
+                r = db_flush_batch(s);
+                if (r == 0)
+                        r = batch_writer_add(w, process_id, smp);
+        }
+        if (r == 0 && s->db && sqlite3_get_autocommit(s->db))
+                r = db_flush_batch(s);
+        return r;
+}
+
+/* A batch spans less than a minute, so one with a sample at or after from_ms began
+ * after from_ms - MINUTE_MS. */
+int db_batches_open(struct store *s, int64_t from_ms, int64_t to_ms, bool newest_first, struct db_batches *ret)
+{
+        int64_t lo = from_ms > INT64_MIN + MINUTE_MS ? from_ms - MINUTE_MS : INT64_MIN;
+        int r;
+
+        *ret = (struct db_batches){ .s = s, .from = from_ms, .to = to_ms };
+        r = db_flush_batch(s);
+        if (r < 0)
+                return r;
+        r = db_prepare(s, newest_first ? "SELECT id, t0, t1, n, data FROM sample_batch WHERE t0 > ?1 AND t0 < ?2 "
+                                         "ORDER BY t0 DESC, id DESC"
+                                       : "SELECT id, t0, t1, n, data FROM sample_batch WHERE t0 > ?1 AND t0 < ?2 "
+                                         "ORDER BY t0, id", &ret->st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_int64(ret->st, 1, lo);
+        sqlite3_bind_int64(ret->st, 2, to_ms);
+        return 0;
+}
+
+static int damaged_batch(struct db_batches *it, int r)
+{
+        snprintf(it->s->errmsg, sizeof(it->s->errmsg), "the samples of batch %" PRId64 " from %" PRId64
+                 " (a row of sample_batch) are %s", it->id, it->t0,
+                 r == -EPROTO ? "of a later version of leakwatch" : "damaged");
+        return r == -EPROTO ? r : -EBADMSG;
+}
+
+int db_batches_next(struct db_batches *it, int64_t *ret_id, struct sample *ret)
+{
+        for (;;) {
+                int64_t id;
+                struct sample smp;
+                int r, rc;
+
+                if (!it->in_batch) {
+                        rc = sqlite3_step(it->st);
+                        if (rc == SQLITE_DONE)
+                                return 0;
+                        if (rc != SQLITE_ROW)
+                                return db_fail(it->s, rc);
+                        it->id = sqlite3_column_int64(it->st, 0);
+                        it->t0 = sqlite3_column_int64(it->st, 1);
+                        it->t1 = sqlite3_column_int64(it->st, 2);
+                        it->n = sqlite3_column_int64(it->st, 3);
+                        it->got = 0;
+                        it->seq++;
+                        if (it->t1 < it->from)
+                                continue;
+                        r = batch_reader_init(&it->br, sqlite3_column_blob(it->st, 4),
+                                              (size_t)sqlite3_column_bytes(it->st, 4));
+                        if (r < 0)
+                                return damaged_batch(it, r);
+                        it->in_batch = true;
+                }
+                r = batch_reader_next(&it->br, &id, &smp);
+                if (r < 0)
+                        return damaged_batch(it, r);
+                if (r == 0) {
+                        it->in_batch = false;
+                        /* The row's own columns must agree with what the batch holds. */
+                        if (it->got != it->n)
+                                return damaged_batch(it, -EBADMSG);
+                        continue;
+                }
+                it->got++;
+                if (smp.t_ms < it->t0 || smp.t_ms > it->t1)
+                        return damaged_batch(it, -EBADMSG);
+                if (smp.t_ms < it->from || smp.t_ms >= it->to)
+                        continue;
+                *ret_id = id;
+                *ret = smp;
+                return 1;
+        }
+}
+
+void db_batches_close(struct db_batches *it)
+{
+        sqlite3_finalize(it->st);
+        it->st = NULL;
+}

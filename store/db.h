@@ -17,6 +17,7 @@
 #include <sys/types.h>
 #include <time.h>
 
+#include "block.h"
 #include "sample.h"
 #include "store.h"
 
@@ -28,8 +29,7 @@
  * them each time would cost more than running them. */
 enum db_stmt {
         /* store.c: the writer's rows, prepared when a database is opened for writing */
-        ST_PUT_SAMPLE,
-        ST_PUT_SAMPLES,                 /* STORE_SAMPLES_PER_INSERT of them at once */
+        ST_PUT_BATCH,
         ST_PUT_RULE_SAMPLE,
         ST_PUT_PROCESS,
         ST_END_PROCESS,
@@ -60,7 +60,6 @@ enum db_stmt {
         ST_PUT_BLOCK,
         ST_BLOCKS,
         /* raw.c: bulk loading */
-        ST_BULK_RECENT,
         ST_BULK_ROLLUP,
         ST__MAX
 };
@@ -99,6 +98,10 @@ struct store {
         /* The processes the last fold moved samples of: the next fold's table is sized
          * for them at once rather than grown (and rehashed) on the way. */
         size_t fold_procs;
+        /* The samples put since the last batch was written: written as one row of
+         * sample_batch at the commit (db_flush_batch), or before when full or when a
+         * sample falls in another minute. */
+        struct batch_writer batch;
 };
 
 /* The metrics that have rollup columns (min, max and mean per minute and per hour):
@@ -184,6 +187,35 @@ int db_pack(struct store *s, int64_t process_id, struct block_writer *w, const s
  * -EBADMSG (-EPROTO: of a later version), and s->errmsg names the block. */
 int db_for_each_folded(struct store *s, int64_t process_id, int64_t from_ms, int64_t to_ms,
                        int (*cb)(const struct sample *smp, void *userdata), void *userdata);
+
+/* ---- batches of recent samples (sql/012-sample-batch.sql, block.h) ---- */
+
+/* Adds process_id's sample to the batch being filled; the batch is written out first if
+ * smp falls in another minute than it or it is full, and at once outside a transaction.
+ * A process id that is not positive was never given by the store: -EINVAL. */
+int db_batch_add(struct store *s, int64_t process_id, const struct sample *smp);
+/* Writes the batch being filled as a row of sample_batch (nothing if it is empty). */
+int db_flush_batch(struct store *s);
+/* Forgets the batch being filled (its transaction was rolled back). */
+void db_drop_batch(struct store *s);
+
+/* A walk over the recent samples in [from_ms, to_ms), batch by batch: oldest batch first
+ * or newest first, each batch's samples in the order they were put. The batch being
+ * filled is written out first. A damaged batch ends the walk with -EBADMSG (-EPROTO: of
+ * a later version), s->errmsg naming it. */
+struct db_batches {
+        struct store *s;
+        sqlite3_stmt *st;
+        struct batch_reader br;
+        bool in_batch;
+        int64_t from, to;
+        int64_t id, t0, t1, n, got;     /* the batch being read: its row, and samples read */
+        uint64_t seq;                   /* batches begun: tells a caller where one ends */
+};
+int db_batches_open(struct store *s, int64_t from_ms, int64_t to_ms, bool newest_first, struct db_batches *ret);
+/* The next sample and its process: 1, 0 at the end, or -errno. */
+int db_batches_next(struct db_batches *it, int64_t *ret_id, struct sample *ret);
+void db_batches_close(struct db_batches *it);
 
 /* Grows an array of elements of size sz by one slot; returns the new slot, zeroed, or
  * NULL when out of memory (the array is then unchanged). */

@@ -1,13 +1,15 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* query: the read-only questions the client asks of the database, in SQL.
  *
- * Where the data lives (sql/001-initial.sql): the newest samples sit in sample_recent,
- * keyed by time, until the daemon folds them into `sample`, keyed by process; the fold
- * also writes the minute and hour rollups of the rows it moves, so every folded sample
- * has rollups, and retention later drops raw rows first, then minute rollups. A
- * process's history is therefore: hour rollups, then minute rollups, then raw samples,
- * the finest kept for each stretch, the rule query_series() follows. Lookups by process are keyed range scans; the recent table is keyed by
- * time, so questions about many processes read it once, not once per process. */
+ * Where the data lives (sql/001-initial.sql, 006, 012): the newest samples sit in
+ * sample_batch, a row per commit of every process's samples, until the daemon folds them
+ * into sample_block, keyed by process; the fold also writes the minute and hour rollups
+ * of the samples it moves, so every folded sample has rollups, and retention later drops
+ * raw samples first, then minute rollups. A process's history is therefore: hour
+ * rollups, then minute rollups, then raw samples, the finest kept for each stretch, the
+ * rule query_series() follows. Lookups by process are keyed range scans; the batches are
+ * a fold's worth of time, so questions about many processes read them once, not once
+ * per process. */
 #include "query.h"
 
 #include <errno.h>
@@ -114,9 +116,9 @@ int query_newest_ms(struct query *q, int64_t *ret_ms)
         int64_t t = 0;
         int r;
 
-        /* The recent table is keyed by time: its end is cheap. When a fold has just
-         * emptied it, the folded table is keyed by process: one keyed lookup each. */
-        r = db_int64(q->store, "SELECT max(t) FROM sample_recent", 0, &t);
+        /* The batches are few (a fold's worth): their end is cheap. When a fold has just
+         * moved them all, the folded table is keyed by process: one keyed lookup each. */
+        r = db_int64(q->store, "SELECT max(t1) FROM sample_batch", 0, &t);
         if (r >= 0 && t == 0)
                 r = db_int64(q->store, "SELECT max((SELECT max(t1) FROM sample_block s WHERE s.process_id = p.id)) "
                                    "FROM process p", 0, &t);
@@ -153,7 +155,7 @@ int query_overview(struct query *q, struct query_overview *ret)
                         r = 0;
         }
         if (r >= 0)
-                r = db_int64(q->store, "SELECT min(t) FROM sample_recent", 0, &recent_first);
+                r = db_int64(q->store, "SELECT min(t0) FROM sample_batch", 0, &recent_first);
         /* A folded sample always has an hour rollup (the fold writes both), and hour
          * rollups are the last to be pruned, so the oldest hour bucket is the oldest
          * data kept: one keyed lookup per process. */
@@ -497,63 +499,42 @@ static int db_int64_bound(struct store *s, enum db_stmt id, const char *sql, int
         return r;
 }
 
-/* Up to this many processes are looked up one by one (a backward walk of the recent
- * table finds a running process within its last tick); more, and one forward pass over
- * the whole recent table is cheaper. */
-#define LATEST_ONE_BY_ONE 8
-
 int query_latest_samples(struct query *q, const int64_t *ids, size_t n, struct sample *ret)
 {
         _cleanup_free_ struct id_index *ix = NULL;
         _cleanup_free_ struct sample *out = NULL;
-        char cols[512], sql[1024];
-        sqlite3_stmt *st;
-        int r = 0, rc;
+        _cleanup_free_ uint64_t *in = NULL;
+        struct db_batches it;
+        struct sample smp;
+        size_t left = n;
+        int64_t id;
+        int r = 0;
 
         if (n == 0)
                 return 0;
         ix = index_ids(ids, n);
         out = calloc(n, sizeof(*out));
-        if (!ix || !out)
+        in = calloc(n, sizeof(*in));
+        if (!ix || !out || !in)
                 return -ENOMEM;
-        db_metric_columns(cols, sizeof(cols));
-        if (n <= LATEST_ONE_BY_ONE) {
-                snprintf(sql, sizeof(sql), "SELECT t, %s, unknown FROM sample_recent WHERE process_id = ?1 "
-                         "ORDER BY t DESC LIMIT 1", cols);
-                r = db_prepare(q->store, sql, &st);
-                if (r < 0)
-                        return r;
-                for (size_t i = 0; i < n; i++) {
-                        sqlite3_reset(st);
-                        sqlite3_bind_int64(st, 1, ids[i]);
-                        rc = sqlite3_step(st);
-                        if (rc == SQLITE_ROW) {
-                                out[i] = (struct sample){ .t_ms = sqlite3_column_int64(st, 0) };
-                                db_read_metrics(st, 1, &out[i]);
-                        } else if (rc != SQLITE_DONE) {
-                                r = db_fail(q->store, rc);
-                                break;
-                        }
-                }
-        } else {
-                /* In key order (time first), so the last row seen of a process is its
-                 * newest; no sort, unlike GROUP BY. */
-                snprintf(sql, sizeof(sql), "SELECT process_id, t, %s, unknown FROM sample_recent", cols);
-                r = db_prepare(q->store, sql, &st);
-                if (r < 0)
-                        return r;
-                while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-                        const struct id_index *hit = find_id(ix, n, sqlite3_column_int64(st, 0));
+        /* Newest batch first: the first batch that holds a process holds its newest
+         * sample (a batch can hold several, of a commit of several ticks), so a running
+         * process is found within its last commit and the walk ends when all are. */
+        r = db_batches_open(q->store, INT64_MIN, INT64_MAX, true, &it);
+        while (r == 0 && left > 0 && (r = db_batches_next(&it, &id, &smp)) == 1) {
+                const struct id_index *hit = find_id(ix, n, id);
 
-                        if (!hit)
-                                continue;
-                        out[hit->pos] = (struct sample){ .t_ms = sqlite3_column_int64(st, 1) };
-                        db_read_metrics(st, 2, &out[hit->pos]);
+                r = 0;
+                if (!hit || (in[hit->pos] && in[hit->pos] != it.seq))
+                        continue;
+                if (!in[hit->pos]) {
+                        in[hit->pos] = it.seq;
+                        left--;
                 }
-                if (rc != SQLITE_DONE)
-                        r = db_fail(q->store, rc);
+                if (smp.t_ms > out[hit->pos].t_ms)
+                        out[hit->pos] = smp;
         }
-        sqlite3_finalize(st);
+        db_batches_close(&it);
         if (r < 0)
                 return r;
         /* The others (ended, or just folded): the last sample of their newest block. */
@@ -629,9 +610,30 @@ static int first_sample(const struct sample *smp, void *userdata)
         return 1;
 }
 
+/* The time of process_id's first recent sample in [from, to), or def. */
+static int first_recent(struct query *q, int64_t process_id, int64_t from, int64_t to, int64_t def, int64_t *ret)
+{
+        struct db_batches it;
+        struct sample smp;
+        int64_t id, t = def;
+        int r;
+
+        r = db_batches_open(q->store, from, to, false, &it);
+        while (r == 0 && (r = db_batches_next(&it, &id, &smp)) == 1) {
+                r = 0;
+                if (id != process_id || (t != def && smp.t_ms >= t))
+                        continue;
+                t = smp.t_ms;
+        }
+        db_batches_close(&it);
+        if (r < 0)
+                return r;
+        *ret = t;
+        return 0;
+}
+
 static int first_raw(struct query *q, int64_t process_id, int64_t from, int64_t to, int64_t def, int64_t *ret)
 {
-        sqlite3_stmt *st;
         int64_t t = def;
         int r;
 
@@ -644,16 +646,7 @@ static int first_raw(struct query *q, int64_t process_id, int64_t from, int64_t 
                 *ret = t;
                 return 0;
         }
-        r = db_cached(q->store, ST_FLOOR_RAW_FIRST,
-                   "SELECT min(t) FROM sample_recent WHERE t >= ?2 AND t < ?3 AND process_id = ?1", &st);
-        if (r < 0)
-                return r;
-        sqlite3_bind_int64(st, 1, process_id);
-        sqlite3_bind_int64(st, 2, from);
-        sqlite3_bind_int64(st, 3, to);
-        r = db_step_int64(q->store, st, def, ret);
-        sqlite3_reset(st);
-        return r;
+        return first_recent(q, process_id, from, to, def, ret);
 }
 
 static int first_rollup(struct query *q, int64_t process_id, int64_t res, int64_t from, int64_t to, int64_t def,
@@ -899,7 +892,7 @@ static int floors_raw(struct query *q, struct floors *fl, int64_t process_id, in
 }
 
 /* The folded part of one process's floors. *ret_recent_from gets the time from which
- * the recent table's rows count for it. */
+ * the recent samples (the batches') count for it. */
 static int floors_folded(struct query *q, struct floors *fl, int64_t process_id, int64_t from, int64_t to,
                          int64_t *ret_recent_from)
 {
@@ -908,7 +901,7 @@ static int floors_folded(struct query *q, struct floors *fl, int64_t process_id,
 
         if (width >= ROLLUP_FACTOR * MINUTE_MS) {
                 /* Coarse buckets: the rollups cover every folded sample (the fold writes
-                 * them), so raw rows are needed only from the recent table. */
+                 * them), so raw samples are needed only from the batches. */
                 *ret_recent_from = from;
                 if (width >= ROLLUP_FACTOR * HOUR_MS)
                         return floors_rollup(q, fl, process_id, HOUR_MS, from, to);
@@ -937,8 +930,10 @@ int query_floors(struct query *q, const int64_t *ids, size_t n_ids, int64_t from
         _cleanup_free_ struct id_index *ix = NULL;
         _cleanup_free_ int64_t *recent_from = NULL;
         _cleanup_free_ double *out = NULL;
-        sqlite3_stmt *st;
-        int r = 0, rc;
+        struct db_batches it;
+        struct sample smp;
+        int64_t id;
+        int r = 0;
 
         if (nb == 0 || to_ms <= from_ms)
                 return -EINVAL;
@@ -960,24 +955,19 @@ int query_floors(struct query *q, const int64_t *ids, size_t n_ids, int64_t from
                 if (r < 0)
                         return r;
         }
-        /* The recent table, keyed by time: one range scan for every process. */
-        r = db_prepare(q->store, "SELECT process_id, t, anon, swap FROM sample_recent WHERE t >= ?1 AND t < ?2", &st);
-        if (r < 0)
-                return r;
-        sqlite3_bind_int64(st, 1, from_ms);
-        sqlite3_bind_int64(st, 2, to_ms);
-        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-                const struct id_index *hit = find_id(ix, n_ids, sqlite3_column_int64(st, 0));
+        /* The batches: one walk for every process. */
+        r = db_batches_open(q->store, from_ms, to_ms, false, &it);
+        while (r == 0 && (r = db_batches_next(&it, &id, &smp)) == 1) {
+                const struct id_index *hit = find_id(ix, n_ids, id);
                 struct floors fl;
 
-                if (!hit || sqlite3_column_int64(st, 1) < recent_from[hit->pos])
+                r = 0;
+                if (!hit || smp.t_ms < recent_from[hit->pos])
                         continue;
                 fl = (struct floors){ .from = from_ms, .span = to_ms - from_ms, .nb = nb, .f = out + hit->pos * nb };
-                floor_add_row(&fl, st, 1, 2);
+                floor_add_sample(&smp, &fl);
         }
-        if (rc != SQLITE_DONE)
-                r = db_fail(q->store, rc);
-        sqlite3_finalize(st);
+        db_batches_close(&it);
         if (r < 0)
                 return r;
         memcpy(ret, out, n_ids * nb * sizeof(double));

@@ -121,6 +121,8 @@ int store_bulk_finish(struct store *s)
         int r = bulk_flush(s);
 
         if (r == 0)
+                r = db_flush_batch(s);
+        if (r == 0)
                 r = db_exec(s, "COMMIT; PRAGMA journal_mode = WAL");
 
         store_close(s);
@@ -150,27 +152,54 @@ static int bulk_folded(struct store *s, int64_t process_id, const struct sample 
         return db_pack(s, process_id, w, smp);
 }
 
-int store_bulk_sample(struct store *s, bool folded, int64_t process_id, const struct sample *smp)
+int store_raw_unbatch(const char *path, const char *name)
 {
-        char cols[512], marks[4 * M__MAX + 1], sql[1024];
-        sqlite3_stmt *st;
+        char cols[512], marks[4 * M__MAX + 1], sql[2048];
+        struct db_batches it = { 0 };
+        sqlite3_stmt *ins = NULL;
+        struct store *s;
+        struct sample smp;
+        int64_t id;
         size_t o = 0;
         int r;
 
-        if (folded)
-                return bulk_folded(s, process_id, smp);
+        r = store_raw_connect(path, true, &s);
+        if (r < 0)
+                return r;
         db_metric_columns(cols, sizeof(cols));
         for (int m = 0; m < M__MAX; m++)
                 o += (size_t)snprintf(marks + o, sizeof(marks) - o, ", ?");
-        snprintf(sql, sizeof(sql), "INSERT INTO sample_recent (process_id, t, %s, unknown) VALUES (?, ?%s, ?)",
-                 cols, marks);
-        r = db_cached(s, ST_BULK_RECENT, sql, &st);
+        snprintf(sql, sizeof(sql), "CREATE TABLE \"%s\" (process_id INTEGER NOT NULL, t INTEGER NOT NULL, %s, "
+                 "unknown INTEGER NOT NULL); BEGIN", name, cols);
+        r = db_exec(s, sql);
         if (r < 0)
-                return r;
-        sqlite3_bind_int64(st, 1, process_id);
-        sqlite3_bind_int64(st, 2, smp->t_ms);
-        db_bind_metrics(st, 3, smp);
-        return db_step_done(s, st);
+                goto out;
+        snprintf(sql, sizeof(sql), "INSERT INTO \"%s\" (process_id, t, %s, unknown) VALUES (?, ?%s, ?)", name, cols,
+                 marks);
+        r = db_prepare(s, sql, &ins);
+        if (r == 0)
+                r = db_batches_open(s, INT64_MIN, INT64_MAX, false, &it);
+        while (r == 0 && (r = db_batches_next(&it, &id, &smp)) == 1) {
+                sqlite3_bind_int64(ins, 1, id);
+                sqlite3_bind_int64(ins, 2, smp.t_ms);
+                db_bind_metrics(ins, 3, &smp);
+                r = db_step_done(s, ins);
+        }
+        db_batches_close(&it);
+        if (r == 0)
+                r = db_exec(s, "COMMIT");
+out:
+        sqlite3_finalize(ins);
+        store_close(s);
+        return r;
+}
+
+int store_bulk_sample(struct store *s, bool folded, int64_t process_id, const struct sample *smp)
+{
+        if (folded)
+                return bulk_folded(s, process_id, smp);
+        /* Into a batch, as the writer's samples go (written at store_bulk_finish()). */
+        return db_batch_add(s, process_id, smp);
 }
 
 int store_bulk_rollup(struct store *s, int64_t process_id, const struct store_rollup *b)

@@ -35,6 +35,12 @@ int store_raw_connect(const char *path, bool writable, struct store **ret);
 int store_raw_query(struct store *s, const char *sql, int64_t *ret);
 int store_raw_run(struct store *s, const char *sql);
 
+/* Creates table `name` in the database at path laid out as the recent samples' table
+ * was before schema version 12 (process_id, t, the metric columns in KiB, unknown), one
+ * row per sample of sample_batch, decoded: for a test that checks what the writer wrote
+ * with SQL's own aggregates. -EBADMSG if a batch is damaged. */
+int store_raw_unbatch(const char *path, const char *name);
+
 /* Creates path (it must not exist) with the current schema and opens it for a bulk
  * load: one transaction, no journal, no fsync, until store_bulk_finish(). Rows go in
  * with store_put_*() and the two functions below. On failure err gets the reason. */

@@ -2,12 +2,12 @@
 /* store: the only owner of SQLite — schema and migrations, the daemon's batched writes,
  * retention (rollups and pruning), and the read queries the client and the daemon share.
  *
- * Layout (sql/001-initial.sql). A tick's samples go to sample_recent, whose key starts
- * with the time, so a tick of a thousand processes appends to a few pages instead of
- * dirtying one page per process. Every few minutes store_fold() moves them, sorted by
- * process, into `sample`, whose key starts with the process, so one process's series is
- * one range scan; the same fold computes the per-minute and per-hour rollups of exactly
- * those rows, so retention never has to scan the big tables by time. */
+ * Layout (sql/001-initial.sql, 006, 012). A commit's samples of every process go into
+ * one row of sample_batch, packed (block.h), so a tick of ten thousand processes is one
+ * insert, not ten thousand. Every few minutes store_fold() moves them, process by
+ * process, into sample_block, whose key starts with the process, so one process's series
+ * is one range scan; the same fold computes the per-minute and per-hour rollups of
+ * exactly those samples, so retention never has to scan the big tables by time. */
 #include "store.h"
 
 #include <errno.h>
@@ -190,6 +190,42 @@ out:
         return r;
 }
 
+/* Schema version 12: the rows of sample_recent, in key order (time, process), into
+ * batches as the writer fills them. Every row is kept: the migration fails rather than
+ * drop one (a row of no process, which no fold would ever have moved, is not a sample). */
+static int batch_recent(struct store *s)
+{
+        sqlite3_stmt *st = NULL;
+        char cols[512], sql[1024];
+        int64_t pid = 0, t = 0;
+        int rc, r;
+
+        db_metric_columns(cols, sizeof(cols));
+        snprintf(sql, sizeof(sql), "SELECT process_id, t, %s, unknown FROM sample_recent WHERE process_id > 0 "
+                 "ORDER BY t, process_id", cols);
+        r = db_prepare(s, sql, &st);
+        if (r < 0)
+                goto out;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                struct sample smp = { .t_ms = t = sqlite3_column_int64(st, 1) };
+
+                pid = sqlite3_column_int64(st, 0);
+                db_read_metrics(st, 2, &smp);
+                r = db_batch_add(s, pid, &smp);
+                if (r < 0)
+                        goto out;
+        }
+        r = rc == SQLITE_DONE ? db_flush_batch(s) : db_fail(s, rc);
+out:
+        if (r < 0 && r != -ENOMEM && !s->errmsg[0])
+                snprintf(s->errmsg, sizeof(s->errmsg), "batching the sample of process %" PRId64 " at %" PRId64
+                         ": %s", pid, t, strerror(-r));
+        if (r < 0)
+                db_drop_batch(s);
+        sqlite3_finalize(st);
+        return r;
+}
+
 /* A migration's SQL may name a step written in C at a line "-- step: NAME": the SQL
  * before the line runs, then the step, then the rest, in the migration's transaction.
  * A database made from the SQL alone (schema_of_version) has no rows to convert. */
@@ -199,6 +235,7 @@ static const struct {
         int (*run)(struct store *s);
 } migration_steps[] = {
         { "pack samples", pack_samples },
+        { "batch recent samples", batch_recent },
 };
 
 static int migrate_sql(struct store *s, const char *sql)
@@ -333,39 +370,16 @@ static const struct {
                                ") VALUES (?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)" },
 };
 
-/* The insert of STORE_SAMPLES_PER_INSERT samples in one statement: 32 x 20 parameters,
- * far below SQLite's limit (32,766 since 3.32). */
-static int samples_sql(const char *cols, const char *marks, char *sql, size_t sz)
-{
-        size_t o = (size_t)snprintf(sql, sz, "INSERT OR IGNORE INTO sample_recent (process_id, t, %s, unknown) VALUES ",
-                                    cols);
-
-        for (int i = 0; i < STORE_SAMPLES_PER_INSERT && o < sz; i++)
-                o += (size_t)snprintf(sql + o, sz - o, "%s(?, ?%s, ?)", i ? ", " : "", marks);
-        return o < sz ? 0 : -E2BIG;
-}
-
 /* Prepares the statements the writer runs for every row of every commit. */
 static int prepare_writer(struct store *s)
 {
         char cols[512], marks[4 * M__MAX + 1], agent_marks[AGENT_NCOLUMNS * 3 + 1], sql[1024];
-        char sql_many[STORE_SAMPLES_PER_INSERT * (4 * M__MAX + 16) + 512];
         size_t o = 0;
         int r;
 
         db_metric_columns(cols, sizeof(cols));
         for (int m = 0; m < M__MAX; m++)
                 o += (size_t)snprintf(marks + o, sizeof(marks) - o, ", ?");
-        snprintf(sql, sizeof(sql), "INSERT OR IGNORE INTO sample_recent (process_id, t, %s, unknown) "
-                 "VALUES (?, ?%s, ?)", cols, marks);
-        r = db_keep(s, ST_PUT_SAMPLE, sql);
-        if (r < 0)
-                return r;
-        r = samples_sql(cols, marks, sql_many, sizeof(sql_many));
-        if (r == 0)
-                r = db_keep(s, ST_PUT_SAMPLES, sql_many);
-        if (r < 0)
-                return r;
         snprintf(sql, sizeof(sql), "INSERT OR IGNORE INTO rule_sample (rule_id, generation, nproc, t, %s, unknown) "
                  "VALUES (?, ?, ?, ?%s, ?)", cols, marks);
         r = db_keep(s, ST_PUT_RULE_SAMPLE, sql);
@@ -731,6 +745,7 @@ void store_close(struct store *s)
         if (!s)
                 return;
         close_db(s);
+        batch_writer_free(&s->batch);
         if (s->bulk_block)
                 block_writer_free(s->bulk_block);
         free(s->bulk_block);
@@ -750,7 +765,10 @@ int store_begin(struct store *s)
 
 int store_commit(struct store *s)
 {
-        int r = db_exec(s, "COMMIT");
+        int r = db_flush_batch(s);
+
+        if (r == 0)
+                r = db_exec(s, "COMMIT");
 
         if (r == 0)
                 remember_write(s);
@@ -759,6 +777,7 @@ int store_commit(struct store *s)
 
 void store_rollback(struct store *s)
 {
+        db_drop_batch(s);
         if (s->db && !sqlite3_get_autocommit(s->db))
                 (void)db_exec(s, "ROLLBACK");
 }
@@ -935,47 +954,18 @@ static int end_other_boots(struct store *s, const char *boot_id)
 }
 /* ---- samples ---- */
 
+/* Into the batch being filled: one row of sample_batch per commit (db_batch_add). */
 static int put_sample(struct store *s, const struct store_sample *ps)
 {
-        sqlite3_stmt *st = s->stmt[ST_PUT_SAMPLE];
-
-        sqlite3_bind_int64(st, 1, ps->id);
-        sqlite3_bind_int64(st, 2, ps->s.t_ms);
-        db_bind_metrics(st, 3, &ps->s);
-        return db_step_rebound(s, st);
-}
-
-/* STORE_SAMPLES_PER_INSERT samples, rows[0..) all STORE_SAMPLE, in one statement. */
-static int put_samples(struct store *s, const struct store_row *const *rows)
-{
-        sqlite3_stmt *st = s->stmt[ST_PUT_SAMPLES];
-        int idx = 1;
-
-        for (int i = 0; i < STORE_SAMPLES_PER_INSERT; i++) {
-                sqlite3_bind_int64(st, idx++, rows[i]->sample.id);
-                sqlite3_bind_int64(st, idx++, rows[i]->sample.s.t_ms);
-                idx = db_bind_metrics(st, idx, &rows[i]->sample.s);
-        }
-        return db_step_rebound(s, st);
+        return db_batch_add(s, ps->id, &ps->s);
 }
 
 int store_put_rows(struct store *s, const struct store_row *const *rows, size_t n)
 {
-        size_t i = 0;
         int r = 0;
 
-        while (r >= 0 && i < n) {
-                size_t k = 0;
-
-                while (k < STORE_SAMPLES_PER_INSERT && i + k < n && rows[i + k]->kind == STORE_SAMPLE)
-                        k++;
-                if (k == STORE_SAMPLES_PER_INSERT && s->stmt[ST_PUT_SAMPLES]) {
-                        r = put_samples(s, rows + i);
-                        i += k;
-                } else {
-                        r = store_put(s, rows[i++]);
-                }
-        }
+        for (size_t i = 0; r >= 0 && i < n; i++)
+                r = store_put(s, rows[i]);
         return r;
 }
 
@@ -1693,12 +1683,13 @@ static int rollup_sql(char *sql, size_t sz)
 
 /* ---- the fold's rollups ----
  *
- * The rollups are summed in one pass over the rows being folded, in the recent table's
- * own (time, process) order, so nothing is sorted for them: each process keeps one open
- * minute bucket and one open hour bucket, and a bucket is written when a row of that
- * process falls past it (rows come in time order, so it is complete for this fold) or
- * at the end. What is written is what SQL's count(*), min(), max() and avg() give over
- * the same rows: NULLs are skipped, a metric with no value stays NULL, and the mean is
+ * The rollups are summed in one pass over the samples being folded, in the order the
+ * batches hold them (by time, each tick's processes together), so nothing is sorted for
+ * them: each process keeps one open minute bucket and one open hour bucket, and a bucket
+ * is written when a sample of that process falls past it (a process's samples come in
+ * time order, so it is complete for this fold) or at the end; a bucket written twice
+ * (a clock set back) is merged by the upsert. What is written is what SQL's count(*),
+ * min(), max() and avg() give over the same samples: NULLs are skipped, a metric with no value stays NULL, and the mean is
  * the sum in double precision over the count, as SQLite's avg() computes it. */
 
 #define N_ROLLUP DB_N_ROLLUP
@@ -1719,13 +1710,15 @@ struct bucket {
 
 struct fold_proc {
         int64_t id;
+        bool seen;                      /* a sample of it was folded: last_t is its time */
+        int64_t last_t;
         struct bucket b[N_LEVELS];
         struct block_writer bw;         /* the process's samples of this fold, packed */
 };
 
 /* The processes of a fold: their entries side by side in the order first seen, and an
- * open-addressing index from process id to entry. Rows come in (time, process) order,
- * so consecutive rows belong to different processes: the index probes a table of 16
+ * open-addressing index from process id to entry. Samples come a tick at a time, so
+ * consecutive samples belong to different processes: the index probes a table of 16
  * bytes an entry, not the entries (some 800 bytes each, megabytes for a large host). */
 struct fold_slot {
         int64_t id;                     /* 0: free (process ids start at 1) */
@@ -1849,51 +1842,52 @@ static void rollup_values(const struct sample *smp, int64_t *vals, bool *known)
         }
 }
 
-/* The fold's one pass over the recent rows below fold_before_ms, in the table's own
- * (time, process) order: their minute and hour rollups, and their samples packed into
- * one block per process (or more, for a process with many or busy samples). */
+/* The fold's one pass over the batches that begin before fold_before_ms, oldest first:
+ * their minute and hour rollups, and their samples packed into one block per process (or
+ * more, for a process with many or busy samples). */
 static int fold_pass(struct store *s, int64_t fold_before_ms, int64_t *ret_folded)
 {
         struct fold_table ft = { 0 };
-        sqlite3_stmt *rows = NULL, *up = NULL;
-        char cols[512], sql[8192];
-        int64_t folded = 0;
-        int rc, r;
+        struct db_batches it = { 0 };
+        sqlite3_stmt *up = NULL;
+        char sql[8192];
+        int64_t folded = 0, id;
+        struct sample smp;
+        int r;
 
-        db_metric_columns(cols, sizeof(cols));
-        snprintf(sql, sizeof(sql), "SELECT process_id, t, %s, unknown FROM sample_recent WHERE t < ?1", cols);
-        r = db_prepare(s, sql, &rows);
-        if (r < 0)
-                return r;
         r = rollup_sql(sql, sizeof(sql));
         if (r == 0)
                 r = db_prepare(s, sql, &up);
         if (r == 0)
                 r = fold_table_reserve(&ft, s->fold_procs);
+        if (r == 0)
+                r = db_batches_open(s, INT64_MIN, INT64_MAX, false, &it);
         if (r < 0)
                 goto out;
-        sqlite3_bind_int64(rows, 1, fold_before_ms);
-        while ((rc = sqlite3_step(rows)) == SQLITE_ROW) {
-                int64_t id = sqlite3_column_int64(rows, 0), t = sqlite3_column_int64(rows, 1);
+        while ((r = db_batches_next(&it, &id, &smp)) == 1) {
                 int64_t vals[N_ROLLUP];
                 bool known[N_ROLLUP];
                 struct fold_proc *p;
-                struct sample smp;
 
-                if (id <= 0)
-                        continue; /* never written by the writer; no slot for it */
+                /* Whole batches: the one this sample is of began before the cut, or none
+                 * after it does. */
+                if (it.t0 >= fold_before_ms) {
+                        r = 0;
+                        break;
+                }
                 p = fold_table_get(&ft, id);
                 if (!p) {
                         r = -ENOMEM;
                         goto out;
                 }
-                /* Each row's columns are read once, for the rollups and the block. */
-                smp = (struct sample){ .t_ms = t };
-                db_read_metrics(rows, 2, &smp);
+                /* A sample of a time the process already has (a commit written twice)
+                 * is the same sample. */
+                if (p->seen && smp.t_ms == p->last_t)
+                        continue;
                 rollup_values(&smp, vals, known);
                 for (size_t l = 0; l < N_LEVELS; l++) {
                         struct bucket *b = &p->b[l];
-                        int64_t start = t - t % rollup_res[l];
+                        int64_t start = smp.t_ms - smp.t_ms % rollup_res[l];
 
                         if (b->n > 0 && b->t != start) {
                                 r = bucket_write(s, up, id, rollup_res[l], b);
@@ -1903,16 +1897,24 @@ static int fold_pass(struct store *s, int64_t fold_before_ms, int64_t *ret_folde
                         }
                         bucket_add(b, start, vals, known);
                 }
-                /* Into the process's block; a full block is written and another begun. */
+                /* Into the process's block; a full block is written and another begun,
+                 * and so is one that a sample older than its last would not follow (the
+                 * clock set back). */
+                if (p->seen && smp.t_ms < p->last_t && p->bw.n > 0) {
+                        r = db_put_block(s, p->id, &p->bw);
+                        if (r < 0)
+                                goto out;
+                        block_writer_reset(&p->bw);
+                }
                 r = db_pack(s, p->id, &p->bw, &smp);
                 if (r < 0)
                         goto out;
+                p->seen = true;
+                p->last_t = smp.t_ms;
                 folded++;
         }
-        if (rc != SQLITE_DONE) {
-                r = db_fail(s, rc);
+        if (r < 0)
                 goto out;
-        }
         for (size_t i = 0; i < ft.used && r == 0; i++) {
                 struct fold_proc *p = &ft.e[i];
 
@@ -1927,7 +1929,7 @@ static int fold_pass(struct store *s, int64_t fold_before_ms, int64_t *ret_folde
                 s->fold_procs = ft.used;
         }
 out:
-        sqlite3_finalize(rows);
+        db_batches_close(&it);
         sqlite3_finalize(up);
         for (size_t i = 0; i < ft.used; i++)
                 block_writer_free(&ft.e[i].bw);
@@ -1962,7 +1964,7 @@ int store_fold(struct store *s, int64_t fold_before_ms, int64_t *ret_folded)
                 return r;
         r = fold_pass(s, fold_before_ms, &folded);
         if (r == 0)
-                r = exec_bound(s, "DELETE FROM sample_recent WHERE t < ?1", fold_before_ms, &dummy);
+                r = exec_bound(s, "DELETE FROM sample_batch WHERE t0 < ?1", fold_before_ms, &dummy);
         if (r == 0)
                 r = meta_set(s, "folded_upto", fold_before_ms);
         if (r == 0)
@@ -2107,7 +2109,7 @@ int store_maintain(struct store *s, int64_t now_ms, const struct store_retention
         r = prune_by_process(s, "raw_pruned_upto", raw_cut,
                              "DELETE FROM sample_block WHERE process_id = ?1 AND t1 < ?2", &m.pruned);
         if (r == 0)
-                r = exec_bound(s, "DELETE FROM sample_recent WHERE t < ?1", raw_cut, &m.pruned);
+                r = exec_bound(s, "DELETE FROM sample_batch WHERE t1 < ?1", raw_cut, &m.pruned);
         if (r == 0)
                 r = prune_by_process(s, "minute_pruned_upto", min_cut,
                                      "DELETE FROM rollup WHERE process_id = ?1 AND res = 60000 AND t < ?2",
@@ -2180,11 +2182,6 @@ static void read_minute_minima(sqlite3_stmt *st, struct sample *smp)
         }
 }
 
-static void read_raw(sqlite3_stmt *st, struct sample *smp)
-{
-        db_read_metrics(st, 1, smp);
-}
-
 /* Runs sql (?1 process, ?2 from, ?3 to; column 0 the time) and gives each row, read into a
  * sample by read, to cb; a non-zero return of cb stops and is returned. */
 static int for_each_row(struct store *s, const char *sql, int64_t process_id, int64_t from_ms, int64_t to_ms,
@@ -2216,18 +2213,26 @@ static int for_each_row(struct store *s, const char *sql, int64_t process_id, in
 int store_for_each_sample(struct store *s, int64_t process_id, int64_t from_ms, int64_t to_ms,
                           store_sample_cb cb, void *userdata)
 {
-        char cols[512], sql[2048];
+        struct db_batches it;
+        struct sample smp;
+        int64_t id, last = INT64_MIN;
         int r;
 
         /* Folded samples are older than the recent ones of the same process. */
         r = db_for_each_folded(s, process_id, from_ms, to_ms, cb, userdata);
         if (r != 0)
                 return r;
-        db_metric_columns(cols, sizeof(cols));
-        snprintf(sql, sizeof(sql),
-                 "SELECT t, %s, unknown FROM sample_recent WHERE t >= ?2 AND t < ?3 AND process_id = ?1 "
-                 "ORDER BY 1", cols);
-        return for_each_row(s, sql, process_id, from_ms, to_ms, read_raw, cb, userdata);
+        r = db_batches_open(s, from_ms, to_ms, false, &it);
+        while (r == 0 && (r = db_batches_next(&it, &id, &smp)) == 1) {
+                r = 0;
+                /* In time order, once each (a commit written twice holds a sample twice). */
+                if (id != process_id || smp.t_ms <= last)
+                        continue;
+                last = smp.t_ms;
+                r = cb(&smp, userdata);
+        }
+        db_batches_close(&it);
+        return r;
 }
 
 int store_for_each_minute(struct store *s, int64_t process_id, int64_t from_ms, int64_t to_ms,
@@ -2309,15 +2314,33 @@ int store_find_process(struct store *s, const char *boot_id, int32_t pid, int64_
 
 int store_last_sample_ms(struct store *s, int64_t process_id, int64_t *ret_ms)
 {
-        int64_t t = -1;
+        struct db_batches it;
+        struct sample smp;
+        int64_t t = INT64_MAX, folded = INT64_MAX, id;
+        uint64_t found_in = 0;
         int r;
 
-        r = first_time(s, "SELECT max(t) FROM (SELECT max(t1) AS t FROM sample_block WHERE process_id = ?1 "
-                          "AND t0 >= ?2 AND t0 < ?3 UNION ALL SELECT max(t) FROM sample_recent "
-                          "WHERE process_id = ?1 AND t >= ?2 AND t < ?3)",
-                       process_id, 0, INT64_MAX, &t);
+        r = first_time(s, "SELECT max(t1) FROM sample_block WHERE process_id = ?1 AND t0 >= ?2 AND t0 < ?3",
+                       process_id, 0, INT64_MAX, &folded);
         if (r < 0)
                 return r;
+        /* The newest batch that holds the process has its newest sample; only batches
+         * after its folded samples can. */
+        r = db_batches_open(s, folded == INT64_MAX ? INT64_MIN : folded + 1, INT64_MAX, true, &it);
+        while (r == 0 && (r = db_batches_next(&it, &id, &smp)) == 1) {
+                r = 0;
+                if (found_in && it.seq != found_in)
+                        break;
+                if (id == process_id && (!found_in || smp.t_ms > t)) {
+                        t = smp.t_ms;
+                        found_in = it.seq;
+                }
+        }
+        db_batches_close(&it);
+        if (r < 0)
+                return r;
+        if (!found_in)
+                t = folded;
         if (t == INT64_MAX)
                 return -ENOENT;
         *ret_ms = t;

@@ -73,6 +73,8 @@ static int64_t rows(const struct fixture *f, const char *table)
         /* Folded samples are counted in their blocks. */
         if (strcmp(table, "sample") == 0)
                 snprintf(sql, sizeof(sql), "SELECT coalesce(sum(n), 0) FROM sample_block");
+        else if (strcmp(table, "sample_batch") == 0)
+                snprintf(sql, sizeof(sql), "SELECT coalesce(sum(n), 0) FROM sample_batch");
         else
                 snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s", table);
         assert_int_equal(store_raw_int64(f->db, sql, &n), 0);
@@ -103,7 +105,7 @@ static void test_commits_and_folds_on_the_grid(void **state)
                 assert_false(rep.folded);
                 assert_false(rep.maintained);
         }
-        assert_int_equal(rows(f, "sample_recent"), FOLD_TICKS);
+        assert_int_equal(rows(f, "sample_batch"), FOLD_TICKS);
         assert_int_equal(rows(f, "sample"), 0);
         tick(f, FOLD_TICKS, &rep);
         assert_true(rep.folded);
@@ -145,7 +147,7 @@ static void test_holds_back_while_the_database_fails(void **state)
         assert_false(watch_db_failing(f->w));
         assert_true(rep.folded);
         assert_int_equal(rep.fold_error, 0);
-        assert_int_equal(rows(f, "sample") + rows(f, "sample_recent"), k + 1);
+        assert_int_equal(rows(f, "sample") + rows(f, "sample_batch"), k + 1);
 }
 
 /* leakwatch run's watch writes a new database only: never into someone's file. */

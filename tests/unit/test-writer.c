@@ -41,7 +41,7 @@ static int setup_backlog(void **state, size_t backlog)
         return 0;
 }
 
-static int setup(void **state) { return setup_backlog(state, 1000); }
+static int setup(void **state) { return setup_backlog(state, 4000); }
 static int setup_small(void **state) { return setup_backlog(state, 10); }
 
 static int teardown(void **state)
@@ -116,7 +116,7 @@ static void test_batch_is_one_transaction(void **state)
         assert_int_equal(ws.written, 501);
         assert_int_equal(ws.pending, 0);
         assert_int_equal(ws.pending_ops, 0);
-        assert_int_equal(raw_int(f->path, "SELECT count(*) FROM sample_recent"), 500);
+        assert_int_equal(raw_int(f->path, "SELECT coalesce(sum(n), 0) FROM sample_batch"), 500);
         assert_int_equal(raw_int(f->path, "SELECT nproc FROM rule_sample"), 3);
         assert_int_equal(raw_int(f->path, "SELECT end_ms FROM process WHERE id = 1"), 600);
         assert_int_equal(raw_int(f->path, "SELECT length(comm) FROM process WHERE id = 1"), 3);
@@ -139,27 +139,28 @@ static void test_full_disk_keeps_everything(void **state)
         size = raw_int(f->path, "SELECT page_count * page_size FROM pragma_page_count, pragma_page_size");
         assert_int_equal(store_set_size_limit(f->st, size), 0);
         put_process(f->w, 1);
-        /* Rows enough to need new pages (a few fit in the empty tables' root pages). */
-        for (int t = 1; t <= 300; t++) {
+        /* Samples enough to need new pages (packed in batches, some 6 bytes each, a few
+         * hundred fit in the empty tables' root pages). */
+        for (int t = 1; t <= 3000; t++) {
                 put_sample(f->w, 1, t);
-                if (t >= 250 && t % 10 == 0)
+                if (t >= 2500 && t % 100 == 0)
                         assert_int_equal(writer_flush(f->w), -ENOSPC);
         }
         writer_get_stats(f->w, &ws);
-        assert_int_equal(ws.pending, 300);
+        assert_int_equal(ws.pending, 3000);
         assert_int_equal(ws.pending_ops, 1);
         assert_int_equal(ws.failures, 6);
         assert_int_equal(ws.last_error, -ENOSPC);
         assert_int_equal(ws.dropped, 0);
-        assert_int_equal(raw_int(f->path, "SELECT count(*) FROM sample_recent"), 0);
+        assert_int_equal(raw_int(f->path, "SELECT coalesce(sum(n), 0) FROM sample_batch"), 0);
 
         assert_int_equal(store_set_size_limit(f->st, 0), 0);
         assert_int_equal(writer_flush(f->w), 0);
         writer_get_stats(f->w, &ws);
         assert_int_equal(ws.pending, 0);
         assert_int_equal(ws.last_error, 0);
-        assert_int_equal(raw_int(f->path, "SELECT count(*) FROM sample_recent"), 300);
-        assert_int_equal(raw_int(f->path, "SELECT min(t) FROM sample_recent"), 1);
+        assert_int_equal(raw_int(f->path, "SELECT coalesce(sum(n), 0) FROM sample_batch"), 3000);
+        assert_int_equal(raw_int(f->path, "SELECT min(t0) FROM sample_batch"), 1);
         assert_int_equal(raw_int(f->path, "SELECT count(*) FROM process"), 1);
 }
 
@@ -185,10 +186,10 @@ static void test_backlog_overflow_drops_oldest(void **state)
         store_close(other);
 
         assert_int_equal(writer_flush(f->w), 0);
-        assert_int_equal(raw_int(f->path, "SELECT count(*) FROM sample_recent"), 10);
+        assert_int_equal(raw_int(f->path, "SELECT coalesce(sum(n), 0) FROM sample_batch"), 10);
         /* The newest ten survived. */
-        assert_int_equal(raw_int(f->path, "SELECT min(t) FROM sample_recent"), 16);
-        assert_int_equal(raw_int(f->path, "SELECT max(t) FROM sample_recent"), 25);
+        assert_int_equal(raw_int(f->path, "SELECT min(t0) FROM sample_batch"), 16);
+        assert_int_equal(raw_int(f->path, "SELECT max(t1) FROM sample_batch"), 25);
         assert_int_equal(raw_int(f->path, "SELECT count(*) FROM process"), 1);
 }
 
