@@ -7,7 +7,7 @@
  * The schema comes from store_open() (the daemon's own migrations); the rows are then
  * written in bulk (store/raw.h), in key order, as retention keeps them with the default settings
  * (leakwatch.conf(5)): raw samples every 10 s for the last 2 days (in `sample`, the last
- * 10 minutes still in `sample_recent`, as between two folds), minute rollups for 14
+ * 10 minutes still in `sample_batch`, as between two folds), minute rollups for 14
  * days, hour rollups for the whole span, rule sums for 14 days. Rollups are computed
  * from the same samples, as the daemon's fold computes them, so every query sees a
  * consistent history. A tenth of the processes leak, and have an open alert.
@@ -31,7 +31,7 @@
 #define DAY_MS (24 * HOUR_MS)
 #define RAW_KEEP_MS (2 * DAY_MS)                /* retention-raw */
 #define MINUTE_KEEP_MS (14 * DAY_MS)            /* retention-minute */
-#define FOLD_MS (GEN_NOW_MS - 10 * MINUTE_MS)   /* samples after this wait in sample_recent */
+#define FOLD_MS (GEN_NOW_MS - 10 * MINUTE_MS)   /* samples after this wait in sample_batch */
 #define RULES 10
 #define KIB 1024
 
@@ -254,7 +254,8 @@ static int generate(struct store *st, int64_t nproc, int64_t days)
                 if (id % 100 == 0)
                         fprintf(stderr, "gen-history: %" PRId64 "/%" PRId64 " processes\n", id, nproc);
         }
-        /* The recent table is keyed by time: a tick of every process, tick after tick. */
+        /* The recent samples come as the writer puts them: a tick of every process, tick
+         * after tick, into batches. */
         for (int64_t t = FOLD_MS, k = (FOLD_MS - start) / INTERVAL_MS; r == 0 && t <= GEN_NOW_MS;
              t += INTERVAL_MS, k++)
                 for (int64_t id = 1; r == 0 && id <= nproc; id++) {

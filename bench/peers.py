@@ -307,7 +307,7 @@ class Leakwatchd(Tool):
     def samples(self, t0, t1):
         w = (int(t0 * 1000), int(t1 * 1000))
         n = run.query(self.db, "SELECT coalesce(sum(nproc), 0) FROM rule_sample WHERE t >= ? AND t < ?", w)[0][0]
-        rows = run.query(self.db, "SELECT count(*) FROM sample_recent WHERE t >= ? AND t < ?", w)[0][0]
+        rows = sum(1 for s in run.recent_samples(self.db) if w[0] <= s["t"] < w[1])
         rows += sum(1 for s in run.folded_samples(self.db) if w[0] <= s["t"] < w[1])
         folded = run.query(self.db, "SELECT coalesce(sum(n), 0) FROM sample_block")[0][0]
         fold_at = self.started + FOLD_TICKS * INTERVAL

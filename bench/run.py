@@ -14,7 +14,7 @@ first tick only, before the measurement: the stat + status path alone, the one t
 floor reads). Its CPU time (user + system, all threads, from
 /proc/PID/task/*/schedstat in nanoseconds) is read just before every tick, and the
 samples of each tick come from its rule_sample row (nproc; checked against the rows of
-sample_block's blocks + sample_recent).
+sample_block's blocks + sample_batch's batches).
 
 Everything the daemon does counts: the scan of /proc for new processes (every tick:
 scan-interval follows interval), reading, parsing, the queue, one commit per tick, and
@@ -278,6 +278,15 @@ def query(db, sql, args=()):
         con.close()
 
 
+def recent_samples(db):
+    """Every recent sample, decoded from its batch (tests/integration/lwblock.py)."""
+    con = sqlite3.connect("file:%s?mode=ro" % db, uri=True, timeout=30)
+    try:
+        return lwblock.recent(con)
+    finally:
+        con.close()
+
+
 def folded_samples(db):
     """Every folded sample, decoded from its block (tests/integration/lwblock.py)."""
     con = sqlite3.connect("file:%s?mode=ro" % db, uri=True, timeout=30)
@@ -434,7 +443,7 @@ def run_daemon(tmp, pids, smaps, folds, daemon=DAEMON, sampler=None):
         while readings[i + 1][0] * 1000 <= t:
             i += 1
         taken[i] += nproc
-    in_tables = query(db, "SELECT count(*) FROM sample_recent WHERE t >= ? AND t < ?", (ms0, ms1))[0][0]
+    in_tables = sum(1 for s in recent_samples(db) if ms0 <= s["t"] < ms1)
     in_tables += sum(1 for s in folded_samples(db) if ms0 <= s["t"] < ms1)
     cpu = [(b[1] - a[1]) / 1000.0 for a, b in zip(readings, readings[1:])]     # µs
     typical = statistics.median(cpu)
@@ -643,7 +652,9 @@ def storage_section():
             pages = dict((name, (size, used)) for name, size, used in con.execute(
                 "SELECT name, sum(pgsize), sum(pgsize - unused) FROM dbstat GROUP BY name"))
             rows = dict((t, con.execute("SELECT count(*) FROM %s" % t).fetchone()[0])
-                        for t in ("sample_recent", "rollup", "rule_sample"))
+                        for t in ("rollup", "rule_sample"))
+            # Recent samples are packed a commit to a row (sql/012-sample-batch.sql).
+            rows["sample_batch"] = con.execute("SELECT coalesce(sum(n), 0) FROM sample_batch").fetchone()[0]
             # Folded samples are packed per process in blocks (store/block.h).
             rows["sample_block"] = con.execute("SELECT coalesce(sum(n), 0) FROM sample_block").fetchone()[0]
             minute_rows = con.execute("SELECT count(*), coalesce(sum(n), 0) FROM rollup WHERE res = 60000").fetchone()

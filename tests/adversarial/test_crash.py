@@ -15,6 +15,7 @@ import sqlite3
 import sys
 import time
 
+import lwblock
 from lwtest import WAIT, Case, SampleReader, query, raw_rows
 
 INTERVAL = 0.05
@@ -54,8 +55,8 @@ class TestKill9(Case):
         rows = [(pid, t0 + i, 1000 + i % 97, 500, i % 5) for i in range(FOLD_ROWS)]
         con = sqlite3.connect(self.db, timeout=10)
         try:
-            con.executemany("INSERT INTO sample_recent (process_id, t, rss, anon, unknown) VALUES (?, ?, ?, ?, ?)",
-                            rows)
+            lwblock.insert_recent(con, [{"process_id": p, "t": t, "rss": rss, "anon": anon, "unknown": unk}
+                                        for p, t, rss, anon, unk in rows])
             con.commit()
         finally:
             con.close()

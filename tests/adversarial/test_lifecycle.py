@@ -214,7 +214,7 @@ class TestLongReader(Case):
             t.start()
         con = sqlite3.connect("file:%s?mode=ro" % d.db, uri=True)
         con.execute("BEGIN")
-        con.execute("SELECT count(*) FROM sample_recent").fetchone()
+        con.execute("SELECT count(*) FROM sample_batch").fetchone()
         t_begin = int(time.time() * 1000)
         max_wal = 0
         end = time.monotonic() + 15

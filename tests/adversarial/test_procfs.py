@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 
+import lwblock
 from lwtest import ALLOC, BUILD, DAEMON, Case, query, raw_rows, require_root, root_tier_skip, samples, wait_for
 from lwadv import big_stack, figure, query_bytes, wait_daemon
 
@@ -271,6 +272,8 @@ class TestChurn(Case):
 REUSE_DRIVER = r"""
 import json, os, sqlite3, subprocess, sys, time
 daemon_argv, alloc, seconds, log = json.loads(sys.argv[1]), sys.argv[2], float(sys.argv[3]), sys.argv[4]
+sys.path.insert(0, sys.argv[5])
+import lwblock
 LEAST, MOST = 20, 200  # trials: at least, however slow the machine; at most, however fast
 db = daemon_argv[daemon_argv.index("--db") + 1]
 d = subprocess.Popen(daemon_argv, stdout=open(log, "wb"), stderr=subprocess.STDOUT)
@@ -279,6 +282,8 @@ def sampled(pid, deadline):
     while time.monotonic() < deadline:
         try:
             con = sqlite3.connect("file:%s?mode=ro" % db, uri=True, timeout=5)
+            con.execute("BEGIN")
+            lwblock.unbatch(con)
             n = con.execute("SELECT count(*) FROM sample_recent s JOIN process p ON p.id = s.process_id "
                             "WHERE p.pid = ? AND p.end_ms IS NULL", (pid,)).fetchone()[0]
             con.close()
@@ -333,7 +338,7 @@ class TestPidReuse(Case):
         link = os.path.join(self.tmp, "lwreuse")
         os.symlink(ALLOC, link)
         p = subprocess.run(["unshare", "-Urpf", "--mount-proc", sys.executable, "-c", REUSE_DRIVER,
-                            json.dumps(argv), link, "15", log],
+                            json.dumps(argv), link, "15", log, os.path.dirname(lwblock.__file__)],
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=180)
         if p.returncode != 0 and b"unshare" in p.stderr:
             root_tier_skip(self, "unshare -Urpf failed: " + p.stderr.decode("utf-8", "replace"))

@@ -69,7 +69,7 @@ class TestWalDeleted(Tamper):
         self.assertEqual(r.returncode, 0, r.stderr)
         # Stopped with another reader holding the database open.
         holder = sqlite3.connect("file:%s?mode=ro" % self.db, uri=True)
-        holder.execute("SELECT count(*) FROM sample_recent").fetchall()
+        holder.execute("SELECT count(*) FROM sample_batch").fetchall()
         self.assertEqual(d.stop(), 0, d.output())
         reader.finish()
         holder.close()

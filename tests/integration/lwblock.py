@@ -1,10 +1,11 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
-"""The blocks of folded samples (sql/006-sample-block.sql, store/block.h), read and
-written in Python for the tests: they check what the daemon stored without going through
-its own code, and build databases in its format.
+"""The blocks of folded samples (sql/006-sample-block.sql) and the batches of recent
+ones (sql/012-sample-batch.sql), as store/block.h lays them out, read and written in
+Python for the tests: they check what the daemon stored without going through its own
+code, and build databases in its format.
 
 A sample is a dict: t, the metric columns (KiB for memory, None when unknown) and
-unknown (the packed reasons), as a row of sample_recent reads."""
+unknown (the packed reasons), and for a batch's, process_id."""
 import struct
 
 VERSION = 1
@@ -161,3 +162,97 @@ def folded(con, where="1", args=()):
             s["process_id"] = pid
             rows.append(s)
     return rows
+
+
+BATCH_VERSION = 1
+BATCH_HEADER = 10
+
+
+def encode_batch(samples):
+    """One batch of samples (dicts with process_id), in the order given."""
+    body = bytearray()
+    last_id = last_t = 0
+    for s in samples:
+        body += _varint(_zigzag(s["process_id"] - last_id)) + _varint(_zigzag(s["t"] - last_t))
+        known = [f for f in FIELDS if f == "unknown" or s.get(f) is not None]
+        body += _varint(sum(1 << k for k, f in enumerate(FIELDS) if f in known))
+        for f in known:
+            body += _varint(_zigzag(s.get(f) or 0))
+        last_id, last_t = s["process_id"], s["t"]
+    rest = bytes([len(FIELDS)]) + struct.pack("<I", len(samples)) + bytes(body)
+    return bytes([BATCH_VERSION]) + struct.pack("<I", _fnv1a(rest)) + rest
+
+
+def decode_batch(blob):
+    """The samples of a batch, with process_id; Damaged if it is not a sound one."""
+    b = bytes(blob)
+    if len(b) < BATCH_HEADER or b[0] != BATCH_VERSION or b[5] != len(FIELDS):
+        raise Damaged("bad header")
+    if struct.unpack("<I", b[1:5])[0] != _fnv1a(b[5:]):
+        raise Damaged("checksum")
+    n = struct.unpack("<I", b[6:10])[0]
+    pos = BATCH_HEADER
+
+    def varint():
+        nonlocal pos
+        u = shift = 0
+        while True:
+            if pos >= len(b) or shift > 63:
+                raise Damaged("varint")
+            c = b[pos]
+            pos += 1
+            u |= (c & 0x7f) << shift
+            if not c & 0x80:
+                return u & M64
+            shift += 7
+
+    out = []
+    pid = t = 0
+    for _ in range(n):
+        pid = _s64(pid + _unzigzag(varint()))
+        t = _s64(t + _unzigzag(varint()))
+        mask = varint()
+        if pid <= 0 or not mask >> FIELDS.index("unknown") & 1:
+            raise Damaged("sample")
+        row = {"process_id": pid, "t": t}
+        for k, f in enumerate(FIELDS):
+            row[f] = _unzigzag(varint()) if mask >> k & 1 else None
+        out.append(row)
+    if pos != len(b):
+        raise Damaged("trailing bytes")
+    return out
+
+
+def recent(con, since=None):
+    """Every recent sample (the batches of sample_batch, decoded), as dicts, in the order
+    written; only those of batches that end at or after since when given."""
+    rows = []
+    sql, args = "SELECT data FROM sample_batch ORDER BY t0, id", ()
+    if since is not None:
+        sql, args = "SELECT data FROM sample_batch WHERE t1 >= ? ORDER BY t0, id", (since,)
+    for (blob,) in con.execute(sql, args):
+        rows += decode_batch(blob)
+    return rows
+
+
+RECENT_COLUMNS = ["process_id", "t"] + METRICS + ["unknown"]
+
+
+def unbatch(con, name="sample_recent"):
+    """A TEMP table `name` of the recent samples, one row each, laid out as the table
+    of that name was before schema 12: for tests that ask their questions in SQL."""
+    con.execute("CREATE TEMP TABLE %s (%s)" % (name, ", ".join(RECENT_COLUMNS)))
+    con.executemany("INSERT INTO temp.%s VALUES (%s)" % (name, ", ".join("?" * len(RECENT_COLUMNS))),
+                    [tuple(r[c] for c in RECENT_COLUMNS) for r in recent(con)])
+
+
+def insert_recent(con, samples):
+    """Writes samples (dicts with process_id) as the daemon's writer does: a batch per
+    minute they fall in."""
+    by_minute = {}
+    for s in samples:
+        by_minute.setdefault(s["t"] - s["t"] % 60000, []).append(s)
+    for _, group in sorted(by_minute.items()):
+        ts = [s["t"] for s in group]
+        con.execute("INSERT INTO sample_batch (t0, t1, n, data) VALUES (?, ?, ?, ?)",
+                    (min(ts), max(ts), len(group), encode_batch(group)))

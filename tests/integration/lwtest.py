@@ -102,10 +102,18 @@ def control(runtime_dir, request, raw=None):
 
 
 def query(db, sql, args=()):
-    """Runs a read-only query on the database while the daemon may be writing."""
+    """Runs a read-only query on the database while the daemon may be writing. A query
+    that names sample_recent reads the recent samples' batches decoded into a table of
+    that name (lwblock.unbatch), in the same snapshot."""
     con = sqlite3.connect("file:%s?mode=ro" % db, uri=True, timeout=10)
     try:
-        return con.execute(sql, args).fetchall()
+        if "sample_recent" not in sql:
+            return con.execute(sql, args).fetchall()
+        con.execute("BEGIN")
+        lwblock.unbatch(con)
+        rows = con.execute(sql, args).fetchall()
+        con.execute("COMMIT")
+        return rows
     finally:
         con.close()
 
@@ -137,9 +145,7 @@ def raw_rows(db, cols, pid=None, process_id=None):
             ids = [r[0] for r in con.execute("SELECT id FROM process WHERE pid = ?", (pid,))]
         where = "1" if ids is None else "process_id IN (%s)" % ",".join(str(i) for i in ids or [0])
         rows = lwblock.folded(con, where)
-        cur = con.execute("SELECT * FROM sample_recent WHERE %s" % where)
-        names = [d[0] for d in cur.description]
-        rows += [dict(zip(names, r)) for r in cur]
+        rows += [r for r in lwblock.recent(con) if ids is None or r["process_id"] in ids]
         con.execute("COMMIT")
     finally:
         con.close()
@@ -187,7 +193,7 @@ def mount_tmpfs(case, path, size):
 
 class SampleReader(threading.Thread):
     """A client polling the database all along, as someone looking at it would: records
-    every (process_id, t) of sample_recent it saw committed, and how many of its reads
+    every (process_id, t) of the recent samples it saw committed, and how many of its reads
     failed. It asks for what is newer than what it saw, with a little overlap: ticks
     commit in time order. Processes from max_process_id up are left out."""
 
@@ -207,8 +213,9 @@ class SampleReader(threading.Thread):
             try:
                 con = sqlite3.connect("file:%s?mode=ro" % self.db, uri=True, timeout=2)
                 try:
-                    rows = con.execute("SELECT process_id, t FROM sample_recent WHERE t >= ? AND process_id < ?",
-                                       (self.last_t - 200, self.max_process_id)).fetchall()
+                    since = self.last_t - 200
+                    rows = [(r["process_id"], r["t"]) for r in lwblock.recent(con, since)
+                            if r["t"] >= since and r["process_id"] < self.max_process_id]
                 finally:
                     con.close()
                 self.seen.update(rows)

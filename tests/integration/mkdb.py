@@ -3,7 +3,7 @@
 
 The rows are written directly, in the shapes the daemon writes them (sql/*.sql): raw
 samples packed in `sample_block` (by lwblock, the format of store/block.h) and, for the
-last minutes, in `sample_recent`; minute and hour
+last minutes, in batches of `sample_batch` (lwblock too); minute and hour
 rollups computed from the same samples as the daemon's fold computes them; older raw
 samples and minute rollups pruned as retention would. Alerts, verdicts and hook runs
 are those the detection engine writes (same schema). Everything is deterministic:
@@ -32,7 +32,7 @@ KIB = 1024
 MIB = 1024 * KIB
 
 INTERVAL = MIN                  # one sample a minute keeps the file small
-FOLDED_UPTO = NOW - 10 * MIN    # newer samples wait in sample_recent
+FOLDED_UPTO = NOW - 10 * MIN    # newer samples wait in sample_batch
 RAW_KEEP = 2 * DAY              # retention: raw samples
 MINUTE_KEEP = 2 * DAY + 12 * HOUR  # minute rollups (shorter than the default, to show all three)
 
@@ -155,6 +155,7 @@ def build(path):
     cols = ", ".join(METRICS)
     marks = ", ".join("?" for _ in METRICS)
     rule_sums = {}
+    recent = []
     for p in procs:
         con.execute(
             "INSERT INTO process (id, boot_id, pid, start_ticks, start_ms, ppid, uid, comm, cmdline, unit, cgroup, "
@@ -170,10 +171,8 @@ def build(path):
         folded = []
         while t <= last:
             row, unknown = p.sample(t, k)
-            vals = [row[m] for m in METRICS]
             if t >= FOLDED_UPTO:
-                con.execute("INSERT INTO sample_recent (process_id, t, %s, unknown) VALUES (?, ?, %s, ?)"
-                            % (cols, marks), [p.id, t] + vals + [unknown])
+                recent.append(dict(row, t=t, unknown=unknown, process_id=p.id))
             else:
                 if t >= NOW - RAW_KEEP:
                     folded.append(dict(row, t=t, unknown=unknown))
@@ -205,6 +204,8 @@ def build(path):
                             % (", ".join("%s_min, %s_max, %s_avg" % (m, m, m) for m in ROLLUP),
                                ", ".join("?" for _ in range(3 * len(ROLLUP)))),
                             [p.id, res, bt, len(rows)] + vals)
+    # The writer's order: a tick's processes together.
+    lwblock.insert_recent(con, sorted(recent, key=lambda r: (r["t"], r["process_id"])))
     for t, (n, sums) in sorted(rule_sums.items()):
         con.execute("INSERT INTO rule_sample (rule_id, generation, t, nproc, %s, unknown) VALUES (1, 1, ?, ?, %s, 0)"
                     % (cols, marks), [t, n] + [sums[m] for m in METRICS])

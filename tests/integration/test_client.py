@@ -217,7 +217,7 @@ class TestJson(Prepared):
 
     def test_status(self):
         s = self.json("status", "--json", code=EXIT_NOT_RUNNING)
-        self.assertEqual(s["schema"], 11)
+        self.assertEqual(s["schema"], 12)
         self.assertEqual(s["processes_running"], 6)
         self.assertEqual(s["processes_ended"], 2)
         self.assertEqual(s["alerts_open"], 1)

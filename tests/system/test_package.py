@@ -16,7 +16,7 @@ from lwtest import Case
 COUNT_SAMPLES = """python3 - <<'EOF'
 import sqlite3
 con = sqlite3.connect("file:/var/lib/leakwatch/leakwatch.db?mode=ro", uri=True, timeout=10)
-print(con.execute("SELECT (SELECT coalesce(sum(n), 0) FROM sample_block) + (SELECT count(*) FROM sample_recent)").fetchone()[0])
+print(con.execute("SELECT (SELECT coalesce(sum(n), 0) FROM sample_block) + (SELECT coalesce(sum(n), 0) FROM sample_batch)").fetchone()[0])
 EOF"""
 
 
