@@ -544,6 +544,22 @@ int db_batches_open(struct store *s, int64_t from_ms, int64_t to_ms, bool newest
         return 0;
 }
 
+/* The whole batch read once: its row's count and times must agree with what it holds. */
+static int check_batch(struct db_batches *it)
+{
+        struct batch_reader br = it->br;
+        struct sample smp;
+        int64_t id, got = 0;
+        int r;
+
+        while ((r = batch_reader_next(&br, &id, &smp)) == 1) {
+                if (smp.t_ms < it->t0 || smp.t_ms > it->t1)
+                        return -EBADMSG;
+                got++;
+        }
+        return r < 0 ? r : got == it->n ? 0 : -EBADMSG;
+}
+
 static int damaged_batch(struct db_batches *it, int r)
 {
         snprintf(it->s->errmsg, sizeof(it->s->errmsg), "the samples of batch %" PRId64 " from %" PRId64
@@ -575,23 +591,24 @@ int db_batches_next(struct db_batches *it, int64_t *ret_id, struct sample *ret)
                                 continue;
                         r = batch_reader_init(&it->br, sqlite3_column_blob(it->st, 4),
                                               (size_t)sqlite3_column_bytes(it->st, 4));
+                        if (r == 0)
+                                r = check_batch(it);
+                        if (r < 0 && it->skip_damaged) {
+                                it->damaged++;
+                                continue;
+                        }
                         if (r < 0)
                                 return damaged_batch(it, r);
                         it->in_batch = true;
                 }
                 r = batch_reader_next(&it->br, &id, &smp);
                 if (r < 0)
-                        return damaged_batch(it, r);
+                        return damaged_batch(it, r); /* checked: cannot happen */
                 if (r == 0) {
                         it->in_batch = false;
-                        /* The row's own columns must agree with what the batch holds. */
-                        if (it->got != it->n)
-                                return damaged_batch(it, -EBADMSG);
                         continue;
                 }
                 it->got++;
-                if (smp.t_ms < it->t0 || smp.t_ms > it->t1)
-                        return damaged_batch(it, -EBADMSG);
                 if (smp.t_ms < it->from || smp.t_ms >= it->to)
                         continue;
                 *ret_id = id;

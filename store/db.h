@@ -201,8 +201,10 @@ void db_drop_batch(struct store *s);
 
 /* A walk over the recent samples in [from_ms, to_ms), batch by batch: oldest batch first
  * or newest first, each batch's samples in the order they were put. The batch being
- * filled is written out first. A damaged batch ends the walk with -EBADMSG (-EPROTO: of
- * a later version), s->errmsg naming it. */
+ * filled is written out first. Each batch is checked whole before any of its samples is
+ * given: a damaged one ends the walk with -EBADMSG (-EPROTO: of a later version),
+ * s->errmsg naming it, or, with skip_damaged set after opening, is passed over and
+ * counted. */
 struct db_batches {
         struct store *s;
         sqlite3_stmt *st;
@@ -211,6 +213,8 @@ struct db_batches {
         int64_t from, to;
         int64_t id, t0, t1, n, got;     /* the batch being read: its row, and samples read */
         uint64_t seq;                   /* batches begun: tells a caller where one ends */
+        bool skip_damaged;              /* pass over a damaged batch instead of failing */
+        size_t damaged;                 /* batches passed over */
 };
 int db_batches_open(struct store *s, int64_t from_ms, int64_t to_ms, bool newest_first, struct db_batches *ret);
 /* The next sample and its process: 1, 0 at the end, or -errno. */

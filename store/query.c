@@ -506,6 +506,7 @@ int query_latest_samples(struct query *q, const int64_t *ids, size_t n, struct s
         _cleanup_free_ uint64_t *in = NULL;
         struct db_batches it;
         struct sample smp;
+        uint64_t last_in = 0;
         size_t left = n;
         int64_t id;
         int r = 0;
@@ -521,14 +522,18 @@ int query_latest_samples(struct query *q, const int64_t *ids, size_t n, struct s
          * sample (a batch can hold several, of a commit of several ticks), so a running
          * process is found within its last commit and the walk ends when all are. */
         r = db_batches_open(q->store, INT64_MIN, INT64_MAX, true, &it);
-        while (r == 0 && left > 0 && (r = db_batches_next(&it, &id, &smp)) == 1) {
-                const struct id_index *hit = find_id(ix, n, id);
+        while (r == 0 && (r = db_batches_next(&it, &id, &smp)) == 1) {
+                const struct id_index *hit;
 
                 r = 0;
+                /* All found, and the batch the last was found in is read to its end. */
+                if (left == 0 && it.seq != last_in)
+                        break;
+                hit = find_id(ix, n, id);
                 if (!hit || (in[hit->pos] && in[hit->pos] != it.seq))
                         continue;
                 if (!in[hit->pos]) {
-                        in[hit->pos] = it.seq;
+                        in[hit->pos] = last_in = it.seq;
                         left--;
                 }
                 if (smp.t_ms > out[hit->pos].t_ms)

@@ -1842,14 +1842,20 @@ static void rollup_values(const struct sample *smp, int64_t *vals, bool *known)
         }
 }
 
+static int exec_bound(struct store *s, const char *sql, int64_t a, int64_t *ret_changes);
+
 /* The fold's one pass over the batches that begin before fold_before_ms, oldest first:
  * their minute and hour rollups, and their samples packed into one block per process (or
- * more, for a process with many or busy samples). */
+ * more, for a process with many or busy samples); then the batches it moved go. A
+ * damaged batch is passed over and left as it is, for the readers to report (and
+ * retention to remove): the fold goes on with the others rather than stop for good. */
 static int fold_pass(struct store *s, int64_t fold_before_ms, int64_t *ret_folded)
 {
         struct fold_table ft = { 0 };
         struct db_batches it = { 0 };
-        sqlite3_stmt *up = NULL;
+        sqlite3_stmt *up = NULL, *del = NULL;
+        _cleanup_free_ int64_t *moved = NULL;
+        size_t n_moved = 0, moved_cap = 0;
         char sql[8192];
         int64_t folded = 0, id;
         struct sample smp;
@@ -1864,6 +1870,7 @@ static int fold_pass(struct store *s, int64_t fold_before_ms, int64_t *ret_folde
                 r = db_batches_open(s, INT64_MIN, INT64_MAX, false, &it);
         if (r < 0)
                 goto out;
+        it.skip_damaged = true;
         while ((r = db_batches_next(&it, &id, &smp)) == 1) {
                 int64_t vals[N_ROLLUP];
                 bool known[N_ROLLUP];
@@ -1874,6 +1881,15 @@ static int fold_pass(struct store *s, int64_t fold_before_ms, int64_t *ret_folde
                 if (it.t0 >= fold_before_ms) {
                         r = 0;
                         break;
+                }
+                if (n_moved == 0 || moved[n_moved - 1] != it.id) {
+                        int64_t *slot = db_grow((void **)&moved, &n_moved, &moved_cap, sizeof(*moved));
+
+                        if (!slot) {
+                                r = -ENOMEM;
+                                goto out;
+                        }
+                        *slot = it.id;
                 }
                 p = fold_table_get(&ft, id);
                 if (!p) {
@@ -1924,6 +1940,16 @@ static int fold_pass(struct store *s, int64_t fold_before_ms, int64_t *ret_folde
                 if (r == 0 && p->bw.n > 0)
                         r = db_put_block(s, p->id, &p->bw);
         }
+        /* The batches moved: those before the cut in one range, unless a damaged one
+         * stays among them. */
+        if (r == 0 && it.damaged == 0)
+                r = exec_bound(s, "DELETE FROM sample_batch WHERE t0 < ?1", fold_before_ms, NULL);
+        else if (r == 0)
+                r = db_prepare(s, "DELETE FROM sample_batch WHERE id = ?1", &del);
+        for (size_t i = 0; r == 0 && del && i < n_moved; i++) {
+                sqlite3_bind_int64(del, 1, moved[i]);
+                r = db_step_done(s, del);
+        }
         if (r == 0) {
                 *ret_folded = folded;
                 s->fold_procs = ft.used;
@@ -1931,6 +1957,7 @@ static int fold_pass(struct store *s, int64_t fold_before_ms, int64_t *ret_folde
 out:
         db_batches_close(&it);
         sqlite3_finalize(up);
+        sqlite3_finalize(del);
         for (size_t i = 0; i < ft.used; i++)
                 block_writer_free(&ft.e[i].bw);
         free(ft.e);
@@ -1956,15 +1983,13 @@ static int exec_bound(struct store *s, const char *sql, int64_t a, int64_t *ret_
 
 int store_fold(struct store *s, int64_t fold_before_ms, int64_t *ret_folded)
 {
-        int64_t folded = 0, dummy = 0;
+        int64_t folded = 0;
         int r;
 
         r = store_begin(s);
         if (r < 0)
                 return r;
         r = fold_pass(s, fold_before_ms, &folded);
-        if (r == 0)
-                r = exec_bound(s, "DELETE FROM sample_batch WHERE t0 < ?1", fold_before_ms, &dummy);
         if (r == 0)
                 r = meta_set(s, "folded_upto", fold_before_ms);
         if (r == 0)

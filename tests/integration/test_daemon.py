@@ -317,7 +317,8 @@ class TestDiskFull(Case):
         d = self.daemon("--interval", "0.05", "--pid", str(w.pid), db=db)
         wait_for(lambda: len(samples(db, w.pid)) > 3, what="first samples")
         filler = os.path.join(self.mnt, "filler")
-        with open(filler, "wb") as f:
+        # Unbuffered: nothing is left to write (and fail) when it closes.
+        with open(filler, "wb", buffering=0) as f:
             try:
                 while True:
                     f.write(b"\0" * 65536)
