@@ -529,6 +529,138 @@ static void test_put_rows_batches_samples(void **state)
         free(c);
 }
 
+/* A database of version 11, whose recent samples are rows of sample_recent, is upgraded
+ * without losing one: they go into batches, come back exactly (through the batches, and
+ * again once folded into blocks), and the old table is gone. */
+static void test_migrates_recent_into_batches(void **state)
+{
+        struct fixture *f = *state;
+        enum { PROCS = 3, N = 400 };
+        struct sample *want = calloc(PROCS * N, sizeof(*want));
+        struct collect *c = calloc(1, sizeof(*c));
+        size_t cap = 16 * 1024 * 1024, o = 0;
+        char *sql = malloc(cap), old[160];
+        struct store *s2 = NULL;
+        int64_t folded = 0;
+        unsigned prev = 0;
+
+        snprintf(old, sizeof(old), "%s/v11.db", f->dir);
+        for (unsigned i = 0; i < sql_migrations_count; i++)
+                if (strstr(sql_migrations[i].sql, "CREATE TABLE sample_batch") == NULL && prev == i) {
+                        raw_exec(old, sql_migrations[i].sql);
+                        prev = i + 1;
+                }
+        assert_true(prev > 0 && prev < sql_migrations_count);
+        o += (size_t)snprintf(sql + o, cap - o, "PRAGMA user_version = %u; BEGIN; "
+                              "INSERT INTO rule (id, name, spec, first_ms, last_ms) VALUES (1, 'r', 'x', 1, 1);",
+                              sql_migrations[prev - 1].version);
+        for (int p = 0; p < PROCS; p++)
+                o += (size_t)snprintf(sql + o, cap - o, "INSERT INTO process (id, boot_id, pid, start_ticks, comm, "
+                                      "cmdline, rule_id, generation, first_ms, last_ms) VALUES (%d, 'b', %d, 1, 'c', "
+                                      "'c', 1, 1, 1, 1);", p + 1, 100 + p);
+        /* Ticks a second apart over nearly seven minutes, the processes of each tick a
+         * few milliseconds apart, as the daemon wrote them. */
+        for (int i = 0; i < N; i++)
+                for (int p = 0; p < PROCS; p++) {
+                        struct sample *w = &want[p * N + i];
+                        int64_t t = 1795521600000 + 1000 * i + p;
+
+                        *w = random_sample(t, i ? w - 1 : NULL);
+                        o += (size_t)snprintf(sql + o, cap - o, "INSERT INTO sample_recent VALUES (%d, %" PRId64,
+                                              p + 1, t);
+                        for (int m = 0; m < M__MAX; m++) {
+                                if (sample_has(w, (enum metric)m))
+                                        o += (size_t)snprintf(sql + o, cap - o, ", %" PRId64, w->v[m] /
+                                                              (metric_info[m].unit == UNIT_BYTES ? 1024 : 1));
+                                else
+                                        o += (size_t)snprintf(sql + o, cap - o, ", NULL");
+                        }
+                        o += (size_t)snprintf(sql + o, cap - o, ", %" PRId64 ");", sample_pack_why(w));
+                }
+        snprintf(sql + o, cap - o, "COMMIT;");
+        assert_true(o < cap - 16);
+        raw_exec(old, sql);
+        assert_int_equal(raw_int(old, "SELECT count(*) FROM sample_recent"), PROCS * N);
+
+        assert_int_equal(store_open(old, STORE_RW, &s2, NULL, 0), 0);
+        assert_int_equal(store_schema_version(s2), store_latest_schema_version());
+        assert_int_equal(raw_int(old, "SELECT count(*) FROM sqlite_master WHERE name = 'sample_recent'"), 0);
+        assert_int_equal(raw_int(old, "SELECT sum(n) FROM sample_batch"), PROCS * N);
+        /* A batch within a minute: seven minutes, at least seven batches. */
+        assert_true(raw_int(old, "SELECT count(*) FROM sample_batch") >= 7);
+        for (int round = 0; round < 2; round++) {
+                for (int p = 0; p < PROCS; p++) {
+                        c->n = 0;
+                        assert_int_equal(store_for_each_sample(s2, p + 1, 0, INT64_MAX, collect_cb, c), 0);
+                        assert_int_equal(c->n, N);
+                        for (int i = 0; i < N; i++)
+                                assert_same_sample(&want[p * N + i], &c->s[i]);
+                }
+                if (round == 0) {
+                        assert_int_equal(store_fold(s2, INT64_C(1795521600000) + 1000 * N, &folded), 0);
+                        assert_true(folded > 0);
+                        assert_int_equal(raw_int(old, "SELECT coalesce(sum(n), 0) FROM sample_batch") + folded,
+                                         PROCS * N);
+                }
+        }
+        store_close(s2);
+        assert_int_equal(store_open(old, STORE_RW, &s2, NULL, 0), 0);
+        store_close(s2);
+        unlink(old);
+        free(sql);
+        free(want);
+        free(c);
+}
+
+/* A batch changed behind the store's back (a flipped byte, a row whose count or times
+ * disagree with what it holds) fails the read that meets it with -EBADMSG and a message
+ * naming it; the fold passes over it, moves the others, and leaves it where it is. */
+static void test_damaged_batch_reported(void **state)
+{
+        struct fixture *f = *state;
+        struct collect *c = calloc(1, sizeof(*c));
+        const char *const damage[] = {
+                "UPDATE sample_batch SET data = CAST(zeroblob(40) AS BLOB) WHERE id = 2",
+                "UPDATE sample_batch SET data = substr(data, 1, 20) WHERE id = 2",
+                "UPDATE sample_batch SET n = n + 1 WHERE id = 2",
+                "UPDATE sample_batch SET t1 = t1 - 1 WHERE id = 2",
+                "UPDATE sample_batch SET t0 = t0 + 1 WHERE id = 2",
+                "UPDATE sample_batch SET data = 'text' WHERE id = 2",
+        };
+        int64_t folded = 0;
+
+        for (size_t k = 0; k < ELEMENTSOF(damage); k++) {
+                raw_exec(f->path, "DELETE FROM sample_batch; DELETE FROM sample_block; DELETE FROM rollup");
+                assert_int_equal(store_begin(f->st), 0);
+                if (k == 0) {
+                        add_process(f->st, 1, 100, 1, 1000);
+                        add_process(f->st, 2, 101, 1, 1000);
+                }
+                /* Three minutes: three batches (ids 1, 2, 3 here). */
+                for (int i = 0; i < 180; i++) {
+                        struct sample s = mk_sample(60000 + i * 1000, (int64_t)(10 + i) * MIB);
+
+                        assert_int_equal(put_sample(f->st, 1, &s), 0);
+                        assert_int_equal(put_sample(f->st, 2, &s), 0);
+                }
+                assert_int_equal(store_commit(f->st), 0);
+                raw_exec(f->path, "UPDATE sample_batch SET id = id - (SELECT min(id) FROM sample_batch) + 1");
+                assert_int_equal(raw_int(f->path, "SELECT count(*) FROM sample_batch"), 3);
+                raw_exec(f->path, damage[k]);
+                c->n = 0;
+                assert_int_equal(store_for_each_sample(f->st, 1, 0, INT64_MAX, collect_cb, c), -EBADMSG);
+                assert_non_null(strstr(store_errmsg(f->st), "batch 2"));
+                /* The fold moves the two sound minutes and keeps the damaged one. */
+                assert_int_equal(store_fold(f->st, 60000 + 180 * 1000, &folded), 0);
+                assert_int_equal(folded, 2 * 120);
+                assert_int_equal(raw_int(f->path, "SELECT group_concat(id) FROM sample_batch"), 2);
+                c->n = 0;
+                assert_int_equal(store_for_each_sample(f->st, 2, 0, 120000, collect_cb, c), 0);
+                assert_int_equal(c->n, 60);
+        }
+        free(c);
+}
+
 /* A block changed behind the store's back (a flipped byte, a row whose count or times
  * disagree with its block) fails the read that meets it with -EBADMSG and a message
  * naming it; the process's other samples and other processes stay readable. */
@@ -1420,7 +1552,9 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_rules, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_fold_keeps_every_sample_exactly, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_put_rows_batches_samples, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_damaged_batch_reported, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_damaged_block_reported, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_migrates_recent_into_batches, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_migrates_samples_into_blocks, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_samples_roundtrip_and_unknown, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_identity_queries, setup, teardown),
