@@ -96,8 +96,10 @@ int block_reader_next(struct block_reader *r, struct sample *ret);
  * not its own last one): its process and time as changes from the sample before it in
  * the batch, a mask of its known fields, and each known value.
  *
- *   header    version (1 byte), FNV-1a 32 of the rest (4, little-endian), the number
- *             of metric fields (1), the number of samples (4, little-endian)
+ *   header    version (1 byte), the checksum of the rest (4, little-endian; block.c,
+ *             batch_sum: FNV-1a's step on 64-bit little-endian words, the last one
+ *             padded with zeros, then the length, the halves xor-ed), the number of
+ *             metric fields (1), the number of samples (4, little-endian)
  *   sample    zigzag(process - previous process) (varint; the first against 0),
  *             zigzag(time - previous time) (varint; the first against 0), the mask of
  *             known fields (varint, block.c's field_order; the packed reasons always

@@ -168,6 +168,16 @@ BATCH_VERSION = 1
 BATCH_HEADER = 10
 
 
+def _batch_sum(b):
+    """store/block.c, batch_sum."""
+    h, prime, m = 14695981039346656037, 1099511628211, M64
+    words = b + bytes(-len(b) % 8) if len(b) % 8 else b + bytes(8)
+    for i in range(0, len(words), 8):
+        h = ((h ^ int.from_bytes(words[i:i + 8], "little")) * prime) & m
+    h = ((h ^ len(b)) * prime) & m
+    return (h ^ (h >> 32)) & 0xffffffff
+
+
 def encode_batch(samples):
     """One batch of samples (dicts with process_id), in the order given."""
     body = bytearray()
@@ -180,7 +190,7 @@ def encode_batch(samples):
             body += _varint(_zigzag(s.get(f) or 0))
         last_id, last_t = s["process_id"], s["t"]
     rest = bytes([len(FIELDS)]) + struct.pack("<I", len(samples)) + bytes(body)
-    return bytes([BATCH_VERSION]) + struct.pack("<I", _fnv1a(rest)) + rest
+    return bytes([BATCH_VERSION]) + struct.pack("<I", _batch_sum(rest)) + rest
 
 
 def decode_batch(blob):
@@ -188,7 +198,7 @@ def decode_batch(blob):
     b = bytes(blob)
     if len(b) < BATCH_HEADER or b[0] != BATCH_VERSION or b[5] != len(FIELDS):
         raise Damaged("bad header")
-    if struct.unpack("<I", b[1:5])[0] != _fnv1a(b[5:]):
+    if struct.unpack("<I", b[1:5])[0] != _batch_sum(b[5:]):
         raise Damaged("checksum")
     n = struct.unpack("<I", b[6:10])[0]
     pos = BATCH_HEADER
