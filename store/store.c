@@ -1689,8 +1689,9 @@ static int rollup_sql(char *sql, size_t sz)
  * is written when a sample of that process falls past it (a process's samples come in
  * time order, so it is complete for this fold) or at the end; a bucket written twice
  * (a clock set back) is merged by the upsert. What is written is what SQL's count(*),
- * min(), max() and avg() give over the same samples: NULLs are skipped, a metric with no value stays NULL, and the mean is
- * the sum in double precision over the count, as SQLite's avg() computes it. */
+ * min(), max() and avg() give over the same samples: NULLs are skipped, a metric with
+ * no value stays NULL, and the mean is the sum in double precision over the count, as
+ * SQLite's avg() computes it. */
 
 #define N_ROLLUP DB_N_ROLLUP
 /* The two rollup levels; their widths are the `res` column. */
