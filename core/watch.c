@@ -410,6 +410,19 @@ int watch_new(const struct watch_env *env, struct watch **ret, char *err, size_t
                 goto fail;
         r = register_rules(w, w->cfg, watch_wall_ms(w, w->anchor_mono), &w->rule_ids, &w->generations);
         if (r < 0) {
+                struct store_repair sr;
+
+                /* Damage the opening's checks do not read (a page of the free list, met
+                 * when the rules' write takes a page) is set aside as damage found at
+                 * the opening is, and the rules go into the new file. */
+                if (store_check(w->store, &sr) == 0 && sr.fault == STORE_FAULT_DAMAGED) {
+                        notice(w, LOG_ERR, "database %s was damaged: moved to %s; %" PRId64 " rows of it kept in "
+                               "a new one", w->cfg->db_path, sr.aside, sr.salvaged);
+                        r = register_rules(w, w->cfg, watch_wall_ms(w, w->anchor_mono), &w->rule_ids,
+                                           &w->generations);
+                }
+        }
+        if (r < 0) {
                 snprintf(err, errsz, "cannot record rules in database %s: %s", w->cfg->db_path,
                          store_errmsg(w->store));
                 goto fail;

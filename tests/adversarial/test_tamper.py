@@ -195,6 +195,35 @@ class TestByteFlips(Tamper):
                 outcomes["refused"] += 1
         print("\nbyte flips at start: %d mutations: %s" % (self.MUTATIONS, outcomes), file=sys.stderr)
 
+    def test_damaged_free_list_at_start(self):
+        """Damage the opening's checks do not read, met by the first write of the start
+        (here the free list's first page, when new rules take a page): the damaged file
+        is set aside as damage found at the opening is, and the daemon starts."""
+        baseline = self.make_baseline()
+        data = bytearray(open(baseline, "rb").read())
+        page_size = int.from_bytes(data[16:18], "big")
+        trunk = int.from_bytes(data[32:36], "big")
+        self.assertGreater(trunk, 0, "the baseline has free pages (dropped tables' among them)")
+        at = (trunk - 1) * page_size
+        # A trunk page that claims more leaf pages than a page can list.
+        data[at + 4:at + 8] = (0xffffff).to_bytes(4, "big")
+        with open(self.db, "wb") as f:
+            f.write(data)
+        # More rules than the rule table's page holds: recording them takes a page.
+        conf = os.path.join(self.tmp, "many.conf")
+        with open(conf, "w") as f:
+            for i in range(200):
+                f.write("[rule r%03d-%s]\nname = lwnothing%03d\n" % (i, "x" * 55, i))
+        r = subprocess.run([DAEMON, "--config", conf, "--db", self.db, "--runtime-dir", self.tmp,
+                            "--interval", INTERVAL, "--check-config"], capture_output=True, text=True, timeout=WAIT)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        d = self.daemon("--config", conf, "--interval", INTERVAL, db=self.db)
+        d.wait_log("watching with")
+        self.assertEqual(d.stop(), 0, d.output())
+        self.assertIn("was damaged: moved to", d.output())
+        self.assertTrue(sound(self.db))
+        self.assertEqual(query(self.db, "SELECT count(*) FROM rule WHERE name LIKE 'r___-xxx%'")[0][0], 200)
+
     def test_damaged_table_at_start_is_set_aside(self):
         """A table the daemon reads as it starts, damaged: it starts anyway, with the
         damaged file set aside and every readable row (the samples here) kept."""
