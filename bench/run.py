@@ -278,22 +278,22 @@ def query(db, sql, args=()):
         con.close()
 
 
-def recent_samples(db):
-    """Every recent sample, decoded from its batch (tests/integration/lwblock.py)."""
+def _decoded(db, read):
     con = sqlite3.connect("file:%s?mode=ro" % db, uri=True, timeout=30)
     try:
-        return lwblock.recent(con)
+        return read(con)
     finally:
         con.close()
+
+
+def recent_samples(db):
+    """Every recent sample, decoded from its batch (tests/integration/lwblock.py)."""
+    return _decoded(db, lwblock.recent)
 
 
 def folded_samples(db):
     """Every folded sample, decoded from its block (tests/integration/lwblock.py)."""
-    con = sqlite3.connect("file:%s?mode=ro" % db, uri=True, timeout=30)
-    try:
-        return lwblock.folded(con)
-    finally:
-        con.close()
+    return _decoded(db, lwblock.folded)
 
 
 def sleep_until(wall):

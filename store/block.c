@@ -66,13 +66,19 @@ void block_writer_free(struct block_writer *w)
         *w = (struct block_writer){ 0 };
 }
 
-static void put_varint(struct block_writer *w, uint64_t u)
+/* A varint at buf + *len (at most VARINT_MAX bytes: the caller made room). */
+static void varint_put(uint8_t *buf, size_t *len, uint64_t u)
 {
         while (u >= 0x80) {
-                w->buf[w->len++] = (uint8_t)(u | 0x80);
+                buf[(*len)++] = (uint8_t)(u | 0x80);
                 u >>= 7;
         }
-        w->buf[w->len++] = (uint8_t)u;
+        buf[(*len)++] = (uint8_t)u;
+}
+
+static void put_varint(struct block_writer *w, uint64_t u)
+{
+        varint_put(w->buf, &w->len, u);
 }
 
 /* A field's stored value: memory in KiB as the tables keep it, counts as they are. */
@@ -200,16 +206,17 @@ int block_reader_init(struct block_reader *r, const void *buf, size_t len)
         return 0;
 }
 
-static int get_varint(struct block_reader *r, uint64_t *ret)
+/* A varint at *p, not past end: -EBADMSG if it runs past it or past 64 bits. */
+static int varint_get(const uint8_t **p, const uint8_t *end, uint64_t *ret)
 {
         uint64_t u = 0;
 
         for (unsigned shift = 0; shift < 64; shift += 7) {
                 uint8_t c;
 
-                if (r->p >= r->end)
+                if (*p >= end)
                         return -EBADMSG;
-                c = *r->p++;
+                c = *(*p)++;
                 /* The tenth byte holds bit 63 only. */
                 if (shift == 63 && c > 1)
                         return -EBADMSG;
@@ -220,6 +227,11 @@ static int get_varint(struct block_reader *r, uint64_t *ret)
                 }
         }
         return -EBADMSG;
+}
+
+static int get_varint(struct block_reader *r, uint64_t *ret)
+{
+        return varint_get(&r->p, r->end, ret);
 }
 
 int block_reader_next(struct block_reader *r, struct sample *ret)
@@ -319,11 +331,7 @@ static uint32_t batch_sum(const uint8_t *p, size_t n)
 
 static void batch_put(struct batch_writer *w, uint64_t u)
 {
-        while (u >= 0x80) {
-                w->buf[w->len++] = (uint8_t)(u | 0x80);
-                u >>= 7;
-        }
-        w->buf[w->len++] = (uint8_t)u;
+        varint_put(w->buf, &w->len, u);
 }
 
 void batch_writer_reset(struct batch_writer *w)
@@ -420,23 +428,7 @@ int batch_reader_init(struct batch_reader *r, const void *buf, size_t len)
 
 static int batch_get(struct batch_reader *r, uint64_t *ret)
 {
-        uint64_t u = 0;
-
-        for (unsigned shift = 0; shift < 64; shift += 7) {
-                uint8_t c;
-
-                if (r->p >= r->end)
-                        return -EBADMSG;
-                c = *r->p++;
-                if (shift == 63 && c > 1)
-                        return -EBADMSG;
-                u |= (uint64_t)(c & 0x7f) << shift;
-                if (!(c & 0x80)) {
-                        *ret = u;
-                        return 0;
-                }
-        }
-        return -EBADMSG;
+        return varint_get(&r->p, r->end, ret);
 }
 
 int batch_reader_next(struct batch_reader *r, int64_t *ret_id, struct sample *ret)

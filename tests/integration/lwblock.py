@@ -52,6 +52,25 @@ def _varint(u):
     return out
 
 
+class _Cursor:
+    """The varints of a blob from pos on; Damaged past its end or past 64 bits."""
+
+    def __init__(self, b, pos):
+        self.b, self.pos = b, pos
+
+    def varint(self):
+        u = shift = 0
+        while True:
+            if self.pos >= len(self.b) or shift > 63:
+                raise Damaged("varint")
+            c = self.b[self.pos]
+            self.pos += 1
+            u |= (c & 0x7f) << shift
+            if not c & 0x80:
+                return u & M64
+            shift += 7
+
+
 def encode(samples, max_bytes=None):
     """One block of samples (time order, at most 4096); ValueError if it would take
     more than max_bytes."""
@@ -101,18 +120,8 @@ def decode(blob):
     n = struct.unpack("<H", b[6:8])[0]
     pos = HEADER
 
-    def varint():
-        nonlocal pos
-        u = shift = 0
-        while True:
-            if pos >= len(b) or shift > 63:
-                raise Damaged("varint")
-            c = b[pos]
-            pos += 1
-            u |= (c & 0x7f) << shift
-            if not c & 0x80:
-                return u & M64
-            shift += 7
+    cur = _Cursor(b, pos)
+    varint = cur.varint
 
     out = []
     last = {f: 0 for f in FIELDS}
@@ -147,7 +156,7 @@ def decode(blob):
         for f in FIELDS:
             row[f] = last[f] if f in known else None
         out.append(row)
-    if pos != len(b):
+    if cur.pos != len(b):
         raise Damaged("trailing bytes")
     return out
 
@@ -203,18 +212,8 @@ def decode_batch(blob):
     n = struct.unpack("<I", b[6:10])[0]
     pos = BATCH_HEADER
 
-    def varint():
-        nonlocal pos
-        u = shift = 0
-        while True:
-            if pos >= len(b) or shift > 63:
-                raise Damaged("varint")
-            c = b[pos]
-            pos += 1
-            u |= (c & 0x7f) << shift
-            if not c & 0x80:
-                return u & M64
-            shift += 7
+    cur = _Cursor(b, pos)
+    varint = cur.varint
 
     out = []
     pid = t = 0
@@ -228,7 +227,7 @@ def decode_batch(blob):
         for k, f in enumerate(FIELDS):
             row[f] = _unzigzag(varint()) if mask >> k & 1 else None
         out.append(row)
-    if pos != len(b):
+    if cur.pos != len(b):
         raise Damaged("trailing bytes")
     return out
 

@@ -529,6 +529,52 @@ static void test_put_rows_batches_samples(void **state)
         free(c);
 }
 
+/* An old database at path: the migrations before the first whose SQL holds marker. The
+ * index of that one (so migrations[ret - 1] made the schema). */
+static unsigned schema_before(const char *path, const char *marker)
+{
+        unsigned prev = 0;
+
+        for (unsigned i = 0; i < sql_migrations_count; i++)
+                if (strstr(sql_migrations[i].sql, marker) == NULL && prev == i) {
+                        raw_exec(path, sql_migrations[i].sql);
+                        prev = i + 1;
+                }
+        assert_true(prev > 0 && prev < sql_migrations_count);
+        return prev;
+}
+
+/* The start of an old database's rows: its version, a transaction, a rule and procs
+ * processes (ids 1..procs). Returns the bytes written. */
+static size_t old_rows_head(char *sql, size_t cap, unsigned version, int procs)
+{
+        size_t o = (size_t)snprintf(sql, cap, "PRAGMA user_version = %u; BEGIN; "
+                                    "INSERT INTO rule (id, name, spec, first_ms, last_ms) VALUES (1, 'r', 'x', 1, 1);",
+                                    version);
+
+        for (int p = 0; p < procs; p++)
+                o += (size_t)snprintf(sql + o, cap - o, "INSERT INTO process (id, boot_id, pid, start_ticks, comm, "
+                                      "cmdline, rule_id, generation, first_ms, last_ms) VALUES (%d, 'b', %d, 1, 'c', "
+                                      "'c', 1, 1, 1, 1);", p + 1, 100 + p);
+        return o;
+}
+
+/* A sample as an INSERT into one of the old plain-row tables (process_id, t, the
+ * metrics in KiB, unknown). Returns the bytes written. */
+static size_t old_sample_row(char *sql, size_t cap, const char *table, int id, const struct sample *w)
+{
+        size_t o = (size_t)snprintf(sql, cap, "INSERT INTO %s VALUES (%d, %" PRId64, table, id, w->t_ms);
+
+        for (int m = 0; m < M__MAX; m++) {
+                if (sample_has(w, (enum metric)m))
+                        o += (size_t)snprintf(sql + o, cap - o, ", %" PRId64, w->v[m] /
+                                              (metric_info[m].unit == UNIT_BYTES ? 1024 : 1));
+                else
+                        o += (size_t)snprintf(sql + o, cap - o, ", NULL");
+        }
+        return o + (size_t)snprintf(sql + o, cap - o, ", %" PRId64 ");", sample_pack_why(w));
+}
+
 /* A database of version 11, whose recent samples are rows of sample_recent, is upgraded
  * without losing one: they go into batches, come back exactly (through the batches, and
  * again once folded into blocks), and the old table is gone. */
@@ -545,19 +591,8 @@ static void test_migrates_recent_into_batches(void **state)
         unsigned prev = 0;
 
         snprintf(old, sizeof(old), "%s/v11.db", f->dir);
-        for (unsigned i = 0; i < sql_migrations_count; i++)
-                if (strstr(sql_migrations[i].sql, "CREATE TABLE sample_batch") == NULL && prev == i) {
-                        raw_exec(old, sql_migrations[i].sql);
-                        prev = i + 1;
-                }
-        assert_true(prev > 0 && prev < sql_migrations_count);
-        o += (size_t)snprintf(sql + o, cap - o, "PRAGMA user_version = %u; BEGIN; "
-                              "INSERT INTO rule (id, name, spec, first_ms, last_ms) VALUES (1, 'r', 'x', 1, 1);",
-                              sql_migrations[prev - 1].version);
-        for (int p = 0; p < PROCS; p++)
-                o += (size_t)snprintf(sql + o, cap - o, "INSERT INTO process (id, boot_id, pid, start_ticks, comm, "
-                                      "cmdline, rule_id, generation, first_ms, last_ms) VALUES (%d, 'b', %d, 1, 'c', "
-                                      "'c', 1, 1, 1, 1);", p + 1, 100 + p);
+        prev = schema_before(old, "CREATE TABLE sample_batch");
+        o = old_rows_head(sql, cap, sql_migrations[prev - 1].version, PROCS);
         /* Ticks a second apart over nearly seven minutes, the processes of each tick a
          * few milliseconds apart, as the daemon wrote them. */
         for (int i = 0; i < N; i++)
@@ -566,16 +601,7 @@ static void test_migrates_recent_into_batches(void **state)
                         int64_t t = 1795521600000 + 1000 * i + p;
 
                         *w = random_sample(t, i ? w - 1 : NULL);
-                        o += (size_t)snprintf(sql + o, cap - o, "INSERT INTO sample_recent VALUES (%d, %" PRId64,
-                                              p + 1, t);
-                        for (int m = 0; m < M__MAX; m++) {
-                                if (sample_has(w, (enum metric)m))
-                                        o += (size_t)snprintf(sql + o, cap - o, ", %" PRId64, w->v[m] /
-                                                              (metric_info[m].unit == UNIT_BYTES ? 1024 : 1));
-                                else
-                                        o += (size_t)snprintf(sql + o, cap - o, ", NULL");
-                        }
-                        o += (size_t)snprintf(sql + o, cap - o, ", %" PRId64 ");", sample_pack_why(w));
+                        o += old_sample_row(sql + o, cap - o, "sample_recent", p + 1, w);
                 }
         snprintf(sql + o, cap - o, "COMMIT;");
         assert_true(o < cap - 16);
@@ -733,35 +759,17 @@ static void test_migrates_samples_into_blocks(void **state)
         unsigned prev = 0;
 
         snprintf(old, sizeof(old), "%s/v5.db", f->dir);
-        for (unsigned i = 0; i < sql_migrations_count; i++)
-                if (strstr(sql_migrations[i].sql, "CREATE TABLE sample_block") == NULL && prev == i) {
-                        raw_exec(old, sql_migrations[i].sql);
-                        prev = i + 1;
-                }
-        assert_true(prev > 0 && prev < sql_migrations_count);
-        o += (size_t)snprintf(sql + o, cap - o, "PRAGMA user_version = %u; BEGIN; "
-                              "INSERT INTO rule (id, name, spec, first_ms, last_ms) VALUES (1, 'r', 'x', 1, 1);",
-                              sql_migrations[prev - 1].version);
+        prev = schema_before(old, "CREATE TABLE sample_block");
+        o = old_rows_head(sql, cap, sql_migrations[prev - 1].version, PROCS);
         for (int p = 0; p < PROCS; p++) {
                 int64_t t = 1795521600000;
 
-                o += (size_t)snprintf(sql + o, cap - o, "INSERT INTO process (id, boot_id, pid, start_ticks, comm, "
-                                      "cmdline, rule_id, generation, first_ms, last_ms) VALUES (%d, 'b', %d, 1, 'c', "
-                                      "'c', 1, 1, 1, 1);", p + 1, 100 + p);
                 for (int i = 0; i < N; i++) {
                         struct sample *w = &want[p * N + i];
 
                         t += 997 + (int64_t)(xs() % 9);
                         *w = random_sample(t, i ? w - 1 : NULL);
-                        o += (size_t)snprintf(sql + o, cap - o, "INSERT INTO sample VALUES (%d, %" PRId64, p + 1, t);
-                        for (int m = 0; m < M__MAX; m++) {
-                                if (sample_has(w, (enum metric)m))
-                                        o += (size_t)snprintf(sql + o, cap - o, ", %" PRId64, w->v[m] /
-                                                              (metric_info[m].unit == UNIT_BYTES ? 1024 : 1));
-                                else
-                                        o += (size_t)snprintf(sql + o, cap - o, ", NULL");
-                        }
-                        o += (size_t)snprintf(sql + o, cap - o, ", %" PRId64 ");", sample_pack_why(w));
+                        o += old_sample_row(sql + o, cap - o, "sample", p + 1, w);
                 }
         }
         snprintf(sql + o, cap - o, "COMMIT;");
