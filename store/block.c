@@ -66,6 +66,24 @@ void block_writer_free(struct block_writer *w)
         *w = (struct block_writer){ 0 };
 }
 
+/* Room for need bytes in *buf, doubling from first: 0, or -ENOMEM (*buf unchanged). */
+static int room(uint8_t **buf, size_t *cap, size_t need, size_t first)
+{
+        size_t c = *cap ? *cap * 2 : first;
+        uint8_t *b;
+
+        if (*cap >= need)
+                return 0;
+        while (c < need)
+                c *= 2;
+        b = realloc(*buf, c);
+        if (!b)
+                return -ENOMEM;
+        *buf = b;
+        *cap = c;
+        return 0;
+}
+
 /* A varint at buf + *len (at most VARINT_MAX bytes: the caller made room). */
 static void varint_put(uint8_t *buf, size_t *len, uint64_t u)
 {
@@ -112,18 +130,8 @@ int block_writer_add(struct block_writer *w, const struct sample *smp)
         if (w->n == 0)
                 w->len = BLOCK_HEADER; /* a zeroed writer is an empty block too */
         was = *w;
-        if (w->cap < w->len + SAMPLE_MAX_BYTES) {
-                size_t cap = w->cap ? w->cap * 2 : 256;
-                uint8_t *b;
-
-                while (cap < w->len + SAMPLE_MAX_BYTES)
-                        cap *= 2;
-                b = realloc(w->buf, cap);
-                if (!b)
-                        return -ENOMEM;
-                w->buf = b;
-                w->cap = cap;
-        }
+        if (room(&w->buf, &w->cap, w->len + SAMPLE_MAX_BYTES, 256) < 0)
+                return -ENOMEM;
         for (int f = 0; f < FIELDS; f++) {
                 if (field_value(smp, f, &v[f]))
                         known |= 1u << f;
@@ -361,18 +369,8 @@ int batch_writer_add(struct batch_writer *w, int64_t process_id, const struct sa
                 return -ENOSPC;
         if (w->n == 0)
                 w->len = BATCH_HEADER; /* a zeroed writer is an empty batch too */
-        if (w->cap < w->len + most) {
-                size_t cap = w->cap ? w->cap * 2 : 4096;
-                uint8_t *b;
-
-                while (cap < w->len + most)
-                        cap *= 2;
-                b = realloc(w->buf, cap);
-                if (!b)
-                        return -ENOMEM;
-                w->buf = b;
-                w->cap = cap;
-        }
+        if (room(&w->buf, &w->cap, w->len + most, 4096) < 0)
+                return -ENOMEM;
         for (int f = 0; f < FIELDS; f++)
                 if (field_value(smp, f, &v[f]))
                         known |= 1u << f;
