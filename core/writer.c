@@ -201,14 +201,8 @@ int writer_flush(struct writer *w)
         for (size_t i = 0; r >= 0 && i < w->n_ops; i++)
                 if (is_identity(&w->ops[i].row))
                         r = store_put(w->st, &w->ops[i].row);
-        for (size_t i = 0; r >= 0 && i < w->samples.count;) {
-                const struct store_row *batch[STORE_SAMPLES_PER_INSERT];
-                size_t n = 0;
-
-                while (n < STORE_SAMPLES_PER_INSERT && i < w->samples.count)
-                        batch[n++] = ring_at(&w->samples, i++);
-                r = store_put_rows(w->st, batch, n);
-        }
+        for (size_t i = 0; r >= 0 && i < w->samples.count; i++)
+                r = store_put(w->st, ring_at(&w->samples, i));
         for (size_t i = 0; r >= 0 && i < w->agents.count; i++) {
                 const struct pending_agent *pa = ring_at(&w->agents, i);
                 struct store_row row = { .kind = STORE_AGENT_SAMPLE,

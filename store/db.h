@@ -52,7 +52,6 @@ enum db_stmt {
         ST_END_ALERT,
         ST_END_OTHER_BOOTS,
         /* query.c: prepared at first use */
-        ST_FLOOR_RAW_FIRST,
         ST_FLOOR_MINUTE_FIRST,
         ST_FLOOR_ROLLUP,
         ST_LATEST,

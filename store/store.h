@@ -255,9 +255,7 @@ struct store_row {
 
 /* Writes one row, normally between store_begin() and store_commit(). */
 int store_put(struct store *s, const struct store_row *row);
-/* Writes n rows in order, as store_put() each. Stops at the first error and returns it.
- * STORE_SAMPLES_PER_INSERT: how many a caller hands at once (its array on the stack). */
-#define STORE_SAMPLES_PER_INSERT 32
+/* Writes n rows in order, as store_put() each. Stops at the first error and returns it. */
 int store_put_rows(struct store *s, const struct store_row *const *rows, size_t n);
 
 /* A copy of row whose strings (and agent report) live in one allocation, *ret_blob,
