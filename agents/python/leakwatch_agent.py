@@ -56,6 +56,15 @@ NAME_MAX = 64
 # Tracked objects whose referents are looked at per count: every one in a small heap,
 # every k-th in a larger one (scaled back up), so that part stays near 10 ms.
 REFERENT_SAMPLE = 20000
+# A builtin container of at least this many items is counted apart from the sample of
+# tracked objects: all its items, or every m-th of them (scaled by m) when such
+# containers together hold more than REFERENT_SAMPLE. A leak is most often one such
+# container (a global list or a cache that only grows), and a sample of every k-th
+# tracked object would take all of its items or none: its type counted k times over
+# in one count and not at all in the next. Below this, one container weighs at most
+# about k thousand in a count, and a leak spread over many small containers is what
+# the uniform sample estimates well.
+BIG_LEN = 1024
 # A count that would stall the program longer than this is not made (the report then
 # has no types): the pass over gc.get_objects() costs some 50-100 ns per tracked
 # object (docs/performance.md), so this is a heap of a few million tracked objects.
@@ -140,6 +149,15 @@ SAMPLE_RUN = 16
 _random = None
 
 
+def _rng():
+    """The agent's own generator: the program's random stream is left alone."""
+    global _random
+    if _random is None:
+        import random
+        _random = random.Random()
+    return _random
+
+
 def _every_kth(objs, k):
     """About one object in k, each with a chance of exactly 1/k: runs of k * SAMPLE_RUN
     objects, each sliced from a random offset. Never one fixed offset for the whole
@@ -151,31 +169,102 @@ def _every_kth(objs, k):
     agent's own, so the program's random stream is left alone."""
     import itertools
     import operator
-    global _random
     if k <= 1:
         return objs
-    if _random is None:
-        import random
-        _random = random.Random()
+    rng = _rng()
     run = k * SAMPLE_RUN
     starts = range(0, len(objs), run)
     # floor(u * k) for u uniform in [0, 1): an offset in [0, k), uniform.
-    offsets = map(int, map(operator.mul, itertools.starmap(_random.random, itertools.repeat((), len(starts))),
+    offsets = map(int, map(operator.mul, itertools.starmap(rng.random, itertools.repeat((), len(starts))),
                            itertools.repeat(k)))
     slices = map(slice, map(operator.add, starts, offsets), map(operator.add, starts, itertools.repeat(run)),
                  itertools.repeat(k))
     return list(itertools.chain.from_iterable(map(objs.__getitem__, slices)))
 
 
-def count_types(referent_sample=REFERENT_SAMPLE, object_stride=1, timing=None):
+def _big_types():
+    """The container types whose len() and iteration are the interpreter's own, in C.
+    Only these are ever asked their length: a user class's __len__ may run any code
+    (an ORM's query set runs its query)."""
+    import collections
+
+    return {list, tuple, dict, set, frozenset, collections.deque, collections.OrderedDict,
+            collections.defaultdict, collections.Counter}
+
+
+def _big_containers(objs, types=None):
+    """The builtin containers of at least BIG_LEN items among objs; types, if given, is
+    list(map(type, objs)), already made. In C, some 50-100 ns per tracked object: two
+    to four times the list's own cost, as each container is read again for its length
+    (docs/performance.md)."""
+    import itertools
+    import operator
+
+    kinds = _big_types()
+    cands = list(itertools.compress(objs, map(kinds.__contains__, map(type, objs) if types is None else types)))
+    return list(itertools.compress(cands, map(operator.ge, map(len, cands), itertools.repeat(BIG_LEN))))
+
+
+def _big_globals():
+    """The untracked builtin containers of at least BIG_LEN items held as a module's
+    globals: a dict of str to str, the usual cache, is not tracked by the collector, so
+    no list of tracked objects has it, and a sample sees only the one dict, not what it
+    holds. A loop over the modules, the rest in C."""
+    import itertools
+    import types
+
+    # Each namespace copied whole (in C: no other thread changes it under the loop).
+    spaces = [m.__dict__ for m in list(sys.modules.values()) if type(m) is types.ModuleType]
+    names = list(itertools.chain.from_iterable(map(list, map(dict.values, spaces))))
+    held = _big_containers(list(itertools.filterfalse(gc.is_tracked, names)))
+    # A container bound to several names is one container.
+    return list(dict(zip(map(id, held), held)).values())
+
+
+def _every_mth_item(c, m):
+    """About one item in m of a builtin container, from a random offset; of a dict, its
+    values, as the collector's referents of a dict keyed by strings are (its keys are
+    then not counted in a sample either, and an object counted twice, as a key here and
+    as a value of a sampled dict there, would be counted twice over). [] if another
+    thread changed the container while it was read."""
+    import itertools
+
+    off = int(_rng().random() * m)
+    try:
+        if type(c) in (list, tuple):
+            return c[off::m]
+        return list(itertools.islice(c.values() if isinstance(c, dict) else c, off, None, m))
+    except RuntimeError:
+        return []
+
+
+def _untracked_by_id(objs):
+    """{address: object} of the objects of objs the collector does not track, each once.
+    Addresses are multiples of 16, which would make a dict keyed by them collide badly:
+    shifted."""
+    import itertools
+    import operator
+
+    untracked = list(itertools.filterfalse(gc.is_tracked, objs))
+    return dict(zip(map(operator.rshift, map(id, untracked), itertools.repeat(4)), untracked))
+
+
+def count_types(referent_sample=REFERENT_SAMPLE, object_stride=1, timing=None, find_big=True):
     """Counts objects by type: the gc-tracked objects (one pass over gc.get_objects(),
     in C; every object_stride-th of them, scaled back up, when the heap is too large to
     count whole within the budget), plus an estimate of the untracked objects they refer
     to (str, int, float, bytes, and containers holding only those, which gc does not
-    track): the referents of every k-th tracked object, each counted once and scaled by
-    k. Returns (objects, stride, Counter); stride is the largest scale applied (1: the
-    counts are exact). timing, a dict, gets the tracked objects ("tracked") and the
-    seconds the list of them took ("list")."""
+    track): the referents of every k-th tracked object, scaled by k, and, apart from
+    them, the items of every builtin container of BIG_LEN items or more (every m-th of
+    them, scaled by m, past referent_sample in all): the tracked ones when the sample is
+    not the whole heap (find_big: the search costs two to four times the list; without
+    it, such a container is in or out of the sample whole), the untracked ones held as
+    module globals always. Each object counted once. Returns (objects, stride, Counter);
+    stride is the largest scale applied (1: the counts are exact). timing, a dict, gets
+    the tracked objects ("tracked"), the seconds the list of them took ("list"), the
+    seconds the search for large tracked containers took ("find", only when made), and
+    the seconds the module globals' search and the large containers' items took ("big":
+    at most about referent_sample items, whatever the stride)."""
     import collections
     import itertools
     import operator
@@ -183,33 +272,54 @@ def count_types(referent_sample=REFERENT_SAMPLE, object_stride=1, timing=None):
     t0 = time.perf_counter()
     objs = gc.get_objects()
     n = len(objs)
+    t1 = time.perf_counter()
+    find = find_big and (object_stride > 1 or n > referent_sample)
+    # The types of all the objects once, when both the count and the search need them.
+    types = list(map(type, objs)) if find and object_stride == 1 else None
+    big = []
+    # Searched among all the objects, never a sample: the one container a sample would
+    # miss or take whole is the point.
+    if find:
+        big = _big_containers(objs, types)
     if timing is not None:
-        timing["list"] = time.perf_counter() - t0
+        timing["list"] = t1 - t0
         timing["tracked"] = n
+        if find:
+            timing["find"] = time.perf_counter() - t1
     if object_stride > 1:
         objs = _every_kth(objs, object_stride)
         counts = collections.Counter({t: c * object_stride for t, c in collections.Counter(map(type, objs)).items()})
     else:
-        counts = collections.Counter(map(type, objs))
+        counts = collections.Counter(map(type, objs) if types is None else types)
+        del types
     stride = object_stride * max(1, -(-len(objs) // referent_sample))
     step = stride // object_stride
     sample = _every_kth(objs, step)
     del objs
-    refs = gc.get_referents(*sample)
+    if big:
+        # Counted apart, below: out of the sample.
+        ids = set(map(id, big))
+        sample = list(itertools.compress(sample, map(operator.not_, map(ids.__contains__, map(id, sample)))))
+    unique = _untracked_by_id(gc.get_referents(*sample))
     del sample
-    untracked = list(itertools.filterfalse(gc.is_tracked, refs))
-    del refs
-    # One count per object, however many containers refer to it. Addresses are
-    # multiples of 16, which would make a dict keyed by them collide badly: shifted.
-    unique = dict(zip(map(operator.rshift, map(id, untracked), itertools.repeat(4)), untracked))
-    del untracked
-    extra = collections.Counter(map(type, unique.values()))
-    del unique
+    t3 = time.perf_counter()
+    big += _big_globals()
+    m = max(1, -(-sum(map(len, big)) // referent_sample))
+    whole = {}
+    for c in big:
+        whole.update(_untracked_by_id(_every_mth_item(c, m)))
+    del big
+    if timing is not None:
+        timing["big"] = time.perf_counter() - t3
+    # An object both in a large container and referred to by a sampled one: once.
+    for key in whole.keys() & unique.keys():
+        del unique[key]
     total = n
-    for t, c in extra.items():
-        counts[t] += c * stride
-        total += c * stride
-    return total, stride, counts
+    for found, scale in ((unique, stride), (whole, m)):
+        for t, c in collections.Counter(map(type, found.values())).items():
+            counts[t] += c * scale
+            total += c * scale
+    return total, max(stride, m), counts
 
 
 def _escape_frame(filename, lineno):
@@ -265,7 +375,7 @@ def _group_traces(tracemalloc):
     return sizes, counts
 
 
-def report(count=True, top=TOP_TYPES, sites=None, object_stride=1, timing=None):
+def report(count=True, top=TOP_TYPES, sites=None, object_stride=1, timing=None, find_big=True):
     """The report as bytes: the daemon's version 1 format, or version 2 with the
     allocation sites given (a list of (live_bytes, live_count, growth, frames), growth
     descending, frames innermost first, already escaped)."""
@@ -283,7 +393,7 @@ def report(count=True, top=TOP_TYPES, sites=None, object_stride=1, timing=None):
         cur, peak = tm.get_traced_memory()
         lines.append("traced %d %d" % (cur, max(cur, peak)))
     if count:
-        objects, stride, counts = count_types(object_stride=object_stride, timing=timing)
+        objects, stride, counts = count_types(object_stride=object_stride, timing=timing, find_big=find_big)
         lines.append("objects %d %d" % (objects, stride))
         seen = set()
         for t, c in counts.most_common():
@@ -324,6 +434,12 @@ class _Agent:
         # measured (docs/performance.md).
         self.list_cost = 2e-8
         self.count_cost = 2e-7
+        # The search for large containers, per tracked object (above its measured
+        # 50-100 ns until measured here: docs/performance.md), and their items
+        # (count_types): bounded, whatever the stride, so a part of the count that k
+        # does not divide.
+        self.find_cost = 1e-7
+        self.big_cost = 0.0
         self.tracked_per_block = 1.0
         self.skipped = 0                # reports without a count since the last one
         self.recount_after = RECOUNT_AFTER
@@ -439,7 +555,13 @@ class _Agent:
         # measures both parts again, so a prediction that was too high (a first count
         # of a small heap, or a heap of many untracked blocks, a cache of strings)
         # comes down instead of stopping the counts for good.
-        listing, counting = tracked * self.list_cost, tracked * self.count_cost
+        listing, counting = tracked * self.list_cost + self.big_cost, tracked * self.count_cost
+        # The search for large containers when it fits beside the list (the count is
+        # then sure to see a growing one whole); past the cap, the count goes without it
+        # rather than not at all.
+        find = room > listing + tracked * self.find_cost
+        if find:
+            listing += tracked * self.find_cost
         stride = 0
         if room > listing:
             stride = max(1, -(-counting // (room - listing)))
@@ -457,13 +579,17 @@ class _Agent:
         sites = self._trace(self._asked())
         timing = {}
         t0 = time.perf_counter()
-        data = report(count=count, sites=sites, object_stride=int(stride) if count else 1, timing=timing)
+        data = report(count=count, sites=sites, object_stride=int(stride) if count else 1, timing=timing,
+                      find_big=find)
         if count and timing.get("tracked"):
             cost = time.perf_counter() - t0
             self.spent += cost
             n = timing["tracked"]
             self.list_cost = timing["list"] / n
-            self.count_cost = max(cost - timing["list"], 0.0) * stride / n
+            self.big_cost = timing.get("big", 0.0)
+            if "find" in timing:
+                self.find_cost = timing["find"] / n
+            self.count_cost = max(cost - timing["list"] - timing.get("find", 0.0) - self.big_cost, 0.0) * stride / n
             self.tracked_per_block = n / max(blocks, 1)
             fits = timing["list"] < self.max_stall
             self.recount_after = RECOUNT_AFTER if fits else min(2 * self.recount_after, RECOUNT_AFTER_MAX)
