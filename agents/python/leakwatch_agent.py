@@ -213,9 +213,13 @@ def _big_globals():
     import itertools
     import types
 
-    # Each namespace copied whole (in C: no other thread changes it under the loop).
-    spaces = [m.__dict__ for m in list(sys.modules.values()) if type(m) is types.ModuleType]
-    names = list(itertools.chain.from_iterable(map(list, map(dict.values, spaces))))
+    # Each namespace copied whole (in C: no other thread changes it under the loop;
+    # a finalizer that runs meanwhile and imports may, and this count goes without).
+    try:
+        spaces = [m.__dict__ for m in list(sys.modules.values()) if type(m) is types.ModuleType]
+        names = list(itertools.chain.from_iterable(map(list, map(dict.values, spaces))))
+    except RuntimeError:
+        return []
     held = _big_containers(list(itertools.filterfalse(gc.is_tracked, names)))
     # A container bound to several names is one container.
     return list(dict(zip(map(id, held), held)).values())
@@ -223,17 +227,24 @@ def _big_globals():
 
 def _every_mth_item(c, m):
     """About one item in m of a builtin container, from a random offset; of a dict, its
-    values, as the collector's referents of a dict keyed by strings are (its keys are
-    then not counted in a sample either, and an object counted twice, as a key here and
-    as a value of a sampled dict there, would be counted twice over). [] if another
-    thread changed the container while it was read."""
+    values and its keys but those that are str, as the collector's referents of a dict
+    are (a dict keyed by strings does not report them: counted here, a key also held
+    as a sampled dict's value would be counted twice over). Read through the builtin
+    types' own methods: a Counter's or an OrderedDict's instance may have a "values"
+    of the program's. [] if another thread changed the container while it was read."""
     import itertools
+    import operator
 
     off = int(_rng().random() * m)
     try:
         if type(c) in (list, tuple):
             return c[off::m]
-        return list(itertools.islice(c.values() if isinstance(c, dict) else c, off, None, m))
+        if isinstance(c, dict):
+            pairs = list(itertools.islice(dict.items(c), off, None, m))
+            keys = list(map(operator.itemgetter(0), pairs))
+            return (list(map(operator.itemgetter(1), pairs)) +
+                    list(itertools.compress(keys, map(operator.is_not, map(type, keys), itertools.repeat(str)))))
+        return list(itertools.islice(c, off, None, m))
     except RuntimeError:
         return []
 
@@ -443,6 +454,10 @@ class _Agent:
         self.tracked_per_block = 1.0
         self.skipped = 0                # reports without a count since the last one
         self.recount_after = RECOUNT_AFTER
+        # Counts made without the search since the last one, and how many before it
+        # is tried again, as the list is (below).
+        self.find_skipped = 0
+        self.find_after = RECOUNT_AFTER
         self.stopping = threading.Event()
         self.sock = None
         self.failures = 0
@@ -556,14 +571,21 @@ class _Agent:
         # of a small heap, or a heap of many untracked blocks, a cache of strings)
         # comes down instead of stopping the counts for good.
         listing, counting = tracked * self.list_cost + self.big_cost, tracked * self.count_cost
-        # The search for large containers when it fits beside the list (the count is
-        # then sure to see a growing one whole); past the cap, the count goes without it
-        # rather than not at all.
-        find = room > listing + tracked * self.find_cost
-        if find:
-            listing += tracked * self.find_cost
+        # The search for large containers whenever the list and it fit the stall cap:
+        # the count then waits for the budget to cover it, and is sure to see a growing
+        # container whole. Past the cap the count goes without it rather than not at
+        # all; a search predicted past the cap is made anyway after find_after counts
+        # without it (the prediction may come from a search a busy moment slowed), then
+        # after twice as many each time it still does not fit, as the list is.
+        search = tracked * self.find_cost
+        fits = listing + search < self.max_stall
+        find = fits or self.find_skipped >= self.find_after
+        if fits:
+            listing += search
         stride = 0
-        if room > listing:
+        # Room for the counting too, at the largest stride: otherwise no count would be
+        # made, and none counted as skipped.
+        if room > listing + counting / MAX_TYPE_STRIDE:
             stride = max(1, -(-counting // (room - listing)))
         elif room > 0:
             # The list alone is predicted past the cap. The prediction comes from the
@@ -589,6 +611,11 @@ class _Agent:
             self.big_cost = timing.get("big", 0.0)
             if "find" in timing:
                 self.find_cost = timing["find"] / n
+                fits = timing["list"] + timing["find"] + self.big_cost < self.max_stall
+                self.find_after = RECOUNT_AFTER if fits else min(2 * self.find_after, RECOUNT_AFTER_MAX)
+                self.find_skipped = 0
+            elif not find:
+                self.find_skipped += 1
             self.count_cost = max(cost - timing["list"] - timing.get("find", 0.0) - self.big_cost, 0.0) * stride / n
             self.tracked_per_block = n / max(blocks, 1)
             fits = timing["list"] < self.max_stall

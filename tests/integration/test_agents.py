@@ -436,11 +436,12 @@ print(json.dumps(out))
 
     def test_census_counts_the_one_large_container(self):
         """The usual leak is one container that only grows: a global list of strings, a
-        global dict of str to str (which the collector does not track). In a heap of
-        100,000 tracked objects, sampled (every k-th object, k from 1 to 9, ten counts
-        each), their strings are counted every time within 25%, where a sample of
-        objects took the list whole or not at all (0 or k times its length). A user
-        class's __len__ is never called: it may run any code."""
+        global dict of str to str (which the collector does not track), a memo keyed by
+        tuples. In a heap of 100,000 tracked objects, sampled (every k-th object, k from
+        1 to 9, ten counts each), their strings and tuples are counted every time within
+        25%, where a sample of objects took each container whole or not at all (0 or k
+        times its length). A user class's __len__ is never called: it may run any
+        code."""
         prog = """
 import gc, json, sys
 sys.path.insert(0, %r)
@@ -453,15 +454,19 @@ class Query(list):
         return 10 ** 6
 other = [[i] for i in range(100000)]
 queries = [Query(range(2000)) for _ in range(3)]
-without = la.count_types(object_stride=1)[2][str]
+before = la.count_types(object_stride=1)[2]
 RECORDS = ["record %%d of the global list; " %% i * 4 for i in range(40000)]
 CACHE = {}
 for i in range(30000):
     CACHE["key %%d" %% i] = "value %%d" %% i
-assert not gc.is_tracked(CACHE)
+# A memo keyed by tuples: the collector untracks such tuples when it next runs.
+MEMO = {(i, i + 1): [i] for i in range(20000)}
+gc.collect()
+assert not gc.is_tracked(CACHE) and gc.is_tracked(MEMO) and not gc.is_tracked(next(iter(MEMO)))
 out = {}
 for k in range(1, 10):
-    out[k] = [la.count_types(object_stride=k)[2][str] - without for _ in range(10)]
+    counts = [la.count_types(object_stride=k)[2] for _ in range(10)]
+    out[k] = [[c[str] - before[str], c[tuple] - before[tuple]] for c in counts]
 out["called"] = len(called)
 print(json.dumps(out))
 """ % AGENT_DIR
@@ -471,14 +476,16 @@ print(json.dumps(out))
         got = json.loads(p.stdout)
         self.assertEqual(got.pop("called"), 0, "a user class's __len__ was called")
         # The list's 40,000 strings and the dict's 30,000 values (a dict's str keys are
-        # not its referents, docs/agents.md), above the rest of the heap's.
-        exact = 70000
+        # not its referents, docs/agents.md), and the memo's 20,000 tuple keys, above
+        # the rest of the heap's.
+        exact = (70000, 20000)
         for k, counts in got.items():
             for n in counts:
                 # One standard deviation is some 3% here (the rest of the heap's
                 # strings are sampled), so within 25% always; the census before
                 # counted none of these or the list several times over.
-                self.assertLess(abs(n - exact), 0.25 * exact, "stride %s: str %s, exactly %d" % (k, counts, exact))
+                for name, got_n, want in zip(("str", "tuple"), n, exact):
+                    self.assertLess(abs(got_n - want), 0.25 * want, "stride %s: %s %s, exactly %d" % (k, name, counts, want))
 
     def test_jvm_heap_read_from_outside(self):
         """A HashMap that only grows in a real JVM with no agent in it: the alert opens
@@ -595,6 +602,48 @@ print(json.dumps({"first": first, "huge": counted}))
         # Too large for good: tried again after 4, 8 and 16 reports (the cap doubles).
         tries = [i for i, c in enumerate(got["huge"]) if c]
         self.assertEqual(tries, [3, 11, 27], got["huge"])
+
+    def test_census_searches_again_after_a_slowed_search(self):
+        """The search for large containers that a busy moment slowed predicts the next
+        one past the stall cap: counts go without it for a few reports, then search
+        again, instead of never again (the container's items would then come and go)."""
+        prog = """
+import json, os, socket, sys, tempfile
+sys.path.insert(0, %r)
+import leakwatch_agent as la
+la.stop()
+d = tempfile.mkdtemp()
+path = os.path.join(d, "agent.sock")
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(path)
+keep = [[i] for i in range(30000)]
+RECORDS = [str(i) * 3 for i in range(5000)]
+a = la._Agent(path, 1.0, 1.0, 0.05)
+a.started -= 3600           # an hour of budget: only the stall cap decides
+searched = []
+real = la.count_types
+def spy(**kw):
+    searched.append(kw.get("find_big", True))
+    return real(**kw)
+la.count_types = spy
+a._once()                   # a first count measures the costs
+a.find_cost *= 1e4          # as if a busy moment had slowed the search ten thousand times
+for i in range(12):
+    a._once()
+print(json.dumps(searched))
+""" % AGENT_DIR
+        p = subprocess.run([PYTHON, "-c", prog], capture_output=True, text=True, timeout=WAIT,
+                           env=dict(os.environ, LEAKWATCH_AGENT="0"))
+        self.assertEqual(p.returncode, 0, p.stderr)
+        searched = json.loads(p.stdout)
+        self.assertEqual(len(searched), 13, searched)
+        self.assertTrue(searched[0], searched)
+        # Without the search while the prediction stands, searching again within
+        # RECOUNT_AFTER counts, and on every count once the measure is right.
+        self.assertFalse(searched[1], searched)
+        retry = searched.index(True, 1)
+        self.assertLessEqual(retry, 1 + la_recount_after(), searched)
+        self.assertTrue(all(searched[retry:]), searched)
 
     def test_socket_takes_reports_from_their_sender_only(self):
         d = self.start()
