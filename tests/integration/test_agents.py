@@ -83,6 +83,20 @@ def la_recount_after():
         return int(re.search(r"^RECOUNT_AFTER = (\d+)$", f.read(), re.M).group(1))
 
 
+# The start of a program that drives an agent of its own, report by report, to a socket
+# nobody reads.
+AGENT_OF_ITS_OWN = """
+import json, os, socket, sys, tempfile, time
+sys.path.insert(0, %r)
+import leakwatch_agent as la
+la.stop()
+d = tempfile.mkdtemp()
+path = os.path.join(d, "agent.sock")
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(path)
+""" % AGENT_DIR
+
+
 class TestAgents(Case):
     def setUp(self):
         super().setUp()
@@ -555,15 +569,7 @@ print(json.dumps(sites))
         """A count that a busy moment slowed predicts the next one past the stall cap;
         the census measures again after a few reports instead of stopping for good, and
         a heap that really is too large is tried again in ever longer stretches."""
-        prog = """
-import json, os, socket, sys, tempfile, time
-sys.path.insert(0, %r)
-import leakwatch_agent as la
-la.stop()
-d = tempfile.mkdtemp()
-path = os.path.join(d, "agent.sock")
-s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-s.bind(path)
+        prog = AGENT_OF_ITS_OWN + """
 keep = [[i] for i in range(20000)]
 a = la._Agent(path, 1.0, 1.0, 0.05)
 a.started -= 3600           # an hour of budget: only the stall cap decides
@@ -586,7 +592,7 @@ for i in range(40):
     a._once()
     a.list_cost = 1.0
 print(json.dumps({"first": first, "huge": counted}))
-""" % AGENT_DIR
+"""
         p = subprocess.run([PYTHON, "-c", prog], capture_output=True, text=True, timeout=WAIT,
                            env=dict(os.environ, LEAKWATCH_AGENT="0"))
         self.assertEqual(p.returncode, 0, p.stderr)
@@ -607,15 +613,7 @@ print(json.dumps({"first": first, "huge": counted}))
         """The search for large containers that a busy moment slowed predicts the next
         one past the stall cap: counts go without it for a few reports, then search
         again, instead of never again (the container's items would then come and go)."""
-        prog = """
-import json, os, socket, sys, tempfile
-sys.path.insert(0, %r)
-import leakwatch_agent as la
-la.stop()
-d = tempfile.mkdtemp()
-path = os.path.join(d, "agent.sock")
-s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-s.bind(path)
+        prog = AGENT_OF_ITS_OWN + """
 keep = [[i] for i in range(30000)]
 RECORDS = [str(i) * 3 for i in range(5000)]
 a = la._Agent(path, 1.0, 1.0, 0.05)
@@ -631,7 +629,7 @@ a.find_cost *= 1e4          # as if a busy moment had slowed the search ten thou
 for i in range(12):
     a._once()
 print(json.dumps(searched))
-""" % AGENT_DIR
+"""
         p = subprocess.run([PYTHON, "-c", prog], capture_output=True, text=True, timeout=WAIT,
                            env=dict(os.environ, LEAKWATCH_AGENT="0"))
         self.assertEqual(p.returncode, 0, p.stderr)
