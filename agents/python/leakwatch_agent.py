@@ -65,6 +65,12 @@ REFERENT_SAMPLE = 20000
 # about k thousand in a count, and a leak spread over many small containers is what
 # the uniform sample estimates well.
 BIG_LEN = 1024
+# Items of the large containers looked at per count, in all: a container's items are
+# alike (a leak appends the same kind of thing), so every m-th of them from a random
+# offset estimates its types within a few percent, and each one looked at is held, with
+# its address, until the count ends: 4096 of them are some 300 KiB for a moment, where
+# 20,000 were over 1 MiB, a step in the program's own memory at every count.
+BIG_SAMPLE = 4096
 # A count that would stall the program longer than this is not made (the report then
 # has no types): the pass over gc.get_objects() costs some 50-100 ns per tracked
 # object (docs/performance.md), so this is a heap of a few million tracked objects.
@@ -267,7 +273,7 @@ def count_types(referent_sample=REFERENT_SAMPLE, object_stride=1, timing=None, f
     to (str, int, float, bytes, and containers holding only those, which gc does not
     track): the referents of every k-th tracked object, scaled by k, and, apart from
     them, the items of every builtin container of BIG_LEN items or more (every m-th of
-    them, scaled by m, past referent_sample in all): the tracked ones when the sample is
+    them, scaled by m, past BIG_SAMPLE in all): the tracked ones when the sample is
     not the whole heap (find_big: the search costs two to four times the list; without
     it, such a container is in or out of the sample whole), the untracked ones held as
     module globals always. Each object counted once. Returns (objects, stride, Counter);
@@ -275,7 +281,7 @@ def count_types(referent_sample=REFERENT_SAMPLE, object_stride=1, timing=None, f
     the tracked objects ("tracked"), the seconds the list of them took ("list"), the
     seconds the search for large tracked containers took ("find", only when made), and
     the seconds the module globals' search and the large containers' items took ("big":
-    at most about referent_sample items, whatever the stride)."""
+    at most about BIG_SAMPLE items, whatever the stride)."""
     import collections
     import itertools
     import operator
@@ -315,7 +321,7 @@ def count_types(referent_sample=REFERENT_SAMPLE, object_stride=1, timing=None, f
     del sample
     t3 = time.perf_counter()
     big += _big_globals()
-    m = max(1, -(-sum(map(len, big)) // referent_sample))
+    m = max(1, -(-sum(map(len, big)) // BIG_SAMPLE))
     whole = {}
     for c in big:
         whole.update(_untracked_by_id(_every_mth_item(c, m)))
