@@ -960,15 +960,6 @@ static int put_sample(struct store *s, const struct store_sample *ps)
         return db_batch_add(s, ps->id, &ps->s);
 }
 
-int store_put_rows(struct store *s, const struct store_row *const *rows, size_t n)
-{
-        int r = 0;
-
-        for (size_t i = 0; r >= 0 && i < n; i++)
-                r = store_put(s, rows[i]);
-        return r;
-}
-
 static int put_rule_sample(struct store *s, const struct store_sample *rs)
 {
         sqlite3_stmt *st = s->stmt[ST_PUT_RULE_SAMPLE];

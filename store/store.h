@@ -255,8 +255,6 @@ struct store_row {
 
 /* Writes one row, normally between store_begin() and store_commit(). */
 int store_put(struct store *s, const struct store_row *row);
-/* Writes n rows in order, as store_put() each. Stops at the first error and returns it. */
-int store_put_rows(struct store *s, const struct store_row *const *rows, size_t n);
 
 /* A copy of row whose strings (and agent report) live in one allocation, *ret_blob,
  * which the caller frees when done with the copy (NULL if the row holds none). For a

@@ -472,7 +472,7 @@ static void test_fold_keeps_every_sample_exactly(void **state)
         free(c);
 }
 
-/* store_put_rows() writes a commit's samples into a batch, between other rows (a rule
+/* store_put() writes a commit's samples into a batch, between other rows (a rule
  * sum a tick): every sample comes back exactly, in its process's order; a sample of a
  * time the process already has (same process and time) is read as the first one
  * written, and folded once. */
@@ -482,7 +482,6 @@ static void test_put_rows_batches_samples(void **state)
         enum { PROCS = 45, TICKS = 20 };
         struct sample *want = calloc(PROCS * TICKS, sizeof(*want));
         struct store_row *rows = calloc(PROCS * TICKS + TICKS + 1, sizeof(*rows));
-        const struct store_row **ptr = calloc(PROCS * TICKS + TICKS + 1, sizeof(*ptr));
         struct collect *c = calloc(1, sizeof(*c));
         const int64_t t0 = 1795521600000;
         size_t n = 0;
@@ -510,8 +509,7 @@ static void test_put_rows_batches_samples(void **state)
                                                             .s = mk_sample(t0 + 1000 * (i + 1), 1 << 20) } };
         }
         for (size_t i = 0; i < n; i++)
-                ptr[i] = &rows[i];
-        assert_int_equal(store_put_rows(f->st, ptr, n), 0);
+                assert_int_equal(store_put(f->st, &rows[i]), 0);
         assert_int_equal(store_commit(f->st), 0);
         /* The batch holds the duplicate too; readers and the fold take the first. */
         assert_int_equal(raw_int(f->path, "SELECT coalesce(sum(n), 0) FROM sample_batch"), PROCS * TICKS + 1);
@@ -525,7 +523,6 @@ static void test_put_rows_batches_samples(void **state)
         }
         free(want);
         free(rows);
-        free(ptr);
         free(c);
 }
 
